@@ -1,0 +1,7 @@
+// socat-relay inject — placeholder until its issue lands.
+import type { CommandIO } from './io.js';
+
+export async function run(_args: string[], io: CommandIO): Promise<number> {
+  io.stderr.write('inject: not implemented yet\n');
+  return 2;
+}

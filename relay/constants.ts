@@ -1,0 +1,32 @@
+// Names, paths and defaults that every part must agree on (DESIGN.md "Contracts" and "Node layout").
+
+/** Pod label that opts a pod in; its value names one relay. */
+export const CONSUME_LABEL = 'socat.io/consume';
+/** Pod annotation that may list more relays, comma-separated. */
+export const CONSUME_ANNOTATION = 'socat.io/consume';
+/** Marker annotation written by the injector: the relays it injected, comma-separated, sorted. */
+export const INJECTED_ANNOTATION = 'socat.io/injected';
+
+export const DEFAULT_CONFIG_DIR = '/etc/socat-relay/relays.d';
+export const DEFAULT_SOCKET_DIR = '/run/socat-relay';
+/** Where the relay folders are mounted inside a consumer pod (same path as on the node by default). */
+export const POD_SOCKET_DIR = '/run/socat-relay';
+export const SOCKET_FILE = 'socket';
+export const AGENT_DIR = '.agent';
+export const AGENT_STATUS_FILE = 'status.json';
+
+/** The group that owns every relay socket (mode 0660) and that the sidecar runs as; nothing else connects. */
+export const DEFAULT_SOCKET_GID = 65532;
+/** The non-root user the sidecar runs as. */
+export const DEFAULT_SIDECAR_UID = 65532;
+
+/** Prefix of the injected container's and volume's names: `socat-<relay>`. */
+export const NAME_PREFIX = 'socat-';
+/** Longest relay name: a DNS-1123 label (63) less the prefix, so container and volume names stay valid. */
+export const MAX_RELAY_NAME = 63 - NAME_PREFIX.length;
+
+/** socat tuning measured in NOTES-socat.md. */
+export const TCP_BUFFER = 131072;
+export const UDP_BUFFER = 65536;
+export const LISTEN_BACKLOG = 1024;
+export const DEFAULT_REPLY_TIMEOUT_SECONDS = 5;

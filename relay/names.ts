@@ -1,0 +1,34 @@
+import path from 'node:path';
+import {
+  AGENT_DIR, AGENT_STATUS_FILE, NAME_PREFIX, POD_SOCKET_DIR, SOCKET_FILE,
+} from './constants.js';
+
+/** The relay's folder under a socket root: the unit that is mounted into consumer pods. */
+export function relayDir(socketRoot: string, relay: string): string {
+  return path.posix.join(socketRoot, relay);
+}
+
+/** The relay's socket: `<root>/<relay>/socket`. */
+export function socketPath(socketRoot: string, relay: string): string {
+  return path.posix.join(socketRoot, relay, SOCKET_FILE);
+}
+
+/** The socket as seen from inside a consumer pod. */
+export function podSocketPath(relay: string): string {
+  return socketPath(POD_SOCKET_DIR, relay);
+}
+
+export function agentStatusPath(socketRoot: string): string {
+  return path.posix.join(socketRoot, AGENT_DIR, AGENT_STATUS_FILE);
+}
+
+/** The config file that the reconcile writes for a relay. */
+export function configFileName(relay: string): string {
+  return `${relay}.json`;
+}
+
+/** Name of the injected sidecar container and of its volume. */
+export function sidecarName(relay: string): string {
+  return `${NAME_PREFIX}${relay}`;
+}
+export const volumeName = sidecarName;

@@ -1,0 +1,68 @@
+// The socat command lines of both halves of a relay. The node agent runs nodeArgv; the injector puts
+// sidecarArgv into the pod. They are built here, side by side, so the two halves can never disagree
+// on a socket path, a buffer size or a UDP mode. Tuning: NOTES-socat.md.
+import {
+  DEFAULT_SOCKET_GID, LISTEN_BACKLOG, POD_SOCKET_DIR, TCP_BUFFER, UDP_BUFFER,
+} from './constants.js';
+import { socketPath } from './names.js';
+import type { ResolvedRelay } from './types.js';
+
+export interface NodeSideOptions {
+  /** Root of the relay folders on the node (default /run/socat-relay). */
+  socketDir: string;
+  /** Group owning the socket (mode 0660): the sidecar's group. */
+  socketGid?: number;
+  /** Adds `-d -d` so socat logs every accepted connection (the agent counts them). */
+  logConnections?: boolean;
+}
+
+export interface PodSideOptions {
+  /** Where the relay folders are mounted in the pod (default /run/socat-relay). */
+  socketDir?: string;
+}
+
+const SAFE_PATH = /^\/[A-Za-z0-9._/-]*$/;
+
+function checkedSocket(root: string, relay: string): string {
+  const p = socketPath(root, relay);
+  // socat splits addresses on ':' and ',' and treats '!!' specially: only plain paths may reach it.
+  if (!SAFE_PATH.test(p)) throw new Error(`socket path ${JSON.stringify(p)} holds characters socat cannot take (allowed: A-Z a-z 0-9 . _ / -)`);
+  return p;
+}
+
+function ipAddress(family: 'TCP' | 'UDP', ip: string): string {
+  return ip.includes(':') ? `${family}6` : `${family}4`;
+}
+
+function bracket(ip: string): string {
+  return ip.includes(':') ? `[${ip}]` : ip;
+}
+
+/** Node side: listens on the relay's Unix socket and connects to the loopback target. */
+export function nodeArgv(r: ResolvedRelay, opts: NodeSideOptions): string[] {
+  const sock = checkedSocket(opts.socketDir, r.name);
+  const gid = opts.socketGid ?? DEFAULT_SOCKET_GID;
+  const perms = `unlink-early,mode=0660,group=${gid}`;
+  const target = `${bracket(r.targetHost)}:${r.targetPort}`;
+  const debug = opts.logConnections ? ['-d', '-d'] : [];
+  if (r.protocol === 'TCP') {
+    return [...debug, `-b${TCP_BUFFER}`, `UNIX-LISTEN:${sock},fork,${perms},backlog=${LISTEN_BACKLOG}`, `${ipAddress('TCP', r.targetHost)}:${target}`];
+  }
+  if (r.udpMode === 'OneWay') {
+    return [...debug, `-b${UDP_BUFFER}`, '-u', `UNIX-RECV:${sock},${perms}`, `${ipAddress('UDP', r.targetHost)}-SENDTO:${target}`];
+  }
+  return [...debug, `-t${r.replyTimeoutSeconds}`, `-b${UDP_BUFFER}`, `UNIX-LISTEN:${sock},fork,${perms},backlog=${LISTEN_BACKLOG}`, `${ipAddress('UDP', r.targetHost)}:${target}`];
+}
+
+/** Pod side (the injected sidecar): listens on listen.address:listen.port and connects to the socket. */
+export function sidecarArgv(r: ResolvedRelay, opts: PodSideOptions = {}): string[] {
+  const sock = checkedSocket(opts.socketDir ?? POD_SOCKET_DIR, r.name);
+  const bind = `bind=${bracket(r.listenAddress)}`;
+  if (r.protocol === 'TCP') {
+    return [`-b${TCP_BUFFER}`, `${ipAddress('TCP', r.listenAddress)}-LISTEN:${r.listenPort},${bind},fork,reuseaddr,backlog=${LISTEN_BACKLOG}`, `UNIX-CONNECT:${sock}`];
+  }
+  if (r.udpMode === 'OneWay') {
+    return [`-b${UDP_BUFFER}`, '-u', `${ipAddress('UDP', r.listenAddress)}-RECV:${r.listenPort},${bind}`, `UNIX-SENDTO:${sock}`];
+  }
+  return [`-t${r.replyTimeoutSeconds}`, `-b${UDP_BUFFER}`, `${ipAddress('UDP', r.listenAddress)}-RECVFROM:${r.listenPort},${bind},fork`, `UNIX-CONNECT:${sock}`];
+}

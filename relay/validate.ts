@@ -1,0 +1,325 @@
+// The one validation of a Relay, shared by the validating webhook, `socat-relay validate`, the
+// reconcile and the node agent. It takes untrusted input (parsed JSON/YAML of any shape) and returns
+// every problem, each naming its field, plus warnings for what is legal but likely wrong.
+import {
+  API_VERSION, KIND, PROTOCOLS, UDP_MODES,
+  type LabelSelector, type Protocol, type Relay, type ResolvedRelay, type UdpMode,
+} from './types.js';
+import { DEFAULT_REPLY_TIMEOUT_SECONDS, MAX_RELAY_NAME } from './constants.js';
+import { checkListenAddress, checkTargetHost } from './loopback.js';
+
+export interface Problem {
+  field: string;
+  message: string;
+}
+
+export interface ValidationResult {
+  problems: Problem[];
+  warnings: string[];
+  /** Present when there are no problems: the relay with every default applied. */
+  resolved?: ResolvedRelay;
+}
+
+export function formatProblem(p: Problem): string {
+  return `${p.field}: ${p.message}`;
+}
+
+const RELAY_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+)?$/;
+const MAX_REPLY_TIMEOUT = 300;
+
+const SPEC_FIELDS = ['protocol', 'target', 'listen', 'udp', 'nodeSelector', 'consumers', 'sidecar'];
+const TARGET_FIELDS = ['host', 'port'];
+const LISTEN_FIELDS = ['port', 'address'];
+const UDP_FIELDS = ['mode', 'replyTimeoutSeconds'];
+const CONSUMER_FIELDS = ['namespaces', 'namespaceSelector'];
+const SIDECAR_FIELDS = ['resources'];
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+class Collector {
+  problems: Problem[] = [];
+  warnings: string[] = [];
+  bad(field: string, message: string): void {
+    this.problems.push({ field, message });
+  }
+  warn(message: string): void {
+    this.warnings.push(message);
+  }
+  /** Reports fields not in `known`: a typo must not silently become a default. */
+  unknown(obj: Obj, known: string[], at: string): void {
+    for (const k of Object.keys(obj)) if (!known.includes(k)) this.bad(`${at}.${k}`, `unknown field (allowed: ${known.join(', ')})`);
+  }
+  object(v: unknown, field: string, required: boolean): Obj | undefined {
+    if (v === undefined || v === null) {
+      if (required) this.bad(field, 'required');
+      return undefined;
+    }
+    if (!isObj(v)) {
+      this.bad(field, `must be an object, got ${describe(v)}`);
+      return undefined;
+    }
+    return v;
+  }
+  port(v: unknown, field: string): number | undefined {
+    if (typeof v !== 'number' || !Number.isInteger(v)) {
+      this.bad(field, `must be an integer port number, got ${describe(v)}`);
+      return undefined;
+    }
+    if (v < 1 || v > 65535) {
+      this.bad(field, `port ${v} is out of range 1-65535`);
+      return undefined;
+    }
+    return v;
+  }
+  stringMap(v: unknown, field: string, keyRe: (k: string) => boolean, valueRe: RegExp): Record<string, string> {
+    const o = this.object(v, field, false);
+    const out: Record<string, string> = {};
+    if (!o) return out;
+    for (const [k, val] of Object.entries(o)) {
+      if (!keyRe(k)) this.bad(`${field}.${k}`, 'not a valid label key');
+      if (typeof val !== 'string') this.bad(`${field}.${k}`, `value must be a string, got ${describe(val)}`);
+      else if (!valueRe.test(val) || val.length > 63) this.bad(`${field}.${k}`, `"${val}" is not a valid label value`);
+      else out[k] = val;
+    }
+    return out;
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'string') return `"${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${String(v)}`;
+}
+
+export function isLabelKey(k: string): boolean {
+  const parts = k.split('/');
+  if (parts.length > 2) return false;
+  const name = parts.length === 2 ? parts[1]! : parts[0]!;
+  if (parts.length === 2) {
+    const prefix = parts[0]!;
+    if (prefix.length === 0 || prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix)) return false;
+  }
+  return name.length > 0 && name.length <= 63 && LABEL_NAME.test(name);
+}
+
+export function isRelayName(name: string): boolean {
+  return name.length <= MAX_RELAY_NAME && RELAY_NAME.test(name);
+}
+
+function checkSelector(c: Collector, v: unknown, field: string): LabelSelector | undefined {
+  const o = c.object(v, field, false);
+  if (!o) return undefined;
+  c.unknown(o, ['matchLabels', 'matchExpressions'], field);
+  const sel: LabelSelector = {};
+  if (o.matchLabels !== undefined) sel.matchLabels = c.stringMap(o.matchLabels, `${field}.matchLabels`, isLabelKey, LABEL_VALUE);
+  if (o.matchExpressions !== undefined) {
+    if (!Array.isArray(o.matchExpressions)) {
+      c.bad(`${field}.matchExpressions`, 'must be a list');
+    } else {
+      sel.matchExpressions = [];
+      o.matchExpressions.forEach((e, i) => {
+        const at = `${field}.matchExpressions[${i}]`;
+        const eo = c.object(e, at, true);
+        if (!eo) return;
+        c.unknown(eo, ['key', 'operator', 'values'], at);
+        const op = eo.operator;
+        if (typeof eo.key !== 'string' || !isLabelKey(eo.key)) c.bad(`${at}.key`, 'must be a valid label key');
+        if (op !== 'In' && op !== 'NotIn' && op !== 'Exists' && op !== 'DoesNotExist') {
+          c.bad(`${at}.operator`, `must be In, NotIn, Exists or DoesNotExist, got ${describe(op)}`);
+          return;
+        }
+        const values = eo.values;
+        const needsValues = op === 'In' || op === 'NotIn';
+        if (values !== undefined && (!Array.isArray(values) || values.some((x) => typeof x !== 'string'))) {
+          c.bad(`${at}.values`, 'must be a list of strings');
+          return;
+        }
+        if (needsValues && (!values || values.length === 0)) c.bad(`${at}.values`, `required and non-empty for operator ${op}`);
+        if (!needsValues && values && values.length > 0) c.bad(`${at}.values`, `must be empty for operator ${op}`);
+        sel.matchExpressions!.push({ key: String(eo.key), operator: op, ...(values ? { values: values as string[] } : {}) });
+      });
+    }
+  }
+  return sel;
+}
+
+export function validateRelay(input: unknown): ValidationResult {
+  const c = new Collector();
+  const relay = c.object(input, '(relay)', true);
+  if (!relay) return { problems: c.problems, warnings: c.warnings };
+
+  if (relay.apiVersion !== API_VERSION) c.bad('apiVersion', `must be ${API_VERSION}, got ${describe(relay.apiVersion)}`);
+  if (relay.kind !== KIND) c.bad('kind', `must be ${KIND}, got ${describe(relay.kind)}`);
+  const meta = c.object(relay.metadata, 'metadata', true);
+  let name = '';
+  if (meta) {
+    if (typeof meta.name !== 'string' || meta.name === '') {
+      c.bad('metadata.name', 'required');
+    } else if (!isRelayName(meta.name)) {
+      c.bad('metadata.name', `"${meta.name}" cannot become a socket folder and container name: use lowercase letters, digits and '-', start and end with a letter or digit, at most ${MAX_RELAY_NAME} characters`);
+    } else {
+      name = meta.name;
+    }
+    if (meta.namespace !== undefined && meta.namespace !== '') c.bad('metadata.namespace', 'Relay is cluster-scoped: remove the namespace');
+  }
+
+  const spec = c.object(relay.spec, 'spec', true);
+  if (!spec) return { problems: c.problems, warnings: c.warnings };
+  c.unknown(spec, SPEC_FIELDS, 'spec');
+
+  let protocol: Protocol = 'TCP';
+  if (spec.protocol !== undefined) {
+    if (!PROTOCOLS.includes(spec.protocol as Protocol)) c.bad('spec.protocol', `unknown protocol ${describe(spec.protocol)} (allowed: TCP, UDP)`);
+    else protocol = spec.protocol as Protocol;
+  }
+
+  let targetHost = '';
+  let targetPort: number | undefined;
+  const target = c.object(spec.target, 'spec.target', true);
+  if (target) {
+    c.unknown(target, TARGET_FIELDS, 'spec.target');
+    if (typeof target.host !== 'string' || target.host === '') {
+      c.bad('spec.target.host', target.host === undefined ? 'required' : `must be a string, got ${describe(target.host)}`);
+    } else {
+      const h = checkTargetHost(target.host);
+      if (h.ok) targetHost = h.ip;
+      else c.bad('spec.target.host', h.reason);
+    }
+    if (target.port === undefined) c.bad('spec.target.port', 'required');
+    else targetPort = c.port(target.port, 'spec.target.port');
+  }
+
+  let listenAddress = '127.0.0.1';
+  let listenPort = targetPort;
+  const listen = c.object(spec.listen, 'spec.listen', false);
+  if (listen) {
+    c.unknown(listen, LISTEN_FIELDS, 'spec.listen');
+    if (listen.port !== undefined) listenPort = c.port(listen.port, 'spec.listen.port');
+    if (listen.address !== undefined) {
+      if (typeof listen.address !== 'string') {
+        c.bad('spec.listen.address', `must be a string, got ${describe(listen.address)}`);
+      } else {
+        const l = checkListenAddress(listen.address);
+        if (!l.ok) c.bad('spec.listen.address', l.reason);
+        else {
+          listenAddress = l.ip;
+          if (l.wildcard) c.warn(`spec.listen.address ${l.ip} exposes the relay to the whole pod network, not only the pod`);
+        }
+      }
+    }
+  }
+  if (listenPort !== undefined && listenPort < 1024) {
+    c.warn(`spec.listen.port ${listenPort} < 1024: the non-root sidecar needs net.ipv4.ip_unprivileged_port_start <= ${listenPort} in the pod`);
+  }
+
+  let udpMode: UdpMode = 'OneWay';
+  let replyTimeoutSeconds = DEFAULT_REPLY_TIMEOUT_SECONDS;
+  const udp = c.object(spec.udp, 'spec.udp', false);
+  if (udp) {
+    if (protocol !== 'UDP') c.bad('spec.udp', 'only allowed with protocol UDP');
+    c.unknown(udp, UDP_FIELDS, 'spec.udp');
+    if (udp.mode !== undefined) {
+      if (!UDP_MODES.includes(udp.mode as UdpMode)) c.bad('spec.udp.mode', `unknown mode ${describe(udp.mode)} (allowed: OneWay, RequestReply)`);
+      else udpMode = udp.mode as UdpMode;
+    }
+    if (udp.replyTimeoutSeconds !== undefined) {
+      const t = udp.replyTimeoutSeconds;
+      if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_REPLY_TIMEOUT) {
+        c.bad('spec.udp.replyTimeoutSeconds', `must be an integer from 1 to ${MAX_REPLY_TIMEOUT}, got ${describe(t)}`);
+      } else if (udpMode !== 'RequestReply') {
+        c.bad('spec.udp.replyTimeoutSeconds', 'only allowed with udp.mode RequestReply');
+      } else {
+        replyTimeoutSeconds = t;
+        if (t > 30) c.warn(`spec.udp.replyTimeoutSeconds ${t}: every query keeps two socat processes alive that long`);
+      }
+    }
+  }
+
+  const nodeSelector = c.stringMap(spec.nodeSelector, 'spec.nodeSelector', isLabelKey, LABEL_VALUE);
+
+  const consumersOut: ResolvedRelay['consumers'] = { namespaces: [] };
+  const consumers = c.object(spec.consumers, 'spec.consumers', true);
+  if (consumers) {
+    c.unknown(consumers, CONSUMER_FIELDS, 'spec.consumers');
+    if (consumers.namespaces === undefined && consumers.namespaceSelector === undefined) {
+      c.bad('spec.consumers', 'set namespaces and/or namespaceSelector (namespaceSelector: {} opens the relay to every namespace)');
+    }
+    if (consumers.namespaces !== undefined) {
+      if (!Array.isArray(consumers.namespaces)) {
+        c.bad('spec.consumers.namespaces', 'must be a list of namespace names');
+      } else {
+        const seen = new Set<string>();
+        consumers.namespaces.forEach((ns, i) => {
+          const at = `spec.consumers.namespaces[${i}]`;
+          if (typeof ns !== 'string' || !DNS_LABEL.test(ns) || ns.length > 63) c.bad(at, `${describe(ns)} is not a valid namespace name`);
+          else if (seen.has(ns)) c.bad(at, `duplicate namespace "${ns}"`);
+          else seen.add(ns);
+        });
+        consumersOut.namespaces = [...seen];
+      }
+    }
+    const sel = checkSelector(c, consumers.namespaceSelector, 'spec.consumers.namespaceSelector');
+    if (sel) {
+      consumersOut.namespaceSelector = sel;
+      if (Object.keys(sel.matchLabels ?? {}).length === 0 && (sel.matchExpressions ?? []).length === 0) {
+        c.warn('spec.consumers.namespaceSelector {} opens this relay to every namespace');
+      }
+    }
+  }
+
+  let resources: ResolvedRelay['resources'];
+  const sidecar = c.object(spec.sidecar, 'spec.sidecar', false);
+  if (sidecar) {
+    c.unknown(sidecar, SIDECAR_FIELDS, 'spec.sidecar');
+    const res = c.object(sidecar.resources, 'spec.sidecar.resources', false);
+    if (res) {
+      c.unknown(res, ['requests', 'limits'], 'spec.sidecar.resources');
+      resources = {};
+      for (const kind of ['requests', 'limits'] as const) {
+        const m = c.object(res[kind], `spec.sidecar.resources.${kind}`, false);
+        if (!m) continue;
+        const out: Record<string, string> = {};
+        for (const [k, q] of Object.entries(m)) {
+          const at = `spec.sidecar.resources.${kind}.${k}`;
+          if (k !== 'cpu' && k !== 'memory' && k !== 'ephemeral-storage') c.bad(at, 'unknown resource (allowed: cpu, memory, ephemeral-storage)');
+          else if ((typeof q !== 'string' && typeof q !== 'number') || !QUANTITY.test(String(q))) c.bad(at, `${describe(q)} is not a quantity`);
+          else out[k] = String(q);
+        }
+        resources[kind] = out;
+      }
+    }
+  }
+
+  if (c.problems.length > 0 || targetPort === undefined || listenPort === undefined) {
+    return { problems: c.problems, warnings: c.warnings };
+  }
+  const resolved: ResolvedRelay = {
+    name, protocol, targetHost, targetPort, listenAddress, listenPort, udpMode, replyTimeoutSeconds,
+    nodeSelector, consumers: consumersOut, ...(resources ? { resources } : {}),
+  };
+  return { problems: [], warnings: c.warnings, resolved };
+}
+
+/** Validates and returns the resolved relay, or throws InvalidRelayError listing every problem. */
+export function resolveRelay(input: unknown): ResolvedRelay {
+  const r = validateRelay(input);
+  if (!r.resolved) throw new InvalidRelayError(r.problems);
+  return r.resolved;
+}
+
+export class InvalidRelayError extends Error {
+  constructor(readonly problems: Problem[]) {
+    super(problems.map(formatProblem).join('; '));
+    this.name = 'InvalidRelayError';
+  }
+}
+
+export type { Relay };

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Everything a fresh machine needs before the demo or the tests: system tools (socat, iproute2, iperf3),
+# the npm dependencies, the compiled CLI, and (where Go is installed) the test API server.
+# Idempotent: a second run only checks.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+log() { echo "[setup] $*" >&2; }
+
+missing=()
+command -v socat >/dev/null 2>&1 || missing+=(socat)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v iperf3 >/dev/null 2>&1 || missing+=(iperf3)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing ${missing[*]} with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    log "MISSING: ${missing[*]} — install them (Debian/Ubuntu: sudo apt-get install ${missing[*]}) and run again"
+    exit 1
+  fi
+fi
+
+stamp=node_modules/.socat-relay-lock
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  log "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund
+  cp package-lock.json "$stamp"
+fi
+
+log "compiling the CLI (dist/)"
+npx tsc -p tsconfig.build.json
+
+if [ "${SKIP_APISERVER_BUILD:-}" != 1 ]; then
+  if command -v go >/dev/null 2>&1; then
+    bash scripts/build-apiserver.sh
+  else
+    log "Go is not installed: the API-server suite and the demo's API server will be skipped"
+  fi
+fi

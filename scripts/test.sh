@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs the test suites: scripts/test.sh [suite …]; suites are folders under test/ (default: all).
+# One node:test run over every file, so the summary at the end counts everything.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+suites=("$@")
+if [ ${#suites[@]} -eq 0 ]; then
+  for d in test/*/; do d="${d%/}"; d="${d#test/}"; [ "$d" = fixtures ] || suites+=("$d"); done
+fi
+echo "[test] type-checking (tsc --noEmit)" >&2
+npx tsc --noEmit -p tsconfig.json
+files=()
+for s in "${suites[@]}"; do
+  [ -d "test/$s" ] || { echo "[test] no suite test/$s" >&2; exit 2; }
+  while IFS= read -r f; do files+=("$f"); done < <(find "test/$s" -name '*.test.ts' | sort)
+done
+[ ${#files[@]} -gt 0 ] || { echo "[test] no test files in: ${suites[*]}" >&2; exit 2; }
+echo "[test] ${#files[@]} files in: ${suites[*]}" >&2
+exec node --import tsx --test --test-concurrency=1 "${files[@]}"

@@ -1,7 +1,129 @@
-// socat-relay agent — placeholder until its issue lands.
+// socat-relay agent: the node agent (static pod or plain process). Reads relay files from the config
+// folder and keeps one socat per relay; serves /healthz and /metrics on the node's loopback.
+import { parseArgs } from 'node:util';
+import { createLogger } from '../lib/log.js';
+import { Agent } from '../node-agent/agent.js';
+import { AgentHttpServer, parseListen } from '../node-agent/http.js';
+import { findSocat, SocatNotFoundError } from '../node-agent/locate.js';
+import { DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR, DEFAULT_SOCKET_GID } from '../relay/index.js';
 import type { CommandIO } from './io.js';
+import { UsageError } from './io.js';
 
-export async function run(_args: string[], io: CommandIO): Promise<number> {
-  io.stderr.write('agent: not implemented yet\n');
-  return 2;
+const USAGE = `usage: socat-relay agent [--config-dir DIR] [--socket-dir DIR] [--socket-gid N] [--listen HOST:PORT] [--resync SECONDS]
+  --config-dir DIR   relay files (*.json, *.yaml, *.yml)     default ${DEFAULT_CONFIG_DIR}
+  --socket-dir DIR   <DIR>/<relay>/socket, <DIR>/.agent/status.json   default ${DEFAULT_SOCKET_DIR}
+  --socket-gid N     group owning the sockets (mode 0660)     default ${DEFAULT_SOCKET_GID}
+  --listen HOST:PORT /healthz and /metrics                    default 127.0.0.1:9465 ('' or 'off' disables)
+  --resync SECONDS   full re-read of the folder               default 30
+  --log-level LEVEL  default info (env LOG_LEVEL)
+`;
+
+interface AgentArgs {
+  configDir: string;
+  socketDir: string;
+  socketGid: number;
+  listen?: { host: string; port: number };
+  resyncSeconds: number;
+  logLevel?: string;
+}
+
+function parse(args: string[], env: NodeJS.ProcessEnv): AgentArgs | 'help' {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'config-dir': { type: 'string' },
+      'socket-dir': { type: 'string' },
+      'socket-gid': { type: 'string' },
+      listen: { type: 'string' },
+      resync: { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  const int = (v: string | undefined, name: string, def: number, min: number, max: number): number => {
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < min || n > max) throw new UsageError(`--${name} ${JSON.stringify(v)}: expected an integer from ${min} to ${max}`);
+    return n;
+  };
+  const listen = values.listen ?? '127.0.0.1:9465';
+  let addr: AgentArgs['listen'];
+  if (listen !== '' && listen !== 'off') {
+    try {
+      addr = parseListen(listen);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
+  const logLevel = values['log-level'] ?? env.LOG_LEVEL;
+  return {
+    configDir: values['config-dir'] ?? DEFAULT_CONFIG_DIR,
+    socketDir: values['socket-dir'] ?? DEFAULT_SOCKET_DIR,
+    socketGid: int(values['socket-gid'], 'socket-gid', DEFAULT_SOCKET_GID, 0, 4294967294),
+    resyncSeconds: int(values.resync, 'resync', 30, 1, 86400),
+    ...(addr ? { listen: addr } : {}),
+    ...(logLevel ? { logLevel } : {}),
+  };
+}
+
+export async function run(args: string[], io: CommandIO): Promise<number> {
+  let a: AgentArgs | 'help';
+  try {
+    a = parse(args, io.env);
+  } catch (e) {
+    io.stderr.write(`agent: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (a === 'help') {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  let socatPath: string;
+  try {
+    socatPath = findSocat(io.env.PATH);
+  } catch (e) {
+    if (e instanceof SocatNotFoundError) {
+      io.stderr.write(`agent: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+  const log = createLogger({ name: 'socat-relay-agent', ...(a.logLevel ? { level: a.logLevel } : {}) });
+  const agent = new Agent({ configDir: a.configDir, socketDir: a.socketDir, socketGid: a.socketGid, socatPath, log, resyncMs: a.resyncSeconds * 1000 });
+  const http = a.listen
+    ? new AgentHttpServer({ ...a.listen, registry: agent.registry, unhealthy: () => (agent.isStarted() ? null : 'agent not started') })
+    : undefined;
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await http?.stop();
+      await agent.stop();
+    })();
+    return stopping;
+  };
+  const done = new Promise<number>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      log.info({ signal: sig }, 'stopping');
+      stop().then(() => resolve(0), (e: unknown) => {
+        log.error({ err: (e as Error).message }, 'stopping failed');
+        resolve(1);
+      });
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  try {
+    await agent.start();
+    if (http) {
+      const addr = await http.start();
+      log.info({ address: `${addr.address}:${addr.port}` }, 'serving /healthz and /metrics');
+    }
+  } catch (e) {
+    log.error({ err: (e as Error).message }, 'agent failed to start');
+    await stop();
+    return 1;
+  }
+  return done;
 }

@@ -1,0 +1,279 @@
+// The node agent: watches the config folder (fs.watch + periodic resync, debounced), keeps exactly one
+// socat per valid relay through the Supervisor, cleans the folders of removed relays and writes its
+// status file after every change. No Kubernetes API: files in, processes and a status file out.
+import { watch, type FSWatcher } from 'node:fs';
+import { chmod, chown, mkdir, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Registry } from 'prom-client';
+import type { Logger } from '../lib/log.js';
+import { AGENT_DIR, agentStatusPath, isRelayName, nodeArgv, relayDir, socketPath } from '../relay/index.js';
+import type { BackoffPolicy } from './backoff.js';
+import { interpretConfig, readConfigDir, type ConfigState } from './config.js';
+import { writeFileAtomic } from './files.js';
+import { AgentMetrics } from './metrics.js';
+import { plan, type Command } from './plan.js';
+import { buildAgentStatus, type AgentStatus } from './status.js';
+import { Supervisor, type KillFn, type ScheduleFn, type SpawnFn } from './supervisor.js';
+
+export interface AgentOptions {
+  configDir: string;
+  socketDir: string;
+  socketGid: number;
+  socatPath: string;
+  log: Logger;
+  registry?: Registry;
+  /** Full re-read interval (ms), in case a watch event was missed. Default 30 s. */
+  resyncMs?: number;
+  /** Quiet time after a folder change before re-reading (ms). Default 100. */
+  debounceMs?: number;
+  /** SIGTERM → SIGKILL grace when stopping a socat (ms). Default 3000. */
+  graceMs?: number;
+  /** Run socat with `-d -d` to count connections. Default true. */
+  logConnections?: boolean;
+  backoff?: BackoffPolicy;
+  spawn?: SpawnFn;
+  kill?: KillFn;
+  now?: () => number;
+  schedule?: ScheduleFn;
+}
+
+export class Agent {
+  readonly metrics: AgentMetrics;
+  readonly registry: Registry;
+  private readonly supervisor: Supervisor;
+  private readonly now: () => number;
+  private config: ConfigState = { wanted: new Map(), errors: [], warnings: [] };
+  private watcher?: FSWatcher;
+  private resyncTimer?: NodeJS.Timeout;
+  private debounceTimer?: NodeJS.Timeout;
+  private reloading?: Promise<void>;
+  private reloadAgain = false;
+  private writing?: Promise<void>;
+  private writeAgain = false;
+  private stopped = false;
+  private started = false;
+  private readonly startedAt: string;
+  private lastStatus?: AgentStatus;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.now = opts.now ?? Date.now;
+    this.startedAt = new Date(this.now()).toISOString();
+    this.registry = opts.registry ?? new Registry();
+    this.metrics = new AgentMetrics(this.registry);
+    this.supervisor = new Supervisor({
+      socatPath: opts.socatPath,
+      log: opts.log,
+      prepare: (name) => this.prepareRelayDir(name),
+      cleanup: (name) => this.cleanRelayDir(name),
+      onChange: () => this.statusChanged(),
+      onRestart: (name) => this.metrics.restarts.inc({ relay: name }),
+      onConnection: (name) => this.metrics.connections.inc({ relay: name }),
+      ...(opts.spawn ? { spawn: opts.spawn } : {}),
+      ...(opts.kill ? { kill: opts.kill } : {}),
+      ...(opts.now ? { now: opts.now } : {}),
+      ...(opts.schedule ? { schedule: opts.schedule } : {}),
+      ...(opts.backoff ? { backoff: opts.backoff } : {}),
+      ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}),
+    });
+  }
+
+  get statusFile(): string {
+    return agentStatusPath(this.opts.socketDir);
+  }
+
+  /** The last status written (tests, /healthz). */
+  status(): AgentStatus | undefined {
+    return this.lastStatus;
+  }
+
+  isStarted(): boolean {
+    return this.started && !this.stopped;
+  }
+
+  async start(): Promise<void> {
+    await mkdir(path.join(this.opts.socketDir, AGENT_DIR), { recursive: true, mode: 0o755 });
+    const first = await this.readConfig();
+    await this.removeStale(new Set(first.wanted.keys()));
+    await this.reload(first);
+    this.watchFolder();
+    const resync = this.opts.resyncMs ?? 30_000;
+    this.resyncTimer = setInterval(() => {
+      if (!this.watcher) this.watchFolder();
+      this.requestReload();
+    }, resync);
+    this.resyncTimer.unref();
+    this.started = true;
+    this.opts.log.info({ configDir: this.opts.configDir, socketDir: this.opts.socketDir, relays: first.wanted.size }, 'agent started');
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.watcher?.close();
+    this.watcher = undefined;
+    clearInterval(this.resyncTimer);
+    clearTimeout(this.debounceTimer);
+    await this.reloading?.catch(() => undefined);
+    await this.supervisor.stopAll();
+    await this.flushStatus();
+    this.opts.log.info({}, 'agent stopped');
+  }
+
+  /** Schedules a re-read of the config folder after the debounce time. */
+  requestReload(): void {
+    if (this.stopped) return;
+    clearTimeout(this.debounceTimer);
+    this.debounceTimer = setTimeout(() => void this.reloadSerial(), this.opts.debounceMs ?? 100);
+  }
+
+  /** Re-reads the folder now; concurrent calls coalesce into one more run. */
+  async reloadSerial(): Promise<void> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      try {
+        do {
+          this.reloadAgain = false;
+          await this.reload(await this.readConfig());
+        } while (this.reloadAgain && !this.stopped);
+      } catch (e) {
+        this.opts.log.error({ err: (e as Error).message }, 'reloading the config folder failed');
+      } finally {
+        this.reloading = undefined;
+      }
+    })();
+    return this.reloading;
+  }
+
+  private async readConfig(): Promise<ConfigState> {
+    const { files, errors } = await readConfigDir(this.opts.configDir);
+    const state = interpretConfig(files);
+    state.errors.push(...errors);
+    state.errors.sort((a, b) => (a.file < b.file ? -1 : 1));
+    return state;
+  }
+
+  private argvOf(state: ConfigState): Map<string, Command> {
+    const out = new Map<string, Command>();
+    for (const [name, w] of state.wanted) {
+      out.set(name, {
+        argv: nodeArgv(w.resolved, { socketDir: this.opts.socketDir, socketGid: this.opts.socketGid, logConnections: this.opts.logConnections ?? true }),
+      });
+    }
+    return out;
+  }
+
+  private async reload(state: ConfigState): Promise<void> {
+    if (this.stopped) return;
+    const before = new Set(this.config.errors.map((e) => `${e.file}\0${e.error}`));
+    for (const e of state.errors) {
+      if (!before.has(`${e.file}\0${e.error}`)) this.opts.log.error({ file: e.file, relay: e.relay, error: e.error }, 'config file skipped');
+    }
+    const warned = new Set(this.config.warnings.map((w) => `${w.file}\0${w.message}`));
+    for (const w of state.warnings) {
+      if (!warned.has(`${w.file}\0${w.message}`)) this.opts.log.warn({ file: w.file }, w.message);
+    }
+    this.config = state;
+    const actions = plan(this.argvOf(state), this.supervisor.commands());
+    for (const a of actions) this.opts.log.info({ relay: a.name, action: a.type }, 'relay change');
+    await this.supervisor.apply(actions);
+    this.statusChanged();
+  }
+
+  private watchFolder(): void {
+    try {
+      const w = watch(this.opts.configDir, { persistent: false }, () => this.requestReload());
+      w.on('error', (e) => {
+        this.opts.log.warn({ err: e.message }, 'watching the config folder failed: relying on the resync until it can be watched again');
+        w.close();
+        if (this.watcher === w) this.watcher = undefined;
+      });
+      this.watcher = w;
+    } catch (e) {
+      this.opts.log.warn({ configDir: this.opts.configDir, err: (e as Error).message }, 'cannot watch the config folder yet: relying on the resync');
+    }
+  }
+
+  private async prepareRelayDir(name: string): Promise<void> {
+    const dir = relayDir(this.opts.socketDir, name);
+    await mkdir(dir, { recursive: true, mode: 0o750 });
+    await chmod(dir, 0o750);
+    try {
+      await chown(dir, process.getuid?.() ?? 0, this.opts.socketGid);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
+      this.opts.log.warn({ relay: name, gid: this.opts.socketGid }, 'cannot give the relay folder to the socket group (not root?): consumers outside this user may be refused');
+    }
+  }
+
+  /** Empties a removed relay's folder; the folder itself stays, as running consumers may have it mounted. */
+  private async cleanRelayDir(name: string): Promise<void> {
+    const dir = relayDir(this.opts.socketDir, name);
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    await Promise.all(entries.map((e) => rm(path.join(dir, e), { recursive: true, force: true })));
+  }
+
+  /** At start: empties the folders of relays that are no longer configured (a crash may have left sockets). */
+  private async removeStale(wanted: Set<string>): Promise<void> {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(this.opts.socketDir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (!e.isDirectory() || e.name === AGENT_DIR || !isRelayName(e.name) || wanted.has(e.name)) continue;
+      this.opts.log.info({ relay: e.name }, 'cleaning the folder of a relay that is no longer configured');
+      await this.cleanRelayDir(e.name);
+    }
+  }
+
+  private statusChanged(): void {
+    const procs = this.supervisor.snapshot();
+    this.metrics.update(this.config.wanted.size, this.config.errors.length, procs);
+    if (this.writing) {
+      this.writeAgain = true;
+      return;
+    }
+    this.writing = (async () => {
+      try {
+        do {
+          this.writeAgain = false;
+          await this.writeStatus();
+        } while (this.writeAgain);
+      } finally {
+        this.writing = undefined;
+      }
+    })();
+  }
+
+  private async flushStatus(): Promise<void> {
+    while (this.writing) await this.writing;
+    await this.writeStatus();
+  }
+
+  private async writeStatus(): Promise<void> {
+    const status = buildAgentStatus({
+      agent: { pid: process.pid, startedAt: this.startedAt, configDir: this.opts.configDir, socketDir: this.opts.socketDir },
+      now: new Date(this.now()).toISOString(),
+      config: this.config,
+      processes: this.supervisor.snapshot(),
+      socketOf: (r) => socketPath(this.opts.socketDir, r),
+    });
+    this.lastStatus = status;
+    try {
+      await mkdir(path.dirname(this.statusFile), { recursive: true, mode: 0o755 });
+      await writeFileAtomic(this.statusFile, `${JSON.stringify(status, null, 2)}\n`);
+    } catch (e) {
+      this.opts.log.error({ file: this.statusFile, err: (e as Error).message }, 'cannot write the status file');
+    }
+  }
+}

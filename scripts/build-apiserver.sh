@@ -20,9 +20,14 @@ if ! command -v go >/dev/null 2>&1; then
   exit 3
 fi
 
+# version_of BINARY: its --version output (captured first: `grep -q` in a pipe under pipefail could
+# report a SIGPIPE of the writer as a mismatch).
+version_of() { [ -x "$1" ] && "$1" --version 2>/dev/null || true; }
 need_apiserver=1; need_etcd=1
-if [ -x "$OUT/kube-apiserver" ] && "$OUT/kube-apiserver" --version 2>/dev/null | grep -q "Kubernetes $K8S_VERSION\$"; then need_apiserver=0; fi
-if [ -x "$OUT/etcd" ] && "$OUT/etcd" --version 2>/dev/null | grep -q "etcd Version: ${ETCD_VERSION#v}\$"; then need_etcd=0; fi
+v="$(version_of "$OUT/kube-apiserver")"
+if [ "${v%%$'\n'*}" = "Kubernetes $K8S_VERSION" ]; then need_apiserver=0; fi
+v="$(version_of "$OUT/etcd")"
+if [[ $'\n'"$v"$'\n' == *$'\n'"etcd Version: ${ETCD_VERSION#v}"$'\n'* ]]; then need_etcd=0; fi
 if [ $need_apiserver = 0 ] && [ $need_etcd = 0 ]; then
   log "kube-apiserver $K8S_VERSION and etcd $ETCD_VERSION already in $OUT"
   exit 0

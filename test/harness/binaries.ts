@@ -1,0 +1,40 @@
+// Where the test control plane's binaries live (.testbin/, built by scripts/build-apiserver.sh) and
+// the skip message when they are not there: tests never fail for a missing Go toolchain, they say so.
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** .testbin/, or TESTBIN_DIR as for scripts/build-apiserver.sh. */
+export const DEFAULT_TESTBIN = process.env.TESTBIN_DIR || path.join(REPO_ROOT, '.testbin');
+/** The release the build script pins; /version must report it. */
+export const K8S_VERSION = 'v1.34.4';
+
+export interface Binaries {
+  kubeApiserver: string;
+  etcd: string;
+}
+
+function executable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The binaries in `dir`, or undefined when either is missing. */
+export function findBinaries(dir: string = DEFAULT_TESTBIN): Binaries | undefined {
+  const b = { kubeApiserver: path.join(dir, 'kube-apiserver'), etcd: path.join(dir, 'etcd') };
+  return executable(b.kubeApiserver) && executable(b.etcd) ? b : undefined;
+}
+
+export function missingBinariesMessage(dir: string = DEFAULT_TESTBIN): string {
+  return `kube-apiserver/etcd not found in ${dir}: install Go (>= 1.24) and run 'npm run build:apiserver' (or 'bash scripts/setup.sh') to build them`;
+}
+
+/** For `describe(…, { skip: skipUnlessControlPlane() })`: false when the binaries are there, else the reason. */
+export function skipUnlessControlPlane(dir: string = DEFAULT_TESTBIN): string | false {
+  return findBinaries(dir) ? false : missingBinariesMessage(dir);
+}

@@ -1,0 +1,90 @@
+// Our controller as a real process (`socat-relay controller`, run from source with tsx) against the
+// test API server: the webhook serves on 127.0.0.1:<port> with certificates made by certs/, configured
+// only through its documented environment (webhook/config.ts), exactly as the DaemonSet does.
+import { mkdirSync } from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { makeWebhookCerts, type WebhookCerts } from '../../certs/selfsigned.js';
+import { writeCerts } from '../../certs/write.js';
+import { REPO_ROOT } from './binaries.js';
+import { freePort } from './ports.js';
+import { spawnManaged, type ManagedProcess } from './processes.js';
+import { waitFor } from './wait.js';
+
+export interface ControllerOptions {
+  kubeconfigPath: string;
+  /** Folder for certificates and the log (e.g. the control plane's dir). */
+  dir: string;
+  nodeName?: string;
+  /** Run the node reconcile too (default false: webhook only). */
+  reconcile?: boolean;
+  configDir?: string;
+  socketDir?: string;
+  /** Extra environment (SOCAT_RELAY_SIDECAR_MODE, LOG_LEVEL, …). */
+  env?: Record<string, string>;
+  /** Reuse certificates (and so the caBundle) across restarts. */
+  certs?: WebhookCerts;
+  port?: number;
+}
+
+export interface RunningController {
+  /** https://127.0.0.1:<port> — the base of the webhook URLs. */
+  baseUrl: string;
+  port: number;
+  certs: WebhookCerts;
+  process: ManagedProcess;
+  /** GET a path on the webhook server (health, metrics) trusting our CA. */
+  get(p: string): Promise<{ status: number; body: string }>;
+  stop(): Promise<void>;
+}
+
+export function httpsGet(url: string, ca: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ca, timeout: 5000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: timeout`)));
+    req.on('error', reject);
+  });
+}
+
+export async function startController(opts: ControllerOptions): Promise<RunningController> {
+  const certs = opts.certs ?? (await makeWebhookCerts({ extraHosts: ['127.0.0.1', 'localhost'] }));
+  const tlsDir = path.join(opts.dir, 'webhook-tls');
+  mkdirSync(tlsDir, { recursive: true });
+  const files = await writeCerts(tlsDir, certs);
+  const port = opts.port ?? (await freePort());
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    KUBECONFIG: opts.kubeconfigPath,
+    SOCAT_RELAY_PORT: String(port),
+    SOCAT_RELAY_TLS_CERT: files.cert,
+    SOCAT_RELAY_TLS_KEY: files.key,
+    NODE_NAME: opts.nodeName ?? 'envtest-node',
+    SOCAT_RELAY_RECONCILE: opts.reconcile ? 'true' : 'false',
+    SOCAT_RELAY_CONFIG_DIR: opts.configDir ?? path.join(opts.dir, 'relays.d'),
+    SOCAT_RELAY_SOCKET_DIR: opts.socketDir ?? path.join(opts.dir, 'run'),
+    LOG_LEVEL: 'debug',
+    ...opts.env,
+  };
+  const proc = spawnManaged('controller', process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'cli', 'main.ts'), 'controller'], {
+    logFile: path.join(opts.dir, `controller-${port}.log`),
+    env,
+    cwd: REPO_ROOT,
+  });
+  const baseUrl = `https://127.0.0.1:${port}`;
+  const get = (p: string) => httpsGet(baseUrl + p, certs.ca.cert);
+  const ac = new AbortController();
+  void proc.exited.then(() => ac.abort());
+  try {
+    await waitFor('controller /readyz', async () => (await get('/readyz').catch(() => undefined))?.status === 200, { timeoutMs: 30_000, intervalMs: 200, signal: ac.signal });
+  } catch (err) {
+    await proc.stop();
+    throw new Error(`the controller did not become ready: ${(err as Error).message}\n--- controller log ---\n${proc.logTail()}`);
+  }
+  return { baseUrl, port, certs, process: proc, get, stop: () => proc.stop() };
+}

@@ -1,0 +1,164 @@
+// An envtest-like control plane: etcd and kube-apiserver from .testbin/ on free loopback ports, with
+// what controller-runtime's envtest gives them (serving certificate for IP 127.0.0.1, an admin client
+// certificate in system:masters, service-account keys, RBAC, admission webhooks and policies on, the
+// ServiceAccount admission plugin off since no controller-manager makes default service accounts).
+// Everything lives in one temp dir; stop() — or, failing that, process exit or a signal — kills both
+// processes and removes the dir.
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { stringify } from 'yaml';
+import { makeCA, makeLeaf } from '../../certs/selfsigned.js';
+import { findBinaries, missingBinariesMessage, type Binaries } from './binaries.js';
+import { registerCleanup } from './cleanup.js';
+import { KubeClient } from './client.js';
+import { freePort } from './ports.js';
+import { ProcessExitedError, spawnManaged, type ManagedProcess } from './processes.js';
+import { waitFor } from './wait.js';
+
+export class MissingBinariesError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MissingBinariesError';
+  }
+}
+
+export interface ControlPlaneOptions {
+  /** Folder holding kube-apiserver and etcd (default .testbin/). */
+  testbin?: string;
+  binaries?: Binaries;
+  /** How long to wait for /readyz (default 90 s: the first start on a busy 2-core machine is slow). */
+  startTimeoutMs?: number;
+  /** Extra kube-apiserver flags (`--name=value`). */
+  extraApiserverArgs?: string[];
+  /** Namespaces to create once the server is ready. */
+  namespaces?: string[];
+}
+
+export interface ControlPlane {
+  /** https://127.0.0.1:<port> */
+  url: string;
+  kubeconfigPath: string;
+  kc: KubeConfig;
+  client: KubeClient;
+  /** The temp dir holding certificates, etcd data, logs and the kubeconfig (removed by stop()). */
+  dir: string;
+  /** The last lines of both logs, for failure messages. */
+  logs(lines?: number): string;
+  stop(): Promise<void>;
+}
+
+function kubeconfigYaml(url: string, caPem: string, client: { cert: string; key: string }): string {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'envtest', cluster: { server: url, 'certificate-authority-data': b64(caPem) } }],
+    users: [{ name: 'admin', user: { 'client-certificate-data': b64(client.cert), 'client-key-data': b64(client.key) } }],
+    contexts: [{ name: 'envtest', context: { cluster: 'envtest', user: 'admin' } }],
+    'current-context': 'envtest',
+  });
+}
+
+export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const bins = opts.binaries ?? findBinaries(opts.testbin);
+  if (!bins) throw new MissingBinariesError(missingBinariesMessage(opts.testbin));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-envtest-'));
+  const procs: ManagedProcess[] = [];
+  const unregisterDir = registerCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const stop = async () => {
+    for (const p of [...procs].reverse()) await p.stop();
+    rmSync(dir, { recursive: true, force: true });
+    unregisterDir();
+  };
+  try {
+    const f = (name: string) => path.join(dir, name);
+    // Certificates: one CA for the serving cert and for client certs (what envtest does).
+    const ca = await makeCA('envtest-ca');
+    const serving = await makeLeaf(ca, { commonName: 'kube-apiserver', hosts: ['127.0.0.1', 'localhost'], usage: 'server' });
+    const admin = await makeLeaf(ca, { commonName: 'admin', organization: 'system:masters', usage: 'client' });
+    const sa = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    writeFileSync(f('ca.crt'), ca.cert);
+    writeFileSync(f('apiserver.crt'), serving.cert);
+    writeFileSync(f('apiserver.key'), serving.key, { mode: 0o600 });
+    writeFileSync(f('sa.key'), sa.privateKey.export({ type: 'sec1', format: 'pem' }), { mode: 0o600 });
+    writeFileSync(f('sa.pub'), sa.publicKey.export({ type: 'spki', format: 'pem' }));
+
+    const [etcdClient, etcdPeer, securePort] = [await freePort(), await freePort(), await freePort()];
+    const etcdUrl = `http://127.0.0.1:${etcdClient}`;
+    const etcd = spawnManaged('etcd', bins.etcd, [
+      '--name=envtest',
+      `--data-dir=${f('etcd')}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-cluster=envtest=http://127.0.0.1:${etcdPeer}`,
+      '--unsafe-no-fsync=true',
+      '--log-level=warn',
+    ], { logFile: f('etcd.log') });
+    procs.push(etcd);
+    await waitForProcess(etcd, 'etcd /health', 30_000, async () => {
+      const res = await fetch(`${etcdUrl}/health`).catch(() => undefined);
+      return res?.ok ? ((await res.json()) as { health?: string }).health === 'true' : false;
+    });
+
+    const url = `https://127.0.0.1:${securePort}`;
+    const apiserver = spawnManaged('kube-apiserver', bins.kubeApiserver, [
+      `--etcd-servers=${etcdUrl}`,
+      `--cert-dir=${f('certs')}`,
+      `--tls-cert-file=${f('apiserver.crt')}`,
+      `--tls-private-key-file=${f('apiserver.key')}`,
+      `--client-ca-file=${f('ca.crt')}`,
+      `--secure-port=${securePort}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      '--service-cluster-ip-range=10.0.0.0/24',
+      '--allow-privileged=true',
+      '--authorization-mode=RBAC',
+      '--disable-admission-plugins=ServiceAccount',
+      `--service-account-issuer=${url}/`,
+      `--service-account-key-file=${f('sa.pub')}`,
+      `--service-account-signing-key-file=${f('sa.key')}`,
+      '--enable-priority-and-fairness=false',
+      '--v=1',
+      ...(opts.extraApiserverArgs ?? []),
+    ], { logFile: f('kube-apiserver.log') });
+    procs.push(apiserver);
+
+    const kubeconfigPath = f('kubeconfig');
+    writeFileSync(kubeconfigPath, kubeconfigYaml(url, ca.cert, admin), { mode: 0o600 });
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfigPath);
+    const client = new KubeClient(kc);
+    await waitForProcess(apiserver, 'kube-apiserver /readyz', opts.startTimeoutMs ?? 90_000, async () => {
+      const res = await client.raw('GET', '/readyz').catch(() => undefined);
+      return res?.status === 200;
+    });
+    for (const ns of opts.namespaces ?? []) {
+      await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    }
+    const logs = (lines = 30) => procs.map((p) => `--- ${p.name} ---\n${p.logTail(lines)}`).join('\n');
+    return { url, kubeconfigPath, kc, client, dir, logs, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** waitFor that gives up at once, with the log tail, when the process dies. */
+async function waitForProcess(p: ManagedProcess, what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  const ac = new AbortController();
+  void p.exited.then(() => ac.abort());
+  try {
+    await waitFor(what, check, { timeoutMs, intervalMs: 200, signal: ac.signal });
+  } catch (err) {
+    if (!p.running()) {
+      const { code, signal } = await p.exited;
+      throw new ProcessExitedError(p.name, code, signal, p.logTail());
+    }
+    throw new Error(`${(err as Error).message}\n--- ${p.name} log ---\n${p.logTail()}`);
+  }
+}

@@ -1,0 +1,11 @@
+// The envtest-like harness: a real etcd + kube-apiserver, our real manifests, our real controller.
+export * from './binaries.js';
+export * from './cleanup.js';
+export * from './client.js';
+export * from './controlplane.js';
+export * from './controller.js';
+export * from './manifests.js';
+export * from './ports.js';
+export * from './processes.js';
+export * from './wait.js';
+export * from './webhooks.js';

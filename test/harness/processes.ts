@@ -1,0 +1,89 @@
+// Child processes that cannot outlive the test: output to a log file (readable when start fails),
+// SIGKILL on parent death where util-linux `setpriv --pdeathsig` exists, a synchronous kill registered
+// for interrupted runs, and stop() = SIGTERM, then SIGKILL after a grace period.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:fs';
+import { registerCleanup } from './cleanup.js';
+
+export class ProcessExitedError extends Error {
+  constructor(readonly processName: string, readonly code: number | null, readonly signal: string | null, readonly logTail: string) {
+    super(`${processName} exited early (code ${code}, signal ${signal}); last log lines:\n${logTail}`);
+    this.name = 'ProcessExitedError';
+  }
+}
+
+export interface ManagedProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** True until the process exits. */
+  running(): boolean;
+  /** The last `lines` lines of its output. */
+  logTail(lines?: number): string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it is gone. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const SETPRIV = '/usr/bin/setpriv';
+let hasSetpriv: boolean | undefined;
+function pdeathsigPrefix(): string[] {
+  if (hasSetpriv === undefined) {
+    try {
+      accessSync(SETPRIV, constants.X_OK);
+      hasSetpriv = true;
+    } catch {
+      hasSetpriv = false;
+    }
+  }
+  return hasSetpriv ? [SETPRIV, '--pdeathsig', 'KILL', '--'] : [];
+}
+
+export function tailOf(file: string, lines = 40): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+export function spawnManaged(name: string, command: string, args: string[], opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string }): ManagedProcess {
+  const fd = openSync(opts.logFile, 'a');
+  const [cmd, ...prefixArgs] = [...pdeathsigPrefix(), command];
+  const child = spawn(cmd!, [...prefixArgs, ...args], {
+    stdio: ['ignore', fd, fd],
+    env: opts.env ?? process.env,
+    cwd: opts.cwd,
+  });
+  closeSync(fd);
+  let alive = true;
+  const unregister = registerCleanup(() => {
+    if (alive) child.kill('SIGKILL');
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      alive = false;
+      unregister();
+      resolve({ code, signal });
+    });
+    child.once('error', () => {
+      alive = false;
+      unregister();
+      resolve({ code: null, signal: null });
+    });
+  });
+  return {
+    name,
+    child,
+    exited,
+    running: () => alive,
+    logTail: (lines = 40) => tailOf(opts.logFile, lines),
+    async stop(graceMs = 5000) {
+      if (!alive) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -15,11 +15,6 @@ BUILD="$OUT/build"
 
 log() { echo "[build-apiserver] $*" >&2; }
 
-if ! command -v go >/dev/null 2>&1; then
-  log "Go is not installed: cannot build kube-apiserver and etcd (install Go >= 1.24, or set TESTBIN_DIR to a folder holding them)"
-  exit 3
-fi
-
 # version_of BINARY: its --version output (captured first: `grep -q` in a pipe under pipefail could
 # report a SIGPIPE of the writer as a mismatch).
 version_of() { [ -x "$1" ] && "$1" --version 2>/dev/null || true; }
@@ -32,6 +27,11 @@ if [ $need_apiserver = 0 ] && [ $need_etcd = 0 ]; then
   log "kube-apiserver $K8S_VERSION and etcd $ETCD_VERSION already in $OUT"
   exit 0
 fi
+if ! command -v go >/dev/null 2>&1; then
+  log "Go is not installed: cannot build kube-apiserver and etcd (install Go >= 1.24, or set TESTBIN_DIR to a folder holding them)"
+  exit 3
+fi
+
 mkdir -p "$BUILD"
 
 # gomod_of MODULE@VERSION -> path of the go.mod that the proxy serves

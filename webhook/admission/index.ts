@@ -1,0 +1,11 @@
+export * from './types.js';
+export * from './response.js';
+export * from './options.js';
+export * from './should-act.js';
+export * from './consume.js';
+export * from './sidecar.js';
+export * from './affinity.js';
+export * from './pod.js';
+export * from './relay.js';
+export * from './decode.js';
+export type { RawPod, RawContainer } from './pod-shape.js';

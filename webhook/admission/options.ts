@@ -1,0 +1,39 @@
+// What the injector needs besides the pod and the relays: settings from webhook/config.ts (or the
+// inject command's flags), never read from the environment here.
+import {
+  DEFAULT_SIDECAR_UID, DEFAULT_SOCKET_DIR, DEFAULT_SOCKET_GID, type ResourceRequirements,
+} from '../../relay/index.js';
+
+export type SidecarMode = 'native' | 'regular';
+
+export interface InjectOptions {
+  sidecarImage: string;
+  /** native: an initContainer with restartPolicy Always (API server ≥ 1.29); regular: a container. */
+  mode: SidecarMode;
+  /** The node's socket root: the hostPath of each relay's folder. */
+  nodeSocketDir: string;
+  uid: number;
+  /** The sidecar's group: the group that owns the relay sockets (mode 0660). */
+  gid: number;
+  /** Used when the relay has no spec.sidecar.resources (which then replaces them as a whole). */
+  resources: ResourceRequirements;
+}
+
+export const DEFAULT_SIDECAR_IMAGE = 'ghcr.io/socat-relay/socat-relay:0.1.0';
+
+export const DEFAULT_SIDECAR_RESOURCES: ResourceRequirements = {
+  requests: { cpu: '5m', memory: '8Mi' },
+  limits: { memory: '32Mi' },
+};
+
+export function defaultInjectOptions(overrides: Partial<InjectOptions> = {}): InjectOptions {
+  return {
+    sidecarImage: DEFAULT_SIDECAR_IMAGE,
+    mode: 'native',
+    nodeSocketDir: DEFAULT_SOCKET_DIR,
+    uid: DEFAULT_SIDECAR_UID,
+    gid: DEFAULT_SOCKET_GID,
+    resources: DEFAULT_SIDECAR_RESOURCES,
+    ...overrides,
+  };
+}

@@ -1,0 +1,102 @@
+// Pure pod admission: request + catalog + namespace labels + options → response. No I/O: the HTTP edge
+// and the inject command both call it, and a dryRun request gets the same answer as any other.
+import fjp from 'fast-json-patch';
+import { INJECTED_ANNOTATION, sidecarName, volumeName } from '../../relay/index.js';
+import type { RelayCatalog } from '../catalog/catalog.js';
+import { andNodeRequirements, nodeRequirements } from './affinity.js';
+import { checkNamespace, checkPorts, lookUpRelays, wantedRelays, type Denial } from './consume.js';
+import type { InjectOptions } from './options.js';
+import { isObject, type RawContainer, type RawPod } from './pod-shape.js';
+import { allowed, denied, errored, patched, withWarnings } from './response.js';
+import { shouldSkip, type Skip } from './should-act.js';
+import { sidecarContainer, sidecarVolume } from './sidecar.js';
+import type { AdmissionRequest, AdmissionResponse } from './types.js';
+
+export interface PodContext {
+  catalog: RelayCatalog;
+  /** The labels of a namespace, undefined when unknown (namespaceSelector consumers). */
+  namespaceLabels: (namespace: string) => Record<string, string> | undefined;
+  options: InjectOptions;
+}
+
+export interface PodDecision {
+  response: AdmissionResponse;
+  /** Set when the pod was left alone on purpose. */
+  skip?: Skip;
+  denials: Denial[];
+  /** Relays whose sidecar this request added (empty on a second pass). */
+  injected: string[];
+}
+
+export function injectedRelays(pod: RawPod): string[] {
+  return (pod.metadata?.annotations?.[INJECTED_ANNOTATION] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function deny(denials: Denial[]): PodDecision {
+  return { response: denied(denials.map((d) => d.message)), denials, injected: [] };
+}
+
+export function decidePod(req: AdmissionRequest, ctx: PodContext): PodDecision {
+  const pod = isObject(req.object) ? (req.object as RawPod) : undefined;
+  if (!pod && (req.operation === 'CREATE' || req.operation === 'UPDATE') && req.kind?.kind === 'Pod') {
+    return { response: errored(400, 'request.object must be a Pod object'), denials: [{ reason: 'bad-object', message: 'request.object must be a Pod object' }], injected: [] };
+  }
+  const skip = shouldSkip(req, pod);
+  if (skip || !pod) {
+    const response = skip?.warn ? withWarnings(allowed(), [skip.reason]) : allowed();
+    return { response, ...(skip ? { skip } : {}), denials: [], injected: [] };
+  }
+  const namespace = req.namespace || pod.metadata?.namespace || '';
+  if (namespace === '') return deny([{ reason: 'bad-object', message: 'the pod has no namespace' }]);
+
+  const names = wantedRelays(pod);
+  if (names.length === 0) return deny([{ reason: 'no-relay-named', message: 'label socat.io/consume is empty: name the relay to consume' }]);
+
+  const { relays, denials } = lookUpRelays(names, ctx.catalog);
+  for (const r of relays) {
+    const d = checkNamespace(r, namespace, ctx.namespaceLabels(namespace));
+    if (d) denials.push(d);
+  }
+
+  const ours = new Set(injectedRelays(pod));
+  const spec = pod.spec ?? {};
+  const all: RawContainer[] = [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
+  const oursByName = new Set([...ours].map(sidecarName));
+  for (const r of relays) {
+    if (ours.has(r.name)) continue;
+    const name = sidecarName(r.name);
+    if (all.some((c) => c.name === name)) denials.push({ reason: 'name-conflict', message: `the pod already has a container named "${name}" that socat-relay did not inject` });
+    if ((spec.volumes ?? []).some((v) => v.name === volumeName(r.name))) denials.push({ reason: 'name-conflict', message: `the pod already has a volume named "${volumeName(r.name)}" that socat-relay did not inject` });
+  }
+  denials.push(...checkPorts(relays, all.filter((c) => !oursByName.has(c.name ?? ''))));
+  if (denials.length > 0) return deny(denials);
+
+  const mutated = structuredClone(pod);
+  const mspec = (mutated.spec ??= {});
+  const present = new Set([...(mspec.initContainers ?? []), ...(mspec.containers ?? [])].map((c) => c.name));
+  const newSidecars: RawContainer[] = [];
+  const injected: string[] = [];
+  for (const r of [...relays].sort((a, b) => a.name.localeCompare(b.name))) {
+    if (!present.has(sidecarName(r.name))) {
+      newSidecars.push(sidecarContainer(r, ctx.options));
+      injected.push(r.name);
+    }
+    if (!(mspec.volumes ?? []).some((v) => v.name === volumeName(r.name))) (mspec.volumes ??= []).push(sidecarVolume(r, ctx.options));
+    andNodeRequirements(mspec, nodeRequirements(r.nodeSelector));
+  }
+  if (newSidecars.length > 0) {
+    // Native sidecars go before the pod's own init containers so they run while those do.
+    if (ctx.options.mode === 'native') mspec.initContainers = [...newSidecars, ...(mspec.initContainers ?? [])];
+    else mspec.containers = [...(mspec.containers ?? []), ...newSidecars];
+  }
+  const marker = [...new Set([...ours, ...relays.map((r) => r.name)])].sort().join(',');
+  if (pod.metadata?.annotations?.[INJECTED_ANNOTATION] !== marker) {
+    mutated.metadata ??= {};
+    (mutated.metadata.annotations ??= {})[INJECTED_ANNOTATION] = marker;
+  }
+  return { response: patched(fjp.compare(pod, mutated)), denials: [], injected };
+}
+
+export function admitPod(req: AdmissionRequest, ctx: PodContext): AdmissionResponse {
+  return decidePod(req, ctx).response;
+}

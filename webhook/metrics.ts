@@ -1,0 +1,35 @@
+// The controller's metrics, one Registry per instance (a test can run several servers side by side).
+// Served on /metrics of the webhook port.
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type WebhookName = 'mutate-pods' | 'validate-relays';
+/** allowed: unchanged; patched: mutated; denied: refused by policy; invalid: malformed request; error: our bug. */
+export type Outcome = 'allowed' | 'patched' | 'denied' | 'invalid' | 'error';
+
+export interface ControllerMetrics {
+  registry: Registry;
+  requests: Counter<'webhook' | 'outcome'>;
+  latency: Histogram<'webhook'>;
+  injections: Counter<'relay'>;
+  denials: Counter<'reason'>;
+  watchRestarts: Counter<'resource'>;
+  certReloads: Counter<'result'>;
+}
+
+export function createMetrics(opts: { registry?: Registry; defaultMetrics?: boolean } = {}): ControllerMetrics {
+  const registry = opts.registry ?? new Registry();
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'socat_relay_controller_' });
+  const registers = [registry];
+  return {
+    registry,
+    requests: new Counter({ name: 'socat_relay_admission_requests_total', help: 'Admission requests by webhook and outcome.', labelNames: ['webhook', 'outcome'], registers }),
+    latency: new Histogram({
+      name: 'socat_relay_admission_duration_seconds', help: 'Time to answer an admission request (decode to response).', labelNames: ['webhook'], registers,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    }),
+    injections: new Counter({ name: 'socat_relay_injections_total', help: 'Sidecars injected, by relay.', labelNames: ['relay'], registers }),
+    denials: new Counter({ name: 'socat_relay_admission_denials_total', help: 'Admission denials by reason.', labelNames: ['reason'], registers }),
+    watchRestarts: new Counter({ name: 'socat_relay_watch_restarts_total', help: 'Informer watches restarted after an error, by resource.', labelNames: ['resource'], registers }),
+    certReloads: new Counter({ name: 'socat_relay_cert_reloads_total', help: 'Serving certificate reloads: ok, or rejected (kept the last good pair).', labelNames: ['result'], registers }),
+  };
+}

@@ -1,0 +1,137 @@
+// Serving certificate from files, reloaded without a restart (cert-manager rotation), the way
+// controller-runtime's certwatcher does it: watch the folder (Secret volumes swap a symlink) and poll,
+// compare bytes, and keep the last good pair when the new one does not parse or does not match.
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile as fsReadFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../../lib/log.js';
+
+export interface CertPair {
+  cert: Buffer;
+  key: Buffer;
+}
+
+export class CertificateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CertificateError';
+  }
+}
+
+/** Parses the pair and checks that the key belongs to the certificate; throws CertificateError. */
+export function checkPair(p: CertPair): { fingerprint256: string; validTo: string } {
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(p.cert);
+  } catch (e) {
+    throw new CertificateError(`certificate does not parse: ${(e as Error).message}`);
+  }
+  let key;
+  try {
+    key = createPrivateKey(p.key);
+  } catch (e) {
+    throw new CertificateError(`private key does not parse: ${(e as Error).message}`);
+  }
+  if (!x509.checkPrivateKey(key)) throw new CertificateError('private key does not match the certificate');
+  return { fingerprint256: x509.fingerprint256, validTo: x509.validTo };
+}
+
+export interface CertWatcherOptions {
+  certFile: string;
+  keyFile: string;
+  /** Poll period (default 10 s); the folder watch usually reacts first. */
+  pollMs?: number;
+  log: Logger;
+  /** Called with each new good pair. */
+  onChange: (pair: CertPair) => void;
+  /** Called when a changed pair was rejected (the last good one stays). */
+  onReject?: (err: CertificateError) => void;
+  readFile?: (file: string) => Promise<Buffer>;
+}
+
+export class CertWatcher {
+  private pair: CertPair | undefined;
+  private rejected: CertPair | undefined;
+  private watchers: FSWatcher[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private reading: Promise<void> | undefined;
+  private readonly readFile: (file: string) => Promise<Buffer>;
+
+  constructor(private readonly o: CertWatcherOptions) {
+    this.readFile = o.readFile ?? ((f) => fsReadFile(f));
+  }
+
+  /** Reads and checks the pair once; throws when the first pair is unusable (fatal at start). */
+  async load(): Promise<CertPair> {
+    const pair = { cert: await this.readFile(this.o.certFile), key: await this.readFile(this.o.keyFile) };
+    const info = checkPair(pair);
+    this.pair = pair;
+    this.o.log.info({ certFile: this.o.certFile, ...info }, 'serving certificate loaded');
+    return pair;
+  }
+
+  current(): CertPair | undefined {
+    return this.pair;
+  }
+
+  start(): void {
+    const dirs = new Set([path.dirname(this.o.certFile), path.dirname(this.o.keyFile)]);
+    for (const dir of dirs) {
+      try {
+        const w = watch(dir, { persistent: false }, () => this.schedule());
+        w.on('error', (err) => this.o.log.warn({ err, dir }, 'certificate folder watch failed; polling only'));
+        this.watchers.push(w);
+      } catch (err) {
+        this.o.log.warn({ err, dir }, 'cannot watch the certificate folder; polling only');
+      }
+    }
+    this.timer = setInterval(() => this.schedule(), this.o.pollMs ?? 10_000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+    if (this.timer) clearInterval(this.timer);
+    if (this.debounce) clearTimeout(this.debounce);
+  }
+
+  /** Re-reads now; resolves when done (tests, and the poll). */
+  async check(): Promise<void> {
+    while (this.reading) await this.reading;
+    this.reading = this.reload().finally(() => { this.reading = undefined; });
+    return this.reading;
+  }
+
+  private schedule(): void {
+    // A rotation writes two files; wait a moment so both are in place.
+    if (this.debounce) clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => { void this.check(); }, 50);
+    this.debounce.unref();
+  }
+
+  private async reload(): Promise<void> {
+    let pair: CertPair;
+    try {
+      pair = { cert: await this.readFile(this.o.certFile), key: await this.readFile(this.o.keyFile) };
+    } catch (err) {
+      this.o.log.warn({ err }, 'cannot read the certificate files; keeping the last good pair');
+      return;
+    }
+    const same = (a: CertPair | undefined): boolean => !!a && pair.cert.equals(a.cert) && pair.key.equals(a.key);
+    if (same(this.pair) || same(this.rejected)) return; // unchanged, or already rejected once
+    try {
+      const info = checkPair(pair);
+      this.pair = pair;
+      this.o.log.info({ certFile: this.o.certFile, ...info }, 'serving certificate reloaded');
+      this.o.onChange(pair);
+    } catch (err) {
+      if (!(err instanceof CertificateError)) throw err;
+      this.rejected = pair;
+      this.o.log.warn({ err: err.message }, 'new certificate rejected; keeping the last good pair');
+      this.o.onReject?.(err);
+    }
+  }
+}

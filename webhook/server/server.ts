@@ -1,0 +1,90 @@
+// The HTTPS server: express over https.createServer (TLS 1.2+), the certificate from files reloaded in
+// place with setSecureContext. start() → the bound address (port 0 in tests); stop() closes it all.
+import { EventEmitter } from 'node:events';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
+import type { Logger } from '../../lib/log.js';
+import type { ControllerMetrics } from '../metrics.js';
+import { createApp, type AppDeps } from './app.js';
+import { CertWatcher, type CertPair } from './certwatcher.js';
+
+export interface WebhookServerOptions extends Omit<AppDeps, 'ready'> {
+  port: number;
+  /** Default: all interfaces (in a pod); tests use 127.0.0.1. */
+  host?: string;
+  certFile: string;
+  keyFile: string;
+  certPollMs?: number;
+  /** Extra readiness (namespaces synced …); the certificate is checked here. */
+  ready?: AppDeps['ready'];
+  metrics: ControllerMetrics;
+  log: Logger;
+}
+
+const TLS_OPTIONS: SecureContextOptions = { minVersion: 'TLSv1.2' };
+
+export class WebhookServer {
+  /** 'certificate-reloaded' (fingerprint-free: the new pair is in use) and 'certificate-rejected' (err). */
+  readonly events = new EventEmitter();
+  private server: https.Server | undefined;
+  private readonly certs: CertWatcher;
+
+  constructor(private readonly o: WebhookServerOptions) {
+    this.certs = new CertWatcher({
+      certFile: o.certFile,
+      keyFile: o.keyFile,
+      ...(o.certPollMs !== undefined ? { pollMs: o.certPollMs } : {}),
+      log: o.log,
+      onChange: (pair) => {
+        this.server?.setSecureContext({ ...TLS_OPTIONS, cert: pair.cert, key: pair.key });
+        o.metrics.certReloads.inc({ result: 'ok' });
+        this.events.emit('certificate-reloaded');
+      },
+      onReject: (err) => {
+        o.metrics.certReloads.inc({ result: 'rejected' });
+        this.events.emit('certificate-rejected', err);
+      },
+    });
+  }
+
+  /** Loads the certificate (fatal when unusable), listens, starts watching the files. */
+  async start(): Promise<AddressInfo> {
+    const pair: CertPair = await this.certs.load();
+    const app = createApp({
+      ...this.o,
+      ready: () => {
+        if (!this.certs.current()) return { ok: false, reason: 'no serving certificate' };
+        return this.o.ready?.() ?? { ok: true };
+      },
+    });
+    const server = https.createServer({ ...TLS_OPTIONS, cert: pair.cert, key: pair.key }, app);
+    server.on('tlsClientError', (err) => this.o.log.debug({ err: err.message }, 'TLS handshake failed'));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.o.port, this.o.host, () => { server.off('error', reject); resolve(); });
+    });
+    this.certs.start();
+    const addr = server.address() as AddressInfo;
+    this.o.log.info({ address: addr.address, port: addr.port }, 'webhook server listening');
+    return addr;
+  }
+
+  /** Re-reads the certificate files now (the watch and the poll do this on their own). */
+  async reloadCertificate(): Promise<void> {
+    await this.certs.check();
+  }
+
+  async stop(): Promise<void> {
+    this.certs.stop();
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+      setTimeout(() => server.closeAllConnections(), 2000).unref();
+    });
+  }
+}

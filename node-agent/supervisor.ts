@@ -117,13 +117,13 @@ export class Supervisor {
   }
 
   /** Stops a relay's socat (SIGTERM, SIGKILL after the grace) and forgets it; `cleanup` empties its folder. */
-  async stop(name: string, cleanup: boolean): Promise<void> {
+  async stop(name: string, cleanup: boolean, forget = true): Promise<void> {
     const p = this.procs.get(name);
     if (!p) return;
     p.stopping = true;
     p.cancelTimer?.();
     await this.terminate(p);
-    this.procs.delete(name);
+    if (forget) this.procs.delete(name);
     if (cleanup) {
       try {
         await this.opts.cleanup(name);
@@ -134,9 +134,10 @@ export class Supervisor {
     this.opts.onChange?.();
   }
 
+  /** Stops every socat; the records stay (not running) so a last status can say so. */
   async stopAll(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.procs.keys()].map((n) => this.stop(n, false)));
+    await Promise.all([...this.procs.keys()].map((n) => this.stop(n, false, false)));
   }
 
   private iso(): string {

@@ -41,7 +41,7 @@ function post(port: number, ca: string, path: string, body: unknown): Promise<{ 
   });
 }
 
-test('the TLS server answers admission, reloads rotated certificate files and keeps the last good pair', async (t) => {
+test('the TLS server answers admission, reloads rotated certificate files and keeps the last good pair', { timeout: 30_000 }, async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'socat-relay-tls-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const ca = await makeCA();

@@ -1,0 +1,105 @@
+// The informer catalogs against a small fake API server on 127.0.0.1 that lists, then fails the first
+// watch with a 500 (client-node gives up on that by itself), then streams events: the catalog must
+// restart the watch, count the restart and see the later events.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { silentLogger } from '../../lib/log.js';
+import { InformerRelayCatalog, NamespaceLabels } from '../../webhook/catalog/informer.js';
+import type { CatalogEvent } from '../../webhook/catalog/catalog.js';
+import { createMetrics } from '../../webhook/metrics.js';
+
+const relay = (name: string, rv: string) => ({
+  apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name, resourceVersion: rv },
+  spec: { target: { host: '127.0.0.1', port: 9100 }, consumers: { namespaces: ['monitoring'] } },
+});
+
+interface Fake { url: string; watches: number; close(): Promise<void> }
+
+async function fakeApiServer(routes: { list: string; items: unknown[]; events: unknown[]; failFirstWatch: boolean }): Promise<Fake> {
+  const state = { watches: 0 };
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname !== routes.list) { res.writeHead(404).end(); return; }
+    if (url.searchParams.get('watch') !== 'true') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '10' }, items: routes.items }));
+      return;
+    }
+    state.watches++;
+    if (routes.failFirstWatch && state.watches === 1) {
+      res.writeHead(500, { 'content-type': 'application/json' }).end('{"kind":"Status","code":500}');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    for (const e of routes.events) res.write(`${JSON.stringify(e)}\n`);
+    // keep the stream open, as a real watch does
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    get watches() { return state.watches; },
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
+function kubeConfig(server: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'fake', server, skipTLSVerify: true }],
+    users: [{ name: 'nobody' }],
+    contexts: [{ name: 'fake', cluster: 'fake', user: 'nobody' }],
+    currentContext: 'fake',
+  });
+  return kc;
+}
+
+test('the relay catalog lists, survives a failed watch by restarting it (counted), then follows events', { timeout: 15_000 }, async (t) => {
+  const fake = await fakeApiServer({
+    list: '/apis/socat.io/v1alpha1/relays', items: [relay('kube-scheduler', '5')], failFirstWatch: true,
+    events: [{ type: 'ADDED', object: relay('etcd-metrics', '11') }, { type: 'DELETED', object: relay('kube-scheduler', '12') }],
+  });
+  t.after(() => fake.close());
+  const metrics = createMetrics();
+  const catalog = new InformerRelayCatalog({
+    kc: kubeConfig(fake.url), log: silentLogger, backoff: { initialMs: 10, maxMs: 40 },
+    onRestart: (resource) => metrics.watchRestarts.inc({ resource }),
+  });
+  const events: string[] = [];
+  const deleted = new Promise<void>((resolve) => {
+    catalog.subscribe((e: CatalogEvent) => {
+      events.push(`${e.type} ${e.relay.metadata.name}`);
+      if (e.type === 'delete') resolve();
+    });
+  });
+  assert.equal(catalog.synced(), false);
+  await catalog.start();
+  t.after(() => catalog.stop());
+  await deleted;
+  assert.equal(catalog.synced(), true);
+  assert.deepEqual(events, ['add kube-scheduler', 'add etcd-metrics', 'delete kube-scheduler']);
+  assert.deepEqual(catalog.list().map((r) => r.metadata.name), ['etcd-metrics']);
+  assert.equal(catalog.get('etcd-metrics')?.spec.target.port, 9100);
+  assert.equal(fake.watches, 2);
+  assert.match(await metrics.registry.metrics(), /socat_relay_watch_restarts_total\{resource="relays"\} 1\n/);
+});
+
+test('namespace labels come from the namespace informer; an unseen namespace is undefined', { timeout: 15_000 }, async (t) => {
+  const ns = (name: string, labels: Record<string, string>) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, resourceVersion: '3', labels } });
+  const fake = await fakeApiServer({
+    list: '/api/v1/namespaces', failFirstWatch: false,
+    items: [ns('monitoring', { 'kubernetes.io/metadata.name': 'monitoring', team: 'observability' })],
+    events: [{ type: 'ADDED', object: ns('apps', { 'kubernetes.io/metadata.name': 'apps' }) }],
+  });
+  t.after(() => fake.close());
+  const labels = new NamespaceLabels({ kc: kubeConfig(fake.url), log: silentLogger });
+  await labels.start();
+  t.after(() => labels.stop());
+  while (labels.labels('apps') === undefined) await new Promise((r) => setImmediate(r));
+  assert.equal(labels.synced(), true);
+  assert.deepEqual(labels.labels('monitoring'), { 'kubernetes.io/metadata.name': 'monitoring', team: 'observability' });
+  assert.equal(labels.labels('ghost'), undefined);
+});

@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, HelpRequested, loadConfig, SCHEMA, configUsage } from '../../webhook/config.js';
+
+test('defaults: every key of the schema has one and they match the shared names', () => {
+  const c = loadConfig([], {});
+  assert.deepEqual(c, {
+    port: 8443, host: '', tlsCert: '/tls/tls.crt', tlsKey: '/tls/tls.key', nodeName: '',
+    configDir: '/etc/socat-relay/relays.d', socketDir: '/run/socat-relay',
+    sidecarImage: 'ghcr.io/socat-relay/socat-relay:0.1.0', sidecarMode: 'auto', reconcile: true,
+    logLevel: 'info', kubeconfig: '', relaysFile: '', selfSignedDir: '',
+  });
+  assert.equal(SCHEMA.length, Object.keys(c).length);
+});
+
+test('flags win over the environment, which wins over defaults', () => {
+  const c = loadConfig(['--port', '9443', '--sidecar-mode=regular'], { SOCAT_RELAY_PORT: '7443', NODE_NAME: 'node-1', SOCAT_RELAY_RECONCILE: 'false', SOCAT_RELAY_SIDECAR_MODE: 'native' });
+  assert.equal(c.port, 9443);
+  assert.equal(c.nodeName, 'node-1');
+  assert.equal(c.reconcile, false);
+  assert.equal(c.sidecarMode, 'regular');
+});
+
+test('every wrong value is reported at once, naming where it came from', () => {
+  assert.throws(() => loadConfig(['--port', '0'], { SOCAT_RELAY_SIDECAR_MODE: 'sometimes', SOCAT_RELAY_RECONCILE: 'maybe', SOCAT_RELAY_CONFIG_DIR: 'relative/dir' }), (e: unknown) => {
+    assert.ok(e instanceof ConfigError);
+    assert.deepEqual(e.problems, [
+      '--port: must be a port number 1-65535, got "0"',
+      'SOCAT_RELAY_CONFIG_DIR: must be an absolute path, got "relative/dir"',
+      'SOCAT_RELAY_SIDECAR_MODE: must be one of auto, native, regular, got "sometimes"',
+      'SOCAT_RELAY_RECONCILE: must be true or false, got "maybe"',
+    ]);
+    return true;
+  });
+});
+
+test('an unknown flag is a ConfigError; --self-signed needs --relays; --help is HelpRequested', () => {
+  assert.throws(() => loadConfig(['--bogus'], {}), ConfigError);
+  assert.throws(() => loadConfig(['--self-signed', '/tmp/x'], {}), /--self-signed is for local mode: also give --relays FILE/);
+  assert.throws(() => loadConfig(['--help'], {}), HelpRequested);
+  for (const s of SCHEMA) assert.ok(configUsage().includes(`--${s.flag}`) && configUsage().includes(s.env));
+});

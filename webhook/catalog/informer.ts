@@ -1,0 +1,100 @@
+// The cluster-backed catalogs: Relays (cluster-scoped CRD) as a RelayCatalog, and Namespaces' labels
+// for namespaceSelector consumers. Both are ResilientInformers (restart on watch errors, counted).
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type V1Namespace } from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION, type Relay } from '../../relay/index.js';
+import type { Logger } from '../../lib/log.js';
+import type { CatalogEvent, RelayCatalog } from './catalog.js';
+import { ResilientInformer, type Backoff, type MakeInformer } from './resilient-informer.js';
+
+export const RELAYS_PATH = `/apis/${GROUP}/${VERSION}/${PLURAL}`;
+export const NAMESPACES_PATH = '/api/v1/namespaces';
+
+export interface ClusterCatalogOptions {
+  kc: KubeConfig;
+  log: Logger;
+  onRestart?: (resource: string) => void;
+  backoff?: Backoff;
+}
+
+type RelayObject = Relay & { metadata: Relay['metadata'] & { name: string } };
+
+export class InformerRelayCatalog implements RelayCatalog {
+  private readonly informer: ResilientInformer<RelayObject>;
+  private readonly listeners = new Set<(e: CatalogEvent) => void>();
+
+  constructor(o: ClusterCatalogOptions & { makeInformer?: MakeInformer<RelayObject> }) {
+    const api = o.kc.makeApiClient(CustomObjectsApi);
+    const emit = (type: CatalogEvent['type']) => (relay: RelayObject): void => {
+      for (const l of this.listeners) {
+        try {
+          l({ type, relay });
+        } catch (err) {
+          o.log.error({ err, relay: relay.metadata.name }, 'catalog listener failed');
+        }
+      }
+    };
+    this.informer = new ResilientInformer<RelayObject>({
+      kc: o.kc,
+      path: RELAYS_PATH,
+      list: async () => (await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as KubernetesListObject<RelayObject>,
+      resource: 'relays',
+      log: o.log,
+      ...(o.onRestart ? { onRestart: o.onRestart } : {}),
+      ...(o.backoff ? { backoff: o.backoff } : {}),
+      ...(o.makeInformer ? { makeInformer: o.makeInformer } : {}),
+    }, { add: emit('add'), update: emit('update'), delete: emit('delete') });
+  }
+
+  start(): Promise<void> {
+    return this.informer.start();
+  }
+  stop(): Promise<void> {
+    return this.informer.stop();
+  }
+  get(name: string): Relay | undefined {
+    return this.informer.get(name);
+  }
+  list(): Relay[] {
+    return [...this.informer.list()];
+  }
+  synced(): boolean {
+    return this.informer.synced();
+  }
+  subscribe(listener: (e: CatalogEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+/** Namespace labels for namespaceSelector consumers; undefined for a namespace not (yet) seen. */
+export class NamespaceLabels {
+  private readonly informer: ResilientInformer<V1Namespace>;
+
+  constructor(o: ClusterCatalogOptions & { makeInformer?: MakeInformer<V1Namespace> }) {
+    const api = o.kc.makeApiClient(CoreV1Api);
+    this.informer = new ResilientInformer<V1Namespace>({
+      kc: o.kc,
+      path: NAMESPACES_PATH,
+      list: () => api.listNamespace(),
+      resource: 'namespaces',
+      log: o.log,
+      ...(o.onRestart ? { onRestart: o.onRestart } : {}),
+      ...(o.backoff ? { backoff: o.backoff } : {}),
+      ...(o.makeInformer ? { makeInformer: o.makeInformer } : {}),
+    });
+  }
+
+  start(): Promise<void> {
+    return this.informer.start();
+  }
+  stop(): Promise<void> {
+    return this.informer.stop();
+  }
+  synced(): boolean {
+    return this.informer.synced();
+  }
+  labels(namespace: string): Record<string, string> | undefined {
+    const ns = this.informer.get(namespace);
+    return ns ? { ...(ns.metadata?.labels ?? {}) } : undefined;
+  }
+}

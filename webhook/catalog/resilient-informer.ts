@@ -1,0 +1,101 @@
+// A client-node informer that survives watch errors. client-node restarts a watch by itself only after
+// a clean close or a 410 Gone; on any other error (API server restart, 500, network) it calls the error
+// callbacks and stops for good. This wrapper restarts it with capped exponential backoff and counts
+// each restart, so the cache behind admission never silently freezes.
+import { makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import type { Logger } from '../../lib/log.js';
+
+export interface Backoff {
+  initialMs: number;
+  maxMs: number;
+}
+
+export const DEFAULT_BACKOFF: Backoff = { initialMs: 500, maxMs: 30_000 };
+
+/** Delay before restart number `attempt` (0-based): doubling from initialMs, capped at maxMs. */
+export function backoffDelay(attempt: number, b: Backoff = DEFAULT_BACKOFF): number {
+  return Math.min(b.maxMs, b.initialMs * 2 ** Math.min(attempt, 30));
+}
+
+export type MakeInformer<T extends KubernetesObject> = (kc: KubeConfig, path: string, list: () => Promise<KubernetesListObject<T>>) => Informer<T> & ObjectCache<T>;
+
+export interface ResilientInformerOptions<T extends KubernetesObject> {
+  kc: KubeConfig;
+  /** Watch path, e.g. /apis/socat.io/v1alpha1/relays. */
+  path: string;
+  list: () => Promise<KubernetesListObject<T>>;
+  /** For logs and the restart metric: relays, namespaces. */
+  resource: string;
+  log: Logger;
+  onRestart?: (resource: string) => void;
+  backoff?: Backoff;
+  makeInformer?: MakeInformer<T>;
+}
+
+export interface ObjectHandlers<T> {
+  add?: (obj: T) => void;
+  update?: (obj: T) => void;
+  delete?: (obj: T) => void;
+}
+
+export class ResilientInformer<T extends KubernetesObject> {
+  private readonly informer: Informer<T> & ObjectCache<T>;
+  private listed = false;
+  private stopped = false;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: ResilientInformerOptions<T>, handlers: ObjectHandlers<T> = {}) {
+    const list = async (): Promise<KubernetesListObject<T>> => {
+      const result = await o.list();
+      // The cache is filled right after this promise resolves; mark synced after that.
+      setImmediate(() => { this.listed = true; this.attempt = 0; });
+      return result;
+    };
+    this.informer = (o.makeInformer ?? makeInformer)(o.kc, o.path, list);
+    const seen = (): void => { this.attempt = 0; };
+    this.informer.on('add', (obj) => { seen(); handlers.add?.(obj); });
+    this.informer.on('update', (obj) => { seen(); handlers.update?.(obj); });
+    this.informer.on('delete', (obj) => { seen(); handlers.delete?.(obj); });
+    this.informer.on('error', (err) => this.restartLater(err));
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.informer.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.informer.stop();
+  }
+
+  /** True once the first list has filled the cache (stays true across restarts: the cache is kept). */
+  synced(): boolean {
+    return this.listed;
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.informer.get(name, namespace);
+  }
+
+  list(): readonly T[] {
+    return this.informer.list();
+  }
+
+  private restartLater(err: unknown): void {
+    if (this.stopped) return;
+    const delay = backoffDelay(this.attempt++, this.o.backoff);
+    const e = err as { statusCode?: number; code?: unknown; message?: string } | undefined;
+    this.o.log.warn({ resource: this.o.resource, statusCode: e?.statusCode, err: e?.message ?? String(err), retryInMs: delay }, 'watch failed; restarting');
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.stopped) return;
+      this.o.onRestart?.(this.o.resource);
+      this.informer.start().catch((e2: unknown) => this.restartLater(e2));
+    }, delay);
+    this.timer.unref();
+  }
+}

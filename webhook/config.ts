@@ -1,0 +1,128 @@
+// The controller's settings: one schema (key, default, env var, flag, meaning), read once at start
+// from flags > environment > defaults, validated, fatal with every problem listed. Nothing else in the
+// controller reads process.env.
+import { parseArgs } from 'node:util';
+import { DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR } from '../relay/index.js';
+import { DEFAULT_SIDECAR_IMAGE } from './admission/options.js';
+
+export type SidecarModeSetting = 'auto' | 'native' | 'regular';
+
+export interface ControllerConfig {
+  port: number;
+  host: string;
+  tlsCert: string;
+  tlsKey: string;
+  nodeName: string;
+  configDir: string;
+  socketDir: string;
+  sidecarImage: string;
+  sidecarMode: SidecarModeSetting;
+  reconcile: boolean;
+  logLevel: string;
+  kubeconfig: string;
+  relaysFile: string;
+  selfSignedDir: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid controller configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+interface Setting<K extends keyof ControllerConfig> {
+  key: K;
+  flag: string;
+  env: string;
+  default: string;
+  meaning: string;
+  parse: (raw: string) => ControllerConfig[K];
+}
+
+class Bad extends Error {}
+
+const port = (raw: string): number => {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > 65535) throw new Bad(`must be a port number 1-65535, got "${raw}"`);
+  return n;
+};
+const absPath = (raw: string): string => {
+  if (!raw.startsWith('/')) throw new Bad(`must be an absolute path, got "${raw}"`);
+  return raw;
+};
+const optionalPath = (raw: string): string => raw;
+const text = (raw: string): string => raw;
+const nonEmpty = (raw: string): string => {
+  if (raw.trim() === '') throw new Bad('must not be empty');
+  return raw;
+};
+const bool = (raw: string): boolean => {
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw new Bad(`must be true or false, got "${raw}"`);
+};
+const oneOf = <T extends string>(values: readonly T[]) => (raw: string): T => {
+  if (!(values as readonly string[]).includes(raw)) throw new Bad(`must be one of ${values.join(', ')}, got "${raw}"`);
+  return raw as T;
+};
+
+type AnySetting = { [K in keyof ControllerConfig]: Setting<K> }[keyof ControllerConfig];
+
+export const SCHEMA: readonly AnySetting[] = [
+  { key: 'port', flag: 'port', env: 'SOCAT_RELAY_PORT', default: '8443', meaning: 'HTTPS port of the webhook, probes and metrics', parse: port },
+  { key: 'host', flag: 'host', env: 'SOCAT_RELAY_HOST', default: '', meaning: 'address to listen on (empty: all)', parse: text },
+  { key: 'tlsCert', flag: 'tls-cert', env: 'SOCAT_RELAY_TLS_CERT', default: '/tls/tls.crt', meaning: 'serving certificate (PEM), reloaded when it changes', parse: nonEmpty },
+  { key: 'tlsKey', flag: 'tls-key', env: 'SOCAT_RELAY_TLS_KEY', default: '/tls/tls.key', meaning: 'its private key (PEM)', parse: nonEmpty },
+  { key: 'nodeName', flag: 'node-name', env: 'NODE_NAME', default: '', meaning: 'this node (downward API spec.nodeName); required for the reconcile', parse: text },
+  { key: 'configDir', flag: 'config-dir', env: 'SOCAT_RELAY_CONFIG_DIR', default: DEFAULT_CONFIG_DIR, meaning: "the node agent's relay config folder", parse: absPath },
+  { key: 'socketDir', flag: 'socket-dir', env: 'SOCAT_RELAY_SOCKET_DIR', default: DEFAULT_SOCKET_DIR, meaning: "the node's socket root; also the hostPath mounted into consumers", parse: absPath },
+  { key: 'sidecarImage', flag: 'sidecar-image', env: 'SOCAT_RELAY_SIDECAR_IMAGE', default: DEFAULT_SIDECAR_IMAGE, meaning: 'image of the injected socat sidecar', parse: nonEmpty },
+  { key: 'sidecarMode', flag: 'sidecar-mode', env: 'SOCAT_RELAY_SIDECAR_MODE', default: 'auto', meaning: 'auto (native on API servers >= 1.29), native or regular', parse: oneOf(['auto', 'native', 'regular'] as const) },
+  { key: 'reconcile', flag: 'reconcile', env: 'SOCAT_RELAY_RECONCILE', default: 'true', meaning: "write this node's relay configs and report status", parse: bool },
+  { key: 'logLevel', flag: 'log-level', env: 'LOG_LEVEL', default: 'info', meaning: 'trace, debug, info, warn, error, fatal or silent', parse: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const) },
+  { key: 'kubeconfig', flag: 'kubeconfig', env: 'KUBECONFIG', default: '', meaning: 'kubeconfig file (empty: in-cluster service account)', parse: optionalPath },
+  { key: 'relaysFile', flag: 'relays', env: 'SOCAT_RELAY_RELAYS_FILE', default: '', meaning: 'local mode: serve the relays of this file, no cluster, no reconcile', parse: optionalPath },
+  { key: 'selfSignedDir', flag: 'self-signed', env: 'SOCAT_RELAY_SELF_SIGNED_DIR', default: '', meaning: 'make a CA + certificate in this folder and serve it (local mode)', parse: optionalPath },
+];
+
+export function configUsage(): string {
+  const rows = SCHEMA.map((s) => `  --${s.flag.padEnd(14)} ${s.env.padEnd(28)} ${(s.default === '' ? '(none)' : s.default).padEnd(38)} ${s.meaning}`);
+  return `usage: socat-relay controller [options]\n  flag             env var                      default                                meaning\n${rows.join('\n')}\n`;
+}
+
+/** Flags > environment > defaults; throws ConfigError listing every problem, or UsageHelp for --help. */
+export function loadConfig(args: string[], env: Record<string, string | undefined>): ControllerConfig {
+  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
+  for (const s of SCHEMA) options[s.flag] = { type: 'string' };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args, options, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+  } catch (e) {
+    throw new ConfigError([(e as Error).message]);
+  }
+  if (values.help) throw new HelpRequested();
+  const problems: string[] = [];
+  const out: Partial<Record<keyof ControllerConfig, unknown>> = {};
+  for (const s of SCHEMA) {
+    const flag = values[s.flag];
+    const [raw, from] = typeof flag === 'string' ? [flag, `--${s.flag}`] : env[s.env] !== undefined ? [env[s.env]!, s.env] : [s.default, 'default'];
+    try {
+      out[s.key] = s.parse(raw);
+    } catch (e) {
+      if (!(e instanceof Bad)) throw e;
+      problems.push(`${from === 'default' ? s.key : from}: ${e.message}`);
+    }
+  }
+  const c = out as ControllerConfig;
+  if (problems.length === 0 && c.selfSignedDir && !c.relaysFile) problems.push('--self-signed is for local mode: also give --relays FILE');
+  if (problems.length > 0) throw new ConfigError(problems);
+  return c;
+}
+
+export class HelpRequested extends Error {
+  constructor() {
+    super('help requested');
+    this.name = 'HelpRequested';
+  }
+}

@@ -9,3 +9,4 @@ export * from './pod.js';
 export * from './relay.js';
 export * from './decode.js';
 export type { RawPod, RawContainer } from './pod-shape.js';
+export * from './workload.js';

@@ -1,0 +1,213 @@
+// The operator's examples (manifests/examples/) work as shipped: every Relay passes validateRelay,
+// every consumer is injected by the real pure admission (both sidecar modes) with one sidecar per
+// relay it names, the result passes the sidecar policy, and the consumers' own configuration (scrape
+// targets, syslog port) points at the ports the relays listen on. The real API server's server-side
+// dry-run of the same objects plugs in through loadExamples() (test/examples/catalog.ts).
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { parseDocuments } from '../../relay/load.js';
+import { CONSUME_ANNOTATION, CONSUME_LABEL, INJECTED_ANNOTATION } from '../../relay/constants.js';
+import { sidecarName, volumeName } from '../../relay/names.js';
+import { validateRelay } from '../../relay/validate.js';
+import type { ResolvedRelay } from '../../relay/types.js';
+import { hasKubectl, kustomize, REPO, type KubeObject } from '../manifests/load.js';
+import { judgeSidecarPolicy } from '../manifests/policy.js';
+import { loadExamples, podLabels, type Example } from './catalog.js';
+import { injectPod, podFromWorkload } from './inject.js';
+
+const examples = loadExamples();
+const hasKubectlSync = await hasKubectl();
+const byName = (n: string): Example => {
+  const e = examples.find((x) => x.name === n);
+  assert.ok(e, `example ${n} exists`);
+  return e;
+};
+const resolved = (e: Example): Map<string, ResolvedRelay> => new Map(e.relays.map((r) => [r.metadata.name, validateRelay(r).resolved!]));
+function wanted(o: KubeObject): string[] {
+  const pod = podFromWorkload(o as any);
+  const names = [pod.metadata?.labels?.[CONSUME_LABEL] ?? '', ...(pod.metadata?.annotations?.[CONSUME_ANNOTATION] ?? '').split(',')];
+  return [...new Set(names.map((s) => s.trim()).filter(Boolean))].sort();
+}
+
+test('the shipped examples are all there, each with a README', () => {
+  assert.deepEqual(examples.map((e) => e.name).sort(), [
+    'agent-metrics', 'docker-metrics', 'kubeadm-control-plane', path.join('kubeadm-control-plane', 'prometheus-operator'), 'syslog-udp',
+  ]);
+  for (const e of examples) {
+    assert.ok(e.relays.length > 0, `${e.name} has relays`);
+    assert.ok(e.consumers.length > 0, `${e.name} has a consumer`);
+    const readme = e.name.includes('prometheus-operator') ? path.join(e.dir, '..', 'README.md') : path.join(e.dir, 'README.md');
+    assert.ok(existsSync(readme), `${e.name}: README.md`);
+  }
+});
+
+for (const e of examples) {
+  describe(`example ${e.name}`, () => {
+    for (const r of e.relays) {
+      test(`Relay ${r.metadata.name} passes validateRelay`, () => {
+        const v = validateRelay(r);
+        assert.deepEqual(v.problems, []);
+        // The only warning an example may carry is the deliberate pod-network listen of the -gw relays.
+        for (const w of v.warnings) assert.match(w, /listen\.address 0\.0\.0\.0/, `${r.metadata.name}: unexpected warning ${w}`);
+        if (v.warnings.length > 0) assert.match(r.metadata.name, /-gw$/);
+      });
+    }
+    for (const c of e.consumers) {
+      for (const mode of ['native', 'regular'] as const) {
+        test(`${c.kind} ${c.metadata.name} is injected (${mode} sidecars) with one sidecar per relay it names, and passes the sidecar policy`, () => {
+          const names = wanted(c);
+          const relays = resolved(e);
+          for (const n of names) assert.ok(relays.has(n), `${c.metadata.name} names relay ${n}, which the example defines`);
+          const pod = podFromWorkload(c as any);
+          const r = injectPod(pod, e.relays, { mode });
+          assert.equal(r.allowed, true, r.message);
+          const containers = mode === 'native' ? r.pod.spec?.initContainers ?? [] : r.pod.spec?.containers ?? [];
+          for (const n of names) {
+            const sidecar = containers.find((x) => x.name === sidecarName(n));
+            assert.ok(sidecar, `sidecar ${sidecarName(n)}`);
+            assert.deepEqual(sidecar.ports?.map((p) => [p.containerPort, p.protocol]), [[relays.get(n)!.listenPort, relays.get(n)!.protocol]]);
+            assert.ok((r.pod.spec?.volumes ?? []).some((v: any) => v.name === volumeName(n) && v.hostPath?.path === `/run/socat-relay/${n}`));
+          }
+          assert.equal(r.pod.metadata?.annotations?.[INJECTED_ANNOTATION], names.join(','));
+          assert.deepEqual(judgeSidecarPolicy(r.pod), { matched: true });
+          // A second pass (reinvocation) changes nothing.
+          const again = injectPod(r.pod, e.relays, { mode });
+          assert.deepEqual(again.pod, r.pod);
+        });
+      }
+    }
+    test('kubectl kustomize renders the example offline', { skip: hasKubectlSync ? false : 'kubectl is not installed' }, async () => {
+      const objs = await kustomize(e.dir);
+      assert.deepEqual(objs.map((o) => `${o.kind}/${o.metadata.name}`).sort(), e.objects.map((o) => `${o.kind}/${o.metadata.name}`).sort());
+    });
+  });
+}
+
+/** 127.0.0.1 ports that a Prometheus config in the example's ConfigMaps scrapes, by job. */
+function scrapeTargets(e: Example): Map<string, { port: number; scheme: string; token: boolean }[]> {
+  const out = new Map<string, { port: number; scheme: string; token: boolean }[]>();
+  for (const cm of e.objects.filter((o) => o.kind === 'ConfigMap')) {
+    for (const [key, text] of Object.entries(cm.data as Record<string, string>)) {
+      const cfg = parseYaml(text) as { scrape_configs?: any[] } | null;
+      for (const job of cfg?.scrape_configs ?? []) {
+        for (const sc of job.static_configs ?? []) {
+          for (const t of sc.targets as string[]) {
+            const m = /^127\.0\.0\.1:(\d+)$/.exec(t);
+            assert.ok(m, `${cm.metadata.name}/${key}: job ${job.job_name} scrapes ${t}, not the pod's loopback`);
+            const list = out.get(`${cm.metadata.name}/${key}`) ?? [];
+            list.push({ port: Number(m[1]), scheme: job.scheme ?? 'http', token: Boolean(job.authorization?.credentials_file) });
+            out.set(`${cm.metadata.name}/${key}`, list);
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+describe('the consumers are configured for the relays they consume', () => {
+  for (const name of ['kubeadm-control-plane', 'docker-metrics', 'agent-metrics']) {
+    test(`${name}: every Prometheus target is the listen port of a relay its pod consumes`, () => {
+      const e = byName(name);
+      const relays = resolved(e);
+      const targets = scrapeTargets(e);
+      assert.ok(targets.size > 0);
+      for (const c of e.consumers) {
+        const file = (c.spec.template.spec.containers[0].args as string[]).find((a) => a.startsWith('--config.file='))!.split('/').pop()!;
+        const cm = c.spec.template.spec.volumes.find((v: any) => v.configMap).configMap.name;
+        const ports = targets.get(`${cm}/${file}`);
+        assert.ok(ports, `${c.metadata.name} reads ${cm}/${file}`);
+        const listening = new Set(wanted(c).map((n) => relays.get(n)!.listenPort));
+        for (const p of ports) assert.ok(listening.has(p.port), `${c.metadata.name} scrapes 127.0.0.1:${p.port}, which none of its relays listens on`);
+        assert.deepEqual([...listening].sort(), [...new Set(ports.map((p) => p.port))].sort(), 'every consumed relay is scraped');
+      }
+    });
+  }
+
+  test('kubeadm: scheduler and controller-manager over HTTPS with the pod\'s token, whose ServiceAccount may GET /metrics', () => {
+    const e = byName('kubeadm-control-plane');
+    const all = [...scrapeTargets(e).values()].flat();
+    for (const port of [10259, 10257]) assert.ok(all.some((t) => t.port === port && t.scheme === 'https' && t.token), `${port} https + token`);
+    for (const port of [2381, 10249]) assert.ok(all.some((t) => t.port === port && t.scheme === 'http'), `${port} http`);
+    const role = e.objects.find((o) => o.kind === 'ClusterRole')!;
+    assert.deepEqual(role.rules, [{ nonResourceURLs: ['/metrics'], verbs: ['get'] }]);
+    const binding = e.objects.find((o) => o.kind === 'ClusterRoleBinding')!;
+    const sa = e.consumers.map((c) => c.spec.template.spec.serviceAccountName);
+    assert.ok(sa.every((s) => binding.subjects.some((x: any) => x.name === s && x.namespace === 'monitoring')));
+  });
+
+  test('kubeadm: control-plane relays select control-plane nodes, kube-proxy every node; the injected agent lands on control-plane nodes only', () => {
+    const e = byName('kubeadm-control-plane');
+    const sel = Object.fromEntries(e.relays.map((r) => [r.metadata.name, r.spec.nodeSelector ?? {}]));
+    const cp = { 'node-role.kubernetes.io/control-plane': '' };
+    assert.deepEqual(sel, { 'kube-scheduler': cp, 'kube-controller-manager': cp, 'etcd-metrics': cp, 'kube-proxy-metrics': {} });
+    const ds = e.consumers.find((c) => c.metadata.name === 'prometheus-agent-control-plane')!;
+    assert.equal(podLabels(ds)?.[CONSUME_LABEL], 'kube-scheduler');
+    assert.ok(ds.spec.template.spec.tolerations.some((t: any) => t.key === 'node-role.kubernetes.io/control-plane'));
+    const injected = injectPod(podFromWorkload(ds as any), e.relays);
+    const terms = injected.pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+    assert.ok(terms.length > 0 && terms.every((t: any) => t.matchExpressions.some((m: any) => m.key === 'node-role.kubernetes.io/control-plane')));
+  });
+
+  test('syslog: UDP one-way into the node\'s 514, an unprivileged listen port, and the shipper sends there', () => {
+    const e = byName('syslog-udp');
+    const r = resolved(e).get('node-syslog')!;
+    assert.deepEqual([r.protocol, r.udpMode, r.targetHost, r.targetPort, r.listenAddress], ['UDP', 'OneWay', '127.0.0.1', 514, '127.0.0.1']);
+    assert.ok(r.listenPort >= 1024, 'the non-root sidecar cannot bind below 1024 without a sysctl');
+    assert.deepEqual(validateRelay(e.relays[0]).warnings, []);
+    const cfg = parseYaml(e.objects.find((o) => o.kind === 'ConfigMap')!.data['fluent-bit.yaml']) as any;
+    const out = cfg.pipeline.outputs[0];
+    assert.deepEqual([out.name, out.host, out.port, out.mode], ['syslog', '127.0.0.1', r.listenPort, 'udp']);
+  });
+
+  test('agent metrics: the relay targets the agent\'s own listener (127.0.0.1:9465) on every node', () => {
+    const e = byName('agent-metrics');
+    const r = resolved(e).get('socat-relay-agent')!;
+    assert.deepEqual([r.targetHost, r.targetPort, r.nodeSelector], ['127.0.0.1', 9465, {}]);
+  });
+
+  test('prometheus-operator: the PodMonitor scrapes the ports the gateway relays listen on, and only Prometheus may connect', () => {
+    const e = byName(path.join('kubeadm-control-plane', 'prometheus-operator'));
+    const listen = [...resolved(e).values()].map((r) => r.listenPort).sort();
+    const pm = e.objects.find((o) => o.kind === 'PodMonitor')!;
+    assert.deepEqual(pm.spec.podMetricsEndpoints.map((x: any) => x.targetPort).sort(), listen);
+    const gw = e.consumers[0]!;
+    assert.deepEqual(pm.spec.selector.matchLabels, gw.spec.selector.matchLabels);
+    const np = e.objects.find((o) => o.kind === 'NetworkPolicy')!;
+    assert.deepEqual(np.spec.ingress[0].ports.map((p: any) => p.port).sort(), listen);
+    assert.deepEqual(np.spec.podSelector, gw.spec.selector);
+  });
+});
+
+const exec = promisify(execFile);
+describe('socat-relay inject on each example consumer', () => {
+  for (const e of examples) {
+    const consumerFile = e.consumers.length > 0 ? findFile(e, e.consumers[0]!) : undefined;
+    const relayFile = e.relays.length > 0 ? findFile(e, e.relays[0]!) : undefined;
+    test(`${e.name}: inject -f ${consumerFile} --relays ${relayFile} succeeds`, async (t) => {
+      assert.ok(consumerFile && relayFile);
+      let out: { stdout: string; stderr: string };
+      try {
+        out = await exec(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'inject', '-f', consumerFile, '--relays', relayFile, '-n', e.consumers[0]!.metadata.namespace ?? 'default'], { cwd: REPO, timeout: 60_000 });
+      } catch (err) {
+        const x = err as { code?: number; stderr?: string };
+        if (x.code === 2 && /not implemented/.test(x.stderr ?? '')) return t.skip('socat-relay inject is not implemented yet');
+        throw new Error(`inject exited ${x.code}: ${x.stderr}`);
+      }
+      const docs = parseDocuments(out.stdout) as KubeObject[];
+      const injected = docs.find((d) => d.kind === e.consumers[0]!.kind && d.metadata.name === e.consumers[0]!.metadata.name);
+      assert.ok(injected, 'the consumer is printed');
+      const annotations = injected.kind === 'Pod' ? injected.metadata.annotations : injected.spec.template.metadata.annotations;
+      assert.equal(annotations?.[INJECTED_ANNOTATION], wanted(e.consumers[0]!).join(','));
+    });
+  }
+});
+
+function findFile(e: Example, o: KubeObject): string | undefined {
+  return e.loaded.find((l) => l.object === o)?.file;
+}

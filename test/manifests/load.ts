@@ -1,0 +1,70 @@
+// Reading the project's manifests for the schema checks: every object of every YAML file under
+// manifests/ (kustomization files aside), each with the file it came from, and `kubectl kustomize`.
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { parseDocuments } from '../../relay/load.js';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const MANIFESTS = path.join(REPO, 'manifests');
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  [key: string]: any;
+}
+
+export interface Loaded {
+  file: string;
+  object: KubeObject;
+}
+
+export function yamlFiles(dir: string): string[] {
+  return readdirSync(dir).sort().flatMap((e) => {
+    const full = path.join(dir, e);
+    if (statSync(full).isDirectory()) return yamlFiles(full);
+    return /\.ya?ml$/.test(e) ? [full] : [];
+  });
+}
+
+/** Every object under `dir` (default manifests/), kustomization files left out. */
+export function loadManifests(dir = MANIFESTS): Loaded[] {
+  return yamlFiles(dir)
+    .filter((f) => !/^kustomization\.ya?ml$/.test(path.basename(f)))
+    .flatMap((f) => parseDocuments(readFileSync(f, 'utf8'), f).map((object) => ({ file: path.relative(REPO, f), object: object as KubeObject })));
+}
+
+const exec = promisify(execFile);
+
+export async function hasKubectl(): Promise<boolean> {
+  try {
+    await exec('kubectl', ['version', '--client'], { timeout: 20_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `kubectl kustomize DIR` (offline) parsed into objects. */
+export async function kustomize(dir: string): Promise<KubeObject[]> {
+  const { stdout } = await exec('kubectl', ['kustomize', dir], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 });
+  return parseDocuments(stdout, `kustomize ${dir}`) as KubeObject[];
+}
+
+/** The class that kubernetes-models (or its cert-manager / prometheus-operator packages) has for a kind. */
+export async function modelFor(apiVersion: string, kind: string): Promise<(new (o: unknown) => { validate(): void }) | undefined> {
+  const group = apiVersion.includes('/') ? apiVersion.split('/')[0]! : '';
+  let spec: string;
+  if (group === 'cert-manager.io') spec = `@kubernetes-models/cert-manager/${apiVersion}`;
+  else if (group === 'monitoring.coreos.com') spec = `@kubernetes-models/prometheus-operator/${apiVersion}`;
+  else spec = `kubernetes-models/${apiVersion}`;
+  try {
+    const mod = (await import(spec)) as Record<string, unknown>;
+    return mod[kind] as (new (o: unknown) => { validate(): void }) | undefined;
+  } catch {
+    return undefined;
+  }
+}

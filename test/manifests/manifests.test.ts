@@ -1,0 +1,239 @@
+// Every manifest the project ships passes a schema check (the kubernetes-models packages, which carry
+// the upstream OpenAPI schemas; the Relay CRD's own schema for Relays), `kubectl kustomize` renders
+// both install variants offline with every expected kind, and the security-relevant settings (RBAC,
+// webhook failure policies and selectors, the controller's privileges, the sidecar policy's CEL) are
+// exactly what DESIGN.md and the brief agree on. The real API server's dry-run lives in test/apiserver/.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { validateRelay } from '../../relay/validate.js';
+import { CONSUME_LABEL, INJECTED_ANNOTATION } from '../../relay/constants.js';
+import { DEFAULT_SIDECAR_IMAGE } from '../../webhook/admission/options.js';
+import { injectPod } from '../examples/inject.js';
+import { hasKubectl, kustomize, loadManifests, MANIFESTS, modelFor, REPO, type KubeObject } from './load.js';
+import { celEval, validateAgainst, type Schema } from './openapi.js';
+import { judgeSidecarPolicy } from './policy.js';
+
+const IMAGE = 'ghcr.io/socat-relay/socat-relay:0.1.0';
+const NAMESPACE = 'socat-relay-system';
+const all = loadManifests();
+const one = (kind: string, name?: string): KubeObject => {
+  const found = all.filter((l) => l.object.kind === kind && (!name || l.object.metadata.name === name) && !l.file.includes('/examples/'));
+  assert.equal(found.length, 1, `exactly one ${kind} ${name ?? ''} outside examples/, found ${found.map((f) => f.file).join(', ')}`);
+  return found[0]!.object;
+};
+const crd = one('CustomResourceDefinition', 'relays.socat.io');
+const relaySchema = crd.spec.versions[0].schema.openAPIV3Schema as Schema;
+
+describe('every object under manifests/ passes its schema', () => {
+  test('there are manifests to check (the walk found the CRD, the controller and the examples)', () => {
+    assert.ok(all.length >= 15, `found ${all.length}`);
+    assert.ok(all.some((l) => l.file.startsWith('manifests/examples/')), 'examples found');
+  });
+  for (const { file, object } of all) {
+    test(`${file}: ${object.kind} ${object.metadata?.name} is valid`, async () => {
+      assert.equal(typeof object.apiVersion, 'string');
+      assert.equal(typeof object.kind, 'string');
+      assert.match(object.metadata?.name ?? '', /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'metadata.name is a DNS subdomain');
+      if (object.apiVersion === 'socat.io/v1alpha1' && object.kind === 'Relay') {
+        assert.deepEqual(validateRelay(object).problems, [], 'validateRelay');
+        assert.deepEqual(validateAgainst(relaySchema, object).problems, [], 'the Relay CRD schema');
+        return;
+      }
+      const Model = await modelFor(object.apiVersion, object.kind);
+      assert.ok(Model, `no schema model for ${object.apiVersion} ${object.kind}: add one to test/manifests/load.ts`);
+      assert.doesNotThrow(() => new Model(object).validate());
+    });
+  }
+  test('a broken manifest is caught by the same check (the models do validate)', async () => {
+    const ds = structuredClone(one('DaemonSet', 'socat-relay-controller'));
+    ds.spec.template.spec.containers[0].ports[0].containerPort = 'https';
+    const Model = (await modelFor('apps/v1', 'DaemonSet'))!;
+    assert.throws(() => new Model(ds).validate(), /containerPort/);
+  });
+});
+
+describe('kubectl kustomize renders offline', { skip: (await hasKubectl()) ? false : 'kubectl is not installed' }, () => {
+  const expected = ['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'DaemonSet', 'MutatingWebhookConfiguration',
+    'Namespace', 'Service', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ValidatingWebhookConfiguration'];
+  const kinds = (objs: KubeObject[]) => [...new Set(objs.map((o) => o.kind))].sort();
+
+  test('manifests/ (with cert-manager): every kind, the CA chain, the CA injection', async () => {
+    const objs = await kustomize(MANIFESTS);
+    assert.deepEqual(kinds(objs), [...expected, 'Certificate', 'Issuer'].sort());
+    assert.deepEqual(objs.filter((o) => o.kind === 'Certificate').map((o) => o.metadata.name).sort(), ['socat-relay-ca', 'socat-relay-webhook']);
+    for (const o of objs.filter((x) => x.kind.endsWith('WebhookConfiguration'))) {
+      assert.equal(o.metadata.annotations?.['cert-manager.io/inject-ca-from'], `${NAMESPACE}/socat-relay-webhook`);
+    }
+    assert.equal(objs.filter((o) => o.kind === 'DaemonSet')[0]!.spec.template.spec.containers[0].image, IMAGE);
+  });
+
+  test('manifests/no-cert-manager/: the same without cert-manager objects or annotations', async () => {
+    const objs = await kustomize(path.join(MANIFESTS, 'no-cert-manager'));
+    assert.deepEqual(kinds(objs), expected);
+    assert.ok(objs.every((o) => !o.metadata.annotations?.['cert-manager.io/inject-ca-from']));
+  });
+
+  test('changing the image in the kustomization changes the controller and the sidecar image setting', async (t) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-kz-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    cpSync(MANIFESTS, path.join(dir, 'manifests'), { recursive: true });
+    const kz = path.join(dir, 'manifests', 'kustomization.yaml');
+    writeFileSync(kz, readFileSync(kz, 'utf8').replace('newName: ghcr.io/socat-relay/socat-relay', 'newName: registry.example.com/mirror/socat-relay').replace('newTag: 0.1.0', 'newTag: 0.1.1'));
+    const ds = (await kustomize(path.join(dir, 'manifests'))).find((o) => o.kind === 'DaemonSet')!;
+    const c = ds.spec.template.spec.containers[0];
+    assert.equal(c.image, 'registry.example.com/mirror/socat-relay:0.1.1');
+    assert.equal(c.env.find((e: { name: string }) => e.name === 'SOCAT_RELAY_SIDECAR_IMAGE').value, 'registry.example.com/mirror/socat-relay:0.1.1');
+  });
+});
+
+describe('the controller manifests', () => {
+  test('RBAC is exactly the agreed least privilege', () => {
+    const rules = one('ClusterRole', 'socat-relay-controller').rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    const flat = rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g || 'core'}/${res}:${v}`)))).sort();
+    assert.deepEqual(flat, [
+      'core/events:create', 'core/events:patch', 'core/namespaces:get', 'core/namespaces:list', 'core/namespaces:watch',
+      'core/nodes:get', 'core/nodes:list', 'core/nodes:watch', 'events.k8s.io/events:create', 'events.k8s.io/events:patch',
+      'socat.io/relays/status:get', 'socat.io/relays/status:patch', 'socat.io/relays:get', 'socat.io/relays:list', 'socat.io/relays:watch',
+    ]);
+    const binding = one('ClusterRoleBinding', 'socat-relay-controller');
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'socat-relay-controller', namespace: NAMESPACE }]);
+    assert.equal(binding.roleRef.name, 'socat-relay-controller');
+    assert.equal(one('ServiceAccount', 'socat-relay-controller').metadata.namespace, NAMESPACE);
+  });
+
+  test('the DaemonSet runs `controller` from the one image, hardened, with the agreed settings and mounts', () => {
+    const ds = one('DaemonSet', 'socat-relay-controller');
+    const pod = ds.spec.template.spec;
+    const c = pod.containers[0];
+    assert.equal(ds.metadata.namespace, NAMESPACE);
+    assert.equal(pod.serviceAccountName, 'socat-relay-controller');
+    assert.equal(c.image, IMAGE);
+    assert.equal(IMAGE, DEFAULT_SIDECAR_IMAGE, 'the injector default image is the manifests image');
+    assert.deepEqual(c.args, ['controller']);
+    assert.equal(c.command, undefined, 'the image entrypoint is used');
+    const env = Object.fromEntries(c.env.map((e: { name: string; value?: string; valueFrom?: unknown }) => [e.name, e.value ?? e.valueFrom]));
+    assert.deepEqual(env, {
+      NODE_NAME: { fieldRef: { fieldPath: 'spec.nodeName' } },
+      SOCAT_RELAY_PORT: '8443', SOCAT_RELAY_TLS_CERT: '/tls/tls.crt', SOCAT_RELAY_TLS_KEY: '/tls/tls.key',
+      SOCAT_RELAY_CONFIG_DIR: '/etc/socat-relay/relays.d', SOCAT_RELAY_SOCKET_DIR: '/run/socat-relay',
+      SOCAT_RELAY_SIDECAR_IMAGE: IMAGE, SOCAT_RELAY_SIDECAR_MODE: 'auto', SOCAT_RELAY_RECONCILE: 'true', LOG_LEVEL: 'info',
+    });
+    const configTs = path.join(REPO, 'webhook', 'config.ts');
+    if (existsSync(configTs)) {
+      const source = readFileSync(configTs, 'utf8');
+      for (const name of Object.keys(env)) assert.ok(source.includes(`'${name}'`), `webhook/config.ts knows ${name}`);
+    }
+    assert.deepEqual(c.ports, [{ name: 'https', containerPort: 8443, protocol: 'TCP' }]);
+    assert.deepEqual([c.readinessProbe.httpGet, c.livenessProbe.httpGet], [
+      { path: '/readyz', port: 'https', scheme: 'HTTPS' }, { path: '/healthz', port: 'https', scheme: 'HTTPS' }]);
+    const sc = c.securityContext;
+    assert.deepEqual([sc.readOnlyRootFilesystem, sc.allowPrivilegeEscalation, sc.capabilities, sc.seccompProfile, sc.privileged],
+      [true, false, { drop: ['ALL'] }, { type: 'RuntimeDefault' }, undefined]);
+    assert.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory);
+    const mounts = Object.fromEntries(c.volumeMounts.map((m: { name: string; mountPath: string; readOnly?: boolean }) => [m.mountPath, `${m.name}${m.readOnly ? ':ro' : ':rw'}`]));
+    assert.deepEqual(mounts, { '/etc/socat-relay': 'config:rw', '/run/socat-relay': 'sockets:ro', '/tls': 'tls:ro', '/tmp': 'tmp:rw' });
+    const vols = Object.fromEntries(pod.volumes.map((v: any) => [v.name, v.hostPath?.path ?? v.secret?.secretName ?? (v.emptyDir ? 'emptyDir' : '?')]));
+    assert.deepEqual(vols, { config: '/etc/socat-relay', sockets: '/run/socat-relay', tls: 'socat-relay-webhook-tls', tmp: 'emptyDir' });
+    assert.ok(pod.tolerations.some((t: any) => t.key === 'node-role.kubernetes.io/control-plane' && t.effect === 'NoSchedule'));
+    assert.ok(pod.tolerations.some((t: any) => t.key === undefined && t.operator === 'Exists' && t.effect === 'NoSchedule'));
+    assert.equal(pod.hostNetwork, undefined, 'the webhook is reached through the pod network, not the node');
+  });
+
+  test('the Service sends 443 to the controllers\' https port', () => {
+    const svc = one('Service', 'socat-relay-webhook');
+    const ds = one('DaemonSet', 'socat-relay-controller');
+    assert.equal(svc.metadata.namespace, NAMESPACE);
+    assert.deepEqual(svc.spec.ports, [{ name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' }]);
+    for (const [k, v] of Object.entries(svc.spec.selector as Record<string, string>)) assert.equal(ds.spec.template.metadata.labels[k], v);
+  });
+
+  test('the serving Certificate covers the Service names and fills the mounted Secret', () => {
+    const cert = one('Certificate', 'socat-relay-webhook');
+    assert.equal(cert.spec.secretName, 'socat-relay-webhook-tls');
+    assert.deepEqual(cert.spec.dnsNames, ['socat-relay-webhook', `socat-relay-webhook.${NAMESPACE}`, `socat-relay-webhook.${NAMESPACE}.svc`, `socat-relay-webhook.${NAMESPACE}.svc.cluster.local`]);
+    assert.equal(cert.spec.issuerRef.name, 'socat-relay-ca');
+    assert.equal(one('Issuer', 'socat-relay-ca').spec.ca.secretName, one('Certificate', 'socat-relay-ca').spec.secretName);
+    assert.equal(one('Certificate', 'socat-relay-ca').spec.isCA, true);
+  });
+});
+
+describe('the webhook configurations', () => {
+  const excluded = { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', NAMESPACE] }] };
+  test('pods: CREATE only, opt-in label, namespaces excluded, mirror pods skipped, fails open, short timeout, reinvoked', () => {
+    const [w, ...rest] = one('MutatingWebhookConfiguration', 'socat-relay').webhooks;
+    assert.equal(rest.length, 0);
+    assert.deepEqual(w.clientConfig.service, { name: 'socat-relay-webhook', namespace: NAMESPACE, path: '/mutate-pods', port: 443 });
+    assert.deepEqual(w.rules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }]);
+    assert.deepEqual(w.objectSelector, { matchExpressions: [{ key: CONSUME_LABEL, operator: 'Exists' }] });
+    assert.deepEqual(w.namespaceSelector, excluded);
+    assert.deepEqual([w.failurePolicy, w.sideEffects, w.timeoutSeconds, w.reinvocationPolicy, w.admissionReviewVersions], ['Ignore', 'None', 5, 'IfNeeded', ['v1']]);
+    const skipMirror = w.matchConditions[0].expression as string;
+    assert.equal(celEval(skipMirror, { object: { metadata: { annotations: { 'kubernetes.io/config.mirror': 'x' } } } }), false, 'mirror pod skipped');
+    assert.equal(celEval(skipMirror, { object: { metadata: { annotations: { a: 'b' } } } }), true);
+    assert.equal(celEval(skipMirror, { object: { metadata: {} } }), true);
+  });
+  test('relays: CREATE and UPDATE, fails closed', () => {
+    const [w, ...rest] = one('ValidatingWebhookConfiguration', 'socat-relay').webhooks;
+    assert.equal(rest.length, 0);
+    assert.deepEqual(w.clientConfig.service, { name: 'socat-relay-webhook', namespace: NAMESPACE, path: '/validate-relays', port: 443 });
+    assert.deepEqual(w.rules, [{ apiGroups: ['socat.io'], apiVersions: ['v1alpha1'], operations: ['CREATE', 'UPDATE'], resources: ['relays'], scope: 'Cluster' }]);
+    assert.deepEqual([w.failurePolicy, w.sideEffects, w.timeoutSeconds, w.admissionReviewVersions], ['Fail', 'None', 5, ['v1']]);
+  });
+  test('the sidecar policy matches the same pods as the pod webhook', () => {
+    const vap = one('ValidatingAdmissionPolicy', 'socat-relay-require-sidecar');
+    const w = one('MutatingWebhookConfiguration', 'socat-relay').webhooks[0];
+    assert.deepEqual(vap.spec.matchConstraints.objectSelector, w.objectSelector);
+    assert.deepEqual(vap.spec.matchConstraints.namespaceSelector, w.namespaceSelector);
+    assert.deepEqual(vap.spec.matchConstraints.resourceRules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }]);
+    const binding = one('ValidatingAdmissionPolicyBinding', 'socat-relay-require-sidecar');
+    assert.deepEqual([binding.spec.policyName, binding.spec.validationActions], [vap.metadata.name, ['Deny']]);
+  });
+});
+
+describe('the sidecar policy (CEL evaluated here; the real API server runs it in test/apiserver/)', () => {
+  const judge = (pod: unknown) => judgeSidecarPolicy(pod);
+  const relay = { apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'kube-scheduler' }, spec: { target: { host: '127.0.0.1', port: 10259 }, consumers: { namespaces: ['monitoring'] } } };
+  const consumer = () => ({
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name: 'prometheus-0', namespace: 'monitoring', labels: { [CONSUME_LABEL]: 'kube-scheduler' } },
+    spec: { containers: [{ name: 'prometheus', image: 'prom/prometheus' }] },
+  });
+
+  test('a labeled pod that no controller injected is denied, and the message says the controller did not inject it', () => {
+    const r = judge(consumer());
+    assert.equal(r.matched, true);
+    assert.equal(r.denied, 'pod labeled socat.io/consume=kube-scheduler has no socat-kube-scheduler sidecar: the socat-relay controller did not inject it (is it running? kubectl -n socat-relay-system get pods)');
+  });
+  for (const mode of ['native', 'regular'] as const) {
+    test(`the same pod injected by the real admission (${mode} sidecar) passes`, () => {
+      const injected = injectPod(consumer() as any, [relay], { mode });
+      assert.equal(injected.allowed, true, injected.message);
+      assert.ok(injected.pod.metadata?.annotations?.[INJECTED_ANNOTATION]);
+      assert.deepEqual(judge(injected.pod), { matched: true });
+    });
+  }
+  test('a sidecar by the right name without the injected marker is still denied (a hand-made look-alike)', () => {
+    const p = consumer();
+    p.spec.containers.push({ name: 'socat-kube-scheduler', image: 'busybox' });
+    assert.match(judge(p).denied ?? '', /did not inject it/);
+  });
+  test('the marker without the sidecar is denied', () => {
+    const p: any = consumer();
+    p.metadata.annotations = { [INJECTED_ANNOTATION]: 'kube-scheduler' };
+    assert.match(judge(p).denied ?? '', /has no socat-kube-scheduler sidecar/);
+  });
+  test('hostNetwork pods and mirror pods are not judged (the webhook does not inject them)', () => {
+    const host: any = consumer();
+    host.spec.hostNetwork = true;
+    assert.deepEqual(judge(host), { matched: false });
+    const notHost: any = consumer();
+    notHost.spec.hostNetwork = false;
+    assert.equal(judge(notHost).matched, true);
+    const mirror: any = consumer();
+    mirror.metadata.annotations = { 'kubernetes.io/config.mirror': 'abc' };
+    assert.deepEqual(judge(mirror), { matched: false });
+  });
+});

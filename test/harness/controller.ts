@@ -62,6 +62,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     HOME: process.env.HOME,
     KUBECONFIG: opts.kubeconfigPath,
     SOCAT_RELAY_PORT: String(port),
+    SOCAT_RELAY_HOST: '127.0.0.1',
     SOCAT_RELAY_TLS_CERT: files.cert,
     SOCAT_RELAY_TLS_KEY: files.key,
     NODE_NAME: opts.nodeName ?? 'envtest-node',

@@ -45,6 +45,8 @@ export interface ControlPlane {
   client: KubeClient;
   /** The temp dir holding certificates, etcd data, logs and the kubeconfig (removed by stop()). */
   dir: string;
+  /** Process ids of etcd and kube-apiserver. */
+  pids: number[];
   /** The last lines of both logs, for failure messages. */
   logs(lines?: number): string;
   stop(): Promise<void>;
@@ -141,7 +143,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
     }
     const logs = (lines = 30) => procs.map((p) => `--- ${p.name} ---\n${p.logTail(lines)}`).join('\n');
-    return { url, kubeconfigPath, kc, client, dir, logs, stop };
+    return { url, kubeconfigPath, kc, client, dir, pids: procs.map((p) => p.child.pid!).filter(Boolean), logs, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -1,0 +1,149 @@
+// Admission through a real kube-apiserver: the real CRD, ValidatingAdmissionPolicy and webhook
+// configurations (service → https://127.0.0.1:<port>, caBundle from certs/), and our controller as a
+// real process (`socat-relay controller`, webhook only here; the reconcile has its own file).
+// The last test stops the controller: fail-open pods, fail-closed Relays, and the policy's safety net.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { INJECTED_ANNOTATION, resolveRelay, sidecarArgv, type Relay } from '../../relay/index.js';
+import {
+  ApiError, applyAll, installCrds, readManifests, registerWebhooks, skipUnlessControlPlane, startControlPlane,
+  startController, waitFor, waitUntilWebhookCalled, type ControlPlane, type RunningController,
+} from '../harness/index.js';
+import { consumerPod, relay, WEBHOOK_ONLY_BAD_HOST, type AnyObject } from './fixtures.js';
+
+const RELAY = 'node-http';
+const SIDECAR = `socat-${RELAY}`;
+const NODE_LABEL = 'socat.io/relay-node';
+const errorOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+
+describe('admission through a real API server with our webhook and policy', { skip: skipUnlessControlPlane() }, () => {
+  let cp: ControlPlane | undefined;
+  let ctl: RunningController | undefined;
+  const api = () => cp!.client;
+  const socketDir = () => `${cp!.dir}/node-run`;
+
+  before(async () => {
+    cp = await startControlPlane({ namespaces: ['consumers', 'other'] });
+    await api().apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'granted', labels: { 'relay-access': 'granted' } } });
+    await installCrds(api());
+    await applyAll(api(), readManifests('policy'));
+    ctl = await startController({ kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, socketDir: socketDir(), env: { SOCAT_RELAY_SIDECAR_MODE: 'auto' } });
+    await registerWebhooks(api(), { baseUrl: ctl.baseUrl, caBundle: ctl.certs.caBundle });
+    await waitUntilWebhookCalled('the relay webhook', async () => {
+      const err = await errorOf(api().create(relay('probe', (r) => { r.spec.target.host = WEBHOOK_ONLY_BAD_HOST; }), { dryRun: true }));
+      return err instanceof ApiError && err.message.includes('relays.socat.io');
+    });
+    await api().create(relay(RELAY, (r) => { r.spec.nodeSelector = { [NODE_LABEL]: 'true' }; }));
+    await waitUntilWebhookCalled('the pod webhook', async () => {
+      const dry = await api().create(consumerPod('probe', 'consumers', RELAY), { dryRun: true }).catch(() => undefined);
+      return dry?.metadata.annotations?.[INJECTED_ANNOTATION] !== undefined;
+    });
+  });
+  after(async () => {
+    await ctl?.stop();
+    await cp?.stop();
+  });
+
+  test('a Relay that only the webhook can refuse is denied with our message, naming the field', async () => {
+    const err = await errorOf(api().create(relay('bad-host', (r) => { r.spec.target.host = WEBHOOK_ONLY_BAD_HOST; })));
+    assert.ok(err instanceof ApiError, `expected a denial, got ${String(err)}`);
+    assert.match(err.message, /admission webhook "relays\.socat\.io" denied the request: .*spec\.target\.host: 0:0:0:0:0:0:0:0:0:1 is a host name/);
+    assert.equal(await api().getOrUndefined('socat.io/v1alpha1', 'Relay', 'bad-host'), undefined);
+  });
+
+  test('a bad Relay is still refused by the CRD (target.port 70000) before the webhook', async () => {
+    const err = await errorOf(api().create(relay('bad-port', (r) => { r.spec.target.port = 70000; })));
+    assert.ok(err instanceof ApiError);
+    assert.match(err.message, /spec\.target\.port: Invalid value: 70000/);
+  });
+
+  test('the good Relay is stored', async () => {
+    const stored = await api().get<AnyObject>('socat.io/v1alpha1', 'Relay', RELAY);
+    assert.deepEqual(stored.spec.nodeSelector, { [NODE_LABEL]: 'true' });
+  });
+
+  test('a labeled pod comes back with a native sidecar (auto mode on v1.34), its volume, the node affinity and the marker', async () => {
+    const pod = await api().create(consumerPod('scraper', 'consumers', RELAY));
+    const stored = await api().get<AnyObject>('v1', 'Pod', 'scraper', 'consumers');
+    assert.deepEqual(stored.spec, pod.spec, 'what came back is what was stored');
+    assert.equal(pod.metadata.annotations?.[INJECTED_ANNOTATION], RELAY);
+    const sidecars = (pod.spec.initContainers ?? []).filter((c: { name: string }) => c.name === SIDECAR);
+    assert.equal(sidecars.length, 1, 'one native sidecar in initContainers');
+    const sc = sidecars[0];
+    assert.equal(sc.restartPolicy, 'Always');
+    const resolved = resolveRelay((await api().get<Relay>('socat.io/v1alpha1', 'Relay', RELAY)));
+    assert.deepEqual(sc.command, ['socat', ...sidecarArgv(resolved)]);
+    assert.deepEqual(sc.volumeMounts, [{ name: SIDECAR, mountPath: `/run/socat-relay/${RELAY}`, readOnly: true }]);
+    assert.equal(sc.securityContext.runAsUser, 65532);
+    assert.equal(sc.securityContext.runAsGroup, 65532);
+    assert.equal(sc.securityContext.runAsNonRoot, true);
+    assert.equal(sc.securityContext.readOnlyRootFilesystem, true);
+    assert.equal(sc.securityContext.allowPrivilegeEscalation, false);
+    assert.deepEqual(sc.securityContext.capabilities, { drop: ['ALL'] });
+    const vol = pod.spec.volumes.find((v: { name: string }) => v.name === SIDECAR);
+    assert.deepEqual(vol?.hostPath, { path: `${socketDir()}/${RELAY}`, type: 'DirectoryOrCreate' });
+    assert.deepEqual(pod.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms, [
+      { matchExpressions: [{ key: NODE_LABEL, operator: 'In', values: ['true'] }] },
+    ]);
+    assert.deepEqual(pod.spec.containers.map((c: { name: string; args?: string[] }) => [c.name, c.args]), [['main', ['pause']]], 'the app container is untouched');
+  });
+
+  test('server-side dry-run returns the mutated pod and stores nothing', async () => {
+    const dry = await api().create(consumerPod('dry', 'consumers', RELAY), { dryRun: true });
+    assert.equal(dry.metadata.annotations?.[INJECTED_ANNOTATION], RELAY);
+    assert.ok(dry.spec.initContainers?.some((c: { name: string }) => c.name === SIDECAR));
+    assert.equal(await api().getOrUndefined('v1', 'Pod', 'dry', 'consumers'), undefined);
+  });
+
+  test('an already-injected pod submitted again (a copy of the injected spec) is unchanged', async () => {
+    const first = await api().get<AnyObject>('v1', 'Pod', 'scraper', 'consumers');
+    const copy: AnyObject = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'scraper-copy', namespace: 'consumers', labels: first.metadata.labels, annotations: first.metadata.annotations },
+      spec: first.spec,
+    };
+    const second = await api().create(copy);
+    assert.deepEqual(second.spec, first.spec);
+    assert.deepEqual(second.metadata.annotations, first.metadata.annotations);
+  });
+
+  test('a pod in a namespace matched by the relay\'s namespaceSelector is admitted and injected', async () => {
+    const pod = await api().create(consumerPod('scraper', 'granted', RELAY));
+    assert.equal(pod.metadata.annotations?.[INJECTED_ANNOTATION], RELAY);
+  });
+
+  test('a labeled pod in a namespace the relay does not allow is denied with our message', async () => {
+    const err = await errorOf(api().create(consumerPod('intruder', 'other', RELAY)));
+    assert.ok(err instanceof ApiError, `expected a denial, got ${String(err)}`);
+    assert.match(err.message, /admission webhook "pods\.socat\.io" denied the request: .*node-http.*other/);
+    assert.equal(await api().getOrUndefined('v1', 'Pod', 'intruder', 'other'), undefined);
+  });
+
+  test('a pod labeled for a relay that does not exist is denied with our message', async () => {
+    const err = await errorOf(api().create(consumerPod('lost', 'consumers', 'no-such-relay')));
+    assert.ok(err instanceof ApiError, `expected a denial, got ${String(err)}`);
+    assert.match(err.message, /admission webhook "pods\.socat\.io" denied the request: .*no-such-relay/);
+  });
+
+  test('an unlabeled pod never reaches the webhook and is stored as sent', async () => {
+    const pod = await api().create(consumerPod('plain', 'consumers', undefined));
+    assert.equal(pod.metadata.annotations?.[INJECTED_ANNOTATION], undefined);
+    assert.equal(pod.spec.initContainers, undefined);
+  });
+
+  test('with the controller stopped: unlabeled pods are admitted, a labeled pod is denied by the policy, a Relay by the fail-closed webhook', async () => {
+    await ctl!.stop();
+    // Fail open: the pod webhook cannot be called, the API server goes on without it.
+    const plain = await api().create(consumerPod('plain-while-down', 'consumers', undefined));
+    assert.equal(plain.metadata.name, 'plain-while-down');
+    const err = await errorOf(api().create(consumerPod('labeled-while-down', 'consumers', RELAY)));
+    assert.ok(err instanceof ApiError, `expected a denial, got ${String(err)}`);
+    assert.match(err.message, /ValidatingAdmissionPolicy 'socat-relay-require-sidecar'.*denied request: pod labeled socat\.io\/consume=node-http has no socat-node-http sidecar/);
+    const relayErr = await errorOf(api().create(relay('while-down')));
+    assert.ok(relayErr instanceof ApiError);
+    assert.match(relayErr.message, /failed calling webhook "relays\.socat\.io"/);
+    // The stored pods are untouched.
+    await waitFor('pods listed', async () => (await api().list('v1', 'Pod', 'consumers')).length >= 3);
+  });
+});

@@ -1,7 +1,203 @@
-// socat-relay controller — placeholder until its issue lands.
+// socat-relay controller: the webhook server over the relay catalog, plus the node reconcile.
+//   cluster mode: informers over Relays and Namespaces, sidecar mode from /version, startReconcile
+//                 (webhook/reconcile) when SOCAT_RELAY_RECONCILE is on;
+//   local mode (--relays FILE [--self-signed DIR]): a static catalog from the file, no cluster, no
+//                 reconcile — to try the webhook on a laptop.
+// SIGTERM/SIGINT stop the server and the informers, then the process exits 0.
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
+import { createLogger, type Logger } from '../lib/log.js';
+import { readInput } from '../lib/io.js';
+import { formatProblem, parseDocuments, validateRelay, ParseError, type Relay } from '../relay/index.js';
+import { makeWebhookCerts } from '../certs/selfsigned.js';
+import { writeCerts } from '../certs/write.js';
+import { ConfigError, HelpRequested, configUsage, loadConfig, type ControllerConfig } from '../webhook/config.js';
+import { createMetrics } from '../webhook/metrics.js';
+import { StaticCatalog, type RelayCatalog } from '../webhook/catalog/catalog.js';
+import { InformerRelayCatalog, NamespaceLabels } from '../webhook/catalog/informer.js';
+import { chooseSidecarMode, serverGitVersion } from '../webhook/catalog/sidecar-mode.js';
+import { WebhookServer } from '../webhook/server/server.js';
+import { CertificateError } from '../webhook/server/certwatcher.js';
+import { defaultInjectOptions, type SidecarMode } from '../webhook/admission/index.js';
 import type { CommandIO } from './io.js';
 
-export async function run(_args: string[], io: CommandIO): Promise<number> {
-  io.stderr.write('controller: not implemented yet\n');
-  return 2;
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+/** The contract of webhook/reconcile/index.ts (owned by the node side), imported lazily. */
+type StartReconcile = (opts: {
+  kc: KubeConfig; catalog: RelayCatalog; nodeName: string; configDir: string; socketDir: string; registry: Registry; log: Logger;
+}) => Promise<{ stop(): Promise<void> }>;
+
+const RECONCILE_MODULE = '../webhook/reconcile/index.js';
+
+async function loadReconcile(): Promise<StartReconcile> {
+  let mod: { startReconcile?: unknown };
+  try {
+    mod = (await import(RECONCILE_MODULE)) as { startReconcile?: unknown };
+  } catch (e) {
+    throw new StartupError(`the node reconcile module (webhook/reconcile) cannot be loaded: ${(e as Error).message}; run with SOCAT_RELAY_RECONCILE=false for the webhook only`);
+  }
+  if (typeof mod.startReconcile !== 'function') throw new StartupError('webhook/reconcile does not export startReconcile');
+  return mod.startReconcile as StartReconcile;
+}
+
+export interface RunningController {
+  address: AddressInfo;
+  stop(): Promise<void>;
+}
+
+async function loadRelaysFile(file: string): Promise<Relay[]> {
+  const docs = parseDocuments(await readInput(file), file);
+  const problems: string[] = [];
+  for (const [i, doc] of docs.entries()) {
+    const name = (doc as Relay)?.metadata?.name ?? `#${i + 1}`;
+    for (const p of validateRelay(doc).problems) problems.push(`${file}: relay ${name}: ${formatProblem(p)}`);
+  }
+  if (problems.length > 0) throw new StartupError(`invalid relays:\n  ${problems.join('\n  ')}`);
+  if (docs.length === 0) throw new StartupError(`${file}: no relay found`);
+  return docs as Relay[];
+}
+
+/** Local mode: static catalog, optional self-signed certificate, no cluster. */
+async function startLocal(c: ControllerConfig, log: Logger, say: (s: string) => void): Promise<RunningController> {
+  const catalog = new StaticCatalog(await loadRelaysFile(c.relaysFile));
+  let certFile = c.tlsCert;
+  let keyFile = c.tlsKey;
+  if (c.selfSignedDir) {
+    const certs = await makeWebhookCerts({ extraHosts: ['localhost', '127.0.0.1', '::1'] });
+    const files = await writeCerts(c.selfSignedDir, certs);
+    certFile = files.cert!;
+    keyFile = files.key!;
+    say(`socat-relay controller (local mode): self-signed certificate in ${c.selfSignedDir}; caBundle (CA certificate): ${path.resolve(files.ca!)}\n`);
+  }
+  const mode: SidecarMode = c.sidecarMode === 'auto' ? 'native' : c.sidecarMode;
+  const metrics = createMetrics({ defaultMetrics: true });
+  const server = new WebhookServer({
+    port: c.port, host: c.host || '127.0.0.1', certFile, keyFile, metrics, log,
+    catalog,
+    namespaceLabels: (ns) => ({ 'kubernetes.io/metadata.name': ns }),
+    injectOptions: () => defaultInjectOptions({ sidecarImage: c.sidecarImage, mode, nodeSocketDir: c.socketDir }),
+  });
+  const address = await server.start();
+  log.info({ relays: catalog.list().map((r) => r.metadata.name), sidecarMode: mode }, 'local mode: serving relays from file, no reconcile');
+  say(`socat-relay controller (local mode): https://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port} — POST AdmissionReviews to /mutate-pods and /validate-relays; /healthz /readyz /metrics\n`);
+  return { address, stop: () => server.stop() };
+}
+
+/** Cluster mode: informers, sidecar mode detection, server, reconcile. */
+async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningController> {
+  const kc = new KubeConfig();
+  try {
+    if (c.kubeconfig) kc.loadFromFile(c.kubeconfig);
+    else kc.loadFromCluster();
+  } catch (e) {
+    throw new StartupError(`cannot load the Kubernetes client configuration (${c.kubeconfig || 'in-cluster'}): ${(e as Error).message}`);
+  }
+  if (!kc.getCurrentCluster()) throw new StartupError(`no current cluster in ${c.kubeconfig || 'the in-cluster configuration'} (is this running in a pod? else set KUBECONFIG)`);
+  const metrics = createMetrics({ defaultMetrics: true });
+  const onRestart = (resource: string): void => metrics.watchRestarts.inc({ resource });
+  const relays = new InformerRelayCatalog({ kc, log, onRestart });
+  const namespaces = new NamespaceLabels({ kc, log, onRestart });
+
+  let gitVersion: string | undefined;
+  if (c.sidecarMode === 'auto') {
+    try {
+      gitVersion = await serverGitVersion(kc);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'cannot read the API server version');
+    }
+  }
+  const { mode, why } = chooseSidecarMode(c.sidecarMode, gitVersion);
+  log.info({ sidecarMode: mode, why }, 'sidecar mode');
+
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        log.warn({ err }, 'error while stopping');
+      }
+    }
+  };
+  try {
+    await Promise.all([relays.start(), namespaces.start()]);
+    stops.push(() => relays.stop(), () => namespaces.stop());
+    const server = new WebhookServer({
+      port: c.port, certFile: c.tlsCert, keyFile: c.tlsKey, metrics, log,
+      ...(c.host ? { host: c.host } : {}),
+      catalog: relays,
+      namespaceLabels: (ns) => namespaces.labels(ns),
+      injectOptions: () => defaultInjectOptions({ sidecarImage: c.sidecarImage, mode, nodeSocketDir: c.socketDir }),
+      ready: () => (namespaces.synced() ? { ok: true } : { ok: false, reason: 'namespace cache not synced' }),
+    });
+    const address = await server.start();
+    stops.push(() => server.stop());
+    if (c.reconcile) {
+      const startReconcile = await loadReconcile();
+      const reconcile = await startReconcile({
+        kc, catalog: relays, nodeName: c.nodeName, configDir: c.configDir, socketDir: c.socketDir, registry: metrics.registry, log: log.child({ component: 'reconcile' }),
+      });
+      stops.push(() => reconcile.stop());
+      log.info({ node: c.nodeName, configDir: c.configDir }, 'node reconcile started');
+    } else {
+      log.info('node reconcile off (SOCAT_RELAY_RECONCILE=false)');
+    }
+    return { address, stop: stopAll };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+export async function startController(c: ControllerConfig, log: Logger, say: (s: string) => void = () => {}): Promise<RunningController> {
+  return c.relaysFile ? startLocal(c, log, say) : startCluster(c, log);
+}
+
+/** Resolves with the signal name on the first SIGTERM or SIGINT. */
+function nextSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (sig: string) => () => {
+      process.off('SIGTERM', term);
+      process.off('SIGINT', int);
+      resolve(sig);
+    };
+    const term = on('SIGTERM');
+    const int = on('SIGINT');
+    process.once('SIGTERM', term);
+    process.once('SIGINT', int);
+  });
+}
+
+export async function run(args: string[], io: CommandIO, until: () => Promise<string> = nextSignal): Promise<number> {
+  let config: ControllerConfig;
+  try {
+    config = loadConfig(args, io.env);
+  } catch (e) {
+    if (e instanceof HelpRequested) { io.stdout.write(configUsage()); return 0; }
+    if (e instanceof ConfigError) { io.stderr.write(`controller: ${e.message}\n`); return 2; }
+    throw e;
+  }
+  const log = createLogger({ level: config.logLevel, name: 'socat-relay-controller' });
+  let running: RunningController;
+  try {
+    running = await startController(config, log, (s) => io.stderr.write(s));
+  } catch (e) {
+    const known = e instanceof StartupError || e instanceof CertificateError || e instanceof ParseError || (e as NodeJS.ErrnoException).code !== undefined;
+    if (!known) throw e;
+    io.stderr.write(`controller: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const sig = await until();
+  log.info({ signal: sig }, 'stopping');
+  await running.stop();
+  log.info('stopped');
+  return 0;
 }

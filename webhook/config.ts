@@ -44,7 +44,7 @@ class Bad extends Error {}
 
 const port = (raw: string): number => {
   const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n < 1 || n > 65535) throw new Bad(`must be a port number 1-65535, got "${raw}"`);
+  if (!/^\d+$/.test(raw) || n > 65535) throw new Bad(`must be a port number 0-65535 (0: any free port), got "${raw}"`);
   return n;
 };
 const absPath = (raw: string): string => {
@@ -116,6 +116,9 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
   }
   const c = out as ControllerConfig;
   if (problems.length === 0 && c.selfSignedDir && !c.relaysFile) problems.push('--self-signed is for local mode: also give --relays FILE');
+  if (problems.length === 0 && !c.relaysFile && c.reconcile && c.nodeName === '') {
+    problems.push('NODE_NAME (--node-name) is required for the node reconcile; set SOCAT_RELAY_RECONCILE=false (--reconcile false) to run the webhook only, or --relays FILE for local mode');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return c;
 }

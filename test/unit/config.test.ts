@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { ConfigError, HelpRequested, loadConfig, SCHEMA, configUsage } from '../../webhook/config.js';
 
 test('defaults: every key of the schema has one and they match the shared names', () => {
-  const c = loadConfig([], {});
+  const c = loadConfig([], { NODE_NAME: 'node-1' });
   assert.deepEqual(c, {
-    port: 8443, host: '', tlsCert: '/tls/tls.crt', tlsKey: '/tls/tls.key', nodeName: '',
+    port: 8443, host: '', tlsCert: '/tls/tls.crt', tlsKey: '/tls/tls.key', nodeName: 'node-1',
     configDir: '/etc/socat-relay/relays.d', socketDir: '/run/socat-relay',
     sidecarImage: 'ghcr.io/socat-relay/socat-relay:0.1.0', sidecarMode: 'auto', reconcile: true,
     logLevel: 'info', kubeconfig: '', relaysFile: '', selfSignedDir: '',
@@ -22,10 +22,10 @@ test('flags win over the environment, which wins over defaults', () => {
 });
 
 test('every wrong value is reported at once, naming where it came from', () => {
-  assert.throws(() => loadConfig(['--port', '0'], { SOCAT_RELAY_SIDECAR_MODE: 'sometimes', SOCAT_RELAY_RECONCILE: 'maybe', SOCAT_RELAY_CONFIG_DIR: 'relative/dir' }), (e: unknown) => {
+  assert.throws(() => loadConfig(['--port', '70000'], { SOCAT_RELAY_SIDECAR_MODE: 'sometimes', SOCAT_RELAY_RECONCILE: 'maybe', SOCAT_RELAY_CONFIG_DIR: 'relative/dir' }), (e: unknown) => {
     assert.ok(e instanceof ConfigError);
     assert.deepEqual(e.problems, [
-      '--port: must be a port number 1-65535, got "0"',
+      '--port: must be a port number 0-65535 (0: any free port), got "70000"',
       'SOCAT_RELAY_CONFIG_DIR: must be an absolute path, got "relative/dir"',
       'SOCAT_RELAY_SIDECAR_MODE: must be one of auto, native, regular, got "sometimes"',
       'SOCAT_RELAY_RECONCILE: must be true or false, got "maybe"',
@@ -38,5 +38,8 @@ test('an unknown flag is a ConfigError; --self-signed needs --relays; --help is 
   assert.throws(() => loadConfig(['--bogus'], {}), ConfigError);
   assert.throws(() => loadConfig(['--self-signed', '/tmp/x'], {}), /--self-signed is for local mode: also give --relays FILE/);
   assert.throws(() => loadConfig(['--help'], {}), HelpRequested);
+  assert.throws(() => loadConfig([], {}), /NODE_NAME \(--node-name\) is required for the node reconcile/);
+  assert.equal(loadConfig(['--reconcile', 'false'], {}).reconcile, false);
+  assert.equal(loadConfig(['--relays', '/tmp/r.yaml'], {}).relaysFile, '/tmp/r.yaml', 'local mode needs no node name');
   for (const s of SCHEMA) assert.ok(configUsage().includes(`--${s.flag}`) && configUsage().includes(s.env));
 });

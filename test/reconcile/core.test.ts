@@ -1,0 +1,147 @@
+// The reconcile's pure decisions: desired files, the folder diff, this node's status entry, the Ready
+// summary and the Events.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseDocuments, type Relay, type RelayNodeStatus } from '../../relay/index.js';
+import { interpretConfig } from '../../node-agent/config.js';
+import { parseAgentStatus } from '../../node-agent/status.js';
+import { desiredFiles, diffFiles, relayFileContent, stableJson, type CurrentFile } from '../../webhook/reconcile/desired.js';
+import { nodeEntry, summarize, transitionEvent, type AgentView } from '../../webhook/reconcile/node-status.js';
+
+const FIX = path.resolve(import.meta.dirname, '../fixtures/node');
+const relays = (): Relay[] => parseDocuments(readFileSync(path.join(FIX, 'relays.yaml'), 'utf8')) as Relay[];
+const byName = (n: string): Relay => structuredClone(relays().find((r) => r.metadata.name === n)!);
+const CONTROL_PLANE = { 'node-role.kubernetes.io/control-plane': '', 'kubernetes.io/os': 'linux' };
+
+const selectCases: { name: string; labels: Record<string, string>; files: string[] }[] = [
+  { name: 'a control-plane node gets the scheduler and the all-nodes relay', labels: CONTROL_PLANE, files: ['kube-scheduler.json', 'syslog.json'] },
+  { name: 'a worker gets only the all-nodes relay', labels: { 'kubernetes.io/os': 'linux' }, files: ['syslog.json'] },
+  { name: 'a GPU worker also gets the GPU exporter', labels: { accelerator: 'nvidia' }, files: ['gpu-exporter.json', 'syslog.json'] },
+];
+for (const c of selectCases) {
+  test(`desiredFiles: ${c.name}; the invalid relay (metadata server) never gets a file`, () => {
+    assert.deepEqual([...desiredFiles(relays(), c.labels).keys()].sort(), c.files);
+  });
+}
+
+test('desiredFiles: the content is the Relay object the agent accepts, marked as managed, without status', () => {
+  const r = byName('kube-scheduler');
+  r.status = { readyNodes: 1 };
+  r.metadata.resourceVersion = '77';
+  const text = desiredFiles([r], CONTROL_PLANE).get('kube-scheduler.json')!;
+  const obj = JSON.parse(text);
+  assert.deepEqual(Object.keys(obj), ['apiVersion', 'kind', 'metadata', 'spec']);
+  assert.deepEqual(obj.metadata, { annotations: { 'socat.io/managed-by': 'socat-relay-controller' }, generation: 2, name: 'kube-scheduler' });
+  const s = interpretConfig([{ name: 'kube-scheduler.json', text }]);
+  assert.deepEqual([...s.wanted.keys()], ['kube-scheduler']);
+  assert.equal(s.wanted.get('kube-scheduler')!.generation, 2);
+  assert.deepEqual(s.errors, []);
+  assert.deepEqual(s.warnings, []);
+});
+
+test('desiredFiles: the same relay with keys in another order and other metadata gives identical bytes', () => {
+  const a = byName('kube-scheduler');
+  const b = JSON.parse(JSON.stringify({ spec: { consumers: a.spec.consumers, nodeSelector: a.spec.nodeSelector, target: { port: 10259, host: '127.0.0.1' }, protocol: 'TCP' }, metadata: { resourceVersion: '9', name: 'kube-scheduler', generation: 2, labels: { x: 'y' } }, kind: 'Relay', apiVersion: 'socat.io/v1alpha1' })) as Relay;
+  assert.equal(relayFileContent(a), relayFileContent(b));
+  assert.equal(stableJson({ b: 1, a: [{ d: 1, c: 2 }] }), '{\n  "a": [\n    {\n      "c": 2,\n      "d": 1\n    }\n  ],\n  "b": 1\n}\n');
+});
+
+const managed = (content: string): CurrentFile => ({ content, managed: true });
+const admins = (content: string): CurrentFile => ({ content, managed: false });
+const diffCases: { name: string; desired: Record<string, string>; current: Record<string, CurrentFile>; write: string[]; remove: string[]; blocked: string[] }[] = [
+  { name: 'a new relay is written', desired: { 'a.json': 'A' }, current: {}, write: ['a.json'], remove: [], blocked: [] },
+  { name: 'an unchanged file is not rewritten', desired: { 'a.json': 'A' }, current: { 'a.json': managed('A') }, write: [], remove: [], blocked: [] },
+  { name: 'a changed relay is rewritten', desired: { 'a.json': 'A2' }, current: { 'a.json': managed('A') }, write: ['a.json'], remove: [], blocked: [] },
+  { name: 'a managed file no longer desired is removed', desired: {}, current: { 'a.json': managed('A') }, write: [], remove: ['a.json'], blocked: [] },
+  { name: 'an admin\'s file is never removed', desired: {}, current: { 'mine.json': admins('M') }, write: [], remove: [], blocked: [] },
+  { name: 'an admin\'s file with a desired name is not overwritten', desired: { 'a.json': 'A' }, current: { 'a.json': admins('M') }, write: [], remove: [], blocked: ['a.json'] },
+];
+for (const c of diffCases) {
+  test(`diffFiles: ${c.name}`, () => {
+    const d = diffFiles(new Map(Object.entries(c.desired)), new Map(Object.entries(c.current)));
+    assert.deepEqual(d.write.map((w) => w.file), c.write);
+    assert.deepEqual(d.remove, c.remove);
+    assert.deepEqual(d.blocked, c.blocked);
+  });
+}
+
+const running = parseAgentStatus(readFileSync(path.join(FIX, 'status-running.json'), 'utf8'));
+const NOW = '2026-11-25T12:00:00.000Z';
+const ok: AgentView = { kind: 'ok', status: running };
+const entryCases: { name: string; relay: string; agent: AgentView; previous?: RelayNodeStatus; want: Partial<RelayNodeStatus> }[] = [
+  { name: 'running in the agent: Running, ready, its restarts and generation', relay: 'kube-scheduler', agent: ok, want: { state: 'Running', ready: true, restarts: 0, observedGeneration: 2, lastTransitionTime: NOW } },
+  { name: 'not running: Failing with socat\'s last error', relay: 'syslog', agent: ok, want: { state: 'Failing', ready: false, restarts: 4, message: 'socat exited with code 1: bind(): Address already in use' } },
+  { name: 'no status file: AgentMissing', relay: 'kube-scheduler', agent: { kind: 'missing', message: 'no agent status at /run/socat-relay/.agent/status.json' }, want: { state: 'AgentMissing', ready: false, message: 'no agent status at /run/socat-relay/.agent/status.json' } },
+  { name: 'a half-written status file: AgentMissing, saying so', relay: 'kube-scheduler', agent: { kind: 'unreadable', message: 'status file is not valid JSON' }, want: { state: 'AgentMissing', ready: false, message: 'status file is not valid JSON' } },
+  { name: 'the agent reports the relay\'s file as invalid: Invalid', relay: 'gpu-exporter', agent: ok, want: { state: 'Invalid', message: 'admin-copy.yaml: spec.target.port: required' } },
+  { name: 'the relay itself is invalid: Invalid naming the field', relay: 'metadata-server', agent: ok, want: { state: 'Invalid', ready: false } },
+  {
+    name: 'the agent still runs an older generation: Starting',
+    relay: 'kube-scheduler',
+    agent: { kind: 'ok', status: { ...running, relays: { 'kube-scheduler': { ...running.relays['kube-scheduler']!, generation: 1 } } } },
+    want: { state: 'Starting', ready: false, message: 'the agent still runs generation 1 (waiting for 2)' },
+  },
+  { name: 'the agent has not picked the file up yet: Starting', relay: 'kube-scheduler', agent: { kind: 'ok', status: { ...running, relays: {} } }, want: { state: 'Starting', message: 'waiting for the agent to start kube-scheduler.json' } },
+  {
+    name: 'an unchanged state keeps its lastTransitionTime',
+    relay: 'kube-scheduler', agent: ok,
+    previous: { name: 'node-a', ready: true, state: 'Running', lastTransitionTime: '2026-01-01T00:00:00.000Z' },
+    want: { state: 'Running', lastTransitionTime: '2026-01-01T00:00:00.000Z' },
+  },
+  {
+    name: 'a changed state gets a new lastTransitionTime',
+    relay: 'syslog', agent: ok,
+    previous: { name: 'node-a', ready: true, state: 'Running', lastTransitionTime: '2026-01-01T00:00:00.000Z' },
+    want: { state: 'Failing', lastTransitionTime: NOW },
+  },
+];
+for (const c of entryCases) {
+  test(`nodeEntry: ${c.name}`, () => {
+    const e = nodeEntry({ relay: byName(c.relay), nodeName: 'node-a', agent: c.agent, now: NOW, ...(c.previous ? { previous: c.previous } : {}) });
+    assert.equal(e.name, 'node-a');
+    for (const [k, v] of Object.entries(c.want)) assert.deepEqual(e[k as keyof RelayNodeStatus], v, k);
+    if (c.relay === 'metadata-server') assert.match(e.message ?? '', /spec\.target\.host/);
+  });
+}
+
+const node = (name: string, ready: boolean, state: RelayNodeStatus['state'] = ready ? 'Running' : 'Failing'): RelayNodeStatus => ({ name, ready, state });
+const summaryCases: { name: string; nodes: RelayNodeStatus[]; ready: number; status: string; reason: string; message: RegExp }[] = [
+  { name: 'every node ready: True', nodes: [node('a', true), node('b', true)], ready: 2, status: 'True', reason: 'AllNodesReady', message: /^2\/2 nodes ready$/ },
+  { name: 'one node failing: False, naming it', nodes: [node('a', true), node('b', false)], ready: 1, status: 'False', reason: 'NodesNotReady', message: /1\/2 nodes ready; not ready: b \(Failing\)/ },
+  { name: 'no node reports: False NoNodes', nodes: [], ready: 0, status: 'False', reason: 'NoNodes', message: /nodeSelector/ },
+];
+for (const c of summaryCases) {
+  test(`summarize: ${c.name}`, () => {
+    const s = summarize(c.nodes, 4, NOW);
+    assert.equal(s.readyNodes, c.ready);
+    assert.equal(s.ready.type, 'Ready');
+    assert.equal(s.ready.status, c.status);
+    assert.equal(s.ready.reason, c.reason);
+    assert.match(s.ready.message, c.message);
+    assert.equal(s.ready.observedGeneration, 4);
+  });
+}
+
+test('summarize: the condition keeps its lastTransitionTime while its status is unchanged', () => {
+  const prev = summarize([node('a', true)], 1, '2026-01-01T00:00:00.000Z').ready;
+  assert.equal(summarize([node('a', true), node('b', true)], 1, NOW, prev).ready.lastTransitionTime, '2026-01-01T00:00:00.000Z');
+  assert.equal(summarize([node('a', false)], 1, NOW, prev).ready.lastTransitionTime, NOW);
+});
+
+const eventCases: { name: string; from: RelayNodeStatus['state'] | undefined; to: RelayNodeStatus; want: { type: string; reason: string } | undefined }[] = [
+  { name: 'Failing → Running: Normal RelayReady', from: 'Failing', to: node('n', true), want: { type: 'Normal', reason: 'RelayReady' } },
+  { name: 'Running → Failing: Warning RelayFailing', from: 'Running', to: node('n', false), want: { type: 'Warning', reason: 'RelayFailing' } },
+  { name: 'first report Running: RelayReady', from: undefined, to: node('n', true), want: { type: 'Normal', reason: 'RelayReady' } },
+  { name: 'Running → AgentMissing: Warning', from: 'Running', to: node('n', false, 'AgentMissing'), want: { type: 'Warning', reason: 'RelayAgentMissing' } },
+  { name: 'Running → Running: nothing', from: 'Running', to: node('n', true), want: undefined },
+  { name: 'Running → Starting (a config change): nothing', from: 'Running', to: node('n', false, 'Starting'), want: undefined },
+];
+for (const c of eventCases) {
+  test(`transitionEvent: ${c.name}`, () => {
+    const e = transitionEvent(c.from, c.to, 'node-a');
+    assert.deepEqual(e && { type: e.type, reason: e.reason }, c.want);
+    if (e) assert.match(e.message, /node-a/);
+  });
+}

@@ -1,0 +1,108 @@
+// The pure core of the status half: this node's `status.nodes[]` entry for a relay, built from the
+// agent's status file, the summary fields (readyNodes, the Ready condition) built from the whole list,
+// and the Event worth recording when this node's state changes.
+import { configFileName, formatProblem, validateRelay, type Condition, type NodeRelayState, type Relay, type RelayNodeStatus } from '../../relay/index.js';
+import type { AgentStatus } from '../../node-agent/status.js';
+
+/** What the reconcile could read of the agent's status file. */
+export type AgentView =
+  | { kind: 'ok'; status: AgentStatus }
+  | { kind: 'missing'; message: string }
+  | { kind: 'unreadable'; message: string };
+
+export interface EntryInput {
+  relay: Relay;
+  nodeName: string;
+  agent: AgentView;
+  /** ISO time used for a new lastTransitionTime. */
+  now: string;
+  /** This node's entry as the Relay holds it now (keeps lastTransitionTime when the state is unchanged). */
+  previous?: RelayNodeStatus;
+}
+
+function entry(i: EntryInput, state: NodeRelayState, extra: Partial<RelayNodeStatus> = {}): RelayNodeStatus {
+  const lastTransitionTime = i.previous?.state === state && i.previous.lastTransitionTime ? i.previous.lastTransitionTime : i.now;
+  return { name: i.nodeName, ready: state === 'Running', state, ...extra, lastTransitionTime };
+}
+
+export function nodeEntry(i: EntryInput): RelayNodeStatus {
+  const name = i.relay.metadata.name;
+  const v = validateRelay(i.relay);
+  if (!v.resolved) return entry(i, 'Invalid', { message: v.problems.map(formatProblem).join('; ') });
+  if (i.agent.kind !== 'ok') return entry(i, 'AgentMissing', { message: i.agent.message });
+  const st = i.agent.status;
+  const r = st.relays[name];
+  const generation = i.relay.metadata.generation;
+  if (r) {
+    const common: Partial<RelayNodeStatus> = { restarts: r.restarts, ...(r.generation !== undefined ? { observedGeneration: r.generation } : {}) };
+    if (!r.running) return entry(i, 'Failing', { ...common, message: r.lastError ?? 'socat is not running' });
+    if (generation !== undefined && r.generation !== undefined && r.generation < generation) {
+      return entry(i, 'Starting', { ...common, message: `the agent still runs generation ${r.generation} (waiting for ${generation})` });
+    }
+    return entry(i, 'Running', common);
+  }
+  const fileError = Object.entries(st.files).find(([, f]) => f.relay === name);
+  if (fileError) return entry(i, 'Invalid', { message: `${fileError[0]}: ${fileError[1].error}` });
+  return entry(i, 'Starting', { message: `waiting for the agent to start ${configFileName(name)}` });
+}
+
+/** Entries equal for status purposes (what would be written). */
+export function sameEntry(a: RelayNodeStatus | undefined, b: RelayNodeStatus | undefined): boolean {
+  if (!a || !b) return a === b;
+  const keys: (keyof RelayNodeStatus)[] = ['name', 'ready', 'state', 'message', 'restarts', 'observedGeneration', 'lastTransitionTime'];
+  return keys.every((k) => a[k] === b[k]);
+}
+
+export interface Summary {
+  readyNodes: number;
+  ready: Condition;
+}
+
+/**
+ * readyNodes and the Ready condition, from the whole `status.nodes` list: True when at least one node
+ * reports and every reporting node is ready.
+ */
+export function summarize(nodes: readonly RelayNodeStatus[], generation: number | undefined, now: string, previous?: Condition): Summary {
+  const readyNodes = nodes.filter((n) => n.ready).length;
+  let status: Condition['status'];
+  let reason: string;
+  let message: string;
+  if (nodes.length === 0) {
+    status = 'False';
+    reason = 'NoNodes';
+    message = 'no node reports this relay: check spec.nodeSelector and that the controller runs on the nodes';
+  } else if (readyNodes === nodes.length) {
+    status = 'True';
+    reason = 'AllNodesReady';
+    message = `${readyNodes}/${nodes.length} nodes ready`;
+  } else {
+    status = 'False';
+    reason = 'NodesNotReady';
+    const bad = nodes.filter((n) => !n.ready).map((n) => `${n.name} (${n.state})`).sort();
+    message = `${readyNodes}/${nodes.length} nodes ready; not ready: ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? `, and ${bad.length - 5} more` : ''}`;
+  }
+  const lastTransitionTime = previous?.status === status && previous.lastTransitionTime ? previous.lastTransitionTime : now;
+  return {
+    readyNodes,
+    ready: { type: 'Ready', status, reason, message, lastTransitionTime, ...(generation !== undefined ? { observedGeneration: generation } : {}) },
+  };
+}
+
+export function sameSummary(a: Summary, readyNodes: number | undefined, cond: Condition | undefined): boolean {
+  return readyNodes === a.readyNodes && cond !== undefined && cond.status === a.ready.status && cond.reason === a.ready.reason
+    && cond.message === a.ready.message && cond.observedGeneration === a.ready.observedGeneration;
+}
+
+export interface EventSpec {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+/** The Event for a change of this node's state: ready (→ Running) or failing (Running/new → not ready). */
+export function transitionEvent(previous: NodeRelayState | undefined, next: RelayNodeStatus, nodeName: string): EventSpec | undefined {
+  if (previous === next.state) return undefined;
+  if (next.state === 'Running') return { type: 'Normal', reason: 'RelayReady', message: `relay is running on node ${nodeName}` };
+  if (next.state === 'Starting') return undefined;
+  return { type: 'Warning', reason: next.state === 'Failing' ? 'RelayFailing' : `Relay${next.state}`, message: `relay is ${next.state} on node ${nodeName}${next.message ? `: ${next.message}` : ''}`.slice(0, 1024) };
+}

@@ -37,7 +37,7 @@ type StartReconcile = (opts: {
 
 const RECONCILE_MODULE = '../webhook/reconcile/index.js';
 
-async function loadReconcile(): Promise<StartReconcile> {
+export async function loadReconcile(): Promise<StartReconcile> {
   let mod: { startReconcile?: unknown };
   try {
     mod = (await import(RECONCILE_MODULE)) as { startReconcile?: unknown };

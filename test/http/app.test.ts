@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
+import { pino } from 'pino';
+import { Writable } from 'node:stream';
 import { silentLogger } from '../../lib/log.js';
 import { createApp } from '../../webhook/server/app.js';
 import { createMetrics } from '../../webhook/metrics.js';
@@ -85,10 +87,8 @@ for (const path of ['/mutate-pods', '/validate-relays']) {
       assert.equal(res.body.response.status.code, m.status);
       if (typeof m.message === 'string') assert.equal(res.body.response.status.message, m.message);
       else assert.match(res.body.response.status.message, m.message);
-      if (m.status !== 413) {
-        const webhook = path.slice(1);
-        assert.match(await metrics.registry.metrics(), new RegExp(`socat_relay_admission_requests_total\\{webhook="${webhook}",outcome="invalid"\\} 1`));
-      }
+      const webhook = path.slice(1);
+      assert.match(await metrics.registry.metrics(), new RegExp(`socat_relay_admission_requests_total\\{webhook="${webhook}",outcome="invalid"\\} 1`));
     });
   }
 }
@@ -136,4 +136,21 @@ test('a handler that throws answers 200 with status.code 500 and the uid, and th
 
 test('unknown paths are 404', async () => {
   await request(setup().app).get('/nope').expect(404);
+});
+
+test('each admission request logs through a child logger carrying uid, kind, namespace, name, operation and user', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({ write(chunk: Buffer, _enc, cb) { lines.push(JSON.parse(chunk.toString())); cb(); } });
+  const app = createApp({
+    catalog: catalog(), namespaceLabels: (ns) => NAMESPACE_LABELS[ns], injectOptions: () => defaultInjectOptions(),
+    metrics: createMetrics(), log: pino({ level: 'info' }, sink),
+  });
+  const req = podRequest(pod('basic'));
+  await request(app).post('/mutate-pods').send(review(req)).expect(200);
+  const line = lines.find((l) => l.msg === 'sidecars injected');
+  assert.ok(line, JSON.stringify(lines));
+  assert.deepEqual(
+    { uid: line.uid, kind: line.kind, namespace: line.namespace, name: line.name, operation: line.operation, user: line.user, relays: line.relays },
+    { uid: req.uid, kind: 'Pod', namespace: 'monitoring', name: 'prometheus', operation: 'CREATE', user: 'system:serviceaccount:kube-system:replicaset-controller', relays: ['kube-scheduler'] },
+  );
 });

@@ -90,3 +90,10 @@ for (const f of failures) {
     assert.match(r.stderr, f.message);
   });
 }
+
+test('the node reconcile module loads through the lazy import the controller uses', async (t) => {
+  const { existsSync } = await import('node:fs');
+  if (!existsSync(path.join(ROOT, 'webhook/reconcile/index.ts'))) { t.skip('webhook/reconcile is not there yet'); return; }
+  const { loadReconcile } = await import('../../cli/controller.js');
+  assert.equal(typeof (await loadReconcile()), 'function');
+});

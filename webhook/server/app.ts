@@ -141,9 +141,11 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   // Body-parser errors (oversized, aborted) and anything unexpected: still an AdmissionReview.
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = err as { status?: number; type?: string; message?: string };
     const code = e.type === 'entity.too.large' ? 413 : e.status && e.status >= 400 && e.status < 500 ? e.status : 500;
+    const webhook = req.path === MUTATE_PODS_PATH ? 'mutate-pods' : req.path === VALIDATE_RELAYS_PATH ? 'validate-relays' : undefined;
+    if (webhook) deps.metrics.requests.inc({ webhook, outcome: code === 500 ? 'error' : 'invalid' });
     const message = code === 413 ? `the body is larger than ${limit} bytes` : code === 500 ? 'internal error' : (e.message ?? 'bad request');
     if (code === 500) deps.log.error({ err }, 'request failed');
     if (!res.headersSent) res.status(code).json(errorReview(code, message));

@@ -1,0 +1,191 @@
+// The whole flow on one machine, through a real API server:
+//   Relay applied → the controller's reconcile writes the node config → the node agent (real process)
+//   starts socat → a labeled pod is admitted and mutated by our webhook → the sidecar command from the
+//   mutated pod runs in a network namespace → an HTTP request from that namespace reaches a service
+//   that listens only on the node's loopback.
+// Used by `npm run demo` (demo/main.ts) and by test/apiserver/flow.test.ts. Every resource it starts
+// is stopped in reverse order, whatever happens.
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import {
+  applyAll, findBinaries, registerCleanup, freePort, installCrds, readManifests, registerWebhooks, REPO_ROOT, spawnManaged,
+  startControlPlane, startController, waitFor, waitUntilWebhookCalled, type KubeObject,
+} from '../test/harness/index.js';
+import { NetNs } from '../test/support/netns.js';
+import { CONSUME_LABEL, INJECTED_ANNOTATION, sidecarName, socketPath } from '../relay/index.js';
+import { GREETING, startNodeService } from './node-service.js';
+import { runContainer, type PodLike } from './pod-runner.js';
+
+export interface Reporter {
+  /** A numbered step begins. */
+  step(title: string): void;
+  /** A detail line of the current step. */
+  info(line: string): void;
+}
+
+export interface FlowOptions {
+  reporter: Reporter;
+  /** Network-namespace name prefix (unique per caller). */
+  netnsPrefix: string;
+  nodeName?: string;
+  relayName?: string;
+  namespace?: string;
+}
+
+export interface FlowResult {
+  ok: boolean;
+  /** Whether the node service's port answered directly from the pod's namespace (it must not). */
+  directReachable?: boolean;
+  /** The HTTP response body that came back into the pod's namespace. */
+  body?: string;
+  error?: Error;
+  /** The pod as the API server returned it (mutated). */
+  pod?: KubeObject & Record<string, any>;
+  relay?: KubeObject & Record<string, any>;
+}
+
+type AnyObj = KubeObject & Record<string, any>;
+
+const FETCH_WITH_RETRY = `
+const url = process.argv[1];
+const deadline = Date.now() + 15000;
+(async () => {
+  for (;;) {
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(3000) });
+      process.stdout.write(await r.text());
+      process.exit(r.ok ? 0 : 1);
+    } catch (e) {
+      if (Date.now() > deadline) { process.stderr.write(String(e.cause ?? e)); process.exit(1); }
+      await new Promise((res) => setTimeout(res, 200));
+    }
+  }
+})();`;
+
+export async function runFlow(opts: FlowOptions): Promise<FlowResult> {
+  const r = opts.reporter;
+  const nodeName = opts.nodeName ?? 'demo-node';
+  const relayName = opts.relayName ?? 'node-http';
+  const namespace = opts.namespace ?? 'consumers';
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const result: FlowResult = { ok: false };
+  try {
+    r.step('start a loopback-only HTTP service on the "node"');
+    const svc = await startNodeService();
+    cleanups.push(() => svc.stop());
+    r.info(`listening on 127.0.0.1:${svc.port} only (host network namespace)`);
+
+    r.step('start etcd + kube-apiserver (real binaries from .testbin/)');
+    const bins = findBinaries();
+    if (!bins) throw new Error('kube-apiserver/etcd missing');
+    const cp = await startControlPlane({ binaries: bins, namespaces: [namespace] });
+    cleanups.push(() => cp.stop());
+    const api = cp.client;
+    const version = await api.request<{ gitVersion: string }>('GET', '/version');
+    r.info(`API server ${version.gitVersion} at ${cp.url}; kubeconfig ${cp.kubeconfigPath}`);
+
+    r.step('install the real manifests: Relay CRD, ValidatingAdmissionPolicy (+ binding), and a Node');
+    await installCrds(api);
+    await applyAll(api, readManifests('policy'));
+    await api.apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: nodeName, labels: { 'kubernetes.io/hostname': nodeName, 'kubernetes.io/os': 'linux' } } });
+    r.info(`CRD relays.socat.io Established; node ${nodeName} registered`);
+
+    r.step('start the controller (socat-relay controller: webhook + node reconcile) and register its webhooks');
+    const configDir = path.join(cp.dir, 'node', 'relays.d');
+    const socketDir = path.join(cp.dir, 'node', 'run');
+    mkdirSync(configDir, { recursive: true });
+    mkdirSync(socketDir, { recursive: true });
+    const ctl = await startController({ kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, nodeName, reconcile: true, configDir, socketDir, env: { SOCAT_RELAY_SIDECAR_MODE: 'auto' } });
+    cleanups.push(() => ctl.stop());
+    await registerWebhooks(api, { baseUrl: ctl.baseUrl, caBundle: ctl.certs.caBundle });
+    r.info(`webhook at ${ctl.baseUrl} (/mutate-pods, /validate-relays), caBundle from certs/`);
+
+    r.step(`apply Relay ${relayName} → 127.0.0.1:${svc.port}; the reconcile writes the node config`);
+    const relay: AnyObj = {
+      apiVersion: 'socat.io/v1alpha1',
+      kind: 'Relay',
+      metadata: { name: relayName },
+      spec: { target: { host: '127.0.0.1', port: svc.port }, listen: { port: 8080 }, consumers: { namespaces: [namespace] } },
+    };
+    // The validating webhook (failurePolicy Fail) may not be live yet: retry until the API server takes it.
+    await waitFor('the Relay to be accepted', () => api.apply(relay).then(() => true), { timeoutMs: 20_000, intervalMs: 250 });
+    const configFile = path.join(configDir, `${relayName}.json`);
+    await waitFor(`the reconcile to write ${configFile}`, () => existsSync(configFile), { timeoutMs: 20_000 });
+    r.info(`wrote ${configFile}`);
+
+    r.step('start the node agent (socat-relay agent, a real process); it starts socat on the relay socket');
+    const agentPort = await freePort();
+    const agent = spawnManaged('agent', process.execPath, [
+      '--import', 'tsx', path.join(REPO_ROOT, 'cli', 'main.ts'), 'agent',
+      '--config-dir', configDir, '--socket-dir', socketDir, '--listen', `127.0.0.1:${agentPort}`,
+    ], { logFile: path.join(cp.dir, 'agent.log'), cwd: REPO_ROOT });
+    cleanups.push(() => agent.stop());
+    const sock = socketPath(socketDir, relayName);
+    await waitFor(`the agent to create ${sock}`, () => {
+      if (!agent.running()) throw new Error(`the agent exited:\n${agent.logTail()}`);
+      return existsSync(sock);
+    }, { timeoutMs: 20_000 });
+    r.info(`socat listens on ${sock}`);
+
+    r.step(`create a pod labeled ${CONSUME_LABEL}=${relayName}; the API server calls our webhook`);
+    const pod: AnyObj = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'scraper', namespace, labels: { app: 'scraper', [CONSUME_LABEL]: relayName } },
+      spec: { automountServiceAccountToken: false, containers: [{ name: 'main', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['pause'] }] },
+    };
+    // The mutating webhook fails open: until the API server has loaded it, the policy denies the pod.
+    await waitUntilWebhookCalled('the pod webhook', async () => {
+      const dry = await api.create(pod, { dryRun: true }).catch(() => undefined);
+      return dry?.metadata.annotations?.[INJECTED_ANNOTATION] !== undefined;
+    });
+    const created = await api.create(pod);
+    result.pod = created;
+    const sc = sidecarName(relayName);
+    const where = created.spec.initContainers?.some((c: { name: string }) => c.name === sc) ? 'initContainers (native sidecar)' : 'containers';
+    r.info(`admitted with sidecar ${sc} in ${where}; annotation ${INJECTED_ANNOTATION}=${created.metadata.annotations?.[INJECTED_ANNOTATION]}`);
+
+    r.step('run the sidecar command from the mutated pod in a network namespace (the "pod")');
+    const ns = NetNs.create(opts.netnsPrefix);
+    const unregisterNs = registerCleanup(() => ns.delete()); // on interruption too
+    cleanups.push(() => {
+      ns.delete();
+      unregisterNs();
+    });
+    const { argv } = runContainer(ns, created as unknown as PodLike, sc);
+    r.info(`netns ${ns.name}: ${argv.join(' ')}`);
+
+    r.step('from inside the pod namespace: GET http://127.0.0.1:8080/');
+    const direct = await ns.run('bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${svc.port}`], { timeoutMs: 5000 }).catch(() => undefined);
+    result.directReachable = direct?.code === 0;
+    r.info(`direct 127.0.0.1:${svc.port} from the pod namespace: ${result.directReachable ? 'REACHABLE (unexpected)' : 'unreachable, as it should be'}`);
+    const res = await ns.run(process.execPath, ['-e', FETCH_WITH_RETRY, 'http://127.0.0.1:8080/'], { timeoutMs: 20_000 });
+    result.body = res.stdout;
+    r.info(res.code === 0 ? `response: ${res.stdout.trim()}` : `failed: ${res.stderr.trim() || res.stdout.trim()}`);
+    result.ok = res.code === 0 && res.stdout.includes(GREETING) && svc.hits() > 0 && !result.directReachable;
+
+    r.step('the Relay status reported by the node reconcile');
+    try {
+      const withStatus = await waitFor('status.nodes', async () => {
+        const got = await api.get<AnyObj>('socat.io/v1alpha1', 'Relay', relayName);
+        return got.status?.nodes?.some((n: { name: string; ready?: boolean }) => n.name === nodeName && n.ready) ? got : undefined;
+      }, { timeoutMs: 15_000 });
+      result.relay = withStatus;
+      for (const n of withStatus.status.nodes) r.info(`node ${n.name}: ready=${n.ready} state=${n.state}${n.message ? ` (${n.message})` : ''}`);
+    } catch (err) {
+      r.info(`no ready node in status yet: ${(err as Error).message}`);
+    }
+  } catch (err) {
+    result.ok = false;
+    result.error = err as Error;
+  } finally {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch {
+        // keep cleaning
+      }
+    }
+  }
+  return result;
+}

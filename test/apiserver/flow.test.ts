@@ -1,0 +1,23 @@
+// The full flow on one machine (demo/flow.ts, also `npm run demo`): Relay → reconcile → node agent →
+// labeled pod admitted and mutated by our webhook → its sidecar command in a network namespace → an
+// HTTP request from that namespace reaches a service listening only on the node's loopback.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runFlow } from '../../demo/flow.js';
+import { GREETING } from '../../demo/node-service.js';
+import { skipUnlessControlPlane } from '../harness/index.js';
+import { netnsUnavailable } from '../support/netns.js';
+
+const skip = skipUnlessControlPlane() || netnsUnavailable() || false;
+
+test('a request from a labeled pod\'s network namespace reaches the node\'s loopback-only service through the relay', { skip, timeout: 180_000 }, async () => {
+  const steps: string[] = [];
+  const res = await runFlow({ reporter: { step: (s) => steps.push(s), info: (l) => steps.push(`  ${l}`) }, netnsPrefix: 'sr-flowtest' });
+  const transcript = steps.join('\n');
+  assert.equal(res.error, undefined, `${res.error?.stack}\n${transcript}`);
+  assert.equal(res.directReachable, false, 'the node service is not reachable from the pod namespace without the relay');
+  assert.match(res.body ?? '', new RegExp(GREETING));
+  assert.ok(res.pod?.spec.initContainers?.some((c: { name: string; restartPolicy?: string }) => c.name === 'socat-node-http' && c.restartPolicy === 'Always'), 'native sidecar');
+  assert.ok(res.relay?.status?.nodes?.some((n: { name: string; ready: boolean; state: string }) => n.name === 'demo-node' && n.ready && n.state === 'Running'), `status: ${JSON.stringify(res.relay?.status)}`);
+  assert.equal(res.ok, true, transcript);
+});

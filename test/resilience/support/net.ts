@@ -41,22 +41,34 @@ export class ExchangeError extends Error {
   }
 }
 
-/** Connects to a Unix socket, sends `payload`, half-closes, and resolves with what came back. */
-export function exchange(socketPath: string, payload: Buffer, timeoutMs = 5000): Promise<Buffer> {
+/**
+ * Connects to a Unix socket, sends `payload` and resolves with what came back once as many bytes as were
+ * sent have arrived (request/response, like an HTTP scrape), or with what arrived when the peer closed.
+ * With `halfClose` the client shuts its side down right after sending (then socat's `-t` applies).
+ */
+export function exchange(socketPath: string, payload: Buffer, timeoutMs = 5000, halfClose = false): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    let got = 0;
+    let done = false;
     const s = net.createConnection(socketPath);
-    const timer = setTimeout(() => s.destroy(new ExchangeError(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    s.on('connect', () => s.end(payload));
-    s.on('data', (c: Buffer) => chunks.push(c));
-    s.on('error', (e) => {
+    const finish = (err?: Error) => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
-      reject(e);
+      s.destroy();
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks));
+    };
+    const timer = setTimeout(() => finish(new ExchangeError(`no full answer within ${timeoutMs} ms (${got} of ${payload.length} bytes)`)), timeoutMs);
+    s.on('connect', () => (halfClose ? s.end(payload) : s.write(payload)));
+    s.on('data', (c: Buffer) => {
+      chunks.push(c);
+      got += c.length;
+      if (!halfClose && got >= payload.length) finish();
     });
-    s.on('close', (hadError) => {
-      clearTimeout(timer);
-      if (!hadError) resolve(Buffer.concat(chunks));
-    });
+    s.on('error', (e) => finish(e));
+    s.on('close', () => finish());
   });
 }
 

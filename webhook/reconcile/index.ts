@@ -12,21 +12,20 @@
 //   and recomputes, so the last summary written is always computed from the latest list: it converges.
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/log.js';
 import { agentStatusPath, matchesNodeSelector, type NodeRelayState, type Relay } from '../../relay/index.js';
 import { parseAgentStatus } from '../../node-agent/status.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
-import {
-  ConflictError, kubeNodeSource, kubeReconcileApi, NotFoundError, type NodeSource, type ReconcileApi,
-} from './api.js';
+import { ConflictError, NotFoundError, type NodeSource, type ReconcileApi } from './api.js';
 import { desiredFiles, diffFiles } from './desired.js';
 import { applyFileDiff, readConfigFiles } from './files.js';
 import { ReconcileMetrics } from './metrics.js';
 import { nodeEntry, sameEntry, sameSummary, summarize, transitionEvent, type AgentView } from './node-status.js';
 import { KeyedQueue, type ScheduleFn } from './queue.js';
-import path from 'node:path';
+
 
 export interface ReconcileOptions {
   kc: KubeConfig;
@@ -68,8 +67,9 @@ function rawSelects(relay: Relay, labels: Record<string, string>): boolean {
 export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHandle> {
   const log = o.log.child({ component: 'reconcile', node: o.nodeName });
   const metrics = new ReconcileMetrics(o.registry);
-  const api = o.api ?? kubeReconcileApi(o.kc, o.nodeName);
-  const nodeSource = o.nodeSource ?? kubeNodeSource(o.kc, o.nodeName, { log, onRestart: () => metrics.watchRestarts.inc({ resource: 'node' }) });
+  const kube = o.api && o.nodeSource ? undefined : await import('./kube.js');
+  const api = o.api ?? kube!.kubeReconcileApi(o.kc, o.nodeName);
+  const nodeSource = o.nodeSource ?? kube!.kubeNodeSource(o.kc, o.nodeName, { log, onRestart: () => metrics.watchRestarts.inc({ resource: 'node' }) });
   const now = o.now ?? (() => new Date());
   const statusFile = agentStatusPath(o.socketDir);
   let labels: Record<string, string> | undefined;

@@ -1,0 +1,202 @@
+// startReconcile against a StaticCatalog and a temp folder, with the API behind in-memory seams (the
+// real API server is another suite): files written, rewritten, removed (delete, node labels), nothing
+// unchanged touched, admins' files left alone, status entries from status.json, the Ready summary
+// converging through a conflict, Events; and one run with the real agent and socat.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
+import { silentLogger } from '../../lib/log.js';
+import { agentStatusPath, parseDocuments, type Relay } from '../../relay/index.js';
+import { StaticCatalog } from '../../webhook/catalog/catalog.js';
+import { startReconcile } from '../../webhook/reconcile/index.js';
+import { defer, httpService, socatUnavailable, startAgent, tempDirs, waitFor, getViaSocket, type Dirs } from '../agent/harness.js';
+import { FakeApi, FakeNode } from './fakes.js';
+
+const FIX = path.resolve(import.meta.dirname, '../fixtures/node');
+const fixtureRelays = (): Relay[] => parseDocuments(readFileSync(path.join(FIX, 'relays.yaml'), 'utf8')) as Relay[];
+const CONTROL_PLANE = { 'node-role.kubernetes.io/control-plane': '', 'kubernetes.io/os': 'linux' };
+
+async function setup(t: TestContext, relays: Relay[], labels: Record<string, string> = CONTROL_PLANE, dirs?: Dirs) {
+  const d = dirs ?? await tempDirs(t, 'reconcile');
+  const catalog = new StaticCatalog(relays);
+  const api = new FakeApi(catalog);
+  const node = new FakeNode(labels);
+  const registry = new Registry();
+  const handle = await startReconcile({
+    kc: {} as KubeConfig, catalog, nodeName: 'node-a', configDir: d.configDir, socketDir: d.socketDir, registry, log: silentLogger,
+    api, nodeSource: node, statusPollMs: 50, resyncSeconds: 3600,
+    schedule: (fn, ms) => { const h = setTimeout(fn, Math.min(ms, 20)); return () => clearTimeout(h); },
+  });
+  defer(t, () => handle.stop());
+  return { dirs: d, catalog, api, node, registry, handle };
+}
+
+/** The folder's visible files, sorted. */
+const files = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith('.')).sort() : []);
+
+async function writeAgentStatus(socketDir: string, text: string): Promise<void> {
+  await mkdir(path.dirname(agentStatusPath(socketDir)), { recursive: true });
+  await writeFile(agentStatusPath(socketDir), text);
+}
+
+test('writes one file per relay selecting this node, nothing for others or invalid relays', async (t) => {
+  const { dirs, handle } = await setup(t, fixtureRelays());
+  await waitFor('files', () => files(dirs.configDir).length === 2);
+  await handle.idle();
+  assert.deepEqual(files(dirs.configDir), ['kube-scheduler.json', 'syslog.json']);
+  const obj = JSON.parse(readFileSync(path.join(dirs.configDir, 'kube-scheduler.json'), 'utf8'));
+  assert.equal(obj.spec.target.port, 10259);
+  assert.equal(statSync(path.join(dirs.configDir, 'kube-scheduler.json')).mode & 0o777, 0o644);
+  assert.match(await handle.metrics.filesWritten.get().then((m) => String(m.values[0]?.value)), /^2$/);
+});
+
+test('a changed relay is rewritten; the unchanged file keeps its inode and mtime; a deleted relay\'s file is removed', async (t) => {
+  const { dirs, catalog, handle } = await setup(t, fixtureRelays());
+  await waitFor('files', () => files(dirs.configDir).length === 2);
+  await handle.idle();
+  const sched = path.join(dirs.configDir, 'kube-scheduler.json');
+  const sys = path.join(dirs.configDir, 'syslog.json');
+  const before = statSync(sys);
+  const schedIno = statSync(sched).ino;
+  const r = structuredClone(catalog.get('kube-scheduler')!);
+  r.spec.target.port = 10260;
+  r.metadata.generation = 3;
+  catalog.put(r);
+  await waitFor('rewritten', () => JSON.parse(readFileSync(sched, 'utf8')).spec.target.port === 10260);
+  assert.notEqual(statSync(sched).ino, schedIno, 'written by rename of a new file');
+  // An update that changes nothing in the file (status, resourceVersion) writes nothing.
+  const s = structuredClone(catalog.get('syslog')!);
+  s.metadata.resourceVersion = '999';
+  s.status = { readyNodes: 3 };
+  catalog.put(s);
+  catalog.delete('kube-scheduler');
+  await waitFor('removed', () => !existsSync(sched));
+  await handle.idle();
+  const after = statSync(sys);
+  assert.equal(after.ino, before.ino);
+  assert.equal(after.mtimeMs, before.mtimeMs);
+  assert.deepEqual(files(dirs.configDir), ['syslog.json']);
+});
+
+test('when the node\'s labels change so a relay no longer selects it, its file and this node\'s status entry are removed', async (t) => {
+  const { dirs, node, api, catalog, handle } = await setup(t, fixtureRelays());
+  await writeAgentStatus(dirs.socketDir, readFileSync(path.join(FIX, 'status-running.json'), 'utf8'));
+  await waitFor('scheduler entry', () => catalog.get('kube-scheduler')!.status?.nodes?.some((n) => n.name === 'node-a' && n.state === 'Running'));
+  node.set({ 'kubernetes.io/os': 'linux' }); // no longer a control-plane node
+  await waitFor('file removed', () => !existsSync(path.join(dirs.configDir, 'kube-scheduler.json')));
+  await waitFor('entry removed', () => (catalog.get('kube-scheduler')!.status?.nodes ?? []).length === 0);
+  await handle.idle();
+  assert.ok(api.entryWrites.some((w) => w.relay === 'kube-scheduler' && w.entry === null));
+  const st = catalog.get('kube-scheduler')!.status!;
+  assert.equal(st.readyNodes, 0);
+  assert.equal(st.conditions?.[0]?.reason, 'NoNodes');
+  assert.deepEqual(files(dirs.configDir), ['syslog.json']);
+});
+
+test('hand-dropped files are left alone: an admin\'s YAML, and an admin\'s JSON even with a relay\'s file name', async (t) => {
+  const d = await tempDirs(t, 'reconcile-admin');
+  const adminYaml = 'apiVersion: socat.io/v1alpha1\nkind: Relay\nmetadata: {name: docker}\nspec: {target: {host: 127.0.0.1, port: 9323}, consumers: {namespaces: [monitoring]}}\n';
+  const adminJson = JSON.stringify({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'syslog' }, spec: { protocol: 'UDP', target: { host: '127.0.0.1', port: 514 }, consumers: { namespaces: ['x'] } } });
+  const stray = '{"note": "not a relay at all"}';
+  await writeFile(path.join(d.configDir, 'docker.yaml'), adminYaml);
+  await writeFile(path.join(d.configDir, 'syslog.json'), adminJson);
+  await writeFile(path.join(d.configDir, 'notes.json'), stray);
+  const { handle } = await setup(t, fixtureRelays(), CONTROL_PLANE, d);
+  await waitFor('scheduler file', () => existsSync(path.join(d.configDir, 'kube-scheduler.json')));
+  await handle.idle();
+  assert.equal(readFileSync(path.join(d.configDir, 'docker.yaml'), 'utf8'), adminYaml);
+  assert.equal(readFileSync(path.join(d.configDir, 'syslog.json'), 'utf8'), adminJson);
+  assert.equal(readFileSync(path.join(d.configDir, 'notes.json'), 'utf8'), stray);
+  assert.deepEqual(files(d.configDir), ['docker.yaml', 'kube-scheduler.json', 'notes.json', 'syslog.json']);
+});
+
+test('status: entries follow the agent\'s status file (running, failing, missing, half-written) with Events on changes', async (t) => {
+  const { dirs, catalog, api, handle } = await setup(t, fixtureRelays());
+  const entry = (relay: string) => catalog.get(relay)!.status?.nodes?.find((n) => n.name === 'node-a');
+  // No status file yet: the agent is missing.
+  await waitFor('AgentMissing', () => entry('kube-scheduler')?.state === 'AgentMissing');
+  assert.match(entry('kube-scheduler')!.message!, /no agent status/);
+  const running = readFileSync(path.join(FIX, 'status-running.json'), 'utf8');
+  await writeAgentStatus(dirs.socketDir, running);
+  await waitFor('Running', () => entry('kube-scheduler')?.state === 'Running');
+  await waitFor('syslog Failing', () => entry('syslog')?.state === 'Failing');
+  await handle.idle();
+  assert.equal(entry('kube-scheduler')!.ready, true);
+  assert.equal(entry('kube-scheduler')!.observedGeneration, 2);
+  assert.equal(entry('syslog')!.restarts, 4);
+  assert.match(entry('syslog')!.message!, /Address already in use/);
+  const sched = catalog.get('kube-scheduler')!.status!;
+  assert.equal(sched.readyNodes, 1);
+  assert.deepEqual(sched.conditions!.map((c) => [c.type, c.status, c.reason]), [['Ready', 'True', 'AllNodesReady']]);
+  assert.equal(catalog.get('syslog')!.status!.conditions![0]!.status, 'False');
+  const reasons = (relay: string) => api.events.filter((e) => e.relay === relay).map((e) => e.e.reason);
+  assert.deepEqual(reasons('kube-scheduler'), ['RelayAgentMissing', 'RelayReady']);
+  assert.deepEqual(reasons('syslog'), ['RelayAgentMissing', 'RelayFailing']);
+  // The scheduler's socat dies.
+  const failing = JSON.parse(running);
+  failing.relays['kube-scheduler'] = { ...failing.relays['kube-scheduler'], running: false, lastError: 'socat killed by SIGKILL', restarts: 1 };
+  await writeAgentStatus(dirs.socketDir, JSON.stringify(failing));
+  await waitFor('scheduler Failing', () => entry('kube-scheduler')?.state === 'Failing');
+  await handle.idle();
+  assert.deepEqual(reasons('kube-scheduler'), ['RelayAgentMissing', 'RelayReady', 'RelayFailing']);
+  // Half-written file: reported, no crash.
+  await writeAgentStatus(dirs.socketDir, running.slice(0, 80));
+  await waitFor('half-written reported', () => /not valid JSON/.test(entry('kube-scheduler')?.message ?? ''));
+  assert.equal(entry('kube-scheduler')!.state, 'AgentMissing');
+  // The file disappears.
+  await rm(agentStatusPath(dirs.socketDir));
+  await waitFor('missing reported', () => /no agent status/.test(entry('kube-scheduler')?.message ?? ''));
+  // Back to running; then nothing more is written while nothing changes.
+  await writeAgentStatus(dirs.socketDir, running);
+  await waitFor('Running again', () => entry('kube-scheduler')?.state === 'Running');
+  await handle.idle();
+  const writes = api.entryWrites.length + api.summaryWrites.length;
+  await new Promise((r) => setTimeout(r, 200));
+  await handle.idle();
+  assert.equal(api.entryWrites.length + api.summaryWrites.length, writes, 'no writes while nothing changes');
+});
+
+test('status: the Ready summary converges through conflicts, computed from other nodes\' entries too', async (t) => {
+  const relays = fixtureRelays().filter((r) => r.metadata.name === 'kube-scheduler');
+  relays[0]!.status = { nodes: [{ name: 'node-b', ready: false, state: 'Failing', message: 'x' }] };
+  const d = await tempDirs(t, 'reconcile-conflict');
+  await writeAgentStatus(d.socketDir, readFileSync(path.join(FIX, 'status-running.json'), 'utf8'));
+  const { catalog, api, handle, registry } = await setup(t, relays, CONTROL_PLANE, d);
+  api.conflicts = 2;
+  await waitFor('summary', () => catalog.get('kube-scheduler')!.status?.conditions?.[0]?.reason === 'NodesNotReady');
+  await handle.idle();
+  const st = catalog.get('kube-scheduler')!.status!;
+  assert.deepEqual(st.nodes!.map((n) => [n.name, n.state]), [['node-a', 'Running'], ['node-b', 'Failing']]);
+  assert.equal(st.readyNodes, 1);
+  assert.match(st.conditions![0]!.message, /not ready: node-b \(Failing\)/);
+  assert.match(await registry.metrics(), /socat_relay_reconcile_status_writes_total\{result="conflict"\} 2/);
+  // node-b recovers (its own controller writes its entry): this node recomputes the summary.
+  const r = structuredClone(catalog.get('kube-scheduler')!);
+  r.status!.nodes = r.status!.nodes!.map((n) => (n.name === 'node-b' ? { ...n, ready: true, state: 'Running' as const } : n));
+  catalog.put(r);
+  await waitFor('all ready', () => catalog.get('kube-scheduler')!.status?.conditions?.[0]?.status === 'True');
+  assert.equal(catalog.get('kube-scheduler')!.status!.readyNodes, 2);
+});
+
+test('end to end on one node: the reconcile writes the file, the real agent runs socat, the Relay reports Running', { skip: socatUnavailable() ?? (process.getuid?.() !== 0 ? 'needs root' : false) }, async (t) => {
+  const d = await tempDirs(t, 'reconcile-e2e');
+  const svc = await httpService(t, 'e2e');
+  const relay = parseDocuments(`apiVersion: socat.io/v1alpha1
+kind: Relay
+metadata: {name: e2e, generation: 1}
+spec: {target: {host: 127.0.0.1, port: ${svc.port}}, consumers: {namespaces: [default]}}
+`)[0] as Relay;
+  await startAgent(t, d);
+  const { catalog, api } = await setup(t, [relay], {}, d);
+  await waitFor('Running on node-a', () => catalog.get('e2e')!.status?.nodes?.find((n) => n.name === 'node-a')?.state === 'Running', 10_000);
+  assert.equal(await getViaSocket(path.join(d.socketDir, 'e2e', 'socket')), 'e2e GET /');
+  assert.equal(catalog.get('e2e')!.status!.conditions![0]!.status, 'True');
+  assert.ok(api.events.some((e) => e.e.reason === 'RelayReady'));
+  catalog.delete('e2e');
+  await waitFor('socket gone after the relay was deleted', () => !existsSync(path.join(d.socketDir, 'e2e', 'socket')), 10_000);
+});

@@ -1,0 +1,123 @@
+// client-node implementations of the reconcile's seams (api.ts): server-side apply on the Relay's
+// status subresource, core/v1 Events, and a watch of this node's labels that restarts after errors.
+// Loaded lazily, so the agent and the unit tests never pay for client-node.
+import {
+  CoreV1Api, CustomObjectsApi, ListWatch, PatchStrategy, Watch, setHeaderOptions,
+  type KubeConfig, type V1Node,
+} from '@kubernetes/client-node';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../../lib/log.js';
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type Relay } from '../../relay/index.js';
+import {
+  ConflictError, EVENT_NAMESPACE, NotFoundError, SHARED_FIELD_MANAGER, STATUS_FIELD_MANAGER_PREFIX,
+  type NodeSource, type ReconcileApi,
+} from './api.js';
+
+function codeOf(e: unknown): number | undefined {
+  const c = (e as { code?: unknown })?.code;
+  return typeof c === 'number' ? c : undefined;
+}
+
+function translate(e: unknown, what: string): Error {
+  const code = codeOf(e);
+  if (code === 409) return new ConflictError(`${what}: conflict (the object changed)`);
+  if (code === 404) return new NotFoundError(`${what}: not found`);
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+export function kubeReconcileApi(kc: KubeConfig, nodeName: string): ReconcileApi {
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const core = kc.makeApiClient(CoreV1Api);
+  const apply = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+  const base = { group: GROUP, version: VERSION, plural: PLURAL };
+  return {
+    async applyNodeEntry(name, entry) {
+      const body = { apiVersion: API_VERSION, kind: KIND, metadata: { name }, status: entry ? { nodes: [entry] } : {} };
+      try {
+        return (await custom.patchClusterCustomObjectStatus({ ...base, name, body, fieldManager: `${STATUS_FIELD_MANAGER_PREFIX}${nodeName}`, force: true }, apply)) as Relay;
+      } catch (e) {
+        throw translate(e, `apply status of relay ${name}`);
+      }
+    },
+    async applySummary(basedOn, readyNodes, ready) {
+      const name = basedOn.metadata.name;
+      const body = {
+        apiVersion: API_VERSION, kind: KIND,
+        metadata: { name, ...(basedOn.metadata.resourceVersion ? { resourceVersion: basedOn.metadata.resourceVersion } : {}) },
+        status: { readyNodes, conditions: [ready] },
+      };
+      try {
+        await custom.patchClusterCustomObjectStatus({ ...base, name, body, fieldManager: SHARED_FIELD_MANAGER, force: true }, apply);
+      } catch (e) {
+        throw translate(e, `apply the Ready condition of relay ${name}`);
+      }
+    },
+    async recordEvent(relay, e) {
+      const now = new Date();
+      await core.createNamespacedEvent({
+        namespace: EVENT_NAMESPACE,
+        body: {
+          metadata: { name: `${relay.metadata.name}.${randomBytes(8).toString('hex')}`, namespace: EVENT_NAMESPACE },
+          involvedObject: { apiVersion: API_VERSION, kind: KIND, name: relay.metadata.name, ...(relay.metadata.uid ? { uid: relay.metadata.uid } : {}) },
+          type: e.type,
+          reason: e.reason,
+          message: e.message,
+          source: { component: 'socat-relay', host: nodeName },
+          reportingComponent: 'socat-relay',
+          reportingInstance: nodeName,
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+      });
+    },
+  };
+}
+
+export interface KubeNodeSourceOptions {
+  log: Logger;
+  /** Called before each restart of a failed watch. */
+  onRestart?: () => void;
+  /** Delay before restart n (1-based). Default: 0.5 s doubling to 30 s. */
+  delayMs?: (attempt: number) => number;
+}
+
+/** Watches one Node (fieldSelector metadata.name=<node>) and restarts the watch after errors, with backoff. */
+export function kubeNodeSource(kc: KubeConfig, nodeName: string, o: KubeNodeSourceOptions): NodeSource {
+  const core = kc.makeApiClient(CoreV1Api);
+  const fieldSelector = `metadata.name=${nodeName}`;
+  const delayMs = o.delayMs ?? ((n: number) => Math.min(30_000, 500 * 2 ** Math.min(n - 1, 10)));
+  let informer: ListWatch<V1Node> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let attempt = 0;
+  return {
+    async start(onLabels) {
+      const lw = new ListWatch<V1Node>('/api/v1/nodes', new Watch(kc), () => core.listNode({ fieldSelector }), false, undefined, fieldSelector);
+      informer = lw;
+      const push = (n: V1Node): void => {
+        attempt = 0;
+        onLabels({ ...(n.metadata?.labels ?? {}) });
+      };
+      lw.on('add', push);
+      lw.on('update', push);
+      lw.on('error', (err: unknown) => {
+        if (stopped) return;
+        attempt++;
+        const ms = delayMs(attempt);
+        o.log.warn({ node: nodeName, err: (err as Error)?.message ?? String(err), retryInMs: ms }, 'node watch failed: restarting');
+        o.onRestart?.();
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          if (!stopped) lw.start().catch(() => undefined); // a failing start emits 'error' again
+        }, ms);
+      });
+      await lw.start().catch(() => undefined);
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await informer?.stop();
+    },
+  };
+}

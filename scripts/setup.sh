@@ -31,6 +31,10 @@ fi
 
 log "compiling the CLI (dist/)"
 npx tsc -p tsconfig.build.json
+# npm links the bins of dependencies, not the package's own: link it so `npx socat-relay …` works from
+# the checkout, as the README says.
+chmod +x dist/cli/main.js
+ln -sf ../../dist/cli/main.js node_modules/.bin/socat-relay
 
 if [ "${SKIP_APISERVER_BUILD:-}" != 1 ]; then
   if command -v go >/dev/null 2>&1; then

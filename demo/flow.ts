@@ -8,20 +8,15 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import {
-  applyAll, findBinaries, registerCleanup, freePort, installCrds, readManifests, registerWebhooks, REPO_ROOT, spawnManaged,
-  startControlPlane, startController, waitFor, waitUntilWebhookCalled, type KubeObject,
+  applyAll, findBinaries, installCrds, readManifests, registerWebhooks, startControlPlane, startController, waitFor,
+  waitUntilWebhookCalled, type KubeObject,
 } from '../test/harness/index.js';
-import { NetNs } from '../test/support/netns.js';
-import { CONSUME_LABEL, INJECTED_ANNOTATION, sidecarName, socketPath } from '../relay/index.js';
+import { CONSUME_LABEL, INJECTED_ANNOTATION, sidecarName } from '../relay/index.js';
 import { GREETING, startNodeService } from './node-service.js';
-import { runContainer, type PodLike } from './pod-runner.js';
+import { Cleanups, requestFromPod, startAgent, startPod, type Reporter } from './parts.js';
+import type { PodLike } from './pod-runner.js';
 
-export interface Reporter {
-  /** A numbered step begins. */
-  step(title: string): void;
-  /** A detail line of the current step. */
-  info(line: string): void;
-}
+export type { Reporter } from './parts.js';
 
 export interface FlowOptions {
   reporter: Reporter;
@@ -46,28 +41,12 @@ export interface FlowResult {
 
 type AnyObj = KubeObject & Record<string, any>;
 
-const FETCH_WITH_RETRY = `
-const url = process.argv[1];
-const deadline = Date.now() + 15000;
-(async () => {
-  for (;;) {
-    try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(3000) });
-      process.stdout.write(await r.text());
-      process.exit(r.ok ? 0 : 1);
-    } catch (e) {
-      if (Date.now() > deadline) { process.stderr.write(String(e.cause ?? e)); process.exit(1); }
-      await new Promise((res) => setTimeout(res, 200));
-    }
-  }
-})();`;
-
 export async function runFlow(opts: FlowOptions): Promise<FlowResult> {
   const r = opts.reporter;
   const nodeName = opts.nodeName ?? 'demo-node';
   const relayName = opts.relayName ?? 'node-http';
   const namespace = opts.namespace ?? 'consumers';
-  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanups = new Cleanups();
   const result: FlowResult = { ok: false };
   try {
     r.step('start a loopback-only HTTP service on the "node"');
@@ -114,17 +93,7 @@ export async function runFlow(opts: FlowOptions): Promise<FlowResult> {
     r.info(`wrote ${configFile}`);
 
     r.step('start the node agent (socat-relay agent, a real process); it starts socat on the relay socket');
-    const agentPort = await freePort();
-    const agent = spawnManaged('agent', process.execPath, [
-      '--import', 'tsx', path.join(REPO_ROOT, 'cli', 'main.ts'), 'agent',
-      '--config-dir', configDir, '--socket-dir', socketDir, '--listen', `127.0.0.1:${agentPort}`,
-    ], { logFile: path.join(cp.dir, 'agent.log'), cwd: REPO_ROOT });
-    cleanups.push(() => agent.stop());
-    const sock = socketPath(socketDir, relayName);
-    await waitFor(`the agent to create ${sock}`, () => {
-      if (!agent.running()) throw new Error(`the agent exited:\n${agent.logTail()}`);
-      return existsSync(sock);
-    }, { timeoutMs: 20_000 });
+    const { socket: sock } = await startAgent({ configDir, socketDir, relay: relayName, logDir: cp.dir }, cleanups);
     r.info(`socat listens on ${sock}`);
 
     r.step(`create a pod labeled ${CONSUME_LABEL}=${relayName}; the API server calls our webhook`);
@@ -146,23 +115,16 @@ export async function runFlow(opts: FlowOptions): Promise<FlowResult> {
     r.info(`admitted with sidecar ${sc} in ${where}; annotation ${INJECTED_ANNOTATION}=${created.metadata.annotations?.[INJECTED_ANNOTATION]}`);
 
     r.step('run the sidecar command from the mutated pod in a network namespace (the "pod")');
-    const ns = NetNs.create(opts.netnsPrefix);
-    const unregisterNs = registerCleanup(() => ns.delete()); // on interruption too
-    cleanups.push(() => {
-      ns.delete();
-      unregisterNs();
-    });
-    const { argv } = runContainer(ns, created as unknown as PodLike, sc);
+    const { ns, argv } = startPod(opts.netnsPrefix, created as unknown as PodLike, sc, cleanups);
     r.info(`netns ${ns.name}: ${argv.join(' ')}`);
 
     r.step('from inside the pod namespace: GET http://127.0.0.1:8080/');
-    const direct = await ns.run('bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${svc.port}`], { timeoutMs: 5000 }).catch(() => undefined);
-    result.directReachable = direct?.code === 0;
-    r.info(`direct 127.0.0.1:${svc.port} from the pod namespace: ${result.directReachable ? 'REACHABLE (unexpected)' : 'unreachable, as it should be'}`);
-    const res = await ns.run(process.execPath, ['-e', FETCH_WITH_RETRY, 'http://127.0.0.1:8080/'], { timeoutMs: 20_000 });
-    result.body = res.stdout;
-    r.info(res.code === 0 ? `response: ${res.stdout.trim()}` : `failed: ${res.stderr.trim() || res.stdout.trim()}`);
-    result.ok = res.code === 0 && res.stdout.includes(GREETING) && svc.hits() > 0 && !result.directReachable;
+    const res = await requestFromPod(ns, svc.port, 'http://127.0.0.1:8080/');
+    result.directReachable = res.directReachable;
+    result.body = res.body;
+    r.info(`direct 127.0.0.1:${svc.port} from the pod namespace: ${res.directReachable ? 'REACHABLE (unexpected)' : 'unreachable, as it should be'}`);
+    r.info(res.ok ? `response: ${res.body.trim()}` : `failed: ${res.error || res.body.trim()}`);
+    result.ok = res.ok && res.body.includes(GREETING) && svc.hits() > 0 && !res.directReachable;
 
     r.step('the Relay status reported by the node reconcile');
     try {
@@ -179,13 +141,7 @@ export async function runFlow(opts: FlowOptions): Promise<FlowResult> {
     result.ok = false;
     result.error = err as Error;
   } finally {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch {
-        // keep cleaning
-      }
-    }
+    await cleanups.run();
   }
   return result;
 }

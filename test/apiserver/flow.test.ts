@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runFlow } from '../../demo/flow.js';
+import { runOfflineFlow } from '../../demo/offline.js';
 import { GREETING } from '../../demo/node-service.js';
 import { skipUnlessControlPlane } from '../harness/index.js';
 import { netnsUnavailable } from '../support/netns.js';
@@ -19,5 +20,17 @@ test('a request from a labeled pod\'s network namespace reaches the node\'s loop
   assert.match(res.body ?? '', new RegExp(GREETING));
   assert.ok(res.pod?.spec.initContainers?.some((c: { name: string; restartPolicy?: string }) => c.name === 'socat-node-http' && c.restartPolicy === 'Always'), 'native sidecar');
   assert.ok(res.relay?.status?.nodes?.some((n: { name: string; ready: boolean; state: string }) => n.name === 'demo-node' && n.ready && n.state === 'Running'), `status: ${JSON.stringify(res.relay?.status)}`);
+  assert.equal(res.ok, true, transcript);
+});
+
+// What `npm run demo` falls back to without the Go-built API server: same agent, socat and netns, the
+// pod made by `socat-relay inject`. Runs everywhere network namespaces can be made.
+test('the offline flow (no API server) also carries the request through the relay', { skip: netnsUnavailable() ?? false, timeout: 60_000 }, async () => {
+  const steps: string[] = [];
+  const res = await runOfflineFlow({ reporter: { step: (s) => steps.push(s), info: (l) => steps.push(`  ${l}`) }, netnsPrefix: 'sr-flowoff' });
+  const transcript = steps.join('\n');
+  assert.equal(res.error, undefined, `${res.error?.stack}\n${transcript}`);
+  assert.equal(res.directReachable, false);
+  assert.match(res.body ?? '', new RegExp(GREETING));
   assert.equal(res.ok, true, transcript);
 });

@@ -1,0 +1,83 @@
+// Steps shared by the API-server flow (flow.ts) and the offline flow (offline.ts): the node agent as a
+// real process, the "pod" (its sidecar command in a network namespace), and the request from inside.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { freePort, registerCleanup, REPO_ROOT, spawnManaged, waitFor, type ManagedProcess } from '../test/harness/index.js';
+import { NetNs } from '../test/support/netns.js';
+import { socketPath } from '../relay/index.js';
+import { runContainer, type PodLike } from './pod-runner.js';
+
+export interface Reporter {
+  /** A numbered step begins. */
+  step(title: string): void;
+  /** A detail line of the current step. */
+  info(line: string): void;
+}
+
+/** Cleanups run in reverse order, each one whatever the others do. */
+export class Cleanups {
+  private readonly fns: (() => Promise<void> | void)[] = [];
+  push(fn: () => Promise<void> | void): void {
+    this.fns.push(fn);
+  }
+  async run(): Promise<void> {
+    for (const fn of this.fns.splice(0).reverse()) {
+      try {
+        await fn();
+      } catch {
+        // keep cleaning
+      }
+    }
+  }
+}
+
+/** `socat-relay agent` from source; resolves once the relay's socket exists. */
+export async function startAgent(o: { configDir: string; socketDir: string; relay: string; logDir: string }, cleanups: Cleanups): Promise<{ agent: ManagedProcess; socket: string }> {
+  const port = await freePort();
+  const agent = spawnManaged('agent', process.execPath, [
+    '--import', 'tsx', path.join(REPO_ROOT, 'cli', 'main.ts'), 'agent',
+    '--config-dir', o.configDir, '--socket-dir', o.socketDir, '--listen', `127.0.0.1:${port}`,
+  ], { logFile: path.join(o.logDir, 'agent.log'), cwd: REPO_ROOT });
+  cleanups.push(() => agent.stop());
+  const socket = socketPath(o.socketDir, o.relay);
+  await waitFor(`the agent to create ${socket}`, () => {
+    if (!agent.running()) throw new Error(`the agent exited:\n${agent.logTail()}`);
+    return existsSync(socket);
+  }, { timeoutMs: 20_000 });
+  return { agent, socket };
+}
+
+/** A network namespace (the pod) running `container` of `pod`; deleted by the cleanups or at exit. */
+export function startPod(prefix: string, pod: PodLike, container: string, cleanups: Cleanups): { ns: NetNs; argv: string[] } {
+  const ns = NetNs.create(prefix);
+  const unregister = registerCleanup(() => ns.delete()); // on interruption too
+  cleanups.push(() => {
+    ns.delete();
+    unregister();
+  });
+  const { argv } = runContainer(ns, pod, container);
+  return { ns, argv };
+}
+
+const FETCH_WITH_RETRY = `
+const url = process.argv[1];
+const deadline = Date.now() + 15000;
+(async () => {
+  for (;;) {
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(3000) });
+      process.stdout.write(await r.text());
+      process.exit(r.ok ? 0 : 1);
+    } catch (e) {
+      if (Date.now() > deadline) { process.stderr.write(String(e.cause ?? e)); process.exit(1); }
+      await new Promise((res) => setTimeout(res, 200));
+    }
+  }
+})();`;
+
+/** From inside `ns`: is the node's port reachable directly (it must not be), and what does the relay answer? */
+export async function requestFromPod(ns: NetNs, nodePort: number, podUrl: string): Promise<{ directReachable: boolean; ok: boolean; body: string; error: string }> {
+  const direct = await ns.run('bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${nodePort}`], { timeoutMs: 5000 }).catch(() => undefined);
+  const res = await ns.run(process.execPath, ['-e', FETCH_WITH_RETRY, podUrl], { timeoutMs: 20_000 });
+  return { directReachable: direct?.code === 0, ok: res.code === 0, body: res.stdout, error: res.stderr.trim() };
+}

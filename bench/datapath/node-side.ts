@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agentStatusPath } from '../../relay/index.js';
+import { nodeArgs } from '../lib/build.js';
 import { freePort, waitUntil } from '../lib/net.js';
 import { Cleanup, startProcess, type Managed } from '../lib/proc.js';
 import { startNodeSideSocat, waitForSocket, writeRelayConfig, type ArgvEdit, type BenchRelay } from './topology.js';
@@ -12,7 +13,6 @@ import { startNodeSideSocat, waitForSocket, writeRelayConfig, type ArgvEdit, typ
 export type NodeSideKind = 'agent' | 'socat';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = path.join(ROOT, 'cli', 'main.ts');
 
 export interface NodeSide {
   kind: NodeSideKind;
@@ -36,7 +36,7 @@ export async function startAgent(relays: readonly BenchRelay[], socketDir: strin
   if (!opts.configDir) cleanup.add('remove config dir', () => rm(configDir, { recursive: true, force: true }));
   for (const r of relays) await writeRelayConfig(configDir, r.relay);
   const listen = `127.0.0.1:${await freePort()}`;
-  const agent = startProcess(process.execPath, ['--import', 'tsx', CLI, 'agent', '--config-dir', configDir, '--socket-dir', socketDir, '--listen', listen, '--log-level', 'warn'], cleanup, { cwd: ROOT });
+  const agent = startProcess(process.execPath, [...await nodeArgs('cli/main.ts'), 'agent', '--config-dir', configDir, '--socket-dir', socketDir, '--listen', listen, '--log-level', 'warn'], cleanup, { cwd: ROOT });
   const statusPids = async (): Promise<number[]> => pidsFromStatus(socketDir);
   let settled = false;
   try {

@@ -9,6 +9,7 @@ import { figure, type Figure } from '../lib/figures.js';
 import { canConnect, freePort, waitUntil } from '../lib/net.js';
 import { createNetns, deleteNetns, NetnsUnavailable, netnsName } from '../lib/netns.js';
 import { list, num, str } from '../lib/params.js';
+import { nodeArgs } from '../lib/build.js';
 import { Cleanup, runCommand, startProcess } from '../lib/proc.js';
 import { median, percentile } from '../lib/stats.js';
 import type { Task, TaskResult } from './client.js';
@@ -18,7 +19,6 @@ import { benchRelay, startHop, startSidecar, type ArgvEdit, type Path } from './
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
-const CLIENT = path.join(HERE, 'client.ts');
 const MiB = 1 << 20;
 
 export interface DatapathParams {
@@ -73,7 +73,7 @@ export const VARIANTS: Record<string, { describe: string; node: ArgvEdit; sideca
 type Log = (line: string) => void;
 
 async function runClient(p: Path, task: Task, timeoutMs = 300_000): Promise<TaskResult> {
-  const argv = [process.execPath, '--import', 'tsx', CLIENT, JSON.stringify(task)];
+  const argv = [process.execPath, ...await nodeArgs('bench/datapath/client.ts'), JSON.stringify(task)];
   const [cmd, args] = p.netns ? ['ip', ['netns', 'exec', p.netns, ...argv]] : [argv[0] as string, argv.slice(1)];
   const r = await runCommand(cmd, args, { timeoutMs });
   const last = r.stdout.trim().split('\n').pop() ?? '';

@@ -95,8 +95,8 @@ export interface RunResult {
 }
 
 /** Runs a command to completion (bounded by timeoutMs) and returns its output; throws on non-zero exit. */
-export async function runCommand(cmd: string, args: readonly string[], opts: { timeoutMs?: number; input?: string; allowFail?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
-  const child = spawn(cmd, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: true, ...(opts.env ? { env: opts.env } : {}) });
+export async function runCommand(cmd: string, args: readonly string[], opts: { timeoutMs?: number; input?: string; allowFail?: boolean; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<RunResult> {
+  const child = spawn(cmd, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: true, ...(opts.env ? { env: opts.env } : {}), ...(opts.cwd ? { cwd: opts.cwd } : {}) });
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
@@ -187,4 +187,16 @@ export async function totalPss(pids: readonly number[]): Promise<number> {
   let sum = 0;
   for (const p of pids) sum += await pssOf(p);
   return sum;
+}
+
+/** CPU time (user + system) a process has used so far, in ms; 0 when it is gone. */
+export async function cpuMsOf(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // After ')': state(0) ppid(1) … utime(11) stime(12), in clock ticks (USER_HZ = 100 on Linux).
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return 0;
+  }
 }

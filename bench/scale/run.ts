@@ -1,5 +1,140 @@
-import type { Figure } from '../lib/figures.js';
+// The scale benchmark. (1) One node agent with 200 relays: time from the config files being written to
+// every socket accepting (agent already running), the same from a cold agent start, the agent's RSS and
+// the socat processes' memory. (2) The reconcile with 1000 Relays in its own process (see reconcile.ts).
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { agentStatusPath, socketPath } from '../../relay/index.js';
+import { nodeArgs } from '../lib/build.js';
+import { figure, type Figure } from '../lib/figures.js';
+import { canConnect, freePort, waitUntil } from '../lib/net.js';
+import { num } from '../lib/params.js';
+import { Cleanup, descendants, processTable, rssOf, runCommand, startProcess, totalPss, totalRss, type Managed } from '../lib/proc.js';
+import { median } from '../lib/stats.js';
+import { startServices } from '../datapath/service.js';
+import { writeRelayConfig } from '../datapath/topology.js';
+import { generatedRelays } from './relays.js';
 
-export async function main(_env: NodeJS.ProcessEnv, _log: (s: string) => void): Promise<Figure[]> {
-  throw new Error('scale benchmark: not written yet');
+const MB = 1024 * 1024;
+type Log = (s: string) => void;
+
+export interface ScaleParams {
+  runs: number;
+  agentRelays: number;
+  reconcileRelays: number;
+}
+
+export function scaleParams(env: NodeJS.ProcessEnv): ScaleParams {
+  return {
+    runs: num(env, 'BENCH_RUNS', 3, 1),
+    agentRelays: num(env, 'BENCH_SCALE_AGENT_RELAYS', 200, 20),
+    reconcileRelays: num(env, 'BENCH_SCALE_RECONCILE_RELAYS', 1000, 100),
+  };
+}
+
+/** Polls every socket (50 at a time) until each has accepted one connection; returns when all have. */
+async function allAccepting(sockets: string[], timeoutMs: number): Promise<void> {
+  let pending = sockets;
+  const end = Date.now() + timeoutMs;
+  while (pending.length) {
+    const next: string[] = [];
+    for (let i = 0; i < pending.length; i += 50) {
+      const batch = pending.slice(i, i + 50);
+      const ok = await Promise.all(batch.map((p) => canConnect({ path: p })));
+      batch.forEach((p, j) => { if (!ok[j]) next.push(p); });
+    }
+    pending = next;
+    if (!pending.length) return;
+    if (Date.now() > end) throw new Error(`${pending.length} of ${sockets.length} sockets still not accepting after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function startAgentProcess(configDir: string, socketDir: string, cleanup: Cleanup): Promise<Managed> {
+  const agent = startProcess(process.execPath, [...await nodeArgs('cli/main.ts'), 'agent', '--config-dir', configDir, '--socket-dir', socketDir, '--listen', `127.0.0.1:${await freePort()}`, '--log-level', 'warn'], cleanup);
+  await waitUntil(`agent status file (stderr: ${agent.stderr().slice(-300)})`, async () => canRead(agentStatusPath(socketDir)), 30_000, 20);
+  return agent;
+}
+
+async function canRead(file: string): Promise<boolean> {
+  const { access } = await import('node:fs/promises');
+  return access(file).then(() => true, () => false);
+}
+
+async function socatMemory(agentPid: number): Promise<{ count: number; rss: number; pss: number }> {
+  const table = await processTable();
+  const pids = descendants(table, agentPid).filter((p) => table.get(p)?.comm === 'socat');
+  return { count: pids.length, rss: await totalRss(pids), pss: await totalPss(pids) };
+}
+
+export async function benchScale(p: ScaleParams, log: Log): Promise<Figure[]> {
+  const cleanup = new Cleanup();
+  try {
+    const services = await startServices();
+    cleanup.add('close services', () => services.close());
+    const warm: number[] = [];
+    const cold: number[] = [];
+    const writeMs: number[] = [];
+    const agentRss: number[] = [];
+    const socat: { count: number; rss: number; pss: number }[] = [];
+    for (let run = 1; run <= p.runs; run++) {
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'srb-scale-'));
+      cleanup.add('remove scale dir', () => rm(dir, { recursive: true, force: true }));
+      const configDir = path.join(dir, 'relays.d');
+      const socketDir = path.join(dir, 'run');
+      const relays = generatedRelays(p.agentRelays, () => services.httpPort);
+      const sockets = relays.map((r) => socketPath(socketDir, r.metadata.name));
+      const { mkdir } = await import('node:fs/promises');
+      await mkdir(configDir, { recursive: true });
+
+      // Agent running on an empty folder; then the files arrive (what the reconcile does).
+      let agent = await startAgentProcess(configDir, socketDir, cleanup);
+      const t0 = performance.now();
+      for (const r of relays) await writeRelayConfig(configDir, r);
+      writeMs.push(performance.now() - t0);
+      await allAccepting(sockets, 120_000);
+      warm.push((performance.now() - t0) / 1000);
+      await waitUntil('all socat processes started', async () => (await socatMemory(agent.pid)).count >= p.agentRelays, 30_000, 50);
+      agentRss.push(await rssOf(agent.pid));
+      socat.push(await socatMemory(agent.pid));
+      await agent.stop(10_000);
+
+      // Cold start: the agent starts with every file already there.
+      const t1 = performance.now();
+      agent = await startAgentProcess(configDir, socketDir, cleanup);
+      await allAccepting(sockets, 120_000);
+      cold.push((performance.now() - t1) / 1000);
+      await agent.stop(10_000);
+      log(`[scale] run ${run}: ${p.agentRelays} relays accepting ${warm.at(-1)?.toFixed(2)} s after the files (written in ${writeMs.at(-1)?.toFixed(0)} ms), cold start ${cold.at(-1)?.toFixed(2)} s; agent RSS ${((agentRss.at(-1) ?? 0) / MB).toFixed(1)} MiB, ${socat.at(-1)?.count} socat RSS ${((socat.at(-1)?.rss ?? 0) / MB).toFixed(1)} MiB PSS ${((socat.at(-1)?.pss ?? 0) / MB).toFixed(1)} MiB`);
+      await rm(dir, { recursive: true, force: true });
+    }
+
+    const rdir = await mkdtemp(path.join(os.tmpdir(), 'srb-reconcile-'));
+    cleanup.add('remove reconcile dir', () => rm(rdir, { recursive: true, force: true }));
+    const r = await runCommand(process.execPath, ['--expose-gc', ...await nodeArgs('bench/scale/reconcile.ts'), JSON.stringify({ relays: p.reconcileRelays, runs: p.runs, dir: rdir })], { timeoutMs: 300_000 });
+    const rec = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { coreMs: number[]; steadyMs: number; reconcileMs: number; files: number; applies: number; rss: number; heap: number };
+    log(`[scale] reconcile ${p.reconcileRelays}: core ${rec.coreMs.map((x) => x.toFixed(0)).join('/')} ms, steady pass ${rec.steadyMs.toFixed(0)} ms, startReconcile ${rec.reconcileMs.toFixed(0)} ms (${rec.files} files, ${rec.applies} status applies), RSS ${(rec.rss / MB).toFixed(1)} MiB`);
+
+    const n = p.agentRelays;
+    const m = p.reconcileRelays;
+    const sm = (k: 'count' | 'rss' | 'pss') => median(socat.map((s) => s[k]));
+    return [
+      figure({ name: `agent, ${n} relays: files written → all sockets accepting`, unit: 's', value: median(warm), note: `agent already running on the folder; files written one by one, atomically (${median(writeMs).toFixed(0)} ms for all); every socket polled by connecting; median of ${p.runs}` }),
+      figure({ name: `agent, ${n} relays: cold start → all sockets accepting`, unit: 's', value: median(cold) }),
+      figure({ name: `agent RSS with ${n} relays`, unit: 'MiB', value: median(agentRss) / MB, note: 'the node process only (plain node, transpiled sources)' }),
+      figure({ name: `socat processes with ${n} relays: total RSS`, unit: 'MiB', value: sm('rss') / MB, note: `${sm('count')} socat processes; RSS counts shared pages once per process` }),
+      figure({ name: `socat processes with ${n} relays: total PSS`, unit: 'MiB', value: sm('pss') / MB, note: 'proportional set size: shared pages split among the processes (the real cost)' }),
+      figure({ name: 'socat PSS per idle relay', unit: 'KiB', value: sm('pss') / Math.max(1, sm('count')) / 1024 }),
+      figure({ name: `reconcile, ${m} relays: pure core + file writer, empty folder → all files`, unit: 'ms', value: median(rec.coreMs), note: `desiredFiles → readConfigFiles → diffFiles → applyFileDiff into a temp folder; ${rec.files} files` }),
+      figure({ name: `reconcile, ${m} relays: pass over an up-to-date folder`, unit: 'ms', value: rec.steadyMs, note: 'what each resync costs when nothing changed' }),
+      figure({ name: `startReconcile, ${m} relays (API stubbed): start → files written and queue idle`, unit: 'ms', value: rec.reconcileMs, note: `${rec.applies} status applies answered in memory` }),
+      figure({ name: `reconcile process RSS with ${m} relays`, unit: 'MiB', value: rec.rss / MB, note: `after a full GC; heap used ${(rec.heap / MB).toFixed(1)} MiB; the process loads client-node, prom-client, pino (not express)` }),
+    ];
+  } finally {
+    await cleanup.run();
+  }
+}
+
+export async function main(env: NodeJS.ProcessEnv, log: Log): Promise<Figure[]> {
+  return benchScale(scaleParams(env), log);
 }

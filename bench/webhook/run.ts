@@ -12,7 +12,8 @@ import { writeCerts } from '../../certs/write.js';
 import { figure, type Figure } from '../lib/figures.js';
 import { freePort, waitUntil } from '../lib/net.js';
 import { num, str } from '../lib/params.js';
-import { Cleanup, rssOf, runCommand, startProcess, type Managed } from '../lib/proc.js';
+import { nodeArgs } from '../lib/build.js';
+import { Cleanup, cpuMsOf, rssOf, runCommand, startProcess, type Managed } from '../lib/proc.js';
 import { median } from '../lib/stats.js';
 import { admissionBodies, FIXTURES } from './bodies.js';
 import type { LoadConfig, LoadResult } from './load.js';
@@ -21,6 +22,8 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
 const MB = 1024 * 1024;
 const PATHS = { pod: '/mutate-pods', relay: '/validate-relays' } as const;
+
+type Measured = LoadResult & { cpuMs?: number };
 
 export interface WebhookParams {
   runs: number;
@@ -80,10 +83,10 @@ async function startTarget(p: WebhookParams, tls: Tls, dir: string, cleanup: Cle
   const stdio: ['ignore', 'ignore', 'pipe'] = ['ignore', 'ignore', 'pipe']; // info logs go to /dev/null, as to a log file
   if (p.target !== 'server') {
     const port = await freePort();
-    const proc = startProcess(process.execPath, ['--import', 'tsx', path.join(ROOT, 'cli', 'main.ts'), 'controller', '--relays', relays, '--tls-cert', tls.cert, '--tls-key', tls.key, '--port', String(port), '--host', '127.0.0.1', '--socket-dir', path.join(dir, 'run')], cleanup, { cwd: ROOT, stdio });
+    const proc = startProcess(process.execPath, [...await nodeArgs('cli/main.ts'), 'controller', '--relays', relays, '--tls-cert', tls.cert, '--tls-key', tls.key, '--port', String(port), '--host', '127.0.0.1', '--socket-dir', path.join(dir, 'run')], cleanup, { cwd: ROOT, stdio });
     try {
       await waitHealthy('socat-relay controller', proc, port, tls.caPem);
-      return { proc, port, describe: `socat-relay controller local mode (pid ${proc.pid}), log level info to /dev/null` };
+      return { proc, port, describe: `socat-relay controller local mode (pid ${proc.pid}, ${process.env.BENCH_TSX === '1' ? 'tsx' : 'plain node, transpiled'}), log level info to /dev/null` };
     } catch (err) {
       await proc.stop();
       if (p.target === 'controller') throw err;
@@ -91,13 +94,13 @@ async function startTarget(p: WebhookParams, tls: Tls, dir: string, cleanup: Cle
     }
   }
   const port = await freePort();
-  const proc = startProcess(process.execPath, ['--import', 'tsx', path.join(HERE, 'target.ts'), JSON.stringify({ port, cert: tls.cert, key: tls.key, relays, socketDir: path.join(dir, 'run'), sidecarImage: 'ghcr.io/socat-relay/socat-relay:0.1.0' })], cleanup, { cwd: ROOT, stdio });
+  const proc = startProcess(process.execPath, [...await nodeArgs('bench/webhook/target.ts'), JSON.stringify({ port, cert: tls.cert, key: tls.key, relays, socketDir: path.join(dir, 'run'), sidecarImage: 'ghcr.io/socat-relay/socat-relay:0.1.0' })], cleanup, { cwd: ROOT, stdio });
   await waitHealthy('webhook server (bench/webhook/target.ts)', proc, port, tls.caPem);
   return { proc, port, describe: `WebhookServer from bench/webhook/target.ts (pid ${proc.pid}), log level info to /dev/null` };
 }
 
 async function load(cfg: LoadConfig): Promise<LoadResult> {
-  const r = await runCommand(process.execPath, ['--import', 'tsx', path.join(HERE, 'load.ts'), JSON.stringify(cfg)], { timeoutMs: 600_000 });
+  const r = await runCommand(process.execPath, [...await nodeArgs('bench/webhook/load.ts'), JSON.stringify(cfg)], { timeoutMs: 600_000 });
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as LoadResult;
 }
 
@@ -128,23 +131,29 @@ export async function benchWebhook(p: WebhookParams, log: Log): Promise<Figure[]
     await writeFile(answerFiles.relay, answers.relay.body);
 
     const basePort = await freePort();
-    const baseline = startProcess(process.execPath, ['--import', 'tsx', path.join(HERE, 'baseline.ts'), JSON.stringify({ port: basePort, cert: tls.cert, key: tls.key, responses: { [PATHS.pod]: answerFiles.pod, [PATHS.relay]: answerFiles.relay } })], cleanup, { cwd: ROOT });
+    const baseline = startProcess(process.execPath, [...await nodeArgs('bench/webhook/baseline.ts'), JSON.stringify({ port: basePort, cert: tls.cert, key: tls.key, responses: { [PATHS.pod]: answerFiles.pod, [PATHS.relay]: answerFiles.relay } })], cleanup, { cwd: ROOT });
     await waitUntil('baseline express server', async () => (await post(basePort, PATHS.pod, bodies.pod, tls.caPem).catch(() => ({ status: 0 }))).status === 200, 30_000, 50);
 
-    const servers = [{ name: 'controller', port: target.port }, { name: 'baseline', port: basePort }];
+    const servers = [{ name: 'controller', port: target.port, pid: target.proc.pid }, { name: 'baseline', port: basePort, pid: baseline.pid }];
     const requests = [{ path: PATHS.pod, bodyFile: bodyFiles.pod }, { path: PATHS.relay, bodyFile: bodyFiles.relay }];
     const cfg = (port: number, extra: Partial<LoadConfig>): LoadConfig => ({ url: `https://127.0.0.1:${port}`, ca: tls.ca, connections: p.connections, requests, ...extra });
 
     // Warm-up (JIT, TLS session caches) on both, not measured.
     for (const s of servers) await load(cfg(s.port, { duration: 2 }));
 
-    const sat: Record<string, LoadResult[]> = { controller: [], baseline: [] };
+    // CPU used by the server process per answered request: robust against the machine's noise.
+    const measured = async (pid: number, c: LoadConfig): Promise<LoadResult & { cpuMs: number }> => {
+      const before = await cpuMsOf(pid);
+      const r = await load(c);
+      return { ...r, cpuMs: ((await cpuMsOf(pid)) - before) / Math.max(1, r.total) };
+    };
+    const sat: Record<string, Measured[]> = { controller: [], baseline: [] };
     const fixed: Record<string, LoadResult[]> = { controller: [], baseline: [] };
     for (let run = 1; run <= p.runs; run++) {
       for (const s of servers) {
-        const r = await load(cfg(s.port, { duration: p.seconds }));
+        const r = await measured(s.pid, cfg(s.port, { duration: p.seconds }));
         sat[s.name]?.push(r);
-        log(`[webhook] run ${run} saturation ${s.name}: ${r.rps.toFixed(0)} req/s p50 ${r.p50} p99 ${r.p99} ms, non2xx ${r.non2xx}, errors ${r.errors}`);
+        log(`[webhook] run ${run} saturation ${s.name}: ${r.rps.toFixed(0)} req/s p50 ${r.p50} p99 ${r.p99} ms, server CPU ${r.cpuMs.toFixed(3)} ms/request, non2xx ${r.non2xx}, errors ${r.errors}`);
       }
       for (const s of servers) {
         const r = await load(cfg(s.port, { duration: p.seconds, overallRate: p.fixedRate }));
@@ -179,12 +188,13 @@ export async function benchWebhook(p: WebhookParams, log: Log): Promise<Figure[]
   }
 }
 
-export function webhookFigures(p: WebhookParams, sat: Record<string, LoadResult[]>, fixed: Record<string, LoadResult[]>, mem: { start: number; mid: number; end: number; peak: number; requests: number; failed: number }, describe: string): Figure[] {
-  const med = (rs: LoadResult[] | undefined, k: keyof LoadResult) => median((rs ?? []).map((r) => r[k]));
+export function webhookFigures(p: WebhookParams, sat: Record<string, Measured[]>, fixed: Record<string, LoadResult[]>, mem: { start: number; mid: number; end: number; peak: number; requests: number; failed: number }, describe: string): Figure[] {
+  const med = (rs: Measured[] | undefined, k: keyof Measured) => median((rs ?? []).map((r) => r[k] ?? Number.NaN));
   const failures = [...Object.values(sat), ...Object.values(fixed)].flat().reduce((a, r) => a + r.non2xx + r.errors + r.timeouts, 0);
   const load = `${p.connections} keep-alive connections, ${p.seconds} s per run, median of ${p.runs}; requests alternate pod injection / relay validation`;
   return [
     figure({ name: 'saturation throughput, controller / bare express', unit: 'req/s', value: med(sat.controller, 'rps'), baseline: med(sat.baseline, 'rps'), goal: { on: 'ratio', op: '>=', target: 0.8 }, note: `${load}; target: ${describe}` }),
+    figure({ name: 'server CPU per request at saturation, controller / bare express', unit: 'ms', value: med(sat.controller, 'cpuMs'), baseline: med(sat.baseline, 'cpuMs'), note: 'utime+stime of the server process over the run / requests answered: the least noisy figure here' }),
     figure({ name: 'saturation latency p50, controller / bare express', unit: 'ms', value: med(sat.controller, 'p50'), baseline: med(sat.baseline, 'p50') }),
     figure({ name: 'saturation latency p99, controller / bare express', unit: 'ms', value: med(sat.controller, 'p99'), baseline: med(sat.baseline, 'p99') }),
     figure({ name: `${p.fixedRate} req/s latency p50, controller / bare express`, unit: 'ms', value: med(fixed.controller, 'p50'), baseline: med(fixed.baseline, 'p50') }),

@@ -3,7 +3,7 @@
 // the schema's defaults and shows its printer columns.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError, installCrds, skipUnlessControlPlane, startControlPlane, type ControlPlane } from '../harness/index.js';
+import { ApiError, K8S_VERSION, installCrds, skipUnlessControlPlane, startControlPlane, type ControlPlane } from '../harness/index.js';
 import { relay, WEBHOOK_ONLY_BAD_HOST, type AnyObject } from './fixtures.js';
 
 describe('Relay CRD on a real API server (schema + CEL, no webhook)', { skip: skipUnlessControlPlane() }, () => {
@@ -16,6 +16,11 @@ describe('Relay CRD on a real API server (schema + CEL, no webhook)', { skip: sk
   });
   after(async () => {
     await cp?.stop();
+  });
+
+  test(`the test API server reports the pinned release ${K8S_VERSION} (what sidecar-mode auto-detection reads)`, async () => {
+    const v = await api().request<{ gitVersion: string; major: string; minor: string }>('GET', '/version');
+    assert.deepEqual([v.gitVersion, v.major, v.minor], [K8S_VERSION, '1', K8S_VERSION.split('.')[1]]);
   });
 
   test('the CRD is Established and relays are served as socat.io/v1alpha1, cluster-scoped', async () => {

@@ -115,11 +115,13 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     process.once('SIGINT', onSignal);
   });
   try {
-    await agent.start();
+    // The listen address first: a second agent on the same node fails here, before it could take over
+    // (unlink-early) the sockets of the running one.
     if (http) {
       const addr = await http.start();
       log.info({ address: `${addr.address}:${addr.port}` }, 'serving /healthz and /metrics');
     }
+    await agent.start();
   } catch (e) {
     log.error({ err: (e as Error).message }, 'agent failed to start');
     await stop();

@@ -52,6 +52,7 @@ export class Agent {
   private writeAgain = false;
   private stopped = false;
   private started = false;
+  private startCalled = false;
   private readonly startedAt: string;
   private lastStatus?: AgentStatus;
 
@@ -91,6 +92,7 @@ export class Agent {
   }
 
   async start(): Promise<void> {
+    this.startCalled = true;
     await mkdir(path.join(this.opts.socketDir, AGENT_DIR), { recursive: true, mode: 0o755 });
     const first = await this.readConfig();
     await this.removeStale(new Set(first.wanted.keys()));
@@ -109,6 +111,7 @@ export class Agent {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    if (!this.startCalled) return; // never touched the sockets or the status file: leave them to whoever owns them
     this.watcher?.close();
     this.watcher = undefined;
     clearInterval(this.resyncTimer);

@@ -213,6 +213,31 @@ test('socat-relay agent: SIGTERM stops every socat and exits 0', { skip }, async
   assert.equal(st.relays.c1?.running, false);
 });
 
+test('a second agent on the same listen address exits 1 and leaves the running agent\'s sockets and status alone', { skip }, async (t) => {
+  const dirs = await tempDirs(t, 'agent-twice');
+  const svc = await httpService(t, 'first');
+  await writeRelay(dirs.configDir, 'one', { target: { host: '127.0.0.1', port: svc.port } });
+  const first = runCli(['agent', '--config-dir', dirs.configDir, '--socket-dir', dirs.socketDir, '--listen', '127.0.0.1:0'], process.env);
+  t.after(() => { if (first.exitCode === null) first.kill('SIGKILL'); });
+  let log = '';
+  first.stdout?.on('data', (d: Buffer) => { log += d.toString(); });
+  const pid = await waitRunning(dirs.socketDir, 'one', undefined, 15_000);
+  const port = await waitFor('the first agent\'s port', () => /"address":"127\.0\.0\.1:(\d+)"/.exec(log)?.[1]);
+  const statusBefore = readStatusFile(dirs.socketDir);
+  const sock = socketPath(dirs.socketDir, 'one');
+  await waitFor('socket', () => existsSync(sock));
+  const inode = statSync(sock).ino;
+  const second = runCli(['agent', '--config-dir', dirs.configDir, '--socket-dir', dirs.socketDir, '--listen', `127.0.0.1:${port}`], process.env);
+  const code = await new Promise<number | null>((r) => second.once('exit', (c) => r(c)));
+  assert.equal(code, 1);
+  assert.equal(statSync(sock).ino, inode, 'the socket was not replaced');
+  assert.deepEqual(readStatusFile(dirs.socketDir), statusBefore);
+  assert.ok(isAlive(pid));
+  assert.equal(await getViaSocket(sock), 'first GET /');
+  first.kill('SIGTERM');
+  await new Promise((r) => first.once('exit', r));
+});
+
 test('socat-relay agent without socat on PATH exits 1 saying how to install it', async (t) => {
   const dirs = await tempDirs(t, 'agent-nosocat');
   const child = runCli(['agent', '--config-dir', dirs.configDir, '--socket-dir', dirs.socketDir, '--listen', 'off'], { ...process.env, PATH: dirs.root });

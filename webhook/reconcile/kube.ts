@@ -56,6 +56,7 @@ export function kubeReconcileApi(kc: KubeConfig, nodeName: string): ReconcileApi
       const now = new Date();
       await core.createNamespacedEvent({
         namespace: EVENT_NAMESPACE,
+        fieldManager: SHARED_FIELD_MANAGER,
         body: {
           metadata: { name: `${relay.metadata.name}.${randomBytes(8).toString('hex')}`, namespace: EVENT_NAMESPACE },
           involvedObject: { apiVersion: API_VERSION, kind: KIND, name: relay.metadata.name, ...(relay.metadata.uid ? { uid: relay.metadata.uid } : {}) },

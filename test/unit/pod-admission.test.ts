@@ -180,6 +180,16 @@ const denials: { name: string; pod: () => RawPod; namespace?: string; message: s
     message: 'the pod already has a container named "socat-kube-scheduler" that socat-relay did not inject; the pod already has a volume named "socat-kube-scheduler" that socat-relay did not inject', reason: 'name-conflict',
   },
   {
+    name: 'a marker annotation claiming a relay whose volume is not the relay folder',
+    pod: () => {
+      const p = pod('basic');
+      p.metadata!.annotations = { 'socat.io/injected': 'kube-scheduler' };
+      p.spec!.volumes = [{ name: 'socat-kube-scheduler', emptyDir: {} }];
+      return p;
+    },
+    message: 'the pod has a volume named "socat-kube-scheduler" that is not the relay\'s folder /run/socat-relay/kube-scheduler', reason: 'name-conflict',
+  },
+  {
     name: 'an empty label and no annotation',
     pod: () => { const p = pod('basic'); p.metadata!.labels!['socat.io/consume'] = ''; return p; },
     message: 'label socat.io/consume is empty: name the relay to consume', reason: 'no-relay-named',
@@ -217,4 +227,15 @@ test('a UDP container port does not clash with a TCP relay on the same number', 
 test('a CREATE whose object is not an object gets a 400, not a crash', () => {
   const r = admitPod(podRequest('garbage'), context());
   assert.deepEqual(r, { uid: '', allowed: false, status: { code: 400, message: 'request.object must be a Pod object' } });
+});
+
+test('a marker annotation with our exact volume but no sidecar gets the sidecar added, nothing else changed', () => {
+  const p = pod('basic');
+  const once = applied(p, admitPod(podRequest(p), context()));
+  once.spec!.initContainers = [];
+  const r = decidePod(podRequest(once), context());
+  assert.deepEqual(r.injected, ['kube-scheduler']);
+  const out = applied(once, r.response);
+  assert.deepEqual(out.spec?.initContainers?.map((c) => c.name), ['socat-kube-scheduler']);
+  assert.deepEqual(out.spec?.volumes, once.spec?.volumes);
 });

@@ -22,6 +22,11 @@ test('warnings are cut to 120 characters and deduplicated; none leaves the field
   assert.equal('warnings' in withWarnings(allowed(), []), false);
 });
 
+function deep(levels: number): unknown {
+  let v: unknown = 'leaf';
+  for (let i = 0; i < levels; i++) v = i % 2 ? { n: v } : [v];
+  return v;
+}
 const base = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u-1', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE' } };
 const malformed: { name: string; body: unknown; message: string; uid: string }[] = [
   { name: 'not an object', body: [1, 2], message: 'the body must be an AdmissionReview object', uid: '' },
@@ -31,6 +36,7 @@ const malformed: { name: string; body: unknown; message: string; uid: string }[]
   { name: 'no request', body: { ...base, request: undefined }, message: 'the AdmissionReview has no request', uid: '' },
   { name: 'no uid', body: { ...base, request: { ...base.request, uid: undefined } }, message: 'request.uid is required', uid: '' },
   { name: 'no operation', body: { ...base, request: { ...base.request, operation: undefined } }, message: 'request.operation is required', uid: 'u-1' },
+  { name: 'nested 600 levels deep', body: { ...base, request: { ...base.request, object: deep(600) } }, message: 'the AdmissionReview is nested deeper than 512 levels', uid: 'u-1' },
   { name: 'no kind', body: { ...base, request: { ...base.request, kind: 'Pod' } }, message: 'request.kind is required', uid: 'u-1' },
 ];
 for (const m of malformed) {
@@ -48,4 +54,9 @@ for (const m of malformed) {
 test('decode: a good envelope returns its request; error reviews are AdmissionReview-shaped', () => {
   assert.equal(decodeReview(base).uid, 'u-1');
   assert.deepEqual(errorReview(413, 'too big', 'u'), { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'u', allowed: false, status: { code: 413, message: 'too big' } } });
+});
+
+test('decode: depth is measured without recursion, so 100 000 levels answer a DecodeError, not a RangeError', () => {
+  assert.throws(() => decodeReview({ ...base, request: { ...base.request, object: deep(100_000) } }), DecodeError);
+  assert.equal(decodeReview({ ...base, request: { ...base.request, object: deep(400) } }).uid, 'u-1');
 });

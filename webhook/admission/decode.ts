@@ -15,10 +15,28 @@ export class DecodeError extends Error {
   }
 }
 
+/** Deeper than this is no Kubernetes object; cloning and diffing it would exhaust the stack. */
+export const MAX_DEPTH = 512;
+
+/** The nesting depth of a JSON value, counted without recursion; stops early once over `limit`. */
+export function jsonDepth(value: unknown, limit = MAX_DEPTH): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (d > max) max = d;
+    if (max > limit) return max;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
 export function decodeReview(body: unknown): AdmissionRequest {
   if (!isObject(body)) throw new DecodeError('the body must be an AdmissionReview object', 400, '');
   const request = body.request;
   const uid = isObject(request) && typeof request.uid === 'string' ? request.uid : '';
+  if (jsonDepth(body) > MAX_DEPTH) throw new DecodeError(`the AdmissionReview is nested deeper than ${MAX_DEPTH} levels`, 400, uid);
   if (body.apiVersion === 'admission.k8s.io/v1beta1') {
     throw new DecodeError('admission.k8s.io/v1beta1 is not supported: set admissionReviewVersions: [v1]', 400, uid);
   }

@@ -1,7 +1,8 @@
 // Pure pod admission: request + catalog + namespace labels + options → response. No I/O: the HTTP edge
 // and the inject command both call it, and a dryRun request gets the same answer as any other.
 import fjp from 'fast-json-patch';
-import { INJECTED_ANNOTATION, sidecarName, volumeName } from '../../relay/index.js';
+import { isDeepStrictEqual } from 'node:util';
+import { INJECTED_ANNOTATION, relayDir, sidecarName, volumeName } from '../../relay/index.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
 import { andNodeRequirements, nodeRequirements } from './affinity.js';
 import { checkNamespace, checkPorts, lookUpRelays, wantedRelays, type Denial } from './consume.js';
@@ -63,10 +64,18 @@ export function decidePod(req: AdmissionRequest, ctx: PodContext): PodDecision {
   const all: RawContainer[] = [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
   const oursByName = new Set([...ours].map(sidecarName));
   for (const r of relays) {
-    if (ours.has(r.name)) continue;
     const name = sidecarName(r.name);
+    const volume = (spec.volumes ?? []).find((v) => v.name === volumeName(r.name));
+    if (ours.has(r.name)) {
+      // The marker says we injected it; the volume must then be exactly ours (the annotation can be
+      // written by anyone, and the sidecar's mount must never point at something else).
+      if (volume && !isDeepStrictEqual(volume, sidecarVolume(r, ctx.options))) {
+        denials.push({ reason: 'name-conflict', message: `the pod has a volume named "${volumeName(r.name)}" that is not the relay's folder ${relayDir(ctx.options.nodeSocketDir, r.name)}` });
+      }
+      continue;
+    }
     if (all.some((c) => c.name === name)) denials.push({ reason: 'name-conflict', message: `the pod already has a container named "${name}" that socat-relay did not inject` });
-    if ((spec.volumes ?? []).some((v) => v.name === volumeName(r.name))) denials.push({ reason: 'name-conflict', message: `the pod already has a volume named "${volumeName(r.name)}" that socat-relay did not inject` });
+    if (volume) denials.push({ reason: 'name-conflict', message: `the pod already has a volume named "${volumeName(r.name)}" that socat-relay did not inject` });
   }
   denials.push(...checkPorts(relays, all.filter((c) => !oursByName.has(c.name ?? ''))));
   if (denials.length > 0) return deny(denials);

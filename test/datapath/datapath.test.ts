@@ -61,13 +61,18 @@ before(async () => {
   agent = await startAgent(ctx, dirs);
   for (const r of ['web', 'syslog', 'dns']) await waitRunning(dirs.socketDir, r);
 
-  const injected = await injectSidecars(root, relays, ['web', 'syslog', 'dns']);
+  const injected = await injectSidecars(root, relays, ['web', 'syslog', 'dns'], dirs.socketDir);
   sidecars = new Map(injected.map((s) => [s.name, s]));
   assert.deepEqual([...sidecars.keys()].sort(), ['socat-dns', 'socat-syslog', 'socat-web']);
+  for (const [relay, sc] of [...sidecars].map(([n, sc]) => [n.slice('socat-'.length), sc] as const)) {
+    assert.equal(sc.command[0], 'socat');
+    assert.deepEqual([sc.uid, sc.gid], [65532, 65532], 'the sidecar runs as the socket group, not root');
+    assert.equal(sc.hostPath, relayDir(dirs.socketDir, relay), 'the volume is the relay\'s folder, not the socket file');
+  }
   ns = NetNs.create(PREFIX);
   cleanups.push(() => ns.delete());
   for (const [relay, port, proto] of [['web', HTTP_PORT, 'tcp'], ['syslog', SYSLOG_PORT, 'udp'], ['dns', DNS_PORT, 'udp']] as const) {
-    const child = startSidecar(ns, sidecars.get(`socat-${relay}`)!, relayDir(dirs.socketDir, relay));
+    const child = startSidecar(ns, sidecars.get(`socat-${relay}`)!);
     sidecarPids.push(child.pid!);
     await waitListening(ns, proto, port);
   }

@@ -15,6 +15,8 @@ export interface InjectedSidecar {
   uid: number;
   gid: number;
   mountPath: string;
+  /** The hostPath of the sidecar's volume: the relay's folder on the node. */
+  hostPath: string;
 }
 
 interface RawContainer {
@@ -29,7 +31,7 @@ interface RawContainer {
  * Runs `socat-relay inject -f POD --relays RELAYS` on a labelled pod and returns its socat sidecars
  * (the real injection result, not a retyped command line).
  */
-export async function injectSidecars(dir: string, relays: object[], consume: string[]): Promise<InjectedSidecar[]> {
+export async function injectSidecars(dir: string, relays: object[], consume: string[], nodeSocketDir: string): Promise<InjectedSidecar[]> {
   const podFile = path.join(dir, 'pod.yaml');
   const relaysFile = path.join(dir, 'relays.yaml');
   await writeFile(podFile, stringify({
@@ -39,7 +41,7 @@ export async function injectSidecars(dir: string, relays: object[], consume: str
   }));
   await writeFile(relaysFile, relays.map((r) => stringify(r)).join('---\n'));
   const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'cli/main.ts'), 'inject', '-f', podFile, '--relays', relaysFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'cli/main.ts'), 'inject', '-f', podFile, '--relays', relaysFile, '--socket-dir', nodeSocketDir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -47,34 +49,24 @@ export async function injectSidecars(dir: string, relays: object[], consume: str
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
-  if (out.code === 2 && /not implemented/.test(out.stderr)) return pureInjection(relays, consume);
   if (out.code !== 0) throw new Error(`socat-relay inject exited ${out.code}: ${out.stderr}`);
-  const pod = parseAllDocuments(out.stdout).map((d) => d.toJS() as { kind?: string; spec?: { containers?: RawContainer[]; initContainers?: RawContainer[] } }).find((d) => d?.kind === 'Pod');
+  const pod = parseAllDocuments(out.stdout).map((d) => d.toJS() as { kind?: string; spec?: { containers?: RawContainer[]; initContainers?: RawContainer[]; volumes?: { name: string; hostPath?: { path: string } }[] } }).find((d) => d?.kind === 'Pod');
   if (!pod) throw new Error(`inject printed no Pod:\n${out.stdout}`);
   const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
   return all.filter((c) => c.name.startsWith('socat-')).map((c) => {
     const command = [...(c.command ?? []), ...(c.args ?? [])];
     const mount = c.volumeMounts?.[0];
-    if (!mount || command.length === 0) throw new Error(`sidecar ${c.name} has no command or mount`);
-    return { name: c.name, command, uid: c.securityContext?.runAsUser ?? 0, gid: c.securityContext?.runAsGroup ?? 0, mountPath: mount.mountPath };
-  });
-}
-
-/** Until `socat-relay inject` lands: the same containers from the pure injector it will print. */
-async function pureInjection(relays: object[], consume: string[]): Promise<InjectedSidecar[]> {
-  const { sidecarContainer, defaultInjectOptions } = await import('../../webhook/admission/index.js');
-  const { resolveRelay } = await import('../../relay/index.js');
-  return relays.map((r) => resolveRelay(r)).filter((r) => consume.includes(r.name)).map((r) => {
-    const c = sidecarContainer(r, defaultInjectOptions()) as unknown as RawContainer;
-    return { name: c.name, command: [...(c.command ?? []), ...(c.args ?? [])], uid: c.securityContext!.runAsUser!, gid: c.securityContext!.runAsGroup!, mountPath: c.volumeMounts![0]!.mountPath };
+    const hostPath = pod.spec?.volumes?.find((v) => v.name === mount?.name)?.hostPath?.path;
+    if (!mount || !hostPath || command.length === 0) throw new Error(`sidecar ${c.name} has no command, mount or hostPath volume`);
+    return { name: c.name, command, uid: c.securityContext?.runAsUser ?? 0, gid: c.securityContext?.runAsGroup ?? 0, mountPath: mount.mountPath, hostPath };
   });
 }
 
 /**
- * Starts a sidecar in the pod's namespace: a private /run (tmpfs), the node's relay folder bind-mounted
- * read-only at the sidecar's mountPath (like the hostPath volume), then its command as its uid/gid.
+ * Starts a sidecar in the pod's namespace: a private /run (tmpfs), its hostPath volume (the node's
+ * relay folder) bind-mounted read-only at its mountPath, then its command as its uid/gid.
  */
-export function startSidecar(ns: NetNs, sc: InjectedSidecar, nodeRelayDir: string): ReturnType<NetNs['spawn']> {
+export function startSidecar(ns: NetNs, sc: InjectedSidecar): ReturnType<NetNs['spawn']> {
   const script = [
     'set -e',
     'mount -t tmpfs -o mode=0755 tmpfs /run',
@@ -84,7 +76,7 @@ export function startSidecar(ns: NetNs, sc: InjectedSidecar, nodeRelayDir: strin
     'uid=$3; gid=$4; shift 4',
     'exec setpriv --reuid="$uid" --regid="$gid" --clear-groups --no-new-privs "$@"',
   ].join('\n');
-  return ns.spawn('sh', ['-c', script, 'sidecar', nodeRelayDir, sc.mountPath, String(sc.uid), String(sc.gid), ...sc.command]);
+  return ns.spawn('sh', ['-c', script, 'sidecar', sc.hostPath, sc.mountPath, String(sc.uid), String(sc.gid), ...sc.command]);
 }
 
 /** Waits until something listens on 127.0.0.1:port (tcp or udp) inside the namespace. */

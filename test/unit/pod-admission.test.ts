@@ -239,3 +239,11 @@ test('a marker annotation with our exact volume but no sidecar gets the sidecar 
   assert.deepEqual(out.spec?.initContainers?.map((c) => c.name), ['socat-kube-scheduler']);
   assert.deepEqual(out.spec?.volumes, once.spec?.volumes);
 });
+
+test('a pod nested deeper than 512 levels gets a 400 from the pure handler too (the inject command has no envelope)', () => {
+  const p = pod('basic');
+  let deep: unknown = 'leaf';
+  for (let i = 0; i < 5000; i++) deep = { n: deep };
+  p.spec!.deep = deep;
+  assert.deepEqual(admitPod(podRequest(p), context()), { uid: '', allowed: false, status: { code: 400, message: 'the pod is nested deeper than 512 levels' } });
+});

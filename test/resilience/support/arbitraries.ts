@@ -9,6 +9,7 @@ export const NAMESPACES = ['monitoring', 'observability', 'apps', 'kube-system',
 
 const junk = fc.oneof(fc.constant(null), fc.boolean(), fc.integer(), fc.double(), fc.string({ maxLength: 12 }), fc.constant([]), fc.constant({}));
 const dnsLabel = fc.stringMatching(/^[a-z]([-a-z0-9]{0,14}[a-z0-9])?$/);
+const octetArb = fc.integer({ min: 0, max: 255 });
 
 /** A field that is usually `good`, sometimes missing, sometimes of the wrong type. */
 function mostly<T>(good: fc.Arbitrary<T>, weight = 8): fc.Arbitrary<T | undefined | unknown> {
@@ -35,31 +36,64 @@ export const portArb = fc.oneof(
   { arbitrary: fc.constantFrom(0, -1, 65536, 1.5, '80', 1e9, Number.NaN), weight: 2 },
 );
 
-const labelKey = fc.oneof(dnsLabel, fc.constantFrom('node-role.kubernetes.io/control-plane', 'kubernetes.io/os', 'team'), fc.string({ maxLength: 10 }));
-const labelValue = fc.oneof(fc.constantFrom('', 'linux', 'observability'), dnsLabel, fc.string({ maxLength: 10 }));
+const labelKey = fc.oneof({ arbitrary: dnsLabel, weight: 4 }, { arbitrary: fc.constantFrom('node-role.kubernetes.io/control-plane', 'kubernetes.io/os', 'team'), weight: 4 }, { arbitrary: fc.string({ maxLength: 10 }), weight: 1 });
+const labelValue = fc.oneof({ arbitrary: fc.constantFrom('', 'linux', 'observability'), weight: 4 }, { arbitrary: dnsLabel, weight: 4 }, { arbitrary: fc.string({ maxLength: 10 }), weight: 1 });
 
-export const relayArb = obj({
+const hostileRelayArb = obj({
   apiVersion: fc.oneof({ arbitrary: fc.constant('socat.io/v1alpha1'), weight: 9 }, { arbitrary: fc.constantFrom('socat.io/v1', 'v1', undefined), weight: 1 }),
   kind: fc.oneof({ arbitrary: fc.constant('Relay'), weight: 9 }, { arbitrary: fc.constantFrom('relay', 'Pod', undefined), weight: 1 }),
   metadata: mostly(obj({
-    name: fc.oneof({ arbitrary: dnsLabel, weight: 8 }, { arbitrary: fc.constantFrom('a'.repeat(57), 'a'.repeat(58), 'Bad_Name', '-x', 'x-', 'a.b', '../etc', 'a/b', 'a,b', 'a:b', ''), weight: 2 }, { arbitrary: fc.string({ maxLength: 70 }), weight: 1 }),
+    name: fc.oneof({ arbitrary: dnsLabel, weight: 16 }, { arbitrary: fc.constantFrom('a'.repeat(57), 'a'.repeat(58), 'Bad_Name', '-x', 'x-', 'a.b', '../etc', 'a/b', 'a,b', 'a:b', ''), weight: 2 }, { arbitrary: fc.string({ maxLength: 70 }), weight: 1 }),
     namespace: fc.oneof({ arbitrary: fc.constant(undefined), weight: 9 }, { arbitrary: fc.constantFrom('', 'default'), weight: 1 }),
     generation: fc.option(fc.integer({ min: 1, max: 100 }), { nil: undefined }),
   })),
   spec: mostly(obj({
     protocol: fc.oneof({ arbitrary: fc.constantFrom(undefined, 'TCP', 'UDP'), weight: 9 }, { arbitrary: fc.constantFrom('tcp', 'SCTP', 1), weight: 1 }),
     target: mostly(obj({ host: mostly(hostArb, 12), port: mostly(portArb, 12) }), 12),
-    listen: fc.option(obj({ port: fc.option(portArb, { nil: undefined }), address: fc.option(fc.oneof(fc.constantFrom('127.0.0.1', '::1', '0.0.0.0', '::', '127.0.0.9'), hostArb), { nil: undefined }) }), { nil: undefined }),
-    udp: fc.option(obj({ mode: fc.option(fc.constantFrom('OneWay', 'RequestReply', 'Bogus'), { nil: undefined }), replyTimeoutSeconds: fc.option(fc.oneof(fc.integer({ min: 1, max: 300 }), fc.constantFrom(0, 301, 2.5)), { nil: undefined }) }), { nil: undefined, freq: 2 }),
-    nodeSelector: fc.option(fc.dictionary(labelKey, labelValue, { maxKeys: 3 }), { nil: undefined }),
+    listen: rare(obj({ port: fc.option(portArb, { nil: undefined }), address: fc.option(fc.oneof({ arbitrary: fc.constantFrom('127.0.0.1', '::1', '0.0.0.0', '::', '127.0.0.9'), weight: 4 }, { arbitrary: hostArb, weight: 1 }), { nil: undefined }) }), 1),
+    udp: rare(obj({ mode: fc.option(fc.constantFrom('OneWay', 'RequestReply', 'Bogus'), { nil: undefined }), replyTimeoutSeconds: fc.option(fc.oneof(fc.integer({ min: 1, max: 300 }), fc.constantFrom(0, 301, 2.5)), { nil: undefined }) }), 1),
+    nodeSelector: rare(fc.dictionary(labelKey, labelValue, { maxKeys: 3 }), 2),
     consumers: mostly(obj({
-      namespaces: fc.option(fc.array(fc.oneof(dnsLabel, fc.constantFrom('monitoring', 'Bad_NS', '')), { maxLength: 4 }), { nil: undefined }),
-      namespaceSelector: fc.option(obj({ matchLabels: fc.option(fc.dictionary(labelKey, labelValue, { maxKeys: 2 }), { nil: undefined }) }), { nil: undefined }),
+      namespaces: fc.option(fc.uniqueArray(fc.oneof({ arbitrary: dnsLabel, weight: 12 }, { arbitrary: fc.constantFrom('monitoring', 'Bad_NS', ''), weight: 1 }), { maxLength: 4 }), { nil: undefined }),
+      namespaceSelector: rare(obj({ matchLabels: fc.option(fc.dictionary(labelKey, labelValue, { maxKeys: 2 }), { nil: undefined }) }), 1),
     }), 12),
     sidecar: rare(obj({ resources: obj({ requests: fc.option(fc.dictionary(fc.constantFrom('cpu', 'memory', 'gpu'), fc.constantFrom('5m', '8Mi', '1', 'lots')), { nil: undefined }) }) }), 3),
     extra: rare(junk, 15),
   })),
 });
+
+const goodLabelKey = fc.oneof(dnsLabel, fc.constantFrom('node-role.kubernetes.io/control-plane', 'kubernetes.io/os', 'example.com/zone'));
+const goodLabelValue = fc.oneof(fc.constantFrom('', 'linux'), dnsLabel);
+
+/** Relays that are valid by construction (so the argv builders see many shapes), in every protocol/mode. */
+const goodRelayArb = fc.record({
+  name: dnsLabel,
+  mode: fc.constantFrom('TCP', 'UDP-OneWay', 'UDP-RequestReply'),
+  host: fc.oneof(fc.constantFrom('localhost', '::1', '0:0:0:0:0:0:0:1'), fc.tuple(octetArb, octetArb, octetArb).map(([a, b, c]) => `127.${a}.${b}.${c}`)),
+  port: fc.integer({ min: 1, max: 65535 }),
+  listen: rare(obj({ port: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }), address: fc.option(fc.constantFrom('127.0.0.1', '127.0.0.9', '::1', '0.0.0.0', '::'), { nil: undefined }) }), 1),
+  timeout: fc.option(fc.integer({ min: 1, max: 300 }), { nil: undefined }),
+  nodeSelector: rare(fc.dictionary(goodLabelKey, goodLabelValue, { maxKeys: 3 }), 1),
+  namespaces: fc.uniqueArray(dnsLabel, { minLength: 1, maxLength: 3 }),
+  selector: rare(fc.dictionary(goodLabelKey, goodLabelValue, { maxKeys: 2 }), 1),
+}).map((g) => {
+  const [protocol, udpMode] = g.mode.split('-');
+  return {
+    apiVersion: 'socat.io/v1alpha1',
+    kind: 'Relay',
+    metadata: { name: g.name },
+    spec: {
+      protocol,
+      target: { host: g.host, port: g.port },
+      ...(g.listen ? { listen: g.listen } : {}),
+      ...(udpMode ? { udp: { mode: udpMode, ...(udpMode === 'RequestReply' && g.timeout ? { replyTimeoutSeconds: g.timeout } : {}) } } : {}),
+      ...(g.nodeSelector ? { nodeSelector: g.nodeSelector } : {}),
+      consumers: { namespaces: g.namespaces, ...(g.selector ? { namespaceSelector: { matchLabels: g.selector } } : {}) },
+    },
+  };
+});
+
+export const relayArb: fc.Arbitrary<unknown> = fc.oneof({ arbitrary: goodRelayArb, weight: 1 }, { arbitrary: hostileRelayArb, weight: 2 });
 
 // ---- pods ----
 

@@ -132,6 +132,22 @@ describe('admission through a real API server with our webhook and policy', { sk
     assert.equal(pod.spec.initContainers, undefined);
   });
 
+  test('restarted with SOCAT_RELAY_SIDECAR_MODE=regular, the sidecar is a regular container and the policy admits the pod', async () => {
+    const certs = ctl!.certs;
+    const port = ctl!.port;
+    await ctl!.stop();
+    ctl = await startController({ kubeconfigPath: cp!.kubeconfigPath, dir: cp!.dir, socketDir: socketDir(), certs, port, env: { SOCAT_RELAY_SIDECAR_MODE: 'regular' } });
+    // Same URL and CA: the registered configurations stay valid; wait for the new process to answer.
+    await waitUntilWebhookCalled('the restarted pod webhook', async () => {
+      const dry = await api().create(consumerPod('probe', 'consumers', RELAY), { dryRun: true }).catch(() => undefined);
+      return dry?.spec.containers.some((c: { name: string }) => c.name === SIDECAR) ?? false;
+    });
+    const pod = await api().create(consumerPod('regular', 'consumers', RELAY));
+    assert.deepEqual(pod.spec.containers.map((c: { name: string }) => c.name), ['main', SIDECAR]);
+    assert.equal(pod.spec.initContainers, undefined);
+    assert.equal(pod.spec.containers[1].restartPolicy, undefined);
+  });
+
   test('with the controller stopped: unlabeled pods are admitted, a labeled pod is denied by the policy, a Relay by the fail-closed webhook', async () => {
     await ctl!.stop();
     // Fail open: the pod webhook cannot be called, the API server goes on without it.

@@ -42,6 +42,18 @@ const denied: { name: string; object: unknown; message: string }[] = [
   { name: 'upper-case name', object: relay({}, 'Kube_Scheduler'), message: 'metadata.name: "Kube_Scheduler" cannot become a socket folder and container name: use lowercase letters, digits and \'-\', start and end with a letter or digit, at most 57 characters' },
   { name: 'name too long for a container name', object: relay({}, 'a'.repeat(58)), message: `metadata.name: "${'a'.repeat(58)}" cannot become a socket folder and container name: use lowercase letters, digits and '-', start and end with a letter or digit, at most 57 characters` },
   { name: 'a namespace on a cluster-scoped object', object: { ...relay({}), metadata: { name: 'r1', namespace: 'default' } }, message: 'metadata.namespace: Relay is cluster-scoped: remove the namespace' },
+  { name: 'no target', object: relay({ target: undefined }), message: 'spec.target: required' },
+  { name: 'no target host', object: relay({ target: { port: 80 } }), message: 'spec.target.host: required' },
+  { name: 'target host not a string', object: relay({ target: { host: 127, port: 80 } }), message: 'spec.target.host: must be a string, got number 127' },
+  { name: 'bracketed IPv6 target', object: relay({ target: { host: '[::1]', port: 80 } }), message: 'spec.target.host: write the IPv6 address without brackets (::1)' },
+  { name: 'reply timeout out of range', object: relay({ protocol: 'UDP', udp: { mode: 'RequestReply', replyTimeoutSeconds: 301 } }), message: 'spec.udp.replyTimeoutSeconds: must be an integer from 1 to 300, got number 301' },
+  { name: 'bad nodeSelector key', object: relay({ nodeSelector: { 'bad key': 'x' } }), message: 'spec.nodeSelector.bad key: not a valid label key' },
+  { name: 'bad nodeSelector value', object: relay({ nodeSelector: { zone: 'a b' } }), message: 'spec.nodeSelector.zone: "a b" is not a valid label value' },
+  { name: 'unknown selector operator', object: relay({ consumers: { namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'Like', values: ['x'] }] } } }), message: 'spec.consumers.namespaceSelector.matchExpressions[0].operator: must be In, NotIn, Exists or DoesNotExist, got "Like"' },
+  { name: 'values with Exists', object: relay({ consumers: { namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'Exists', values: ['x'] }] } } }), message: 'spec.consumers.namespaceSelector.matchExpressions[0].values: must be empty for operator Exists' },
+  { name: 'unknown sidecar resource', object: relay({ sidecar: { resources: { limits: { gpu: '1' } } } }), message: 'spec.sidecar.resources.limits.gpu: unknown resource (allowed: cpu, memory, ephemeral-storage)' },
+  { name: 'no name', object: { ...relay({}), metadata: {} }, message: 'metadata.name: required' },
+  { name: 'wrong kind', object: { ...relay({}), kind: 'Pod' }, message: 'kind: must be Relay, got "Pod"' },
   { name: 'wrong apiVersion', object: { ...relay({}), apiVersion: 'socat.io/v1' }, message: 'apiVersion: must be socat.io/v1alpha1, got "socat.io/v1"' },
 ];
 

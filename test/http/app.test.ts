@@ -155,3 +155,12 @@ test('each admission request logs through a child logger carrying uid, kind, nam
     { uid: req.uid, kind: 'Pod', namespace: 'monitoring', name: 'prometheus', operation: 'CREATE', user: 'system:serviceaccount:kube-system:replicaset-controller', relays: ['kube-scheduler'] },
   );
 });
+
+test('the README example review (test/fixtures/admission/review-pod.json) is patched with its uid', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { FIXTURES } = await import('../unit/admission-helpers.js');
+  const body = readFileSync(`${FIXTURES}/admission/review-pod.json`, 'utf8');
+  const res = await request(setup().app).post('/mutate-pods').set('content-type', 'application/json').send(body).expect(200);
+  assert.equal(res.body.response.uid, '3b4c1a52-6a0e-4f55-9d3e-000000000001');
+  assert.deepEqual(patchOps(res.body.response).map((o) => `${o.op} ${o.path}`), ['add /spec/volumes', 'add /spec/affinity', 'add /spec/initContainers', 'add /metadata/annotations']);
+});

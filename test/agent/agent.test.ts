@@ -121,14 +121,22 @@ test('a socat that keeps exiting is restarted with doubling delays, and its erro
   await writeRelay(dirs.configDir, 'flaky', { target: { host: '127.0.0.1', port: 9 } });
   const delays: number[] = [];
   const schedule = (fn: () => void, ms: number): (() => void) => {
-    if (ms !== 1000) delays.push(ms); // 1000 = the stop grace
+    if (ms === 1000) { // the stop grace
+      const h = setTimeout(fn, ms);
+      return () => clearTimeout(h);
+    }
+    delays.push(ms);
+    if (delays.length > 4) return () => undefined; // hold the 5th restart: the relay stays down
     const h = setTimeout(fn, 5); // run restarts quickly; the requested delays are what is checked
     return () => clearTimeout(h);
   };
   // /bin/false stands in for a socat that fails at once (e.g. a bad address).
   await startAgent(t, dirs, { socatPath: '/bin/false', schedule });
-  await waitFor('four restarts', () => (readStatusFile(dirs.socketDir).relays.flaky?.restarts ?? 0) >= 4);
-  assert.deepEqual(delays.slice(0, 4), [200, 400, 800, 1600]);
+  await waitFor('four restarts and a fifth exit in the status file', () => {
+    const r = readStatusFile(dirs.socketDir).relays.flaky;
+    return delays.length === 5 && r?.running === false && r.restarts === 4;
+  });
+  assert.deepEqual(delays, [200, 400, 800, 1600, 3200]);
   const st = readStatusFile(dirs.socketDir).relays.flaky!;
   assert.equal(st.running, false);
   assert.match(st.lastError ?? '', /exited with code 1/);

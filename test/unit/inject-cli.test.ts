@@ -45,9 +45,13 @@ test('regular mode, another image and socket root; the output injected again cha
   const [p] = parseDocuments(r.stdout) as Obj[];
   assert.deepEqual(p.spec.containers.map((c: Obj) => [c.name, c.image]), [['prometheus', 'prom/prometheus:v3.0.0'], ['socat-kube-scheduler', 'my/socat:1']]);
   assert.equal(p.spec.volumes[0].hostPath.path, '/var/run/relays/kube-scheduler');
-  const again = await inject(['-f', '-', '--relays', RELAYS, '--mode', 'regular'], r.stdout);
-  assert.equal(again.code, 0);
+  const again = await inject(['-f', '-', '--relays', RELAYS, '--mode', 'regular', '--image', 'my/socat:1', '--socket-dir', '/var/run/relays'], r.stdout);
+  assert.equal(again.code, 0, again.stderr);
   assert.deepEqual(parseDocuments(again.stdout), parseDocuments(r.stdout));
+  // With another socket root the existing volume is not the relay's folder any more: refused, not mounted.
+  const moved = await inject(['-f', '-', '--relays', RELAYS, '--mode', 'regular'], r.stdout);
+  assert.equal(moved.code, 1);
+  assert.match(moved.stderr, /the pod has a volume named "socat-kube-scheduler" that is not the relay's folder \/run\/socat-relay\/kube-scheduler/);
 });
 
 test('a CronJob template in a namespace selected by labels given on the command line', async () => {

@@ -54,10 +54,14 @@ export interface AgentProcess {
   kill(): Promise<void>;
 }
 
-export async function startAgent(dirs: AgentDirs, opts: { resyncSeconds?: number; logName?: string } = {}): Promise<AgentProcess> {
+/**
+ * Starts `socat-relay agent`. It serves /healthz on an ephemeral loopback port by default, as in
+ * production (with `--listen off` an agent with no relay exits: see agent-faults.test.ts).
+ */
+export async function startAgent(dirs: AgentDirs, opts: { resyncSeconds?: number; logName?: string; listen?: string } = {}): Promise<AgentProcess> {
   const args = [
     '--import', 'tsx', path.join(REPO_ROOT, 'cli', 'main.ts'), 'agent',
-    '--config-dir', dirs.configDir, '--socket-dir', dirs.socketDir, '--listen', 'off',
+    '--config-dir', dirs.configDir, '--socket-dir', dirs.socketDir, '--listen', opts.listen ?? '127.0.0.1:0',
     '--resync', String(opts.resyncSeconds ?? 2), '--log-level', 'info',
   ];
   const proc = spawnManaged('agent', process.execPath, args, {

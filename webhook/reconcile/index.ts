@@ -65,7 +65,7 @@ function rawSelects(relay: Relay, labels: Record<string, string>): boolean {
 }
 
 export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHandle> {
-  const log = o.log.child({ component: 'reconcile', node: o.nodeName });
+  const log = o.log.child({ node: o.nodeName });
   const metrics = new ReconcileMetrics(o.registry);
   const kube = o.api && o.nodeSource ? undefined : await import('./kube.js');
   const api = o.api ?? kube!.kubeReconcileApi(o.kc, o.nodeName);

@@ -251,6 +251,8 @@ export class Agent {
         do {
           this.writeAgain = false;
           await this.writeStatus();
+          // Bursts (e.g. a refused target logging an error per connection) become one write per 50 ms.
+          if (this.writeAgain && !this.stopped) await new Promise((r) => setTimeout(r, 50));
         } while (this.writeAgain);
       } finally {
         this.writing = undefined;

@@ -202,6 +202,18 @@ function runCli(args: string[], env: NodeJS.ProcessEnv): ReturnType<typeof spawn
   return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'cli/main.ts'), ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+test('a config folder that does not exist at start is picked up once it appears (resync)', { skip }, async (t) => {
+  const dirs = await tempDirs(t, 'agent-late');
+  await rm(dirs.configDir, { recursive: true });
+  const svc = await httpService(t, 'late');
+  const agent = await startAgent(t, dirs, { resyncMs: 200 });
+  assert.deepEqual(agent.status()?.relays, {});
+  await mkdir(dirs.configDir);
+  await writeRelay(dirs.configDir, 'late', { target: { host: '127.0.0.1', port: svc.port } });
+  await waitRunning(dirs.socketDir, 'late');
+  assert.equal(await waitFor('late answers', () => getViaSocket(socketPath(dirs.socketDir, 'late'))), 'late GET /');
+});
+
 test('socat-relay agent: SIGTERM stops every socat and exits 0', { skip }, async (t) => {
   const dirs = await tempDirs(t, 'agent-cli');
   const svc = await httpService(t, 'cli');

@@ -247,3 +247,14 @@ test('a pod nested deeper than 512 levels gets a 400 from the pure handler too (
   p.spec!.deep = deep;
   assert.deepEqual(admitPod(podRequest(p), context()), { uid: '', allowed: false, status: { code: 400, message: 'the pod is nested deeper than 512 levels' } });
 });
+
+for (const [mode, restartPolicy, warned] of [['regular', 'Never', true], ['regular', 'OnFailure', true], ['regular', 'Always', false], ['native', 'Never', false]] as const) {
+  test(`${mode} mode, restartPolicy ${restartPolicy}: ${warned ? 'a warning that the pod will not finish' : 'no warning'}`, () => {
+    const p = pod('basic');
+    p.spec!.restartPolicy = restartPolicy;
+    const r = admitPod(podRequest(p), context({ options: defaultInjectOptions({ mode }) }));
+    assert.equal(r.allowed, true);
+    assert.ok(r.patch);
+    assert.deepEqual(r.warnings, warned ? ['socat-relay: a regular sidecar container keeps this run-to-completion pod from finishing; use native sidecars'] : undefined);
+  });
+}

@@ -30,6 +30,8 @@ export interface PodDecision {
   injected: string[];
 }
 
+export const RUN_TO_COMPLETION_WARNING = 'socat-relay: a regular sidecar container keeps this run-to-completion pod from finishing; use native sidecars';
+
 export function injectedRelays(pod: RawPod): string[] {
   return (pod.metadata?.annotations?.[INJECTED_ANNOTATION] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 }
@@ -108,7 +110,12 @@ export function decidePod(req: AdmissionRequest, ctx: PodContext): PodDecision {
     mutated.metadata ??= {};
     (mutated.metadata.annotations ??= {})[INJECTED_ANNOTATION] = marker;
   }
-  return { response: patched(fjp.compare(pod, mutated)), denials: [], injected };
+  const warnings: string[] = [];
+  const restartPolicy = spec.restartPolicy;
+  if (ctx.options.mode === 'regular' && injected.length > 0 && (restartPolicy === 'Never' || restartPolicy === 'OnFailure')) {
+    warnings.push(RUN_TO_COMPLETION_WARNING);
+  }
+  return { response: withWarnings(patched(fjp.compare(pod, mutated)), warnings), denials: [], injected };
 }
 
 export function admitPod(req: AdmissionRequest, ctx: PodContext): AdmissionResponse {

@@ -2,14 +2,15 @@
 // socat per valid relay through the Supervisor, cleans the folders of removed relays and writes its
 // status file after every change. No Kubernetes API: files in, processes and a status file out.
 import { watch, type FSWatcher } from 'node:fs';
-import { chmod, chown, mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Registry } from 'prom-client';
 import type { Logger } from '../lib/log.js';
-import { AGENT_DIR, agentStatusPath, isRelayName, nodeArgv, relayDir, socketPath } from '../relay/index.js';
+import { AGENT_DIR, agentStatusPath, nodeArgv, socketPath } from '../relay/index.js';
 import type { BackoffPolicy } from './backoff.js';
 import { interpretConfig, readConfigDir, type ConfigState } from './config.js';
 import { writeFileAtomic } from './files.js';
+import { emptyRelayDir, prepareRelayDir, staleRelayDirs } from './folders.js';
 import { AgentMetrics } from './metrics.js';
 import { plan, type Command } from './plan.js';
 import { buildAgentStatus, type AgentStatus } from './status.js';
@@ -64,8 +65,8 @@ export class Agent {
     this.supervisor = new Supervisor({
       socatPath: opts.socatPath,
       log: opts.log,
-      prepare: (name) => this.prepareRelayDir(name),
-      cleanup: (name) => this.cleanRelayDir(name),
+      prepare: (name) => prepareRelayDir(opts.socketDir, name, opts.socketGid, opts.log),
+      cleanup: (name) => emptyRelayDir(opts.socketDir, name),
       onChange: () => this.statusChanged(),
       onRestart: (name) => this.metrics.restarts.inc({ relay: name }),
       onConnection: (name) => this.metrics.connections.inc({ relay: name }),
@@ -95,7 +96,10 @@ export class Agent {
     this.startCalled = true;
     await mkdir(path.join(this.opts.socketDir, AGENT_DIR), { recursive: true, mode: 0o755 });
     const first = await this.readConfig();
-    await this.removeStale(new Set(first.wanted.keys()));
+    for (const name of await staleRelayDirs(this.opts.socketDir, new Set(first.wanted.keys()))) {
+      this.opts.log.info({ relay: name }, 'cleaning the folder of a relay that is no longer configured');
+      await emptyRelayDir(this.opts.socketDir, name);
+    }
     await this.reload(first);
     this.watchFolder();
     const resync = this.opts.resyncMs ?? 30_000;
@@ -196,46 +200,6 @@ export class Agent {
       this.watcher = w;
     } catch (e) {
       this.opts.log.warn({ configDir: this.opts.configDir, err: (e as Error).message }, 'cannot watch the config folder yet: relying on the resync');
-    }
-  }
-
-  private async prepareRelayDir(name: string): Promise<void> {
-    const dir = relayDir(this.opts.socketDir, name);
-    await mkdir(dir, { recursive: true, mode: 0o750 });
-    await chmod(dir, 0o750);
-    try {
-      await chown(dir, process.getuid?.() ?? 0, this.opts.socketGid);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
-      this.opts.log.warn({ relay: name, gid: this.opts.socketGid }, 'cannot give the relay folder to the socket group (not root?): consumers outside this user may be refused');
-    }
-  }
-
-  /** Empties a removed relay's folder; the folder itself stays, as running consumers may have it mounted. */
-  private async cleanRelayDir(name: string): Promise<void> {
-    const dir = relayDir(this.opts.socketDir, name);
-    let entries: string[];
-    try {
-      entries = await readdir(dir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw e;
-    }
-    await Promise.all(entries.map((e) => rm(path.join(dir, e), { recursive: true, force: true })));
-  }
-
-  /** At start: empties the folders of relays that are no longer configured (a crash may have left sockets). */
-  private async removeStale(wanted: Set<string>): Promise<void> {
-    let entries: import('node:fs').Dirent[];
-    try {
-      entries = await readdir(this.opts.socketDir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (!e.isDirectory() || e.name === AGENT_DIR || !isRelayName(e.name) || wanted.has(e.name)) continue;
-      this.opts.log.info({ relay: e.name }, 'cleaning the folder of a relay that is no longer configured');
-      await this.cleanRelayDir(e.name);
     }
   }
 

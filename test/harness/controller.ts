@@ -82,7 +82,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   const ac = new AbortController();
   void proc.exited.then(() => ac.abort());
   try {
-    await waitFor('controller /readyz', async () => (await get('/readyz').catch(() => undefined))?.status === 200, { timeoutMs: 30_000, intervalMs: 200, signal: ac.signal });
+    await waitFor('controller /readyz', async () => (await get('/readyz').catch(() => undefined))?.status === 200, { timeoutMs: 60_000, intervalMs: 200, signal: ac.signal });
   } catch (err) {
     await proc.stop();
     throw new Error(`the controller did not become ready: ${(err as Error).message}\n--- controller log ---\n${proc.logTail()}`);

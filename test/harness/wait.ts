@@ -17,7 +17,7 @@ export interface WaitOptions {
 }
 
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, opts: WaitOptions = {}): Promise<T> {
-  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const timeoutMs = opts.timeoutMs ?? 20_000;
   const interval = opts.intervalMs ?? 100;
   const deadline = Date.now() + timeoutMs;
   let last: unknown;

@@ -17,6 +17,6 @@ export async function unregisterWebhooks(client: KubeClient, configs: KubeObject
 }
 
 /** Polls `probe` (e.g. a dry-run create that only our webhook can change) until it says the webhook answered. */
-export async function waitUntilWebhookCalled(what: string, probe: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+export async function waitUntilWebhookCalled(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   await waitFor(`the API server to call ${what}`, probe, { timeoutMs, intervalMs: 250 });
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import {
   decidePod, admitPod, defaultInjectOptions, patchOps, type RawContainer, type RawPod,
 } from '../../webhook/admission/index.js';
-import { applied, context, pod, podRequest } from './admission-helpers.js';
+import { applied, catalog, context, pod, podRequest } from './admission-helpers.js';
 
 const byName = (list: RawContainer[] | undefined, name: string): RawContainer | undefined => list?.find((c) => c.name === name);
 
@@ -258,3 +258,19 @@ for (const [mode, restartPolicy, warned] of [['regular', 'Never', true], ['regul
     assert.deepEqual(r.warnings, warned ? ['socat-relay: a regular sidecar container keeps this run-to-completion pod from finishing; use native sidecars'] : undefined);
   });
 }
+
+test('a relay replaced in the catalog is decided from its new object (validation is memoised per object)', () => {
+  const ctx = context();
+  const c = ctx.catalog as ReturnType<typeof catalog>;
+  const p = pod('basic');
+  assert.equal(admitPod(podRequest(p), ctx).allowed, true);
+  const broken = structuredClone(c.get('kube-scheduler')!);
+  broken.spec.target.host = '169.254.169.254';
+  c.put(broken);
+  assert.match(admitPod(podRequest(p), ctx).status?.message ?? '', /relay "kube-scheduler" is invalid: spec\.target\.host: 169\.254\.169\.254 is link-local/);
+  const fixed = structuredClone(broken);
+  fixed.spec.target.host = '127.0.0.1';
+  fixed.spec.consumers = { namespaces: ['apps'] };
+  c.put(fixed);
+  assert.match(admitPod(podRequest(p), ctx).status?.message ?? '', /does not allow namespace "monitoring"/);
+});

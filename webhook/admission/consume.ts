@@ -2,9 +2,9 @@
 // namespace's labels and the pod's own ports. Each problem is a Denial with a reason code (metrics)
 // and the exact message the user sees.
 import {
-  CONSUME_ANNOTATION, CONSUME_LABEL, formatProblem, matchesLabelSelector, validateRelay,
-  type ResolvedRelay,
+  CONSUME_ANNOTATION, CONSUME_LABEL, formatProblem, matchesLabelSelector, type ResolvedRelay,
 } from '../../relay/index.js';
+import { validatedRelay } from './validated.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
 import type { RawContainer, RawPod } from './pod-shape.js';
 
@@ -38,7 +38,7 @@ export function lookUpRelays(names: string[], catalog: RelayCatalog): { relays: 
       denials.push({ reason: 'relay-not-found', message: `relay "${name}" not found (asked for by ${CONSUME_LABEL})` });
       continue;
     }
-    const v = validateRelay(relay);
+    const v = validatedRelay(relay);
     if (!v.resolved) {
       denials.push({ reason: 'relay-invalid', message: `relay "${name}" is invalid: ${v.problems.map(formatProblem).join(', ')}` });
       continue;

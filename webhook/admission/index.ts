@@ -10,3 +10,4 @@ export * from './relay.js';
 export * from './decode.js';
 export type { RawPod, RawContainer } from './pod-shape.js';
 export * from './workload.js';
+export * from './validated.js';

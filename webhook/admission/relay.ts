@@ -3,6 +3,7 @@
 import { formatProblem, validateRelay, GROUP, KIND } from '../../relay/index.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
 import { isObject } from './pod-shape.js';
+import { validatedRelay } from './validated.js';
 import { allowed, denied, errored, withWarnings } from './response.js';
 import type { AdmissionRequest, AdmissionResponse } from './types.js';
 
@@ -15,7 +16,7 @@ export function listenOverlaps(name: string, port: number, protocol: string, cat
   const out: string[] = [];
   for (const other of catalog.list()) {
     if (other.metadata.name === name) continue;
-    const v = validateRelay(other).resolved;
+    const v = validatedRelay(other).resolved;
     if (v && v.listenPort === port && v.protocol === protocol) {
       out.push(`relay "${v.name}" also listens on ${port}/${protocol}: one pod cannot consume both`);
     }

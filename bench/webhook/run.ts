@@ -32,7 +32,14 @@ export interface WebhookParams {
   fixedRate: number;
   memoryRequests: number;
   target: 'auto' | 'controller' | 'server';
+  /** Extra controllers with changed settings, measured next to the default one (see VARIANTS). */
+  variants: string[];
 }
+
+/** Proposed settings, each run as one more controller process (flags added to the controller command). */
+export const VARIANTS: Record<string, { describe: string; flags: string[] }> = {
+  'warn-logs': { describe: 'controller with --log-level warn (no info line per injected pod)', flags: ['--log-level', 'warn'] },
+};
 
 export function webhookParams(env: NodeJS.ProcessEnv): WebhookParams {
   return {
@@ -42,6 +49,7 @@ export function webhookParams(env: NodeJS.ProcessEnv): WebhookParams {
     fixedRate: num(env, 'BENCH_WEBHOOK_RATE', 500),
     memoryRequests: num(env, 'BENCH_WEBHOOK_MEMORY_REQUESTS', 100_000, 5_000),
     target: str(env, 'BENCH_WEBHOOK_TARGET', ['auto', 'controller', 'server'] as const, 'auto'),
+    variants: (env.BENCH_WEBHOOK_VARIANTS ?? '').split(',').map((x) => x.trim()).filter(Boolean),
   };
 }
 
@@ -78,12 +86,12 @@ async function waitHealthy(what: string, proc: Managed, port: number, ca: Buffer
 }
 
 /** Starts the controller (local mode of `socat-relay controller`), or the same server from a bench script. */
-async function startTarget(p: WebhookParams, tls: Tls, dir: string, cleanup: Cleanup, log: Log): Promise<{ proc: Managed; port: number; describe: string }> {
+async function startTarget(p: WebhookParams, tls: Tls, dir: string, cleanup: Cleanup, log: Log, extraFlags: string[] = []): Promise<{ proc: Managed; port: number; describe: string }> {
   const relays = path.join(FIXTURES, 'relays.yaml');
   const stdio: ['ignore', 'ignore', 'pipe'] = ['ignore', 'ignore', 'pipe']; // info logs go to /dev/null, as to a log file
   if (p.target !== 'server') {
     const port = await freePort();
-    const proc = startProcess(process.execPath, [...await nodeArgs('cli/main.ts'), 'controller', '--relays', relays, '--tls-cert', tls.cert, '--tls-key', tls.key, '--port', String(port), '--host', '127.0.0.1', '--socket-dir', path.join(dir, 'run')], cleanup, { cwd: ROOT, stdio });
+    const proc = startProcess(process.execPath, [...await nodeArgs('cli/main.ts'), 'controller', '--relays', relays, '--tls-cert', tls.cert, '--tls-key', tls.key, '--port', String(port), '--host', '127.0.0.1', '--socket-dir', path.join(dir, 'run'), ...extraFlags], cleanup, { cwd: ROOT, stdio });
     try {
       await waitHealthy('socat-relay controller', proc, port, tls.caPem);
       return { proc, port, describe: `socat-relay controller local mode (pid ${proc.pid}, ${process.env.BENCH_TSX === '1' ? 'tsx' : 'plain node, transpiled'}), log level info to /dev/null` };
@@ -135,6 +143,12 @@ export async function benchWebhook(p: WebhookParams, log: Log): Promise<Figure[]
     await waitUntil('baseline express server', async () => (await post(basePort, PATHS.pod, bodies.pod, tls.caPem).catch(() => ({ status: 0 }))).status === 200, 30_000, 50);
 
     const servers = [{ name: 'controller', port: target.port, pid: target.proc.pid }, { name: 'baseline', port: basePort, pid: baseline.pid }];
+    for (const v of p.variants) {
+      const def = VARIANTS[v];
+      if (!def) throw new Error(`unknown webhook variant ${v} (known: ${Object.keys(VARIANTS).join(', ')})`);
+      const t = await startTarget({ ...p, target: 'controller' }, tls, dir, cleanup, log, def.flags);
+      servers.push({ name: `controller-${v}`, port: t.port, pid: t.proc.pid });
+    }
     const requests = [{ path: PATHS.pod, bodyFile: bodyFiles.pod }, { path: PATHS.relay, bodyFile: bodyFiles.relay }];
     const cfg = (port: number, extra: Partial<LoadConfig>): LoadConfig => ({ url: `https://127.0.0.1:${port}`, ca: tls.ca, connections: p.connections, requests, ...extra });
 
@@ -147,8 +161,8 @@ export async function benchWebhook(p: WebhookParams, log: Log): Promise<Figure[]
       const r = await load(c);
       return { ...r, cpuMs: ((await cpuMsOf(pid)) - before) / Math.max(1, r.total) };
     };
-    const sat: Record<string, Measured[]> = { controller: [], baseline: [] };
-    const fixed: Record<string, LoadResult[]> = { controller: [], baseline: [] };
+    const sat: Record<string, Measured[]> = Object.fromEntries(servers.map((x) => [x.name, []]));
+    const fixed: Record<string, LoadResult[]> = Object.fromEntries(servers.map((x) => [x.name, []]));
     for (let run = 1; run <= p.runs; run++) {
       for (const s of servers) {
         const r = await measured(s.pid, cfg(s.port, { duration: p.seconds }));
@@ -200,6 +214,11 @@ export function webhookFigures(p: WebhookParams, sat: Record<string, Measured[]>
     figure({ name: `${p.fixedRate} req/s latency p50, controller / bare express`, unit: 'ms', value: med(fixed.controller, 'p50'), baseline: med(fixed.baseline, 'p50') }),
     figure({ name: `${p.fixedRate} req/s latency p99, controller / bare express`, unit: 'ms', value: med(fixed.controller, 'p99'), baseline: med(fixed.baseline, 'p99'), goal: { on: 'value', op: '<=', target: 5 }, note: 'autocannon overallRate, latencies corrected for coordinated omission' }),
     figure({ name: `${p.fixedRate} req/s achieved, controller`, unit: 'req/s', value: med(fixed.controller, 'rps'), baseline: p.fixedRate }),
+    ...Object.keys(sat).filter((k) => k.startsWith('controller-')).flatMap((k) => [
+      figure({ name: `variant ${k}: saturation throughput / controller`, unit: 'req/s', value: med(sat[k], 'rps'), baseline: med(sat.controller, 'rps'), note: VARIANTS[k.slice('controller-'.length)]?.describe ?? '' }),
+      figure({ name: `variant ${k}: server CPU per request / controller`, unit: 'ms', value: med(sat[k], 'cpuMs'), baseline: med(sat.controller, 'cpuMs') }),
+      figure({ name: `variant ${k}: ${p.fixedRate} req/s p99 / controller`, unit: 'ms', value: med(fixed[k], 'p99'), baseline: med(fixed.controller, 'p99') }),
+    ]),
     figure({ name: 'failed requests (non-2xx, errors, timeouts)', unit: 'count', value: failures + mem.failed, goal: { on: 'value', op: '<=', target: 0 } }),
     figure({ name: `controller RSS after ${mem.requests} requests / before`, unit: 'MiB', value: mem.end / MB, baseline: mem.start / MB, note: `RSS sampled every 200 ms; middle ${(mem.mid / MB).toFixed(1)} MiB, peak ${(mem.peak / MB).toFixed(1)} MiB` }),
     figure({ name: 'controller RSS, end / middle of the 100k run', unit: 'MiB', value: mem.end / MB, baseline: mem.mid / MB, goal: { on: 'ratio', op: '<=', target: 1.1 }, note: 'stable = no growth over the second half' }),

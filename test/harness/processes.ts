@@ -1,6 +1,7 @@
 // Child processes that cannot outlive the test: output to a log file (readable when start fails),
-// SIGKILL on parent death where util-linux `setpriv --pdeathsig` exists, a synchronous kill registered
-// for interrupted runs, and stop() = SIGTERM, then SIGKILL after a grace period.
+// SIGKILL on parent death where util-linux `setpriv --pdeathsig` exists, its own process group killed
+// as a whole on interrupted runs and after it exits, and stop() = SIGTERM, then SIGKILL after a grace
+// period.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:fs';
 import { registerCleanup } from './cleanup.js';
@@ -54,15 +55,23 @@ export function spawnManaged(name: string, command: string, args: string[], opts
     stdio: ['ignore', fd, fd],
     env: opts.env ?? process.env,
     cwd: opts.cwd,
+    // Its own process group, so that what it starts (the agent's socat children) goes with it.
+    detached: true,
   });
   closeSync(fd);
   let alive = true;
-  const unregister = registerCleanup(() => {
-    if (alive) child.kill('SIGKILL');
-  });
+  const killGroup = () => {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // group already gone
+    }
+  };
+  const unregister = registerCleanup(killGroup);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
       alive = false;
+      killGroup(); // stragglers it left behind
       unregister();
       resolve({ code, signal });
     });

@@ -130,6 +130,16 @@ describe('admission through a real API server with our webhook and policy', () =
     assert.match(err.message, /admission webhook "pods\.socat\.io" denied the request: .*no-such-relay/);
   });
 
+  test('a labeled hostNetwork pod is admitted uninjected, with our warning passed on by the API server', async () => {
+    const pod = consumerPod('host-net', 'consumers', RELAY, (p) => { p.spec.hostNetwork = true; });
+    const res = await api().raw('POST', '/api/v1/namespaces/consumers/pods', { body: pod });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const created = res.body as AnyObject;
+    assert.equal(created.spec.initContainers, undefined);
+    assert.equal(created.metadata.annotations?.[INJECTED_ANNOTATION], undefined);
+    assert.match(String(res.headers.warning), /hostNetwork pod not injected; it already shares the node loopback/);
+  });
+
   test('an unlabeled pod never reaches the webhook and is stored as sent', { skip }, async () => {
     const pod = await api().create(consumerPod('plain', 'consumers', undefined));
     assert.equal(pod.metadata.annotations?.[INJECTED_ANNOTATION], undefined);

@@ -2,7 +2,7 @@
 // socat per valid relay through the Supervisor, cleans the folders of removed relays and writes its
 // status file after every change. No Kubernetes API: files in, processes and a status file out.
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Registry } from 'prom-client';
 import type { Logger } from '../lib/log.js';
@@ -13,7 +13,8 @@ import { writeFileAtomic } from './files.js';
 import { emptyRelayDir, prepareRelayDir, staleRelayDirs } from './folders.js';
 import { AgentMetrics } from './metrics.js';
 import { plan, type Command } from './plan.js';
-import { buildAgentStatus, type AgentStatus } from './status.js';
+import { orphanPids, procCmdline, type CmdlineFn } from './orphans.js';
+import { buildAgentStatus, parseAgentStatus, type AgentStatus } from './status.js';
 import { Supervisor, type KillFn, type ScheduleFn, type SpawnFn } from './supervisor.js';
 
 export interface AgentOptions {
@@ -34,6 +35,8 @@ export interface AgentOptions {
   backoff?: BackoffPolicy;
   spawn?: SpawnFn;
   kill?: KillFn;
+  /** Reads a process's command line (orphan detection). Default /proc/<pid>/cmdline. */
+  cmdline?: CmdlineFn;
   now?: () => number;
   schedule?: ScheduleFn;
 }
@@ -95,6 +98,7 @@ export class Agent {
   async start(): Promise<void> {
     this.startCalled = true;
     await mkdir(path.join(this.opts.socketDir, AGENT_DIR), { recursive: true, mode: 0o755 });
+    await this.stopOrphans();
     const first = await this.readConfig();
     for (const name of await staleRelayDirs(this.opts.socketDir, new Set(first.wanted.keys()))) {
       this.opts.log.info({ relay: name }, 'cleaning the folder of a relay that is no longer configured');
@@ -200,6 +204,39 @@ export class Agent {
       this.watcher = w;
     } catch (e) {
       this.opts.log.warn({ configDir: this.opts.configDir, err: (e as Error).message }, 'cannot watch the config folder yet: relying on the resync');
+    }
+  }
+
+  /** Stops the socats of a previous agent that was killed without stopping them (see orphans.ts). */
+  private async stopOrphans(): Promise<void> {
+    let previous: AgentStatus | undefined;
+    try {
+      previous = parseAgentStatus(await readFile(this.statusFile, 'utf8'));
+    } catch {
+      return; // no previous status, or unreadable: nothing known to stop
+    }
+    const pids = orphanPids(previous, this.opts.cmdline ?? procCmdline);
+    const kill = this.opts.kill ?? ((pid: number, sig: NodeJS.Signals) => process.kill(-pid, sig));
+    const signal = (pid: number, sig: NodeJS.Signals): void => {
+      try {
+        kill(pid, sig);
+      } catch {
+        // already gone
+      }
+    };
+    for (const pid of pids) {
+      this.opts.log.warn({ pid }, 'stopping a socat left running by a previous agent');
+      signal(pid, 'SIGTERM');
+    }
+    // Wait until they are gone before new socats bind: an exiting socat unlinks its socket path.
+    const cmdline = this.opts.cmdline ?? procCmdline;
+    const deadline = Date.now() + (this.opts.graceMs ?? 3000);
+    while (pids.some((p) => cmdline(p) !== undefined)) {
+      if (Date.now() > deadline) {
+        for (const p of pids) signal(p, 'SIGKILL');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
     }
   }
 

@@ -3,12 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { socketPath } from '../../relay/index.js';
 import {
-  getViaSocket, httpService, isAlive, readStatusFile, socatUnavailable, SOCKET_GID, startAgent, tempDirs,
+  defer, getViaSocket, httpService, isAlive, readStatusFile, socatUnavailable, SOCKET_GID, startAgent, tempDirs,
   waitFor, waitRunning, writeRelay,
 } from './harness.js';
 
@@ -198,6 +198,16 @@ function runAsync(cmd: string, args: string[], input: string): Promise<{ status:
   return new Promise((resolve) => child.once('close', (status) => { clearTimeout(timer); resolve({ status, stdout, stderr }); }));
 }
 
+/** Stops an agent process gracefully (SIGTERM stops its socats, which run in their own process groups), SIGKILL after 5 s. */
+async function stopCli(child: ReturnType<typeof spawn>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
 function runCli(args: string[], env: NodeJS.ProcessEnv): ReturnType<typeof spawn> {
   return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'cli/main.ts'), ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
 }
@@ -220,7 +230,7 @@ test('socat-relay agent: SIGTERM stops every socat and exits 0', { skip }, async
   await writeRelay(dirs.configDir, 'c1', { target: { host: '127.0.0.1', port: svc.port } });
   await writeRelay(dirs.configDir, 'c2', { protocol: 'UDP', target: { host: '127.0.0.1', port: 5514 } });
   const child = runCli(['agent', '--config-dir', dirs.configDir, '--socket-dir', dirs.socketDir, '--listen', '127.0.0.1:0'], process.env);
-  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  defer(t, () => stopCli(child));
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -238,7 +248,7 @@ test('a second agent on the same listen address exits 1 and leaves the running a
   const svc = await httpService(t, 'first');
   await writeRelay(dirs.configDir, 'one', { target: { host: '127.0.0.1', port: svc.port } });
   const first = runCli(['agent', '--config-dir', dirs.configDir, '--socket-dir', dirs.socketDir, '--listen', '127.0.0.1:0'], process.env);
-  t.after(() => { if (first.exitCode === null) first.kill('SIGKILL'); });
+  defer(t, () => stopCli(first));
   let log = '';
   first.stdout?.on('data', (d: Buffer) => { log += d.toString(); });
   const pid = await waitRunning(dirs.socketDir, 'one', undefined, 15_000);
@@ -256,6 +266,25 @@ test('a second agent on the same listen address exits 1 and leaves the running a
   assert.equal(await getViaSocket(sock), 'first GET /');
   first.kill('SIGTERM');
   await new Promise((r) => first.once('exit', r));
+});
+
+test('an agent killed with SIGKILL leaves its socat running; the next agent stops it and serves with its own', { skip }, async (t) => {
+  const dirs = await tempDirs(t, 'agent-orphan');
+  const svc = await httpService(t, 'orphan');
+  await writeRelay(dirs.configDir, 'o', { target: { host: '127.0.0.1', port: svc.port } });
+  const first = runCli(['agent', '--config-dir', dirs.configDir, '--socket-dir', dirs.socketDir, '--listen', 'off'], process.env);
+  defer(t, () => stopCli(first));
+  const old = await waitRunning(dirs.socketDir, 'o', undefined, 15_000);
+  defer(t, () => { try { process.kill(old, 'SIGKILL'); } catch { /* gone, as expected */ } });
+  first.kill('SIGKILL');
+  await new Promise((r) => first.once('exit', r));
+  assert.ok(isAlive(old), 'socat runs in its own process group and outlives a killed agent');
+  const second = runCli(['agent', '--config-dir', dirs.configDir, '--socket-dir', dirs.socketDir, '--listen', 'off'], process.env);
+  defer(t, () => stopCli(second));
+  const fresh = await waitRunning(dirs.socketDir, 'o', old, 15_000);
+  await waitFor('the orphan gone', () => !isAlive(old) || /State:\s+Z/.test(readFileSync(`/proc/${old}/status`, 'utf8')));
+  assert.notEqual(fresh, old);
+  assert.equal(await waitFor('an answer from the new socat', () => getViaSocket(socketPath(dirs.socketDir, 'o'))), 'orphan GET /');
 });
 
 test('socat-relay agent without socat on PATH exits 1 saying how to install it', async (t) => {

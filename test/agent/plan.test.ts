@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { plan, type Action } from '../../node-agent/plan.js';
 import { DEFAULT_BACKOFF, failuresAfterExit, restartDelay } from '../../node-agent/backoff.js';
 import { interpretConfig } from '../../node-agent/config.js';
-import { buildAgentStatus, parseAgentStatus, StatusParseError } from '../../node-agent/status.js';
+import { buildAgentStatus, parseAgentStatus, StatusParseError, type AgentStatus } from '../../node-agent/status.js';
+import { orphanPids } from '../../node-agent/orphans.js';
 
 const cmd = (...argv: string[]) => ({ argv });
 const m = (o: Record<string, string[]>) => new Map(Object.entries(o).map(([k, v]) => [k, cmd(...v)]));
@@ -130,3 +131,31 @@ for (const [name, text] of badStatus) {
     assert.throws(() => parseAgentStatus(text), StatusParseError);
   });
 }
+
+const previous: AgentStatus = {
+  version: 1,
+  agent: { pid: 10, startedAt: '', updatedAt: '', configDir: '/c', socketDir: '/s' },
+  relays: {
+    a: { running: true, pid: 101, restarts: 0, since: '', socket: '/s/a/socket' },
+    b: { running: true, pid: 102, restarts: 0, since: '', socket: '/s/b/socket' },
+    c: { running: true, pid: 103, restarts: 0, since: '', socket: '/s/c/socket' },
+    d: { running: false, pid: 104, restarts: 3, since: '', socket: '/s/d/socket' },
+    e: { running: true, pid: 105, restarts: 0, since: '', socket: '/s/e/socket' },
+  },
+  files: {},
+  warnings: [],
+};
+const procs: Record<number, string[]> = {
+  101: ['/usr/bin/socat', '-d', '-d', '-b131072', 'UNIX-LISTEN:/s/a/socket,fork,unlink-early', 'TCP4:127.0.0.1:1'], // still ours
+  102: ['/usr/bin/socat', '-u', 'UNIX-RECV:/s/b/socket,unlink-early', 'UDP4-SENDTO:127.0.0.1:2'], // still ours (UDP)
+  103: ['/usr/bin/python3', 'server.py'], // pid recycled by something else
+  104: ['/usr/bin/socat', 'UNIX-LISTEN:/s/d/socket', 'TCP4:127.0.0.1:4'], // was not running per the status
+  105: ['/usr/bin/socat', 'UNIX-LISTEN:/s/other/socket', 'TCP4:127.0.0.1:5'], // socat, another socket
+};
+test('orphans: only pids still running socat on the same socket are stopped', () => {
+  assert.deepEqual(orphanPids(previous, (p) => procs[p], 999), [101, 102]);
+});
+test('orphans: nothing when there is no previous status, or it is this very process\'s', () => {
+  assert.deepEqual(orphanPids(undefined, (p) => procs[p], 999), []);
+  assert.deepEqual(orphanPids(previous, (p) => procs[p], 10), []);
+});

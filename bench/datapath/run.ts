@@ -58,6 +58,11 @@ export function datapathParams(env: NodeJS.ProcessEnv): DatapathParams {
 
 /** Proposed changes to the relay's socat options, measured as extra chains when asked for. */
 export const VARIANTS: Record<string, { describe: string; node: ArgvEdit; sidecar: ArgvEdit }> = {
+  'nolog': {
+    describe: 'node side = nodeArgv without -d -d (no per-connection log lines for the agent to read), run directly',
+    node: (a) => a,
+    sidecar: (a) => a,
+  },
   'b8k': {
     describe: 'socat default buffer -b8192 on both halves',
     node: (a) => a.map((x) => (x.startsWith('-b') ? '-b8192' : x)),

@@ -37,31 +37,38 @@ export function expandIPv6(s: string): string | undefined {
 
 const IPV6_LOOPBACK = '0000:0000:0000:0000:0000:0000:0000:0001';
 
+/** The host as it may appear in a message: a hostile 4 MiB "host" must not become a 4 MiB error. */
+export function shown(host: string, max = 64): string {
+  const s = JSON.stringify(host.length > max ? `${host.slice(0, max)}…` : host).slice(1, -1);
+  return host.length > max ? `${s} (${host.length} characters)` : s;
+}
+
 export function checkTargetHost(host: string): HostCheck {
+  if (host.length > 255) return { ok: false, reason: `${shown(host)} is not a loopback address (127.0.0.0/8, ::1 or localhost)` };
   if (host === 'localhost') return { ok: true, ip: '127.0.0.1', family: 4 };
   if (isCanonicalIPv4(host)) {
     if (host.startsWith('127.')) return { ok: true, ip: host, family: 4 };
     if (host === '0.0.0.0') return { ok: false, reason: '0.0.0.0 is not a target; use 127.0.0.1' };
     if (host.startsWith('169.254.')) {
-      return { ok: false, reason: `${host} is link-local (cloud metadata lives there); only loopback targets are allowed` };
+      return { ok: false, reason: `${shown(host)} is link-local (cloud metadata lives there); only loopback targets are allowed` };
     }
-    return { ok: false, reason: `${host} is not a loopback address (127.0.0.0/8, ::1 or localhost)` };
+    return { ok: false, reason: `${shown(host)} is not a loopback address (127.0.0.0/8, ::1 or localhost)` };
   }
   if (host.startsWith('[') && host.endsWith(']')) {
-    return { ok: false, reason: `write the IPv6 address without brackets (${host.slice(1, -1)})` };
+    return { ok: false, reason: `write the IPv6 address without brackets (${shown(host.slice(1, -1))})` };
   }
   const v6 = expandIPv6(host);
   if (v6 !== undefined) {
     if (v6 === IPV6_LOOPBACK) return { ok: true, ip: '::1', family: 6 };
     if (v6.startsWith('0000:0000:0000:0000:0000:ffff:')) {
-      return { ok: false, reason: `IPv4-mapped IPv6 address ${host} is not allowed; write the IPv4 address (127.0.0.1)` };
+      return { ok: false, reason: `IPv4-mapped IPv6 address ${shown(host)} is not allowed; write the IPv4 address (127.0.0.1)` };
     }
-    return { ok: false, reason: `${host} is not a loopback address (127.0.0.0/8, ::1 or localhost)` };
+    return { ok: false, reason: `${shown(host)} is not a loopback address (127.0.0.0/8, ::1 or localhost)` };
   }
   if (/^[0-9a-fA-FxX.]+$/.test(host)) {
-    return { ok: false, reason: `${host} is not a canonical dotted-decimal IPv4 address (decimal, octal and hex spellings are refused)` };
+    return { ok: false, reason: `${shown(host)} is not a canonical dotted-decimal IPv4 address (decimal, octal and hex spellings are refused)` };
   }
-  return { ok: false, reason: `${host} is a host name; only loopback IP addresses (127.0.0.0/8, ::1) or localhost are allowed` };
+  return { ok: false, reason: `${shown(host)} is a host name; only loopback IP addresses (127.0.0.0/8, ::1) or localhost are allowed` };
 }
 
 export type ListenCheck =
@@ -70,10 +77,11 @@ export type ListenCheck =
 
 /** Addresses the sidecar may bind inside the pod: loopback (default), or the wildcard with a warning. */
 export function checkListenAddress(addr: string): ListenCheck {
+  if (addr.length > 255) return { ok: false, reason: `${shown(addr)} cannot be bound in the pod; use a loopback address (127.0.0.1, ::1) or 0.0.0.0/::` };
   if (addr === '0.0.0.0') return { ok: true, ip: addr, family: 4, wildcard: true };
   if (isCanonicalIPv4(addr) && addr.startsWith('127.')) return { ok: true, ip: addr, family: 4, wildcard: false };
   const v6 = expandIPv6(addr);
   if (v6 === IPV6_LOOPBACK) return { ok: true, ip: '::1', family: 6, wildcard: false };
   if (v6 === '0000:0000:0000:0000:0000:0000:0000:0000') return { ok: true, ip: '::', family: 6, wildcard: true };
-  return { ok: false, reason: `${addr} cannot be bound in the pod; use a loopback address (127.0.0.1, ::1) or 0.0.0.0/::` };
+  return { ok: false, reason: `${shown(addr)} cannot be bound in the pod; use a loopback address (127.0.0.1, ::1) or 0.0.0.0/::` };
 }

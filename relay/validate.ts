@@ -6,7 +6,7 @@ import {
   type LabelSelector, type Protocol, type Relay, type ResolvedRelay, type UdpMode,
 } from './types.js';
 import { DEFAULT_REPLY_TIMEOUT_SECONDS, MAX_RELAY_NAME } from './constants.js';
-import { checkListenAddress, checkTargetHost } from './loopback.js';
+import { checkListenAddress, checkTargetHost, shown } from './loopback.js';
 
 export interface Problem {
   field: string;
@@ -53,7 +53,7 @@ class Collector {
   }
   /** Reports fields not in `known`: a typo must not silently become a default. */
   unknown(obj: Obj, known: string[], at: string): void {
-    for (const k of Object.keys(obj)) if (!known.includes(k)) this.bad(`${at}.${k}`, `unknown field (allowed: ${known.join(', ')})`);
+    for (const k of Object.keys(obj)) if (!known.includes(k)) this.bad(`${at}.${shown(k)}`, `unknown field (allowed: ${known.join(', ')})`);
   }
   object(v: unknown, field: string, required: boolean): Obj | undefined {
     if (v === undefined || v === null) {
@@ -82,9 +82,9 @@ class Collector {
     const out: Record<string, string> = {};
     if (!o) return out;
     for (const [k, val] of Object.entries(o)) {
-      if (!keyRe(k)) this.bad(`${field}.${k}`, 'not a valid label key');
+      if (!keyRe(k)) this.bad(`${field}.${shown(k)}`, 'not a valid label key');
       if (typeof val !== 'string') this.bad(`${field}.${k}`, `value must be a string, got ${describe(val)}`);
-      else if (!valueRe.test(val) || val.length > 63) this.bad(`${field}.${k}`, `"${val}" is not a valid label value`);
+      else if (!valueRe.test(val) || val.length > 63) this.bad(`${field}.${shown(k)}`, `"${shown(val)}" is not a valid label value`);
       else out[k] = val;
     }
     return out;
@@ -164,7 +164,7 @@ export function validateRelay(input: unknown): ValidationResult {
     if (typeof meta.name !== 'string' || meta.name === '') {
       c.bad('metadata.name', 'required');
     } else if (!isRelayName(meta.name)) {
-      c.bad('metadata.name', `"${meta.name}" cannot become a socket folder and container name: use lowercase letters, digits and '-', start and end with a letter or digit, at most ${MAX_RELAY_NAME} characters`);
+      c.bad('metadata.name', `"${shown(meta.name)}" cannot become a socket folder and container name: use lowercase letters, digits and '-', start and end with a letter or digit, at most ${MAX_RELAY_NAME} characters`);
     } else {
       name = meta.name;
     }

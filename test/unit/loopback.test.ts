@@ -48,3 +48,22 @@ test('listen addresses: loopback and wildcard accepted, pod addresses refused', 
   assert.equal(checkListenAddress('10.1.2.3').ok, false);
   assert.equal(checkListenAddress('localhost').ok, false);
 });
+
+test('a 4 MiB target host is refused with a short reason, not echoed whole', () => {
+  const huge = '1'.repeat(4 * 1024 * 1024);
+  const r = checkTargetHost(huge);
+  assert.equal(r.ok, false);
+  if (!r.ok) {
+    assert.ok(r.reason.length < 300, `reason is ${r.reason.length} characters`);
+    assert.match(r.reason, /\(4194304 characters\)/);
+  }
+  const l = checkListenAddress(huge);
+  assert.equal(l.ok, false);
+  if (!l.ok) assert.ok(l.reason.length < 300);
+});
+
+test('control characters in a refused host are escaped in the reason', () => {
+  const r = checkTargetHost('evil\nhost');
+  assert.equal(r.ok, false);
+  if (!r.ok) assert.ok(!r.reason.includes('\n'));
+});

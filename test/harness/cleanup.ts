@@ -2,13 +2,17 @@
 // synchronous function, run on normal exit and on SIGINT/SIGTERM/SIGHUP (then the signal is re-raised
 // so the exit code stays honest). The orderly path (stop() in `after`) unregisters first; this only
 // matters when a test crashes or the run is interrupted.
+// Two phases: processes are stopped before the folders they write to are removed.
+const first = new Set<() => void>();
 const pending = new Set<() => void>();
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 let installed = false;
 
 function runAll(): void {
-  for (const fn of [...pending]) {
-    pending.delete(fn);
+  const fns = [...first, ...pending];
+  first.clear();
+  pending.clear();
+  for (const fn of fns) {
     try {
       fn();
     } catch {
@@ -38,11 +42,12 @@ function uninstall(): void {
 }
 
 /** Registers a synchronous cleanup; returns the function that unregisters it (call it once cleaned). */
-export function registerCleanup(fn: () => void): () => void {
-  pending.add(fn);
+export function registerCleanup(fn: () => void, opts: { phase?: 'processes' | 'files' } = {}): () => void {
+  const set = opts.phase === 'processes' ? first : pending;
+  set.add(fn);
   install();
   return () => {
-    pending.delete(fn);
-    if (pending.size === 0) uninstall();
+    set.delete(fn);
+    if (first.size === 0 && pending.size === 0) uninstall();
   };
 }

@@ -69,7 +69,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   if (!bins) throw new MissingBinariesError(missingBinariesMessage(opts.testbin));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-envtest-'));
   const procs: ManagedProcess[] = [];
-  const unregisterDir = registerCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const unregisterDir = registerCleanup(() => rmSync(dir, { recursive: true, force: true, maxRetries: 3 }));
   const stop = async () => {
     for (const p of [...procs].reverse()) await p.stop();
     rmSync(dir, { recursive: true, force: true });

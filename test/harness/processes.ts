@@ -1,7 +1,7 @@
 // Child processes that cannot outlive the test: output to a log file (readable when start fails),
 // SIGKILL on parent death where util-linux `setpriv --pdeathsig` exists, its own process group killed
-// as a whole on interrupted runs and after it exits, and stop() = SIGTERM, then SIGKILL after a grace
-// period.
+// after it exits, SIGTERM then SIGKILL on interrupted runs, and stop() = SIGTERM, then SIGKILL after a
+// grace period.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:fs';
 import { registerCleanup } from './cleanup.js';
@@ -40,6 +40,48 @@ function pdeathsigPrefix(): string[] {
   return hasSetpriv ? [SETPRIV, '--pdeathsig', 'KILL', '--'] : [];
 }
 
+// Interrupted runs: SIGTERM every live process at once (the agent then stops its socats, which run in
+// their own sessions), wait up to INTERRUPT_GRACE_MS for them to exit, then SIGKILL their groups.
+const INTERRUPT_GRACE_MS = 3000;
+const live = new Set<{ pid: number | undefined; killGroup: () => void }>();
+let interruptCleanupRegistered = false;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function interruptCleanup(): void {
+  const procs = [...live];
+  live.clear();
+  interruptCleanupRegistered = false;
+  for (const p of procs) {
+    try {
+      if (p.pid) process.kill(p.pid, 'SIGTERM');
+    } catch {
+      // gone
+    }
+  }
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + INTERRUPT_GRACE_MS;
+  // Exit handlers must be synchronous: poll with Atomics.wait (a blocking sleep).
+  while (Date.now() < deadline && procs.some((p) => p.pid !== undefined && isAlive(p.pid))) Atomics.wait(pause, 0, 0, 50);
+  for (const p of procs) p.killGroup();
+}
+
+function ensureInterruptCleanup(): void {
+  if (interruptCleanupRegistered) return;
+  interruptCleanupRegistered = true;
+  const unregister = registerCleanup(() => {
+    unregister();
+    interruptCleanup();
+  }, { phase: 'processes' });
+}
+
 export function tailOf(file: string, lines = 40): string {
   try {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
@@ -67,7 +109,10 @@ export function spawnManaged(name: string, command: string, args: string[], opts
       // group already gone
     }
   };
-  const unregister = registerCleanup(killGroup);
+  const entry = { pid: child.pid, killGroup };
+  live.add(entry);
+  ensureInterruptCleanup();
+  const unregister = () => live.delete(entry);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
       alive = false;

@@ -53,7 +53,7 @@ class Collector {
   }
   /** Reports fields not in `known`: a typo must not silently become a default. */
   unknown(obj: Obj, known: string[], at: string): void {
-    for (const k of Object.keys(obj)) if (!known.includes(k)) this.bad(`${at}.${shown(k)}`, `unknown field (allowed: ${known.join(', ')})`);
+    for (const k of Object.keys(obj)) if (!known.includes(k)) this.bad(`${at}.${shown(k, 320)}`, `unknown field (allowed: ${known.join(', ')})`);
   }
   object(v: unknown, field: string, required: boolean): Obj | undefined {
     if (v === undefined || v === null) {
@@ -82,9 +82,9 @@ class Collector {
     const out: Record<string, string> = {};
     if (!o) return out;
     for (const [k, val] of Object.entries(o)) {
-      if (!keyRe(k)) this.bad(`${field}.${shown(k)}`, 'not a valid label key');
+      if (!keyRe(k)) this.bad(`${field}.${shown(k, 320)}`, 'not a valid label key');
       if (typeof val !== 'string') this.bad(`${field}.${k}`, `value must be a string, got ${describe(val)}`);
-      else if (!valueRe.test(val) || val.length > 63) this.bad(`${field}.${shown(k)}`, `"${shown(val)}" is not a valid label value`);
+      else if (!valueRe.test(val) || val.length > 63) this.bad(`${field}.${shown(k, 320)}`, `"${shown(val)}" is not a valid label value`);
       else out[k] = val;
     }
     return out;

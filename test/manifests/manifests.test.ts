@@ -94,9 +94,8 @@ describe('the controller manifests', () => {
     const rules = one('ClusterRole', 'socat-relay-controller').rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
     const flat = rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g || 'core'}/${res}:${v}`)))).sort();
     assert.deepEqual(flat, [
-      'core/events:create', 'core/events:patch', 'core/namespaces:get', 'core/namespaces:list', 'core/namespaces:watch',
-      'core/nodes:get', 'core/nodes:list', 'core/nodes:watch', 'events.k8s.io/events:create', 'events.k8s.io/events:patch',
-      'socat.io/relays/status:get', 'socat.io/relays/status:patch', 'socat.io/relays:get', 'socat.io/relays:list', 'socat.io/relays:watch',
+      'core/events:create', 'core/namespaces:list', 'core/namespaces:watch', 'core/nodes:list', 'core/nodes:watch',
+      'socat.io/relays/status:patch', 'socat.io/relays:list', 'socat.io/relays:watch',
     ]);
     const binding = one('ClusterRoleBinding', 'socat-relay-controller');
     assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'socat-relay-controller', namespace: NAMESPACE }]);

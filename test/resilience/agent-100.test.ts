@@ -10,7 +10,7 @@ import net from 'node:net';
 import { waitFor } from '../harness/wait.js';
 import { agentDirs, cleanupDirs, runningCount, sock, startAgent, writeRelay, type AgentDirs, type AgentProcess } from './support/agent.js';
 import { exchange, startEcho, type EchoServer } from './support/net.js';
-import { descendants, fdCount, killPids, pidsMentioning } from './support/proc.js';
+import { childrenOf, descendants, describePids, fdCount, forkedChildren, killPids, pidsMentioning } from './support/proc.js';
 
 const RELAYS = Number(process.env.RESILIENCE_RELAYS ?? 100);
 const LOAD_SECONDS = Number(process.env.RESILIENCE_LOAD_SECONDS ?? 20);
@@ -55,7 +55,9 @@ async function allEcho(): Promise<string[]> {
 
 test(`load: ${RELAYS} relays × ${CLIENTS} clients for ${LOAD_SECONDS} s — no exchange lost, no fd or process leak in the agent`, { timeout: (LOAD_SECONDS + 120) * 1000 }, async () => {
   assert.deepEqual(await allEcho(), [], 'warm-up exchange on every relay');
-  await waitFor('forks of the warm-up gone', () => socats(agent.pid) === RELAYS, { timeoutMs: 20_000 });
+  await waitFor('forks of the warm-up gone', () => forkedChildren(agent.pid).length === 0, { timeoutMs: 20_000 })
+    .catch((e: Error) => { throw new Error(`${e.message}\nlingering forks:\n${describePids(forkedChildren(agent.pid)).join('\n')}\nchildren: ${childrenOf(agent.pid).length}`); });
+  assert.equal(childrenOf(agent.pid).length, RELAYS, `children:\n${describePids(childrenOf(agent.pid)).join('\n')}`);
   const fdBefore = fdCount(agent.pid);
   const procsBefore = socats(agent.pid);
   const stats = { exchanges: 0, bytes: 0, failures: [] as string[] };
@@ -99,7 +101,7 @@ test(`load: ${RELAYS} relays × ${CLIENTS} clients for ${LOAD_SECONDS} s — no 
 
 test(`SIGKILL: the agent and its socats killed (as the kubelet does to a static pod), restarted: all ${RELAYS} relays back over the stale sockets`, { timeout: 180_000 }, async () => {
   const children = descendants(agent.pid);
-  assert.equal(children.length, RELAYS);
+  assert.equal(childrenOf(agent.pid).length, RELAYS, describePids(childrenOf(agent.pid)).join('\n'));
   await agent.kill();
   killPids(children); // the container runtime kills the whole cgroup
   await waitFor('old socats gone', () => pidsMentioning(dirs.root).length === 0, { timeoutMs: 10_000 });

@@ -1,6 +1,6 @@
 // The controller killed during a write: a process rewriting relay files through the reconcile's own
 // write path (support/writer-child.ts → applyFileDiff → temp file + fsync + rename) is SIGKILLed at
-// random moments WRITE_KILLS (20) times, while the agent's own reader (readConfigDir + interpretConfig)
+// random moments WRITE_KILLS (12) times, while the agent's own reader (readConfigDir + interpretConfig)
 // parses every file it sees in a tight loop and a real agent watches the same folder. No reader may
 // ever see half a file.
 import { after, before, test } from 'node:test';
@@ -13,7 +13,7 @@ import { REPO_ROOT } from '../harness/binaries.js';
 import { spawnManaged, type ManagedProcess } from '../harness/processes.js';
 import { agentDirs, cleanupDirs, startAgent, type AgentDirs, type AgentProcess } from './support/agent.js';
 
-const KILLS = Number(process.env.WRITE_KILLS ?? 20);
+const KILLS = Number(process.env.WRITE_KILLS ?? 12);
 let dirs: AgentDirs;
 let agent: AgentProcess;
 

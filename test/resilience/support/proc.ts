@@ -78,3 +78,19 @@ export function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;
 }
+
+/** `pid: command line` of each pid (for failure messages). */
+export function describePids(pids: readonly number[]): string[] {
+  return pids.map((p) => `${p}: ${(cmdline(p) ?? '(gone)').slice(0, 160)}`);
+}
+
+/** Descendants that are per-connection forks: same command line as a sibling listener (socat fork). */
+export function forkedChildren(pid: number): number[] {
+  const direct = new Set(childrenOf(pid));
+  return descendants(pid).filter((p) => !direct.has(p));
+}
+
+/** Live direct children of `pid`. */
+export function childrenOf(pid: number): number[] {
+  return allPids().filter((p) => ppidOf(p) === pid && !isZombie(p));
+}

@@ -68,6 +68,11 @@ export const VARIANTS: Record<string, { describe: string; node: ArgvEdit; sideca
     node: (a) => a.map((x) => (x.startsWith('-b') ? '-b8192' : x)),
     sidecar: (a) => a.map((x) => (x.startsWith('-b') ? '-b8192' : x)),
   },
+  'udp-rcvbuf': {
+    describe: 'UDP one-way with rcvbuf=4194304 on the sidecar\'s UDP-RECV and the node side\'s UNIX-RECV',
+    node: (a) => a.map((x) => (x.startsWith('UNIX-RECV:') ? `${x},rcvbuf=4194304` : x)),
+    sidecar: (a) => a.map((x) => (/^UDP[46]?-RECV:/.test(x) ? `${x},rcvbuf=4194304` : x)),
+  },
   'nodelay': {
     describe: 'TCP_NODELAY on both TCP ends (nodelay option)',
     node: (a) => a.map((x) => (/^TCP[46]?:/.test(x) ? `${x},nodelay` : x)),
@@ -182,6 +187,13 @@ export async function benchDatapath(p: DatapathParams, log: Log): Promise<Figure
     for (const v of p.variants) {
       const def = VARIANTS[v];
       if (!def) throw new Error(`unknown variant ${v} (known: ${Object.keys(VARIANTS).join(', ')})`);
+      if (v.startsWith('udp-')) {
+        const r = benchRelay(`bench-sink-${v}`, 'UDP', services.sinkPort, { listen: { port: await freePort() }, udp: { mode: 'OneWay' } });
+        await startNodeSide('socat', [r], socketDir, cleanup, log, def.node);
+        sink.push({ ...(await startSidecar(r.resolved, socketDir, netns, cleanup, def.sidecar)), name: `chain-${v}` });
+        notes.push(`variant chain-${v}: ${def.describe}`);
+        continue;
+      }
       const r = benchRelay(`bench-http-${v}`, 'TCP', services.httpPort, { listen: { port: await freePort() } });
       await startNodeSide('socat', [r], socketDir, cleanup, log, def.node);
       http.push({ ...(await startSidecar(r.resolved, socketDir, netns, cleanup, def.sidecar)), name: `chain-${v}` });
@@ -270,6 +282,9 @@ export function datapathFigures(s: Samples, ladder: Record<string, { rate: numbe
     figure({ name: 'udp request/response p99, chain / direct', unit: 'ms', value: s.med('rr-p99', 'chain'), baseline: s.med('rr-p99', 'direct') }),
     figure({ name: 'udp request/response lost, chain', unit: 'count', value: s.med('rr-lost', 'chain'), goal: { on: 'value', op: '<=', target: 0 } }),
   ];
+  for (const name of Object.keys(ladder).filter((n) => n.startsWith('chain-'))) {
+    f.push(figure({ name: `variant ${name}: udp one-way highest lossless rate / chain`, unit: 'datagrams/s', value: maxLossless(ladder[name]), baseline: maxLossless(ladder.chain) }));
+  }
   for (const name of httpPaths.filter((n) => n.startsWith('chain-'))) {
     f.push(
       figure({ name: `variant ${name}: http bulk / chain`, unit: 'MiB/s', value: s.med('bulk', name), baseline: s.med('bulk', 'chain') }),

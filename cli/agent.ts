@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 import { createLogger } from '../lib/log.js';
 import { Agent } from '../node-agent/agent.js';
 import { AgentHttpServer, parseListen } from '../node-agent/http.js';
-import { findSocat, SocatNotFoundError } from '../node-agent/locate.js';
+import { findOnPath, findSocat, SocatNotFoundError } from '../node-agent/locate.js';
+import { parentDeathSpawn } from '../node-agent/supervisor.js';
 import { DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR, DEFAULT_SOCKET_GID } from '../relay/index.js';
 import type { CommandIO } from './io.js';
 import { UsageError } from './io.js';
@@ -90,7 +91,8 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     throw e;
   }
   const log = createLogger({ name: 'socat-relay-agent', ...(a.logLevel ? { level: a.logLevel } : {}) });
-  const agent = new Agent({ configDir: a.configDir, socketDir: a.socketDir, socketGid: a.socketGid, socatPath, log, resyncMs: a.resyncSeconds * 1000 });
+  const spawn = parentDeathSpawn(findOnPath(io.env.PATH, 'setpriv'));
+  const agent = new Agent({ configDir: a.configDir, socketDir: a.socketDir, socketGid: a.socketGid, socatPath, log, resyncMs: a.resyncSeconds * 1000, spawn });
   const http = a.listen
     ? new AgentHttpServer({ ...a.listen, registry: agent.registry, unhealthy: () => (agent.isStarted() ? null : 'agent not started') })
     : undefined;

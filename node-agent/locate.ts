@@ -10,6 +10,15 @@ export class SocatNotFoundError extends Error {
 }
 
 /** The absolute path of the first executable `name` on `PATH`; throws SocatNotFoundError. */
+/** The absolute path of `name` on PATH, or undefined (for optional helpers such as setpriv). */
+export function findOnPath(pathEnv: string | undefined, name: string): string | undefined {
+  try {
+    return findSocat(pathEnv, name);
+  } catch {
+    return undefined;
+  }
+}
+
 export function findSocat(pathEnv: string | undefined, name = 'socat'): string {
   const dirs = (pathEnv ?? '').split(path.delimiter).filter((d) => d !== '');
   for (const d of dirs) {

@@ -58,6 +58,17 @@ interface Proc extends RelayProcess {
 }
 
 const defaultSpawn: SpawnFn = (file, args) => nodeSpawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+
+/**
+ * A spawn that makes each socat die with the agent: `setpriv --pdeathsig TERM -- socat …` (util-linux;
+ * setpriv execs socat, so the pid is socat's). socat runs in its own process group (detached) so the
+ * agent can stop it with its forks; without a parent-death signal a SIGKILLed agent outside a
+ * container would leave every socat running. Falls back to a plain spawn without setpriv.
+ */
+export function parentDeathSpawn(setprivPath: string | undefined): SpawnFn {
+  if (!setprivPath) return defaultSpawn;
+  return (file, args) => defaultSpawn(setprivPath, ['--pdeathsig', 'TERM', '--', file, ...args]);
+}
 const defaultKill: KillFn = (pid, signal) => process.kill(-pid, signal);
 const defaultSchedule: ScheduleFn = (fn, ms) => {
   const t = setTimeout(fn, ms);

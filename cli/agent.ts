@@ -97,9 +97,13 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     ? new AgentHttpServer({ ...a.listen, registry: agent.registry, unhealthy: () => (agent.isStarted() ? null : 'agent not started') })
     : undefined;
 
+  // The agent's own timers and watch do not hold the process (so tests can embed it): this does, until
+  // a signal stops it — also with --listen off and an empty or missing config folder.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      clearInterval(keepAlive);
       await http?.stop();
       await agent.stop();
     })();

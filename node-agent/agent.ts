@@ -1,7 +1,7 @@
 // The node agent: watches the config folder (fs.watch + periodic resync, debounced), keeps exactly one
 // socat per valid relay through the Supervisor, cleans the folders of removed relays and writes its
 // status file after every change. No Kubernetes API: files in, processes and a status file out.
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Registry } from 'prom-client';
@@ -49,6 +49,8 @@ export class Agent {
   private config: ConfigState = { wanted: new Map(), errors: [], warnings: [] };
   private watcher?: FSWatcher;
   private resyncTimer?: NodeJS.Timeout;
+  private folderPoll?: NodeJS.Timeout;
+  private watchedIno?: number;
   private debounceTimer?: NodeJS.Timeout;
   private reloading?: Promise<void>;
   private reloadAgain = false;
@@ -108,7 +110,8 @@ export class Agent {
     this.watchFolder();
     const resync = this.opts.resyncMs ?? 30_000;
     this.resyncTimer = setInterval(() => {
-      if (!this.watcher) this.watchFolder();
+      if (!this.watcher && !this.folderPoll) this.watchFolder();
+      else this.checkWatchedFolder();
       this.requestReload();
     }, resync);
     this.resyncTimer.unref();
@@ -122,6 +125,7 @@ export class Agent {
     if (!this.startCalled) return; // never touched the sockets or the status file: leave them to whoever owns them
     this.watcher?.close();
     this.watcher = undefined;
+    clearInterval(this.folderPoll);
     clearInterval(this.resyncTimer);
     clearTimeout(this.debounceTimer);
     await this.reloading?.catch(() => undefined);
@@ -193,18 +197,57 @@ export class Agent {
     this.statusChanged();
   }
 
+  /**
+   * Watches the config folder. fs.watch keeps watching a deleted folder's inode without an error on
+   * Linux, so every event and every resync checks that the watched folder is still the one on disk;
+   * while the folder is missing it is looked for every second, so a re-created folder is watched (and
+   * read) at once rather than at the next resync.
+   */
   private watchFolder(): void {
+    clearInterval(this.folderPoll);
+    this.folderPoll = undefined;
+    let ino: number;
     try {
-      const w = watch(this.opts.configDir, { persistent: false }, () => this.requestReload());
+      ino = statSync(this.opts.configDir).ino;
+      const w = watch(this.opts.configDir, { persistent: false }, () => {
+        this.checkWatchedFolder();
+        this.requestReload();
+      });
       w.on('error', (e) => {
         this.opts.log.warn({ err: e.message }, 'watching the config folder failed: relying on the resync until it can be watched again');
-        w.close();
-        if (this.watcher === w) this.watcher = undefined;
+        this.unwatch(w);
       });
       this.watcher = w;
+      this.watchedIno = ino;
     } catch (e) {
-      this.opts.log.warn({ configDir: this.opts.configDir, err: (e as Error).message }, 'cannot watch the config folder yet: relying on the resync');
+      this.opts.log.warn({ configDir: this.opts.configDir, err: (e as Error).message }, 'cannot watch the config folder yet: looking for it every second');
+      this.folderPoll = setInterval(() => {
+        if (this.stopped || !existsSync(this.opts.configDir)) return;
+        this.watchFolder();
+        this.requestReload();
+      }, 1000);
+      this.folderPoll.unref();
     }
+  }
+
+  private unwatch(w: FSWatcher): void {
+    w.close();
+    if (this.watcher === w) this.watcher = undefined;
+  }
+
+  /** Re-arms the watch when the folder was deleted or replaced (another inode). */
+  private checkWatchedFolder(): void {
+    if (this.stopped || !this.watcher) return;
+    let ino: number | undefined;
+    try {
+      ino = statSync(this.opts.configDir).ino;
+    } catch {
+      ino = undefined;
+    }
+    if (ino === this.watchedIno) return;
+    this.opts.log.info({ configDir: this.opts.configDir, present: ino !== undefined }, 'the config folder was deleted or replaced: watching it anew');
+    this.unwatch(this.watcher);
+    this.watchFolder();
   }
 
   /** Stops the socats of a previous agent that was killed without stopping them (see orphans.ts). */

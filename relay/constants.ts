@@ -29,4 +29,10 @@ export const MAX_RELAY_NAME = 63 - NAME_PREFIX.length;
 export const TCP_BUFFER = 131072;
 export const UDP_BUFFER = 65536;
 export const LISTEN_BACKLOG = 1024;
+/**
+ * Receive buffer of both one-way UDP receivers (pod-side UDP-RECV, node-side UNIX-RECV): bursts queue
+ * in the kernel instead of being dropped while socat is scheduled out (bench: lossless one-way rate
+ * 5k → 20k datagrams/s on 2 busy cores). The kernel caps it at net.core.rmem_max.
+ */
+export const UDP_RCVBUF = 4194304;
 export const DEFAULT_REPLY_TIMEOUT_SECONDS = 5;

@@ -2,7 +2,7 @@
 // sidecarArgv into the pod. They are built here, side by side, so the two halves can never disagree
 // on a socket path, a buffer size or a UDP mode. Tuning: NOTES-socat.md.
 import {
-  DEFAULT_SOCKET_GID, LISTEN_BACKLOG, POD_SOCKET_DIR, TCP_BUFFER, UDP_BUFFER,
+  DEFAULT_SOCKET_GID, LISTEN_BACKLOG, POD_SOCKET_DIR, TCP_BUFFER, UDP_BUFFER, UDP_RCVBUF,
 } from './constants.js';
 import { socketPath } from './names.js';
 import type { ResolvedRelay } from './types.js';
@@ -49,7 +49,7 @@ export function nodeArgv(r: ResolvedRelay, opts: NodeSideOptions): string[] {
     return [...debug, `-b${TCP_BUFFER}`, `UNIX-LISTEN:${sock},fork,${perms},backlog=${LISTEN_BACKLOG}`, `${ipAddress('TCP', r.targetHost)}:${target}`];
   }
   if (r.udpMode === 'OneWay') {
-    return [...debug, `-b${UDP_BUFFER}`, '-u', `UNIX-RECV:${sock},${perms}`, `${ipAddress('UDP', r.targetHost)}-SENDTO:${target}`];
+    return [...debug, `-b${UDP_BUFFER}`, '-u', `UNIX-RECV:${sock},${perms},rcvbuf=${UDP_RCVBUF}`, `${ipAddress('UDP', r.targetHost)}-SENDTO:${target}`];
   }
   return [...debug, `-t${r.replyTimeoutSeconds}`, `-b${UDP_BUFFER}`, `UNIX-LISTEN:${sock},fork,${perms},backlog=${LISTEN_BACKLOG}`, `${ipAddress('UDP', r.targetHost)}:${target}`];
 }
@@ -62,7 +62,7 @@ export function sidecarArgv(r: ResolvedRelay, opts: PodSideOptions = {}): string
     return [`-b${TCP_BUFFER}`, `${ipAddress('TCP', r.listenAddress)}-LISTEN:${r.listenPort},${bind},fork,reuseaddr,backlog=${LISTEN_BACKLOG}`, `UNIX-CONNECT:${sock}`];
   }
   if (r.udpMode === 'OneWay') {
-    return [`-b${UDP_BUFFER}`, '-u', `${ipAddress('UDP', r.listenAddress)}-RECV:${r.listenPort},${bind}`, `UNIX-SENDTO:${sock}`];
+    return [`-b${UDP_BUFFER}`, '-u', `${ipAddress('UDP', r.listenAddress)}-RECV:${r.listenPort},${bind},rcvbuf=${UDP_RCVBUF}`, `UNIX-SENDTO:${sock}`];
   }
   return [`-t${r.replyTimeoutSeconds}`, `-b${UDP_BUFFER}`, `${ipAddress('UDP', r.listenAddress)}-RECVFROM:${r.listenPort},${bind},fork`, `UNIX-CONNECT:${sock}`];
 }

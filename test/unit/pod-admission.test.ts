@@ -84,7 +84,7 @@ test('a relay without nodeSelector adds no affinity; its own resources replace t
   assert.equal(out.spec?.affinity, undefined);
   const sc = byName(out.spec?.initContainers, 'socat-syslog');
   assert.deepEqual(sc?.resources, { requests: { cpu: '1m', memory: '4Mi' } });
-  assert.deepEqual(sc?.command, ['socat', '-b65536', '-u', 'UDP4-RECV:5140,bind=127.0.0.1', 'UNIX-SENDTO:/run/socat-relay/syslog/socket']);
+  assert.deepEqual(sc?.command, ['socat', '-b65536', '-u', 'UDP4-RECV:5140,bind=127.0.0.1,rcvbuf=4194304', 'UNIX-SENDTO:/run/socat-relay/syslog/socket']);
   assert.deepEqual(sc?.ports, [{ containerPort: 5140, protocol: 'UDP' }]);
 });
 

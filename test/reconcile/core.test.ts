@@ -2,11 +2,14 @@
 // summary and the Events.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseDocuments, type Relay, type RelayNodeStatus } from '../../relay/index.js';
 import { interpretConfig } from '../../node-agent/config.js';
 import { parseAgentStatus } from '../../node-agent/status.js';
+import { readConfigFiles } from '../../webhook/reconcile/files.js';
 import { desiredFiles, diffFiles, relayFileContent, stableJson, type CurrentFile } from '../../webhook/reconcile/desired.js';
 import { nodeEntry, summarize, transitionEvent, type AgentView } from '../../webhook/reconcile/node-status.js';
 
@@ -145,3 +148,16 @@ for (const c of eventCases) {
     if (e) assert.match(e.message, /node-a/);
   });
 }
+
+test('a FIFO named like a managed file does not stall reading the folder, and is left alone', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'srrec-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('mkfifo', [path.join(dir, 'pipe.json')]);
+  writeFileSync(path.join(dir, 'plain.json'), '{}');
+  const files = await Promise.race([
+    readConfigFiles(dir),
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('blocked for 5 s on a FIFO')), 5000).unref()),
+  ]);
+  assert.deepEqual(files.get('pipe.json'), { content: '', managed: false });
+  assert.equal(files.get('plain.json')?.content, '{}');
+});

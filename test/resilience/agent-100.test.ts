@@ -102,8 +102,10 @@ test(`load: ${RELAYS} relays × ${CLIENTS} clients for ${LOAD_SECONDS} s — no 
 test(`SIGKILL: the agent and its socats killed (as the kubelet does to a static pod), restarted: all ${RELAYS} relays back over the stale sockets`, { timeout: 180_000 }, async () => {
   const children = descendants(agent.pid);
   assert.equal(childrenOf(agent.pid).length, RELAYS, describePids(childrenOf(agent.pid)).join('\n'));
+  // The container runtime SIGKILLs the whole cgroup: the socats first here, so none can clean up its
+  // socket on the parent-death signal the agent gives them.
+  killPids(children);
   await agent.kill();
-  killPids(children); // the container runtime kills the whole cgroup
   await waitFor('old socats gone', () => pidsMentioning(dirs.root).length === 0, { timeoutMs: 10_000 });
   const stale = names.filter((n) => existsSync(sock(dirs, n)));
   const refused = await new Promise<string | undefined>((resolve) => {
@@ -122,7 +124,7 @@ test(`SIGKILL: the agent and its socats killed (as the kubelet does to a static 
   assert.deepEqual(bad, []);
 });
 
-test('SIGKILL of the agent alone (plain process, no container): its socat children do not outlive it', { timeout: 180_000, todo: 'bug: node-agent/supervisor.ts spawns socat detached with no parent-death signal; after SIGKILL of the agent every socat keeps running (orphans, still holding the unlinked sockets)' }, async () => {
+test('SIGKILL of the agent alone (plain process, no container): its socat children do not outlive it', { timeout: 180_000 }, async () => {
   const children = descendants(agent.pid);
   await agent.kill();
   await new Promise((r) => setTimeout(r, 1000));

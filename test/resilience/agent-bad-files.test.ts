@@ -96,7 +96,7 @@ for (const c of CASES) {
   });
 }
 
-test('dangling symlink (points to a removed file) is reported in status.json', { todo: 'bug: node-agent/config.ts readConfigDir skips ENOENT silently, so a dangling symlink is never reported' }, async () => {
+test('dangling symlink (points to a removed file) is reported in status.json', async () => {
   symlinkSync(path.join(dirs.root, 'gone.json'), path.join(dirs.configDir, 'dangling.json'));
   const s = await agent.waitStatus('dangling.json reported', (st) => st.files['dangling.json'] !== undefined, 6000);
   assert.ok(s.files['dangling.json']);
@@ -114,7 +114,7 @@ test('after every bad file: all reported at once, the good relay never missed an
   assert.deepEqual(probe.errors, []);
 });
 
-test('a huge target host (4 MiB) is reported with a short error, not echoed whole into status.json', { todo: 'bug: relay/loopback.ts checkTargetHost puts the whole host into its reason (a 4 MiB host gives a 4 MiB error in status.json, logs and admission denials)' }, async () => {
+test('a huge target host (4 MiB) is reported with a short error, not echoed whole into status.json', async () => {
   const file = path.join(dirs.configDir, 'hugehost.json');
   writeFileSync(file, JSON.stringify(relayDoc('hugehost', 80)).replace('"127.0.0.1"', JSON.stringify('1'.repeat(4 << 20))));
   try {
@@ -127,7 +127,7 @@ test('a huge target host (4 MiB) is reported with a short error, not echoed whol
   }
 });
 
-test('a FIFO named like a relay file does not block the agent: a relay added after it still starts', { timeout: 30_000, todo: 'bug: node-agent/config.ts readConfigDir opens every *.yaml/*.json with readFile, which blocks forever on a FIFO: the agent stops reacting to every later change' }, async () => {
+test('a FIFO named like a relay file does not block the agent: a relay added after it still starts', { timeout: 30_000 }, async () => {
   execFileSync('mkfifo', [path.join(dirs.configDir, 'fifo.yaml')]);
   writeRelay(dirs, 'after-fifo', echo.port);
   try {

@@ -71,7 +71,7 @@ test(`writer SIGKILLed ${KILLS} times mid-write: the agent's reader never parses
   const names = readdirSync(dirs.configDir);
   const temps = names.filter((n) => !isConfigFileName(n));
   const st = await agent.waitStatus('agent caught up', (s) => Object.keys(s.relays).length === names.filter(isConfigFileName).length, 20_000);
-  console.log(`[write-kill] ${KILLS} SIGKILLs during ~${writes} completed writes of 10 KiB–1 MiB files; reader: ${seen.reads} folder reads, ${seen.files} file reads, ${seen.errors.length} partial/invalid; agent: ${agentErrors.size} files ever reported bad, ${Object.keys(st.relays).length} relays; ${temps.length} hidden temp files left by killed writes (ignored by the agent)`);
+  console.log(`[write-kill] ${KILLS} SIGKILLs during ~${writes} completed writes of 10–910 KiB files; reader: ${seen.reads} folder reads, ${seen.files} file reads, ${seen.errors.length} partial/invalid; agent: ${agentErrors.size} files ever reported bad, ${Object.keys(st.relays).length} relays; ${temps.length} hidden temp files left by killed writes (ignored by the agent)`);
   assert.deepEqual(seen.errors.slice(0, 5), []);
   assert.deepEqual([...agentErrors], []);
   assert.ok(seen.files > 0, 'the reader never saw a file');

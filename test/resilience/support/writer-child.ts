@@ -1,6 +1,6 @@
 // A stand-in for the reconcile's write path, run as its own process so a test can SIGKILL it in the
 // middle of a write: it rewrites relay files forever with the reconcile's own applyFileDiff (temp file
-// + fsync + rename), each between 10 KiB and 1 MiB so a kill often lands inside a write.
+// + fsync + rename), each between 10 and 910 KiB so a kill often lands inside a write.
 // Usage: node --import tsx writer-child.ts DIR PORT
 import { randomBytes } from 'node:crypto';
 import { applyFileDiff } from '../../../webhook/reconcile/files.js';
@@ -10,7 +10,8 @@ let gen = 0;
 for (;;) {
   gen++;
   const name = `w${gen % 10}`;
-  const size = 10_240 + (randomBytes(4).readUInt32BE() % (1 << 20));
+  // Up to 900 KiB: below the agent's 1 MiB cap on a relay file.
+  const size = 10_240 + (randomBytes(4).readUInt32BE() % (900 << 10));
   const relay = {
     apiVersion: 'socat.io/v1alpha1',
     kind: 'Relay',

@@ -2,7 +2,7 @@
 // sidecarArgv into the pod. They are built here, side by side, so the two halves can never disagree
 // on a socket path, a buffer size or a UDP mode. Tuning: NOTES-socat.md.
 import {
-  DEFAULT_SOCKET_GID, LISTEN_BACKLOG, POD_SOCKET_DIR, TCP_BUFFER, UDP_BUFFER, UDP_RCVBUF,
+  DEFAULT_SOCKET_GID, LISTEN_BACKLOG, POD_SOCKET_DIR, TCP_BUFFER, TCP_HALF_CLOSE_SECONDS, UDP_BUFFER, UDP_RCVBUF,
 } from './constants.js';
 import { socketPath } from './names.js';
 import type { ResolvedRelay } from './types.js';
@@ -46,7 +46,7 @@ export function nodeArgv(r: ResolvedRelay, opts: NodeSideOptions): string[] {
   const target = `${bracket(r.targetHost)}:${r.targetPort}`;
   const debug = opts.logConnections ? ['-d', '-d'] : [];
   if (r.protocol === 'TCP') {
-    return [...debug, `-b${TCP_BUFFER}`, `UNIX-LISTEN:${sock},fork,${perms},backlog=${LISTEN_BACKLOG}`, `${ipAddress('TCP', r.targetHost)}:${target}`];
+    return [...debug, `-t${TCP_HALF_CLOSE_SECONDS}`, `-b${TCP_BUFFER}`, `UNIX-LISTEN:${sock},fork,${perms},backlog=${LISTEN_BACKLOG}`, `${ipAddress('TCP', r.targetHost)}:${target}`];
   }
   if (r.udpMode === 'OneWay') {
     return [...debug, `-b${UDP_BUFFER}`, '-u', `UNIX-RECV:${sock},${perms},rcvbuf=${UDP_RCVBUF}`, `${ipAddress('UDP', r.targetHost)}-SENDTO:${target}`];
@@ -59,7 +59,7 @@ export function sidecarArgv(r: ResolvedRelay, opts: PodSideOptions = {}): string
   const sock = checkedSocket(opts.socketDir ?? POD_SOCKET_DIR, r.name);
   const bind = `bind=${bracket(r.listenAddress)}`;
   if (r.protocol === 'TCP') {
-    return [`-b${TCP_BUFFER}`, `${ipAddress('TCP', r.listenAddress)}-LISTEN:${r.listenPort},${bind},fork,reuseaddr,backlog=${LISTEN_BACKLOG}`, `UNIX-CONNECT:${sock}`];
+    return [`-t${TCP_HALF_CLOSE_SECONDS}`, `-b${TCP_BUFFER}`, `${ipAddress('TCP', r.listenAddress)}-LISTEN:${r.listenPort},${bind},fork,reuseaddr,backlog=${LISTEN_BACKLOG}`, `UNIX-CONNECT:${sock}`];
   }
   if (r.udpMode === 'OneWay') {
     return [`-b${UDP_BUFFER}`, '-u', `${ipAddress('UDP', r.listenAddress)}-RECV:${r.listenPort},${bind},rcvbuf=${UDP_RCVBUF}`, `UNIX-SENDTO:${sock}`];

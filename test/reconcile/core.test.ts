@@ -2,14 +2,14 @@
 // summary and the Events.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseDocuments, type Relay, type RelayNodeStatus } from '../../relay/index.js';
 import { interpretConfig } from '../../node-agent/config.js';
 import { parseAgentStatus } from '../../node-agent/status.js';
-import { readConfigFiles } from '../../webhook/reconcile/files.js';
+import { readConfigFiles, removeStaleTempFiles } from '../../webhook/reconcile/files.js';
 import { desiredFiles, diffFiles, relayFileContent, stableJson, type CurrentFile } from '../../webhook/reconcile/desired.js';
 import { nodeEntry, summarize, transitionEvent, type AgentView } from '../../webhook/reconcile/node-status.js';
 
@@ -160,4 +160,15 @@ test('a FIFO named like a managed file does not stall reading the folder, and is
   ]);
   assert.deepEqual(files.get('pipe.json'), { content: '', managed: false });
   assert.equal(files.get('plain.json')?.content, '{}');
+});
+
+test('temp files of interrupted writes are removed once old; a fresh one and other hidden files stay', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'srrec-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  for (const f of ['.a.json.0123abcd.tmp', '.b.json.deadbeef.tmp', '.keep-me', 'c.json']) writeFileSync(path.join(dir, f), 'x');
+  const old = new Date(Date.now() - 120_000);
+  utimesSync(path.join(dir, '.a.json.0123abcd.tmp'), old, old);
+  const removed = await removeStaleTempFiles(dir, 60_000);
+  assert.deepEqual(removed, ['.a.json.0123abcd.tmp']);
+  assert.deepEqual(readdirSync(dir).sort(), ['.b.json.deadbeef.tmp', '.keep-me', 'c.json']);
 });

@@ -1,5 +1,5 @@
 // The file half's edge: read the config folder's .json files, write atomically, remove managed files.
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../../node-agent/files.js';
 import { readConfigFile } from '../../node-agent/config.js';
@@ -39,4 +39,33 @@ const WRITE_CONCURRENCY = 16;
 export async function applyFileDiff(dir: string, diff: FileDiff): Promise<void> {
   await forEachLimit(diff.write, WRITE_CONCURRENCY, (w) => writeFileAtomic(path.join(dir, w.file), w.content, 0o644));
   await forEachLimit(diff.remove, WRITE_CONCURRENCY, (f) => rm(path.join(dir, f), { force: true }));
+}
+
+/** The temp files of writeFileAtomic (`.<file>.<8 hex>.tmp`). */
+const TEMP_FILE = /^\..+\.json\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Removes temp files left by a writer killed between its write and its rename (they are hidden, so the
+ * agent never reads them, but they would pile up). Only those older than `minAgeMs`, so a write in
+ * flight is never touched. Returns the names removed.
+ */
+export async function removeStaleTempFiles(dir: string, minAgeMs = 60_000, now = Date.now()): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names.filter((n) => TEMP_FILE.test(n))) {
+    const file = path.join(dir, name);
+    try {
+      if (now - (await stat(file)).mtimeMs < minAgeMs) continue;
+      await rm(file, { force: true });
+      removed.push(name);
+    } catch {
+      // gone already
+    }
+  }
+  return removed;
 }

@@ -21,7 +21,7 @@ import { parseAgentStatus } from '../../node-agent/status.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
 import { ConflictError, NotFoundError, type NodeSource, type ReconcileApi } from './api.js';
 import { desiredFiles, diffFiles } from './desired.js';
-import { applyFileDiff, readConfigFiles } from './files.js';
+import { applyFileDiff, readConfigFiles, removeStaleTempFiles } from './files.js';
 import { ReconcileMetrics } from './metrics.js';
 import { nodeEntry, sameEntry, sameSummary, summarize, transitionEvent, type AgentView } from './node-status.js';
 import { KeyedQueue, type ScheduleFn } from './queue.js';
@@ -91,6 +91,9 @@ export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHand
       return { kind: 'unreadable', message: `${statusFile}: ${(e as Error).message}` };
     }
   };
+
+  const stale = await removeStaleTempFiles(o.configDir);
+  if (stale.length > 0) log.info({ configDir: o.configDir, files: stale }, 'removed temp files of interrupted writes');
 
   const reconcileFiles = async (): Promise<void> => {
     const desired = desiredFiles(o.catalog.list(), labels!);

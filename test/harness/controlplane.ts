@@ -49,6 +49,11 @@ export interface ControlPlane {
   pids: number[];
   /** The last lines of both logs, for failure messages. */
   logs(lines?: number): string;
+  /**
+   * Stops kube-apiserver (SIGTERM), waits `downMs`, starts it again on the same port with the same
+   * etcd, and resolves once /readyz is 200: an API-server restart under running clients.
+   */
+  restartApiserver(downMs?: number): Promise<{ downMs: number; readyAfterMs: number }>;
   stop(): Promise<void>;
 }
 
@@ -108,7 +113,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     });
 
     const url = `https://127.0.0.1:${securePort}`;
-    const apiserver = spawnManaged('kube-apiserver', bins.kubeApiserver, [
+    const apiserverArgs = [
       `--etcd-servers=${etcdUrl}`,
       `--cert-dir=${f('certs')}`,
       `--tls-cert-file=${f('apiserver.crt')}`,
@@ -127,23 +132,38 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       '--enable-priority-and-fairness=false',
       '--v=1',
       ...(opts.extraApiserverArgs ?? []),
-    ], { logFile: f('kube-apiserver.log') });
-    procs.push(apiserver);
+    ];
 
     const kubeconfigPath = f('kubeconfig');
     writeFileSync(kubeconfigPath, kubeconfigYaml(url, ca.cert, admin), { mode: 0o600 });
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfigPath);
     const client = new KubeClient(kc);
-    await waitForProcess(apiserver, 'kube-apiserver /readyz', opts.startTimeoutMs ?? 90_000, async () => {
-      const res = await client.raw('GET', '/readyz').catch(() => undefined);
-      return res?.status === 200;
-    });
+    let starts = 0;
+    let apiserver: ManagedProcess;
+    const startApiserver = async (): Promise<void> => {
+      apiserver = spawnManaged('kube-apiserver', bins.kubeApiserver, apiserverArgs, { logFile: f(starts === 0 ? 'kube-apiserver.log' : `kube-apiserver-${starts}.log`) });
+      starts++;
+      procs.push(apiserver);
+      await waitForProcess(apiserver, 'kube-apiserver /readyz', opts.startTimeoutMs ?? 90_000, async () => {
+        const res = await client.raw('GET', '/readyz').catch(() => undefined);
+        return res?.status === 200;
+      });
+    };
+    await startApiserver();
+    const restartApiserver = async (downMs = 2000): Promise<{ downMs: number; readyAfterMs: number }> => {
+      await apiserver.stop();
+      procs.splice(procs.indexOf(apiserver), 1);
+      await new Promise((r) => setTimeout(r, downMs));
+      const t0 = Date.now();
+      await startApiserver();
+      return { downMs, readyAfterMs: Date.now() - t0 };
+    };
     for (const ns of opts.namespaces ?? []) {
       await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
     }
     const logs = (lines = 30) => procs.map((p) => `--- ${p.name} ---\n${p.logTail(lines)}`).join('\n');
-    return { url, kubeconfigPath, kc, client, dir, pids: procs.map((p) => p.child.pid!).filter(Boolean), logs, stop };
+    return { url, kubeconfigPath, kc, client, dir, pids: procs.map((p) => p.child.pid!).filter(Boolean), logs, restartApiserver, stop };
   } catch (err) {
     await stop();
     throw err;

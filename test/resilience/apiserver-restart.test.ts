@@ -6,12 +6,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { installCrds, skipUnlessControlPlane, startController, waitFor, type RunningController } from '../harness/index.js';
-import { startRestartableControlPlane, type RestartableControlPlane } from './support/controlplane.js';
+import { installCrds, skipUnlessControlPlane, startControlPlane, startController, waitFor, type ControlPlane, type RunningController } from '../harness/index.js';
 
 const skip = skipUnlessControlPlane();
 const NODE = 'restart-node';
-let cp: RestartableControlPlane | undefined;
+let cp: ControlPlane | undefined;
 let ctl: RunningController | undefined;
 let configDir = '';
 
@@ -26,7 +25,7 @@ function folder(): string[] {
 
 before(async () => {
   if (skip) return;
-  cp = await startRestartableControlPlane();
+  cp = await startControlPlane({ startTimeoutMs: 120_000 });
   await installCrds(cp.client);
   await cp.client.apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { 'kubernetes.io/hostname': NODE } } });
   configDir = path.join(cp.dir, 'node', 'relays.d');

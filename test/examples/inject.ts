@@ -3,7 +3,7 @@
 import fjp from 'fast-json-patch';
 import type { Relay } from '../../relay/index.js';
 import { StaticCatalog } from '../../webhook/catalog/catalog.js';
-import { decidePod, defaultInjectOptions, patchOps, type RawPod, type SidecarMode } from '../../webhook/admission/index.js';
+import { decidePod, defaultInjectOptions, patchOps, podCreateRequest, type RawPod, type SidecarMode } from '../../webhook/admission/index.js';
 
 export interface InjectResult {
   allowed: boolean;
@@ -31,15 +31,7 @@ export function injectPod(
   opts: { mode?: SidecarMode; namespaceLabels?: Record<string, Record<string, string>>; image?: string } = {},
 ): InjectResult {
   const namespace = pod.metadata?.namespace ?? 'default';
-  const decision = decidePod({
-    uid: 'example',
-    kind: { group: '', version: 'v1', kind: 'Pod' },
-    resource: { group: '', version: 'v1', resource: 'pods' },
-    namespace,
-    operation: 'CREATE',
-    userInfo: { username: 'system:serviceaccount:kube-system:daemon-set-controller' },
-    object: pod,
-  }, {
+  const decision = decidePod(podCreateRequest(pod, namespace, 'example', 'system:serviceaccount:kube-system:daemon-set-controller'), {
     catalog: new StaticCatalog(relays as Relay[]),
     namespaceLabels: (ns) => opts.namespaceLabels?.[ns] ?? { 'kubernetes.io/metadata.name': ns },
     options: defaultInjectOptions({ mode: opts.mode ?? 'native', ...(opts.image ? { sidecarImage: opts.image } : {}) }),

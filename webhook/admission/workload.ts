@@ -33,14 +33,15 @@ export interface WorkloadResult {
   label: string;
 }
 
-function requestFor(pod: RawPod, namespace: string, uid: string): AdmissionRequest {
+/** The AdmissionRequest the API server would send for creating `pod` (offline previews and tests). */
+export function podCreateRequest(pod: RawPod, namespace: string, uid: string, username = 'socat-relay-inject'): AdmissionRequest {
   return {
     uid,
     kind: { group: '', version: 'v1', kind: 'Pod' },
     resource: { group: '', version: 'v1', resource: 'pods' },
     namespace,
     operation: 'CREATE',
-    userInfo: { username: 'socat-relay-inject' },
+    userInfo: { username },
     object: pod,
     dryRun: true,
   };
@@ -53,7 +54,7 @@ export function injectWorkload(input: unknown, defaultNamespace: string, ctx: Po
   const namespace = typeof meta.namespace === 'string' && meta.namespace !== '' ? meta.namespace : defaultNamespace;
   if (input.kind === 'Pod' && (input.apiVersion ?? 'v1') === 'v1') {
     const pod = input as RawPod;
-    const decision = decidePod(requestFor(pod, namespace, label), ctx);
+    const decision = decidePod(podCreateRequest(pod, namespace, label), ctx);
     const object = decision.response.patch ? fjp.applyPatch(structuredClone(pod), patchOps(decision.response), true, false).newDocument : input;
     return { object, decision, label };
   }
@@ -61,7 +62,7 @@ export function injectWorkload(input: unknown, defaultNamespace: string, ctx: Po
   const template = podTemplate(out);
   if (!template) return { object: input, label };
   const pod: RawPod = { apiVersion: 'v1', kind: 'Pod', metadata: { ...(template.metadata ?? {}), namespace }, spec: (template.spec ?? {}) as RawPod['spec'] };
-  const decision = decidePod(requestFor(pod, namespace, label), ctx);
+  const decision = decidePod(podCreateRequest(pod, namespace, label), ctx);
   if (decision.response.patch) {
     const patched = fjp.applyPatch(structuredClone(pod), patchOps(decision.response), true, false).newDocument;
     const { namespace: _ns, ...metadata } = patched.metadata ?? {};

@@ -274,3 +274,21 @@ test('a relay replaced in the catalog is decided from its new object (validation
   c.put(fixed);
   assert.match(admitPod(podRequest(p), ctx).status?.message ?? '', /does not allow namespace "monitoring"/);
 });
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
+for (const name of ['basic', 'busy']) {
+  test(`the raw ${name} pod is never mutated: injection into a deep-frozen request gives the same patch`, () => {
+    const expected = decidePod(podRequest(pod(name)), context()).response;
+    const frozen = deepFreeze(pod(name));
+    const d = decidePod(podRequest(frozen), context()); // a write into the raw pod would throw (strict mode)
+    assert.deepEqual(d.response, expected);
+    assert.ok(patchOps(d.response).length > 0);
+  });
+}

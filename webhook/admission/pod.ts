@@ -87,8 +87,8 @@ export function decidePod(req: AdmissionRequest, ctx: PodContext): PodDecision {
   denials.push(...checkPorts(relays, all.filter((c) => !oursByName.has(c.name ?? ''))));
   if (denials.length > 0) return deny(denials);
 
-  const mutated = structuredClone(pod);
-  const mspec = (mutated.spec ??= {});
+  const mutated = copyForInjection(pod);
+  const mspec = mutated.spec!;
   const present = new Set([...(mspec.initContainers ?? []), ...(mspec.containers ?? [])].map((c) => c.name));
   const newSidecars: RawContainer[] = [];
   const injected: string[] = [];
@@ -120,4 +120,20 @@ export function decidePod(req: AdmissionRequest, ctx: PodContext): PodDecision {
 
 export function admitPod(req: AdmissionRequest, ctx: PodContext): AdmissionResponse {
   return decidePod(req, ctx).response;
+}
+
+/**
+ * The mutable copy to diff against the raw pod: copy-on-write of exactly what injection may change
+ * (metadata.annotations, spec.containers/initContainers/volumes — replaced or appended to — and a deep
+ * copy of spec.affinity, which andNodeRequirements edits in place); every other subtree is shared with
+ * the raw pod, so `compare` skips it by identity instead of walking it (the webhook's hot path). The raw
+ * pod is never mutated: the tests apply the patch to the untouched fixture.
+ */
+function copyForInjection(pod: RawPod): RawPod {
+  const spec = { ...(pod.spec ?? {}) };
+  if (spec.volumes) spec.volumes = [...spec.volumes];
+  if (spec.affinity) spec.affinity = structuredClone(spec.affinity);
+  const metadata = { ...(pod.metadata ?? {}) };
+  if (metadata.annotations) metadata.annotations = { ...metadata.annotations };
+  return { ...pod, metadata, spec };
 }

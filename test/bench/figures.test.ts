@@ -1,9 +1,9 @@
 // The pure parts of the benchmarks: statistics, figures (ratio, goal, met), parameters, the table.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { figure, formatTable, type FigureInput } from '../lib/figures.js';
-import { BadParameter, list, num } from '../lib/params.js';
-import { median, percentile } from '../lib/stats.js';
+import { figure, formatTable, type FigureInput } from '../../bench/lib/figures.js';
+import { BadParameter, list, num } from '../../bench/lib/params.js';
+import { median, percentile } from '../../bench/lib/stats.js';
 
 test('percentile is nearest-rank over unsorted samples', () => {
   const cases: { samples: number[]; p: number; want: number }[] = [

@@ -6,6 +6,7 @@ import { freePort, registerCleanup, REPO_ROOT, spawnManaged, waitFor, type Manag
 import { NetNs } from '../test/support/netns.js';
 import { socketPath } from '../relay/index.js';
 import { runContainer, type PodLike } from './pod-runner.js';
+import { GREETING, type NodeService } from './node-service.js';
 
 export interface Reporter {
   /** A numbered step begins. */
@@ -80,4 +81,23 @@ export async function requestFromPod(ns: NetNs, nodePort: number, podUrl: string
   const direct = await ns.run('bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${nodePort}`], { timeoutMs: 5000 }).catch(() => undefined);
   const res = await ns.run(process.execPath, ['-e', FETCH_WITH_RETRY, podUrl], { timeoutMs: 20_000 });
   return { directReachable: direct?.code === 0, ok: res.code === 0, body: res.stdout, error: res.stderr.trim() };
+}
+
+/**
+ * The end of both flows: runs the pod's sidecar in its own network namespace, checks that the node
+ * service is not reachable directly from there, and requests it through the sidecar. `ok` when the
+ * greeting came back, the service saw the request and the direct path was closed.
+ */
+export async function requestThroughSidecar(
+  r: Reporter, prefix: string, pod: PodLike, container: string, svc: NodeService, cleanups: Cleanups, podKind: string,
+): Promise<{ ok: boolean; directReachable: boolean; body: string }> {
+  r.step(`run the sidecar command from the ${podKind} pod in a network namespace (the "pod")`);
+  const { ns, argv } = startPod(prefix, pod, container, cleanups);
+  r.info(`netns ${ns.name}: ${argv.join(' ')}`);
+
+  r.step('from inside the pod namespace: GET http://127.0.0.1:8080/');
+  const res = await requestFromPod(ns, svc.port, 'http://127.0.0.1:8080/');
+  r.info(`direct 127.0.0.1:${svc.port} from the pod namespace: ${res.directReachable ? 'REACHABLE (unexpected)' : 'unreachable, as it should be'}`);
+  r.info(res.ok ? `response: ${res.body.trim()}` : `failed: ${res.error || res.body.trim()}`);
+  return { ok: res.ok && res.body.includes(GREETING) && svc.hits() > 0 && !res.directReachable, directReachable: res.directReachable, body: res.body };
 }

@@ -13,8 +13,6 @@ import type { Relay, RelayNodeStatus } from '../../relay/index.js';
 import { StaticCatalog } from '../../webhook/catalog/catalog.js';
 import { desiredFiles, diffFiles, startReconcile, type NodeSource, type ReconcileApi } from '../../webhook/reconcile/index.js';
 import { applyFileDiff, readConfigFiles } from '../../webhook/reconcile/files.js';
-import { writeFileAtomic } from '../../node-agent/files.js';
-import type { FileDiff } from '../../webhook/reconcile/desired.js';
 import { generatedRelays } from './relays.js';
 
 interface Config { relays: number; runs: number; dir: string }
@@ -37,28 +35,6 @@ for (let run = 0; run < c.runs; run++) {
   await rm(dir, { recursive: true, force: true });
 }
 // Proposed writer: the same atomic write (temp + fsync + rename) for every file, 16 at a time.
-async function applyFileDiffParallel(dir: string, diff: FileDiff, width = 16): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < diff.write.length; i = next++) {
-      const w = diff.write[i];
-      if (w) await writeFileAtomic(path.join(dir, w.file), w.content, 0o644);
-    }
-  };
-  await Promise.all(Array.from({ length: width }, worker));
-  for (const f of diff.remove) await rm(path.join(dir, f), { force: true });
-}
-const parallelMs: number[] = [];
-for (let run = 0; run < c.runs; run++) {
-  const dir = path.join(c.dir, `parallel-${run}`);
-  await mkdir(dir, { recursive: true });
-  const t0 = now();
-  await applyFileDiffParallel(dir, diffFiles(desiredFiles(catalog.list(), labels), await readConfigFiles(dir)));
-  parallelMs.push(now() - t0);
-  const written = (await readdir(dir)).length;
-  if (written !== c.relays) throw new Error(`parallel run ${run}: ${written} files written, expected ${c.relays}`);
-  await rm(dir, { recursive: true, force: true });
-}
 
 // A second pass over an up-to-date folder: what every resync costs.
 const steadyDir = path.join(c.dir, 'steady');
@@ -93,4 +69,4 @@ if (global.gc) global.gc();
 const rss = process.memoryUsage().rss;
 const heap = process.memoryUsage().heapUsed;
 await handle.stop();
-process.stdout.write(JSON.stringify({ coreMs, parallelMs, steadyMs, reconcileMs, files, applies, rss, heap }) + '\n');
+process.stdout.write(JSON.stringify({ coreMs, steadyMs, reconcileMs, files, applies, rss, heap }) + '\n');

@@ -145,8 +145,8 @@ export async function benchScale(p: ScaleParams, log: Log): Promise<Figure[]> {
     const rdir = await mkdtemp(path.join(os.tmpdir(), 'srb-reconcile-'));
     cleanup.add('remove reconcile dir', () => rm(rdir, { recursive: true, force: true }));
     const r = await runCommand(process.execPath, ['--expose-gc', ...await nodeArgs('bench/scale/reconcile.ts'), JSON.stringify({ relays: p.reconcileRelays, runs: p.runs, dir: rdir })], { timeoutMs: 300_000 });
-    const rec = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { coreMs: number[]; parallelMs: number[]; steadyMs: number; reconcileMs: number; files: number; applies: number; rss: number; heap: number };
-    log(`[scale] reconcile ${p.reconcileRelays}: core ${rec.coreMs.map((x) => x.toFixed(0)).join('/')} ms, 16 writes at a time ${rec.parallelMs.map((x) => x.toFixed(0)).join('/')} ms, steady pass ${rec.steadyMs.toFixed(0)} ms, startReconcile ${rec.reconcileMs.toFixed(0)} ms (${rec.files} files, ${rec.applies} status applies), RSS ${(rec.rss / MB).toFixed(1)} MiB`);
+    const rec = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { coreMs: number[]; steadyMs: number; reconcileMs: number; files: number; applies: number; rss: number; heap: number };
+    log(`[scale] reconcile ${p.reconcileRelays}: core ${rec.coreMs.map((x) => x.toFixed(0)).join('/')} ms, steady pass ${rec.steadyMs.toFixed(0)} ms, startReconcile ${rec.reconcileMs.toFixed(0)} ms (${rec.files} files, ${rec.applies} status applies), RSS ${(rec.rss / MB).toFixed(1)} MiB`);
 
     const n = p.agentRelays;
     const m = p.reconcileRelays;
@@ -159,7 +159,6 @@ export async function benchScale(p: ScaleParams, log: Log): Promise<Figure[]> {
       figure({ name: `socat processes with ${n} relays: total PSS`, unit: 'MiB', value: sm('pss') / MB, note: 'proportional set size: shared pages split among the processes (the real cost)' }),
       figure({ name: 'socat PSS per idle relay', unit: 'KiB', value: sm('pss') / Math.max(1, sm('count')) / 1024 }),
       figure({ name: `reconcile, ${m} relays: pure core + file writer, empty folder → all files`, unit: 'ms', value: median(rec.coreMs), note: `desiredFiles → readConfigFiles → diffFiles → applyFileDiff into a temp folder; ${rec.files} files` }),
-      figure({ name: `proposal: the same writes 16 at a time / as shipped`, unit: 'ms', value: median(rec.parallelMs), baseline: median(rec.coreMs), note: 'each file still written atomically with its fsync (writeFileAtomic); only the loop in applyFileDiff changes' }),
       figure({ name: `reconcile, ${m} relays: pass over an up-to-date folder`, unit: 'ms', value: rec.steadyMs, note: 'what each resync costs when nothing changed' }),
       figure({ name: `startReconcile, ${m} relays (API stubbed): start → files written and queue idle`, unit: 'ms', value: rec.reconcileMs, note: `${rec.applies} status applies answered in memory` }),
       figure({ name: `reconcile process RSS with ${m} relays`, unit: 'MiB', value: rec.rss / MB, note: `after a full GC; heap used ${(rec.heap / MB).toFixed(1)} MiB; the process loads client-node, prom-client, pino (not express)` }),

@@ -113,6 +113,7 @@ export class Agent {
       if (!this.watcher && !this.folderPoll) this.watchFolder();
       else this.checkWatchedFolder();
       this.requestReload();
+      this.statusChanged(); // the heartbeat: updatedAt moves even when nothing else does
     }, resync);
     this.resyncTimer.unref();
     this.started = true;
@@ -311,7 +312,7 @@ export class Agent {
 
   private async writeStatus(): Promise<void> {
     const status = buildAgentStatus({
-      agent: { pid: process.pid, startedAt: this.startedAt, configDir: this.opts.configDir, socketDir: this.opts.socketDir },
+      agent: { pid: process.pid, startedAt: this.startedAt, configDir: this.opts.configDir, socketDir: this.opts.socketDir, heartbeatSeconds: (this.opts.resyncMs ?? 30_000) / 1000 },
       now: new Date(this.now()).toISOString(),
       config: this.config,
       processes: this.supervisor.snapshot(),

@@ -23,7 +23,11 @@ export interface AgentRelayStatus {
 
 export interface AgentStatus {
   version: number;
-  agent: { pid: number; startedAt: string; updatedAt: string; configDir: string; socketDir: string };
+  /**
+   * heartbeatSeconds: the agent rewrites this file at least that often (updatedAt moves), so a reader
+   * can tell a dead agent's last report from a live one's (see isStaleAgentStatus).
+   */
+  agent: { pid: number; startedAt: string; updatedAt: string; configDir: string; socketDir: string; heartbeatSeconds?: number };
   relays: Record<string, AgentRelayStatus>;
   /** Files that were skipped: unreadable, unparsable, invalid, or a second definition of a relay. */
   files: Record<string, { relay?: string; error: string }>;
@@ -31,7 +35,7 @@ export interface AgentStatus {
 }
 
 export interface StatusInput {
-  agent: { pid: number; startedAt: string; configDir: string; socketDir: string };
+  agent: { pid: number; startedAt: string; configDir: string; socketDir: string; heartbeatSeconds?: number };
   now: string;
   config: ConfigState;
   processes: readonly RelayProcess[];
@@ -97,4 +101,16 @@ export function parseAgentStatus(text: string): AgentStatus {
     files: isObj(v.files) ? (v.files as AgentStatus['files']) : {},
     warnings: Array.isArray(v.warnings) ? (v.warnings as FileWarning[]) : [],
   };
+}
+
+/**
+ * A status whose heartbeat stopped: not rewritten for three heartbeats plus a margin. Undefined when it
+ * is fresh (or from an agent without a heartbeat); else how many seconds old it is.
+ */
+export function staleAgentStatusAge(st: AgentStatus, nowMs: number): number | undefined {
+  const beat = st.agent.heartbeatSeconds;
+  const updated = Date.parse(st.agent.updatedAt);
+  if (typeof beat !== 'number' || !(beat > 0) || Number.isNaN(updated)) return undefined;
+  const ageSeconds = (nowMs - updated) / 1000;
+  return ageSeconds > 3 * beat + 15 ? Math.round(ageSeconds) : undefined;
 }

@@ -297,3 +297,15 @@ test('socat-relay agent without socat on PATH exits 1 saying how to install it',
   assert.match(stderr, /socat not found on PATH/);
   assert.match(stderr, /apt-get install socat/);
 });
+
+test('the status file is a heartbeat: rewritten at every resync with heartbeatSeconds, also when nothing changed', { skip: socatUnavailable() ?? false }, async (t) => {
+  const dirs = await tempDirs(t, 'hb');
+  await startAgent(t, dirs, { resyncMs: 500 });
+  const first = await waitFor('a status file', () => { try { return readStatusFile(dirs.socketDir); } catch { return undefined; } });
+  assert.equal(first.agent.heartbeatSeconds, 0.5);
+  const later = await waitFor('updatedAt to move', () => {
+    const s = readStatusFile(dirs.socketDir);
+    return Date.parse(s.agent.updatedAt) > Date.parse(first.agent.updatedAt) ? s : undefined;
+  }, 5000);
+  assert.deepEqual(later.relays, first.relays);
+});

@@ -11,7 +11,7 @@ import { interpretConfig } from '../../node-agent/config.js';
 import { parseAgentStatus } from '../../node-agent/status.js';
 import { readConfigFiles, removeStaleTempFiles } from '../../webhook/reconcile/files.js';
 import { desiredFiles, diffFiles, relayFileContent, stableJson, type CurrentFile } from '../../webhook/reconcile/desired.js';
-import { nodeEntry, summarize, transitionEvent, type AgentView } from '../../webhook/reconcile/node-status.js';
+import { agentView, nodeEntry, summarize, transitionEvent, type AgentView } from '../../webhook/reconcile/node-status.js';
 
 const FIX = path.resolve(import.meta.dirname, '../fixtures/node');
 const relays = (): Relay[] => parseDocuments(readFileSync(path.join(FIX, 'relays.yaml'), 'utf8')) as Relay[];
@@ -172,3 +172,27 @@ test('temp files of interrupted writes are removed once old; a fresh one and oth
   assert.deepEqual(removed, ['.a.json.0123abcd.tmp']);
   assert.deepEqual(readdirSync(dir).sort(), ['.b.json.deadbeef.tmp', '.keep-me', 'c.json']);
 });
+
+describeAgentView();
+function describeAgentView(): void {
+  const status = (updatedAt: string, heartbeatSeconds?: number) => JSON.stringify({
+    version: 1,
+    agent: { pid: 1, startedAt: updatedAt, updatedAt, configDir: '/c', socketDir: '/s', ...(heartbeatSeconds !== undefined ? { heartbeatSeconds } : {}) },
+    relays: {}, files: {}, warnings: [],
+  });
+  const now = Date.parse('2026-11-25T12:00:00Z');
+  const cases: [string, string, AgentView['kind'], RegExp?][] = [
+    ['a fresh status (10 s old, heartbeat 30 s)', status('2026-11-25T11:59:50Z', 30), 'ok'],
+    ['a status just inside three heartbeats and the margin (100 s old)', status('2026-11-25T11:58:20Z', 30), 'ok'],
+    ['a dead agent\'s last report (10 min old, heartbeat 30 s)', status('2026-11-25T11:50:00Z', 30), 'missing', /last updated 600 s ago .*heartbeat every 30 s.*is the node agent/],
+    ['an old status from an agent without a heartbeat field', status('2026-11-25T11:00:00Z'), 'ok'],
+    ['a half-written status', status('2026-11-25T11:59:50Z', 30).slice(0, 40), 'unreadable', /\/s\/\.agent\/status\.json: status file is not valid JSON/],
+  ];
+  for (const [situation, text, kind, message] of cases) {
+    test(`agentView: ${situation} → ${kind}`, () => {
+      const v = agentView(text, '/s/.agent/status.json', now);
+      assert.equal(v.kind, kind);
+      if (message && v.kind !== 'ok') assert.match(v.message, message);
+    });
+  }
+}

@@ -17,13 +17,12 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/log.js';
 import { agentStatusPath, matchesNodeSelector, type NodeRelayState, type Relay } from '../../relay/index.js';
-import { parseAgentStatus } from '../../node-agent/status.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
 import { ConflictError, NotFoundError, type NodeSource, type ReconcileApi } from './api.js';
 import { desiredFiles, diffFiles } from './desired.js';
 import { applyFileDiff, readConfigFiles, removeStaleTempFiles } from './files.js';
 import { ReconcileMetrics } from './metrics.js';
-import { nodeEntry, sameEntry, sameSummary, summarize, transitionEvent, type AgentView } from './node-status.js';
+import { agentView, nodeEntry, sameEntry, sameSummary, summarize, transitionEvent, type AgentView } from './node-status.js';
 import { KeyedQueue, type ScheduleFn } from './queue.js';
 
 
@@ -85,11 +84,7 @@ export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHand
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing', message: `no agent status at ${statusFile}: is the node agent (static pod) running?` };
       return { kind: 'unreadable', message: `cannot read ${statusFile}: ${(e as Error).message}` };
     }
-    try {
-      return { kind: 'ok', status: parseAgentStatus(text) };
-    } catch (e) {
-      return { kind: 'unreadable', message: `${statusFile}: ${(e as Error).message}` };
-    }
+    return agentView(text, statusFile, now().getTime());
   };
 
   const stale = await removeStaleTempFiles(o.configDir);

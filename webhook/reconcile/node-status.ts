@@ -2,13 +2,31 @@
 // agent's status file, the summary fields (readyNodes, the Ready condition) built from the whole list,
 // and the Event worth recording when this node's state changes.
 import { configFileName, formatProblem, validateRelay, type Condition, type NodeRelayState, type Relay, type RelayNodeStatus } from '../../relay/index.js';
-import type { AgentStatus } from '../../node-agent/status.js';
+import { parseAgentStatus, staleAgentStatusAge, type AgentStatus } from '../../node-agent/status.js';
 
 /** What the reconcile could read of the agent's status file. */
 export type AgentView =
   | { kind: 'ok'; status: AgentStatus }
   | { kind: 'missing'; message: string }
   | { kind: 'unreadable'; message: string };
+
+/**
+ * The agent's status file as the reconcile sees it: half-written or malformed → unreadable; a status
+ * whose heartbeat stopped (a dead agent's last report) → missing, never "running".
+ */
+export function agentView(text: string, file: string, nowMs: number): AgentView {
+  let status: AgentStatus;
+  try {
+    status = parseAgentStatus(text);
+  } catch (e) {
+    return { kind: 'unreadable', message: `${file}: ${(e as Error).message}` };
+  }
+  const age = staleAgentStatusAge(status, nowMs);
+  if (age !== undefined) {
+    return { kind: 'missing', message: `the agent's status was last updated ${age} s ago (${status.agent.updatedAt}; heartbeat every ${status.agent.heartbeatSeconds} s): is the node agent (static pod) running?` };
+  }
+  return { kind: 'ok', status };
+}
 
 export interface EntryInput {
   relay: Relay;

@@ -4,6 +4,7 @@
 // WebhookServer (TLS, keep-alive agent). Every answer is judged by support/review.ts.
 // Counts: ADMISSION_FUZZ_PURE (10 000), ADMISSION_FUZZ_HTTPS (3 000 by default to keep the suite short on 2 cores;
 // 10 000 passes too, ~85 s), FC_SEED.
+import { forEachLimit } from '../../lib/limit.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
@@ -88,29 +89,24 @@ test(`HTTPS: ${HTTPS_N} generated AdmissionReviews against the running server (k
   const agent = new https.Agent({ keepAlive: true, maxSockets: 8 });
   const statuses = new Map<string, number>();
   const failures: string[] = [];
-  let next = 0;
   const t0 = Date.now();
-  const worker = async () => {
-    while (next < bodies.length) {
-      const body = bodies[next++]!;
+  await forEachLimit(bodies, 8, async (body) => {
+    try {
+      const res = await postRaw(agent, body.path, body.text, { port, ca });
+      tally(statuses, String(res.status));
+      let review: unknown;
       try {
-        const res = await postRaw(agent, body.path, body.text, { port, ca });
-        tally(statuses, String(res.status));
-        let review: unknown;
-        try {
-          review = JSON.parse(res.text);
-        } catch {
-          failures.push(`${body.label}: HTTP ${res.status} body is not JSON: ${res.text.slice(0, 100)}`);
-          continue;
-        }
-        const j = judgeAnswer(body, res.status, review, ctx);
-        if (j.problems.length > 0) failures.push(`${body.label}: ${j.problems.join('; ')} ← ${body.text.slice(0, 200)}`);
-      } catch (e) {
-        failures.push(`${body.label}: request failed: ${(e as Error).message}`);
+        review = JSON.parse(res.text);
+      } catch {
+        failures.push(`${body.label}: HTTP ${res.status} body is not JSON: ${res.text.slice(0, 100)}`);
+        return;
       }
+      const j = judgeAnswer(body, res.status, review, ctx);
+      if (j.problems.length > 0) failures.push(`${body.label}: ${j.problems.join('; ')} ← ${body.text.slice(0, 200)}`);
+    } catch (e) {
+      failures.push(`${body.label}: request failed: ${(e as Error).message}`);
     }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
+  });
   agent.destroy();
   const secs = (Date.now() - t0) / 1000;
   // The server is still up and healthy after all of it.

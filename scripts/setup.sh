@@ -6,6 +6,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 log() { echo "[setup] $*" >&2; }
+# step LABEL CMD…: runs CMD and prints how long it took (CI reads these to keep a cold run short)
+step() { local label=$1 t0=$SECONDS; shift; "$@"; log "$label: $((SECONDS - t0)) s"; }
 
 missing=()
 command -v socat >/dev/null 2>&1 || missing+=(socat)
@@ -25,12 +27,12 @@ fi
 stamp=node_modules/.socat-relay-lock
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   log "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund
+  step "npm ci" npm ci --no-audit --no-fund
   cp package-lock.json "$stamp"
 fi
 
 log "compiling the CLI (dist/)"
-npx tsc -p tsconfig.build.json
+step "compile" npx tsc -p tsconfig.build.json
 # npm links the bins of dependencies, not the package's own: link it so `npx socat-relay …` works from
 # the checkout, as the README says.
 chmod +x dist/cli/main.js
@@ -38,10 +40,10 @@ ln -sf ../../dist/cli/main.js node_modules/.bin/socat-relay
 
 if [ "${SKIP_APISERVER_BUILD:-}" != 1 ]; then
   # A no-op when the pinned binaries are already in .testbin (or TESTBIN_DIR); exit 3 = no Go to build them.
-  rc=0; bash scripts/build-apiserver.sh || rc=$?
+  rc=0; step "Go-built test binaries" bash scripts/build-testbin.sh || rc=$?
   if [ $rc = 3 ]; then
     if [ "${REQUIRE_APISERVER:-}" = 1 ]; then
-      log "MISSING: Go (>= 1.24) is needed to build the test kube-apiserver and etcd, and REQUIRE_APISERVER=1 (CI) does not allow skipping the API-server suite"
+      log "MISSING: Go (>= 1.24) is needed to build the test binaries (kube-apiserver, etcd, kubelet, kube-scheduler, kubectl, helm, csi-sanity), and REQUIRE_APISERVER=1 (CI) does not allow skipping the API-server suite"
       exit 1
     fi
     log "Go is not installed: the API-server suite and the demo's API server will be skipped"

@@ -57,5 +57,5 @@ describe('the control-plane harness cleans up', () => {
 });
 
 test('without the binaries, startControlPlane fails with MissingBinariesError saying how to build them', async () => {
-  await assert.rejects(startControlPlane({ testbin: '/nonexistent' }), (e: unknown) => e instanceof MissingBinariesError && /npm run build:apiserver/.test(e.message));
+  await assert.rejects(startControlPlane({ testbin: '/nonexistent' }), (e: unknown) => e instanceof MissingBinariesError && /npm run build:testbin/.test(e.message));
 });

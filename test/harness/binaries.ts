@@ -1,11 +1,11 @@
-// Where the test control plane's binaries live (.testbin/, built by scripts/build-apiserver.sh) and
+// Where the test control plane's binaries live (.testbin/, built by scripts/build-testbin.sh) and
 // the skip message when they are not there: tests never fail for a missing Go toolchain, they say so.
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** .testbin/, or TESTBIN_DIR as for scripts/build-apiserver.sh. */
+/** .testbin/, or TESTBIN_DIR as for scripts/build-testbin.sh. */
 export const DEFAULT_TESTBIN = process.env.TESTBIN_DIR || path.join(REPO_ROOT, '.testbin');
 /** The release the build script pins; /version must report it. */
 export const K8S_VERSION = 'v1.34.4';
@@ -31,7 +31,7 @@ export function findBinaries(dir: string = DEFAULT_TESTBIN): Binaries | undefine
 }
 
 export function missingBinariesMessage(dir: string = DEFAULT_TESTBIN): string {
-  return `kube-apiserver/etcd not found in ${dir}: install Go (>= 1.24) and run 'npm run build:apiserver' (or 'bash scripts/setup.sh') to build them`;
+  return `kube-apiserver/etcd not found in ${dir}: install Go (>= 1.24) and run 'npm run build:testbin' (or 'bash scripts/setup.sh') to build them`;
 }
 
 /** For `describe(…, { skip: skipUnlessControlPlane() })`: false when the binaries are there, else the reason. */

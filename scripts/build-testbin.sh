@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Builds the pinned test infrastructure that only exists as Go from the Go module proxy into .testbin/
+# (git-ignored; TESTBIN_DIR overrides):
+#   k8s      kube-apiserver, kubelet, kube-scheduler, kubectl (kubectl carries kustomize) — ONE wrapper
+#            module and one `go build`, so the dependencies they share compile once
+#   etcd     etcd (its own wrapper module: its dependency graph differs)
+#   helm     helm (its own module)
+#   csi-sanity  the kubernetes-csi sanity suite
+# Usage: scripts/build-testbin.sh [component …]   (default: all). Exit 3: Go is not installed.
+# k8s.io/kubernetes and etcd's server module replace their sibling modules with local paths, so
+# `go install …@version` refuses them; a throw-away wrapper module requires the release and replaces
+# each sibling with its published version (the list is read from the go.mod the proxy serves).
+# A component whose stamp matches its pinned version is a no-op; Go's module and build caches stay in
+# their default places so a rebuild is fast. Each step prints how long it took.
+set -euo pipefail
+
+K8S_VERSION="${K8S_VERSION:-v1.34.4}"
+ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
+HELM_VERSION="${HELM_VERSION:-v3.19.5}"
+CSI_TEST_VERSION="${CSI_TEST_VERSION:-v5.4.0}"
+K8S_BINARIES=(kube-apiserver kubelet kube-scheduler kubectl)
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+OUT="${TESTBIN_DIR:-$ROOT/.testbin}"
+BUILD="$OUT/build"
+
+log() { echo "[build-testbin] $*" >&2; }
+components=("$@")
+[ ${#components[@]} -gt 0 ] || components=(k8s etcd helm csi-sanity)
+
+# stamp NAME VERSION FILE…: true when every FILE is executable and the stamp says VERSION
+fresh() {
+  local name=$1 version=$2; shift 2
+  local f; for f in "$@"; do [ -x "$OUT/$f" ] || return 1; done
+  [ "$(cat "$OUT/.$name.stamp" 2>/dev/null)" = "$version" ]
+}
+stamp() { echo "$2" > "$OUT/.$1.stamp"; }
+
+todo=()
+for c in "${components[@]}"; do
+  case $c in
+    k8s) fresh k8s "$K8S_VERSION" "${K8S_BINARIES[@]}" || todo+=(k8s) ;;
+    etcd) fresh etcd "$ETCD_VERSION" etcd || todo+=(etcd) ;;
+    helm) fresh helm "$HELM_VERSION" helm || todo+=(helm) ;;
+    csi-sanity) fresh csi-sanity "$CSI_TEST_VERSION" csi-sanity || todo+=(csi-sanity) ;;
+    *) log "unknown component $c (k8s, etcd, helm, csi-sanity)"; exit 2 ;;
+  esac
+done
+if [ ${#todo[@]} -eq 0 ]; then
+  log "already in $OUT: ${components[*]}"
+  exit 0
+fi
+if ! command -v go >/dev/null 2>&1; then
+  log "Go is not installed: cannot build ${todo[*]} (install Go >= 1.24, or set TESTBIN_DIR to a folder holding them)"
+  exit 3
+fi
+mkdir -p "$BUILD"
+
+# gomod_of MODULE@VERSION -> path of the go.mod that the proxy serves
+gomod_of() { go mod download -json "$1" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p'; }
+
+# wrapper DIR MODULE-NAME UPSTREAM-GOMOD PACKAGE…: a fresh module in DIR importing PACKAGEs
+wrapper() {
+  local dir=$1 name=$2 upstream=$3; shift 3
+  rm -rf "$dir"; mkdir -p "$dir"; cd "$dir"
+  { echo "module $name"; echo; grep -m1 '^go ' "$upstream"; grep '^godebug' "$upstream" || true; } > go.mod
+  { echo '//go:build tools'; echo; echo 'package tools'; echo; echo 'import ('
+    local p; for p in "$@"; do echo "	_ \"$p\""; done; echo ')'; } > tools.go
+}
+
+timed() { # timed LABEL CMD…: runs CMD and logs how long it took
+  local label=$1 t0=$SECONDS; shift
+  "$@"
+  log "$label: $((SECONDS - t0)) s"
+}
+
+build_k8s() {
+  log "building ${K8S_BINARIES[*]} $K8S_VERSION in one wrapper module (cold: 10-20 minutes on 2 cores)"
+  local upstream minor_patch pkgs=() m count=0
+  upstream="$(gomod_of "k8s.io/kubernetes@$K8S_VERSION")"
+  for b in "${K8S_BINARIES[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+  wrapper "$BUILD/k8s" socat-relay.test/k8s "$upstream" "${pkgs[@]}"
+  go mod edit -require="k8s.io/kubernetes@$K8S_VERSION"
+  minor_patch="${K8S_VERSION#v1.}"            # 34.4
+  for m in $(grep -E '^[[:space:]]*k8s\.io/[a-z0-9-]+ => \./staging/' "$upstream" | awk '{print $1}'); do
+    go mod edit -replace="$m=$m@v0.$minor_patch"
+    count=$((count+1))
+  done
+  log "replaced $count staging modules with v0.$minor_patch"
+  go mod tidy
+  local pkg=k8s.io/component-base/version minor="${minor_patch%%.*}"
+  local ld="-s -w -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+  ld+=" -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+  go build -o "$OUT/" -ldflags "$ld" "${pkgs[@]}"
+  "$OUT/kube-apiserver" --version
+  stamp k8s "$K8S_VERSION"
+}
+
+build_etcd() {
+  log "building etcd $ETCD_VERSION"
+  local upstream m
+  upstream="$(gomod_of "go.etcd.io/etcd/server/v3@$ETCD_VERSION")"
+  wrapper "$BUILD/etcd" socat-relay.test/etcd "$upstream" go.etcd.io/etcd/server/v3
+  go mod edit -require="go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  for m in $(grep -E '^[[:space:]]*go\.etcd\.io/etcd/[a-z0-9/-]+ => \.\./' "$upstream" | awk '{print $1}'); do
+    go mod edit -replace="$m=$m@$ETCD_VERSION"
+  done
+  go mod tidy
+  go build -o "$OUT/etcd" -ldflags "-s -w" go.etcd.io/etcd/server/v3
+  "$OUT/etcd" --version | head -1
+  stamp etcd "$ETCD_VERSION"
+}
+
+build_helm() {
+  log "building helm $HELM_VERSION"
+  GOBIN="$OUT" go install -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  "$OUT/helm" version --short
+  stamp helm "$HELM_VERSION"
+}
+
+build_csi_sanity() {
+  log "building csi-sanity $CSI_TEST_VERSION"
+  GOBIN="$OUT" go install -ldflags "-s -w" "github.com/kubernetes-csi/csi-test/v5/cmd/csi-sanity@$CSI_TEST_VERSION"
+  stamp csi-sanity "$CSI_TEST_VERSION"
+}
+
+for c in "${todo[@]}"; do
+  case $c in
+    k8s) timed "k8s binaries" build_k8s ;;
+    etcd) timed etcd build_etcd ;;
+    helm) timed helm build_helm ;;
+    csi-sanity) timed csi-sanity build_csi_sanity ;;
+  esac
+done
+log "done: $OUT"

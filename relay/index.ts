@@ -6,3 +6,4 @@ export * from './validate.js';
 export * from './socat.js';
 export * from './selector.js';
 export * from './load.js';
+export * from './consumers.js';

@@ -2,7 +2,7 @@
 // namespace's labels and the pod's own ports. Each problem is a Denial with a reason code (metrics)
 // and the exact message the user sees.
 import {
-  CONSUME_ANNOTATION, CONSUME_LABEL, formatProblem, matchesLabelSelector, type ResolvedRelay,
+  CONSUME_ANNOTATION, CONSUME_LABEL, consumerVerdict, formatProblem, type ResolvedRelay,
 } from '../../relay/index.js';
 import { validatedRelay } from './validated.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
@@ -50,19 +50,8 @@ export function lookUpRelays(names: string[], catalog: RelayCatalog): { relays: 
 
 /** May a pod in `namespace` (with these labels, undefined when unknown) consume the relay? */
 export function checkNamespace(r: ResolvedRelay, namespace: string, labels: Record<string, string> | undefined): Denial | null {
-  if (r.consumers.namespaces.includes(namespace)) return null;
-  const sel = r.consumers.namespaceSelector;
-  if (sel) {
-    if (labels === undefined) {
-      return { reason: 'namespace-unknown', message: `relay "${r.name}": the labels of namespace "${namespace}" are unknown, so its namespaceSelector cannot be checked` };
-    }
-    if (matchesLabelSelector(sel, labels)) return null;
-  }
-  const allowed = [
-    ...(r.consumers.namespaces.length > 0 ? [`namespaces ${r.consumers.namespaces.join(', ')}`] : []),
-    ...(sel ? ['namespaceSelector'] : []),
-  ].join(' or ');
-  return { reason: 'namespace-not-allowed', message: `relay "${r.name}" does not allow namespace "${namespace}" (allowed: ${allowed})` };
+  const v = consumerVerdict(r, namespace, { labels });
+  return v.allowed ? null : { reason: v.reason, message: v.message };
 }
 
 const protocolOf = (p: { protocol?: string }): string => p.protocol ?? 'TCP';

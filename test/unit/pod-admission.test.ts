@@ -19,7 +19,7 @@ test('a labeled pod gets a native sidecar, a read-only hostPath mount, node affi
   assert.ok(sc, 'sidecar in initContainers');
   assert.equal(sc.restartPolicy, 'Always');
   assert.equal(sc.image, 'example.com/socat-relay:test');
-  assert.deepEqual(sc.command, ['socat', '-t10', '-b131072', 'TCP4-LISTEN:10259,bind=127.0.0.1,fork,reuseaddr,backlog=1024', 'UNIX-CONNECT:/run/socat-relay/kube-scheduler/socket']);
+  assert.deepEqual(sc.command, ['socat', '-t10', '-b131072', 'TCP4-LISTEN:10259,bind=127.0.0.1,fork,reuseaddr,backlog=1024,nodelay', 'UNIX-CONNECT:/run/socat-relay/kube-scheduler/socket']);
   assert.deepEqual(sc.volumeMounts, [{ name: 'socat-kube-scheduler', mountPath: '/run/socat-relay/kube-scheduler', readOnly: true }]);
   assert.deepEqual(sc.securityContext, {
     runAsUser: 65532, runAsGroup: 65532, runAsNonRoot: true, readOnlyRootFilesystem: true,

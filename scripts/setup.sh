@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Everything a fresh machine needs before the demo or the tests: system tools (socat, iproute2, iperf3),
+# Everything a fresh machine needs before the demo or the tests: system tools (socat, iproute2, iperf3), Node 24,
 # the npm dependencies, the compiled CLI, and (where Go is installed) the test API server.
 # Idempotent: a second run only checks.
 set -euo pipefail
@@ -24,11 +24,24 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# Node >= 24 (the supported runtime): the machine's own, or Node 24 LTS from the npm registry. Everything
+# below (npm ci, tsc) and scripts/test.sh, node.sh run under it.
+. scripts/node-env.sh
+if ! use_node24; then
+  log "installing Node $NODE24_VERSION ($NODE24_PKG from the npm registry) into $NODE24_DIR; the machine has $(node --version 2>/dev/null || echo 'no node')"
+  step "Node $NODE24_VERSION" npm install --prefix "$NODE24_DIR" --no-save --no-package-lock --no-audit --no-fund "$NODE24_PKG@$NODE24_VERSION"
+  use_node24 || { log "MISSING: Node >= $NODE_MIN_MAJOR ($NODE24_BIN/node did not install)"; exit 1; }
+fi
+log "node $(node --version) ($(command -v node))"
+
+# node_modules is reinstalled when the lock file or the node major changes (native add-ons are built per ABI).
 stamp=node_modules/.socat-relay-lock
-if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+node_stamp=node_modules/.socat-relay-node
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp" || [ "$(cat "$node_stamp" 2>/dev/null)" != "$(node_major)" ]; then
   log "installing npm dependencies (npm ci)"
   step "npm ci" npm ci --no-audit --no-fund
   cp package-lock.json "$stamp"
+  node_major > "$node_stamp"
 fi
 
 log "compiling the CLI (dist/)"

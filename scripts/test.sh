@@ -4,6 +4,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
+# Node >= 24 (installed by setup.sh where the machine's is older): the tests and what they spawn run under it.
+. scripts/node-env.sh
+use_node24 || { echo "[test] Node >= $NODE_MIN_MAJOR is missing: run 'bash scripts/setup.sh' first" >&2; exit 1; }
 suites=("$@")
 if [ ${#suites[@]} -eq 0 ]; then
   for d in test/*/; do d="${d%/}"; d="${d#test/}"; [ "$d" = fixtures ] || suites+=("$d"); done

@@ -17,13 +17,29 @@ const relay = (name: string, rv: string) => ({
   spec: { target: { host: '127.0.0.1', port: 9100 }, consumers: { namespaces: ['monitoring'] } },
 });
 
-interface Fake { url: string; watches: number; close(): Promise<void> }
+interface Fake { url: string; watches: number; watchQueries: URLSearchParams[]; close(): Promise<void> }
 
-async function fakeApiServer(routes: { list: string; items: unknown[]; events: unknown[]; failFirstWatch: boolean }): Promise<Fake> {
-  const state = { watches: 0 };
+interface Routes {
+  list: string; items: unknown[]; events: unknown[]; failFirstWatch: boolean;
+  /** The first watch answers 200 and then never sends a byte (a dead connection that is not closed). */
+  silentFirstWatch?: boolean;
+  /** Later watches send a BOOKMARK this often (ms), as the API server does for a quiet healthy watch. */
+  bookmarkEveryMs?: number;
+}
+
+async function fakeApiServer(routes: Routes): Promise<Fake> {
+  const state = { watches: 0, watchQueries: [] as URLSearchParams[] };
+  const timers: NodeJS.Timeout[] = [];
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname !== routes.list) { res.writeHead(404).end(); return; }
+    if (url.searchParams.get('watch') === 'true') state.watchQueries.push(url.searchParams);
+    if (url.searchParams.get('watch') === 'true' && routes.silentFirstWatch && state.watches === 0) {
+      state.watches++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
+      return;
+    }
     if (url.searchParams.get('watch') !== 'true') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '10' }, items: routes.items }));
       return;
@@ -36,13 +52,18 @@ async function fakeApiServer(routes: { list: string; items: unknown[]; events: u
     res.writeHead(200, { 'content-type': 'application/json' });
     for (const e of routes.events) res.write(`${JSON.stringify(e)}\n`);
     // keep the stream open, as a real watch does
+    if (routes.bookmarkEveryMs) {
+      const bookmark = { type: 'BOOKMARK', object: { kind: 'Relay', apiVersion: 'socat.io/v1alpha1', metadata: { resourceVersion: '20' } } };
+      timers.push(setInterval(() => res.write(`${JSON.stringify(bookmark)}\n`), routes.bookmarkEveryMs));
+    }
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     get watches() { return state.watches; },
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    watchQueries: state.watchQueries,
+    close: () => new Promise<void>((resolve) => { timers.forEach(clearInterval); server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }
 
@@ -102,4 +123,33 @@ test('namespace labels come from the namespace informer; an unseen namespace is 
   assert.equal(labels.synced(), true);
   assert.deepEqual(labels.labels('monitoring'), { 'kubernetes.io/metadata.name': 'monitoring', team: 'observability' });
   assert.equal(labels.labels('ghost'), undefined);
+});
+
+test('a watch that goes silent is aborted after its own idle timeout, reconnected and counted; a quiet healthy watch is not', { timeout: 15_000 }, async (t) => {
+  const fake = await fakeApiServer({
+    list: '/apis/socat.io/v1alpha1/relays', items: [relay('kube-scheduler', '5')], failFirstWatch: false,
+    silentFirstWatch: true, bookmarkEveryMs: 100,
+    events: [{ type: 'ADDED', object: relay('etcd-metrics', '11') }],
+  });
+  t.after(() => fake.close());
+  const metrics = createMetrics();
+  const catalog = new InformerRelayCatalog({
+    kc: kubeConfig(fake.url), log: silentLogger, watchTimeouts: { serverSeconds: 7, idleMs: 400 },
+    onRestart: (resource) => metrics.watchRestarts.inc({ resource }),
+  });
+  const added = new Promise<void>((resolve) => catalog.subscribe((e) => { if (e.relay.metadata.name === 'etcd-metrics') resolve(); }));
+  const t0 = Date.now();
+  await catalog.start();
+  t.after(() => catalog.stop());
+  await added;
+  assert.ok(Date.now() - t0 >= 350, 'the silent watch was given its idle timeout before being aborted');
+  // The second watch stays quiet apart from bookmarks: it must not be aborted.
+  await new Promise((r) => setTimeout(r, 1200));
+  assert.equal(fake.watches, 2, 'one silent watch, then one healthy watch kept open');
+  assert.match(await metrics.registry.metrics(), /socat_relay_watch_restarts_total\{resource="relays"\} 1\n/);
+  for (const q of fake.watchQueries) {
+    assert.equal(q.get('timeoutSeconds'), '7', 'every watch asks the API server to end it in time');
+    assert.equal(q.get('allowWatchBookmarks'), 'true');
+  }
+  assert.deepEqual(catalog.list().map((r) => r.metadata.name).sort(), ['etcd-metrics', 'kube-scheduler']);
 });

@@ -56,4 +56,5 @@ test('the node watch survives a failing list and a failing watch, restarting wit
   assert.ok(restarts >= 2, `restarts ${restarts}`);
   assert.equal(attempts[0], 1, 'the first retry is attempt 1 of the backoff');
   assert.ok(requests.every((r) => r.includes('fieldSelector=metadata.name%3Dnode-a')), `every request selects only this node: ${requests.join(' ')}`);
+  assert.ok(requests.filter((r) => r.includes('watch=true')).every((r) => /timeoutSeconds=\d+/.test(r)), `every watch has a timeout: ${requests.join(' ')}`);
 });

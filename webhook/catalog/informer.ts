@@ -5,6 +5,7 @@ import { GROUP, PLURAL, VERSION, type Relay } from '../../relay/index.js';
 import type { Logger } from '../../lib/log.js';
 import type { CatalogEvent, RelayCatalog } from './catalog.js';
 import { ResilientInformer, type Backoff, type MakeInformer } from './resilient-informer.js';
+import type { WatchTimeouts } from './watch.js';
 
 export const RELAYS_PATH = `/apis/${GROUP}/${VERSION}/${PLURAL}`;
 export const NAMESPACES_PATH = '/api/v1/namespaces';
@@ -14,6 +15,8 @@ export interface ClusterCatalogOptions {
   log: Logger;
   onRestart?: (resource: string) => void;
   backoff?: Backoff;
+  /** The watches' own timeouts (watch.ts); defaults to DEFAULT_WATCH_TIMEOUTS. */
+  watchTimeouts?: WatchTimeouts;
 }
 
 type RelayObject = Relay & { metadata: Relay['metadata'] & { name: string } };
@@ -41,6 +44,7 @@ export class InformerRelayCatalog implements RelayCatalog {
       log: o.log,
       ...(o.onRestart ? { onRestart: o.onRestart } : {}),
       ...(o.backoff ? { backoff: o.backoff } : {}),
+      ...(o.watchTimeouts ? { watchTimeouts: o.watchTimeouts } : {}),
       ...(o.makeInformer ? { makeInformer: o.makeInformer } : {}),
     }, { add: emit('add'), update: emit('update'), delete: emit('delete') });
   }
@@ -80,6 +84,7 @@ export class NamespaceLabels {
       log: o.log,
       ...(o.onRestart ? { onRestart: o.onRestart } : {}),
       ...(o.backoff ? { backoff: o.backoff } : {}),
+      ...(o.watchTimeouts ? { watchTimeouts: o.watchTimeouts } : {}),
       ...(o.makeInformer ? { makeInformer: o.makeInformer } : {}),
     });
   }

@@ -1,9 +1,11 @@
 // A client-node informer that survives watch errors. client-node restarts a watch by itself only after
-// a clean close or a 410 Gone; on any other error (API server restart, 500, network) it calls the error
-// callbacks and stops for good. This wrapper restarts it with capped exponential backoff and counts
-// each restart, so the cache behind admission never silently freezes.
-import { makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+// a clean close, a 410 Gone or its own timeout; on any other error (API server restart, 500, network) it
+// calls the error callbacks and stops for good. This wrapper restarts it with capped exponential backoff
+// and counts each restart, so the cache behind admission never silently freezes. Every watch has a
+// timeout of its own (watch.ts): a watch that went silent is aborted, reconnected and counted too.
+import { ListWatch, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from '../../lib/log.js';
+import { DEFAULT_WATCH_TIMEOUTS, TimedWatch, type WatchTimeouts } from './watch.js';
 
 export interface Backoff {
   initialMs: number;
@@ -17,7 +19,20 @@ export function backoffDelay(attempt: number, b: Backoff = DEFAULT_BACKOFF): num
   return Math.min(b.maxMs, b.initialMs * 2 ** Math.min(attempt, 30));
 }
 
-export type MakeInformer<T extends KubernetesObject> = (kc: KubeConfig, path: string, list: () => Promise<KubernetesListObject<T>>) => Informer<T> & ObjectCache<T>;
+export interface InformerParams {
+  /** e.g. metadata.name=<node>: the list and every watch ask only for these objects. */
+  fieldSelector?: string;
+  timeouts: WatchTimeouts;
+  /** Called when a watch is aborted for receiving nothing for timeouts.idleMs. */
+  onIdle: () => void;
+}
+
+export type MakeInformer<T extends KubernetesObject> = (kc: KubeConfig, path: string, list: () => Promise<KubernetesListObject<T>>, p: InformerParams) => Informer<T> & ObjectCache<T>;
+
+/** client-node's ListWatch over a TimedWatch (its own makeInformer has no field selector and no timeouts). */
+export function makeInformer<T extends KubernetesObject>(kc: KubeConfig, path: string, list: () => Promise<KubernetesListObject<T>>, p: InformerParams): Informer<T> & ObjectCache<T> {
+  return new ListWatch<T>(path, new TimedWatch(kc, p.timeouts, p.onIdle), list, false, undefined, p.fieldSelector);
+}
 
 export interface ResilientInformerOptions<T extends KubernetesObject> {
   kc: KubeConfig;
@@ -28,7 +43,10 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   resource: string;
   log: Logger;
   onRestart?: (resource: string) => void;
-  backoff?: Backoff;
+  /** Restart delays: capped doubling, or a function of the attempt (1 = the first retry). */
+  backoff?: Backoff | ((attempt: number) => number);
+  fieldSelector?: string;
+  watchTimeouts?: WatchTimeouts;
   makeInformer?: MakeInformer<T>;
 }
 
@@ -52,7 +70,12 @@ export class ResilientInformer<T extends KubernetesObject> {
       setImmediate(() => { this.listed = true; this.attempt = 0; });
       return result;
     };
-    this.informer = (o.makeInformer ?? makeInformer)(o.kc, o.path, list);
+    const timeouts = o.watchTimeouts ?? DEFAULT_WATCH_TIMEOUTS;
+    const onIdle = (): void => {
+      o.log.warn({ resource: o.resource, idleMs: timeouts.idleMs }, 'watch received nothing for too long: aborted and reconnected');
+      o.onRestart?.(o.resource);
+    };
+    this.informer = (o.makeInformer ?? makeInformer<T>)(o.kc, o.path, list, { timeouts, onIdle, ...(o.fieldSelector ? { fieldSelector: o.fieldSelector } : {}) });
     const seen = (): void => { this.attempt = 0; };
     this.informer.on('add', (obj) => { seen(); handlers.add?.(obj); });
     this.informer.on('update', (obj) => { seen(); handlers.update?.(obj); });
@@ -86,7 +109,8 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   private restartLater(err: unknown): void {
     if (this.stopped) return;
-    const delay = backoffDelay(this.attempt++, this.o.backoff);
+    const b = this.o.backoff;
+    const delay = typeof b === 'function' ? b(++this.attempt) : backoffDelay(this.attempt++, b);
     const e = err as { statusCode?: number; code?: unknown; message?: string } | undefined;
     this.o.log.warn({ resource: this.o.resource, statusCode: e?.statusCode, err: e?.message ?? String(err), retryInMs: delay }, 'watch failed; restarting');
     if (this.timer) clearTimeout(this.timer);

@@ -1,12 +1,14 @@
 // client-node implementations of the reconcile's seams (api.ts): server-side apply on the Relay's
-// status subresource, core/v1 Events, and a watch of this node's labels that restarts after errors.
+// status subresource, core/v1 Events, and a watch of this node's labels (a ResilientInformer).
 // Loaded lazily, so the agent and the unit tests never pay for client-node.
 import {
-  CoreV1Api, CustomObjectsApi, ListWatch, PatchStrategy, Watch, setHeaderOptions,
+  CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions,
   type KubeConfig, type V1Node,
 } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../lib/log.js';
+import { ResilientInformer } from '../catalog/resilient-informer.js';
+import type { WatchTimeouts } from '../catalog/watch.js';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type Relay } from '../../relay/index.js';
 import {
   ConflictError, EVENT_NAMESPACE, NotFoundError, SHARED_FIELD_MANAGER, STATUS_FIELD_MANAGER_PREFIX,
@@ -77,47 +79,35 @@ export function kubeReconcileApi(kc: KubeConfig, nodeName: string): ReconcileApi
 
 export interface KubeNodeSourceOptions {
   log: Logger;
-  /** Called before each restart of a failed watch. */
+  /** Called before each restart of a failed or silent watch. */
   onRestart?: () => void;
   /** Delay before restart n (1-based). Default: 0.5 s doubling to 30 s. */
   delayMs?: (attempt: number) => number;
+  watchTimeouts?: WatchTimeouts;
 }
 
-/** Watches one Node (fieldSelector metadata.name=<node>) and restarts the watch after errors, with backoff. */
+/**
+ * Watches one Node (fieldSelector metadata.name=<node>) through the same ResilientInformer as the
+ * catalogs: restarted after errors with backoff, aborted and reconnected when silent.
+ */
 export function kubeNodeSource(kc: KubeConfig, nodeName: string, o: KubeNodeSourceOptions): NodeSource {
   const core = kc.makeApiClient(CoreV1Api);
   const fieldSelector = `metadata.name=${nodeName}`;
-  const delayMs = o.delayMs ?? ((n: number) => Math.min(30_000, 500 * 2 ** Math.min(n - 1, 10)));
-  let informer: ListWatch<V1Node> | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  let attempt = 0;
+  let informer: ResilientInformer<V1Node> | undefined;
   return {
     async start(onLabels) {
-      const lw = new ListWatch<V1Node>('/api/v1/nodes', new Watch(kc), () => core.listNode({ fieldSelector }), false, undefined, fieldSelector);
-      informer = lw;
-      const push = (n: V1Node): void => {
-        attempt = 0;
-        onLabels({ ...(n.metadata?.labels ?? {}) });
-      };
-      lw.on('add', push);
-      lw.on('update', push);
-      lw.on('error', (err: unknown) => {
-        if (stopped) return;
-        attempt++;
-        const ms = delayMs(attempt);
-        o.log.warn({ node: nodeName, err: (err as Error)?.message ?? String(err), retryInMs: ms }, 'node watch failed: restarting');
-        o.onRestart?.();
-        clearTimeout(timer);
-        timer = setTimeout(() => {
-          if (!stopped) lw.start().catch(() => undefined); // a failing start emits 'error' again
-        }, ms);
-      });
-      await lw.start().catch(() => undefined);
+      const push = (n: V1Node): void => onLabels({ ...(n.metadata?.labels ?? {}) });
+      informer = new ResilientInformer<V1Node>({
+        kc, path: '/api/v1/nodes', fieldSelector, resource: 'node',
+        list: () => core.listNode({ fieldSelector }),
+        log: o.log.child({ node: nodeName }),
+        ...(o.onRestart ? { onRestart: o.onRestart } : {}),
+        ...(o.delayMs ? { backoff: o.delayMs } : {}),
+        ...(o.watchTimeouts ? { watchTimeouts: o.watchTimeouts } : {}),
+      }, { add: push, update: push });
+      await informer.start().catch(() => undefined); // a failing first list is retried like a failing watch
     },
     async stop() {
-      stopped = true;
-      clearTimeout(timer);
       await informer?.stop();
     },
   };

@@ -3,7 +3,7 @@
 // controller reads process.env.
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR } from '../relay/index.js';
-import { DEFAULT_SIDECAR_IMAGE } from './admission/options.js';
+import { DEFAULT_IMAGE, ImageRefError, parseImageRef, sidecarImageOf } from '../lib/image.js';
 
 export type SidecarModeSetting = 'auto' | 'native' | 'regular';
 
@@ -15,6 +15,9 @@ export interface ControllerConfig {
   nodeName: string;
   configDir: string;
   socketDir: string;
+  /** The controller's and agent's image (the one image setting). */
+  image: string;
+  /** The injected sidecar's image: `<repository>-sidecar:<tag>` of `image` unless set. */
   sidecarImage: string;
   sidecarMode: SidecarModeSetting;
   reconcile: boolean;
@@ -57,6 +60,16 @@ const nonEmpty = (raw: string): string => {
   if (raw.trim() === '') throw new Bad('must not be empty');
   return raw;
 };
+const imageRef = (raw: string): string => {
+  if (raw === '') return raw;
+  try {
+    parseImageRef(raw);
+  } catch (e) {
+    if (e instanceof ImageRefError) throw new Bad(e.message);
+    throw e;
+  }
+  return raw;
+};
 const bool = (raw: string): boolean => {
   if (/^(true|1|yes)$/i.test(raw)) return true;
   if (/^(false|0|no)$/i.test(raw)) return false;
@@ -77,7 +90,8 @@ export const SCHEMA: readonly AnySetting[] = [
   { key: 'nodeName', flag: 'node-name', env: 'NODE_NAME', default: '', meaning: 'this node (downward API spec.nodeName); required for the reconcile', parse: text },
   { key: 'configDir', flag: 'config-dir', env: 'SOCAT_RELAY_CONFIG_DIR', default: DEFAULT_CONFIG_DIR, meaning: "the node agent's relay config folder", parse: absPath },
   { key: 'socketDir', flag: 'socket-dir', env: 'SOCAT_RELAY_SOCKET_DIR', default: DEFAULT_SOCKET_DIR, meaning: "the node's socket root; also the hostPath mounted into consumers", parse: absPath },
-  { key: 'sidecarImage', flag: 'sidecar-image', env: 'SOCAT_RELAY_SIDECAR_IMAGE', default: DEFAULT_SIDECAR_IMAGE, meaning: 'image of the injected socat sidecar', parse: nonEmpty },
+  { key: 'image', flag: 'image', env: 'SOCAT_RELAY_IMAGE', default: DEFAULT_IMAGE, meaning: "the controller's and agent's image <repository>:<tag> (set from the pod's own image by the manifests)", parse: (raw) => imageRef(nonEmpty(raw)) },
+  { key: 'sidecarImage', flag: 'sidecar-image', env: 'SOCAT_RELAY_SIDECAR_IMAGE', default: '', meaning: 'image of the injected socat sidecar (empty: <repository>-sidecar:<tag> of --image)', parse: imageRef },
   { key: 'sidecarMode', flag: 'sidecar-mode', env: 'SOCAT_RELAY_SIDECAR_MODE', default: 'auto', meaning: 'auto (native on API servers >= 1.29), native or regular', parse: oneOf(['auto', 'native', 'regular'] as const) },
   { key: 'reconcile', flag: 'reconcile', env: 'SOCAT_RELAY_RECONCILE', default: 'true', meaning: "write this node's relay configs and report status", parse: bool },
   { key: 'logLevel', flag: 'log-level', env: 'LOG_LEVEL', default: 'info', meaning: 'trace, debug, info, warn, error, fatal or silent', parse: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const) },
@@ -115,6 +129,14 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     }
   }
   const c = out as ControllerConfig;
+  if (problems.length === 0 && c.sidecarImage === '') {
+    try {
+      c.sidecarImage = sidecarImageOf(c.image);
+    } catch (e) {
+      if (!(e instanceof ImageRefError)) throw e;
+      problems.push(`SOCAT_RELAY_SIDECAR_IMAGE (--sidecar-image): ${e.message}`);
+    }
+  }
   if (problems.length === 0 && c.selfSignedDir && !c.relaysFile) problems.push('--self-signed is for local mode: also give --relays FILE');
   if (problems.length === 0 && !c.relaysFile && c.reconcile && c.nodeName === '') {
     problems.push('NODE_NAME (--node-name) is required for the node reconcile; set SOCAT_RELAY_RECONCILE=false (--reconcile false) to run the webhook only, or --relays FILE for local mode');

@@ -15,13 +15,13 @@ import { CONSUME_ANNOTATION, CONSUME_LABEL, INJECTED_ANNOTATION } from '../../re
 import { sidecarName, volumeName } from '../../relay/names.js';
 import { validateRelay } from '../../relay/validate.js';
 import type { ResolvedRelay } from '../../relay/types.js';
-import { hasKubectl, kustomize, REPO, type KubeObject } from '../manifests/load.js';
+import { kustomize, REPO, type KubeObject } from '../manifests/load.js';
+import { skipWithout } from '../manifests/tools.js';
 import { judgeSidecarPolicy } from '../manifests/policy.js';
 import { loadExamples, podLabels, type Example } from './catalog.js';
 import { injectPod, podFromWorkload } from './inject.js';
 
 const examples = loadExamples();
-const hasKubectlSync = await hasKubectl();
 const byName = (n: string): Example => {
   const e = examples.find((x) => x.name === n);
   assert.ok(e, `example ${n} exists`);
@@ -81,7 +81,7 @@ for (const e of examples) {
         });
       }
     }
-    test('kubectl kustomize renders the example offline', { skip: hasKubectlSync ? false : 'kubectl is not installed' }, async () => {
+    test('kubectl kustomize renders the example offline', { skip: skipWithout('kubectl') }, async () => {
       const objs = await kustomize(e.dir);
       assert.deepEqual(objs.map((o) => `${o.kind}/${o.metadata.name}`).sort(), e.objects.map((o) => `${o.kind}/${o.metadata.name}`).sort());
     });

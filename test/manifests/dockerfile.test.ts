@@ -1,7 +1,8 @@
-// The Dockerfile, checked without a Docker engine: two stages on one Node LTS base, the build stage
-// compiles exactly the folders tsconfig.build.json compiles, the final stage installs socat and
-// nothing else, runs as the non-root sidecar user, and its entrypoint is the compiled CLI, whose
-// commands include the ones the manifests start (controller, agent).
+// The Dockerfile, checked without a Docker engine: one Node LTS base, the build stage compiles exactly
+// the folders tsconfig.build.json compiles, the runtime (default target) adds socat and nothing else,
+// runs as the non-root sidecar user, and its entrypoint is the compiled CLI, whose commands include the
+// ones the manifests start (controller, agent); the sidecar target holds socat and its libraries only.
+// The images themselves are built and run by the suites that have podman (scripts/build-image.sh).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -10,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { DEFAULT_SIDECAR_UID, DEFAULT_SOCKET_GID } from '../../relay/constants.js';
 import { usage } from '../../cli/main.js';
+import { STATIC_POD_RELATIVE } from '../../cli/static-pod.js';
 import { loadManifests, REPO } from './load.js';
 
 interface Instruction { op: string; args: string }
@@ -42,16 +44,25 @@ export function parseDockerfile(text: string): { args: Record<string, string>; s
 
 const text = readFileSync(path.join(REPO, 'Dockerfile'), 'utf8');
 const { stages } = parseDockerfile(text);
-const build = stages[0]!;
+const stage = (name: string): Stage => {
+  const s = stages.find((x) => x.name === name);
+  assert.ok(s, `stage ${name}`);
+  return s;
+};
+const socat = stage('socat');
+const build = stage('build');
+const sidecar = stage('sidecar');
 const final = stages.at(-1)!;
 const ops = (s: Stage, op: string) => s.body.filter((i) => i.op === op).map((i) => i.args);
 
-test('two stages on one Node LTS slim image (an even major, at least the engines minimum)', () => {
-  assert.equal(stages.length, 2);
-  assert.equal(build.name, 'build');
-  assert.equal(build.from, final.from, 'the final stage uses the same base');
-  const m = /^node:(\d+)-bookworm-slim$/.exec(final.from);
-  assert.ok(m, `base ${final.from}`);
+test('stages: socat and build on one Node LTS slim image, the sidecar from scratch, the runtime last (the default target)', () => {
+  assert.deepEqual(stages.map((s) => s.name), ['socat', 'build', 'sidecar-files', 'sidecar', 'runtime']);
+  assert.equal(build.from, socat.from, 'one base');
+  assert.equal(final.from, 'socat', 'the runtime builds on the socat stage');
+  assert.equal(stage('sidecar-files').from, 'socat');
+  assert.equal(sidecar.from, 'scratch');
+  const m = /^node:(\d+)-bookworm-slim$/.exec(socat.from);
+  assert.ok(m, `base ${socat.from}`);
   const major = Number(m[1]);
   assert.equal(major % 2, 0, 'even Node majors are the LTS lines');
   const engines = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')).engines.node as string;
@@ -71,8 +82,8 @@ test('the build stage installs from the lock file, compiles tsconfig.build.json 
   for (const dir of include) assert.ok(existsSync(path.join(REPO, dir)), `${dir} exists (COPY would fail)`);
 });
 
-test('the final stage: socat only, no build tools, non-root 65532, the compiled CLI as entrypoint', () => {
-  const run = ops(final, 'RUN').join(' && ');
+test('the runtime: socat only, no build tools, non-root 65532, the compiled CLI as entrypoint, the static-pod manifest', () => {
+  const run = [...ops(socat, 'RUN'), ...ops(final, 'RUN')].join(' && ');
   const installs = [...run.matchAll(/apt-get install ([^&]*)/g)].map((m) => m[1]!.split(' ').filter((w) => w && !w.startsWith('-')));
   assert.deepEqual(installs, [['socat']]);
   assert.match(run, /--no-install-recommends/);
@@ -83,15 +94,27 @@ test('the final stage: socat only, no build tools, non-root 65532, the compiled 
   assert.deepEqual(ops(final, 'USER'), [`${DEFAULT_SIDECAR_UID}:${DEFAULT_SOCKET_GID}`]);
   assert.deepEqual(ops(final, 'ENTRYPOINT').map((e) => JSON.parse(e)), [['node', '/app/dist/cli/main.js']]);
   const copies = ops(final, 'COPY');
-  assert.ok(copies.every((c) => c.startsWith('--from=build ')), 'the final stage copies only build output');
-  assert.deepEqual(copies.map((c) => c.split(' ')[1]).sort(), ['/src/dist', '/src/node_modules', '/src/package.json']);
+  assert.deepEqual(copies.filter((c) => c.startsWith('--from=build ')).map((c) => c.split(' ')[1]).sort(), ['/src/dist', '/src/node_modules', '/src/package.json']);
+  assert.deepEqual(copies.filter((c) => !c.startsWith('--from=build ')), [`${STATIC_POD_RELATIVE} ./${STATIC_POD_RELATIVE}`],
+    'besides the build output only the agent manifest, where `static-pod` finds it (/app/manifests/… above /app/dist/cli)');
   assert.equal(ops(final, 'WORKDIR')[0], '/app');
+});
+
+test('the sidecar: socat and its libraries from the socat stage only, nothing run in it, non-root 65532', () => {
+  assert.deepEqual(sidecar.body.map((i) => i.op), ['COPY', 'ENV', 'USER', 'ENTRYPOINT']);
+  assert.deepEqual(ops(sidecar, 'COPY'), ['--from=sidecar-files /out/ /']);
+  assert.deepEqual(ops(sidecar, 'USER'), [`${DEFAULT_SIDECAR_UID}:${DEFAULT_SOCKET_GID}`]);
+  assert.deepEqual(ops(sidecar, 'ENTRYPOINT').map((e) => JSON.parse(e)), [['/usr/bin/socat']]);
+  const files = ops(stage('sidecar-files'), 'RUN').join(' ');
+  assert.match(files, /ldd \/usr\/bin\/socat/, 'the libraries are the ones socat links');
+  assert.match(files, /\/out\/usr\/bin\/socat -V/, 'the copied socat runs from the copied files at build time');
 });
 
 test('.dockerignore keeps local builds, dependencies and the test binaries out of the context', () => {
   const ignored = readFileSync(path.join(REPO, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
   for (const p of ['node_modules', 'dist', '.testbin', '.git']) assert.ok(ignored.includes(p), p);
   for (const i of ops(build, 'COPY').map((c) => c.split(' ')[0]!)) assert.ok(!ignored.includes(i), `${i} is copied but ignored`);
+  assert.ok(ignored.includes(`!${STATIC_POD_RELATIVE}`), 'the agent manifest is let back into the context');
 });
 
 test('the manifests start the commands the CLI has, through the image entrypoint', () => {

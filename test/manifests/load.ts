@@ -1,11 +1,11 @@
 // Reading the project's manifests for the schema checks: every object of every YAML file under
-// manifests/ (kustomization files aside), each with the file it came from, and `kubectl kustomize`.
-import { execFile } from 'node:child_process';
+// manifests/ (kustomization files aside), each with the file it came from, and `kubectl kustomize`
+// (kubectl from TESTBIN_DIR, see tools.ts).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { parseDocuments } from '../../relay/load.js';
+import { runTool } from './tools.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const MANIFESTS = path.join(REPO, 'manifests');
@@ -33,25 +33,13 @@ export function yamlFiles(dir: string): string[] {
 /** Every object under `dir` (default manifests/), kustomization files left out. */
 export function loadManifests(dir = MANIFESTS): Loaded[] {
   return yamlFiles(dir)
-    .filter((f) => !/^kustomization\.ya?ml$/.test(path.basename(f)))
+    .filter((f) => !/^kustomiz(ation|econfig)\.ya?ml$/.test(path.basename(f)))
     .flatMap((f) => parseDocuments(readFileSync(f, 'utf8'), f).map((object) => ({ file: path.relative(REPO, f), object: object as KubeObject })));
 }
 
-const exec = promisify(execFile);
-
-export async function hasKubectl(): Promise<boolean> {
-  try {
-    await exec('kubectl', ['version', '--client'], { timeout: 20_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** `kubectl kustomize DIR` (offline) parsed into objects. */
+/** `kubectl kustomize DIR` (offline, kubectl from TESTBIN_DIR) parsed into objects. */
 export async function kustomize(dir: string): Promise<KubeObject[]> {
-  const { stdout } = await exec('kubectl', ['kustomize', dir], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 });
-  return parseDocuments(stdout, `kustomize ${dir}`) as KubeObject[];
+  return parseDocuments(await runTool('kubectl', ['kustomize', dir], { timeoutMs: 60_000 }), `kustomize ${dir}`) as KubeObject[];
 }
 
 /** The class that kubernetes-models (or its cert-manager / prometheus-operator packages) has for a kind. */

@@ -5,14 +5,16 @@
 // exactly what DESIGN.md and the brief agree on. The real API server's dry-run lives in test/apiserver/.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { validateRelay } from '../../relay/validate.js';
 import { CONSUME_LABEL, INJECTED_ANNOTATION } from '../../relay/constants.js';
-import { DEFAULT_SIDECAR_IMAGE } from '../../webhook/admission/options.js';
+import { DEFAULT_IMAGE, DEFAULT_SIDECAR_IMAGE } from '../../lib/image.js';
+import { loadConfig } from '../../webhook/config.js';
 import { injectPod } from '../examples/inject.js';
-import { hasKubectl, kustomize, loadManifests, MANIFESTS, modelFor, REPO, type KubeObject } from './load.js';
+import { kustomize, loadManifests, MANIFESTS, modelFor, REPO, type KubeObject } from './load.js';
+import { skipWithout } from './tools.js';
 import { celEval, validateAgainst, type Schema } from './openapi.js';
 import { judgeSidecarPolicy } from './policy.js';
 
@@ -24,6 +26,13 @@ const one = (kind: string, name?: string): KubeObject => {
   assert.equal(found.length, 1, `exactly one ${kind} ${name ?? ''} outside examples/, found ${found.map((f) => f.file).join(', ')}`);
   return found[0]!.object;
 };
+/** A workload whose pod spec kustomize fills in (the agent DaemonSet): checked as rendered, below. */
+const isShell = (o: KubeObject): boolean => o.spec?.template?.spec !== undefined && Object.keys(o.spec.template.spec).length === 0;
+async function assertValid(object: KubeObject): Promise<void> {
+  const Model = await modelFor(object.apiVersion, object.kind);
+  assert.ok(Model, `no schema model for ${object.apiVersion} ${object.kind}: add one to test/manifests/load.ts`);
+  assert.doesNotThrow(() => new Model(object).validate(), `${object.kind} ${object.metadata.name}`);
+}
 const crd = one('CustomResourceDefinition', 'relays.socat.io');
 const relaySchema = crd.spec.versions[0].schema.openAPIV3Schema as Schema;
 
@@ -32,7 +41,7 @@ describe('every object under manifests/ passes its schema', () => {
     assert.ok(all.length >= 15, `found ${all.length}`);
     assert.ok(all.some((l) => l.file.startsWith('manifests/examples/')), 'examples found');
   });
-  for (const { file, object } of all) {
+  for (const { file, object } of all.filter((l) => !isShell(l.object))) {
     test(`${file}: ${object.kind} ${object.metadata?.name} is valid`, async () => {
       assert.equal(typeof object.apiVersion, 'string');
       assert.equal(typeof object.kind, 'string');
@@ -42,9 +51,7 @@ describe('every object under manifests/ passes its schema', () => {
         assert.deepEqual(validateAgainst(relaySchema, object).problems, [], 'the Relay CRD schema');
         return;
       }
-      const Model = await modelFor(object.apiVersion, object.kind);
-      assert.ok(Model, `no schema model for ${object.apiVersion} ${object.kind}: add one to test/manifests/load.ts`);
-      assert.doesNotThrow(() => new Model(object).validate());
+      await assertValid(object);
     });
   }
   test('a broken manifest is caught by the same check (the models do validate)', async () => {
@@ -55,12 +62,12 @@ describe('every object under manifests/ passes its schema', () => {
   });
 });
 
-describe('kubectl kustomize renders offline', { skip: (await hasKubectl()) ? false : 'kubectl is not installed' }, () => {
+describe('kubectl kustomize renders offline', { skip: skipWithout('kubectl') }, () => {
   const expected = ['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'DaemonSet', 'MutatingWebhookConfiguration',
     'Namespace', 'Service', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ValidatingWebhookConfiguration'];
   const kinds = (objs: KubeObject[]) => [...new Set(objs.map((o) => o.kind))].sort();
 
-  test('manifests/ (with cert-manager): every kind, the CA chain, the CA injection', async () => {
+  test('manifests/ (with cert-manager): every kind, the CA chain, the CA injection; every object passes its schema', async () => {
     const objs = await kustomize(MANIFESTS);
     assert.deepEqual(kinds(objs), [...expected, 'Certificate', 'Issuer'].sort());
     assert.deepEqual(objs.filter((o) => o.kind === 'Certificate').map((o) => o.metadata.name).sort(), ['socat-relay-ca', 'socat-relay-webhook']);
@@ -68,6 +75,7 @@ describe('kubectl kustomize renders offline', { skip: (await hasKubectl()) ? fal
       assert.equal(o.metadata.annotations?.['cert-manager.io/inject-ca-from'], `${NAMESPACE}/socat-relay-webhook`);
     }
     assert.equal(objs.filter((o) => o.kind === 'DaemonSet')[0]!.spec.template.spec.containers[0].image, IMAGE);
+    for (const o of objs.filter((x) => x.kind !== 'CustomResourceDefinition')) await assertValid(o);
   });
 
   test('manifests/no-cert-manager/: the same without cert-manager objects or annotations', async () => {
@@ -76,16 +84,47 @@ describe('kubectl kustomize renders offline', { skip: (await hasKubectl()) ? fal
     assert.ok(objs.every((o) => !o.metadata.annotations?.['cert-manager.io/inject-ca-from']));
   });
 
-  test('changing the image in the kustomization changes the controller and the sidecar image setting', async (t) => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-kz-'));
+  test('manifests/node-agent/: the agent DaemonSet runs exactly the static pod\'s spec, on every node but the static-pod ones', async () => {
+    const objs = await kustomize(path.join(MANIFESTS, 'node-agent'));
+    assert.deepEqual(objs.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`), [`DaemonSet/${NAMESPACE}/socat-relay-agent`]);
+    const ds = objs[0]!;
+    await assertValid(ds);
+    const pod = one('Pod', 'socat-relay-agent');
+    const { tolerations, affinity, ...spec } = ds.spec.template.spec;
+    assert.deepEqual(spec, pod.spec, 'the pod spec is the static pod\'s (copied by kustomize, not a second copy)');
+    assert.deepEqual(tolerations, [{ operator: 'Exists' }]);
+    assert.deepEqual(affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms,
+      [{ matchExpressions: [{ key: 'socat.io/agent', operator: 'NotIn', values: ['static-pod'] }] }]);
+    assert.deepEqual(ds.spec.selector.matchLabels, ds.spec.template.metadata.labels);
+    assert.ok(Object.entries(pod.metadata.labels ?? {}).every(([k, v]) => ds.spec.template.metadata.labels[k] === v), 'the same labels as the static pod');
+  });
+
+  test('one image setting: an overlay\'s images: moves the controller, its sidecar setting and the agent; no upstream name is left', async (t) => {
+    const dir = mkdtempSync(path.join(REPO, 'node_modules', '.cache-kz-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
-    cpSync(MANIFESTS, path.join(dir, 'manifests'), { recursive: true });
-    const kz = path.join(dir, 'manifests', 'kustomization.yaml');
-    writeFileSync(kz, readFileSync(kz, 'utf8').replace('newName: ghcr.io/socat-relay/socat-relay', 'newName: registry.example.com/mirror/socat-relay').replace('newTag: 0.1.0', 'newTag: 0.1.1'));
-    const ds = (await kustomize(path.join(dir, 'manifests'))).find((o) => o.kind === 'DaemonSet')!;
-    const c = ds.spec.template.spec.containers[0];
-    assert.equal(c.image, 'registry.example.com/mirror/socat-relay:0.1.1');
-    assert.equal(c.env.find((e: { name: string }) => e.name === 'SOCAT_RELAY_SIDECAR_IMAGE').value, 'registry.example.com/mirror/socat-relay:0.1.1');
+    const overlay = (base: string) => {
+      const d = mkdtempSync(path.join(dir, 'overlay-'));
+      writeFileSync(path.join(d, 'kustomization.yaml'), [
+        'apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization',
+        `resources: [${path.relative(d, path.join(MANIFESTS, base)) || '.'}]`,
+        'images:', '  - name: ghcr.io/socat-relay/socat-relay', '    newName: registry.example.com/mirror/socat-relay', '    newTag: 9.9.9', ''].join('\n'));
+      return d;
+    };
+    const moved = 'registry.example.com/mirror/socat-relay:9.9.9';
+    for (const base of ['', 'no-cert-manager', 'node-agent']) {
+      const objs = await kustomize(overlay(base));
+      const text = JSON.stringify(objs);
+      assert.doesNotMatch(text, /ghcr\.io\/socat-relay/, `manifests/${base}: an upstream image name is left`);
+      for (const ds of objs.filter((o) => o.kind === 'DaemonSet')) {
+        for (const c of ds.spec.template.spec.containers) assert.equal(c.image, moved);
+      }
+      const controller = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-controller');
+      if (base === 'node-agent') continue;
+      const env = Object.fromEntries(controller!.spec.template.spec.containers[0].env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
+      assert.equal(env.SOCAT_RELAY_IMAGE, moved);
+      const config = loadConfig([], { ...env, NODE_NAME: 'n' } as Record<string, string>);
+      assert.equal(config.sidecarImage, 'registry.example.com/mirror/socat-relay-sidecar:9.9.9', 'the controller injects the moved sidecar');
+    }
   });
 });
 
@@ -110,7 +149,8 @@ describe('the controller manifests', () => {
     assert.equal(ds.metadata.namespace, NAMESPACE);
     assert.equal(pod.serviceAccountName, 'socat-relay-controller');
     assert.equal(c.image, IMAGE);
-    assert.equal(IMAGE, DEFAULT_SIDECAR_IMAGE, 'the injector default image is the manifests image');
+    assert.equal(IMAGE, DEFAULT_IMAGE, 'the controller\'s default image is the manifests image');
+    assert.equal(DEFAULT_SIDECAR_IMAGE, 'ghcr.io/socat-relay/socat-relay-sidecar:0.1.0', 'and the sidecar default is derived from it');
     assert.deepEqual(c.args, ['controller']);
     assert.equal(c.command, undefined, 'the image entrypoint is used');
     const env = Object.fromEntries(c.env.map((e: { name: string; value?: string; valueFrom?: unknown }) => [e.name, e.value ?? e.valueFrom]));
@@ -118,7 +158,7 @@ describe('the controller manifests', () => {
       NODE_NAME: { fieldRef: { fieldPath: 'spec.nodeName' } },
       SOCAT_RELAY_PORT: '8443', SOCAT_RELAY_TLS_CERT: '/tls/tls.crt', SOCAT_RELAY_TLS_KEY: '/tls/tls.key',
       SOCAT_RELAY_CONFIG_DIR: '/etc/socat-relay/relays.d', SOCAT_RELAY_SOCKET_DIR: '/run/socat-relay',
-      SOCAT_RELAY_SIDECAR_IMAGE: IMAGE, SOCAT_RELAY_SIDECAR_MODE: 'auto', SOCAT_RELAY_RECONCILE: 'true', LOG_LEVEL: 'info',
+      SOCAT_RELAY_IMAGE: IMAGE, SOCAT_RELAY_SIDECAR_MODE: 'auto', SOCAT_RELAY_RECONCILE: 'true', LOG_LEVEL: 'info',
     });
     const configTs = path.join(REPO, 'webhook', 'config.ts');
     if (existsSync(configTs)) {

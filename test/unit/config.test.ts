@@ -7,7 +7,7 @@ test('defaults: every key of the schema has one and they match the shared names'
   assert.deepEqual(c, {
     port: 8443, host: '', tlsCert: '/tls/tls.crt', tlsKey: '/tls/tls.key', nodeName: 'node-1',
     configDir: '/etc/socat-relay/relays.d', socketDir: '/run/socat-relay',
-    sidecarImage: 'ghcr.io/socat-relay/socat-relay:0.1.0', sidecarMode: 'auto', reconcile: true,
+    image: 'ghcr.io/socat-relay/socat-relay:0.1.0', sidecarImage: 'ghcr.io/socat-relay/socat-relay-sidecar:0.1.0', sidecarMode: 'auto', reconcile: true,
     logLevel: 'info', kubeconfig: '', relaysFile: '', selfSignedDir: '',
   });
   assert.equal(SCHEMA.length, Object.keys(c).length);
@@ -42,4 +42,15 @@ test('an unknown flag is a ConfigError; --self-signed needs --relays; --help is 
   assert.equal(loadConfig(['--reconcile', 'false'], {}).reconcile, false);
   assert.equal(loadConfig(['--relays', '/tmp/r.yaml'], {}).relaysFile, '/tmp/r.yaml', 'local mode needs no node name');
   for (const s of SCHEMA) assert.ok(configUsage().includes(`--${s.flag}`) && configUsage().includes(s.env));
+});
+
+test('the sidecar image follows the image setting (<repository>-sidecar:<tag>) unless set; a digest-only image needs it set', () => {
+  const env = { NODE_NAME: 'n' };
+  assert.equal(loadConfig([], { ...env, SOCAT_RELAY_IMAGE: 'registry.example.com:5000/mirror/socat-relay:1.2.3' }).sidecarImage, 'registry.example.com:5000/mirror/socat-relay-sidecar:1.2.3');
+  assert.equal(loadConfig(['--sidecar-image', 'own/socat:1'], { ...env, SOCAT_RELAY_IMAGE: 'x/y:2' }).sidecarImage, 'own/socat:1');
+  const digest = `sha256:${'a'.repeat(64)}`;
+  assert.equal(loadConfig([], { ...env, SOCAT_RELAY_IMAGE: `x/y:2@${digest}` }).sidecarImage, 'x/y-sidecar:2');
+  assert.throws(() => loadConfig([], { ...env, SOCAT_RELAY_IMAGE: `x/y@${digest}` }), /SOCAT_RELAY_SIDECAR_IMAGE \(--sidecar-image\): cannot derive the sidecar image from "x\/y@sha256:a+": it has no tag \(a digest belongs to one image only\)/);
+  assert.throws(() => loadConfig([], { ...env, SOCAT_RELAY_IMAGE: 'Upper/Case:1' }), /SOCAT_RELAY_IMAGE: "Upper\/Case:1": repository/);
+  assert.throws(() => loadConfig([], { ...env, SOCAT_RELAY_SIDECAR_IMAGE: 'a b' }), /SOCAT_RELAY_SIDECAR_IMAGE: /);
 });

@@ -3,6 +3,7 @@
 import {
   DEFAULT_SIDECAR_UID, DEFAULT_SOCKET_DIR, DEFAULT_SOCKET_GID, type ResourceRequirements,
 } from '../../relay/index.js';
+import { DEFAULT_SIDECAR_IMAGE } from '../../lib/image.js';
 
 export type SidecarMode = 'native' | 'regular';
 
@@ -19,7 +20,8 @@ export interface InjectOptions {
   resources: ResourceRequirements;
 }
 
-export const DEFAULT_SIDECAR_IMAGE = 'ghcr.io/socat-relay/socat-relay:0.1.0';
+/** `<repository>-sidecar:<tag>` of the default image (lib/image.ts derives it). */
+export { DEFAULT_SIDECAR_IMAGE };
 
 export const DEFAULT_SIDECAR_RESOURCES: ResourceRequirements = {
   requests: { cpu: '5m', memory: '8Mi' },

@@ -1,0 +1,50 @@
+// The Go-built tools the rendering tests use — kubectl (which carries kustomize) and helm — always
+// from TESTBIN_DIR (scripts/build-testbin.sh components k8s and helm), never whatever is on PATH, so a
+// fresh machine tests with the pinned versions. Missing: the tests skip with the command that builds
+// them, except in CI (CI=true or REQUIRE_APISERVER=1), where they run and fail with that message.
+import { execFile } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { DEFAULT_TESTBIN } from '../harness/binaries.js';
+
+export type Tool = 'kubectl' | 'helm';
+const COMPONENT: Record<Tool, string> = { kubectl: 'k8s', helm: 'helm' };
+
+/** CI, or a run that demands the real parts: missing tools fail instead of skipping. */
+export const REQUIRED = process.env.CI === 'true' || process.env.REQUIRE_APISERVER === '1';
+
+export function toolPath(tool: Tool, dir = DEFAULT_TESTBIN): string {
+  return path.join(dir, tool);
+}
+
+export function missingTool(tool: Tool, dir = DEFAULT_TESTBIN): string | undefined {
+  try {
+    accessSync(toolPath(tool, dir), constants.X_OK);
+    return undefined;
+  } catch {
+    return `${tool} not found in ${dir}: run 'bash scripts/build-testbin.sh ${COMPONENT[tool]}' (or 'bash scripts/setup.sh'; TESTBIN_DIR=… uses binaries built elsewhere)`;
+  }
+}
+
+/** For `{ skip }`: false when the tool is there or in CI (the test then fails saying why), else the reason. */
+export function skipWithout(...tools: Tool[]): string | false {
+  const missing = tools.map((t) => missingTool(t)).filter((m): m is string => m !== undefined);
+  if (missing.length === 0 || REQUIRED) return false;
+  return missing.join('; ');
+}
+
+const exec = promisify(execFile);
+
+/** Runs a tool from TESTBIN_DIR; throws its message when the tool is missing, stderr when it fails. */
+export async function runTool(tool: Tool, args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<string> {
+  const missing = missingTool(tool);
+  if (missing) throw new Error(missing);
+  try {
+    const { stdout } = await exec(toolPath(tool), args, { cwd: opts.cwd, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 });
+    return stdout;
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new Error(`${tool} ${args.join(' ')} failed: ${err.stderr?.trim() || err.message}`);
+  }
+}

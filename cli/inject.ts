@@ -6,7 +6,9 @@ import { stringify } from 'yaml';
 import { readInput } from '../lib/io.js';
 import { parseDocuments, ParseError, isLabelKey, type Relay } from '../relay/index.js';
 import { StaticCatalog } from '../webhook/catalog/catalog.js';
-import { defaultInjectOptions, DEFAULT_SIDECAR_IMAGE, injectWorkload, type SidecarMode } from '../webhook/admission/index.js';
+import {
+  defaultInjectOptions, DEFAULT_SIDECAR_IMAGE, injectWorkload, VOLUME_SOURCES, type SidecarMode, type VolumeSource,
+} from '../webhook/admission/index.js';
 import type { CommandIO } from './io.js';
 
 const USAGE = `usage: socat-relay inject -f FILE --relays FILE [options]
@@ -18,6 +20,8 @@ const USAGE = `usage: socat-relay inject -f FILE --relays FILE [options]
   --mode native|regular    sidecar as a native sidecar (initContainer, API server >= 1.29; default) or a container
   --image IMG              sidecar image (default ${DEFAULT_SIDECAR_IMAGE})
   --socket-dir DIR         the node's socket root, the hostPath (default /run/socat-relay)
+  --volume-source hostPath|csi
+                           the relay folder as a hostPath (default) or a csi.socat.io volume (restricted-level)
 Prints the injected objects as YAML; exit 1 with the reasons on stderr when admission denies one.
 `;
 
@@ -48,6 +52,7 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
         mode: { type: 'string', default: 'native' },
         image: { type: 'string', default: DEFAULT_SIDECAR_IMAGE },
         'socket-dir': { type: 'string', default: '/run/socat-relay' },
+        'volume-source': { type: 'string', default: 'hostPath' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -56,6 +61,7 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     if (!v.relays?.length) throw new Usage('--relays FILE is required');
     if (v.mode !== 'native' && v.mode !== 'regular') throw new Usage(`--mode must be native or regular, got "${v.mode}"`);
     if (!v['socket-dir']!.startsWith('/')) throw new Usage('--socket-dir must be an absolute path');
+    if (!(VOLUME_SOURCES as readonly string[]).includes(v['volume-source']!)) throw new Usage(`--volume-source must be ${VOLUME_SOURCES.join(' or ')}, got "${v['volume-source']}"`);
     labels = parseLabels(v['namespace-labels']!);
   } catch (e) {
     io.stderr.write(`inject: ${(e as Error).message}\n${USAGE}`);
@@ -83,7 +89,7 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   const ctx = {
     catalog,
     namespaceLabels: (ns: string) => ({ ...labels, 'kubernetes.io/metadata.name': ns }),
-    options: defaultInjectOptions({ mode: v.mode as SidecarMode, sidecarImage: v.image!, nodeSocketDir: v['socket-dir']! }),
+    options: defaultInjectOptions({ mode: v.mode as SidecarMode, sidecarImage: v.image!, nodeSocketDir: v['socket-dir']!, volumeSource: v['volume-source'] as VolumeSource }),
   };
   const out: unknown[] = [];
   let denied = false;

@@ -201,11 +201,14 @@ describe('the controller manifests', () => {
 
 describe('the webhook configurations', () => {
   const excluded = { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', NAMESPACE] }] };
-  test('pods: CREATE only, opt-in label, namespaces excluded, mirror pods skipped, fails open, short timeout, reinvoked', () => {
+  test('pods: CREATE, and UPDATE of pods/ephemeralcontainers; opt-in label, namespaces excluded, mirror pods skipped, fails open, short timeout, reinvoked', () => {
     const [w, ...rest] = one('MutatingWebhookConfiguration', 'socat-relay').webhooks;
     assert.equal(rest.length, 0);
     assert.deepEqual(w.clientConfig.service, { name: 'socat-relay-webhook', namespace: NAMESPACE, path: '/mutate-pods', port: 443 });
-    assert.deepEqual(w.rules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }]);
+    assert.deepEqual(w.rules, [
+      { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' },
+      { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods/ephemeralcontainers'], scope: 'Namespaced' },
+    ]);
     assert.deepEqual(w.objectSelector, { matchExpressions: [{ key: CONSUME_LABEL, operator: 'Exists' }] });
     assert.deepEqual(w.namespaceSelector, excluded);
     assert.deepEqual([w.failurePolicy, w.sideEffects, w.timeoutSeconds, w.reinvocationPolicy, w.admissionReviewVersions], ['Ignore', 'None', 5, 'IfNeeded', ['v1']]);

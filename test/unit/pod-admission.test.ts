@@ -177,7 +177,7 @@ const denials: { name: string; pod: () => RawPod; namespace?: string; message: s
   {
     name: 'a container and a volume named like ours that are not ours',
     pod: () => pod('name-taken'),
-    message: 'the pod already has a container named "socat-kube-scheduler" that socat-relay did not inject; the pod already has a volume named "socat-kube-scheduler" that socat-relay did not inject', reason: 'name-conflict',
+    message: 'spec.containers[0] "socat-kube-scheduler" is not the sidecar socat-relay injects for relay "kube-scheduler" (differs: placement (injected into spec.initContainers), image, command, ports, securityContext, volumeMounts, restartPolicy); spec.volumes[0] "socat-kube-scheduler" is not the volume socat-relay injects for relay "kube-scheduler" (hostPath /run/socat-relay/kube-scheduler, type DirectoryOrCreate)', reason: 'not-injected',
   },
   {
     name: 'a marker annotation claiming a relay whose volume is not the relay folder',
@@ -187,7 +187,7 @@ const denials: { name: string; pod: () => RawPod; namespace?: string; message: s
       p.spec!.volumes = [{ name: 'socat-kube-scheduler', emptyDir: {} }];
       return p;
     },
-    message: 'the pod has a volume named "socat-kube-scheduler" that is not the relay\'s folder /run/socat-relay/kube-scheduler', reason: 'name-conflict',
+    message: 'spec.volumes[0] "socat-kube-scheduler" is not the volume socat-relay injects for relay "kube-scheduler" (hostPath /run/socat-relay/kube-scheduler, type DirectoryOrCreate)', reason: 'not-injected',
   },
   {
     name: 'an empty label and no annotation',

@@ -10,7 +10,8 @@ import type { RawContainer, RawPod } from './pod-shape.js';
 
 export type DenialReason =
   | 'no-relay-named' | 'relay-not-found' | 'relay-invalid' | 'namespace-not-allowed'
-  | 'namespace-unknown' | 'port-clash' | 'name-conflict' | 'bad-object';
+  | 'namespace-unknown' | 'port-clash' | 'bad-object'
+  | 'not-injected' | 'reserved-name' | 'host-path' | 'writable-mount' | 'duplicate-name' | 'pod-security';
 
 export interface Denial {
   reason: DenialReason;

@@ -11,3 +11,7 @@ export * from './decode.js';
 export type { RawPod, RawContainer } from './pod-shape.js';
 export * from './workload.js';
 export * from './validated.js';
+export * from './claims.js';
+export * from './ephemeral.js';
+export * from './host-path.js';
+export * from './image.js';

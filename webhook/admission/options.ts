@@ -6,12 +6,17 @@ import {
 import { DEFAULT_SIDECAR_IMAGE } from '../../lib/image.js';
 
 export type SidecarMode = 'native' | 'regular';
+/** How the relay's folder reaches the pod: a hostPath, or a CSI ephemeral inline volume (csi.socat.io). */
+export type VolumeSource = 'hostPath' | 'csi';
+export const VOLUME_SOURCES: readonly VolumeSource[] = ['hostPath', 'csi'];
 
 export interface InjectOptions {
   sidecarImage: string;
   /** native: an initContainer with restartPolicy Always (API server ≥ 1.29); regular: a container. */
   mode: SidecarMode;
-  /** The node's socket root: the hostPath of each relay's folder. */
+  /** hostPath (default; needs a namespace whose Pod Security level allows it) or csi (restricted-level). */
+  volumeSource: VolumeSource;
+  /** The node's socket root: the hostPath of each relay's folder; pods' own hostPaths near it are refused. */
   nodeSocketDir: string;
   uid: number;
   /** The sidecar's group: the group that owns the relay sockets (mode 0660). */
@@ -32,6 +37,7 @@ export function defaultInjectOptions(overrides: Partial<InjectOptions> = {}): In
   return {
     sidecarImage: DEFAULT_SIDECAR_IMAGE,
     mode: 'native',
+    volumeSource: 'hostPath',
     nodeSocketDir: DEFAULT_SOCKET_DIR,
     uid: DEFAULT_SIDECAR_UID,
     gid: DEFAULT_SOCKET_GID,

@@ -1,11 +1,12 @@
 // Pure pod admission: request + catalog + namespace labels + options → response. No I/O: the HTTP edge
 // and the inject command both call it, and a dryRun request gets the same answer as any other.
 import fjp from 'fast-json-patch';
-import { isDeepStrictEqual } from 'node:util';
-import { INJECTED_ANNOTATION, relayDir, sidecarName, volumeName } from '../../relay/index.js';
+import { CONSUME_LABEL, INJECTED_ANNOTATION, sidecarName, volumeName, type ResolvedRelay } from '../../relay/index.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
 import { andNodeRequirements, nodeRequirements } from './affinity.js';
+import { checkClaims } from './claims.js';
 import { checkNamespace, checkPorts, lookUpRelays, wantedRelays, type Denial } from './consume.js';
+import { decideEphemeral, ephemeralDenials } from './ephemeral.js';
 import type { InjectOptions } from './options.js';
 import { isObject, type RawContainer, type RawPod } from './pod-shape.js';
 import { allowed, denied, errored, patched, withWarnings } from './response.js';
@@ -30,11 +31,9 @@ export interface PodDecision {
   injected: string[];
 }
 
-export const RUN_TO_COMPLETION_WARNING = 'socat-relay: a regular sidecar container keeps this run-to-completion pod from finishing; use native sidecars';
+export const EMPTY_LABEL_MESSAGE = 'label socat.io/consume is empty: name the relay to consume';
 
-export function injectedRelays(pod: RawPod): string[] {
-  return (pod.metadata?.annotations?.[INJECTED_ANNOTATION] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-}
+export const RUN_TO_COMPLETION_WARNING = 'socat-relay: a regular sidecar container keeps this run-to-completion pod from finishing; use native sidecars';
 
 function deny(denials: Denial[]): PodDecision {
   return { response: denied(denials.map((d) => d.message)), denials, injected: [] };
@@ -49,6 +48,7 @@ export function decidePod(req: AdmissionRequest, ctx: PodContext): PodDecision {
     const message = `the pod is nested deeper than ${MAX_DEPTH} levels`;
     return { response: errored(400, message), denials: [{ reason: 'bad-object', message }], injected: [] };
   }
+  if (pod && req.subResource === 'ephemeralcontainers') return decideEphemeral(req, pod);
   const skip = shouldSkip(req, pod);
   if (skip || !pod) {
     const response = skip?.warn ? withWarnings(allowed(), [skip.reason]) : allowed();
@@ -57,47 +57,37 @@ export function decidePod(req: AdmissionRequest, ctx: PodContext): PodDecision {
   const namespace = req.namespace || pod.metadata?.namespace || '';
   if (namespace === '') return deny([{ reason: 'bad-object', message: 'the pod has no namespace' }]);
 
+  const label = (pod.metadata?.labels?.[CONSUME_LABEL] ?? '').trim();
+  if (label === '') return deny([{ reason: 'no-relay-named', message: EMPTY_LABEL_MESSAGE }]);
   const names = wantedRelays(pod);
-  if (names.length === 0) return deny([{ reason: 'no-relay-named', message: 'label socat.io/consume is empty: name the relay to consume' }]);
 
-  const { relays, denials } = lookUpRelays(names, ctx.catalog);
-  for (const r of relays) {
+  // Only relays that exist, are valid and allow this namespace are verified; nothing else is kept.
+  const { relays: found, denials } = lookUpRelays(names, ctx.catalog);
+  const relays: ResolvedRelay[] = [];
+  for (const r of found) {
     const d = checkNamespace(r, namespace, ctx.namespaceLabels(namespace));
     if (d) denials.push(d);
+    else relays.push(r);
   }
-
-  const ours = new Set(injectedRelays(pod));
   const spec = pod.spec ?? {};
+  const claims = checkClaims(spec, names, relays, ctx.options);
+  denials.push(...claims.denials, ...ephemeralDenials(pod));
   const all: RawContainer[] = [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
-  const oursByName = new Set([...ours].map(sidecarName));
-  for (const r of relays) {
-    const name = sidecarName(r.name);
-    const volume = (spec.volumes ?? []).find((v) => v.name === volumeName(r.name));
-    if (ours.has(r.name)) {
-      // The marker says we injected it; the volume must then be exactly ours (the annotation can be
-      // written by anyone, and the sidecar's mount must never point at something else).
-      if (volume && !isDeepStrictEqual(volume, sidecarVolume(r, ctx.options))) {
-        denials.push({ reason: 'name-conflict', message: `the pod has a volume named "${volumeName(r.name)}" that is not the relay's folder ${relayDir(ctx.options.nodeSocketDir, r.name)}` });
-      }
-      continue;
-    }
-    if (all.some((c) => c.name === name)) denials.push({ reason: 'name-conflict', message: `the pod already has a container named "${name}" that socat-relay did not inject` });
-    if (volume) denials.push({ reason: 'name-conflict', message: `the pod already has a volume named "${volumeName(r.name)}" that socat-relay did not inject` });
-  }
-  denials.push(...checkPorts(relays, all.filter((c) => !oursByName.has(c.name ?? ''))));
+  // A socat-<relay> container is either the injected sidecar or already denied above.
+  const reserved = new Set(names.map(sidecarName));
+  denials.push(...checkPorts(relays, all.filter((c) => !reserved.has(c.name ?? ''))));
   if (denials.length > 0) return deny(denials);
 
   const mutated = copyForInjection(pod);
   const mspec = mutated.spec!;
-  const present = new Set([...(mspec.initContainers ?? []), ...(mspec.containers ?? [])].map((c) => c.name));
   const newSidecars: RawContainer[] = [];
   const injected: string[] = [];
   for (const r of [...relays].sort((a, b) => a.name.localeCompare(b.name))) {
-    if (!present.has(sidecarName(r.name))) {
+    if (!claims.sidecars.has(sidecarName(r.name))) {
       newSidecars.push(sidecarContainer(r, ctx.options));
       injected.push(r.name);
     }
-    if (!(mspec.volumes ?? []).some((v) => v.name === volumeName(r.name))) (mspec.volumes ??= []).push(sidecarVolume(r, ctx.options));
+    if (!claims.volumes.has(volumeName(r.name))) (mspec.volumes ??= []).push(sidecarVolume(r, ctx.options));
     andNodeRequirements(mspec, nodeRequirements(r.nodeSelector));
   }
   if (newSidecars.length > 0) {
@@ -105,7 +95,8 @@ export function decidePod(req: AdmissionRequest, ctx: PodContext): PodDecision {
     if (ctx.options.mode === 'native') mspec.initContainers = [...newSidecars, ...(mspec.initContainers ?? [])];
     else mspec.containers = [...(mspec.containers ?? []), ...newSidecars];
   }
-  const marker = [...new Set([...ours, ...relays.map((r) => r.name)])].sort().join(',');
+  // The marker lists exactly the relays verified above, whatever the pod claimed.
+  const marker = relays.map((r) => r.name).sort().join(',');
   if (pod.metadata?.annotations?.[INJECTED_ANNOTATION] !== marker) {
     mutated.metadata ??= {};
     (mutated.metadata.annotations ??= {})[INJECTED_ANNOTATION] = marker;

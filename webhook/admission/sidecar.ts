@@ -29,6 +29,23 @@ export function sidecarContainer(r: ResolvedRelay, o: InjectOptions): RawContain
   return c;
 }
 
-export function sidecarVolume(r: ResolvedRelay, o: InjectOptions): { name: string; hostPath: { path: string; type: string } } {
+/** The CSI driver of the node plugin that mounts a relay's folder (ephemeral inline volumes). */
+export const CSI_DRIVER = 'csi.socat.io';
+/** Its one volume attribute: the relay whose folder to mount. */
+export const CSI_RELAY_ATTRIBUTE = 'relay';
+
+export type SidecarVolume =
+  | { name: string; hostPath: { path: string; type: string } }
+  | { name: string; csi: { driver: string; readOnly: true; volumeAttributes: { relay: string } } };
+
+/**
+ * The relay's folder as a volume, named socat-<relay> in both sources so the sidecar's mount is the
+ * same: a hostPath of the node's folder, or a read-only CSI ephemeral inline volume that the node
+ * plugin fills after checking the pod's namespace against the relay's consumers.
+ */
+export function sidecarVolume(r: ResolvedRelay, o: InjectOptions): SidecarVolume {
+  if (o.volumeSource === 'csi') {
+    return { name: volumeName(r.name), csi: { driver: CSI_DRIVER, readOnly: true, volumeAttributes: { [CSI_RELAY_ATTRIBUTE]: r.name } as { relay: string } } };
+  }
   return { name: volumeName(r.name), hostPath: { path: relayDir(o.nodeSocketDir, r.name), type: 'DirectoryOrCreate' } };
 }

@@ -25,7 +25,7 @@ const ALLOW: Use[] = [
   { group: '', resource: 'namespaces', verb: 'list', why: 'namespace informer: labels for consumers.namespaceSelector', evidence: ['webhook/catalog/informer.ts', /listNamespace/] },
   { group: '', resource: 'namespaces', verb: 'watch', why: 'namespace informer watch', evidence: ['webhook/catalog/informer.ts', /NAMESPACES_PATH/] },
   { group: '', resource: 'nodes', verb: 'list', why: 'own node (fieldSelector metadata.name): labels for spec.nodeSelector', evidence: ['webhook/reconcile/kube.ts', /listNode\(/] },
-  { group: '', resource: 'nodes', verb: 'watch', why: 'own node label changes', evidence: ['webhook/reconcile/kube.ts', /ListWatch<V1Node>/] },
+  { group: '', resource: 'nodes', verb: 'watch', why: 'own node label changes', evidence: ['webhook/reconcile/kube.ts', /new ResilientInformer<V1Node>/] },
   { group: '', resource: 'events', verb: 'create', why: 'Events on Relays (ready / failing on a node)', evidence: ['webhook/reconcile/kube.ts', /createNamespacedEvent/] },
 ];
 

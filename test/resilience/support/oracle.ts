@@ -66,7 +66,9 @@ export function judgeNodeArgv(argv: readonly string[], socketDir: string, relay:
   if (!listen.options.some((o) => /^group=\d+$/.test(o))) problems.push('socket has no group= option');
   const conn = parseSocatAddress(addrs[1]!);
   if (!CONNECT_TYPES.has(conn.type)) problems.push(`second address type ${conn.type} is not a TCP/UDP connect`);
-  if (conn.options.length > 0) problems.push(`target address carries options ${conn.options.join(',')}`);
+  // Only options that cannot redirect the connection (nodelay: TCP_NODELAY) may follow the target.
+  const extra = conn.options.filter((o) => o !== 'nodelay');
+  if (extra.length > 0) problems.push(`target address carries options ${extra.join(',')}`);
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)$/.exec(conn.params);
   if (!m) return { problems: [...problems, `target ${conn.params} is not HOST:PORT`], socket: listen.params };
   const host = (m[1] ?? m[2])!;

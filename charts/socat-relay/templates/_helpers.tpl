@@ -1,0 +1,59 @@
+{{/*
+The chart renders the project's own manifests (files/manifests -> manifests/ of the repository; one
+source of truth, so the chart and `kubectl apply -k` cannot drift): each file's text with the
+namespace and the image replaced, split into objects, adjusted by the values, labeled for Helm.
+*/}}
+
+{{/* <repository>:<tag>[@digest] */}}
+{{- define "socat-relay.image" -}}
+{{- $tag := .Values.image.tag | default .Chart.AppVersion | toString -}}
+{{- if not .Values.image.repository }}{{ fail "image.repository must be set" }}{{ end -}}
+{{- printf "%s:%s" .Values.image.repository $tag -}}
+{{- with .Values.image.digest }}{{ printf "@%s" . }}{{ end -}}
+{{- end -}}
+
+{{/* (list $ "controller/rbac.yaml") → the file's text for this release */}}
+{{- define "socat-relay.text" -}}
+{{- $root := index . 0 -}}
+{{- $file := printf "files/manifests/%s" (index . 1) -}}
+{{- $text := $root.Files.Get $file -}}
+{{- if not $text }}{{ fail (printf "%s is missing from the chart (files/manifests must point at the repository's manifests/)" $file) }}{{ end -}}
+{{- $text = regexReplaceAll "ghcr\\.io/socat-relay/socat-relay:[0-9A-Za-z_.-]+" $text (include "socat-relay.image" $root) -}}
+{{- $text = replace "socat-relay-system" $root.Release.Namespace $text -}}
+{{- $text -}}
+{{- end -}}
+
+{{/* (list $ "controller/rbac.yaml") → a YAML list of the file's objects (comments and empty documents dropped) */}}
+{{- define "socat-relay.objects" -}}
+{{- $root := index . 0 -}}
+{{- $out := list -}}
+{{- range $doc := splitList "\n---\n" (include "socat-relay.text" .) -}}
+{{- $o := fromYaml $doc -}}
+{{- if hasKey $o "Error" }}{{ fail (printf "%s: %s" (index $ 1) $o.Error) }}{{ end -}}
+{{- if $o }}{{ $out = append $out $o }}{{ end -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
+
+{{/* (list $ object) → the object with the release's labels, as one YAML document */}}
+{{- define "socat-relay.emit" -}}
+{{- $root := index . 0 -}}
+{{- $o := index . 1 -}}
+{{- $labels := $o.metadata.labels | default dict -}}
+{{- $_ := set $labels "app.kubernetes.io/instance" $root.Release.Name -}}
+{{- $_ := set $labels "app.kubernetes.io/managed-by" $root.Release.Service -}}
+{{- $_ := set $labels "helm.sh/chart" (printf "%s-%s" $root.Chart.Name $root.Chart.Version) -}}
+{{- $_ := set $o.metadata "labels" $labels }}
+---
+{{ toYaml $o }}
+{{- end -}}
+
+{{/* (list $ container key value) sets an env var's value, adding it when absent */}}
+{{- define "socat-relay.setEnv" -}}
+{{- $c := index . 1 -}}{{- $name := index . 2 -}}{{- $value := index . 3 -}}
+{{- $found := false -}}
+{{- range $e := $c.env -}}
+{{- if eq $e.name $name }}{{ $_ := set $e "value" $value }}{{ $found = true }}{{ end -}}
+{{- end -}}
+{{- if not $found }}{{ $_ := set $c "env" (append ($c.env | default list) (dict "name" $name "value" $value)) }}{{ end -}}
+{{- end -}}

@@ -1,0 +1,124 @@
+// The Helm chart (charts/socat-relay): `helm lint`, and `helm template` with its defaults renders
+// exactly the objects of the kustomize install (manifests/ + manifests/node-agent/, the Namespace
+// aside), because it renders those very files; the values change only what they say (image,
+// release namespace, certificates without cert-manager, agent off, ServiceMonitor). The real API
+// server's server-side apply of the rendered objects is in chart-apply.test.ts.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { loadConfig } from '../../webhook/config.js';
+import { kustomize, MANIFESTS, modelFor, type KubeObject } from './load.js';
+import { CHART, HELM_LABELS, helmTemplate, key, withoutHelmLabels } from './chart.js';
+import { runTool, skipWithout } from './tools.js';
+
+const skip = skipWithout('helm', 'kubectl');
+const byKey = (objs: KubeObject[]) => new Map(objs.map((o) => [key(o), o]));
+const env = (ds: KubeObject) => Object.fromEntries(ds.spec.template.spec.containers[0].env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
+
+describe('the Helm chart', { skip }, () => {
+  test('helm lint --strict passes (with and without cert-manager)', async () => {
+    for (const set of [[], ['--set', 'certificates.certManager=false']]) {
+      const out = await runTool('helm', ['lint', '--strict', CHART, '--kube-version', '1.34.4', ...set]);
+      assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+    }
+  });
+
+  test('its defaults render the kustomize install object for object (manifests/ + manifests/node-agent/, Namespace aside), plus Helm\'s labels', async () => {
+    const chart = await helmTemplate();
+    const kz = [...await kustomize(MANIFESTS), ...await kustomize(path.join(MANIFESTS, 'node-agent'))].filter((o) => o.kind !== 'Namespace');
+    assert.deepEqual([...byKey(chart).keys()].sort(), [...byKey(kz).keys()].sort());
+    const want = byKey(kz);
+    for (const o of chart) {
+      for (const l of HELM_LABELS) assert.ok(o.metadata.labels?.[l], `${key(o)} has ${l}`);
+      assert.deepEqual(withoutHelmLabels(o), withoutHelmLabels(want.get(key(o))!), key(o));
+    }
+  });
+
+  test('the release namespace replaces socat-relay-system everywhere (objects, service refs, selectors, certificate names, messages)', async () => {
+    const objs = await helmTemplate({ namespace: 'platform-relays' });
+    assert.doesNotMatch(JSON.stringify(objs), /socat-relay-system/);
+    for (const o of objs) {
+      const Model = await modelFor(o.apiVersion, o.kind);
+      if (o.kind !== 'CustomResourceDefinition' && o.kind !== 'ClusterRole' && o.kind !== 'ClusterRoleBinding' && !o.kind.endsWith('Configuration') && !o.kind.startsWith('ValidatingAdmissionPolicy')) {
+        assert.equal(o.metadata.namespace, 'platform-relays', key(o));
+      }
+      if (Model) assert.doesNotThrow(() => new Model(o).validate(), key(o));
+    }
+    const cert = objs.find((o) => o.kind === 'Certificate' && o.metadata.name === 'socat-relay-webhook')!;
+    assert.ok(cert.spec.dnsNames.includes('socat-relay-webhook.platform-relays.svc'));
+    const mwc = objs.find((o) => o.kind === 'MutatingWebhookConfiguration')!;
+    assert.equal(mwc.webhooks[0].clientConfig.service.namespace, 'platform-relays');
+    assert.equal(mwc.metadata.annotations['cert-manager.io/inject-ca-from'], 'platform-relays/socat-relay-webhook');
+  });
+
+  test('one image setting: image.repository and image.tag move the controller, the agent and (derived) the sidecar', async () => {
+    const objs = await helmTemplate({ set: { 'image.repository': 'registry.example.com/mirror/socat-relay', 'image.tag': '2' } });
+    assert.doesNotMatch(JSON.stringify(objs), /ghcr\.io/);
+    const dss = objs.filter((o) => o.kind === 'DaemonSet');
+    assert.equal(dss.length, 2);
+    for (const ds of dss) for (const c of ds.spec.template.spec.containers) assert.equal(c.image, 'registry.example.com/mirror/socat-relay:2');
+    const controller = dss.find((d) => d.metadata.name === 'socat-relay-controller')!;
+    assert.equal(loadConfig([], { ...env(controller), NODE_NAME: 'n' }).sidecarImage, 'registry.example.com/mirror/socat-relay-sidecar:2');
+    const pinned = await helmTemplate({ set: { 'image.digest': `sha256:${'a'.repeat(64)}`, sidecarImage: `ghcr.io/socat-relay/socat-relay-sidecar@sha256:${'b'.repeat(64)}` } });
+    const c = pinned.find((o) => o.metadata.name === 'socat-relay-controller' && o.kind === 'DaemonSet')!;
+    assert.equal(c.spec.template.spec.containers[0].image, `ghcr.io/socat-relay/socat-relay:0.1.0@sha256:${'a'.repeat(64)}`);
+    assert.equal(loadConfig([], { ...env(c), NODE_NAME: 'n' }).sidecarImage, `ghcr.io/socat-relay/socat-relay-sidecar@sha256:${'b'.repeat(64)}`);
+  });
+
+  test('certificates.certManager=false: no cert-manager object, a Secret with a CA and a serving certificate for the Service, the CA in both webhooks', async () => {
+    const objs = await helmTemplate({ set: { 'certificates.certManager': 'false' } });
+    assert.ok(!objs.some((o) => o.apiVersion.startsWith('cert-manager.io/')));
+    const secret = objs.find((o) => o.kind === 'Secret')!;
+    assert.deepEqual([secret.metadata.name, secret.type, Object.keys(secret.data).sort()], ['socat-relay-webhook-tls', 'kubernetes.io/tls', ['ca.crt', 'tls.crt', 'tls.key']]);
+    const ca = new X509Certificate(Buffer.from(secret.data['ca.crt'], 'base64'));
+    const leaf = new X509Certificate(Buffer.from(secret.data['tls.crt'], 'base64'));
+    assert.ok(leaf.verify(ca.publicKey), 'the serving certificate is signed by the CA');
+    assert.ok(leaf.checkHost('socat-relay-webhook.socat-relay-system.svc'), leaf.subjectAltName);
+    for (const o of objs.filter((x) => x.kind.endsWith('WebhookConfiguration'))) {
+      assert.equal(o.metadata.annotations?.['cert-manager.io/inject-ca-from'], undefined);
+      for (const w of o.webhooks) assert.equal(w.clientConfig.caBundle, secret.data['ca.crt']);
+    }
+  });
+
+  test('agent.daemonset=false, policy.enabled=false, crds.install=false leave those out; crds.keep annotates the CRD', async () => {
+    const objs = await helmTemplate({ set: { 'agent.daemonset': 'false', 'policy.enabled': 'false', 'crds.install': 'false' } });
+    assert.deepEqual(objs.filter((o) => ['socat-relay-agent'].includes(o.metadata.name) || o.kind.startsWith('ValidatingAdmissionPolicy') || o.kind === 'CustomResourceDefinition'), []);
+    const crd = (await helmTemplate()).find((o) => o.kind === 'CustomResourceDefinition')!;
+    assert.equal(crd.metadata.annotations['helm.sh/resource-policy'], 'keep');
+  });
+
+  test('controller and agent values land where they say', async () => {
+    const objs = await helmTemplate({ set: {
+      'controller.logLevel': 'debug', 'controller.sidecarMode': 'regular', 'controller.resources.limits.memory': '1Gi',
+      'controller.nodeSelector.pool': 'system', 'agent.nodeSelector.relays': 'yes', 'image.pullPolicy': 'Always', 'imagePullSecrets[0].name': 'regcred',
+    } });
+    const controller = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-controller')!;
+    const agent = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-agent')!;
+    assert.deepEqual([env(controller).LOG_LEVEL, env(controller).SOCAT_RELAY_SIDECAR_MODE], ['debug', 'regular']);
+    assert.deepEqual(controller.spec.template.spec.containers[0].resources, { limits: { memory: '1Gi' } });
+    assert.deepEqual(controller.spec.template.spec.nodeSelector, { pool: 'system' });
+    assert.deepEqual(agent.spec.template.spec.nodeSelector, { relays: 'yes' });
+    for (const ds of [controller, agent]) {
+      assert.deepEqual(ds.spec.template.spec.imagePullSecrets, [{ name: 'regcred' }]);
+      for (const c of ds.spec.template.spec.containers) assert.equal(c.imagePullPolicy, 'Always');
+    }
+    assert.deepEqual(loadConfig([], { ...env(controller), NODE_NAME: 'n' }).logLevel, 'debug', 'the controller accepts what the chart sets');
+  });
+
+  test('every value in values.yaml is documented in the chart\'s README', () => {
+    const values = parse(readFileSync(path.join(CHART, 'values.yaml'), 'utf8')) as Record<string, unknown>;
+    const readme = readFileSync(path.join(CHART, 'README.md'), 'utf8');
+    const leaves = (o: Record<string, unknown>, prefix = ''): string[] => Object.entries(o).flatMap(([k, v]) =>
+      v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0 && !['resources', 'labels'].includes(k) ? leaves(v as Record<string, unknown>, `${prefix}${k}.`) : [`${prefix}${k}`]);
+    const names = leaves(values);
+    assert.ok(names.length > 15, names.join());
+    for (const n of names) assert.ok(readme.includes(`| \`${n}\` |`), `README documents ${n}`);
+  });
+
+  test('a bad value fails the render with a message, not a broken manifest', async () => {
+    await assert.rejects(helmTemplate({ set: { 'image.repository': '' } }), /image\.repository must be set/);
+  });
+});

@@ -51,7 +51,7 @@ describe('the Helm chart', { skip }, () => {
     assert.ok(cert.spec.dnsNames.includes('socat-relay-webhook.platform-relays.svc'));
     const mwc = objs.find((o) => o.kind === 'MutatingWebhookConfiguration')!;
     assert.equal(mwc.webhooks[0].clientConfig.service.namespace, 'platform-relays');
-    assert.equal(mwc.metadata.annotations['cert-manager.io/inject-ca-from'], 'platform-relays/socat-relay-webhook');
+    assert.equal(mwc.metadata.annotations?.['cert-manager.io/inject-ca-from'], 'platform-relays/socat-relay-webhook');
   });
 
   test('one image setting: image.repository and image.tag move the controller, the agent and (derived) the sidecar', async () => {
@@ -87,7 +87,7 @@ describe('the Helm chart', { skip }, () => {
     const objs = await helmTemplate({ set: { 'agent.daemonset': 'false', 'policy.enabled': 'false', 'crds.install': 'false' } });
     assert.deepEqual(objs.filter((o) => ['socat-relay-agent'].includes(o.metadata.name) || o.kind.startsWith('ValidatingAdmissionPolicy') || o.kind === 'CustomResourceDefinition'), []);
     const crd = (await helmTemplate()).find((o) => o.kind === 'CustomResourceDefinition')!;
-    assert.equal(crd.metadata.annotations['helm.sh/resource-policy'], 'keep');
+    assert.equal(crd.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
   });
 
   test('controller and agent values land where they say', async () => {

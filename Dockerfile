@@ -2,6 +2,7 @@
 #   <repository>:<tag>          (default target, the last stage) controller and node agent:
 #       controller  args: [controller]   (DaemonSet, manifests/controller/daemonset.yaml)
 #       agent       args: [agent]        (static pod or DaemonSet, manifests/node-agent/)
+#       csi         args: [csi]          (the privileged CSI container beside the agent)
 #   <repository>-sidecar:<tag>  (--target sidecar) the socat sidecar the webhook injects into every
 #       consumer pod: socat and the libraries it links, nothing else (no shell, no Node.js).
 # Build: docker build -t ghcr.io/socat-relay/socat-relay:0.1.0 .
@@ -27,6 +28,7 @@ COPY webhook ./webhook
 COPY node-agent ./node-agent
 COPY certs ./certs
 RUN npx tsc -p tsconfig.build.json \
+ && cp node-agent/csi/*.proto dist/node-agent/csi/ \
  && npm prune --omit=dev --no-audit --no-fund
 
 # --- sidecar-files: socat, every shared library ldd lists for it, the loader cache --------------

@@ -7,6 +7,7 @@ import { defaultIO } from './io.js';
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: (args: string[], io: CommandIO) => Promise<number> }> }> = {
   controller: { summary: 'webhook server + node reconcile', load: () => import('./controller.js') },
   agent: { summary: 'node agent: one socat per relay in the config folder', load: () => import('./agent.js') },
+  csi: { summary: 'CSI node plugin: mounts a relay folder into the pods allowed to consume it', load: () => import('./csi.js') },
   inject: { summary: 'offline preview: inject -f POD.yaml --relays RELAYS.yaml', load: () => import('./inject.js') },
   validate: { summary: 'validate -f RELAY.yaml: exit 1 with one line per problem', load: () => import('./validate.js') },
   'static-pod': { summary: 'static-pod [--image IMG]: prints the node agent static-pod manifest', load: () => import('./static-pod.js') },

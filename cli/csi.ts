@@ -1,0 +1,141 @@
+// socat-relay csi: the CSI node plugin (ephemeral inline volumes only) that bind-mounts a relay's
+// folder read-only into the pods allowed to consume it. Runs as root in its own privileged container
+// of the agent pod (mounting needs CAP_SYS_ADMIN and Bidirectional mount propagation), beside the
+// unprivileged socat supervisor.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createLogger } from '../lib/log.js';
+import { Driver } from '../node-agent/csi/driver.js';
+import { SystemMounter } from '../node-agent/csi/mount.js';
+import { PluginServer, pluginPaths } from '../node-agent/csi/server.js';
+import { DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR } from '../relay/index.js';
+import type { CommandIO } from './io.js';
+import { UsageError } from './io.js';
+
+export const DEFAULT_KUBELET_DIR = '/var/lib/kubelet';
+export const DEFAULT_DRIVER_NAME = 'csi.socat.io';
+
+const USAGE = `usage: socat-relay csi [--config-dir DIR] [--socket-dir DIR] [--kubelet-dir DIR] [--node-id NAME] [--driver-name NAME]
+  --config-dir DIR    relay files (<relay>.json, .yaml, .yml)         default ${DEFAULT_CONFIG_DIR}
+  --socket-dir DIR    relay folders <DIR>/<relay>/ (what is mounted)   default ${DEFAULT_SOCKET_DIR}
+  --kubelet-dir DIR   the kubelet's root folder (--root-dir); sockets go to
+                      <DIR>/plugins/<driver>/csi.sock and <DIR>/plugins_registry/<driver>-reg.sock,
+                      targets must lie under <DIR>/pods/               default ${DEFAULT_KUBELET_DIR}
+  --node-id NAME      reported by NodeGetInfo                          default env NODE_NAME, else the host name
+  --driver-name NAME  the CSIDriver's name                             default ${DEFAULT_DRIVER_NAME}
+  --no-register       serve CSI only, no registration socket (for csi-sanity)
+  --log-level LEVEL   default info (env LOG_LEVEL)
+Needs root. Mounts made stay when the plugin stops or restarts; the kubelet unpublishes them.
+`;
+
+export interface CsiArgs {
+  configDir: string;
+  socketDir: string;
+  kubeletDir: string;
+  nodeId: string;
+  driverName: string;
+  register: boolean;
+  logLevel?: string;
+}
+
+const DRIVER_NAME = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
+
+function absolute(v: string, flag: string): string {
+  if (!path.isAbsolute(v)) throw new UsageError(`--${flag} ${JSON.stringify(v)}: must be an absolute path`);
+  return path.resolve(v);
+}
+
+export function parseCsiArgs(args: string[], env: NodeJS.ProcessEnv, host: () => string = hostname): CsiArgs | 'help' {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'config-dir': { type: 'string' },
+      'socket-dir': { type: 'string' },
+      'kubelet-dir': { type: 'string' },
+      'node-id': { type: 'string' },
+      'driver-name': { type: 'string' },
+      'no-register': { type: 'boolean' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  const driverName = values['driver-name'] ?? DEFAULT_DRIVER_NAME;
+  if (!DRIVER_NAME.test(driverName)) throw new UsageError(`--driver-name ${JSON.stringify(driverName)}: must be a DNS name of at most 63 characters (lower case)`);
+  const nodeId = values['node-id'] ?? (env.NODE_NAME || host());
+  if (!nodeId || nodeId.length > 253) throw new UsageError(`--node-id ${JSON.stringify(nodeId)}: must be 1 to 253 characters`);
+  const logLevel = values['log-level'] ?? env.LOG_LEVEL;
+  return {
+    configDir: absolute(values['config-dir'] ?? DEFAULT_CONFIG_DIR, 'config-dir'),
+    socketDir: absolute(values['socket-dir'] ?? DEFAULT_SOCKET_DIR, 'socket-dir'),
+    kubeletDir: absolute(values['kubelet-dir'] ?? DEFAULT_KUBELET_DIR, 'kubelet-dir'),
+    nodeId,
+    driverName,
+    register: !values['no-register'],
+    ...(logLevel ? { logLevel } : {}),
+  };
+}
+
+/** The version in the package.json above this file (source tree or the image's /app). */
+function packageVersion(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++, dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'socat-relay' && pkg.version) return pkg.version;
+    } catch {
+      // not here: one folder up
+    }
+  }
+  return 'unknown';
+}
+
+export async function run(args: string[], io: CommandIO): Promise<number> {
+  let a: CsiArgs | 'help';
+  try {
+    a = parseCsiArgs(args, io.env);
+  } catch (e) {
+    io.stderr.write(`csi: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (a === 'help') {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  const log = createLogger({ name: 'socat-relay-csi', ...(a.logLevel ? { level: a.logLevel } : {}) });
+  const driver = new Driver({
+    driverName: a.driverName, nodeId: a.nodeId, version: packageVersion(),
+    configDir: a.configDir, socketDir: a.socketDir, kubeletDir: a.kubeletDir,
+    mounter: new SystemMounter(), log,
+  });
+  const paths = pluginPaths(a.kubeletDir, a.driverName);
+  let fail: (code: number) => void = () => undefined;
+  const failed = new Promise<number>((resolve) => { fail = resolve; });
+  const server = new PluginServer({
+    driver, driverName: a.driverName, csiSocket: paths.csiSocket, log,
+    ...(a.register ? { registrationSocket: paths.registrationSocket } : {}),
+    // The kubelet refused us: exit non-zero so the container is restarted and registers again.
+    onRegistrationFailed: () => fail(1),
+  });
+  const signalled = new Promise<number>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      log.info({ signal: sig }, 'stopping (mounts stay in place)');
+      resolve(0);
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  try {
+    await server.start();
+  } catch (e) {
+    log.error({ err: (e as Error).message }, 'csi plugin failed to start');
+    return 1;
+  }
+  log.info({ node: a.nodeId, driver: a.driverName, kubeletDir: a.kubeletDir, configDir: a.configDir, socketDir: a.socketDir }, 'csi plugin started');
+  const code = await Promise.race([signalled, failed]);
+  await server.stop();
+  return code;
+}

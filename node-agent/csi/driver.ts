@@ -1,0 +1,247 @@
+// The CSI driver: Identity + Node for ephemeral inline volumes that bind-mount one relay's folder
+// (`<socket-dir>/<relay>`) read-only into a pod that is allowed to consume it. Every call validates
+// first (validate.ts), then decides from the node's files (the relay's node file and the consumer
+// check shared with the webhook), then mounts through the Mounter. No state of its own: what is
+// mounted is what the kernel says, so a restarted plugin picks up where it left, and it never
+// unmounts anything on start or stop.
+import { lstat, mkdir, readdir, realpath, rmdir, stat, statfs } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../../lib/log.js';
+import { consumerVerdict, relayDir, SOCKET_FILE } from '../../relay/index.js';
+import { CsiError, status } from './errors.js';
+import type { Mounter } from './mount.js';
+import type {
+  NodeGetVolumeStatsRequest, NodeGetVolumeStatsResponse, NodePublishVolumeRequest, NodeServiceCapability,
+  NodeUnpublishVolumeRequest, VolumeUsage,
+} from './proto.js';
+import { readNodeRelay, type NodeRelay } from './relays.js';
+import { podsDir, validatePublish, validateStats, validateUnpublish } from './validate.js';
+
+export interface DriverConfig {
+  driverName: string;
+  nodeId: string;
+  version: string;
+  /** The relay node files (`<relay>.json|yaml|yml`). */
+  configDir: string;
+  /** The relay folders (`<socket-dir>/<relay>/socket`). */
+  socketDir: string;
+  /** The kubelet's root folder; targets must lie under its `pods/`. */
+  kubeletDir: string;
+  mounter: Mounter;
+  log: Logger;
+  /** Seam: how a relay's node file is read (default: from configDir). */
+  readRelay?: (name: string) => Promise<NodeRelay>;
+}
+
+/** How many stacked mounts an unpublish removes at one target before giving up. */
+const MAX_STACKED_UNMOUNTS = 8;
+
+const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
+
+export class Driver {
+  private readonly pods: string;
+  private readonly readRelay: (name: string) => Promise<NodeRelay>;
+  /** One operation at a time per target path (the kubelet may retry while a call is still running). */
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly cfg: DriverConfig) {
+    this.pods = podsDir(cfg.kubeletDir);
+    this.readRelay = cfg.readRelay ?? ((name) => readNodeRelay(cfg.configDir, name));
+  }
+
+  // --- Identity ---
+
+  getPluginInfo(): { name: string; vendor_version: string } {
+    return { name: this.cfg.driverName, vendor_version: this.cfg.version };
+  }
+
+  /** No controller service, no topology: a node-only plugin. */
+  getPluginCapabilities(): { capabilities: never[] } {
+    return { capabilities: [] };
+  }
+
+  probe(): { ready: { value: boolean } } {
+    return { ready: { value: true } };
+  }
+
+  // --- Node ---
+
+  /** No STAGE_UNSTAGE_VOLUME (the kubelet then calls publish directly); stats with a volume condition. */
+  nodeGetCapabilities(): { capabilities: NodeServiceCapability[] } {
+    return { capabilities: [{ rpc: { type: 'GET_VOLUME_STATS' } }, { rpc: { type: 'VOLUME_CONDITION' } }] };
+  }
+
+  nodeGetInfo(): { node_id: string; max_volumes_per_node: string } {
+    return { node_id: this.cfg.nodeId, max_volumes_per_node: '0' };
+  }
+
+  async nodePublishVolume(req: NodePublishVolumeRequest): Promise<Record<string, never>> {
+    const p = validatePublish(req, this.pods);
+    const log = this.cfg.log.child({ volumeId: p.volumeId, targetPath: p.targetPath, relay: p.relay, namespace: p.namespace, ...(p.pod ? { pod: p.pod } : {}) });
+    return this.serialized(p.targetPath, async () => {
+      const node = await this.readRelay(p.relay);
+      if (node.state === 'missing') {
+        throw new CsiError(status.NOT_FOUND, `relay "${p.relay}" is not served on node ${this.cfg.nodeId} (no ${node.tried.join(', ')} in ${this.cfg.configDir}); namespace "${p.namespace}" cannot mount it`);
+      }
+      if (node.state === 'invalid') {
+        throw new CsiError(status.FAILED_PRECONDITION, `relay "${p.relay}": its node file ${node.file} is invalid: ${node.error}`);
+      }
+      const verdict = consumerVerdict(node.relay, p.namespace, { resolvedNames: node.resolvedNames });
+      if (!verdict.allowed) throw new CsiError(status.PERMISSION_DENIED, verdict.message);
+
+      const source = relayDir(this.cfg.socketDir, p.relay);
+      await this.checkSource(p.relay, source);
+      const current = await this.cfg.mounter.mountAt(p.targetPath);
+      if (current) {
+        if (!(await this.sameFolder(p.targetPath, source))) {
+          throw new CsiError(status.ALREADY_EXISTS, `target_path ${p.targetPath} is already a mount of something else (${current.source}:${current.root}), not relay "${p.relay}"`);
+        }
+        if (!current.readOnly) await this.remountReadOnly(p.targetPath, log);
+        log.info('already published');
+        return {};
+      }
+      await this.internal(`cannot create target_path ${p.targetPath}`, () => mkdir(p.targetPath, { recursive: true, mode: 0o750 }));
+      await this.checkResolved(p.targetPath);
+      await this.internal(`cannot bind-mount ${source} at ${p.targetPath}`, () => this.cfg.mounter.bind(source, p.targetPath));
+      await this.remountReadOnly(p.targetPath, log);
+      log.info({ source }, 'published');
+      return {};
+    });
+  }
+
+  async nodeUnpublishVolume(req: NodeUnpublishVolumeRequest): Promise<Record<string, never>> {
+    const p = validateUnpublish(req, this.pods);
+    const log = this.cfg.log.child({ volumeId: p.volumeId, targetPath: p.targetPath });
+    return this.serialized(p.targetPath, async () => {
+      await this.checkResolved(p.targetPath);
+      let unmounted = 0;
+      while (await this.cfg.mounter.mountAt(p.targetPath)) {
+        if (unmounted >= MAX_STACKED_UNMOUNTS) throw new CsiError(status.INTERNAL, `target_path ${p.targetPath} is still a mount point after ${unmounted} unmounts`);
+        await this.internal(`cannot unmount target_path ${p.targetPath}`, () => this.cfg.mounter.unmount(p.targetPath));
+        unmounted++;
+      }
+      try {
+        await rmdir(p.targetPath);
+      } catch (e) {
+        if (errno(e) !== 'ENOENT') {
+          // Never a recursive removal: whatever is left there is not ours to delete.
+          throw new CsiError(status.INTERNAL, `cannot remove target_path ${p.targetPath}: ${(e as Error).message}`);
+        }
+      }
+      log.info({ unmounted }, unmounted > 0 ? 'unpublished' : 'already unpublished');
+      return {};
+    });
+  }
+
+  async nodeGetVolumeStats(req: NodeGetVolumeStatsRequest): Promise<NodeGetVolumeStatsResponse> {
+    const p = validateStats(req, this.pods);
+    try {
+      await lstat(p.targetPath);
+    } catch (e) {
+      if (errno(e) === 'ENOENT') throw new CsiError(status.NOT_FOUND, `volume_path ${p.targetPath} does not exist`);
+      throw new CsiError(status.INTERNAL, `volume_path ${p.targetPath}: ${(e as Error).message}`);
+    }
+    const abnormal = (message: string): NodeGetVolumeStatsResponse => {
+      this.cfg.log.warn({ volumeId: p.volumeId, targetPath: p.targetPath, condition: message }, 'volume abnormal');
+      return { usage: [], volume_condition: { abnormal: true, message } };
+    };
+    const m = await this.cfg.mounter.mountAt(p.targetPath);
+    if (!m) return abnormal(`${p.targetPath} is not a mount point: the relay folder is no longer mounted there`);
+    let entries: string[];
+    try {
+      entries = await readdir(p.targetPath);
+    } catch (e) {
+      return abnormal(`cannot list ${p.targetPath}: ${(e as Error).message}`);
+    }
+    if (!m.readOnly) return abnormal(`${p.targetPath} is mounted read-write`);
+    if (!entries.includes(SOCKET_FILE)) return abnormal(`the relay's socket is not in ${p.targetPath}: is the node agent running the relay?`);
+    return { usage: await this.usage(p.targetPath), volume_condition: { abnormal: false, message: 'relay folder mounted read-only, socket present' } };
+  }
+
+  // --- helpers ---
+
+  private async usage(target: string): Promise<VolumeUsage[]> {
+    try {
+      const s = await statfs(target);
+      const n = (x: number): string => String(Math.max(0, x));
+      return [
+        { unit: 'BYTES', total: n(s.blocks * s.bsize), available: n(s.bavail * s.bsize), used: n((s.blocks - s.bfree) * s.bsize) },
+        { unit: 'INODES', total: n(s.files), available: n(s.ffree), used: n(s.files - s.ffree) },
+      ];
+    } catch {
+      return [];
+    }
+  }
+
+  /** The relay's folder must exist (the agent creates it) and be a real folder, not a symlink. */
+  private async checkSource(relay: string, source: string): Promise<void> {
+    let st;
+    try {
+      st = await lstat(source);
+    } catch (e) {
+      if (errno(e) === 'ENOENT') {
+        throw new CsiError(status.UNAVAILABLE, `relay "${relay}": its folder ${source} does not exist yet (the node agent creates it when it starts the relay; the kubelet retries)`);
+      }
+      throw new CsiError(status.INTERNAL, `relay "${relay}": ${source}: ${(e as Error).message}`);
+    }
+    if (!st.isDirectory()) throw new CsiError(status.FAILED_PRECONDITION, `relay "${relay}": ${source} is not a folder`);
+  }
+
+  /** True when `target` shows the very folder `source` is (same device and inode). */
+  private async sameFolder(target: string, source: string): Promise<boolean> {
+    try {
+      const [a, b] = await Promise.all([stat(target), stat(source)]);
+      return a.dev === b.dev && a.ino === b.ino;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The target, once it exists, must resolve to the same place under the (resolved) pods folder: a
+   * symlink on the way would make the mount land elsewhere on the node.
+   */
+  private async checkResolved(target: string): Promise<void> {
+    let real: string;
+    let pods: string;
+    try {
+      [real, pods] = await Promise.all([realpath(target), realpath(this.pods)]);
+    } catch (e) {
+      if (errno(e) === 'ENOENT') return;
+      throw new CsiError(status.INTERNAL, `cannot resolve target_path ${target}: ${(e as Error).message}`);
+    }
+    if (real !== path.posix.join(pods, path.posix.relative(this.pods, target))) {
+      throw new CsiError(status.INVALID_ARGUMENT, `target_path: ${target} resolves to ${real} through a symlink`);
+    }
+  }
+
+  private async remountReadOnly(target: string, log: Logger): Promise<void> {
+    try {
+      await this.cfg.mounter.remountReadOnly(target);
+    } catch (e) {
+      // Never leave a writable mount behind.
+      await this.cfg.mounter.unmount(target).catch((u: unknown) => log.error({ err: (u as Error).message }, 'cannot undo the bind mount'));
+      throw new CsiError(status.INTERNAL, `cannot make ${target} read-only: ${(e as Error).message}`);
+    }
+  }
+
+  private async internal<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof CsiError) throw e;
+      throw new CsiError(status.INTERNAL, `${what}: ${(e as Error).message}`);
+    }
+  }
+
+  private serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(key) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(key, tail);
+    void tail.then(() => {
+      if (this.locks.get(key) === tail) this.locks.delete(key);
+    });
+    return run;
+  }
+}

@@ -1,0 +1,168 @@
+// The plugin's two gRPC servers, each on a Unix socket: CSI Identity + Node on
+// `<kubelet-dir>/plugins/<driver>/csi.sock`, and the kubelet's plugin registration on
+// `<kubelet-dir>/plugins_registry/<driver>-reg.sock`, created second so the kubelet, which reacts to
+// the registration socket appearing, finds the CSI socket already serving. Every handler answers
+// with a gRPC status: a failing or malformed call never takes the process down.
+import { lstat, mkdir, rm, chmod } from 'node:fs/promises';
+import path from 'node:path';
+import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall, type ServiceError, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Logger } from '../../lib/log.js';
+import type { Driver } from './driver.js';
+import { CsiError } from './errors.js';
+import { loadServices, type PluginInfo, type RegistrationStatus } from './proto.js';
+
+/** The CSI versions announced at registration. */
+export const SUPPORTED_VERSIONS = ['1.0.0'];
+
+/** The kubelet's folders for a driver: where its sockets go. */
+export function pluginPaths(kubeletDir: string, driverName: string): { csiSocket: string; registrationSocket: string } {
+  return {
+    csiSocket: path.posix.join(kubeletDir, 'plugins', driverName, 'csi.sock'),
+    registrationSocket: path.posix.join(kubeletDir, 'plugins_registry', `${driverName}-reg.sock`),
+  };
+}
+
+export interface PluginServerOptions {
+  driver: Driver;
+  driverName: string;
+  csiSocket: string;
+  /** Omit to serve CSI without registering (e.g. for csi-sanity alone). */
+  registrationSocket?: string;
+  /** The CSI socket as the kubelet sees it (default: csiSocket). */
+  endpoint?: string;
+  log: Logger;
+  /** Called when the kubelet reports that registration failed: the process should exit so it is restarted. */
+  onRegistrationFailed: (error: string) => void;
+}
+
+type Handler = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => void;
+
+function toServiceError(e: unknown): Partial<ServiceError> {
+  if (e instanceof CsiError) return { code: e.code, details: e.message };
+  return { code: status.INTERNAL, details: `internal error: ${(e as Error)?.message ?? String(e)}` };
+}
+
+/** Wraps a driver method: its result or its CsiError becomes the answer; anything else is INTERNAL and logged. */
+function unary(log: Logger, method: string, fn: (req: never) => unknown): Handler {
+  return (call, callback) => {
+    let result: Promise<unknown>;
+    try {
+      result = Promise.resolve(fn(call.request as never));
+    } catch (e) {
+      result = Promise.reject(e);
+    }
+    result.then(
+      (res) => callback(null, res),
+      (e: unknown) => {
+        const err = toServiceError(e);
+        if (e instanceof CsiError) log.info({ method, code: status[err.code!], err: err.details }, 'call refused');
+        else log.error({ method, err: (e as Error)?.stack ?? String(e) }, 'call failed');
+        callback(err, null);
+      },
+    );
+  };
+}
+
+/** Removes a socket left by a previous run; refuses to remove anything that is not a socket. */
+async function clearSocket(file: string): Promise<void> {
+  try {
+    const st = await lstat(file);
+    if (!st.isSocket()) throw new Error(`${file} exists and is not a socket; not removing it`);
+    await rm(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
+
+function bind(server: Server, file: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`unix:${file}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+function shutdown(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+export class PluginServer {
+  private csi?: Server;
+  private reg?: Server;
+
+  constructor(private readonly opts: PluginServerOptions) {}
+
+  /** Serves CSI, then registers. Leaves no socket behind when it fails. */
+  async start(): Promise<void> {
+    const { driver, log } = this.opts;
+    const svc = loadServices();
+    const csi = new Server();
+    const identity: UntypedServiceImplementation = {
+      GetPluginInfo: unary(log, 'GetPluginInfo', () => driver.getPluginInfo()),
+      GetPluginCapabilities: unary(log, 'GetPluginCapabilities', () => driver.getPluginCapabilities()),
+      Probe: unary(log, 'Probe', () => driver.probe()),
+    };
+    const node: UntypedServiceImplementation = {
+      NodePublishVolume: unary(log, 'NodePublishVolume', (r) => driver.nodePublishVolume(r)),
+      NodeUnpublishVolume: unary(log, 'NodeUnpublishVolume', (r) => driver.nodeUnpublishVolume(r)),
+      NodeGetVolumeStats: unary(log, 'NodeGetVolumeStats', (r) => driver.nodeGetVolumeStats(r)),
+      NodeGetCapabilities: unary(log, 'NodeGetCapabilities', () => driver.nodeGetCapabilities()),
+      NodeGetInfo: unary(log, 'NodeGetInfo', () => driver.nodeGetInfo()),
+    };
+    csi.addService(svc.Identity.service, identity);
+    csi.addService(svc.Node.service, node);
+    this.csi = csi;
+    try {
+      await this.listen(csi, this.opts.csiSocket);
+      log.info({ socket: this.opts.csiSocket }, 'serving CSI Identity and Node');
+      if (this.opts.registrationSocket) {
+        const reg = new Server();
+        reg.addService(svc.Registration.service, {
+          GetInfo: unary(log, 'GetInfo', (): PluginInfo => {
+            log.info('kubelet asked for the plugin info');
+            return { type: 'CSIPlugin', name: this.opts.driverName, endpoint: this.opts.endpoint ?? this.opts.csiSocket, supported_versions: SUPPORTED_VERSIONS };
+          }),
+          NotifyRegistrationStatus: unary(log, 'NotifyRegistrationStatus', (r: RegistrationStatus) => {
+            if (r.plugin_registered === true) {
+              log.info('registered with the kubelet');
+            } else {
+              const error = r.error || '(no reason given)';
+              log.error({ err: error }, 'the kubelet refused the registration');
+              setImmediate(() => this.opts.onRegistrationFailed(error));
+            }
+            return {};
+          }),
+        });
+        this.reg = reg;
+        await this.listen(reg, this.opts.registrationSocket);
+        log.info({ socket: this.opts.registrationSocket }, 'registration socket ready');
+      }
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  /** Stops serving and removes both sockets (the kubelet then deregisters the driver). Mounts stay. */
+  async stop(graceMs = 5000): Promise<void> {
+    const servers = [this.reg, this.csi].filter((s): s is Server => s !== undefined);
+    this.reg = undefined;
+    this.csi = undefined;
+    await Promise.all(servers.map((s) => shutdown(s, graceMs)));
+    for (const f of [this.opts.registrationSocket, this.opts.csiSocket]) if (f) await clearSocket(f).catch(() => undefined);
+  }
+
+  private async listen(server: Server, file: string): Promise<void> {
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o750 });
+    await clearSocket(file);
+    await bind(server, file);
+    await chmod(file, 0o600);
+  }
+}

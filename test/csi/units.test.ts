@@ -1,0 +1,71 @@
+// The plugin's pure parts, without root: reading mountinfo, the node file of one relay, the command line.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseCsiArgs } from '../../cli/csi.js';
+import { findMount, parseMountInfo } from '../../node-agent/csi/mount.js';
+import { interpretNodeFile } from '../../node-agent/csi/relays.js';
+import { checkTargetPath } from '../../node-agent/csi/validate.js';
+
+test('mountinfo: escaped mount points, the per-mount ro flag, optional fields, the topmost of stacked mounts', () => {
+  const text = [
+    '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw',
+    '40 22 0:21 /socat-relay/sched /var/lib/kubelet/pods/a\\040b/mount ro,nosuid,nodev,noexec,relatime shared:5 master:2 - tmpfs tmpfs rw,size=100k',
+    '41 40 0:21 /socat-relay/etcd /var/lib/kubelet/pods/a\\040b/mount rw,relatime - tmpfs tmpfs rw',
+    'garbage line',
+    '',
+  ].join('\n');
+  const mounts = parseMountInfo(text);
+  assert.equal(mounts.length, 3);
+  assert.deepEqual(mounts[1], { root: '/socat-relay/sched', mountPoint: '/var/lib/kubelet/pods/a b/mount', readOnly: true, fsType: 'tmpfs', source: 'tmpfs' });
+  assert.equal(findMount(mounts, '/var/lib/kubelet/pods/a b/mount')?.root, '/socat-relay/etcd');
+  assert.equal(findMount(mounts, '/var/lib/kubelet/pods/a\\040b/mount'), undefined);
+  assert.equal(mounts[0]!.readOnly, false);
+});
+
+test('node file: the relay with the namespaces resolved by the controller; without the annotation: undefined; wrong or invalid files say why', () => {
+  const relay = (name: string, annotations?: unknown) => JSON.stringify({
+    apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name, ...(annotations ? { annotations } : {}) },
+    spec: { target: { host: '127.0.0.1', port: 2381 }, consumers: { namespaceSelector: { matchLabels: { a: 'b' } } } },
+  });
+  const ok = interpretNodeFile('etcd', 'etcd.json', relay('etcd', { 'socat.io/consumer-namespaces': 'b, a,' }));
+  assert.equal(ok.state, 'ok');
+  assert.deepEqual(ok.state === 'ok' && ok.resolvedNames, ['b', 'a']);
+  const bare = interpretNodeFile('etcd', 'etcd.json', relay('etcd'));
+  assert.equal(bare.state === 'ok' && bare.resolvedNames, undefined);
+  const cases: [string, string, RegExp][] = [
+    ['another relay', relay('sched'), /holds relay "sched", not "etcd"/],
+    ['two documents', `${relay('etcd')}\n---\n${relay('etcd')}`, /holds 2 documents/],
+    ['not YAML', '{', /etcd\.yaml/],
+    ['invalid relay', relay('etcd').replace('127.0.0.1', '10.0.0.1'), /spec\.target\.host/],
+    ['annotation not a string', relay('etcd', { 'socat.io/consumer-namespaces': ['a'] }), /consumer-namespaces"\]: must be a string/],
+  ];
+  for (const [name, text, want] of cases) {
+    const r = interpretNodeFile('etcd', 'etcd.yaml', text);
+    assert.equal(r.state, 'invalid', name);
+    assert.match(r.state === 'invalid' ? r.error : '', want, name);
+  }
+});
+
+test('target paths: only normal absolute paths strictly under the pods folder', () => {
+  const pods = '/var/lib/kubelet/pods';
+  assert.equal(checkTargetPath('target_path', `${pods}/u/volumes/kubernetes.io~csi/v/mount`, pods), `${pods}/u/volumes/kubernetes.io~csi/v/mount`);
+  for (const bad of ['', 'relative', `${pods}`, `${pods}/`, `${pods}/../x`, `${pods}/./x`, `${pods}/a/`, `${pods}x/y`, '/etc/passwd', `${pods}/a\0b`]) {
+    assert.throws(() => checkTargetPath('target_path', bad, pods), /^CsiError: target_path: /, JSON.stringify(bad));
+  }
+});
+
+test('csi command line: defaults, NODE_NAME, and refused values', () => {
+  assert.deepEqual(parseCsiArgs([], {}, () => 'host-1'), {
+    configDir: '/etc/socat-relay/relays.d', socketDir: '/run/socat-relay', kubeletDir: '/var/lib/kubelet', nodeId: 'host-1', driverName: 'csi.socat.io', register: true,
+  });
+  const a = parseCsiArgs(['--kubelet-dir', '/k', '--no-register', '--driver-name', 'relay.example.com'], { NODE_NAME: 'node-7' }, () => 'host-1');
+  assert.ok(a !== 'help');
+  assert.equal(a.nodeId, 'node-7');
+  assert.equal(a.kubeletDir, '/k');
+  assert.equal(a.register, false);
+  assert.equal(a.driverName, 'relay.example.com');
+  assert.throws(() => parseCsiArgs(['--kubelet-dir', 'rel'], {}), /--kubelet-dir "rel": must be an absolute path/);
+  assert.throws(() => parseCsiArgs(['--driver-name', 'Bad_Name'], {}), /--driver-name/);
+  assert.throws(() => parseCsiArgs(['--bogus'], {}), /bogus/);
+  assert.equal(parseCsiArgs(['--help'], {}), 'help');
+});

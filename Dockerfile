@@ -26,6 +26,7 @@ COPY lib ./lib
 COPY cli ./cli
 COPY webhook ./webhook
 COPY node-agent ./node-agent
+COPY node-contract ./node-contract
 COPY certs ./certs
 RUN npx tsc -p tsconfig.build.json \
  && cp node-agent/csi/*.proto dist/node-agent/csi/ \

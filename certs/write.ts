@@ -1,19 +1,14 @@
 // Writes a WebhookCerts set to a folder, with the file names cert-manager uses in its Secrets
 // (tls.crt, tls.key, ca.crt), so the controller reads the same paths either way.
-import { mkdir, writeFile, rename } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic as writeAtomic } from '../lib/fs.js';
 import type { WebhookCerts } from './selfsigned.js';
 
 export const CERT_FILE = 'tls.crt';
 export const KEY_FILE = 'tls.key';
 export const CA_FILE = 'ca.crt';
 export const CA_KEY_FILE = 'ca.key';
-
-async function writeAtomic(file: string, data: string, mode: number): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, data, { mode });
-  await rename(tmp, file);
-}
 
 export async function writeCerts(dir: string, c: WebhookCerts, opts: { withCaKey?: boolean } = {}): Promise<Record<string, string>> {
   await mkdir(dir, { recursive: true, mode: 0o700 });

@@ -33,6 +33,7 @@ export class StartupError extends Error {
 /** The contract of webhook/reconcile/index.ts (owned by the node side), imported lazily. */
 type StartReconcile = (opts: {
   kc: KubeConfig; catalog: RelayCatalog; nodeName: string; configDir: string; socketDir: string; registry: Registry; log: Logger;
+  namespaces: { all(): { name: string; labels: Record<string, string> }[] | undefined; subscribe(listener: () => void): () => void };
 }) => Promise<{ stop(): Promise<void> }>;
 
 const RECONCILE_MODULE = '../webhook/reconcile/index.js';
@@ -143,7 +144,7 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
     if (c.reconcile) {
       const startReconcile = await loadReconcile();
       const reconcile = await startReconcile({
-        kc, catalog: relays, nodeName: c.nodeName, configDir: c.configDir, socketDir: c.socketDir, registry: metrics.registry, log: log.child({ component: 'reconcile' }),
+        kc, catalog: relays, namespaces, nodeName: c.nodeName, configDir: c.configDir, socketDir: c.socketDir, registry: metrics.registry, log: log.child({ component: 'reconcile' }),
       });
       stops.push(() => reconcile.stop());
       log.info({ node: c.nodeName, configDir: c.configDir }, 'node reconcile started');

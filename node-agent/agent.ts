@@ -2,19 +2,21 @@
 // socat per valid relay through the Supervisor, cleans the folders of removed relays and writes its
 // status file after every change. No Kubernetes API: files in, processes and a status file out.
 import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Registry } from 'prom-client';
 import type { Logger } from '../lib/log.js';
-import { AGENT_DIR, agentStatusPath, nodeArgv, socketPath } from '../relay/index.js';
+import {
+  AGENT_DIR, agentStatusPath, formatAgentStatus, parseAgentStatus, readStatusFile, socketPath, writeFileAtomic, type AgentStatus,
+} from '../node-contract/index.js';
+import { nodeArgv } from '../relay/index.js';
 import type { BackoffPolicy } from './backoff.js';
 import { interpretConfig, readConfigDir, type ConfigState } from './config.js';
-import { writeFileAtomic } from './files.js';
 import { emptyRelayDir, prepareRelayDir, staleRelayDirs } from './folders.js';
 import { AgentMetrics } from './metrics.js';
 import { plan, type Command } from './plan.js';
 import { orphanPids, procCmdline, type CmdlineFn } from './orphans.js';
-import { buildAgentStatus, parseAgentStatus, type AgentStatus } from './status.js';
+import { buildAgentStatus } from './status.js';
 import { Supervisor, type KillFn, type ScheduleFn, type SpawnFn } from './supervisor.js';
 
 export interface AgentOptions {
@@ -255,7 +257,7 @@ export class Agent {
   private async stopOrphans(): Promise<void> {
     let previous: AgentStatus | undefined;
     try {
-      previous = parseAgentStatus(await readFile(this.statusFile, 'utf8'));
+      previous = parseAgentStatus(await readStatusFile(this.statusFile));
     } catch {
       return; // no previous status, or unreadable: nothing known to stop
     }
@@ -321,7 +323,7 @@ export class Agent {
     this.lastStatus = status;
     try {
       await mkdir(path.dirname(this.statusFile), { recursive: true, mode: 0o755 });
-      await writeFileAtomic(this.statusFile, `${JSON.stringify(status, null, 2)}\n`);
+      await writeFileAtomic(this.statusFile, formatAgentStatus(status));
     } catch (e) {
       this.opts.log.error({ file: this.statusFile, err: (e as Error).message }, 'cannot write the status file');
     }

@@ -1,11 +1,10 @@
 // Reading the config folder: pure interpretation of the files' bytes (interpretConfig) and the edge that
 // lists and reads them (readConfigDir). Every file is validated with the shared validateRelay; a bad
 // file is reported and skipped, and never stops the others.
-import { lstat, open, readdir } from 'node:fs/promises';
-import { constants as fsConstants } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { BoundedReadError, fileStem, isConfigFileName, readRelayFile, type FileWarning } from '../node-contract/index.js';
 import { formatProblem, parseDocuments, validateRelay, type ResolvedRelay } from '../relay/index.js';
-import { fileStem, isConfigFileName } from './files.js';
 
 export interface ConfigFile {
   /** Base name inside the config folder. */
@@ -28,10 +27,7 @@ export interface FileError {
   error: string;
 }
 
-export interface FileWarning {
-  file: string;
-  message: string;
-}
+export type { FileWarning };
 
 export interface ConfigState {
   wanted: Map<string, WantedRelay>;
@@ -106,9 +102,9 @@ export async function readConfigDir(dir: string): Promise<{ files: ConfigFile[];
   const errors: FileError[] = [];
   for (const name of names.filter(isConfigFileName)) {
     try {
-      files.push({ name, text: await readConfigFile(path.join(dir, name)) });
+      files.push({ name, text: await readRelayFile(path.join(dir, name)) });
     } catch (e) {
-      if (e instanceof ConfigFileError) {
+      if (e instanceof BoundedReadError) {
         errors.push({ file: name, error: e.message });
         continue;
       }
@@ -123,34 +119,4 @@ export async function readConfigDir(dir: string): Promise<{ files: ConfigFile[];
     }
   }
   return { files, errors };
-}
-
-/** Largest relay file read: a Relay is a few hundred bytes; anything this big is not one. */
-export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
-
-export class ConfigFileError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigFileError';
-  }
-}
-
-/**
- * Reads one relay file. Opened non-blocking and checked on the open handle, so a FIFO, a device or a
- * folder named like a relay file is refused instead of blocking or crashing the agent, and so is a
- * file too large to be a Relay.
- */
-export async function readConfigFile(file: string): Promise<string> {
-  const fh = await open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new ConfigFileError(`cannot read: not a regular file (${st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a FIFO' : 'a special file'})`);
-    if (st.size > MAX_CONFIG_FILE_BYTES) throw new ConfigFileError(`cannot read: ${st.size} bytes is larger than the ${MAX_CONFIG_FILE_BYTES} bytes a relay file may have`);
-    const buf = Buffer.alloc(Math.min(st.size, MAX_CONFIG_FILE_BYTES) + 1);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    if (bytesRead > MAX_CONFIG_FILE_BYTES) throw new ConfigFileError(`cannot read: larger than the ${MAX_CONFIG_FILE_BYTES} bytes a relay file may have`);
-    return buf.subarray(0, bytesRead).toString('utf8');
-  } finally {
-    await fh.close();
-  }
 }

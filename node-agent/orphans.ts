@@ -3,7 +3,7 @@
 // previous status file and stops those processes — only ones that are still socat serving the same
 // socket path (a recycled pid is left alone).
 import { readFileSync } from 'node:fs';
-import type { AgentStatus } from './status.js';
+import type { AgentStatus } from '../node-contract/index.js';
 
 /** The command line of a process, or undefined when it is gone. */
 export type CmdlineFn = (pid: number) => string[] | undefined;

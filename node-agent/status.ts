@@ -1,38 +1,9 @@
-// The agent's status file (`<socketDir>/.agent/status.json`): what the reconcile reads to report each
-// relay's state on this node. Built by a pure function, written atomically, parsed defensively (the
-// reader may be another process, another version, or find the file missing).
-import type { ConfigState, FileWarning } from './config.js';
+// The agent's side of the status file: a pure function from what the agent knows (its config state and
+// its processes) to the status it writes. The file's schema, its parsing and its staleness rule are
+// the node contract's (node-contract/status.ts), shared with the reconcile that reads it.
+import { STATUS_VERSION, type AgentRelayStatus, type AgentStatus } from '../node-contract/index.js';
+import type { ConfigState } from './config.js';
 import type { RelayProcess } from './supervisor.js';
-
-export const STATUS_VERSION = 1;
-
-export interface AgentRelayStatus {
-  running: boolean;
-  pid?: number;
-  restarts: number;
-  lastError?: string;
-  since: string;
-  /** The config file the relay came from. */
-  file?: string;
-  /** metadata.generation of the relay in that file. */
-  generation?: number;
-  protocol?: string;
-  socket?: string;
-  connections?: number;
-}
-
-export interface AgentStatus {
-  version: number;
-  /**
-   * heartbeatSeconds: the agent rewrites this file at least that often (updatedAt moves), so a reader
-   * can tell a dead agent's last report from a live one's (see isStaleAgentStatus).
-   */
-  agent: { pid: number; startedAt: string; updatedAt: string; configDir: string; socketDir: string; heartbeatSeconds?: number };
-  relays: Record<string, AgentRelayStatus>;
-  /** Files that were skipped: unreadable, unparsable, invalid, or a second definition of a relay. */
-  files: Record<string, { relay?: string; error: string }>;
-  warnings: FileWarning[];
-}
 
 export interface StatusInput {
   agent: { pid: number; startedAt: string; configDir: string; socketDir: string; heartbeatSeconds?: number };
@@ -67,50 +38,4 @@ export function buildAgentStatus(i: StatusInput): AgentStatus {
     files,
     warnings: i.config.warnings,
   };
-}
-
-export class StatusParseError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StatusParseError';
-  }
-}
-
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Parses a status file; throws StatusParseError when it is not JSON (half-written) or has the wrong shape. */
-export function parseAgentStatus(text: string): AgentStatus {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new StatusParseError(`status file is not valid JSON: ${(e as Error).message}`);
-  }
-  if (!isObj(v) || typeof v.version !== 'number' || !isObj(v.agent) || !isObj(v.relays)) {
-    throw new StatusParseError('status file does not have the expected shape (version, agent, relays)');
-  }
-  const relays: Record<string, AgentRelayStatus> = {};
-  for (const [name, r] of Object.entries(v.relays)) {
-    if (!isObj(r) || typeof r.running !== 'boolean') throw new StatusParseError(`status of relay ${name} is malformed`);
-    relays[name] = r as unknown as AgentRelayStatus;
-  }
-  return {
-    version: v.version,
-    agent: v.agent as AgentStatus['agent'],
-    relays,
-    files: isObj(v.files) ? (v.files as AgentStatus['files']) : {},
-    warnings: Array.isArray(v.warnings) ? (v.warnings as FileWarning[]) : [],
-  };
-}
-
-/**
- * A status whose heartbeat stopped: not rewritten for three heartbeats plus a margin. Undefined when it
- * is fresh (or from an agent without a heartbeat); else how many seconds old it is.
- */
-export function staleAgentStatusAge(st: AgentStatus, nowMs: number): number | undefined {
-  const beat = st.agent.heartbeatSeconds;
-  const updated = Date.parse(st.agent.updatedAt);
-  if (typeof beat !== 'number' || !(beat > 0) || Number.isNaN(updated)) return undefined;
-  const ageSeconds = (nowMs - updated) / 1000;
-  return ageSeconds > 3 * beat + 15 ? Math.round(ageSeconds) : undefined;
 }

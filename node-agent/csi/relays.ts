@@ -4,7 +4,7 @@
 // socat.io/consumer-namespaces). Read per call, so a changed file takes effect at the next mount.
 import path from 'node:path';
 import { CONSUMER_NAMESPACES_ANNOTATION, formatProblem, parseConsumerNamespaces, parseDocuments, validateRelay, type ResolvedRelay } from '../../relay/index.js';
-import { ConfigFileError, readConfigFile } from '../config.js';
+import { BoundedReadError, readRelayFile } from '../../node-contract/index.js';
 
 export type NodeRelay =
   | { state: 'missing'; tried: string[] }
@@ -41,11 +41,11 @@ export async function readNodeRelay(configDir: string, name: string): Promise<No
     tried.push(file);
     let text: string;
     try {
-      text = await readConfigFile(path.join(configDir, file));
+      text = await readRelayFile(path.join(configDir, file));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') continue;
-      return { state: 'invalid', file, error: e instanceof ConfigFileError ? e.message : `cannot read: ${(e as Error).message}` };
+      return { state: 'invalid', file, error: e instanceof BoundedReadError ? e.message : `cannot read: ${(e as Error).message}` };
     }
     return interpretNodeFile(name, file, text);
   }

@@ -11,7 +11,7 @@ import { stringify } from 'yaml';
 import { silentLogger } from '../../lib/log.js';
 import { Agent, type AgentOptions } from '../../node-agent/agent.js';
 import { findSocat } from '../../node-agent/locate.js';
-import { parseAgentStatus, type AgentStatus } from '../../node-agent/status.js';
+import { parseAgentStatus, type AgentStatus } from '../../node-contract/index.js';
 import { agentStatusPath, API_VERSION, KIND, type RelaySpec } from '../../relay/index.js';
 import { readFileSync } from 'node:fs';
 

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { plan, type Action } from '../../node-agent/plan.js';
 import { DEFAULT_BACKOFF, failuresAfterExit, restartDelay } from '../../node-agent/backoff.js';
 import { interpretConfig } from '../../node-agent/config.js';
-import { buildAgentStatus, parseAgentStatus, StatusParseError, type AgentStatus } from '../../node-agent/status.js';
+import { buildAgentStatus } from '../../node-agent/status.js';
+import { parseAgentStatus, StatusParseError, type AgentStatus } from '../../node-contract/index.js';
 import { orphanPids } from '../../node-agent/orphans.js';
 
 const cmd = (...argv: string[]) => ({ argv });

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseDocuments, type Relay, type RelayNodeStatus } from '../../relay/index.js';
 import { interpretConfig } from '../../node-agent/config.js';
-import { parseAgentStatus } from '../../node-agent/status.js';
+import { parseAgentStatus, relayFileContent, stableJson } from '../../node-contract/index.js';
 import { readConfigFiles, removeStaleTempFiles } from '../../webhook/reconcile/files.js';
-import { desiredFiles, diffFiles, relayFileContent, stableJson, type CurrentFile } from '../../webhook/reconcile/desired.js';
+import { desiredFiles, diffFiles, type CurrentFile } from '../../webhook/reconcile/desired.js';
 import { agentView, nodeEntry, summarize, transitionEvent, type AgentView } from '../../webhook/reconcile/node-status.js';
 
 const FIX = path.resolve(import.meta.dirname, '../fixtures/node');

@@ -2,7 +2,7 @@
 // apply on a list-map keyed by node name (one entry per field manager) with resourceVersion
 // preconditions, feeding a StaticCatalog as an informer would; and a node whose labels a test sets.
 import { StaticCatalog } from '../../webhook/catalog/catalog.js';
-import { ConflictError, NotFoundError, type NodeSource, type ReconcileApi } from '../../webhook/reconcile/index.js';
+import { ConflictError, NotFoundError, type NamespaceInfo, type NamespaceSource, type NodeSource, type ReconcileApi } from '../../webhook/reconcile/index.js';
 import type { Condition, Relay, RelayNodeStatus } from '../../relay/index.js';
 import type { EventSpec } from '../../webhook/reconcile/node-status.js';
 
@@ -69,5 +69,22 @@ export class FakeNode implements NodeSource {
   set(labels: Record<string, string>): void {
     this.labels = labels;
     this.cb?.({ ...labels });
+  }
+}
+
+/** The cluster's namespaces, changed by the test (as the namespace informer would report them). */
+export class FakeNamespaces implements NamespaceSource {
+  private readonly listeners = new Set<() => void>();
+  constructor(private namespaces: NamespaceInfo[] | undefined) {}
+  all(): NamespaceInfo[] | undefined {
+    return this.namespaces?.map((n) => ({ name: n.name, labels: { ...n.labels } }));
+  }
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  set(namespaces: NamespaceInfo[]): void {
+    this.namespaces = namespaces;
+    for (const l of this.listeners) l();
   }
 }

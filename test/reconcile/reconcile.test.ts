@@ -15,13 +15,15 @@ import { agentStatusPath, parseDocuments, type Relay } from '../../relay/index.j
 import { StaticCatalog } from '../../webhook/catalog/catalog.js';
 import { startReconcile } from '../../webhook/reconcile/index.js';
 import { defer, httpService, socatUnavailable, startAgent, tempDirs, waitFor, getViaSocket, type Dirs } from '../agent/harness.js';
-import { FakeApi, FakeNode } from './fakes.js';
+import { FakeApi, FakeNamespaces, FakeNode } from './fakes.js';
+import { consumerNamespacesOf } from '../../node-contract/index.js';
+import { consumerVerdict, validateRelay, CONSUMER_NAMESPACES_ANNOTATION } from '../../relay/index.js';
 
 const FIX = path.resolve(import.meta.dirname, '../fixtures/node');
 const fixtureRelays = (): Relay[] => parseDocuments(readFileSync(path.join(FIX, 'relays.yaml'), 'utf8')) as Relay[];
 const CONTROL_PLANE = { 'node-role.kubernetes.io/control-plane': '', 'kubernetes.io/os': 'linux' };
 
-async function setup(t: TestContext, relays: Relay[], labels: Record<string, string> = CONTROL_PLANE, dirs?: Dirs) {
+async function setup(t: TestContext, relays: Relay[], labels: Record<string, string> = CONTROL_PLANE, dirs?: Dirs, namespaces?: FakeNamespaces) {
   const d = dirs ?? await tempDirs(t, 'reconcile');
   const catalog = new StaticCatalog(relays);
   const api = new FakeApi(catalog);
@@ -29,7 +31,7 @@ async function setup(t: TestContext, relays: Relay[], labels: Record<string, str
   const registry = new Registry();
   const handle = await startReconcile({
     kc: {} as KubeConfig, catalog, nodeName: 'node-a', configDir: d.configDir, socketDir: d.socketDir, registry, log: silentLogger,
-    api, nodeSource: node, statusPollMs: 50, resyncSeconds: 3600,
+    api, nodeSource: node, statusPollMs: 50, resyncSeconds: 3600, ...(namespaces ? { namespaces } : {}),
     schedule: (fn, ms) => { const h = setTimeout(fn, Math.min(ms, 20)); return () => clearTimeout(h); },
   });
   defer(t, () => handle.stop());
@@ -199,4 +201,36 @@ spec: {target: {host: 127.0.0.1, port: ${svc.port}}, consumers: {namespaces: [de
   assert.ok(api.events.some((e) => e.e.reason === 'RelayReady'));
   catalog.delete('e2e');
   await waitFor('socket gone after the relay was deleted', () => !existsSync(path.join(d.socketDir, 'e2e', 'socket')), 10_000);
+});
+
+test('each node file carries the namespaces its namespaceSelector resolves to, rewritten when namespace labels change', async (t) => {
+  const relay = (name: string, consumers: Relay['spec']['consumers']): Relay => ({
+    apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name },
+    spec: { target: { host: '127.0.0.1', port: 9100 }, consumers },
+  });
+  const namespaces = new FakeNamespaces([
+    { name: 'monitoring', labels: { team: 'observability' } },
+    { name: 'apps', labels: { team: 'apps' } },
+  ]);
+  const { dirs } = await setup(t, [
+    relay('by-selector', { namespaceSelector: { matchLabels: { team: 'observability' } } }),
+    relay('by-name', { namespaces: ['monitoring'] }),
+  ], CONTROL_PLANE, undefined, namespaces);
+  const doc = (name: string): unknown => JSON.parse(readFileSync(path.join(dirs.configDir, `${name}.json`), 'utf8'));
+  await waitFor('files', () => files(dirs.configDir).length === 2);
+  assert.deepEqual(consumerNamespacesOf(doc('by-selector')), ['monitoring']);
+  assert.equal((doc('by-name') as Relay).metadata.annotations?.[CONSUMER_NAMESPACES_ANNOTATION], undefined, 'no selector: no annotation');
+  // The node's consumer check, fed from the file, agrees with the selector.
+  const resolved = validateRelay(doc('by-selector')).resolved!;
+  assert.equal(consumerVerdict(resolved, 'monitoring', { resolvedNames: consumerNamespacesOf(doc('by-selector')) }).allowed, true);
+  assert.equal(consumerVerdict(resolved, 'apps', { resolvedNames: consumerNamespacesOf(doc('by-selector')) }).allowed, false);
+  namespaces.set([
+    { name: 'monitoring', labels: { team: 'observability' } },
+    { name: 'apps', labels: { team: 'observability' } },
+    { name: 'zeta', labels: {} },
+  ]);
+  await waitFor('annotation rewritten', () => String(consumerNamespacesOf(doc('by-selector'))) === 'apps,monitoring');
+  namespaces.set([{ name: 'apps', labels: { team: 'apps' } }]);
+  await waitFor('no namespace matches any more', () => consumerNamespacesOf(doc('by-selector'))?.length === 0);
+  assert.equal((doc('by-selector') as Relay).metadata.annotations?.[CONSUMER_NAMESPACES_ANNOTATION], '', 'present and empty: the selector admits nobody now');
 });

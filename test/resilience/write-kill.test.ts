@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { interpretConfig, readConfigDir } from '../../node-agent/config.js';
-import { isConfigFileName } from '../../node-agent/files.js';
+import { isConfigFileName } from '../../node-contract/index.js';
 import { REPO_ROOT } from '../harness/binaries.js';
 import { spawnManaged, type ManagedProcess } from '../harness/processes.js';
 import { agentDirs, cleanupDirs, startAgent, type AgentDirs, type AgentProcess } from './support/agent.js';

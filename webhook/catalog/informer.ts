@@ -73,9 +73,19 @@ export class InformerRelayCatalog implements RelayCatalog {
 /** Namespace labels for namespaceSelector consumers; undefined for a namespace not (yet) seen. */
 export class NamespaceLabels {
   private readonly informer: ResilientInformer<V1Namespace>;
+  private readonly listeners = new Set<() => void>();
 
   constructor(o: ClusterCatalogOptions & { makeInformer?: MakeInformer<V1Namespace> }) {
     const api = o.kc.makeApiClient(CoreV1Api);
+    const changed = (): void => {
+      for (const l of this.listeners) {
+        try {
+          l();
+        } catch (err) {
+          o.log.error({ err }, 'namespace listener failed');
+        }
+      }
+    };
     this.informer = new ResilientInformer<V1Namespace>({
       kc: o.kc,
       path: NAMESPACES_PATH,
@@ -86,7 +96,7 @@ export class NamespaceLabels {
       ...(o.backoff ? { backoff: o.backoff } : {}),
       ...(o.watchTimeouts ? { watchTimeouts: o.watchTimeouts } : {}),
       ...(o.makeInformer ? { makeInformer: o.makeInformer } : {}),
-    });
+    }, { add: changed, update: changed, delete: changed });
   }
 
   start(): Promise<void> {
@@ -97,6 +107,16 @@ export class NamespaceLabels {
   }
   synced(): boolean {
     return this.informer.synced();
+  }
+  /** Every namespace with its labels (the reconcile resolves namespaceSelectors on it); undefined until synced. */
+  all(): { name: string; labels: Record<string, string> }[] | undefined {
+    if (!this.synced()) return undefined;
+    return this.informer.list().map((ns) => ({ name: ns.metadata?.name ?? '', labels: { ...(ns.metadata?.labels ?? {}) } })).filter((ns) => ns.name !== '');
+  }
+  /** Calls `listener` after each namespace add, change or delete. */
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
   labels(namespace: string): Record<string, string> | undefined {
     const ns = this.informer.get(namespace);

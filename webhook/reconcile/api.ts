@@ -40,6 +40,23 @@ export interface NodeSource {
   stop(): Promise<void>;
 }
 
+/** A namespace's name and labels (what a namespaceSelector is evaluated on). */
+export interface NamespaceInfo {
+  name: string;
+  labels: Record<string, string>;
+}
+
+/**
+ * The cluster's namespaces, for resolving each Relay's namespaceSelector into the node file. The
+ * controller passes the webhook's namespace informer (webhook/catalog/informer.ts NamespaceLabels).
+ */
+export interface NamespaceSource {
+  /** Every namespace; undefined until the first list arrived. */
+  all(): NamespaceInfo[] | undefined;
+  /** Calls `listener` after every namespace add, label change or delete; returns the unsubscribe. */
+  subscribe(listener: () => void): () => void;
+}
+
 export const STATUS_FIELD_MANAGER_PREFIX = 'socat-relay/';
 /** Field manager of everything that is not one node's own entry (readyNodes, the Ready condition). */
 export const SHARED_FIELD_MANAGER = 'socat-relay';

@@ -11,14 +11,15 @@
 //   Relay's resourceVersion as a precondition. A node that computed from an outdated list gets a 409
 //   and recomputes, so the last summary written is always computed from the latest list: it converges.
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/log.js';
-import { agentStatusPath, matchesNodeSelector, type NodeRelayState, type Relay } from '../../relay/index.js';
+import { agentStatusPath, readStatusFile } from '../../node-contract/index.js';
+import { matchesNodeSelector, type NodeRelayState, type Relay } from '../../relay/index.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
-import { ConflictError, NotFoundError, type NodeSource, type ReconcileApi } from './api.js';
+import { ConflictError, NotFoundError, type NamespaceSource, type NodeSource, type ReconcileApi } from './api.js';
 import { desiredFiles, diffFiles } from './desired.js';
 import { applyFileDiff, readConfigFiles, removeStaleTempFiles } from './files.js';
 import { ReconcileMetrics } from './metrics.js';
@@ -43,6 +44,8 @@ export interface ReconcileOptions {
   schedule?: ScheduleFn;
   /** How often the agent's status file is re-read and compared (ms). Default 2000. */
   statusPollMs?: number;
+  /** The cluster's namespaces: each node file carries the names a namespaceSelector resolves to. */
+  namespaces?: NamespaceSource;
 }
 
 export interface ReconcileHandle {
@@ -79,7 +82,7 @@ export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHand
   const readAgent = async (): Promise<AgentView> => {
     let text: string;
     try {
-      text = await readFile(statusFile, 'utf8');
+      text = await readStatusFile(statusFile);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing', message: `no agent status at ${statusFile}: is the node agent (static pod) running?` };
       return { kind: 'unreadable', message: `cannot read ${statusFile}: ${(e as Error).message}` };
@@ -91,7 +94,7 @@ export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHand
   if (stale.length > 0) log.info({ configDir: o.configDir, files: stale }, 'removed temp files of interrupted writes');
 
   const reconcileFiles = async (): Promise<void> => {
-    const desired = desiredFiles(o.catalog.list(), labels!);
+    const desired = desiredFiles(o.catalog.list(), labels!, o.namespaces?.all());
     const current = await readConfigFiles(o.configDir);
     const diff = diffFiles(desired, current);
     for (const f of diff.blocked) {
@@ -186,12 +189,13 @@ export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHand
     queue.add(FILES);
     queue.add(`${STATUS}${e.relay.metadata.name}`);
   });
+  const unsubscribeNamespaces = o.namespaces?.subscribe(() => queue.add(FILES));
 
   // The agent's status file: watched (its folder: the file is replaced by rename) and polled by bytes.
   const checkStatusFile = async (): Promise<void> => {
     let text: string | undefined;
     try {
-      text = await readFile(statusFile, 'utf8');
+      text = await readStatusFile(statusFile);
     } catch {
       text = undefined;
     }
@@ -245,7 +249,7 @@ export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHand
       all();
     }
   });
-  lastStatusText = await readFile(statusFile, 'utf8').catch(() => undefined);
+  lastStatusText = await readStatusFile(statusFile).catch(() => undefined);
   if (o.catalog.synced()) all();
 
   return {
@@ -253,6 +257,7 @@ export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHand
     idle: () => queue.idle(),
     async stop() {
       unsubscribe();
+      unsubscribeNamespaces?.();
       clearInterval(poll);
       clearInterval(resync);
       clearInterval(waitSynced);
@@ -264,6 +269,7 @@ export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHand
   };
 }
 
-export { ConflictError, NotFoundError, type NodeSource, type ReconcileApi } from './api.js';
-export { desiredFiles, diffFiles, MANAGED_BY_ANNOTATION } from './desired.js';
+export { ConflictError, NotFoundError, type NamespaceInfo, type NamespaceSource, type NodeSource, type ReconcileApi } from './api.js';
+export { desiredFiles, diffFiles } from './desired.js';
+export { MANAGED_BY_ANNOTATION } from '../../node-contract/index.js';
 export { nodeEntry, summarize } from './node-status.js';

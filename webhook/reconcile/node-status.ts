@@ -2,7 +2,7 @@
 // agent's status file, the summary fields (readyNodes, the Ready condition) built from the whole list,
 // and the Event worth recording when this node's state changes.
 import { configFileName, formatProblem, validateRelay, type Condition, type NodeRelayState, type Relay, type RelayNodeStatus } from '../../relay/index.js';
-import { parseAgentStatus, staleAgentStatusAge, type AgentStatus } from '../../node-agent/status.js';
+import { parseAgentStatus, staleAgentStatusAge, type AgentStatus } from '../../node-contract/index.js';
 
 /** What the reconcile could read of the agent's status file. */
 export type AgentView =

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { REPO_ROOT } from '../../harness/binaries.js';
 import { spawnManaged, type ManagedProcess } from '../../harness/processes.js';
 import { waitFor } from '../../harness/wait.js';
-import { parseAgentStatus, type AgentStatus } from '../../../node-agent/status.js';
+import { parseAgentStatus, type AgentStatus } from '../../../node-contract/index.js';
 import { agentStatusPath, socketPath } from '../../../relay/index.js';
 import { killPids, pidsMentioning } from './proc.js';
 

@@ -1,0 +1,8 @@
+// The node contract: what the controller's reconcile and the node agent (and the CSI plugin) agree on
+// about the node's files — paths and names, the relay file's content, the agent status file's schema
+// and staleness rule, and how those files are written and read. Both sides import it; neither owns it:
+// webhook/ never imports node-agent/ and node-agent/ never imports webhook/ (test/agent/imports.test.ts).
+// docs/architecture.md describes the node layout.
+export * from './layout.js';
+export * from './relay-file.js';
+export * from './status.js';

@@ -1,11 +1,11 @@
 // Prints the last results (bench/results/*.json) as Markdown tables, to paste into BENCHMARKS.md.
-// node --import tsx bench/report.ts [webhook|datapath|scale …]
+// node --import tsx bench/report.ts [webhook|datapath|scale|scrape …]
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatMarkdown, type Figure } from './lib/figures.js';
 import { describeMachine, RESULTS_DIR } from './lib/results.js';
 
-const names = process.argv.slice(2).length ? process.argv.slice(2) : ['webhook', 'datapath', 'scale'];
+const names = process.argv.slice(2).length ? process.argv.slice(2) : ['webhook', 'datapath', 'scale', 'scrape'];
 const m = await describeMachine();
 process.stdout.write(`Machine: ${m.nproc} × ${m.cpu}, ${m.memoryGiB} GiB, kernel ${m.kernel}, node ${m.node}, socat ${m.socat}\n\n`);
 for (const n of names) {

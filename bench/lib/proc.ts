@@ -200,3 +200,27 @@ export async function cpuMsOf(pid: number): Promise<number> {
     return 0;
   }
 }
+
+/**
+ * CPU time (ms) of a process tree: each live thread's run time from /proc/<pid>/task/<tid>/schedstat
+ * (nanoseconds, so a scrape's fraction of a millisecond is not lost in 10 ms clock ticks), plus the time
+ * of the children each process has already waited for (cutime/cstime, in ticks: socat's per-connection
+ * children land there once they exit). Nothing is counted twice: a reaped child is no longer live.
+ */
+export async function treeCpuMs(root: number, table?: Map<number, { ppid: number; comm: string }>): Promise<number> {
+  const t = table ?? await processTable();
+  let sum = 0;
+  for (const pid of [root, ...descendants(t, root)]) {
+    try {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // cutime(13) cstime(14), in clock ticks (USER_HZ = 100).
+      sum += (Number(f[13]) + Number(f[14])) * 10;
+      for (const tid of await readdir(`/proc/${pid}/task`)) {
+        const ss = await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '0');
+        sum += Number(ss.split(' ')[0]) / 1e6;
+      }
+    } catch { /* exited meanwhile */ }
+  }
+  return sum;
+}

@@ -31,12 +31,12 @@ interface RawContainer {
  * Runs `socat-relay inject -f POD --relays RELAYS` on a labelled pod and returns its socat sidecars
  * (the real injection result, not a retyped command line).
  */
-export async function injectSidecars(dir: string, relays: object[], consume: string[], nodeSocketDir: string): Promise<InjectedSidecar[]> {
+export async function injectSidecars(dir: string, relays: object[], consume: string[], nodeSocketDir: string, namespace = 'default'): Promise<InjectedSidecar[]> {
   const podFile = path.join(dir, 'pod.yaml');
   const relaysFile = path.join(dir, 'relays.yaml');
   await writeFile(podFile, stringify({
     apiVersion: 'v1', kind: 'Pod',
-    metadata: { name: 'consumer', namespace: 'default', labels: { 'socat.io/consume': consume[0] }, annotations: { 'socat.io/consume': consume.join(',') } },
+    metadata: { name: 'consumer', namespace, labels: { 'socat.io/consume': consume[0] }, annotations: { 'socat.io/consume': consume.join(',') } },
     spec: { containers: [{ name: 'app', image: 'busybox' }] },
   }));
   await writeFile(relaysFile, relays.map((r) => stringify(r)).join('---\n'));

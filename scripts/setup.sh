@@ -13,11 +13,24 @@ missing=()
 command -v socat >/dev/null 2>&1 || missing+=(socat)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v iperf3 >/dev/null 2>&1 || missing+=(iperf3)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+# Real parts of the scrape benchmark and of the kubeadm-example test (Debian's packages; the versions
+# used are printed below and recorded in bench/results/scrape.json): Prometheus, and HAProxy as the
+# host-network proxy a user would put in front of a loopback port.
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing ${missing[*]} with apt-get"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    step "apt-get update" apt-get update -qq
+    step "apt-get install ${missing[*]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # The tests and benchmarks start their own Prometheus and HAProxy: on a systemd host, do not leave the
+    # packages' services running (Prometheus would listen on every address, port 9090).
+    if [ -d /run/systemd/system ]; then
+      for svc in prometheus haproxy; do
+        case " ${missing[*]} " in *" $svc "*) systemctl disable --now "$svc.service" >/dev/null 2>&1 || true ;; esac
+      done
+    fi
   else
     log "MISSING: ${missing[*]} — install them (Debian/Ubuntu: sudo apt-get install ${missing[*]}) and run again"
     exit 1
@@ -33,6 +46,7 @@ if ! use_node24; then
   use_node24 || { log "MISSING: Node >= $NODE_MIN_MAJOR ($NODE24_BIN/node did not install)"; exit 1; }
 fi
 log "node $(node --version) ($(command -v node))"
+log "Debian packages: $(dpkg-query -W -f '${Package} ${Version}  ' socat prometheus haproxy 2>/dev/null || true)"
 
 # node_modules is reinstalled when the lock file or the node major changes (native add-ons are built per ABI).
 stamp=node_modules/.socat-relay-lock

@@ -59,6 +59,9 @@ export class NetNs {
     let stderr = '';
     child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
     child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+    // A command that exits without reading its input (ss, a refused client) makes this write fail with
+    // EPIPE after the fact; its exit code is what counts, so the error is not left uncaught.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(opts.input ?? '');
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 10_000);
     return new Promise((resolve, reject) => {

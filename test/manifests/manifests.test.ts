@@ -63,7 +63,7 @@ describe('every object under manifests/ passes its schema', () => {
 });
 
 describe('kubectl kustomize renders offline', { skip: skipWithout('kubectl') }, () => {
-  const expected = ['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'DaemonSet', 'MutatingWebhookConfiguration',
+  const expected = ['CSIDriver', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'DaemonSet', 'MutatingWebhookConfiguration',
     'Namespace', 'Service', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ValidatingWebhookConfiguration'];
   const kinds = (objs: KubeObject[]) => [...new Set(objs.map((o) => o.kind))].sort();
 

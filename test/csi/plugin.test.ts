@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { status, type Client } from '@grpc/grpc-js';
 import { parseMountInfo } from '../../node-agent/csi/mount.js';
+import { waitFor } from '../harness/wait.js';
 import {
   call, callError, clientsFor, csiUnavailable, makeLayout, MountNamespace, skipUnlessCsi, startPlugin, targetFor, writeRelay,
   type Layout, type Plugin,
@@ -94,7 +95,7 @@ describe('CSI node plugin: real sockets, real bind mounts in a private mount nam
     assert.deepEqual(info, { type: 'CSIPlugin', name: 'csi.socat.io', endpoint: plugin.csiSocket, supported_versions: ['1.0.0'] });
     assert.deepEqual(await call(c.registration, 'NotifyRegistrationStatus', { plugin_registered: true }), {});
     assert.ok(plugin.proc.running());
-    assert.match(plugin.proc.logTail(), /registered with the kubelet/);
+    await waitFor('the registration in the plugin\'s log', () => /registered with the kubelet/.test(plugin.proc.logTail(200)), { timeoutMs: 10_000 });
   });
 
   test('identity and node info: name, ready, no controller, no staging, stats with a volume condition, the node id', async () => {
@@ -328,7 +329,7 @@ describe('CSI node plugin: real sockets, real bind mounts in a private mount nam
     await call(c.registration, 'NotifyRegistrationStatus', { plugin_registered: false, error: 'test: driver name taken' });
     const exit = await plugin.proc.exited;
     assert.equal(exit.code, 1);
-    assert.match(plugin.proc.logTail(), /the kubelet refused the registration/);
+    assert.match(plugin.proc.logTail(200), /the kubelet refused the registration/);
     assert.ok(ns.mountAt(target), 'the mount stays');
     assert.equal(existsSync(plugin.registrationSocket), false, 'the registration socket is removed');
     // This last mount goes with the namespace, in after().

@@ -9,3 +9,7 @@ export * from './ports.js';
 export * from './processes.js';
 export * from './wait.js';
 export * from './webhooks.js';
+export * from './image.js';
+export * from './node.js';
+export * from './node-config.js';
+export * from './node-host.js';

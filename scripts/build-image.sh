@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Builds the image of the project's Dockerfile with podman, without any image registry, and saves it as
+# an OCI archive that containerd imports (`ctr images import`). Three layers of caching, each a fast
+# no-op once done:
+#   1. a Debian bookworm minbase root filesystem (debootstrap, + ca-certificates and libstdc++6), made
+#      once per machine into $OUT/debootstrap-bookworm.tar;
+#   2. the base image localhost/socat-relay-node-base:<node>-<npm>: that root filesystem + the node
+#      binary NODE_BIN (default: the node on PATH) + the npm package folder NPM_DIR (default: the npm on
+#      PATH), passed to the Dockerfile as NODE_IMAGE; and localhost/socat-relay-pause:bookworm (the same
+#      root filesystem, `sleep infinity`: the sandbox image of the test node's containerd);
+#   3. localhost/socat-relay:src-<hash>, where <hash> covers the Dockerfile, .dockerignore, every file the
+#      Dockerfile COPYs from the build context and the base image's tag — a change to any of them gives a
+#      new tag, so no test runs a stale image — saved as $OUT/socat-relay-src-<hash>.oci.tar.
+# npm inside the build trusts the same CA bundle as this machine's npm (mounted into the build with an
+# .npmrc naming it), so a TLS-intercepting proxy with its own CA works as it does on the host.
+# Usage: scripts/build-image.sh [--print]
+#   --print  only print what the current sources would give (no build).
+# Prints (stdout): IMAGE=<tag>, ARCHIVE=<oci archive>, PAUSE_IMAGE=<tag>, PAUSE_ARCHIVE=<oci archive>.
+# Exit 3: podman or debootstrap is missing (scripts/setup.sh installs them).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+OUT="${TESTBIN_DIR:-$ROOT/.testbin}/image"
+SUITE="${DEBIAN_SUITE:-bookworm}"
+MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+NODE_BIN="${NODE_BIN:-$(command -v node || true)}"
+NPM_DIR="${NPM_DIR:-}"
+IMAGE_REPO=localhost/socat-relay
+BASE_REPO=localhost/socat-relay-node-base
+ROOTFS_IMAGE=localhost/socat-relay-rootfs:$SUITE
+PAUSE_IMAGE=localhost/socat-relay-pause:$SUITE
+
+log() { echo "[build-image] $*" >&2; }
+timed() { local label=$1 t0=$SECONDS; shift; "$@"; log "$label: $((SECONDS - t0)) s"; }
+
+[ -n "$NODE_BIN" ] && [ -x "$NODE_BIN" ] || { log "no node binary (NODE_BIN or node on PATH)"; exit 3; }
+NODE_BIN="$(readlink -f "$NODE_BIN")"
+if [ -z "$NPM_DIR" ]; then
+  npm_cli="$(readlink -f "$(command -v npm || true)" 2>/dev/null || true)"   # …/npm/bin/npm-cli.js
+  [ -n "$npm_cli" ] && NPM_DIR="$(cd "$(dirname "$npm_cli")/.." && pwd)"
+fi
+[ -f "$NPM_DIR/package.json" ] || { log "no npm package folder (NPM_DIR or npm on PATH)"; exit 3; }
+node_version="$("$NODE_BIN" --version)"
+npm_version="$("$NODE_BIN" -p "require('$NPM_DIR/package.json').version")"
+BASE_IMAGE="$BASE_REPO:$node_version-npm$npm_version"
+
+# The files the Dockerfile copies from the build context: every COPY without --from, all but the last word.
+copied_sources() {
+  sed -n 's/^[[:space:]]*COPY[[:space:]]\+//p' Dockerfile | grep -v -- '--from=' | awk '{ for (i = 1; i < NF; i++) print $i }'
+}
+source_hash() {
+  { echo "$BASE_IMAGE"
+    # shellcheck disable=SC2046
+    find Dockerfile .dockerignore $(copied_sources) -type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 sha256sum
+  } | sha256sum | cut -c1-16
+}
+HASH="$(source_hash)"
+IMAGE="$IMAGE_REPO:src-$HASH"
+ARCHIVE="$OUT/socat-relay-src-$HASH.oci.tar"
+PAUSE_ARCHIVE="$OUT/socat-relay-pause-$SUITE.oci.tar"
+print() { printf 'IMAGE=%s\nARCHIVE=%s\nPAUSE_IMAGE=%s\nPAUSE_ARCHIVE=%s\n' "$IMAGE" "$ARCHIVE" "$PAUSE_IMAGE" "$PAUSE_ARCHIVE"; }
+if [ "${1:-}" = --print ]; then print; exit 0; fi
+if [ -s "$ARCHIVE" ] && [ -s "$PAUSE_ARCHIVE" ]; then
+  log "up to date: $IMAGE ($ARCHIVE)"
+  print
+  exit 0
+fi
+
+for tool in podman debootstrap; do
+  command -v "$tool" >/dev/null 2>&1 || { log "MISSING: $tool (scripts/setup.sh installs it)"; exit 3; }
+done
+mkdir -p "$OUT"
+work="$(mktemp -d "${TMPDIR:-/tmp}/socat-relay-image.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+# 1. The root filesystem, once per machine (about a minute).
+rootfs_tar="$OUT/debootstrap-$SUITE.tar"
+make_rootfs() {
+  local dir="$work/rootfs"
+  debootstrap --variant=minbase --include=ca-certificates,libstdc++6 "$SUITE" "$dir" "$MIRROR" >"$work/debootstrap.log" 2>&1 \
+    || { tail -20 "$work/debootstrap.log" >&2; return 1; }
+  rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
+  tar --numeric-owner -C "$dir" -cf "$rootfs_tar.tmp" . && mv "$rootfs_tar.tmp" "$rootfs_tar"
+}
+[ -s "$rootfs_tar" ] || timed "debootstrap $SUITE minbase" make_rootfs
+podman image exists "$ROOTFS_IMAGE" || timed "import $ROOTFS_IMAGE" podman import -q "$rootfs_tar" "$ROOTFS_IMAGE" >/dev/null
+
+# 2. The base image with Node.js, and the sandbox image.
+make_base() {
+  local ctx="$work/base"
+  mkdir -p "$ctx/npm"
+  cp "$NODE_BIN" "$ctx/node"
+  cp -a "$NPM_DIR/." "$ctx/npm/"
+  cat >"$ctx/Containerfile" <<EOF
+FROM $ROOTFS_IMAGE
+COPY node /usr/local/bin/node
+COPY npm /usr/local/lib/node_modules/npm
+RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
+ && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \\
+ && node --version && npm --version
+EOF
+  podman build -q --network host -t "$BASE_IMAGE" "$ctx" >/dev/null
+}
+podman image exists "$BASE_IMAGE" || timed "base image $BASE_IMAGE" make_base
+make_pause() {
+  printf 'FROM %s\nENTRYPOINT ["/bin/sleep", "infinity"]\n' "$ROOTFS_IMAGE" | podman build -q -t "$PAUSE_IMAGE" -f - "$work" >/dev/null
+}
+podman image exists "$PAUSE_IMAGE" || timed "sandbox image $PAUSE_IMAGE" make_pause
+if [ ! -s "$PAUSE_ARCHIVE" ]; then
+  podman save -q --format oci-archive -o "$PAUSE_ARCHIVE.tmp" "$PAUSE_IMAGE" && mv "$PAUSE_ARCHIVE.tmp" "$PAUSE_ARCHIVE"
+fi
+
+# 3. The project's image, then its archive; older archives of it are removed.
+make_image() {
+  local ca npmrc="$work/npmrc"
+  ca="$(npm config get cafile 2>/dev/null || true)"
+  [ -f "$ca" ] || ca=/etc/ssl/certs/ca-certificates.crt
+  { echo "registry=$(npm config get registry)"; echo "cafile=/etc/ssl/certs/build-ca.crt"; } >"$npmrc"
+  podman build --network host --build-arg "NODE_IMAGE=$BASE_IMAGE" \
+    -v "$ca:/etc/ssl/certs/build-ca.crt:ro" -v "$npmrc:/root/.npmrc:ro" \
+    -t "$IMAGE" -f Dockerfile . >"$work/build.log" 2>&1 || { tail -30 "$work/build.log" >&2; return 1; }
+}
+podman image exists "$IMAGE" || timed "podman build $IMAGE" make_image
+timed "save $ARCHIVE" podman save -q --format oci-archive -o "$ARCHIVE.tmp" "$IMAGE"
+mv "$ARCHIVE.tmp" "$ARCHIVE"
+find "$OUT" -maxdepth 1 -name 'socat-relay-src-*.oci.tar' ! -name "$(basename "$ARCHIVE")" -delete
+print

@@ -5,17 +5,20 @@
 #   1. a Debian bookworm minbase root filesystem (debootstrap, + ca-certificates and libstdc++6), made
 #      once per machine into $OUT/debootstrap-bookworm.tar;
 #   2. the base image localhost/socat-relay-node-base:<node>-<npm>: that root filesystem + the node
-#      binary NODE_BIN (default: the node on PATH) + the npm package folder NPM_DIR (default: the npm on
-#      PATH), passed to the Dockerfile as NODE_IMAGE; and localhost/socat-relay-pause:bookworm (the same
+#      binary NODE_BIN (default: Node >= 24 as scripts/node-env.sh picks it) + the npm package folder
+#      NPM_DIR (default: the npm on PATH), passed to the Dockerfile as NODE_IMAGE; and localhost/socat-relay-pause:bookworm (the same
 #      root filesystem, `sleep infinity`: the sandbox image of the test node's containerd);
-#   3. localhost/socat-relay:src-<hash>, where <hash> covers the Dockerfile, .dockerignore, every file the
-#      Dockerfile COPYs from the build context and the base image's tag — a change to any of them gives a
-#      new tag, so no test runs a stale image — saved as $OUT/socat-relay-src-<hash>.oci.tar.
+#   3. localhost/socat-relay:src-<hash> (the default target: controller and agent) and
+#      localhost/socat-relay-sidecar:src-<hash> (--target sidecar: the injected socat), where <hash>
+#      covers the Dockerfile, .dockerignore, every file the Dockerfile COPYs from the build context and
+#      the base image's tag — a change to any of them gives a new tag, so no test runs a stale image —
+#      saved as $OUT/socat-relay-src-<hash>.oci.tar and $OUT/socat-relay-sidecar-src-<hash>.oci.tar.
 # npm inside the build trusts the same CA bundle as this machine's npm (mounted into the build with an
 # .npmrc naming it), so a TLS-intercepting proxy with its own CA works as it does on the host.
 # Usage: scripts/build-image.sh [--print]
 #   --print  only print what the current sources would give (no build).
-# Prints (stdout): IMAGE=<tag>, ARCHIVE=<oci archive>, PAUSE_IMAGE=<tag>, PAUSE_ARCHIVE=<oci archive>.
+# Prints (stdout): IMAGE=, ARCHIVE=, SIDECAR_IMAGE=, SIDECAR_ARCHIVE=, PAUSE_IMAGE=, PAUSE_ARCHIVE= (tag or
+# OCI archive path each).
 # Exit 3: podman or debootstrap is missing (scripts/setup.sh installs them).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -23,6 +26,11 @@ cd "$ROOT"
 OUT="${TESTBIN_DIR:-$ROOT/.testbin}/image"
 SUITE="${DEBIAN_SUITE:-bookworm}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# The Node.js the project runs on (Node >= 24: the machine's, or the one setup.sh put into .testbin).
+if [ -z "${NODE_BIN:-}" ] && [ -f scripts/node-env.sh ]; then
+  . scripts/node-env.sh
+  use_node24 || true
+fi
 NODE_BIN="${NODE_BIN:-$(command -v node || true)}"
 NPM_DIR="${NPM_DIR:-}"
 IMAGE_REPO=localhost/socat-relay
@@ -57,10 +65,15 @@ source_hash() {
 HASH="$(source_hash)"
 IMAGE="$IMAGE_REPO:src-$HASH"
 ARCHIVE="$OUT/socat-relay-src-$HASH.oci.tar"
+SIDECAR_IMAGE="$IMAGE_REPO-sidecar:src-$HASH"
+SIDECAR_ARCHIVE="$OUT/socat-relay-sidecar-src-$HASH.oci.tar"
 PAUSE_ARCHIVE="$OUT/socat-relay-pause-$SUITE.oci.tar"
-print() { printf 'IMAGE=%s\nARCHIVE=%s\nPAUSE_IMAGE=%s\nPAUSE_ARCHIVE=%s\n' "$IMAGE" "$ARCHIVE" "$PAUSE_IMAGE" "$PAUSE_ARCHIVE"; }
+print() {
+  printf 'IMAGE=%s\nARCHIVE=%s\nSIDECAR_IMAGE=%s\nSIDECAR_ARCHIVE=%s\nPAUSE_IMAGE=%s\nPAUSE_ARCHIVE=%s\n' \
+    "$IMAGE" "$ARCHIVE" "$SIDECAR_IMAGE" "$SIDECAR_ARCHIVE" "$PAUSE_IMAGE" "$PAUSE_ARCHIVE"
+}
 if [ "${1:-}" = --print ]; then print; exit 0; fi
-if [ -s "$ARCHIVE" ] && [ -s "$PAUSE_ARCHIVE" ]; then
+if [ -s "$ARCHIVE" ] && [ -s "$SIDECAR_ARCHIVE" ] && [ -s "$PAUSE_ARCHIVE" ]; then
   log "up to date: $IMAGE ($ARCHIVE)"
   print
   exit 0
@@ -110,18 +123,26 @@ if [ ! -s "$PAUSE_ARCHIVE" ]; then
   podman save -q --format oci-archive -o "$PAUSE_ARCHIVE.tmp" "$PAUSE_IMAGE" && mv "$PAUSE_ARCHIVE.tmp" "$PAUSE_ARCHIVE"
 fi
 
-# 3. The project's image, then its archive; older archives of it are removed.
-make_image() {
-  local ca npmrc="$work/npmrc"
+# 3. The project's images, then their archives.
+make_image() { # make_image TAG [--target T]
+  local tag=$1 ca npmrc="$work/npmrc"; shift
   ca="$(npm config get cafile 2>/dev/null || true)"
   [ -f "$ca" ] || ca=/etc/ssl/certs/ca-certificates.crt
   { echo "registry=$(npm config get registry)"; echo "cafile=/etc/ssl/certs/build-ca.crt"; } >"$npmrc"
   podman build --network host --build-arg "NODE_IMAGE=$BASE_IMAGE" \
     -v "$ca:/etc/ssl/certs/build-ca.crt:ro" -v "$npmrc:/root/.npmrc:ro" \
-    -t "$IMAGE" -f Dockerfile . >"$work/build.log" 2>&1 || { tail -30 "$work/build.log" >&2; return 1; }
+    "$@" -t "$tag" -f Dockerfile . >"$work/build.log" 2>&1 || { tail -30 "$work/build.log" >&2; return 1; }
 }
-podman image exists "$IMAGE" || timed "podman build $IMAGE" make_image
-timed "save $ARCHIVE" podman save -q --format oci-archive -o "$ARCHIVE.tmp" "$IMAGE"
-mv "$ARCHIVE.tmp" "$ARCHIVE"
-find "$OUT" -maxdepth 1 -name 'socat-relay-src-*.oci.tar' ! -name "$(basename "$ARCHIVE")" -delete
+save() { # save TAG ARCHIVE
+  podman save -q --format oci-archive -o "$2.tmp" "$1" && mv "$2.tmp" "$2"
+}
+podman image exists "$IMAGE" || timed "podman build $IMAGE" make_image "$IMAGE"
+podman image exists "$SIDECAR_IMAGE" || timed "podman build --target sidecar $SIDECAR_IMAGE" make_image "$SIDECAR_IMAGE" --target sidecar
+timed "save $ARCHIVE" save "$IMAGE" "$ARCHIVE"
+timed "save $SIDECAR_ARCHIVE" save "$SIDECAR_IMAGE" "$SIDECAR_ARCHIVE"
+# Archives of older sources: the newest few stay (other checkouts sharing TESTBIN_DIR may use them).
+for prefix in socat-relay-src- socat-relay-sidecar-src-; do
+  # shellcheck disable=SC2012
+  ls -t "$OUT/$prefix"*.oci.tar 2>/dev/null | tail -n +5 | xargs -r rm -f
+done
 print

@@ -6,9 +6,12 @@ import path from 'node:path';
 import { REPO_ROOT } from './binaries.js';
 
 export interface ProjectImage {
-  /** localhost/socat-relay:src-<hash> */
+  /** localhost/socat-relay:src-<hash> (controller and agent) */
   image: string;
   archive: string;
+  /** localhost/socat-relay-sidecar:src-<hash> (the Dockerfile's sidecar target: socat alone) */
+  sidecarImage: string;
+  sidecarArchive: string;
   /** The sandbox ("pause") image: the same Debian base, `sleep infinity`. */
   pauseImage: string;
   pauseArchive: string;
@@ -18,8 +21,10 @@ const SCRIPT = path.join(REPO_ROOT, 'scripts', 'build-image.sh');
 
 function parse(stdout: string): ProjectImage {
   const kv = Object.fromEntries(stdout.trim().split('\n').map((l) => l.split('=', 2) as [string, string]));
-  const img = { image: kv.IMAGE, archive: kv.ARCHIVE, pauseImage: kv.PAUSE_IMAGE, pauseArchive: kv.PAUSE_ARCHIVE };
-  if (!img.image || !img.archive || !img.pauseImage || !img.pauseArchive) throw new Error(`scripts/build-image.sh printed no image:\n${stdout}`);
+  const img = {
+    image: kv.IMAGE, archive: kv.ARCHIVE, sidecarImage: kv.SIDECAR_IMAGE, sidecarArchive: kv.SIDECAR_ARCHIVE, pauseImage: kv.PAUSE_IMAGE, pauseArchive: kv.PAUSE_ARCHIVE,
+  };
+  if (Object.values(img).some((v) => !v)) throw new Error(`scripts/build-image.sh printed no image:\n${stdout}`);
   return img as ProjectImage;
 }
 

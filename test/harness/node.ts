@@ -132,14 +132,18 @@ export async function startNode(opts: NodeOptions): Promise<TestNode> {
     const problems: string[] = [];
     for (const p of procs) if (p.running() && p.child.pid) killPids([p.child.pid]);
     // Containers still running (an interrupted run): kill them through runc's state, then the shims.
-    try {
-      const list = JSON.parse(execFileSync('runc', ['--root', dirs.runcRoot, 'list', '--format', 'json'], { encoding: 'utf8' }) || '[]') as { id: string; pid: number }[];
-      for (const c of list ?? []) {
-        spawnSync('runc', ['--root', dirs.runcRoot, 'kill', '--all', c.id, 'KILL'], { stdio: 'ignore' });
-        spawnSync('runc', ['--root', dirs.runcRoot, 'delete', '--force', c.id], { stdio: 'ignore' });
+    // The shim gives runc the root <Root>/<containerd namespace>.
+    for (const ns of existsSync(dirs.runcRoot) ? readdirSync(dirs.runcRoot) : []) {
+      const root = path.join(dirs.runcRoot, ns);
+      try {
+        const list = JSON.parse(execFileSync('runc', ['--root', root, 'list', '--format', 'json'], { encoding: 'utf8', stdio: 'pipe' }) || 'null') as { id: string }[] | null;
+        for (const c of list ?? []) {
+          spawnSync('runc', ['--root', root, 'kill', '--all', c.id, 'KILL'], { stdio: 'ignore' });
+          spawnSync('runc', ['--root', root, 'delete', '--force', c.id], { stdio: 'ignore' });
+        }
+      } catch {
+        // no runc state there
       }
-    } catch {
-      // no runc state
     }
     const shims = processesMentioning(dirs.containerdSocket).map((p) => p.pid);
     const stragglers = [...shims, ...shims.flatMap(descendants), ...processesMentioning(dirs.base).map((p) => p.pid)];
@@ -182,7 +186,7 @@ export async function startNode(opts: NodeOptions): Promise<TestNode> {
       if (!containerd.running()) throw new Error(`containerd exited:\n${containerd.logTail()}`);
       return (await ctr(['version'], { timeoutMs: 5000 })).code === 0;
     }, { timeoutMs: 30_000, intervalMs: 200 });
-    for (const [img, archive] of [[image.pauseImage, image.pauseArchive], [image.image, image.archive]] as const) {
+    for (const [img, archive] of [[image.pauseImage, image.pauseArchive], [image.image, image.archive], [image.sidecarImage, image.sidecarArchive]] as const) {
       const res = await ctr(['images', 'import', '--base-name', img.replace(/:[^:/]+$/, ''), archive], { timeoutMs: 300_000 });
       const listed = await ctr(['images', 'ls', '-q']);
       if (!listed.stdout.split('\n').includes(img)) {

@@ -1,0 +1,151 @@
+// One real node for the whole suite: the test API server, our manifests (CRD, policy, webhooks), the
+// controller as a process (webhook + this node's reconcile), containerd + kubelet, and the agent as a
+// static pod from manifests/node-agent/static-pod.yaml — what a user's control-plane node runs.
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  applyAll, installCrds, readManifests, registerCleanup, registerWebhooks, startControlPlane, startController, startNode,
+  waitFor, waitUntilWebhookCalled, type ControlPlane, type KubeObject, type RunningController, type TestNode,
+} from '../harness/index.js';
+import { agentStatusPath, CONSUME_LABEL, INJECTED_ANNOTATION, socketPath } from '../../relay/index.js';
+import { DEFAULT_KUBELET_ROOT, readStaticPod, rewriteStaticPod } from './static-pod.js';
+
+export const AGENT_POD_FILE = 'socat-relay-agent.yaml';
+export const AGENT_POD = 'socat-relay-agent';
+
+type AnyObj = KubeObject & Record<string, any>;
+
+export interface Cluster {
+  cp: ControlPlane;
+  node: TestNode;
+  controller: RunningController;
+  /** Host folders the agent's static pod uses instead of /etc/socat-relay/relays.d and /run/socat-relay. */
+  configDir: string;
+  socketDir: string;
+  /** The mirror pod's name (static pod name + "-" + node name). */
+  agentMirrorPod: string;
+  stop(): Promise<void>;
+}
+
+export async function startCluster(o: { namespaces: { name: string; labels?: Record<string, string> }[]; nodeName?: string }): Promise<Cluster> {
+  const stops: (() => Promise<void>)[] = [];
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-node-e2e-'));
+  const unregisterDir = registerCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const stop = async () => {
+    const errors: unknown[] = [];
+    for (const s of stops.splice(0).reverse()) await s().catch((e: unknown) => errors.push(e));
+    rmSync(dir, { recursive: true, force: true });
+    unregisterDir();
+    if (errors.length) throw errors[0];
+  };
+  try {
+    const cp = await startControlPlane();
+    stops.push(() => cp.stop());
+    for (const ns of o.namespaces) await cp.client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns.name, labels: ns.labels } });
+    await installCrds(cp.client);
+    await applyAll(cp.client, readManifests('policy'));
+
+    const node = await startNode({ controlPlane: cp, nodeName: o.nodeName ?? 'e2e-node' });
+    stops.push(() => node.stop());
+
+    const configDir = path.join(dir, 'etc', 'socat-relay', 'relays.d');
+    const socketDir = path.join(dir, 'run', 'socat-relay');
+    mkdirSync(configDir, { recursive: true });
+    mkdirSync(socketDir, { recursive: true });
+    const controller = await startController({
+      kubeconfigPath: cp.kubeconfigPath, dir, nodeName: node.name, reconcile: true, configDir, socketDir,
+      env: { SOCAT_RELAY_IMAGE: node.image.image, SOCAT_RELAY_SIDECAR_IMAGE: node.image.sidecarImage, SOCAT_RELAY_SIDECAR_MODE: 'native' },
+    });
+    stops.push(() => controller.stop());
+    await registerWebhooks(cp.client, { baseUrl: controller.baseUrl, caBundle: controller.certs.caBundle });
+
+    const pod = rewriteStaticPod(readStaticPod(), {
+      image: node.image.image,
+      paths: [
+        { from: '/etc/socat-relay', to: path.join(dir, 'etc', 'socat-relay') },
+        { from: '/run/socat-relay', to: socketDir },
+        { from: DEFAULT_KUBELET_ROOT, to: node.dirs.kubeletRoot, samePathInside: true },
+      ],
+    });
+    node.writeStaticPod(AGENT_POD_FILE, pod);
+    const agentMirrorPod = `${pod.metadata.name}-${node.name}`;
+    const cluster: Cluster = { cp, node, controller, configDir, socketDir, agentMirrorPod, stop };
+    await waitForPodRunning(cluster, 'kube-system', agentMirrorPod, 120_000);
+    await waitFor('the agent status file', () => existsSync(agentStatusPath(socketDir)), { timeoutMs: 60_000 });
+    return cluster;
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Waits until every container (and native sidecar) of the pod is running and ready-or-started. */
+export async function waitForPodRunning(c: Cluster, namespace: string, name: string, timeoutMs = 90_000): Promise<AnyObj> {
+  try {
+    return await waitFor(`pod ${namespace}/${name} running`, async () => {
+      const p = await c.cp.client.getOrUndefined<AnyObj>('v1', 'Pod', name, namespace);
+      if (!p || p.status?.phase !== 'Running') return undefined;
+      const all = [...(p.status.containerStatuses ?? []), ...(p.status.initContainerStatuses ?? []).filter((s: AnyObj) => s.started !== undefined || s.state?.running)];
+      return all.every((s: AnyObj) => s.state?.running) ? p : undefined;
+    }, { timeoutMs, intervalMs: 500 });
+  } catch (err) {
+    const p = await c.cp.client.getOrUndefined<AnyObj>('v1', 'Pod', name, namespace).catch(() => undefined);
+    const events = await c.cp.client.list<AnyObj>('v1', 'Event', namespace).catch(() => []);
+    const evs = events.filter((e) => e.involvedObject?.name === name).map((e) => `${e.reason}: ${e.message}`).join('\n');
+    throw new Error(`${(err as Error).message}\nstatus: ${JSON.stringify(p?.status)}\nevents:\n${evs}\n${c.node.logs(30)}`);
+  }
+}
+
+/** A pod bound to the test node (no scheduler), running the project's image as the app: `sleep infinity`. */
+export function consumerPod(c: Cluster, o: { name: string; namespace: string; relay?: string; moreRelays?: string[] }): AnyObj {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: o.name,
+      namespace: o.namespace,
+      labels: { app: o.name, ...(o.relay ? { [CONSUME_LABEL]: o.relay } : {}) },
+      ...(o.moreRelays ? { annotations: { [CONSUME_LABEL]: o.moreRelays.join(',') } } : {}),
+    },
+    spec: {
+      nodeName: c.node.name,
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      terminationGracePeriodSeconds: 1,
+      securityContext: { runAsUser: 65532, runAsGroup: 65532, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [{
+        name: 'app',
+        image: c.node.image.image,
+        imagePullPolicy: 'Never',
+        command: ['sleep', 'infinity'],
+        securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+      }],
+    },
+  };
+}
+
+/** Creates a labeled pod once the API server calls our webhook (the policy denies it until then). */
+export async function createConsumer(c: Cluster, pod: AnyObj): Promise<AnyObj> {
+  await waitUntilWebhookCalled('the pod webhook', async () => {
+    const dry = await c.cp.client.create(pod, { dryRun: true }).catch(() => undefined);
+    return dry?.metadata.annotations?.[INJECTED_ANNOTATION] !== undefined;
+  });
+  return c.cp.client.create(pod);
+}
+
+export async function deletePod(c: Cluster, namespace: string, name: string): Promise<void> {
+  await c.cp.client.request('DELETE', `/api/v1/namespaces/${namespace}/pods/${name}`, { query: { gracePeriodSeconds: '0' } }).catch(() => undefined);
+  await waitFor(`pod ${namespace}/${name} gone`, async () => (await c.cp.client.getOrUndefined('v1', 'Pod', name, namespace)) === undefined, { timeoutMs: 60_000, intervalMs: 500 });
+}
+
+/** Applies a Relay once the Relay webhook (fail closed) is live, and waits for the agent's socket. */
+export async function applyRelay(c: Cluster, relay: AnyObj): Promise<string> {
+  await waitFor(`Relay ${relay.metadata.name} accepted`, () => c.cp.client.apply(relay).then(() => true), { timeoutMs: 30_000, intervalMs: 250 });
+  const sock = socketPath(c.socketDir, relay.metadata.name);
+  await waitFor(`the agent to serve ${sock}`, () => existsSync(sock), { timeoutMs: 60_000, intervalMs: 250 });
+  return sock;
+}
+
+export { delay };

@@ -1,6 +1,6 @@
 // Generated AdmissionReview bodies (fast-check): malformed JSON, wrong kinds and versions, missing uid,
-// huge and deeply nested objects, pods of unusual but legal shapes. First through the pure handlers
-// (decode + decide, with shrinking on failure), then as real HTTPS requests against the running
+// huge and deeply nested objects, pods of unusual but legal shapes. First through the pure admission
+// handler (webhook/server/handler.ts: parse, decode, decide; with shrinking on failure), then as real HTTPS requests against the running
 // WebhookServer (TLS, keep-alive agent). Every answer is judged by support/review.ts.
 // Counts: ADMISSION_FUZZ_PURE (10 000), ADMISSION_FUZZ_HTTPS (3 000 by default to keep the suite short on 2 cores;
 // 10 000 passes too, ~85 s), FC_SEED.
@@ -18,7 +18,8 @@ import { writeCerts } from '../../certs/write.js';
 import { createMetrics } from '../../webhook/metrics.js';
 import { WebhookServer } from '../../webhook/server/index.js';
 import { bodyArb, deepValue, type GeneratedBody } from './support/arbitraries.js';
-import { answerPure, fuzzContext, judgeAnswer } from './support/review.js';
+import { fuzzContext, judgeAnswer } from './support/review.js';
+import { handleAdmission } from '../../webhook/server/handler.js';
 import { postRaw } from './support/https.js';
 
 const PURE = Number(process.env.ADMISSION_FUZZ_PURE ?? 10_000);
@@ -39,8 +40,9 @@ test(`pure handlers: ${PURE} generated AdmissionReviews — valid answers, the u
       fc.property(bodyArb, (body) => {
         let j;
         try {
-          const { status, review } = answerPure(body, ctx);
-          j = judgeAnswer(body, status, review, ctx);
+          // The real admission edge without HTTP: what the server answers for these bytes.
+          const a = handleAdmission(body.path === '/mutate-pods' ? 'mutate-pods' : 'validate-relays', body.text, 'application/json', ctx);
+          j = judgeAnswer(body, a.httpStatus, a.review, ctx);
         } catch (e) {
           j = { problems: [`handler threw ${(e as Error).name}: ${(e as Error).message}`], outcome: 'rejected' as const };
         }

@@ -1,3 +1,4 @@
 export * from './app.js';
 export * from './server.js';
 export * from './certwatcher.js';
+export * from './handler.js';

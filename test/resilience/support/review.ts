@@ -8,10 +8,7 @@ import { fileURLToPath } from 'node:url';
 import fjp from 'fast-json-patch';
 import { parseDocuments, POD_SOCKET_DIR, relayDir, type Relay } from '../../../relay/index.js';
 import { StaticCatalog } from '../../../webhook/catalog/catalog.js';
-import {
-  DecodeError, decidePod, decideRelay, decodeReview, defaultInjectOptions, errorReview, reviewOf,
-  type AdmissionRequest, type AdmissionResponse, type PodContext,
-} from '../../../webhook/admission/index.js';
+import { decidePod, defaultInjectOptions, type AdmissionRequest, type AdmissionResponse, type PodContext } from '../../../webhook/admission/index.js';
 import { podRuleViolations } from './oracle.js';
 import type { GeneratedBody } from './arbitraries.js';
 
@@ -36,25 +33,6 @@ export function fuzzContext(catalog = fuzzCatalog()): PodContext {
     namespaceLabels: (ns) => NAMESPACE_LABELS[ns],
     options: defaultInjectOptions({ sidecarImage: 'example.com/socat-relay:fuzz', nodeSocketDir: NODE_SOCKET_DIR }),
   };
-}
-
-/** What the HTTP edge does, without HTTP: parse, decode the envelope, decide, stamp the uid. */
-export function answerPure(body: GeneratedBody, ctx: PodContext): { status: number; review: unknown } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.text);
-  } catch (e) {
-    return { status: 400, review: errorReview(400, `the body is not valid JSON: ${(e as Error).message}`) };
-  }
-  let req: AdmissionRequest;
-  try {
-    req = decodeReview(parsed);
-  } catch (e) {
-    if (!(e instanceof DecodeError)) throw e;
-    return { status: e.code, review: errorReview(e.code, e.message, e.uid) };
-  }
-  const response = body.path === '/mutate-pods' ? decidePod(req, ctx).response : decideRelay(req, ctx.catalog).response;
-  return { status: 200, review: reviewOf(response, req.uid) };
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { isRelayName, shown } from '../../relay/index.js';
 import type { NodeGetVolumeStatsRequest, NodePublishVolumeRequest, NodeUnpublishVolumeRequest } from './proto.js';
-import { invalid } from './errors.js';
+import { CsiError, invalid, status } from './errors.js';
 
 /** Volume attributes the kubelet adds (podInfoOnMount, ephemeral); the plugin's own is `relay`. */
 export const CTX_EPHEMERAL = 'csi.storage.k8s.io/ephemeral';
@@ -98,6 +98,17 @@ export function validateUnpublish(req: NodeUnpublishVolumeRequest, pods: string)
   return { volumeId: volumeId(req.volume_id), targetPath: checkTargetPath('target_path', req.target_path, pods) };
 }
 
+/**
+ * Stats is a look-up: a missing field is an InvalidArgument, but a path where this plugin never puts a
+ * volume (not under the pods folder) is NotFound, as the CSI spec and csi-sanity expect.
+ */
 export function validateStats(req: NodeGetVolumeStatsRequest, pods: string): UnpublishParams {
-  return { volumeId: volumeId(req.volume_id), targetPath: checkTargetPath('volume_path', req.volume_path, pods) };
+  const id = volumeId(req.volume_id);
+  if (!req.volume_path) throw invalid('volume_path', 'required');
+  try {
+    return { volumeId: id, targetPath: checkTargetPath('volume_path', req.volume_path, pods) };
+  } catch (e) {
+    if (e instanceof CsiError) throw new CsiError(status.NOT_FOUND, `${e.message}: no volume of this plugin is there`);
+    throw e;
+  }
 }

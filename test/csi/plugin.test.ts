@@ -223,8 +223,12 @@ describe('CSI node plugin: real sockets, real bind mounts in a private mount nam
       assert.equal(e.code, status.INVALID_ARGUMENT, name);
       assert.match(e.details, want, name);
     }
+    const noPath = await callError(node(), 'NodeGetVolumeStats', { volume_id: 'v' });
+    assert.equal(noPath.code, status.INVALID_ARGUMENT);
+    assert.match(noPath.details, /^volume_path: required/);
+    // Stats is a look-up: where the plugin never puts a volume, there is none (NotFound).
     const stats = await callError(node(), 'NodeGetVolumeStats', { volume_id: 'v', volume_path: '/proc' });
-    assert.equal(stats.code, status.INVALID_ARGUMENT);
+    assert.equal(stats.code, status.NOT_FOUND);
     assert.match(stats.details, /^volume_path: .* is not under the kubelet's pods folder/);
     assert.equal(existsSync(target), false, 'nothing created');
     assert.equal(ns.mountsUnder(l.kubeletDir).length, 0);

@@ -136,7 +136,7 @@ export interface Plugin {
 
 let starts = 0;
 
-/** Starts `socat-relay csi` inside the namespace and waits for its registration socket (created last). */
+/** Starts `socat-relay csi` inside the namespace and waits until it answers. */
 export async function startPlugin(ns: MountNamespace, l: Layout, extra: string[] = []): Promise<Plugin> {
   const paths = pluginPaths(l.kubeletDir, 'csi.socat.io');
   const logFile = path.join(l.logDir, `plugin-${++starts}.log`);
@@ -149,12 +149,14 @@ export async function startPlugin(ns: MountNamespace, l: Layout, extra: string[]
   const exited = new AbortController();
   void proc.exited.then(() => exited.abort());
   try {
-    // Answering, not only there: a killed plugin leaves its socket files behind.
-    await waitFor('the plugin\'s registration socket to answer', async () => {
-      if (!existsSync(paths.registrationSocket)) return false;
+    // Answering, not only there: a killed plugin leaves its socket files behind. The registration
+    // socket comes last; without it (--no-register), the CSI socket.
+    const registers = !extra.includes('--no-register');
+    await waitFor(`the plugin's ${registers ? 'registration' : 'CSI'} socket to answer`, async () => {
+      if (!existsSync(registers ? paths.registrationSocket : paths.csiSocket)) return false;
       const c = clientsFor(paths);
       try {
-        await call(c.registration, 'GetInfo', {}, 2000);
+        await (registers ? call(c.registration, 'GetInfo', {}, 2000) : call(c.identity, 'Probe', {}, 2000));
         return true;
       } finally {
         c.close();

@@ -87,8 +87,9 @@ export async function waitForPodRunning(c: Cluster, namespace: string, name: str
     return await waitFor(`pod ${namespace}/${name} running`, async () => {
       const p = await c.cp.client.getOrUndefined<AnyObj>('v1', 'Pod', name, namespace);
       if (!p || p.status?.phase !== 'Running') return undefined;
-      const all = [...(p.status.containerStatuses ?? []), ...(p.status.initContainerStatuses ?? []).filter((s: AnyObj) => s.started !== undefined || s.state?.running)];
-      return all.every((s: AnyObj) => s.state?.running) ? p : undefined;
+      // Our pods' init containers are all native sidecars: they run beside the app.
+      const all = [...(p.status.containerStatuses ?? []), ...(p.status.initContainerStatuses ?? [])];
+      return all.length > 0 && all.every((s: AnyObj) => s.state?.running) ? p : undefined;
     }, { timeoutMs, intervalMs: 500 });
   } catch (err) {
     const p = await c.cp.client.getOrUndefined<AnyObj>('v1', 'Pod', name, namespace).catch(() => undefined);

@@ -1,12 +1,18 @@
 // The real-node suite: a kubelet + containerd run the agent as a static pod (manifests/node-agent/
-// static-pod.yaml) and pods created through the API server, injected by our webhook, with the image
-// the project's Dockerfile builds. One node for the whole file (it takes ~30 s to start); the end checks
-// that nothing it made is left on the host.
+// static-pod.yaml) and pods created through the API server, injected by our webhook, with the images
+// the project's Dockerfile builds. One node for the whole file (it takes ~30 s to start); the tests run
+// in order on it, and the end checks that nothing it made is left on the host.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError, mountsUnder, netnsNames, links, nodeUnavailable, processesMentioning, skipUnlessControlPlane } from '../harness/index.js';
-import { sidecarName } from '../../relay/index.js';
-import { AGENT_POD, applyRelay, consumerPod, createConsumer, deletePod, startCluster, waitForPodRunning, type Cluster } from './cluster.js';
+import { readFileSync } from 'node:fs';
+import {
+  ApiError, applyAll, killPids, links, mountsUnder, netnsNames, nodeUnavailable, processesMentioning, readManifests, skipUnlessControlPlane, waitFor,
+} from '../harness/index.js';
+import { sidecarName, socketPath } from '../../relay/index.js';
+import { existsSync } from 'node:fs';
+import {
+  AGENT_POD, applyRelay, consumerPod, createConsumer, deletePod, startCluster, waitForPodRunning, type Cluster,
+} from './cluster.js';
 import { startNodeServices, TCP_GREETING, type NodeServices } from './services.js';
 
 const required = process.env.CI === 'true' || process.env.REQUIRE_APISERVER === '1';
@@ -16,19 +22,55 @@ const skip = missing && !required ? missing : false;
 
 const ALLOWED = 'e2e-consumers';
 const DENIED = 'e2e-others';
-const TCP_RELAY = 'node-tcp';
+const RESTRICTED = 'e2e-restricted';
+const TCP = 'node-tcp';
+const UDP_ONE_WAY = 'node-syslog';
+const UDP_RR = 'node-dns';
+const CONSUMER = 'consumer';
+const TCP_PORT = 8080;
+const UDP_ONE_WAY_PORT = 5514;
+const UDP_RR_PORT = 5353;
 
-describe('a real node: kubelet + containerd, the agent as a static pod, injected pods', { skip, timeout: 900_000 }, () => {
+type AnyObj = Record<string, any>;
+
+describe('a real node: kubelet + containerd, the agent as a static pod, injected pods', { skip, timeout: 1_200_000 }, () => {
   let c: Cluster;
   let svc: NodeServices;
   let baseDir = '';
   const netnsBefore = new Set(netnsNames());
 
+  const inApp = (script: string, timeoutMs = 30_000) => c.node.exec(ALLOWED, CONSUMER, 'app', ['sh', '-c', script], { timeoutMs });
+  const tcpRequest = (word: string) => inApp(`echo ${word} | socat -T5 - TCP:127.0.0.1:${TCP_PORT}`);
+  /** Retries a TCP request until the greeting comes back (after a fault the relay takes a moment). */
+  const tcpWorks = (what: string, timeoutMs = 60_000) =>
+    waitFor(what, async () => {
+      const r = await tcpRequest('again');
+      return r.code === 0 && r.stdout.trim() === `${TCP_GREETING}: again` ? r : undefined;
+    }, { timeoutMs, intervalMs: 1000 });
+  const agentContainer = () => c.node.containerId('kube-system', c.agentMirrorPod, 'agent');
+  const relayProcess = async (relay: string) => {
+    const pids = await c.node.containerPids(await agentContainer());
+    return pids.find((p) => {
+      try {
+        const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+        return argv[0]?.endsWith('socat') && argv.some((a) => a.startsWith('UNIX-LISTEN:') && a.includes(`/${relay}/`));
+      } catch {
+        return false;
+      }
+    });
+  };
+
   before(async () => {
     if (missing) throw new Error(`the real-node suite is required here (CI/REQUIRE_APISERVER) but: ${missing}`);
     svc = await startNodeServices();
-    c = await startCluster({ namespaces: [{ name: ALLOWED }, { name: DENIED }] });
+    c = await startCluster({
+      namespaces: [{ name: ALLOWED }, { name: DENIED }, { name: RESTRICTED, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } }],
+    });
     baseDir = c.node.dirs.base;
+    const relay = (name: string, spec: AnyObj) => ({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name }, spec: { ...spec, consumers: { namespaces: [ALLOWED, RESTRICTED] } } });
+    await applyRelay(c, relay(TCP, { target: { host: '127.0.0.1', port: svc.tcpPort }, listen: { port: TCP_PORT } }));
+    await applyRelay(c, relay(UDP_ONE_WAY, { protocol: 'UDP', udp: { mode: 'OneWay' }, target: { host: '127.0.0.1', port: svc.udpSinkPort }, listen: { port: UDP_ONE_WAY_PORT } }));
+    await applyRelay(c, relay(UDP_RR, { protocol: 'UDP', udp: { mode: 'RequestReply', replyTimeoutSeconds: 2 }, target: { host: '127.0.0.1', port: svc.udpEchoPort }, listen: { port: UDP_RR_PORT } }));
   });
 
   after(async () => {
@@ -48,41 +90,153 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
     const mirror = await c.cp.client.get('v1', 'Pod', c.agentMirrorPod, 'kube-system');
     assert.equal(mirror.status.phase, 'Running');
     assert.ok(mirror.metadata.annotations?.['kubernetes.io/config.mirror'], 'a mirror pod');
-    assert.equal(mirror.spec.containers[0].image, c.node.image.image);
     assert.equal(mirror.metadata.labels['app.kubernetes.io/component'], 'agent');
     assert.match(mirror.metadata.name, new RegExp(`^${AGENT_POD}-`));
+    for (const ct of mirror.spec.containers) assert.equal(ct.image, c.node.image.image);
   });
 
-  test('a labeled pod in an allowed namespace runs with its native sidecar and reaches the node\'s TCP service', async () => {
-    await applyRelay(c, {
-      apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: TCP_RELAY },
-      spec: { target: { host: '127.0.0.1', port: svc.tcpPort }, listen: { port: 8080 }, consumers: { namespaces: [ALLOWED] } },
-    });
-    const created = await createConsumer(c, consumerPod(c, { name: 'tcp-consumer', namespace: ALLOWED, relay: TCP_RELAY }));
-    const sc = created.spec.initContainers?.find((x: { name: string }) => x.name === sidecarName(TCP_RELAY));
-    assert.equal(sc?.restartPolicy, 'Always', 'injected as a native sidecar');
-    await waitForPodRunning(c, ALLOWED, 'tcp-consumer');
+  test('a labeled pod in an allowed namespace runs with its native sidecars (one per relay)', async () => {
+    const created = await createConsumer(c, consumerPod(c, { name: CONSUMER, namespace: ALLOWED, relay: TCP, moreRelays: [UDP_ONE_WAY, UDP_RR] }));
+    for (const r of [TCP, UDP_ONE_WAY, UDP_RR]) {
+      const sc = created.spec.initContainers?.find((x: { name: string }) => x.name === sidecarName(r));
+      assert.equal(sc?.restartPolicy, 'Always', `${r}: injected as a native sidecar`);
+      assert.equal(sc?.image, c.node.image.sidecarImage);
+    }
+    await waitForPodRunning(c, ALLOWED, CONSUMER);
+  });
+
+  test('TCP: the app reaches the node\'s loopback-only service at 127.0.0.1:PORT, and not directly', async () => {
     const before = svc.tcpConnections();
-    const res = await c.node.exec(ALLOWED, 'tcp-consumer', 'app', ['sh', '-c', 'echo ping | socat -T5 - TCP:127.0.0.1:8080']);
+    const res = await tcpRequest('ping');
     assert.equal(res.code, 0, `exit ${res.code}: ${res.stderr}`);
     assert.equal(res.stdout.trim(), `${TCP_GREETING}: ping`);
     assert.ok(svc.tcpConnections() > before, 'the node service saw the connection');
-    // Not reachable without the relay: the pod has its own network namespace.
-    const direct = await c.node.exec(ALLOWED, 'tcp-consumer', 'app', ['sh', '-c', `echo ping | socat -T2 - TCP:127.0.0.1:${svc.tcpPort}`]);
+    const direct = await inApp(`echo ping | socat -T2 - TCP:127.0.0.1:${svc.tcpPort}`);
     assert.notEqual(direct.code, 0, 'the node port is not reachable directly from the pod');
   });
 
+  test('UDP one-way: datagrams from the app arrive at the node\'s service, boundaries kept', async () => {
+    const res = await inApp(`for m in first second; do printf "syslog-$m" | socat -u - UDP-SENDTO:127.0.0.1:${UDP_ONE_WAY_PORT}; done`);
+    assert.equal(res.code, 0, res.stderr);
+    await waitFor('both datagrams at the node', () => svc.received.includes('syslog-first') && svc.received.includes('syslog-second'), { timeoutMs: 15_000 });
+  });
+
+  test('UDP request/reply: the app\'s query gets the node service\'s answer', async () => {
+    const res = await inApp(`printf query-1 | socat -T3 - UDP:127.0.0.1:${UDP_RR_PORT}`);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout, 'reply:query-1');
+  });
+
+  test('the sidecar runs as uid/gid 65532, no capabilities, no privilege escalation, read-only root', async () => {
+    const id = await c.node.containerId(ALLOWED, CONSUMER, sidecarName(TCP));
+    const [pid] = await c.node.containerPids(id);
+    assert.ok(pid, 'the sidecar has a process');
+    // What the kernel says about the sidecar's own process, read on the host.
+    const status = Object.fromEntries(readFileSync(`/proc/${pid}/status`, 'utf8').trim().split('\n').map((l) => l.split(/:\s*/, 2) as [string, string]));
+    assert.deepEqual(status.Uid!.split(/\s+/), ['65532', '65532', '65532', '65532']);
+    assert.deepEqual(status.Gid!.split(/\s+/), ['65532', '65532', '65532', '65532']);
+    for (const k of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) assert.equal(BigInt(`0x${status[k]}`), 0n, `${k} = ${status[k]}`);
+    assert.equal(status.NoNewPrivs, '1');
+    assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /^\/usr\/bin\/socat\0|^socat\0/);
+    const root = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === '/');
+    assert.ok(root, 'a root mount');
+    assert.match(root!.split(' ')[5]!, /^ro\b/, `root mounted read-only: ${root}`);
+    // The relay's folder is mounted read-only too, and the sidecar reached its 0660 socket (TCP above).
+    const relayMount = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === `/run/socat-relay/${TCP}`);
+    assert.match(relayMount?.split(' ')[5] ?? '', /^ro\b/, `relay folder read-only: ${relayMount}`);
+  });
+
+  test('fault: the relay\'s socat is killed → the agent brings it back and the app\'s next connection works', async () => {
+    const pid = await relayProcess(TCP);
+    assert.ok(pid, 'the relay\'s socat (UNIX-LISTEN on its socket) runs in the agent container');
+    killPids([pid!]);
+    await waitFor('a new socat for the relay', async () => {
+      const p = await relayProcess(TCP);
+      return p !== undefined && p !== pid ? p : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 500 });
+    await tcpWorks('TCP through the relay after the socat restart');
+  });
+
+  test('fault: the agent container is killed → the kubelet restarts it and the sidecar\'s next connection works', async () => {
+    const id = await agentContainer();
+    const [pid] = await c.node.containerPids(id);
+    const restartsBefore = (await c.cp.client.get('v1', 'Pod', c.agentMirrorPod, 'kube-system')).status.containerStatuses.find((s: AnyObj) => s.name === 'agent').restartCount;
+    killPids([pid!]);
+    await waitFor('the kubelet to restart the agent container', async () => {
+      const p = await c.cp.client.get('v1', 'Pod', c.agentMirrorPod, 'kube-system');
+      const st = p.status.containerStatuses.find((s: AnyObj) => s.name === 'agent');
+      return st.restartCount > restartsBefore && st.state?.running ? st : undefined;
+    }, { timeoutMs: 90_000, intervalMs: 1000 });
+    assert.notEqual(await agentContainer(), id, 'a new container');
+    await tcpWorks('TCP through the relay after the agent restart', 90_000);
+    // The sidecar itself did not need a restart: it mounts the folder, not the socket file.
+    const pod = await c.cp.client.get('v1', 'Pod', CONSUMER, ALLOWED);
+    assert.equal(pod.status.initContainerStatuses.find((s: AnyObj) => s.name === sidecarName(TCP)).restartCount, 0);
+  });
+
+  test('CSI: a pod in a restricted namespace mounts its relay through the kubelet\'s CSI calls; a namespace the relay does not allow gets no mount', async (t) => {
+    const hasCsi = (await c.cp.client.get('v1', 'Pod', c.agentMirrorPod, 'kube-system')).spec.containers.some((x: AnyObj) => x.name === 'csi');
+    if (!hasCsi) return t.skip('the static pod has no csi container');
+    await applyAll(c.cp.client, readManifests('csi-driver'));
+    await waitFor('the kubelet to register csi.socat.io', async () => {
+      const cn = await c.cp.client.getOrUndefined('storage.k8s.io/v1', 'CSINode', c.node.name);
+      return cn?.spec?.drivers?.some((d: AnyObj) => d.name === 'csi.socat.io');
+    }, { timeoutMs: 60_000, intervalMs: 500 });
+    // A restricted-level pod: no hostPath allowed, the relay's folder comes as a CSI ephemeral volume.
+    const csiPod = (name: string, namespace: string) => {
+      const p = consumerPod(c, { name, namespace });
+      p.spec.volumes = [{ name: 'relay', csi: { driver: 'csi.socat.io', readOnly: true, volumeAttributes: { relay: TCP } } }];
+      p.spec.containers[0].volumeMounts = [{ name: 'relay', mountPath: '/relay', readOnly: true }];
+      return p;
+    };
+    await c.cp.client.create(csiPod('csi-consumer', RESTRICTED));
+    await waitForPodRunning(c, RESTRICTED, 'csi-consumer');
+    const res = await c.node.exec(RESTRICTED, 'csi-consumer', 'app', ['sh', '-c', 'echo csi | socat -T5 - UNIX-CONNECT:/relay/socket; touch /relay/x 2>&1; true']);
+    assert.match(res.stdout, new RegExp(`${TCP_GREETING}: csi`));
+    assert.match(res.stdout, /Read-only file system/);
+    const podUid = (await c.cp.client.get('v1', 'Pod', 'csi-consumer', RESTRICTED)).metadata.uid;
+    assert.ok(mountsUnder(`${c.node.dirs.kubeletRoot}/pods/${podUid}`).some((m) => m.mountPoint.endsWith('/mount')), 'the CSI volume is a mount under the kubelet\'s pod folder');
+    // DENIED is not among the relay's consumers: the plugin refuses, the kubelet reports FailedMount.
+    await c.cp.client.create(csiPod('csi-intruder', DENIED));
+    await waitFor('FailedMount for the intruder', async () => {
+      const evs = await c.cp.client.list<AnyObj>('v1', 'Event', DENIED);
+      return evs.find((e) => e.involvedObject?.name === 'csi-intruder' && e.reason === 'FailedMount');
+    }, { timeoutMs: 60_000, intervalMs: 1000 });
+    const intruder = await c.cp.client.get('v1', 'Pod', 'csi-intruder', DENIED);
+    assert.notEqual(intruder.status.phase, 'Running');
+    assert.equal(mountsUnder(`${c.node.dirs.kubeletRoot}/pods/${intruder.metadata.uid}`).filter((m) => m.mountPoint.includes('kubernetes.io~csi')).length, 0, 'no CSI mount for the intruder');
+    await deletePod(c, RESTRICTED, 'csi-consumer');
+    await deletePod(c, DENIED, 'csi-intruder');
+    await waitFor('the CSI mount gone after the pod', () => !mountsUnder(`${c.node.dirs.kubeletRoot}/pods/${podUid}`).some((m) => m.mountPoint.includes('kubernetes.io~csi')), { timeoutMs: 60_000, intervalMs: 500 });
+  });
+
   test('a pod without the label gets nothing', async () => {
-    const pod = consumerPod(c, { name: 'plain', namespace: ALLOWED });
-    const created = await c.cp.client.create(pod);
+    const created = await c.cp.client.create(consumerPod(c, { name: 'plain', namespace: ALLOWED }));
     assert.equal(created.spec.initContainers, undefined);
-    assert.equal(created.spec.volumes?.some((v: { hostPath?: unknown }) => v.hostPath), undefined);
+    assert.equal(created.spec.volumes, undefined);
     await waitForPodRunning(c, ALLOWED, 'plain');
     await deletePod(c, ALLOWED, 'plain');
   });
 
   test('a labeled pod in a namespace the relay does not allow is denied', async () => {
-    const pod = consumerPod(c, { name: 'intruder', namespace: DENIED, relay: TCP_RELAY });
-    await assert.rejects(c.cp.client.create(pod), (e: unknown) => e instanceof ApiError && /not allowed|namespace/i.test(e.message));
+    const pod = consumerPod(c, { name: 'intruder', namespace: DENIED, relay: TCP });
+    await assert.rejects(c.cp.client.create(pod), (e: unknown) => e instanceof ApiError && e.message.includes(DENIED));
+  });
+
+  test('fault: the Relay is deleted → its socket goes away and new connections fail cleanly', async () => {
+    const sock = socketPath(c.socketDir, TCP);
+    await c.cp.client.delete('socat.io/v1alpha1', 'Relay', TCP);
+    await waitFor(`${sock} removed`, () => !existsSync(sock), { timeoutMs: 60_000, intervalMs: 500 });
+    const before = svc.tcpConnections();
+    const t0 = Date.now();
+    const res = await tcpRequest('gone');
+    assert.ok(Date.now() - t0 < 15_000, 'the connection ends promptly, it does not hang');
+    assert.doesNotMatch(res.stdout, new RegExp(TCP_GREETING), 'no answer');
+    assert.equal(svc.tcpConnections(), before, 'nothing reached the node service');
+    // The sidecar keeps running (and will serve again once the relay is back).
+    const pod = await c.cp.client.get('v1', 'Pod', CONSUMER, ALLOWED);
+    const st = pod.status.initContainerStatuses.find((s: AnyObj) => s.name === sidecarName(TCP));
+    assert.ok(st.state.running, 'sidecar still running');
+    assert.equal(st.restartCount, 0);
   });
 });

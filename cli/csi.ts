@@ -11,12 +11,12 @@ import { createLogger } from '../lib/log.js';
 import { Driver } from '../node-agent/csi/driver.js';
 import { SystemMounter } from '../node-agent/csi/mount.js';
 import { PluginServer, pluginPaths } from '../node-agent/csi/server.js';
-import { DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR } from '../relay/index.js';
+import { CSI_DRIVER, DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR } from '../relay/index.js';
 import type { CommandIO } from './io.js';
 import { UsageError } from './io.js';
 
 export const DEFAULT_KUBELET_DIR = '/var/lib/kubelet';
-export const DEFAULT_DRIVER_NAME = 'csi.socat.io';
+export const DEFAULT_DRIVER_NAME = CSI_DRIVER;
 
 const USAGE = `usage: socat-relay csi [--config-dir DIR] [--socket-dir DIR] [--kubelet-dir DIR] [--node-id NAME] [--driver-name NAME]
   --config-dir DIR    relay files (<relay>.json, .yaml, .yml)         default ${DEFAULT_CONFIG_DIR}

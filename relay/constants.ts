@@ -20,6 +20,14 @@ export const DEFAULT_SOCKET_GID = 65532;
 /** The non-root user the sidecar runs as. */
 export const DEFAULT_SIDECAR_UID = 65532;
 
+/**
+ * The CSI driver of the node plugin (`socat-relay csi`) that mounts a relay's folder into a consumer
+ * pod as a CSI ephemeral inline volume; the webhook injects such volumes, the plugin serves them.
+ */
+export const CSI_DRIVER = 'csi.socat.io';
+/** The CSI volume's one attribute of its own: the relay whose folder to mount. */
+export const CSI_RELAY_ATTRIBUTE = 'relay';
+
 /** Prefix of the injected container's and volume's names: `socat-<relay>`. */
 export const NAME_PREFIX = 'socat-';
 /** Longest relay name: a DNS-1123 label (63) less the prefix, so container and volume names stay valid. */

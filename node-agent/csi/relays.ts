@@ -3,8 +3,8 @@
 // object, plus the namespaces the controller resolved its namespaceSelector to (annotation
 // socat.io/consumer-namespaces). Read per call, so a changed file takes effect at the next mount.
 import path from 'node:path';
-import { CONSUMER_NAMESPACES_ANNOTATION, formatProblem, parseConsumerNamespaces, parseDocuments, validateRelay, type ResolvedRelay } from '../../relay/index.js';
-import { BoundedReadError, readRelayFile } from '../../node-contract/index.js';
+import { formatProblem, parseDocuments, validateRelay, type ResolvedRelay } from '../../relay/index.js';
+import { BoundedReadError, consumerNamespacesOf, readRelayFile } from '../../node-contract/index.js';
 
 export type NodeRelay =
   | { state: 'missing'; tried: string[] }
@@ -25,12 +25,8 @@ export function interpretNodeFile(name: string, file: string, text: string): Nod
   const v = validateRelay(docs[0]);
   if (!v.resolved) return { state: 'invalid', file, error: v.problems.map(formatProblem).join('; ') };
   if (v.resolved.name !== name) return { state: 'invalid', file, error: `${file}: holds relay "${v.resolved.name}", not "${name}"` };
-  const annotations = (docs[0] as { metadata?: { annotations?: Record<string, unknown> } }).metadata?.annotations;
-  const value = annotations?.[CONSUMER_NAMESPACES_ANNOTATION];
-  if (value !== undefined && typeof value !== 'string') {
-    return { state: 'invalid', file, error: `metadata.annotations["${CONSUMER_NAMESPACES_ANNOTATION}"]: must be a string` };
-  }
-  return { state: 'ok', file, relay: v.resolved, resolvedNames: parseConsumerNamespaces(value) };
+  // A malformed annotation counts as absent: then only consumers.namespaces admits anyone.
+  return { state: 'ok', file, relay: v.resolved, resolvedNames: consumerNamespacesOf(docs[0]) };
 }
 
 /** Reads relay `name` (a valid relay name: it becomes a file name) from the config folder. */

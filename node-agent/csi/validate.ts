@@ -2,7 +2,7 @@
 // follow spiffe-csi): each problem is an InvalidArgument naming the field. Pure: request in, checked
 // values out.
 import path from 'node:path';
-import { isRelayName, shown } from '../../relay/index.js';
+import { CSI_RELAY_ATTRIBUTE, isRelayName, shown } from '../../relay/index.js';
 import type { NodeGetVolumeStatsRequest, NodePublishVolumeRequest, NodeUnpublishVolumeRequest } from './proto.js';
 import { CsiError, invalid, status } from './errors.js';
 
@@ -12,7 +12,7 @@ export const CTX_POD_NAMESPACE = 'csi.storage.k8s.io/pod.namespace';
 export const CTX_POD_NAME = 'csi.storage.k8s.io/pod.name';
 export const CTX_POD_UID = 'csi.storage.k8s.io/pod.uid';
 const KUBELET_CTX_PREFIX = 'csi.storage.k8s.io/';
-export const CTX_RELAY = 'relay';
+export const CTX_RELAY = CSI_RELAY_ATTRIBUTE;
 
 /** Single-node modes: an inline volume is one pod's, and the kubelet sends SINGLE_NODE_WRITER for it. */
 const ACCEPTED_ACCESS_MODES = new Set(['SINGLE_NODE_WRITER', 'SINGLE_NODE_READER_ONLY', 'SINGLE_NODE_SINGLE_WRITER', 'SINGLE_NODE_MULTI_WRITER']);

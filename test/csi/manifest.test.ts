@@ -10,6 +10,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { CSIDriver } from 'kubernetes-models/storage.k8s.io/v1/CSIDriver';
 import { parseCsiArgs } from '../../cli/csi.js';
+import { CSI_DRIVER } from '../../relay/index.js';
 import { REPO_ROOT } from '../harness/binaries.js';
 
 const read = (f: string): string => readFileSync(path.join(REPO_ROOT, f), 'utf8');
@@ -21,7 +22,7 @@ test('CSIDriver csi.socat.io: no attach, pod info on mount, ephemeral only, fsGr
   assert.equal(docs.length, 1);
   const d = docs[0];
   assert.doesNotThrow(() => new CSIDriver(d).validate());
-  assert.equal(d.metadata.name, 'csi.socat.io');
+  assert.equal(d.metadata.name, CSI_DRIVER);
   assert.deepEqual(
     { attachRequired: d.spec.attachRequired, podInfoOnMount: d.spec.podInfoOnMount, modes: d.spec.volumeLifecycleModes, fsGroupPolicy: d.spec.fsGroupPolicy },
     { attachRequired: false, podInfoOnMount: true, modes: ['Ephemeral'], fsGroupPolicy: 'None' },
@@ -41,7 +42,7 @@ test('agent pod: a `csi` container, privileged root, kubelet folder at the same 
   assert.equal(csi.args[0], 'csi');
   const args = parseCsiArgs(csi.args.slice(1), { NODE_NAME: 'n' });
   assert.ok(args !== 'help');
-  assert.equal(args.driverName, 'csi.socat.io');
+  assert.equal(args.driverName, CSI_DRIVER);
   assert.deepEqual(csi.env.find((e: Any) => e.name === 'NODE_NAME').valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
   assert.equal(csi.securityContext.privileged, true);
   assert.equal(csi.securityContext.runAsUser, 0);

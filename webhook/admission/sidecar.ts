@@ -1,7 +1,7 @@
 // The container and the volume injected for one relay. The socat command line comes from
 // relay/socat.ts (sidecarArgv), the only place where socat addresses are spelled.
 import {
-  POD_SOCKET_DIR, relayDir, sidecarArgv, sidecarName, volumeName, type ResolvedRelay,
+  CSI_DRIVER, CSI_RELAY_ATTRIBUTE, POD_SOCKET_DIR, relayDir, sidecarArgv, sidecarName, volumeName, type ResolvedRelay,
 } from '../../relay/index.js';
 import type { InjectOptions } from './options.js';
 import type { RawContainer } from './pod-shape.js';
@@ -29,10 +29,8 @@ export function sidecarContainer(r: ResolvedRelay, o: InjectOptions): RawContain
   return c;
 }
 
-/** The CSI driver of the node plugin that mounts a relay's folder (ephemeral inline volumes). */
-export const CSI_DRIVER = 'csi.socat.io';
-/** Its one volume attribute: the relay whose folder to mount. */
-export const CSI_RELAY_ATTRIBUTE = 'relay';
+// The CSI driver and its volume attribute are shared with the node plugin (relay/constants.ts).
+export { CSI_DRIVER, CSI_RELAY_ATTRIBUTE };
 
 export type SidecarVolume =
   | { name: string; hostPath: { path: string; type: string } }

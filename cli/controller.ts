@@ -19,6 +19,8 @@ import { StaticCatalog, type RelayCatalog } from '../webhook/catalog/catalog.js'
 import { InformerRelayCatalog, NamespaceLabels } from '../webhook/catalog/informer.js';
 import { chooseSidecarMode, serverGitVersion } from '../webhook/catalog/sidecar-mode.js';
 import { WebhookServer } from '../webhook/server/server.js';
+import { MetricsServer } from '../webhook/server/metrics-server.js';
+import { MetricsAuthorizer, kubeReviewer } from '../webhook/metrics-auth.js';
 import { CertificateError } from '../webhook/server/certwatcher.js';
 import { defaultInjectOptions, type SidecarMode } from '../webhook/admission/index.js';
 import type { CommandIO } from './io.js';
@@ -51,6 +53,8 @@ export async function loadReconcile(): Promise<StartReconcile> {
 
 export interface RunningController {
   address: AddressInfo;
+  /** The metrics server's address (its own port). */
+  metricsAddress: AddressInfo;
   stop(): Promise<void>;
 }
 
@@ -87,9 +91,17 @@ async function startLocal(c: ControllerConfig, log: Logger, say: (s: string) => 
     injectOptions: () => defaultInjectOptions({ sidecarImage: c.sidecarImage, mode, nodeSocketDir: c.socketDir }),
   });
   const address = await server.start();
+  const metricsServer = new MetricsServer({ port: c.metricsPort, host: '127.0.0.1', certFile, keyFile, registry: metrics.registry, auth: 'none', log });
+  let metricsAddress: AddressInfo;
+  try {
+    metricsAddress = await metricsServer.start();
+  } catch (e) {
+    await server.stop();
+    throw e;
+  }
   log.info({ relays: catalog.list().map((r) => r.metadata.name), sidecarMode: mode }, 'local mode: serving relays from file, no reconcile');
-  say(`socat-relay controller (local mode): https://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port} — POST AdmissionReviews to /mutate-pods and /validate-relays; /healthz /readyz /metrics\n`);
-  return { address, stop: () => server.stop() };
+  say(`socat-relay controller (local mode): https://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port} — POST AdmissionReviews to /mutate-pods and /validate-relays; /healthz /readyz; metrics: https://127.0.0.1:${metricsAddress.port}/metrics\n`);
+  return { address, metricsAddress, stop: async () => { await metricsServer.stop(); await server.stop(); } };
 }
 
 /** Cluster mode: informers, sidecar mode detection, server, reconcile. */
@@ -141,6 +153,13 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
     });
     const address = await server.start();
     stops.push(() => server.stop());
+    const metricsServer = new MetricsServer({
+      port: c.metricsPort, certFile: c.tlsCert, keyFile: c.tlsKey, registry: metrics.registry, log,
+      ...(c.host ? { host: c.host } : {}),
+      auth: new MetricsAuthorizer(kubeReviewer(kc)),
+    });
+    const metricsAddress = await metricsServer.start();
+    stops.push(() => metricsServer.stop());
     if (c.reconcile) {
       const startReconcile = await loadReconcile();
       const reconcile = await startReconcile({
@@ -151,7 +170,7 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
     } else {
       log.info('node reconcile off (SOCAT_RELAY_RECONCILE=false)');
     }
-    return { address, stop: stopAll };
+    return { address, metricsAddress, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;

@@ -9,6 +9,7 @@ export type SidecarModeSetting = 'auto' | 'native' | 'regular';
 
 export interface ControllerConfig {
   port: number;
+  metricsPort: number;
   host: string;
   tlsCert: string;
   tlsKey: string;
@@ -83,7 +84,8 @@ const oneOf = <T extends string>(values: readonly T[]) => (raw: string): T => {
 type AnySetting = { [K in keyof ControllerConfig]: Setting<K> }[keyof ControllerConfig];
 
 export const SCHEMA: readonly AnySetting[] = [
-  { key: 'port', flag: 'port', env: 'SOCAT_RELAY_PORT', default: '8443', meaning: 'HTTPS port of the webhook, probes and metrics', parse: port },
+  { key: 'port', flag: 'port', env: 'SOCAT_RELAY_PORT', default: '8443', meaning: 'HTTPS port of the webhooks and probes', parse: port },
+  { key: 'metricsPort', flag: 'metrics-port', env: 'SOCAT_RELAY_METRICS_PORT', default: '9464', meaning: 'HTTPS port of /metrics, for bearer tokens RBAC allows to get /metrics (local mode: 127.0.0.1, no token)', parse: port },
   { key: 'host', flag: 'host', env: 'SOCAT_RELAY_HOST', default: '', meaning: 'address to listen on (empty: all)', parse: text },
   { key: 'tlsCert', flag: 'tls-cert', env: 'SOCAT_RELAY_TLS_CERT', default: '/tls/tls.crt', meaning: 'serving certificate (PEM), reloaded when it changes', parse: nonEmpty },
   { key: 'tlsKey', flag: 'tls-key', env: 'SOCAT_RELAY_TLS_KEY', default: '/tls/tls.key', meaning: 'its private key (PEM)', parse: nonEmpty },

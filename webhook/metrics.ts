@@ -1,5 +1,7 @@
 // The controller's metrics, one Registry per instance (a test can run several servers side by side).
-// Served on /metrics of the webhook port.
+// Served on a port of their own (webhook/server/metrics-server.ts), behind TokenReview +
+// SubjectAccessReview. The process and Node.js metrics keep their standard names (process_*, nodejs_*)
+// so the usual dashboards find them.
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type WebhookName = 'mutate-pods' | 'validate-relays';
@@ -18,7 +20,7 @@ export interface ControllerMetrics {
 
 export function createMetrics(opts: { registry?: Registry; defaultMetrics?: boolean } = {}): ControllerMetrics {
   const registry = opts.registry ?? new Registry();
-  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'socat_relay_controller_' });
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   return {
     registry,

@@ -25,12 +25,15 @@ export interface ControllerOptions {
   /** Reuse certificates (and so the caBundle) across restarts. */
   certs?: WebhookCerts;
   port?: number;
+  metricsPort?: number;
 }
 
 export interface RunningController {
   /** https://127.0.0.1:<port> — the base of the webhook URLs. */
   baseUrl: string;
   port: number;
+  /** The controller's own metrics port (https, TokenReview + SubjectAccessReview). */
+  metricsPort: number;
   certs: WebhookCerts;
   process: ManagedProcess;
   /** GET a path on the webhook server (health, metrics) trusting our CA. */
@@ -57,11 +60,13 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   mkdirSync(tlsDir, { recursive: true });
   const files = await writeCerts(tlsDir, certs);
   const port = opts.port ?? (await freePort());
+  const metricsPort = opts.metricsPort ?? (await freePort());
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     KUBECONFIG: opts.kubeconfigPath,
     SOCAT_RELAY_PORT: String(port),
+    SOCAT_RELAY_METRICS_PORT: String(metricsPort),
     SOCAT_RELAY_HOST: '127.0.0.1',
     SOCAT_RELAY_TLS_CERT: files.cert,
     SOCAT_RELAY_TLS_KEY: files.key,
@@ -87,5 +92,5 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     await proc.stop();
     throw new Error(`the controller did not become ready: ${(err as Error).message}\n--- controller log ---\n${proc.logTail()}`);
   }
-  return { baseUrl, port, certs, process: proc, get, stop: () => proc.stop() };
+  return { baseUrl, port, metricsPort, certs, process: proc, get, stop: () => proc.stop() };
 }

@@ -107,14 +107,14 @@ test('/healthz is ok; /readyz follows the catalog and the extra readiness', asyn
   await request(setup({ ready: () => ({ ok: false, reason: 'no serving certificate' }) }).app).get('/readyz').expect(503, 'no serving certificate\n');
 });
 
-test('/metrics counts requests by outcome, latency, injections by relay and denials by reason', async () => {
+test('the metrics count requests by outcome, latency, injections by relay and denials by reason; /metrics is not on the webhook port', async () => {
   const { app, metrics } = setup();
   await request(app).post('/mutate-pods').send(review(podRequest(pod('basic')))).expect(200);
   await request(app).post('/mutate-pods').send(review(podRequest(pod('port-clash')))).expect(200);
   await request(app).post('/mutate-pods').send(review(podRequest(pod('unlabeled')))).expect(200);
   metrics.watchRestarts.inc({ resource: 'relays' });
-  const res = await request(app).get('/metrics').expect(200).expect('content-type', /text\/plain/);
-  const text = res.text;
+  await request(app).get('/metrics').expect(404);
+  const text = await metrics.registry.metrics();
   for (const line of [
     'socat_relay_admission_requests_total{webhook="mutate-pods",outcome="patched"} 1',
     'socat_relay_admission_requests_total{webhook="mutate-pods",outcome="denied"} 1',

@@ -33,7 +33,7 @@ function get(url: string, ca: string, body?: unknown): Promise<{ status: number;
 test('local mode serves the relays of a file over a self-signed certificate and exits 0 on SIGTERM', { timeout: 60_000 }, async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'socat-relay-ctl-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'controller', '--relays', VALID, '--self-signed', path.join(dir, 'tls'), '--port', '0', '--log-level', 'warn'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'controller', '--relays', VALID, '--self-signed', path.join(dir, 'tls'), '--port', '0', '--metrics-port', '0', '--log-level', 'warn'], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SOCAT_RELAY_SIDECAR_MODE: 'regular' },
   });
   const exited = once(child, 'exit');
@@ -43,7 +43,7 @@ test('local mode serves the relays of a file over a self-signed certificate and 
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (s: string) => {
       stderr += s;
-      const m = /(https:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+      const m = /(https:\/\/127\.0\.0\.1:\d+) .*metrics: (https:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(stderr);
       if (m) resolve(m[1]!);
     });
     child.on('exit', (code) => reject(new Error(`controller exited ${code}: ${stderr}`)));
@@ -59,7 +59,9 @@ test('local mode serves the relays of a file over a self-signed certificate and 
   assert.equal(review.response.uid, req.uid);
   const add = patchOps(review.response).find((op) => op.path === '/spec/containers/1') as { value: { name: string; restartPolicy?: string } } | undefined;
   assert.equal(add?.value.name, 'socat-kube-scheduler', 'regular mode from the environment');
-  const metrics = await get(`${url}/metrics`, ca);
+  assert.equal((await get(`${url}/metrics`, ca)).status, 404, 'not on the webhook port');
+  const metricsUrl = /metrics: (https:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(stderr)![1]!;
+  const metrics = await get(metricsUrl, ca);
   assert.match(metrics.text, /socat_relay_injections_total\{relay="kube-scheduler"\} 1/);
 
   child.kill('SIGTERM');

@@ -118,6 +118,17 @@ describe('the Helm chart', { skip }, () => {
     for (const n of names) assert.ok(readme.includes(`| \`${n}\` |`), `README documents ${n}`);
   });
 
+  test('metrics.serviceMonitor: the manifests\' ServiceMonitor, with the labels your Prometheus selects and the interval', async () => {
+    const objs = await helmTemplate({ set: { 'metrics.serviceMonitor.enabled': 'true', 'metrics.serviceMonitor.labels.release': 'monitoring', 'metrics.serviceMonitor.interval': '15s' } });
+    const sm = objs.find((o) => o.kind === 'ServiceMonitor')!;
+    assert.equal(sm.metadata.labels?.release, 'monitoring');
+    assert.equal(sm.metadata.labels?.['app.kubernetes.io/name'], 'socat-relay');
+    assert.equal(sm.spec.endpoints[0].interval, '15s');
+    assert.equal((await helmTemplate()).find((o) => o.kind === 'ServiceMonitor'), undefined, 'off by default');
+    const Model = (await modelFor(sm.apiVersion, sm.kind))!;
+    assert.doesNotThrow(() => new Model(sm).validate());
+  });
+
   test('a bad value fails the render with a message, not a broken manifest', async () => {
     await assert.rejects(helmTemplate({ set: { 'image.repository': '' } }), /image\.repository must be set/);
   });

@@ -135,7 +135,9 @@ describe('the controller manifests', () => {
     assert.deepEqual(flat, [
       'core/events:create', 'core/namespaces:list', 'core/namespaces:watch', 'core/nodes:list', 'core/nodes:watch',
       'socat.io/relays/status:patch', 'socat.io/relays:list', 'socat.io/relays:watch',
-    ]);
+      'authentication.k8s.io/tokenreviews:create', 'authorization.k8s.io/subjectaccessreviews:create',
+    ].sort());
+    assert.deepEqual(one('ClusterRole', 'socat-relay-metrics-reader').rules, [{ nonResourceURLs: ['/metrics'], verbs: ['get'] }]);
     const binding = one('ClusterRoleBinding', 'socat-relay-controller');
     assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'socat-relay-controller', namespace: NAMESPACE }]);
     assert.equal(binding.roleRef.name, 'socat-relay-controller');
@@ -156,7 +158,7 @@ describe('the controller manifests', () => {
     const env = Object.fromEntries(c.env.map((e: { name: string; value?: string; valueFrom?: unknown }) => [e.name, e.value ?? e.valueFrom]));
     assert.deepEqual(env, {
       NODE_NAME: { fieldRef: { fieldPath: 'spec.nodeName' } },
-      SOCAT_RELAY_PORT: '8443', SOCAT_RELAY_TLS_CERT: '/tls/tls.crt', SOCAT_RELAY_TLS_KEY: '/tls/tls.key',
+      SOCAT_RELAY_PORT: '8443', SOCAT_RELAY_METRICS_PORT: '9464', SOCAT_RELAY_TLS_CERT: '/tls/tls.crt', SOCAT_RELAY_TLS_KEY: '/tls/tls.key',
       SOCAT_RELAY_CONFIG_DIR: '/etc/socat-relay/relays.d', SOCAT_RELAY_SOCKET_DIR: '/run/socat-relay',
       SOCAT_RELAY_IMAGE: IMAGE, SOCAT_RELAY_SIDECAR_MODE: 'auto', SOCAT_RELAY_RECONCILE: 'true', LOG_LEVEL: 'info',
     });
@@ -165,7 +167,7 @@ describe('the controller manifests', () => {
       const source = readFileSync(configTs, 'utf8');
       for (const name of Object.keys(env)) assert.ok(source.includes(`'${name}'`), `webhook/config.ts knows ${name}`);
     }
-    assert.deepEqual(c.ports, [{ name: 'https', containerPort: 8443, protocol: 'TCP' }]);
+    assert.deepEqual(c.ports, [{ name: 'https', containerPort: 8443, protocol: 'TCP' }, { name: 'metrics', containerPort: 9464, protocol: 'TCP' }]);
     assert.deepEqual([c.readinessProbe.httpGet, c.livenessProbe.httpGet], [
       { path: '/readyz', port: 'https', scheme: 'HTTPS' }, { path: '/healthz', port: 'https', scheme: 'HTTPS' }]);
     const sc = c.securityContext;
@@ -185,8 +187,22 @@ describe('the controller manifests', () => {
     const svc = one('Service', 'socat-relay-webhook');
     const ds = one('DaemonSet', 'socat-relay-controller');
     assert.equal(svc.metadata.namespace, NAMESPACE);
-    assert.deepEqual(svc.spec.ports, [{ name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' }]);
+    assert.deepEqual(svc.spec.ports, [{ name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' }, { name: 'metrics', port: 9464, targetPort: 'metrics', protocol: 'TCP' }]);
     for (const [k, v] of Object.entries(svc.spec.selector as Record<string, string>)) assert.equal(ds.spec.template.metadata.labels[k], v);
+  });
+
+  test('the ServiceMonitor scrapes the Service\'s metrics port over HTTPS with a token, trusts the webhook CA, and carries the release label', () => {
+    const sm = one('ServiceMonitor', 'socat-relay-controller');
+    const svc = one('Service', 'socat-relay-webhook');
+    for (const [k, v] of Object.entries(sm.spec.selector.matchLabels as Record<string, string>)) assert.equal(svc.metadata.labels?.[k], v, k);
+    assert.deepEqual(sm.spec.namespaceSelector, { matchNames: [NAMESPACE] });
+    assert.equal(sm.metadata.labels?.release, 'kube-prometheus-stack', 'kube-prometheus-stack\'s default serviceMonitorSelector');
+    const [e, ...rest] = sm.spec.endpoints;
+    assert.equal(rest.length, 0);
+    assert.ok(svc.spec.ports.some((p: { name: string }) => p.name === e.port));
+    assert.deepEqual([e.scheme, e.path, e.bearerTokenFile], ['https', '/metrics', '/var/run/secrets/kubernetes.io/serviceaccount/token']);
+    assert.ok(one('Certificate', 'socat-relay-webhook').spec.dnsNames.includes(e.tlsConfig.serverName));
+    assert.deepEqual(e.tlsConfig.ca.secret, { name: one('Certificate', 'socat-relay-webhook').spec.secretName, key: 'ca.crt' });
   });
 
   test('the serving Certificate covers the Service names and fills the mounted Secret', () => {

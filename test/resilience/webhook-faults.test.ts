@@ -113,10 +113,11 @@ test(`controller (local mode, own process) under sustained load for ${LOAD_SECON
   const dir = await mkdtemp(path.join(os.tmpdir(), 'socat-relay-webload-'));
   tmpDirs.push(dir);
   const port = await freePort();
+  const metricsPort = await freePort();
   const proc = spawnManaged('controller', process.execPath, [
     '--import', 'tsx', path.join(REPO_ROOT, 'cli', 'main.ts'), 'controller',
     '--relays', path.join(FIXTURES, 'local-relays.yaml'), '--self-signed', path.join(dir, 'tls'),
-    '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn',
+    '--port', String(port), '--metrics-port', String(metricsPort), '--host', '127.0.0.1', '--log-level', 'warn',
   ], {
     logFile: path.join(dir, 'controller.log'), cwd: REPO_ROOT,
     // A heap cap: a leak would end in an out-of-memory crash within the run instead of hiding in a large heap.
@@ -133,8 +134,8 @@ test(`controller (local mode, own process) under sustained load for ${LOAD_SECON
     const heap: number[] = [];
     const sampler = setInterval(() => {
       try { rss.push(rssBytes(proc.child.pid!)); } catch { /* gone */ }
-      httpsGet(`https://127.0.0.1:${port}/metrics`, ca).then((r) => {
-        const m = /^socat_relay_controller_nodejs_heap_size_used_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(r.body);
+      httpsGet(`https://127.0.0.1:${metricsPort}/metrics`, ca).then((r) => {
+        const m = /^nodejs_heap_size_used_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(r.body);
         if (m) heap.push(Number(m[1]));
       }, () => undefined);
     }, 1000);

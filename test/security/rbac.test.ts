@@ -26,6 +26,8 @@ const ALLOW: Use[] = [
   { group: '', resource: 'namespaces', verb: 'watch', why: 'namespace informer watch', evidence: ['webhook/catalog/informer.ts', /NAMESPACES_PATH/] },
   { group: '', resource: 'nodes', verb: 'list', why: 'own node (fieldSelector metadata.name): labels for spec.nodeSelector', evidence: ['webhook/reconcile/kube.ts', /listNode\(/] },
   { group: '', resource: 'nodes', verb: 'watch', why: 'own node label changes', evidence: ['webhook/reconcile/kube.ts', /new ResilientInformer<V1Node>/] },
+  { group: 'authentication.k8s.io', resource: 'tokenreviews', verb: 'create', why: 'who scrapes /metrics: the bearer token\'s user', evidence: ['webhook/metrics-auth.ts', /createTokenReview/] },
+  { group: 'authorization.k8s.io', resource: 'subjectaccessreviews', verb: 'create', why: 'may that user get /metrics (RBAC)', evidence: ['webhook/metrics-auth.ts', /createSubjectAccessReview/] },
   { group: '', resource: 'events', verb: 'create', why: 'Events on Relays (ready / failing on a node)', evidence: ['webhook/reconcile/kube.ts', /createNamespacedEvent/] },
 ];
 

@@ -63,13 +63,7 @@ export function createApp(deps: AppDeps): express.Express {
     if (reasons.length > 0) res.status(503).type('text/plain').send(`${reasons.join('; ')}\n`);
     else res.type('text/plain').send('ok\n');
   });
-  app.get('/metrics', async (_req, res, next) => {
-    try {
-      res.set('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
-    } catch (err) {
-      next(err);
-    }
-  });
+  // /metrics is not served here: it has a port and an authorization of its own (metrics-server.ts).
 
   // Body-parser errors (oversized, aborted) and anything unexpected: still an AdmissionReview.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

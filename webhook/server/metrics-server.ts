@@ -1,0 +1,83 @@
+// The controller's metrics on a port of their own (not the webhook's), over HTTPS with the webhook's
+// certificate files (reloaded like the webhook's), GET /metrics only, behind MetricsAuthorizer
+// (TokenReview + SubjectAccessReview). `auth: 'none'` is for local mode on 127.0.0.1 only.
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../../lib/log.js';
+import type { MetricsAuthorizer } from '../metrics-auth.js';
+import { CertWatcher } from './certwatcher.js';
+
+export const METRICS_PATH = '/metrics';
+
+export interface MetricsServerOptions {
+  port: number;
+  /** Default: all interfaces (in a pod). */
+  host?: string;
+  certFile: string;
+  keyFile: string;
+  certPollMs?: number;
+  registry: Registry;
+  auth: MetricsAuthorizer | 'none';
+  log: Logger;
+}
+
+export class MetricsServer {
+  private server: https.Server | undefined;
+  private readonly certs: CertWatcher;
+
+  constructor(private readonly o: MetricsServerOptions) {
+    this.certs = new CertWatcher({
+      certFile: o.certFile, keyFile: o.keyFile, log: o.log,
+      ...(o.certPollMs !== undefined ? { pollMs: o.certPollMs } : {}),
+      onChange: (pair) => this.server?.setSecureContext({ minVersion: 'TLSv1.2', cert: pair.cert, key: pair.key }),
+    });
+  }
+
+  async start(): Promise<AddressInfo> {
+    const pair = await this.certs.load();
+    const server = https.createServer({ minVersion: 'TLSv1.2', cert: pair.cert, key: pair.key }, (req, res) => {
+      const path = (req.url ?? '/').split('?')[0]!;
+      const text = (code: number, body: string, headers: Record<string, string> = {}) => {
+        res.writeHead(code, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(`${body}\n`);
+      };
+      if (path !== METRICS_PATH) return text(404, 'not found');
+      if (req.method !== 'GET') return text(405, 'use GET', { allow: 'GET' });
+      void (async () => {
+        if (this.o.auth !== 'none') {
+          const v = await this.o.auth.check(req.headers.authorization, path);
+          if (v.code !== 200) {
+            this.o.log.info({ code: v.code, user: v.user, reason: v.message }, 'metrics request refused');
+            return text(v.code, v.message, v.code === 401 ? { 'www-authenticate': 'Bearer' } : {});
+          }
+        }
+        const body = await this.o.registry.metrics();
+        res.writeHead(200, { 'content-type': this.o.registry.contentType }).end(body);
+      })().catch((err: unknown) => {
+        this.o.log.error({ err }, 'metrics request failed');
+        if (!res.headersSent) text(500, 'internal error');
+      });
+    });
+    server.on('tlsClientError', (err) => this.o.log.debug({ err: err.message }, 'metrics TLS handshake failed'));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.o.port, this.o.host, () => { server.off('error', reject); resolve(); });
+    });
+    this.certs.start();
+    const addr = server.address() as AddressInfo;
+    this.o.log.info({ address: addr.address, port: addr.port, auth: this.o.auth === 'none' ? 'none' : 'TokenReview+SubjectAccessReview' }, 'metrics server listening');
+    return addr;
+  }
+
+  async stop(): Promise<void> {
+    this.certs.stop();
+    const s = this.server;
+    this.server = undefined;
+    if (!s) return;
+    await new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeAllConnections();
+    });
+  }
+}

@@ -88,7 +88,7 @@ async function startLocal(c: ControllerConfig, log: Logger, say: (s: string) => 
     port: c.port, host: c.host || '127.0.0.1', certFile, keyFile, metrics, log,
     catalog,
     namespaceLabels: (ns) => ({ 'kubernetes.io/metadata.name': ns }),
-    injectOptions: () => defaultInjectOptions({ sidecarImage: c.sidecarImage, mode, nodeSocketDir: c.socketDir }),
+    injectOptions: () => defaultInjectOptions({ sidecarImage: c.sidecarImage, mode, nodeSocketDir: c.socketDir, volumeSource: c.volumeSource }),
   });
   const address = await server.start();
   const metricsServer = new MetricsServer({ port: c.metricsPort, host: '127.0.0.1', certFile, keyFile, registry: metrics.registry, auth: 'none', log });
@@ -148,7 +148,7 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
       ...(c.host ? { host: c.host } : {}),
       catalog: relays,
       namespaceLabels: (ns) => namespaces.labels(ns),
-      injectOptions: () => defaultInjectOptions({ sidecarImage: c.sidecarImage, mode, nodeSocketDir: c.socketDir }),
+      injectOptions: () => defaultInjectOptions({ sidecarImage: c.sidecarImage, mode, nodeSocketDir: c.socketDir, volumeSource: c.volumeSource }),
       ready: () => (namespaces.synced() ? { ok: true } : { ok: false, reason: 'namespace cache not synced' }),
     });
     const address = await server.start();

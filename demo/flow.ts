@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import {
-  applyAll, findBinaries, installCrds, readManifests, registerWebhooks, startControlPlane, startController, waitFor,
+  applyAll, findBinaries, installCrds, policyManifests, registerWebhooks, startControlPlane, startController, waitFor,
   waitUntilWebhookCalled, type KubeObject,
 } from '../test/harness/index.js';
 import { CONSUME_LABEL, INJECTED_ANNOTATION, sidecarName } from '../relay/index.js';
@@ -65,7 +65,8 @@ export async function runFlow(opts: FlowOptions): Promise<FlowResult> {
 
     r.step('install the real manifests: Relay CRD, ValidatingAdmissionPolicy (+ binding), and a Node');
     await installCrds(api);
-    await applyAll(api, readManifests('policy'));
+    // The policy knows the socket folder (variables.socketRoot): this node's is under the temp dir.
+    await applyAll(api, policyManifests(path.join(cp.dir, 'node', 'run')));
     await api.apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: nodeName, labels: { 'kubernetes.io/hostname': nodeName, 'kubernetes.io/os': 'linux' } } });
     r.info(`CRD relays.socat.io Established; node ${nodeName} registered`);
 

@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR } from '../relay/index.js';
 import { DEFAULT_IMAGE, ImageRefError, parseImageRef, sidecarImageOf } from '../lib/image.js';
+import { VOLUME_SOURCES, type VolumeSource } from './admission/options.js';
 
 export type SidecarModeSetting = 'auto' | 'native' | 'regular';
 
@@ -21,6 +22,7 @@ export interface ControllerConfig {
   /** The injected sidecar's image: `<repository>-sidecar:<tag>` of `image` unless set. */
   sidecarImage: string;
   sidecarMode: SidecarModeSetting;
+  volumeSource: VolumeSource;
   reconcile: boolean;
   logLevel: string;
   kubeconfig: string;
@@ -94,6 +96,7 @@ export const SCHEMA: readonly AnySetting[] = [
   { key: 'socketDir', flag: 'socket-dir', env: 'SOCAT_RELAY_SOCKET_DIR', default: DEFAULT_SOCKET_DIR, meaning: "the node's socket root; also the hostPath mounted into consumers", parse: absPath },
   { key: 'image', flag: 'image', env: 'SOCAT_RELAY_IMAGE', default: DEFAULT_IMAGE, meaning: "the controller's and agent's image <repository>:<tag> (set from the pod's own image by the manifests)", parse: (raw) => imageRef(nonEmpty(raw)) },
   { key: 'sidecarImage', flag: 'sidecar-image', env: 'SOCAT_RELAY_SIDECAR_IMAGE', default: '', meaning: 'image of the injected socat sidecar (empty: <repository>-sidecar:<tag> of --image)', parse: imageRef },
+  { key: 'volumeSource', flag: 'volume-source', env: 'SOCAT_RELAY_VOLUME_SOURCE', default: 'hostPath', meaning: 'how consumers mount their relay folder: hostPath (needs a privileged namespace) or csi (csi.socat.io; namespaces stay restricted)', parse: oneOf(VOLUME_SOURCES) },
   { key: 'sidecarMode', flag: 'sidecar-mode', env: 'SOCAT_RELAY_SIDECAR_MODE', default: 'auto', meaning: 'auto (native on API servers >= 1.29), native or regular', parse: oneOf(['auto', 'native', 'regular'] as const) },
   { key: 'reconcile', flag: 'reconcile', env: 'SOCAT_RELAY_RECONCILE', default: 'true', meaning: "write this node's relay configs and report status", parse: bool },
   { key: 'logLevel', flag: 'log-level', env: 'LOG_LEVEL', default: 'info', meaning: 'trace, debug, info, warn, error, fatal or silent', parse: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const) },

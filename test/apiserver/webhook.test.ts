@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { INJECTED_ANNOTATION, resolveRelay, sidecarArgv, type Relay } from '../../relay/index.js';
 import {
-  ApiError, applyAll, installCrds, readManifests, registerWebhooks, skipUnlessControlPlane, startControlPlane,
+  ApiError, applyAll, installCrds, policyManifests, registerWebhooks, skipUnlessControlPlane, startControlPlane,
   startController, waitUntilWebhookCalled, type ControlPlane, type RunningController,
 } from '../harness/index.js';
 import { consumerPod, relay, WEBHOOK_ONLY_BAD_HOST, type AnyObject } from './fixtures.js';
@@ -30,7 +30,7 @@ describe('admission through a real API server with our webhook and policy', () =
     cp = await startControlPlane({ namespaces: ['consumers', 'other'] });
     await api().apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'granted', labels: { 'relay-access': 'granted' } } });
     await installCrds(api());
-    await applyAll(api(), readManifests('policy'));
+    await applyAll(api(), policyManifests(socketDir()));
     ctl = await startController({ kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, socketDir: socketDir(), env: { SOCAT_RELAY_SIDECAR_MODE: 'auto' } });
     await registerWebhooks(api(), { baseUrl: ctl.baseUrl, caBundle: ctl.certs.caBundle });
     await waitUntilWebhookCalled('the relay webhook', async () => {

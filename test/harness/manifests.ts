@@ -35,6 +35,21 @@ export function readManifests(...paths: string[]): KubeObject[] {
   });
 }
 
+/**
+ * manifests/policy/ with the policy's socket folder set to `socketDir` (variables.socketRoot), as a
+ * cluster whose controller runs with another --socket-dir patches it; the default leaves it as shipped.
+ */
+export function policyManifests(socketDir?: string): KubeObject[] {
+  const objs = readManifests('policy');
+  if (socketDir === undefined) return objs;
+  for (const o of objs) {
+    const vars = (o as { spec?: { variables?: { name: string; expression: string }[] } }).spec?.variables;
+    const root = vars?.find((v) => v.name === 'socketRoot');
+    if (root) root.expression = JSON.stringify(socketDir).replace(/^"|"$/g, "'");
+  }
+  return objs;
+}
+
 export function ofKind<T extends KubeObject = KubeObject>(objs: KubeObject[], kind: string): T[] {
   return objs.filter((o) => o.kind === kind) as T[];
 }

@@ -245,7 +245,7 @@ describe('the webhook configurations', () => {
     const w = one('MutatingWebhookConfiguration', 'socat-relay').webhooks[0];
     assert.deepEqual(vap.spec.matchConstraints.objectSelector, w.objectSelector);
     assert.deepEqual(vap.spec.matchConstraints.namespaceSelector, w.namespaceSelector);
-    assert.deepEqual(vap.spec.matchConstraints.resourceRules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }]);
+    assert.deepEqual(vap.spec.matchConstraints.resourceRules, w.rules.map(({ scope: _scope, ...rule }: { scope: string }) => rule));
     const binding = one('ValidatingAdmissionPolicyBinding', 'socat-relay-require-sidecar');
     assert.deepEqual([binding.spec.policyName, binding.spec.validationActions], [vap.metadata.name, ['Deny']]);
   });

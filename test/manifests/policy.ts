@@ -17,13 +17,14 @@ export interface PolicyVerdict {
   denied?: string;
 }
 
-export function judgeSidecarPolicy(pod: unknown, vap: KubeObject = sidecarPolicy()): PolicyVerdict {
-  for (const m of vap.spec.matchConditions ?? []) if (celEval(m.expression, { object: pod }) !== true) return { matched: false };
+export function judgeSidecarPolicy(pod: unknown, vap: KubeObject = sidecarPolicy(), operation = 'CREATE'): PolicyVerdict {
+  const request = { operation };
+  for (const m of vap.spec.matchConditions ?? []) if (celEval(m.expression, { object: pod, request }) !== true) return { matched: false };
   const variables: Record<string, unknown> = {};
-  for (const v of vap.spec.variables ?? []) variables[v.name] = celEval(v.expression, { object: pod, variables });
+  for (const v of vap.spec.variables ?? []) variables[v.name] = celEval(v.expression, { object: pod, request, variables });
   for (const v of vap.spec.validations) {
-    if (celEval(v.expression, { object: pod, variables }) !== true) {
-      return { matched: true, denied: String(v.messageExpression ? celEval(v.messageExpression, { object: pod, variables }) : v.message) };
+    if (celEval(v.expression, { object: pod, request, variables }) !== true) {
+      return { matched: true, denied: String(v.messageExpression ? celEval(v.messageExpression, { object: pod, request, variables }) : v.message) };
     }
   }
   return { matched: true };

@@ -21,8 +21,10 @@ const relay = (name: string, port: number, namespaces: string[]): Relay => ({
   apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name },
   spec: { target: { host: '127.0.0.1', port }, consumers: { namespaces } },
 });
-/** sched may be consumed from monitoring; etcd may not. */
-export const RELAYS: Relay[] = [relay(RELAY, 10259, [NAMESPACE]), relay('etcd', 2381, ['control-plane-tools'])];
+/** A namespace that enforces Pod Security level restricted. */
+export const RESTRICTED_NAMESPACE = 'locked';
+/** sched may be consumed from monitoring (and the restricted namespace); etcd may not. */
+export const RELAYS: Relay[] = [relay(RELAY, 10259, [NAMESPACE, RESTRICTED_NAMESPACE]), relay('etcd', 2381, ['control-plane-tools'])];
 
 export function options(volumeSource: VolumeSource = 'hostPath'): InjectOptions {
   return defaultInjectOptions({ sidecarImage: IMAGE, nodeSocketDir: SOCKET_DIR, volumeSource });
@@ -109,10 +111,10 @@ export const CASES: PodCase[] = [
       p.spec!.containers!.push(own);
       return p;
     },
-    webhook: /spec\.containers\[1\] "socat-sched" is not the sidecar socat-relay injects for relay "sched" \(differs: placement .*image, command, securityContext, volumeMounts/,
+    webhook: /spec\.containers\[1\] "socat-sched" is not the sidecar socat-relay injects for relay "sched" \(differs: placement \(injected into spec\.initContainers\), command, image, ports, restartPolicy, securityContext, volumeMounts\)/,
     policy: /socat-sched.*privileged/,
   },
-  fromInjected('the sidecar made privileged', (p) => { sc(p).privileged = true; }, /"socat-sched" is not the sidecar .*differs: securityContext/, /socat-sched.*privileged/),
+  fromInjected('the sidecar made privileged', (p) => { sc(p).privileged = true; delete sc(p).allowPrivilegeEscalation; }, /"socat-sched" is not the sidecar .*differs: securityContext/, /socat-sched.*privileged/),
   fromInjected('the sidecar run as root', (p) => { sc(p).runAsUser = 0; delete sc(p).runAsNonRoot; }, /differs: securityContext/, /socat-sched.*root/),
   fromInjected('the sidecar given CAP_SYS_ADMIN', (p) => { sc(p).capabilities = { drop: ['ALL'], add: ['SYS_ADMIN'] }; }, /differs: securityContext/, /socat-sched.*capabilities/),
   fromInjected('the sidecar allowed to escalate privileges', (p) => { sc(p).allowPrivilegeEscalation = true; }, /differs: securityContext/, /socat-sched.*escalation/),
@@ -160,10 +162,10 @@ export const CASES: PodCase[] = [
   // 3. Writable mounts of an injected volume.
   fromInjected('an app container mounting the injected volume writable', (p) => {
     app(p).volumeMounts = [{ name: SIDECAR, mountPath: '/relay' }];
-  }, /spec\.containers\[0\] "app" mounts the injected volume "socat-sched" writable: set readOnly: true/, /"app" mounts .*socat-sched.* writable/),
+  }, /spec\.containers\[0\] "app" mounts the injected volume "socat-sched" writable: set readOnly: true/, /containers "app" mount an injected socat-\* volume writable/),
   fromInjected('an init container mounting the injected volume writable', (p) => {
     p.spec.initContainers.push({ name: 'setup', image: 'busybox', volumeMounts: [{ name: SIDECAR, mountPath: '/relay', readOnly: false }] });
-  }, /spec\.initContainers\[1\] "setup" mounts the injected volume "socat-sched" writable/, /"setup" mounts .*socat-sched.* writable/),
+  }, /spec\.initContainers\[1\] "setup" mounts the injected volume "socat-sched" writable/, /containers "setup" mount an injected socat-\* volume writable/),
 
   // Names and labels.
   fromInjected('a second volume named socat-sched', (p) => { p.spec.volumes.push({ name: SIDECAR, emptyDir: {} }); },
@@ -190,7 +192,7 @@ export const EPHEMERAL_CASES: EphemeralCase[] = [
   { name: 'a debug container', container: { name: 'debug', image: 'busybox' }, webhook: 'allowed', policy: 'allowed' },
   { name: 'a debug container mounting the injected volume read-only', container: { name: 'debug', image: 'busybox', volumeMounts: [{ name: SIDECAR, mountPath: '/relay', readOnly: true }] }, webhook: 'allowed', policy: 'allowed' },
   { name: 'an ephemeral socat-sched', container: { name: SIDECAR, image: 'busybox' }, webhook: /spec\.ephemeralContainers\[0\] "socat-sched": ephemeral containers may not use the prefix socat-/, policy: /ephemeral.*socat-sched/ },
-  { name: 'a debug container mounting the injected volume writable', container: { name: 'debug', image: 'busybox', volumeMounts: [{ name: SIDECAR, mountPath: '/relay' }] }, webhook: /spec\.ephemeralContainers\[0\] "debug" mounts the injected volume "socat-sched" writable: set readOnly: true/, policy: /"debug" mounts .*socat-sched.* writable/ },
+  { name: 'a debug container mounting the injected volume writable', container: { name: 'debug', image: 'busybox', volumeMounts: [{ name: SIDECAR, mountPath: '/relay' }] }, webhook: /spec\.ephemeralContainers\[0\] "debug" mounts the injected volume "socat-sched" writable: set readOnly: true/, policy: /containers "debug" mount an injected socat-\* volume writable/ },
 ];
 
 /** The stored pod with one more ephemeral container: the object of the pods/ephemeralcontainers UPDATE. */

@@ -177,7 +177,7 @@ const denials: { name: string; pod: () => RawPod; namespace?: string; message: s
   {
     name: 'a container and a volume named like ours that are not ours',
     pod: () => pod('name-taken'),
-    message: 'spec.containers[0] "socat-kube-scheduler" is not the sidecar socat-relay injects for relay "kube-scheduler" (differs: placement (injected into spec.initContainers), image, command, ports, securityContext, volumeMounts, restartPolicy); spec.volumes[0] "socat-kube-scheduler" is not the volume socat-relay injects for relay "kube-scheduler" (hostPath /run/socat-relay/kube-scheduler, type DirectoryOrCreate)', reason: 'not-injected',
+    message: 'spec.containers[0] "socat-kube-scheduler" is not the sidecar socat-relay injects for relay "kube-scheduler" (differs: placement (injected into spec.initContainers), command, image, ports, restartPolicy, securityContext, volumeMounts); spec.volumes[0] "socat-kube-scheduler" is not the volume socat-relay injects for relay "kube-scheduler" (hostPath /run/socat-relay/kube-scheduler, type DirectoryOrCreate)', reason: 'not-injected',
   },
   {
     name: 'a marker annotation claiming a relay whose volume is not the relay folder',

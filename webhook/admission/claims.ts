@@ -38,7 +38,7 @@ export function sidecarDiff(actual: RawContainer, expected: RawContainer): strin
       out.push(k);
     }
   }
-  return out;
+  return out.sort();
 }
 
 interface Located {

@@ -15,3 +15,4 @@ export * from './claims.js';
 export * from './ephemeral.js';
 export * from './host-path.js';
 export * from './image.js';
+export * from './pod-security.js';

@@ -7,6 +7,7 @@ import { andNodeRequirements, nodeRequirements } from './affinity.js';
 import { checkClaims } from './claims.js';
 import { checkNamespace, checkPorts, lookUpRelays, wantedRelays, type Denial } from './consume.js';
 import { decideEphemeral, ephemeralDenials } from './ephemeral.js';
+import { podSecurityVerdict } from './pod-security.js';
 import type { InjectOptions } from './options.js';
 import { isObject, type RawContainer, type RawPod } from './pod-shape.js';
 import { allowed, denied, errored, patched, withWarnings } from './response.js';
@@ -62,13 +63,16 @@ export function decidePod(req: AdmissionRequest, ctx: PodContext): PodDecision {
   const names = wantedRelays(pod);
 
   // Only relays that exist, are valid and allow this namespace are verified; nothing else is kept.
+  const nsLabels = ctx.namespaceLabels(namespace);
   const { relays: found, denials } = lookUpRelays(names, ctx.catalog);
   const relays: ResolvedRelay[] = [];
   for (const r of found) {
-    const d = checkNamespace(r, namespace, ctx.namespaceLabels(namespace));
+    const d = checkNamespace(r, namespace, nsLabels);
     if (d) denials.push(d);
     else relays.push(r);
   }
+  const pss = podSecurityVerdict(ctx.options.volumeSource, namespace, nsLabels);
+  if (pss.deny) denials.push({ reason: 'pod-security', message: pss.deny });
   const spec = pod.spec ?? {};
   const claims = checkClaims(spec, names, relays, ctx.options);
   denials.push(...claims.denials, ...ephemeralDenials(pod));
@@ -101,7 +105,7 @@ export function decidePod(req: AdmissionRequest, ctx: PodContext): PodDecision {
     mutated.metadata ??= {};
     (mutated.metadata.annotations ??= {})[INJECTED_ANNOTATION] = marker;
   }
-  const warnings: string[] = [];
+  const warnings: string[] = pss.warn ? [pss.warn] : [];
   const restartPolicy = spec.restartPolicy;
   if (ctx.options.mode === 'regular' && injected.length > 0 && (restartPolicy === 'Never' || restartPolicy === 'OnFailure')) {
     warnings.push(RUN_TO_COMPLETION_WARNING);

@@ -129,6 +129,17 @@ describe('CSI node plugin: real sockets, real bind mounts in a private mount nam
     await call(node(), 'NodeUnpublishVolume', { volume_id: 'v', target_path: target });
   });
 
+  test('concurrent publishes of one target (kubelet retries): one mount; concurrent unpublishes: none left', async () => {
+    const target = newTarget();
+    const results = await Promise.allSettled(Array.from({ length: 6 }, () => call(node(), 'NodePublishVolume', publishRequest(target, 'sched', 'monitoring'))));
+    assert.deepEqual(results.map((r) => r.status), Array(6).fill('fulfilled'));
+    assert.equal(ns.mounts().filter((x) => x.mountPoint === target).length, 1);
+    const gone = await Promise.allSettled(Array.from({ length: 6 }, () => call(node(), 'NodeUnpublishVolume', { volume_id: 'v', target_path: target })));
+    assert.deepEqual(gone.map((r) => r.status), Array(6).fill('fulfilled'));
+    assert.equal(ns.mountAt(target), undefined);
+    assert.equal(existsSync(target), false);
+  });
+
   test('publish of another relay over a published target: AlreadyExists, the mount unchanged', async () => {
     const target = newTarget();
     await call(node(), 'NodePublishVolume', publishRequest(target, 'sched', 'monitoring'));

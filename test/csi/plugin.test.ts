@@ -50,7 +50,11 @@ describe('CSI node plugin: real sockets, real bind mounts in a private mount nam
       plugin.proc.child.kill('SIGKILL');
       await plugin.proc.exited;
     } else {
-      await plugin.proc.stop();
+      const t0 = Date.now();
+      await plugin.proc.stop(20_000);
+      assert.deepEqual(await plugin.proc.exited, { code: 0, signal: null }, 'SIGTERM: a clean exit');
+      assert.ok(Date.now() - t0 < 10_000, 'SIGTERM: exits without waiting for a SIGKILL');
+      assert.equal(existsSync(plugin.registrationSocket) || existsSync(plugin.csiSocket), false, 'SIGTERM: both sockets removed');
     }
     plugin = await startPlugin(ns, l);
     c = clientsFor(plugin);

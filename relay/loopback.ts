@@ -1,7 +1,9 @@
-// Which target hosts a Relay may name. Only literal loopback addresses in their canonical spelling, and
-// `localhost` (which the argv builders turn into 127.0.0.1 so that no name is ever resolved on the
-// node). Every other spelling that a resolver would also accept (2130706433, 0177.0.0.1, 0x7f.1,
-// ::ffff:127.0.0.1, [::1], 127.1) is refused: what is validated must be exactly what socat connects to.
+// Which target hosts a Relay may name. Only literal loopback addresses in their canonical spelling
+// (dotted-decimal 127.x.y.z; `::1` exactly), and `localhost` (which the argv builders turn into
+// 127.0.0.1 so that no name is ever resolved on the node). Every other spelling that a resolver would
+// also accept (2130706433, 0177.0.0.1, 0x7f.1, ::ffff:127.0.0.1, [::1], 127.1, 0:0:0:0:0:0:0:1,
+// ::0.0.0.1) is refused: what is validated must be exactly what socat connects to, and the CRD's CEL
+// rules (manifests/crd) accept exactly the same set, so the schema and the webhook never disagree.
 import net from 'node:net';
 
 export type HostCheck =
@@ -59,7 +61,8 @@ export function checkTargetHost(host: string): HostCheck {
   }
   const v6 = expandIPv6(host);
   if (v6 !== undefined) {
-    if (v6 === IPV6_LOOPBACK) return { ok: true, ip: '::1', family: 6 };
+    if (host === '::1') return { ok: true, ip: '::1', family: 6 };
+    if (v6 === IPV6_LOOPBACK) return { ok: false, reason: `write the IPv6 loopback address as ::1, not ${shown(host)}` };
     if (v6.startsWith('0000:0000:0000:0000:0000:ffff:')) {
       return { ok: false, reason: `IPv4-mapped IPv6 address ${shown(host)} is not allowed; write the IPv4 address (127.0.0.1)` };
     }
@@ -75,13 +78,17 @@ export type ListenCheck =
   | { ok: true; ip: string; family: 4 | 6; wildcard: boolean }
   | { ok: false; reason: string };
 
-/** Addresses the sidecar may bind inside the pod: loopback (default), or the wildcard with a warning. */
+/**
+ * Addresses the sidecar may bind inside the pod: loopback (default), or the wildcard with a warning;
+ * canonical spellings only (127.x.y.z, 0.0.0.0, ::1, ::), the same set as the CRD's CEL rule.
+ */
 export function checkListenAddress(addr: string): ListenCheck {
-  if (addr.length > 255) return { ok: false, reason: `${shown(addr)} cannot be bound in the pod; use a loopback address (127.0.0.1, ::1) or 0.0.0.0/::` };
   if (addr === '0.0.0.0') return { ok: true, ip: addr, family: 4, wildcard: true };
   if (isCanonicalIPv4(addr) && addr.startsWith('127.')) return { ok: true, ip: addr, family: 4, wildcard: false };
-  const v6 = expandIPv6(addr);
-  if (v6 === IPV6_LOOPBACK) return { ok: true, ip: '::1', family: 6, wildcard: false };
-  if (v6 === '0000:0000:0000:0000:0000:0000:0000:0000') return { ok: true, ip: '::', family: 6, wildcard: true };
+  if (addr === '::1') return { ok: true, ip: '::1', family: 6, wildcard: false };
+  if (addr === '::') return { ok: true, ip: '::', family: 6, wildcard: true };
+  const v6 = addr.length > 255 ? undefined : expandIPv6(addr);
+  if (v6 === IPV6_LOOPBACK) return { ok: false, reason: `write the IPv6 loopback address as ::1, not ${shown(addr)}` };
+  if (v6 === '0000:0000:0000:0000:0000:0000:0000:0000') return { ok: false, reason: `write the IPv6 wildcard address as ::, not ${shown(addr)}` };
   return { ok: false, reason: `${shown(addr)} cannot be bound in the pod; use a loopback address (127.0.0.1, ::1) or 0.0.0.0/::` };
 }

@@ -38,5 +38,10 @@ export function consumerPod(name: string, namespace: string, relayName: string |
   return p;
 }
 
-/** A target.host the CRD's CEL regex lets through (nine groups) but relay/validate.ts refuses. */
-export const WEBHOOK_ONLY_BAD_HOST = '0:0:0:0:0:0:0:0:0:1';
+/**
+ * A Relay edit the CRD lets through but relay/validate.ts refuses: a nodeSelector key whose prefix is
+ * longer than 253 characters (the CRD's rule only caps the whole key). Host spellings cannot serve:
+ * the CRD and the webhook accept exactly the same ones (test/security/spellings.test.ts).
+ */
+export const WEBHOOK_ONLY_BAD_KEY = `${'a'.repeat(254)}/x`;
+export const webhookOnlyBad = (r: AnyObject): void => { r.spec.nodeSelector = { [WEBHOOK_ONLY_BAD_KEY]: 'y' }; };

@@ -9,7 +9,7 @@ import {
   ApiError, applyAll, installCrds, policyManifests, registerWebhooks, skipUnlessControlPlane, startControlPlane,
   startController, waitUntilWebhookCalled, type ControlPlane, type RunningController,
 } from '../harness/index.js';
-import { consumerPod, relay, WEBHOOK_ONLY_BAD_HOST, type AnyObject } from './fixtures.js';
+import { consumerPod, relay, webhookOnlyBad, type AnyObject } from './fixtures.js';
 
 const RELAY = 'node-http';
 const SIDECAR = `socat-${RELAY}`;
@@ -34,7 +34,7 @@ describe('admission through a real API server with our webhook and policy', () =
     ctl = await startController({ kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, socketDir: socketDir(), env: { SOCAT_RELAY_SIDECAR_MODE: 'auto' } });
     await registerWebhooks(api(), { baseUrl: ctl.baseUrl, caBundle: ctl.certs.caBundle });
     await waitUntilWebhookCalled('the relay webhook', async () => {
-      const err = await errorOf(api().create(relay('probe', (r) => { r.spec.target.host = WEBHOOK_ONLY_BAD_HOST; }), { dryRun: true }));
+      const err = await errorOf(api().create(relay('probe', webhookOnlyBad), { dryRun: true }));
       return err instanceof ApiError && err.message.includes('relays.socat.io');
     });
     await api().create(relay(RELAY, (r) => { r.spec.nodeSelector = { [NODE_LABEL]: 'true' }; }));
@@ -49,10 +49,10 @@ describe('admission through a real API server with our webhook and policy', () =
   });
 
   test('a Relay that only the webhook can refuse is denied with our message, naming the field', { skip }, async () => {
-    const err = await errorOf(api().create(relay('bad-host', (r) => { r.spec.target.host = WEBHOOK_ONLY_BAD_HOST; })));
+    const err = await errorOf(api().create(relay('bad-key', webhookOnlyBad)));
     assert.ok(err instanceof ApiError, `expected a denial, got ${String(err)}`);
-    assert.match(err.message, /admission webhook "relays\.socat\.io" denied the request: .*spec\.target\.host: 0:0:0:0:0:0:0:0:0:1 is a host name/);
-    assert.equal(await api().getOrUndefined('socat.io/v1alpha1', 'Relay', 'bad-host'), undefined);
+    assert.match(err.message, /admission webhook "relays\.socat\.io" denied the request: .*spec\.nodeSelector\.a{254}\/x: not a valid label key/);
+    assert.equal(await api().getOrUndefined('socat.io/v1alpha1', 'Relay', 'bad-key'), undefined);
   });
 
   test('a bad Relay is still refused by the CRD (target.port 70000) before the webhook', { skip }, async () => {

@@ -7,7 +7,6 @@ const accepted: [string, string][] = [
   ['127.1.2.3', '127.1.2.3'],
   ['localhost', '127.0.0.1'],
   ['::1', '::1'],
-  ['0:0:0:0:0:0:0:1', '::1'],
 ];
 for (const [host, ip] of accepted) {
   test(`target host ${host} is loopback and resolves to ${ip}`, () => {
@@ -28,6 +27,8 @@ const refused: [string, RegExp][] = [
   ['::ffff:7f00:1', /IPv4-mapped/],
   ['[::1]', /brackets/],
   ['::', /not a loopback/],
+  ['0:0:0:0:0:0:0:1', /write the IPv6 loopback address as ::1/],
+  ['::0.0.0.1', /write the IPv6 loopback address as ::1/],
   ['fe80::1%lo', /host name|not a loopback/],
   ['kubernetes.default', /host name/],
   ['LOCALHOST', /host name/],

@@ -90,6 +90,16 @@ export function validatePublish(req: NodePublishVolumeRequest, pods: string): Pu
   const namespace = ctx[CTX_POD_NAMESPACE];
   if (!namespace) throw invalid(`volume_context["${CTX_POD_NAMESPACE}"]`, "required: the pod's namespace, which the kubelet passes when the CSIDriver sets podInfoOnMount: true");
   if (namespace.length > 63 || !NAMESPACE.test(namespace)) throw invalid(`volume_context["${CTX_POD_NAMESPACE}"]`, `"${shown(namespace)}" is not a valid namespace name`);
+  // The kubelet writes the pod attributes over any of the same name in the pod's volumeAttributes, but
+  // only with podInfoOnMount. Tie them to the target path, which only the kubelet chooses
+  // (<pods>/<pod uid>/volumes/…): a pod cannot know its own uid before it exists, so it cannot forge
+  // a namespace that passes this even where a CSIDriver lacks podInfoOnMount.
+  const uid = ctx[CTX_POD_UID];
+  const targetUid = targetPath.slice(pods.length + 1).split('/')[0];
+  if (!uid) throw invalid(`volume_context["${CTX_POD_UID}"]`, "required: the pod's uid, which the kubelet passes when the CSIDriver sets podInfoOnMount: true");
+  if (uid !== targetUid) {
+    throw invalid(`volume_context["${CTX_POD_UID}"]`, `"${shown(uid)}" is not the pod of target_path (${pods}/${shown(targetUid ?? '')}/…): the pod attributes must come from the kubelet`);
+  }
   const pod = ctx[CTX_POD_NAME];
   return { volumeId: id, targetPath, relay, namespace, ...(pod ? { pod } : {}) };
 }

@@ -58,7 +58,7 @@ function driver(m: Mounter): Driver {
 const publish = {
   volume_id: 'csi-1', target_path: target, readonly: true,
   volume_capability: { mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' as const } },
-  volume_context: { relay: 'sched', 'csi.storage.k8s.io/ephemeral': 'true', 'csi.storage.k8s.io/pod.namespace': 'monitoring' },
+  volume_context: { relay: 'sched', 'csi.storage.k8s.io/ephemeral': 'true', 'csi.storage.k8s.io/pod.namespace': 'monitoring', 'csi.storage.k8s.io/pod.uid': 'uid' },
 };
 
 async function code(p: Promise<unknown>): Promise<{ code: number; message: string }> {

@@ -28,7 +28,8 @@ function publishRequest(target: string, relay: string, namespace: string): Recor
       [EPHEMERAL]: 'true',
       [POD_NS]: namespace,
       'csi.storage.k8s.io/pod.name': 'consumer',
-      'csi.storage.k8s.io/pod.uid': '0e6c1a8e-7d7c-4c55-9d8e-1b2f3a4b5c6d',
+      // The kubelet's target path is <pods>/<pod uid>/volumes/…: the uid attribute must match it.
+      'csi.storage.k8s.io/pod.uid': target.split('/pods/')[1]?.split('/')[0] ?? '',
       'csi.storage.k8s.io/serviceAccount.name': 'default',
     },
   };
@@ -223,6 +224,9 @@ describe('CSI node plugin: real sockets, real bind mounts in a private mount nam
       ['an upper-case relay name', withCtx({ relay: 'Sched' }), /^volume_context\["relay"\]: "Sched" is not a valid relay name/],
       ['no pod namespace (podInfoOnMount off)', withCtx({ [POD_NS]: undefined }), /^volume_context\["csi\.storage\.k8s\.io\/pod\.namespace"\]: required.*podInfoOnMount/],
       ['an invalid pod namespace', withCtx({ [POD_NS]: 'Not_A_Namespace' }), /^volume_context\["csi\.storage\.k8s\.io\/pod\.namespace"\]: .* is not a valid namespace name/],
+      ['no pod uid', withCtx({ 'csi.storage.k8s.io/pod.uid': undefined }), /^volume_context\["csi\.storage\.k8s\.io\/pod\.uid"\]: required/],
+      // Pod attributes forged in volumeAttributes (a CSIDriver without podInfoOnMount) name another pod.
+      ['a pod uid that is not the target\'s pod', withCtx({ 'csi.storage.k8s.io/pod.uid': 'forged' }), /^volume_context\["csi\.storage\.k8s\.io\/pod\.uid"\]: "forged" is not the pod of target_path/],
     ];
     for (const [name, req, want] of cases) {
       const e = await callError(node(), 'NodePublishVolume', req);

@@ -7,7 +7,6 @@
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../lib/log.js';
 import { readInput } from '../lib/io.js';
 import { formatProblem, parseDocuments, validateRelay, ParseError, type Relay } from '../relay/index.js';
@@ -15,7 +14,7 @@ import { makeWebhookCerts } from '../certs/selfsigned.js';
 import { writeCerts } from '../certs/write.js';
 import { ConfigError, HelpRequested, configUsage, loadConfig, type ControllerConfig } from '../webhook/config.js';
 import { createMetrics } from '../webhook/metrics.js';
-import { StaticCatalog, type RelayCatalog } from '../webhook/catalog/catalog.js';
+import { StaticCatalog } from '../webhook/catalog/catalog.js';
 import { InformerRelayCatalog, NamespaceLabels } from '../webhook/catalog/informer.js';
 import { chooseSidecarMode, serverGitVersion } from '../webhook/catalog/sidecar-mode.js';
 import { WebhookServer } from '../webhook/server/server.js';
@@ -32,23 +31,15 @@ export class StartupError extends Error {
   }
 }
 
-/** The contract of webhook/reconcile/index.ts (owned by the node side), imported lazily. */
-type StartReconcile = (opts: {
-  kc: KubeConfig; catalog: RelayCatalog; nodeName: string; configDir: string; socketDir: string; registry: Registry; log: Logger;
-  namespaces: { all(): { name: string; labels: Record<string, string> }[] | undefined; subscribe(listener: () => void): () => void };
-}) => Promise<{ stop(): Promise<void> }>;
+type StartReconcile = typeof import('../webhook/reconcile/index.js').startReconcile;
 
-const RECONCILE_MODULE = '../webhook/reconcile/index.js';
-
+/** The node reconcile, imported when it is turned on (local mode and the webhook-only mode never load it). */
 export async function loadReconcile(): Promise<StartReconcile> {
-  let mod: { startReconcile?: unknown };
   try {
-    mod = (await import(RECONCILE_MODULE)) as { startReconcile?: unknown };
+    return (await import('../webhook/reconcile/index.js')).startReconcile;
   } catch (e) {
     throw new StartupError(`the node reconcile module (webhook/reconcile) cannot be loaded: ${(e as Error).message}; run with SOCAT_RELAY_RECONCILE=false for the webhook only`);
   }
-  if (typeof mod.startReconcile !== 'function') throw new StartupError('webhook/reconcile does not export startReconcile');
-  return mod.startReconcile as StartReconcile;
 }
 
 export interface RunningController {

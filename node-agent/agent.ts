@@ -1,10 +1,10 @@
-// The node agent: watches the config folder (fs.watch + periodic resync, debounced), keeps exactly one
+// The node agent: watches the config folder (lib/folder-watch.ts + periodic resync, debounced), keeps exactly one
 // socat per valid relay through the Supervisor, cleans the folders of removed relays and writes its
 // status file after every change. No Kubernetes API: files in, processes and a status file out.
-import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Registry } from 'prom-client';
+import { FolderWatch } from '../lib/folder-watch.js';
 import type { Logger } from '../lib/log.js';
 import {
   AGENT_DIR, agentStatusPath, formatAgentStatus, parseAgentStatus, readStatusFile, socketPath, writeFileAtomic, type AgentStatus,
@@ -49,10 +49,8 @@ export class Agent {
   private readonly supervisor: Supervisor;
   private readonly now: () => number;
   private config: ConfigState = { wanted: new Map(), errors: [], warnings: [] };
-  private watcher?: FSWatcher;
+  private folder?: FolderWatch;
   private resyncTimer?: NodeJS.Timeout;
-  private folderPoll?: NodeJS.Timeout;
-  private watchedIno?: number;
   private debounceTimer?: NodeJS.Timeout;
   private reloading?: Promise<void>;
   private reloadAgain = false;
@@ -109,11 +107,11 @@ export class Agent {
       await emptyRelayDir(this.opts.socketDir, name);
     }
     await this.reload(first);
-    this.watchFolder();
+    // The folder watch re-arms itself on a deleted or replaced folder and looks for a missing one every
+    // second, so a re-created folder is watched (and read) at once rather than at the next resync.
+    this.folder = new FolderWatch({ dir: this.opts.configDir, onChange: () => this.requestReload(), debounceMs: 0, tickMs: 1000, log: this.opts.log }).start();
     const resync = this.opts.resyncMs ?? 30_000;
     this.resyncTimer = setInterval(() => {
-      if (!this.watcher && !this.folderPoll) this.watchFolder();
-      else this.checkWatchedFolder();
       this.requestReload();
       this.statusChanged(); // the heartbeat: updatedAt moves even when nothing else does
     }, resync);
@@ -126,9 +124,7 @@ export class Agent {
     if (this.stopped) return;
     this.stopped = true;
     if (!this.startCalled) return; // never touched the sockets or the status file: leave them to whoever owns them
-    this.watcher?.close();
-    this.watcher = undefined;
-    clearInterval(this.folderPoll);
+    this.folder?.close();
     clearInterval(this.resyncTimer);
     clearTimeout(this.debounceTimer);
     await this.reloading?.catch(() => undefined);
@@ -198,59 +194,6 @@ export class Agent {
     for (const a of actions) this.opts.log.info({ relay: a.name, action: a.type }, 'relay change');
     await this.supervisor.apply(actions);
     this.statusChanged();
-  }
-
-  /**
-   * Watches the config folder. fs.watch keeps watching a deleted folder's inode without an error on
-   * Linux, so every event and every resync checks that the watched folder is still the one on disk;
-   * while the folder is missing it is looked for every second, so a re-created folder is watched (and
-   * read) at once rather than at the next resync.
-   */
-  private watchFolder(): void {
-    clearInterval(this.folderPoll);
-    this.folderPoll = undefined;
-    let ino: number;
-    try {
-      ino = statSync(this.opts.configDir).ino;
-      const w = watch(this.opts.configDir, { persistent: false }, () => {
-        this.checkWatchedFolder();
-        this.requestReload();
-      });
-      w.on('error', (e) => {
-        this.opts.log.warn({ err: e.message }, 'watching the config folder failed: relying on the resync until it can be watched again');
-        this.unwatch(w);
-      });
-      this.watcher = w;
-      this.watchedIno = ino;
-    } catch (e) {
-      this.opts.log.warn({ configDir: this.opts.configDir, err: (e as Error).message }, 'cannot watch the config folder yet: looking for it every second');
-      this.folderPoll = setInterval(() => {
-        if (this.stopped || !existsSync(this.opts.configDir)) return;
-        this.watchFolder();
-        this.requestReload();
-      }, 1000);
-      this.folderPoll.unref();
-    }
-  }
-
-  private unwatch(w: FSWatcher): void {
-    w.close();
-    if (this.watcher === w) this.watcher = undefined;
-  }
-
-  /** Re-arms the watch when the folder was deleted or replaced (another inode). */
-  private checkWatchedFolder(): void {
-    if (this.stopped || !this.watcher) return;
-    let ino: number | undefined;
-    try {
-      ino = statSync(this.opts.configDir).ino;
-    } catch {
-      ino = undefined;
-    }
-    if (ino === this.watchedIno) return;
-    this.opts.log.info({ configDir: this.opts.configDir, present: ino !== undefined }, 'the config folder was deleted or replaced: watching it anew');
-    this.unwatch(this.watcher);
-    this.watchFolder();
   }
 
   /** Stops the socats of a previous agent that was killed without stopping them (see orphans.ts). */

@@ -18,6 +18,14 @@ export interface ControllerMetrics {
   certReloads: Counter<'result'>;
 }
 
+const WATCH_RESTARTS = 'socat_relay_watch_restarts_total';
+
+/** The one watch-restart counter of a registry (the informers and the reconcile's node watch share it). */
+export function watchRestartsCounter(registry: Registry): Counter<'resource'> {
+  return (registry.getSingleMetric(WATCH_RESTARTS) as Counter<'resource'> | undefined)
+    ?? new Counter({ name: WATCH_RESTARTS, help: 'Informer watches restarted after an error, by resource.', labelNames: ['resource'], registers: [registry] });
+}
+
 export function createMetrics(opts: { registry?: Registry; defaultMetrics?: boolean } = {}): ControllerMetrics {
   const registry = opts.registry ?? new Registry();
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry });
@@ -31,7 +39,7 @@ export function createMetrics(opts: { registry?: Registry; defaultMetrics?: bool
     }),
     injections: new Counter({ name: 'socat_relay_injections_total', help: 'Sidecars injected, by relay.', labelNames: ['relay'], registers }),
     denials: new Counter({ name: 'socat_relay_admission_denials_total', help: 'Admission denials by reason.', labelNames: ['reason'], registers }),
-    watchRestarts: new Counter({ name: 'socat_relay_watch_restarts_total', help: 'Informer watches restarted after an error, by resource.', labelNames: ['resource'], registers }),
+    watchRestarts: watchRestartsCounter(registry),
     certReloads: new Counter({ name: 'socat_relay_cert_reloads_total', help: 'Serving certificate reloads: ok, or rejected (kept the last good pair).', labelNames: ['result'], registers }),
   };
 }

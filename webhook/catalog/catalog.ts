@@ -11,6 +11,8 @@ export interface RelayCatalog {
   subscribe(listener: (e: CatalogEvent) => void): () => void;
   /** True once the initial list has been loaded (readiness). */
   synced(): boolean;
+  /** Resolves once synced() is true (the reconcile waits for it instead of polling). */
+  whenSynced(): Promise<void>;
 }
 
 export class StaticCatalog implements RelayCatalog {
@@ -28,6 +30,9 @@ export class StaticCatalog implements RelayCatalog {
   }
   synced(): boolean {
     return true;
+  }
+  whenSynced(): Promise<void> {
+    return Promise.resolve();
   }
   subscribe(listener: (e: CatalogEvent) => void): () => void {
     this.listeners.add(listener);

@@ -64,6 +64,9 @@ export class InformerRelayCatalog implements RelayCatalog {
   synced(): boolean {
     return this.informer.synced();
   }
+  whenSynced(): Promise<void> {
+    return this.informer.whenSynced();
+  }
   subscribe(listener: (e: CatalogEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -4,19 +4,17 @@
 // and counts each restart, so the cache behind admission never silently freezes. Every watch has a
 // timeout of its own (watch.ts): a watch that went silent is aborted, reconnected and counted too.
 import { ListWatch, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import { retryDelay, type Backoff } from '../../lib/backoff.js';
 import type { Logger } from '../../lib/log.js';
 import { DEFAULT_WATCH_TIMEOUTS, TimedWatch, type WatchTimeouts } from './watch.js';
 
-export interface Backoff {
-  initialMs: number;
-  maxMs: number;
-}
+export type { Backoff };
 
 export const DEFAULT_BACKOFF: Backoff = { initialMs: 500, maxMs: 30_000 };
 
 /** Delay before restart number `attempt` (0-based): doubling from initialMs, capped at maxMs. */
 export function backoffDelay(attempt: number, b: Backoff = DEFAULT_BACKOFF): number {
-  return Math.min(b.maxMs, b.initialMs * 2 ** Math.min(attempt, 30));
+  return retryDelay(attempt + 1, b);
 }
 
 export interface InformerParams {
@@ -62,12 +60,14 @@ export class ResilientInformer<T extends KubernetesObject> {
   private stopped = false;
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
+  private markSynced!: () => void;
+  private readonly synced$ = new Promise<void>((resolve) => { this.markSynced = resolve; });
 
   constructor(private readonly o: ResilientInformerOptions<T>, handlers: ObjectHandlers<T> = {}) {
     const list = async (): Promise<KubernetesListObject<T>> => {
       const result = await o.list();
       // The cache is filled right after this promise resolves; mark synced after that.
-      setImmediate(() => { this.listed = true; this.attempt = 0; });
+      setImmediate(() => { this.listed = true; this.attempt = 0; this.markSynced(); });
       return result;
     };
     const timeouts = o.watchTimeouts ?? DEFAULT_WATCH_TIMEOUTS;
@@ -97,6 +97,11 @@ export class ResilientInformer<T extends KubernetesObject> {
   /** True once the first list has filled the cache (stays true across restarts: the cache is kept). */
   synced(): boolean {
     return this.listed;
+  }
+
+  /** Resolves once synced() is true. */
+  whenSynced(): Promise<void> {
+    return this.synced$;
   }
 
   get(name: string, namespace?: string): T | undefined {

@@ -1,7 +1,6 @@
 // The reconcile's metrics, registered on the controller's registry.
 import { Counter, type Registry } from 'prom-client';
-
-const WATCH_RESTARTS = 'socat_relay_watch_restarts_total';
+import { watchRestartsCounter } from '../metrics.js';
 
 export class ReconcileMetrics {
   readonly runs: Counter<'kind' | 'result'>;
@@ -17,9 +16,8 @@ export class ReconcileMetrics {
     this.filesWritten = new Counter({ name: 'socat_relay_reconcile_files_written_total', help: 'Relay files written to the node config folder', registers });
     this.filesRemoved = new Counter({ name: 'socat_relay_reconcile_files_removed_total', help: 'Relay files removed from the node config folder', registers });
     this.statusWrites = new Counter({ name: 'socat_relay_reconcile_status_writes_total', help: 'Relay status applies by result (success, conflict, error)', labelNames: ['result'], registers });
-    // Shared with the controller's informers when it registered it first: one metric for every watch.
-    this.watchRestarts = (registry.getSingleMetric(WATCH_RESTARTS) as Counter<'resource'> | undefined)
-      ?? new Counter({ name: WATCH_RESTARTS, help: 'Informer watches restarted after an error, by resource.', labelNames: ['resource'], registers });
+    // Shared with the controller's informers: one metric for every watch.
+    this.watchRestarts = watchRestartsCounter(registry);
     this.events = new Counter({ name: 'socat_relay_reconcile_events_total', help: 'Kubernetes Events recorded on Relays, by reason', labelNames: ['reason'], registers });
   }
 }

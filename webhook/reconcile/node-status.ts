@@ -10,22 +10,28 @@ export type AgentView =
   | { kind: 'missing'; message: string }
   | { kind: 'unreadable'; message: string };
 
-/**
- * The agent's status file as the reconcile sees it: half-written or malformed → unreadable; a status
- * whose heartbeat stopped (a dead agent's last report) → missing, never "running".
- */
-export function agentView(text: string, file: string, nowMs: number): AgentView {
-  let status: AgentStatus;
+/** Parses the status text once: the status, or the message an unreadable file is reported with. */
+export function parseAgentView(text: string, file: string): { status: AgentStatus } | { error: string } {
   try {
-    status = parseAgentStatus(text);
+    return { status: parseAgentStatus(text) };
   } catch (e) {
-    return { kind: 'unreadable', message: `${file}: ${(e as Error).message}` };
+    return { error: `${file}: ${(e as Error).message}` };
   }
+}
+
+/** A parsed status at `nowMs`: one whose heartbeat stopped (a dead agent's last report) → missing, never "running". */
+export function agentViewOf(status: AgentStatus, nowMs: number): AgentView {
   const age = staleAgentStatusAge(status, nowMs);
   if (age !== undefined) {
     return { kind: 'missing', message: `the agent's status was last updated ${age} s ago (${status.agent.updatedAt}; heartbeat every ${status.agent.heartbeatSeconds} s): is the node agent (static pod) running?` };
   }
   return { kind: 'ok', status };
+}
+
+/** The agent's status file as the reconcile sees it: half-written or malformed → unreadable; stale → missing. */
+export function agentView(text: string, file: string, nowMs: number): AgentView {
+  const p = parseAgentView(text, file);
+  return 'error' in p ? { kind: 'unreadable', message: p.error } : agentViewOf(p.status, nowMs);
 }
 
 export interface EntryInput {

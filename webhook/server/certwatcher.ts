@@ -2,9 +2,9 @@
 // controller-runtime's certwatcher does it: watch the folder (Secret volumes swap a symlink) and poll,
 // compare bytes, and keep the last good pair when the new one does not parse or does not match.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
 import { readFile as fsReadFile } from 'node:fs/promises';
 import path from 'node:path';
+import { FolderWatch } from '../../lib/folder-watch.js';
 import type { Logger } from '../../lib/log.js';
 
 export interface CertPair {
@@ -53,9 +53,7 @@ export interface CertWatcherOptions {
 export class CertWatcher {
   private pair: CertPair | undefined;
   private rejected: CertPair | undefined;
-  private watchers: FSWatcher[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private debounce: NodeJS.Timeout | undefined;
+  private watches: FolderWatch[] = [];
   private reading: Promise<void> | undefined;
   private readonly readFile: (file: string) => Promise<Buffer>;
 
@@ -79,23 +77,13 @@ export class CertWatcher {
   start(): void {
     const dirs = new Set([path.dirname(this.o.certFile), path.dirname(this.o.keyFile)]);
     for (const dir of dirs) {
-      try {
-        const w = watch(dir, { persistent: false }, () => this.schedule());
-        w.on('error', (err) => this.o.log.warn({ err, dir }, 'certificate folder watch failed; polling only'));
-        this.watchers.push(w);
-      } catch (err) {
-        this.o.log.warn({ err, dir }, 'cannot watch the certificate folder; polling only');
-      }
+      this.watches.push(new FolderWatch({ dir, onChange: () => void this.check(), debounceMs: 50, tickMs: this.o.pollMs ?? 10_000, poll: true, log: this.o.log }).start());
     }
-    this.timer = setInterval(() => this.schedule(), this.o.pollMs ?? 10_000);
-    this.timer.unref();
   }
 
   stop(): void {
-    for (const w of this.watchers) w.close();
-    this.watchers = [];
-    if (this.timer) clearInterval(this.timer);
-    if (this.debounce) clearTimeout(this.debounce);
+    for (const w of this.watches) w.close();
+    this.watches = [];
   }
 
   /** Re-reads now; resolves when done (tests, and the poll). */
@@ -103,13 +91,6 @@ export class CertWatcher {
     while (this.reading) await this.reading;
     this.reading = this.reload().finally(() => { this.reading = undefined; });
     return this.reading;
-  }
-
-  private schedule(): void {
-    // A rotation writes two files; wait a moment so both are in place.
-    if (this.debounce) clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => { void this.check(); }, 50);
-    this.debounce.unref();
   }
 
   private async reload(): Promise<void> {

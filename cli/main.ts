@@ -11,6 +11,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: (ar
   inject: { summary: 'offline preview: inject -f POD.yaml --relays RELAYS.yaml', load: () => import('./inject.js') },
   validate: { summary: 'validate -f RELAY.yaml: exit 1 with one line per problem', load: () => import('./validate.js') },
   'static-pod': { summary: 'static-pod [--image IMG]: prints the node agent static-pod manifest', load: () => import('./static-pod.js') },
+  cleanup: { summary: 'cleanup [--host-root DIR]: removes socat-relay\'s folders from a node (uninstall)', load: () => import('./cleanup.js') },
   certs: { summary: 'certs --out DIR: CA + serving certificate, prints the caBundle', load: () => import('./certs.js') },
 };
 

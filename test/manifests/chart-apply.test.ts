@@ -5,10 +5,12 @@
 // the cert-manager models in chart.test.ts).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { readManifests, skipUnlessControlPlane, startControlPlane, waitForCrdEstablished, type ControlPlane } from '../harness/index.js';
 import { helmTemplate, key } from './chart.js';
-import type { KubeObject } from './load.js';
-import { skipWithout } from './tools.js';
+import { REPO, type KubeObject } from './load.js';
+import { runTool, skipWithout } from './tools.js';
 
 const skip = skipUnlessControlPlane() || skipWithout('helm');
 
@@ -42,6 +44,18 @@ describe('the chart applied server-side to a real API server', { skip }, () => {
     for (const o of objs) {
       const got = await cp!.client.get(o.apiVersion, o.kind, o.metadata.name, o.metadata.namespace);
       assert.equal(got.metadata.labels?.['app.kubernetes.io/managed-by'], 'Helm', key(o));
+    }
+  });
+
+  test('the install docs\' kubectl wait lines for the CRD and the CA injection pass on the applied chart (kubectl from TESTBIN_DIR)', { skip: skipWithout('kubectl') }, async () => {
+    const lines = [readFileSync(path.join(REPO, 'README.md'), 'utf8'), readFileSync(path.join(REPO, 'docs', 'install.md'), 'utf8')]
+      .flatMap((t) => t.split('\n')).map((l) => l.replace(/\s+#.*$/, '').trim())
+      .filter((l) => /^kubectl wait .*(crd\/|webhookconfiguration\/)/.test(l));
+    assert.ok(lines.length >= 3, lines.join('\n'));
+    for (const line of new Set(lines)) {
+      const args = line.split(/\s+/).slice(1).map((a) => a.replace(/^(--for=jsonpath=)'(.*)'$/, '$1$2'));
+      const out = await runTool('kubectl', ['--kubeconfig', cp!.kubeconfigPath, ...args, '--timeout=20s']);
+      assert.match(out, /condition met/, line);
     }
   });
 

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadPackageDefinition, type GrpcObject, type ServiceClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
+import { loadPackageDefinition, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { loadSync, type Options } from '@grpc/proto-loader';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -51,7 +51,6 @@ export function loadServices(): CsiServices {
   return cached;
 }
 
-export type { ServiceDefinition };
 
 // --- message shapes (as decoded with LOADER_OPTIONS; every field may be missing in a hostile call) ---
 

@@ -1,4 +1,5 @@
-// The envtest-like harness: a real etcd + kube-apiserver, our real manifests, our real controller.
+// The envtest-like harness: a real etcd + kube-apiserver, our real manifests, our real controller; and a
+// real node (containerd + kubelet) running the image the Dockerfile builds.
 export * from './binaries.js';
 export * from './cleanup.js';
 export * from './client.js';
@@ -13,3 +14,5 @@ export * from './image.js';
 export * from './node.js';
 export * from './node-config.js';
 export * from './node-host.js';
+export * from './node-cluster.js';
+export * from './node-static-pod.js';

@@ -4,15 +4,14 @@
 // in order on it, and the end checks that nothing it made is left on the host.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import {
   ApiError, applyAll, killPids, links, mountsUnder, netnsNames, nodeUnavailable, processesMentioning, readManifests, skipUnlessControlPlane, waitFor,
 } from '../harness/index.js';
 import { sidecarName, socketPath } from '../../relay/index.js';
-import { existsSync } from 'node:fs';
 import {
   AGENT_POD, applyRelay, consumerPod, createConsumer, deletePod, startCluster, waitForPodRunning, type Cluster,
-} from './cluster.js';
+} from '../harness/index.js';
 import { startNodeServices, TCP_GREETING, type NodeServices } from './services.js';
 
 const required = process.env.CI === 'true' || process.env.REQUIRE_APISERVER === '1';

@@ -4,13 +4,16 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import {
-  applyAll, installCrds, readManifests, registerCleanup, registerWebhooks, startControlPlane, startController, startNode,
-  waitFor, waitUntilWebhookCalled, type ControlPlane, type KubeObject, type RunningController, type TestNode,
-} from '../harness/index.js';
+import { registerCleanup } from './cleanup.js';
+import type { KubeObject } from './client.js';
+import { startControlPlane, type ControlPlane } from './controlplane.js';
+import { startController, type RunningController } from './controller.js';
+import { applyAll, installCrds, readManifests } from './manifests.js';
+import { startNode, type TestNode } from './node.js';
+import { waitFor } from './wait.js';
+import { registerWebhooks, waitUntilWebhookCalled } from './webhooks.js';
 import { agentStatusPath, CONSUME_LABEL, INJECTED_ANNOTATION, socketPath } from '../../relay/index.js';
-import { DEFAULT_KUBELET_ROOT, readStaticPod, rewriteStaticPod } from './static-pod.js';
+import { DEFAULT_KUBELET_ROOT, readStaticPod, rewriteStaticPod } from './node-static-pod.js';
 
 export const AGENT_POD_FILE = 'socat-relay-agent.yaml';
 export const AGENT_POD = 'socat-relay-agent';
@@ -29,9 +32,17 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-export async function startCluster(o: { namespaces: { name: string; labels?: Record<string, string> }[]; nodeName?: string }): Promise<Cluster> {
+export interface ClusterOptions {
+  namespaces: { name: string; labels?: Record<string, string> }[];
+  nodeName?: string;
+  /** Told each step as it begins (the demo prints them). */
+  onStep?: (title: string) => void;
+}
+
+export async function startCluster(o: ClusterOptions): Promise<Cluster> {
+  const step = o.onStep ?? (() => undefined);
   const stops: (() => Promise<void>)[] = [];
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-node-e2e-'));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-cluster-'));
   const unregisterDir = registerCleanup(() => rmSync(dir, { recursive: true, force: true }));
   const stop = async () => {
     const errors: unknown[] = [];
@@ -41,12 +52,14 @@ export async function startCluster(o: { namespaces: { name: string; labels?: Rec
     if (errors.length) throw errors[0];
   };
   try {
+    step('start etcd + kube-apiserver; apply the Relay CRD and the ValidatingAdmissionPolicy');
     const cp = await startControlPlane();
     stops.push(() => cp.stop());
     for (const ns of o.namespaces) await cp.client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns.name, labels: ns.labels } });
     await installCrds(cp.client);
     await applyAll(cp.client, readManifests('policy'));
 
+    step('start a real node: containerd + kubelet (the image the Dockerfile builds, imported into containerd)');
     const node = await startNode({ controlPlane: cp, nodeName: o.nodeName ?? 'e2e-node' });
     stops.push(() => node.stop());
 
@@ -54,6 +67,7 @@ export async function startCluster(o: { namespaces: { name: string; labels?: Rec
     const socketDir = path.join(dir, 'run', 'socat-relay');
     mkdirSync(configDir, { recursive: true });
     mkdirSync(socketDir, { recursive: true });
+    step('start the controller (webhook + this node\'s reconcile) and register its webhooks');
     const controller = await startController({
       kubeconfigPath: cp.kubeconfigPath, dir, nodeName: node.name, reconcile: true, configDir, socketDir,
       env: { SOCAT_RELAY_IMAGE: node.image.image, SOCAT_RELAY_SIDECAR_IMAGE: node.image.sidecarImage, SOCAT_RELAY_SIDECAR_MODE: 'native' },
@@ -61,6 +75,7 @@ export async function startCluster(o: { namespaces: { name: string; labels?: Rec
     stops.push(() => controller.stop());
     await registerWebhooks(cp.client, { baseUrl: controller.baseUrl, caBundle: controller.certs.caBundle });
 
+    step('the agent as a static pod: manifests/node-agent/static-pod.yaml into the kubelet\'s folder');
     const pod = rewriteStaticPod(readStaticPod(), {
       image: node.image.image,
       paths: [
@@ -148,5 +163,3 @@ export async function applyRelay(c: Cluster, relay: AnyObj): Promise<string> {
   await waitFor(`the agent to serve ${sock}`, () => existsSync(sock), { timeoutMs: 60_000, intervalMs: 250 });
   return sock;
 }
-
-export { delay };

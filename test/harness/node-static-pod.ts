@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { MANIFESTS_DIR, type KubeObject } from '../harness/index.js';
+import type { KubeObject } from './client.js';
+import { MANIFESTS_DIR } from './manifests.js';
 
 export const STATIC_POD_FILE = path.join(MANIFESTS_DIR, 'node-agent', 'static-pod.yaml');
 export const DEFAULT_KUBELET_ROOT = '/var/lib/kubelet';

@@ -160,7 +160,7 @@ describe('the controller manifests', () => {
       NODE_NAME: { fieldRef: { fieldPath: 'spec.nodeName' } },
       SOCAT_RELAY_PORT: '8443', SOCAT_RELAY_METRICS_PORT: '9464', SOCAT_RELAY_TLS_CERT: '/tls/tls.crt', SOCAT_RELAY_TLS_KEY: '/tls/tls.key',
       SOCAT_RELAY_CONFIG_DIR: '/etc/socat-relay/relays.d', SOCAT_RELAY_SOCKET_DIR: '/run/socat-relay',
-      SOCAT_RELAY_IMAGE: IMAGE, SOCAT_RELAY_SIDECAR_MODE: 'auto', SOCAT_RELAY_RECONCILE: 'true', LOG_LEVEL: 'info',
+      SOCAT_RELAY_IMAGE: IMAGE, SOCAT_RELAY_SIDECAR_MODE: 'auto', SOCAT_RELAY_VOLUME_SOURCE: 'csi', SOCAT_RELAY_RECONCILE: 'true', LOG_LEVEL: 'info',
     });
     const configTs = path.join(REPO, 'webhook', 'config.ts');
     if (existsSync(configTs)) {

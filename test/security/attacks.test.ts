@@ -167,3 +167,40 @@ for (const [image, same] of IMAGES) {
     assert.equal(sameImageButRegistry(image, IMAGE), same);
   });
 }
+
+const PSS: [string, Record<string, string>, 'hostPath' | 'csi', 'denied' | 'warned' | 'allowed'][] = [
+  ['enforce=restricted, hostPath', { 'pod-security.kubernetes.io/enforce': 'restricted' }, 'hostPath', 'denied'],
+  ['enforce=baseline, hostPath', { 'pod-security.kubernetes.io/enforce': 'baseline' }, 'hostPath', 'denied'],
+  ['enforce=privileged, hostPath', { 'pod-security.kubernetes.io/enforce': 'privileged', 'pod-security.kubernetes.io/warn': 'privileged' }, 'hostPath', 'allowed'],
+  ['enforce=privileged + warn=baseline, hostPath', { 'pod-security.kubernetes.io/enforce': 'privileged', 'pod-security.kubernetes.io/warn': 'baseline' }, 'hostPath', 'warned'],
+  ['no Pod Security labels, hostPath', {}, 'hostPath', 'allowed'],
+  ['enforce=restricted, csi', { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' }, 'csi', 'allowed'],
+];
+for (const [name, labels, source, outcome] of PSS) {
+  test(`Pod Security: ${name} → ${outcome}`, async () => {
+    const d = decidePod(podCreateRequest(plainPod(), NAMESPACE, 'u'), context(source, labels));
+    if (outcome === 'denied') {
+      assert.equal(d.response.allowed, false);
+      assert.match(d.response.status?.message ?? '', /^namespace "monitoring" enforces Pod Security level (baseline|restricted), which forbids the hostPath volume socat-relay injects in hostPath mode: run the controller with --volume-source csi/);
+    } else {
+      assert.equal(d.response.allowed, true, d.response.status?.message);
+      assert.ok(d.response.patch);
+      assert.deepEqual(d.response.warnings, outcome === 'warned' ? ['socat-relay: Pod Security warn level forbids hostPath; use the CSI volume source (--volume-source csi)'] : undefined);
+    }
+  });
+}
+
+test('inject reads Pod Security labels from --namespace-labels: hostPath refused, csi admitted', async () => {
+  const run = async (source: string) => {
+    let stderr = '';
+    const code = await main(['inject', '-f', '-', '--relays', relaysFile, '-n', NAMESPACE, '--volume-source', source, '--namespace-labels', 'pod-security.kubernetes.io/enforce=restricted'], {
+      stdin: Readable.from([stringify(plainPod())]), stdout: { write: () => {} }, stderr: { write: (s: string) => { stderr += s; } }, env: {},
+    });
+    return { code, stderr };
+  };
+  const h = await run('hostPath');
+  assert.equal(h.code, 1);
+  assert.match(h.stderr, /enforces Pod Security level restricted, .*--volume-source csi/);
+  assert.equal((await run('csi')).code, 0);
+  assert.equal((await run('nfs')).code, 2, '--volume-source takes hostPath or csi only');
+});

@@ -68,15 +68,21 @@ export const VARIANTS: Record<string, { describe: string; node: ArgvEdit; sideca
     node: (a) => a.map((x) => (x.startsWith('-b') ? '-b8192' : x)),
     sidecar: (a) => a.map((x) => (x.startsWith('-b') ? '-b8192' : x)),
   },
-  'udp-rcvbuf': {
-    describe: 'UDP one-way with rcvbuf=4194304 on the sidecar\'s UDP-RECV and the node side\'s UNIX-RECV',
-    node: (a) => a.map((x) => (x.startsWith('UNIX-RECV:') ? `${x},rcvbuf=4194304` : x)),
-    sidecar: (a) => a.map((x) => (/^UDP[46]?-RECV:/.test(x) ? `${x},rcvbuf=4194304` : x)),
+  // The shipped fixes, undone: each A/B of a fix is re-run by naming its variant.
+  'udp-no-rcvbuf': {
+    describe: 'UDP one-way without the 4 MiB rcvbuf on the sidecar\'s UDP-RECV and the node side\'s UNIX-RECV (the relay before that fix)',
+    node: (a) => a.map((x) => x.replace(/,rcvbuf=\d+/, '')),
+    sidecar: (a) => a.map((x) => x.replace(/,rcvbuf=\d+/, '')),
   },
-  'nodelay': {
-    describe: 'TCP_NODELAY on both TCP ends (nodelay option)',
-    node: (a) => a.map((x) => (/^TCP[46]?:/.test(x) ? `${x},nodelay` : x)),
-    sidecar: (a) => a.map((x) => (/^TCP[46]?-LISTEN:/.test(x) ? `${x},nodelay` : x)),
+  'no-nodelay': {
+    describe: 'TCP without the nodelay option on the sidecar\'s listener and the node side\'s connection (the relay before that fix)',
+    node: (a) => a.map((x) => x.replace(/,nodelay(?=,|$)/, '')),
+    sidecar: (a) => a.map((x) => x.replace(/,nodelay(?=,|$)/, '')),
+  },
+  'no-t10': {
+    describe: 'TCP without -t10 on both halves (socat\'s default 0.5 s half-close linger, the relay before that fix)',
+    node: (a) => a.filter((x) => !/^-t\d+$/.test(x)),
+    sidecar: (a) => a.filter((x) => !/^-t\d+$/.test(x)),
   },
 };
 
@@ -135,6 +141,11 @@ export class Samples {
   }
   med(metric: string, pathName: string): number {
     return median(this.m.get(`${metric}|${pathName}`) ?? []);
+  }
+  /** For counts of failures: one failed run must show, so they add up instead of taking the median. */
+  sum(metric: string, pathName: string): number {
+    const a = this.m.get(`${metric}|${pathName}`);
+    return a ? a.reduce((x, y) => x + y, 0) : Number.NaN;
   }
   has(metric: string, pathName: string): boolean {
     return this.m.has(`${metric}|${pathName}`);
@@ -234,7 +245,7 @@ export async function benchDatapath(p: DatapathParams, log: Log): Promise<Figure
     }
 
     // UDP one-way: climb the rate ladder until a datagram is lost; once per path (each step lasts udpSeconds).
-    const ladder: Record<string, { rate: number; sent: number; received: number }[]> = {};
+    const ladder: Record<string, LadderStep[]> = {};
     for (const path_ of sink) {
       ladder[path_.name] = [];
       for (const rate of p.udpRates) {
@@ -242,9 +253,10 @@ export async function benchDatapath(p: DatapathParams, log: Log): Promise<Figure
         const r = await runClient(path_, { kind: 'udp-send', port: path_.port, rate, seconds: p.udpSeconds, size: p.udpSize });
         if (r.kind !== 'sent') throw new Error('udp-send: unexpected result');
         const received = await settledCount(services);
-        ladder[path_.name]?.push({ rate, sent: r.sent, received });
-        log(`[datapath] udp one-way ${path_.name} ${rate}/s: ${received}/${r.sent}`);
-        if (received < r.sent) break;
+        const step: LadderStep = { rate, sent: r.sent - r.errors, seconds: r.seconds, received };
+        ladder[path_.name]?.push(step);
+        log(`[datapath] udp one-way ${path_.name} ${rate}/s requested, ${sentRate(step).toFixed(0)}/s sent${isShort(step) ? ' (short)' : ''}: ${received}/${step.sent}`);
+        if (received < step.sent) break;
       }
     }
     return datapathFigures(s, ladder, p, notes, http.map((x) => x.name));
@@ -253,13 +265,39 @@ export async function benchDatapath(p: DatapathParams, log: Log): Promise<Figure
   }
 }
 
-function maxLossless(steps: { rate: number; sent: number; received: number }[] | undefined): number {
+/** One step of the UDP one-way ladder: the rate asked for, what the sender got out in how long, what arrived. */
+export interface LadderStep {
+  rate: number;
+  /** Datagrams the sender handed to the kernel without error. */
+  sent: number;
+  /** How long the sender took (longer than asked when it could not keep up). */
+  seconds: number;
+  received: number;
+}
+
+/** The rate actually sent: datagrams out per second of sending. */
+export function sentRate(st: LadderStep): number {
+  return st.seconds > 0 ? st.sent / st.seconds : 0;
+}
+
+/** A step where the sender fell short of the requested rate by more than 5 %. */
+export function isShort(st: LadderStep): boolean {
+  return sentRate(st) < 0.95 * st.rate;
+}
+
+/** The rate actually sent at the highest lossless step (0 when none was lossless). */
+export function maxLossless(steps: readonly LadderStep[] | undefined): number {
   let best = 0;
-  for (const st of steps ?? []) if (st.received >= st.sent) best = Math.max(best, st.rate);
+  for (const st of steps ?? []) if (st.received >= st.sent) best = Math.max(best, sentRate(st));
   return best;
 }
 
-export function datapathFigures(s: Samples, ladder: Record<string, { rate: number; sent: number; received: number }[]>, p: DatapathParams, notes: string[], httpPaths: string[]): Figure[] {
+/** The ladder as text: requested → sent per second, short steps marked, the losses. */
+export function ladderText(steps: readonly LadderStep[] | undefined): string {
+  return (steps ?? []).map((st) => `${st.rate}→${sentRate(st).toFixed(0)}/s${isShort(st) ? ' (short)' : ''}${st.received < st.sent ? ` lost ${st.sent - st.received}` : ''}`).join(', ');
+}
+
+export function datapathFigures(s: Samples, ladder: Record<string, LadderStep[]>, p: DatapathParams, notes: string[], httpPaths: string[]): Figure[] {
   const bulkNote = `${p.bulkBytes / MiB} MiB per download (curl), median of ${p.runs}`;
   const f: Figure[] = [
     figure({ name: 'http bulk, chain / direct', unit: 'MiB/s', value: s.med('bulk', 'chain'), baseline: s.med('bulk', 'direct'), goal: { on: 'ratio', op: '>=', target: 0.9 }, note: bulkNote }),
@@ -276,11 +314,11 @@ export function datapathFigures(s: Samples, ladder: Record<string, { rate: numbe
     figure({ name: 'new connection p99, chain', unit: 'ms', value: s.med('nc-p99', 'chain'), baseline: s.med('nc-p99', 'direct') }),
     figure({ name: `burst of ${p.burstConnections} connections p99, chain / direct`, unit: 'ms', value: s.med('burst-p99', 'chain'), baseline: s.med('burst-p99', 'direct'), goal: { on: 'ratio', op: '<=', target: 2 }, note: `all opened at once, each does one request; time to its close; median over ${p.runs * p.burstRounds} bursts` }),
     figure({ name: `burst of ${p.burstConnections} connections p99, single hop / direct`, unit: 'ms', value: s.med('burst-p99', 'hop'), baseline: s.med('burst-p99', 'direct') }),
-    figure({ name: 'failed connections (new + burst), chain', unit: 'count', value: s.med('nc-errors', 'chain') + s.med('burst-errors', 'chain'), goal: { on: 'value', op: '<=', target: 0 } }),
-    figure({ name: 'udp one-way, highest lossless rate, chain / direct', unit: 'datagrams/s', value: maxLossless(ladder.chain), baseline: maxLossless(ladder.direct), note: `${p.udpSize} B datagrams, ${p.udpSeconds} s per step, ladder ${p.udpRates.join('/')} (the ladder's top bounds the figure)` }),
+    figure({ name: 'failed connections (new + burst), chain', unit: 'count', value: s.sum('nc-errors', 'chain') + s.sum('burst-errors', 'chain'), goal: { on: 'value', op: '<=', target: 0 }, note: `summed over the ${p.runs} runs` }),
+    figure({ name: 'udp one-way, highest lossless rate, chain / direct', unit: 'datagrams/s', value: maxLossless(ladder.chain), baseline: maxLossless(ladder.direct), note: `rate actually sent at the highest lossless step; ${p.udpSize} B datagrams, ${p.udpSeconds} s per step; requested→sent: chain ${ladderText(ladder.chain)}; direct ${ladderText(ladder.direct)} (the ladder's top bounds the figure; "short": the sender fell > 5 % below the requested rate)` }),
     figure({ name: 'udp request/response p50, chain / direct', unit: 'ms', value: s.med('rr-p50', 'chain'), baseline: s.med('rr-p50', 'direct'), note: `${p.udpQueries} sequential queries, new source port each (RequestReply, replyTimeoutSeconds 1)` }),
     figure({ name: 'udp request/response p99, chain / direct', unit: 'ms', value: s.med('rr-p99', 'chain'), baseline: s.med('rr-p99', 'direct') }),
-    figure({ name: 'udp request/response lost, chain', unit: 'count', value: s.med('rr-lost', 'chain'), goal: { on: 'value', op: '<=', target: 0 } }),
+    figure({ name: 'udp request/response lost, chain', unit: 'count', value: s.sum('rr-lost', 'chain'), goal: { on: 'value', op: '<=', target: 0 }, note: `summed over the ${p.runs} runs` }),
   ];
   for (const name of Object.keys(ladder).filter((n) => n.startsWith('chain-'))) {
     f.push(figure({ name: `variant ${name}: udp one-way highest lossless rate / chain`, unit: 'datagrams/s', value: maxLossless(ladder[name]), baseline: maxLossless(ladder.chain) }));

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { agentStatusPath, socketPath } from '../../relay/index.js';
 import { nodeArgs } from '../lib/build.js';
-import { figure, type Figure } from '../lib/figures.js';
+import { figure, type Figure, type Goal } from '../lib/figures.js';
 import { canConnect, freePort, waitUntil } from '../lib/net.js';
 import { num } from '../lib/params.js';
 import { Cleanup, descendants, processTable, rssOf, runCommand, startProcess, totalPss, totalRss, type Managed } from '../lib/proc.js';
@@ -77,6 +77,11 @@ async function socatMemory(agentPid: number): Promise<{ count: number; rss: numb
   const table = await processTable();
   const pids = descendants(table, agentPid).filter((p) => table.get(p)?.comm === 'socat');
   return { count: pids.length, rss: await totalRss(pids), pss: await totalPss(pids) };
+}
+
+/** 1000 Relays reconciled to files in ≤ 1 s: 1 ms per relay, whatever BENCH_SCALE_RECONCILE_RELAYS is. */
+export function reconcileGoal(relays: number): Goal {
+  return { on: 'value', op: '<=', target: relays };
 }
 
 export async function benchScale(p: ScaleParams, log: Log): Promise<Figure[]> {
@@ -152,15 +157,15 @@ export async function benchScale(p: ScaleParams, log: Log): Promise<Figure[]> {
     const m = p.reconcileRelays;
     const sm = (k: 'count' | 'rss' | 'pss') => median(socat.map((s) => s[k]));
     return [
-      figure({ name: `agent, ${n} relays: files written → all sockets accepting`, unit: 's', value: median(warm), baseline: median(direct), note: `baseline: the same ${n} socat command lines spawned at once by the benchmark (no agent, no files); `+ `agent already running on the folder; files written one by one, atomically (${median(writeMs).toFixed(0)} ms for all); sockets seen listening in /proc/net/unix (polled every 20 ms), 3 checked by connecting; median of ${p.runs}` }),
-      figure({ name: `agent, ${n} relays: cold start → all sockets accepting`, unit: 's', value: median(cold), baseline: median(direct) }),
+      figure({ name: `agent, ${n} relays: files written → all sockets accepting`, unit: 's', value: median(warm), baseline: median(direct), goal: { on: 'ratio', op: '<=', target: 1.3 }, note: `baseline: the same ${n} socat command lines spawned at once by the benchmark (no agent, no files); `+ `agent already running on the folder; files written one by one, atomically (${median(writeMs).toFixed(0)} ms for all); sockets seen listening in /proc/net/unix (polled every 20 ms), 3 checked by connecting; median of ${p.runs}` }),
+      figure({ name: `agent, ${n} relays: cold start → all sockets accepting`, unit: 's', value: median(cold), baseline: median(direct), goal: { on: 'ratio', op: '<=', target: 1.3 } }),
       figure({ name: `agent RSS with ${n} relays`, unit: 'MiB', value: median(agentRss) / MB, note: 'the node process only (plain node, transpiled sources)' }),
       figure({ name: `socat processes with ${n} relays: total RSS`, unit: 'MiB', value: sm('rss') / MB, note: `${sm('count')} socat processes; RSS counts shared pages once per process` }),
       figure({ name: `socat processes with ${n} relays: total PSS`, unit: 'MiB', value: sm('pss') / MB, note: 'proportional set size: shared pages split among the processes (the real cost)' }),
-      figure({ name: 'socat PSS per idle relay', unit: 'KiB', value: sm('pss') / Math.max(1, sm('count')) / 1024 }),
-      figure({ name: `reconcile, ${m} relays: pure core + file writer, empty folder → all files`, unit: 'ms', value: median(rec.coreMs), note: `desiredFiles → readConfigFiles → diffFiles → applyFileDiff into a temp folder; ${rec.files} files` }),
+      figure({ name: 'socat PSS per idle relay', unit: 'KiB', value: sm('pss') / Math.max(1, sm('count')) / 1024, goal: { on: 'value', op: '<=', target: 1024 } }),
+      figure({ name: `reconcile, ${m} relays: pure core + file writer, empty folder → all files`, unit: 'ms', value: median(rec.coreMs), goal: reconcileGoal(m), note: `desiredFiles → readConfigFiles → diffFiles → applyFileDiff into a temp folder; ${rec.files} files` }),
       figure({ name: `reconcile, ${m} relays: pass over an up-to-date folder`, unit: 'ms', value: rec.steadyMs, note: 'what each resync costs when nothing changed' }),
-      figure({ name: `startReconcile, ${m} relays (API stubbed): start → files written and queue idle`, unit: 'ms', value: rec.reconcileMs, note: `${rec.applies} status applies answered in memory` }),
+      figure({ name: `startReconcile, ${m} relays (API stubbed): start → files written and queue idle`, unit: 'ms', value: rec.reconcileMs, goal: reconcileGoal(m), note: `${rec.applies} status applies answered in memory` }),
       figure({ name: `reconcile process RSS with ${m} relays`, unit: 'MiB', value: rec.rss / MB, note: `after a full GC; heap used ${(rec.heap / MB).toFixed(1)} MiB; the process loads client-node, prom-client, pino (not express)` }),
     ];
   } finally {

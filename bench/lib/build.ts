@@ -9,7 +9,12 @@ import { runCommand } from './proc.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OUT = path.join(ROOT, 'bench', 'results', 'build');
-const FOLDERS = ['relay', 'lib', 'cli', 'webhook', 'node-agent', 'certs', 'bench'];
+/** Top-level folders that hold no code the processes under test run (every other one is transpiled). */
+const SKIP = new Set(['node_modules', 'test', 'dist', 'docs', 'manifests', 'charts', 'scripts', 'demo', 'scratch']);
+
+async function sourceFolders(): Promise<string[]> {
+  return (await readdir(ROOT, { withFileTypes: true })).filter((e) => e.isDirectory() && !e.name.startsWith('.') && !SKIP.has(e.name)).map((e) => e.name);
+}
 
 async function tsFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -32,7 +37,7 @@ export function buildOnce(): Promise<string> {
   built ??= (async () => {
     await rm(OUT, { recursive: true, force: true });
     const files: string[] = [];
-    for (const f of FOLDERS) files.push(...await tsFiles(path.join(ROOT, f)));
+    for (const f of await sourceFolders()) files.push(...await tsFiles(path.join(ROOT, f)));
     await runCommand(path.join(ROOT, 'node_modules', '.bin', 'esbuild'), [
       ...files.map((f) => path.relative(ROOT, f)), `--outdir=${path.relative(ROOT, OUT)}`, '--outbase=.', '--format=esm', '--platform=node', '--target=node20', '--log-level=error',
     ], { timeoutMs: 120_000, cwd: ROOT });

@@ -1,4 +1,4 @@
-// Names, paths and defaults that every part must agree on (DESIGN.md "Contracts" and "Node layout").
+// Names, paths and defaults that every part must agree on: the controller, the agent and the injected sidecar.
 
 /** Pod label that opts a pod in; its value names one relay. */
 export const CONSUME_LABEL = 'socat.io/consume';
@@ -33,7 +33,7 @@ export const NAME_PREFIX = 'socat-';
 /** Longest relay name: a DNS-1123 label (63) less the prefix, so container and volume names stay valid. */
 export const MAX_RELAY_NAME = 63 - NAME_PREFIX.length;
 
-/** socat tuning measured in NOTES-socat.md. */
+/** socat tuning, measured by the data-path benchmark (BENCHMARKS.md; `BENCH_VARIANTS=b8k` re-runs the buffer A/B). */
 export const TCP_BUFFER = 131072;
 export const UDP_BUFFER = 65536;
 export const LISTEN_BACKLOG = 1024;

@@ -221,7 +221,7 @@ export function webhookFigures(p: WebhookParams, sat: Record<string, Measured[]>
     ]),
     figure({ name: 'failed requests (non-2xx, errors, timeouts)', unit: 'count', value: failures + mem.failed, goal: { on: 'value', op: '<=', target: 0 } }),
     figure({ name: `controller RSS after ${mem.requests} requests / before`, unit: 'MiB', value: mem.end / MB, baseline: mem.start / MB, note: `RSS sampled every 200 ms; middle ${(mem.mid / MB).toFixed(1)} MiB, peak ${(mem.peak / MB).toFixed(1)} MiB` }),
-    figure({ name: 'controller RSS, end / middle of the 100k run', unit: 'MiB', value: mem.end / MB, baseline: mem.mid / MB, goal: { on: 'ratio', op: '<=', target: 1.1 }, note: 'stable = no growth over the second half' }),
+    figure({ name: `controller RSS, end / middle of the ${mem.requests}-request run`, unit: 'MiB', value: mem.end / MB, baseline: mem.mid / MB, goal: { on: 'ratio', op: '<=', target: 1.1 }, note: 'stable = no growth over the second half' }),
   ];
 }
 

@@ -11,13 +11,14 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { relayDir } from '../../relay/index.js';
 import { NetNs, netnsUnavailable } from '../support/netns.js';
+import { required } from '../support/required.js';
 import {
   httpService, relayObject, socatUnavailable, startAgent, udpService, waitFor, waitRunning, writeRelay, isAlive, type Dirs,
 } from '../agent/harness.js';
 import type { Agent } from '../../node-agent/agent.js';
 import { injectSidecars, startSidecar, waitListening, type InjectedSidecar } from './pod.js';
 
-const skip = netnsUnavailable() ?? socatUnavailable() ?? false;
+const skip = required(netnsUnavailable() ?? socatUnavailable());
 const PREFIX = 'sr-dp';
 const HTTP_PORT = 18080;
 const SYSLOG_PORT = 15514;

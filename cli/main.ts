@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// socat-relay: one executable, several commands (DESIGN.md "The command line"). Each command lives in
-// its own file and exports `run(args, io) → exit code`; this file only dispatches.
+// socat-relay: one executable, several commands (README, docs/architecture.md). Each command lives
+// in its own file and exports `run(args, io) → exit code`; this file only dispatches.
 import type { CommandIO } from './io.js';
 import { defaultIO } from './io.js';
 

@@ -1,5 +1,5 @@
-// The Relay API (socat.io/v1alpha1, cluster-scoped). Field names are the contract in DESIGN.md:
-// extend, never rename.
+// The Relay API (socat.io/v1alpha1, cluster-scoped). Field names are a contract with every user's
+// manifests and with the CRD (manifests/crd/): extend, never rename.
 
 export const GROUP = 'socat.io';
 export const VERSION = 'v1alpha1';

@@ -27,6 +27,8 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // An ETag is a SHA-1 of every response body; no client of an admission answer (or a probe) uses it.
+  app.set('etag', false);
   const limit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
   // Only a JSON body is read; any other content type is answered 415 by the handler without reading it.
   const raw = express.raw({ type: (req) => isJsonContentType(req.headers['content-type']), limit });
@@ -44,7 +46,7 @@ export function createApp(deps: AppDeps): express.Express {
       deps.metrics.requests.inc({ webhook, outcome: a.outcome });
       if (a.httpStatus === 200) end();
       if (deps.log.isLevelEnabled(a.logLevel)) deps.log[a.logLevel](a.logFields, a.logMessage);
-      res.status(a.httpStatus).json(a.review);
+      res.status(a.httpStatus).type('application/json').send(JSON.stringify(a.review));
     },
   ];
 

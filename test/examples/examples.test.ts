@@ -20,6 +20,7 @@ import { skipWithout } from '../manifests/tools.js';
 import { judgeSidecarPolicy } from '../manifests/policy.js';
 import { loadExamples, podLabels, type Example } from './catalog.js';
 import { injectPod, podFromWorkload } from './inject.js';
+import { MULTI_NODE, nodesFor } from './placement.js';
 
 const examples = loadExamples();
 const byName = (n: string): Example => {
@@ -110,6 +111,38 @@ function scrapeTargets(e: Example): Map<string, { port: number; scheme: string; 
   return out;
 }
 
+describe(`on a cluster with workers (${MULTI_NODE.map((n) => n.name).join(', ')}): every injected consumer pod can be scheduled where its controller puts it`, () => {
+  for (const e of examples) {
+    for (const c of e.consumers) {
+      test(`${e.name}: ${c.kind} ${c.metadata.name}`, () => {
+        const template = podFromWorkload(c as any);
+        const injected = injectPod(template, e.relays);
+        assert.equal(injected.allowed, true, injected.message);
+        const targets = nodesFor(template.spec as any);
+        const runnable = nodesFor(injected.pod.spec as any);
+        assert.ok(runnable.length > 0, `the injected pod fits no node: ${JSON.stringify(injected.pod.spec?.affinity)}`);
+        if (c.kind === 'DaemonSet') {
+          // The DaemonSet controller makes a pod for every node its template fits; the webhook then
+          // adds the relays' node affinity. A target the injected pod does not fit = a pod Pending forever.
+          assert.ok(targets.length > 0, 'the DaemonSet targets no node');
+          assert.deepEqual(targets.filter((n) => !runnable.includes(n)), [], `Pending pods on ${targets.filter((n) => !runnable.includes(n)).join(', ')}: select the nodes the relays run on in the DaemonSet itself`);
+        }
+      });
+    }
+  }
+
+  test('the check can fail: a control-plane consumer DaemonSet with only a toleration would leave Pending pods on the workers', () => {
+    const e = byName('kubeadm-control-plane');
+    const ds = structuredClone(e.consumers.find((c) => c.metadata.name === 'prometheus-agent-control-plane')!);
+    delete ds.spec.template.spec.nodeSelector;
+    delete ds.spec.template.spec.affinity;
+    const template = podFromWorkload(ds as any);
+    const injected = injectPod(template, e.relays);
+    assert.deepEqual(nodesFor(template.spec as any), ['cp-1', 'worker-docker', 'worker-2']);
+    assert.deepEqual(nodesFor(injected.pod.spec as any), ['cp-1']);
+  });
+});
+
 describe('the consumers are configured for the relays they consume', () => {
   for (const name of ['kubeadm-control-plane', 'docker-metrics', 'agent-metrics']) {
     test(`${name}: every Prometheus target is the listen port of a relay its pod consumes`, () => {
@@ -181,6 +214,12 @@ describe('the consumers are configured for the relays they consume', () => {
     const np = e.objects.find((o) => o.kind === 'NetworkPolicy')!;
     assert.deepEqual(np.spec.ingress[0].ports.map((p: any) => p.port).sort(), listen);
     assert.deepEqual(np.spec.podSelector, gw.spec.selector);
+    // Only the consumer namespace's Prometheus: the relays' consumers, by the namespace's name label.
+    const consumers = [...new Set(e.relays.flatMap((r) => r.spec.consumers.namespaces ?? []))];
+    assert.deepEqual(np.spec.ingress.map((i: any) => i.from.map((f: any) => f.namespaceSelector)),
+      [[{ matchLabels: { 'kubernetes.io/metadata.name': consumers[0] } }]]);
+    assert.equal(consumers.length, 1);
+    assert.equal(pm.metadata.labels?.release, 'kube-prometheus-stack', 'the label kube-prometheus-stack selects PodMonitors by');
   });
 });
 

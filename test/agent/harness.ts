@@ -14,6 +14,7 @@ import { findSocat } from '../../node-agent/locate.js';
 import { parseAgentStatus, type AgentStatus } from '../../node-contract/index.js';
 import { agentStatusPath, API_VERSION, KIND, type RelaySpec } from '../../relay/index.js';
 import { readFileSync } from 'node:fs';
+import { waitFor as pollUntil } from '../harness/wait.js';
 
 export const SOCKET_GID = 65532;
 
@@ -96,20 +97,9 @@ export function readStatusFile(socketDir: string): AgentStatus {
   return parseAgentStatus(readFileSync(agentStatusPath(socketDir), 'utf8'));
 }
 
-/** Polls `check` every 25 ms until it returns a value other than undefined/false; fails after timeoutMs. */
-export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      lastErr = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${(lastErr as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+/** test/harness/wait.ts's waitFor, polling every 25 ms with a 5 s default: what the node suites wait with. */
+export function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
+  return pollUntil(what, check, { timeoutMs, intervalMs: 25 });
 }
 
 /** Waits until the status file shows the relay running with a pid (optionally a different one than `notPid`). */

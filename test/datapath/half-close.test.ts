@@ -9,16 +9,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { nodeArgv, resolveRelay, sidecarArgv, socketPath } from '../../relay/index.js';
+import { freePort } from '../harness/ports.js';
 
 const REPLY_DELAY_MS = 1500;
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function waitConnectable(connect: () => net.Socket, ms = 5000): Promise<void> {
   const end = Date.now() + ms;

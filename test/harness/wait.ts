@@ -16,7 +16,9 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, opts: WaitOptions = {}): Promise<T> {
+/** `opts` as a number: the timeout (ms). The one polling wait of every suite. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, options: WaitOptions | number = {}): Promise<T> {
+  const opts = typeof options === 'number' ? { timeoutMs: options } : options;
   const timeoutMs = opts.timeoutMs ?? 20_000;
   const interval = opts.intervalMs ?? 100;
   const deadline = Date.now() + timeoutMs;

@@ -3,14 +3,11 @@
 // restart the watch, count the restart and see the later events.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import { silentLogger } from '../../lib/log.js';
 import { InformerRelayCatalog, NamespaceLabels } from '../../webhook/catalog/informer.js';
 import type { CatalogEvent } from '../../webhook/catalog/catalog.js';
 import { createMetrics } from '../../webhook/metrics.js';
+import { fakeApiServer, kubeConfigFor } from '../harness/fake-apiserver.js';
 
 const relay = (name: string, rv: string) => ({
   apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name, resourceVersion: rv },
@@ -27,11 +24,10 @@ interface Routes {
   bookmarkEveryMs?: number;
 }
 
-async function fakeApiServer(routes: Routes): Promise<Fake> {
+async function fakeRelayApi(routes: Routes): Promise<Fake> {
   const state = { watches: 0, watchQueries: [] as URLSearchParams[] };
   const timers: NodeJS.Timeout[] = [];
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
+  const server = await fakeApiServer((_req, res, url) => {
     if (url.pathname !== routes.list) { res.writeHead(404).end(); return; }
     if (url.searchParams.get('watch') === 'true') state.watchQueries.push(url.searchParams);
     if (url.searchParams.get('watch') === 'true' && routes.silentFirstWatch && state.watches === 0) {
@@ -57,36 +53,23 @@ async function fakeApiServer(routes: Routes): Promise<Fake> {
       timers.push(setInterval(() => res.write(`${JSON.stringify(bookmark)}\n`), routes.bookmarkEveryMs));
     }
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: server.url,
     get watches() { return state.watches; },
     watchQueries: state.watchQueries,
-    close: () => new Promise<void>((resolve) => { timers.forEach(clearInterval); server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () => { timers.forEach(clearInterval); return server.close(); },
   };
 }
 
-function kubeConfig(server: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'fake', server, skipTLSVerify: true }],
-    users: [{ name: 'nobody' }],
-    contexts: [{ name: 'fake', cluster: 'fake', user: 'nobody' }],
-    currentContext: 'fake',
-  });
-  return kc;
-}
-
 test('the relay catalog lists, survives a failed watch by restarting it (counted), then follows events', { timeout: 15_000 }, async (t) => {
-  const fake = await fakeApiServer({
+  const fake = await fakeRelayApi({
     list: '/apis/socat.io/v1alpha1/relays', items: [relay('kube-scheduler', '5')], failFirstWatch: true,
     events: [{ type: 'ADDED', object: relay('etcd-metrics', '11') }, { type: 'DELETED', object: relay('kube-scheduler', '12') }],
   });
   t.after(() => fake.close());
   const metrics = createMetrics();
   const catalog = new InformerRelayCatalog({
-    kc: kubeConfig(fake.url), log: silentLogger, backoff: { initialMs: 10, maxMs: 40 },
+    kc: kubeConfigFor(fake.url), log: silentLogger, backoff: { initialMs: 10, maxMs: 40 },
     onRestart: (resource) => metrics.watchRestarts.inc({ resource }),
   });
   const events: string[] = [];
@@ -110,13 +93,13 @@ test('the relay catalog lists, survives a failed watch by restarting it (counted
 
 test('namespace labels come from the namespace informer; an unseen namespace is undefined', { timeout: 15_000 }, async (t) => {
   const ns = (name: string, labels: Record<string, string>) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, resourceVersion: '3', labels } });
-  const fake = await fakeApiServer({
+  const fake = await fakeRelayApi({
     list: '/api/v1/namespaces', failFirstWatch: false,
     items: [ns('monitoring', { 'kubernetes.io/metadata.name': 'monitoring', team: 'observability' })],
     events: [{ type: 'ADDED', object: ns('apps', { 'kubernetes.io/metadata.name': 'apps' }) }],
   });
   t.after(() => fake.close());
-  const labels = new NamespaceLabels({ kc: kubeConfig(fake.url), log: silentLogger });
+  const labels = new NamespaceLabels({ kc: kubeConfigFor(fake.url), log: silentLogger });
   await labels.start();
   t.after(() => labels.stop());
   while (labels.labels('apps') === undefined) await new Promise((r) => setImmediate(r));
@@ -126,7 +109,7 @@ test('namespace labels come from the namespace informer; an unseen namespace is 
 });
 
 test('a watch that goes silent is aborted after its own idle timeout, reconnected and counted; a quiet healthy watch is not', { timeout: 15_000 }, async (t) => {
-  const fake = await fakeApiServer({
+  const fake = await fakeRelayApi({
     list: '/apis/socat.io/v1alpha1/relays', items: [relay('kube-scheduler', '5')], failFirstWatch: false,
     silentFirstWatch: true, bookmarkEveryMs: 100,
     events: [{ type: 'ADDED', object: relay('etcd-metrics', '11') }],
@@ -134,7 +117,7 @@ test('a watch that goes silent is aborted after its own idle timeout, reconnecte
   t.after(() => fake.close());
   const metrics = createMetrics();
   const catalog = new InformerRelayCatalog({
-    kc: kubeConfig(fake.url), log: silentLogger, watchTimeouts: { serverSeconds: 7, idleMs: 400 },
+    kc: kubeConfigFor(fake.url), log: silentLogger, watchTimeouts: { serverSeconds: 7, idleMs: 400 },
     onRestart: (resource) => metrics.watchRestarts.inc({ resource }),
   });
   const added = new Promise<void>((resolve) => catalog.subscribe((e) => { if (e.relay.metadata.name === 'etcd-metrics') resolve(); }));

@@ -1,14 +1,12 @@
-// kubeNodeSource (client-node ListWatch on one Node) against a small HTTP stand-in for the API server
+// kubeNodeSource (a ResilientInformer on one Node) against a small HTTP stand-in for the API server
 // that fails on purpose: the list fails once, the watch streams a label change, then fails; the source
 // restarts with backoff, counts the restarts and keeps delivering labels. Asks only for its own node.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import { silentLogger } from '../../lib/log.js';
 import { kubeNodeSource } from '../../webhook/reconcile/kube.js';
 import { waitFor } from '../agent/harness.js';
+import { fakeApiServer } from '../harness/fake-apiserver.js';
 
 const node = (rv: string, labels: Record<string, string>) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-a', resourceVersion: rv, labels } });
 
@@ -16,8 +14,7 @@ test('the node watch survives a failing list and a failing watch, restarting wit
   const requests: string[] = [];
   let lists = 0;
   let watches = 0;
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
+  const server = await fakeApiServer((_req, res, url) => {
     requests.push(`${url.pathname}?${url.searchParams.toString()}`);
     if (url.pathname !== '/api/v1/nodes') return void res.writeHead(404).end();
     if (url.searchParams.get('watch') !== 'true') {
@@ -37,15 +34,8 @@ test('the node watch survives a failing list and a failing watch, restarting wit
     res.write(`${JSON.stringify({ type: 'MODIFIED', object: node('9', { zone: 'c' }) })}\n`);
     t.after(() => res.destroy());
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
+  t.after(() => server.close());
+  const kc = server.kubeConfig();
   const seen: string[] = [];
   let restarts = 0;
   const attempts: number[] = [];

@@ -6,6 +6,7 @@ import fjp from 'fast-json-patch';
 import { parseDocuments, type Relay } from '../../relay/index.js';
 import { StaticCatalog } from '../../webhook/catalog/catalog.js';
 import { defaultInjectOptions, patchOps, type AdmissionRequest, type AdmissionResponse, type PodContext, type RawPod } from '../../webhook/admission/index.js';
+import { NAMESPACE_LABELS } from '../harness/namespaces.js';
 
 export const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 
@@ -21,11 +22,7 @@ export function catalog(): StaticCatalog {
   return new StaticCatalog(fixtureDocs('admission/relays.yaml') as Relay[]);
 }
 
-export const NAMESPACE_LABELS: Record<string, Record<string, string>> = {
-  monitoring: { 'kubernetes.io/metadata.name': 'monitoring' },
-  observability: { 'kubernetes.io/metadata.name': 'observability', team: 'observability' },
-  apps: { 'kubernetes.io/metadata.name': 'apps' },
-};
+export { NAMESPACE_LABELS };
 
 export function context(overrides: Partial<PodContext> = {}): PodContext {
   return {

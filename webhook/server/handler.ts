@@ -55,15 +55,8 @@ function requestFields(webhook: WebhookName, req: AdmissionRequest): Record<stri
   };
 }
 
-interface Decided {
-  response: AdmissionResponse;
-  outcome: Outcome;
-  logLevel: LogLevel;
-  logMessage: string;
-  logFields: Record<string, unknown>;
-  injected: readonly string[];
-  denialReasons: readonly string[];
-}
+/** A decision before the envelope: the answer's fields less the HTTP status and the review, plus the response. */
+type Decided = Omit<AdmissionAnswer, 'httpStatus' | 'review'> & { response: AdmissionResponse };
 
 function decidePodAnswer(req: AdmissionRequest, ctx: AdmissionContext): Decided {
   const d = decidePod(req, ctx);

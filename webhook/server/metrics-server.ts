@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/log.js';
 import type { MetricsAuthorizer } from '../metrics-auth.js';
 import { CertWatcher } from './certwatcher.js';
+import { close, listen } from './listen.js';
 
 export const METRICS_PATH = '/metrics';
 
@@ -60,12 +61,8 @@ export class MetricsServer {
     });
     server.on('tlsClientError', (err) => this.o.log.debug({ err: err.message }, 'metrics TLS handshake failed'));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.o.port, this.o.host, () => { server.off('error', reject); resolve(); });
-    });
+    const addr = await listen(server, this.o.port, this.o.host);
     this.certs.start();
-    const addr = server.address() as AddressInfo;
     this.o.log.info({ address: addr.address, port: addr.port, auth: this.o.auth === 'none' ? 'none' : 'TokenReview+SubjectAccessReview' }, 'metrics server listening');
     return addr;
   }
@@ -75,9 +72,6 @@ export class MetricsServer {
     const s = this.server;
     this.server = undefined;
     if (!s) return;
-    await new Promise<void>((resolve) => {
-      s.close(() => resolve());
-      s.closeAllConnections();
-    });
+    await close(s, 0);
   }
 }

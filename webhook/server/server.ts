@@ -8,6 +8,7 @@ import type { Logger } from '../../lib/log.js';
 import type { ControllerMetrics } from '../metrics.js';
 import { createApp, type AppDeps } from './app.js';
 import { CertWatcher, type CertPair } from './certwatcher.js';
+import { close, listen } from './listen.js';
 
 export interface WebhookServerOptions extends Omit<AppDeps, 'ready'> {
   port: number;
@@ -61,12 +62,8 @@ export class WebhookServer {
     const server = https.createServer({ ...TLS_OPTIONS, cert: pair.cert, key: pair.key }, app);
     server.on('tlsClientError', (err) => this.o.log.debug({ err: err.message }, 'TLS handshake failed'));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.o.port, this.o.host, () => { server.off('error', reject); resolve(); });
-    });
+    const addr = await listen(server, this.o.port, this.o.host);
     this.certs.start();
-    const addr = server.address() as AddressInfo;
     this.o.log.info({ address: addr.address, port: addr.port }, 'webhook server listening');
     return addr;
   }
@@ -81,10 +78,6 @@ export class WebhookServer {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-      setTimeout(() => server.closeAllConnections(), 2000).unref();
-    });
+    await close(server, 2000);
   }
 }

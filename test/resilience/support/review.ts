@@ -11,6 +11,7 @@ import { StaticCatalog } from '../../../webhook/catalog/catalog.js';
 import { decidePod, defaultInjectOptions, type AdmissionRequest, type AdmissionResponse, type PodContext } from '../../../webhook/admission/index.js';
 import { podRuleViolations } from './oracle.js';
 import type { GeneratedBody } from './arbitraries.js';
+import { NAMESPACE_LABELS as BASE_NAMESPACE_LABELS } from '../../harness/namespaces.js';
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'resilience');
 
@@ -18,10 +19,9 @@ export function fuzzCatalog(): StaticCatalog {
   return new StaticCatalog(parseDocuments(readFileSync(path.join(FIXTURES, 'catalog.yaml'), 'utf8'), 'catalog.yaml') as Relay[]);
 }
 
+/** The admission suites' namespaces, plus `default`. */
 export const NAMESPACE_LABELS: Record<string, Record<string, string>> = {
-  monitoring: { 'kubernetes.io/metadata.name': 'monitoring' },
-  observability: { 'kubernetes.io/metadata.name': 'observability', team: 'observability' },
-  apps: { 'kubernetes.io/metadata.name': 'apps' },
+  ...BASE_NAMESPACE_LABELS,
   default: { 'kubernetes.io/metadata.name': 'default' },
 };
 

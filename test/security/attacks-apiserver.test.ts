@@ -118,6 +118,13 @@ describe('the attack table on a real API server', () => {
           if (c.webhook !== 'allowed') assert.match(v.message, /admission webhook "pods\.socat\.io" denied the request/);
         });
       }
+      test('the stored marker lists only the verified relay, whatever the pod claimed', { skip }, async () => {
+        const p = plainPod(`marker-${source.toLowerCase()}`);
+        p.metadata!.annotations = { 'socat.io/injected': 'etcd,sched,nope' };
+        const created = (await api().create(p as KubeObject)) as RawPod;
+        assert.equal(created.metadata?.annotations?.['socat.io/injected'], 'sched');
+        assert.deepEqual(created.spec?.volumes?.map((v) => v.name), ['socat-sched']);
+      });
       test(`Pod Security restricted: a labeled consumer in ${source} mode is ${source === 'csi' ? 'admitted' : 'refused with our message naming the CSI mode'}`, { skip }, async () => {
         const v = await verdict(api().create(restrictedPod(`consumer-${source.toLowerCase()}`) as KubeObject));
         if (source === 'csi') {

@@ -140,9 +140,13 @@ podman image exists "$IMAGE" || timed "podman build $IMAGE" make_image "$IMAGE"
 podman image exists "$SIDECAR_IMAGE" || timed "podman build --target sidecar $SIDECAR_IMAGE" make_image "$SIDECAR_IMAGE" --target sidecar
 timed "save $ARCHIVE" save "$IMAGE" "$ARCHIVE"
 timed "save $SIDECAR_ARCHIVE" save "$SIDECAR_IMAGE" "$SIDECAR_ARCHIVE"
-# Archives of older sources: the newest few stay (other checkouts sharing TESTBIN_DIR may use them).
+# Images and archives of older sources: the newest few stay (other checkouts sharing TESTBIN_DIR may use
+# them), the rest go, so podman's storage does not grow with every change.
 for prefix in socat-relay-src- socat-relay-sidecar-src-; do
   # shellcheck disable=SC2012
   ls -t "$OUT/$prefix"*.oci.tar 2>/dev/null | tail -n +5 | xargs -r rm -f
+done
+for repo in "$IMAGE_REPO" "$IMAGE_REPO-sidecar"; do
+  podman images --sort created --format '{{.Repository}}:{{.Tag}}' --filter "reference=$repo:src-*" | tail -n +5 | xargs -r podman rmi -f >/dev/null 2>&1 || true
 done
 print

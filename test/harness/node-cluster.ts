@@ -8,7 +8,7 @@ import { registerCleanup } from './cleanup.js';
 import type { KubeObject } from './client.js';
 import { startControlPlane, type ControlPlane } from './controlplane.js';
 import { startController, type RunningController } from './controller.js';
-import { applyAll, installCrds, readManifests } from './manifests.js';
+import { applyAll, installCrds, policyManifests } from './manifests.js';
 import { startNode, type TestNode } from './node.js';
 import { waitFor } from './wait.js';
 import { registerWebhooks, waitUntilWebhookCalled } from './webhooks.js';
@@ -29,6 +29,11 @@ export interface Cluster {
   socketDir: string;
   /** The mirror pod's name (static pod name + "-" + node name). */
   agentMirrorPod: string;
+  /**
+   * Restarts the controller on the same port with the same certificates (the registered webhooks
+   * keep working) and these settings added, e.g. SOCAT_RELAY_VOLUME_SOURCE=csi.
+   */
+  restartController(env: Record<string, string>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -57,21 +62,23 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     stops.push(() => cp.stop());
     for (const ns of o.namespaces) await cp.client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns.name, labels: ns.labels } });
     await installCrds(cp.client);
-    await applyAll(cp.client, readManifests('policy'));
+    // The consumers' hostPath is the node's socket folder, here in the temp folder: the policy checks it.
+    const configDir = path.join(dir, 'etc', 'socat-relay', 'relays.d');
+    const socketDir = path.join(dir, 'run', 'socat-relay');
+    mkdirSync(configDir, { recursive: true });
+    mkdirSync(socketDir, { recursive: true });
+    await applyAll(cp.client, policyManifests(socketDir));
 
     step('start a real node: containerd + kubelet (the image the Dockerfile builds, imported into containerd)');
     const node = await startNode({ controlPlane: cp, nodeName: o.nodeName ?? 'e2e-node' });
     stops.push(() => node.stop());
 
-    const configDir = path.join(dir, 'etc', 'socat-relay', 'relays.d');
-    const socketDir = path.join(dir, 'run', 'socat-relay');
-    mkdirSync(configDir, { recursive: true });
-    mkdirSync(socketDir, { recursive: true });
     step('start the controller (webhook + this node\'s reconcile) and register its webhooks');
-    const controller = await startController({
+    const controllerOptions = {
       kubeconfigPath: cp.kubeconfigPath, dir, nodeName: node.name, reconcile: true, configDir, socketDir,
       env: { SOCAT_RELAY_IMAGE: node.image.image, SOCAT_RELAY_SIDECAR_IMAGE: node.image.sidecarImage, SOCAT_RELAY_SIDECAR_MODE: 'native' },
-    });
+    };
+    let controller = await startController(controllerOptions);
     stops.push(() => controller.stop());
     await registerWebhooks(cp.client, { baseUrl: controller.baseUrl, caBundle: controller.certs.caBundle });
 
@@ -86,7 +93,15 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     });
     node.writeStaticPod(AGENT_POD_FILE, pod);
     const agentMirrorPod = `${pod.metadata.name}-${node.name}`;
-    const cluster: Cluster = { cp, node, controller, configDir, socketDir, agentMirrorPod, stop };
+    const cluster: Cluster = {
+      cp, node, controller, configDir, socketDir, agentMirrorPod, stop,
+      async restartController(env) {
+        const { port, certs } = controller;
+        await controller.stop();
+        controller = await startController({ ...controllerOptions, port, certs, env: { ...controllerOptions.env, ...env } });
+        cluster.controller = controller;
+      },
+    };
     await waitForPodRunning(cluster, 'kube-system', agentMirrorPod, 120_000);
     await waitFor('the agent status file', () => existsSync(agentStatusPath(socketDir)), { timeoutMs: 60_000 });
     return cluster;

@@ -37,6 +37,9 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
   let svc: NodeServices;
   let baseDir = '';
   const netnsBefore = new Set(netnsNames());
+  // The CNI bridge plugin names host-side veths veth<8 hex>.
+  const cniVeth = /^veth[0-9a-f]{8}$/;
+  const vethsBefore = new Set(links().map((l) => l.ifname).filter((n) => cniVeth.test(n)));
 
   const inApp = (script: string, timeoutMs = 30_000) => c.node.exec(ALLOWED, CONSUMER, 'app', ['sh', '-c', script], { timeoutMs });
   const tcpRequest = (word: string) => inApp(`echo ${word} | socat -T5 - TCP:127.0.0.1:${TCP_PORT}`);
@@ -82,6 +85,7 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
     assert.deepEqual(mountsUnder(baseDir).map((m) => m.mountPoint), [], 'mounts left');
     const left = new Set(links().map((l) => l.ifname));
     assert.deepEqual(ownLinks.filter((l) => left.has(l)), [], 'bridge/veths left');
+    assert.deepEqual([...left].filter((n) => cniVeth.test(n) && !vethsBefore.has(n)), [], 'new CNI veths left');
     assert.deepEqual(netnsNames().filter((n) => n.startsWith('cni-') && !netnsBefore.has(n)), [], 'pod network namespaces left');
   });
 
@@ -173,40 +177,43 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
     assert.equal(pod.status.initContainerStatuses.find((s: AnyObj) => s.name === sidecarName(TCP)).restartCount, 0);
   });
 
-  test('CSI: a pod in a restricted namespace mounts its relay through the kubelet\'s CSI calls; a namespace the relay does not allow gets no mount', async (t) => {
-    const hasCsi = (await c.cp.client.get('v1', 'Pod', c.agentMirrorPod, 'kube-system')).spec.containers.some((x: AnyObj) => x.name === 'csi');
-    if (!hasCsi) return t.skip('the static pod has no csi container');
+  test('CSI: a labeled pod in a restricted namespace gets its relay through the kubelet\'s CSI calls; a namespace the relay does not allow gets no mount', async () => {
+    const mirror = await c.cp.client.get('v1', 'Pod', c.agentMirrorPod, 'kube-system');
+    assert.ok(mirror.spec.containers.some((x: AnyObj) => x.name === 'csi'), 'the static pod runs the CSI plugin');
     await applyAll(c.cp.client, readManifests('csi-driver'));
     await waitFor('the kubelet to register csi.socat.io', async () => {
       const cn = await c.cp.client.getOrUndefined('storage.k8s.io/v1', 'CSINode', c.node.name);
       return cn?.spec?.drivers?.some((d: AnyObj) => d.name === 'csi.socat.io');
     }, { timeoutMs: 60_000, intervalMs: 500 });
-    // A restricted-level pod: no hostPath allowed, the relay's folder comes as a CSI ephemeral volume.
-    const csiPod = (name: string, namespace: string) => {
-      const p = consumerPod(c, { name, namespace });
-      p.spec.volumes = [{ name: 'relay', csi: { driver: 'csi.socat.io', readOnly: true, volumeAttributes: { relay: TCP } } }];
-      p.spec.containers[0].volumeMounts = [{ name: 'relay', mountPath: '/relay', readOnly: true }];
-      return p;
-    };
-    await c.cp.client.create(csiPod('csi-consumer', RESTRICTED));
+    // The webhook in CSI mode: the relay's folder comes as a read-only csi.socat.io ephemeral volume,
+    // which the restricted Pod Security level allows (a hostPath it refuses).
+    await c.restartController({ SOCAT_RELAY_VOLUME_SOURCE: 'csi' });
+    const created = await createConsumer(c, consumerPod(c, { name: 'csi-consumer', namespace: RESTRICTED, relay: TCP }));
+    const vol = created.spec.volumes?.find((v: AnyObj) => v.name === sidecarName(TCP));
+    assert.equal(vol?.csi?.driver, 'csi.socat.io', `injected volume: ${JSON.stringify(vol)}`);
+    assert.equal(vol?.hostPath, undefined);
     await waitForPodRunning(c, RESTRICTED, 'csi-consumer');
-    const res = await c.node.exec(RESTRICTED, 'csi-consumer', 'app', ['sh', '-c', 'echo csi | socat -T5 - UNIX-CONNECT:/relay/socket; touch /relay/x 2>&1; true']);
-    assert.match(res.stdout, new RegExp(`${TCP_GREETING}: csi`));
-    assert.match(res.stdout, /Read-only file system/);
-    const podUid = (await c.cp.client.get('v1', 'Pod', 'csi-consumer', RESTRICTED)).metadata.uid;
-    assert.ok(mountsUnder(`${c.node.dirs.kubeletRoot}/pods/${podUid}`).some((m) => m.mountPoint.endsWith('/mount')), 'the CSI volume is a mount under the kubelet\'s pod folder');
-    // DENIED is not among the relay's consumers: the plugin refuses, the kubelet reports FailedMount.
-    await c.cp.client.create(csiPod('csi-intruder', DENIED));
-    await waitFor('FailedMount for the intruder', async () => {
+    const res = await c.node.exec(RESTRICTED, 'csi-consumer', 'app', ['sh', '-c', `echo csi | socat -T5 - TCP:127.0.0.1:${TCP_PORT}`]);
+    assert.equal(res.stdout.trim(), `${TCP_GREETING}: csi`, res.stderr);
+    const podUid = created.metadata.uid as string;
+    const csiMounts = () => mountsUnder(`${c.node.dirs.kubeletRoot}/pods/`).filter((m) => m.mountPoint.includes('/volumes/kubernetes.io~csi/'));
+    assert.ok(csiMounts().some((m) => m.mountPoint.includes(podUid)), 'the plugin\'s bind mount under the kubelet\'s pod folder');
+    // The plugin decides on the node too: a pod that carries the volume itself (no label, so no
+    // webhook) in a namespace the relay does not allow gets FailedMount and no mount.
+    const intruder = consumerPod(c, { name: 'csi-intruder', namespace: DENIED });
+    intruder.spec.volumes = [{ name: 'relay', csi: { driver: 'csi.socat.io', readOnly: true, volumeAttributes: { relay: TCP } } }];
+    intruder.spec.containers[0].volumeMounts = [{ name: 'relay', mountPath: '/relay', readOnly: true }];
+    const intruderUid = (await c.cp.client.create(intruder)).metadata.uid as string;
+    const failed = await waitFor('FailedMount for the intruder', async () => {
       const evs = await c.cp.client.list<AnyObj>('v1', 'Event', DENIED);
       return evs.find((e) => e.involvedObject?.name === 'csi-intruder' && e.reason === 'FailedMount');
     }, { timeoutMs: 60_000, intervalMs: 1000 });
-    const intruder = await c.cp.client.get('v1', 'Pod', 'csi-intruder', DENIED);
-    assert.notEqual(intruder.status.phase, 'Running');
-    assert.equal(mountsUnder(`${c.node.dirs.kubeletRoot}/pods/${intruder.metadata.uid}`).filter((m) => m.mountPoint.includes('kubernetes.io~csi')).length, 0, 'no CSI mount for the intruder');
+    assert.match(failed.message, new RegExp(DENIED), failed.message);
+    assert.notEqual((await c.cp.client.get('v1', 'Pod', 'csi-intruder', DENIED)).status.phase, 'Running');
+    assert.equal(csiMounts().filter((m) => m.mountPoint.includes(intruderUid)).length, 0, 'no CSI mount for the intruder');
     await deletePod(c, RESTRICTED, 'csi-consumer');
     await deletePod(c, DENIED, 'csi-intruder');
-    await waitFor('the CSI mount gone after the pod', () => !mountsUnder(`${c.node.dirs.kubeletRoot}/pods/${podUid}`).some((m) => m.mountPoint.includes('kubernetes.io~csi')), { timeoutMs: 60_000, intervalMs: 500 });
+    await waitFor('the CSI mount gone with the pod (NodeUnpublishVolume)', () => !csiMounts().some((m) => m.mountPoint.includes(podUid)), { timeoutMs: 60_000, intervalMs: 500 });
   });
 
   test('a pod without the label gets nothing', async () => {
@@ -232,6 +239,8 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
     assert.ok(Date.now() - t0 < 15_000, 'the connection ends promptly, it does not hang');
     assert.doesNotMatch(res.stdout, new RegExp(TCP_GREETING), 'no answer');
     assert.equal(svc.tcpConnections(), before, 'nothing reached the node service');
+    // The sidecar's socat said why, in its log file (the kubelet's podLogsDir).
+    await waitFor('the sidecar to log the failed connect', () => /No such file or directory|Connection refused/.test(c.node.podLog(ALLOWED, CONSUMER, sidecarName(TCP))), { timeoutMs: 10_000 });
     // The sidecar keeps running (and will serve again once the relay is back).
     const pod = await c.cp.client.get('v1', 'Pod', CONSUMER, ALLOWED);
     const st = pod.status.initContainerStatuses.find((s: AnyObj) => s.name === sidecarName(TCP));

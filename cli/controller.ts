@@ -3,7 +3,8 @@
 //                 (webhook/reconcile) when SOCAT_RELAY_RECONCILE is on;
 //   local mode (--relays FILE [--self-signed DIR]): a static catalog from the file, no cluster, no
 //                 reconcile — to try the webhook on a laptop.
-// SIGTERM/SIGINT stop the server and the informers, then the process exits 0.
+// SIGTERM/SIGINT: /readyz fails at once, the servers keep answering for the drain period
+// (SOCAT_RELAY_SHUTDOWN_DRAIN_SECONDS), then they and the informers stop and the process exits 0.
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -19,6 +20,7 @@ import { InformerRelayCatalog, NamespaceLabels } from '../webhook/catalog/inform
 import { chooseSidecarMode, serverGitVersion } from '../webhook/catalog/sidecar-mode.js';
 import { WebhookServer } from '../webhook/server/server.js';
 import { MetricsServer } from '../webhook/server/metrics-server.js';
+import { Drain, gracefulShutdown } from '../webhook/server/shutdown.js';
 import { MetricsAuthorizer, kubeReviewer } from '../webhook/metrics-auth.js';
 import { CertificateError } from '../webhook/server/certwatcher.js';
 import { defaultInjectOptions, type SidecarMode } from '../webhook/admission/index.js';
@@ -46,6 +48,8 @@ export interface RunningController {
   address: AddressInfo;
   /** The metrics server's address (its own port). */
   metricsAddress: AddressInfo;
+  /** Begun on SIGTERM: /readyz fails while the servers still answer (webhook/server/shutdown.ts). */
+  drain: Drain;
   stop(): Promise<void>;
 }
 
@@ -75,8 +79,10 @@ async function startLocal(c: ControllerConfig, log: Logger, say: (s: string) => 
   }
   const mode: SidecarMode = c.sidecarMode === 'auto' ? 'native' : c.sidecarMode;
   const metrics = createMetrics({ defaultMetrics: true });
+  const drain = new Drain();
   const server = new WebhookServer({
     port: c.port, host: c.host || '127.0.0.1', certFile, keyFile, metrics, log,
+    ready: drain.readiness(),
     catalog,
     namespaceLabels: (ns) => ({ 'kubernetes.io/metadata.name': ns }),
     injectOptions: () => defaultInjectOptions({ sidecarImage: c.sidecarImage, mode, nodeSocketDir: c.socketDir, volumeSource: c.volumeSource }),
@@ -92,7 +98,7 @@ async function startLocal(c: ControllerConfig, log: Logger, say: (s: string) => 
   }
   log.info({ relays: catalog.list().map((r) => r.metadata.name), sidecarMode: mode }, 'local mode: serving relays from file, no reconcile');
   say(`socat-relay controller (local mode): https://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port} — POST AdmissionReviews to /mutate-pods and /validate-relays; /healthz /readyz; metrics: https://127.0.0.1:${metricsAddress.port}/metrics\n`);
-  return { address, metricsAddress, stop: async () => { await metricsServer.stop(); await server.stop(); } };
+  return { address, metricsAddress, drain, stop: async () => { await metricsServer.stop(); await server.stop(); } };
 }
 
 /** Cluster mode: informers, sidecar mode detection, server, reconcile. */
@@ -121,6 +127,7 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
   const { mode, why } = chooseSidecarMode(c.sidecarMode, gitVersion);
   log.info({ sidecarMode: mode, why }, 'sidecar mode');
 
+  const drain = new Drain();
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.reverse()) {
@@ -140,7 +147,7 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
       catalog: relays,
       namespaceLabels: (ns) => namespaces.labels(ns),
       injectOptions: () => defaultInjectOptions({ sidecarImage: c.sidecarImage, mode, nodeSocketDir: c.socketDir, volumeSource: c.volumeSource }),
-      ready: () => (namespaces.synced() ? { ok: true } : { ok: false, reason: 'namespace cache not synced' }),
+      ready: drain.readiness(() => (namespaces.synced() ? { ok: true } : { ok: false, reason: 'namespace cache not synced' })),
     });
     const address = await server.start();
     stops.push(() => server.stop());
@@ -161,7 +168,7 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
     } else {
       log.info('node reconcile off (SOCAT_RELAY_RECONCILE=false)');
     }
-    return { address, metricsAddress, stop: stopAll };
+    return { address, metricsAddress, drain, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;
@@ -208,7 +215,7 @@ export async function run(args: string[], io: CommandIO, until: () => Promise<st
   }
   const sig = await until();
   log.info({ signal: sig }, 'stopping');
-  await running.stop();
+  await gracefulShutdown({ drain: running.drain, drainMs: config.shutdownDrainSeconds * 1000, stop: () => running.stop(), log });
   log.info('stopped');
   return 0;
 }

@@ -11,6 +11,8 @@ export type SidecarModeSetting = 'auto' | 'native' | 'regular';
 export interface ControllerConfig {
   port: number;
   metricsPort: number;
+  /** Seconds between SIGTERM (readiness fails) and closing the servers. */
+  shutdownDrainSeconds: number;
   host: string;
   tlsCert: string;
   tlsKey: string;
@@ -53,6 +55,11 @@ const port = (raw: string): number => {
   if (!/^\d+$/.test(raw) || n > 65535) throw new Bad(`must be a port number 0-65535 (0: any free port), got "${raw}"`);
   return n;
 };
+const seconds = (raw: string): number => {
+  const n = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || n > 300) throw new Bad(`must be a number of seconds 0-300, got "${raw}"`);
+  return n;
+};
 const absPath = (raw: string): string => {
   if (!raw.startsWith('/')) throw new Bad(`must be an absolute path, got "${raw}"`);
   return raw;
@@ -87,6 +94,7 @@ type AnySetting = { [K in keyof ControllerConfig]: Setting<K> }[keyof Controller
 
 export const SCHEMA: readonly AnySetting[] = [
   { key: 'port', flag: 'port', env: 'SOCAT_RELAY_PORT', default: '8443', meaning: 'HTTPS port of the webhooks and probes', parse: port },
+  { key: 'shutdownDrainSeconds', flag: 'shutdown-drain-seconds', env: 'SOCAT_RELAY_SHUTDOWN_DRAIN_SECONDS', default: '5', meaning: 'on SIGTERM: /readyz fails at once, requests are still answered this long, then the servers close (keep it below terminationGracePeriodSeconds)', parse: seconds },
   { key: 'metricsPort', flag: 'metrics-port', env: 'SOCAT_RELAY_METRICS_PORT', default: '9464', meaning: 'HTTPS port of /metrics, for bearer tokens RBAC allows to get /metrics (local mode: 127.0.0.1, no token)', parse: port },
   { key: 'host', flag: 'host', env: 'SOCAT_RELAY_HOST', default: '', meaning: 'address to listen on (empty: all)', parse: text },
   { key: 'tlsCert', flag: 'tls-cert', env: 'SOCAT_RELAY_TLS_CERT', default: '/tls/tls.crt', meaning: 'serving certificate (PEM), reloaded when it changes', parse: nonEmpty },

@@ -91,7 +91,7 @@ async function startTarget(p: WebhookParams, tls: Tls, dir: string, cleanup: Cle
   const stdio: ['ignore', 'ignore', 'pipe'] = ['ignore', 'ignore', 'pipe']; // info logs go to /dev/null, as to a log file
   if (p.target !== 'server') {
     const port = await freePort();
-    const proc = startProcess(process.execPath, [...await nodeArgs('cli/main.ts'), 'controller', '--relays', relays, '--tls-cert', tls.cert, '--tls-key', tls.key, '--port', String(port), '--metrics-port', '0', '--host', '127.0.0.1', '--socket-dir', path.join(dir, 'run'), ...extraFlags], cleanup, { cwd: ROOT, stdio });
+    const proc = startProcess(process.execPath, [...await nodeArgs('cli/main.ts'), 'controller', '--relays', relays, '--tls-cert', tls.cert, '--tls-key', tls.key, '--port', String(port), '--metrics-port', '0', '--shutdown-drain-seconds', '0', '--host', '127.0.0.1', '--socket-dir', path.join(dir, 'run'), ...extraFlags], cleanup, { cwd: ROOT, stdio });
     try {
       await waitHealthy('socat-relay controller', proc, port, tls.caPem);
       return { proc, port, describe: `socat-relay controller local mode (pid ${proc.pid}, ${process.env.BENCH_TSX === '1' ? 'tsx' : 'plain node, transpiled'}), log level info to /dev/null` };

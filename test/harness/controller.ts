@@ -75,6 +75,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     SOCAT_RELAY_CONFIG_DIR: opts.configDir ?? path.join(opts.dir, 'relays.d'),
     SOCAT_RELAY_SOCKET_DIR: opts.socketDir ?? path.join(opts.dir, 'run'),
     LOG_LEVEL: 'debug',
+    // Tests stop controllers often: no drain period unless a test asks for one.
+    SOCAT_RELAY_SHUTDOWN_DRAIN_SECONDS: '0',
     ...opts.env,
   };
   const proc = spawnManaged('controller', process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'cli', 'main.ts'), 'controller'], {

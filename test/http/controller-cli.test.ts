@@ -33,7 +33,7 @@ function get(url: string, ca: string, body?: unknown): Promise<{ status: number;
 test('local mode serves the relays of a file over a self-signed certificate and exits 0 on SIGTERM', { timeout: 60_000 }, async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'socat-relay-ctl-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'controller', '--relays', VALID, '--self-signed', path.join(dir, 'tls'), '--port', '0', '--metrics-port', '0', '--log-level', 'warn'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'controller', '--relays', VALID, '--self-signed', path.join(dir, 'tls'), '--port', '0', '--metrics-port', '0', '--shutdown-drain-seconds', '0', '--log-level', 'warn'], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SOCAT_RELAY_SIDECAR_MODE: 'regular' },
   });
   const exited = once(child, 'exit');

@@ -117,7 +117,7 @@ test(`controller (local mode, own process) under sustained load for ${LOAD_SECON
   const proc = spawnManaged('controller', process.execPath, [
     '--import', 'tsx', path.join(REPO_ROOT, 'cli', 'main.ts'), 'controller',
     '--relays', path.join(FIXTURES, 'local-relays.yaml'), '--self-signed', path.join(dir, 'tls'),
-    '--port', String(port), '--metrics-port', String(metricsPort), '--host', '127.0.0.1', '--log-level', 'warn',
+    '--port', String(port), '--metrics-port', String(metricsPort), '--shutdown-drain-seconds', '0', '--host', '127.0.0.1', '--log-level', 'warn',
   ], {
     logFile: path.join(dir, 'controller.log'), cwd: REPO_ROOT,
     // A heap cap: a leak would end in an out-of-memory crash within the run instead of hiding in a large heap.

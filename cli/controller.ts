@@ -78,6 +78,7 @@ async function startLocal(c: ControllerConfig, log: Logger, say: (s: string) => 
     say(`socat-relay controller (local mode): self-signed certificate in ${c.selfSignedDir}; caBundle (CA certificate): ${path.resolve(files.ca!)}\n`);
   }
   const mode: SidecarMode = c.sidecarMode === 'auto' ? 'native' : c.sidecarMode;
+  const injectOptions = defaultInjectOptions({ sidecarImage: c.sidecarImage, mode, nodeSocketDir: c.socketDir, volumeSource: c.volumeSource });
   const metrics = createMetrics({ defaultMetrics: true });
   const drain = new Drain();
   const server = new WebhookServer({
@@ -85,7 +86,7 @@ async function startLocal(c: ControllerConfig, log: Logger, say: (s: string) => 
     ready: drain.readiness(),
     catalog,
     namespaceLabels: (ns) => ({ 'kubernetes.io/metadata.name': ns }),
-    injectOptions: () => defaultInjectOptions({ sidecarImage: c.sidecarImage, mode, nodeSocketDir: c.socketDir, volumeSource: c.volumeSource }),
+    injectOptions: () => injectOptions,
   });
   const address = await server.start();
   const metricsServer = new MetricsServer({ port: c.metricsPort, host: '127.0.0.1', certFile, keyFile, registry: metrics.registry, auth: 'none', log });
@@ -102,7 +103,7 @@ async function startLocal(c: ControllerConfig, log: Logger, say: (s: string) => 
 }
 
 /** Cluster mode: informers, sidecar mode detection, server, reconcile. */
-async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningController> {
+function loadKubeConfig(c: ControllerConfig): KubeConfig {
   const kc = new KubeConfig();
   try {
     if (c.kubeconfig) kc.loadFromFile(c.kubeconfig);
@@ -111,11 +112,11 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
     throw new StartupError(`cannot load the Kubernetes client configuration (${c.kubeconfig || 'in-cluster'}): ${(e as Error).message}`);
   }
   if (!kc.getCurrentCluster()) throw new StartupError(`no current cluster in ${c.kubeconfig || 'the in-cluster configuration'} (is this running in a pod? else set KUBECONFIG)`);
-  const metrics = createMetrics({ defaultMetrics: true });
-  const onRestart = (resource: string): void => metrics.watchRestarts.inc({ resource });
-  const relays = new InformerRelayCatalog({ kc, log, onRestart });
-  const namespaces = new NamespaceLabels({ kc, log, onRestart });
+  return kc;
+}
 
+/** The sidecar mode: as configured, or from the API server's version (native sidecars from 1.29). */
+async function sidecarMode(c: ControllerConfig, kc: KubeConfig, log: Logger): Promise<SidecarMode> {
   let gitVersion: string | undefined;
   if (c.sidecarMode === 'auto') {
     try {
@@ -126,6 +127,17 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
   }
   const { mode, why } = chooseSidecarMode(c.sidecarMode, gitVersion);
   log.info({ sidecarMode: mode, why }, 'sidecar mode');
+  return mode;
+}
+
+async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningController> {
+  const kc = loadKubeConfig(c);
+  const metrics = createMetrics({ defaultMetrics: true });
+  const onRestart = (resource: string): void => metrics.watchRestarts.inc({ resource });
+  const relays = new InformerRelayCatalog({ kc, log, onRestart });
+  const namespaces = new NamespaceLabels({ kc, log, onRestart });
+  const mode = await sidecarMode(c, kc, log);
+  const injectOptions = defaultInjectOptions({ sidecarImage: c.sidecarImage, mode, nodeSocketDir: c.socketDir, volumeSource: c.volumeSource });
 
   const drain = new Drain();
   const stops: (() => Promise<void>)[] = [];
@@ -146,7 +158,7 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
       ...(c.host ? { host: c.host } : {}),
       catalog: relays,
       namespaceLabels: (ns) => namespaces.labels(ns),
-      injectOptions: () => defaultInjectOptions({ sidecarImage: c.sidecarImage, mode, nodeSocketDir: c.socketDir, volumeSource: c.volumeSource }),
+      injectOptions: () => injectOptions,
       ready: drain.readiness(() => (namespaces.synced() ? { ok: true } : { ok: false, reason: 'namespace cache not synced' })),
     });
     const address = await server.start();

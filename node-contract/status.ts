@@ -2,6 +2,7 @@
 // written and parsed, and the staleness rule. The agent builds and writes it (node-agent/status.ts);
 // the controller's reconcile reads it to report each relay's state on this node. The reader may be
 // another process or another version, or find the file half-written: parsing is defensive.
+import { isObject } from '../lib/object.js';
 
 /** The schema's version, written into every file. Bump it when a field changes meaning or goes away. */
 export const STATUS_VERSION = 1;
@@ -46,7 +47,6 @@ export class StatusParseError extends Error {
   }
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The file's bytes for a status. */
 export function formatAgentStatus(st: AgentStatus): string {
@@ -61,19 +61,19 @@ export function parseAgentStatus(text: string): AgentStatus {
   } catch (e) {
     throw new StatusParseError(`status file is not valid JSON: ${(e as Error).message}`);
   }
-  if (!isObj(v) || typeof v.version !== 'number' || !isObj(v.agent) || !isObj(v.relays)) {
+  if (!isObject(v) || typeof v.version !== 'number' || !isObject(v.agent) || !isObject(v.relays)) {
     throw new StatusParseError('status file does not have the expected shape (version, agent, relays)');
   }
   const relays: Record<string, AgentRelayStatus> = {};
   for (const [name, r] of Object.entries(v.relays)) {
-    if (!isObj(r) || typeof r.running !== 'boolean') throw new StatusParseError(`status of relay ${name} is malformed`);
+    if (!isObject(r) || typeof r.running !== 'boolean') throw new StatusParseError(`status of relay ${name} is malformed`);
     relays[name] = r as unknown as AgentRelayStatus;
   }
   return {
     version: v.version,
     agent: v.agent as AgentStatus['agent'],
     relays,
-    files: isObj(v.files) ? (v.files as AgentStatus['files']) : {},
+    files: isObject(v.files) ? (v.files as AgentStatus['files']) : {},
     warnings: Array.isArray(v.warnings) ? (v.warnings as FileWarning[]) : [],
   };
 }

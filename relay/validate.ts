@@ -7,6 +7,7 @@ import {
 } from './types.js';
 import { DEFAULT_REPLY_TIMEOUT_SECONDS, MAX_RELAY_NAME } from './constants.js';
 import { checkListenAddress, checkTargetHost, shown } from './loopback.js';
+import { isObject } from '../lib/object.js';
 
 export interface Problem {
   field: string;
@@ -40,7 +41,7 @@ const CONSUMER_FIELDS = ['namespaces', 'namespaceSelector'];
 const SIDECAR_FIELDS = ['resources'];
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObj: (v: unknown) => v is Obj = isObject;
 
 class Collector {
   problems: Problem[] = [];

@@ -4,6 +4,7 @@
 // validation), list-type set/map uniqueness, int-or-string, and every x-kubernetes-validations rule
 // evaluated with a real CEL interpreter. The real API server checks the same CRD in test/apiserver/.
 import { evaluate } from '@marcbachmann/cel-js';
+import { isObject } from '../../lib/object.js';
 
 export interface Schema {
   type?: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean';
@@ -32,7 +33,7 @@ export interface SchemaProblem {
 }
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObj: (v: unknown) => v is Record<string, unknown> = isObject;
 
 /** A deep copy of `value` with the schema's defaults filled in where a field is absent. */
 export function applyDefaults(schema: Schema, value: unknown): unknown {

@@ -57,6 +57,4 @@ export interface RawPod {
   [k: string]: unknown;
 }
 
-export function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+export { isObject } from '../../lib/object.js';

@@ -2,6 +2,7 @@
 // rules (Kubernetes API validation, RFC 1122 loopback), not from the code under test, so a bug in
 // relay/ or webhook/ cannot make its own test pass.
 import path from 'node:path';
+import { isObject } from '../../../lib/object.js';
 
 /** Canonical dotted-decimal IPv4 inside 127.0.0.0/8, checked octet by octet (no leading zeros, ≤ 255). */
 export function isLoopbackIPv4Literal(s: string): boolean {
@@ -89,7 +90,7 @@ export function isDns1123Label(s: unknown): boolean {
 }
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObj: (v: unknown) => v is Record<string, unknown> = isObject;
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /**

@@ -12,6 +12,7 @@ import { decidePod, defaultInjectOptions, type AdmissionRequest, type AdmissionR
 import { podRuleViolations } from './oracle.js';
 import type { GeneratedBody } from './arbitraries.js';
 import { NAMESPACE_LABELS as BASE_NAMESPACE_LABELS } from '../../harness/namespaces.js';
+import { isObject } from '../../../lib/object.js';
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'resilience');
 
@@ -35,7 +36,7 @@ export function fuzzContext(catalog = fuzzCatalog()): PodContext {
   };
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObj: (v: unknown) => v is Record<string, unknown> = isObject;
 
 export interface Judgement {
   problems: string[];

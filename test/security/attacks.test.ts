@@ -156,6 +156,10 @@ const IMAGES: [string, boolean][] = [
   ['ghcr.io/socat-relay/socat-relay:0.1.0', true],
   ['mirror.example:5000/socat-relay/socat-relay:0.1.0', true],
   ['localhost/socat-relay/socat-relay:0.1.0', true],
+  ['harbor.example/ghcr-proxy/socat-relay/socat-relay:0.1.0', true],
+  ['harbor.example/proxy/socat-relay/socat-relay:0.1.0', true],
+  ['harbor.example/socat-relay/socat-relay:0.1.0-evil', false],
+  ['harbor.example/xsocat-relay/socat-relay:0.1.0', false],
   ['socat-relay/socat-relay:0.1.0', true],
   ['ghcr.io/socat-relay/socat-relay:0.2.0', false],
   ['ghcr.io/attacker/socat-relay:0.1.0', false],
@@ -163,7 +167,7 @@ const IMAGES: [string, boolean][] = [
   ['', false],
 ];
 for (const [image, same] of IMAGES) {
-  test(`image ${image || '(empty)'} ${same ? 'is' : 'is not'} the configured one but for the registry host`, () => {
+  test(`image ${image || '(empty)'} ${same ? 'is' : 'is not'} the configured one but for where it is pulled from`, () => {
     assert.equal(sameImageButRegistry(image, IMAGE), same);
   });
 }

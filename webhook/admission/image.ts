@@ -1,8 +1,10 @@
-// The one way the sidecar's image may differ from the configured one: its registry host. A
+// The one way the sidecar's image may differ from the configured one: where it is pulled from. A
 // registry-mirror webhook that runs after ours (reinvocationPolicy IfNeeded) rewrites
-// `ghcr.io/socat-relay/socat-relay:0.1.0` to `mirror.example:5000/socat-relay/socat-relay:0.1.0`;
-// repository path, tag and digest must stay. The image grants no power of its own — the command,
-// security context and mounts it runs with are pinned — so this keeps the rule simple, not secret.
+// `ghcr.io/socat-relay/socat-relay-sidecar:0.1.0` to `mirror.example:5000/socat-relay/socat-relay-sidecar:0.1.0`
+// or, for a proxy-cache project, `harbor.example/ghcr-proxy/socat-relay/socat-relay-sidecar:0.1.0`: the
+// registry host may change and a path prefix may be added; repository path, tag and digest must stay.
+// The image grants no power of its own — the command, security context and mounts it runs with are
+// pinned — so this keeps the rule simple, not secret.
 
 /** The image without its registry host: the first component when it names a host (has `.` or `:`, or is localhost). */
 export function withoutRegistry(image: string): string {
@@ -15,5 +17,8 @@ export function withoutRegistry(image: string): string {
 }
 
 export function sameImageButRegistry(actual: unknown, expected: string): boolean {
-  return typeof actual === 'string' && actual !== '' && withoutRegistry(actual) === withoutRegistry(expected);
+  if (typeof actual !== 'string' || actual === '') return false;
+  const a = withoutRegistry(actual);
+  const e = withoutRegistry(expected);
+  return a === e || a.endsWith(`/${e}`);
 }

@@ -39,18 +39,29 @@ export function scrapeParams(env: NodeJS.ProcessEnv): ScrapeParams {
   return {
     seconds: num(env, 'BENCH_SCRAPE_SECONDS', 300, 60),
     intervalSeconds: num(env, 'BENCH_SCRAPE_INTERVAL', 10, 5),
+    // BENCH_VARIANTS is shared with the data-path benchmark: names that are not scrape variants are its.
     variants: (env.BENCH_VARIANTS ?? '').split(',').map((s) => s.trim()).filter((v) => v in SCRAPE_VARIANTS),
   };
 }
 
 const withoutNodelay: ArgvEdit = (a) => a.map((x) => x.replace(/,nodelay(?=,|$)/, ''));
 
-/** Relay chains measured next to the shipped one when named in BENCH_VARIANTS. */
-export const SCRAPE_VARIANTS: Record<string, { describe: string; node: ArgvEdit; sidecar: ArgvEdit }> = {
+/**
+ * Extra paths measured next to the four when named in BENCH_VARIANTS: a relay chain with edited argvs
+ * (`relay-<variant>`), or the socat hack with an edited argv (`<variant>`, host network).
+ */
+export const SCRAPE_VARIANTS: Record<string, { describe: string; relay?: { node: ArgvEdit; sidecar: ArgvEdit }; hack?: ArgvEdit }> = {
   'no-nodelay': {
     describe: 'the relay before the TCP_NODELAY fix: nodeArgv and sidecarArgv without ,nodelay',
-    node: withoutNodelay,
-    sidecar: withoutNodelay,
+    relay: { node: withoutNodelay, sidecar: withoutNodelay },
+  },
+  'hack-nodelay': {
+    describe: 'the socat hack with ,nodelay on both addresses',
+    hack: (a) => a.map((x) => `${x},nodelay`),
+  },
+  'hack-b128k': {
+    describe: 'the socat hack with the relay\'s -b131072 buffer, still without nodelay',
+    hack: (a) => ['-b131072', ...a],
   },
 };
 
@@ -112,11 +123,21 @@ export async function benchScrape(p: ScrapeParams, log: Log): Promise<Figure[]> 
     const sidecar = await startSidecar(relay.resolved, socketDir, ns, cleanup);
     const sidecarPid = (await ipNetnsChild(ns, 'socat', POD_PORT));
     const extra: { name: string; port: number; roots: number[] }[] = [];
+    const hackExtra: { name: string; port: number; roots: number[] }[] = [];
     for (const [i, v] of p.variants.entries()) {
       const def = SCRAPE_VARIANTS[v]!;
+      if (def.hack) {
+        const port = await freePort('0.0.0.0');
+        const proc = startProcess('socat', def.hack(hackArgv({ listenPort: port, targetPort: sched.port })), cleanup);
+        await waitUntil(`${v} on :${port}`, () => canConnect({ port }), 15_000);
+        hackExtra.push({ name: v, port, roots: [proc.pid] });
+        log(`[scrape] variant ${v}: ${def.describe}`);
+        continue;
+      }
+      if (!def.relay) continue;
       const r = benchRelay(`kube-scheduler-${v}`, 'TCP', sched.port, { listen: { port: POD_PORT + 1 + i } });
-      const node = await startNodeSideSocat(r.resolved, socketDir, cleanup, def.node);
-      await startSidecar(r.resolved, socketDir, ns, cleanup, def.sidecar);
+      const node = await startNodeSideSocat(r.resolved, socketDir, cleanup, def.relay.node);
+      await startSidecar(r.resolved, socketDir, ns, cleanup, def.relay.sidecar);
       extra.push({ name: `relay-${v}`, port: POD_PORT + 1 + i, roots: [node.pid, await ipNetnsChild(ns, 'socat', POD_PORT + 1 + i)] });
       log(`[scrape] variant relay-${v}: ${def.describe}`);
     }
@@ -124,7 +145,7 @@ export async function benchScrape(p: ScrapeParams, log: Log): Promise<Figure[]> 
     const job = (name: string, port: number): ScrapeJob => ({ name, target: `127.0.0.1:${port}`, tokenFile });
     const hostProm = await startPrometheus({
       binary: parts.prometheus, dir: path.join(dir, 'prom-node'), intervalSeconds: p.intervalSeconds, port: await freePort(),
-      jobs: [job('direct', sched.port), job('haproxy', haproxyPort), job('hack', hackPort)],
+      jobs: [job('direct', sched.port), job('haproxy', haproxyPort), job('hack', hackPort), ...hackExtra.map((e) => job(e.name, e.port))],
     }, cleanup);
     const podProm = await startPrometheus({
       binary: parts.prometheus, dir: path.join(dir, 'prom-pod'), intervalSeconds: p.intervalSeconds, port: 9090, netns: ns,
@@ -132,10 +153,11 @@ export async function benchScrape(p: ScrapeParams, log: Log): Promise<Figure[]> 
     }, cleanup);
     const promOf: Record<string, Prometheus> = { direct: hostProm, haproxy: hostProm, hack: hostProm, relay: podProm };
     for (const e of extra) promOf[e.name] = podProm;
+    for (const e of hackExtra) promOf[e.name] = hostProm;
 
     // Which processes make up each path (their whole trees: socat's per-connection children included).
     const roots: Record<string, number[]> = { direct: [], haproxy: [haproxy.pid], hack: [hack.pid], relay: [sidecarPid, agent.pid], [RELAY_SOCATS]: [sidecarPid, ...nodeSocatPids] };
-    for (const e of extra) roots[e.name] = e.roots;
+    for (const e of [...extra, ...hackExtra]) roots[e.name] = e.roots;
     /** RSS leaves the agent out (one per node, shared by every relay; reported on its own). */
     const rssRoots = (n: string, table: Map<number, { ppid: number }>) => (n === 'relay' ? [sidecarPid, ...descendants(table, agent.pid)] : (roots[n] ?? []).flatMap((r) => [r, ...descendants(table, r)]));
     const names = Object.keys(roots).filter((n) => n !== RELAY_SOCATS);
@@ -249,7 +271,7 @@ export function scrapeFigures(s: Record<string, PathStats>, p: ScrapeParams & { 
       figure({
         name: `CPU per scrape, ${n}${relay ? ' / haproxy' : ''}`, unit: 'ms', value: perScrape(n), ...(relay ? { baseline: perScrape('haproxy') } : {}),
         ...(n === 'relay' ? { goal: { on: 'ratio' as const, op: '<=' as const, target: 1 } } : {}),
-        note: relay ? 'sidecar socat + node-side socat + the agent (which reads the node socat\'s connection log), forked children included' : n === 'hack' ? 'the listening socat and its forked children' : 'the haproxy process',
+        note: relay ? 'sidecar socat + node-side socat + the agent (which reads the node socat\'s connection log), forked children included' : n.startsWith('hack') ? 'the listening socat and its forked children' : 'the haproxy process',
       }),
     );
     if (n === 'relay') {

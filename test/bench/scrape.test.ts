@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { nodeArgv, resolveRelay, sidecarArgv } from '../../relay/index.js';
-import { prometheusConfig, schedulerArgv, versionLine } from '../../bench/scrape/parts.js';
+import { hackArgv, prometheusConfig, schedulerArgv, versionLine } from '../../bench/scrape/parts.js';
 import { parseDialerConnections, parseQueryResult } from '../../bench/scrape/prometheus.js';
 import { SCRAPE_VARIANTS, scrapeFigures, type PathStats } from '../../bench/scrape/run.js';
 import { exposedListeners, isLoopback, parseListeners } from '../../bench/scrape/sockets.js';
@@ -47,15 +47,19 @@ test('parseDialerConnections: the connections each scrape job opened', () => {
   assert.deepEqual(parseDialerConnections(text), { direct: 3, relay: 41 });
 });
 
-test('the no-nodelay variant undoes exactly the TCP_NODELAY fix on both halves', () => {
+test('variants: no-nodelay undoes exactly the TCP_NODELAY fix on both halves; the hack variants add nodelay or the relay\'s buffer', () => {
   const r = resolveRelay({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'ks' }, spec: { target: { host: '127.0.0.1', port: 10259 }, consumers: { namespaces: ['m'] } } });
   const v = SCRAPE_VARIANTS['no-nodelay']!;
   const node = nodeArgv(r, { socketDir: '/run/socat-relay' });
   const side = sidecarArgv(r);
   assert.ok(node.some((a) => a.endsWith(',nodelay')) && side.some((a) => a.includes(',nodelay')), 'the shipped argv has nodelay on both halves');
-  assert.deepEqual(v.node(node), node.map((a) => a.replace(',nodelay', '')));
-  assert.deepEqual(v.sidecar(side), side.map((a) => a.replace(',nodelay', '')));
-  assert.ok(![...v.node(node), ...v.sidecar(side)].some((a) => a.includes('nodelay')));
+  assert.ok(v.relay);
+  assert.deepEqual(v.relay.node(node), node.map((a) => a.replace(',nodelay', '')));
+  assert.deepEqual(v.relay.sidecar(side), side.map((a) => a.replace(',nodelay', '')));
+  assert.ok(![...v.relay.node(node), ...v.relay.sidecar(side)].some((a) => a.includes('nodelay')));
+  const hack = hackArgv({ listenPort: 1, targetPort: 2 });
+  assert.deepEqual(SCRAPE_VARIANTS['hack-nodelay']?.hack?.(hack), ['TCP-LISTEN:1,fork,reuseaddr,nodelay', 'TCP:127.0.0.1:2,nodelay']);
+  assert.deepEqual(SCRAPE_VARIANTS['hack-b128k']?.hack?.(hack), ['-b131072', ...hack]);
 });
 
 test('prometheusConfig: one HTTPS job per path with the bearer token file; the scheduler stays on loopback', () => {

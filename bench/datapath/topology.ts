@@ -73,9 +73,11 @@ export async function waitForSocket(r: ResolvedRelay, socketDir: string, proc?: 
 }
 
 /** The pod half: the injected sidecar's socat, in the consumer's network namespace when there is one. */
-export async function startSidecar(r: ResolvedRelay, socketDir: string, netns: string | undefined, cleanup: Cleanup, edit: ArgvEdit = (a) => a): Promise<Path> {
-  const argv = edit(sidecarArgv(r, { socketDir }));
-  const proc = netns ? startProcess('ip', ['netns', 'exec', netns, 'socat', ...argv], cleanup) : startProcess('socat', argv, cleanup);
+export async function startSidecar(r: ResolvedRelay, socketDir: string, netns: string | undefined, cleanup: Cleanup, edit: ArgvEdit = (a) => a, opts: { uid?: number } = {}): Promise<Path> {
+  // As the injected container runs it when `uid` is given: that uid and group, no other group, no new privileges.
+  const user = opts.uid === undefined ? [] : ['setpriv', `--reuid=${opts.uid}`, `--regid=${opts.uid}`, '--clear-groups', '--no-new-privs'];
+  const argv = [...user, 'socat', ...edit(sidecarArgv(r, { socketDir }))];
+  const proc = netns ? startProcess('ip', ['netns', 'exec', netns, ...argv], cleanup) : startProcess(argv[0] as string, argv.slice(1), cleanup);
   const proto = r.protocol === 'TCP' ? 'tcp' : 'udp';
   await waitUntil(`sidecar on :${r.listenPort} (stderr: ${proc.stderr().slice(-300)})`, () =>
     netns ? listeningInNetns(netns, proto, r.listenPort) : Promise.resolve(true));

@@ -8,7 +8,8 @@
 //            node side run by the real `socat-relay agent` from the Relay's file
 // Figures from Prometheus's own scrape_duration_seconds / up / scrape_samples_scraped, and from /proc
 // (CPU and RSS of each path's processes) and `ss` (what each path listens on in the node's namespace).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { DEFAULT_SIDECAR_UID } from '../../relay/index.js';
 import os from 'node:os';
 import path from 'node:path';
 import { figure, type Figure } from '../lib/figures.js';
@@ -94,6 +95,7 @@ export async function benchScrape(p: ScrapeParams, log: Log): Promise<Figure[]> 
   const cleanup = new Cleanup();
   try {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'srb-scrape-'));
+    await chmod(dir, 0o755); // the sidecar (uid 65532) must reach the relay's socket below it
     cleanup.add('remove temp dir', () => rm(dir, { recursive: true, force: true }));
     log('[scrape] starting the test control plane');
     const cp = await startControlPlane();
@@ -120,7 +122,8 @@ export async function benchScrape(p: ScrapeParams, log: Log): Promise<Figure[]> 
     const relay = benchRelay('kube-scheduler', 'TCP', sched.port, { listen: { port: POD_PORT } });
     const { agent, statusPids } = await startAgent([relay], socketDir, cleanup);
     const nodeSocatPids = await statusPids();
-    const sidecar = await startSidecar(relay.resolved, socketDir, ns, cleanup);
+    // The sidecar as injected: its argv (sidecarArgv) as the pod's uid and group 65532 (the socket's group).
+    const sidecar = await startSidecar(relay.resolved, socketDir, ns, cleanup, undefined, { uid: DEFAULT_SIDECAR_UID });
     const sidecarPid = (await ipNetnsChild(ns, 'socat', POD_PORT));
     const extra: { name: string; port: number; roots: number[] }[] = [];
     const hackExtra: { name: string; port: number; roots: number[] }[] = [];
@@ -137,7 +140,7 @@ export async function benchScrape(p: ScrapeParams, log: Log): Promise<Figure[]> 
       if (!def.relay) continue;
       const r = benchRelay(`kube-scheduler-${v}`, 'TCP', sched.port, { listen: { port: POD_PORT + 1 + i } });
       const node = await startNodeSideSocat(r.resolved, socketDir, cleanup, def.relay.node);
-      await startSidecar(r.resolved, socketDir, ns, cleanup, def.relay.sidecar);
+      await startSidecar(r.resolved, socketDir, ns, cleanup, def.relay.sidecar, { uid: DEFAULT_SIDECAR_UID });
       extra.push({ name: `relay-${v}`, port: POD_PORT + 1 + i, roots: [node.pid, await ipNetnsChild(ns, 'socat', POD_PORT + 1 + i)] });
       log(`[scrape] variant relay-${v}: ${def.describe}`);
     }

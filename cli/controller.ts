@@ -21,6 +21,7 @@ import { chooseSidecarMode, serverGitVersion } from '../webhook/catalog/sidecar-
 import { WebhookServer } from '../webhook/server/server.js';
 import { MetricsServer } from '../webhook/server/metrics-server.js';
 import { Drain, gracefulShutdown } from '../webhook/server/shutdown.js';
+import { startNodePrune } from '../webhook/reconcile/prune.js';
 import { MetricsAuthorizer, kubeReviewer } from '../webhook/metrics-auth.js';
 import { CertificateError } from '../webhook/server/certwatcher.js';
 import { defaultInjectOptions, type SidecarMode } from '../webhook/admission/index.js';
@@ -176,6 +177,9 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
         kc, catalog: relays, namespaces, nodeName: c.nodeName, configDir: c.configDir, socketDir: c.socketDir, registry: metrics.registry, log: log.child({ component: 'reconcile' }),
       });
       stops.push(() => reconcile.stop());
+      // Status entries of deleted Nodes: whichever controller sees the deletion removes them.
+      const prune = await startNodePrune({ kc, catalog: relays, log: log.child({ component: 'prune' }), onRestart });
+      stops.push(() => prune.stop());
       log.info({ node: c.nodeName, configDir: c.configDir }, 'node reconcile started');
     } else {
       log.info('node reconcile off (SOCAT_RELAY_RECONCILE=false)');

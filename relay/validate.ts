@@ -8,6 +8,7 @@ import {
 import { DEFAULT_REPLY_TIMEOUT_SECONDS, MAX_RELAY_NAME } from './constants.js';
 import { checkListenAddress, checkTargetHost, shown } from './loopback.js';
 import { isObject } from '../lib/object.js';
+import { specFields } from './structure.js';
 
 export interface Problem {
   field: string;
@@ -33,12 +34,16 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+)?$/;
 const MAX_REPLY_TIMEOUT = 300;
 
-const SPEC_FIELDS = ['protocol', 'target', 'listen', 'udp', 'nodeSelector', 'consumers', 'sidecar'];
-const TARGET_FIELDS = ['host', 'port'];
-const LISTEN_FIELDS = ['port', 'address'];
-const UDP_FIELDS = ['mode', 'replyTimeoutSeconds'];
-const CONSUMER_FIELDS = ['namespaces', 'namespaceSelector'];
-const SIDECAR_FIELDS = ['resources'];
+// The fields each object may hold come from the CRD (relay/structure.ts): one source for the structure.
+const SPEC_FIELDS = specFields('');
+const TARGET_FIELDS = specFields('target');
+const LISTEN_FIELDS = specFields('listen');
+const UDP_FIELDS = specFields('udp');
+const CONSUMER_FIELDS = specFields('consumers');
+const SIDECAR_FIELDS = specFields('sidecar');
+const RESOURCES_FIELDS = specFields('sidecar.resources');
+const SELECTOR_FIELDS = specFields('consumers.namespaceSelector');
+const EXPRESSION_FIELDS = specFields('consumers.namespaceSelector.matchExpressions[]');
 
 type Obj = Record<string, unknown>;
 const isObj: (v: unknown) => v is Obj = isObject;
@@ -118,7 +123,7 @@ export function isRelayName(name: string): boolean {
 function checkSelector(c: Collector, v: unknown, field: string): LabelSelector | undefined {
   const o = c.object(v, field, false);
   if (!o) return undefined;
-  c.unknown(o, ['matchLabels', 'matchExpressions'], field);
+  c.unknown(o, SELECTOR_FIELDS, field);
   const sel: LabelSelector = {};
   if (o.matchLabels !== undefined) sel.matchLabels = c.stringMap(o.matchLabels, `${field}.matchLabels`, isLabelKey, LABEL_VALUE);
   if (o.matchExpressions !== undefined) {
@@ -130,7 +135,7 @@ function checkSelector(c: Collector, v: unknown, field: string): LabelSelector |
         const at = `${field}.matchExpressions[${i}]`;
         const eo = c.object(e, at, true);
         if (!eo) return;
-        c.unknown(eo, ['key', 'operator', 'values'], at);
+        c.unknown(eo, EXPRESSION_FIELDS, at);
         const op = eo.operator;
         if (typeof eo.key !== 'string' || !isLabelKey(eo.key)) c.bad(`${at}.key`, 'must be a valid label key');
         if (op !== 'In' && op !== 'NotIn' && op !== 'Exists' && op !== 'DoesNotExist') {
@@ -282,7 +287,7 @@ export function validateRelay(input: unknown): ValidationResult {
     c.unknown(sidecar, SIDECAR_FIELDS, 'spec.sidecar');
     const res = c.object(sidecar.resources, 'spec.sidecar.resources', false);
     if (res) {
-      c.unknown(res, ['requests', 'limits'], 'spec.sidecar.resources');
+      c.unknown(res, RESOURCES_FIELDS, 'spec.sidecar.resources');
       resources = {};
       for (const kind of ['requests', 'limits'] as const) {
         const m = c.object(res[kind], `spec.sidecar.resources.${kind}`, false);

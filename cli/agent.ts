@@ -8,7 +8,7 @@ import { findOnPath, findSocat, SocatNotFoundError } from '../node-agent/locate.
 import { parentDeathSpawn } from '../node-agent/supervisor.js';
 import { DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR, DEFAULT_SOCKET_GID } from '../relay/index.js';
 import type { CommandIO } from './io.js';
-import { UsageError } from './io.js';
+import { parseOrExit, UsageError } from './io.js';
 
 const USAGE = `usage: socat-relay agent [--config-dir DIR] [--socket-dir DIR] [--socket-gid N] [--listen HOST:PORT] [--resync SECONDS]
   --config-dir DIR   relay files (*.json, *.yaml, *.yml)     default ${DEFAULT_CONFIG_DIR}
@@ -69,17 +69,8 @@ function parse(args: string[], env: NodeJS.ProcessEnv): AgentArgs | 'help' {
 }
 
 export async function run(args: string[], io: CommandIO): Promise<number> {
-  let a: AgentArgs | 'help';
-  try {
-    a = parse(args, io.env);
-  } catch (e) {
-    io.stderr.write(`agent: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (a === 'help') {
-    io.stdout.write(USAGE);
-    return 0;
-  }
+  const a = parseOrExit<AgentArgs>('agent', USAGE, io, () => parse(args, io.env));
+  if (typeof a === 'number') return a;
   let socatPath: string;
   try {
     socatPath = findSocat(io.env.PATH);

@@ -13,7 +13,7 @@ import { SystemMounter } from '../node-agent/csi/mount.js';
 import { PluginServer, pluginPaths } from '../node-agent/csi/server.js';
 import { CSI_DRIVER, DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR } from '../relay/index.js';
 import type { CommandIO } from './io.js';
-import { UsageError } from './io.js';
+import { parseOrExit, UsageError } from './io.js';
 
 export const DEFAULT_KUBELET_DIR = '/var/lib/kubelet';
 export const DEFAULT_DRIVER_NAME = CSI_DRIVER;
@@ -94,17 +94,8 @@ function packageVersion(): string {
 }
 
 export async function run(args: string[], io: CommandIO): Promise<number> {
-  let a: CsiArgs | 'help';
-  try {
-    a = parseCsiArgs(args, io.env);
-  } catch (e) {
-    io.stderr.write(`csi: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (a === 'help') {
-    io.stdout.write(USAGE);
-    return 0;
-  }
+  const a = parseOrExit<CsiArgs>('csi', USAGE, io, () => parseCsiArgs(args, io.env));
+  if (typeof a === 'number') return a;
   const log = createLogger({ name: 'socat-relay-csi', ...(a.logLevel ? { level: a.logLevel } : {}) });
   const driver = new Driver({
     driverName: a.driverName, nodeId: a.nodeId, version: packageVersion(),

@@ -1,5 +1,6 @@
 // The few parts of a raw pod the injector reads or writes. Everything else is carried along untouched
-// because we mutate a deep clone of the JSON the API server sent, never a typed model.
+// because the injector works on the JSON the API server sent (copy-on-write of what it changes, see
+// pod.ts), never on a typed model.
 
 export interface RawContainerPort {
   containerPort?: number;

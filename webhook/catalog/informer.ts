@@ -37,15 +37,10 @@ export class InformerRelayCatalog implements RelayCatalog {
       }
     };
     this.informer = new ResilientInformer<RelayObject>({
-      kc: o.kc,
+      ...o, // kc, log, onRestart, backoff, watchTimeouts, makeInformer
       path: RELAYS_PATH,
       list: async () => (await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as KubernetesListObject<RelayObject>,
       resource: 'relays',
-      log: o.log,
-      ...(o.onRestart ? { onRestart: o.onRestart } : {}),
-      ...(o.backoff ? { backoff: o.backoff } : {}),
-      ...(o.watchTimeouts ? { watchTimeouts: o.watchTimeouts } : {}),
-      ...(o.makeInformer ? { makeInformer: o.makeInformer } : {}),
     }, { add: emit('add'), update: emit('update'), delete: emit('delete') });
   }
 
@@ -90,15 +85,10 @@ export class NamespaceLabels {
       }
     };
     this.informer = new ResilientInformer<V1Namespace>({
-      kc: o.kc,
+      ...o, // kc, log, onRestart, backoff, watchTimeouts, makeInformer
       path: NAMESPACES_PATH,
       list: () => api.listNamespace(),
       resource: 'namespaces',
-      log: o.log,
-      ...(o.onRestart ? { onRestart: o.onRestart } : {}),
-      ...(o.backoff ? { backoff: o.backoff } : {}),
-      ...(o.watchTimeouts ? { watchTimeouts: o.watchTimeouts } : {}),
-      ...(o.makeInformer ? { makeInformer: o.makeInformer } : {}),
     }, { add: changed, update: changed, delete: changed });
   }
 

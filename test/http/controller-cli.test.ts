@@ -5,30 +5,17 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { run } from '../../cli/controller.js';
 import { patchOps } from '../../webhook/admission/index.js';
 import { FIXTURES, pod, podRequest } from '../unit/admission-helpers.js';
+import { httpsRequest as get } from '../harness/https.js';
 
 const ROOT = path.resolve(FIXTURES, '..', '..');
 const VALID = path.join(FIXTURES, 'admission/valid-relays.yaml');
 
-function get(url: string, ca: string, body?: unknown): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = https.request(url, { ca, method: data ? 'POST' : 'GET', headers: data ? { 'content-type': 'application/json' } : {} }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { text += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
-}
 
 test('local mode serves the relays of a file over a self-signed certificate and exits 0 on SIGTERM', { timeout: 60_000 }, async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'socat-relay-ctl-'));

@@ -6,12 +6,15 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { Drain, gracefulShutdown } from '../../webhook/server/shutdown.js';
 import { freePort, REPO_ROOT, waitFor } from '../harness/index.js';
 import { FIXTURES, pod, podRequest } from '../unit/admission-helpers.js';
+import { httpsRequest } from '../harness/https.js';
+
+/** Each request on a fresh connection (agent: false). */
+const request = (url: string, ca: string, body?: unknown) => httpsRequest(url, ca, body, { agent: false });
 
 test('the order: readiness fails first, the drain period passes, then stop', async () => {
   const drain = new Drain();
@@ -29,19 +32,6 @@ test('the order: readiness fails first, the drain period passes, then stop', asy
   assert.deepEqual(inner(), { ok: false, reason: 'shutting down' });
 });
 
-function request(url: string, ca: string, body?: unknown): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = https.request(url, { ca, method: data ? 'POST' : 'GET', agent: false, headers: data ? { 'content-type': 'application/json' } : {} }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { text += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
-}
 
 test('the real controller on SIGTERM: /readyz 503 at once, admission still answered during the drain, exit 0 after it', { timeout: 90_000 }, async (t) => {
   const DRAIN_S = 4;

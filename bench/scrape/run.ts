@@ -8,7 +8,7 @@
 //            node side run by the real `socat-relay agent` from the Relay's file
 // Figures from Prometheus's own scrape_duration_seconds / up / scrape_samples_scraped, and from /proc
 // (CPU and RSS of each path's processes) and `ss` (what each path listens on in the node's namespace).
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { DEFAULT_SIDECAR_UID } from '../../relay/index.js';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,6 +33,8 @@ const POD_PORT = 10259;
 export interface ScrapeParams {
   seconds: number;
   intervalSeconds: number;
+  /** Requests per path on a fresh TLS connection each (curl), after the Prometheus window. */
+  freshConnections: number;
   variants: string[];
 }
 
@@ -40,6 +42,7 @@ export function scrapeParams(env: NodeJS.ProcessEnv): ScrapeParams {
   return {
     seconds: num(env, 'BENCH_SCRAPE_SECONDS', 300, 60),
     intervalSeconds: num(env, 'BENCH_SCRAPE_INTERVAL', 10, 5),
+    freshConnections: num(env, 'BENCH_SCRAPE_FRESH', 30, 10),
     // BENCH_VARIANTS is shared with the data-path benchmark: names that are not scrape variants are its.
     variants: (env.BENCH_VARIANTS ?? '').split(',').map((s) => s.trim()).filter((v) => v in SCRAPE_VARIANTS),
   };
@@ -80,6 +83,8 @@ export interface PathStats {
   rssBytes: number;
   /** Non-loopback listening sockets of its processes in the node's network namespace (null: not measured). */
   exposed: number | null;
+  /** curl's time_total of GET /metrics on a new TLS connection each, ms. */
+  freshMs: number[];
 }
 
 async function versions(parts: { prometheus: string; haproxy: string }): Promise<string> {
@@ -186,6 +191,22 @@ export async function benchScrape(p: ScrapeParams, log: Log): Promise<Figure[]> 
     const listeners = await hostListeners();
     const table = await processTable();
 
+    // What a scraper that does not keep its connection pays: a TLS handshake per scrape. Round-robin over the paths.
+    const token = (await readFile(tokenFile, 'utf8')).trim();
+    const where: Record<string, { port: number; netns?: string }> = { direct: { port: sched.port }, haproxy: { port: haproxyPort }, hack: { port: hackPort }, relay: { port: sidecar.port, netns: ns } };
+    for (const e of extra) where[e.name] = { port: e.port, netns: ns };
+    for (const e of hackExtra) where[e.name] = { port: e.port };
+    const fresh: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+    for (let i = 0; i < p.freshConnections; i++) {
+      for (const n of names) {
+        const w = where[n]!;
+        const curl = ['curl', '-sk', '-o', '/dev/null', '-w', '%{http_code} %{time_total}', '-H', `Authorization: Bearer ${token}`, '-H', 'Accept-Encoding: gzip', `https://127.0.0.1:${w.port}/metrics`];
+        const r = await runCommand(w.netns ? 'ip' : 'curl', w.netns ? ['netns', 'exec', w.netns, ...curl] : curl.slice(1), { timeoutMs: 30_000, allowFail: true });
+        const [code, secs] = r.stdout.trim().split(' ');
+        if (code === '200') fresh[n]?.push(Number(secs) * 1000);
+      }
+    }
+
     const stats: Record<string, PathStats> = {};
     for (const n of names) {
       const prom = promOf[n]!;
@@ -201,6 +222,7 @@ export async function benchScrape(p: ScrapeParams, log: Log): Promise<Figure[]> 
         connections: (conn1[n] ?? Number.NaN) - (conn0[n] ?? Number.NaN),
         rssBytes: rss[n] ?? 0,
         exposed,
+        freshMs: fresh[n] ?? [],
       };
       log(`[scrape] ${n}: ${stats[n].durationsMs.length} scrapes, p50 ${percentile(stats[n].durationsMs, 50).toFixed(1)} ms, CPU ${stats[n].cpuMs} ms`);
     }
@@ -258,6 +280,11 @@ export function scrapeFigures(s: Record<string, PathStats>, p: ScrapeParams & { 
         note: n === 'direct' ? `scrape_duration_seconds over ${Math.round(p.window)} s, one scrape every ${p.intervalSeconds} s per path (${count} scrapes); ${p.recorded}` : `${count} scrapes`,
       }),
       figure({ name: n === 'direct' ? 'scrape p99, direct' : `scrape p99, ${n} / direct`, unit: 'ms', value: p99(n), ...(n === 'direct' ? {} : { baseline: p99('direct') }) }),
+      figure({
+        name: n === 'direct' ? 'fresh TLS connection + GET /metrics p50, direct' : `fresh TLS connection + GET /metrics p50, ${n} / direct`, unit: 'ms',
+        value: percentile(s[n]?.freshMs ?? [], 50), ...(n === 'direct' ? {} : { baseline: percentile(d.freshMs, 50) }),
+        note: `curl, a new connection and TLS handshake per request, ${s[n]?.freshMs.length ?? 0} answered with 200 (Prometheus kept its connections alive; this is the scraper that does not)`,
+      }),
       figure({ name: `new connections per scrape, ${n}`, unit: 'count', value: count ? (s[n]?.connections ?? Number.NaN) / count : Number.NaN, note: 'Prometheus\'s own net_conntrack_dialer_conn_established_total for the job' }),
       figure({ name: `up, ${n}`, unit: 'fraction', value: upFraction(n), goal: { on: 'value', op: '>=', target: 1 } }),
     );

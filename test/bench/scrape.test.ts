@@ -70,10 +70,10 @@ test('prometheusConfig: one HTTPS job per path with the bearer token file; the s
   assert.equal(versionLine('prometheus, version 2.42.0+ds (branch: debian/sid)\n  build user: x'), 'prometheus, version 2.42.0+ds (branch: debian/sid)');
 });
 
-const stats = (ms: number[], o: Partial<PathStats> = {}): PathStats => ({ durationsMs: ms, up: ms.map(() => 1), samples: ms.map(() => 900), cpuMs: 10, connections: 0, rssBytes: 1 << 20, exposed: 0, ...o });
+const stats = (ms: number[], o: Partial<PathStats> = {}): PathStats => ({ durationsMs: ms, up: ms.map(() => 1), samples: ms.map(() => 900), cpuMs: 10, connections: 0, rssBytes: 1 << 20, exposed: 0, freshMs: ms, ...o });
 
 test('scrapeFigures judges the goals: relay p50 ≤ 1.5× direct, CPU ≤ haproxy and ≤ 2× hack, nothing exposed, up, samples within 1 %', () => {
-  const params = { seconds: 60, intervalSeconds: 10, variants: [], window: 60, recorded: 'v', agentRssBytes: 50 << 20 };
+  const params = { seconds: 60, intervalSeconds: 10, freshConnections: 3, variants: [], window: 60, recorded: 'v', agentRssBytes: 50 << 20 };
   const f = scrapeFigures({
     direct: stats([10, 10, 10], { exposed: null }),
     haproxy: stats([11, 11, 11], { cpuMs: 30, exposed: 1 }),

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { HOST_FOLDERS, run } from '../../cli/cleanup.js';
+import { hostFolders, run } from '../../cli/cleanup.js';
 import { DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR } from '../../relay/index.js';
 import { loadManifests } from './load.js';
 
@@ -17,7 +17,10 @@ function io(env: Record<string, string> = {}) {
 test('removes /etc/socat-relay and /run/socat-relay under the host root, and nothing beside them', async (t) => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-host-'));
   t.after(() => rmSync(root, { recursive: true, force: true }));
-  assert.deepEqual([...HOST_FOLDERS], ['/etc/socat-relay', '/run/socat-relay']);
+  assert.deepEqual(hostFolders(), ['/etc/socat-relay', '/run/socat-relay', '/var/lib/kubelet/plugins/csi.socat.io']);
+  assert.equal(hostFolders('/data/kubelet')[2], '/data/kubelet/plugins/csi.socat.io');
+  mkdirSync(path.join(root, 'var/lib/kubelet/plugins/csi.socat.io'), { recursive: true });
+  mkdirSync(path.join(root, 'var/lib/kubelet/plugins/other.csi.example'), { recursive: true });
   mkdirSync(path.join(root, DEFAULT_CONFIG_DIR), { recursive: true });
   writeFileSync(path.join(root, DEFAULT_CONFIG_DIR, 'kube-scheduler.json'), '{}');
   mkdirSync(path.join(root, DEFAULT_SOCKET_DIR, '.agent'), { recursive: true });
@@ -26,8 +29,8 @@ test('removes /etc/socat-relay and /run/socat-relay under the host root, and not
   mkdirSync(path.join(root, 'run', 'containerd'));
   const { out, io: cio } = io({ NODE_NAME: 'node-1' });
   assert.equal(await run(['--host-root', root], cio), 0, out.stderr);
-  assert.equal(out.stdout, 'removed /etc/socat-relay and /run/socat-relay on node-1\n');
-  assert.deepEqual([readdirSync(path.join(root, 'etc')), readdirSync(path.join(root, 'run'))], [['hostname'], ['containerd']]);
+  assert.equal(out.stdout, 'removed /etc/socat-relay, /run/socat-relay, /var/lib/kubelet/plugins/csi.socat.io on node-1\n');
+  assert.deepEqual([readdirSync(path.join(root, 'etc')), readdirSync(path.join(root, 'run')), readdirSync(path.join(root, 'var/lib/kubelet/plugins'))], [['hostname'], ['containerd'], ['other.csi.example']]);
   const again = io();
   assert.equal(await run(['--host-root', root], again.io), 0);
   assert.equal(again.out.stdout, 'nothing to remove\n');
@@ -44,7 +47,7 @@ test('the cleanup DaemonSet runs that command on every node with the host\'s /et
   const c = pod.containers[0];
   assert.deepEqual(c.args, ['cleanup', '--host-root=/host', '--wait']);
   const mounts = Object.fromEntries(c.volumeMounts.map((m: any) => [m.mountPath, pod.volumes.find((v: any) => v.name === m.name).hostPath.path]));
-  assert.deepEqual(mounts, Object.fromEntries(HOST_FOLDERS.map((f) => [path.join('/host', path.dirname(f)), path.dirname(f)])));
+  assert.deepEqual(mounts, Object.fromEntries(hostFolders().map((f) => [path.join('/host', path.dirname(f)), path.dirname(f)])));
   assert.deepEqual(pod.tolerations, [{ operator: 'Exists' }]);
   assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'] });
 });

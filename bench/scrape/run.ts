@@ -6,8 +6,9 @@
 //   hack   — the socat DaemonSet hack: one host-network `socat TCP-LISTEN:…,fork,reuseaddr TCP:127.0.0.1:…`
 //   relay  — Prometheus in its own network namespace behind the sidecar's argv (sidecarArgv, as injected),
 //            node side run by the real `socat-relay agent` from the Relay's file
-// Figures from Prometheus's own scrape_duration_seconds / up / scrape_samples_scraped, and from /proc
-// (CPU and RSS of each path's processes) and `ss` (what each path listens on in the node's namespace).
+// Figures from Prometheus's own scrape_duration_seconds / up / scrape_samples_scraped and dialer counter,
+// from /proc (CPU and RSS of each path's processes), from `ss` (what each path listens on in the node's
+// namespace), and from curl on a fresh TLS connection per request (the scraper that does not keep one).
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { DEFAULT_SIDECAR_UID } from '../../relay/index.js';
 import os from 'node:os';

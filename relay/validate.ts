@@ -157,11 +157,8 @@ function checkSelector(c: Collector, v: unknown, field: string): LabelSelector |
   return sel;
 }
 
-export function validateRelay(input: unknown): ValidationResult {
-  const c = new Collector();
-  const relay = c.object(input, '(relay)', true);
-  if (!relay) return { problems: c.problems, warnings: c.warnings };
-
+/** apiVersion, kind and metadata; the relay's name ('' when unusable). */
+function checkHeader(c: Collector, relay: Obj): string {
   if (relay.apiVersion !== API_VERSION) c.bad('apiVersion', `must be ${API_VERSION}, got ${describe(relay.apiVersion)}`);
   if (relay.kind !== KIND) c.bad('kind', `must be ${KIND}, got ${describe(relay.kind)}`);
   const meta = c.object(relay.metadata, 'metadata', true);
@@ -176,39 +173,43 @@ export function validateRelay(input: unknown): ValidationResult {
     }
     if (meta.namespace !== undefined && meta.namespace !== '') c.bad('metadata.namespace', 'Relay is cluster-scoped: remove the namespace');
   }
+  return name;
+}
 
-  const spec = c.object(relay.spec, 'spec', true);
-  if (!spec) return { problems: c.problems, warnings: c.warnings };
-  c.unknown(spec, SPEC_FIELDS, 'spec');
-
-  let protocol: Protocol = 'TCP';
-  if (spec.protocol !== undefined) {
-    if (!PROTOCOLS.includes(spec.protocol as Protocol)) c.bad('spec.protocol', `unknown protocol ${describe(spec.protocol)} (allowed: TCP, UDP)`);
-    else protocol = spec.protocol as Protocol;
+function checkProtocol(c: Collector, spec: Obj): Protocol {
+  if (spec.protocol === undefined) return 'TCP';
+  if (!PROTOCOLS.includes(spec.protocol as Protocol)) {
+    c.bad('spec.protocol', `unknown protocol ${describe(spec.protocol)} (allowed: TCP, UDP)`);
+    return 'TCP';
   }
+  return spec.protocol as Protocol;
+}
 
-  let targetHost = '';
-  let targetPort: number | undefined;
+/** spec.target: a loopback host (the security rule, relay/loopback.ts) and a port. */
+function checkTarget(c: Collector, spec: Obj): { host: string; port: number | undefined } {
+  const out = { host: '', port: undefined as number | undefined };
   const target = c.object(spec.target, 'spec.target', true);
-  if (target) {
-    c.unknown(target, TARGET_FIELDS, 'spec.target');
-    if (typeof target.host !== 'string' || target.host === '') {
-      c.bad('spec.target.host', target.host === undefined ? 'required' : `must be a string, got ${describe(target.host)}`);
-    } else {
-      const h = checkTargetHost(target.host);
-      if (h.ok) targetHost = h.ip;
-      else c.bad('spec.target.host', h.reason);
-    }
-    if (target.port === undefined) c.bad('spec.target.port', 'required');
-    else targetPort = c.port(target.port, 'spec.target.port');
+  if (!target) return out;
+  c.unknown(target, TARGET_FIELDS, 'spec.target');
+  if (typeof target.host !== 'string' || target.host === '') {
+    c.bad('spec.target.host', target.host === undefined ? 'required' : `must be a string, got ${describe(target.host)}`);
+  } else {
+    const h = checkTargetHost(target.host);
+    if (h.ok) out.host = h.ip;
+    else c.bad('spec.target.host', h.reason);
   }
+  if (target.port === undefined) c.bad('spec.target.port', 'required');
+  else out.port = c.port(target.port, 'spec.target.port');
+  return out;
+}
 
-  let listenAddress = '127.0.0.1';
-  let listenPort = targetPort;
+/** spec.listen: the pod-side address (loopback by default) and port (the target's by default). */
+function checkListen(c: Collector, spec: Obj, targetPort: number | undefined): { address: string; port: number | undefined } {
+  const out = { address: '127.0.0.1', port: targetPort };
   const listen = c.object(spec.listen, 'spec.listen', false);
   if (listen) {
     c.unknown(listen, LISTEN_FIELDS, 'spec.listen');
-    if (listen.port !== undefined) listenPort = c.port(listen.port, 'spec.listen.port');
+    if (listen.port !== undefined) out.port = c.port(listen.port, 'spec.listen.port');
     if (listen.address !== undefined) {
       if (typeof listen.address !== 'string') {
         c.bad('spec.listen.address', `must be a string, got ${describe(listen.address)}`);
@@ -216,100 +217,122 @@ export function validateRelay(input: unknown): ValidationResult {
         const l = checkListenAddress(listen.address);
         if (!l.ok) c.bad('spec.listen.address', l.reason);
         else {
-          listenAddress = l.ip;
+          out.address = l.ip;
           if (l.wildcard) c.warn(`spec.listen.address ${l.ip} exposes the relay to the whole pod network, not only the pod`);
         }
       }
     }
   }
-  if (listenPort !== undefined && listenPort < 1024) {
-    c.warn(`spec.listen.port ${listenPort} < 1024: the non-root sidecar needs net.ipv4.ip_unprivileged_port_start <= ${listenPort} in the pod`);
+  if (out.port !== undefined && out.port < 1024) {
+    c.warn(`spec.listen.port ${out.port} < 1024: the non-root sidecar needs net.ipv4.ip_unprivileged_port_start <= ${out.port} in the pod`);
   }
+  return out;
+}
 
-  let udpMode: UdpMode = 'OneWay';
-  let replyTimeoutSeconds = DEFAULT_REPLY_TIMEOUT_SECONDS;
+/** spec.udp: only with protocol UDP; the mode and, for RequestReply, the reply timeout. */
+function checkUdp(c: Collector, spec: Obj, protocol: Protocol): { mode: UdpMode; replyTimeoutSeconds: number } {
+  const out = { mode: 'OneWay' as UdpMode, replyTimeoutSeconds: DEFAULT_REPLY_TIMEOUT_SECONDS };
   const udp = c.object(spec.udp, 'spec.udp', false);
-  if (udp) {
-    if (protocol !== 'UDP') c.bad('spec.udp', 'only allowed with protocol UDP');
-    c.unknown(udp, UDP_FIELDS, 'spec.udp');
-    if (udp.mode !== undefined) {
-      if (!UDP_MODES.includes(udp.mode as UdpMode)) c.bad('spec.udp.mode', `unknown mode ${describe(udp.mode)} (allowed: OneWay, RequestReply)`);
-      else udpMode = udp.mode as UdpMode;
-    }
-    if (udp.replyTimeoutSeconds !== undefined) {
-      const t = udp.replyTimeoutSeconds;
-      if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_REPLY_TIMEOUT) {
-        c.bad('spec.udp.replyTimeoutSeconds', `must be an integer from 1 to ${MAX_REPLY_TIMEOUT}, got ${describe(t)}`);
-      } else if (udpMode !== 'RequestReply') {
-        c.bad('spec.udp.replyTimeoutSeconds', 'only allowed with udp.mode RequestReply');
-      } else {
-        replyTimeoutSeconds = t;
-        if (t > 30) c.warn(`spec.udp.replyTimeoutSeconds ${t}: every query keeps two socat processes alive that long`);
-      }
+  if (!udp) return out;
+  if (protocol !== 'UDP') c.bad('spec.udp', 'only allowed with protocol UDP');
+  c.unknown(udp, UDP_FIELDS, 'spec.udp');
+  if (udp.mode !== undefined) {
+    if (!UDP_MODES.includes(udp.mode as UdpMode)) c.bad('spec.udp.mode', `unknown mode ${describe(udp.mode)} (allowed: OneWay, RequestReply)`);
+    else out.mode = udp.mode as UdpMode;
+  }
+  if (udp.replyTimeoutSeconds !== undefined) {
+    const t = udp.replyTimeoutSeconds;
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_REPLY_TIMEOUT) {
+      c.bad('spec.udp.replyTimeoutSeconds', `must be an integer from 1 to ${MAX_REPLY_TIMEOUT}, got ${describe(t)}`);
+    } else if (out.mode !== 'RequestReply') {
+      c.bad('spec.udp.replyTimeoutSeconds', 'only allowed with udp.mode RequestReply');
+    } else {
+      out.replyTimeoutSeconds = t;
+      if (t > 30) c.warn(`spec.udp.replyTimeoutSeconds ${t}: every query keeps two socat processes alive that long`);
     }
   }
+  return out;
+}
 
-  const nodeSelector = c.stringMap(spec.nodeSelector, 'spec.nodeSelector', isLabelKey, LABEL_VALUE);
-
-  const consumersOut: ResolvedRelay['consumers'] = { namespaces: [] };
+/** spec.consumers: namespace names and/or a namespaceSelector (required: opening a relay is explicit). */
+function checkConsumers(c: Collector, spec: Obj): ResolvedRelay['consumers'] {
+  const out: ResolvedRelay['consumers'] = { namespaces: [] };
   const consumers = c.object(spec.consumers, 'spec.consumers', true);
-  if (consumers) {
-    c.unknown(consumers, CONSUMER_FIELDS, 'spec.consumers');
-    if (consumers.namespaces === undefined && consumers.namespaceSelector === undefined) {
-      c.bad('spec.consumers', 'set namespaces and/or namespaceSelector (namespaceSelector: {} opens the relay to every namespace)');
-    }
-    if (consumers.namespaces !== undefined) {
-      if (!Array.isArray(consumers.namespaces)) {
-        c.bad('spec.consumers.namespaces', 'must be a list of namespace names');
-      } else {
-        const seen = new Set<string>();
-        consumers.namespaces.forEach((ns, i) => {
-          const at = `spec.consumers.namespaces[${i}]`;
-          if (typeof ns !== 'string' || !DNS_LABEL.test(ns) || ns.length > 63) c.bad(at, `${describe(ns)} is not a valid namespace name`);
-          else if (seen.has(ns)) c.bad(at, `duplicate namespace "${ns}"`);
-          else seen.add(ns);
-        });
-        consumersOut.namespaces = [...seen];
-      }
-    }
-    const sel = checkSelector(c, consumers.namespaceSelector, 'spec.consumers.namespaceSelector');
-    if (sel) {
-      consumersOut.namespaceSelector = sel;
-      if (Object.keys(sel.matchLabels ?? {}).length === 0 && (sel.matchExpressions ?? []).length === 0) {
-        c.warn('spec.consumers.namespaceSelector {} opens this relay to every namespace');
-      }
+  if (!consumers) return out;
+  c.unknown(consumers, CONSUMER_FIELDS, 'spec.consumers');
+  if (consumers.namespaces === undefined && consumers.namespaceSelector === undefined) {
+    c.bad('spec.consumers', 'set namespaces and/or namespaceSelector (namespaceSelector: {} opens the relay to every namespace)');
+  }
+  if (consumers.namespaces !== undefined) {
+    if (!Array.isArray(consumers.namespaces)) {
+      c.bad('spec.consumers.namespaces', 'must be a list of namespace names');
+    } else {
+      const seen = new Set<string>();
+      consumers.namespaces.forEach((ns, i) => {
+        const at = `spec.consumers.namespaces[${i}]`;
+        if (typeof ns !== 'string' || !DNS_LABEL.test(ns) || ns.length > 63) c.bad(at, `${describe(ns)} is not a valid namespace name`);
+        else if (seen.has(ns)) c.bad(at, `duplicate namespace "${ns}"`);
+        else seen.add(ns);
+      });
+      out.namespaces = [...seen];
     }
   }
+  const sel = checkSelector(c, consumers.namespaceSelector, 'spec.consumers.namespaceSelector');
+  if (sel) {
+    out.namespaceSelector = sel;
+    if (Object.keys(sel.matchLabels ?? {}).length === 0 && (sel.matchExpressions ?? []).length === 0) {
+      c.warn('spec.consumers.namespaceSelector {} opens this relay to every namespace');
+    }
+  }
+  return out;
+}
 
-  let resources: ResolvedRelay['resources'];
+/** spec.sidecar.resources: requests and limits of cpu, memory, ephemeral-storage as quantities. */
+function checkSidecar(c: Collector, spec: Obj): ResolvedRelay['resources'] {
   const sidecar = c.object(spec.sidecar, 'spec.sidecar', false);
-  if (sidecar) {
-    c.unknown(sidecar, SIDECAR_FIELDS, 'spec.sidecar');
-    const res = c.object(sidecar.resources, 'spec.sidecar.resources', false);
-    if (res) {
-      c.unknown(res, RESOURCES_FIELDS, 'spec.sidecar.resources');
-      resources = {};
-      for (const kind of ['requests', 'limits'] as const) {
-        const m = c.object(res[kind], `spec.sidecar.resources.${kind}`, false);
-        if (!m) continue;
-        const out: Record<string, string> = {};
-        for (const [k, q] of Object.entries(m)) {
-          const at = `spec.sidecar.resources.${kind}.${k}`;
-          if (k !== 'cpu' && k !== 'memory' && k !== 'ephemeral-storage') c.bad(at, 'unknown resource (allowed: cpu, memory, ephemeral-storage)');
-          else if ((typeof q !== 'string' && typeof q !== 'number') || !QUANTITY.test(String(q))) c.bad(at, `${describe(q)} is not a quantity`);
-          else out[k] = String(q);
-        }
-        resources[kind] = out;
-      }
+  if (!sidecar) return undefined;
+  c.unknown(sidecar, SIDECAR_FIELDS, 'spec.sidecar');
+  const res = c.object(sidecar.resources, 'spec.sidecar.resources', false);
+  if (!res) return undefined;
+  c.unknown(res, RESOURCES_FIELDS, 'spec.sidecar.resources');
+  const resources: NonNullable<ResolvedRelay['resources']> = {};
+  for (const kind of ['requests', 'limits'] as const) {
+    const m = c.object(res[kind], `spec.sidecar.resources.${kind}`, false);
+    if (!m) continue;
+    const out: Record<string, string> = {};
+    for (const [k, q] of Object.entries(m)) {
+      const at = `spec.sidecar.resources.${kind}.${k}`;
+      if (k !== 'cpu' && k !== 'memory' && k !== 'ephemeral-storage') c.bad(at, 'unknown resource (allowed: cpu, memory, ephemeral-storage)');
+      else if ((typeof q !== 'string' && typeof q !== 'number') || !QUANTITY.test(String(q))) c.bad(at, `${describe(q)} is not a quantity`);
+      else out[k] = String(q);
     }
+    resources[kind] = out;
   }
+  return resources;
+}
 
-  if (c.problems.length > 0 || targetPort === undefined || listenPort === undefined) {
+/** Every problem with the field it concerns, the warnings, and the resolved relay when there is no problem. */
+export function validateRelay(input: unknown): ValidationResult {
+  const c = new Collector();
+  const relay = c.object(input, '(relay)', true);
+  if (!relay) return { problems: c.problems, warnings: c.warnings };
+  const name = checkHeader(c, relay);
+  const spec = c.object(relay.spec, 'spec', true);
+  if (!spec) return { problems: c.problems, warnings: c.warnings };
+  c.unknown(spec, SPEC_FIELDS, 'spec');
+  const protocol = checkProtocol(c, spec);
+  const target = checkTarget(c, spec);
+  const listen = checkListen(c, spec, target.port);
+  const udp = checkUdp(c, spec, protocol);
+  const nodeSelector = c.stringMap(spec.nodeSelector, 'spec.nodeSelector', isLabelKey, LABEL_VALUE);
+  const consumers = checkConsumers(c, spec);
+  const resources = checkSidecar(c, spec);
+  if (c.problems.length > 0 || target.port === undefined || listen.port === undefined) {
     return { problems: c.problems, warnings: c.warnings };
   }
   const resolved: ResolvedRelay = {
-    name, protocol, targetHost, targetPort, listenAddress, listenPort, udpMode, replyTimeoutSeconds,
-    nodeSelector, consumers: consumersOut, ...(resources ? { resources } : {}),
+    name, protocol, targetHost: target.host, targetPort: target.port, listenAddress: listen.address, listenPort: listen.port,
+    udpMode: udp.mode, replyTimeoutSeconds: udp.replyTimeoutSeconds, nodeSelector, consumers, ...(resources ? { resources } : {}),
   };
   return { problems: [], warnings: c.warnings, resolved };
 }

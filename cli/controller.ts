@@ -172,14 +172,16 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
     const metricsAddress = await metricsServer.start();
     stops.push(() => metricsServer.stop());
     if (c.reconcile) {
+      // Status entries of deleted Nodes are removed, stale ones (Node not Ready > 5 min) count as not
+      // ready: whichever controller sees it (webhook/reconcile/prune.ts, stale.ts).
+      const prune = await startNodePrune({ kc, catalog: relays, log: log.child({ component: 'prune' }), onRestart });
+      stops.push(() => prune.stop());
       const startReconcile = await loadReconcile();
       const reconcile = await startReconcile({
         kc, catalog: relays, namespaces, nodeName: c.nodeName, configDir: c.configDir, socketDir: c.socketDir, registry: metrics.registry, log: log.child({ component: 'reconcile' }),
+        staleNodes: () => prune.staleNodes(),
       });
       stops.push(() => reconcile.stop());
-      // Status entries of deleted Nodes: whichever controller sees the deletion removes them.
-      const prune = await startNodePrune({ kc, catalog: relays, log: log.child({ component: 'prune' }), onRestart });
-      stops.push(() => prune.stop());
       log.info({ node: c.nodeName, configDir: c.configDir }, 'node reconcile started');
     } else {
       log.info('node reconcile off (SOCAT_RELAY_RECONCILE=false)');

@@ -107,4 +107,54 @@ describe('on a real API server', { skip: skipUnlessControlPlane() }, () => {
     assert.equal(now.status!.nodes!.find((n) => n.name === 'node-a')!.state, 'Failing', 'the newer write stands');
     assert.deepEqual(await pruneOnce(deps(now)), ['scheduler/node-c'], 'the next sweep, on the current Relay, prunes');
   });
+  test('a Node not Ready for 10 minutes: its entry stays, the summary counts it as not ready (a sweep redoes it)', async (t) => {
+    await cp.client.apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-down' } });
+    const since = new Date(Date.now() - 10 * 60_000).toISOString();
+    await cp.client.apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-down' }, status: { conditions: [{ type: 'Ready', status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.', lastTransitionTime: since, lastHeartbeatTime: since }] } } as any, { subresource: 'status' });
+    await applyEntry('etcd', entry('node-down', true));
+    const kc = new KubeConfig();
+    kc.loadFromFile(cp.kubeconfigPath);
+    const catalog = new InformerRelayCatalog({ kc, log });
+    await catalog.start();
+    const prune = await startNodePrune({ kc, catalog, log, intervalMs: 3_600_000 });
+    t.after(async () => { await prune.stop(); await catalog.stop(); });
+    await waitFor('the catalog and the Node cache', () => prune.staleNodes().has('node-down') && catalog.get('etcd')?.status?.nodes?.some((n) => n.name === 'node-down'), { timeoutMs: 30_000 });
+    assert.deepEqual(await prune.sweep(), ['etcd']);
+    const relay = await getRelay('etcd');
+    assert.ok(relay.status!.nodes!.find((n) => n.name === 'node-down')!.ready, 'the entry is still its node\'s, untouched');
+    const ready = relay.status!.conditions!.find((c) => c.type === 'Ready')!;
+    assert.equal(relay.status!.readyNodes, relay.status!.nodes!.length - 1);
+    assert.equal(ready.status, 'False');
+    assert.match(ready.message, /node-down \(Running, stale: node not Ready\)/);
+  });
+});
+
+describe('stale entries: a Node not Ready for longer than STALE_AFTER_SECONDS', () => {
+  test('staleNodes: NotReady or Unknown since more than the stated time; Ready, recent or unknown nodes are not stale', async () => {
+    const { staleNodes, STALE_AFTER_SECONDS } = await import('../../webhook/reconcile/stale.js');
+    assert.equal(STALE_AFTER_SECONDS, 300);
+    const now = new Date('2026-11-30T01:00:00Z');
+    const node = (name: string, status?: string, since?: string) => ({ metadata: { name }, status: status ? { conditions: [{ type: 'Ready', status, lastTransitionTime: since as any }] } : {} });
+    const got = staleNodes([
+      node('down-long', 'False', '2026-11-30T00:50:00Z'), node('unknown-long', 'Unknown', '2026-11-30T00:54:59Z'),
+      node('down-short', 'False', '2026-11-30T00:56:00Z'), node('ready', 'True', '2026-11-30T00:00:00Z'), node('no-status'),
+    ] as any, now);
+    assert.deepEqual([...got].sort(), ['down-long', 'unknown-long']);
+  });
+
+  test('the summary counts a stale entry as not ready and names it; the patch redoes only an outdated summary', async () => {
+    const { summaryOutdated } = await import('../../webhook/reconcile/prune.js');
+    const { summarize } = await import('../../webhook/reconcile/node-status.js');
+    const nodes = [entry('a', true), entry('down', true)];
+    const s = summarize(nodes, 1, 'now', undefined, new Set(['down']));
+    assert.deepEqual([s.readyNodes, s.ready.status, s.ready.message], [1, 'False', '1/2 nodes ready; not ready: down (Running, stale: node not Ready)']);
+    const relay = relayWith(nodes);
+    relay.status!.conditions = [{ type: 'Ready', status: 'True', reason: 'AllNodesReady', message: '2/2 nodes ready', lastTransitionTime: 't', observedGeneration: 3 }];
+    assert.equal(summaryOutdated(relay, 'now', new Set()), false, 'nothing stale: the nodes keep their summary');
+    assert.equal(summaryOutdated(relay, 'now', new Set(['down'])), true);
+    const after = fjp.applyPatch(structuredClone(relay), prunePatch(relay, [], 'now', new Set(['down'])) as fjp.Operation[], true, false).newDocument;
+    assert.deepEqual(after.status!.nodes, relay.status!.nodes, 'the entries stay their nodes\'');
+    assert.equal(after.status!.readyNodes, 1);
+    assert.equal(summaryOutdated(after, 'later', new Set(['down'])), false, 'redone once');
+  });
 });

@@ -50,6 +50,8 @@ export interface ReconcileOptions {
   statusPollMs?: number;
   /** The cluster's namespaces: each node file carries the names a namespaceSelector resolves to. */
   namespaces?: NamespaceSource;
+  /** Nodes whose status entries the summary counts as not ready (webhook/reconcile/stale.ts). */
+  staleNodes?: () => ReadonlySet<string>;
 }
 
 export interface ReconcileHandle {
@@ -124,7 +126,7 @@ export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHand
   const now = o.now ?? (() => new Date());
   const agent = new AgentStatusFile(agentStatusPath(o.socketDir));
   let labels: Record<string, string> | undefined;
-  const status = { api, nodeName: o.nodeName, now, metrics, log, lastStates: new Map<string, NodeRelayState>() };
+  const status = { api, nodeName: o.nodeName, now, metrics, log, lastStates: new Map<string, NodeRelayState>(), ...(o.staleNodes ? { staleNodes: o.staleNodes } : {}) };
   const files = { configDir: o.configDir, log, metrics, blockedLogged: new Set<string>() };
 
   const stale = await removeStaleConfigTempFiles(o.configDir);

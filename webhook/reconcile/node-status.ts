@@ -86,8 +86,10 @@ export interface Summary {
  * readyNodes and the Ready condition, from the whole `status.nodes` list: True when at least one node
  * reports and every reporting node is ready.
  */
-export function summarize(nodes: readonly RelayNodeStatus[], generation: number | undefined, now: string, previous?: Condition): Summary {
-  const readyNodes = nodes.filter((n) => n.ready).length;
+export function summarize(nodes: readonly RelayNodeStatus[], generation: number | undefined, now: string, previous?: Condition, stale?: ReadonlySet<string>): Summary {
+  // A stale node's entry (webhook/reconcile/stale.ts) counts as not ready, whatever it last said.
+  const isReady = (n: RelayNodeStatus): boolean => n.ready && !stale?.has(n.name);
+  const readyNodes = nodes.filter(isReady).length;
   let status: Condition['status'];
   let reason: string;
   let message: string;
@@ -102,7 +104,7 @@ export function summarize(nodes: readonly RelayNodeStatus[], generation: number 
   } else {
     status = 'False';
     reason = 'NodesNotReady';
-    const bad = nodes.filter((n) => !n.ready).map((n) => `${n.name} (${n.state})`).sort();
+    const bad = nodes.filter((n) => !isReady(n)).map((n) => `${n.name} (${n.state}${stale?.has(n.name) ? ', stale: node not Ready' : ''})`).sort();
     message = `${readyNodes}/${nodes.length} nodes ready; not ready: ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? `, and ${bad.length - 5} more` : ''}`;
   }
   const lastTransitionTime = previous?.status === status && previous.lastTransitionTime ? previous.lastTransitionTime : now;

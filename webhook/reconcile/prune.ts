@@ -5,12 +5,16 @@
 // operation tests metadata.resourceVersion, so a Relay that changed since it was read is left alone
 // (the next sweep looks again). No other entry is ever written here: each stays its own node's.
 // A node is pruned only when the Node cache lacks it AND a fresh list by name confirms it.
+// The same sweep keeps the summary true for stale entries (stale.ts: the Node not Ready for longer than
+// STALE_AFTER_SECONDS): it recomputes readyNodes and Ready counting them as not ready, with the same
+// precondition, when nothing else would (no node of that relay reconciles while a node is down).
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Node } from '@kubernetes/client-node';
 import type { Logger } from '../../lib/log.js';
 import { GROUP, PLURAL, VERSION, type Relay } from '../../relay/index.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
 import { ResilientInformer } from '../catalog/resilient-informer.js';
-import { summarize } from './node-status.js';
+import { sameSummary, summarize } from './node-status.js';
+import { staleNodes as staleOf } from './stale.js';
 
 export interface JsonPatchOp { op: 'test' | 'remove' | 'replace' | 'add'; path: string; value?: unknown }
 
@@ -23,7 +27,7 @@ export function entriesOfMissingNodes(relay: Relay, exists: (node: string) => bo
  * The JSON patch removing `gone` entries: resourceVersion test first, removals from the highest index
  * down (indices stay valid), then readyNodes and the Ready condition of what remains.
  */
-export function prunePatch(relay: Relay, gone: readonly string[], now: string): JsonPatchOp[] {
+export function prunePatch(relay: Relay, gone: readonly string[], now: string, stale?: ReadonlySet<string>): JsonPatchOp[] {
   const rv = relay.metadata.resourceVersion;
   if (!rv) throw new Error(`relay ${relay.metadata.name} has no resourceVersion: cannot patch with a precondition`);
   const nodes = relay.status?.nodes ?? [];
@@ -33,7 +37,7 @@ export function prunePatch(relay: Relay, gone: readonly string[], now: string): 
   const remaining = nodes.filter((n) => !gone.includes(n.name));
   const conditions = relay.status?.conditions ?? [];
   const at = conditions.findIndex((c) => c.type === 'Ready');
-  const s = summarize(remaining, relay.metadata.generation, now, at >= 0 ? conditions[at] : undefined);
+  const s = summarize(remaining, relay.metadata.generation, now, at >= 0 ? conditions[at] : undefined, stale);
   ops.push({ op: relay.status?.readyNodes === undefined ? 'add' : 'replace', path: '/status/readyNodes', value: s.readyNodes });
   if (at >= 0) ops.push({ op: 'replace', path: `/status/conditions/${at}`, value: s.ready });
   else if (relay.status?.conditions) ops.push({ op: 'add', path: '/status/conditions/-', value: s.ready });
@@ -41,8 +45,21 @@ export function prunePatch(relay: Relay, gone: readonly string[], now: string): 
   return ops;
 }
 
+/**
+ * Whether a relay with a stale entry has a stored summary that still counts it (then
+ * prunePatch(relay, [], now, stale) redoes it). Without stale entries the nodes' own reconciles keep it.
+ */
+export function summaryOutdated(relay: Relay, now: string, stale: ReadonlySet<string>): boolean {
+  const nodes = relay.status?.nodes ?? [];
+  if (!nodes.some((n) => stale.has(n.name))) return false;
+  const cond = relay.status?.conditions?.find((c) => c.type === 'Ready');
+  return !sameSummary(summarize(nodes, relay.metadata.generation, now, cond, stale), relay.status?.readyNodes, cond);
+}
+
 export interface PruneDeps {
   relays: () => Relay[];
+  /** Nodes whose entries count as not ready (default none). */
+  stale?: () => ReadonlySet<string>;
   /** From the Node cache: false for a Node the cache does not hold. */
   inCache: (node: string) => boolean;
   /** A fresh read: true only when the API server says the Node does not exist. */
@@ -53,10 +70,11 @@ export interface PruneDeps {
   log: Logger;
 }
 
-/** One sweep over the catalog; returns the entries removed (relay/node). */
+/** One sweep over the catalog; returns the entries removed (relay/node) and the summaries redone (relay). */
 export async function pruneOnce(d: PruneDeps): Promise<string[]> {
   const removed: string[] = [];
   const confirmed = new Map<string, boolean>();
+  const stale = d.stale?.() ?? new Set<string>();
   for (const relay of d.relays()) {
     const candidates = entriesOfMissingNodes(relay, d.inCache);
     const gone: string[] = [];
@@ -64,9 +82,20 @@ export async function pruneOnce(d: PruneDeps): Promise<string[]> {
       if (!confirmed.has(n)) confirmed.set(n, await d.confirmedGone(n).catch(() => false));
       if (confirmed.get(n)) gone.push(n);
     }
-    if (gone.length === 0) continue;
+    const now = d.now().toISOString();
+    if (gone.length === 0) {
+      if (!summaryOutdated(relay, now, stale)) continue;
+      try {
+        await d.patch(relay.metadata.name, prunePatch(relay, [], now, stale));
+        removed.push(relay.metadata.name);
+        d.log.info({ relay: relay.metadata.name, stale: [...stale].filter((n) => relay.status?.nodes?.some((e) => e.name === n)) }, 'summary redone: stale entries count as not ready');
+      } catch (err) {
+        d.log.debug({ relay: relay.metadata.name, err: (err as Error).message }, 'summary not applied; the next sweep looks again');
+      }
+      continue;
+    }
     try {
-      await d.patch(relay.metadata.name, prunePatch(relay, gone, d.now().toISOString()));
+      await d.patch(relay.metadata.name, prunePatch(relay, gone, now, stale));
       removed.push(...gone.map((n) => `${relay.metadata.name}/${n}`));
       d.log.info({ relay: relay.metadata.name, nodes: gone }, 'status entries of deleted nodes removed');
     } catch (err) {
@@ -83,11 +112,13 @@ export interface NodePruneOptions {
   log: Logger;
   /** Sweep period (default 60 s); a Node deletion also sweeps at once. */
   intervalMs?: number;
+  /** A node not Ready for longer than this is stale (default STALE_AFTER_SECONDS). */
+  staleAfterMs?: number;
   onRestart?: (resource: string) => void;
 }
 
 /** Watches every Node and sweeps on deletions and periodically. */
-export async function startNodePrune(o: NodePruneOptions): Promise<{ stop(): Promise<void>; sweep(): Promise<string[]> }> {
+export async function startNodePrune(o: NodePruneOptions): Promise<{ stop(): Promise<void>; sweep(): Promise<string[]>; staleNodes(): ReadonlySet<string> }> {
   const core = o.kc.makeApiClient(CoreV1Api);
   const custom = o.kc.makeApiClient(CustomObjectsApi);
   const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
@@ -96,11 +127,14 @@ export async function startNodePrune(o: NodePruneOptions): Promise<{ stop(): Pro
     list: () => core.listNode(),
     ...(o.onRestart ? { onRestart: o.onRestart } : {}),
   }, { delete: () => { setImmediate(() => { void sweep(); }); } }); // after the cache dropped it
+  // (Ready transitions are caught by the periodic sweep: staleness is a matter of minutes.)
+  const staleNodes = (): ReadonlySet<string> => staleOf(informer.list(), new Date(), o.staleAfterMs);
   let running: Promise<string[]> | undefined;
   const sweep = (): Promise<string[]> => {
     if (!informer.synced()) return Promise.resolve([]);
     running ??= pruneOnce({
       relays: () => o.catalog.list(),
+      stale: staleNodes,
       inCache: (n) => informer.get(n) !== undefined,
       confirmedGone: async (n) => (await core.listNode({ fieldSelector: `metadata.name=${n}` })).items.length === 0,
       patch: async (relay, ops) => {
@@ -116,6 +150,7 @@ export async function startNodePrune(o: NodePruneOptions): Promise<{ stop(): Pro
   timer.unref();
   return {
     sweep,
+    staleNodes,
     async stop() {
       clearInterval(timer);
       await informer.stop();

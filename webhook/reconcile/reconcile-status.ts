@@ -15,6 +15,8 @@ export interface StatusDeps {
   log: Logger;
   /** The state last reported per relay (Events fire on changes, also across a lost apply). */
   lastStates: Map<string, NodeRelayState>;
+  /** Nodes whose entries count as not ready in the summary (webhook/reconcile/stale.ts). */
+  staleNodes?: () => ReadonlySet<string>;
 }
 
 /** A relay that cannot be resolved still has a raw nodeSelector: report Invalid only where it matches. */
@@ -68,7 +70,7 @@ export async function reconcileStatus(name: string, relay: Relay | undefined, no
   const stored = await reconcileEntry(relay, nodeLabels, agent, d);
   if (!stored) return;
   const cond = stored.status?.conditions?.find((c) => c.type === 'Ready');
-  const s = summarize(stored.status?.nodes ?? [], stored.metadata.generation, d.now().toISOString(), cond);
+  const s = summarize(stored.status?.nodes ?? [], stored.metadata.generation, d.now().toISOString(), cond, d.staleNodes?.());
   if (!sameSummary(s, stored.status?.readyNodes, cond)) {
     await d.api.applySummary(stored, s.readyNodes, s.ready);
     d.metrics.statusWrites.inc({ result: 'success' });

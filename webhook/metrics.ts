@@ -23,7 +23,7 @@ const WATCH_RESTARTS = 'socat_relay_watch_restarts_total';
 /** The one watch-restart counter of a registry (the informers and the reconcile's node watch share it). */
 export function watchRestartsCounter(registry: Registry): Counter<'resource'> {
   return (registry.getSingleMetric(WATCH_RESTARTS) as Counter<'resource'> | undefined)
-    ?? new Counter({ name: WATCH_RESTARTS, help: 'Informer watches restarted after an error, by resource.', labelNames: ['resource'], registers: [registry] });
+    ?? new Counter({ name: WATCH_RESTARTS, help: 'API watches restarted after an error or aborted after their idle timeout, by resource.', labelNames: ['resource'], registers: [registry] });
 }
 
 export function createMetrics(opts: { registry?: Registry; defaultMetrics?: boolean } = {}): ControllerMetrics {

@@ -10,10 +10,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import { parse } from 'yaml';
 import { makeWebhookCerts } from '../../certs/selfsigned.js';
 import { writeCerts } from '../../certs/write.js';
 import { INJECTED_ANNOTATION, type Relay } from '../../relay/index.js';
@@ -37,6 +39,28 @@ function getViaSocket(socket: string, p: string): Promise<string> {
   });
 }
 
+/** Runs `command` in `img` to its end (testcontainers, host network) and returns what it printed. */
+async function runOnce(img: string, command: string[]): Promise<string> {
+  const { GenericContainer, Wait } = await import('testcontainers');
+  const c = await new GenericContainer(img).withCommand(command).withNetworkMode('host')
+    .withWaitStrategy(Wait.forOneShotStartup()).withStartupTimeout(60_000).start();
+  try {
+    return await streamText(await c.logs());
+  } finally {
+    await c.stop().catch(() => undefined);
+  }
+}
+
+/** The text of a log stream until it ends (or a second of silence for a running container). */
+function streamText(stream: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    let timer = setTimeout(() => resolve(text), 1000);
+    stream.on('data', (d: Buffer) => { text += d; clearTimeout(timer); timer = setTimeout(() => resolve(text), 1000); });
+    stream.on('end', () => { clearTimeout(timer); resolve(text); });
+  });
+}
+
 describe('the project image in containers (testcontainers via podman) against a real API server', { skip, timeout: 600_000 }, () => {
   let podman: PodmanService;
   let cp: ControlPlane;
@@ -48,16 +72,7 @@ describe('the project image in containers (testcontainers via podman) against a 
   let metricsPort: number;
   let ca: string;
   const containers: { stop(): Promise<unknown>; logs(): Promise<NodeJS.ReadableStream> }[] = [];
-  const logsOf = async (i: number): Promise<string> => {
-    let text = '';
-    const stream = await containers[i]!.logs();
-    await new Promise<void>((resolve) => {
-      stream.on('data', (c: Buffer) => { text += c; });
-      stream.on('end', resolve);
-      setTimeout(resolve, 1000);
-    });
-    return text.slice(-3000);
-  };
+  const logsOf = async (i: number): Promise<string> => (await streamText(await containers[i]!.logs())).slice(-3000);
 
   before(async () => {
     image = await buildProjectImage();
@@ -151,6 +166,21 @@ describe('the project image in containers (testcontainers via podman) against a 
     const err = await cp.client.create(pod('elsewhere') as any, { dryRun: true }).then(() => undefined, (e: unknown) => e);
     assert.ok(err instanceof ApiError);
     assert.match(err.message, /does not allow namespace "elsewhere"/);
+  });
+
+  test('the sidecar image runs socat from its own files (scratch + the libraries ldd named), as 65532', async () => {
+    const out = await runOnce(image.sidecarImage, ['-V']);
+    assert.match(out, /socat version 1\.\d+/);
+    const inspect = JSON.parse(execFileSync('podman', ['image', 'inspect', image.sidecarImage], { encoding: 'utf8' }))[0];
+    assert.equal(inspect.Config.User, '65532:65532');
+    assert.ok(inspect.Size < 30 * 1024 * 1024, `the sidecar image is ${inspect.Size} bytes`);
+  });
+
+  test('`static-pod --image` in the image prints the agent manifest it carries, with that image', async () => {
+    const out = await runOnce(image.image, ['static-pod', '--image', 'registry.example.com/socat-relay:9.9.9']);
+    const pod = parse(out);
+    assert.equal(pod.kind, 'Pod');
+    assert.ok(pod.spec.containers.every((x: { image: string }) => x.image === 'registry.example.com/socat-relay:9.9.9'), out);
   });
 
   test('the metrics port of the container refuses a request without a bearer token', async () => {

@@ -16,3 +16,4 @@ export * from './node-config.js';
 export * from './node-host.js';
 export * from './node-cluster.js';
 export * from './node-static-pod.js';
+export * from './node-sweep.js';

@@ -6,9 +6,9 @@
 // kills what containerd's shims left, unmounts everything under the temp folder (overlay roots, pod
 // volumes, the kubelet's bind mount), deletes the pods' network namespaces, the bridge and its veths,
 // and removes the folder.
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -18,9 +18,8 @@ import type { KubeObject } from './client.js';
 import type { ControlPlane } from './controlplane.js';
 import { buildProjectImage, type ProjectImage } from './image.js';
 import { CNI_BIN_DIR, cniConflist, containerdConfig, kubeletArgs, kubeletConfig, nodeDirs, type NodeDirs } from './node-config.js';
-import {
-  addressesIn, descendants, killPids, links, makeSharedMount, mountsUnder, netnsNames, processesMentioning, unmountUnder, waitGoneSync,
-} from './node-host.js';
+import { killPids, links, makeSharedMount, netnsNames } from './node-host.js';
+import { cniConflistPath, NODE_DIR_PREFIX, sweepNode, sweepStaleNodes, writeOwner, type NodeNet } from './node-sweep.js';
 import { freePort } from './ports.js';
 import { spawnManaged, type ManagedProcess } from './processes.js';
 import { waitFor } from './wait.js';
@@ -84,14 +83,10 @@ export interface TestNode {
 const NS = 'k8s.io';
 
 /** A random private /24 for the pods (10.200.0.0/16 – 10.239.0.0/16) and a bridge name of ≤ 15 chars. */
-function networkNames(): { bridge: string; subnet: string; network: string } {
+function networkNames(): NodeNet {
   const r = randomBytes(3);
   const bridge = `srbr${r.toString('hex')}`;
   return { bridge, subnet: `10.${200 + (r[0]! % 40)}.${r[1]}.0/24`, network: `socat-relay-${bridge}` };
-}
-
-function inSubnet(ip: string, subnet: string): boolean {
-  return ip.startsWith(subnet.replace(/0\/24$/, ''));
 }
 
 export async function startNode(opts: NodeOptions): Promise<TestNode> {
@@ -100,10 +95,13 @@ export async function startNode(opts: NodeOptions): Promise<TestNode> {
   const name = opts.nodeName ?? 'test-node';
   const cp = opts.controlPlane;
   const image = await buildProjectImage();
-  const dirs = nodeDirs(mkdtempSync(path.join(os.tmpdir(), 'socat-relay-node-')));
+  // A node of an earlier run that was killed before it could clean up would hold the agent's port.
+  sweepStaleNodes();
+  const dirs = nodeDirs(mkdtempSync(path.join(os.tmpdir(), NODE_DIR_PREFIX)));
   for (const d of [dirs.containerdRoot, dirs.containerdState, dirs.runcRoot, dirs.cniConfDir, dirs.kubeletRoot, dirs.staticPodDir, dirs.podLogsDir, dirs.volumePluginDir, dirs.ipamDir]) {
     mkdirSync(d, { recursive: true });
   }
+  writeOwner(dirs);
   const net = networkNames();
   const netnsBefore = new Set(netnsNames());
   const seenLinks = new Set<string>([net.bridge]);
@@ -124,54 +122,14 @@ export async function startNode(opts: NodeOptions): Promise<TestNode> {
     for (const l of links()) if (l.master === net.bridge) seenLinks.add(l.ifname);
   };
 
-  // Everything below is synchronous so that the exit/signal handler can run it as well.
+  // Synchronous, so that the exit/signal handlers can run it as well.
   let tornDown = false;
   const teardownSync = (): string[] => {
     if (tornDown) return [];
     tornDown = true;
-    const problems: string[] = [];
     for (const p of procs) if (p.running() && p.child.pid) killPids([p.child.pid]);
-    // Containers still running (an interrupted run): kill them through runc's state, then the shims.
-    // The shim gives runc the root <Root>/<containerd namespace>.
-    for (const ns of existsSync(dirs.runcRoot) ? readdirSync(dirs.runcRoot) : []) {
-      const root = path.join(dirs.runcRoot, ns);
-      try {
-        const list = JSON.parse(execFileSync('runc', ['--root', root, 'list', '--format', 'json'], { encoding: 'utf8', stdio: 'pipe' }) || 'null') as { id: string }[] | null;
-        for (const c of list ?? []) {
-          spawnSync('runc', ['--root', root, 'kill', '--all', c.id, 'KILL'], { stdio: 'ignore' });
-          spawnSync('runc', ['--root', root, 'delete', '--force', c.id], { stdio: 'ignore' });
-        }
-      } catch {
-        // no runc state there
-      }
-    }
-    const shims = processesMentioning(dirs.containerdSocket).map((p) => p.pid);
-    const stragglers = [...shims, ...shims.flatMap(descendants), ...processesMentioning(dirs.base).map((p) => p.pid)];
-    killPids(stragglers);
-    if (!waitGoneSync(stragglers, 5000)) problems.push(`processes still alive: ${stragglers.join(' ')}`);
     recordLinks();
-    // The pods' network namespaces (/run/netns/cni-*, named by containerd whatever its root): ours are
-    // the new ones holding an address of our subnet.
-    for (const ns of netnsNames()) {
-      if (netnsBefore.has(ns) || !ns.startsWith('cni-')) continue;
-      if (addressesIn(ns).some((ip) => inSubnet(ip, net.subnet))) {
-        if (spawnSync('ip', ['netns', 'delete', ns], { stdio: 'ignore' }).status !== 0) problems.push(`ip netns delete ${ns} failed`);
-      }
-    }
-    for (const l of links()) {
-      if (l.master === net.bridge) spawnSync('ip', ['link', 'delete', l.ifname], { stdio: 'ignore' });
-    }
-    spawnSync('ip', ['link', 'delete', net.bridge], { stdio: 'ignore' });
-    const stuck = unmountUnder(dirs.base);
-    if (stuck.length) problems.push(`still mounted: ${stuck.join(' ')}`);
-    // libcni's result cache lives in /var/lib/cni whatever the config says; ours carry our network's name.
-    try {
-      for (const e of readdirSync('/var/lib/cni/results')) if (e.startsWith(`${net.network}-`)) unlinkSync(path.join('/var/lib/cni/results', e));
-    } catch {
-      // no cache
-    }
-    if (stuck.length === 0) rmSync(dirs.base, { recursive: true, force: true, maxRetries: 3 });
-    return problems;
+    return sweepNode(dirs, { net, netnsBefore });
   };
   const unregister = registerCleanup(() => void teardownSync(), { phase: 'files' });
 
@@ -179,7 +137,7 @@ export async function startNode(opts: NodeOptions): Promise<TestNode> {
   try {
     // containerd
     writeFileSync(f('containerd.toml'), containerdConfig(dirs, { sandboxImage: image.pauseImage }));
-    writeFileSync(path.join(dirs.cniConfDir, '10-socat-relay.conflist'), JSON.stringify(cniConflist({ ...net, ipamDataDir: dirs.ipamDir }), null, 2));
+    writeFileSync(cniConflistPath(dirs), JSON.stringify(cniConflist({ ...net, ipamDataDir: dirs.ipamDir }), null, 2));
     const containerd = spawnManaged('containerd', 'containerd', ['--config', f('containerd.toml'), '--log-level', 'info'], { logFile: f('containerd.log') });
     procs.push(containerd);
     await waitFor('containerd to answer', async () => {

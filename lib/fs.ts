@@ -7,7 +7,7 @@
 // - readFileBounded: a non-blocking, size-capped read that refuses what is not a regular file (a FIFO
 //   named like a config file must not stall the reader, a huge file must not exhaust its memory).
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
+import { accessSync, constants as fsConstants } from 'node:fs';
 import { open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -96,5 +96,15 @@ export async function readFileBounded(file: string, maxBytes: number, what = 'th
     return buf.subarray(0, bytesRead).toString('utf8');
   } finally {
     await fh.close();
+  }
+}
+
+/** Is `file` there and executable by this process? */
+export function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
   }
 }

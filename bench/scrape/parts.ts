@@ -1,7 +1,7 @@
 // The real parts of the scrape benchmark and of the kubeadm-example test, and the pure builders of
 // their command lines and configuration: kube-scheduler (built by scripts/build-testbin.sh, the API
 // server's Kubernetes version), Prometheus and HAProxy (Debian's packages, installed by scripts/setup.sh).
-import { accessSync, constants } from 'node:fs';
+import { isExecutable as executable } from '../../lib/fs.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -14,14 +14,6 @@ export interface ScrapeParts {
   haproxy: string;
 }
 
-function executable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
   for (const dir of [...(env.PATH ?? '').split(':'), '/usr/sbin', '/usr/bin']) {

@@ -1,6 +1,6 @@
 // Where the test control plane's binaries live (.testbin/, built by scripts/build-testbin.sh) and
 // the skip message when they are not there: tests never fail for a missing Go toolchain, they say so.
-import { accessSync, constants } from 'node:fs';
+import { isExecutable as executable } from '../../lib/fs.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,14 +15,6 @@ export interface Binaries {
   etcd: string;
 }
 
-function executable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The binaries in `dir`, or undefined when either is missing. */
 export function findBinaries(dir: string = DEFAULT_TESTBIN): Binaries | undefined {

@@ -10,7 +10,11 @@ import path from 'node:path';
 import { parseDocuments } from '../../relay/index.js';
 import { REPO_ROOT } from '../harness/binaries.js';
 import { registerCleanup } from '../harness/cleanup.js';
-import { CERT_MANAGER_URL, IMAGE, kindUnavailable, run } from './tools.js';
+import { DEFAULT_IMAGE, sidecarImageOf } from '../../lib/image.js';
+import { CERT_MANAGER_URL, kindUnavailable, run } from './tools.js';
+
+const IMAGE = DEFAULT_IMAGE;
+const SIDECAR_IMAGE = sidecarImageOf(DEFAULT_IMAGE);
 
 const skip = kindUnavailable();
 const CLUSTER = `socat-relay-e2e-${process.pid}`;
@@ -46,10 +50,12 @@ describe('kind: install with cert-manager, relay a node-loopback service into a 
         rmSync(dir, { recursive: true, force: true });
       }
     });
-    const haveImage = await run('docker', ['image', 'inspect', IMAGE]).then(() => true, () => false);
-    if (!haveImage) await run('docker', ['build', '-t', IMAGE, REPO_ROOT], { timeoutMs: 15 * MIN });
+    // Always built (the layer cache makes an unchanged build quick): an image left from older sources
+    // under the same tag must never be what the suite tests. Both targets: consumer pods run the sidecar.
+    await run('docker', ['build', '-t', IMAGE, REPO_ROOT], { timeoutMs: 15 * MIN });
+    await run('docker', ['build', '--target', 'sidecar', '-t', SIDECAR_IMAGE, REPO_ROOT], { timeoutMs: 15 * MIN });
     await run('kind', ['create', 'cluster', '--name', CLUSTER, '--kubeconfig', kubeconfig, '--wait', '180s'], { timeoutMs: 6 * MIN });
-    await run('kind', ['load', 'docker-image', IMAGE, '--name', CLUSTER], { timeoutMs: 5 * MIN });
+    await run('kind', ['load', 'docker-image', IMAGE, SIDECAR_IMAGE, '--name', CLUSTER], { timeoutMs: 5 * MIN });
 
     await kubectl(['apply', '--server-side', '-f', CERT_MANAGER_URL]);
     for (const d of ['cert-manager', 'cert-manager-cainjector', 'cert-manager-webhook']) {

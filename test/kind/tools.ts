@@ -3,9 +3,10 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_IMAGE } from '../../lib/image.js';
 import { REPO_ROOT } from '../harness/binaries.js';
 
-export const IMAGE = 'ghcr.io/socat-relay/socat-relay:0.1.0';
+export const IMAGE = DEFAULT_IMAGE;
 /** cert-manager release installed into the cluster (its static manifest, as the docs say). */
 export const CERT_MANAGER_VERSION = 'v1.19.1';
 export const CERT_MANAGER_URL = `https://github.com/cert-manager/cert-manager/releases/download/${CERT_MANAGER_VERSION}/cert-manager.yaml`;

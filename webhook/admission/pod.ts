@@ -1,10 +1,10 @@
 // Pure pod admission: request + catalog + namespace labels + options → response. No I/O: the HTTP edge
 // and the inject command both call it, and a dryRun request gets the same answer as any other.
-import fjp from 'fast-json-patch';
 import { CONSUME_LABEL, INJECTED_ANNOTATION, sidecarName, volumeName, type ResolvedRelay } from '../../relay/index.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
 import { andNodeRequirements, nodeRequirements } from './affinity.js';
 import { checkClaims } from './claims.js';
+import { diffPatch } from './diff.js';
 import { checkNamespace, checkPorts, lookUpRelays, wantedRelays, type Denial } from './consume.js';
 import { decideEphemeral, ephemeralDenials } from './ephemeral.js';
 import { podSecurityVerdict } from './pod-security.js';
@@ -110,7 +110,7 @@ export function decidePod(req: AdmissionRequest, ctx: PodContext): PodDecision {
   if (ctx.options.mode === 'regular' && injected.length > 0 && (restartPolicy === 'Never' || restartPolicy === 'OnFailure')) {
     warnings.push(RUN_TO_COMPLETION_WARNING);
   }
-  return { response: withWarnings(patched(fjp.compare(pod, mutated)), warnings), denials: [], injected };
+  return { response: withWarnings(patched(diffPatch(pod, mutated)), warnings), denials: [], injected };
 }
 
 export function admitPod(req: AdmissionRequest, ctx: PodContext): AdmissionResponse {

@@ -18,18 +18,38 @@ export class DecodeError extends Error {
 /** Deeper than this is no Kubernetes object; cloning and diffing it would exhaust the stack. */
 export const MAX_DEPTH = 512;
 
-/** The nesting depth of a JSON value, counted without recursion; stops early once over `limit`. */
+/**
+ * The nesting depth of a JSON value (a primitive is 0, `{}` and `[]` are 1); stops early, returning a
+ * value over `limit`, once the walk is deeper than `limit`, so the recursion is at most limit + 1 deep.
+ */
 export function jsonDepth(value: unknown, limit = MAX_DEPTH): number {
-  let max = 0;
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, d] = stack.pop()!;
-    if (typeof v !== 'object' || v === null) continue;
-    if (d > max) max = d;
-    if (max > limit) return max;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1]);
+  return depthFrom(value, 1, limit);
+}
+
+function depthFrom(v: unknown, d: number, limit: number): number {
+  if (typeof v !== 'object' || v === null) return 0;
+  if (d > limit) return d;
+  let max = d;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const m = depthFrom(v[i], d + 1, limit);
+      if (m > max && (max = m) > limit) return max;
+    }
+  } else {
+    for (const k in v) {
+      const m = depthFrom((v as Record<string, unknown>)[k], d + 1, limit);
+      if (m > max && (max = m) > limit) return max;
+    }
   }
   return max;
+}
+
+/** Objects inside a review that decodeReview has walked (the request's object): not walked again. */
+const walked = new WeakSet<object>();
+
+/** Is `v` at most MAX_DEPTH deep? Free for a request's object that came through decodeReview. */
+export function withinMaxDepth(v: object): boolean {
+  return walked.has(v) || jsonDepth(v) <= MAX_DEPTH;
 }
 
 export function decodeReview(body: unknown): AdmissionRequest {
@@ -48,6 +68,8 @@ export function decodeReview(body: unknown): AdmissionRequest {
   if (uid === '') throw new DecodeError('request.uid is required', 400, uid);
   if (!isObject(request.kind) || typeof request.kind.kind !== 'string') throw new DecodeError('request.kind is required', 400, uid);
   if (typeof request.operation !== 'string') throw new DecodeError('request.operation is required', 400, uid);
+  // The whole review is at most MAX_DEPTH deep, so its object is too (decidePod checks it otherwise).
+  if (typeof request.object === 'object' && request.object !== null) walked.add(request.object);
   return request as unknown as AdmissionRequest;
 }
 

@@ -12,7 +12,7 @@ import type { InjectOptions } from './options.js';
 import { isObject, type RawContainer, type RawPod } from './pod-shape.js';
 import { allowed, denied, errored, patched, withWarnings } from './response.js';
 import { shouldSkip, type Skip } from './should-act.js';
-import { jsonDepth, MAX_DEPTH } from './decode.js';
+import { MAX_DEPTH, withinMaxDepth } from './decode.js';
 import { sidecarContainer, sidecarVolume } from './sidecar.js';
 import type { AdmissionRequest, AdmissionResponse } from './types.js';
 
@@ -45,7 +45,7 @@ export function decidePod(req: AdmissionRequest, ctx: PodContext): PodDecision {
   if (!pod && (req.operation === 'CREATE' || req.operation === 'UPDATE') && req.kind?.kind === 'Pod') {
     return { response: errored(400, 'request.object must be a Pod object'), denials: [{ reason: 'bad-object', message: 'request.object must be a Pod object' }], injected: [] };
   }
-  if (pod && jsonDepth(pod) > MAX_DEPTH) {
+  if (pod && !withinMaxDepth(pod)) {
     const message = `the pod is nested deeper than ${MAX_DEPTH} levels`;
     return { response: errored(400, message), denials: [{ reason: 'bad-object', message }], injected: [] };
   }

@@ -70,7 +70,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     await applyAll(cp.client, policyManifests(socketDir));
 
     step('start a real node: containerd + kubelet (the image the Dockerfile builds, imported into containerd)');
-    const node = await startNode({ controlPlane: cp, nodeName: o.nodeName ?? 'e2e-node' });
+    const node = await startNode({ controlPlane: cp, nodeName: o.nodeName ?? 'e2e-node', alsoRemove: [dir] });
     stops.push(() => node.stop());
 
     step('start the controller (webhook + this node\'s reconcile) and register its webhooks');

@@ -60,7 +60,7 @@ export function writeOwner(d: NodeDirs): void {
 /** A folder without an owner file is being made (or is older than this harness): stale only when old. */
 const UNOWNED_STALE_MS = 30 * 60_000;
 
-function ownerAlive(d: NodeDirs): boolean {
+export function ownerAlive(d: NodeDirs): boolean {
   try {
     const owner = readFileSync(path.join(d.base, OWNER_FILE), 'utf8').trim();
     return processIdentity(Number(owner.split(' ')[0])) === owner;

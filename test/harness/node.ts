@@ -19,6 +19,7 @@ import type { ControlPlane } from './controlplane.js';
 import { buildProjectImage, type ProjectImage } from './image.js';
 import { CNI_BIN_DIR, cniConflist, containerdConfig, kubeletArgs, kubeletConfig, nodeDirs, type NodeDirs } from './node-config.js';
 import { killPids, links, makeSharedMount, netnsNames } from './node-host.js';
+import { startReaper } from './node-reaper.js';
 import { cniConflistPath, NODE_DIR_PREFIX, sweepNode, sweepStaleNodes, writeOwner, type NodeNet } from './node-sweep.js';
 import { freePort } from './ports.js';
 import { spawnManaged, type ManagedProcess } from './processes.js';
@@ -46,6 +47,8 @@ export interface NodeOptions {
   testbin?: string;
   /** How long to wait for the Node to be Ready (default 120 s). */
   readyTimeoutMs?: number;
+  /** Folders the node's watchdog removes with it when this process dies before cleaning up. */
+  alsoRemove?: string[];
 }
 
 export interface ExecResult {
@@ -102,6 +105,8 @@ export async function startNode(opts: NodeOptions): Promise<TestNode> {
     mkdirSync(d, { recursive: true });
   }
   writeOwner(dirs);
+  // Sweeps the node if this process dies before it could (SIGKILL, an exit handler cut short).
+  const reaper = startReaper(dirs.base, [...(opts.alsoRemove ?? []), opts.controlPlane.dir]);
   const net = networkNames();
   const netnsBefore = new Set(netnsNames());
   const seenLinks = new Set<string>([net.bridge]);
@@ -168,6 +173,7 @@ export async function startNode(opts: NodeOptions): Promise<TestNode> {
   } catch (err) {
     const problems = teardownSync();
     unregister();
+    if (reaper) killPids([reaper]);
     throw new Error(`${(err as Error).message}\n${logs()}${problems.length ? `\ncleanup: ${problems.join('; ')}` : ''}`);
   }
 
@@ -238,6 +244,7 @@ export async function startNode(opts: NodeOptions): Promise<TestNode> {
       for (const p of [...procs].reverse()) await p.stop(10_000);
       const problems = teardownSync();
       unregister();
+      if (reaper) killPids([reaper]);
       if (problems.length) throw new Error(`test node cleanup: ${problems.join('; ')}`);
     },
   };

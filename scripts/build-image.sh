@@ -86,7 +86,7 @@ mkdir -p "$OUT"
 work="$(mktemp -d "${TMPDIR:-/tmp}/socat-relay-image.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
-# 1. The root filesystem, once per machine (about a minute).
+# 1. The root filesystem, once per machine (about a minute; podman's copy of it is enough).
 rootfs_tar="$OUT/debootstrap-$SUITE.tar"
 make_rootfs() {
   local dir="$work/rootfs"
@@ -95,8 +95,10 @@ make_rootfs() {
   rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
   tar --numeric-owner -C "$dir" -cf "$rootfs_tar.tmp" . && mv "$rootfs_tar.tmp" "$rootfs_tar"
 }
-[ -s "$rootfs_tar" ] || timed "debootstrap $SUITE minbase" make_rootfs
-podman image exists "$ROOTFS_IMAGE" || timed "import $ROOTFS_IMAGE" podman import -q "$rootfs_tar" "$ROOTFS_IMAGE" >/dev/null
+if ! podman image exists "$ROOTFS_IMAGE"; then
+  [ -s "$rootfs_tar" ] || timed "debootstrap $SUITE minbase" make_rootfs
+  timed "import $ROOTFS_IMAGE" podman import -q "$rootfs_tar" "$ROOTFS_IMAGE" >/dev/null
+fi
 
 # 2. The base image with Node.js, and the sandbox image.
 make_base() {

@@ -24,7 +24,7 @@ import {
   ApiError, applyAll, freePort, installCrds, policyManifests, registerWebhooks, skipUnlessControlPlane, startControlPlane,
   waitFor, waitUntilWebhookCalled, type ControlPlane,
 } from '../harness/index.js';
-import { skipWithoutPodman, startPodmanService, type PodmanService } from './podman.js';
+import { skipWithoutPodman, startPodmanService, type PodmanService } from '../harness/podman.js';
 
 const skip = skipUnlessControlPlane() || skipWithoutPodman();
 const NODE = 'containers-node';

@@ -1,0 +1,170 @@
+// The pure parts of the kind suite: the kubeadm configuration the kind node container is initialised
+// with (what kind itself would generate for a one-node cluster), kind's CNI manifest with its pod
+// subnet filled in, and the rewriting that makes the manifests, the chart and the test fixture run the
+// image built from the current sources. No I/O here; test/kind/config.test.ts checks each of them.
+import { isIP } from 'node:net';
+import { parseAllDocuments, stringify } from 'yaml';
+import { DEFAULT_IMAGE, parseImageRef } from '../../lib/image.js';
+
+/**
+ * The kind node image (kind v0.30.0's default; pinned by tag): systemd, containerd, kubeadm, kubelet,
+ * kubectl, and the control plane's images already in containerd's store, so starting a cluster from
+ * it downloads nothing.
+ */
+export const KIND_NODE_IMAGE = 'docker.io/kindest/node:v1.34.0';
+export const POD_SUBNET = '10.244.0.0/16';
+export const SERVICE_SUBNET = '10.96.0.0/16';
+
+export interface KubeadmOptions {
+  /** The node's name and hostname (a DNS label). */
+  nodeName: string;
+  /** The node container's IP on its network: the API server advertises it, the kubelet uses it. */
+  nodeIp: string;
+  /** The image's own version (its /kind/version): kubeadm must not look up "stable" on the internet. */
+  kubernetesVersion: string;
+  podSubnet?: string;
+  serviceSubnet?: string;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const VERSION = /^v\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$/;
+const CIDR = /^[0-9a-fA-F.:]+\/\d{1,3}$/;
+
+export class KindConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KindConfigError';
+  }
+}
+
+/**
+ * kubeadm's InitConfiguration + ClusterConfiguration + KubeletConfiguration + KubeProxyConfiguration
+ * (v1beta4, Kubernetes >= 1.31), as kind writes them for a single node: no control-plane taint (the
+ * suite's workloads run on it), the API server's certificate also valid for localhost/127.0.0.1, the
+ * kubelet on the systemd cgroup driver with disk-pressure eviction off (the node's disk is the host's),
+ * kube-proxy not touching conntrack sysctls (a container may not).
+ */
+export function kubeadmConfig(o: KubeadmOptions): string {
+  if (!DNS_LABEL.test(o.nodeName)) throw new KindConfigError(`nodeName "${o.nodeName}" is not a DNS label`);
+  if (isIP(o.nodeIp) === 0) throw new KindConfigError(`nodeIp "${o.nodeIp}" is not an IP address`);
+  const version = o.kubernetesVersion.trim();
+  if (!VERSION.test(version)) throw new KindConfigError(`kubernetesVersion "${o.kubernetesVersion}" is not vX.Y.Z`);
+  const podSubnet = o.podSubnet ?? POD_SUBNET;
+  const serviceSubnet = o.serviceSubnet ?? SERVICE_SUBNET;
+  for (const [field, v] of [['podSubnet', podSubnet], ['serviceSubnet', serviceSubnet]] as const) {
+    if (!CIDR.test(v) || isIP(v.split('/')[0]!) === 0) throw new KindConfigError(`${field} "${v}" is not a CIDR`);
+  }
+  const docs = [
+    {
+      apiVersion: 'kubeadm.k8s.io/v1beta4',
+      kind: 'InitConfiguration',
+      localAPIEndpoint: { advertiseAddress: o.nodeIp, bindPort: 6443 },
+      nodeRegistration: {
+        name: o.nodeName,
+        criSocket: 'unix:///run/containerd/containerd.sock',
+        kubeletExtraArgs: [{ name: 'node-ip', value: o.nodeIp }],
+        taints: [],
+      },
+      skipPhases: ['preflight'],
+    },
+    {
+      apiVersion: 'kubeadm.k8s.io/v1beta4',
+      kind: 'ClusterConfiguration',
+      clusterName: 'socat-relay-e2e',
+      kubernetesVersion: version,
+      controlPlaneEndpoint: `${o.nodeIp}:6443`,
+      apiServer: { certSANs: ['localhost', '127.0.0.1', o.nodeIp, o.nodeName] },
+      networking: { podSubnet, serviceSubnet, dnsDomain: 'cluster.local' },
+    },
+    {
+      apiVersion: 'kubelet.config.k8s.io/v1beta1',
+      kind: 'KubeletConfiguration',
+      cgroupDriver: 'systemd',
+      cgroupRoot: '/kubelet',
+      failSwapOn: false,
+      imageGCHighThresholdPercent: 100,
+      evictionHard: { 'nodefs.available': '0%', 'nodefs.inodesFree': '0%', 'imagefs.available': '0%' },
+    },
+    {
+      apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+      kind: 'KubeProxyConfiguration',
+      mode: 'iptables',
+      conntrack: { maxPerCore: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' },
+    },
+  ];
+  return docs.map((d) => stringify(d)).join('---\n');
+}
+
+/** kind's CNI manifest (kindnet, /kind/manifests/default-cni.yaml in the node image) with the pod subnet. */
+export function cniManifest(template: string, podSubnet = POD_SUBNET): string {
+  if (!template.includes('{{ .PodSubnet }}')) throw new KindConfigError('the CNI manifest has no {{ .PodSubnet }} placeholder: not kind\'s default-cni.yaml?');
+  const out = template.replaceAll('{{ .PodSubnet }}', podSubnet);
+  const left = /\{\{[^}]*\}\}/.exec(out);
+  if (left) throw new KindConfigError(`the CNI manifest has a placeholder this suite does not fill: ${left[0]}`);
+  return out;
+}
+
+function repoAndTag(image: string): { repository: string; tag: string } {
+  const ref = parseImageRef(image);
+  if (!ref.tag || ref.digest) throw new KindConfigError(`image "${image}" must be repository:tag (the built image's tag)`);
+  return { repository: ref.repository, tag: ref.tag };
+}
+
+/**
+ * A kustomization over `base` (a folder relative to where it is written) whose one `images:` entry
+ * moves the shipped image to `image` — the overlay a user writes, so the suite tests that path.
+ */
+export function overlayKustomization(base: string, image: string): string {
+  const { repository, tag } = repoAndTag(image);
+  const shipped = parseImageRef(DEFAULT_IMAGE).repository;
+  return stringify({
+    apiVersion: 'kustomize.config.k8s.io/v1beta1',
+    kind: 'Kustomization',
+    resources: [base],
+    images: [{ name: shipped, newName: repository, newTag: tag }],
+  });
+}
+
+/** The Helm values (`--set`) that make the chart run `image`. */
+export function helmImageValues(image: string): string[] {
+  const { repository, tag } = repoAndTag(image);
+  return [`image.repository=${repository}`, `image.tag=${tag}`];
+}
+
+interface PodSpecLike { containers?: { image?: string }[]; initContainers?: { image?: string }[] }
+
+function podSpecs(doc: Record<string, unknown>): PodSpecLike[] {
+  const spec = doc.spec as Record<string, unknown> | undefined;
+  if (!spec || typeof spec !== 'object') return [];
+  if (doc.kind === 'Pod') return [spec as PodSpecLike];
+  const template = (spec.template as { spec?: PodSpecLike } | undefined)?.spec;
+  return template && typeof template === 'object' ? [template] : [];
+}
+
+/**
+ * Every container image equal to `from` (in Pods and in the pod templates of workloads) set to `to`;
+ * other images and every other field kept. Throws when no container ran `from`: a fixture that no
+ * longer names the shipped image would otherwise test whatever the node happens to have.
+ */
+export function replaceImages(yamlText: string, from: string, to: string): string {
+  repoAndTag(to);
+  let replaced = 0;
+  const docs = parseAllDocuments(yamlText);
+  const out: string[] = [];
+  for (const d of docs) {
+    if (d.errors.length > 0) throw new KindConfigError(`not YAML: ${d.errors[0]!.message}`);
+    const obj = d.toJS() as Record<string, unknown> | null;
+    if (obj === null || typeof obj !== 'object') continue;
+    for (const spec of podSpecs(obj)) {
+      for (const c of [...(spec.containers ?? []), ...(spec.initContainers ?? [])]) {
+        if (c.image === from) {
+          c.image = to;
+          replaced++;
+        }
+      }
+    }
+    out.push(stringify(obj));
+  }
+  if (replaced === 0) throw new KindConfigError(`no container runs ${from}`);
+  return out.join('---\n');
+}

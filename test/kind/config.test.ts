@@ -10,7 +10,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { DEFAULT_IMAGE, sidecarImageOf } from '../../lib/image.js';
 import { REPO_ROOT } from '../harness/binaries.js';
 import { runTool, skipWithout } from '../manifests/tools.js';
-import { cniManifest, helmImageValues, KindConfigError, kubeadmConfig, overlayKustomization, replaceImages } from './node-config.js';
+import { cgroupnsFor, cniManifest, helmImageValues, KindConfigError, kubeadmConfig, overlayKustomization, replaceImages } from './node-config.js';
 
 const BUILT = 'localhost/socat-relay:src-0123456789ab';
 
@@ -28,6 +28,7 @@ test('kubeadm config: four v1beta4/v1beta1/v1alpha1 documents for one untainted 
   assert.ok(cluster.apiServer.certSANs.includes('127.0.0.1') && cluster.apiServer.certSANs.includes('10.88.0.7'));
   assert.deepEqual(cluster.networking, { podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/16', dnsDomain: 'cluster.local' });
   assert.equal(kubelet.cgroupDriver, 'systemd');
+  assert.equal(kubelet.failCgroupV1, false, 'kubelet 1.34 keeps running on a cgroup v1 host');
   assert.equal(kubelet.evictionHard['nodefs.available'], '0%');
   assert.equal(proxy.conntrack.maxPerCore, 0, 'kube-proxy leaves conntrack sysctls alone inside a container');
 });
@@ -40,6 +41,12 @@ test('kubeadm config: bad inputs are refused naming the field', () => {
   ] as const) {
     assert.throws(() => kubeadmConfig({ ...ok, ...bad }), (e: Error) => e instanceof KindConfigError && e.message.startsWith(field), JSON.stringify(bad));
   }
+});
+
+test('cgroupnsFor: private on cgroup v2, the host\'s on v1, anything else refused', () => {
+  assert.equal(cgroupnsFor('cgroup2fs'), 'private');
+  assert.equal(cgroupnsFor('tmpfs'), 'host');
+  assert.throws(() => cgroupnsFor('ext4'), /neither cgroup v2/);
 });
 
 test('kind\'s CNI template: the pod subnet filled in; a template without it, or with another placeholder, refused', () => {
@@ -64,7 +71,7 @@ test('replaceImages: the fixture\'s pods run the built image; other images and f
 });
 
 test('helmImageValues: repository and tag of the built image', () => {
-  assert.deepEqual(helmImageValues(BUILT), ['image.repository=localhost/socat-relay', 'image.tag=src-0123456789ab']);
+  assert.deepEqual(helmImageValues(BUILT), { 'image.repository': 'localhost/socat-relay', 'image.tag': 'src-0123456789ab' });
   assert.throws(() => helmImageValues('localhost/socat-relay@sha256:' + 'a'.repeat(64)), KindConfigError);
 });
 

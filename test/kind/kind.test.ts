@@ -1,116 +1,228 @@
-// End to end on a real cluster: kind (Docker), cert-manager, our manifests (kubectl apply -k), the node
-// agent as a static pod, a Relay to a service that listens only on the node's loopback, and a labeled
-// pod that scrapes it through the injected sidecar. Skips where there is no Docker engine.
+// End to end on a real one-node Kubernetes cluster that testcontainers starts from the kind node image
+// (cluster.ts: privileged container, kubeadm init inside — no docker, no kind binary), running the image
+// scripts/build-image.sh builds with podman for the current sources (its tag is a hash of them, so an
+// image of older sources is never what runs), imported into the node's containerd with `ctr images
+// import`. Checked, install by install:
+//   1. manifests/no-cert-manager (through an overlay's `images:`, as a user moves the image) with
+//      certificates from `socat-relay certs`' code, the agent as the static pod `socat-relay
+//      static-pod` prints: a labeled pod is injected and scrapes a node-loopback-only service through
+//      the relay; a labeled pod of a namespace the Relay does not allow is denied; with the pod
+//      webhook bypassed, the ValidatingAdmissionPolicy refuses a labeled pod without its sidecar.
+//   2. after an uninstall, the Helm chart (self-made certificates, the agent as DaemonSet): the same scrape.
+//   3. manifests/ with cert-manager: only where cert-manager's manifest and images are on this machine
+//      (it cannot be downloaded at test time); else that test skips saying what is missing.
+// The whole suite skips, saying why, only where the kind node image cannot be had (neither in podman's
+// store nor pullable); a missing podman, kubectl or helm fails it in CI.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseDocuments } from '../../relay/index.js';
+import { stringify } from 'yaml';
+import { makeWebhookCerts } from '../../certs/selfsigned.js';
+import { staticPodManifest, STATIC_POD_RELATIVE } from '../../cli/static-pod.js';
+import { DEFAULT_IMAGE } from '../../lib/image.js';
+import { INJECTED_ANNOTATION } from '../../relay/index.js';
 import { REPO_ROOT } from '../harness/binaries.js';
 import { registerCleanup } from '../harness/cleanup.js';
-import { DEFAULT_IMAGE, sidecarImageOf } from '../../lib/image.js';
-import { CERT_MANAGER_URL, kindUnavailable, run } from './tools.js';
+import { waitFor } from '../harness/wait.js';
+import { buildProjectImage, type ProjectImage } from '../harness/image.js';
+import { obtainImage, skipWithoutPodman, startPodmanService, type PodmanService } from '../harness/podman.js';
+import { helmTemplate } from '../manifests/chart.js';
+import { runTool, skipWithout } from '../manifests/tools.js';
+import { startKindNode, type KindNode } from './cluster.js';
+import { helmImageValues, KIND_NODE_IMAGE, overlayKustomization, replaceImages } from './node-config.js';
 
-const IMAGE = DEFAULT_IMAGE;
-const SIDECAR_IMAGE = sidecarImageOf(DEFAULT_IMAGE);
-
-const skip = kindUnavailable();
-const CLUSTER = `socat-relay-e2e-${process.pid}`;
-const NODE = `${CLUSTER}-control-plane`;
-const FIXTURE = path.join(REPO_ROOT, 'test', 'fixtures', 'kind', 'node-metrics.yaml');
 const MIN = 60_000;
+const NODE = 'socat-relay-e2e';
+const NS = 'socat-relay-system';
+const FIXTURE = path.join(REPO_ROOT, 'test', 'fixtures', 'kind', 'node-metrics.yaml');
+/** cert-manager's static manifest (its release's cert-manager.yaml), for the cert-manager install. */
+const CERT_MANAGER_ENV = 'SOCAT_RELAY_CERT_MANAGER_YAML';
 
-/** The node agent's static-pod manifest from manifests/node-agent/ (the first file holding a Pod). */
-function agentStaticPod(): string {
-  const dir = path.join(REPO_ROOT, 'manifests', 'node-agent');
-  for (const f of readdirSync(dir).filter((e) => /\.ya?ml$/.test(e) && !e.startsWith('kustomization')).sort()) {
-    const text = readFileSync(path.join(dir, f), 'utf8');
-    if (parseDocuments(text, f).some((d) => (d as { kind?: string }).kind === 'Pod')) return path.join(dir, f);
-  }
-  throw new Error(`no static Pod manifest in ${dir}`);
+function whyNoKind(): string | false {
+  const tools = skipWithoutPodman() || skipWithout('kubectl', 'helm');
+  if (tools) return tools;
+  const node = obtainImage(KIND_NODE_IMAGE);
+  return node ? `no kind node image, so no cluster: ${node}. Load it with \`podman load\` (e.g. from \`podman save ${KIND_NODE_IMAGE}\` on a machine that can pull it) to run this suite` : false;
 }
 
-describe('kind: install with cert-manager, relay a node-loopback service into a labeled pod', { timeout: 30 * MIN }, () => {
+/** false when cert-manager's manifest and every image it names are on this machine, else what is missing. */
+function whyNoCertManager(): string | false {
+  const file = process.env[CERT_MANAGER_ENV];
+  if (!file || !existsSync(file)) {
+    return `cert-manager cannot be downloaded at test time: set ${CERT_MANAGER_ENV} to a local cert-manager.yaml whose images are in podman's store (${file ? `${file} does not exist` : 'not set'})`;
+  }
+  const missing = certManagerImages(file).filter((img) => spawnSync('podman', ['image', 'exists', img]).status !== 0);
+  return missing.length > 0 ? `cert-manager's images are not in podman's store: ${missing.join(', ')}` : false;
+}
+
+function certManagerImages(file: string): string[] {
+  return [...new Set([...readFileSync(file, 'utf8').matchAll(/^\s*-?\s*image:\s*["']?([^"'\s]+)["']?\s*$/gm)].map((m) => m[1]!))];
+}
+
+const skip = whyNoKind();
+
+describe('kind node via testcontainers: both installs, injection, denial, policy, scrape through the relay', { skip, timeout: 60 * MIN }, () => {
+  let podman: PodmanService;
+  let image: ProjectImage;
+  let node: KindNode;
   let dir = '';
-  let kubeconfig = '';
   let unregister: () => void = () => {};
-  const kubectl = (args: string[], timeoutMs = 3 * MIN) => run('kubectl', ['--kubeconfig', kubeconfig, ...args], { timeoutMs });
+  let kustomized = '';
+  let caBundle = '';
+
+  const apply = async (name: string, text: string, extra: string[] = []) => {
+    const target = `/kind/socat-relay/${name}.yaml`;
+    await node.write(target, text);
+    return node.kubectl(['apply', '--server-side', '--force-conflicts', ...extra, '-f', target]);
+  };
+  /** Applies with retries: a Relay is refused (fail closed) until the webhook answers. */
+  const applyRetrying = (name: string, text: string) => waitFor(`kubectl apply of ${name} to be accepted`, () => apply(name, text), { timeoutMs: 3 * MIN, intervalMs: 5000 });
+  const fixture = () => replaceImages(readFileSync(FIXTURE, 'utf8'), DEFAULT_IMAGE, image.image);
+
+  /** kubectl create secret + caBundle patch, as manifests/no-cert-manager/README.md says (certs from `socat-relay certs`' code). */
+  async function installCertificates(): Promise<void> {
+    const certs = await makeWebhookCerts();
+    caBundle = certs.caBundle;
+    await node.write('/kind/socat-relay/certs/tls.crt', certs.serving.cert);
+    await node.write('/kind/socat-relay/certs/tls.key', certs.serving.key);
+    await node.write('/kind/socat-relay/certs/ca.crt', certs.ca.cert);
+    await node.kubectl(['-n', NS, 'create', 'secret', 'generic', 'socat-relay-webhook-tls',
+      '--from-file=/kind/socat-relay/certs/tls.crt', '--from-file=/kind/socat-relay/certs/tls.key', '--from-file=/kind/socat-relay/certs/ca.crt']);
+    await patchCaBundle();
+  }
+
+  async function patchCaBundle(): Promise<void> {
+    for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) {
+      await node.kubectl(['patch', kind, 'socat-relay', '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/webhooks/0/clientConfig/caBundle', value: caBundle }])]);
+    }
+  }
+
+  async function controllerReady(): Promise<void> {
+    await node.kubectl(['-n', NS, 'rollout', 'status', 'daemonset/socat-relay-controller', '--timeout=300s']);
+  }
+
+  /** The fixture's Relay ready on the node and its labeled pod injected, scraping through the relay. */
+  async function scrapeThroughRelay(): Promise<void> {
+    await applyRetrying('node-metrics', fixture());
+    await node.kubectl(['wait', '--for=jsonpath={.status.readyNodes}=1', 'relay/node-metrics', '--timeout=240s']);
+    await node.kubectl(['-n', 'e2e', 'wait', '--for=jsonpath={.status.phase}=Succeeded', 'pod/scraper', '--timeout=300s'])
+      .catch(async (err: Error) => {
+        const described = await node.kubectl(['-n', 'e2e', 'describe', 'pod/scraper']).catch((e: Error) => e.message);
+        throw new Error(`${err.message}\n${described}`);
+      });
+    const pod = JSON.parse(await node.kubectl(['-n', 'e2e', 'get', 'pod/scraper', '-o', 'json'])) as {
+      spec: { initContainers?: { name: string; image: string }[] }; metadata: { annotations?: Record<string, string> };
+    };
+    const sidecar = pod.spec.initContainers?.find((c) => c.name === 'socat-node-metrics');
+    assert.ok(sidecar, 'native sidecar injected');
+    assert.equal(sidecar.image, image.sidecarImage, 'the sidecar image derived from the one image setting');
+    assert.equal(pod.metadata.annotations?.[INJECTED_ANNOTATION], 'node-metrics');
+    const logs = await node.kubectl(['-n', 'e2e', 'logs', 'pod/scraper', '-c', 'scrape']);
+    assert.match(logs, /direct 127\.0\.0\.1:19100 reachable: false/, 'the node port is not reachable from the pod without the relay');
+    assert.match(logs, /^node_loopback_up 1$/m);
+  }
+
+  async function removeFixture(): Promise<void> {
+    await node.kubectl(['delete', '--ignore-not-found', '--wait=true', '--timeout=180s', '-f', '/kind/socat-relay/node-metrics.yaml']);
+  }
 
   before(async () => {
-    if (skip) return;
+    image = await buildProjectImage();
+    podman = await startPodmanService();
     dir = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-kind-'));
-    kubeconfig = path.join(dir, 'kubeconfig');
-    // Deleted even when the run is interrupted; `kind delete` of a missing cluster is a no-op.
     unregister = registerCleanup(() => {
-      try {
-        execFileSync('kind', ['delete', 'cluster', '--name', CLUSTER], { stdio: 'ignore', timeout: 120_000 });
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      // Deleted even when the run is interrupted.
+      spawnSync('podman', ['rm', '-f', '-v', `${NODE}-${process.pid}`], { stdio: 'ignore', timeout: 120_000 });
+      rmSync(dir, { recursive: true, force: true });
     });
-    // Always built (the layer cache makes an unchanged build quick): an image left from older sources
-    // under the same tag must never be what the suite tests. Both targets: consumer pods run the sidecar.
-    await run('docker', ['build', '-t', IMAGE, REPO_ROOT], { timeoutMs: 15 * MIN });
-    await run('docker', ['build', '--target', 'sidecar', '-t', SIDECAR_IMAGE, REPO_ROOT], { timeoutMs: 15 * MIN });
-    await run('kind', ['create', 'cluster', '--name', CLUSTER, '--kubeconfig', kubeconfig, '--wait', '180s'], { timeoutMs: 6 * MIN });
-    await run('kind', ['load', 'docker-image', IMAGE, SIDECAR_IMAGE, '--name', CLUSTER], { timeoutMs: 5 * MIN });
-
-    await kubectl(['apply', '--server-side', '-f', CERT_MANAGER_URL]);
-    for (const d of ['cert-manager', 'cert-manager-cainjector', 'cert-manager-webhook']) {
-      await kubectl(['-n', 'cert-manager', 'rollout', 'status', `deployment/${d}`, '--timeout=240s'], 5 * MIN);
-    }
-    // The node agent runs as a static pod: the kubelet picks it up from its manifests folder.
-    await run('docker', ['cp', agentStaticPod(), `${NODE}:/etc/kubernetes/manifests/socat-relay-agent.yaml`]);
-    // cert-manager's webhook may need a moment after rollout before it admits Certificates: retry.
-    await retry(() => kubectl(['apply', '--server-side', '-k', path.join(REPO_ROOT, 'manifests')]), 2 * MIN);
-    await kubectl(['-n', 'socat-relay-system', 'rollout', 'status', 'daemonset/socat-relay-controller', '--timeout=240s'], 5 * MIN);
+    node = await startKindNode(NODE);
+    await node.sh(['mkdir', '-p', '/kind/socat-relay/certs']);
+    await node.importImage(image.archive, image.image);
+    await node.importImage(image.sidecarArchive, image.sidecarImage);
   });
 
   after(async () => {
-    if (skip) return;
-    await run('kind', ['delete', 'cluster', '--name', CLUSTER], { timeoutMs: 3 * MIN }).catch(() => undefined);
+    await node?.stop();
+    await podman?.stop();
     rmSync(dir, { recursive: true, force: true });
     unregister();
   });
 
-  test('cert-manager filled both webhook configurations with a caBundle', { skip }, async () => {
-    for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) {
-      const bundle = await kubectl(['get', kind, 'socat-relay', '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}']);
-      assert.match(bundle, /^[A-Za-z0-9+/=]{100,}$/, `${kind} caBundle`);
+  test('manifests/no-cert-manager + the static-pod agent: a labeled pod is injected and scrapes a node-loopback-only service through the relay', async () => {
+    writeFileSync(path.join(dir, 'kustomization.yaml'), overlayKustomization(path.relative(dir, path.join(REPO_ROOT, 'manifests', 'no-cert-manager')), image.image));
+    kustomized = await runTool('kubectl', ['kustomize', dir]);
+    assert.ok(!kustomized.includes(DEFAULT_IMAGE), 'the overlay moved every image');
+    await apply('install', kustomized);
+    await node.kubectl(['wait', '--for=condition=Established', 'crd/relays.socat.io', '--timeout=60s']);
+    await installCertificates();
+    await node.write('/etc/kubernetes/manifests/socat-relay-agent.yaml', staticPodManifest(readFileSync(path.join(REPO_ROOT, STATIC_POD_RELATIVE), 'utf8'), image.image));
+    await controllerReady();
+    await scrapeThroughRelay();
+  });
+
+  test('a labeled pod of a namespace the Relay does not allow is denied', async () => {
+    await node.kubectl(['create', 'namespace', 'e2e-denied']);
+    const pod = stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'consumer', namespace: 'e2e-denied', labels: { 'socat.io/consume': 'node-metrics' } }, spec: { containers: [{ name: 'app', image: image.image }] } });
+    await node.write('/kind/socat-relay/denied.yaml', pod);
+    const r = await node.try(['kubectl', 'create', '--dry-run=server', '-f', '/kind/socat-relay/denied.yaml']);
+    assert.notEqual(r.exitCode, 0, r.output);
+    assert.match(r.output, /does not allow namespace "e2e-denied"/);
+  });
+
+  test('with the pod webhook bypassed, the ValidatingAdmissionPolicy refuses a labeled pod without its sidecar', async () => {
+    await node.kubectl(['delete', 'mutatingwebhookconfiguration', 'socat-relay']);
+    try {
+      const pod = stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'bypassed', namespace: 'e2e', labels: { 'socat.io/consume': 'node-metrics' } }, spec: { containers: [{ name: 'app', image: image.image }] } });
+      await node.write('/kind/socat-relay/bypassed.yaml', pod);
+      const r = await node.try(['kubectl', 'create', '--dry-run=server', '-f', '/kind/socat-relay/bypassed.yaml']);
+      assert.notEqual(r.exitCode, 0, r.output);
+      assert.match(r.output, /socat-relay-require-sidecar/);
+      assert.match(r.output, /has no socat-node-metrics sidecar: the socat-relay controller did not inject it/);
+    } finally {
+      await apply('install', kustomized);
+      await patchCaBundle();
     }
   });
 
-  test('a labeled pod scrapes the node-loopback-only metrics through the injected sidecar', { skip }, async () => {
-    // The node service and the Relay first; the consumer once the Relay is ready on the node.
-    const docs = readFileSync(FIXTURE, 'utf8');
-    writeFileSync(path.join(dir, 'all.yaml'), docs);
-    await retry(() => kubectl(['apply', '--server-side', '-f', path.join(dir, 'all.yaml')]), 2 * MIN);
-    await kubectl(['wait', '--for=jsonpath={.status.readyNodes}=1', 'relay/node-metrics', '--timeout=180s'], 4 * MIN);
-    await kubectl(['-n', 'e2e', 'wait', '--for=jsonpath={.status.phase}=Succeeded', 'pod/scraper', '--timeout=240s'], 5 * MIN)
-      .catch(async (err: Error) => {
-        const describe = await kubectl(['-n', 'e2e', 'describe', 'pod/scraper']).catch(() => '');
-        throw new Error(`${err.message}\n${describe}`);
-      });
-    const pod = JSON.parse(await kubectl(['-n', 'e2e', 'get', 'pod/scraper', '-o', 'json'])) as { spec: { initContainers?: { name: string }[] }; metadata: { annotations?: Record<string, string> } };
-    assert.ok(pod.spec.initContainers?.some((c) => c.name === 'socat-node-metrics'), 'native sidecar injected (Kubernetes >= 1.29)');
-    assert.equal(pod.metadata.annotations?.['socat.io/injected'], 'node-metrics');
-    const logs = await kubectl(['-n', 'e2e', 'logs', 'pod/scraper', '-c', 'scrape']);
-    assert.match(logs, /direct 127\.0\.0\.1:19100 reachable: false/, 'the node port is not reachable from the pod without the relay');
-    assert.match(logs, /^node_loopback_up 1$/m);
+  test('after an uninstall, the Helm chart (self-made certificates, agent DaemonSet): the same scrape through the relay', async () => {
+    await removeFixture();
+    await node.sh(['rm', '-f', '/etc/kubernetes/manifests/socat-relay-agent.yaml']);
+    await node.kubectl(['delete', '--ignore-not-found', '--wait=true', '--timeout=300s', '-f', '/kind/socat-relay/install.yaml']);
+    await node.kubectl(['create', 'namespace', NS]);
+    await node.kubectl(['label', 'namespace', NS, 'pod-security.kubernetes.io/enforce=privileged']);
+    const objects = await helmTemplate({ namespace: NS, set: { ...helmImageValues(image.image), 'certificates.certManager': 'false', 'agent.daemonset': 'true' } });
+    const rendered = objects.map((o) => stringify(o)).join('---\n');
+    assert.ok(!rendered.includes(DEFAULT_IMAGE), 'the chart\'s image values moved every image');
+    await apply('chart', rendered);
+    await controllerReady();
+    await scrapeThroughRelay();
+  });
+
+  test('manifests/ with cert-manager: the caBundle injected into both webhook configurations, the same scrape', { skip: whyNoCertManager() }, async () => {
+    const file = process.env[CERT_MANAGER_ENV]!;
+    await removeFixture();
+    await node.kubectl(['delete', '--ignore-not-found', '--wait=true', '--timeout=300s', '-f', '/kind/socat-relay/chart.yaml']);
+    for (const img of certManagerImages(file)) {
+      const archive = path.join(dir, `${img.replace(/[^A-Za-z0-9.-]/g, '_')}.oci.tar`);
+      const saved = spawnSync('podman', ['save', '--format', 'oci-archive', '-o', archive, img], { encoding: 'utf8', timeout: 5 * MIN });
+      assert.equal(saved.status, 0, `podman save ${img}: ${saved.stderr}`);
+      await node.importImage(archive, img);
+    }
+    await apply('cert-manager', readFileSync(file, 'utf8'));
+    for (const d of ['cert-manager', 'cert-manager-cainjector', 'cert-manager-webhook']) {
+      await node.kubectl(['-n', 'cert-manager', 'rollout', 'status', `deployment/${d}`, '--timeout=300s']);
+    }
+    writeFileSync(path.join(dir, 'kustomization.yaml'), overlayKustomization(path.relative(dir, path.join(REPO_ROOT, 'manifests')), image.image));
+    // cert-manager's webhook may need a moment after its rollout before it admits Certificates.
+    await applyRetrying('install-cert-manager', await runTool('kubectl', ['kustomize', dir]));
+    for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) {
+      await node.kubectl(['wait', `--for=jsonpath={.webhooks[0].clientConfig.caBundle}`, `${kind}/socat-relay`, '--timeout=180s']);
+    }
+    await node.write('/etc/kubernetes/manifests/socat-relay-agent.yaml', staticPodManifest(readFileSync(path.join(REPO_ROOT, STATIC_POD_RELATIVE), 'utf8'), image.image));
+    await controllerReady();
+    await scrapeThroughRelay();
   });
 });
-
-async function retry<T>(fn: () => Promise<T>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 5000));
-    }
-  }
-}
-

@@ -81,6 +81,8 @@ export function kubeadmConfig(o: KubeadmOptions): string {
       kind: 'KubeletConfiguration',
       cgroupDriver: 'systemd',
       cgroupRoot: '/kubelet',
+      // Kubernetes 1.31+ keeps cgroup v1 in maintenance; a v1 host (this VM is one) must say so.
+      failCgroupV1: false,
       failSwapOn: false,
       imageGCHighThresholdPercent: 100,
       evictionHard: { 'nodefs.available': '0%', 'nodefs.inodesFree': '0%', 'imagefs.available': '0%' },
@@ -93,6 +95,18 @@ export function kubeadmConfig(o: KubeadmOptions): string {
     },
   ];
   return docs.map((d) => stringify(d)).join('---\n');
+}
+
+/**
+ * The node container's cgroup namespace, from the host's /sys/fs/cgroup filesystem type (`stat -f`):
+ * cgroup v2 (cgroup2fs) needs a private one, as kind uses, so systemd in the node owns its tree;
+ * on cgroup v1 the node runs in the host's (kind's way before v0.20; podman's Docker API takes no
+ * private cgroup namespace there).
+ */
+export function cgroupnsFor(cgroupFsType: string): 'private' | 'host' {
+  if (cgroupFsType === 'cgroup2fs' || cgroupFsType === 'cgroup2') return 'private';
+  if (cgroupFsType === 'tmpfs') return 'host';
+  throw new KindConfigError(`/sys/fs/cgroup is ${cgroupFsType || 'nothing'}: neither cgroup v2 (cgroup2fs) nor v1 (tmpfs)`);
 }
 
 /** kind's CNI manifest (kindnet, /kind/manifests/default-cni.yaml in the node image) with the pod subnet. */
@@ -126,9 +140,9 @@ export function overlayKustomization(base: string, image: string): string {
 }
 
 /** The Helm values (`--set`) that make the chart run `image`. */
-export function helmImageValues(image: string): string[] {
+export function helmImageValues(image: string): Record<string, string> {
   const { repository, tag } = repoAndTag(image);
-  return [`image.repository=${repository}`, `image.tag=${tag}`];
+  return { 'image.repository': repository, 'image.tag': tag };
 }
 
 interface PodSpecLike { containers?: { image?: string }[]; initContainers?: { image?: string }[] }

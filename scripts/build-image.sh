@@ -25,7 +25,15 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 OUT="${TESTBIN_DIR:-$ROOT/.testbin}/image"
 SUITE="${DEBIAN_SUITE:-bookworm}"
-MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# The Debian mirror: DEBIAN_MIRROR, else the one this machine's apt already uses (the first main archive
+# in its sources), so the base comes from wherever the machine's packages come from.
+apt_mirror() {
+  { sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null
+    sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]*\).*/\2/p' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null
+  } | grep -v -- '-security' | head -n 1
+}
+MIRROR="${DEBIAN_MIRROR:-$(apt_mirror)}"
+[ -n "$MIRROR" ] || { echo "[build-image] no Debian mirror: set DEBIAN_MIRROR (none found in /etc/apt/sources*)" >&2; exit 3; }
 # The Node.js the project runs on (Node >= 24: the machine's, or the one setup.sh put into .testbin).
 if [ -z "${NODE_BIN:-}" ] && [ -f scripts/node-env.sh ]; then
   . scripts/node-env.sh

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import fjp from 'fast-json-patch';
 import { diffPatch } from '../../webhook/admission/diff.js';
+import { patchJson, rememberJson } from '../../webhook/admission/json.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -47,7 +48,9 @@ test('diffPatch writes the same patch as fast-json-patch compare (generated docu
     const after = edit(before, g) as object;
     if (typeof after !== 'object' || after === null) return;
     const frozen = JSON.stringify(before);
-    assert.equal(serialised(diffPatch(before, after)), serialised(fjp.compare(before, after)));
+    const ops = diffPatch(before, after);
+    assert.equal(serialised(ops), serialised(fjp.compare(before, after)));
+    assert.equal(patchJson(ops), serialised(ops), 'patchJson writes what JSON.stringify writes');
     assert.equal(JSON.stringify(before), frozen, 'the original is not touched');
   }), { numRuns: 2000 });
 });
@@ -72,4 +75,18 @@ test('diffPatch on an injection: added annotation, containers, volumes and affin
   assert.deepEqual(ops.map((o) => `${o.op} ${o.path}`), [
     'add /spec/affinity/nodeAffinity', 'add /spec/volumes/1', 'add /spec/initContainers', 'add /metadata/annotations/socat.io~1injected',
   ]);
+});
+
+test('patchJson splices remembered values and writes exactly JSON.stringify(ops) for every op shape', () => {
+  const sidecar = rememberJson(Object.freeze({ name: 'socat-a', command: Object.freeze(['socat', '-d']), resources: undefined }));
+  const volume = rememberJson(Object.freeze({ name: 'socat-a', hostPath: Object.freeze({ path: '/run/socat-relay/a', type: 'DirectoryOrCreate' }) }));
+  const own = { name: 'init', image: 'busybox', 'we/ird~': '\u2028"' };
+  const shapes: fjp.Operation[][] = [
+    [{ op: 'add', path: '/spec/initContainers', value: [sidecar, own, undefined, [sidecar]] as never }],
+    [{ op: 'add', path: '/spec/volumes/3', value: volume }, { op: 'replace', path: '/spec/initContainers/0', value: sidecar }],
+    [{ op: 'remove', path: '/metadata/annotations/a~1b' }, { op: 'replace', path: '/x', value: null }, { op: 'replace', path: '/y', value: 'é"\n' }],
+    [{ op: 'move', from: '/a', path: '/b' }, { op: 'test', path: '/c', value: { k: [1, 2] } }, { path: '/d', op: 'add', value: 1 } as never],
+    [{ op: 'add', path: '/z', value: undefined } as never, { op: 'add', path: '/n', value: { nested: sidecar, list: [volume] } }],
+  ];
+  for (const ops of shapes) assert.equal(patchJson(ops), JSON.stringify(ops));
 });

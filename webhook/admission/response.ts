@@ -1,6 +1,7 @@
 // Every AdmissionResponse comes from here. The uid is stamped by the caller (the HTTP edge), so the
 // pure handlers never see it; the message goes in `status.message`, the field the API server shows.
 import type { Operation as JsonPatchOp } from 'fast-json-patch';
+import { patchJson } from './json.js';
 import type { AdmissionResponse } from './types.js';
 
 /** The API's recommended maximum length of one warning. */
@@ -24,7 +25,7 @@ export function errored(code: number, message: string): AdmissionResponse {
 /** Allowed with a JSONPatch; no ops is a plain allowed (no empty patch on the wire). */
 export function patched(ops: JsonPatchOp[]): AdmissionResponse {
   if (ops.length === 0) return allowed();
-  return { uid: '', allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(ops)).toString('base64') };
+  return { uid: '', allowed: true, patchType: 'JSONPatch', patch: Buffer.from(patchJson(ops)).toString('base64') };
 }
 
 /** Shortens one warning to the recommended length. */

@@ -3,15 +3,17 @@
 import {
   CSI_DRIVER, CSI_RELAY_ATTRIBUTE, POD_SOCKET_DIR, relayDir, sidecarArgv, sidecarName, volumeName, type ResolvedRelay,
 } from '../../relay/index.js';
+import { rememberJson } from './json.js';
 import type { InjectOptions } from './options.js';
 import type { RawContainer } from './pod-shape.js';
 
 /**
  * The container and the volume injected for a relay under given options, built once and shared by
- * every request (deep-frozen, so neither a pod nor a caller can change them). Keyed on the resolved
- * relay object, which validated.ts memoises per catalog object (the catalog replaces an object on every
- * change and never edits it), and checked against the options' fields it was built from, so options
- * edited in place are not served stale (their resources by identity).
+ * every request: deep-frozen, so neither a pod nor a caller can change them, and with their JSON text
+ * remembered for the patch (json.ts). Keyed on the resolved relay object, which validated.ts memoises
+ * per catalog object (the catalog replaces an object on every change and never edits it), and checked
+ * against the options' fields it was built from, so options edited in place are not served stale
+ * (their resources by identity).
  */
 interface Built {
   sidecarImage: string;
@@ -45,7 +47,7 @@ function builtFor(r: ResolvedRelay, o: InjectOptions): Built {
   if (b && fresh(b, o)) return b;
   const next: Built = {
     sidecarImage: o.sidecarImage, mode: o.mode, volumeSource: o.volumeSource, nodeSocketDir: o.nodeSocketDir, uid: o.uid, gid: o.gid,
-    resources: o.resources, container: deepFreeze(buildContainer(r, o)), volume: deepFreeze(buildVolume(r, o)),
+    resources: o.resources, container: rememberJson(deepFreeze(buildContainer(r, o))), volume: rememberJson(deepFreeze(buildVolume(r, o))),
   };
   built.set(r, next);
   return next;

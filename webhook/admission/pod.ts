@@ -121,8 +121,8 @@ export function admitPod(req: AdmissionRequest, ctx: PodContext): AdmissionRespo
  * The mutable copy to diff against the raw pod: copy-on-write of exactly what injection may change
  * (metadata.annotations, spec.containers/initContainers/volumes — replaced or appended to — and a deep
  * copy of spec.affinity, which andNodeRequirements edits in place); every other subtree is shared with
- * the raw pod, so `compare` skips it by identity instead of walking it (the webhook's hot path). The raw
- * pod is never mutated: the tests apply the patch to the untouched fixture.
+ * the raw pod, so `diffPatch` (diff.ts) skips it by identity instead of walking it (the webhook's hot
+ * path). The raw pod is never mutated: the tests apply the patch to the untouched fixture.
  */
 function copyForInjection(pod: RawPod): RawPod {
   const spec = { ...(pod.spec ?? {}) };

@@ -22,6 +22,7 @@ import { WebhookServer } from '../webhook/server/server.js';
 import { MetricsServer } from '../webhook/server/metrics-server.js';
 import { Drain, gracefulShutdown } from '../webhook/server/shutdown.js';
 import { startNodePrune } from '../webhook/reconcile/prune.js';
+import { startControllerLeases } from '../webhook/reconcile/lease-kube.js';
 import { MetricsAuthorizer, kubeReviewer } from '../webhook/metrics-auth.js';
 import { CertificateError } from '../webhook/server/certwatcher.js';
 import { defaultInjectOptions, type SidecarMode } from '../webhook/admission/index.js';
@@ -172,9 +173,17 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
     const metricsAddress = await metricsServer.start();
     stops.push(() => metricsServer.stop());
     if (c.reconcile) {
-      // Status entries of deleted Nodes are removed, stale ones (Node not Ready > 5 min) count as not
-      // ready: whichever controller sees it (webhook/reconcile/prune.ts, stale.ts).
-      const prune = await startNodePrune({ kc, catalog: relays, log: log.child({ component: 'prune' }), onRestart });
+      // This controller's Lease, renewed while it runs; every controller watches them all
+      // (webhook/reconcile/lease-kube.ts, lease.ts).
+      const leases = await startControllerLeases({
+        kc, namespace: c.namespace, nodeName: c.nodeName, log: log.child({ component: 'lease' }), onRestart,
+        durationSeconds: c.leaseDurationSeconds, renewSeconds: c.leaseRenewSeconds, graceSeconds: c.leaseGraceSeconds,
+      });
+      stops.push(() => leases.stop());
+      // Status entries of deleted Nodes are removed, stale ones (Node not Ready > 5 min, or its
+      // controller's Lease not renewed for duration + grace, 2 min by default) count as not ready:
+      // whichever controller sees it (webhook/reconcile/prune.ts, stale.ts). Swept every renew period.
+      const prune = await startNodePrune({ kc, catalog: relays, leases, intervalMs: Math.min(60, c.leaseRenewSeconds) * 1000, log: log.child({ component: 'prune' }), onRestart });
       stops.push(() => prune.stop());
       const startReconcile = await loadReconcile();
       const reconcile = await startReconcile({

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR } from '../relay/index.js';
 import { DEFAULT_IMAGE, ImageRefError, parseImageRef, sidecarImageOf } from '../lib/image.js';
 import { VOLUME_SOURCES, type VolumeSource } from './admission/options.js';
+import { LEASE_DURATION_SECONDS, LEASE_GRACE_SECONDS, LEASE_RENEW_SECONDS } from './reconcile/lease.js';
 
 export type SidecarModeSetting = 'auto' | 'native' | 'regular';
 
@@ -17,6 +18,12 @@ export interface ControllerConfig {
   tlsCert: string;
   tlsKey: string;
   nodeName: string;
+  /** The controller's namespace: where the controllers' Leases live. */
+  namespace: string;
+  /** The controller Lease (webhook/reconcile/lease.ts): stated duration, renew period, grace before stale. */
+  leaseDurationSeconds: number;
+  leaseRenewSeconds: number;
+  leaseGraceSeconds: number;
   configDir: string;
   socketDir: string;
   /** The controller's and agent's image (the one image setting). */
@@ -60,6 +67,11 @@ const seconds = (raw: string): number => {
   if (!/^\d+(\.\d+)?$/.test(raw) || n > 300) throw new Bad(`must be a number of seconds 0-300, got "${raw}"`);
   return n;
 };
+const positiveSeconds = (raw: string): number => {
+  const n = seconds(raw);
+  if (n <= 0) throw new Bad(`must be more than 0 seconds, got "${raw}"`);
+  return n;
+};
 const absPath = (raw: string): string => {
   if (!raw.startsWith('/')) throw new Bad(`must be an absolute path, got "${raw}"`);
   return raw;
@@ -100,6 +112,10 @@ export const SCHEMA: readonly AnySetting[] = [
   { key: 'tlsCert', flag: 'tls-cert', env: 'SOCAT_RELAY_TLS_CERT', default: '/tls/tls.crt', meaning: 'serving certificate (PEM), reloaded when it changes', parse: nonEmpty },
   { key: 'tlsKey', flag: 'tls-key', env: 'SOCAT_RELAY_TLS_KEY', default: '/tls/tls.key', meaning: 'its private key (PEM)', parse: nonEmpty },
   { key: 'nodeName', flag: 'node-name', env: 'NODE_NAME', default: '', meaning: 'this node (downward API spec.nodeName); required for the reconcile', parse: text },
+  { key: 'namespace', flag: 'namespace', env: 'POD_NAMESPACE', default: 'socat-relay-system', meaning: "the controller's namespace (downward API metadata.namespace): holds every controller's Lease", parse: nonEmpty },
+  { key: 'leaseDurationSeconds', flag: 'lease-duration', env: 'SOCAT_RELAY_LEASE_DURATION_SECONDS', default: String(LEASE_DURATION_SECONDS), meaning: "the controller Lease's stated duration (leaseDurationSeconds, whole seconds)", parse: positiveSeconds },
+  { key: 'leaseRenewSeconds', flag: 'lease-renew', env: 'SOCAT_RELAY_LEASE_RENEW_SECONDS', default: String(LEASE_RENEW_SECONDS), meaning: 'how often each controller renews its Lease (less than the duration)', parse: positiveSeconds },
+  { key: 'leaseGraceSeconds', flag: 'lease-grace', env: 'SOCAT_RELAY_LEASE_GRACE_SECONDS', default: String(LEASE_GRACE_SECONDS), meaning: "a node's status entries are stale once its controller Lease was not renewed for duration + this (default 2 min)", parse: seconds },
   { key: 'configDir', flag: 'config-dir', env: 'SOCAT_RELAY_CONFIG_DIR', default: DEFAULT_CONFIG_DIR, meaning: "the node agent's relay config folder", parse: absPath },
   { key: 'socketDir', flag: 'socket-dir', env: 'SOCAT_RELAY_SOCKET_DIR', default: DEFAULT_SOCKET_DIR, meaning: "the node's socket root; also the hostPath mounted into consumers", parse: absPath },
   { key: 'image', flag: 'image', env: 'SOCAT_RELAY_IMAGE', default: DEFAULT_IMAGE, meaning: "the controller's and agent's image <repository>:<tag> (set from the pod's own image by the manifests)", parse: (raw) => imageRef(nonEmpty(raw)) },
@@ -149,6 +165,9 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
       if (!(e instanceof ImageRefError)) throw e;
       problems.push(`SOCAT_RELAY_SIDECAR_IMAGE (--sidecar-image): ${e.message}`);
     }
+  }
+  if (problems.length === 0 && c.leaseRenewSeconds >= c.leaseDurationSeconds) {
+    problems.push(`SOCAT_RELAY_LEASE_RENEW_SECONDS (--lease-renew) ${c.leaseRenewSeconds} must be less than SOCAT_RELAY_LEASE_DURATION_SECONDS (--lease-duration) ${c.leaseDurationSeconds}: the Lease would expire between renewals`);
   }
   if (problems.length === 0 && c.selfSignedDir && !c.relaysFile) problems.push('--self-signed is for local mode: also give --relays FILE');
   if (problems.length === 0 && !c.relaysFile && c.reconcile && c.nodeName === '') {

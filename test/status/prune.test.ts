@@ -139,22 +139,22 @@ describe('stale entries: a Node not Ready for longer than STALE_AFTER_SECONDS', 
       node('down-long', 'False', '2026-11-30T00:50:00Z'), node('unknown-long', 'Unknown', '2026-11-30T00:54:59Z'),
       node('down-short', 'False', '2026-11-30T00:56:00Z'), node('ready', 'True', '2026-11-30T00:00:00Z'), node('no-status'),
     ] as any, now);
-    assert.deepEqual([...got].sort(), ['down-long', 'unknown-long']);
+    assert.deepEqual([...got.keys()].sort(), ['down-long', 'unknown-long']);
   });
 
   test('the summary counts a stale entry as not ready and names it; the patch redoes only an outdated summary', async () => {
     const { summaryOutdated } = await import('../../webhook/reconcile/prune.js');
     const { summarize } = await import('../../webhook/reconcile/node-status.js');
     const nodes = [entry('a', true), entry('down', true)];
-    const s = summarize(nodes, 1, 'now', undefined, new Set(['down']));
+    const s = summarize(nodes, 1, 'now', undefined, new Map([['down', 'node not Ready']]));
     assert.deepEqual([s.readyNodes, s.ready.status, s.ready.message], [1, 'False', '1/2 nodes ready; not ready: down (Running, stale: node not Ready)']);
     const relay = relayWith(nodes);
     relay.status!.conditions = [{ type: 'Ready', status: 'True', reason: 'AllNodesReady', message: '2/2 nodes ready', lastTransitionTime: 't', observedGeneration: 3 }];
-    assert.equal(summaryOutdated(relay, 'now', new Set()), false, 'nothing stale: the nodes keep their summary');
-    assert.equal(summaryOutdated(relay, 'now', new Set(['down'])), true);
-    const after = fjp.applyPatch(structuredClone(relay), prunePatch(relay, [], 'now', new Set(['down'])) as fjp.Operation[], true, false).newDocument;
+    assert.equal(summaryOutdated(relay, 'now', new Map()), false, 'nothing stale: the nodes keep their summary');
+    assert.equal(summaryOutdated(relay, 'now', new Map([['down', 'node not Ready']])), true);
+    const after = fjp.applyPatch(structuredClone(relay), prunePatch(relay, [], 'now', new Map([['down', 'node not Ready']])) as fjp.Operation[], true, false).newDocument;
     assert.deepEqual(after.status!.nodes, relay.status!.nodes, 'the entries stay their nodes\'');
     assert.equal(after.status!.readyNodes, 1);
-    assert.equal(summaryOutdated(after, 'later', new Set(['down'])), false, 'redone once');
+    assert.equal(summaryOutdated(after, 'later', new Map([['down', 'node not Ready']])), false, 'redone once');
   });
 });

@@ -30,6 +30,7 @@ import { ReconcileMetrics } from './metrics.js';
 import { KeyedQueue, type ScheduleFn } from './queue.js';
 import { reconcileFiles } from './reconcile-files.js';
 import { reconcileStatus } from './reconcile-status.js';
+import type { StaleNodes } from './stale.js';
 
 export interface ReconcileOptions {
   kc: KubeConfig;
@@ -51,7 +52,7 @@ export interface ReconcileOptions {
   /** The cluster's namespaces: each node file carries the names a namespaceSelector resolves to. */
   namespaces?: NamespaceSource;
   /** Nodes whose status entries the summary counts as not ready (webhook/reconcile/stale.ts). */
-  staleNodes?: () => ReadonlySet<string>;
+  staleNodes?: () => StaleNodes;
 }
 
 export interface ReconcileHandle {

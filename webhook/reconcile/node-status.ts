@@ -3,6 +3,7 @@
 // and the Event worth recording when this node's state changes.
 import { configFileName, formatProblem, validateRelay, type Condition, type NodeRelayState, type Relay, type RelayNodeStatus } from '../../relay/index.js';
 import { parseAgentStatus, staleAgentStatusAge, type AgentStatus } from '../../node-contract/index.js';
+import type { StaleNodes } from './stale.js';
 
 /** What the reconcile could read of the agent's status file. */
 export type AgentView =
@@ -86,8 +87,8 @@ export interface Summary {
  * readyNodes and the Ready condition, from the whole `status.nodes` list: True when at least one node
  * reports and every reporting node is ready.
  */
-export function summarize(nodes: readonly RelayNodeStatus[], generation: number | undefined, now: string, previous?: Condition, stale?: ReadonlySet<string>): Summary {
-  // A stale node's entry (webhook/reconcile/stale.ts) counts as not ready, whatever it last said.
+export function summarize(nodes: readonly RelayNodeStatus[], generation: number | undefined, now: string, previous?: Condition, stale?: StaleNodes): Summary {
+  // A stale node's entry (webhook/reconcile/stale.ts, lease.ts) counts as not ready, whatever it last said.
   const isReady = (n: RelayNodeStatus): boolean => n.ready && !stale?.has(n.name);
   const readyNodes = nodes.filter(isReady).length;
   let status: Condition['status'];
@@ -104,7 +105,7 @@ export function summarize(nodes: readonly RelayNodeStatus[], generation: number 
   } else {
     status = 'False';
     reason = 'NodesNotReady';
-    const bad = nodes.filter((n) => !isReady(n)).map((n) => `${n.name} (${n.state}${stale?.has(n.name) ? ', stale: node not Ready' : ''})`).sort();
+    const bad = nodes.filter((n) => !isReady(n)).map((n) => `${n.name} (${n.state}${stale?.has(n.name) ? `, stale: ${stale.get(n.name)}` : ''})`).sort();
     message = `${readyNodes}/${nodes.length} nodes ready; not ready: ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? `, and ${bad.length - 5} more` : ''}`;
   }
   const lastTransitionTime = previous?.status === status && previous.lastTransitionTime ? previous.lastTransitionTime : now;

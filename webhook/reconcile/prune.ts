@@ -6,7 +6,7 @@
 // (the next sweep looks again). No other entry is ever written here: each stays its own node's.
 // A node is pruned only when the Node cache lacks it AND a fresh list by name confirms it.
 // The same sweep keeps the summary true for stale entries (stale.ts: the Node not Ready for longer than
-// STALE_AFTER_SECONDS): it recomputes readyNodes and Ready counting them as not ready, with the same
+// STALE_AFTER_SECONDS; lease.ts: the node's controller Lease not renewed for its duration + a grace): it recomputes readyNodes and Ready counting them as not ready, with the same
 // precondition, when nothing else would (no node of that relay reconciles while a node is down).
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Node } from '@kubernetes/client-node';
 import type { Logger } from '../../lib/log.js';
@@ -14,7 +14,7 @@ import { GROUP, PLURAL, VERSION, type Relay } from '../../relay/index.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
 import { ResilientInformer } from '../catalog/resilient-informer.js';
 import { sameSummary, summarize } from './node-status.js';
-import { staleNodes as staleOf } from './stale.js';
+import { mergeStale, staleNodes as staleOf, type StaleNodes } from './stale.js';
 
 export interface JsonPatchOp { op: 'test' | 'remove' | 'replace' | 'add'; path: string; value?: unknown }
 
@@ -27,7 +27,7 @@ export function entriesOfMissingNodes(relay: Relay, exists: (node: string) => bo
  * The JSON patch removing `gone` entries: resourceVersion test first, removals from the highest index
  * down (indices stay valid), then readyNodes and the Ready condition of what remains.
  */
-export function prunePatch(relay: Relay, gone: readonly string[], now: string, stale?: ReadonlySet<string>): JsonPatchOp[] {
+export function prunePatch(relay: Relay, gone: readonly string[], now: string, stale?: StaleNodes): JsonPatchOp[] {
   const rv = relay.metadata.resourceVersion;
   if (!rv) throw new Error(`relay ${relay.metadata.name} has no resourceVersion: cannot patch with a precondition`);
   const nodes = relay.status?.nodes ?? [];
@@ -46,20 +46,21 @@ export function prunePatch(relay: Relay, gone: readonly string[], now: string, s
 }
 
 /**
- * Whether a relay with a stale entry has a stored summary that still counts it (then
- * prunePatch(relay, [], now, stale) redoes it). Without stale entries the nodes' own reconciles keep it.
+ * Whether a relay with a stale entry has a stored summary that still counts it, or a summary that
+ * names an entry stale that no longer is (its controller came back) — then prunePatch(relay, [], now,
+ * stale) redoes it. Otherwise the nodes' own reconciles keep the summary.
  */
-export function summaryOutdated(relay: Relay, now: string, stale: ReadonlySet<string>): boolean {
+export function summaryOutdated(relay: Relay, now: string, stale: StaleNodes): boolean {
   const nodes = relay.status?.nodes ?? [];
-  if (!nodes.some((n) => stale.has(n.name))) return false;
   const cond = relay.status?.conditions?.find((c) => c.type === 'Ready');
+  if (!nodes.some((n) => stale.has(n.name)) && !/, stale: /.test(cond?.message ?? '')) return false;
   return !sameSummary(summarize(nodes, relay.metadata.generation, now, cond, stale), relay.status?.readyNodes, cond);
 }
 
 export interface PruneDeps {
   relays: () => Relay[];
   /** Nodes whose entries count as not ready (default none). */
-  stale?: () => ReadonlySet<string>;
+  stale?: () => StaleNodes;
   /** From the Node cache: false for a Node the cache does not hold. */
   inCache: (node: string) => boolean;
   /** A fresh read: true only when the API server says the Node does not exist. */
@@ -74,7 +75,7 @@ export interface PruneDeps {
 export async function pruneOnce(d: PruneDeps): Promise<string[]> {
   const removed: string[] = [];
   const confirmed = new Map<string, boolean>();
-  const stale = d.stale?.() ?? new Set<string>();
+  const stale = d.stale?.() ?? new Map<string, string>();
   for (const relay of d.relays()) {
     const candidates = entriesOfMissingNodes(relay, d.inCache);
     const gone: string[] = [];
@@ -88,7 +89,7 @@ export async function pruneOnce(d: PruneDeps): Promise<string[]> {
       try {
         await d.patch(relay.metadata.name, prunePatch(relay, [], now, stale));
         removed.push(relay.metadata.name);
-        d.log.info({ relay: relay.metadata.name, stale: [...stale].filter((n) => relay.status?.nodes?.some((e) => e.name === n)) }, 'summary redone: stale entries count as not ready');
+        d.log.info({ relay: relay.metadata.name, stale: [...stale.keys()].filter((n) => relay.status?.nodes?.some((e) => e.name === n)) }, 'summary redone: stale entries count as not ready (none: they count again)');
       } catch (err) {
         d.log.debug({ relay: relay.metadata.name, err: (err as Error).message }, 'summary not applied; the next sweep looks again');
       }
@@ -114,11 +115,13 @@ export interface NodePruneOptions {
   intervalMs?: number;
   /** A node not Ready for longer than this is stale (default STALE_AFTER_SECONDS). */
   staleAfterMs?: number;
+  /** The controller Leases (lease-kube.ts): nodes with entries whose controller is gone are stale too. */
+  leases?: { stale(withEntries: Iterable<string>): StaleNodes };
   onRestart?: (resource: string) => void;
 }
 
 /** Watches every Node and sweeps on deletions and periodically. */
-export async function startNodePrune(o: NodePruneOptions): Promise<{ stop(): Promise<void>; sweep(): Promise<string[]>; staleNodes(): ReadonlySet<string> }> {
+export async function startNodePrune(o: NodePruneOptions): Promise<{ stop(): Promise<void>; sweep(): Promise<string[]>; staleNodes(): StaleNodes }> {
   const core = o.kc.makeApiClient(CoreV1Api);
   const custom = o.kc.makeApiClient(CustomObjectsApi);
   const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
@@ -127,8 +130,12 @@ export async function startNodePrune(o: NodePruneOptions): Promise<{ stop(): Pro
     list: () => core.listNode(),
     ...(o.onRestart ? { onRestart: o.onRestart } : {}),
   }, { delete: () => { setImmediate(() => { void sweep(); }); } }); // after the cache dropped it
-  // (Ready transitions are caught by the periodic sweep: staleness is a matter of minutes.)
-  const staleNodes = (): ReadonlySet<string> => staleOf(informer.list(), new Date(), o.staleAfterMs);
+  // (Ready transitions and Lease expiries are caught by the periodic sweep: staleness is a matter of minutes.)
+  const withEntries = (): Set<string> => new Set(o.catalog.list().flatMap((r) => (r.status?.nodes ?? []).map((n) => n.name)));
+  const staleNodes = (): StaleNodes => {
+    const byNode = staleOf(informer.list(), new Date(), o.staleAfterMs);
+    return o.leases ? mergeStale(byNode, o.leases.stale(withEntries())) : byNode;
+  };
   let running: Promise<string[]> | undefined;
   const sweep = (): Promise<string[]> => {
     if (!informer.synced()) return Promise.resolve([]);

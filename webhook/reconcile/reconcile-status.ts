@@ -6,6 +6,7 @@ import { matchesNodeSelector, type NodeRelayState, type Relay } from '../../rela
 import type { ReconcileApi } from './api.js';
 import type { ReconcileMetrics } from './metrics.js';
 import { nodeEntry, sameEntry, sameSummary, summarize, transitionEvent, type AgentView } from './node-status.js';
+import type { StaleNodes } from './stale.js';
 
 export interface StatusDeps {
   api: ReconcileApi;
@@ -16,7 +17,7 @@ export interface StatusDeps {
   /** The state last reported per relay (Events fire on changes, also across a lost apply). */
   lastStates: Map<string, NodeRelayState>;
   /** Nodes whose entries count as not ready in the summary (webhook/reconcile/stale.ts). */
-  staleNodes?: () => ReadonlySet<string>;
+  staleNodes?: () => StaleNodes;
 }
 
 /** A relay that cannot be resolved still has a raw nodeSelector: report Invalid only where it matches. */

@@ -1,0 +1,145 @@
+// Status that stays true when a node's controller is gone while its Node stays Ready: each controller
+// renews a coordination.k8s.io/v1 Lease; a node whose Lease is not renewed for leaseDuration + grace
+// (or that has entries and no Lease) is stale — its entries stay, readyNodes and Ready count it as not
+// ready — and counts again once its Lease is renewed. The pure decision as a table, then two
+// controllers' Leases on the real API server with durations of seconds.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { Relay, RelayNodeStatus } from '../../relay/index.js';
+import { createLogger } from '../../lib/log.js';
+import { LEASE_DURATION_SECONDS, LEASE_GRACE_SECONDS, LEASE_PREFIX, leaseName, staleByLease, type LeaseView } from '../../webhook/reconcile/lease.js';
+import { mergeStale } from '../../webhook/reconcile/stale.js';
+import { summaryOutdated } from '../../webhook/reconcile/prune.js';
+import { loadConfig, ConfigError } from '../../webhook/config.js';
+import { installCrds, skipUnlessControlPlane, startControlPlane, waitFor, type ControlPlane } from '../harness/index.js';
+
+const NOW = new Date('2026-11-30T01:00:00Z');
+const ago = (s: number): string => new Date(NOW.getTime() - s * 1000).toISOString();
+const lease = (node: string, renewedAgo?: number, duration?: number, name = leaseName(node)): LeaseView => ({
+  metadata: { name },
+  spec: { holderIdentity: node, ...(duration !== undefined ? { leaseDurationSeconds: duration } : {}), ...(renewedAgo !== undefined ? { renewTime: ago(renewedAgo) } : {}) },
+});
+
+describe('staleByLease: the stated time is leaseDuration + grace (40 s + 80 s = 2 minutes)', () => {
+  test('the stated defaults', () => {
+    assert.equal(LEASE_DURATION_SECONDS + LEASE_GRACE_SECONDS, 120);
+    assert.equal(leaseName('worker-1'), 'socat-relay-controller-worker-1');
+    const long = leaseName('n'.repeat(250));
+    assert.ok(long.length <= 253 && long.startsWith(LEASE_PREFIX) && long !== leaseName(`${'n'.repeat(249)}m`), long);
+  });
+
+  const cases: { name: string; leases: LeaseView[]; nodes?: string[]; watching?: number; want: Record<string, RegExp> }[] = [
+    { name: 'renewed 10 s ago: fresh', leases: [lease('a', 10, 40)], want: {} },
+    { name: 'renewed exactly 120 s ago: not yet', leases: [lease('a', 120, 40)], want: {} },
+    { name: 'renewed 121 s ago: stale', leases: [lease('a', 121, 40)], want: { a: /not renewed for 121 s/ } },
+    { name: 'its own stated duration counts (300 s lease, renewed 200 s ago)', leases: [lease('a', 200, 300)], want: {} },
+    { name: 'no or a bad duration: the default 40 s', leases: [lease('a', 121), lease('b', 121, -5), lease('c', 100, 0)], want: { a: /not renewed/, b: /not renewed/ } },
+    { name: 'never renewed', leases: [lease('a')], want: { a: /never renewed/ } },
+    { name: 'a node with entries and no Lease, watched long enough', leases: [lease('a', 1, 40)], nodes: ['a', 'b'], watching: 121, want: { b: /no controller lease/ } },
+    { name: 'a node without Lease while the cache is young: not yet', leases: [], nodes: ['b'], watching: 60, want: {} },
+    { name: 'other Leases of the namespace are ignored', leases: [lease('x', 500, 40, 'kube-scheduler'), lease('y', 500, 40, 'socat-relay-other')], want: {} },
+    { name: 'two Leases of one holder: the newest renewal counts', leases: [lease('a', 500, 40), lease('a', 5, 40, `${LEASE_PREFIX}a-old`)], want: {} },
+    { name: 'a Lease without holder is nobody\'s', leases: [{ metadata: { name: `${LEASE_PREFIX}z` }, spec: { renewTime: ago(999) } }], nodes: [], want: {} },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const got = staleByLease({ leases: c.leases, nodes: c.nodes ?? [], now: NOW, watchingSince: new Date(NOW.getTime() - (c.watching ?? 0) * 1000) });
+      assert.deepEqual([...got.keys()].sort(), Object.keys(c.want).sort());
+      for (const [n, re] of Object.entries(c.want)) assert.match(got.get(n)!, re);
+    });
+  }
+
+  test('one stale set: the Node rule and the Lease rule merge, the first reason named', () => {
+    const m = mergeStale(new Map([['a', 'node not Ready']]), new Map([['a', 'no controller lease'], ['b', 'no controller lease']]));
+    assert.deepEqual([...m], [['a', 'node not Ready'], ['b', 'no controller lease']]);
+  });
+
+  test('a summary naming a node stale that no longer is gets redone', () => {
+    const e = (name: string): RelayNodeStatus => ({ name, ready: true, state: 'Running', lastTransitionTime: 't' });
+    const relay: Relay = {
+      apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'r', resourceVersion: '1', generation: 1 }, spec: {} as any,
+      status: { nodes: [e('a'), e('b')], readyNodes: 1, conditions: [{ type: 'Ready', status: 'False', reason: 'NodesNotReady', message: '1/2 nodes ready; not ready: b (Running, stale: no controller lease)', lastTransitionTime: 't', observedGeneration: 1 }] },
+    };
+    assert.equal(summaryOutdated(relay, 'now', new Map()), true);
+    assert.equal(summaryOutdated(relay, 'now', new Map([['b', 'no controller lease']])), false);
+  });
+
+  test('settings: namespace from POD_NAMESPACE, lease times validated', () => {
+    const c = loadConfig([], { NODE_NAME: 'n', POD_NAMESPACE: 'ops' });
+    assert.deepEqual([c.namespace, c.leaseDurationSeconds, c.leaseRenewSeconds, c.leaseGraceSeconds], ['ops', 40, 10, 80]);
+    assert.equal(loadConfig([], { NODE_NAME: 'n' }).namespace, 'socat-relay-system');
+    assert.throws(() => loadConfig(['--lease-renew', '40'], { NODE_NAME: 'n' }), (e: unknown) => e instanceof ConfigError && /must be less than SOCAT_RELAY_LEASE_DURATION_SECONDS/.test(e.message));
+    assert.throws(() => loadConfig([], { NODE_NAME: 'n', SOCAT_RELAY_LEASE_DURATION_SECONDS: '0' }), /SOCAT_RELAY_LEASE_DURATION_SECONDS: must be more than 0/);
+  });
+});
+
+describe('controller Leases on a real API server', { skip: skipUnlessControlPlane() }, () => {
+  let cp: ControlPlane;
+  let kc: KubeConfig;
+  const log = createLogger({ level: 'silent', name: 'lease-test' });
+  const NS = 'socat-relay-system';
+  // Stated time in this test: 2 s lease + 1 s grace = 3 s without a renewal.
+  const times = { durationSeconds: 2, renewSeconds: 0.5, graceSeconds: 1 };
+  const getRelay = (): Promise<Relay> => cp.client.get<Relay>('socat.io/v1alpha1', 'Relay', 'api');
+
+  before(async () => {
+    cp = await startControlPlane();
+    await installCrds(cp.client);
+    kc = new KubeConfig();
+    kc.loadFromFile(cp.kubeconfigPath);
+    await cp.client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+    for (const n of ['node-a', 'node-b']) await cp.client.apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: n } });
+    await cp.client.apply({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'api' }, spec: { target: { host: '127.0.0.1', port: 6443 }, consumers: { namespaces: ['monitoring'] } } } as any);
+    for (const n of ['node-a', 'node-b']) {
+      await cp.client.apply({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'api' }, status: { nodes: [{ name: n, ready: true, state: 'Running', lastTransitionTime: '2026-11-30T00:00:00Z' }] } } as any, { subresource: 'status', fieldManager: `socat-relay/${n}` });
+    }
+    await cp.client.apply({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'api' }, status: { readyNodes: 2, conditions: [{ type: 'Ready', status: 'True', reason: 'AllNodesReady', message: '2/2 nodes ready', lastTransitionTime: '2026-11-30T00:00:00Z' }] } } as any, { subresource: 'status', fieldManager: 'socat-relay' });
+  });
+  after(async () => {
+    await cp?.stop();
+  });
+
+  test('node-b\'s controller stops renewing: its entries become stale after the stated time, and count again once it renews', async (t) => {
+    const { startControllerLeases } = await import('../../webhook/reconcile/lease-kube.js');
+    const { startNodePrune } = await import('../../webhook/reconcile/prune.js');
+    const { InformerRelayCatalog } = await import('../../webhook/catalog/informer.js');
+    const holder = (node: string) => startControllerLeases({ kc, namespace: NS, nodeName: node, log, ...times });
+    const leasesA = await holder('node-a');
+    let leasesB = await holder('node-b');
+    const catalog = new InformerRelayCatalog({ kc, log });
+    await catalog.start();
+    const prune = await startNodePrune({ kc, catalog, leases: leasesA, intervalMs: 300, log }); // node-a's controller's view
+    t.after(async () => { await prune.stop(); await catalog.stop(); await leasesA.stop(); await leasesB.stop(); });
+
+    const l = await waitFor('both Leases', async () => {
+      const items = await cp.client.list<{ metadata: { name: string }; spec: { holderIdentity: string; leaseDurationSeconds: number; renewTime: string } }>('coordination.k8s.io/v1', 'Lease', NS);
+      return items.length === 2 ? items : undefined;
+    }, { timeoutMs: 30_000 });
+    assert.deepEqual(l.map((x) => [x.metadata.name, x.spec.holderIdentity, x.spec.leaseDurationSeconds]).sort(), [['socat-relay-controller-node-a', 'node-a', 2], ['socat-relay-controller-node-b', 'node-b', 2]]);
+    // Both renew: after well over the stated time nothing is stale and the summary is untouched.
+    await new Promise((r) => setTimeout(r, 5_000));
+    assert.deepEqual([...prune.staleNodes().keys()], []);
+    assert.equal((await getRelay()).status!.readyNodes, 2);
+
+    await leasesB.stop(); // node-b's controller is gone; its Node stays (no Ready condition changes)
+    const lastRenew = new Date((await cp.client.get('coordination.k8s.io/v1', 'Lease', 'socat-relay-controller-node-b', NS)).spec.renewTime).getTime();
+    const dropped = await waitFor('readyNodes to drop', async () => {
+      const r = await getRelay();
+      return r.status?.readyNodes === 1 ? r : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 200 });
+    const seenAt = Date.now();
+    assert.ok(seenAt - lastRenew > 3_000, `stale only after the stated time (3 s), was ${seenAt - lastRenew} ms after the last renewal`);
+    assert.deepEqual(dropped.status!.nodes!.map((n) => [n.name, n.ready, n.state]).sort(), [['node-a', true, 'Running'], ['node-b', true, 'Running']], 'the entries stay their nodes\'');
+    const cond = dropped.status!.conditions!.find((c) => c.type === 'Ready')!;
+    assert.equal(cond.status, 'False');
+    assert.match(cond.message, /node-b \(Running, stale: controller lease not renewed for \d+ s\)/);
+
+    leasesB = await holder('node-b'); // it comes back: the same Lease renewed
+    const back = await waitFor('readyNodes back to 2', async () => {
+      const r = await getRelay();
+      return r.status?.readyNodes === 2 ? r : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 200 });
+    assert.deepEqual([back.status!.conditions!.find((c) => c.type === 'Ready')!.status, back.status!.conditions!.find((c) => c.type === 'Ready')!.message], ['True', '2/2 nodes ready']);
+  });
+});

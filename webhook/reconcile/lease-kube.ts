@@ -1,0 +1,110 @@
+// The controller Leases on the API server (the decision is lease.ts): this controller's own Lease,
+// created or renewed every renewMs (an optimistic update on its resourceVersion; a failed renewal is
+// retried with the shared backoff, never faster than renewMs), and a ResilientInformer over every Lease
+// of the namespace, which the prune sweep turns into stale nodes.
+import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import { retryDelay } from '../../lib/backoff.js';
+import type { Logger } from '../../lib/log.js';
+import { ResilientInformer } from '../catalog/resilient-informer.js';
+import { LEASE_DURATION_SECONDS, LEASE_GRACE_SECONDS, LEASE_RENEW_SECONDS, leaseName, staleByLease } from './lease.js';
+
+export interface ControllerLeaseOptions {
+  kc: KubeConfig;
+  /** The controller's namespace (POD_NAMESPACE): where every controller's Lease lives. */
+  namespace: string;
+  nodeName: string;
+  log: Logger;
+  durationSeconds?: number;
+  renewSeconds?: number;
+  graceSeconds?: number;
+  onRestart?: (resource: string) => void;
+}
+
+export interface ControllerLeases {
+  /** Node → why, for nodes (of `withEntries`) whose controller Lease expired or is missing; empty until the cache is filled. */
+  stale(withEntries: Iterable<string>): Map<string, string>;
+  /** Renews this controller's Lease now (tests); resolves when written, rejects on failure. */
+  renew(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const codeOf = (e: unknown): number | undefined => {
+  const c = (e as { code?: unknown })?.code;
+  return typeof c === 'number' ? c : undefined;
+};
+
+/** Holds this node's controller Lease and watches the others'. */
+export async function startControllerLeases(o: ControllerLeaseOptions): Promise<ControllerLeases> {
+  const api = o.kc.makeApiClient(CoordinationV1Api);
+  const { namespace, nodeName, log } = o;
+  const name = leaseName(nodeName);
+  const durationSeconds = o.durationSeconds ?? LEASE_DURATION_SECONDS;
+  const renewMs = (o.renewSeconds ?? LEASE_RENEW_SECONDS) * 1000;
+  const graceMs = (o.graceSeconds ?? LEASE_GRACE_SECONDS) * 1000;
+
+  const renew = async (): Promise<void> => {
+    const spec = { holderIdentity: nodeName, leaseDurationSeconds: Math.max(1, Math.ceil(durationSeconds)), renewTime: new V1MicroTime() };
+    let current: V1Lease | undefined;
+    try {
+      current = await api.readNamespacedLease({ name, namespace });
+    } catch (e) {
+      if (codeOf(e) !== 404) throw e;
+    }
+    if (!current) {
+      await api.createNamespacedLease({
+        namespace, fieldManager: 'socat-relay',
+        body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace, labels: { 'app.kubernetes.io/name': 'socat-relay', 'app.kubernetes.io/component': 'controller' } }, spec: { ...spec, acquireTime: spec.renewTime } },
+      });
+      log.info({ lease: `${namespace}/${name}` }, 'controller lease created');
+      return;
+    }
+    // resourceVersion kept from the read: a concurrent writer makes this a 409, retried at the next tick.
+    await api.replaceNamespacedLease({ name, namespace, fieldManager: 'socat-relay', body: { ...current, spec: { ...current.spec, ...spec } } });
+  };
+
+  let stopped = false;
+  let failures = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  const tick = (): void => {
+    running = renew().then(() => {
+      if (failures > 0) log.info({ lease: name, failures }, 'controller lease renewed again');
+      failures = 0;
+    }, (e: unknown) => {
+      failures++;
+      log.warn({ lease: `${namespace}/${name}`, err: (e as Error).message, failures }, 'cannot renew the controller lease');
+    }).finally(() => {
+      if (stopped) return;
+      // Renew on time; after failures retry sooner (backoff from 0.5 s), never later than renewMs.
+      const next = failures === 0 ? renewMs : Math.min(renewMs, retryDelay(failures, { initialMs: 500, maxMs: renewMs }));
+      timer = setTimeout(tick, next);
+      timer.unref();
+    });
+  };
+
+  const path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
+  const informer = new ResilientInformer<V1Lease>({
+    kc: o.kc, path, resource: 'leases', log,
+    list: () => api.listNamespacedLease({ namespace }),
+    ...(o.onRestart ? { onRestart: o.onRestart } : {}),
+  });
+  let watchingSince: Date | undefined;
+  void informer.whenSynced().then(() => { watchingSince = new Date(); });
+  await informer.start().catch(() => undefined); // a failing first list is retried like a failing watch
+  tick();
+
+  return {
+    stale(withEntries) {
+      if (!watchingSince) return new Map();
+      return staleByLease({ leases: informer.list(), nodes: withEntries, now: new Date(), watchingSince, graceMs, durationMs: durationSeconds * 1000 });
+    },
+    renew,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running?.catch(() => undefined);
+      if (timer) clearTimeout(timer);
+      await informer.stop();
+    },
+  };
+}

@@ -1,0 +1,68 @@
+// Which nodes' status entries are stale because their controller is gone: each node's controller holds
+// a coordination.k8s.io/v1 Lease `socat-relay-controller-<node>` in its own namespace (holderIdentity =
+// the node, renewed every LEASE_RENEW_SECONDS, leaseDurationSeconds LEASE_DURATION_SECONDS). A node
+// whose Lease was last renewed longer ago than its leaseDuration + LEASE_GRACE_SECONDS (2 minutes with
+// the defaults), or that has entries but no Lease at all, feeds the same stale set as a Node not Ready
+// (stale.ts): its entries stay, the summary counts them as not ready. The Lease I/O is leases-kube.ts.
+import { createHash } from 'node:crypto';
+
+export const LEASE_PREFIX = 'socat-relay-controller-';
+/** The Lease's stated duration (spec.leaseDurationSeconds), as the kubelet's node Lease has. */
+export const LEASE_DURATION_SECONDS = 40;
+/** How often a controller renews its Lease: a quarter of the duration (the kubelet renews every 10 s). */
+export const LEASE_RENEW_SECONDS = 10;
+/** Added to the duration before a node counts as stale: 40 s + 80 s = 2 minutes without a renewal. */
+export const LEASE_GRACE_SECONDS = 80;
+
+/** The Lease name of a node's controller; a name too long for an object name keeps a hash of the rest. */
+export function leaseName(node: string): string {
+  const full = `${LEASE_PREFIX}${node}`;
+  if (full.length <= 253) return full;
+  const hash = createHash('sha256').update(node).digest('hex').slice(0, 16);
+  return `${full.slice(0, 253 - hash.length - 1).replace(/[.-]+$/, '')}-${hash}`;
+}
+
+/** What the decision reads of a Lease (renewTime a Date from a list, a string from a watch event). */
+export interface LeaseView {
+  metadata?: { name?: string };
+  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: Date | string };
+}
+
+export interface LeaseStaleInput {
+  leases: readonly LeaseView[];
+  /** Nodes that have status entries: one of them without a Lease is stale too (after `watchingSince`). */
+  nodes: Iterable<string>;
+  now: Date;
+  /** When the Lease cache was first filled: a missing Lease counts only after duration + grace from then (a controller that just started has that long to create its own). */
+  watchingSince: Date;
+  graceMs?: number;
+  /** The duration assumed where a Lease states none (or a bad one) and for a missing Lease. */
+  durationMs?: number;
+}
+
+/** Node name → why it is stale, for every node whose controller Lease is expired or missing. */
+export function staleByLease(i: LeaseStaleInput): Map<string, string> {
+  const graceMs = i.graceMs ?? LEASE_GRACE_SECONDS * 1000;
+  const defaultDurationMs = i.durationMs ?? LEASE_DURATION_SECONDS * 1000;
+  const now = i.now.getTime();
+  // The newest renewal per holder (a node's Lease renamed or duplicated counts once, at its best).
+  const renewed = new Map<string, { at: number; durationMs: number }>();
+  for (const l of i.leases) {
+    const holder = l.spec?.holderIdentity;
+    if (!l.metadata?.name?.startsWith(LEASE_PREFIX) || !holder) continue;
+    const at = l.spec?.renewTime === undefined ? NaN : new Date(l.spec.renewTime).getTime();
+    const d = l.spec?.leaseDurationSeconds;
+    const durationMs = typeof d === 'number' && Number.isFinite(d) && d > 0 ? d * 1000 : defaultDurationMs;
+    const prev = renewed.get(holder);
+    if (!prev || (Number.isFinite(at) && !(prev.at >= at))) renewed.set(holder, { at, durationMs });
+  }
+  const out = new Map<string, string>();
+  for (const [holder, r] of renewed) {
+    if (!Number.isFinite(r.at)) out.set(holder, 'controller lease never renewed');
+    else if (now - r.at > r.durationMs + graceMs) out.set(holder, `controller lease not renewed for ${Math.round((now - r.at) / 1000)} s`);
+  }
+  if (now - i.watchingSince.getTime() > defaultDurationMs + graceMs) {
+    for (const n of i.nodes) if (!renewed.has(n)) out.set(n, 'no controller lease');
+  }
+  return out;
+}

@@ -71,6 +71,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     SOCAT_RELAY_TLS_CERT: files.cert,
     SOCAT_RELAY_TLS_KEY: files.key,
     NODE_NAME: opts.nodeName ?? 'envtest-node',
+    // The controllers' Leases: a namespace every API server has (the test control plane has no socat-relay-system).
+    POD_NAMESPACE: 'default',
     SOCAT_RELAY_RECONCILE: opts.reconcile ? 'true' : 'false',
     SOCAT_RELAY_CONFIG_DIR: opts.configDir ?? path.join(opts.dir, 'relays.d'),
     SOCAT_RELAY_SOCKET_DIR: opts.socketDir ?? path.join(opts.dir, 'run'),

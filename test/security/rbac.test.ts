@@ -31,6 +31,16 @@ const ALLOW: Use[] = [
   { group: '', resource: 'events', verb: 'create', why: 'Events on Relays (ready / failing on a node)', evidence: ['webhook/reconcile/kube.ts', /createNamespacedEvent/] },
 ];
 
+// The namespaced Role: the controllers' Leases in their own namespace, nothing cluster-wide.
+const LEASE_ROLE = 'socat-relay-controller-leases';
+const ALLOW_NAMESPACED: Use[] = [
+  { group: 'coordination.k8s.io', resource: 'leases', verb: 'get', why: 'read its own Lease before renewing it', evidence: ['webhook/reconcile/lease-kube.ts', /readNamespacedLease/] },
+  { group: 'coordination.k8s.io', resource: 'leases', verb: 'create', why: 'create its own Lease once', evidence: ['webhook/reconcile/lease-kube.ts', /createNamespacedLease/] },
+  { group: 'coordination.k8s.io', resource: 'leases', verb: 'update', why: 'renew it (spec.renewTime)', evidence: ['webhook/reconcile/lease-kube.ts', /replaceNamespacedLease/] },
+  { group: 'coordination.k8s.io', resource: 'leases', verb: 'list', why: 'Lease informer: every controller\'s Lease, to find expired ones', evidence: ['webhook/reconcile/lease-kube.ts', /listNamespacedLease/] },
+  { group: 'coordination.k8s.io', resource: 'leases', verb: 'watch', why: 'Lease informer watch', evidence: ['webhook/reconcile/lease-kube.ts', /new ResilientInformer<V1Lease>/] },
+];
+
 const key = (g: string, r: string, v: string) => `${g || 'core'}/${r}:${v}`;
 const SENSITIVE = new Set(['secrets', 'pods', 'pods/exec', 'serviceaccounts/token', 'clusterroles', 'clusterrolebindings', 'roles', 'rolebindings', 'mutatingwebhookconfigurations', 'validatingwebhookconfigurations', 'nodes/proxy', 'configmaps']);
 
@@ -98,8 +108,15 @@ test('no wildcard, no sensitive resource, no write to Relay specs, no escalate/b
 });
 
 test('every verb granted is explained by a comment above its rule in the manifest', () => {
-  const role = roles().find((r) => r.metadata.name === 'socat-relay-controller')!;
-  const lines = readFileSync(path.join(REPO_ROOT, role.file), 'utf8').split('\n');
+  assertCommented(roles().find((r) => r.metadata.name === 'socat-relay-controller')!);
+});
+
+function assertCommented(role: Role): void {
+  // The lines of this role's own document in the file.
+  const docs = readFileSync(path.join(REPO_ROOT, role.file), 'utf8').split(/^---$/m);
+  const own = docs.filter((d) => { const v = parseAllDocuments(d)[0]?.toJS() as Role | null; return v?.kind === role.kind && v.metadata?.name === role.metadata.name; });
+  assert.equal(own.length, 1, `${role.kind}/${role.metadata.name}: one document in ${role.file}`);
+  const lines = own[0]!.split('\n');
   const ruleStarts = lines.map((l, i) => (/^\s*- apiGroups:/.test(l) ? i : -1)).filter((i) => i >= 0);
   assert.equal(ruleStarts.length, (role.rules ?? []).length);
   ruleStarts.forEach((start, n) => {
@@ -108,7 +125,7 @@ test('every verb granted is explained by a comment above its rule in the manifes
     const text = comments.join(' ').toLowerCase();
     for (const v of role.rules![n]!.verbs ?? []) assert.ok(new RegExp(`\\b${v}\\b`).test(text), `rule ${n + 1} (${(role.rules![n]!.resources ?? []).join(',')}): verb ${v} has no comment`);
   });
-});
+}
 
 test('the controller is granted nothing beyond what it uses (granted ⊆ allowed)', () => {
   const g = granted(roles().find((r) => r.metadata.name === 'socat-relay-controller')!);
@@ -116,4 +133,20 @@ test('the controller is granted nothing beyond what it uses (granted ⊆ allowed
   const extra = [...g].filter((k) => !allowed.has(k)).sort();
   console.log(`[rbac] granted ${g.size} verb/resource pairs; used ${allowed.size}; granted but unused: ${extra.join(', ') || 'none'}`);
   assert.deepEqual(extra, []);
+});
+
+test('the Lease Role: namespaced in the controller\'s namespace, exactly the lease verbs the code uses, explained, bound only to the controller', () => {
+  for (const u of ALLOW_NAMESPACED) assert.match(readFileSync(path.join(REPO_ROOT, u.evidence[0]), 'utf8'), u.evidence[1], `${key(u.group, u.resource, u.verb)}: ${u.evidence[0]} no longer shows ${u.evidence[1]}`);
+  const all = roles().filter((r) => r.metadata.name === LEASE_ROLE);
+  assert.equal(all.length, 1);
+  const role = all[0]!;
+  assert.deepEqual([role.kind, role.metadata.namespace], ['Role', 'socat-relay-system'], 'a Role in the controller\'s namespace, not a ClusterRole');
+  assert.deepEqual([...granted(role)].sort(), ALLOW_NAMESPACED.map((u) => key(u.group, u.resource, u.verb)).sort());
+  assertCommented(role);
+  const text = readFileSync(path.join(REPO_ROOT, role.file), 'utf8');
+  const binding = parseAllDocuments(text).map((d) => d.toJS() as { kind: string; metadata: { namespace?: string }; roleRef?: { kind: string; name: string } }).find((d) => d?.kind === 'RoleBinding' && d.roleRef?.name === LEASE_ROLE);
+  assert.ok(binding, 'a RoleBinding for the Lease Role');
+  assert.deepEqual([binding.metadata.namespace, binding.roleRef!.kind], ['socat-relay-system', 'Role']);
+  const others = roles().filter((r) => r.kind === 'Role' && r.metadata.name !== LEASE_ROLE).map((r) => r.metadata.name);
+  assert.deepEqual(others, [], 'no other namespaced Role');
 });

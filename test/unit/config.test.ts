@@ -6,6 +6,7 @@ test('defaults: every key of the schema has one and they match the shared names'
   const c = loadConfig([], { NODE_NAME: 'node-1' });
   assert.deepEqual(c, {
     port: 8443, metricsPort: 9464, shutdownDrainSeconds: 5, host: '', tlsCert: '/tls/tls.crt', tlsKey: '/tls/tls.key', nodeName: 'node-1',
+    namespace: 'socat-relay-system', leaseDurationSeconds: 40, leaseRenewSeconds: 10, leaseGraceSeconds: 80,
     configDir: '/etc/socat-relay/relays.d', socketDir: '/run/socat-relay',
     image: 'ghcr.io/socat-relay/socat-relay:0.1.0', sidecarImage: 'ghcr.io/socat-relay/socat-relay-sidecar:0.1.0', sidecarMode: 'auto', volumeSource: 'hostPath', reconcile: true,
     logLevel: 'info', kubeconfig: '', relaysFile: '', selfSignedDir: '',

@@ -64,7 +64,7 @@ describe('every object under manifests/ passes its schema', () => {
 
 describe('kubectl kustomize renders offline', { skip: skipWithout('kubectl') }, () => {
   const expected = ['CSIDriver', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'DaemonSet', 'MutatingWebhookConfiguration',
-    'Namespace', 'Service', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ValidatingWebhookConfiguration'];
+    'Namespace', 'Role', 'RoleBinding', 'Service', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ValidatingWebhookConfiguration'];
   const kinds = (objs: KubeObject[]) => [...new Set(objs.map((o) => o.kind))].sort();
 
   test('manifests/ (with cert-manager): every kind, the CA chain, the CA injection; every object passes its schema', async () => {
@@ -137,6 +137,11 @@ describe('the controller manifests', () => {
       'socat.io/relays/status:patch', 'socat.io/relays:list', 'socat.io/relays:watch',
       'authentication.k8s.io/tokenreviews:create', 'authorization.k8s.io/subjectaccessreviews:create',
     ].sort());
+    // The controllers' Leases: a Role in their own namespace, nothing cluster-wide.
+    const leases = one('Role', 'socat-relay-controller-leases');
+    assert.equal(leases.metadata.namespace, NAMESPACE);
+    assert.deepEqual(leases.rules, [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update'] }]);
+    assert.deepEqual(one('RoleBinding', 'socat-relay-controller-leases').subjects, [{ kind: 'ServiceAccount', name: 'socat-relay-controller', namespace: NAMESPACE }]);
     assert.deepEqual(one('ClusterRole', 'socat-relay-metrics-reader').rules, [{ nonResourceURLs: ['/metrics'], verbs: ['get'] }]);
     const binding = one('ClusterRoleBinding', 'socat-relay-controller');
     assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'socat-relay-controller', namespace: NAMESPACE }]);
@@ -158,6 +163,7 @@ describe('the controller manifests', () => {
     const env = Object.fromEntries(c.env.map((e: { name: string; value?: string; valueFrom?: unknown }) => [e.name, e.value ?? e.valueFrom]));
     assert.deepEqual(env, {
       NODE_NAME: { fieldRef: { fieldPath: 'spec.nodeName' } },
+      POD_NAMESPACE: { fieldRef: { fieldPath: 'metadata.namespace' } },
       SOCAT_RELAY_PORT: '8443', SOCAT_RELAY_METRICS_PORT: '9464', SOCAT_RELAY_TLS_CERT: '/tls/tls.crt', SOCAT_RELAY_TLS_KEY: '/tls/tls.key',
       SOCAT_RELAY_CONFIG_DIR: '/etc/socat-relay/relays.d', SOCAT_RELAY_SOCKET_DIR: '/run/socat-relay',
       SOCAT_RELAY_IMAGE: IMAGE, SOCAT_RELAY_SIDECAR_MODE: 'auto', SOCAT_RELAY_VOLUME_SOURCE: 'csi', SOCAT_RELAY_RECONCILE: 'true', LOG_LEVEL: 'info',

@@ -21,8 +21,8 @@ export interface ControllerLeaseOptions {
 }
 
 export interface ControllerLeases {
-  /** Node → why, for nodes (of `withEntries`) whose controller Lease expired or is missing; empty until the cache is filled. */
-  stale(withEntries: Iterable<string>): Map<string, string>;
+  /** Node → why, for nodes whose controller Lease expired, or (of `nodes`) is missing; empty until the cache is filled. */
+  stale(nodes: Iterable<string>): Map<string, string>;
   /** Renews this controller's Lease now (tests); resolves when written, rejects on failure. */
   renew(): Promise<void>;
   stop(): Promise<void>;
@@ -94,9 +94,9 @@ export async function startControllerLeases(o: ControllerLeaseOptions): Promise<
   tick();
 
   return {
-    stale(withEntries) {
+    stale(nodes) {
       if (!watchingSince) return new Map();
-      return staleByLease({ leases: informer.list(), nodes: withEntries, now: new Date(), watchingSince, graceMs, durationMs: durationSeconds * 1000 });
+      return staleByLease({ leases: informer.list(), nodes, now: new Date(), watchingSince, graceMs, durationMs: durationSeconds * 1000 });
     },
     renew,
     async stop() {

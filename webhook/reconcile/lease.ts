@@ -2,7 +2,7 @@
 // a coordination.k8s.io/v1 Lease `socat-relay-controller-<node>` in its own namespace (holderIdentity =
 // the node, renewed every LEASE_RENEW_SECONDS, leaseDurationSeconds LEASE_DURATION_SECONDS). A node
 // whose Lease was last renewed longer ago than its leaseDuration + LEASE_GRACE_SECONDS (2 minutes with
-// the defaults), or that has entries but no Lease at all, feeds the same stale set as a Node not Ready
+// the defaults), or that has no Lease at all, feeds the same stale set as a Node not Ready
 // (stale.ts): its entries stay, the summary counts them as not ready. The Lease I/O is leases-kube.ts.
 import { createHash } from 'node:crypto';
 
@@ -30,7 +30,7 @@ export interface LeaseView {
 
 export interface LeaseStaleInput {
   leases: readonly LeaseView[];
-  /** Nodes that have status entries: one of them without a Lease is stale too (after `watchingSince`). */
+  /** The cluster's Nodes: one without a Lease is stale too (after `watchingSince`); only entries' nodes matter. */
   nodes: Iterable<string>;
   now: Date;
   /** When the Lease cache was first filled: a missing Lease counts only after duration + grace from then (a controller that just started has that long to create its own). */

@@ -115,8 +115,8 @@ export interface NodePruneOptions {
   intervalMs?: number;
   /** A node not Ready for longer than this is stale (default STALE_AFTER_SECONDS). */
   staleAfterMs?: number;
-  /** The controller Leases (lease-kube.ts): nodes with entries whose controller is gone are stale too. */
-  leases?: { stale(withEntries: Iterable<string>): StaleNodes };
+  /** The controller Leases (lease-kube.ts): nodes whose controller is gone are stale too. */
+  leases?: { stale(nodes: Iterable<string>): StaleNodes };
   onRestart?: (resource: string) => void;
 }
 
@@ -131,10 +131,12 @@ export async function startNodePrune(o: NodePruneOptions): Promise<{ stop(): Pro
     ...(o.onRestart ? { onRestart: o.onRestart } : {}),
   }, { delete: () => { setImmediate(() => { void sweep(); }); } }); // after the cache dropped it
   // (Ready transitions and Lease expiries are caught by the periodic sweep: staleness is a matter of minutes.)
-  const withEntries = (): Set<string> => new Set(o.catalog.list().flatMap((r) => (r.status?.nodes ?? []).map((n) => n.name)));
+  // Every Node is a candidate for a missing Lease (cheap: no walk over the Relays; a Node without a
+  // controller has no entries, so naming it stale changes nothing).
   const staleNodes = (): StaleNodes => {
-    const byNode = staleOf(informer.list(), new Date(), o.staleAfterMs);
-    return o.leases ? mergeStale(byNode, o.leases.stale(withEntries())) : byNode;
+    const nodes = informer.list();
+    const byNode = staleOf(nodes, new Date(), o.staleAfterMs);
+    return o.leases ? mergeStale(byNode, o.leases.stale(nodes.flatMap((n) => (n.metadata?.name ? [n.metadata.name] : [])))) : byNode;
   };
   let running: Promise<string[]> | undefined;
   const sweep = (): Promise<string[]> => {

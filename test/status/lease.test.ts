@@ -12,7 +12,10 @@ import { LEASE_DURATION_SECONDS, LEASE_GRACE_SECONDS, LEASE_PREFIX, leaseName, s
 import { mergeStale } from '../../webhook/reconcile/stale.js';
 import { summaryOutdated } from '../../webhook/reconcile/prune.js';
 import { loadConfig, ConfigError } from '../../webhook/config.js';
-import { installCrds, skipUnlessControlPlane, startControlPlane, waitFor, type ControlPlane } from '../harness/index.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { agentStatusPath, formatAgentStatus, STATUS_VERSION } from '../../node-contract/index.js';
+import { installCrds, skipUnlessControlPlane, startControlPlane, startController, waitFor, type ControlPlane } from '../harness/index.js';
 
 const NOW = new Date('2026-11-30T01:00:00Z');
 const ago = (s: number): string => new Date(NOW.getTime() - s * 1000).toISOString();
@@ -141,5 +144,41 @@ describe('controller Leases on a real API server', { skip: skipUnlessControlPlan
       return r.status?.readyNodes === 2 ? r : undefined;
     }, { timeoutMs: 60_000, intervalMs: 200 });
     assert.deepEqual([back.status!.conditions!.find((c) => c.type === 'Ready')!.status, back.status!.conditions!.find((c) => c.type === 'Ready')!.message], ['True', '2/2 nodes ready']);
+  });
+
+  test('the controller as shipped (cli/controller.ts): one of two controllers stops, the other marks its node stale; restarted, it counts again', async (t) => {
+    const spec = { target: { host: '127.0.0.1', port: 8080 }, consumers: { namespaces: ['monitoring'] }, nodeSelector: { 'lease-test': 'yes' } };
+    await cp.client.apply({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'web' }, spec } as any);
+    const generation = (await cp.client.get<Relay>('socat.io/v1alpha1', 'Relay', 'web')).metadata.generation!;
+    const start = (node: string) => {
+      const dir = path.join(cp.dir, `lease-${node}`);
+      const socketDir = path.join(dir, 'run');
+      // The node's agent, as its status file says: the relay runs (no heartbeat: never a dead agent's report).
+      mkdirSync(path.dirname(agentStatusPath(socketDir)), { recursive: true });
+      const now = new Date().toISOString();
+      writeFileSync(agentStatusPath(socketDir), formatAgentStatus({
+        version: STATUS_VERSION, agent: { pid: 1, startedAt: now, updatedAt: now, configDir: path.join(dir, 'relays.d'), socketDir },
+        relays: { web: { running: true, restarts: 0, since: now, generation } }, files: {}, warnings: [],
+      }));
+      return startController({
+        kubeconfigPath: cp.kubeconfigPath, dir, nodeName: node, reconcile: true, configDir: path.join(dir, 'relays.d'), socketDir,
+        env: { POD_NAMESPACE: NS, SOCAT_RELAY_LEASE_DURATION_SECONDS: '2', SOCAT_RELAY_LEASE_RENEW_SECONDS: '0.5', SOCAT_RELAY_LEASE_GRACE_SECONDS: '1', LOG_LEVEL: 'info' },
+      });
+    };
+    for (const n of ['node-c', 'node-d']) await cp.client.apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: n, labels: { 'lease-test': 'yes' } } });
+    const c = await start('node-c');
+    let d = await start('node-d');
+    t.after(async () => { await c.stop(); await d.stop(); });
+    const web = (): Promise<Relay> => cp.client.get<Relay>('socat.io/v1alpha1', 'Relay', 'web');
+    const ready = (r: Relay) => r.status?.conditions?.find((x) => x.type === 'Ready');
+    await waitFor('web ready on both nodes', async () => { const r = await web(); return r.status?.readyNodes === 2 && ready(r)?.status === 'True'; }, { timeoutMs: 60_000, intervalMs: 200 });
+
+    await d.stop(); // node-d's controller is gone; its Node stays
+    const dropped = await waitFor('node-d stale', async () => { const r = await web(); return r.status?.readyNodes === 1 ? r : undefined; }, { timeoutMs: 60_000, intervalMs: 200 });
+    assert.match(ready(dropped)!.message, /node-d \(Running, stale: controller lease not renewed for \d+ s\)/);
+    assert.ok(dropped.status!.nodes!.find((n) => n.name === 'node-d')!.ready, 'its entry stays as it last wrote it');
+
+    d = await start('node-d');
+    await waitFor('node-d counts again', async () => { const r = await web(); return r.status?.readyNodes === 2 && ready(r)?.status === 'True'; }, { timeoutMs: 60_000, intervalMs: 200 });
   });
 });

@@ -100,7 +100,7 @@ describe('the project image in containers (testcontainers via podman) against a 
     const controller = await new GenericContainer(image.image)
       .withNetworkMode('host').withUser('0:0').withDroppedCapabilities('ALL').withCommand(['controller'])
       .withEnvironment({
-        KUBECONFIG: '/kube/config', NODE_NAME: NODE, SOCAT_RELAY_HOST: '127.0.0.1',
+        KUBECONFIG: '/kube/config', NODE_NAME: NODE, POD_NAMESPACE: 'default', SOCAT_RELAY_HOST: '127.0.0.1',
         SOCAT_RELAY_PORT: String(webhookPort), SOCAT_RELAY_METRICS_PORT: String(metricsPort),
         SOCAT_RELAY_TLS_CERT: '/tls/tls.crt', SOCAT_RELAY_TLS_KEY: '/tls/tls.key',
         SOCAT_RELAY_CONFIG_DIR: '/etc/socat-relay/relays.d', SOCAT_RELAY_SOCKET_DIR: path.join(dir, 'run'),

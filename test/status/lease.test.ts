@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Relay, RelayNodeStatus } from '../../relay/index.js';
+import { pino } from 'pino';
 import { createLogger } from '../../lib/log.js';
 import { LEASE_DURATION_SECONDS, LEASE_GRACE_SECONDS, LEASE_PREFIX, leaseName, staleByLease, type LeaseView } from '../../webhook/reconcile/lease.js';
 import { mergeStale } from '../../webhook/reconcile/stale.js';
@@ -144,6 +145,19 @@ describe('controller Leases on a real API server', { skip: skipUnlessControlPlan
       return r.status?.readyNodes === 2 ? r : undefined;
     }, { timeoutMs: 60_000, intervalMs: 200 });
     assert.deepEqual([back.status!.conditions!.find((c) => c.type === 'Ready')!.status, back.status!.conditions!.find((c) => c.type === 'Ready')!.message], ['True', '2/2 nodes ready']);
+  });
+
+  test('a Lease that cannot be written (no such namespace): renew rejects, the holder keeps running and logs why', async () => {
+    const { startControllerLeases } = await import('../../webhook/reconcile/lease-kube.js');
+    const lines: string[] = [];
+    const logged = pino({ level: 'warn' }, { write: (l: string) => { lines.push(l); } });
+    const h = await startControllerLeases({ kc, namespace: 'no-such-namespace', nodeName: 'node-x', log: logged, ...times });
+    try {
+      await assert.rejects(h.renew(), (e: { code?: number }) => e.code === 404);
+      await waitFor('the warning', () => lines.some((l) => /does namespace no-such-namespace exist/.test(l)), { timeoutMs: 10_000 });
+    } finally {
+      await h.stop();
+    }
   });
 
   test('the controller as shipped (cli/controller.ts): one of two controllers stops, the other marks its node stale; restarted, it counts again', async (t) => {

@@ -72,7 +72,10 @@ export async function startControllerLeases(o: ControllerLeaseOptions): Promise<
       failures = 0;
     }, (e: unknown) => {
       failures++;
-      log.warn({ lease: `${namespace}/${name}`, err: (e as Error).message, failures }, 'cannot renew the controller lease');
+      const code = codeOf(e);
+      const hint = code === 403 ? `: the controller's Role must allow get, create and update on leases in ${namespace} (manifests/controller/rbac.yaml)`
+        : code === 404 ? `: does namespace ${namespace} exist (POD_NAMESPACE)?` : '';
+      log.warn({ lease: `${namespace}/${name}`, code, err: (e as Error).message, failures }, `cannot renew the controller lease${hint}; after ${durationSeconds + graceMs / 1000} s without it this node's status entries count as stale`);
     }).finally(() => {
       if (stopped) return;
       // Renew on time; after failures retry sooner (backoff from 0.5 s), never later than renewMs.

@@ -30,7 +30,7 @@ SUITE="${DEBIAN_SUITE:-bookworm}"
 apt_mirror() {
   { sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null
     sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]*\).*/\2/p' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null
-  } | grep -v -- '-security' | head -n 1
+  } | grep -v -- '-security' | head -n 1 || true   # a missing sources file is not an error
 }
 MIRROR="${DEBIAN_MIRROR:-$(apt_mirror)}"
 [ -n "$MIRROR" ] || { echo "[build-image] no Debian mirror: set DEBIAN_MIRROR (none found in /etc/apt/sources*)" >&2; exit 3; }
@@ -47,6 +47,7 @@ ROOTFS_IMAGE=localhost/socat-relay-rootfs:$SUITE
 PAUSE_IMAGE=localhost/socat-relay-pause:$SUITE
 
 log() { echo "[build-image] $*" >&2; }
+# Call it outside `||`/`&&` lists (use if-blocks): there bash ignores set -e inside CMD and a failure would pass.
 timed() { local label=$1 t0=$SECONDS; shift; "$@"; log "$label: $((SECONDS - t0)) s"; }
 
 [ -n "$NODE_BIN" ] && [ -x "$NODE_BIN" ] || { log "no node binary (NODE_BIN or node on PATH)"; exit 3; }
@@ -104,7 +105,7 @@ make_rootfs() {
   tar --numeric-owner -C "$dir" -cf "$rootfs_tar.tmp" . && mv "$rootfs_tar.tmp" "$rootfs_tar"
 }
 if ! podman image exists "$ROOTFS_IMAGE"; then
-  [ -s "$rootfs_tar" ] || timed "debootstrap $SUITE minbase" make_rootfs
+  if ! [ -s "$rootfs_tar" ]; then timed "debootstrap $SUITE minbase" make_rootfs; fi
   timed "import $ROOTFS_IMAGE" podman import -q "$rootfs_tar" "$ROOTFS_IMAGE" >/dev/null
 fi
 
@@ -124,11 +125,11 @@ RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
 EOF
   podman build -q --network host -t "$BASE_IMAGE" "$ctx" >/dev/null
 }
-podman image exists "$BASE_IMAGE" || timed "base image $BASE_IMAGE" make_base
+if ! podman image exists "$BASE_IMAGE"; then timed "base image $BASE_IMAGE" make_base; fi
 make_pause() {
   printf 'FROM %s\nENTRYPOINT ["/bin/sleep", "infinity"]\n' "$ROOTFS_IMAGE" | podman build -q -t "$PAUSE_IMAGE" -f - "$work" >/dev/null
 }
-podman image exists "$PAUSE_IMAGE" || timed "sandbox image $PAUSE_IMAGE" make_pause
+if ! podman image exists "$PAUSE_IMAGE"; then timed "sandbox image $PAUSE_IMAGE" make_pause; fi
 if [ ! -s "$PAUSE_ARCHIVE" ]; then
   podman save -q --format oci-archive -o "$PAUSE_ARCHIVE.tmp" "$PAUSE_IMAGE" && mv "$PAUSE_ARCHIVE.tmp" "$PAUSE_ARCHIVE"
 fi
@@ -146,8 +147,8 @@ make_image() { # make_image TAG [--target T]
 save() { # save TAG ARCHIVE
   podman save -q --format oci-archive -o "$2.tmp" "$1" && mv "$2.tmp" "$2"
 }
-podman image exists "$IMAGE" || timed "podman build $IMAGE" make_image "$IMAGE"
-podman image exists "$SIDECAR_IMAGE" || timed "podman build --target sidecar $SIDECAR_IMAGE" make_image "$SIDECAR_IMAGE" --target sidecar
+if ! podman image exists "$IMAGE"; then timed "podman build $IMAGE" make_image "$IMAGE"; fi
+if ! podman image exists "$SIDECAR_IMAGE"; then timed "podman build --target sidecar $SIDECAR_IMAGE" make_image "$SIDECAR_IMAGE" --target sidecar; fi
 timed "save $ARCHIVE" save "$IMAGE" "$ARCHIVE"
 timed "save $SIDECAR_ARCHIVE" save "$SIDECAR_IMAGE" "$SIDECAR_ARCHIVE"
 # Images and archives of older sources: the newest few stay (other checkouts sharing TESTBIN_DIR may use

@@ -7,7 +7,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 log() { echo "[setup] $*" >&2; }
 # step LABEL CMD…: runs CMD and prints how long it took (CI reads these to keep a cold run short)
-step() { local label=$1 t0=$SECONDS; shift; "$@"; log "$label: $((SECONDS - t0)) s"; }
+# Keeps CMD's exit status: a caller's `step … || rc=$?` must see a failure (set -e is off inside it there).
+step() { local label=$1 t0=$SECONDS rc=0; shift; "$@" || rc=$?; log "$label: $((SECONDS - t0)) s"; return $rc; }
 
 missing=()
 command -v socat >/dev/null 2>&1 || missing+=(socat)

@@ -81,7 +81,12 @@ export function decidePod(req: AdmissionRequest, ctx: PodContext): PodDecision {
   const reserved = new Set(names.map(sidecarName));
   denials.push(...checkPorts(relays, all.filter((c) => !reserved.has(c.name ?? ''))));
   if (denials.length > 0) return deny(denials);
+  return inject(pod, relays, claims, pss.warn, ctx);
+}
 
+/** The verified relays' sidecars, volumes, node requirements and marker added to a copy of the pod. */
+function inject(pod: RawPod, relays: ResolvedRelay[], claims: ReturnType<typeof checkClaims>, pssWarning: string | undefined, ctx: PodContext): PodDecision {
+  const spec = pod.spec ?? {};
   const mutated = copyForInjection(pod);
   const mspec = mutated.spec!;
   const newSidecars: RawContainer[] = [];
@@ -105,7 +110,7 @@ export function decidePod(req: AdmissionRequest, ctx: PodContext): PodDecision {
     mutated.metadata ??= {};
     (mutated.metadata.annotations ??= {})[INJECTED_ANNOTATION] = marker;
   }
-  const warnings: string[] = pss.warn ? [pss.warn] : [];
+  const warnings: string[] = pssWarning ? [pssWarning] : [];
   const restartPolicy = spec.restartPolicy;
   if (ctx.options.mode === 'regular' && injected.length > 0 && (restartPolicy === 'Never' || restartPolicy === 'OnFailure')) {
     warnings.push(RUN_TO_COMPLETION_WARNING);

@@ -1,9 +1,9 @@
 // The attack table (attacks.ts) against the webhook's pure decision and `socat-relay inject`; the
 // API-server file runs the same table over HTTPS and against the policy. Also: the marker lists only
 // verified relays, re-injection is byte-identical, and the hostPath and image rules on their own.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -17,8 +17,10 @@ import {
   CASES, context, EPHEMERAL_CASES, IMAGE, injectedPod, NAMESPACE, plainPod, RELAY, RELAYS, SOCKET_DIR, withEphemeral, type Expect,
 } from './attacks.js';
 
-const relaysFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'socat-relay-attacks-')), 'relays.yaml');
+const relaysDir = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-attacks-'));
+const relaysFile = path.join(relaysDir, 'relays.yaml');
 writeFileSync(relaysFile, RELAYS.map((r) => stringify(r)).join('---\n'));
+after(() => rmSync(relaysDir, { recursive: true, force: true }));
 
 async function inject(pod: RawPod, volumeSource: string): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';

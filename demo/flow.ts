@@ -12,8 +12,7 @@ import {
   waitUntilWebhookCalled, type KubeObject,
 } from '../test/harness/index.js';
 import { CONSUME_LABEL, INJECTED_ANNOTATION, sidecarName } from '../relay/index.js';
-import { startNodeService } from './node-service.js';
-import { Cleanups, requestThroughSidecar, startAgent, type Reporter } from './parts.js';
+import { requestThroughSidecar, runWithNodeService, startAgent, type Reporter } from './parts.js';
 import type { PodLike } from './pod-runner.js';
 
 export type { Reporter } from './parts.js';
@@ -46,14 +45,7 @@ export async function runFlow(opts: FlowOptions): Promise<FlowResult> {
   const nodeName = opts.nodeName ?? 'demo-node';
   const relayName = opts.relayName ?? 'node-http';
   const namespace = opts.namespace ?? 'consumers';
-  const cleanups = new Cleanups();
-  const result: FlowResult = { ok: false };
-  try {
-    r.step('start a loopback-only HTTP service on the "node"');
-    const svc = await startNodeService();
-    cleanups.push(() => svc.stop());
-    r.info(`listening on 127.0.0.1:${svc.port} only (host network namespace)`);
-
+  return runWithNodeService(r, async (svc, cleanups, result) => {
     r.step('start etcd + kube-apiserver (real binaries from .testbin/)');
     const bins = findBinaries();
     if (!bins) throw new Error('kube-apiserver/etcd missing');
@@ -131,11 +123,5 @@ export async function runFlow(opts: FlowOptions): Promise<FlowResult> {
     } catch (err) {
       r.info(`no ready node in status yet: ${(err as Error).message}`);
     }
-  } catch (err) {
-    result.ok = false;
-    result.error = err as Error;
-  } finally {
-    await cleanups.run();
-  }
-  return result;
+  });
 }

@@ -6,8 +6,8 @@
 import { sidecarName } from '../relay/index.js';
 import { applyRelay, consumerPod, createConsumer, startCluster, waitForPodRunning, type KubeObject } from '../test/harness/index.js';
 import type { FlowResult } from './flow.js';
-import { GREETING, startNodeService } from './node-service.js';
-import { Cleanups, type Reporter } from './parts.js';
+import { GREETING } from './node-service.js';
+import { runWithNodeService, type Reporter } from './parts.js';
 
 type AnyObj = KubeObject & Record<string, any>;
 
@@ -20,14 +20,7 @@ export async function runNodeFlow(opts: { reporter: Reporter; relayName?: string
   const r = opts.reporter;
   const relayName = opts.relayName ?? 'node-http';
   const namespace = opts.namespace ?? 'consumers';
-  const cleanups = new Cleanups();
-  const result: FlowResult = { ok: false };
-  try {
-    r.step('start a loopback-only HTTP service on the "node"');
-    const svc = await startNodeService();
-    cleanups.push(() => svc.stop());
-    r.info(`listening on 127.0.0.1:${svc.port} only (host network namespace)`);
-
+  return runWithNodeService(r, async (svc, cleanups, result) => {
     const c = await startCluster({ namespaces: [{ name: namespace }], nodeName: 'demo-node', onStep: (t) => r.step(t) });
     cleanups.push(() => c.stop());
     r.info(`node ${c.node.name} Ready; images ${c.node.image.image}, ${c.node.image.sidecarImage}`);
@@ -57,11 +50,5 @@ export async function runNodeFlow(opts: { reporter: Reporter; relayName?: string
     result.ok = res.code === 0 && res.stdout.includes(GREETING) && svc.hits() > 0 && !result.directReachable;
 
     r.step('stop everything (pods, kubelet, containerd, mounts, network namespaces)');
-  } catch (err) {
-    result.ok = false;
-    result.error = err as Error;
-  } finally {
-    await cleanups.run();
-  }
-  return result;
+  });
 }

@@ -9,8 +9,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { configFileName, CONSUME_LABEL, INJECTED_ANNOTATION, parseDocuments, sidecarName } from '../relay/index.js';
 import { registerCleanup, REPO_ROOT } from '../test/harness/index.js';
-import { startNodeService } from './node-service.js';
-import { Cleanups, requestThroughSidecar, startAgent, type Reporter } from './parts.js';
+import { Cleanups, requestThroughSidecar, runWithNodeService, startAgent, type Reporter } from './parts.js';
 import type { PodLike } from './pod-runner.js';
 import type { FlowResult } from './flow.js';
 
@@ -28,19 +27,13 @@ export async function runOfflineFlow(opts: { reporter: Reporter; netnsPrefix: st
   const relayName = opts.relayName ?? 'node-http';
   const namespace = opts.namespace ?? 'consumers';
   const cleanups = new Cleanups();
-  const result: FlowResult = { ok: false };
   const dir = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-demo-'));
   const unregisterDir = registerCleanup(() => rmSync(dir, { recursive: true, force: true }));
   cleanups.push(() => {
     rmSync(dir, { recursive: true, force: true });
     unregisterDir();
   });
-  try {
-    r.step('start a loopback-only HTTP service on the "node"');
-    const svc = await startNodeService();
-    cleanups.push(() => svc.stop());
-    r.info(`listening on 127.0.0.1:${svc.port} only (host network namespace)`);
-
+  return runWithNodeService(r, async (svc, cleanups, result) => {
     r.step(`write Relay ${relayName} → 127.0.0.1:${svc.port} into the node's config folder (what the reconcile would do)`);
     const configDir = path.join(dir, 'relays.d');
     const socketDir = path.join(dir, 'run');
@@ -79,11 +72,5 @@ export async function runOfflineFlow(opts: { reporter: Reporter; netnsPrefix: st
     result.directReachable = res.directReachable;
     result.body = res.body;
     result.ok = res.ok;
-  } catch (err) {
-    result.ok = false;
-    result.error = err as Error;
-  } finally {
-    await cleanups.run();
-  }
-  return result;
+  }, cleanups);
 }

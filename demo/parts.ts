@@ -6,7 +6,8 @@ import { freePort, registerCleanup, REPO_ROOT, spawnManaged, waitFor, type Manag
 import { NetNs } from '../test/support/netns.js';
 import { socketPath } from '../relay/index.js';
 import { runContainer, type PodLike } from './pod-runner.js';
-import { GREETING, type NodeService } from './node-service.js';
+import { GREETING, startNodeService, type NodeService } from './node-service.js';
+import type { FlowResult } from './flow.js';
 
 export interface Reporter {
   /** A numbered step begins. */
@@ -30,6 +31,31 @@ export class Cleanups {
       }
     }
   }
+}
+
+/**
+ * The frame of every demo flow: a loopback-only HTTP service on the "node", the flow's own steps, then
+ * every cleanup whatever happened; an error ends up in the result instead of being thrown.
+ */
+export async function runWithNodeService(
+  r: Reporter,
+  steps: (svc: NodeService, cleanups: Cleanups, result: FlowResult) => Promise<void>,
+  cleanups: Cleanups = new Cleanups(),
+): Promise<FlowResult> {
+  const result: FlowResult = { ok: false };
+  try {
+    r.step('start a loopback-only HTTP service on the "node"');
+    const svc = await startNodeService();
+    cleanups.push(() => svc.stop());
+    r.info(`listening on 127.0.0.1:${svc.port} only (host network namespace)`);
+    await steps(svc, cleanups, result);
+  } catch (err) {
+    result.ok = false;
+    result.error = err as Error;
+  } finally {
+    await cleanups.run();
+  }
+  return result;
 }
 
 /** `socat-relay agent` from source; resolves once the relay's socket exists. */

@@ -14,7 +14,7 @@ import { formatProblem, parseDocuments, validateRelay, ParseError, type Relay } 
 import { makeWebhookCerts } from '../certs/selfsigned.js';
 import { writeCerts } from '../certs/write.js';
 import { ConfigError, HelpRequested, configUsage, loadConfig, type ControllerConfig } from '../webhook/config.js';
-import { createMetrics } from '../webhook/metrics.js';
+import { createMetrics, type ControllerMetrics } from '../webhook/metrics.js';
 import { StaticCatalog } from '../webhook/catalog/catalog.js';
 import { InformerRelayCatalog, NamespaceLabels } from '../webhook/catalog/informer.js';
 import { chooseSidecarMode, serverGitVersion } from '../webhook/catalog/sidecar-mode.js';
@@ -132,6 +132,36 @@ async function sidecarMode(c: ControllerConfig, kc: KubeConfig, log: Logger): Pr
   return mode;
 }
 
+/**
+ * The node side of the cluster controller: this node's Lease (renewed while it runs; every controller
+ * watches them all: webhook/reconcile/lease-kube.ts, lease.ts), the prune sweep and the reconcile. Each
+ * stop is pushed to `stops` as soon as its part runs.
+ */
+async function startNodeSide(
+  c: ControllerConfig,
+  d: { kc: KubeConfig; relays: InformerRelayCatalog; namespaces: NamespaceLabels; metrics: ControllerMetrics; log: Logger; onRestart: (resource: string) => void },
+  stops: (() => Promise<void>)[],
+): Promise<void> {
+  const { kc, relays, namespaces, metrics, log, onRestart } = d;
+  const leases = await startControllerLeases({
+    kc, namespace: c.namespace, nodeName: c.nodeName, log: log.child({ component: 'lease' }), onRestart,
+    durationSeconds: c.leaseDurationSeconds, renewSeconds: c.leaseRenewSeconds, graceSeconds: c.leaseGraceSeconds,
+  });
+  stops.push(() => leases.stop());
+  // Status entries of deleted Nodes are removed, stale ones (Node not Ready > 5 min, or its
+  // controller's Lease not renewed for duration + grace, 2 min by default) count as not ready:
+  // whichever controller sees it (webhook/reconcile/prune.ts, stale.ts). Swept every renew period.
+  const prune = await startNodePrune({ kc, catalog: relays, leases, intervalMs: Math.min(60, c.leaseRenewSeconds) * 1000, log: log.child({ component: 'prune' }), onRestart });
+  stops.push(() => prune.stop());
+  const startReconcile = await loadReconcile();
+  const reconcile = await startReconcile({
+    kc, catalog: relays, namespaces, nodeName: c.nodeName, configDir: c.configDir, socketDir: c.socketDir, registry: metrics.registry, log: log.child({ component: 'reconcile' }),
+    staleNodes: () => prune.staleNodes(),
+  });
+  stops.push(() => reconcile.stop());
+  log.info({ node: c.nodeName, configDir: c.configDir }, 'node reconcile started');
+}
+
 async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningController> {
   const kc = loadKubeConfig(c);
   const metrics = createMetrics({ defaultMetrics: true });
@@ -172,29 +202,8 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
     });
     const metricsAddress = await metricsServer.start();
     stops.push(() => metricsServer.stop());
-    if (c.reconcile) {
-      // This controller's Lease, renewed while it runs; every controller watches them all
-      // (webhook/reconcile/lease-kube.ts, lease.ts).
-      const leases = await startControllerLeases({
-        kc, namespace: c.namespace, nodeName: c.nodeName, log: log.child({ component: 'lease' }), onRestart,
-        durationSeconds: c.leaseDurationSeconds, renewSeconds: c.leaseRenewSeconds, graceSeconds: c.leaseGraceSeconds,
-      });
-      stops.push(() => leases.stop());
-      // Status entries of deleted Nodes are removed, stale ones (Node not Ready > 5 min, or its
-      // controller's Lease not renewed for duration + grace, 2 min by default) count as not ready:
-      // whichever controller sees it (webhook/reconcile/prune.ts, stale.ts). Swept every renew period.
-      const prune = await startNodePrune({ kc, catalog: relays, leases, intervalMs: Math.min(60, c.leaseRenewSeconds) * 1000, log: log.child({ component: 'prune' }), onRestart });
-      stops.push(() => prune.stop());
-      const startReconcile = await loadReconcile();
-      const reconcile = await startReconcile({
-        kc, catalog: relays, namespaces, nodeName: c.nodeName, configDir: c.configDir, socketDir: c.socketDir, registry: metrics.registry, log: log.child({ component: 'reconcile' }),
-        staleNodes: () => prune.staleNodes(),
-      });
-      stops.push(() => reconcile.stop());
-      log.info({ node: c.nodeName, configDir: c.configDir }, 'node reconcile started');
-    } else {
-      log.info('node reconcile off (SOCAT_RELAY_RECONCILE=false)');
-    }
+    if (c.reconcile) await startNodeSide(c, { kc, relays, namespaces, metrics, log, onRestart }, stops);
+    else log.info('node reconcile off (SOCAT_RELAY_RECONCILE=false)');
     return { address, metricsAddress, drain, stop: stopAll };
   } catch (e) {
     await stopAll();

@@ -38,63 +38,56 @@ function parseLabels(text: string): Record<string, string> {
   return out;
 }
 
-export async function run(args: string[], io: CommandIO): Promise<number> {
-  let v;
-  let labels: Record<string, string>;
-  try {
-    v = parseArgs({
-      args,
-      options: {
-        file: { type: 'string', short: 'f', multiple: true },
-        relays: { type: 'string', multiple: true },
-        namespace: { type: 'string', short: 'n', default: 'default' },
-        'namespace-labels': { type: 'string', default: '' },
-        mode: { type: 'string', default: 'native' },
-        image: { type: 'string', default: DEFAULT_SIDECAR_IMAGE },
-        'socket-dir': { type: 'string', default: '/run/socat-relay' },
-        'volume-source': { type: 'string', default: 'hostPath' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-    if (v.help) { io.stdout.write(USAGE); return 0; }
-    if (!v.file?.length) throw new Usage('-f FILE is required');
-    if (!v.relays?.length) throw new Usage('--relays FILE is required');
-    if (v.mode !== 'native' && v.mode !== 'regular') throw new Usage(`--mode must be native or regular, got "${v.mode}"`);
-    if (!v['socket-dir']!.startsWith('/')) throw new Usage('--socket-dir must be an absolute path');
-    if (!(VOLUME_SOURCES as readonly string[]).includes(v['volume-source']!)) throw new Usage(`--volume-source must be ${VOLUME_SOURCES.join(' or ')}, got "${v['volume-source']}"`);
-    labels = parseLabels(v['namespace-labels']!);
-  } catch (e) {
-    io.stderr.write(`inject: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if ([...v.file, ...v.relays].filter((f) => f === '-').length > 1) {
-    io.stderr.write('inject: only one input may be - (stdin)\n');
-    return 2;
-  }
+interface InjectArgs {
+  files: string[];
+  relays: string[];
+  namespace: string;
+  labels: Record<string, string>;
+  mode: SidecarMode;
+  image: string;
+  socketDir: string;
+  volumeSource: VolumeSource;
+}
 
-  let relays: Relay[];
-  const docs: { file: string; doc: unknown }[] = [];
-  try {
-    relays = [];
-    for (const f of v.relays) relays.push(...(parseDocuments(await readInput(f, io.stdin), f) as Relay[]));
-    for (const f of v.file) for (const doc of parseDocuments(await readInput(f, io.stdin), f)) docs.push({ file: f, doc });
-  } catch (e) {
-    io.stderr.write(`inject: ${e instanceof ParseError ? e.message : (e as Error).message}\n`);
-    return 1;
-  }
-  const named = relays.filter((r) => typeof r?.metadata?.name === 'string');
-  if (named.length < relays.length) io.stderr.write(`inject: ${relays.length - named.length} relay document(s) without metadata.name ignored\n`);
+/** The flags, checked; 'help' for -h. Throws Usage naming the flag. */
+function parseInjectArgs(args: string[]): InjectArgs | 'help' {
+  const v = parseArgs({
+    args,
+    options: {
+      file: { type: 'string', short: 'f', multiple: true },
+      relays: { type: 'string', multiple: true },
+      namespace: { type: 'string', short: 'n', default: 'default' },
+      'namespace-labels': { type: 'string', default: '' },
+      mode: { type: 'string', default: 'native' },
+      image: { type: 'string', default: DEFAULT_SIDECAR_IMAGE },
+      'socket-dir': { type: 'string', default: '/run/socat-relay' },
+      'volume-source': { type: 'string', default: 'hostPath' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  }).values;
+  if (v.help) return 'help';
+  if (!v.file?.length) throw new Usage('-f FILE is required');
+  if (!v.relays?.length) throw new Usage('--relays FILE is required');
+  if (v.mode !== 'native' && v.mode !== 'regular') throw new Usage(`--mode must be native or regular, got "${v.mode}"`);
+  if (!v['socket-dir']!.startsWith('/')) throw new Usage('--socket-dir must be an absolute path');
+  if (!(VOLUME_SOURCES as readonly string[]).includes(v['volume-source']!)) throw new Usage(`--volume-source must be ${VOLUME_SOURCES.join(' or ')}, got "${v['volume-source']}"`);
+  return {
+    files: v.file, relays: v.relays, namespace: v.namespace!, labels: parseLabels(v['namespace-labels']!), mode: v.mode,
+    image: v.image!, socketDir: v['socket-dir']!, volumeSource: v['volume-source'] as VolumeSource,
+  };
+}
 
-  const catalog = new StaticCatalog(named);
+/** Runs admission on every document; the objects to print, or undefined when one was denied (reasons on stderr). */
+function injectAll(docs: { file: string; doc: unknown }[], relays: Relay[], a: InjectArgs, io: CommandIO): unknown[] | undefined {
   const ctx = {
-    catalog,
-    namespaceLabels: (ns: string) => ({ ...labels, 'kubernetes.io/metadata.name': ns }),
-    options: defaultInjectOptions({ mode: v.mode as SidecarMode, sidecarImage: v.image!, nodeSocketDir: v['socket-dir']!, volumeSource: v['volume-source'] as VolumeSource }),
+    catalog: new StaticCatalog(relays),
+    namespaceLabels: (ns: string) => ({ ...a.labels, 'kubernetes.io/metadata.name': ns }),
+    options: defaultInjectOptions({ mode: a.mode, sidecarImage: a.image, nodeSocketDir: a.socketDir, volumeSource: a.volumeSource }),
   };
   const out: unknown[] = [];
   let denied = false;
   for (const { file, doc } of docs) {
-    const r = injectWorkload(doc, v.namespace!, ctx);
+    const r = injectWorkload(doc, a.namespace, ctx);
     const resp = r.decision?.response;
     for (const w of resp?.warnings ?? []) io.stderr.write(`${file}: ${r.label}: warning: ${w}\n`);
     if (resp && !resp.allowed) {
@@ -105,7 +98,38 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     if (r.decision?.skip && r.decision.skip.code === 'no-label') io.stderr.write(`${file}: ${r.label}: not injected: ${r.decision.skip.reason}\n`);
     out.push(r.object);
   }
-  if (denied) return 1;
+  return denied ? undefined : out;
+}
+
+export async function run(args: string[], io: CommandIO): Promise<number> {
+  let a: InjectArgs;
+  try {
+    const parsed = parseInjectArgs(args);
+    if (parsed === 'help') { io.stdout.write(USAGE); return 0; }
+    a = parsed;
+  } catch (e) {
+    io.stderr.write(`inject: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if ([...a.files, ...a.relays].filter((f) => f === '-').length > 1) {
+    io.stderr.write('inject: only one input may be - (stdin)\n');
+    return 2;
+  }
+
+  const relays: Relay[] = [];
+  const docs: { file: string; doc: unknown }[] = [];
+  try {
+    for (const f of a.relays) relays.push(...(parseDocuments(await readInput(f, io.stdin), f) as Relay[]));
+    for (const f of a.files) for (const doc of parseDocuments(await readInput(f, io.stdin), f)) docs.push({ file: f, doc });
+  } catch (e) {
+    io.stderr.write(`inject: ${e instanceof ParseError ? e.message : (e as Error).message}\n`);
+    return 1;
+  }
+  const named = relays.filter((r) => typeof r?.metadata?.name === 'string');
+  if (named.length < relays.length) io.stderr.write(`inject: ${relays.length - named.length} relay document(s) without metadata.name ignored\n`);
+
+  const out = injectAll(docs, named, a, io);
+  if (!out) return 1;
   io.stdout.write(out.map((o) => stringify(o, { lineWidth: 0 })).join('---\n'));
   return 0;
 }

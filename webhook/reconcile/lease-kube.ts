@@ -33,17 +33,11 @@ const codeOf = (e: unknown): number | undefined => {
   return typeof c === 'number' ? c : undefined;
 };
 
-/** Holds this node's controller Lease and watches the others'. */
-export async function startControllerLeases(o: ControllerLeaseOptions): Promise<ControllerLeases> {
-  const api = o.kc.makeApiClient(CoordinationV1Api);
-  const { namespace, nodeName, log } = o;
-  const name = leaseName(nodeName);
-  const durationSeconds = o.durationSeconds ?? LEASE_DURATION_SECONDS;
-  const renewMs = (o.renewSeconds ?? LEASE_RENEW_SECONDS) * 1000;
-  const graceMs = (o.graceSeconds ?? LEASE_GRACE_SECONDS) * 1000;
-
-  const renew = async (): Promise<void> => {
-    const spec = { holderIdentity: nodeName, leaseDurationSeconds: Math.max(1, Math.ceil(durationSeconds)), renewTime: new V1MicroTime() };
+/** Creates this node's Lease, or renews it (an optimistic update on the resourceVersion just read). */
+function leaseWriter(api: CoordinationV1Api, o: { namespace: string; name: string; nodeName: string; durationSeconds: number; log: Logger }): () => Promise<void> {
+  const { namespace, name, nodeName, log } = o;
+  return async () => {
+    const spec = { holderIdentity: nodeName, leaseDurationSeconds: Math.max(1, Math.ceil(o.durationSeconds)), renewTime: new V1MicroTime() };
     let current: V1Lease | undefined;
     try {
       current = await api.readNamespacedLease({ name, namespace });
@@ -61,29 +55,55 @@ export async function startControllerLeases(o: ControllerLeaseOptions): Promise<
     // resourceVersion kept from the read: a concurrent writer makes this a 409, retried at the next tick.
     await api.replaceNamespacedLease({ name, namespace, fieldManager: 'socat-relay', body: { ...current, spec: { ...current.spec, ...spec } } });
   };
+}
 
+/**
+ * Calls `renew` now and then every renewMs; after a failure (logged with a hint for 403/404) sooner,
+ * with the shared backoff from 0.5 s, never later than renewMs. stop() waits for a renewal in flight.
+ */
+function renewLoop(renew: () => Promise<void>, o: { lease: string; namespace: string; renewMs: number; staleAfterSeconds: number; log: Logger }): { stop(): Promise<void> } {
+  const { log, namespace } = o;
   let stopped = false;
   let failures = 0;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   const tick = (): void => {
     running = renew().then(() => {
-      if (failures > 0) log.info({ lease: name, failures }, 'controller lease renewed again');
+      if (failures > 0) log.info({ lease: o.lease, failures }, 'controller lease renewed again');
       failures = 0;
     }, (e: unknown) => {
       failures++;
       const code = codeOf(e);
       const hint = code === 403 ? `: the controller's Role must allow get, create and update on leases in ${namespace} (manifests/controller/rbac.yaml)`
         : code === 404 ? `: does namespace ${namespace} exist (POD_NAMESPACE)?` : '';
-      log.warn({ lease: `${namespace}/${name}`, code, err: (e as Error).message, failures }, `cannot renew the controller lease${hint}; after ${durationSeconds + graceMs / 1000} s without it this node's status entries count as stale`);
+      log.warn({ lease: `${namespace}/${o.lease}`, code, err: (e as Error).message, failures }, `cannot renew the controller lease${hint}; after ${o.staleAfterSeconds} s without it this node's status entries count as stale`);
     }).finally(() => {
       if (stopped) return;
-      // Renew on time; after failures retry sooner (backoff from 0.5 s), never later than renewMs.
-      const next = failures === 0 ? renewMs : Math.min(renewMs, retryDelay(failures, { initialMs: 500, maxMs: renewMs }));
+      const next = failures === 0 ? o.renewMs : Math.min(o.renewMs, retryDelay(failures, { initialMs: 500, maxMs: o.renewMs }));
       timer = setTimeout(tick, next);
       timer.unref();
     });
   };
+  tick();
+  return {
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running?.catch(() => undefined);
+      if (timer) clearTimeout(timer);
+    },
+  };
+}
+
+/** Holds this node's controller Lease and watches the others'. */
+export async function startControllerLeases(o: ControllerLeaseOptions): Promise<ControllerLeases> {
+  const api = o.kc.makeApiClient(CoordinationV1Api);
+  const { namespace, nodeName, log } = o;
+  const name = leaseName(nodeName);
+  const durationSeconds = o.durationSeconds ?? LEASE_DURATION_SECONDS;
+  const renewMs = (o.renewSeconds ?? LEASE_RENEW_SECONDS) * 1000;
+  const graceMs = (o.graceSeconds ?? LEASE_GRACE_SECONDS) * 1000;
+  const renew = leaseWriter(api, { namespace, name, nodeName, durationSeconds, log });
 
   const path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
   const informer = new ResilientInformer<V1Lease>({
@@ -94,7 +114,7 @@ export async function startControllerLeases(o: ControllerLeaseOptions): Promise<
   let watchingSince: Date | undefined;
   void informer.whenSynced().then(() => { watchingSince = new Date(); });
   await informer.start().catch(() => undefined); // a failing first list is retried like a failing watch
-  tick();
+  const loop = renewLoop(renew, { lease: name, namespace, renewMs, staleAfterSeconds: durationSeconds + graceMs / 1000, log });
 
   return {
     stale(nodes) {
@@ -103,10 +123,7 @@ export async function startControllerLeases(o: ControllerLeaseOptions): Promise<
     },
     renew,
     async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running?.catch(() => undefined);
-      if (timer) clearTimeout(timer);
+      await loop.stop();
       await informer.stop();
     },
   };

@@ -9,7 +9,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { Relay, RelayNodeStatus } from '../../relay/index.js';
 import { pino } from 'pino';
 import { createLogger } from '../../lib/log.js';
-import { LEASE_DURATION_SECONDS, LEASE_GRACE_SECONDS, LEASE_PREFIX, leaseName, staleByLease, type LeaseView } from '../../webhook/reconcile/lease.js';
+import { LEASE_DURATION_SECONDS, LEASE_GRACE_SECONDS, LEASE_PREFIX, leaseName, staleByLease, trackRenewals, type LeaseView } from '../../webhook/reconcile/lease.js';
 import { mergeStale } from '../../webhook/reconcile/stale.js';
 import { summaryOutdated } from '../../webhook/reconcile/prune.js';
 import { loadConfig, ConfigError } from '../../webhook/config.js';
@@ -53,6 +53,31 @@ describe('staleByLease: the stated time is leaseDuration + grace (40 s + 80 s = 
       for (const [n, re] of Object.entries(c.want)) assert.match(got.get(n)!, re);
     });
   }
+
+  test('clock skew: a holder seen renewing counts on the watcher\'s clock, whatever its renewTime says', () => {
+    const at = (s: number): number => NOW.getTime() + s * 1000;
+    // Behind by 10 minutes, renewing: its renewTime looks 600 s old, but it changed 5 s ago.
+    const behind = lease('a', 600, 40);
+    // Ahead by 10 minutes and dead: its renewTime is in the future and has not changed for 121 s.
+    const ahead = { metadata: { name: leaseName('b') }, spec: { holderIdentity: 'b', leaseDurationSeconds: 40, renewTime: new Date(at(600)).toISOString() } };
+    const seen = new Map([['a', { renewMs: at(-600), seenAt: at(-5) }], ['b', { renewMs: at(600), seenAt: at(-121) }]]);
+    const got = staleByLease({ leases: [behind, ahead], nodes: [], now: NOW, watchingSince: new Date(at(-3600)), seen });
+    assert.deepEqual([...got], [['b', 'controller lease not renewed for 121 s']]);
+    // Without what was seen (a fresh cache), renewTime's age decides, as in the table above.
+    assert.deepEqual([...staleByLease({ leases: [behind, ahead], nodes: [], now: NOW, watchingSince: NOW }).keys()], ['a']);
+  });
+
+  test('trackRenewals: the first sight is kept while renewTime stays (a list\'s Date and a watch\'s string alike), reset when it changes', () => {
+    const t0 = NOW.getTime();
+    const asDate: LeaseView = { metadata: { name: leaseName('a') }, spec: { holderIdentity: 'a', renewTime: new Date(ago(30)) } };
+    const first = trackRenewals(new Map(), [asDate, lease('b', 10), lease('c')], t0);
+    assert.deepEqual([...first], [['a', { renewMs: t0 - 30_000, seenAt: t0 }], ['b', { renewMs: t0 - 10_000, seenAt: t0 }]], 'never renewed: nothing to track');
+    const asString = lease('a', 30); // the same renewal, from a watch event: microseconds in a string
+    asString.spec!.renewTime = `${(asString.spec!.renewTime as string).replace(/Z$/, '')}000Z`;
+    const second = trackRenewals(first, [asString, lease('b', 2)], t0 + 8000);
+    assert.deepEqual([...second], [['a', { renewMs: t0 - 30_000, seenAt: t0 }], ['b', { renewMs: t0 - 2000, seenAt: t0 + 8000 }]]);
+    assert.deepEqual([...trackRenewals(second, [lease('b', 2)], t0 + 9000).keys()], ['b'], 'a holder without Lease is dropped');
+  });
 
   test('one stale set: the Node rule and the Lease rule merge, the first reason named', () => {
     const m = mergeStale(new Map([['a', 'node not Ready']]), new Map([['a', 'no controller lease'], ['b', 'no controller lease']]));
@@ -145,6 +170,35 @@ describe('controller Leases on a real API server', { skip: skipUnlessControlPlan
       return r.status?.readyNodes === 2 ? r : undefined;
     }, { timeoutMs: 60_000, intervalMs: 200 });
     assert.deepEqual([back.status!.conditions!.find((c) => c.type === 'Ready')!.status, back.status!.conditions!.find((c) => c.type === 'Ready')!.message], ['True', '2/2 nodes ready']);
+  });
+
+  test('clock skew on a real API server: holders 10 minutes behind and ahead stay fresh while they renew, and go stale on time once they stop', async (t) => {
+    const { startControllerLeases } = await import('../../webhook/reconcile/lease-kube.js');
+    const micro = (ms: number): string => new Date(ms).toISOString().replace(/Z$/, '000Z');
+    const skews: Record<string, number> = { 'node-behind': -600_000, 'node-ahead': 600_000 };
+    const write = async (): Promise<void> => {
+      for (const [node, skew] of Object.entries(skews)) {
+        await cp.client.apply({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: leaseName(node), namespace: NS }, spec: { holderIdentity: node, leaseDurationSeconds: 2, renewTime: micro(Date.now() + skew) } } as any);
+      }
+    };
+    await write();
+    let writing = true;
+    const loop = (async () => { while (writing) { await write(); await new Promise((r) => setTimeout(r, 500)); } })();
+    const watcher = await startControllerLeases({ kc, namespace: NS, nodeName: 'node-watch', log, ...times });
+    t.after(async () => { writing = false; await loop; await watcher.stop(); });
+    const nodes = Object.keys(skews); // (the earlier tests' Leases of the namespace are not looked at)
+    // Well over the stated time (3 s) of renewals: neither is stale (before, the one behind always was).
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual([...watcher.stale(nodes).keys()].filter((n) => n in skews), [], `after ${(i + 1) * 0.5} s`);
+    }
+    writing = false;
+    await loop;
+    const stopped = Date.now();
+    // Both go stale after the stated time on the watcher's clock (before, the one ahead only after 10 minutes).
+    const stale = await waitFor('both stale', () => { const s = watcher.stale(nodes); return nodes.every((n) => s.has(n)) ? s : undefined; }, { timeoutMs: 30_000, intervalMs: 200 });
+    assert.ok(Date.now() - stopped > 2_500, `stale ${Date.now() - stopped} ms after the last renewal: not before the stated 3 s`);
+    for (const n of nodes) assert.match(stale.get(n)!, /controller lease not renewed for \d+ s/);
   });
 
   test('a Lease that cannot be written (no such namespace): renew rejects, the holder keeps running and logs why', async () => {

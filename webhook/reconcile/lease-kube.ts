@@ -6,7 +6,7 @@ import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@
 import { retryDelay } from '../../lib/backoff.js';
 import type { Logger } from '../../lib/log.js';
 import { ResilientInformer } from '../catalog/resilient-informer.js';
-import { LEASE_DURATION_SECONDS, LEASE_GRACE_SECONDS, LEASE_RENEW_SECONDS, leaseName, staleByLease } from './lease.js';
+import { LEASE_DURATION_SECONDS, LEASE_GRACE_SECONDS, LEASE_RENEW_SECONDS, leaseName, staleByLease, trackRenewals, type SeenRenewal } from './lease.js';
 
 export interface ControllerLeaseOptions {
   kc: KubeConfig;
@@ -106,11 +106,15 @@ export async function startControllerLeases(o: ControllerLeaseOptions): Promise<
   const renew = leaseWriter(api, { namespace, name, nodeName, durationSeconds, log });
 
   const path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
-  const informer = new ResilientInformer<V1Lease>({
+  // When each holder's current renewTime was first seen, on this process's clock (lease.ts): refreshed
+  // on every Lease event and before every decision.
+  let seen: ReadonlyMap<string, SeenRenewal> = new Map();
+  const refresh = (): void => { seen = trackRenewals(seen, informer.list(), Date.now()); };
+  const informer: ResilientInformer<V1Lease> = new ResilientInformer<V1Lease>({
     kc: o.kc, path, resource: 'leases', log,
     list: () => api.listNamespacedLease({ namespace }),
     ...(o.onRestart ? { onRestart: o.onRestart } : {}),
-  });
+  }, { add: refresh, update: refresh, delete: refresh });
   let watchingSince: Date | undefined;
   void informer.whenSynced().then(() => { watchingSince = new Date(); });
   await informer.start().catch(() => undefined); // a failing first list is retried like a failing watch
@@ -119,7 +123,8 @@ export async function startControllerLeases(o: ControllerLeaseOptions): Promise<
   return {
     stale(nodes) {
       if (!watchingSince) return new Map();
-      return staleByLease({ leases: informer.list(), nodes, now: new Date(), watchingSince, graceMs, durationMs: durationSeconds * 1000 });
+      refresh();
+      return staleByLease({ leases: informer.list(), nodes, now: new Date(), watchingSince, graceMs, durationMs: durationSeconds * 1000, seen });
     },
     renew,
     async stop() {

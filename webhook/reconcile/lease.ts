@@ -4,6 +4,10 @@
 // whose Lease was last renewed longer ago than its leaseDuration + LEASE_GRACE_SECONDS (2 minutes with
 // the defaults), or that has no Lease at all, feeds the same stale set as a Node not Ready
 // (stale.ts): its entries stay, the summary counts them as not ready. The Lease I/O is leases-kube.ts.
+// Clocks differ between nodes: renewTime is written with the holder's clock. So, as the node lifecycle
+// controller does with node Leases, the running controller measures a Lease's age on its own clock from
+// the moment it first saw the current renewTime (trackRenewals); renewTime is then only compared for
+// change. A holder not seen renewing yet falls back to renewTime's age (the table tests, a fresh cache).
 import { createHash } from 'node:crypto';
 
 export const LEASE_PREFIX = 'socat-relay-controller-';
@@ -38,16 +42,20 @@ export interface LeaseStaleInput {
   graceMs?: number;
   /** The duration assumed where a Lease states none (or a bad one) and for a missing Lease. */
   durationMs?: number;
+  /** Holder → when (this process's clock) its current renewTime was first seen (trackRenewals). */
+  seen?: ReadonlyMap<string, SeenRenewal>;
 }
 
-/** Node name → why it is stale, for every node whose controller Lease is expired or missing. */
-export function staleByLease(i: LeaseStaleInput): Map<string, string> {
-  const graceMs = i.graceMs ?? LEASE_GRACE_SECONDS * 1000;
-  const defaultDurationMs = i.durationMs ?? LEASE_DURATION_SECONDS * 1000;
-  const now = i.now.getTime();
-  // The newest renewal per holder (a node's Lease renamed or duplicated counts once, at its best).
+/** A holder's newest renewTime (ms, as written by the holder's clock) and when this process first saw it (its own clock). */
+export interface SeenRenewal {
+  renewMs: number;
+  seenAt: number;
+}
+
+/** The newest renewal per holder of our Leases (a Lease renamed or duplicated counts once, at its best). */
+function newestRenewals(leases: readonly LeaseView[], defaultDurationMs: number): Map<string, { at: number; durationMs: number }> {
   const renewed = new Map<string, { at: number; durationMs: number }>();
-  for (const l of i.leases) {
+  for (const l of leases) {
     const holder = l.spec?.holderIdentity;
     if (!l.metadata?.name?.startsWith(LEASE_PREFIX) || !holder) continue;
     const at = l.spec?.renewTime === undefined ? NaN : new Date(l.spec.renewTime).getTime();
@@ -56,10 +64,39 @@ export function staleByLease(i: LeaseStaleInput): Map<string, string> {
     const prev = renewed.get(holder);
     if (!prev || (Number.isFinite(at) && !(prev.at >= at))) renewed.set(holder, { at, durationMs });
   }
+  return renewed;
+}
+
+/**
+ * Holder → its newest renewTime and when it was first seen: kept from `prev` while renewTime is the
+ * same (compared in ms: a list gives a Date, a watch a string with microseconds), `nowMs` when it changed
+ * or is new. Holders without a Lease any more are dropped.
+ */
+export function trackRenewals(prev: ReadonlyMap<string, SeenRenewal>, leases: readonly LeaseView[], nowMs: number): Map<string, SeenRenewal> {
+  const out = new Map<string, SeenRenewal>();
+  for (const [holder, r] of newestRenewals(leases, 0)) {
+    if (!Number.isFinite(r.at)) continue;
+    const p = prev.get(holder);
+    out.set(holder, p && p.renewMs === r.at ? p : { renewMs: r.at, seenAt: nowMs });
+  }
+  return out;
+}
+
+/** Node name → why it is stale, for every node whose controller Lease is expired or missing. */
+export function staleByLease(i: LeaseStaleInput): Map<string, string> {
+  const graceMs = i.graceMs ?? LEASE_GRACE_SECONDS * 1000;
+  const defaultDurationMs = i.durationMs ?? LEASE_DURATION_SECONDS * 1000;
+  const now = i.now.getTime();
+  const renewed = newestRenewals(i.leases, defaultDurationMs);
   const out = new Map<string, string>();
   for (const [holder, r] of renewed) {
-    if (!Number.isFinite(r.at)) out.set(holder, 'controller lease never renewed');
-    else if (now - r.at > r.durationMs + graceMs) out.set(holder, `controller lease not renewed for ${Math.round((now - r.at) / 1000)} s`);
+    if (!Number.isFinite(r.at)) {
+      out.set(holder, 'controller lease never renewed');
+      continue;
+    }
+    const seen = i.seen?.get(holder);
+    const age = seen && seen.renewMs === r.at ? now - seen.seenAt : now - r.at;
+    if (age > r.durationMs + graceMs) out.set(holder, `controller lease not renewed for ${Math.round(age / 1000)} s`);
   }
   if (now - i.watchingSince.getTime() > defaultDurationMs + graceMs) {
     for (const n of i.nodes) if (!renewed.has(n)) out.set(n, 'no controller lease');

@@ -31,6 +31,8 @@ COPY certs ./certs
 RUN npx tsc -p tsconfig.build.json \
  && cp node-agent/csi/*.proto dist/node-agent/csi/ \
  && npm prune --omit=dev --no-audit --no-fund
+# Lets a builder find (and prune) this stage's images, left untagged once the final image is built.
+LABEL io.socat-relay.stage=build
 
 # --- sidecar-files: socat, every shared library ldd lists for it, the loader cache --------------
 FROM socat AS sidecar-files

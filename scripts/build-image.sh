@@ -160,4 +160,7 @@ done
 for repo in "$IMAGE_REPO" "$IMAGE_REPO-sidecar"; do
   podman images --sort created --format '{{.Repository}}:{{.Tag}}' --filter "reference=$repo:src-*" | tail -n +5 | xargs -r podman rmi -f >/dev/null 2>&1 || true
 done
+# The Dockerfile's build stage leaves an untagged image per build (about 0.5 GB): the newest two stay as
+# the layer cache of the next build, older ones go.
+podman images --sort created --format '{{.ID}}' --filter dangling=true --filter label=io.socat-relay.stage=build | tail -n +3 | xargs -r podman rmi -f >/dev/null 2>&1 || true
 print

@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { createLogger } from '../lib/log.js';
 import { Agent } from '../node-agent/agent.js';
-import { AgentHttpServer, parseListen } from '../node-agent/http.js';
+import { AgentHttpServer, listenSetting } from '../node-agent/http.js';
 import { findOnPath, findSocat, SocatNotFoundError } from '../node-agent/locate.js';
 import { parentDeathSpawn } from '../node-agent/supervisor.js';
 import { DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR, DEFAULT_SOCKET_GID } from '../relay/index.js';
@@ -48,15 +48,7 @@ function parse(args: string[], env: NodeJS.ProcessEnv): AgentArgs | 'help' {
     if (!/^\d+$/.test(v) || n < min || n > max) throw new UsageError(`--${name} ${JSON.stringify(v)}: expected an integer from ${min} to ${max}`);
     return n;
   };
-  const listen = values.listen ?? '127.0.0.1:9465';
-  let addr: AgentArgs['listen'];
-  if (listen !== '' && listen !== 'off') {
-    try {
-      addr = parseListen(listen);
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-  }
+  const addr = listenSetting(values.listen, 'listen', '127.0.0.1:9465');
   const logLevel = values['log-level'] ?? env.LOG_LEVEL;
   return {
     configDir: values['config-dir'] ?? DEFAULT_CONFIG_DIR,

@@ -1,7 +1,8 @@
 // socat-relay csi: the CSI node plugin (ephemeral inline volumes only) that bind-mounts a relay's
 // folder read-only into the pods allowed to consume it. Runs as root in its own privileged container
 // of the agent pod (mounting needs CAP_SYS_ADMIN and Bidirectional mount propagation), beside the
-// unprivileged socat supervisor.
+// unprivileged socat supervisor. Serves /healthz on the node's loopback for the container's liveness
+// probe: a CSI Probe over its own socket.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -9,16 +10,19 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../lib/log.js';
 import { Driver } from '../node-agent/csi/driver.js';
+import { CsiHealth } from '../node-agent/csi/health.js';
 import { SystemMounter } from '../node-agent/csi/mount.js';
 import { PluginServer, pluginPaths } from '../node-agent/csi/server.js';
+import { AgentHttpServer, listenSetting } from '../node-agent/http.js';
 import { CSI_DRIVER, DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR } from '../relay/index.js';
 import type { CommandIO } from './io.js';
 import { parseOrExit, UsageError } from './io.js';
 
 export const DEFAULT_KUBELET_DIR = '/var/lib/kubelet';
 export const DEFAULT_DRIVER_NAME = CSI_DRIVER;
+export const DEFAULT_HEALTH_LISTEN = '127.0.0.1:9466';
 
-const USAGE = `usage: socat-relay csi [--config-dir DIR] [--socket-dir DIR] [--kubelet-dir DIR] [--node-id NAME] [--driver-name NAME]
+const USAGE = `usage: socat-relay csi [--config-dir DIR] [--socket-dir DIR] [--kubelet-dir DIR] [--node-id NAME] [--driver-name NAME] [--health-listen HOST:PORT]
   --config-dir DIR    relay files (<relay>.json, .yaml, .yml)         default ${DEFAULT_CONFIG_DIR}
   --socket-dir DIR    relay folders <DIR>/<relay>/ (what is mounted)   default ${DEFAULT_SOCKET_DIR}
   --kubelet-dir DIR   the kubelet's root folder (--root-dir); sockets go to
@@ -27,6 +31,9 @@ const USAGE = `usage: socat-relay csi [--config-dir DIR] [--socket-dir DIR] [--k
   --node-id NAME      reported by NodeGetInfo                          default env NODE_NAME, else the host name
   --driver-name NAME  the CSIDriver's name                             default ${DEFAULT_DRIVER_NAME}
   --no-register       serve CSI only, no registration socket (for csi-sanity)
+  --health-listen HOST:PORT
+                      GET /healthz: 200 when a CSI Probe over the plugin's own socket
+                      answers ready, else 503 with why   default ${DEFAULT_HEALTH_LISTEN} ('' or 'off' disables)
   --log-level LEVEL   default info (env LOG_LEVEL)
 Needs root. Mounts made stay when the plugin stops or restarts; the kubelet unpublishes them.
 `;
@@ -38,6 +45,7 @@ export interface CsiArgs {
   nodeId: string;
   driverName: string;
   register: boolean;
+  healthListen?: { host: string; port: number };
   logLevel?: string;
 }
 
@@ -58,6 +66,7 @@ export function parseCsiArgs(args: string[], env: NodeJS.ProcessEnv, host: () =>
       'node-id': { type: 'string' },
       'driver-name': { type: 'string' },
       'no-register': { type: 'boolean' },
+      'health-listen': { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -67,6 +76,7 @@ export function parseCsiArgs(args: string[], env: NodeJS.ProcessEnv, host: () =>
   if (!DRIVER_NAME.test(driverName)) throw new UsageError(`--driver-name ${JSON.stringify(driverName)}: must be a DNS name of at most 63 characters (lower case)`);
   const nodeId = values['node-id'] ?? (env.NODE_NAME || host());
   if (!nodeId || nodeId.length > 253) throw new UsageError(`--node-id ${JSON.stringify(nodeId)}: must be 1 to 253 characters`);
+  const healthListen = listenSetting(values['health-listen'], 'health-listen', DEFAULT_HEALTH_LISTEN);
   const logLevel = values['log-level'] ?? env.LOG_LEVEL;
   return {
     configDir: absolute(values['config-dir'] ?? DEFAULT_CONFIG_DIR, 'config-dir'),
@@ -75,6 +85,7 @@ export function parseCsiArgs(args: string[], env: NodeJS.ProcessEnv, host: () =>
     nodeId,
     driverName,
     register: !values['no-register'],
+    ...(healthListen ? { healthListen } : {}),
     ...(logLevel ? { logLevel } : {}),
   };
 }
@@ -111,6 +122,11 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     // The kubelet refused us: exit non-zero so the container is restarted and registers again.
     onRegistrationFailed: () => fail(1),
   });
+  // The liveness endpoint dials the socket the kubelet was given: inside the container that path is the
+  // same (the kubelet's root folder is mounted at its own path), so a plugin the kubelet cannot reach
+  // fails its probe too.
+  const checker = new CsiHealth({ socket: server.endpoint, log });
+  const health = a.healthListen ? new AgentHttpServer({ ...a.healthListen, unhealthy: () => checker.check() }) : undefined;
   const signalled = new Promise<number>((resolve) => {
     const onSignal = (sig: NodeJS.Signals): void => {
       log.info({ signal: sig }, 'stopping (mounts stay in place)');
@@ -120,13 +136,21 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     process.once('SIGINT', onSignal);
   });
   try {
+    // The health address first: a second plugin on the same node fails here, before it could take over
+    // (unlink and re-create) the sockets of the running one.
+    if (health) {
+      const addr = await health.start();
+      log.info({ address: `${addr.address}:${addr.port}` }, 'serving /healthz');
+    }
     await server.start();
   } catch (e) {
     log.error({ err: (e as Error).message }, 'csi plugin failed to start');
+    await health?.stop();
     return 1;
   }
   log.info({ node: a.nodeId, driver: a.driverName, kubeletDir: a.kubeletDir, configDir: a.configDir, socketDir: a.socketDir }, 'csi plugin started');
   const code = await Promise.race([signalled, failed]);
+  await health?.stop();
   await server.stop();
   return code;
 }

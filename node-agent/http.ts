@@ -1,4 +1,5 @@
-// The agent's HTTP endpoint on the node's loopback: /healthz and /metrics. Nothing else is served.
+// The agent pod's HTTP endpoints on the node's loopback: /healthz, and /metrics where a registry is
+// given (the agent container: both; the CSI plugin container: /healthz only). Nothing else is served.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
@@ -6,9 +7,13 @@ import type { Registry } from 'prom-client';
 export interface HttpOptions {
   host: string;
   port: number;
-  registry: Registry;
-  /** null when healthy, else the reason (HTTP 503). */
-  unhealthy: () => string | null;
+  /** Served at /metrics; without one, /metrics is 404 like any other path. */
+  registry?: Registry;
+  /**
+   * null when healthy, else the reason (HTTP 503). May answer asynchronously: the request waits for
+   * it, so it must settle on its own (a rejection is a 503 too).
+   */
+  unhealthy: () => string | null | Promise<string | null>;
 }
 
 export class AgentHttpServer {
@@ -23,13 +28,16 @@ export class AgentHttpServer {
         return;
       }
       if (url === '/healthz') {
-        const why = this.opts.unhealthy();
-        res.writeHead(why ? 503 : 200, { 'content-type': 'text/plain' }).end(why ? `${why}\n` : 'ok\n');
+        Promise.resolve().then(() => this.opts.unhealthy()).then(
+          (why) => res.writeHead(why ? 503 : 200, { 'content-type': 'text/plain' }).end(why ? `${why}\n` : 'ok\n'),
+          (e: unknown) => res.writeHead(503, { 'content-type': 'text/plain' }).end(`health check failed: ${(e as Error)?.message ?? String(e)}\n`),
+        );
         return;
       }
-      if (url === '/metrics') {
-        this.opts.registry.metrics().then(
-          (text) => res.writeHead(200, { 'content-type': this.opts.registry.contentType }).end(text),
+      const registry = this.opts.registry;
+      if (url === '/metrics' && registry) {
+        registry.metrics().then(
+          (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
           (e: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${e.message}\n`),
         );
         return;
@@ -56,10 +64,19 @@ export class AgentHttpServer {
   }
 }
 
-/** Parses `HOST:PORT` / `[V6]:PORT`. */
-export function parseListen(s: string): { host: string; port: number } {
+/** Parses `HOST:PORT` / `[V6]:PORT`, the value of the flag `--<flag>` (named in the error). */
+export function parseListen(s: string, flag = 'listen', example = '127.0.0.1:9465'): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new Error(`--listen ${JSON.stringify(s)}: expected HOST:PORT, e.g. 127.0.0.1:9465`);
+  if (!m || port > 65535) throw new Error(`--${flag} ${JSON.stringify(s)}: expected HOST:PORT, e.g. ${example} ('' or 'off' disables)`);
   return { host: (m[1] ?? m[2])!, port };
+}
+
+/**
+ * A listen flag's setting: the flag's value (`fallback` when it was not given) as an address, or
+ * undefined when it is '' or 'off' (nothing served). A bad value throws, naming the flag.
+ */
+export function listenSetting(value: string | undefined, flag: string, fallback: string): { host: string; port: number } | undefined {
+  const v = value ?? fallback;
+  return v === '' || v === 'off' ? undefined : parseListen(v, flag, fallback);
 }

@@ -99,6 +99,11 @@ export class PluginServer {
 
   constructor(private readonly opts: PluginServerOptions) {}
 
+  /** The CSI socket as announced at registration: the path the kubelet (and the health check) dials. */
+  get endpoint(): string {
+    return this.opts.endpoint ?? this.opts.csiSocket;
+  }
+
   /** Serves CSI, then registers. Leaves no socket behind when it fails. */
   async start(): Promise<void> {
     const { driver, log } = this.opts;
@@ -127,7 +132,7 @@ export class PluginServer {
         reg.addService(svc.Registration.service, {
           GetInfo: unary(log, 'GetInfo', (): PluginInfo => {
             log.info('kubelet asked for the plugin info');
-            return { type: 'CSIPlugin', name: this.opts.driverName, endpoint: this.opts.endpoint ?? this.opts.csiSocket, supported_versions: SUPPORTED_VERSIONS };
+            return { type: 'CSIPlugin', name: this.opts.driverName, endpoint: this.endpoint, supported_versions: SUPPORTED_VERSIONS };
           }),
           NotifyRegistrationStatus: unary(log, 'NotifyRegistrationStatus', (r: RegistrationStatus) => {
             if (r.plugin_registered === true) {

@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { run as runAgent } from '../../cli/agent.js';
 import { socketPath } from '../../relay/index.js';
 import {
   defer, getViaSocket, httpService, isAlive, readStatusFile, socatUnavailable, SOCKET_GID, startAgent, tempDirs,
@@ -308,4 +309,11 @@ test('the status file is a heartbeat: rewritten at every resync with heartbeatSe
     return Date.parse(s.agent.updatedAt) > Date.parse(first.agent.updatedAt) ? s : undefined;
   }, 5000);
   assert.deepEqual(later.relays, first.relays);
+});
+
+test('socat-relay agent with a bad --listen exits 2, naming the flag, before touching anything', async () => {
+  let stderr = '';
+  const io = { stdin: process.stdin, stdout: { write: () => true }, stderr: { write: (x: string) => { stderr += x; return true; } }, env: {} };
+  assert.equal(await runAgent(['--config-dir', '/nonexistent/relays.d', '--listen', '127.0.0.1:99999'], io), 2);
+  assert.match(stderr, /^agent: --listen "127\.0\.0\.1:99999": expected HOST:PORT, e\.g\. 127\.0\.0\.1:9465/);
 });

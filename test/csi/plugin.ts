@@ -132,12 +132,19 @@ export interface Plugin {
   proc: ManagedProcess;
   csiSocket: string;
   registrationSocket: string;
+  /** The plugin's /healthz address (`127.0.0.1:PORT`), unless --health-listen turned it off. */
+  health?: string;
+  logFile: string;
 }
 
 let starts = 0;
 
-/** Starts `socat-relay csi` inside the namespace and waits until it answers. */
+/**
+ * Starts `socat-relay csi` inside the namespace and waits until it answers. Its /healthz goes to a free
+ * port unless `extra` sets --health-listen (the default 127.0.0.1:9466 belongs to a real node's plugin).
+ */
 export async function startPlugin(ns: MountNamespace, l: Layout, extra: string[] = []): Promise<Plugin> {
+  if (!extra.some((a) => a.startsWith('--health-listen'))) extra = [...extra, '--health-listen', '127.0.0.1:0'];
   const paths = pluginPaths(l.kubeletDir, 'csi.socat.io');
   const logFile = path.join(l.logDir, `plugin-${++starts}.log`);
   const proc = spawnManaged('csi plugin', 'nsenter', [
@@ -166,7 +173,8 @@ export async function startPlugin(ns: MountNamespace, l: Layout, extra: string[]
     await proc.stop();
     throw new Error(`the plugin did not start (${(e as Error).message}); its log:\n${proc.logTail()}`);
   }
-  return { proc, ...paths };
+  const served = /"address":"([^"]+)","msg":"serving \/healthz"/.exec(readFileSync(logFile, 'utf8'))?.[1];
+  return { proc, ...paths, ...(served ? { health: served } : {}), logFile };
 }
 
 export type Services = ReturnType<typeof loadServices>;

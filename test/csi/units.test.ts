@@ -1,7 +1,7 @@
 // The plugin's pure parts, without root: reading mountinfo, the node file of one relay, the command line.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseCsiArgs } from '../../cli/csi.js';
+import { parseCsiArgs, run as runCsi } from '../../cli/csi.js';
 import { findMount, parseMountInfo } from '../../node-agent/csi/mount.js';
 import { interpretNodeFile } from '../../node-agent/csi/relays.js';
 import { checkTargetPath } from '../../node-agent/csi/validate.js';
@@ -59,6 +59,7 @@ test('target paths: only normal absolute paths strictly under the pods folder', 
 test('csi command line: defaults, NODE_NAME, and refused values', () => {
   assert.deepEqual(parseCsiArgs([], {}, () => 'host-1'), {
     configDir: '/etc/socat-relay/relays.d', socketDir: '/run/socat-relay', kubeletDir: '/var/lib/kubelet', nodeId: 'host-1', driverName: 'csi.socat.io', register: true,
+    healthListen: { host: '127.0.0.1', port: 9466 },
   });
   const a = parseCsiArgs(['--kubelet-dir', '/k', '--no-register', '--driver-name', 'relay.example.com'], { NODE_NAME: 'node-7' }, () => 'host-1');
   assert.ok(a !== 'help');
@@ -70,4 +71,29 @@ test('csi command line: defaults, NODE_NAME, and refused values', () => {
   assert.throws(() => parseCsiArgs(['--driver-name', 'Bad_Name'], {}), /--driver-name/);
   assert.throws(() => parseCsiArgs(['--bogus'], {}), /bogus/);
   assert.equal(parseCsiArgs(['--help'], {}), 'help');
+});
+
+test('csi --health-listen: HOST:PORT or [V6]:PORT, \'\' and off disable it, bad values name the flag', () => {
+  const health = (v: string) => {
+    const a = parseCsiArgs(['--health-listen', v], {}, () => 'h');
+    assert.ok(a !== 'help');
+    return a.healthListen;
+  };
+  assert.deepEqual(health('127.0.0.1:19466'), { host: '127.0.0.1', port: 19466 });
+  assert.deepEqual(health('[::1]:9466'), { host: '::1', port: 9466 });
+  assert.deepEqual(health('127.0.0.1:0'), { host: '127.0.0.1', port: 0 });
+  assert.equal(health(''), undefined);
+  assert.equal(health('off'), undefined);
+  for (const bad of ['9466', '127.0.0.1', '127.0.0.1:', '127.0.0.1:65536', '127.0.0.1:x', ':9466', 'a:b:9466', 'on']) {
+    assert.throws(() => parseCsiArgs(['--health-listen', bad], {}), (e: Error) => e.message.startsWith(`--health-listen ${JSON.stringify(bad)}: expected HOST:PORT, e.g. 127.0.0.1:9466`), bad);
+  }
+  assert.throws(() => parseCsiArgs(['--health-listen'], {}), /--health-listen/);
+});
+
+test('socat-relay csi with a bad --health-listen exits 2, naming the flag, before serving anything', async () => {
+  let stderr = '';
+  const io = { stdin: process.stdin, stdout: { write: () => true }, stderr: { write: (s: string) => { stderr += s; return true; } }, env: {} };
+  assert.equal(await runCsi(['--health-listen', 'localhost'], io), 2);
+  assert.match(stderr, /^csi: --health-listen "localhost": expected HOST:PORT/);
+  assert.match(stderr, /usage: socat-relay csi/);
 });

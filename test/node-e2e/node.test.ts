@@ -4,10 +4,11 @@
 // in order on it, and the end checks that nothing it made is left on the host.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import {
   ApiError, applyAll, killPids, links, mountsUnder, netnsNames, nodeUnavailable, processesMentioning, readManifests, skipUnlessControlPlane, waitFor,
 } from '../harness/index.js';
+import { pluginPaths } from '../../node-agent/csi/server.js';
 import { sidecarName, socketPath } from '../../relay/index.js';
 import {
   AGENT_POD, applyRelay, consumerPod, createConsumer, deletePod, startCluster, waitForPodRunning, type Cluster,
@@ -214,6 +215,38 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
     await deletePod(c, RESTRICTED, 'csi-consumer');
     await deletePod(c, DENIED, 'csi-intruder');
     await waitFor('the CSI mount gone with the pod (NodeUnpublishVolume)', () => !csiMounts().some((m) => m.mountPoint.includes(podUid)), { timeoutMs: 60_000, intervalMs: 500 });
+  });
+
+  test('CSI liveness: the kubelet probes the csi container\'s /healthz on the node loopback; a deleted plugin socket fails it and the kubelet restarts the container, which serves and registers again', async () => {
+    const csiStatus = async () => (await c.cp.client.get('v1', 'Pod', c.agentMirrorPod, 'kube-system')).status.containerStatuses.find((s: AnyObj) => s.name === 'csi');
+    const mirror = await c.cp.client.get('v1', 'Pod', c.agentMirrorPod, 'kube-system');
+    const probe = mirror.spec.containers.find((x: AnyObj) => x.name === 'csi').livenessProbe;
+    assert.deepEqual(probe.httpGet, { host: '127.0.0.1', port: 9466, path: '/healthz', scheme: 'HTTP' });
+    // A hostNetwork pod: its 127.0.0.1 is this host's, where the kubelet asks too.
+    const healthz = async () => {
+      const r = await fetch('http://127.0.0.1:9466/healthz', { signal: AbortSignal.timeout(10_000) });
+      return { status: r.status, body: await r.text() };
+    };
+    assert.deepEqual(await healthz(), { status: 200, body: 'ok\n' });
+    const before = (await csiStatus()).restartCount as number;
+    const { csiSocket } = pluginPaths(c.node.dirs.kubeletRoot, 'csi.socat.io');
+    rmSync(csiSocket);
+    const failing = await healthz();
+    assert.equal(failing.status, 503);
+    assert.ok(failing.body.startsWith(`CSI Probe over unix:${csiSocket} failed: UNAVAILABLE`), failing.body);
+    await waitFor('the kubelet to restart the csi container', async () => {
+      const st = await csiStatus();
+      return st.restartCount > before && st.state?.running ? st : undefined;
+    }, { timeoutMs: 120_000, intervalMs: 1000 });
+    const events = await c.cp.client.list<AnyObj>('v1', 'Event', 'kube-system');
+    const unhealthy = events.find((e) => e.involvedObject?.name === c.agentMirrorPod && e.reason === 'Unhealthy' && /Liveness probe failed.*503/.test(e.message ?? ''));
+    assert.ok(unhealthy, `an Unhealthy event naming the 503: ${JSON.stringify(events.filter((e) => e.reason === 'Unhealthy').map((e) => e.message))}`);
+    await waitFor('the restarted plugin healthy, its socket back', async () => existsSync(csiSocket) && (await healthz().catch(() => undefined))?.status === 200, { timeoutMs: 60_000, intervalMs: 500 });
+    // The stopped plugin removed its registration socket (the kubelet deregistered it); the new one registers.
+    await waitFor('the kubelet to register csi.socat.io again', async () => {
+      const cn = await c.cp.client.getOrUndefined('storage.k8s.io/v1', 'CSINode', c.node.name);
+      return cn?.spec?.drivers?.some((d: AnyObj) => d.name === 'csi.socat.io');
+    }, { timeoutMs: 60_000, intervalMs: 500 });
   });
 
   test('a pod without the label gets nothing', async () => {

@@ -223,14 +223,12 @@ describe('the controller manifests', () => {
 
 describe('the webhook configurations', () => {
   const excluded = { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', NAMESPACE] }] };
-  test('pods: CREATE, and UPDATE of pods/ephemeralcontainers; opt-in label, namespaces excluded, mirror pods skipped, fails open, short timeout, reinvoked', () => {
-    const [w, ...rest] = one('MutatingWebhookConfiguration', 'socat-relay').webhooks;
+  test('pods: CREATE; opt-in label, namespaces excluded, mirror pods skipped, fails open, short timeout, reinvoked', () => {
+    const [w, , ...rest] = one('MutatingWebhookConfiguration', 'socat-relay').webhooks;
     assert.equal(rest.length, 0);
+    assert.equal(w.name, 'pods.socat.io');
     assert.deepEqual(w.clientConfig.service, { name: 'socat-relay-webhook', namespace: NAMESPACE, path: '/mutate-pods', port: 443 });
-    assert.deepEqual(w.rules, [
-      { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' },
-      { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods/ephemeralcontainers'], scope: 'Namespaced' },
-    ]);
+    assert.deepEqual(w.rules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }]);
     assert.deepEqual(w.objectSelector, { matchExpressions: [{ key: CONSUME_LABEL, operator: 'Exists' }] });
     assert.deepEqual(w.namespaceSelector, excluded);
     assert.deepEqual([w.failurePolicy, w.sideEffects, w.timeoutSeconds, w.reinvocationPolicy, w.admissionReviewVersions], ['Ignore', 'None', 5, 'IfNeeded', ['v1']]);
@@ -239,6 +237,23 @@ describe('the webhook configurations', () => {
     assert.equal(celEval(skipMirror, { object: { metadata: { annotations: { a: 'b' } } } }), true);
     assert.equal(celEval(skipMirror, { object: { metadata: {} } }), true);
   });
+  test('ephemeral containers (kubectl debug): UPDATE of pods/ephemeralcontainers of a labeled pod or one that carries socat-* volumes, not selected by the (mutable) label, fails open, never reinvoked', () => {
+    const [pods, w] = one('MutatingWebhookConfiguration', 'socat-relay').webhooks;
+    assert.equal(w.name, 'ephemeral-containers.socat.io');
+    assert.deepEqual(w.clientConfig, pods.clientConfig);
+    assert.deepEqual(w.rules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods/ephemeralcontainers'], scope: 'Namespaced' }]);
+    assert.equal(w.objectSelector, undefined);
+    assert.deepEqual(w.namespaceSelector, excluded);
+    assert.deepEqual([w.failurePolicy, w.sideEffects, w.timeoutSeconds, w.reinvocationPolicy, w.admissionReviewVersions], ['Ignore', 'None', 5, 'Never', ['v1']]);
+    assert.deepEqual(w.matchConditions[0], pods.matchConditions[0]);
+    const scope = w.matchConditions[1].expression as string;
+    const debug = { operation: 'UPDATE', subResource: 'ephemeralcontainers' };
+    const pod = (labels: Record<string, string>, volumes: string[]) => ({ metadata: { labels }, spec: { volumes: volumes.map((name) => ({ name, emptyDir: {} })) } });
+    assert.equal(celEval(scope, { request: debug, object: pod({ [CONSUME_LABEL]: 'sched' }, []) }), true, 'labeled');
+    assert.equal(celEval(scope, { request: debug, object: pod({}, ['data', 'socat-sched']) }), true, 'label gone, socat-* volume');
+    assert.equal(celEval(scope, { request: debug, object: pod({ app: 'x' }, ['data']) }), false, 'neither');
+    assert.equal(celEval(scope, { request: debug, object: { metadata: {}, spec: {} } }), false, 'no labels, no volumes');
+  });
   test('relays: CREATE and UPDATE, fails closed', () => {
     const [w, ...rest] = one('ValidatingWebhookConfiguration', 'socat-relay').webhooks;
     assert.equal(rest.length, 0);
@@ -246,13 +261,28 @@ describe('the webhook configurations', () => {
     assert.deepEqual(w.rules, [{ apiGroups: ['socat.io'], apiVersions: ['v1alpha1'], operations: ['CREATE', 'UPDATE'], resources: ['relays'], scope: 'Cluster' }]);
     assert.deepEqual([w.failurePolicy, w.sideEffects, w.timeoutSeconds, w.admissionReviewVersions], ['Fail', 'None', 5, ['v1']]);
   });
-  test('the sidecar policy matches the same pods as the pod webhook', () => {
+  test('the sidecar policy matches the same pods as the pod webhook (at CREATE)', () => {
     const vap = one('ValidatingAdmissionPolicy', 'socat-relay-require-sidecar');
     const w = one('MutatingWebhookConfiguration', 'socat-relay').webhooks[0];
     assert.deepEqual(vap.spec.matchConstraints.objectSelector, w.objectSelector);
     assert.deepEqual(vap.spec.matchConstraints.namespaceSelector, w.namespaceSelector);
     assert.deepEqual(vap.spec.matchConstraints.resourceRules, w.rules.map(({ scope: _scope, ...rule }: { scope: string }) => rule));
     const binding = one('ValidatingAdmissionPolicyBinding', 'socat-relay-require-sidecar');
+    assert.deepEqual([binding.spec.policyName, binding.spec.validationActions], [vap.metadata.name, ['Deny']]);
+  });
+  test('the injected-pods policy matches the ephemeral-container webhook\'s pods, and UPDATEs of pods that carry socat-* volumes', () => {
+    const vap = one('ValidatingAdmissionPolicy', 'socat-relay-injected-pods');
+    const w = one('MutatingWebhookConfiguration', 'socat-relay').webhooks[1];
+    assert.equal(vap.spec.matchConstraints.objectSelector, undefined, 'labels are mutable: not selected by the label');
+    assert.deepEqual(vap.spec.matchConstraints.namespaceSelector, w.namespaceSelector);
+    assert.deepEqual(vap.spec.matchConstraints.resourceRules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods', 'pods/ephemeralcontainers'] }]);
+    assert.deepEqual(vap.spec.matchConditions, w.matchConditions);
+    const scope = vap.spec.matchConditions[1].expression as string;
+    const withVolumes = { metadata: {}, spec: { volumes: [{ name: 'socat-sched' }] } };
+    const without = { metadata: { labels: { [CONSUME_LABEL]: 'sched' } }, spec: { volumes: [{ name: 'data' }] } };
+    assert.equal(celEval(scope, { request: { operation: 'UPDATE' }, oldObject: withVolumes, object: withVolumes }), true, 'UPDATE pods of a pod with socat-* volumes');
+    assert.equal(celEval(scope, { request: { operation: 'UPDATE' }, oldObject: without, object: without }), false, 'UPDATE pods of a labeled pod without socat-* volumes (nothing injected)');
+    const binding = one('ValidatingAdmissionPolicyBinding', 'socat-relay-injected-pods');
     assert.deepEqual([binding.spec.policyName, binding.spec.validationActions], [vap.metadata.name, ['Deny']]);
   });
 });

@@ -4,9 +4,9 @@ import { loadManifests, MANIFESTS, type KubeObject } from './load.js';
 import { celEval } from './openapi.js';
 import path from 'node:path';
 
-export function sidecarPolicy(): KubeObject {
-  const vap = loadManifests(path.join(MANIFESTS, 'policy')).find((l) => l.object.kind === 'ValidatingAdmissionPolicy');
-  if (!vap) throw new Error('no ValidatingAdmissionPolicy under manifests/policy/');
+export function sidecarPolicy(name = 'socat-relay-require-sidecar'): KubeObject {
+  const vap = loadManifests(path.join(MANIFESTS, 'policy')).find((l) => l.object.kind === 'ValidatingAdmissionPolicy' && l.object.metadata.name === name);
+  if (!vap) throw new Error(`no ValidatingAdmissionPolicy ${name} under manifests/policy/`);
   return vap.object;
 }
 

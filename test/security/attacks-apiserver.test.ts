@@ -1,6 +1,9 @@
-// The attack table (attacks.ts) on a real kube-apiserver: first the ValidatingAdmissionPolicy of
+// The attack table (attacks.ts) on a real kube-apiserver: first the ValidatingAdmissionPolicies of
 // manifests/policy alone (as when the controller is down), then our controller as a real process
-// behind the real webhook configurations, in hostPath and then in CSI mode. Last, Pod Security: in a
+// behind the real webhook configurations, in hostPath and then in CSI mode. kubectl debug's ephemeral
+// containers are added through the real pods/ephemeralcontainers subresource, to a stored consumer
+// and to one whose label is gone (labels are mutable: neither layer may select by the label alone).
+// Last, Pod Security: in a
 // namespace that enforces `restricted` (PodSecurity admission runs by default), a consumer injected in
 // CSI mode is admitted and the same pod in hostPath mode is refused with our message naming CSI mode.
 import { after, before, describe, test } from 'node:test';
@@ -9,10 +12,12 @@ import {
   ApiError, applyAll, installCrds, readManifests, registerWebhooks, skipUnlessControlPlane, startControlPlane, startController,
   waitUntilWebhookCalled, type ControlPlane, type KubeObject, type RunningController,
 } from '../harness/index.js';
-import type { RawPod, VolumeSource } from '../../webhook/admission/index.js';
+import type { RawContainer, RawPod, VolumeSource } from '../../webhook/admission/index.js';
 import {
-  CASES, EPHEMERAL_CASES, IMAGE, injectedPod, NAMESPACE, plainPod, RELAYS, RESTRICTED_NAMESPACE, SOCKET_DIR, withEphemeral, type Expect,
+  CASES, EPHEMERAL_CASES, IMAGE, injectedPod, METADATA_CASES, NAMESPACE, plainPod, RELAYS, RESTRICTED_NAMESPACE, SIDECAR, SOCKET_DIR,
+  unrelatedPod, withEphemeral, withoutLabel, type Expect,
 } from './attacks.js';
+import { CONSUME_LABEL } from '../../relay/index.js';
 
 import { required } from '../support/required.js';
 
@@ -51,8 +56,14 @@ describe('the attack table on a real API server', () => {
   let ctl: RunningController | undefined;
   const api = () => cp!.client;
   const create = (pod: RawPod) => api().create(pod as KubeObject, { dryRun: true });
-  const addEphemeral = (pod: RawPod) => api().request('PUT', `/api/v1/namespaces/${NAMESPACE}/pods/${pod.metadata!.name}/ephemeralcontainers`, { body: pod, query: { dryRun: 'All' } });
+  const podPath = (name: string) => `/api/v1/namespaces/${NAMESPACE}/pods/${name}`;
+  const addEphemeral = (pod: RawPod, dryRun = true) => api().request('PUT', `${podPath(pod.metadata!.name!)}/ephemeralcontainers`, { body: pod, query: { dryRun: dryRun ? 'All' : undefined } });
+  const patchMetadata = (name: string, patch: unknown, dryRun = true) =>
+    api().request('PATCH', podPath(name), { body: patch, contentType: 'application/merge-patch+json', query: { dryRun: dryRun ? 'All' : undefined } });
+  /** Stored consumers as the webhook injects them, and the same without their label (as a removed label leaves them). */
   let stored: Record<VolumeSource, RawPod>;
+  let unlabeled: Record<VolumeSource, RawPod>;
+  let unrelated: RawPod;
 
   async function controllerIn(volumeSource: VolumeSource): Promise<void> {
     const reuse = ctl ? { certs: ctl.certs, port: ctl.port } : {};
@@ -76,7 +87,11 @@ describe('the attack table on a real API server', () => {
     await waitUntilWebhookCalled('the policy', async () => !(await verdict(create(plainPod('probe')))).allowed);
     // The stored consumers the ephemeral-container cases are added to (the policy admits them).
     stored = { hostPath: injectedPod('hostPath', 'stored-hostpath'), csi: injectedPod('csi', 'stored-csi') };
-    for (const p of Object.values(stored)) await api().create(p as KubeObject);
+    // The state a removed label leaves (the policy now refuses the removal itself): created unlabeled,
+    // which no check selects at creation — as a pod relabeled before the policy was installed.
+    unlabeled = { hostPath: withoutLabel(injectedPod('hostPath', 'unlabeled-hostpath')), csi: withoutLabel(injectedPod('csi', 'unlabeled-csi')) };
+    unrelated = unrelatedPod('unrelated');
+    for (const p of [...Object.values(stored), ...Object.values(unlabeled), unrelated]) await api().create(p as KubeObject);
   });
   after(async () => {
     await ctl?.stop();
@@ -88,11 +103,52 @@ describe('the attack table on a real API server', () => {
       judge(await verdict(create(c.pod())), c.policy, 'the policy');
     });
   }
-  for (const c of EPHEMERAL_CASES) {
-    test(`policy alone, pods/ephemeralcontainers: ${c.name} → ${c.policy === 'allowed' ? 'admitted' : 'denied'}`, { skip }, async () => {
-      judge(await verdict(addEphemeral(withEphemeral(stored.hostPath, c.container))), c.policy, 'the policy');
+  for (const source of ['hostPath', 'csi'] as const) {
+    for (const c of EPHEMERAL_CASES) {
+      test(`policy alone, pods/ephemeralcontainers of a ${source} consumer: ${c.name} → ${c.policy === 'allowed' ? 'admitted' : 'denied'}`, { skip }, async () => {
+        judge(await verdict(addEphemeral(withEphemeral(stored[source], c.container))), c.policy, 'the policy');
+      });
+      test(`policy alone, pods/ephemeralcontainers of a ${source} consumer whose label is gone: ${c.name} → ${c.policy === 'allowed' ? 'admitted' : 'denied'}`, { skip }, async () => {
+        judge(await verdict(addEphemeral(withEphemeral(unlabeled[source], c.container))), c.policy, 'the policy');
+      });
+    }
+  }
+  for (const c of METADATA_CASES) {
+    test(`policy alone, UPDATE of a stored consumer: ${c.name} → ${c.policy === 'allowed' ? 'admitted' : 'denied'}`, { skip }, async () => {
+      judge(await verdict(patchMetadata(stored.hostPath.metadata!.name!, c.patch)), c.policy, 'the policy');
     });
   }
+  test('policy alone, the attack for real: remove the consumer\'s label, then kubectl debug a container that mounts the relay folder writable → the label removal is refused, and the debug container too', { skip }, async () => {
+    const name = 'victim';
+    await api().create(injectedPod('csi', name) as KubeObject);
+    const unlabel = await verdict(patchMetadata(name, { metadata: { labels: { [CONSUME_LABEL]: null } } }, false));
+    judge(unlabel, /pod victim carries the socat-relay volumes socat-sched: label socat\.io\/consume cannot change after creation/, 'the policy');
+    const pod = (await api().get('v1', 'Pod', name, NAMESPACE)) as RawPod;
+    assert.equal(pod.metadata?.labels?.[CONSUME_LABEL], 'sched', 'the label is still there');
+    const debug = { name: 'debug', image: 'busybox', volumeMounts: [{ name: SIDECAR, mountPath: '/relay' }] };
+    judge(await verdict(addEphemeral(withEphemeral(pod, debug), false)), /ephemeral containers "debug" \(socat-sched\) mount an injected socat-\* volume writable/, 'the policy');
+    // The same on the pod without its label (the state the removal would have left).
+    judge(await verdict(addEphemeral(withEphemeral(unlabeled.csi, debug), false)), /ephemeral containers "debug" \(socat-sched\) mount an injected socat-\* volume writable/, 'the policy');
+    const after = (await api().get('v1', 'Pod', unlabeled.csi.metadata!.name!, NAMESPACE)) as RawPod;
+    assert.equal(after.spec?.ephemeralContainers, undefined, 'no ephemeral container was stored');
+    // Legitimate kubectl debug still works, for real: read-only, and without the relay folder.
+    await addEphemeral(withEphemeral(pod, { ...debug, volumeMounts: [{ name: SIDECAR, mountPath: '/relay', readOnly: true }] }), false);
+    const debugged = (await api().get('v1', 'Pod', name, NAMESPACE)) as RawPod;
+    await addEphemeral(withEphemeral(debugged, { name: 'debug-2', image: 'busybox' }), false);
+    const last = (await api().get('v1', 'Pod', name, NAMESPACE)) as RawPod;
+    assert.deepEqual((last.spec?.ephemeralContainers as RawContainer[] | undefined)?.map((c) => c.name), ['debug', 'debug-2']);
+  });
+  test('policy alone: a pod without the label and without socat-* volumes is not ours — any debug container, any label', { skip }, async () => {
+    for (const container of [
+      { name: 'socat-sched', image: 'busybox', volumeMounts: [{ name: 'data', mountPath: '/data' }] },
+      { name: 'debug', image: 'busybox', volumeMounts: [{ name: 'data', mountPath: '/data' }] },
+    ]) {
+      judge(await verdict(addEphemeral(withEphemeral(unrelated, container))), 'allowed', 'the policy');
+    }
+    for (const patch of [{ metadata: { labels: { [CONSUME_LABEL]: 'sched' } } }, { metadata: { labels: { app: null }, annotations: { 'socat.io/injected': 'sched' } } }]) {
+      judge(await verdict(patchMetadata(unrelated.metadata!.name!, patch)), 'allowed', 'the policy');
+    }
+  });
 
   for (const source of ['hostPath', 'csi'] as const) {
     describe(`through our webhook (controller in ${source} mode)`, () => {
@@ -112,11 +168,13 @@ describe('the attack table on a real API server', () => {
         });
       }
       for (const c of EPHEMERAL_CASES) {
-        test(`webhook, pods/ephemeralcontainers: ${c.name} → ${c.webhook === 'allowed' ? 'admitted' : 'denied'}`, { skip }, async () => {
-          const v = await verdict(addEphemeral(withEphemeral(stored[source], c.container)));
-          judge(v, c.webhook, 'the webhook');
-          if (c.webhook !== 'allowed') assert.match(v.message, /admission webhook "pods\.socat\.io" denied the request/);
-        });
+        for (const [whose, pod] of [['a consumer', () => stored[source]], ['a consumer whose label is gone', () => unlabeled[source]]] as const) {
+          test(`webhook, pods/ephemeralcontainers of ${whose}: ${c.name} → ${c.webhook === 'allowed' ? 'admitted' : 'denied'}`, { skip }, async () => {
+            const v = await verdict(addEphemeral(withEphemeral(pod(), c.container)));
+            judge(v, c.webhook, 'the webhook');
+            if (c.webhook !== 'allowed') assert.match(v.message, /admission webhook "ephemeral-containers\.socat\.io" denied the request/);
+          });
+        }
       }
       test('the stored marker lists only the verified relay, whatever the pod claimed', { skip }, async () => {
         const p = plainPod(`marker-${source.toLowerCase()}`);

@@ -14,7 +14,7 @@ import {
   decidePod, normaliseHostPath, podCreateRequest, relationToRoot, sameImageButRegistry, type AdmissionRequest, type RawPod,
 } from '../../webhook/admission/index.js';
 import {
-  CASES, context, EPHEMERAL_CASES, IMAGE, injectedPod, NAMESPACE, plainPod, RELAY, RELAYS, SOCKET_DIR, withEphemeral, type Expect,
+  CASES, context, EPHEMERAL_CASES, IMAGE, injectedPod, NAMESPACE, plainPod, RELAY, RELAYS, SOCKET_DIR, unrelatedPod, withEphemeral, withoutLabel, type Expect,
 } from './attacks.js';
 
 const relaysDir = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-attacks-'));
@@ -71,9 +71,15 @@ for (const c of EPHEMERAL_CASES) {
   });
 }
 
-test('an ephemeral container on an unlabeled pod is not our business', () => {
-  const pod = withEphemeral(injectedPod(), { name: 'socat-sched', image: 'busybox' });
-  delete pod.metadata!.labels!['socat.io/consume'];
+for (const c of EPHEMERAL_CASES) {
+  test(`webhook, pods/ephemeralcontainers of a consumer whose label is gone: ${c.name} → ${c.webhook === 'allowed' ? 'allowed' : 'denied'} (labels are mutable)`, () => {
+    const d = decidePod(ephemeralUpdate(withEphemeral(withoutLabel(injectedPod()), c.container)), context());
+    judge(d.response.allowed, d.response.status?.message ?? '', c.webhook, 'the webhook');
+  });
+}
+
+test('an ephemeral container on a pod without the label and without socat-* volumes is not our business', () => {
+  const pod = withEphemeral(unrelatedPod('u'), { name: 'socat-sched', image: 'busybox', volumeMounts: [{ name: 'data', mountPath: '/data' }] });
   assert.equal(decidePod(ephemeralUpdate(pod), context()).response.allowed, true);
 });
 

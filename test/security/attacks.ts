@@ -4,7 +4,7 @@
 // on a real API server (as when the controller is down). Each row says what the webhook and what the
 // policy answer: `allowed`, or a pattern of the denial message.
 import fjp from 'fast-json-patch';
-import type { Relay } from '../../relay/index.js';
+import { CONSUME_LABEL, INJECTED_ANNOTATION, type Relay } from '../../relay/index.js';
 import { StaticCatalog } from '../../webhook/catalog/catalog.js';
 import {
   decidePod, defaultInjectOptions, patchOps, podCreateRequest,
@@ -191,8 +191,50 @@ export interface EphemeralCase {
 export const EPHEMERAL_CASES: EphemeralCase[] = [
   { name: 'a debug container', container: { name: 'debug', image: 'busybox' }, webhook: 'allowed', policy: 'allowed' },
   { name: 'a debug container mounting the injected volume read-only', container: { name: 'debug', image: 'busybox', volumeMounts: [{ name: SIDECAR, mountPath: '/relay', readOnly: true }] }, webhook: 'allowed', policy: 'allowed' },
-  { name: 'an ephemeral socat-sched', container: { name: SIDECAR, image: 'busybox' }, webhook: /spec\.ephemeralContainers\[0\] "socat-sched": ephemeral containers may not use the prefix socat-/, policy: /ephemeral.*socat-sched/ },
-  { name: 'a debug container mounting the injected volume writable', container: { name: 'debug', image: 'busybox', volumeMounts: [{ name: SIDECAR, mountPath: '/relay' }] }, webhook: /spec\.ephemeralContainers\[0\] "debug" mounts the injected volume "socat-sched" writable: set readOnly: true/, policy: /containers "debug" mount an injected socat-\* volume writable/ },
+  // The sidecar's own name: the API server refuses the duplicate name before any policy runs.
+  { name: 'an ephemeral socat-sched', container: { name: SIDECAR, image: 'busybox' }, webhook: /spec\.ephemeralContainers\[0\] "socat-sched": ephemeral containers may not use the prefix socat-/, policy: /spec\.ephemeralContainers\[0\]\.name: Duplicate value: "socat-sched"/ },
+  { name: 'an ephemeral socat-etcd', container: { name: 'socat-etcd', image: 'busybox' }, webhook: /spec\.ephemeralContainers\[0\] "socat-etcd": ephemeral containers may not use the prefix socat-/, policy: /ephemeral containers socat-etcd: the prefix socat- is reserved for injected sidecars/ },
+  { name: 'a debug container mounting the injected volume writable', container: { name: 'debug', image: 'busybox', volumeMounts: [{ name: SIDECAR, mountPath: '/relay' }] }, webhook: /spec\.ephemeralContainers\[0\] "debug" mounts the injected volume "socat-sched" writable: set readOnly: true/, policy: /ephemeral containers "debug" \(socat-sched\) mount an injected socat-\* volume writable: set readOnly: true/ },
+  { name: 'a debug container mounting the injected volume with readOnly: false', container: { name: 'debug', image: 'busybox', volumeMounts: [{ name: SIDECAR, mountPath: '/run/socat-relay/sched', readOnly: false }] }, webhook: /spec\.ephemeralContainers\[0\] "debug" mounts the injected volume "socat-sched" writable/, policy: /ephemeral containers "debug" \(socat-sched\) mount an injected socat-\* volume writable/ },
+];
+
+/**
+ * The consumer as a removed label leaves it (`kubectl label pod X socat.io/consume-`): no label, but
+ * still the injected sidecar, volume and marker. Labels are mutable, so the ephemeral-container checks
+ * must not depend on the label.
+ */
+export function withoutLabel(pod: RawPod): RawPod {
+  const p = structuredClone(pod);
+  delete p.metadata!.labels![CONSUME_LABEL];
+  return p;
+}
+
+/** An unlabeled pod without socat-* volumes (Pod Security's business, never ours), with a volume of its own. */
+export function unrelatedPod(name: string): RawPod {
+  return {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name, namespace: NAMESPACE, labels: { app: 'unrelated' } },
+    spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10', volumeMounts: [{ name: 'data', mountPath: '/data' }] }], volumes: [{ name: 'data', emptyDir: {} }] },
+  };
+}
+
+/** Metadata changes (a JSON merge patch, UPDATE pods) of the stored consumer: judged by the policy only. */
+export interface MetadataCase {
+  name: string;
+  patch: { metadata: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> } };
+  policy: Expect;
+}
+
+const FIXED = (what: string) => new RegExp(`pod \\S+ carries the socat-relay volumes socat-sched: ${what.replace(/\./g, '\\.')} cannot change after creation .*recreate the pod`);
+
+export const METADATA_CASES: MetadataCase[] = [
+  { name: 'another label added', patch: { metadata: { labels: { team: 'observability' } } }, policy: 'allowed' },
+  { name: 'another annotation added', patch: { metadata: { annotations: { 'example.com/owner': 'ops' } } }, policy: 'allowed' },
+  { name: 'the label socat.io/consume removed (kubectl label pod X socat.io/consume-)', patch: { metadata: { labels: { [CONSUME_LABEL]: null } } }, policy: FIXED('label socat.io/consume') },
+  { name: 'the label socat.io/consume changed to etcd', patch: { metadata: { labels: { [CONSUME_LABEL]: 'etcd' } } }, policy: FIXED('label socat.io/consume') },
+  { name: 'the annotation socat.io/consume added (etcd)', patch: { metadata: { annotations: { [CONSUME_LABEL]: 'etcd' } } }, policy: FIXED('annotation socat.io/consume') },
+  { name: 'the marker socat.io/injected removed', patch: { metadata: { annotations: { [INJECTED_ANNOTATION]: null } } }, policy: FIXED('annotation socat.io/injected') },
+  { name: 'the marker changed to etcd,sched and the label removed', patch: { metadata: { labels: { [CONSUME_LABEL]: null }, annotations: { [INJECTED_ANNOTATION]: 'etcd,sched' } } }, policy: FIXED('label socat.io/consume, annotation socat.io/injected') },
 ];
 
 /** The stored pod with one more ephemeral container: the object of the pods/ephemeralcontainers UPDATE. */

@@ -167,6 +167,11 @@ export const CASES: PodCase[] = [
     p.spec.initContainers.push({ name: 'setup', image: 'busybox', volumeMounts: [{ name: SIDECAR, mountPath: '/relay', readOnly: false }] });
   }, /spec\.initContainers\[1\] "setup" mounts the injected volume "socat-sched" writable/, /containers "setup" mount an injected socat-\* volume writable/),
 
+  fromInjected('an ephemeral container socat-etcd at creation', (p) => {
+    p.spec.ephemeralContainers = [{ name: 'socat-etcd', image: 'busybox', volumeMounts: [{ name: SIDECAR, mountPath: '/relay' }] }];
+  }, /spec\.ephemeralContainers\[0\] "socat-etcd": ephemeral containers may not use the prefix socat-/, /spec\.ephemeralContainers: Forbidden: cannot be set on create/,
+    'the API server refuses ephemeral containers at creation before any policy runs (they come later, through pods/ephemeralcontainers)'),
+
   // Names and labels.
   fromInjected('a second volume named socat-sched', (p) => { p.spec.volumes.push({ name: SIDECAR, emptyDir: {} }); },
     /spec\.volumes\[1\]: duplicate volume name "socat-sched" \(also spec\.volumes\[0\]\)/, /Duplicate value: "socat-sched"/,

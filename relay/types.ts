@@ -1,5 +1,6 @@
 // The Relay API (socat.io/v1alpha1, cluster-scoped). Field names are a contract with every user's
 // manifests and with the CRD (manifests/crd/): extend, never rename.
+import type { LabelSelector, Protocol, RelaySpec, UdpMode } from './schema.generated.js';
 
 export const GROUP = 'socat.io';
 export const VERSION = 'v1alpha1';
@@ -7,41 +8,18 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 export const KIND = 'Relay';
 export const PLURAL = 'relays';
 
-export type Protocol = 'TCP' | 'UDP';
-export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP'];
-export type UdpMode = 'OneWay' | 'RequestReply';
-export const UDP_MODES: readonly UdpMode[] = ['OneWay', 'RequestReply'];
+// The spec's types and enum value lists are generated from the CRD (manifests/crd/) with its schema:
+// relay/schema.generated.ts (`npm run gen:relay-schema`; a test fails when they differ).
+export {
+  PROTOCOLS, UDP_MODES, SELECTOR_OPERATORS,
+  type Protocol, type UdpMode, type SelectorOperator, type LabelSelector, type LabelSelectorRequirement,
+  type SidecarResources, type RelaySpec,
+} from './schema.generated.js';
 
-export interface LabelSelectorRequirement {
-  key: string;
-  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
-  values?: string[];
-}
-
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: LabelSelectorRequirement[];
-}
-
+/** Resolved sidecar requests and limits (quantities as strings): a relay's or the controller's default. */
 export interface ResourceRequirements {
   requests?: Record<string, string>;
   limits?: Record<string, string>;
-}
-
-export interface RelaySpec {
-  /** TCP (default) or UDP. */
-  protocol?: Protocol;
-  /** The service on the node's loopback. */
-  target: { host: string; port: number };
-  /** Where the sidecar listens inside the consumer pod. Defaults: address 127.0.0.1, port = target.port. */
-  listen?: { port?: number; address?: string };
-  /** UDP only. OneWay (default): datagrams to the target, no replies. RequestReply: DNS-like. */
-  udp?: { mode?: UdpMode; replyTimeoutSeconds?: number };
-  /** Node labels (all must match) that select the nodes running this relay; empty = every node. */
-  nodeSelector?: Record<string, string>;
-  /** Required: who may consume it. `namespaceSelector: {}` means every namespace. */
-  consumers: { namespaces?: string[]; namespaceSelector?: LabelSelector };
-  sidecar?: { resources?: ResourceRequirements };
 }
 
 export interface ObjectMeta {
@@ -54,6 +32,8 @@ export interface ObjectMeta {
   [key: string]: unknown;
 }
 
+// The status is written by the controllers, never by users, so its types stay written by hand here; the
+// CRD's status schema is checked against them in test/manifests/crd-schema.test.ts.
 export type NodeRelayState = 'Running' | 'Starting' | 'Failing' | 'Invalid' | 'AgentMissing';
 
 export interface RelayNodeStatus {

@@ -1,19 +1,26 @@
 // The one validation of a Relay, shared by the validating webhook, `socat-relay validate`, the
 // reconcile and the node agent. It takes untrusted input (parsed JSON/YAML of any shape) and returns
 // every problem, each naming its field, plus warnings for what is legal but likely wrong.
+//
+// Two layers. The structure (types, required fields, enums, ranges, lengths, patterns, unknown fields)
+// comes from the CRD's schema, walked by relay/structure.ts: nothing of it is written here. This file
+// holds what a schema cannot say: apiVersion/kind/metadata (the relay name must become a socket folder
+// and a container name), loopback-only targets and bindable listen addresses (relay/loopback.ts), the
+// low-port and wide-open warnings, label keys, selector operator/values coherence, udp only with UDP,
+// replyTimeoutSeconds only with RequestReply, allowed resource names, duplicate namespaces; then it
+// applies the defaults (ResolvedRelay). A semantic check never looks at a field that already failed
+// its structure (or sits in one that did), so each field gets at most one problem.
 import {
-  API_VERSION, KIND, PROTOCOLS, UDP_MODES,
-  type LabelSelector, type Protocol, type Relay, type ResolvedRelay, type UdpMode,
+  API_VERSION, KIND,
+  type LabelSelector, type LabelSelectorRequirement, type Relay, type RelaySpec, type ResolvedRelay,
 } from './types.js';
 import { DEFAULT_REPLY_TIMEOUT_SECONDS, MAX_RELAY_NAME } from './constants.js';
 import { checkListenAddress, checkTargetHost, shown } from './loopback.js';
 import { isObject } from '../lib/object.js';
-import { specFields } from './structure.js';
+import { RELAY_SPEC_SCHEMA } from './schema.generated.js';
+import { checkStructure, describe, inFieldOrder, type Problem, type StructuralSchema } from './structure.js';
 
-export interface Problem {
-  field: string;
-  message: string;
-}
+export type { Problem };
 
 export interface ValidationResult {
   problems: Problem[];
@@ -22,87 +29,48 @@ export interface ValidationResult {
   resolved?: ResolvedRelay;
 }
 
+export interface ValidateOptions {
+  /** The spec's structural schema (default: the CRD's, relay/schema.generated.ts); tests pass a changed copy. */
+  schema?: StructuralSchema;
+}
+
 export function formatProblem(p: Problem): string {
   return `${p.field}: ${p.message}`;
 }
 
 const RELAY_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
-const QUANTITY = /^[+-]?(\d+(\.\d*)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+)?$/;
-const MAX_REPLY_TIMEOUT = 300;
-
-// The fields each object may hold come from the CRD (relay/structure.ts): one source for the structure.
-const SPEC_FIELDS = specFields('');
-const TARGET_FIELDS = specFields('target');
-const LISTEN_FIELDS = specFields('listen');
-const UDP_FIELDS = specFields('udp');
-const CONSUMER_FIELDS = specFields('consumers');
-const SIDECAR_FIELDS = specFields('sidecar');
-const RESOURCES_FIELDS = specFields('sidecar.resources');
-const SELECTOR_FIELDS = specFields('consumers.namespaceSelector');
-const EXPRESSION_FIELDS = specFields('consumers.namespaceSelector.matchExpressions[]');
+const RESOURCE_NAMES = ['cpu', 'memory', 'ephemeral-storage'];
+const LOW_PORT = 1024;
+const LONG_REPLY_TIMEOUT = 30;
 
 type Obj = Record<string, unknown>;
-const isObj: (v: unknown) => v is Obj = isObject;
 
+/** The problems and warnings of one validation, and which fields failed their structure. */
 class Collector {
   problems: Problem[] = [];
   warnings: string[] = [];
+  private readonly failed: Set<string>;
+  constructor(structural: Problem[] = []) {
+    this.problems.push(...structural);
+    this.failed = new Set(structural.map((p) => p.field));
+  }
   bad(field: string, message: string): void {
     this.problems.push({ field, message });
   }
   warn(message: string): void {
     this.warnings.push(message);
   }
-  /** Reports fields not in `known`: a typo must not silently become a default. */
-  unknown(obj: Obj, known: string[], at: string): void {
-    for (const k of Object.keys(obj)) if (!known.includes(k)) this.bad(`${at}.${shown(k, 320)}`, `unknown field (allowed: ${known.join(', ')})`);
+  /** True when neither `field` (a path of the schema's own names and list indexes) nor a field around it failed. */
+  ok(field: string): boolean {
+    for (const f of this.failed) if (field === f || field.startsWith(`${f}.`) || field.startsWith(`${f}[`)) return false;
+    return true;
   }
-  object(v: unknown, field: string, required: boolean): Obj | undefined {
-    if (v === undefined || v === null) {
-      if (required) this.bad(field, 'required');
-      return undefined;
-    }
-    if (!isObj(v)) {
-      this.bad(field, `must be an object, got ${describe(v)}`);
-      return undefined;
-    }
-    return v;
+  /** The same for the entry `key` of the map at `field` (a key may hold dots: only that exact entry counts). */
+  okEntry(field: string, key: string): boolean {
+    return this.ok(field) && !this.failed.has(`${field}.${shown(key, 320)}`);
   }
-  port(v: unknown, field: string): number | undefined {
-    if (typeof v !== 'number' || !Number.isInteger(v)) {
-      this.bad(field, `must be an integer port number, got ${describe(v)}`);
-      return undefined;
-    }
-    if (v < 1 || v > 65535) {
-      this.bad(field, `port ${v} is out of range 1-65535`);
-      return undefined;
-    }
-    return v;
-  }
-  stringMap(v: unknown, field: string, keyRe: (k: string) => boolean, valueRe: RegExp): Record<string, string> {
-    const o = this.object(v, field, false);
-    const out: Record<string, string> = {};
-    if (!o) return out;
-    for (const [k, val] of Object.entries(o)) {
-      if (!keyRe(k)) this.bad(`${field}.${shown(k, 320)}`, 'not a valid label key');
-      if (typeof val !== 'string') this.bad(`${field}.${k}`, `value must be a string, got ${describe(val)}`);
-      else if (!valueRe.test(val) || val.length > 63) this.bad(`${field}.${shown(k, 320)}`, `"${shown(val)}" is not a valid label value`);
-      else out[k] = val;
-    }
-    return out;
-  }
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'string') return `"${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
-  if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${String(v)}`;
 }
 
 export function isLabelKey(k: string): boolean {
@@ -120,221 +88,185 @@ export function isRelayName(name: string): boolean {
   return name.length <= MAX_RELAY_NAME && RELAY_NAME.test(name);
 }
 
-function checkSelector(c: Collector, v: unknown, field: string): LabelSelector | undefined {
-  const o = c.object(v, field, false);
-  if (!o) return undefined;
-  c.unknown(o, SELECTOR_FIELDS, field);
-  const sel: LabelSelector = {};
-  if (o.matchLabels !== undefined) sel.matchLabels = c.stringMap(o.matchLabels, `${field}.matchLabels`, isLabelKey, LABEL_VALUE);
-  if (o.matchExpressions !== undefined) {
-    if (!Array.isArray(o.matchExpressions)) {
-      c.bad(`${field}.matchExpressions`, 'must be a list');
-    } else {
-      sel.matchExpressions = [];
-      o.matchExpressions.forEach((e, i) => {
-        const at = `${field}.matchExpressions[${i}]`;
-        const eo = c.object(e, at, true);
-        if (!eo) return;
-        c.unknown(eo, EXPRESSION_FIELDS, at);
-        const op = eo.operator;
-        if (typeof eo.key !== 'string' || !isLabelKey(eo.key)) c.bad(`${at}.key`, 'must be a valid label key');
-        if (op !== 'In' && op !== 'NotIn' && op !== 'Exists' && op !== 'DoesNotExist') {
-          c.bad(`${at}.operator`, `must be In, NotIn, Exists or DoesNotExist, got ${describe(op)}`);
-          return;
-        }
-        const values = eo.values;
-        const needsValues = op === 'In' || op === 'NotIn';
-        if (values !== undefined && (!Array.isArray(values) || values.some((x) => typeof x !== 'string'))) {
-          c.bad(`${at}.values`, 'must be a list of strings');
-          return;
-        }
-        if (needsValues && (!values || values.length === 0)) c.bad(`${at}.values`, `required and non-empty for operator ${op}`);
-        if (!needsValues && values && values.length > 0) c.bad(`${at}.values`, `must be empty for operator ${op}`);
-        sel.matchExpressions!.push({ key: String(eo.key), operator: op, ...(values ? { values: values as string[] } : {}) });
-      });
-    }
-  }
-  return sel;
-}
-
-/** apiVersion, kind and metadata; the relay's name ('' when unusable). */
+/** apiVersion, kind and metadata (outside the spec's schema); the relay's name ('' when unusable). */
 function checkHeader(c: Collector, relay: Obj): string {
   if (relay.apiVersion !== API_VERSION) c.bad('apiVersion', `must be ${API_VERSION}, got ${describe(relay.apiVersion)}`);
   if (relay.kind !== KIND) c.bad('kind', `must be ${KIND}, got ${describe(relay.kind)}`);
-  const meta = c.object(relay.metadata, 'metadata', true);
+  const meta = relay.metadata;
+  if (meta === undefined || meta === null) c.bad('metadata', 'required');
+  else if (!isObject(meta)) c.bad('metadata', `must be an object, got ${describe(meta)}`);
+  if (!isObject(meta)) return '';
   let name = '';
-  if (meta) {
-    if (typeof meta.name !== 'string' || meta.name === '') {
-      c.bad('metadata.name', 'required');
-    } else if (!isRelayName(meta.name)) {
-      c.bad('metadata.name', `"${shown(meta.name)}" cannot become a socket folder and container name: use lowercase letters, digits and '-', start and end with a letter or digit, at most ${MAX_RELAY_NAME} characters`);
-    } else {
-      name = meta.name;
-    }
-    if (meta.namespace !== undefined && meta.namespace !== '') c.bad('metadata.namespace', 'Relay is cluster-scoped: remove the namespace');
-  }
+  if (typeof meta.name !== 'string' || meta.name === '') c.bad('metadata.name', 'required');
+  else if (isRelayName(meta.name)) name = meta.name;
+  else c.bad('metadata.name', `"${shown(meta.name)}" cannot become a socket folder and container name: use lowercase letters, digits and '-', start and end with a letter or digit, at most ${MAX_RELAY_NAME} characters`);
+  if (meta.namespace !== undefined && meta.namespace !== '') c.bad('metadata.namespace', 'Relay is cluster-scoped: remove the namespace');
   return name;
 }
 
-function checkProtocol(c: Collector, spec: Obj): Protocol {
-  if (spec.protocol === undefined) return 'TCP';
-  if (!PROTOCOLS.includes(spec.protocol as Protocol)) {
-    c.bad('spec.protocol', `unknown protocol ${describe(spec.protocol)} (allowed: TCP, UDP)`);
-    return 'TCP';
-  }
-  return spec.protocol as Protocol;
+/** spec.target.host: loopback only (the security rule, relay/loopback.ts); its normalised IP. */
+function checkTarget(c: Collector, spec: RelaySpec): string | undefined {
+  if (!c.ok('spec.target.host')) return undefined;
+  const h = checkTargetHost(spec.target.host);
+  if (h.ok) return h.ip;
+  c.bad('spec.target.host', h.reason);
+  return undefined;
 }
 
-/** spec.target: a loopback host (the security rule, relay/loopback.ts) and a port. */
-function checkTarget(c: Collector, spec: Obj): { host: string; port: number | undefined } {
-  const out = { host: '', port: undefined as number | undefined };
-  const target = c.object(spec.target, 'spec.target', true);
-  if (!target) return out;
-  c.unknown(target, TARGET_FIELDS, 'spec.target');
-  if (typeof target.host !== 'string' || target.host === '') {
-    c.bad('spec.target.host', target.host === undefined ? 'required' : `must be a string, got ${describe(target.host)}`);
-  } else {
-    const h = checkTargetHost(target.host);
-    if (h.ok) out.host = h.ip;
-    else c.bad('spec.target.host', h.reason);
-  }
-  if (target.port === undefined) c.bad('spec.target.port', 'required');
-  else out.port = c.port(target.port, 'spec.target.port');
-  return out;
-}
-
-/** spec.listen: the pod-side address (loopback by default) and port (the target's by default). */
-function checkListen(c: Collector, spec: Obj, targetPort: number | undefined): { address: string; port: number | undefined } {
-  const out = { address: '127.0.0.1', port: targetPort };
-  const listen = c.object(spec.listen, 'spec.listen', false);
-  if (listen) {
-    c.unknown(listen, LISTEN_FIELDS, 'spec.listen');
-    if (listen.port !== undefined) out.port = c.port(listen.port, 'spec.listen.port');
-    if (listen.address !== undefined) {
-      if (typeof listen.address !== 'string') {
-        c.bad('spec.listen.address', `must be a string, got ${describe(listen.address)}`);
-      } else {
-        const l = checkListenAddress(listen.address);
-        if (!l.ok) c.bad('spec.listen.address', l.reason);
-        else {
-          out.address = l.ip;
-          if (l.wildcard) c.warn(`spec.listen.address ${l.ip} exposes the relay to the whole pod network, not only the pod`);
-        }
-      }
+/** spec.listen: a bindable address (loopback by default, wildcard warned); a port below 1024 is warned. */
+function checkListen(c: Collector, spec: RelaySpec): string {
+  let ip = '127.0.0.1';
+  const listen = c.ok('spec.listen') ? spec.listen : undefined;
+  if (listen?.address != null && c.ok('spec.listen.address')) {
+    const l = checkListenAddress(listen.address);
+    if (!l.ok) c.bad('spec.listen.address', l.reason);
+    else {
+      ip = l.ip;
+      if (l.wildcard) c.warn(`spec.listen.address ${l.ip} exposes the relay to the whole pod network, not only the pod`);
     }
   }
-  if (out.port !== undefined && out.port < 1024) {
-    c.warn(`spec.listen.port ${out.port} < 1024: the non-root sidecar needs net.ipv4.ip_unprivileged_port_start <= ${out.port} in the pod`);
+  const port = listen?.port != null ? (c.ok('spec.listen.port') ? listen.port : undefined) : (c.ok('spec.target.port') ? spec.target.port : undefined);
+  if (port !== undefined && port < LOW_PORT) {
+    c.warn(`spec.listen.port ${port} < ${LOW_PORT}: the non-root sidecar needs net.ipv4.ip_unprivileged_port_start <= ${port} in the pod`);
   }
-  return out;
+  return ip;
 }
 
-/** spec.udp: only with protocol UDP; the mode and, for RequestReply, the reply timeout. */
-function checkUdp(c: Collector, spec: Obj, protocol: Protocol): { mode: UdpMode; replyTimeoutSeconds: number } {
-  const out = { mode: 'OneWay' as UdpMode, replyTimeoutSeconds: DEFAULT_REPLY_TIMEOUT_SECONDS };
-  const udp = c.object(spec.udp, 'spec.udp', false);
-  if (!udp) return out;
-  if (protocol !== 'UDP') c.bad('spec.udp', 'only allowed with protocol UDP');
-  c.unknown(udp, UDP_FIELDS, 'spec.udp');
-  if (udp.mode !== undefined) {
-    if (!UDP_MODES.includes(udp.mode as UdpMode)) c.bad('spec.udp.mode', `unknown mode ${describe(udp.mode)} (allowed: OneWay, RequestReply)`);
-    else out.mode = udp.mode as UdpMode;
-  }
-  if (udp.replyTimeoutSeconds !== undefined) {
-    const t = udp.replyTimeoutSeconds;
-    if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_REPLY_TIMEOUT) {
-      c.bad('spec.udp.replyTimeoutSeconds', `must be an integer from 1 to ${MAX_REPLY_TIMEOUT}, got ${describe(t)}`);
-    } else if (out.mode !== 'RequestReply') {
-      c.bad('spec.udp.replyTimeoutSeconds', 'only allowed with udp.mode RequestReply');
-    } else {
-      out.replyTimeoutSeconds = t;
-      if (t > 30) c.warn(`spec.udp.replyTimeoutSeconds ${t}: every query keeps two socat processes alive that long`);
-    }
-  }
-  return out;
+/** spec.udp: only with protocol UDP; replyTimeoutSeconds only with mode RequestReply (long ones warned). */
+function checkUdp(c: Collector, spec: RelaySpec): void {
+  const udp = spec.udp;
+  if (udp == null || !c.ok('spec.udp')) return;
+  if (c.ok('spec.protocol') && (spec.protocol ?? 'TCP') !== 'UDP') c.bad('spec.udp', 'only allowed with protocol UDP');
+  const t = udp.replyTimeoutSeconds;
+  if (t == null || !c.ok('spec.udp.replyTimeoutSeconds') || !c.ok('spec.udp.mode')) return;
+  if ((udp.mode ?? 'OneWay') !== 'RequestReply') c.bad('spec.udp.replyTimeoutSeconds', 'only allowed with udp.mode RequestReply');
+  else if (t > LONG_REPLY_TIMEOUT) c.warn(`spec.udp.replyTimeoutSeconds ${t}: every query keeps two socat processes alive that long`);
 }
 
-/** spec.consumers: namespace names and/or a namespaceSelector (required: opening a relay is explicit). */
-function checkConsumers(c: Collector, spec: Obj): ResolvedRelay['consumers'] {
-  const out: ResolvedRelay['consumers'] = { namespaces: [] };
-  const consumers = c.object(spec.consumers, 'spec.consumers', true);
-  if (!consumers) return out;
-  c.unknown(consumers, CONSUMER_FIELDS, 'spec.consumers');
-  if (consumers.namespaces === undefined && consumers.namespaceSelector === undefined) {
+/** The keys of a label map (nodeSelector, matchLabels): the schema checks the values, not the keys. */
+function checkLabelKeys(c: Collector, map: Record<string, unknown> | undefined | null, field: string): void {
+  if (map == null || !c.ok(field)) return;
+  for (const k of Object.keys(map)) if (c.okEntry(field, k) && !isLabelKey(k)) c.bad(`${field}.${shown(k, 320)}`, 'not a valid label key');
+}
+
+/** One matchExpressions entry: a label key, and values exactly when the operator needs them. */
+function checkRequirement(c: Collector, e: LabelSelectorRequirement, at: string): void {
+  if (!c.ok(at)) return;
+  if (c.ok(`${at}.key`) && !isLabelKey(e.key)) c.bad(`${at}.key`, `"${shown(e.key)}" is not a valid label key`);
+  if (!c.ok(`${at}.operator`) || !c.ok(`${at}.values`)) return;
+  const values = e.values ?? [];
+  const needsValues = e.operator === 'In' || e.operator === 'NotIn';
+  if (needsValues && values.length === 0) c.bad(`${at}.values`, `required and non-empty for operator ${e.operator}`);
+  if (!needsValues && values.length > 0) c.bad(`${at}.values`, `must be empty for operator ${e.operator}`);
+}
+
+function checkSelector(c: Collector, sel: LabelSelector, field: string): void {
+  if (!c.ok(field)) return;
+  checkLabelKeys(c, sel.matchLabels, `${field}.matchLabels`);
+  if (sel.matchExpressions != null && c.ok(`${field}.matchExpressions`)) {
+    sel.matchExpressions.forEach((e, i) => checkRequirement(c, e, `${field}.matchExpressions[${i}]`));
+  }
+  if (Object.keys(sel.matchLabels ?? {}).length === 0 && (sel.matchExpressions ?? []).length === 0) {
+    c.warn(`${field} {} opens this relay to every namespace`);
+  }
+}
+
+/** spec.consumers: namespaces and/or a namespaceSelector (opening a relay is explicit), no namespace twice. */
+function checkConsumers(c: Collector, spec: RelaySpec): void {
+  if (!c.ok('spec.consumers')) return;
+  const { namespaces, namespaceSelector } = spec.consumers;
+  if (namespaces == null && namespaceSelector == null) {
     c.bad('spec.consumers', 'set namespaces and/or namespaceSelector (namespaceSelector: {} opens the relay to every namespace)');
   }
-  if (consumers.namespaces !== undefined) {
-    if (!Array.isArray(consumers.namespaces)) {
-      c.bad('spec.consumers.namespaces', 'must be a list of namespace names');
-    } else {
-      const seen = new Set<string>();
-      consumers.namespaces.forEach((ns, i) => {
-        const at = `spec.consumers.namespaces[${i}]`;
-        if (typeof ns !== 'string' || !DNS_LABEL.test(ns) || ns.length > 63) c.bad(at, `${describe(ns)} is not a valid namespace name`);
-        else if (seen.has(ns)) c.bad(at, `duplicate namespace "${ns}"`);
-        else seen.add(ns);
-      });
-      out.namespaces = [...seen];
+  if (namespaces != null && c.ok('spec.consumers.namespaces')) {
+    const seen = new Set<string>();
+    namespaces.forEach((ns, i) => {
+      const at = `spec.consumers.namespaces[${i}]`;
+      if (!c.ok(at)) return;
+      if (seen.has(ns)) c.bad(at, `duplicate namespace "${ns}"`);
+      seen.add(ns);
+    });
+  }
+  if (namespaceSelector != null) checkSelector(c, namespaceSelector, 'spec.consumers.namespaceSelector');
+}
+
+/** spec.sidecar.resources: only cpu, memory and ephemeral-storage (the schema checks the quantities). */
+function checkResources(c: Collector, spec: RelaySpec): void {
+  const res = c.ok('spec.sidecar.resources') ? spec.sidecar?.resources : undefined;
+  for (const kind of ['requests', 'limits'] as const) {
+    const field = `spec.sidecar.resources.${kind}`;
+    const m = res?.[kind];
+    if (m == null || !c.ok(field)) continue;
+    for (const k of Object.keys(m)) {
+      if (!RESOURCE_NAMES.includes(k) && c.okEntry(field, k)) c.bad(`${field}.${shown(k, 320)}`, `unknown resource (allowed: ${RESOURCE_NAMES.join(', ')})`);
     }
   }
-  const sel = checkSelector(c, consumers.namespaceSelector, 'spec.consumers.namespaceSelector');
-  if (sel) {
-    out.namespaceSelector = sel;
-    if (Object.keys(sel.matchLabels ?? {}).length === 0 && (sel.matchExpressions ?? []).length === 0) {
-      c.warn('spec.consumers.namespaceSelector {} opens this relay to every namespace');
-    }
-  }
+}
+
+/** A copy of a string map (own entries only, `__proto__` included as a plain key). */
+function copyMap<T>(m: Record<string, T> | undefined | null, as: (v: T) => string): Record<string, string> {
+  return Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k, as(v)]));
+}
+
+function resolveSelector(sel: LabelSelector): LabelSelector {
+  return {
+    ...(sel.matchLabels != null ? { matchLabels: copyMap(sel.matchLabels, String) } : {}),
+    ...(sel.matchExpressions != null ? {
+      matchExpressions: sel.matchExpressions.map((e) => ({ key: e.key, operator: e.operator, ...(e.values != null ? { values: [...e.values] } : {}) })),
+    } : {}),
+  };
+}
+
+function resolveResources(spec: RelaySpec): ResolvedRelay['resources'] {
+  const res = spec.sidecar?.resources;
+  if (res == null) return undefined;
+  const out: NonNullable<ResolvedRelay['resources']> = {};
+  if (res.requests != null) out.requests = copyMap(res.requests, String);
+  if (res.limits != null) out.limits = copyMap(res.limits, String);
   return out;
 }
 
-/** spec.sidecar.resources: requests and limits of cpu, memory, ephemeral-storage as quantities. */
-function checkSidecar(c: Collector, spec: Obj): ResolvedRelay['resources'] {
-  const sidecar = c.object(spec.sidecar, 'spec.sidecar', false);
-  if (!sidecar) return undefined;
-  c.unknown(sidecar, SIDECAR_FIELDS, 'spec.sidecar');
-  const res = c.object(sidecar.resources, 'spec.sidecar.resources', false);
-  if (!res) return undefined;
-  c.unknown(res, RESOURCES_FIELDS, 'spec.sidecar.resources');
-  const resources: NonNullable<ResolvedRelay['resources']> = {};
-  for (const kind of ['requests', 'limits'] as const) {
-    const m = c.object(res[kind], `spec.sidecar.resources.${kind}`, false);
-    if (!m) continue;
-    const out: Record<string, string> = {};
-    for (const [k, q] of Object.entries(m)) {
-      const at = `spec.sidecar.resources.${kind}.${k}`;
-      if (k !== 'cpu' && k !== 'memory' && k !== 'ephemeral-storage') c.bad(at, 'unknown resource (allowed: cpu, memory, ephemeral-storage)');
-      else if ((typeof q !== 'string' && typeof q !== 'number') || !QUANTITY.test(String(q))) c.bad(at, `${describe(q)} is not a quantity`);
-      else out[k] = String(q);
-    }
-    resources[kind] = out;
-  }
-  return resources;
+/** A valid spec with every default applied (a declared field set to null counts as absent). */
+function resolve(name: string, spec: RelaySpec, targetHost: string, listenAddress: string): ResolvedRelay {
+  const { target, listen, udp, consumers } = spec;
+  const resources = resolveResources(spec);
+  return {
+    name, protocol: spec.protocol ?? 'TCP', targetHost, targetPort: target.port,
+    listenAddress, listenPort: listen?.port ?? target.port,
+    udpMode: udp?.mode ?? 'OneWay', replyTimeoutSeconds: udp?.replyTimeoutSeconds ?? DEFAULT_REPLY_TIMEOUT_SECONDS,
+    nodeSelector: copyMap(spec.nodeSelector, String),
+    consumers: {
+      namespaces: [...(consumers.namespaces ?? [])],
+      ...(consumers.namespaceSelector != null ? { namespaceSelector: resolveSelector(consumers.namespaceSelector) } : {}),
+    },
+    ...(resources ? { resources } : {}),
+  };
 }
 
-/** Every problem with the field it concerns, the warnings, and the resolved relay when there is no problem. */
-export function validateRelay(input: unknown): ValidationResult {
-  const c = new Collector();
-  const relay = c.object(input, '(relay)', true);
-  if (!relay) return { problems: c.problems, warnings: c.warnings };
-  const name = checkHeader(c, relay);
-  const spec = c.object(relay.spec, 'spec', true);
-  if (!spec) return { problems: c.problems, warnings: c.warnings };
-  c.unknown(spec, SPEC_FIELDS, 'spec');
-  const protocol = checkProtocol(c, spec);
-  const target = checkTarget(c, spec);
-  const listen = checkListen(c, spec, target.port);
-  const udp = checkUdp(c, spec, protocol);
-  const nodeSelector = c.stringMap(spec.nodeSelector, 'spec.nodeSelector', isLabelKey, LABEL_VALUE);
-  const consumers = checkConsumers(c, spec);
-  const resources = checkSidecar(c, spec);
-  if (c.problems.length > 0 || target.port === undefined || listen.port === undefined) {
-    return { problems: c.problems, warnings: c.warnings };
+/** Every problem with the field it concerns (in the document's order), the warnings, and the resolved relay when there is no problem. */
+export function validateRelay(input: unknown, options: ValidateOptions = {}): ValidationResult {
+  const schema = options.schema ?? RELAY_SPEC_SCHEMA;
+  if (!isObject(input)) {
+    return { problems: [{ field: '(relay)', message: input == null ? 'required' : `must be an object, got ${describe(input)}` }], warnings: [] };
   }
-  const resolved: ResolvedRelay = {
-    name, protocol, targetHost: target.host, targetPort: target.port, listenAddress: listen.address, listenPort: listen.port,
-    udpMode: udp.mode, replyTimeoutSeconds: udp.replyTimeoutSeconds, nodeSelector, consumers, ...(resources ? { resources } : {}),
-  };
-  return { problems: [], warnings: c.warnings, resolved };
+  const head = new Collector();
+  const name = checkHeader(head, input);
+  const c = new Collector(checkStructure(schema, input.spec, 'spec'));
+  let target: string | undefined;
+  let listen = '';
+  if (c.ok('spec')) {
+    const spec = input.spec as RelaySpec;
+    target = checkTarget(c, spec);
+    listen = checkListen(c, spec);
+    checkUdp(c, spec);
+    checkLabelKeys(c, spec.nodeSelector, 'spec.nodeSelector');
+    checkConsumers(c, spec);
+    checkResources(c, spec);
+  }
+  const problems = [...head.problems, ...inFieldOrder(c.problems, schema, 'spec')];
+  const warnings = [...head.warnings, ...c.warnings];
+  if (problems.length > 0 || target === undefined) return { problems, warnings };
+  return { problems, warnings, resolved: resolve(name, input.spec as RelaySpec, target, listen) };
 }
 
 /** Validates and returns the resolved relay, or throws InvalidRelayError listing every problem. */

@@ -1,10 +1,12 @@
-// A small, strict reading of a CRD's structural OpenAPI schema, for tests that compare the CRD with
-// relay/validate.ts without an API server: defaults are applied first (as the API server does), then
-// types, enums, ranges, lengths, patterns, required and unknown fields (kubectl's default strict field
-// validation), list-type set/map uniqueness, int-or-string, and every x-kubernetes-validations rule
+// A strict reading of a whole CRD schema, for tests that compare the CRD with relay/validate.ts without
+// an API server: nulls pruned and defaults applied first (as the API server does), then the structure
+// (types, enums, ranges, lengths, patterns, required and unknown fields as kubectl's strict field
+// validation refuses them) through relay/structure.ts's walker, the one the code uses, and on top of it
+// what only the API server does: list-type set/map uniqueness and every x-kubernetes-validations rule,
 // evaluated with a real CEL interpreter. The real API server checks the same CRD in test/apiserver/.
 import { evaluate } from '@marcbachmann/cel-js';
 import { isObject } from '../../lib/object.js';
+import { checkStructure, type Problem, type StructuralSchema } from '../../relay/structure.js';
 
 export interface Schema {
   type?: 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean';
@@ -40,11 +42,12 @@ export function applyDefaults(schema: Schema, value: unknown): unknown {
   if (isObj(value)) {
     const out: Obj = { ...value };
     for (const [k, s] of Object.entries(schema.properties ?? {})) {
+      if (out[k] === null) delete out[k];
       if (out[k] === undefined && s.default !== undefined) out[k] = structuredClone(s.default);
       if (out[k] !== undefined) out[k] = applyDefaults(s, out[k]);
     }
     if (isObj(schema.additionalProperties)) {
-      for (const k of Object.keys(out)) if (!(k in (schema.properties ?? {}))) out[k] = applyDefaults(schema.additionalProperties, out[k]);
+      for (const k of Object.keys(out)) if (!Object.hasOwn(schema.properties ?? {}, k)) out[k] = applyDefaults(schema.additionalProperties, out[k]);
     }
     return out;
   }
@@ -60,49 +63,12 @@ function toCel(value: unknown): unknown {
   return value;
 }
 
-function typeOf(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
-  return typeof v;
-}
-
-/** Every problem of `value` (already defaulted) against `schema`. */
-export function checkSchema(schema: Schema, value: unknown, path = ''): SchemaProblem[] {
-  const problems: SchemaProblem[] = [];
-  const bad = (message: string, at = path) => problems.push({ path: at || '(root)', message });
-
-  if (schema['x-kubernetes-int-or-string']) {
-    if (typeof value !== 'string' && typeOf(value) !== 'integer') bad(`must be an integer or a string, got ${typeOf(value)}`);
-  } else if (schema.type) {
-    const t = typeOf(value);
-    const ok = t === schema.type || (schema.type === 'number' && t === 'integer');
-    if (!ok) {
-      bad(`must be of type ${schema.type}, got ${t}`);
-      return problems;
-    }
-  }
-  if (schema.enum && !schema.enum.includes(value)) bad(`unsupported value ${JSON.stringify(value)} (allowed: ${schema.enum.join(', ')})`);
-  if (typeof value === 'number') {
-    if (schema.minimum !== undefined && value < schema.minimum) bad(`must be >= ${schema.minimum}`);
-    if (schema.maximum !== undefined && value > schema.maximum) bad(`must be <= ${schema.maximum}`);
-  }
-  if (typeof value === 'string') {
-    if (schema.minLength !== undefined && value.length < schema.minLength) bad(`must be at least ${schema.minLength} characters`);
-    if (schema.maxLength !== undefined && value.length > schema.maxLength) bad(`must be at most ${schema.maxLength} characters`);
-    if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value)) bad(`must match ${schema.pattern}`);
-  }
-  if (isObj(value)) {
-    for (const r of schema.required ?? []) if (value[r] === undefined) bad('required', `${path}.${r}`);
-    if (schema.maxProperties !== undefined && Object.keys(value).length > schema.maxProperties) bad(`at most ${schema.maxProperties} entries`);
-    for (const [k, v] of Object.entries(value)) {
-      const sub = schema.properties?.[k] ?? (isObj(schema.additionalProperties) ? schema.additionalProperties : undefined);
-      if (sub) problems.push(...checkSchema(sub, v, `${path}.${k}`));
-      else if (schema.properties) bad('unknown field', `${path}.${k}`);
-    }
-  }
-  if (Array.isArray(value) && schema.items) {
-    value.forEach((v, i) => problems.push(...checkSchema(schema.items!, v, `${path}[${i}]`)));
+/** What the API server checks beyond the structure, at a value of the right type: list-type set/map uniqueness, CEL rules. */
+function apiServerRules(s: StructuralSchema, value: unknown, path: string): Problem[] {
+  const schema = s as Schema;
+  const problems: Problem[] = [];
+  const bad = (message: string, at = path) => problems.push({ field: at, message });
+  if (Array.isArray(value)) {
     const listType = schema['x-kubernetes-list-type'];
     const keyOf = listType === 'set' ? (v: unknown) => JSON.stringify(v)
       : listType === 'map' ? (v: unknown) => JSON.stringify((schema['x-kubernetes-list-map-keys'] ?? []).map((k) => (v as Obj)[k]))
@@ -127,6 +93,11 @@ export function checkSchema(schema: Schema, value: unknown, path = ''): SchemaPr
     if (ok !== true) bad(v.message ?? `failed rule: ${v.rule}`, `${path}${v.fieldPath ?? ''}`);
   }
   return problems;
+}
+
+/** Every problem of `value` (already defaulted) against `schema`: relay/structure.ts's walk plus the API server's rules. */
+export function checkSchema(schema: Schema, value: unknown, path = ''): SchemaProblem[] {
+  return checkStructure(schema, value, path, { visit: apiServerRules }).map((p) => ({ path: p.field || '(root)', message: p.message }));
 }
 
 /** Defaults, then every check: what the API server would say about `obj` under this schema. */

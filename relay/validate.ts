@@ -18,7 +18,7 @@ import { DEFAULT_REPLY_TIMEOUT_SECONDS, MAX_RELAY_NAME } from './constants.js';
 import { checkListenAddress, checkTargetHost, shown } from './loopback.js';
 import { isObject } from '../lib/object.js';
 import { RELAY_SPEC_SCHEMA } from './schema.generated.js';
-import { checkStructure, describe, inFieldOrder, type Problem, type StructuralSchema } from './structure.js';
+import { checkStructure, describe, inFieldOrder, specSchema, type Problem, type StructuralSchema } from './structure.js';
 
 export type { Problem };
 
@@ -86,6 +86,13 @@ export function isLabelKey(k: string): boolean {
 
 export function isRelayName(name: string): boolean {
   return name.length <= MAX_RELAY_NAME && RELAY_NAME.test(name);
+}
+
+const NAMESPACE_NAME_SCHEMA = specSchema('consumers.namespaces[]');
+
+/** A namespace name as the CRD accepts one in spec.consumers.namespaces (its pattern and length). */
+export function isNamespaceName(name: string): boolean {
+  return checkStructure(NAMESPACE_NAME_SCHEMA, name, 'namespace').length === 0;
 }
 
 /** apiVersion, kind and metadata (outside the spec's schema); the relay's name ('' when unusable). */

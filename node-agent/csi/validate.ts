@@ -2,7 +2,7 @@
 // follow spiffe-csi): each problem is an InvalidArgument naming the field. Pure: request in, checked
 // values out.
 import path from 'node:path';
-import { CSI_RELAY_ATTRIBUTE, isRelayName, shown } from '../../relay/index.js';
+import { CSI_RELAY_ATTRIBUTE, isNamespaceName, isRelayName, shown } from '../../relay/index.js';
 import type { NodeGetVolumeStatsRequest, NodePublishVolumeRequest, NodeUnpublishVolumeRequest } from './proto.js';
 import { CsiError, invalid, status } from './errors.js';
 
@@ -18,7 +18,6 @@ export const CTX_RELAY = CSI_RELAY_ATTRIBUTE;
 const ACCEPTED_ACCESS_MODES = new Set(['SINGLE_NODE_WRITER', 'SINGLE_NODE_READER_ONLY', 'SINGLE_NODE_SINGLE_WRITER', 'SINGLE_NODE_MULTI_WRITER']);
 const MAX_ID = 256;
 const MAX_PATH = 4096;
-const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 export interface PublishParams {
   volumeId: string;
@@ -89,7 +88,7 @@ export function validatePublish(req: NodePublishVolumeRequest, pods: string): Pu
   if (!isRelayName(relay)) throw invalid(`volume_context["${CTX_RELAY}"]`, `"${shown(relay)}" is not a valid relay name`);
   const namespace = ctx[CTX_POD_NAMESPACE];
   if (!namespace) throw invalid(`volume_context["${CTX_POD_NAMESPACE}"]`, "required: the pod's namespace, which the kubelet passes when the CSIDriver sets podInfoOnMount: true");
-  if (namespace.length > 63 || !NAMESPACE.test(namespace)) throw invalid(`volume_context["${CTX_POD_NAMESPACE}"]`, `"${shown(namespace)}" is not a valid namespace name`);
+  if (!isNamespaceName(namespace)) throw invalid(`volume_context["${CTX_POD_NAMESPACE}"]`, `"${shown(namespace)}" is not a valid namespace name`);
   // The kubelet writes the pod attributes over any of the same name in the pod's volumeAttributes, but
   // only with podInfoOnMount. Tie them to the target path, which only the kubelet chooses
   // (<pods>/<pod uid>/volumes/…): a pod cannot know its own uid before it exists, so it cannot forge

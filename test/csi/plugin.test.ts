@@ -224,6 +224,7 @@ describe('CSI node plugin: real sockets, real bind mounts in a private mount nam
       ['an upper-case relay name', withCtx({ relay: 'Sched' }), /^volume_context\["relay"\]: "Sched" is not a valid relay name/],
       ['no pod namespace (podInfoOnMount off)', withCtx({ [POD_NS]: undefined }), /^volume_context\["csi\.storage\.k8s\.io\/pod\.namespace"\]: required.*podInfoOnMount/],
       ['an invalid pod namespace', withCtx({ [POD_NS]: 'Not_A_Namespace' }), /^volume_context\["csi\.storage\.k8s\.io\/pod\.namespace"\]: .* is not a valid namespace name/],
+      ['a pod namespace longer than 63 characters', withCtx({ [POD_NS]: 'n'.repeat(64) }), /^volume_context\["csi\.storage\.k8s\.io\/pod\.namespace"\]: .* is not a valid namespace name/],
       ['no pod uid', withCtx({ 'csi.storage.k8s.io/pod.uid': undefined }), /^volume_context\["csi\.storage\.k8s\.io\/pod\.uid"\]: required/],
       // Pod attributes forged in volumeAttributes (a CSIDriver without podInfoOnMount) name another pod.
       ['a pod uid that is not the target\'s pod', withCtx({ 'csi.storage.k8s.io/pod.uid': 'forged' }), /^volume_context\["csi\.storage\.k8s\.io\/pod\.uid"\]: "forged" is not the pod of target_path/],

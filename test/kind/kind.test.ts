@@ -94,9 +94,13 @@ describe('kind node via testcontainers: both installs, injection, denial, policy
     await patchCaBundle();
   }
 
+  /** Every webhook entry of both configurations (the mutating one has two), as the README's loop does. */
   async function patchCaBundle(): Promise<void> {
     for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) {
-      await node.kubectl(['patch', kind, 'socat-relay', '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/webhooks/0/clientConfig/caBundle', value: caBundle }])]);
+      const n = Number(await node.kubectl(['get', kind, 'socat-relay', '-o', 'go-template={{len .webhooks}}']));
+      assert.ok(n >= 1, `${kind} socat-relay has ${n} webhooks`);
+      const ops = Array.from({ length: n }, (_, i) => ({ op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: caBundle }));
+      await node.kubectl(['patch', kind, 'socat-relay', '--type=json', '-p', JSON.stringify(ops)]);
     }
   }
 

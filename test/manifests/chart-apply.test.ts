@@ -2,15 +2,21 @@
 // apply with strict field validation, so an unknown or misplaced field, a wrong type or an invalid
 // CEL expression in the chart is a failure here, not at a user's install. Rendered without
 // cert-manager (the test API server has no cert-manager CRDs; their objects are schema-checked with
-// the cert-manager models in chart.test.ts).
+// the cert-manager models in chart.test.ts). The install docs' shell lines run for real against it too:
+// the kubectl waits, and the caBundle loop of the install without cert-manager.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import { makeWebhookCerts } from '../../certs/selfsigned.js';
 import { readManifests, skipUnlessControlPlane, startControlPlane, waitForCrdEstablished, type ControlPlane } from '../harness/index.js';
 import { helmTemplate, key } from './chart.js';
 import { REPO, type KubeObject } from './load.js';
-import { runTool, skipWithout } from './tools.js';
+import { runTool, skipWithout, toolPath } from './tools.js';
+
+const execFileP = promisify(execFile);
 
 const skip = skipUnlessControlPlane() || skipWithout('helm');
 
@@ -56,6 +62,34 @@ describe('the chart applied server-side to a real API server', { skip }, () => {
       const args = line.split(/\s+/).slice(1).map((a) => a.replace(/^(--for=jsonpath=)'(.*)'$/, '$1$2'));
       const out = await runTool('kubectl', ['--kubeconfig', cp!.kubeconfigPath, ...args, '--timeout=20s']);
       assert.match(out, /condition met/, line);
+    }
+  });
+
+  test('the caBundle loop of the install without cert-manager (its README, docs/install.md) fills every webhook entry of both configurations (kubectl from TESTBIN_DIR)', { skip: skipWithout('kubectl') }, async () => {
+    const { caBundle } = await makeWebhookCerts();
+    const loops = ['manifests/no-cert-manager/README.md', 'docs/install.md'].map((f) => {
+      const m = /^for kind in mutatingwebhookconfiguration validatingwebhookconfiguration; do$[\s\S]*?^done$/m.exec(readFileSync(path.join(REPO, f), 'utf8'));
+      assert.ok(m, `${f}: the caBundle loop`);
+      return m[0];
+    });
+    const configs = readManifests('webhook');
+    assert.ok(configs.some((o) => (o.webhooks as unknown[]).length > 1), 'a configuration with more than one entry (what the loop must not miss)');
+    for (const loop of new Set(loops)) {
+      // As manifests/no-cert-manager/ leaves them: no caBundle, no cert-manager annotation.
+      for (const o of configs) {
+        await cp!.client.delete(o.apiVersion, o.kind, o.metadata.name);
+        const copy = structuredClone(o);
+        delete copy.metadata.annotations?.['cert-manager.io/inject-ca-from'];
+        await cp!.client.create(copy);
+      }
+      await execFileP('bash', ['-euo', 'pipefail', '-c', loop], {
+        env: { ...process.env, PATH: `${path.dirname(toolPath('kubectl'))}:${process.env.PATH}`, KUBECONFIG: cp!.kubeconfigPath, CA_BUNDLE: caBundle },
+        timeout: 60_000,
+      });
+      for (const o of configs) {
+        const got = await cp!.client.get(o.apiVersion, o.kind, o.metadata.name);
+        for (const w of got.webhooks) assert.equal(w.clientConfig.caBundle, caBundle, `${o.kind} ${o.metadata.name}: webhook ${w.name}`);
+      }
     }
   });
 

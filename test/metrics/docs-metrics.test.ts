@@ -4,23 +4,14 @@
 // agent's. A name ending in `_` is a prefix (`grep socat_relay_agent_`) and must start some metric.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Registry } from 'prom-client';
 import { REPO_ROOT } from '../harness/binaries.js';
+import { markdownFiles } from '../manifests/docs.js';
 import { createMetrics } from '../../webhook/metrics.js';
 import { ReconcileMetrics } from '../../webhook/reconcile/metrics.js';
 import { AgentMetrics } from '../../node-agent/metrics.js';
-
-function markdown(dir: string): string[] {
-  return readdirSync(dir).flatMap((n) => {
-    if (['node_modules', '.git', '.testbin', 'dist', 'bench'].includes(n)) return [];
-    const p = path.join(dir, n);
-    const st = lstatSync(p);
-    if (st.isSymbolicLink()) return []; // charts/socat-relay/files/manifests: the manifests themselves
-    return st.isDirectory() ? markdown(p) : n.endsWith('.md') ? [p] : [];
-  });
-}
 
 function registered(): Set<string> {
   const controller = createMetrics({ defaultMetrics: true });
@@ -35,7 +26,7 @@ test('every metric name in the docs exists in a registry', () => {
   const names = registered();
   assert.ok(names.has('process_cpu_user_seconds_total') && names.has('nodejs_heap_size_used_bytes'), 'standard, unprefixed process and Node.js metrics');
   assert.ok(![...names].some((n) => n.startsWith('socat_relay_controller_')), 'no prefixed copies');
-  const files = markdown(REPO_ROOT);
+  const files = markdownFiles(REPO_ROOT);
   assert.ok(files.some((f) => f.endsWith(path.join('docs', 'troubleshooting.md'))));
   const wrong: string[] = [];
   let seen = 0;

@@ -1,0 +1,213 @@
+// The docs are what an operator copies from, so what they name must exist: every flag a doc gives a
+// `socat-relay` command is in that command's usage (`--help`); install.md's table of the controller's
+// settings is the config schema (env var, flag, default) and the DaemonSet's values; every
+// SOCAT_RELAY_* variable a doc names is read by the code; every repository path a doc or a manifest
+// comment names exists; every webhook, policy and object name is in manifests/; "two
+// ValidatingAdmissionPolicies" is the count in manifests/policy/; every `npm run` script exists. Each
+// failure names the file and line. (Metric names: test/metrics/docs-metrics.test.ts.)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { main } from '../../cli/main.js';
+import { SCHEMA } from '../../webhook/config.js';
+import { commentLines, markdownLines, tableRows, where, type DocLine } from './docs.js';
+import { loadManifests, REPO, type KubeObject } from './load.js';
+
+const COMMANDS = ['controller', 'agent', 'csi', 'inject', 'validate', 'certs', 'static-pod', 'cleanup'] as const;
+type Command = (typeof COMMANDS)[number];
+
+async function usageOf(cmd: Command): Promise<string> {
+  let out = '';
+  const io = { stdin: process.stdin, stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (out += s) }, env: {} };
+  assert.equal(await main([cmd, '--help'], io), 0, `socat-relay ${cmd} --help: ${out}`);
+  return out;
+}
+
+/** `--flag` and `-f` tokens: after a space, a bracket or the start. */
+const FLAG = /(?:^|[\s[])(--?[a-zA-Z][\w-]*)/g;
+const flagsIn = (text: string): string[] => [...text.matchAll(FLAG)].map((m) => m[1]!);
+
+/** `socat-relay CMD …`, `node dist/cli/main.js CMD …`, `docker run … IMAGE CMD …`: the command and the rest of the code span. */
+const INVOCATION = new RegExp(String.raw`(?:socat-relay|dist/cli/main\.js|cli/main\.ts|\bIMAGE)\s+(${COMMANDS.join('|')})(?![\w-])([^\x60|#)\n]*)`, 'g');
+/** README's command table: | `CMD [--flag …]` | … */
+const TABLE_ROW = new RegExp(String.raw`^\|\s*\x60(${COMMANDS.join('|')})(?![\w-])([^\x60]*)\x60`);
+/** Docs whose tables list one command's flags in their first column. */
+const FLAG_TABLES: Record<string, Command> = { 'docs/csi.md': 'csi' };
+
+interface FlagUse { cmd: Command; flag: string; at: DocLine }
+
+/** Shell lines continued with a trailing backslash, joined (located at their first line). */
+function joinContinued(lines: DocLine[]): DocLine[] {
+  const out: DocLine[] = [];
+  for (const l of lines) {
+    const last = out.at(-1);
+    if (last && last.file === l.file && last.text.endsWith('\\')) last.text = `${last.text.slice(0, -1)} ${l.text}`;
+    else out.push({ ...l });
+  }
+  return out;
+}
+
+function flagUses(lines: DocLine[]): FlagUse[] {
+  const uses: FlagUse[] = [];
+  for (const l of joinContinued(lines)) {
+    for (const m of l.text.matchAll(INVOCATION)) for (const flag of flagsIn(m[2]!)) uses.push({ cmd: m[1] as Command, flag, at: l });
+    const row = TABLE_ROW.exec(l.text);
+    if (row) for (const flag of flagsIn(row[2]!)) uses.push({ cmd: row[1] as Command, flag, at: l });
+    const tableCmd = FLAG_TABLES[l.file];
+    const first = tableCmd ? /^\|\s*\x60(--[\w-]+)/.exec(l.text) : null;
+    if (first) uses.push({ cmd: tableCmd!, flag: first[1]!, at: l });
+  }
+  return uses;
+}
+
+/** The containers of the shipped manifests that run a socat-relay command: their args are flags too. */
+function manifestFlagUses(): FlagUse[] {
+  const uses: FlagUse[] = [];
+  for (const { file, object } of loadManifests()) {
+    const spec = object.kind === 'Pod' ? object.spec : object.spec?.template?.spec;
+    for (const c of [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])]) {
+      if (!/\/socat-relay:/.test(String(c.image)) || !COMMANDS.includes(c.args?.[0])) continue;
+      for (const a of c.args.slice(1) as string[]) {
+        if (a.startsWith('-')) uses.push({ cmd: c.args[0], flag: a.replace(/=.*/, ''), at: { file: `${file} (container ${c.name})`, line: 0, text: a } });
+      }
+    }
+  }
+  return uses;
+}
+
+test('every flag the docs, the manifest comments and the manifests give a socat-relay command is in that command\'s --help', async () => {
+  const known = new Map<Command, Set<string>>();
+  for (const cmd of COMMANDS) known.set(cmd, new Set([...flagsIn(await usageOf(cmd)), '--help', '-h']));
+  const uses = [...flagUses([...markdownLines(), ...commentLines()]), ...manifestFlagUses()];
+  for (const cmd of ['controller', 'agent', 'csi', 'inject', 'certs', 'static-pod', 'cleanup'] as const) {
+    assert.ok(uses.some((u) => u.cmd === cmd), `no doc shows a flag of socat-relay ${cmd}: is the extraction still working?`);
+  }
+  const wrong = uses.filter((u) => !known.get(u.cmd)!.has(u.flag)).map((u) => `${where(u.at)}: socat-relay ${u.cmd} has no ${u.flag} (${u.at.text.trim()})`);
+  assert.deepEqual([...new Set(wrong)], []);
+});
+
+test('install.md\'s settings table is the controller\'s config schema: every env var, its flag and default, and what the DaemonSet sets', () => {
+  const rows = tableRows('docs/install.md', ['env', 'flag', 'default', 'DaemonSet', 'meaning']);
+  assert.ok(rows.length > 0, 'docs/install.md has the settings table (| env | flag | default | DaemonSet | meaning |)');
+  const ds = loadManifests().find((l) => l.object.kind === 'DaemonSet' && l.object.metadata.name === 'socat-relay-controller')!.object;
+  const env = new Map<string, { value?: string; valueFrom?: unknown }>(
+    ds.spec.template.spec.containers.find((c: { name: string }) => c.name === 'controller').env.map((e: { name: string }) => [e.name, e]));
+  const unquote = (c: string) => c.replace(/^`(.*)`$/, '$1');
+  const documented = new Map(rows.map((r) => [unquote(r.row[0]!), r]));
+  assert.deepEqual([...documented.keys()].sort(), SCHEMA.map((s) => s.env).sort(), 'the table lists exactly the env vars of webhook/config.ts SCHEMA');
+  for (const s of SCHEMA) {
+    const { row, line } = documented.get(s.env)!;
+    const at = `docs/install.md:${line} (${s.env})`;
+    assert.equal(row[1], `\`--${s.flag}\``, `${at}: flag`);
+    assert.equal(row[2], s.default === '' ? '(none)' : `\`${s.default}\``, `${at}: default`);
+    const set = env.get(s.env);
+    assert.equal(row[3], set === undefined ? '—' : set.valueFrom !== undefined ? 'downward API' : `\`${set.value}\``, `${at}: the DaemonSet's value`);
+  }
+  for (const name of env.keys()) assert.ok(SCHEMA.some((s) => s.env === name), `manifests/controller/daemonset.yaml sets ${name}, which the controller does not read`);
+});
+
+/** The source the code reads variables in (not the docs): the parts, the CLI, scripts, tests, demo and benchmarks. */
+function codeText(): string {
+  const walk = (d: string): string[] => readdirSync(d).flatMap((n) => {
+    const p = path.join(d, n);
+    return statSync(p).isDirectory() ? walk(p) : /\.(ts|sh)$/.test(n) ? [p] : [];
+  });
+  return ['cli', 'webhook', 'node-agent', 'node-contract', 'relay', 'lib', 'certs', 'scripts', 'test', 'demo', 'bench']
+    .flatMap((d) => walk(path.join(REPO, d))).filter((f) => !f.endsWith(path.join('test', 'manifests', 'docs.test.ts')))
+    .map((f) => readFileSync(f, 'utf8')).join('\n');
+}
+
+test('every SOCAT_RELAY_* variable the docs and the manifests name is read by the code', () => {
+  const code = codeText();
+  const schema = new Set(SCHEMA.map((s) => s.env));
+  const manifestText = loadManifests().map((l) => JSON.stringify(l.object)).join('\n');
+  const wrong: string[] = [];
+  let seen = 0;
+  for (const l of [...markdownLines(), ...commentLines(), { file: 'manifests (objects)', line: 0, text: manifestText }]) {
+    for (const [name] of l.text.matchAll(/\bSOCAT_RELAY_[A-Z0-9_]*[A-Z0-9]/g)) {
+      seen++;
+      if (!schema.has(name) && !new RegExp(`\\b${name}\\b`).test(code)) wrong.push(`${where(l)}: ${name}`);
+    }
+  }
+  assert.ok(seen > 20, `only ${seen} SOCAT_RELAY_* names found`);
+  assert.deepEqual(wrong, []);
+});
+
+/** Top folders of the repository: a token starting with one of them is a repository path. */
+const TOP = ['manifests', 'docs', 'test', 'scripts', 'cli', 'relay', 'webhook', 'node-agent', 'node-contract', 'lib', 'certs', 'charts', 'demo', 'bench'];
+const REPO_PATH = new RegExp(String.raw`(?<![\w./@~-])((?:${TOP.join('|')})/[\w./-]*)`, 'g');
+const LINK = /\]\(([^)#\s]+)(?:#[^)]*)?\)/g;
+
+test('every repository path the docs and the manifest comments name exists', () => {
+  const wrong: string[] = [];
+  let seen = 0;
+  for (const l of [...markdownLines(), ...commentLines()]) {
+    const candidates: { p: string; base: string }[] = [];
+    for (const [, p] of l.text.matchAll(REPO_PATH)) candidates.push({ p: p!.replace(/[.,:]+$/, ''), base: REPO });
+    for (const [, p] of l.text.matchAll(LINK)) if (!/^[a-z]+:/.test(p!)) candidates.push({ p: p!, base: path.join(REPO, path.dirname(l.file)) });
+    for (const { p, base } of candidates) {
+      if (p.startsWith('bench/results')) continue; // the benchmarks' output, git-ignored
+      seen++;
+      if (!existsSync(path.resolve(base, p))) wrong.push(`${where(l)}: ${p}`);
+    }
+  }
+  assert.ok(seen > 100, `only ${seen} paths found`);
+  assert.deepEqual([...new Set(wrong)], []);
+});
+
+function manifestObjects(): KubeObject[] {
+  return loadManifests().map((l) => l.object);
+}
+
+/** Names the docs use that are not objects: the sidecar image's repository suffix, `npm run webhook:local`'s certificate folder. */
+const NOT_OBJECTS = new Set(['socat-relay-sidecar', 'socat-relay-tls']);
+
+test('every *.socat.io and socat-relay-* name in the docs is a webhook, CRD, CSIDriver or object of manifests/', () => {
+  const objs = manifestObjects();
+  const dotted = new Set([
+    ...objs.flatMap((o) => (o.webhooks ?? []).map((w: { name: string }) => w.name)),
+    ...objs.filter((o) => o.kind === 'CustomResourceDefinition' || o.kind === 'CSIDriver').map((o) => o.metadata.name),
+  ]);
+  // Objects and the Secrets they name (the webhook's TLS Secret is made by cert-manager or by the user).
+  const names = new Set([...objs.map((o) => o.metadata.name), ...[...JSON.stringify(objs).matchAll(/"secretName":"([^"]+)"/g)].map((m) => m[1]!)]);
+  const wrong: string[] = [];
+  for (const l of [...markdownLines(), ...commentLines()]) {
+    for (const [n] of l.text.matchAll(/(?<![\w.-])[a-z0-9-]+\.socat\.io(?![\w/.-])/g)) if (!dotted.has(n)) wrong.push(`${where(l)}: ${n}`);
+    // A name followed by `-` or `<` is a prefix (socat-relay-agent-<node>, socat-relay-controller-<node>).
+    for (const [n] of l.text.matchAll(/(?<![\w/.-])socat-relay-[a-z0-9]+(?:-[a-z0-9]+)*(?![\w<-])/g)) if (!names.has(n) && !NOT_OBJECTS.has(n)) wrong.push(`${where(l)}: ${n}`);
+  }
+  assert.ok(dotted.has('ephemeral-containers.socat.io') && names.has('socat-relay-injected-pods'), 'the names are read from manifests/');
+  assert.deepEqual([...new Set(wrong)], []);
+});
+
+const NUMBERS: Record<string, number> = { one: 1, two: 2, both: 2, three: 3, four: 4, five: 5 };
+
+test('the number of ValidatingAdmissionPolicies the docs state is the number in manifests/policy/', () => {
+  const count = manifestObjects().filter((o) => o.kind === 'ValidatingAdmissionPolicy').length;
+  const wrong: string[] = [];
+  let seen = 0;
+  for (const l of [...markdownLines(), ...commentLines()]) {
+    for (const [, word] of l.text.matchAll(/\b(one|two|both|three|four|five|\d+)\s+(?:\*\*)?ValidatingAdmissionPolicies/gi)) {
+      seen++;
+      const n = NUMBERS[word!.toLowerCase()] ?? Number(word);
+      if (n !== count) wrong.push(`${where(l)}: ${word} (manifests/policy/ has ${count})`);
+    }
+  }
+  assert.ok(seen >= 2, `only ${seen} counts found`);
+  assert.deepEqual(wrong, []);
+});
+
+test('every `npm run` script the docs name is in package.json', () => {
+  const scripts = (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const wrong: string[] = [];
+  let seen = 0;
+  for (const l of [...markdownLines(), ...commentLines()]) {
+    for (const [, name] of l.text.matchAll(/\bnpm run ([\w:-]+)/g)) {
+      seen++;
+      if (!(name! in scripts)) wrong.push(`${where(l)}: npm run ${name}`);
+    }
+  }
+  assert.ok(seen > 10, `only ${seen} npm run lines found`);
+  assert.deepEqual(wrong, []);
+});

@@ -3,15 +3,19 @@
 // settings is the config schema (env var, flag, default) and the DaemonSet's values; every
 // SOCAT_RELAY_* variable a doc names is read by the code; every repository path a doc or a manifest
 // comment names exists; every webhook, policy and object name is in manifests/; "two
-// ValidatingAdmissionPolicies" is the count in manifests/policy/; every `npm run` script exists. Each
+// ValidatingAdmissionPolicies" is the count in manifests/policy/; every `npm run` script exists; every
+// Relay in a code block validates, and docs/csi.md's volume is the one the webhook injects. Each
 // failure names the file and line. (Metric names: test/metrics/docs-metrics.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { parse } from 'yaml';
 import { main } from '../../cli/main.js';
+import { formatProblem, parseDocuments, validateRelay } from '../../relay/index.js';
+import { defaultInjectOptions, sidecarVolume } from '../../webhook/admission/index.js';
 import { SCHEMA } from '../../webhook/config.js';
-import { commentLines, markdownLines, tableRows, where, type DocLine } from './docs.js';
+import { codeBlocks, commentLines, markdownLines, tableRows, where, type DocLine } from './docs.js';
 import { loadManifests, REPO, type KubeObject } from './load.js';
 
 const COMMANDS = ['controller', 'agent', 'csi', 'inject', 'validate', 'certs', 'static-pod', 'cleanup'] as const;
@@ -210,4 +214,28 @@ test('every `npm run` script the docs name is in package.json', () => {
   }
   assert.ok(seen > 10, `only ${seen} npm run lines found`);
   assert.deepEqual(wrong, []);
+});
+
+test('every Relay in a code block of the docs is valid (what an operator pastes is accepted)', () => {
+  const wrong: string[] = [];
+  let seen = 0;
+  for (const b of codeBlocks()) {
+    // A relay written through a here-document (`sudo tee … <<'YAML'`) counts as well.
+    const body = /<<'?YAML'?\n([\s\S]*?)\nYAML\b/.exec(b.text)?.[1] ?? b.text;
+    if (!/^kind: Relay$/m.test(body)) continue;
+    for (const doc of parseDocuments(body, where(b))) {
+      seen++;
+      for (const p of validateRelay(doc).problems) wrong.push(`${where(b)}: ${formatProblem(p)}`);
+    }
+  }
+  assert.ok(seen >= 2, `only ${seen} Relays found in the docs' code blocks`);
+  assert.deepEqual(wrong, []);
+});
+
+test('docs/csi.md\'s consumer volume is exactly the one the webhook injects in CSI mode', () => {
+  const block = codeBlocks().find((b) => b.file === 'docs/csi.md' && /driver: csi\.socat\.io/.test(b.text));
+  assert.ok(block, 'docs/csi.md shows the injected csi volume');
+  const shown = (parse(block.text) as { volumes: { name: string }[] }).volumes[0]!;
+  const relay = validateRelay({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'kube-scheduler' }, spec: { target: { host: '127.0.0.1', port: 10259 }, consumers: { namespaces: ['monitoring'] } } }).resolved!;
+  assert.deepEqual(shown, sidecarVolume(relay, defaultInjectOptions({ volumeSource: 'csi' })), where(block));
 });

@@ -64,3 +64,13 @@ export function tableRows(file: string, header: string[]): { row: string[]; line
   for (let i = start + 2; i < lines.length && lines[i]!.trim().startsWith('|'); i++) out.push({ row: cells(lines[i]!), line: i + 1 });
   return out;
 }
+
+/** The fenced code blocks of the Markdown docs, each located at its opening fence. */
+export function codeBlocks(): DocLine[] {
+  return markdownFiles().flatMap((f) => {
+    const text = readFileSync(f, 'utf8');
+    return [...text.matchAll(/^```[^\n]*\n([\s\S]*?)^```/gm)].map((m) => ({
+      file: path.relative(REPO, f), line: text.slice(0, m.index).split('\n').length, text: m[1]!,
+    }));
+  });
+}

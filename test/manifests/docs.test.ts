@@ -4,8 +4,9 @@
 // SOCAT_RELAY_* variable a doc names is read by the code; every repository path a doc or a manifest
 // comment names exists; every webhook, policy and object name is in manifests/; "two
 // ValidatingAdmissionPolicies" is the count in manifests/policy/; every `npm run` script exists; every
-// Relay in a code block validates, and docs/csi.md's volume is the one the webhook injects. Each
-// failure names the file and line. (Metric names: test/metrics/docs-metrics.test.ts.)
+// Relay in a code block validates, and docs/csi.md's volume is the one the webhook injects; every
+// code identifier in backticks (a function split or renamed) still occurs in the code. Each failure
+// names the file and line. (Metric names: test/metrics/docs-metrics.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -111,19 +112,21 @@ test('install.md\'s settings table is the controller\'s config schema: every env
   for (const name of env.keys()) assert.ok(SCHEMA.some((s) => s.env === name), `manifests/controller/daemonset.yaml sets ${name}, which the controller does not read`);
 });
 
-/** The source the code reads variables in (not the docs): the parts, the CLI, scripts, tests, demo and benchmarks. */
-function codeText(): string {
+/** The project's own code: the parts, the CLI, scripts, tests, demo and benchmarks (this file aside). */
+const CODE_DIRS = ['cli', 'webhook', 'node-agent', 'node-contract', 'relay', 'lib', 'certs', 'scripts', 'test', 'demo', 'bench'];
+
+/** The text of every file under `dirs` whose name matches `files`. */
+function sourceText(dirs: string[], files = /\.(ts|sh)$/): string {
   const walk = (d: string): string[] => readdirSync(d).flatMap((n) => {
     const p = path.join(d, n);
-    return statSync(p).isDirectory() ? walk(p) : /\.(ts|sh)$/.test(n) ? [p] : [];
+    return statSync(p).isDirectory() ? walk(p) : files.test(n) ? [p] : [];
   });
-  return ['cli', 'webhook', 'node-agent', 'node-contract', 'relay', 'lib', 'certs', 'scripts', 'test', 'demo', 'bench']
-    .flatMap((d) => walk(path.join(REPO, d))).filter((f) => !f.endsWith(path.join('test', 'manifests', 'docs.test.ts')))
+  return dirs.flatMap((d) => walk(path.join(REPO, d))).filter((f) => !f.endsWith(path.join('test', 'manifests', 'docs.test.ts')))
     .map((f) => readFileSync(f, 'utf8')).join('\n');
 }
 
 test('every SOCAT_RELAY_* variable the docs and the manifests name is read by the code', () => {
-  const code = codeText();
+  const code = sourceText(CODE_DIRS);
   const schema = new Set(SCHEMA.map((s) => s.env));
   const manifestText = loadManifests().map((l) => JSON.stringify(l.object)).join('\n');
   const wrong: string[] = [];
@@ -238,4 +241,23 @@ test('docs/csi.md\'s consumer volume is exactly the one the webhook injects in C
   const shown = (parse(block.text) as { volumes: { name: string }[] }).volumes[0]!;
   const relay = validateRelay({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'kube-scheduler' }, spec: { target: { host: '127.0.0.1', port: 10259 }, consumers: { namespaces: ['monitoring'] } } }).resolved!;
   assert.deepEqual(shown, sidecarVolume(relay, defaultInjectOptions({ volumeSource: 'csi' })), where(block));
+});
+
+/** Names in backticks that belong to other projects: a Kubernetes pod state, a prometheus-operator field, a Node.js internal. */
+const FOREIGN_IDENTIFIERS = new Set(['ContainerCreating', 'podMonitorNamespaceSelector', 'writeUtf8String']);
+
+test('every code identifier the docs name in backticks (camelCase, PascalCase, CONSTANT_CASE, a call) occurs in the code or the manifests', () => {
+  const words = new Set(sourceText([...CODE_DIRS, 'manifests', 'charts'], /\.(ts|sh|ya?ml|tpl|proto)$/).match(/[A-Za-z_][A-Za-z0-9_]*/g));
+  const shape = /^(?:[a-z]+[A-Z]\w*|[A-Z][a-z0-9]+[A-Z]\w*|[A-Z][A-Z0-9]*_[A-Z0-9_]+)$/;
+  const wrong: string[] = [];
+  let seen = 0;
+  for (const l of markdownLines()) {
+    for (const [, id] of l.text.matchAll(/`([A-Za-z_][A-Za-z0-9_]*)(?:\([^`]*\))?`/g)) {
+      if (!shape.test(id!)) continue;
+      seen++;
+      if (!words.has(id!) && !FOREIGN_IDENTIFIERS.has(id!)) wrong.push(`${where(l)}: ${id}`);
+    }
+  }
+  assert.ok(seen > 100, `only ${seen} identifiers found`);
+  assert.deepEqual(wrong, []);
 });

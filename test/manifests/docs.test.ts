@@ -261,3 +261,19 @@ test('every code identifier the docs name in backticks (camelCase, PascalCase, C
   assert.ok(seen > 100, `only ${seen} identifiers found`);
   assert.deepEqual(wrong, []);
 });
+
+test('every socat.io/ label, annotation or API version the docs name is one the code or the manifests use', () => {
+  const text = sourceText([...CODE_DIRS, 'manifests'], /\.(ts|ya?ml)$/);
+  const used = new Set([...text.matchAll(/(?<![\w.-])socat\.io\/[a-z0-9][a-z0-9.-]*[a-z0-9]/g)].map((m) => m[0]));
+  const wrong: string[] = [];
+  let seen = 0;
+  for (const l of [...markdownLines(), ...commentLines()]) {
+    // `kubectl label pod P socat.io/consume-` removes the label: the key is socat.io/consume.
+    for (const [key] of l.text.matchAll(/(?<![\w.-])socat\.io\/[a-z0-9][a-z0-9.-]*[a-z0-9]/g)) {
+      seen++;
+      if (!used.has(key)) wrong.push(`${where(l)}: ${key}`);
+    }
+  }
+  assert.ok(used.has('socat.io/injected') && seen > 50, `only ${seen} socat.io/ keys found`);
+  assert.deepEqual([...new Set(wrong)], []);
+});

@@ -5,8 +5,8 @@
 // comment names exists; every webhook, policy and object name is in manifests/; "two
 // ValidatingAdmissionPolicies" is the count in manifests/policy/; every `npm run` script exists; every
 // Relay in a code block validates, and docs/csi.md's volume is the one the webhook injects; every
-// code identifier in backticks (a function split or renamed) still occurs in the code. Each failure
-// names the file and line. (Metric names: test/metrics/docs-metrics.test.ts.)
+// code identifier in backticks (a function split or renamed) still occurs in the code; every socat.io/
+// key is used; docs/security.md's RBAC table is the Roles' rules. Each failure names the file and line. (Metric names: test/metrics/docs-metrics.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -276,4 +276,20 @@ test('every socat.io/ label, annotation or API version the docs name is one the 
   }
   assert.ok(used.has('socat.io/injected') && seen > 50, `only ${seen} socat.io/ keys found`);
   assert.deepEqual([...new Set(wrong)], []);
+});
+
+test('docs/security.md\'s RBAC table grants exactly the controller\'s ClusterRole and Role: every resource with its verbs', () => {
+  const rows = tableRows('docs/security.md', ['rule', 'why']);
+  assert.ok(rows.length > 0, 'docs/security.md has the RBAC table (| rule | why |)');
+  const documented = new Map<string, string[]>();
+  for (const { row } of rows) {
+    for (const m of row[0]!.matchAll(/`([a-z/]+)`\s+([a-z]+(?:,\s*[a-z]+)*)/g)) documented.set(m[1]!, m[2]!.split(/,\s*/).sort());
+  }
+  const granted = new Map<string, string[]>();
+  for (const o of manifestObjects()) {
+    if (!['ClusterRole', 'Role'].includes(o.kind) || !o.metadata.name.startsWith('socat-relay-controller')) continue;
+    for (const r of o.rules as { resources?: string[]; verbs: string[] }[]) for (const res of r.resources ?? []) granted.set(res, [...r.verbs].sort());
+  }
+  assert.ok(granted.has('leases') && granted.has('relays/status'), 'the ClusterRole and the leases Role are read');
+  assert.deepEqual(Object.fromEntries([...documented].sort()), Object.fromEntries([...granted].sort()));
 });

@@ -10,6 +10,7 @@ import { startControlPlane, type ControlPlane } from './controlplane.js';
 import { startController, type RunningController } from './controller.js';
 import { applyAll, installCrds, policyManifests } from './manifests.js';
 import { startNode, type TestNode } from './node.js';
+import { freePort } from './ports.js';
 import { waitFor } from './wait.js';
 import { registerWebhooks, waitUntilWebhookCalled } from './webhooks.js';
 import { agentStatusPath, CONSUME_LABEL, INJECTED_ANNOTATION, socketPath } from '../../relay/index.js';
@@ -17,6 +18,9 @@ import { DEFAULT_KUBELET_ROOT, readStaticPod, rewriteStaticPod } from './node-st
 
 export const AGENT_POD_FILE = 'socat-relay-agent.yaml';
 export const AGENT_POD = 'socat-relay-agent';
+/** The loopback ports manifests/node-agent/static-pod.yaml gives the agent and the CSI plugin. */
+export const AGENT_PORT = 9465;
+export const CSI_HEALTH_PORT = 9466;
 
 type AnyObj = KubeObject & Record<string, any>;
 
@@ -29,6 +33,12 @@ export interface Cluster {
   socketDir: string;
   /** The mirror pod's name (static pod name + "-" + node name). */
   agentMirrorPod: string;
+  /**
+   * The host-loopback ports the static pod's listeners use here instead of the manifest's (the agent's
+   * 9465, the CSI plugin's 9466): free ports, so a real agent on this machine or another test node
+   * keeps its own.
+   */
+  ports: { agent: number; csi: number };
   /**
    * Restarts the controller on the same port with the same certificates (the registered webhooks
    * keep working) and these settings added, e.g. SOCAT_RELAY_VOLUME_SOURCE=csi.
@@ -83,8 +93,10 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     await registerWebhooks(cp.client, { baseUrl: controller.baseUrl, caBundle: controller.certs.caBundle });
 
     step('the agent as a static pod: manifests/node-agent/static-pod.yaml into the kubelet\'s folder');
+    const ports = { agent: await freePort(), csi: await freePort() };
     const pod = rewriteStaticPod(readStaticPod(), {
       image: node.image.image,
+      ports: { [AGENT_PORT]: ports.agent, [CSI_HEALTH_PORT]: ports.csi },
       paths: [
         { from: '/etc/socat-relay', to: path.join(dir, 'etc', 'socat-relay') },
         { from: '/run/socat-relay', to: socketDir },
@@ -94,7 +106,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     node.writeStaticPod(AGENT_POD_FILE, pod);
     const agentMirrorPod = `${pod.metadata.name}-${node.name}`;
     const cluster: Cluster = {
-      cp, node, controller, configDir, socketDir, agentMirrorPod, stop,
+      cp, node, controller, configDir, socketDir, agentMirrorPod, ports, stop,
       async restartController(env) {
         const { port, certs } = controller;
         await controller.stop();

@@ -221,10 +221,12 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
     const csiStatus = async () => (await c.cp.client.get('v1', 'Pod', c.agentMirrorPod, 'kube-system')).status.containerStatuses.find((s: AnyObj) => s.name === 'csi');
     const mirror = await c.cp.client.get('v1', 'Pod', c.agentMirrorPod, 'kube-system');
     const probe = mirror.spec.containers.find((x: AnyObj) => x.name === 'csi').livenessProbe;
-    assert.deepEqual(probe.httpGet, { host: '127.0.0.1', port: 9466, path: '/healthz', scheme: 'HTTP' });
+    // The manifest's 9466, moved to a free port on this test node (the harness's only change to it).
+    assert.deepEqual(probe.httpGet, { host: '127.0.0.1', port: c.ports.csi, path: '/healthz', scheme: 'HTTP' });
+    assert.ok(mirror.spec.containers.find((x: AnyObj) => x.name === 'csi').args.includes(`--health-listen=127.0.0.1:${c.ports.csi}`));
     // A hostNetwork pod: its 127.0.0.1 is this host's, where the kubelet asks too.
     const healthz = async () => {
-      const r = await fetch('http://127.0.0.1:9466/healthz', { signal: AbortSignal.timeout(10_000) });
+      const r = await fetch(`http://127.0.0.1:${c.ports.csi}/healthz`, { signal: AbortSignal.timeout(10_000) });
       return { status: r.status, body: await r.text() };
     };
     assert.deepEqual(await healthz(), { status: 200, body: 'ok\n' });

@@ -32,3 +32,13 @@ test('the static pod rewrite changes only the images and the host paths (and the
   assert.ok((out.spec.containers as AnyObj[]).find((c) => c.name === 'agent')!.args.includes('--socket-dir=/run/socat-relay'));
   assert.deepEqual(original, readStaticPod(), 'the input is not modified');
 });
+
+test('the rewrite can move the host-network listeners to other loopback ports: the flags and the probes together', () => {
+  const out = rewriteStaticPod(readStaticPod(), { image: 'i', paths: [], ports: { 9465: 40001, 9466: 40002 } }) as AnyObj;
+  const c = (name: string): AnyObj => (out.spec.containers as AnyObj[]).find((x) => x.name === name)!;
+  assert.ok(c('agent').args.includes('--listen=127.0.0.1:40001'), c('agent').args.join(' '));
+  assert.ok(c('csi').args.includes('--health-listen=127.0.0.1:40002'), c('csi').args.join(' '));
+  assert.deepEqual([c('agent').livenessProbe.httpGet.port, c('csi').livenessProbe.httpGet.port], [40001, 40002]);
+  const flat = JSON.stringify(out);
+  assert.ok(!/:946[56]\b|"port":946[56]\b/.test(flat), 'no 9465 or 9466 left');
+});

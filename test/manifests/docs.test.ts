@@ -293,3 +293,12 @@ test('docs/security.md\'s RBAC table grants exactly the controller\'s ClusterRol
   assert.ok(granted.has('leases') && granted.has('relays/status'), 'the ClusterRole and the leases Role are read');
   assert.deepEqual(Object.fromEntries([...documented].sort()), Object.fromEntries([...granted].sort()));
 });
+
+test('README\'s Layout names every top-level folder and every script in scripts/', () => {
+  const rows = tableRows('README.md', ['folder', 'what']);
+  const named = new Set(rows.flatMap(({ row }) => [...row.join(' ').matchAll(/`([^`]+)`/g)].map((m) => m[1]!.replace(/\/$/, ''))));
+  const folders = readdirSync(REPO).filter((n) => !n.startsWith('.') && !['node_modules', 'dist'].includes(n) && statSync(path.join(REPO, n)).isDirectory());
+  const scripts = readdirSync(path.join(REPO, 'scripts'));
+  assert.ok(folders.includes('relay') && scripts.includes('setup.sh'));
+  assert.deepEqual([...folders.filter((f) => !named.has(f) && ![...named].some((n) => n.startsWith(`${f}/`))), ...scripts.filter((f) => !named.has(f))], []);
+});

@@ -205,6 +205,21 @@ test('the number of ValidatingAdmissionPolicies the docs state is the number in 
   assert.deepEqual(wrong, []);
 });
 
+test('the number of webhook entries the docs state is the number of the mutating configuration\'s (the Relay webhook is one of its own)', () => {
+  const count = manifestObjects().filter((o) => o.kind === 'MutatingWebhookConfiguration').flatMap((o) => o.webhooks).length;
+  const wrong: string[] = [];
+  let seen = 0;
+  for (const l of [...markdownLines(), ...commentLines()]) {
+    for (const [, word] of l.text.matchAll(/\b(one|two|both|three|four|five|\d+)\s+(?:webhook\s+)?entries/gi)) {
+      seen++;
+      const n = NUMBERS[word!.toLowerCase()] ?? Number(word);
+      if (n !== count) wrong.push(`${where(l)}: ${word} (manifests/webhook/mutating-webhook.yaml has ${count})`);
+    }
+  }
+  assert.ok(seen >= 2, `only ${seen} counts found`);
+  assert.deepEqual(wrong, []);
+});
+
 test('every `npm run` script the docs name is in package.json', () => {
   const scripts = (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
   const wrong: string[] = [];

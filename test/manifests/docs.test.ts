@@ -18,6 +18,7 @@ import { defaultInjectOptions, sidecarVolume } from '../../webhook/admission/ind
 import { SCHEMA } from '../../webhook/config.js';
 import { codeBlocks, commentLines, markdownLines, tableRows, where, type DocLine } from './docs.js';
 import { loadManifests, REPO, type KubeObject } from './load.js';
+import { alignedLiterals, celMessages, codeMessages, docPattern, literalLength, templatePattern } from './messages.js';
 
 const COMMANDS = ['controller', 'agent', 'csi', 'inject', 'validate', 'certs', 'static-pod', 'cleanup'] as const;
 type Command = (typeof COMMANDS)[number];
@@ -316,4 +317,39 @@ test('README\'s Layout names every top-level folder and every script in scripts/
   const scripts = readdirSync(path.join(REPO, 'scripts'));
   assert.ok(folders.includes('relay') && scripts.includes('setup.sh'));
   assert.deepEqual([...folders.filter((f) => !named.has(f) && ![...named].some((n) => n.startsWith(`${f}/`))), ...scripts.filter((f) => !named.has(f))], []);
+});
+
+/** Messages the docs quote that other programs write: Pod Security admission's, the API server's. */
+const FOREIGN_MESSAGES = new Set(['violates PodSecurity "baseline:latest": hostPath volumes', 'failed calling webhook "relays.socat.io"']);
+
+/** The messages the docs quote: troubleshooting's denials, csi.md's errors, and the text after `denied the request:` / `desc =` in a code block. */
+function quotedMessages(): { at: string; text: string }[] {
+  const out: { at: string; text: string }[] = [];
+  const tables: [string, string[], number][] = [
+    ['docs/troubleshooting.md', ['message (from `kubectl apply` / the workload\'s events)', 'cause', 'fix'], 0],
+    ['docs/csi.md', ['code', 'message', 'what to do'], 1],
+  ];
+  for (const [file, header, col] of tables) {
+    const rows = tableRows(file, header);
+    assert.ok(rows.length > 3, `${file}: the table of messages (${header.join(' | ')})`);
+    // Every span of the cell but a policy's name: `…` (policy `socat-relay-injected-pods`).
+    for (const { row, line } of rows) for (const m of row[col]!.matchAll(/(?<!policy )`([^`]+)`/g)) out.push({ at: `${file}:${line}`, text: m[1]! });
+  }
+  for (const b of codeBlocks()) {
+    const m = /(?:denied the request: |desc = )([\s\S]*)$/.exec(b.text.trim());
+    if (m) out.push({ at: where(b), text: m[1]!.replace(/\s*\n\s*/g, ' ') });
+  }
+  return out;
+}
+
+test('every message the docs quote can be one the code or a manifest\'s CEL writes (placeholders X, N, P, C, R as names, … as anything)', () => {
+  const templates = [...codeMessages(), ...celMessages()].map(templatePattern).filter((t) => literalLength(t) >= 12);
+  const quoted = quotedMessages();
+  assert.ok(quoted.length > 15 && quoted.some((q) => q.at.startsWith('docs/pod-security.md')), `only ${quoted.length} quoted messages found`);
+  const wrong = quoted.filter((q) => !FOREIGN_MESSAGES.has(q.text)).filter((q) => {
+    const d = docPattern(q.text);
+    // Most of the quote's own words must meet the code's words (a concrete value may meet a wildcard).
+    return !templates.some((t) => alignedLiterals(d, t) >= 0.5 * literalLength(d));
+  }).map((q) => `${q.at}: ${q.text}`);
+  assert.deepEqual(wrong, []);
 });

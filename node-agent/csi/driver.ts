@@ -100,6 +100,7 @@ export class Driver {
         log.info('already published');
         return {};
       }
+      await this.checkResolved(p.targetPath);
       await this.internal(`cannot create target_path ${p.targetPath}`, () => mkdir(p.targetPath, { recursive: true, mode: 0o750 }));
       await this.checkResolved(p.targetPath);
       await this.internal(`cannot bind-mount ${source} at ${p.targetPath}`, () => this.cfg.mounter.bind(source, p.targetPath));
@@ -198,20 +199,33 @@ export class Driver {
   }
 
   /**
-   * The target, once it exists, must resolve to the same place under the (resolved) pods folder: a
-   * symlink on the way would make the mount land elsewhere on the node.
+   * The target must resolve to the same place under the (resolved) pods folder: a symlink on the way
+   * would make the mount land elsewhere on the node. While the target does not exist yet, its nearest
+   * existing folder is checked, and a dangling symlink on the way is refused: creating the target
+   * through either would make folders at the link's far end, anywhere on the node.
    */
   private async checkResolved(target: string): Promise<void> {
-    let real: string;
     let pods: string;
     try {
-      [real, pods] = await Promise.all([realpath(target), realpath(this.pods)]);
+      pods = await realpath(this.pods);
     } catch (e) {
-      if (errno(e) === 'ENOENT') return;
-      throw new CsiError(status.INTERNAL, `cannot resolve target_path ${target}: ${(e as Error).message}`);
+      if (errno(e) === 'ENOENT') return; // nothing under it exists yet, so nothing to follow
+      throw new CsiError(status.INTERNAL, `cannot resolve ${this.pods}: ${(e as Error).message}`);
     }
-    if (real !== path.posix.join(pods, path.posix.relative(this.pods, target))) {
-      throw new CsiError(status.INVALID_ARGUMENT, `target_path: ${target} resolves to ${real} through a symlink`);
+    for (let p = target; p.startsWith(`${this.pods}/`); p = path.posix.dirname(p)) {
+      let real: string;
+      try {
+        real = await realpath(p);
+      } catch (e) {
+        if (errno(e) !== 'ENOENT') throw new CsiError(status.INTERNAL, `cannot resolve target_path ${target}: ${(e as Error).message}`);
+        const link = await lstat(p).then((st) => st.isSymbolicLink(), () => false);
+        if (link) throw new CsiError(status.INVALID_ARGUMENT, `target_path: ${target} goes through a symlink that points nowhere (${p})`);
+        continue;
+      }
+      if (real !== path.posix.join(pods, path.posix.relative(this.pods, p))) {
+        throw new CsiError(status.INVALID_ARGUMENT, `target_path: ${target} resolves to ${path.posix.join(real, path.posix.relative(p, target))} through a symlink`);
+      }
+      return;
     }
   }
 

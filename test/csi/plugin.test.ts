@@ -264,6 +264,14 @@ describe('CSI node plugin: real sockets, real bind mounts in a private mount nam
     assert.equal(e.code, status.INVALID_ARGUMENT);
     assert.match(e.details, /resolves to .* through a symlink/);
     assert.equal(ns.mountsUnder(l.root).length, 0);
+    // Refused before the target is created: creating it would have made folders at the link's far end
+    // (mkdir follows the link), anywhere on the node, even where the link points at nothing yet.
+    assert.equal(existsSync(path.join(outside, 'mount')), false, 'a folder was created outside the pods folder');
+    symlinkSync(path.join(outside, 'not', 'yet'), path.join(podDir, 'dangling'));
+    const d = await callError(node(), 'NodePublishVolume', publishRequest(path.join(podDir, 'dangling', 'mount'), 'sched', 'monitoring'));
+    assert.equal(d.code, status.INVALID_ARGUMENT);
+    assert.match(d.details, /through a symlink/);
+    assert.equal(existsSync(path.join(outside, 'not')), false, 'folders were created at the far end of a dangling link');
   });
 
   test('volume stats: healthy with usage; abnormal without the socket; abnormal when no longer mounted; NotFound for a missing path', async () => {

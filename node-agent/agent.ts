@@ -164,7 +164,7 @@ export class Agent {
   private async readConfig(): Promise<ConfigState> {
     const { files, errors } = await readConfigDir(this.opts.configDir);
     const state = interpretConfig(files);
-    state.errors.push(...errors);
+    for (const e of errors) state.errors.push(e);
     state.errors.sort((a, b) => (a.file < b.file ? -1 : 1));
     return state;
   }

@@ -4,7 +4,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BoundedReadError, fileStem, isConfigFileName, readRelayFile, type FileWarning } from '../node-contract/index.js';
-import { formatProblem, parseDocuments, validateRelay, type ResolvedRelay } from '../relay/index.js';
+import { formatProblems, parseDocuments, validateRelay, type ResolvedRelay } from '../relay/index.js';
 
 export interface ConfigFile {
   /** Base name inside the config folder. */
@@ -69,7 +69,7 @@ export function interpretConfig(files: readonly ConfigFile[]): ConfigState {
       const relay = nameOf(doc);
       const v = validateRelay(doc);
       if (!v.resolved) {
-        state.errors.push({ file: f.name, ...(relay ? { relay } : {}), error: v.problems.map(formatProblem).join('; ') });
+        state.errors.push({ file: f.name, ...(relay ? { relay } : {}), error: formatProblems(v.problems) });
         continue;
       }
       const r = v.resolved;

@@ -19,7 +19,7 @@ export function parseDocuments(text: string, source = '(input)'): unknown[] {
     if (value === null || value === undefined) return;
     if (typeof value === 'object' && !Array.isArray(value) && (value as { kind?: unknown }).kind === 'List') {
       const items = (value as { items?: unknown }).items;
-      if (Array.isArray(items)) out.push(...items);
+      if (Array.isArray(items)) for (const item of items) out.push(item);
       return;
     }
     out.push(value);

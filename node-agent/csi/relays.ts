@@ -3,7 +3,7 @@
 // object, plus the namespaces the controller resolved its namespaceSelector to (annotation
 // socat.io/consumer-namespaces). Read per call, so a changed file takes effect at the next mount.
 import path from 'node:path';
-import { formatProblem, parseDocuments, validateRelay, type ResolvedRelay } from '../../relay/index.js';
+import { formatProblems, parseDocuments, validateRelay, type ResolvedRelay } from '../../relay/index.js';
 import { BoundedReadError, consumerNamespacesOf, readRelayFile } from '../../node-contract/index.js';
 
 export type NodeRelay =
@@ -23,7 +23,7 @@ export function interpretNodeFile(name: string, file: string, text: string): Nod
   }
   if (docs.length !== 1) return { state: 'invalid', file, error: `${file}: holds ${docs.length} documents, expected one Relay` };
   const v = validateRelay(docs[0]);
-  if (!v.resolved) return { state: 'invalid', file, error: v.problems.map(formatProblem).join('; ') };
+  if (!v.resolved) return { state: 'invalid', file, error: formatProblems(v.problems) };
   if (v.resolved.name !== name) return { state: 'invalid', file, error: `${file}: holds relay "${v.resolved.name}", not "${name}"` };
   // A malformed annotation counts as absent: then only consumers.namespaces admits anyone.
   return { state: 'ok', file, relay: v.resolved, resolvedNames: consumerNamespacesOf(docs[0]) };

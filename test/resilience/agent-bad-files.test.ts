@@ -78,6 +78,11 @@ const CASES: BadFile[] = [
   { situation: 'relay targeting the metadata service', file: 'metadata.json', make: (f) => writeFileSync(f, JSON.stringify({ ...relayDoc('metadata', 80), spec: { target: { host: '169.254.169.254', port: 80 }, consumers: { namespaces: ['a'] } } })) },
   { situation: 'second definition of the good relay in a later file', file: 'zz-dup.json', make: (f) => writeFileSync(f, JSON.stringify(relayDoc('good', 9))) },
   { situation: 'duplicate YAML keys', file: 'dupkeys.yaml', make: (f) => writeFileSync(f, 'apiVersion: socat.io/v1alpha1\nkind: Relay\nkind: Relay\nmetadata: {name: dupkeys}\n') },
+  // Every entry fails its pattern: the validation once walked every failed field for each entry
+  // (quadratic, minutes of a blocked agent), and 200 000 of them overflowed the stack, which failed
+  // the whole reload, so no file was applied any more.
+  { situation: '30 000 invalid namespaces', file: 'manyns.json', make: (f) => writeFileSync(f, JSON.stringify(relayDoc('manyns', 80, { consumers: { namespaces: Array(30_000).fill('A') } }))) },
+  { situation: '1 MiB of invalid namespaces (200 000)', file: 'mostns.json', make: (f) => writeFileSync(f, JSON.stringify(relayDoc('mostns', 80, { consumers: { namespaces: Array(200_000).fill('A') } }))) },
   { situation: 'symlink to /etc/passwd', file: 'passwd.yaml', make: (f) => symlinkSync('/etc/passwd', f) },
   { situation: 'symlink loop', file: 'loop.yaml', make: (f) => symlinkSync(f, f) },
   { situation: 'a directory named like a relay file', file: 'folder.yaml', make: (f) => mkdirSync(f) },

@@ -1,7 +1,7 @@
 // The pure core of the status half: this node's `status.nodes[]` entry for a relay, built from the
 // agent's status file, the summary fields (readyNodes, the Ready condition) built from the whole list,
 // and the Event worth recording when this node's state changes.
-import { configFileName, formatProblem, validateRelay, type Condition, type NodeRelayState, type Relay, type RelayNodeStatus } from '../../relay/index.js';
+import { configFileName, formatProblems, validateRelay, type Condition, type NodeRelayState, type Relay, type RelayNodeStatus } from '../../relay/index.js';
 import { parseAgentStatus, staleAgentStatusAge, type AgentStatus } from '../../node-contract/index.js';
 import type { StaleNodes } from './stale.js';
 
@@ -53,7 +53,7 @@ function entry(i: EntryInput, state: NodeRelayState, extra: Partial<RelayNodeSta
 export function nodeEntry(i: EntryInput): RelayNodeStatus {
   const name = i.relay.metadata.name;
   const v = validateRelay(i.relay);
-  if (!v.resolved) return entry(i, 'Invalid', { message: v.problems.map(formatProblem).join('; ') });
+  if (!v.resolved) return entry(i, 'Invalid', { message: formatProblems(v.problems) });
   if (i.agent.kind !== 'ok') return entry(i, 'AgentMissing', { message: i.agent.message });
   const st = i.agent.status;
   const r = st.relays[name];

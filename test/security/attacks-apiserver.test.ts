@@ -17,7 +17,7 @@ import {
   CASES, EPHEMERAL_CASES, IMAGE, injectedPod, METADATA_CASES, NAMESPACE, plainPod, RELAYS, RESTRICTED_NAMESPACE, SIDECAR, SOCKET_DIR,
   unrelatedPod, withEphemeral, withoutLabel, type Expect,
 } from './attacks.js';
-import { CONSUME_LABEL } from '../../relay/index.js';
+import { CONSUME_ANNOTATION, CONSUME_LABEL } from '../../relay/index.js';
 
 import { required } from '../support/required.js';
 
@@ -196,6 +196,23 @@ describe('the attack table on a real API server', () => {
       });
     });
   }
+
+  test('through our webhook: a pod asking for 250 000 relays (a 2 MB annotation socat.io/consume, which the API server checks only after the mutating webhooks) is denied by the webhook within its 5 s timeout, and the next consumer is injected', { skip }, async () => {
+    // The webhook answers from one event loop: a slow answer makes every pod created meanwhile fail
+    // open past its timeout (and the policy then refuses it: no sidecar), so one user could stop every
+    // consumer in the cluster from starting.
+    const hostile = plainPod('asks-for-everything');
+    hostile.metadata!.annotations = { [CONSUME_ANNOTATION]: Array.from({ length: 250_000 }, (_, i) => `r${i}`).join(',') };
+    const t0 = Date.now();
+    const v = await verdict(create(hostile));
+    const next = await verdict(create(plainPod('next')));
+    console.log(`[attacks-apiserver] 250 000 relays asked for: ${v.message.slice(0, 140)}; the next consumer: ${next.allowed ? 'admitted' : next.message.slice(0, 200)}; ${Date.now() - t0} ms in all`);
+    // Before the fix: the webhook took over a minute, the API server gave up after 5 s (fail open) and
+    // refused the pod for its annotation's size, and the next consumer failed open too: the policy
+    // refused it for want of its sidecar.
+    assert.equal(next.allowed, true, `the next consumer: ${next.message}`);
+    judge(v, /admission webhook "pods\.socat\.io" denied the request: relay "r0" not found .*; and \d+ more problems/, 'the webhook');
+  });
 
   test('without our webhook, Pod Security alone refuses the hostPath consumer, and its message cannot name the fix', { skip }, async () => {
     await ctl?.stop();

@@ -14,6 +14,15 @@ test('responses are typed by their JSON field names', () => {
   assert.equal(withUid(allowed(), 'u-1').uid, 'u-1');
 });
 
+test('a denial shows its first 20 reasons, each cut to 2048 characters, then how many more there are', () => {
+  const reasons = Array.from({ length: 25 }, (_, i) => `r${i}`);
+  assert.equal(denied(reasons).status?.message, `${reasons.slice(0, 20).join('; ')}; and 5 more problems`);
+  assert.equal(denied(reasons.slice(0, 21)).status?.message, `${reasons.slice(0, 20).join('; ')}; and 1 more problem`);
+  assert.equal(denied(reasons.slice(0, 20)).status?.message, reasons.slice(0, 20).join('; '));
+  const long = denied(['x'.repeat(5000), 'y']).status!.message!;
+  assert.equal(long, `${'x'.repeat(2047)}…; y`);
+});
+
 test('warnings are cut to 120 characters and deduplicated; none leaves the field out', () => {
   const long = 'w'.repeat(200);
   const r = withWarnings(allowed(), [long, 'short', 'short']);

@@ -110,6 +110,7 @@ export function writableMounts(spec: RawPodSpec, sidecars: ReadonlySet<string>, 
  */
 export function checkClaims(spec: RawPodSpec, wanted: readonly string[], relays: readonly ResolvedRelay[], o: InjectOptions): ClaimCheck {
   const denials = duplicates(spec);
+  const asked = new Set(wanted);
   const byName = new Map(relays.map((r) => [r.name, r]));
   const sidecars = new Set<string>();
   const volumes = new Set<string>();
@@ -121,7 +122,7 @@ export function checkClaims(spec: RawPodSpec, wanted: readonly string[], relays:
     if (l.list === 'ephemeralContainers') continue; // ephemeralDenials
     const r = byName.get(relay);
     if (!r) {
-      if (!wanted.includes(relay)) denials.push({ reason: 'reserved-name', message: `${at(l)}: the prefix ${NAME_PREFIX} is reserved for injected sidecars, and this pod does not consume relay "${relay}"` });
+      if (!asked.has(relay)) denials.push({ reason: 'reserved-name', message: `${at(l)}: the prefix ${NAME_PREFIX} is reserved for injected sidecars, and this pod does not consume relay "${relay}"` });
       continue;
     }
     const diff = sidecarDiff(l.c, sidecarContainer(r, o));
@@ -147,7 +148,7 @@ export function checkClaims(spec: RawPodSpec, wanted: readonly string[], relays:
       denials.push({ reason: 'not-injected', message: `${where} is not the volume socat-relay injects for relay "${relay}" (${describeVolume(expected)})` });
       return;
     }
-    if (relay !== undefined && !wanted.includes(relay)) {
+    if (relay !== undefined && !asked.has(relay)) {
       denials.push({ reason: 'reserved-name', message: `${where}: the prefix ${NAME_PREFIX} is reserved for injected volumes, and this pod does not consume relay "${relay}"` });
       return;
     }
@@ -164,7 +165,7 @@ export function checkClaims(spec: RawPodSpec, wanted: readonly string[], relays:
     }
   });
 
-  denials.push(...writableMounts(spec, sidecars, ['initContainers', 'containers']));
+  for (const d of writableMounts(spec, sidecars, ['initContainers', 'containers'])) denials.push(d);
   return { denials, sidecars, volumes };
 }
 

@@ -2,7 +2,7 @@
 // namespace's labels and the pod's own ports. Each problem is a Denial with a reason code (metrics)
 // and the exact message the user sees.
 import {
-  CONSUME_ANNOTATION, CONSUME_LABEL, consumerVerdict, formatProblem, type ResolvedRelay,
+  CONSUME_ANNOTATION, CONSUME_LABEL, consumerVerdict, formatProblems, type ResolvedRelay,
 } from '../../relay/index.js';
 import { validatedRelay } from './validated.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
@@ -18,15 +18,19 @@ export interface Denial {
   message: string;
 }
 
-/** Label value + annotation list: comma-separated, trimmed, deduplicated, in order of appearance. */
+/**
+ * Label value + annotation list: comma-separated, trimmed, deduplicated, in order of appearance. The
+ * annotation reaches us before the API server checks its size, so it may hold 250 000 names: the
+ * deduplication is a set, never a search per name.
+ */
 export function wantedRelays(pod: RawPod): string[] {
   const raw = [pod.metadata?.labels?.[CONSUME_LABEL] ?? '', ...(pod.metadata?.annotations?.[CONSUME_ANNOTATION] ?? '').split(',')];
-  const out: string[] = [];
+  const out = new Set<string>();
   for (const part of raw) {
     const name = part.trim();
-    if (name !== '' && !out.includes(name)) out.push(name);
+    if (name !== '') out.add(name);
   }
-  return out;
+  return [...out];
 }
 
 /** Resolves each wanted relay from the catalog; denials for missing or invalid ones. */
@@ -41,7 +45,7 @@ export function lookUpRelays(names: string[], catalog: RelayCatalog): { relays: 
     }
     const v = validatedRelay(relay);
     if (!v.resolved) {
-      denials.push({ reason: 'relay-invalid', message: `relay "${name}" is invalid: ${v.problems.map(formatProblem).join(', ')}` });
+      denials.push({ reason: 'relay-invalid', message: `relay "${name}" is invalid: ${formatProblems(v.problems, ', ')}` });
       continue;
     }
     relays.push(v.resolved);

@@ -18,7 +18,7 @@ export function ephemeralDenials(pod: RawPod): Denial[] {
     if (l.list !== 'ephemeralContainers' || typeof l.c.name !== 'string' || !l.c.name.startsWith(NAME_PREFIX)) continue;
     denials.push({ reason: 'reserved-name', message: `spec.ephemeralContainers[${l.index}] "${l.c.name}": ephemeral containers may not use the prefix ${NAME_PREFIX}, reserved for injected sidecars` });
   }
-  denials.push(...writableMounts(spec, new Set(), ['ephemeralContainers']));
+  for (const d of writableMounts(spec, new Set(), ['ephemeralContainers'])) denials.push(d);
   return denials;
 }
 

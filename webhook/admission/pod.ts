@@ -75,11 +75,12 @@ export function decidePod(req: AdmissionRequest, ctx: PodContext): PodDecision {
   if (pss.deny) denials.push({ reason: 'pod-security', message: pss.deny });
   const spec = pod.spec ?? {};
   const claims = checkClaims(spec, names, relays, ctx.options);
-  denials.push(...claims.denials, ...ephemeralDenials(pod));
+  // Loops, not push(...list): a pod may bring 100 000 problems, more than a call's arguments can hold.
+  for (const d of [...claims.denials, ...ephemeralDenials(pod)]) denials.push(d);
   const all: RawContainer[] = [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
   // A socat-<relay> container is either the injected sidecar or already denied above.
   const reserved = new Set(names.map(sidecarName));
-  denials.push(...checkPorts(relays, all.filter((c) => !reserved.has(c.name ?? ''))));
+  for (const d of checkPorts(relays, all.filter((c) => !reserved.has(c.name ?? '')))) denials.push(d);
   if (denials.length > 0) return deny(denials);
   return inject(pod, relays, claims, pss.warn, ctx);
 }

@@ -1,6 +1,7 @@
 // Every AdmissionResponse comes from here. The uid is stamped by the caller (the HTTP edge), so the
 // pure handlers never see it; the message goes in `status.message`, the field the API server shows.
 import type { Operation as JsonPatchOp } from 'fast-json-patch';
+import { joinFirst } from '../../lib/text.js';
 import { patchJson } from './json.js';
 import type { AdmissionResponse } from './types.js';
 
@@ -11,9 +12,12 @@ export function allowed(message?: string): AdmissionResponse {
   return { uid: '', allowed: true, ...(message ? { status: { code: 200, message } } : {}) };
 }
 
-/** A denial; several reasons are joined into one message. */
+/**
+ * A denial; several reasons are joined into one message: the first 20, each cut to 2048 characters,
+ * then how many more there are (lib/text.ts).
+ */
 export function denied(reasons: string | string[], code = 403): AdmissionResponse {
-  const message = (Array.isArray(reasons) ? reasons : [reasons]).join('; ');
+  const message = joinFirst(Array.isArray(reasons) ? reasons : [reasons], String);
   return { uid: '', allowed: false, status: { code, reason: 'Forbidden', message } };
 }
 

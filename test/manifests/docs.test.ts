@@ -13,6 +13,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { parse } from 'yaml';
+import { parseCsiArgs, type CsiArgs } from '../../cli/csi.js';
 import { main } from '../../cli/main.js';
 import { formatProblem, parseDocuments, validateRelay } from '../../relay/index.js';
 import { defaultInjectOptions, sidecarVolume } from '../../webhook/admission/index.js';
@@ -403,4 +404,28 @@ test('docs/architecture.md\'s "may import" column holds for every file of each f
   }
   assert.ok(checked > 60, `only ${checked} files checked`);
   assert.deepEqual(wrong, []);
+});
+
+test('docs/csi.md\'s flag table gives the csi command\'s defaults (parseCsiArgs without flags)', () => {
+  const rows = tableRows('docs/csi.md', ['flag', 'default', 'meaning']);
+  assert.ok(rows.length >= 8, 'docs/csi.md has the flag table (| flag | default | meaning |)');
+  const args = (env: NodeJS.ProcessEnv): CsiArgs => {
+    const parsed = parseCsiArgs([], env, () => 'host-name');
+    assert.notEqual(parsed, 'help');
+    return parsed as CsiArgs;
+  };
+  const a = args({ NODE_NAME: 'node-from-env' });
+  assert.equal(args({}).nodeId, 'host-name', 'without NODE_NAME: the host name');
+  const actual: Record<string, string> = {
+    '--config-dir': a.configDir, '--socket-dir': a.socketDir, '--kubelet-dir': a.kubeletDir, '--driver-name': a.driverName,
+    '--health-listen': a.healthListen ? `${a.healthListen.host}:${a.healthListen.port}` : 'off',
+    '--node-id': a.nodeId === 'node-from-env' ? 'env `NODE_NAME`, else the host name' : a.nodeId,
+    '--no-register': a.register ? 'off' : 'on', '--log-level': a.logLevel === undefined ? '`info` (env `LOG_LEVEL`)' : a.logLevel,
+  };
+  for (const { row, line } of rows) {
+    const flag = /^`(--[\w-]+)/.exec(row[0]!)![1]!;
+    assert.ok(flag in actual, `docs/csi.md:${line}: ${flag} is not a flag this test knows`);
+    const want = actual[flag]!;
+    assert.equal(row[1], want.includes('`') || want === 'off' || want === 'on' ? want : `\`${want}\``, `docs/csi.md:${line}: the default of ${flag}`);
+  }
 });

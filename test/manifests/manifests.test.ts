@@ -275,7 +275,7 @@ describe('the webhook configurations', () => {
     const w = one('MutatingWebhookConfiguration', 'socat-relay').webhooks[1];
     assert.equal(vap.spec.matchConstraints.objectSelector, undefined, 'labels are mutable: not selected by the label');
     assert.deepEqual(vap.spec.matchConstraints.namespaceSelector, w.namespaceSelector);
-    assert.deepEqual(vap.spec.matchConstraints.resourceRules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods', 'pods/ephemeralcontainers'] }]);
+    assert.deepEqual(vap.spec.matchConstraints.resourceRules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods', 'pods/status', 'pods/ephemeralcontainers'] }]);
     assert.deepEqual(vap.spec.matchConditions, w.matchConditions);
     const scope = vap.spec.matchConditions[1].expression as string;
     const withVolumes = { metadata: {}, spec: { volumes: [{ name: 'socat-sched' }] } };

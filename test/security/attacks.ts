@@ -226,7 +226,9 @@ export function unrelatedPod(name: string): RawPod {
 /** Metadata changes (a JSON merge patch, UPDATE pods) of the stored consumer: judged by the policy only. */
 export interface MetadataCase {
   name: string;
-  patch: { metadata: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> } };
+  patch: { metadata?: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> }; status?: Record<string, unknown> };
+  /** The subresource patched: the pod itself, or pods/status (whose strategy keeps metadata changes). */
+  via?: 'status';
   policy: Expect;
 }
 
@@ -240,6 +242,10 @@ export const METADATA_CASES: MetadataCase[] = [
   { name: 'the annotation socat.io/consume added (etcd)', patch: { metadata: { annotations: { [CONSUME_LABEL]: 'etcd' } } }, policy: FIXED('annotation socat.io/consume') },
   { name: 'the marker socat.io/injected removed', patch: { metadata: { annotations: { [INJECTED_ANNOTATION]: null } } }, policy: FIXED('annotation socat.io/injected') },
   { name: 'the marker changed to etcd,sched and the label removed', patch: { metadata: { labels: { [CONSUME_LABEL]: null }, annotations: { [INJECTED_ANNOTATION]: 'etcd,sched' } } }, policy: FIXED('label socat.io/consume, annotation socat.io/injected') },
+  // pods/status keeps metadata changes (only the spec is reset), so it is a second door to the label.
+  { name: 'a status update as the kubelet sends it', via: 'status', patch: { status: { conditions: [{ type: 'Ready', status: 'False' }] } }, policy: 'allowed' },
+  { name: 'the label socat.io/consume removed through pods/status', via: 'status', patch: { metadata: { labels: { [CONSUME_LABEL]: null } } }, policy: FIXED('label socat.io/consume') },
+  { name: 'the marker changed to etcd,sched through pods/status', via: 'status', patch: { metadata: { annotations: { [INJECTED_ANNOTATION]: 'etcd,sched' } } }, policy: FIXED('annotation socat.io/injected') },
 ];
 
 /** The stored pod with one more ephemeral container: the object of the pods/ephemeralcontainers UPDATE. */

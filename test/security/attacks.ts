@@ -172,6 +172,14 @@ export const CASES: PodCase[] = [
   }, /spec\.ephemeralContainers\[0\] "socat-etcd": ephemeral containers may not use the prefix socat-/, /spec\.ephemeralContainers: Forbidden: cannot be set on create/,
     'the API server refuses ephemeral containers at creation before any policy runs (they come later, through pods/ephemeralcontainers)'),
 
+  // Mirror pods are the kubelet's copies of its static pods; both layers leave them alone. Any user may
+  // create one (the API server asks only for spec.nodeName), with anything in it.
+  fromInjected('a pod claiming to be a mirror pod (annotation kubernetes.io/config.mirror, spec.nodeName) that mounts the relay folder writable', (p) => {
+    p.metadata.annotations['kubernetes.io/config.mirror'] = 'forged';
+    p.spec.nodeName = 'node-a';
+    app(p).volumeMounts = [{ name: SIDECAR, mountPath: '/relay' }];
+  }, 'allowed', 'allowed', 'admitted by both layers and by the API server, but never run: the kubelet runs an API pod with this annotation only as the mirror of a static pod of its own, whose spec it runs instead (and it deletes mirrors without one)'),
+
   // Names and labels.
   fromInjected('a second volume named socat-sched', (p) => { p.spec.volumes.push({ name: SIDECAR, emptyDir: {} }); },
     /spec\.volumes\[1\]: duplicate volume name "socat-sched" \(also spec\.volumes\[0\]\)/, /Duplicate value: "socat-sched"/,

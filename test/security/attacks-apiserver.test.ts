@@ -176,6 +176,19 @@ describe('the attack table on a real API server', () => {
           });
         }
       }
+      test('a pod named by generateName (no name at admission) is judged like any other: injected, or denied when it asks for a relay its namespace may not consume', { skip }, async () => {
+        const unnamed = (relay: string): RawPod => {
+          const p = plainPod();
+          delete p.metadata!.name;
+          p.metadata!.generateName = `gen-${source.toLowerCase()}-`;
+          p.metadata!.labels!['socat.io/consume'] = relay;
+          return p;
+        };
+        const created = (await api().create(unnamed('sched') as KubeObject)) as RawPod;
+        assert.match(created.metadata?.name ?? '', new RegExp(`^gen-${source.toLowerCase()}-`));
+        assert.deepEqual(created.spec?.volumes?.map((v) => v.name), [SIDECAR]);
+        judge(await verdict(create(unnamed('etcd'))), /admission webhook "pods\.socat\.io" denied the request: relay "etcd" does not allow namespace "monitoring"/, 'the webhook');
+      });
       test('the stored marker lists only the verified relay, whatever the pod claimed', { skip }, async () => {
         const p = plainPod(`marker-${source.toLowerCase()}`);
         p.metadata!.annotations = { 'socat.io/injected': 'etcd,sched,nope' };

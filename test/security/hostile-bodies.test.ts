@@ -14,7 +14,11 @@ import { createMetrics } from '../../webhook/metrics.js';
 import type { RawContainer, RawPod } from '../../webhook/admission/index.js';
 import { context, injectedPod, NAMESPACE, plainPod } from './attacks.js';
 
-/** Well under the API server's 5 s webhook timeout on a loaded machine; the fixed code answers in well under 1 s. */
+/**
+ * CPU time of this process (the app and the client in it) per request, under the API server's 5 s
+ * webhook timeout: the fixed code takes well under 2 s for the largest body; the quadratic code took
+ * 30 to 100 s. CPU time, not wall time, so other processes on a busy machine do not count.
+ */
 const BUDGET_MS = 4000;
 /** An answer the API server and kubectl can show: the first problems, not millions. */
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -145,19 +149,20 @@ const app = createApp({
 });
 
 for (const c of CASES) {
-  test(`${c.path}: ${c.name} → a denial naming the field, within ${BUDGET_MS} ms, at most ${MAX_ANSWER_BYTES / 1024} KiB`, { timeout: 600_000 }, async () => {
+  test(`${c.path}: ${c.name} → a denial naming the field, within ${BUDGET_MS} ms of CPU, at most ${MAX_ANSWER_BYTES / 1024} KiB`, { timeout: 600_000 }, async () => {
     const { n, body } = c.body();
-    const t0 = Date.now();
+    const cpu0 = process.cpuUsage();
     const res = await request(app).post(c.path).set('content-type', 'application/json').send(body);
-    const ms = Date.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const ms = Math.round((cpu.user + cpu.system) / 1000);
     const message = String(res.body?.response?.status?.message ?? '');
-    console.log(`[hostile-bodies] ${c.name}: n=${n}, ${body.length} bytes → ${res.status} ${res.body?.response?.status?.code} in ${ms} ms, answer ${res.text.length} bytes: ${message.slice(0, 100)}`);
+    console.log(`[hostile-bodies] ${c.name}: n=${n}, ${body.length} bytes → ${res.status} ${res.body?.response?.status?.code} in ${ms} ms of CPU, answer ${res.text.length} bytes: ${message.slice(0, 100)}`);
     assert.equal(res.status, 200);
     assert.equal(res.body.response.uid, 'hostile');
     assert.equal(res.body.response.allowed, false);
     assert.equal(res.body.response.status.code, 403, `not a denial: ${message.slice(0, 300)}`);
     assert.match(message, c.message);
     assert.ok(res.text.length <= MAX_ANSWER_BYTES, `an answer of ${res.text.length} bytes`);
-    assert.ok(ms < BUDGET_MS, `answered in ${ms} ms`);
+    assert.ok(ms < BUDGET_MS, `answered in ${ms} ms of CPU`);
   });
 }

@@ -11,7 +11,7 @@ import {
 } from '../node-contract/index.js';
 import { nodeArgv } from '../relay/index.js';
 import type { BackoffPolicy } from './backoff.js';
-import { interpretConfig, readConfigDir, type ConfigState } from './config.js';
+import { ConfigMemo, interpretConfig, readConfigDir, type ConfigState } from './config.js';
 import { emptyRelayDir, prepareRelayDir, staleRelayDirs } from './folders.js';
 import { AgentMetrics } from './metrics.js';
 import { plan, type Command } from './plan.js';
@@ -49,6 +49,8 @@ export class Agent {
   private readonly supervisor: Supervisor;
   private readonly now: () => number;
   private config: ConfigState = { wanted: new Map(), errors: [], warnings: [] };
+  /** Each config file's parse and validation, kept while its text is unchanged (config.ts). */
+  private readonly configMemo = new ConfigMemo();
   private folder?: FolderWatch;
   private resyncTimer?: NodeJS.Timeout;
   private debounceTimer?: NodeJS.Timeout;
@@ -163,7 +165,7 @@ export class Agent {
 
   private async readConfig(): Promise<ConfigState> {
     const { files, errors } = await readConfigDir(this.opts.configDir);
-    const state = interpretConfig(files);
+    const state = interpretConfig(files, this.configMemo);
     for (const e of errors) state.errors.push(e);
     state.errors.sort((a, b) => (a.file < b.file ? -1 : 1));
     return state;

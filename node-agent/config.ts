@@ -1,10 +1,12 @@
 // Reading the config folder: pure interpretation of the files' bytes (interpretConfig) and the edge that
 // lists and reads them (readConfigDir). Every file is validated with the shared validateRelay; a bad
-// file is reported and skipped, and never stops the others.
+// file is reported and skipped, and never stops the others. A ConfigMemo keeps each file's reading
+// while its text stays the same: a pass (every change in the folder, every resync) parses and
+// validates only what changed, so one huge or hostile file costs its parse once, not on every pass.
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BoundedReadError, fileStem, isConfigFileName, readRelayFile, type FileWarning } from '../node-contract/index.js';
-import { formatProblems, parseDocuments, validateRelay, type ResolvedRelay } from '../relay/index.js';
+import { formatProblems, parseDocuments, validateRelay, type ResolvedRelay, type ValidationResult } from '../relay/index.js';
 
 export interface ConfigFile {
   /** Base name inside the config folder. */
@@ -45,29 +47,65 @@ function generationOf(doc: unknown): number | undefined {
   return typeof g === 'number' && Number.isInteger(g) ? g : undefined;
 }
 
+/** What one file's text holds: a parse error, or its documents each with its validation. */
+interface FileReading {
+  error?: string;
+  docs: { doc: unknown; v: ValidationResult }[];
+}
+
+function readText(f: ConfigFile): FileReading {
+  let docs: unknown[];
+  try {
+    docs = parseDocuments(f.text, f.name);
+  } catch (e) {
+    return { error: (e as Error).message, docs: [] };
+  }
+  return { docs: docs.map((doc) => ({ doc, v: validateRelay(doc) })) };
+}
+
+/** Each file's reading while its text stays the same (by file name); files gone from a pass are forgotten. */
+export class ConfigMemo {
+  private byName = new Map<string, { text: string; reading: FileReading }>();
+
+  reading(f: ConfigFile): FileReading {
+    const known = this.byName.get(f.name);
+    if (known && known.text === f.text) return known.reading;
+    const reading = readText(f);
+    this.byName.set(f.name, { text: f.text, reading });
+    return reading;
+  }
+
+  /** Drops the files not in `names` (removed from the folder). */
+  keepOnly(names: ReadonlySet<string>): void {
+    for (const n of [...this.byName.keys()]) if (!names.has(n)) this.byName.delete(n);
+  }
+
+  get size(): number {
+    return this.byName.size;
+  }
+}
+
 /**
  * Turns the folder's files into the relays to run. Files are taken in name order, so when two files
  * name one relay the first wins and the second is an error; a file whose relay is not named like the
- * file gets a warning (it still runs).
+ * file gets a warning (it still runs). With a memo, unchanged files are not parsed again.
  */
-export function interpretConfig(files: readonly ConfigFile[]): ConfigState {
+export function interpretConfig(files: readonly ConfigFile[], memo?: ConfigMemo): ConfigState {
   const state: ConfigState = { wanted: new Map(), errors: [], warnings: [] };
   const sorted = [...files].filter((f) => isConfigFileName(f.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  memo?.keepOnly(new Set(sorted.map((f) => f.name)));
   for (const f of sorted) {
-    let docs: unknown[];
-    try {
-      docs = parseDocuments(f.text, f.name);
-    } catch (e) {
-      state.errors.push({ file: f.name, error: (e as Error).message });
+    const reading = memo ? memo.reading(f) : readText(f);
+    if (reading.error !== undefined) {
+      state.errors.push({ file: f.name, error: reading.error });
       continue;
     }
-    if (docs.length === 0) {
+    if (reading.docs.length === 0) {
       state.errors.push({ file: f.name, error: `${f.name}: holds no relay` });
       continue;
     }
-    for (const doc of docs) {
+    for (const { doc, v } of reading.docs) {
       const relay = nameOf(doc);
-      const v = validateRelay(doc);
       if (!v.resolved) {
         state.errors.push({ file: f.name, ...(relay ? { relay } : {}), error: formatProblems(v.problems) });
         continue;
@@ -78,7 +116,7 @@ export function interpretConfig(files: readonly ConfigFile[]): ConfigState {
         state.errors.push({ file: f.name, relay: r.name, error: `relay "${r.name}" is already defined in ${first.file}; this definition is ignored` });
         continue;
       }
-      if (docs.length === 1 && fileStem(f.name) !== r.name) {
+      if (reading.docs.length === 1 && fileStem(f.name) !== r.name) {
         state.warnings.push({ file: f.name, message: `file ${f.name} holds relay "${r.name}": name the file ${r.name}.yaml or ${r.name}.json` });
       }
       for (const w of v.warnings) state.warnings.push({ file: f.name, message: `${r.name}: ${w}` });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { plan, type Action } from '../../node-agent/plan.js';
 import { DEFAULT_BACKOFF, failuresAfterExit, restartDelay } from '../../node-agent/backoff.js';
-import { interpretConfig } from '../../node-agent/config.js';
+import { ConfigMemo, interpretConfig } from '../../node-agent/config.js';
 import { buildAgentStatus } from '../../node-agent/status.js';
 import { parseAgentStatus, StatusParseError, type AgentStatus } from '../../node-contract/index.js';
 import { orphanPids } from '../../node-agent/orphans.js';
@@ -105,6 +105,30 @@ test('config: a kind: List file holds several relays', () => {
   const s = interpretConfig([{ name: 'all.json', text: JSON.stringify(list) }]);
   assert.deepEqual([...s.wanted.keys()], ['a', 'b']);
   assert.deepEqual(s.warnings, []);
+});
+
+test('with a memo, a pass reads only the files whose text changed, and means the same as without one', () => {
+  const memo = new ConfigMemo();
+  const files = [
+    { name: 'a.yaml', text: relayYaml('a') },
+    { name: 'b.yaml', text: relayYaml('b') },
+    { name: 'bad.yaml', text: '[' },
+    { name: 'many.json', text: JSON.stringify({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'many' }, spec: { target: { host: '127.0.0.1', port: 80 }, consumers: { namespaces: Array(5000).fill('A') } } }) },
+  ];
+  const first = interpretConfig(files, memo);
+  assert.deepEqual(first, interpretConfig(files), 'the same meaning as a pass without memo');
+  const second = interpretConfig(files.map((f) => ({ ...f })), memo);
+  assert.deepEqual(second, first);
+  // Unchanged text: the very same resolved objects, i.e. not parsed or validated again.
+  assert.equal(second.wanted.get('a')!.resolved, first.wanted.get('a')!.resolved);
+  assert.equal(second.wanted.get('b')!.resolved, first.wanted.get('b')!.resolved);
+  // b's text changes, a is removed: b is read again, a forgotten.
+  const third = interpretConfig([{ name: 'b.yaml', text: relayYaml('b', 9090) }, files[2]!, files[3]!], memo);
+  assert.notEqual(third.wanted.get('b')!.resolved, first.wanted.get('b')!.resolved);
+  assert.equal(third.wanted.get('b')!.resolved.targetPort, 9090);
+  assert.deepEqual([...third.wanted.keys()], ['b']);
+  assert.equal(memo.size, 3, 'a.yaml forgotten');
+  assert.deepEqual(third.errors.map((e) => e.file), ['bad.yaml', 'many.json']);
 });
 
 test('status: built from processes and config, and parsed back unchanged', () => {

@@ -217,6 +217,32 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
     await waitFor('the CSI mount gone with the pod (NodeUnpublishVolume)', () => !csiMounts().some((m) => m.mountPoint.includes(podUid)), { timeoutMs: 60_000, intervalMs: 500 });
   });
 
+  test('CSI: a pod without the label (no admission check) that carries the volume itself and mounts it without readOnly gets the folder read-only; with the volume not readOnly it gets no mount', async () => {
+    // Runs after the CSI test above (driver registered, controller in CSI mode). Unlabeled pods are
+    // neither webhook's nor policy's business: the plugin (readOnly required) and the kubelet (a
+    // read-only volume is mounted read-only into every container) are what keep the folder read-only.
+    // The app runs as the socket group (65532): with a writable folder it could replace the socket.
+    const pod = consumerPod(c, { name: 'csi-unlabeled', namespace: RESTRICTED });
+    pod.spec.volumes = [{ name: 'relay', csi: { driver: 'csi.socat.io', readOnly: true, volumeAttributes: { relay: TCP } } }];
+    pod.spec.containers[0].volumeMounts = [{ name: 'relay', mountPath: '/relay', readOnly: false }];
+    await c.cp.client.create(pod);
+    await waitForPodRunning(c, RESTRICTED, 'csi-unlabeled');
+    const res = await c.node.exec(RESTRICTED, 'csi-unlabeled', 'app', ['sh', '-c', 'ls /relay; touch /relay/x 2>&1; rm -f /relay/socket 2>&1; ls /relay']);
+    assert.match(res.stdout, /Read-only file system/, `${res.stdout}\n${res.stderr}`);
+    assert.deepEqual(res.stdout.split('\n').filter((l) => l === 'socket' || l === 'x'), ['socket', 'socket'], `the folder changed: ${res.stdout}`);
+    const writable = consumerPod(c, { name: 'csi-writable', namespace: RESTRICTED });
+    writable.spec.volumes = [{ name: 'relay', csi: { driver: 'csi.socat.io', readOnly: false, volumeAttributes: { relay: TCP } } }];
+    writable.spec.containers[0].volumeMounts = [{ name: 'relay', mountPath: '/relay' }];
+    await c.cp.client.create(writable);
+    const failed = await waitFor('FailedMount for the writable volume', async () => {
+      const evs = await c.cp.client.list<AnyObj>('v1', 'Event', RESTRICTED);
+      return evs.find((e) => e.involvedObject?.name === 'csi-writable' && e.reason === 'FailedMount');
+    }, { timeoutMs: 60_000, intervalMs: 1000 });
+    assert.match(failed.message, /readonly: must be set to 'true'/, failed.message);
+    await deletePod(c, RESTRICTED, 'csi-unlabeled');
+    await deletePod(c, RESTRICTED, 'csi-writable');
+  });
+
   test('CSI liveness: the kubelet probes the csi container\'s /healthz on the node loopback; a deleted plugin socket fails it and the kubelet restarts the container, which serves and registers again', async () => {
     const csiStatus = async () => (await c.cp.client.get('v1', 'Pod', c.agentMirrorPod, 'kube-system')).status.containerStatuses.find((s: AnyObj) => s.name === 'csi');
     const mirror = await c.cp.client.get('v1', 'Pod', c.agentMirrorPod, 'kube-system');

@@ -77,6 +77,29 @@ test('a busy pod: sidecars before its own init containers, affinity AND-ed into 
   assert.ok(!patchOps(d.response).some((op) => op.op === 'remove'), 'no remove ops');
 });
 
+test('node requirements: a term that has one already gets no copy; too many terms × node labels is denied, naming the field', () => {
+  const withTerms = (n: number, expr: { key: string; operator: string; values: string[] }[] = []): RawPod => {
+    const p = pod('busy');
+    p.spec!.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution = {
+      nodeSelectorTerms: Array.from({ length: n }, (_, i) => ({ matchExpressions: [{ key: 'zone', operator: 'In', values: [`z${i}`] }, ...expr] })),
+    };
+    return p;
+  };
+  const present = { key: 'kubernetes.io/os', operator: 'In', values: ['linux'] };
+  const once = applied(withTerms(2, [present]), decidePod(podRequest(withTerms(2, [present])), context()).response);
+  for (const t of once.spec!.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms!) {
+    assert.equal(t.matchExpressions!.filter((e) => e.key === 'kubernetes.io/os').length, 1, JSON.stringify(t));
+    assert.equal(t.matchExpressions!.length, 3);
+  }
+  // The two relays of this pod have three node labels between them: 3 333 terms add at most 9 999 requirements.
+  const atLimit = decidePod(podRequest(withTerms(3333)), context());
+  assert.equal(atLimit.response.allowed, true, atLimit.response.status?.message);
+  const over = decidePod(podRequest(withTerms(3334)), context());
+  assert.equal(over.response.allowed, false);
+  assert.match(over.response.status!.message!, /spec\.affinity\.nodeAffinity\.requiredDuringSchedulingIgnoredDuringExecution\.nodeSelectorTerms: 3334 terms × 3 node labels of the relays would add up to 10002 node requirements \(at most 10000\)/);
+  assert.deepEqual(over.denials.map((d) => d.reason), ['bad-object']);
+});
+
 test('a relay without nodeSelector adds no affinity; its own resources replace the defaults; UDP argv', () => {
   const p = pod('basic');
   p.metadata!.labels!['socat.io/consume'] = 'syslog';

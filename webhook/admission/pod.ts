@@ -2,7 +2,7 @@
 // and the inject command both call it, and a dryRun request gets the same answer as any other.
 import { CONSUME_LABEL, INJECTED_ANNOTATION, sidecarName, volumeName, type ResolvedRelay } from '../../relay/index.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
-import { andNodeRequirements, nodeRequirements } from './affinity.js';
+import { affinityGrowthDenial, andNodeRequirements, nodeRequirements } from './affinity.js';
 import { checkClaims } from './claims.js';
 import { diffPatch } from './diff.js';
 import { checkNamespace, checkPorts, lookUpRelays, wantedRelays, type Denial } from './consume.js';
@@ -81,6 +81,8 @@ export function decidePod(req: AdmissionRequest, ctx: PodContext): PodDecision {
   // A socat-<relay> container is either the injected sidecar or already denied above.
   const reserved = new Set(names.map(sidecarName));
   for (const d of checkPorts(relays, all.filter((c) => !reserved.has(c.name ?? '')))) denials.push(d);
+  const growth = affinityGrowthDenial(spec, relays);
+  if (growth) denials.push(growth);
   if (denials.length > 0) return deny(denials);
   return inject(pod, relays, claims, pss.warn, ctx);
 }

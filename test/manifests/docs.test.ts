@@ -212,7 +212,8 @@ test('the number of webhook entries the docs state is the number of the mutating
   const count = manifestObjects().filter((o) => o.kind === 'MutatingWebhookConfiguration').flatMap((o) => o.webhooks).length;
   const wrong: string[] = [];
   let seen = 0;
-  for (const l of [...markdownLines(), ...commentLines()]) {
+  // Only lines about webhooks: "30 000 entries" of a Relay list is not a count of webhook entries.
+  for (const l of [...markdownLines(), ...commentLines()].filter((x) => /webhook/i.test(x.text))) {
     for (const [, word] of l.text.matchAll(/\b(one|two|both|three|four|five|\d+)\s+(?:webhook\s+)?entries/gi)) {
       seen++;
       const n = NUMBERS[word!.toLowerCase()] ?? Number(word);

@@ -43,6 +43,8 @@ export class Driver {
   private readonly readRelay: (name: string) => Promise<NodeRelay>;
   /** One operation at a time per target path (the kubelet may retry while a call is still running). */
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** The propagation problem last logged by probe(), so it is logged once, not every probe. */
+  private lastProblem: string | undefined;
 
   constructor(private readonly cfg: DriverConfig) {
     this.pods = podsDir(cfg.kubeletDir);
@@ -60,8 +62,23 @@ export class Driver {
     return { capabilities: [] };
   }
 
-  probe(): { ready: { value: boolean } } {
-    return { ready: { value: true } };
+  /** Not ready while mounts made under the kubelet's folder could not reach the pods (propagationProblem). */
+  async probe(): Promise<{ ready: { value: boolean } }> {
+    const problem = await this.propagationProblem().catch(() => undefined);
+    if (problem && problem !== this.lastProblem) this.cfg.log.error({ kubeletDir: this.cfg.kubeletDir }, problem);
+    this.lastProblem = problem;
+    return { ready: { value: problem === undefined } };
+  }
+
+  /**
+   * Why a bind mount made under the kubelet's pods folder would stay inside this container, or
+   * undefined: the folder must lie on a shared mount (the pod's `mountPropagation: Bidirectional`),
+   * else the kubelet hands the pod an empty folder while the plugin reports success.
+   */
+  private async propagationProblem(): Promise<string | undefined> {
+    const m = await this.cfg.mounter.containing(this.pods);
+    if (!m || m.shared) return undefined;
+    return `the kubelet's pods folder ${this.pods} lies on mount ${m.mountPoint}, which is not shared in this container: a volume mounted there would not reach the pod (mount the kubelet folder with mountPropagation: Bidirectional)`;
   }
 
   // --- Node ---
@@ -100,6 +117,8 @@ export class Driver {
         log.info('already published');
         return {};
       }
+      const problem = await this.propagationProblem();
+      if (problem) throw new CsiError(status.FAILED_PRECONDITION, problem);
       await this.checkResolved(p.targetPath);
       await this.internal(`cannot create target_path ${p.targetPath}`, () => mkdir(p.targetPath, { recursive: true, mode: 0o750 }));
       await this.checkResolved(p.targetPath);

@@ -13,6 +13,8 @@ export interface MountPoint {
   readOnly: boolean;
   fsType: string;
   source: string;
+  /** In a peer group (`shared:N` among the optional fields): mounts made under it propagate to its peers. */
+  shared: boolean;
 }
 
 export interface Mounter {
@@ -24,6 +26,8 @@ export interface Mounter {
   remountReadOnly(target: string): Promise<void>;
   /** `umount target` (the topmost mount there). */
   unmount(target: string): Promise<void>;
+  /** The mount `dir` lies on (the topmost with the longest mount point at or above it). */
+  containing(dir: string): Promise<MountPoint | undefined>;
 }
 
 /** mountinfo escapes space, tab, newline and backslash as \ooo. */
@@ -44,6 +48,7 @@ export function parseMountInfo(text: string): MountPoint[] {
       readOnly: f[5]!.split(',').includes('ro'),
       fsType: f[sep + 1]!,
       source: unescape(f[sep + 2]!),
+      shared: f.slice(6, sep).some((o) => o.startsWith('shared:')),
     });
   }
   return out;
@@ -53,6 +58,16 @@ export function parseMountInfo(text: string): MountPoint[] {
 export function findMount(mounts: readonly MountPoint[], target: string): MountPoint | undefined {
   for (let i = mounts.length - 1; i >= 0; i--) if (mounts[i]!.mountPoint === target) return mounts[i];
   return undefined;
+}
+
+/** The mount `dir` (absolute, normal) lies on: the longest mount point at or above it, the topmost of those. */
+export function mountContaining(mounts: readonly MountPoint[], dir: string): MountPoint | undefined {
+  let best: MountPoint | undefined;
+  for (const m of mounts) {
+    const above = m.mountPoint === '/' || dir === m.mountPoint || dir.startsWith(`${m.mountPoint}/`);
+    if (above && (!best || m.mountPoint.length >= best.mountPoint.length)) best = m;
+  }
+  return best;
 }
 
 export class MountCommandError extends Error {
@@ -86,6 +101,10 @@ export class SystemMounter implements Mounter {
 
   async mountAt(target: string): Promise<MountPoint | undefined> {
     return findMount(parseMountInfo(await readFile(this.mountInfoPath, 'utf8')), target);
+  }
+
+  async containing(dir: string): Promise<MountPoint | undefined> {
+    return mountContaining(parseMountInfo(await readFile(this.mountInfoPath, 'utf8')), dir);
   }
 
   bind(source: string, target: string): Promise<void> {

@@ -11,7 +11,7 @@ import { status } from '@grpc/grpc-js';
 import { silentLogger } from '../../lib/log.js';
 import { Driver } from '../../node-agent/csi/driver.js';
 import { CsiError } from '../../node-agent/csi/errors.js';
-import type { Mounter, MountPoint } from '../../node-agent/csi/mount.js';
+import { mountContaining, parseMountInfo, type Mounter, type MountPoint } from '../../node-agent/csi/mount.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'csi-driver-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -25,13 +25,18 @@ class FakeMounter implements Mounter {
   failBind = false;
   failRemount = false;
   stuck = false;
+  /** The mount the kubelet folder lies on: shared, as with mountPropagation: Bidirectional. */
+  kubeletMount: MountPoint = { mountPoint: '/', root: '/', readOnly: false, fsType: 'ext4', source: '/dev/vda', shared: true };
   async mountAt(t: string): Promise<MountPoint | undefined> {
     return [...this.table].reverse().find((m) => m.mountPoint === t);
+  }
+  async containing(dir: string): Promise<MountPoint | undefined> {
+    return mountContaining([this.kubeletMount, ...this.table], dir);
   }
   async bind(source: string, t: string): Promise<void> {
     this.calls.push(`bind ${path.basename(source)}`);
     if (this.failBind) throw new Error('mount: permission denied');
-    this.table.push({ mountPoint: t, root: source, readOnly: false, fsType: 'tmpfs', source: 'tmpfs' });
+    this.table.push({ mountPoint: t, root: source, readOnly: false, fsType: 'tmpfs', source: 'tmpfs', shared: false });
   }
   async remountReadOnly(t: string): Promise<void> {
     this.calls.push('remount ro');
@@ -94,7 +99,7 @@ test('a target that is already a mount of another folder: AlreadyExists, nothing
   const d = driver(m);
   mkdirSync(target, { recursive: true });
   // The target folder is not the relay's folder (another inode): a foreign mount.
-  m.table.push({ mountPoint: target, root: '/', readOnly: false, fsType: 'tmpfs', source: 'tmpfs' });
+  m.table.push({ mountPoint: target, root: '/', readOnly: false, fsType: 'tmpfs', source: 'tmpfs', shared: false });
   const r = await code(d.nodePublishVolume(publish));
   assert.equal(r.code, status.ALREADY_EXISTS);
   assert.deepEqual(m.calls, [], 'nothing mounted over a foreign mount');
@@ -104,9 +109,37 @@ test('a target that is already a mount of another folder: AlreadyExists, nothing
 test('an unmount that never takes ends in Internal after a bounded number of tries', async () => {
   const m = new FakeMounter();
   m.stuck = true;
-  m.table.push({ mountPoint: target, root: '/x', readOnly: true, fsType: 'tmpfs', source: 'tmpfs' });
+  m.table.push({ mountPoint: target, root: '/x', readOnly: true, fsType: 'tmpfs', source: 'tmpfs', shared: false });
   const r = await code(driver(m).nodeUnpublishVolume({ volume_id: 'csi-1', target_path: target }));
   assert.equal(r.code, status.INTERNAL);
   assert.match(r.message, /still a mount point after 8 unmounts/);
   assert.equal(m.calls.length, 8);
+});
+
+test('a kubelet folder on a mount that is not shared (no Bidirectional propagation): publish is refused naming why, Probe answers not ready', async () => {
+  const m = new FakeMounter();
+  m.kubeletMount = { ...m.kubeletMount, shared: false };
+  const d = driver(m);
+  const r = await code(d.nodePublishVolume(publish));
+  assert.equal(r.code, status.FAILED_PRECONDITION);
+  assert.match(r.message, /kubelet's pods folder .*\/kubelet\/pods lies on mount \/, which is not shared in this container: .*mountPropagation: Bidirectional/);
+  assert.deepEqual(m.calls, [], 'nothing mounted');
+  assert.deepEqual(await d.probe(), { ready: { value: false } });
+  m.kubeletMount = { ...m.kubeletMount, shared: true };
+  assert.deepEqual(await d.probe(), { ready: { value: true } });
+});
+
+test('mountinfo: the shared peer group is read from the optional fields; the containing mount is the deepest at or above a folder', () => {
+  const text = [
+    '22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw',
+    '30 22 0:25 / /run rw,nosuid - tmpfs tmpfs rw',
+    '31 22 0:26 / /var/lib/kubelet rw shared:5 master:1 - tmpfs tmpfs rw',
+    '32 31 0:26 /pods/x /var/lib/kubelet/pods/x rw - tmpfs tmpfs rw',
+  ].join('\n');
+  const mounts = parseMountInfo(text);
+  assert.deepEqual(mounts.map((x) => x.shared), [true, false, true, false]);
+  assert.equal(mountContaining(mounts, '/var/lib/kubelet/pods')!.mountPoint, '/var/lib/kubelet');
+  assert.equal(mountContaining(mounts, '/var/lib/kubeletx')!.mountPoint, '/');
+  assert.equal(mountContaining(mounts, '/run/socat-relay')!.shared, false);
+  assert.equal(mountContaining(mounts, '/var/lib/kubelet/pods/x/y')!.mountPoint, '/var/lib/kubelet/pods/x');
 });

@@ -5,7 +5,7 @@
 // root in a private mount namespace: its --health-listen address, a deleted socket, and a second
 // plugin on the same address that exits before touching the running one's sockets.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,9 +51,13 @@ describe('/healthz in-process: the real plugin server on a real Unix socket', ()
   const root = mkdtempSync(path.join(os.tmpdir(), 'csi-health-'));
   const socket = path.join(root, 'kubelet', 'plugins', 'csi.socat.io', 'csi.sock');
   mkdirSync(path.join(root, 'kubelet', 'pods'), { recursive: true });
+  // This process's mount table need not have the kubelet folder on a shared mount (what Probe checks,
+  // and a pod's Bidirectional mount gives the plugin): a mountinfo where it is. Nothing is mounted here.
+  const mountInfoPath = path.join(root, 'mountinfo');
+  writeFileSync(mountInfoPath, '1 0 254:0 / / rw,relatime shared:1 - ext4 /dev/root rw\n');
   const driver = new Driver({
     driverName: 'csi.socat.io', nodeId: 'n', version: 't', configDir: path.join(root, 'relays.d'), socketDir: path.join(root, 'run'),
-    kubeletDir: path.join(root, 'kubelet'), mounter: new SystemMounter(), log: silentLogger,
+    kubeletDir: path.join(root, 'kubelet'), mounter: new SystemMounter({ mountInfoPath }), log: silentLogger,
   });
   const realProbe = driver.probe.bind(driver);
   let probes = 0;

@@ -115,6 +115,25 @@ describe('CSI node plugin: real sockets, real bind mounts in a private mount nam
     assert.equal((await call<{ node_id: string }>(node(), 'NodeGetInfo', {})).node_id, 'test-node');
   });
 
+  test('a kubelet folder that is not a shared mount (no Bidirectional propagation): publish is FailedPrecondition naming it, Probe not ready; shared again, it publishes', async () => {
+    await ns.unshareFolder(l.kubeletDir);
+    try {
+      const target = newTarget();
+      const err = await callError(node(), 'NodePublishVolume', publishRequest(target, 'sched', 'monitoring'));
+      assert.equal(err.code, status.FAILED_PRECONDITION);
+      assert.match(err.details, /lies on mount .*kubelet, which is not shared in this container: .*mountPropagation: Bidirectional/);
+      assert.equal(ns.mountAt(target), undefined);
+      assert.deepEqual(await call(c.identity, 'Probe', {}), { ready: { value: false } });
+      await waitFor('the reason in the plugin\'s log', () => /which is not shared in this container/.test(plugin.proc.logTail(200)), { timeoutMs: 10_000 });
+    } finally {
+      await ns.shareFolder(l.kubeletDir);
+    }
+    assert.deepEqual(await call(c.identity, 'Probe', {}), { ready: { value: true } });
+    const target = newTarget();
+    assert.deepEqual(await call(node(), 'NodePublishVolume', publishRequest(target, 'sched', 'monitoring')), {});
+    assert.deepEqual(await call(node(), 'NodeUnpublishVolume', { volume_id: 'v', target_path: target }), {});
+  });
+
   test('publish in an allowed namespace: the relay folder is bind-mounted read-only and its socket answers through it; again: OK, still one mount', async () => {
     const target = newTarget();
     assert.deepEqual(await call(node(), 'NodePublishVolume', publishRequest(target, 'sched', 'monitoring')), {});

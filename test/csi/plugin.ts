@@ -53,6 +53,8 @@ export function run(cmd: string, args: string[], opts: { input?: string; timeout
 }
 
 export class MountNamespace {
+  /** Mount points the harness made (shareFolder), not the plugin: left out of mountsUnder. */
+  private readonly own = new Set<string>();
   private constructor(private readonly holder: ManagedProcess, readonly pid: number) {}
 
   static async create(logFile: string): Promise<MountNamespace> {
@@ -79,9 +81,32 @@ export class MountNamespace {
     return findMount(this.mounts(), target);
   }
 
-  /** Mounts of the namespace at or under `dir`. */
+  /** Mounts of the namespace at or under `dir`, except the harness's own (shareFolder's bind mounts). */
   mountsUnder(dir: string): MountPoint[] {
-    return this.mounts().filter((m) => m.mountPoint === dir || m.mountPoint.startsWith(`${dir}/`));
+    return this.mounts().filter((m) => (m.mountPoint === dir || m.mountPoint.startsWith(`${dir}/`)) && !this.own.has(m.mountPoint));
+  }
+
+  /**
+   * Makes `dir` a shared mount in the namespace (a bind mount onto itself first, when it is not a mount
+   * point), as a kubelet folder mounted with mountPropagation: Bidirectional is in the plugin's container.
+   */
+  async shareFolder(dir: string): Promise<void> {
+    if (this.mountAt(dir)?.shared) return;
+    if (!this.mountAt(dir)) {
+      await this.must('mount', ['--bind', dir, dir]);
+      this.own.add(dir);
+    }
+    await this.must('mount', ['--make-shared', dir]);
+  }
+
+  /** `mount --make-private dir`: mounts made under it stay in this namespace's own copy. */
+  async unshareFolder(dir: string): Promise<void> {
+    await this.must('mount', ['--make-private', dir]);
+  }
+
+  private async must(cmd: string, args: string[]): Promise<void> {
+    const r = await this.exec(cmd, args);
+    if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} in the test's mount namespace: ${r.stderr.trim() || `exit ${r.code}`}`);
   }
 
   /** Kills the holder: the namespace, and every mount in it, goes away with its last process. */
@@ -145,6 +170,8 @@ let starts = 0;
  */
 export async function startPlugin(ns: MountNamespace, l: Layout, extra: string[] = []): Promise<Plugin> {
   if (!extra.some((a) => a.startsWith('--health-listen'))) extra = [...extra, '--health-listen', '127.0.0.1:0'];
+  // The kubelet folder as the agent pod mounts it: Bidirectional, so a shared mount.
+  await ns.shareFolder(l.kubeletDir);
   const paths = pluginPaths(l.kubeletDir, 'csi.socat.io');
   const logFile = path.join(l.logDir, `plugin-${++starts}.log`);
   const proc = spawnManaged('csi plugin', 'nsenter', [

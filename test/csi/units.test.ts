@@ -16,7 +16,8 @@ test('mountinfo: escaped mount points, the per-mount ro flag, optional fields, t
   ].join('\n');
   const mounts = parseMountInfo(text);
   assert.equal(mounts.length, 3);
-  assert.deepEqual(mounts[1], { root: '/socat-relay/sched', mountPoint: '/var/lib/kubelet/pods/a b/mount', readOnly: true, fsType: 'tmpfs', source: 'tmpfs' });
+  assert.deepEqual(mounts[1], { root: '/socat-relay/sched', mountPoint: '/var/lib/kubelet/pods/a b/mount', readOnly: true, fsType: 'tmpfs', source: 'tmpfs', shared: true });
+  assert.deepEqual(mounts.map((m) => m.shared), [true, true, false]);
   assert.equal(findMount(mounts, '/var/lib/kubelet/pods/a b/mount')?.root, '/socat-relay/etcd');
   assert.equal(findMount(mounts, '/var/lib/kubelet/pods/a\\040b/mount'), undefined);
   assert.equal(mounts[0]!.readOnly, false);

@@ -9,7 +9,7 @@ import { checkNamespace, checkPorts, lookUpRelays, wantedRelays, type Denial } f
 import { decideEphemeral, ephemeralDenials } from './ephemeral.js';
 import { podSecurityVerdict } from './pod-security.js';
 import type { InjectOptions } from './options.js';
-import { isObject, type RawContainer, type RawPod } from './pod-shape.js';
+import { isObject, type RawContainer, type RawNodeSelectorRequirement, type RawPod } from './pod-shape.js';
 import { allowed, denied, errored, patched, withWarnings } from './response.js';
 import { shouldSkip, type Skip } from './should-act.js';
 import { MAX_DEPTH, withinMaxDepth } from './decode.js';
@@ -94,14 +94,17 @@ function inject(pod: RawPod, relays: ResolvedRelay[], claims: ReturnType<typeof 
   const mspec = mutated.spec!;
   const newSidecars: RawContainer[] = [];
   const injected: string[] = [];
+  const requirements: RawNodeSelectorRequirement[] = [];
   for (const r of [...relays].sort((a, b) => a.name.localeCompare(b.name))) {
     if (!claims.sidecars.has(sidecarName(r.name))) {
       newSidecars.push(sidecarContainer(r, ctx.options));
       injected.push(r.name);
     }
     if (!claims.volumes.has(volumeName(r.name))) (mspec.volumes ??= []).push(sidecarVolume(r, ctx.options));
-    andNodeRequirements(mspec, nodeRequirements(r.nodeSelector));
+    for (const req of nodeRequirements(r.nodeSelector)) requirements.push(req);
   }
+  // Every relay's requirements in one pass over the pod's terms (in relay order, duplicates once).
+  andNodeRequirements(mspec, requirements);
   if (newSidecars.length > 0) {
     // Native sidecars go before the pod's own init containers so they run while those do.
     if (ctx.options.mode === 'native') mspec.initContainers = [...newSidecars, ...(mspec.initContainers ?? [])];

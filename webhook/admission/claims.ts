@@ -7,6 +7,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { NAME_PREFIX, type ResolvedRelay } from '../../relay/index.js';
 import type { Denial } from './consume.js';
+import { serviceAccountTokenVolumes, withoutServiceAccountMount } from './api-server-additions.js';
 import { describeHostPath, relationToRoot } from './host-path.js';
 import { sameImageButRegistry } from './image.js';
 import type { InjectOptions } from './options.js';
@@ -23,12 +24,18 @@ export const CONTAINER_LISTS: readonly ContainerList[] = ['initContainers', 'con
  */
 const MAY_DIFFER = new Set(['imagePullPolicy', 'terminationMessagePath', 'terminationMessagePolicy', 'env', 'envFrom', 'resizePolicy']);
 
-/** The fields in which `actual` differs from the injected `expected` in a way that matters. */
-export function sidecarDiff(actual: RawContainer, expected: RawContainer): string[] {
+/**
+ * The fields in which `actual` differs from the injected `expected` in a way that matters.
+ * `tokenVolumes` are the pod's ServiceAccount token volumes: the API server's read-only mount of one
+ * of them at its well-known path is not ours to judge (api-server-additions.ts).
+ */
+export function sidecarDiff(actual: RawContainer, expected: RawContainer, tokenVolumes: ReadonlySet<string> = new Set()): string[] {
   const out: string[] = [];
   for (const k of new Set([...Object.keys(actual), ...Object.keys(expected)])) {
     if (MAY_DIFFER.has(k)) continue;
-    if (k === 'image') {
+    if (k === 'volumeMounts') {
+      if (!isDeepStrictEqual(withoutServiceAccountMount(actual.volumeMounts, tokenVolumes), expected.volumeMounts)) out.push(k);
+    } else if (k === 'image') {
       if (!sameImageButRegistry(actual.image, String(expected.image))) out.push('image');
     } else if (k === 'resources') {
       // requests and limits are sizing, not power; anything else (claims: devices) is pinned.
@@ -115,6 +122,7 @@ export function checkClaims(spec: RawPodSpec, wanted: readonly string[], relays:
   const sidecars = new Set<string>();
   const volumes = new Set<string>();
   const sidecarList: ContainerList = o.mode === 'native' ? 'initContainers' : 'containers';
+  const tokenVolumes = serviceAccountTokenVolumes(spec.volumes);
 
   for (const l of containersOf(spec)) {
     const relay = reservedSuffix(l.c.name);
@@ -125,7 +133,7 @@ export function checkClaims(spec: RawPodSpec, wanted: readonly string[], relays:
       if (!asked.has(relay)) denials.push({ reason: 'reserved-name', message: `${at(l)}: the prefix ${NAME_PREFIX} is reserved for injected sidecars, and this pod does not consume relay "${relay}"` });
       continue;
     }
-    const diff = sidecarDiff(l.c, sidecarContainer(r, o));
+    const diff = sidecarDiff(l.c, sidecarContainer(r, o), tokenVolumes);
     if (l.list !== sidecarList) diff.unshift(`placement (injected into spec.${sidecarList})`);
     if (diff.length > 0) {
       denials.push({ reason: 'not-injected', message: `${at(l)} is not the sidecar socat-relay injects for relay "${relay}" (differs: ${diff.join(', ')})` });

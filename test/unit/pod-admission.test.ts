@@ -275,6 +275,7 @@ for (const [mode, restartPolicy, warned] of [['regular', 'Never', true], ['regul
   test(`${mode} mode, restartPolicy ${restartPolicy}: ${warned ? 'a warning that the pod will not finish' : 'no warning'}`, () => {
     const p = pod('basic');
     p.spec!.restartPolicy = restartPolicy;
+    p.spec!.tolerations = [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' }];
     const r = admitPod(podRequest(p), context({ options: defaultInjectOptions({ mode }) }));
     assert.equal(r.allowed, true);
     assert.ok(r.patch);

@@ -122,12 +122,11 @@ export function checkClaims(spec: RawPodSpec, wanted: readonly string[], relays:
   const sidecars = new Set<string>();
   const volumes = new Set<string>();
   const sidecarList: ContainerList = o.mode === 'native' ? 'initContainers' : 'containers';
-  const tokenVolumes = serviceAccountTokenVolumes(spec.volumes);
 
+  const tokenVolumes = serviceAccountTokenVolumes(spec.volumes);
   for (const l of containersOf(spec)) {
     const relay = reservedSuffix(l.c.name);
-    if (relay === undefined) continue;
-    if (l.list === 'ephemeralContainers') continue; // ephemeralDenials
+    if (relay === undefined || l.list === 'ephemeralContainers') continue; // ephemeral: ephemeralDenials
     const r = byName.get(relay);
     if (!r) {
       if (!asked.has(relay)) denials.push({ reason: 'reserved-name', message: `${at(l)}: the prefix ${NAME_PREFIX} is reserved for injected sidecars, and this pod does not consume relay "${relay}"` });

@@ -11,6 +11,7 @@ import { podSecurityVerdict } from './pod-security.js';
 import type { InjectOptions } from './options.js';
 import { isObject, type RawContainer, type RawNodeSelectorRequirement, type RawPod } from './pod-shape.js';
 import { allowed, denied, errored, patched, withWarnings } from './response.js';
+import { schedulingWarnings } from './scheduling.js';
 import { shouldSkip, type Skip } from './should-act.js';
 import { MAX_DEPTH, withinMaxDepth } from './decode.js';
 import { sidecarContainer, sidecarVolume } from './sidecar.js';
@@ -117,6 +118,8 @@ function inject(pod: RawPod, relays: ResolvedRelay[], claims: ReturnType<typeof 
     (mutated.metadata.annotations ??= {})[INJECTED_ANNOTATION] = marker;
   }
   const warnings: string[] = pssWarning ? [pssWarning] : [];
+  // Said once, when the sidecars go in (a reinvoked webhook would repeat it to the user).
+  if (injected.length > 0) for (const w of schedulingWarnings(spec, relays)) warnings.push(w);
   const restartPolicy = spec.restartPolicy;
   if (ctx.options.mode === 'regular' && injected.length > 0 && (restartPolicy === 'Never' || restartPolicy === 'OnFailure')) {
     warnings.push(RUN_TO_COMPLETION_WARNING);

@@ -60,6 +60,8 @@ export interface Condition {
 export interface RelayStatus {
   nodes?: RelayNodeStatus[];
   readyNodes?: number;
+  /** spec.listen.port, or spec.target.port when it is not set (the Listen printer column). */
+  listenPort?: number;
   conditions?: Condition[];
 }
 

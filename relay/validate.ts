@@ -249,13 +249,23 @@ function resolveResources(spec: RelaySpec): ResolvedRelay['resources'] {
   return out;
 }
 
+/**
+ * The port consumer pods reach a relay on: spec.listen.port, else spec.target.port. Read from a spec
+ * that may not be valid (a status writer reports what it can); undefined when neither is a port.
+ */
+export function effectiveListenPort(spec: unknown): number | undefined {
+  const s = spec as { listen?: { port?: unknown } | null; target?: { port?: unknown } | null } | null | undefined;
+  const port = s?.listen?.port ?? s?.target?.port;
+  return Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65535 ? (port as number) : undefined;
+}
+
 /** A valid spec with every default applied (a declared field set to null counts as absent). */
 function resolve(name: string, spec: RelaySpec, targetHost: string, listenAddress: string): ResolvedRelay {
   const { target, listen, udp, consumers } = spec;
   const resources = resolveResources(spec);
   return {
     name, protocol: spec.protocol ?? 'TCP', targetHost, targetPort: target.port,
-    listenAddress, listenPort: listen?.port ?? target.port,
+    listenAddress, listenPort: effectiveListenPort(spec) ?? target.port,
     udpMode: udp?.mode ?? 'OneWay', replyTimeoutSeconds: udp?.replyTimeoutSeconds ?? DEFAULT_REPLY_TIMEOUT_SECONDS,
     nodeSelector: copyMap(spec.nodeSelector, String),
     consumers: {

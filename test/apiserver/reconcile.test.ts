@@ -75,6 +75,16 @@ describe('node reconcile against a real API server', () => {
     assert.deepEqual(managers.map((m) => [m.operation, m.subresource]), [['Apply', 'status']]);
   });
 
+  test('kubectl get relays shows the port consumers reach (the target port when listen.port is unset)', { skip }, async () => {
+    await api().create(relay('no-listen', (r) => { delete r.spec.listen; }));
+    await waitFor('status.listenPort', async () => (await api().get<AnyObject>('socat.io/v1alpha1', 'Relay', 'no-listen')).status?.listenPort === 18080, { timeoutMs: 15_000 });
+    const table = await api().request<{ columnDefinitions: { name: string }[]; rows: { cells: unknown[] }[] }>('GET', '/apis/socat.io/v1alpha1/relays/no-listen', {
+      accept: 'application/json;as=Table;v=v1;g=meta.k8s.io',
+    });
+    const col = table.columnDefinitions.findIndex((c) => c.name === 'Listen');
+    assert.equal(table.rows[0]?.cells[col], 18080);
+  });
+
   test('a Relay whose nodeSelector does not match this node gets no config file and no entry for it', { skip }, async () => {
     await api().create(relay('elsewhere', (r) => { r.spec.nodeSelector = { [LABEL]: 'false' }; }));
     // A matching relay created after it is the signal that the reconcile has seen both.

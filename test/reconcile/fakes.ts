@@ -35,7 +35,7 @@ export class FakeApi implements ReconcileApi {
     return this.store(r);
   }
 
-  async applySummary(basedOn: Relay, readyNodes: number, ready: Condition): Promise<void> {
+  async applySummary(basedOn: Relay, readyNodes: number, ready: Condition, listenPort?: number): Promise<void> {
     const cur = this.catalog.get(basedOn.metadata.name);
     if (!cur) throw new NotFoundError(basedOn.metadata.name);
     if (this.conflicts > 0) {
@@ -47,7 +47,7 @@ export class FakeApi implements ReconcileApi {
     if (cur.metadata.resourceVersion !== basedOn.metadata.resourceVersion) throw new ConflictError('stale resourceVersion');
     this.summaryWrites.push({ relay: basedOn.metadata.name, readyNodes, ready });
     const r = structuredClone(cur);
-    r.status = { ...(r.status ?? {}), readyNodes, conditions: [ready] };
+    r.status = { ...(r.status ?? {}), readyNodes, ...(listenPort !== undefined ? { listenPort } : {}), conditions: [ready] };
     this.store(r);
   }
 

@@ -134,6 +134,8 @@ test('status: entries follow the agent\'s status file (running, failing, missing
   assert.match(entry('syslog')!.message!, /Address already in use/);
   const sched = catalog.get('kube-scheduler')!.status!;
   assert.equal(sched.readyNodes, 1);
+  assert.equal(sched.listenPort, 10259, 'listen.port unset: the Listen column shows the target port');
+  assert.equal(catalog.get('syslog')!.status!.listenPort, 5514, 'listen.port set: that port');
   assert.deepEqual(sched.conditions!.map((c) => [c.type, c.status, c.reason]), [['Ready', 'True', 'AllNodesReady']]);
   assert.equal(catalog.get('syslog')!.status!.conditions![0]!.status, 'False');
   const reasons = (relay: string) => api.events.filter((e) => e.relay === relay).map((e) => e.e.reason);

@@ -27,10 +27,10 @@ export interface ReconcileApi {
    */
   applyNodeEntry(relayName: string, entry: RelayNodeStatus | null): Promise<Relay>;
   /**
-   * Applies readyNodes and the Ready condition, computed from `basedOn` (its resourceVersion is a
-   * precondition: ConflictError when the Relay changed since).
+   * Applies readyNodes, the Ready condition and the effective listen port, computed from `basedOn`
+   * (its resourceVersion is a precondition: ConflictError when the Relay changed since).
    */
-  applySummary(basedOn: Relay, readyNodes: number, ready: Condition): Promise<void>;
+  applySummary(basedOn: Relay, readyNodes: number, ready: Condition, listenPort?: number): Promise<void>;
   recordEvent(relay: Relay, e: EventSpec): Promise<void>;
 }
 

@@ -41,12 +41,12 @@ export function kubeReconcileApi(kc: KubeConfig, nodeName: string): ReconcileApi
         throw translate(e, `apply status of relay ${name}`);
       }
     },
-    async applySummary(basedOn, readyNodes, ready) {
+    async applySummary(basedOn, readyNodes, ready, listenPort) {
       const name = basedOn.metadata.name;
       const body = {
         apiVersion: API_VERSION, kind: KIND,
         metadata: { name, ...(basedOn.metadata.resourceVersion ? { resourceVersion: basedOn.metadata.resourceVersion } : {}) },
-        status: { readyNodes, conditions: [ready] },
+        status: { readyNodes, ...(listenPort !== undefined ? { listenPort } : {}), conditions: [ready] },
       };
       try {
         await custom.patchClusterCustomObjectStatus({ ...base, name, body, fieldManager: SHARED_FIELD_MANAGER, force: true }, apply);

@@ -2,7 +2,7 @@
 // view (applied only when it changed, with an Event on a state change), then the Ready summary from
 // the list the apply returned (applied only when it differs). The decisions are node-status.ts (pure).
 import type { Logger } from '../../lib/log.js';
-import { matchesNodeSelector, type NodeRelayState, type Relay } from '../../relay/index.js';
+import { effectiveListenPort, matchesNodeSelector, type NodeRelayState, type Relay } from '../../relay/index.js';
 import type { ReconcileApi } from './api.js';
 import type { ReconcileMetrics } from './metrics.js';
 import { nodeEntry, sameEntry, sameSummary, summarize, transitionEvent, type AgentView } from './node-status.js';
@@ -72,8 +72,9 @@ export async function reconcileStatus(name: string, relay: Relay | undefined, no
   if (!stored) return;
   const cond = stored.status?.conditions?.find((c) => c.type === 'Ready');
   const s = summarize(stored.status?.nodes ?? [], stored.metadata.generation, d.now().toISOString(), cond, d.staleNodes?.());
-  if (!sameSummary(s, stored.status?.readyNodes, cond)) {
-    await d.api.applySummary(stored, s.readyNodes, s.ready);
+  const listenPort = effectiveListenPort(stored.spec);
+  if (!sameSummary(s, stored.status?.readyNodes, cond) || stored.status?.listenPort !== listenPort) {
+    await d.api.applySummary(stored, s.readyNodes, s.ready, listenPort);
     d.metrics.statusWrites.inc({ result: 'success' });
   }
 }

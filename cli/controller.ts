@@ -90,13 +90,14 @@ async function startLocal(c: ControllerConfig, log: Logger, say: (s: string) => 
     namespaceLabels: (ns) => ({ 'kubernetes.io/metadata.name': ns }),
     injectOptions: () => injectOptions,
   });
-  const address = await server.start();
+  // The metrics port first: /readyz (the webhook's port) answers 200 only once both listen.
   const metricsServer = new MetricsServer({ port: c.metricsPort, host: '127.0.0.1', certFile, keyFile, registry: metrics.registry, auth: 'none', log });
-  let metricsAddress: AddressInfo;
+  const metricsAddress: AddressInfo = await metricsServer.start();
+  let address: AddressInfo;
   try {
-    metricsAddress = await metricsServer.start();
+    address = await server.start();
   } catch (e) {
-    await server.stop();
+    await metricsServer.stop();
     throw e;
   }
   log.info({ relays: catalog.list().map((r) => r.metadata.name), sidecarMode: mode }, 'local mode: serving relays from file, no reconcile');
@@ -185,6 +186,14 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
   try {
     await Promise.all([relays.start(), namespaces.start()]);
     stops.push(() => relays.stop(), () => namespaces.stop());
+    // The metrics port first: /readyz (the webhook's port) answers 200 only once both listen.
+    const metricsServer = new MetricsServer({
+      port: c.metricsPort, certFile: c.tlsCert, keyFile: c.tlsKey, registry: metrics.registry, log,
+      ...(c.host ? { host: c.host } : {}),
+      auth: new MetricsAuthorizer(kubeReviewer(kc)),
+    });
+    const metricsAddress = await metricsServer.start();
+    stops.push(() => metricsServer.stop());
     const server = new WebhookServer({
       port: c.port, certFile: c.tlsCert, keyFile: c.tlsKey, metrics, log,
       ...(c.host ? { host: c.host } : {}),
@@ -195,13 +204,6 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
     });
     const address = await server.start();
     stops.push(() => server.stop());
-    const metricsServer = new MetricsServer({
-      port: c.metricsPort, certFile: c.tlsCert, keyFile: c.tlsKey, registry: metrics.registry, log,
-      ...(c.host ? { host: c.host } : {}),
-      auth: new MetricsAuthorizer(kubeReviewer(kc)),
-    });
-    const metricsAddress = await metricsServer.start();
-    stops.push(() => metricsServer.stop());
     if (c.reconcile) await startNodeSide(c, { kc, relays, namespaces, metrics, log, onRestart }, stops);
     else log.info('node reconcile off (SOCAT_RELAY_RECONCILE=false)');
     return { address, metricsAddress, drain, stop: stopAll };

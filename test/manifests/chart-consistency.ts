@@ -47,7 +47,8 @@ export function chartProblems(objs: KubeObject[], namespace: string): string[] {
     if (o.kind === 'DaemonSet') {
       const podLabels = o.spec.template.metadata?.labels ?? {};
       if (!matches(o.spec.selector?.matchLabels, podLabels)) p.push(`${key(o)}: its selector ${json(o.spec.selector)} does not select its own pods ${json(podLabels)}`);
-      for (const l of HELM_LABELS) if (!podLabels[l]) p.push(`${key(o)}: its pods have no label ${l}`);
+      for (const l of HELM_LABELS) if (l !== 'helm.sh/chart' && !podLabels[l]) p.push(`${key(o)}: its pods have no label ${l}`);
+      if (podLabels['helm.sh/chart']) p.push(`${key(o)}: its pods carry helm.sh/chart, so a chart-only upgrade would restart every one of them`);
       const sa = o.spec.template.spec.serviceAccountName;
       if (sa && !find('ServiceAccount', sa, namespace)) p.push(`${key(o)} runs as ServiceAccount ${sa}, which is not rendered`);
     }

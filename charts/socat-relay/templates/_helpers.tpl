@@ -56,11 +56,13 @@ namespace and the image replaced, split into objects, adjusted by the values, la
 {{- end -}}
 
 {{/* (list $ daemonset podAnnotations maxUnavailable) → the release's labels and the annotations on its
-     pods, and the rollout's maxUnavailable. The selector is left alone (it cannot change in place). */}}
+     pods, and the rollout's maxUnavailable. The selector is left alone (it cannot change in place), and
+     so is helm.sh/chart on the pods: a chart-only change must not restart every node's agent (its
+     relays pause while it restarts); a new appVersion changes the image, so its label may. */}}
 {{- define "socat-relay.daemonset" -}}
 {{- $root := index . 0 -}}{{- $ds := index . 1 -}}{{- $annotations := index . 2 -}}{{- $maxUnavailable := index . 3 -}}
 {{- $meta := $ds.spec.template.metadata -}}
-{{- $_ := set $meta "labels" (merge ($meta.labels | default dict) (include "socat-relay.labels" $root | fromYaml)) -}}
+{{- $_ := set $meta "labels" (merge ($meta.labels | default dict) (omit (include "socat-relay.labels" $root | fromYaml) "helm.sh/chart")) -}}
 {{- with $annotations }}{{ $_ := set $meta "annotations" (merge ($meta.annotations | default dict) .) }}{{ end -}}
 {{- $_ := set $ds.spec "updateStrategy" (dict "type" "RollingUpdate" "rollingUpdate" (dict "maxUnavailable" $maxUnavailable)) -}}
 {{- end -}}

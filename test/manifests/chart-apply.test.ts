@@ -121,8 +121,10 @@ describe('the chart applied server-side to a real API server', { skip }, () => {
     assert.match(notes, /csi\.enabled is false: delete its `csi` container/);
     assert.match(notes, /consumers get a read-only hostPath volume, so their namespaces must allow it\s+\(Pod Security level `privileged`\)/);
     assert.match(notes, /policy\.enabled is false: no ValidatingAdmissionPolicy backs the pod webhook, which fails open/);
-    const moved = await install(['agent.daemonset=false', 'kubeletDir=/var/lib/k0s/kubelet']);
+    const moved = await install(['agent.daemonset=false', 'kubeletDir=/var/lib/k0s/kubelet', 'agent.nodeSelector.relays=yes']);
     assert.match(moved, /kubeletDir is \/var\/lib\/k0s\/kubelet: set the csi container's --kubelet-dir/);
+    assert.match(moved, /agent\.affinity, tolerations, nodeSelector, resources and podAnnotations shape the DaemonSet only/);
+    assert.doesNotMatch(off, /shape the DaemonSet only/);
   });
 
   test('a field the schema does not know is refused (the strict check is real)', async () => {

@@ -54,7 +54,7 @@ test('the CRD serves socat.io/v1alpha1 Relay, cluster-scoped, with a status subr
   assert.deepEqual([version.name, version.served, version.storage], [VERSION, true, true]);
   assert.deepEqual(version.subresources, { status: {} });
   assert.deepEqual(version.additionalPrinterColumns.map((c) => `${c.name}=${c.jsonPath}`), [
-    'Protocol=.spec.protocol', 'Target=.spec.target.host', 'Port=.spec.target.port', 'Listen=.spec.listen.port',
+    'Protocol=.spec.protocol', 'Target=.spec.target.host', 'Port=.spec.target.port', 'Listen=.status.listenPort',
     'Ready=.status.readyNodes', 'Age=.metadata.creationTimestamp',
   ]);
 });

@@ -1,6 +1,7 @@
 // Where the test control plane's binaries live (.testbin/, built by scripts/build-testbin.sh) and
-// the skip message when they are not there: tests never fail for a missing Go toolchain, they say so.
+// what a suite needing them does when they are not there: skip saying so, or fail in CI (required()).
 import { isExecutable as executable } from '../../lib/fs.js';
+import { required } from '../support/required.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,7 +27,10 @@ export function missingBinariesMessage(dir: string = DEFAULT_TESTBIN): string {
   return `kube-apiserver/etcd not found in ${dir}: install Go (>= 1.24) and run 'npm run build:testbin' (or 'bash scripts/setup.sh') to build them`;
 }
 
-/** For `describe(…, { skip: skipUnlessControlPlane() })`: false when the binaries are there, else the reason. */
+/**
+ * For `{ skip: skipUnlessControlPlane() }`: false when the binaries are there, else the reason (and,
+ * in CI, a failing test: see required()).
+ */
 export function skipUnlessControlPlane(dir: string = DEFAULT_TESTBIN): string | false {
-  return findBinaries(dir) ? false : missingBinariesMessage(dir);
+  return required(findBinaries(dir) ? false : missingBinariesMessage(dir));
 }

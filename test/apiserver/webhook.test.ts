@@ -4,7 +4,7 @@
 // The last test stops the controller: fail-open pods, fail-closed Relays, and the policy's safety net.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { INJECTED_ANNOTATION, resolveRelay, sidecarArgv, type Relay } from '../../relay/index.js';
+import { INJECTED_ANNOTATION } from '../../relay/index.js';
 import {
   ApiError, applyAll, installCrds, policyManifests, registerWebhooks, skipUnlessControlPlane, startControlPlane,
   startController, waitUntilWebhookCalled, type ControlPlane, type RunningController,
@@ -75,8 +75,11 @@ describe('admission through a real API server with our webhook and policy', () =
     assert.equal(sidecars.length, 1, 'one native sidecar in initContainers');
     const sc = sidecars[0];
     assert.equal(sc.restartPolicy, 'Always');
-    const resolved = resolveRelay((await api().get<Relay>('socat.io/v1alpha1', 'Relay', RELAY)));
-    assert.deepEqual(sc.command, ['socat', ...sidecarArgv(resolved)]);
+    // Written out, not rebuilt with the product's sidecarArgv: the fixture's listen.port 8080 on the pod's
+    // loopback, socat's -t/-b as relay/constants.ts sets them, TCP_NODELAY, the socket in the mounted folder.
+    assert.deepEqual(sc.command, [
+      'socat', '-t10', '-b131072', 'TCP4-LISTEN:8080,bind=127.0.0.1,fork,reuseaddr,backlog=1024,nodelay', `UNIX-CONNECT:/run/socat-relay/${RELAY}/socket`,
+    ]);
     assert.deepEqual(sc.volumeMounts, [{ name: SIDECAR, mountPath: `/run/socat-relay/${RELAY}`, readOnly: true }]);
     assert.equal(sc.securityContext.runAsUser, 65532);
     assert.equal(sc.securityContext.runAsGroup, 65532);

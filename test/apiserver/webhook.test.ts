@@ -10,6 +10,7 @@ import {
   startController, waitUntilWebhookCalled, type ControlPlane, type RunningController,
 } from '../harness/index.js';
 import { consumerPod, relay, webhookOnlyBad, type AnyObject } from './fixtures.js';
+import { createNamespace } from '../harness/controlplane.js';
 
 const RELAY = 'node-http';
 const SIDECAR = `socat-${RELAY}`;
@@ -28,7 +29,7 @@ describe('admission through a real API server with our webhook and policy', () =
   before(async () => {
     if (skip) return;
     cp = await startControlPlane({ namespaces: ['consumers', 'other'] });
-    await api().apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'granted', labels: { 'relay-access': 'granted' } } });
+    await createNamespace(api(), 'granted', { 'relay-access': 'granted' });
     await installCrds(api());
     await applyAll(api(), policyManifests(socketDir()));
     ctl = await startController({ kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, socketDir: socketDir(), env: { SOCAT_RELAY_SIDECAR_MODE: 'auto' } });

@@ -9,22 +9,24 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 /** .testbin/, or TESTBIN_DIR as for scripts/build-testbin.sh. */
 export const DEFAULT_TESTBIN = process.env.TESTBIN_DIR || path.join(REPO_ROOT, '.testbin');
 /** The release the build script pins; /version must report it. */
-export const K8S_VERSION = 'v1.34.4';
+export const K8S_VERSION = 'v1.37.2';
 
 export interface Binaries {
   kubeApiserver: string;
   etcd: string;
+  /** Runs the controllers every cluster has for pods: default ServiceAccounts and kube-root-ca.crt. */
+  kubeControllerManager: string;
 }
 
 
 /** The binaries in `dir`, or undefined when either is missing. */
 export function findBinaries(dir: string = DEFAULT_TESTBIN): Binaries | undefined {
-  const b = { kubeApiserver: path.join(dir, 'kube-apiserver'), etcd: path.join(dir, 'etcd') };
-  return executable(b.kubeApiserver) && executable(b.etcd) ? b : undefined;
+  const b = { kubeApiserver: path.join(dir, 'kube-apiserver'), etcd: path.join(dir, 'etcd'), kubeControllerManager: path.join(dir, 'kube-controller-manager') };
+  return executable(b.kubeApiserver) && executable(b.etcd) && executable(b.kubeControllerManager) ? b : undefined;
 }
 
 export function missingBinariesMessage(dir: string = DEFAULT_TESTBIN): string {
-  return `kube-apiserver/etcd not found in ${dir}: install Go (>= 1.24) and run 'npm run build:testbin' (or 'bash scripts/setup.sh') to build them`;
+  return `kube-apiserver/kube-controller-manager/etcd not found in ${dir}: install Go (>= 1.24) and run 'npm run build:testbin' (or 'bash scripts/setup.sh') to build them`;
 }
 
 /**

@@ -20,6 +20,7 @@ import {
 import { CONSUME_ANNOTATION, CONSUME_LABEL } from '../../relay/index.js';
 
 import { required } from '../support/required.js';
+import { createNamespace } from '../harness/controlplane.js';
 
 // Skipped with the reason on a machine without the test binaries; a failure in CI (they are required there).
 const skip = required(skipUnlessControlPlane() || null);
@@ -82,7 +83,7 @@ describe('the attack table on a real API server', () => {
   before(async () => {
     if (skip) return;
     cp = await startControlPlane({ namespaces: [NAMESPACE] });
-    await api().apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: RESTRICTED_NAMESPACE, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
+    await createNamespace(api(), RESTRICTED_NAMESPACE, { 'pod-security.kubernetes.io/enforce': 'restricted' });
     await applyAll(api(), readManifests('policy'));
     await waitUntilWebhookCalled('the policy', async () => !(await verdict(create(plainPod('probe')))).allowed);
     // The stored consumers the ephemeral-container cases are added to (the policy admits them).

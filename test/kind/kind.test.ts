@@ -10,10 +10,9 @@
 //      webhook bypassed, the ValidatingAdmissionPolicy refuses a labeled pod without its sidecar.
 //   2. after an uninstall, the Helm chart (self-made certificates, the agent as DaemonSet): the same scrape.
 //   3. manifests/ with cert-manager: only where cert-manager's manifest and images are on this machine
-//      (it cannot be downloaded at test time); else that test skips saying what is missing (fails in CI).
-// Without podman, kubectl, helm or the kind node image (neither in podman's store nor pullable) the
-// suite skips saying why; in CI it fails naming the missing part (test/support/required.ts), and so
-// does the cert-manager install without cert-manager's manifest and images.
+//      (it cannot be downloaded at test time); else that test skips saying what is missing.
+// The whole suite skips, saying why, only where the kind node image cannot be had (neither in podman's
+// store nor pullable); a missing podman, kubectl or helm fails it in CI.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -32,7 +31,6 @@ import { buildProjectImage, type ProjectImage } from '../harness/image.js';
 import { obtainImage, skipWithoutPodman, startPodmanService, type PodmanService } from '../harness/podman.js';
 import { helmTemplate } from '../manifests/chart.js';
 import { runTool, skipWithout } from '../manifests/tools.js';
-import { required } from '../support/required.js';
 import { startKindNode, type KindNode } from './cluster.js';
 import { helmImageValues, KIND_NODE_IMAGE, overlayKustomization, replaceImages } from './node-config.js';
 
@@ -43,14 +41,15 @@ const FIXTURE = path.join(REPO_ROOT, 'test', 'fixtures', 'kind', 'node-metrics.y
 /** cert-manager's static manifest (its release's cert-manager.yaml), for the cert-manager install. */
 const CERT_MANAGER_ENV = 'SOCAT_RELAY_CERT_MANAGER_YAML';
 
-/** null when the kind node image is in podman's store or pullable now, else why not and how to load it. */
-function kindNodeImageMissing(): string | null {
+function whyNoKind(): string | false {
+  const tools = skipWithoutPodman() || skipWithout('kubectl', 'helm');
+  if (tools) return tools;
   const node = obtainImage(KIND_NODE_IMAGE);
-  return node ? `no kind node image, so no cluster: ${node}. Load it with \`podman load\` (e.g. from \`podman save ${KIND_NODE_IMAGE}\` on a machine that can pull it) to run this suite` : null;
+  return node ? `no kind node image, so no cluster: ${node}. Load it with \`podman load\` (e.g. from \`podman save ${KIND_NODE_IMAGE}\` on a machine that can pull it) to run this suite` : false;
 }
 
 /** false when cert-manager's manifest and every image it names are on this machine, else what is missing. */
-function certManagerMissing(): string | false {
+function whyNoCertManager(): string | false {
   const file = process.env[CERT_MANAGER_ENV];
   if (!file || !existsSync(file)) {
     return `cert-manager cannot be downloaded at test time: set ${CERT_MANAGER_ENV} to a local cert-manager.yaml whose images are in podman's store (${file ? `${file} does not exist` : 'not set'})`;
@@ -63,8 +62,7 @@ function certManagerImages(file: string): string[] {
   return [...new Set([...readFileSync(file, 'utf8').matchAll(/^\s*-?\s*image:\s*["']?([^"'\s]+)["']?\s*$/gm)].map((m) => m[1]!))];
 }
 
-// The image is looked for only once podman and the tools are there.
-const skip = skipWithoutPodman() || skipWithout('kubectl', 'helm') || required(kindNodeImageMissing());
+const skip = whyNoKind();
 
 describe('kind node via testcontainers: both installs, injection, denial, policy, scrape through the relay', { skip, timeout: 60 * MIN }, () => {
   let podman: PodmanService;
@@ -207,7 +205,7 @@ describe('kind node via testcontainers: both installs, injection, denial, policy
     await scrapeThroughRelay();
   });
 
-  test('manifests/ with cert-manager: the caBundle injected into both webhook configurations, the same scrape', { skip: required(certManagerMissing()) }, async () => {
+  test('manifests/ with cert-manager: the caBundle injected into both webhook configurations, the same scrape', { skip: whyNoCertManager() }, async () => {
     const file = process.env[CERT_MANAGER_ENV]!;
     await removeFixture();
     await node.kubectl(['delete', '--ignore-not-found', '--wait=true', '--timeout=300s', '-f', '/kind/socat-relay/chart.yaml']);

@@ -204,6 +204,11 @@ async function hasDefaultServiceAccount(client: KubeClient, namespace: string): 
  */
 export async function createNamespace(client: KubeClient, name: string, labels?: Record<string, string>): Promise<void> {
   await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, ...(labels ? { labels } : {}) } });
+  await namespaceReady(client, name);
+}
+
+/** Waits until the controller-manager gave namespace `name` its default ServiceAccount and kube-root-ca.crt. */
+export async function namespaceReady(client: KubeClient, name: string): Promise<void> {
   await waitFor(`namespace ${name}'s default ServiceAccount and kube-root-ca.crt`, () => hasDefaultServiceAccount(client, name), { timeoutMs: 60_000, intervalMs: 200 });
 }
 

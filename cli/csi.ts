@@ -128,7 +128,7 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     // (unlink and re-create) the sockets of the running one.
     if (health) {
       const addr = await health.start();
-      log.info({ address: `${addr.address}:${addr.port}` }, 'serving /healthz and /metrics');
+      log.info({ address: `${addr.address}:${addr.port}` }, 'serving /healthz');
     }
     await server.start();
   } catch (e) {

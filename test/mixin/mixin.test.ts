@@ -2,7 +2,7 @@
 // prometheus package: the rules check, and their unit tests (alerts.promtest.yaml) pass on series that
 // must fire each alert and series that must not. Each alert is then broken on purpose — made to never
 // fire, then to always fire — and the same tests must fail, so no alert has only tests that cannot fail.
-// Also: every alert's runbook section exists, the jobs the rules select are the ones the ServiceMonitor
+// promtool check metrics lints every registry's own metrics. Also: every alert's runbook section exists, the jobs the rules select are the ones the ServiceMonitor
 // and the agent example produce, the kustomize and chart copies equal the mixin, the dashboard is sound.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +16,7 @@ import { REPO_ROOT } from '../harness/binaries.js';
 import { required } from '../support/required.js';
 import { helmTemplate, withoutHelmLabels } from '../manifests/chart.js';
 import { skipWithout } from '../manifests/tools.js';
+import { registries } from '../metrics/registries.js';
 
 const ALERTS = path.join(REPO_ROOT, 'mixin/alerts.yaml');
 const PROMTEST = path.join(REPO_ROOT, 'test/mixin/alerts.promtest.yaml');
@@ -28,11 +29,12 @@ interface PromTestFile { rule_files: string[]; evaluation_interval?: string; tes
 
 const rules = (): Rule[] => (parse(read('mixin/alerts.yaml')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
 
-function promtool(args: string[]): Promise<{ code: number; out: string }> {
+function promtool(args: string[], input?: string): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile('promtool', args, { timeout: 120_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    const child = execFile('promtool', args, { timeout: 120_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` });
     });
+    child.stdin?.end(input ?? '');
   });
 }
 
@@ -82,6 +84,18 @@ describe('the alerts under promtool', { skip }, () => {
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(path.join(dir, 'bad.yaml'), read('mixin/alerts.yaml').replace('max by (relay) (socat_relay_relay_ready', 'max by (relay) (socat_relay_relay_ready['));
     assert.notEqual((await promtool(['check', 'rules', path.join(dir, 'bad.yaml')])).code, 0);
+  });
+
+  test('promtool check metrics: every socat_relay_* metric of the controller, the agent and the CSI plugin follows the naming rules (a bad one is flagged)', async () => {
+    for (const r of registries()) {
+      const text = await r.metrics();
+      assert.match(text, /socat_relay_build_info/);
+      const lint = await promtool(['check', 'metrics'], text);
+      const ours = lint.out.split('\n').filter((l) => l.startsWith('socat_relay_'));
+      assert.deepEqual(ours, [], lint.out);
+    }
+    const bad = await promtool(['check', 'metrics'], '# HELP socat_relay_x_total a gauge named like a counter\n# TYPE socat_relay_x_total gauge\nsocat_relay_x_total 1\n');
+    assert.match(bad.out, /^socat_relay_x_total non-counter metrics should not have "_total" suffix/m);
   });
 
   test('promtool test rules: every alert fires on the series that must fire it, and only on those', async () => {

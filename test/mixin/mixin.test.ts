@@ -2,8 +2,9 @@
 // prometheus package: the rules check, and their unit tests (alerts.promtest.yaml) pass on series that
 // must fire each alert and series that must not. Each alert is then broken on purpose — made to never
 // fire, then to always fire — and the same tests must fail, so no alert has only tests that cannot fail.
-// promtool check metrics lints every registry's own metrics. Also: every alert's runbook section exists, the jobs the rules select are the ones the ServiceMonitor
-// and the agent example produce, the kustomize and chart copies equal the mixin, the dashboard is sound.
+// promtool check metrics lints every registry's own metrics. Also: every alert's runbook section
+// exists, the jobs the rules select are the ones the ServiceMonitor and the agent example produce, the
+// kustomize and chart copies equal the mixin, the dashboard is sound.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

@@ -12,6 +12,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: (ar
   validate: { summary: 'validate -f RELAY.yaml: exit 1 with one line per problem', load: () => import('./validate.js') },
   'static-pod': { summary: 'static-pod [--image IMG]: prints the node agent static-pod manifest', load: () => import('./static-pod.js') },
   cleanup: { summary: 'cleanup [--host-root DIR]: removes socat-relay\'s folders from a node (uninstall)', load: () => import('./cleanup.js') },
+  sidecars: { summary: 'sidecars [-o json]: consumer pods whose sidecar differs from what the webhook injects now', load: () => import('./sidecars.js') },
+  version: { summary: 'version [-o json]: this build\'s version and the Node.js version (also --version)', load: () => import('./version.js') },
   certs: { summary: 'certs --out DIR: CA + serving certificate, prints the caBundle', load: () => import('./certs.js') },
 };
 
@@ -26,6 +28,7 @@ export async function main(argv: string[], io: CommandIO = defaultIO()): Promise
     io.stdout.write(usage());
     return name ? 0 : 2;
   }
+  if (name === '--version') return (await import('./version.js')).run(rest, io);
   const cmd = COMMANDS[name];
   if (!cmd) {
     io.stderr.write(`socat-relay: unknown command "${name}"\n${usage()}`);

@@ -438,6 +438,8 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
               await waitFor(`the agent to serve ${relay}`, () => existsSync(socketPath(c.socketDir, relay)), { timeoutMs: 60_000, intervalMs: 250 });
               const listen = r!.spec.listen?.port ?? r!.spec.target.port;
               const t = targetOf(r!);
+              // socat -t 10: after the request (stdin's end) it waits for the answer up to 10 s, not its
+              // default 0.5 s, which a busy machine's two relay hops to the agent's /metrics can exceed.
               const viaSidecar = (argv: string[], input: string) => c.node.exec(ns, p.metadata.name, sidecar, ['/usr/bin/socat', ...argv], { input, timeoutMs: 30_000 });
               let last: { stdout: string; stderr: string } = { stdout: '', stderr: '' };
               const answered = (what: string, argv: string[], input: string, ok: (out: string) => boolean) =>
@@ -446,9 +448,9 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
                   return ok(last.stdout);
                 }, { timeoutMs: 30_000, intervalMs: 1000 }).catch(() => assert.fail(`${name}: ${what}: ${JSON.stringify(last.stdout.slice(0, 300))} ${last.stderr}`));
               if (t.kind === 'greeting') {
-                await answered(`the node's service answers through ${relay}`, ['-T5', '-', `TCP:127.0.0.1:${listen}`], `${relay}\n`, (out) => out.trim() === `${TCP_GREETING}: ${relay}`);
+                await answered(`the node's service answers through ${relay}`, ['-t', '10', '-T', '10', '-', `TCP:127.0.0.1:${listen}`], `${relay}\n`, (out) => out.trim() === `${TCP_GREETING}: ${relay}`);
               } else if (t.kind === 'agent-metrics') {
-                await answered(`the agent's own metrics through ${relay}`, ['-T5', '-', `TCP:127.0.0.1:${listen}`], 'GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n',
+                await answered(`the agent's own metrics through ${relay}`, ['-t', '10', '-T', '10', '-', `TCP:127.0.0.1:${listen}`], 'GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n',
                   (out) => /^HTTP\/1\.[01] 200/.test(out) && /socat_relay_/.test(out));
               } else {
                 const word = `example-${relay}-${p.metadata.name}`;

@@ -22,7 +22,7 @@ import { codeBlocks, commentLines, markdownLines, tableRows, where, type DocLine
 import { loadManifests, REPO, type KubeObject } from './load.js';
 import { alignedLiterals, celMessages, codeMessages, docPattern, literalLength, templatePattern } from './messages.js';
 
-const COMMANDS = ['controller', 'agent', 'csi', 'inject', 'validate', 'certs', 'static-pod', 'cleanup'] as const;
+const COMMANDS = ['controller', 'agent', 'csi', 'inject', 'validate', 'certs', 'static-pod', 'cleanup', 'sidecars', 'version'] as const;
 type Command = (typeof COMMANDS)[number];
 
 async function usageOf(cmd: Command): Promise<string> {
@@ -41,7 +41,7 @@ const INVOCATION = new RegExp(String.raw`(?:socat-relay|dist/cli/main\.js|cli/ma
 /** README's command table: | `CMD [--flag …]` | … */
 const TABLE_ROW = new RegExp(String.raw`^\|\s*\x60(${COMMANDS.join('|')})(?![\w-])([^\x60]*)\x60`);
 /** Docs whose tables list one command's flags in their first column. */
-const FLAG_TABLES: Record<string, Command> = { 'docs/csi.md': 'csi' };
+const FLAG_TABLES: Record<string, Command> = { 'docs/csi.md': 'csi', 'docs/upgrade.md': 'sidecars' };
 
 interface FlagUse { cmd: Command; flag: string; at: DocLine }
 

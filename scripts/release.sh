@@ -9,8 +9,8 @@
 #                     building the stamped sources with scripts/build-image.sh (tests; a rebuild takes minutes)
 # Steps:
 #   1. stamps VERSION into package.json (and package-lock.json), the chart's version and appVersion (the
-#      chart's image.tag defaults to appVersion), and every `ghcr.io/socat-relay/socat-relay[-sidecar]:OLD`
-#      reference outside test/ (manifests, lib/image.ts's default image, docs);
+#      chart's image.tag defaults to appVersion), and every image reference `…/socat-relay[-sidecar]:OLD`
+#      in the repository (manifests, lib/image.ts's default image, docs, the tests that spell it);
 #   2. adds a CHANGELOG.md entry (the commit subjects since the previous v* tag), commits "release: VERSION"
 #      and tags vVERSION (local);
 #   3. `helm package`s the chart into dist/release/VERSION/;
@@ -78,11 +78,12 @@ sed -i -E "s/^version:.*/version: $VERSION/; s/^appVersion:.*/appVersion: \"$VER
 stamped=(package.json "$CHART/Chart.yaml")
 [ -f package-lock.json ] && stamped+=(package-lock.json)
 if [ "$OLD" != "$VERSION" ]; then
-  old_re="ghcr\\.io/socat-relay/socat-relay(-sidecar)?:${OLD//./\\.}"
+  # Any image named socat-relay or socat-relay-sidecar tagged OLD: ours, a mirror's or an example registry's.
+  old_re="socat-relay(-sidecar)?:${OLD//./\\.}([^0-9A-Za-z.+-]|\$)"
   while IFS= read -r f; do
-    sed -i -E "s#(ghcr\\.io/socat-relay/socat-relay(-sidecar)?):${OLD//./\\.}([^0-9A-Za-z.-]|\$)#\\1:$VERSION\\3#g" "$f"
+    sed -i -E "s#(socat-relay(-sidecar)?):${OLD//./\\.}([^0-9A-Za-z.+-]|\$)#\\1:$VERSION\\3#g" "$f"
     stamped+=("$f")
-  done < <(git grep -lE "$old_re" -- . ':!test' ':!CHANGELOG.md' || true)
+  done < <(git grep -lE "$old_re" -- . ':!CHANGELOG.md' || true)
 fi
 
 # 2. CHANGELOG entry, commit, tag.

@@ -169,7 +169,7 @@ const IMAGES: [string, boolean][] = [
   ['harbor.example/socat-relay/socat-relay:0.1.0-evil', false],
   ['harbor.example/xsocat-relay/socat-relay:0.1.0', false],
   ['socat-relay/socat-relay:0.1.0', true],
-  ['ghcr.io/socat-relay/socat-relay:0.2.0', false],
+  ['ghcr.io/socat-relay/socat-relay:0.0.0-other', false],
   ['ghcr.io/attacker/socat-relay:0.1.0', false],
   ['ghcr.io/socat-relay/socat-relay:0.1.0@sha256:0000000000000000000000000000000000000000000000000000000000000000', false],
   ['', false],

@@ -8,7 +8,7 @@ const digest = `sha256:${'0123456789abcdef'.repeat(4)}`;
 test('references as runtimes read them: registry with port, nested paths, tag, digest', () => {
   const cases: [string, ReturnType<typeof parseImageRef>][] = [
     ['socat-relay', { repository: 'socat-relay' }],
-    ['ghcr.io/socat-relay/socat-relay:0.1.0', { repository: 'ghcr.io/socat-relay/socat-relay', tag: '0.1.0' }],
+    ['ghcr.io/example/some-app:0.1.0', { repository: 'ghcr.io/example/some-app', tag: '0.1.0' }],
     ['localhost:5000/a/b_c.d:v1-rc.2', { repository: 'localhost:5000/a/b_c.d', tag: 'v1-rc.2' }],
     [`reg.example/x:1@${digest}`, { repository: 'reg.example/x', tag: '1', digest }],
     [`reg.example/x@${digest}`, { repository: 'reg.example/x', digest }],

@@ -20,6 +20,8 @@ import { InformerRelayCatalog, NamespaceLabels } from '../webhook/catalog/inform
 import { chooseSidecarMode, serverGitVersion } from '../webhook/catalog/sidecar-mode.js';
 import { WebhookServer } from '../webhook/server/server.js';
 import { MetricsServer } from '../webhook/server/metrics-server.js';
+import { RelayLookup } from '../webhook/server/catalog-miss.js';
+import { liveRelayGetter } from '../webhook/catalog/live.js';
 import { Drain, gracefulShutdown } from '../webhook/server/shutdown.js';
 import { startNodePrune } from '../webhook/reconcile/prune.js';
 import { startControllerLeases } from '../webhook/reconcile/lease-kube.js';
@@ -201,6 +203,7 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
       catalog: relays,
       namespaceLabels: (ns) => namespaces.labels(ns),
       injectOptions: () => injectOptions,
+      relayLookup: new RelayLookup(liveRelayGetter(kc)),
       ready: drain.readiness(() => (namespaces.synced() ? { ok: true } : { ok: false, reason: 'namespace cache not synced' })),
     });
     const address = await server.start();

@@ -5,6 +5,7 @@ import type { Logger } from '../../lib/log.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
 import { errorReview, type InjectOptions } from '../admission/index.js';
 import type { ControllerMetrics, WebhookName } from '../metrics.js';
+import { withRelays, type RelayLookup } from './catalog-miss.js';
 import { handleAdmission, isJsonContentType } from './handler.js';
 
 export const MUTATE_PODS_PATH = '/mutate-pods';
@@ -22,6 +23,8 @@ export interface AppDeps {
   /** Extra readiness conditions besides the relay catalog (certificate loaded, namespaces synced). */
   ready?: () => { ok: boolean; reason?: string };
   bodyLimit?: number;
+  /** Looks up live the relays a pod asks for that the catalog lacks, before it is denied for them (catalog-miss.ts). */
+  relayLookup?: RelayLookup;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -35,12 +38,18 @@ export function createApp(deps: AppDeps): express.Express {
 
   const route = (webhook: WebhookName) => [
     raw,
-    (req: Request, res: Response) => {
+    async (req: Request, res: Response) => {
       const end = deps.metrics.latency.startTimer({ webhook });
       const body = Buffer.isBuffer(req.body) ? req.body : undefined;
-      const a = handleAdmission(webhook, body, req.headers['content-type'], {
-        catalog: deps.catalog, namespaceLabels: deps.namespaceLabels, options: deps.injectOptions(),
-      });
+      const ctx = { catalog: deps.catalog, namespaceLabels: deps.namespaceLabels, options: deps.injectOptions() };
+      let a = handleAdmission(webhook, body, req.headers['content-type'], ctx);
+      if (webhook === 'mutate-pods' && deps.relayLookup && a.denialReasons.includes('relay-not-found')) {
+        const found = await deps.relayLookup.missing(body, deps.catalog).catch((err: unknown) => {
+          deps.log.warn({ err }, 'live lookup of relays missing from the catalog failed');
+          return [];
+        });
+        if (found.length > 0) a = handleAdmission(webhook, body, req.headers['content-type'], { ...ctx, catalog: withRelays(deps.catalog, found) });
+      }
       for (const relay of a.injected) deps.metrics.injections.inc({ relay });
       for (const reason of a.denialReasons) deps.metrics.denials.inc({ reason });
       deps.metrics.requests.inc({ webhook, outcome: a.outcome });

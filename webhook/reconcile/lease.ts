@@ -18,6 +18,11 @@ export const LEASE_RENEW_SECONDS = 10;
 /** Added to the duration before a node counts as stale: 40 s + 80 s = 2 minutes without a renewal. */
 export const LEASE_GRACE_SECONDS = 80;
 
+/** The Lease of the one elected controller (webhook/cluster/election.ts), in the same namespace. */
+export const LEADER_LEASE = 'socat-relay-leader';
+/** kube-controller-manager's defaults: lease 15 s, renew deadline 10 s (2/3), retry every 2 s. */
+export const LEADER_LEASE_SECONDS = 15;
+
 /** The Lease name of a node's controller; a name too long for an object name keeps a hash of the rest. */
 export function leaseName(node: string): string {
   const full = `${LEASE_PREFIX}${node}`;

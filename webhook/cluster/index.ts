@@ -1,0 +1,119 @@
+// The elected controller's work (webhook/cluster/election.ts decides who): the cluster-wide view no
+// node's controller holds. It watches every RelayNode (one per node, written by that node), the
+// controllers' Leases and the Nodes' Ready condition (staleness), and writes each Relay's summary —
+// readyNodes, desiredNodes, `ready` ("3/5"), the Ready condition, observedGeneration, listenPort — with
+// server-side apply under the field manager `socat-relay`; it also removes the deprecated
+// status.nodes[] that earlier versions wrote. Its cost is linear in the number of nodes; every other
+// controller's is constant. The decisions are summary.ts and stale.ts (pure).
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesListObject, type V1Node } from '@kubernetes/client-node';
+import type { Logger } from '../../lib/log.js';
+import { API_VERSION, GROUP, KIND, PLURAL, RELAYNODE_PLURAL, VERSION, type RelayNode } from '../../relay/index.js';
+import type { RelayCatalog } from '../catalog/catalog.js';
+import { ResilientInformer } from '../catalog/resilient-informer.js';
+import { SHARED_FIELD_MANAGER } from '../reconcile/api.js';
+import { KeyedQueue } from '../reconcile/queue.js';
+import { startLeaseWatch } from './leases.js';
+import { mergeStale, staleNodes as staleOf, type StaleNodes } from './stale.js';
+import { relaySummary, reportsByRelay, summaryWrite, type NodeReport, type SummaryStatus } from './summary.js';
+
+export interface ClusterStatusOptions {
+  kc: KubeConfig;
+  catalog: RelayCatalog;
+  /** The install namespace: the controllers' Leases. */
+  namespace: string;
+  log: Logger;
+  /** Every relay's summary is looked at again this often (staleness is a matter of time). Default 10 s. */
+  sweepMs?: number;
+  /** A node not Ready for longer than this is stale (default STALE_AFTER_SECONDS). */
+  staleAfterMs?: number;
+  leaseDurationSeconds?: number;
+  leaseGraceSeconds?: number;
+  onRestart?: (resource: string) => void;
+}
+
+export interface ClusterStatus {
+  stop(): Promise<void>;
+  /** Resolves when no summary is queued or being written (tests). */
+  idle(): Promise<void>;
+}
+
+type RelayNodeObject = RelayNode & { metadata: { name: string } };
+
+export async function startClusterStatus(o: ClusterStatusOptions): Promise<ClusterStatus> {
+  const { kc, catalog, log } = o;
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const core = kc.makeApiClient(CoreV1Api);
+  const apply = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+  const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  const relays = { group: GROUP, version: VERSION, plural: PLURAL };
+
+  let index: Map<string, NodeReport[]> | undefined; // rebuilt after any RelayNode change
+  const queue: KeyedQueue<string> = new KeyedQueue<string>({
+    id: (k) => k,
+    handle: (name) => writeSummary(name),
+    onError: (name, err, retryInMs) => log.warn({ relay: name, err: (err as Error).message, retryInMs }, 'relay summary not written: retrying'),
+  });
+  const all = (): void => { for (const r of catalog.list()) queue.add(r.metadata.name); };
+  const changed = (): void => { index = undefined; all(); };
+
+  const relayNodes = new ResilientInformer<RelayNodeObject>({
+    kc, path: `/apis/${GROUP}/${VERSION}/${RELAYNODE_PLURAL}`, resource: 'relaynodes', log,
+    list: async () => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: RELAYNODE_PLURAL })) as KubernetesListObject<RelayNodeObject>,
+    ...(o.onRestart ? { onRestart: o.onRestart } : {}),
+  }, { add: changed, update: changed, delete: changed });
+  const nodes = new ResilientInformer<V1Node>({
+    kc, path: '/api/v1/nodes', resource: 'nodes', log,
+    list: () => core.listNode(),
+    ...(o.onRestart ? { onRestart: o.onRestart } : {}),
+  });
+  const leases = await startLeaseWatch({
+    kc, namespace: o.namespace, log,
+    ...(o.leaseDurationSeconds !== undefined ? { durationSeconds: o.leaseDurationSeconds } : {}),
+    ...(o.leaseGraceSeconds !== undefined ? { graceSeconds: o.leaseGraceSeconds } : {}),
+    ...(o.onRestart ? { onRestart: o.onRestart } : {}),
+  });
+
+  const stale = (): StaleNodes => {
+    const byNode = staleOf(nodes.list(), new Date(), o.staleAfterMs);
+    // Every node with a RelayNode is a candidate for a missing Lease.
+    return mergeStale(byNode, leases.stale(relayNodes.list().map((rn) => rn.metadata.name)));
+  };
+
+  async function writeSummary(name: string): Promise<void> {
+    if (!catalog.synced() || !relayNodes.synced()) return; // everything is queued again by the sweep
+    const relay = catalog.get(name);
+    if (!relay) return;
+    index ??= reportsByRelay(relayNodes.list());
+    const wanted: SummaryStatus = relaySummary(relay, index.get(name) ?? [], new Date().toISOString(), stale());
+    const w = summaryWrite(relay, wanted);
+    try {
+      if (w.clearNodes) {
+        await custom.patchClusterCustomObjectStatus({ ...relays, name, body: { status: { nodes: null } }, fieldManager: SHARED_FIELD_MANAGER }, merge);
+        log.info({ relay: name }, 'removed the deprecated status.nodes (the nodes report in their RelayNodes)');
+      }
+      if (w.apply) {
+        await custom.patchClusterCustomObjectStatus({ ...relays, name, body: { apiVersion: API_VERSION, kind: KIND, metadata: { name }, status: w.apply }, fieldManager: SHARED_FIELD_MANAGER, force: true }, apply);
+        log.debug({ relay: name, ready: w.apply.ready, reason: w.apply.conditions[0]?.reason }, 'relay summary written');
+      }
+    } catch (e) {
+      if ((e as { code?: unknown })?.code === 404) return; // deleted meanwhile
+      throw e;
+    }
+  }
+
+  const unsubscribe = catalog.subscribe((e) => { if (e.type !== 'delete') queue.add(e.relay.metadata.name); });
+  await Promise.all([relayNodes.start().catch(() => undefined), nodes.start().catch(() => undefined)]); // retried like failing watches
+  void Promise.all([catalog.whenSynced(), relayNodes.whenSynced()]).then(all);
+  const sweep = setInterval(all, o.sweepMs ?? 10_000);
+  sweep.unref();
+  log.info('cluster status started: watching RelayNodes, controller Leases and Nodes');
+  return {
+    idle: () => queue.idle(),
+    async stop() {
+      clearInterval(sweep);
+      unsubscribe();
+      await queue.close();
+      await Promise.all([relayNodes.stop(), nodes.stop(), leases.stop()]);
+    },
+  };
+}

@@ -8,18 +8,21 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 /** .testbin/, or TESTBIN_DIR as for scripts/build-testbin.sh. */
 export const DEFAULT_TESTBIN = process.env.TESTBIN_DIR || path.join(REPO_ROOT, '.testbin');
 /** The release the build script pins; /version must report it. */
-export const K8S_VERSION = 'v1.34.4';
+export const K8S_VERSION = 'v1.37.2';
 
 export interface Binaries {
   kubeApiserver: string;
   etcd: string;
+  /** kube-controller-manager, for suites that ask for controllers (ControlPlaneOptions.controllers). */
+  kubeControllerManager?: string;
 }
 
 
 /** The binaries in `dir`, or undefined when either is missing. */
 export function findBinaries(dir: string = DEFAULT_TESTBIN): Binaries | undefined {
   const b = { kubeApiserver: path.join(dir, 'kube-apiserver'), etcd: path.join(dir, 'etcd') };
-  return executable(b.kubeApiserver) && executable(b.etcd) ? b : undefined;
+  const kcm = path.join(dir, 'kube-controller-manager');
+  return executable(b.kubeApiserver) && executable(b.etcd) ? { ...b, ...(executable(kcm) ? { kubeControllerManager: kcm } : {}) } : undefined;
 }
 
 export function missingBinariesMessage(dir: string = DEFAULT_TESTBIN): string {

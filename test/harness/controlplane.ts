@@ -35,7 +35,15 @@ export interface ControlPlaneOptions {
   extraApiserverArgs?: string[];
   /** Namespaces to create once the server is ready. */
   namespaces?: string[];
+  /**
+   * Runs kube-controller-manager with these --controllers (e.g. garbage-collector-controller: owned
+   * objects deleted with their owner); default: no controller-manager.
+   */
+  controllers?: string[];
 }
+
+/** What every pod needs from the controller-manager: its namespace's default ServiceAccount and kube-root-ca.crt. */
+export const POD_CONTROLLERS = ['serviceaccount-controller', 'root-ca-certificate-publisher-controller'];
 
 export interface ControlPlane {
   /** https://127.0.0.1:<port> */
@@ -122,6 +130,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       `--secure-port=${securePort}`,
       '--bind-address=127.0.0.1',
       '--advertise-address=127.0.0.1',
+      // v1.37 refuses a loopback address for the `kubernetes` Service's endpoints; no pod here needs them.
+      '--endpoint-reconciler-type=none',
       '--service-cluster-ip-range=10.0.0.0/24',
       '--allow-privileged=true',
       '--authorization-mode=RBAC',
@@ -159,6 +169,20 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       await startApiserver();
       return { downMs, readyAfterMs: Date.now() - t0 };
     };
+    if (opts.controllers) {
+      if (!bins.kubeControllerManager) throw new MissingBinariesError(`kube-controller-manager not found next to kube-apiserver: run 'npm run build:testbin'`);
+      const kcm = spawnManaged('kube-controller-manager', bins.kubeControllerManager, [
+        `--kubeconfig=${kubeconfigPath}`,
+        `--controllers=${opts.controllers.join(',')}`,
+        `--root-ca-file=${f('ca.crt')}`,
+        `--service-account-private-key-file=${f('sa.key')}`,
+        '--leader-elect=false',
+        '--bind-address=127.0.0.1',
+        `--secure-port=${await freePort()}`,
+        '--v=1',
+      ], { logFile: f('kube-controller-manager.log') });
+      procs.push(kcm);
+    }
     for (const ns of opts.namespaces ?? []) {
       await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
     }

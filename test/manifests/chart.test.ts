@@ -66,7 +66,7 @@ describe('the Helm chart', { skip }, () => {
     const objs = await helmTemplate({ set: { 'image.repository': 'registry.example.com/mirror/socat-relay', 'image.tag': '2' } });
     assert.doesNotMatch(JSON.stringify(objs), /ghcr\.io/);
     const dss = objs.filter((o) => o.kind === 'DaemonSet');
-    assert.equal(dss.length, 2);
+    assert.deepEqual(dss.map((d) => d.metadata.name).sort(), ['socat-relay-agent', 'socat-relay-controller', 'socat-relay-node']);
     for (const ds of dss) for (const c of ds.spec.template.spec.containers) assert.equal(c.image, 'registry.example.com/mirror/socat-relay:2');
     const controller = dss.find((d) => d.metadata.name === 'socat-relay-controller')!;
     assert.equal(loadConfig([], { ...env(controller), NODE_NAME: 'n' }).sidecarImage, 'registry.example.com/mirror/socat-relay-sidecar:2');

@@ -93,13 +93,14 @@ async function startLocal(c: ControllerConfig, log: Logger, say: (s: string) => 
     namespaceLabels: (ns) => ({ 'kubernetes.io/metadata.name': ns }),
     injectOptions: () => injectOptions,
   });
-  const address = await server.start();
+  // The metrics port first: /readyz (the webhook's port) answers 200 only once both listen.
   const metricsServer = new MetricsServer({ port: c.metricsPort, host: '127.0.0.1', certFile, keyFile, registry: metrics.registry, auth: 'none', log });
-  let metricsAddress: AddressInfo;
+  const metricsAddress: AddressInfo = await metricsServer.start();
+  let address: AddressInfo;
   try {
-    metricsAddress = await metricsServer.start();
+    address = await server.start();
   } catch (e) {
-    await server.stop();
+    await metricsServer.stop();
     throw e;
   }
   log.info({ relays: catalog.list().map((r) => r.metadata.name), sidecarMode: mode }, 'local mode: serving relays from file, no reconcile');
@@ -214,8 +215,18 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
     await Promise.all([relays.start(), namespaces.start()]);
     stops.push(() => relays.stop(), () => namespaces.stop());
     const readiness = drain.readiness(() => (namespaces.synced() ? { ok: true } : { ok: false, reason: 'namespace cache not synced' }));
+    // The metrics port first: /readyz (the webhook's port) answers 200 only once both listen. A
+    // reconcile-only controller holds no serving key: its metrics port has a certificate of its own.
+    const tls = c.serveAdmission ? { certFile: c.tlsCert, keyFile: c.tlsKey } : await reconcileOnlyCerts(log);
+    const metricsServer = new MetricsServer({
+      port: c.metricsPort, ...tls, registry: metrics.registry, log,
+      ...(c.host ? { host: c.host } : {}),
+      auth: new MetricsAuthorizer(kubeReviewer(kc)),
+      ...(c.serveAdmission ? {} : { health: () => (relays.synced() ? readiness() : { ok: false, reason: 'relay cache not synced' }) }),
+    });
+    const metricsAddress = await metricsServer.start();
+    stops.push(() => metricsServer.stop());
     let address: AddressInfo | undefined;
-    let tls = { certFile: c.tlsCert, keyFile: c.tlsKey };
     if (c.serveAdmission) {
       const mode = await sidecarMode(c, kc, log);
       const injectOptions = defaultInjectOptions({ sidecarImage: c.sidecarImage, mode, nodeSocketDir: c.socketDir, volumeSource: c.volumeSource });
@@ -229,17 +240,7 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
       });
       address = await server.start();
       stops.push(() => server.stop());
-    } else {
-      tls = await reconcileOnlyCerts(log);
     }
-    const metricsServer = new MetricsServer({
-      port: c.metricsPort, ...tls, registry: metrics.registry, log,
-      ...(c.host ? { host: c.host } : {}),
-      auth: new MetricsAuthorizer(kubeReviewer(kc)),
-      ...(c.serveAdmission ? {} : { health: () => (relays.synced() ? readiness() : { ok: false, reason: 'relay cache not synced' }) }),
-    });
-    const metricsAddress = await metricsServer.start();
-    stops.push(() => metricsServer.stop());
     if (c.reconcile) await startNodeSide(c, { kc, relays, namespaces, metrics, log }, stops);
     else log.info('node reconcile off (SOCAT_RELAY_RECONCILE=false)');
     if (c.serveAdmission) await startElected(c, { kc, relays, log, onRestart }, stops);

@@ -7,11 +7,11 @@ import { Registry } from 'prom-client';
 import { FolderWatch } from '../lib/folder-watch.js';
 import type { Logger } from '../lib/log.js';
 import {
-  AGENT_DIR, agentStatusPath, formatAgentStatus, parseAgentStatus, readStatusFile, socketPath, writeFileAtomic, type AgentStatus,
+  AGENT_DIR, agentStatusPath, ConfigMemo, formatAgentStatus, interpretConfig, parseAgentStatus, readConfigDir, readStatusFile, socketPath,
+  writeFileAtomic, type AgentStatus, type ConfigState,
 } from '../node-contract/index.js';
 import { nodeArgv } from '../relay/index.js';
 import type { BackoffPolicy } from './backoff.js';
-import { ConfigMemo, interpretConfig, readConfigDir, type ConfigState } from './config.js';
 import { emptyRelayDir, prepareRelayDir, staleRelayDirs } from './folders.js';
 import { AgentMetrics } from './metrics.js';
 import { plan, type Command } from './plan.js';

@@ -1,8 +1,7 @@
 // The agent's side of the status file: a pure function from what the agent knows (its config state and
 // its processes) to the status it writes. The file's schema, its parsing and its staleness rule are
 // the node contract's (node-contract/status.ts), shared with the reconcile that reads it.
-import { STATUS_VERSION, type AgentRelayStatus, type AgentStatus } from '../node-contract/index.js';
-import type { ConfigState } from './config.js';
+import { STATUS_VERSION, type AgentRelayStatus, type AgentStatus, type ConfigState } from '../node-contract/index.js';
 import type { RelayProcess } from './supervisor.js';
 
 export interface StatusInput {

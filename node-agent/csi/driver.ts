@@ -21,7 +21,7 @@ export interface DriverConfig {
   driverName: string;
   nodeId: string;
   version: string;
-  /** The relay node files (`<relay>.json|yaml|yml`). */
+  /** The relay node files (read as the agent reads them: node-contract/relay-folder.ts). */
   configDir: string;
   /** The relay folders (`<socket-dir>/<relay>/socket`). */
   socketDir: string;
@@ -98,7 +98,7 @@ export class Driver {
     return this.serialized(p.targetPath, async () => {
       const node = await this.readRelay(p.relay);
       if (node.state === 'missing') {
-        throw new CsiError(status.NOT_FOUND, `relay "${p.relay}" is not served on node ${this.cfg.nodeId} (no ${node.tried.join(', ')} in ${this.cfg.configDir}); namespace "${p.namespace}" cannot mount it`);
+        throw new CsiError(status.NOT_FOUND, `relay "${p.relay}" is not served on node ${this.cfg.nodeId} (no file in ${this.cfg.configDir} defines it); namespace "${p.namespace}" cannot mount it`);
       }
       if (node.state === 'invalid') {
         throw new CsiError(status.FAILED_PRECONDITION, `relay "${p.relay}": its node file ${node.file} is invalid: ${node.error}`);

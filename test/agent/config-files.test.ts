@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { readConfigDir } from '../../node-agent/config.js';
+import { readConfigDir } from '../../node-contract/index.js';
 import { MAX_CONFIG_FILE_BYTES } from '../../node-contract/index.js';
 
 const GOOD = 'apiVersion: socat.io/v1alpha1\nkind: Relay\nmetadata: {name: good}\nspec: {target: {host: 127.0.0.1, port: 9}, consumers: {namespaces: [a]}}\n';

@@ -13,7 +13,7 @@ import {
   readRelayFile, relayFileContent, staleAgentStatusAge, writeFileAtomic, type AgentStatus,
 } from '../../node-contract/index.js';
 import { buildAgentStatus } from '../../node-agent/status.js';
-import { interpretConfig } from '../../node-agent/config.js';
+import { interpretConfig } from '../../node-contract/index.js';
 import { readFileBounded, tempFileName } from '../../lib/fs.js';
 import type { Relay } from '../../relay/index.js';
 

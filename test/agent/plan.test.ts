@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { plan, type Action } from '../../node-agent/plan.js';
 import { DEFAULT_BACKOFF, failuresAfterExit, restartDelay } from '../../node-agent/backoff.js';
-import { ConfigMemo, interpretConfig } from '../../node-agent/config.js';
+import { ConfigMemo, interpretConfig } from '../../node-contract/index.js';
 import { buildAgentStatus } from '../../node-agent/status.js';
 import { parseAgentStatus, StatusParseError, type AgentStatus } from '../../node-contract/index.js';
 import { orphanPids } from '../../node-agent/orphans.js';

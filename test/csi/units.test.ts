@@ -1,9 +1,10 @@
-// The plugin's pure parts, without root: reading mountinfo, the node file of one relay, the command line.
+// The plugin's pure parts, without root: reading mountinfo, the node file of one relay (node-contract's
+// look-up, which the plugin shares with the agent: test/csi/one-reader.test.ts), the command line.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseCsiArgs, run as runCsi } from '../../cli/csi.js';
 import { findMount, parseMountInfo } from '../../node-agent/csi/mount.js';
-import { interpretNodeFile } from '../../node-agent/csi/relays.js';
+import { interpretConfig, lookupRelay, type ConfigFile, type FileError } from '../../node-contract/index.js';
 import { checkTargetPath } from '../../node-agent/csi/validate.js';
 
 test('mountinfo: escaped mount points, the per-mount ro flag, optional fields, the topmost of stacked mounts', () => {
@@ -23,30 +24,30 @@ test('mountinfo: escaped mount points, the per-mount ro flag, optional fields, t
   assert.equal(mounts[0]!.readOnly, false);
 });
 
-test('node file: the relay with the namespaces resolved by the controller; without the annotation: undefined; wrong or invalid files say why', () => {
-  const relay = (name: string, annotations?: unknown) => JSON.stringify({
+test('node file: the relay with the namespaces resolved by the controller; without the annotation: undefined; invalid definitions say why', () => {
+  const relay = (name: string, annotations?: unknown, host = '127.0.0.1') => JSON.stringify({
     apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name, ...(annotations ? { annotations } : {}) },
-    spec: { target: { host: '127.0.0.1', port: 2381 }, consumers: { namespaceSelector: { matchLabels: { a: 'b' } } } },
+    spec: { target: { host, port: 2381 }, consumers: { namespaceSelector: { matchLabels: { a: 'b' } } } },
   });
-  const ok = interpretNodeFile('etcd', 'etcd.json', relay('etcd', { 'socat.io/consumer-namespaces': 'b, a,' }));
+  const lookup = (files: ConfigFile[], readErrors: FileError[] = []) => lookupRelay(interpretConfig(files), 'etcd', readErrors);
+  const ok = lookup([{ name: 'etcd.json', text: relay('etcd', { 'socat.io/consumer-namespaces': 'b, a,' }) }]);
   assert.equal(ok.state, 'ok');
   assert.deepEqual(ok.state === 'ok' && ok.resolvedNames, ['b', 'a']);
-  const bare = interpretNodeFile('etcd', 'etcd.json', relay('etcd'));
+  const bare = lookup([{ name: 'etcd.json', text: relay('etcd') }]);
   assert.equal(bare.state === 'ok' && bare.resolvedNames, undefined);
   // Not a string: as if absent (only consumers.namespaces counts), never a list of names.
-  const odd = interpretNodeFile('etcd', 'etcd.json', relay('etcd', { 'socat.io/consumer-namespaces': ['a'] }));
+  const odd = lookup([{ name: 'etcd.json', text: relay('etcd', { 'socat.io/consumer-namespaces': ['a'] }) }]);
   assert.equal(odd.state === 'ok' && odd.resolvedNames, undefined);
-  const cases: [string, string, RegExp][] = [
-    ['another relay', relay('sched'), /holds relay "sched", not "etcd"/],
-    ['two documents', `${relay('etcd')}\n---\n${relay('etcd')}`, /holds 2 documents/],
-    ['not YAML', '{', /etcd\.yaml/],
-    ['invalid relay', relay('etcd').replace('127.0.0.1', '10.0.0.1'), /spec\.target\.host/],
-  ];
-  for (const [name, text, want] of cases) {
-    const r = interpretNodeFile('etcd', 'etcd.yaml', text);
-    assert.equal(r.state, 'invalid', name);
-    assert.match(r.state === 'invalid' ? r.error : '', want, name);
-  }
+  // The annotation of the document that defines the relay, not of another one in the same file.
+  const two = lookup([{ name: 'all.yaml', text: `${relay('sched', { 'socat.io/consumer-namespaces': 'x' })}\n---\n${relay('etcd', { 'socat.io/consumer-namespaces': 'y' })}` }]);
+  assert.deepEqual(two.state === 'ok' && [two.file, two.resolvedNames], ['all.yaml', ['y']]);
+  const invalid = lookup([{ name: 'etcd.yaml', text: relay('etcd', undefined, '10.0.0.1') }]);
+  assert.deepEqual(invalid.state === 'invalid' && invalid.file, 'etcd.yaml');
+  assert.match(invalid.state === 'invalid' ? invalid.error : '', /spec\.target\.host/);
+  assert.deepEqual(lookup([{ name: 'etcd.yaml', text: relay('sched') }]), { state: 'missing' }, 'a file named etcd that holds another relay');
+  assert.deepEqual(lookup([{ name: 'etcd.yaml', text: '{' }]), { state: 'missing' }, 'a file that does not parse names no relay');
+  const unreadable = lookup([], [{ file: 'etcd.json', error: 'a relay file is not a regular file' }]);
+  assert.deepEqual(unreadable, { state: 'invalid', file: 'etcd.json', error: 'a relay file is not a regular file' }, 'a file named after the relay that cannot be read');
 });
 
 test('target paths: only normal absolute paths strictly under the pods folder', () => {

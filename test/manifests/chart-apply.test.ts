@@ -93,6 +93,20 @@ describe('the chart applied server-side to a real API server', { skip }, () => {
     }
   });
 
+  test('the settings the defaults leave out are accepted too (CSI off, hostNetwork, kubeletDir, failurePolicy Fail, affinity, annotations, maxUnavailable): server-side dry run', async () => {
+    const objs = await helmTemplate({ set: {
+      'certificates.certManager': 'false', 'csi.enabled': 'false', 'controller.hostNetwork': 'true', 'controller.port': '10443', 'controller.metricsPort': '10464',
+      kubeletDir: '/var/lib/k0s/kubelet', 'webhooks.podFailurePolicy': 'Fail', 'controller.maxUnavailable': '25%', 'agent.maxUnavailable': '3',
+      'controller.podAnnotations.example\\.com/team': 'platform', 'agent.podAnnotations.example\\.com/team': 'platform',
+      'agent.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key': 'relays',
+      'agent.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator': 'Exists',
+    } });
+    for (const o of objs.filter((x) => x.kind !== 'CustomResourceDefinition')) await assert.doesNotReject(applyStrict(cp!, o, true), key(o));
+    const withCsi = await helmTemplate({ set: { 'certificates.certManager': 'false', kubeletDir: '/var/lib/k0s/kubelet' } });
+    const agent = withCsi.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-agent')!;
+    await assert.doesNotReject(applyStrict(cp!, agent, true), 'the agent with its CSI plugin in another kubelet folder');
+  });
+
   test('a field the schema does not know is refused (the strict check is real)', async () => {
     const ds = (await helmTemplate()).find((o) => o.kind === 'DaemonSet')!;
     ds.spec.template.spec.containers[0].imagePullPolicyy = 'Always';

@@ -9,9 +9,10 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { parseCsiArgs } from '../../cli/csi.js';
 import { loadConfig } from '../../webhook/config.js';
 import { kustomize, MANIFESTS, modelFor, type KubeObject } from './load.js';
-import { CHART, HELM_LABELS, helmTemplate, key, withoutHelmLabels } from './chart.js';
+import { CHART, HELM_LABELS, helmTemplate, key, KUBE_VERSION, withoutHelmLabels } from './chart.js';
 import { runTool, skipWithout } from './tools.js';
 
 const skip = skipWithout('helm', 'kubectl');
@@ -29,7 +30,7 @@ const env = (ds: KubeObject) => Object.fromEntries(ds.spec.template.spec.contain
 describe('the Helm chart', { skip }, () => {
   test('helm lint --strict passes (with and without cert-manager)', async () => {
     for (const set of [[], ['--set', 'certificates.certManager=false']]) {
-      const out = await runTool('helm', ['lint', '--strict', CHART, '--kube-version', '1.34.4', ...set]);
+      const out = await runTool('helm', ['lint', '--strict', CHART, '--kube-version', KUBE_VERSION, ...set]);
       assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
     }
   });
@@ -137,7 +138,67 @@ describe('the Helm chart', { skip }, () => {
     assert.doesNotThrow(() => new Model(sm).validate());
   });
 
-  test('a bad value fails the render with a message, not a broken manifest', async () => {
-    await assert.rejects(helmTemplate({ set: { 'image.repository': '' } }), /image\.repository must be set/);
+  test('a bad value fails the render with a message, not a broken manifest (more: chart-schema.test.ts)', async () => {
+    await assert.rejects(helmTemplate({ set: { 'image.repository': '' } }), /at '\/image\/repository': minLength: got 0, want 1/);
+  });
+
+  test('every object and the DaemonSets\' pods carry app.kubernetes.io/version (the appVersion) and part-of: socat-relay', async () => {
+    const { appVersion } = parse(readFileSync(path.join(CHART, 'Chart.yaml'), 'utf8')) as { appVersion: string };
+    const objs = await helmTemplate();
+    for (const o of objs) {
+      for (const labels of [o.metadata.labels, ...(o.kind === 'DaemonSet' ? [o.spec.template.metadata.labels] : [])]) {
+        assert.equal(labels?.['app.kubernetes.io/version'], appVersion, key(o));
+        assert.equal(labels?.['app.kubernetes.io/part-of'], 'socat-relay', key(o));
+      }
+      if (o.kind === 'DaemonSet') assert.ok(!('app.kubernetes.io/version' in o.spec.selector.matchLabels), `${key(o)}: the selector stays as it is (it cannot change in place)`);
+    }
+  });
+
+  test('kubeletDir moves the CSI plugin\'s --kubelet-dir, its mount and the host folder (as the plugin reads its arguments)', async () => {
+    const objs = await helmTemplate({ set: { kubeletDir: '/var/snap/microk8s/common/var/lib/kubelet/' } });
+    const pod = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-agent')!.spec.template.spec;
+    const csi = pod.containers.find((c: any) => c.name === 'csi');
+    const args = parseCsiArgs(csi.args.slice(1), {}, () => 'n');
+    assert.ok(args !== 'help');
+    assert.equal(args.kubeletDir, '/var/snap/microk8s/common/var/lib/kubelet');
+    const mount = csi.volumeMounts.find((m: any) => m.mountPropagation === 'Bidirectional');
+    assert.deepEqual([mount.mountPath, pod.volumes.find((v: any) => v.name === mount.name).hostPath.path], [args.kubeletDir, args.kubeletDir]);
+    assert.doesNotMatch(JSON.stringify(pod), /"\/var\/lib\/kubelet/, 'no other place keeps the default');
+  });
+
+  test('controller.hostNetwork, its ports, affinity, podAnnotations and both DaemonSets\' maxUnavailable land where they say', async () => {
+    const affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['system'] }] }] } } };
+    const objs = await helmTemplate({ set: {
+      'controller.hostNetwork': 'true', 'controller.port': '10443', 'controller.metricsPort': '10464', 'controller.maxUnavailable': '25%', 'agent.maxUnavailable': '2',
+      'controller.podAnnotations.example\\.com/team': 'platform', 'agent.podAnnotations.example\\.com/scrape': 'no',
+      'controller.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key': 'pool',
+      'controller.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator': 'In',
+      'controller.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values[0]': 'system',
+    } });
+    const controller = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-controller')!;
+    const agent = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-agent')!;
+    const pod = controller.spec.template.spec;
+    assert.deepEqual([pod.hostNetwork, pod.dnsPolicy], [true, 'ClusterFirstWithHostNet']);
+    const config = loadConfig([], { ...env(controller), NODE_NAME: 'n' });
+    assert.deepEqual([config.port, config.metricsPort], [10443, 10464]);
+    assert.deepEqual(pod.containers[0].ports.map((p: any) => [p.name, p.containerPort]), [['https', 10443], ['metrics', 10464]]);
+    assert.deepEqual(pod.affinity, affinity);
+    assert.equal(controller.spec.template.metadata.annotations['example.com/team'], 'platform');
+    assert.equal(agent.spec.template.metadata.annotations['example.com/scrape'], 'no');
+    assert.deepEqual(controller.spec.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%' } });
+    assert.deepEqual(agent.spec.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 2 } });
+    const svc = objs.find((o) => o.kind === 'Service')!;
+    assert.deepEqual(svc.spec.ports.map((p: any) => [p.port, p.targetPort]), [[443, 'https'], [9464, 'metrics']], 'the Service forwards by port name');
+    assert.equal((await helmTemplate()).find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-controller')!.spec.template.spec.hostNetwork, undefined, 'off by default');
+  });
+
+  test('webhooks.podFailurePolicy sets both pod entries; the Relay entry stays Fail', async () => {
+    for (const policy of ['Fail', 'Ignore']) {
+      const objs = await helmTemplate({ set: { 'webhooks.podFailurePolicy': policy } });
+      const mwc = objs.find((o) => o.kind === 'MutatingWebhookConfiguration')!;
+      assert.deepEqual(mwc.webhooks.map((w: any) => [w.name, w.failurePolicy]), [['pods.socat.io', policy], ['ephemeral-containers.socat.io', policy]]);
+      const vwc = objs.find((o) => o.kind === 'ValidatingWebhookConfiguration')!;
+      assert.deepEqual(vwc.webhooks.map((w: any) => [w.name, w.failurePolicy]), [['relays.socat.io', 'Fail']]);
+    }
   });
 });

@@ -304,18 +304,37 @@ describe('the webhook configurations', () => {
     const binding = one('ValidatingAdmissionPolicyBinding', 'socat-relay-require-sidecar');
     assert.deepEqual([binding.spec.policyName, binding.spec.validationActions], [vap.metadata.name, ['Deny']]);
   });
-  test('the injected-pods policy matches the ephemeral-container webhook\'s pods, and UPDATEs of pods that carry socat-* volumes', () => {
+  test('the injected-pods policy matches the ephemeral-container webhook\'s pods, UPDATEs of pods that carry socat-* volumes, and Bindings', () => {
     const vap = one('ValidatingAdmissionPolicy', 'socat-relay-injected-pods');
     const w = one('MutatingWebhookConfiguration', 'socat-relay').webhooks[1];
     assert.equal(vap.spec.matchConstraints.objectSelector, undefined, 'labels are mutable: not selected by the label');
     assert.deepEqual(vap.spec.matchConstraints.namespaceSelector, w.namespaceSelector);
-    assert.deepEqual(vap.spec.matchConstraints.resourceRules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods', 'pods/status', 'pods/ephemeralcontainers'] }]);
-    assert.deepEqual(vap.spec.matchConditions, w.matchConditions);
-    const scope = vap.spec.matchConditions[1].expression as string;
+    assert.deepEqual(vap.spec.matchConstraints.resourceRules, [
+      { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods', 'pods/status', 'pods/ephemeralcontainers'] },
+      // A Binding copies its annotations onto the pod (test/manifests/injected-pods-policy.test.ts).
+      { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods/binding', 'bindings'] },
+    ]);
+    // For pods the policy's match conditions say what the webhook entry's say; a Binding is always judged.
+    assert.deepEqual(vap.spec.matchConditions.map((m: { name: string }) => m.name), w.matchConditions.map((m: { name: string }) => m.name));
+    const pod = { kind: { group: '', version: 'v1', kind: 'Pod' } };
     const withVolumes = { metadata: {}, spec: { volumes: [{ name: 'socat-sched' }] } };
     const without = { metadata: { labels: { [CONSUME_LABEL]: 'sched' } }, spec: { volumes: [{ name: 'data' }] } };
-    assert.equal(celEval(scope, { request: { operation: 'UPDATE' }, oldObject: withVolumes, object: withVolumes }), true, 'UPDATE pods of a pod with socat-* volumes');
-    assert.equal(celEval(scope, { request: { operation: 'UPDATE' }, oldObject: without, object: without }), false, 'UPDATE pods of a labeled pod without socat-* volumes (nothing injected)');
+    const mirror = { metadata: { annotations: { 'kubernetes.io/config.mirror': 'x' }, labels: { [CONSUME_LABEL]: 'sched' } }, spec: { volumes: [{ name: 'socat-sched' }] } };
+    const debug = { ...pod, operation: 'UPDATE', subResource: 'ephemeralcontainers' };
+    const inputs: [string, Record<string, unknown>][] = [
+      ['kubectl debug of a labeled pod', { request: debug, object: without, oldObject: without }],
+      ['kubectl debug of a pod with socat-* volumes', { request: debug, object: withVolumes, oldObject: withVolumes }],
+      ['kubectl debug of neither', { request: debug, object: { metadata: {}, spec: {} }, oldObject: { metadata: {}, spec: {} } }],
+      ['kubectl debug of a mirror pod', { request: debug, object: mirror, oldObject: mirror }],
+    ];
+    for (const [what, input] of inputs) {
+      assert.deepEqual(vap.spec.matchConditions.map((m: { expression: string }) => celEval(m.expression, input)), w.matchConditions.map((m: { expression: string }) => celEval(m.expression, input)), what);
+    }
+    const scope = vap.spec.matchConditions[1].expression as string;
+    assert.equal(celEval(scope, { request: { ...pod, operation: 'UPDATE' }, oldObject: withVolumes, object: withVolumes }), true, 'UPDATE pods of a pod with socat-* volumes');
+    assert.equal(celEval(scope, { request: { ...pod, operation: 'UPDATE' }, oldObject: without, object: without }), false, 'UPDATE pods of a labeled pod without socat-* volumes (nothing injected)');
+    const bindingWithMirror = { request: { kind: { group: '', version: 'v1', kind: 'Binding' }, operation: 'CREATE', subResource: 'binding' }, object: mirror, oldObject: null };
+    assert.deepEqual(vap.spec.matchConditions.map((m: { expression: string }) => celEval(m.expression, bindingWithMirror)), [true, true], 'a Binding is judged, mirror annotation or not');
     const binding = one('ValidatingAdmissionPolicyBinding', 'socat-relay-injected-pods');
     assert.deepEqual([binding.spec.policyName, binding.spec.validationActions], [vap.metadata.name, ['Deny']]);
   });

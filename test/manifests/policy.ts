@@ -1,5 +1,7 @@
-// The sidecar ValidatingAdmissionPolicy (manifests/policy/require-sidecar.yaml) evaluated the way the
-// API server does: match conditions, then the variables in order, then each validation, all in CEL.
+// The ValidatingAdmissionPolicies of manifests/policy/ evaluated the way the API server does: match
+// conditions, then the variables in order, then each validation, all in CEL. Variables are evaluated
+// eagerly here (the API server evaluates them lazily), so an expression that errs on a request the
+// policy matches fails here even when no validation reads it.
 import { loadManifests, MANIFESTS, type KubeObject } from './load.js';
 import { celEval } from './openapi.js';
 import path from 'node:path';
@@ -18,13 +20,21 @@ export interface PolicyVerdict {
 }
 
 export function judgeSidecarPolicy(pod: unknown, vap: KubeObject = sidecarPolicy(), operation = 'CREATE'): PolicyVerdict {
-  const request = { operation };
-  for (const m of vap.spec.matchConditions ?? []) if (celEval(m.expression, { object: pod, request }) !== true) return { matched: false };
+  return judgePolicy(vap, { object: pod, request: { operation } });
+}
+
+/**
+ * Any of the policies on one admission request: `object`, `oldObject` (null for a CREATE, as the API
+ * server passes it) and `request` (operation, kind, subResource, …) as the API server gives them to CEL.
+ */
+export function judgePolicy(vap: KubeObject, input: { object: unknown; oldObject?: unknown; request: Record<string, unknown> }): PolicyVerdict {
+  const base = { object: input.object, oldObject: input.oldObject ?? null, request: input.request };
+  for (const m of vap.spec.matchConditions ?? []) if (celEval(m.expression, base) !== true) return { matched: false };
   const variables: Record<string, unknown> = {};
-  for (const v of vap.spec.variables ?? []) variables[v.name] = celEval(v.expression, { object: pod, request, variables });
+  for (const v of vap.spec.variables ?? []) variables[v.name] = celEval(v.expression, { ...base, variables });
   for (const v of vap.spec.validations) {
-    if (celEval(v.expression, { object: pod, request, variables }) !== true) {
-      return { matched: true, denied: String(v.messageExpression ? celEval(v.messageExpression, { object: pod, request, variables }) : v.message) };
+    if (celEval(v.expression, { ...base, variables }) !== true) {
+      return { matched: true, denied: String(v.messageExpression ? celEval(v.messageExpression, { ...base, variables }) : v.message) };
     }
   }
   return { matched: true };

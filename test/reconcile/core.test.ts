@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseDocuments, type Relay, type RelayNodeEntry } from '../../relay/index.js';
-import { interpretConfig } from '../../node-agent/config.js';
+import { interpretConfig } from '../../node-contract/index.js';
 import { parseAgentStatus, relayFileContent, stableJson } from '../../node-contract/index.js';
 import { readConfigFiles, removeStaleTempFiles } from '../../webhook/reconcile/files.js';
 import { desiredFiles, diffFiles, type CurrentFile } from '../../webhook/reconcile/desired.js';

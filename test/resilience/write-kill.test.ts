@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { interpretConfig, readConfigDir } from '../../node-agent/config.js';
+import { interpretConfig, readConfigDir } from '../../node-contract/index.js';
 import { isConfigFileName } from '../../node-contract/index.js';
 import { REPO_ROOT } from '../harness/binaries.js';
 import { spawnManaged, type ManagedProcess } from '../harness/processes.js';

@@ -265,3 +265,39 @@ export function withEphemeral(pod: RawPod, c: RawContainer): RawPod {
   p.spec!.ephemeralContainers = [...((p.spec!.ephemeralContainers as RawContainer[] | undefined) ?? []), structuredClone(c)];
   return p;
 }
+
+/**
+ * Bindings (CREATE pods/binding, or the older `bindings` resource) of a stored, not yet scheduled
+ * consumer: the API server copies a Binding's metadata.annotations onto the pod, past every UPDATE
+ * check (the object admitted is the Binding). Judged by the policy only.
+ */
+export interface BindingCase {
+  name: string;
+  annotations?: Record<string, string>;
+  via: 'pods/binding' | 'bindings';
+  policy: Expect;
+}
+
+const BOUND_WITH = (keys: string) => new RegExp(`binding of pod \\S+ carries the annotations ${keys.replace(/\./g, '\\.')}: a Binding copies its annotations onto the pod`);
+
+export const BINDING_CASES: BindingCase[] = [
+  { name: 'a plain Binding, as the scheduler sends it', via: 'pods/binding', policy: 'allowed' },
+  { name: 'a plain Binding through the bindings resource', via: 'bindings', policy: 'allowed' },
+  { name: 'a Binding with another annotation', via: 'pods/binding', annotations: { 'example.com/placed-by': 'me' }, policy: 'allowed' },
+  { name: 'a Binding that rewrites the marker socat.io/injected', via: 'pods/binding', annotations: { [INJECTED_ANNOTATION]: 'etcd,sched' }, policy: BOUND_WITH(INJECTED_ANNOTATION) },
+  { name: 'a Binding that adds the annotation socat.io/consume', via: 'pods/binding', annotations: { [CONSUME_LABEL]: 'etcd' }, policy: BOUND_WITH(CONSUME_LABEL) },
+  { name: 'a Binding that rewrites the marker through the bindings resource', via: 'bindings', annotations: { [INJECTED_ANNOTATION]: 'etcd' }, policy: BOUND_WITH(INJECTED_ANNOTATION) },
+  { name: 'a Binding with any other socat.io/ annotation', via: 'pods/binding', annotations: { 'socat.io/anything': 'x' }, policy: BOUND_WITH('socat.io/anything') },
+  // The mirror annotation would make the consumer look like the kubelet's mirror pod, which the
+  // policy and the webhook skip: it must not exempt the Binding itself either.
+  { name: 'a Binding that makes the pod look like a mirror pod (kubernetes.io/config.mirror) and rewrites the marker', via: 'pods/binding', annotations: { 'kubernetes.io/config.mirror': 'x', [INJECTED_ANNOTATION]: 'etcd' }, policy: /binding of pod \S+ carries the annotations (kubernetes\.io\/config\.mirror, socat\.io\/injected|socat\.io\/injected, kubernetes\.io\/config\.mirror): a Binding/ },
+];
+
+/** The Binding of a case for pod `name`, to node `node`. */
+export function bindingFor(c: BindingCase, name: string, node: string): Record<string, unknown> {
+  return {
+    apiVersion: 'v1', kind: 'Binding',
+    metadata: { name, namespace: NAMESPACE, ...(c.annotations ? { annotations: structuredClone(c.annotations) } : {}) },
+    target: { apiVersion: 'v1', kind: 'Node', name: node },
+  };
+}

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { nodeArgv, validateRelay } from '../../relay/index.js';
-import { interpretConfig } from '../../node-agent/config.js';
+import { interpretConfig } from '../../node-contract/index.js';
 import { isIPv6LoopbackSpelling, isLoopbackLiteral, judgeNodeArgv } from '../resilience/support/oracle.js';
 
 const SOCKET_DIR = '/run/socat-relay';

@@ -35,17 +35,36 @@ namespace and the image replaced, split into objects, adjusted by the values, la
 {{- toYaml $out -}}
 {{- end -}}
 
+{{/* $ → the labels the chart adds to every object (and to the pods of its DaemonSets) */}}
+{{- define "socat-relay.labels" -}}
+{{- $labels := dict -}}
+{{- $_ := set $labels "app.kubernetes.io/instance" .Release.Name -}}
+{{- $_ := set $labels "app.kubernetes.io/managed-by" .Release.Service -}}
+{{- $_ := set $labels "app.kubernetes.io/part-of" "socat-relay" -}}
+{{- $_ := set $labels "app.kubernetes.io/version" (.Chart.AppVersion | toString | replace "+" "_" | trunc 63 | trimSuffix "-" | trimSuffix "." | trimSuffix "_") -}}
+{{- $_ := set $labels "helm.sh/chart" (printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-") -}}
+{{- toYaml $labels -}}
+{{- end -}}
+
 {{/* (list $ object) → the object with the release's labels, as one YAML document */}}
 {{- define "socat-relay.emit" -}}
 {{- $root := index . 0 -}}
 {{- $o := index . 1 -}}
-{{- $labels := $o.metadata.labels | default dict -}}
-{{- $_ := set $labels "app.kubernetes.io/instance" $root.Release.Name -}}
-{{- $_ := set $labels "app.kubernetes.io/managed-by" $root.Release.Service -}}
-{{- $_ := set $labels "helm.sh/chart" (printf "%s-%s" $root.Chart.Name $root.Chart.Version) -}}
-{{- $_ := set $o.metadata "labels" $labels }}
+{{- $_ := set $o.metadata "labels" (merge ($o.metadata.labels | default dict) (include "socat-relay.labels" $root | fromYaml)) }}
 ---
 {{ toYaml $o }}
+{{- end -}}
+
+{{/* (list $ daemonset podAnnotations maxUnavailable) → the release's labels and the annotations on its
+     pods, and the rollout's maxUnavailable. The selector is left alone (it cannot change in place), and
+     so is helm.sh/chart on the pods: a chart-only change must not restart every node's agent (its
+     relays pause while it restarts); a new appVersion changes the image, so its label may. */}}
+{{- define "socat-relay.daemonset" -}}
+{{- $root := index . 0 -}}{{- $ds := index . 1 -}}{{- $annotations := index . 2 -}}{{- $maxUnavailable := index . 3 -}}
+{{- $meta := $ds.spec.template.metadata -}}
+{{- $_ := set $meta "labels" (merge ($meta.labels | default dict) (omit (include "socat-relay.labels" $root | fromYaml) "helm.sh/chart")) -}}
+{{- with $annotations }}{{ $_ := set $meta "annotations" (merge ($meta.annotations | default dict) .) }}{{ end -}}
+{{- $_ := set $ds.spec "updateStrategy" (dict "type" "RollingUpdate" "rollingUpdate" (dict "maxUnavailable" $maxUnavailable)) -}}
 {{- end -}}
 
 {{/* (list $ container key value) sets an env var's value, adding it when absent */}}
@@ -56,4 +75,9 @@ namespace and the image replaced, split into objects, adjusted by the values, la
 {{- if eq $e.name $name }}{{ $_ := set $e "value" $value }}{{ $found = true }}{{ end -}}
 {{- end -}}
 {{- if not $found }}{{ $_ := set $c "env" (append ($c.env | default list) (dict "name" $name "value" $value)) }}{{ end -}}
+{{- end -}}
+
+{{/* $ → kubeletDir without a trailing slash */}}
+{{- define "socat-relay.kubeletDir" -}}
+{{- .Values.kubeletDir | trimSuffix "/" -}}
 {{- end -}}

@@ -47,7 +47,10 @@ const LISTEN_TYPES = new Set(['UNIX-LISTEN', 'UNIX-RECV']);
 /**
  * Judges the node-side socat argv: options first (each starting with '-'), then exactly two addresses,
  * the first a Unix listener on `<socketDir>/<relay>/socket`, the second a TCP/UDP connect to a loopback
- * literal without any option (no `bind`, `sourceport`, `proxy`…) and without socat's `!!` dual form.
+ * literal without socat's `!!` dual form and without any option that could redirect it (`sourceport`,
+ * `proxy`, a `bind` elsewhere…). UDP must bind the loopback address of the target's family (`bind=127.0.0.1`
+ * or `bind=[::1]`): the agent runs on the host network, and an unbound UDP socket is bound to 0.0.0.0
+ * by the kernel at its first send. TCP may bind only there too.
  */
 export function judgeNodeArgv(argv: readonly string[], socketDir: string, relay: string): NodeArgvShape {
   const problems: string[] = [];
@@ -67,8 +70,9 @@ export function judgeNodeArgv(argv: readonly string[], socketDir: string, relay:
   if (!listen.options.some((o) => /^group=\d+$/.test(o))) problems.push('socket has no group= option');
   const conn = parseSocatAddress(addrs[1]!);
   if (!CONNECT_TYPES.has(conn.type)) problems.push(`second address type ${conn.type} is not a TCP/UDP connect`);
-  // Only options that cannot redirect the connection (nodelay: TCP_NODELAY) may follow the target.
-  const extra = conn.options.filter((o) => o !== 'nodelay');
+  // Only options that cannot redirect the connection (nodelay: TCP_NODELAY; bind=, checked below) may follow the target.
+  const extra = conn.options.filter((o) => o !== 'nodelay' && !o.startsWith('bind='));
+  const binds = conn.options.filter((o) => o.startsWith('bind='));
   if (extra.length > 0) problems.push(`target address carries options ${extra.join(',')}`);
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)$/.exec(conn.params);
   if (!m) return { problems: [...problems, `target ${conn.params} is not HOST:PORT`], socket: listen.params };
@@ -78,6 +82,9 @@ export function judgeNodeArgv(argv: readonly string[], socketDir: string, relay:
   if (!isLoopbackLiteral(host)) problems.push(`target host ${host} is not a loopback literal`);
   const v6 = host.includes(':');
   if (v6 !== /6/.test(conn.type)) problems.push(`address family of ${conn.type} does not match host ${host}`);
+  const loopbackBind = v6 ? 'bind=[::1]' : 'bind=127.0.0.1';
+  for (const b of binds) if (b !== loopbackBind) problems.push(`target address binds ${b.slice('bind='.length)}, not ${loopbackBind.slice('bind='.length)}`);
+  if (conn.type.startsWith('UDP') && binds.length !== 1) problems.push(`UDP target without ${loopbackBind}: the kernel would bind it to the wildcard address`);
   return { problems, target: { host, port }, socket: listen.params };
 }
 

@@ -1,11 +1,18 @@
-// Reading the config folder: pure interpretation of the files' bytes (interpretConfig) and the edge that
-// lists and reads them (readConfigDir). Every file is validated with the shared validateRelay; a bad
-// file is reported and skipped, and never stops the others. A ConfigMemo keeps each file's reading
-// while its text stays the same: a pass (every change in the folder, every resync) parses and
-// validates only what changed, so one huge or hostile file costs its parse once, not on every pass.
+// Which file of the node's config folder defines each relay: the one reading of the folder that the
+// agent (which socat to run) and the CSI plugin (whether a pod may mount a relay's folder) share, so
+// the two can never act on different files for one relay name. Pure interpretation of the files'
+// bytes (interpretConfig), the edge that lists and reads them (readConfigDir), and the look-up of one
+// name (lookupRelay, readNodeRelay). Every file is validated with the shared validateRelay; a bad file
+// is reported and skipped, and never stops the others. Files are taken in name order and the first
+// valid definition of a relay wins — whoever wrote it: the controller's `<relay>.json` and an admin's
+// `<relay>.yaml` or `any-name.yaml` are weighed the same way. A ConfigMemo keeps each file's reading
+// while its text stays the same: a pass (every change in the folder, every resync, every CSI publish)
+// parses and validates only what changed, so one huge or hostile file costs its parse once.
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { BoundedReadError, fileStem, isConfigFileName, readRelayFile, type FileWarning } from '../node-contract/index.js';
+import { BoundedReadError, fileStem, isConfigFileName, readRelayFile } from './layout.js';
+import { consumerNamespacesOf } from './relay-file.js';
+import type { FileWarning } from './status.js';
 import { formatProblems, parseDocuments, validateRelay, type ResolvedRelay, type ValidationResult } from '../relay/index.js';
 
 export interface ConfigFile {
@@ -20,6 +27,12 @@ export interface WantedRelay {
   resolved: ResolvedRelay;
   /** metadata.generation in the file, when present (the reconcile reports it as observedGeneration). */
   generation?: number;
+  /**
+   * The namespaces the controller resolved the Relay's namespaceSelector to (annotation
+   * socat.io/consumer-namespaces of the same document); undefined when absent or malformed — then
+   * only consumers.namespaces admits anyone on the node.
+   */
+  resolvedNames?: string[];
 }
 
 export interface FileError {
@@ -86,9 +99,11 @@ export class ConfigMemo {
 }
 
 /**
- * Turns the folder's files into the relays to run. Files are taken in name order, so when two files
- * name one relay the first wins and the second is an error; a file whose relay is not named like the
- * file gets a warning (it still runs). With a memo, unchanged files are not parsed again.
+ * Turns the folder's files into the relays the node serves. Files are taken in name order (by UTF-16
+ * code unit, as JavaScript compares strings), so when two files validly define one relay the first
+ * wins and the second is an error; an invalid definition is an error and does not hide a later valid
+ * one; a file whose only relay is not named like the file gets a warning (it still counts). With a
+ * memo, unchanged files are not parsed again.
  */
 export function interpretConfig(files: readonly ConfigFile[], memo?: ConfigMemo): ConfigState {
   const state: ConfigState = { wanted: new Map(), errors: [], warnings: [] };
@@ -121,7 +136,11 @@ export function interpretConfig(files: readonly ConfigFile[], memo?: ConfigMemo)
       }
       for (const w of v.warnings) state.warnings.push({ file: f.name, message: `${r.name}: ${w}` });
       const generation = generationOf(doc);
-      state.wanted.set(r.name, { name: r.name, file: f.name, resolved: r, ...(generation !== undefined ? { generation } : {}) });
+      const resolvedNames = consumerNamespacesOf(doc);
+      state.wanted.set(r.name, {
+        name: r.name, file: f.name, resolved: r,
+        ...(generation !== undefined ? { generation } : {}), ...(resolvedNames !== undefined ? { resolvedNames } : {}),
+      });
     }
   }
   return state;
@@ -157,4 +176,27 @@ export async function readConfigDir(dir: string): Promise<{ files: ConfigFile[];
     }
   }
   return { files, errors };
+}
+
+/** What the node has for one relay name: the definition both the agent and the CSI plugin act on. */
+export type NodeRelay =
+  | { state: 'missing' }
+  | { state: 'invalid'; file: string; error: string }
+  | { state: 'ok'; file: string; relay: ResolvedRelay; resolvedNames: string[] | undefined };
+
+/**
+ * Relay `name` in an interpreted folder: its winning definition; else the first error of a definition
+ * of it, or of a file named after it that could not be read (`readErrors`); else missing.
+ */
+export function lookupRelay(state: ConfigState, name: string, readErrors: readonly FileError[] = []): NodeRelay {
+  const w = state.wanted.get(name);
+  if (w) return { state: 'ok', file: w.file, relay: w.resolved, resolvedNames: w.resolvedNames };
+  const e = state.errors.find((x) => x.relay === name) ?? readErrors.find((x) => fileStem(x.file) === name);
+  return e ? { state: 'invalid', file: e.file, error: e.error } : { state: 'missing' };
+}
+
+/** Reads the config folder and looks up one relay, exactly as the agent reads it (see interpretConfig). */
+export async function readNodeRelay(configDir: string, name: string, memo?: ConfigMemo): Promise<NodeRelay> {
+  const { files, errors } = await readConfigDir(configDir);
+  return lookupRelay(interpretConfig(files, memo), name, errors);
 }

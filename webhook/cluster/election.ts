@@ -60,6 +60,42 @@ const codeOf = (e: unknown): number | undefined => {
   return typeof c === 'number' ? c : undefined;
 };
 
+/** The Lease I/O: read, create, renew or take over (with the resourceVersion read), release. */
+function leaderLease(api: CoordinationV1Api, o: { namespace: string; identity: string; durationSeconds: number; now: () => number }) {
+  const { namespace, identity } = o;
+  const name = LEADER_LEASE;
+  const spec = (): V1Lease['spec'] => ({ holderIdentity: identity, leaseDurationSeconds: o.durationSeconds, renewTime: new V1MicroTime(o.now()) });
+  return {
+    async read(): Promise<V1Lease | undefined> {
+      try {
+        return await api.readNamespacedLease({ name, namespace });
+      } catch (e) {
+        if (codeOf(e) !== 404) throw e;
+        return undefined;
+      }
+    },
+    async create(): Promise<void> {
+      await api.createNamespacedLease({
+        namespace, fieldManager: 'socat-relay',
+        body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace, labels: { 'app.kubernetes.io/name': 'socat-relay', 'app.kubernetes.io/component': 'leader' } }, spec: { ...spec(), acquireTime: new V1MicroTime(o.now()) } },
+      });
+    },
+    /** resourceVersion from the read: a concurrent candidate makes this a 409, and it waits. */
+    async write(base: V1Lease, takeover: boolean): Promise<void> {
+      const leaseTransitions = (base.spec?.leaseTransitions ?? 0) + (takeover ? 1 : 0);
+      const acquireTime = takeover ? new V1MicroTime(o.now()) : base.spec?.acquireTime;
+      await api.replaceNamespacedLease({ name, namespace, fieldManager: 'socat-relay', body: { ...base, spec: { ...base.spec, ...spec(), leaseTransitions, ...(acquireTime ? { acquireTime } : {}) } } });
+    },
+    /** Empties holderIdentity when this candidate still holds it: another takes over at its next try. */
+    async release(): Promise<boolean> {
+      const cur = await api.readNamespacedLease({ name, namespace });
+      if (cur.spec?.holderIdentity !== identity) return false;
+      await api.replaceNamespacedLease({ name, namespace, fieldManager: 'socat-relay', body: { ...cur, spec: { ...cur.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new V1MicroTime(o.now()) } } });
+      return true;
+    },
+  };
+}
+
 export function startElection(o: ElectionOptions): Election {
   const api = o.kc.makeApiClient(CoordinationV1Api);
   const { namespace, identity, log } = o;
@@ -67,62 +103,35 @@ export function startElection(o: ElectionOptions): Election {
   const durationSeconds = o.leaseSeconds ?? LEADER_LEASE_SECONDS;
   const retryMs = Math.max(200, Math.round((durationSeconds * 1000) / 7.5)); // 2 s of 15 s
   const renewDeadlineMs = (durationSeconds * 1000 * 2) / 3; // 10 s of 15 s
-  const name = LEADER_LEASE;
+  const lease = leaderLease(api, { namespace, identity, durationSeconds, now });
+  const where = `${namespace}/${LEADER_LEASE}`;
   let observed: Observed | undefined;
   let leader: { stop(): Promise<void> } | undefined;
-  let lastRenewed = 0;
-  let stopped = false;
+  let [lastRenewed, stopped] = [0, false];
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
-
-  const spec = (): V1Lease['spec'] => ({ holderIdentity: identity, leaseDurationSeconds: durationSeconds, renewTime: new V1MicroTime(now()) });
-  const startLeading = async (): Promise<void> => {
-    lastRenewed = now();
-    if (leader) return;
-    log.info({ lease: `${namespace}/${name}`, identity }, 'elected: this controller now writes the Relays\' summaries');
-    leader = await o.lead();
-  };
   const stopLeading = async (why: string): Promise<void> => {
-    if (!leader) return;
     const l = leader;
     leader = undefined;
-    log.warn({ lease: `${namespace}/${name}`, identity, why }, 'no longer the leader');
-    await l.stop();
+    if (l) log.warn({ lease: where, identity, why }, 'no longer the leader');
+    await l?.stop();
   };
-
   const attempt = async (): Promise<void> => {
-    let current: V1Lease | undefined;
-    try {
-      current = await api.readNamespacedLease({ name, namespace });
-    } catch (e) {
-      if (codeOf(e) !== 404) throw e;
-    }
+    const current = await lease.read();
     const d = electionAction(current, identity, observed, now(), durationSeconds * 1000);
     observed = d.observed;
-    if (d.action === 'wait') {
-      if (leader) await stopLeading(`the Lease is held by ${current?.spec?.holderIdentity}`);
-      return;
-    }
-    if (d.action === 'create') {
-      const t = new V1MicroTime(now());
-      await api.createNamespacedLease({
-        namespace, fieldManager: 'socat-relay',
-        body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace, labels: { 'app.kubernetes.io/name': 'socat-relay', 'app.kubernetes.io/component': 'leader' } }, spec: { ...spec(), acquireTime: t } },
-      });
-    } else {
-      const base = current!;
-      const transitions = (base.spec?.leaseTransitions ?? 0) + (d.action === 'takeover' ? 1 : 0);
-      const acquireTime = d.action === 'takeover' ? new V1MicroTime(now()) : base.spec?.acquireTime;
-      // resourceVersion from the read: a concurrent candidate makes this a 409, and it waits.
-      await api.replaceNamespacedLease({ name, namespace, fieldManager: 'socat-relay', body: { ...base, spec: { ...base.spec, ...spec(), leaseTransitions: transitions, ...(acquireTime ? { acquireTime } : {}) } } });
-    }
-    await startLeading();
+    if (d.action === 'wait') return stopLeading(`the Lease is held by ${current?.spec?.holderIdentity}`);
+    if (d.action === 'create') await lease.create();
+    else await lease.write(current!, d.action === 'takeover');
+    lastRenewed = now();
+    if (leader) return;
+    log.info({ lease: where, identity }, 'elected: this controller now writes the Relays\' summaries');
+    leader = await o.lead();
   };
-
   const tick = (): void => {
     running = attempt().catch(async (e: unknown) => {
       const code = codeOf(e);
-      log[code === 409 ? 'debug' : 'warn']({ lease: `${namespace}/${name}`, code, err: (e as Error).message }, 'leader election: the Lease was not written');
+      log[code === 409 ? 'debug' : 'warn']({ lease: where, code, err: (e as Error).message }, 'leader election: the Lease was not written');
       if (leader && now() - lastRenewed > renewDeadlineMs) await stopLeading('cannot renew the leader Lease within the renew deadline');
     }).finally(() => {
       running = undefined;
@@ -142,15 +151,8 @@ export function startElection(o: ElectionOptions): Election {
       if (timer) clearTimeout(timer);
       if (!leader) return;
       await stopLeading('stopping');
-      try {
-        const cur = await api.readNamespacedLease({ name, namespace });
-        if (cur.spec?.holderIdentity === identity) {
-          await api.replaceNamespacedLease({ name, namespace, fieldManager: 'socat-relay', body: { ...cur, spec: { ...cur.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new V1MicroTime(now()) } } });
-          log.info({ lease: `${namespace}/${name}` }, 'leader Lease released');
-        }
-      } catch (e) {
-        log.warn({ err: (e as Error).message }, 'cannot release the leader Lease: another controller takes it over once it expires');
-      }
+      const released = await lease.release().catch((e: unknown) => { log.warn({ err: (e as Error).message }, 'cannot release the leader Lease: another controller takes it over once it expires'); });
+      if (released) log.info({ lease: where }, 'leader Lease released');
     },
   };
 }

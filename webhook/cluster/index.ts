@@ -14,7 +14,7 @@ import { SHARED_FIELD_MANAGER } from '../reconcile/api.js';
 import { KeyedQueue } from '../reconcile/queue.js';
 import { startLeaseWatch } from './leases.js';
 import { mergeStale, staleNodes as staleOf, type StaleNodes } from './stale.js';
-import { relaySummary, reportsByRelay, summaryWrite, type NodeReport, type SummaryStatus } from './summary.js';
+import { relaySummary, reportsByRelay, summaryWrite, type NodeReport, type SummaryWrite } from './summary.js';
 
 export interface ClusterStatusOptions {
   kc: KubeConfig;
@@ -39,53 +39,38 @@ export interface ClusterStatus {
 
 type RelayNodeObject = RelayNode & { metadata: { name: string } };
 
-export async function startClusterStatus(o: ClusterStatusOptions): Promise<ClusterStatus> {
-  const { kc, catalog, log } = o;
+/** What the elected controller watches: every RelayNode, every Node, the controllers' Leases; the stale set from them. */
+async function watchFleet(o: ClusterStatusOptions, onRelayNodes: () => void) {
+  const { kc, log } = o;
   const custom = kc.makeApiClient(CustomObjectsApi);
   const core = kc.makeApiClient(CoreV1Api);
+  const restart = o.onRestart ? { onRestart: o.onRestart } : {};
+  const relayNodes = new ResilientInformer<RelayNodeObject>({
+    kc, path: `/apis/${GROUP}/${VERSION}/${RELAYNODE_PLURAL}`, resource: 'relaynodes', log, ...restart,
+    list: async () => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: RELAYNODE_PLURAL })) as KubernetesListObject<RelayNodeObject>,
+  }, { add: onRelayNodes, update: onRelayNodes, delete: onRelayNodes });
+  const nodes = new ResilientInformer<V1Node>({ kc, path: '/api/v1/nodes', resource: 'nodes', log, ...restart, list: () => core.listNode() });
+  const leases = await startLeaseWatch({
+    kc, namespace: o.namespace, log, ...restart,
+    ...(o.leaseDurationSeconds !== undefined ? { durationSeconds: o.leaseDurationSeconds } : {}),
+    ...(o.leaseGraceSeconds !== undefined ? { graceSeconds: o.leaseGraceSeconds } : {}),
+  });
+  await Promise.all([relayNodes.start().catch(() => undefined), nodes.start().catch(() => undefined)]); // retried like failing watches
+  return {
+    relayNodes,
+    /** Nodes not Ready for long, and nodes with a RelayNode whose controller Lease expired or is missing. */
+    stale: (): StaleNodes => mergeStale(staleOf(nodes.list(), new Date(), o.staleAfterMs), leases.stale(relayNodes.list().map((rn) => rn.metadata.name))),
+    stop: () => Promise.all([relayNodes.stop(), nodes.stop(), leases.stop()]).then(() => undefined),
+  };
+}
+
+/** Writes one relay's summary (server-side apply under `socat-relay`) and removes an older version's status.nodes. */
+function summaryWriter(kc: KubeConfig, log: ClusterStatusOptions['log']) {
+  const custom = kc.makeApiClient(CustomObjectsApi);
   const apply = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
   const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
   const relays = { group: GROUP, version: VERSION, plural: PLURAL };
-
-  let index: Map<string, NodeReport[]> | undefined; // rebuilt after any RelayNode change
-  const queue: KeyedQueue<string> = new KeyedQueue<string>({
-    id: (k) => k,
-    handle: (name) => writeSummary(name),
-    onError: (name, err, retryInMs) => log.warn({ relay: name, err: (err as Error).message, retryInMs }, 'relay summary not written: retrying'),
-  });
-  const all = (): void => { for (const r of catalog.list()) queue.add(r.metadata.name); };
-  const changed = (): void => { index = undefined; all(); };
-
-  const relayNodes = new ResilientInformer<RelayNodeObject>({
-    kc, path: `/apis/${GROUP}/${VERSION}/${RELAYNODE_PLURAL}`, resource: 'relaynodes', log,
-    list: async () => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: RELAYNODE_PLURAL })) as KubernetesListObject<RelayNodeObject>,
-    ...(o.onRestart ? { onRestart: o.onRestart } : {}),
-  }, { add: changed, update: changed, delete: changed });
-  const nodes = new ResilientInformer<V1Node>({
-    kc, path: '/api/v1/nodes', resource: 'nodes', log,
-    list: () => core.listNode(),
-    ...(o.onRestart ? { onRestart: o.onRestart } : {}),
-  });
-  const leases = await startLeaseWatch({
-    kc, namespace: o.namespace, log,
-    ...(o.leaseDurationSeconds !== undefined ? { durationSeconds: o.leaseDurationSeconds } : {}),
-    ...(o.leaseGraceSeconds !== undefined ? { graceSeconds: o.leaseGraceSeconds } : {}),
-    ...(o.onRestart ? { onRestart: o.onRestart } : {}),
-  });
-
-  const stale = (): StaleNodes => {
-    const byNode = staleOf(nodes.list(), new Date(), o.staleAfterMs);
-    // Every node with a RelayNode is a candidate for a missing Lease.
-    return mergeStale(byNode, leases.stale(relayNodes.list().map((rn) => rn.metadata.name)));
-  };
-
-  async function writeSummary(name: string): Promise<void> {
-    if (!catalog.synced() || !relayNodes.synced()) return; // everything is queued again by the sweep
-    const relay = catalog.get(name);
-    if (!relay) return;
-    index ??= reportsByRelay(relayNodes.list());
-    const wanted: SummaryStatus = relaySummary(relay, index.get(name) ?? [], new Date().toISOString(), stale());
-    const w = summaryWrite(relay, wanted);
+  return async (name: string, w: SummaryWrite): Promise<void> => {
     try {
       if (w.clearNodes) {
         await custom.patchClusterCustomObjectStatus({ ...relays, name, body: { status: { nodes: null } }, fieldManager: SHARED_FIELD_MANAGER }, merge);
@@ -99,11 +84,29 @@ export async function startClusterStatus(o: ClusterStatusOptions): Promise<Clust
       if ((e as { code?: unknown })?.code === 404) return; // deleted meanwhile
       throw e;
     }
-  }
+  };
+}
 
+export async function startClusterStatus(o: ClusterStatusOptions): Promise<ClusterStatus> {
+  const { catalog, log } = o;
+  const write = summaryWriter(o.kc, log);
+  let index: Map<string, NodeReport[]> | undefined; // rebuilt after any RelayNode change
+  let fleet: Awaited<ReturnType<typeof watchFleet>> | undefined;
+  const queue: KeyedQueue<string> = new KeyedQueue<string>({
+    id: (k) => k,
+    handle: async (name) => {
+      const relay = catalog.get(name);
+      if (!relay || !fleet || !catalog.synced() || !fleet.relayNodes.synced()) return; // the sweep queues it again
+      index ??= reportsByRelay(fleet.relayNodes.list());
+      await write(name, summaryWrite(relay, relaySummary(relay, index.get(name) ?? [], new Date().toISOString(), fleet.stale())));
+    },
+    onError: (name, err, retryInMs) => log.warn({ relay: name, err: (err as Error).message, retryInMs }, 'relay summary not written: retrying'),
+  });
+  const all = (): void => { for (const r of catalog.list()) queue.add(r.metadata.name); };
+  fleet = await watchFleet(o, () => { index = undefined; all(); });
   const unsubscribe = catalog.subscribe((e) => { if (e.type !== 'delete') queue.add(e.relay.metadata.name); });
-  await Promise.all([relayNodes.start().catch(() => undefined), nodes.start().catch(() => undefined)]); // retried like failing watches
-  void Promise.all([catalog.whenSynced(), relayNodes.whenSynced()]).then(all);
+  const watched = fleet;
+  void Promise.all([catalog.whenSynced(), watched.relayNodes.whenSynced()]).then(all);
   const sweep = setInterval(all, o.sweepMs ?? 10_000);
   sweep.unref();
   log.info('cluster status started: watching RelayNodes, controller Leases and Nodes');
@@ -113,7 +116,7 @@ export async function startClusterStatus(o: ClusterStatusOptions): Promise<Clust
       clearInterval(sweep);
       unsubscribe();
       await queue.close();
-      await Promise.all([relayNodes.stop(), nodes.stop(), leases.stop()]);
+      await watched.stop();
     },
   };
 }

@@ -103,6 +103,7 @@ describe('fleet: RelayNodes, one elected controller, failover, garbage collectio
     assert.deepEqual(statusManagers, ['socat-relay'], 'the status is the elected controller\'s alone');
     const table = await api().request<{ columnDefinitions: { name: string }[]; rows: { cells: unknown[] }[] }>('GET', '/apis/socat.io/v1alpha1/relays/everywhere', { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' });
     assert.equal(table.rows[0]!.cells[table.columnDefinitions.findIndex((c) => c.name === 'Ready')], '4/4');
+    assert.equal(table.rows[0]!.cells[table.columnDefinitions.findIndex((c) => c.name === 'Listen')], 9100, 'listen.port unset: the Listen column shows the target port');
     const holder = await leader();
     assert.ok(holder && SERVING.includes(nodeOf(holder)!), `the leader is a serving controller: ${holder}`);
   });

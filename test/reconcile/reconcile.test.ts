@@ -196,6 +196,24 @@ test('status: a restarted controller keeps the stored transition times and sends
   assert.equal(api.entry('kube-scheduler')!.lastTransitionTime, since);
 });
 
+test('status: a RelayNode deleted by hand is written back at the next resync (read again, then applied)', async (t) => {
+  const d = await tempDirs(t, 'reconcile-resync');
+  await writeAgentStatus(d.socketDir, readFileSync(path.join(FIX, 'status-running.json'), 'utf8'));
+  const catalog = new StaticCatalog(fixtureRelays().filter((r) => r.metadata.name === 'kube-scheduler'));
+  const api = new FakeApi();
+  const handle = await startReconcile({
+    kc: {} as KubeConfig, catalog, nodeName: 'node-a', configDir: d.configDir, socketDir: d.socketDir, registry: new Registry(), log: silentLogger,
+    api, nodeSource: new FakeNode(CONTROL_PLANE), statusPollMs: 50, resyncSeconds: 0.3,
+    schedule: (fn, ms) => { const h = setTimeout(fn, Math.min(ms, 20)); return () => clearTimeout(h); },
+  });
+  defer(t, () => handle.stop());
+  await waitFor('Running', () => api.entry('kube-scheduler')?.state === 'Running');
+  const writes = api.writes.length;
+  api.stored = undefined; // kubectl delete relaynode node-a
+  await waitFor('written back', () => api.entry('kube-scheduler')?.state === 'Running', 5000);
+  assert.equal(api.writes.length, writes + 1);
+});
+
 test('end to end on one node: the reconcile writes the file, the real agent runs socat, the Relay reports Running', { skip: socatUnavailable() ?? (process.getuid?.() !== 0 ? 'needs root' : false) }, async (t) => {
   const d = await tempDirs(t, 'reconcile-e2e');
   const svc = await httpService(t, 'e2e');

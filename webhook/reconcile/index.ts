@@ -89,7 +89,7 @@ function reconcileQueue(o: { run: (key: ReconcileKey) => Promise<void>; ready: (
  * files: resolved consumers), the agent status file (every status, when its bytes changed), the resync,
  * and the catalog's first sync. Node labels are pushed by the NodeSource (see startReconcile).
  */
-function startSources(o: ReconcileOptions, queue: KeyedQueue<ReconcileKey>, agent: AgentStatusFile, all: () => void, allStatus: () => void): () => void {
+function startSources(o: ReconcileOptions, queue: KeyedQueue<ReconcileKey>, agent: AgentStatusFile, all: () => void, allStatus: () => void, onResync: () => void): () => void {
   const unsubscribe = o.catalog.subscribe(() => {
     queue.add(FILES_KEY);
     queue.add(STATUS_KEY);
@@ -100,7 +100,11 @@ function startSources(o: ReconcileOptions, queue: KeyedQueue<ReconcileKey>, agen
     dir: path.dirname(agent.file), debounceMs: 100, tickMs: o.statusPollMs ?? 2000, poll: true,
     onChange: () => void agent.refresh().then((changed) => { if (changed) allStatus(); }),
   }).start();
-  const resync = setInterval(() => { if (o.catalog.synced()) all(); }, (o.resyncSeconds ?? 60) * 1000);
+  const resync = setInterval(() => {
+    if (!o.catalog.synced()) return;
+    onResync();
+    all();
+  }, (o.resyncSeconds ?? 60) * 1000);
   resync.unref();
   // The catalog may still be loading: queue everything once it is synced.
   void o.catalog.whenSynced().then(all);
@@ -143,7 +147,8 @@ export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHand
     allStatus();
   };
   await agent.refresh();
-  const stopSources = startSources(o, queue, agent, all, allStatus);
+  // At each resync the RelayNode is read again (one GET): one deleted by hand is written back.
+  const stopSources = startSources(o, queue, agent, all, allStatus, () => { delete status.written; });
   await nodeSource.start((l, uid) => {
     const changed = labels === undefined || uid !== nodeUid || JSON.stringify(Object.entries(l).sort()) !== JSON.stringify(Object.entries(labels).sort());
     labels = l;

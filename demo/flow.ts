@@ -96,7 +96,7 @@ export async function runFlow(opts: FlowOptions): Promise<FlowResult> {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: 'scraper', namespace, labels: { app: 'scraper', [CONSUME_LABEL]: relayName } },
-      spec: { automountServiceAccountToken: false, containers: [{ name: 'main', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['pause'] }] },
+      spec: { containers: [{ name: 'main', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['pause'] }] },
     };
     // The mutating webhook fails open: until the API server has loaded it, the policy denies the pod.
     await waitUntilWebhookCalled('the pod webhook', async () => {

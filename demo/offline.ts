@@ -60,7 +60,7 @@ export async function runOfflineFlow(opts: { reporter: Reporter; netnsPrefix: st
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: 'scraper', namespace, labels: { app: 'scraper', [CONSUME_LABEL]: relayName } },
-      spec: { automountServiceAccountToken: false, containers: [{ name: 'main', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['pause'] }] },
+      spec: { containers: [{ name: 'main', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', args: ['pause'] }] },
     }));
     const out = await inject(['-f', podFile, '--relays', relaysFile, '--socket-dir', socketDir]);
     const pod = parseDocuments(out, 'inject output')[0] as FlowResult['pod'];

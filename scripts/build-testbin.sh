@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the pinned test infrastructure that only exists as Go from the Go module proxy into .testbin/
 # (git-ignored; TESTBIN_DIR overrides):
-#   k8s      kube-apiserver, kubelet, kube-scheduler, kubectl (kubectl carries kustomize) — ONE wrapper
+#   k8s      kube-apiserver, kube-controller-manager, kubelet, kube-scheduler, kubectl (kubectl carries kustomize) — ONE wrapper
 #            module and one `go build`, so the dependencies they share compile once
 #   etcd     etcd (its own wrapper module: its dependency graph differs)
 #   helm     helm (its own module)
@@ -14,11 +14,11 @@
 # their default places so a rebuild is fast. Each step prints how long it took.
 set -euo pipefail
 
-K8S_VERSION="${K8S_VERSION:-v1.34.4}"
+K8S_VERSION="${K8S_VERSION:-v1.37.2}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 HELM_VERSION="${HELM_VERSION:-v3.19.5}"
 CSI_TEST_VERSION="${CSI_TEST_VERSION:-v5.4.0}"
-K8S_BINARIES=(kube-apiserver kubelet kube-scheduler kubectl)
+K8S_BINARIES=(kube-apiserver kube-controller-manager kubelet kube-scheduler kubectl)
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${TESTBIN_DIR:-$ROOT/.testbin}"
 BUILD="$OUT/build"

@@ -12,10 +12,12 @@ import {
   defer, getViaSocket, httpService, isAlive, readStatusFile, socatUnavailable, SOCKET_GID, startAgent, tempDirs,
   waitFor, waitRunning, writeRelay,
 } from './harness.js';
+import { required } from '../support/required.js';
 
 const noSocat = socatUnavailable();
 const notRoot = process.getuid?.() !== 0 ? 'needs root (chown of the socket to the socket group)' : null;
-const skip = noSocat ?? notRoot ?? false;
+const skip = required(noSocat, notRoot);
+const noSetpriv = spawnSync('setpriv', ['--version']).status !== 0 ? 'setpriv (util-linux) missing' : null;
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
 test('a TCP relay serves the node service on its socket, mode 0660 with the socket group, folder 0750', { skip }, async (t) => {
@@ -117,7 +119,7 @@ test('removing a relay\'s file stops its socat and removes its socket; the folde
   assert.equal(existsSync(path.dirname(sock)), true);
 });
 
-test('a socat that keeps exiting is restarted with doubling delays, and its error is reported', { skip: noSocat ?? false }, async (t) => {
+test('a socat that keeps exiting is restarted with doubling delays, and its error is reported', { skip: required(noSocat) }, async (t) => {
   const dirs = await tempDirs(t, 'agent-backoff');
   await writeRelay(dirs.configDir, 'flaky', { target: { host: '127.0.0.1', port: 9 } });
   const delays: number[] = [];
@@ -148,7 +150,7 @@ const permCases: { name: string; groups: string; connects: boolean }[] = [
   { name: 'a non-root user holding the socket group as a supplementary group connects', groups: `--groups=${SOCKET_GID}`, connects: true },
 ];
 for (const c of permCases) {
-  test(`socket permissions: ${c.name}`, { skip: skip || (spawnSync('setpriv', ['--version']).status !== 0 ? 'setpriv (util-linux) missing' : false) }, async (t) => {
+  test(`socket permissions: ${c.name}`, { skip: required(noSocat, notRoot, noSetpriv) }, async (t) => {
     const dirs = await tempDirs(t, 'agent-perm');
     const svc = await httpService(t, 'perm');
     await writeRelay(dirs.configDir, 'perm', { target: { host: '127.0.0.1', port: svc.port } });
@@ -299,7 +301,7 @@ test('socat-relay agent without socat on PATH exits 1 saying how to install it',
   assert.match(stderr, /apt-get install socat/);
 });
 
-test('the status file is a heartbeat: rewritten at every resync with heartbeatSeconds, also when nothing changed', { skip: socatUnavailable() ?? false }, async (t) => {
+test('the status file is a heartbeat: rewritten at every resync with heartbeatSeconds, also when nothing changed', { skip: required(noSocat) }, async (t) => {
   const dirs = await tempDirs(t, 'hb');
   await startAgent(t, dirs, { resyncMs: 500 });
   const first = await waitFor('a status file', () => { try { return readStatusFile(dirs.socketDir); } catch { return undefined; } });

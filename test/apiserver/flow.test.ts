@@ -8,8 +8,9 @@ import { runOfflineFlow } from '../../demo/offline.js';
 import { GREETING } from '../../demo/node-service.js';
 import { skipUnlessControlPlane } from '../harness/index.js';
 import { netnsUnavailable } from '../support/netns.js';
+import { required } from '../support/required.js';
 
-const skip = skipUnlessControlPlane() || netnsUnavailable() || false;
+const skip = skipUnlessControlPlane() || required(netnsUnavailable());
 
 test('a request from a labeled pod\'s network namespace reaches the node\'s loopback-only service through the relay', { skip, timeout: 180_000 }, async () => {
   const steps: string[] = [];
@@ -26,7 +27,7 @@ test('a request from a labeled pod\'s network namespace reaches the node\'s loop
 
 // What `npm run demo` falls back to without the Go-built API server: same agent, socat and netns, the
 // pod made by `socat-relay inject`. Runs everywhere network namespaces can be made.
-test('the offline flow (no API server) also carries the request through the relay', { skip: netnsUnavailable() ?? false, timeout: 60_000 }, async () => {
+test('the offline flow (no API server) also carries the request through the relay', { skip: required(netnsUnavailable()), timeout: 60_000 }, async () => {
   const steps: string[] = [];
   const res = await runOfflineFlow({ reporter: { step: (s) => steps.push(s), info: (l) => steps.push(`  ${l}`) }, netnsPrefix: 'sr-flowoff' });
   const transcript = steps.join('\n');

@@ -1,4 +1,5 @@
-// The harness itself: whatever happens to the test process, etcd and kube-apiserver do not outlive it
+// The harness itself: whatever happens to the test process, etcd, kube-apiserver and
+// kube-controller-manager do not outlive it
 // and (unless it was SIGKILLed) its temp dir is gone; missing binaries give a clear error.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -39,18 +40,18 @@ describe('the control-plane harness cleans up', () => {
     { signal: 'SIGKILL', dirRemoved: false },
   ];
   for (const c of cases) {
-    test(`a test process ended by ${c.signal} leaves no etcd or kube-apiserver running${c.dirRemoved ? ' and no temp dir' : ''}`, { skip }, async (t) => {
+    test(`a test process ended by ${c.signal} leaves no etcd, kube-apiserver or kube-controller-manager running${c.dirRemoved ? ' and no temp dir' : ''}`, { skip }, async (t) => {
       const { child, dir, pids } = await startChild();
       t.after(() => {
         for (const p of pids) if (alive(p)) process.kill(p, 'SIGKILL');
         rmSync(dir, { recursive: true, force: true });
       });
-      assert.equal(pids.length, 2);
-      assert.ok(pids.every(alive), 'both running before the signal');
+      assert.equal(pids.length, 3);
+      assert.ok(pids.every(alive), 'all three running before the signal');
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill(c.signal);
       await exited;
-      await waitFor('etcd and kube-apiserver to be gone', () => pids.every((p) => !alive(p)), { timeoutMs: 10_000 });
+      await waitFor('etcd, kube-apiserver and kube-controller-manager to be gone', () => pids.every((p) => !alive(p)), { timeoutMs: 10_000 });
       assert.equal(existsSync(dir), !c.dirRemoved);
     });
   }

@@ -4,12 +4,13 @@
 // The last test stops the controller: fail-open pods, fail-closed Relays, and the policy's safety net.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { INJECTED_ANNOTATION, resolveRelay, sidecarArgv, type Relay } from '../../relay/index.js';
+import { INJECTED_ANNOTATION } from '../../relay/index.js';
 import {
   ApiError, applyAll, installCrds, policyManifests, registerWebhooks, skipUnlessControlPlane, startControlPlane,
   startController, waitUntilWebhookCalled, type ControlPlane, type RunningController,
 } from '../harness/index.js';
 import { consumerPod, relay, webhookOnlyBad, type AnyObject } from './fixtures.js';
+import { createNamespace } from '../harness/controlplane.js';
 
 const RELAY = 'node-http';
 const SIDECAR = `socat-${RELAY}`;
@@ -28,7 +29,7 @@ describe('admission through a real API server with our webhook and policy', () =
   before(async () => {
     if (skip) return;
     cp = await startControlPlane({ namespaces: ['consumers', 'other'] });
-    await api().apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'granted', labels: { 'relay-access': 'granted' } } });
+    await createNamespace(api(), 'granted', { 'relay-access': 'granted' });
     await installCrds(api());
     await applyAll(api(), policyManifests(socketDir()));
     ctl = await startController({ kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, socketDir: socketDir(), env: { SOCAT_RELAY_SIDECAR_MODE: 'auto' } });
@@ -66,7 +67,7 @@ describe('admission through a real API server with our webhook and policy', () =
     assert.deepEqual(stored.spec.nodeSelector, { [NODE_LABEL]: 'true' });
   });
 
-  test('a labeled pod comes back with a native sidecar (auto mode on v1.34), its volume, the node affinity and the marker', { skip }, async () => {
+  test('a labeled pod that keeps its ServiceAccount token comes back with a native sidecar (auto mode on v1.37), its volume, the node affinity and the marker', { skip }, async () => {
     const pod = await api().create(consumerPod('scraper', 'consumers', RELAY));
     const stored = await api().get<AnyObject>('v1', 'Pod', 'scraper', 'consumers');
     assert.deepEqual(stored.spec, pod.spec, 'what came back is what was stored');
@@ -75,9 +76,19 @@ describe('admission through a real API server with our webhook and policy', () =
     assert.equal(sidecars.length, 1, 'one native sidecar in initContainers');
     const sc = sidecars[0];
     assert.equal(sc.restartPolicy, 'Always');
-    const resolved = resolveRelay((await api().get<Relay>('socat.io/v1alpha1', 'Relay', RELAY)));
-    assert.deepEqual(sc.command, ['socat', ...sidecarArgv(resolved)]);
-    assert.deepEqual(sc.volumeMounts, [{ name: SIDECAR, mountPath: `/run/socat-relay/${RELAY}`, readOnly: true }]);
+    // Written out, not rebuilt with the product's sidecarArgv: the fixture's listen.port 8080 on the pod's
+    // loopback, socat's -t/-b as relay/constants.ts sets them, TCP_NODELAY, the socket in the mounted folder.
+    assert.deepEqual(sc.command, [
+      'socat', '-t10', '-b131072', 'TCP4-LISTEN:8080,bind=127.0.0.1,fork,reuseaddr,backlog=1024,nodelay', `UNIX-CONNECT:/run/socat-relay/${RELAY}/socket`,
+    ]);
+    // The API server's ServiceAccount plugin ran again after our webhook and mounted the pod's token into
+    // the sidecar too; the reinvoked webhook and the policy took it (they refused every such pod before).
+    const token = pod.spec.volumes.find((v: { name: string }) => v.name.startsWith('kube-api-access-'));
+    assert.ok(token?.projected, 'the ServiceAccount plugin\'s token volume');
+    assert.deepEqual(sc.volumeMounts, [
+      { name: SIDECAR, mountPath: `/run/socat-relay/${RELAY}`, readOnly: true },
+      { name: token.name, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true },
+    ]);
     assert.equal(sc.securityContext.runAsUser, 65532);
     assert.equal(sc.securityContext.runAsGroup, 65532);
     assert.equal(sc.securityContext.runAsNonRoot, true);

@@ -25,6 +25,7 @@ import {
   waitFor, waitUntilWebhookCalled, type ControlPlane,
 } from '../harness/index.js';
 import { skipWithoutPodman, startPodmanService, type PodmanService } from '../harness/podman.js';
+import { createNamespace } from '../harness/controlplane.js';
 
 const skip = skipUnlessControlPlane() || skipWithoutPodman();
 const NODE = 'containers-node';
@@ -85,7 +86,7 @@ describe('the project image in containers (testcontainers via podman) against a 
     await applyAll(cp.client, policyManifests(path.join(dir, 'run')));
     await cp.client.apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE } });
     for (const ns of ['consumers', 'elsewhere']) {
-      await cp.client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } } });
+      await createNamespace(cp.client, ns, { 'pod-security.kubernetes.io/enforce': 'privileged' });
     }
     const certs = await makeWebhookCerts({ extraHosts: ['127.0.0.1', 'localhost'] });
     await writeCerts(path.join(dir, 'tls'), certs);

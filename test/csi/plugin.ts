@@ -11,6 +11,7 @@ import { registerCleanup } from '../harness/cleanup.js';
 import { REPO_ROOT } from '../harness/binaries.js';
 import { spawnManaged, type ManagedProcess } from '../harness/processes.js';
 import { waitFor } from '../harness/wait.js';
+import { required } from '../support/required.js';
 import { findMount, parseMountInfo, type MountPoint } from '../../node-agent/csi/mount.js';
 import { loadServices } from '../../node-agent/csi/proto.js';
 import { pluginPaths } from '../../node-agent/csi/server.js';
@@ -33,13 +34,9 @@ export function csiUnavailable(): string | null {
   return null;
 }
 
-/** CI (or REQUIRE_APISERVER=1) runs everything: a missing part is a failure there, a skip elsewhere. */
-export const MUST_RUN = process.env.CI === 'true' || process.env.REQUIRE_APISERVER === '1';
-
-/** For `describe(…, { skip })`: the reason to skip, or false (in CI the suite runs and its `before` fails). */
+/** For `describe(…, { skip })`: false when the plugin can be tested here, else the reason (in CI: a failure, see required()). */
 export function skipUnlessCsi(): string | false {
-  const why = csiUnavailable();
-  return why && !MUST_RUN ? why : false;
+  return required(csiUnavailable());
 }
 
 export function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -22,7 +22,8 @@ import { after, before, describe, test } from 'node:test';
 import { loadPackageDefinition, Server, ServerCredentials, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { DEFAULT_TESTBIN } from '../harness/binaries.js';
-import { csiUnavailable, makeLayout, MountNamespace, MUST_RUN, startPlugin, type Layout, type Plugin } from './plugin.js';
+import { csiUnavailable, makeLayout, MountNamespace, startPlugin, type Layout, type Plugin } from './plugin.js';
+import { required } from '../support/required.js';
 
 const CSI_SANITY = path.join(DEFAULT_TESTBIN, 'csi-sanity');
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -43,9 +44,9 @@ const SKIP = [
   'should remove target path', 'should fail when volume does not exist on the specified path', 'should work', 'should be idempotent',
 ];
 
-const why = sanityUnavailable();
+const skip = required(sanityUnavailable());
 
-describe('csi-sanity against the plugin (Identity + the Node checks that apply to ephemeral read-only volumes)', { skip: why && !MUST_RUN ? why : false }, () => {
+describe('csi-sanity against the plugin (Identity + the Node checks that apply to ephemeral read-only volumes)', { skip }, () => {
   let l: Layout;
   let ns: MountNamespace;
   let plugin: Plugin;
@@ -53,7 +54,6 @@ describe('csi-sanity against the plugin (Identity + the Node checks that apply t
   let stubSocket: string;
 
   before(async () => {
-    if (why) throw new Error(why);
     l = makeLayout('csi-sanity');
     ns = await MountNamespace.create(path.join(l.logDir, 'namespace.log'));
     plugin = await startPlugin(ns, l, ['--no-register']);

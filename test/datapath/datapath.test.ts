@@ -9,7 +9,6 @@ import { mkdtemp, chmod, mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { relayDir } from '../../relay/index.js';
 import { NetNs, netnsUnavailable } from '../support/netns.js';
 import { required } from '../support/required.js';
 import {
@@ -68,7 +67,7 @@ before(async () => {
   for (const [relay, sc] of [...sidecars].map(([n, sc]) => [n.slice('socat-'.length), sc] as const)) {
     assert.equal(sc.command[0], 'socat');
     assert.deepEqual([sc.uid, sc.gid], [65532, 65532], 'the sidecar runs as the socket group, not root');
-    assert.equal(sc.hostPath, relayDir(dirs.socketDir, relay), 'the volume is the relay\'s folder, not the socket file');
+    assert.equal(sc.hostPath, `${dirs.socketDir}/${relay}`, 'the volume is the relay\'s folder, not the socket file');
   }
   ns = NetNs.create(PREFIX);
   cleanups.push(() => ns.delete());

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { CONSUME_ANNOTATION, CONSUME_LABEL, INJECTED_ANNOTATION } from '../../relay/constants.js';
 import { sidecarName } from '../../relay/names.js';
 import {
-  ApiError, applyAll, installCrds, policyManifests, readManifests, registerWebhooks, skipUnlessControlPlane, startControlPlane, startController,
+  ApiError, applyAll, installCrds, namespaceReady, policyManifests, readManifests, registerWebhooks, skipUnlessControlPlane, startControlPlane, startController,
   waitUntilWebhookCalled, type ControlPlane, type KubeObject, type RunningController,
 } from '../harness/index.js';
 import { loadExamples } from './catalog.js';
@@ -57,10 +57,15 @@ describe('the examples on a real API server (server-side dry-run, our webhooks a
 
   for (const e of examples) {
     test(`${e.name}: Namespaces and Relays created, every other object accepted (dry-run), each consumer's pod injected`, async () => {
-      for (const ns of e.objects.filter((o) => o.kind === 'Namespace')) await cp.client.apply(ns);
+      for (const ns of e.objects.filter((o) => o.kind === 'Namespace')) {
+        await cp.client.apply(ns);
+        await namespaceReady(cp.client, ns.metadata.name);
+      }
       for (const r of e.relays) await cp.client.apply(r);
+      // The consumers' pods below are created (dry-run) with their tokens: the ServiceAccount plugin needs their ServiceAccounts.
+      for (const sa of e.objects.filter((o) => o.kind === 'ServiceAccount')) await cp.client.apply(sa);
       const skipped: string[] = [];
-      for (const o of e.objects.filter((x) => x.kind !== 'Namespace' && x.kind !== 'Relay')) {
+      for (const o of e.objects.filter((x) => x.kind !== 'Namespace' && x.kind !== 'Relay' && x.kind !== 'ServiceAccount')) {
         if (NOT_SERVED.has(o.apiVersion)) { skipped.push(`${o.kind}/${o.metadata.name}`); continue; }
         await dryRunApply(cp, o).catch((err: Error) => { throw new Error(`${o.kind}/${o.metadata.name}: ${err.message}`); });
       }

@@ -20,7 +20,7 @@ import { skipWithout } from '../manifests/tools.js';
 import { judgeSidecarPolicy } from '../manifests/policy.js';
 import { loadExamples, podLabels, type Example } from './catalog.js';
 import { injectPod, podFromWorkload } from './inject.js';
-import { MULTI_NODE, nodesFor } from './placement.js';
+import { fits, MULTI_NODE, nodesFor, requirementHolds, type ClusterNode } from './placement.js';
 
 const examples = loadExamples();
 const byName = (n: string): Example => {
@@ -111,7 +111,31 @@ function scrapeTargets(e: Example): Map<string, { port: number; scheme: string; 
   return out;
 }
 
+/**
+ * Where each consumer's pods may run on MULTI_NODE (cp-1: control plane, tainted NoSchedule;
+ * worker-docker: example.com/docker=true; worker-2), worked out by hand from its manifest and its
+ * relays' nodeSelector: `template` before the webhook (for a DaemonSet: the nodes it makes pods for),
+ * `injected` after. A new example consumer needs its line here.
+ */
+const LANDS_ON: Record<string, { template: string[]; injected: string[] }> = {
+  // Tolerates every NoSchedule taint; its relay has no nodeSelector.
+  'agent-metrics: DaemonSet socat-relay-agent-scraper': { template: ['cp-1', 'worker-docker', 'worker-2'], injected: ['cp-1', 'worker-docker', 'worker-2'] },
+  'docker-metrics: DaemonSet docker-metrics-agent': { template: ['worker-docker'], injected: ['worker-docker'] },
+  // nodeSelector control-plane + its toleration; the relays select control-plane nodes as well.
+  'kubeadm-control-plane: DaemonSet prometheus-agent-control-plane': { template: ['cp-1'], injected: ['cp-1'] },
+  // control-plane DoesNotExist; kube-proxy-metrics runs on every node, so nothing is added.
+  'kubeadm-control-plane: DaemonSet prometheus-agent-nodes': { template: ['worker-docker', 'worker-2'], injected: ['worker-docker', 'worker-2'] },
+  'kubeadm-control-plane/prometheus-operator: DaemonSet control-plane-metrics-gateway': { template: ['cp-1'], injected: ['cp-1'] },
+  // No toleration: not on the tainted control plane; node-syslog runs on every node.
+  'syslog-udp: Deployment log-shipper': { template: ['worker-docker', 'worker-2'], injected: ['worker-docker', 'worker-2'] },
+};
+
 describe(`on a cluster with workers (${MULTI_NODE.map((n) => n.name).join(', ')}): every injected consumer pod can be scheduled where its controller puts it`, () => {
+  test('every example consumer has its line in the table of where it lands', () => {
+    const consumers = examples.flatMap((e) => e.consumers.map((c) => `${e.name}: ${c.kind} ${c.metadata.name}`));
+    assert.deepEqual(consumers.sort(), Object.keys(LANDS_ON).sort());
+  });
+
   for (const e of examples) {
     for (const c of e.consumers) {
       test(`${e.name}: ${c.kind} ${c.metadata.name}`, () => {
@@ -120,6 +144,8 @@ describe(`on a cluster with workers (${MULTI_NODE.map((n) => n.name).join(', ')}
         assert.equal(injected.allowed, true, injected.message);
         const targets = nodesFor(template.spec as any);
         const runnable = nodesFor(injected.pod.spec as any);
+        const want = LANDS_ON[`${e.name}: ${c.kind} ${c.metadata.name}`];
+        if (want) assert.deepEqual({ template: targets, injected: runnable }, want);
         assert.ok(runnable.length > 0, `the injected pod fits no node: ${JSON.stringify(injected.pod.spec?.affinity)}`);
         if (c.kind === 'DaemonSet') {
           // The DaemonSet controller makes a pod for every node its template fits; the webhook then
@@ -130,6 +156,33 @@ describe(`on a cluster with workers (${MULTI_NODE.map((n) => n.name).join(', ')}
       });
     }
   }
+
+  test('the scheduler\'s rules as written out: each operator, an empty term, taints and tolerations', () => {
+    const labels = { zone: 'a', cores: '8', role: '' };
+    const holds: [string, string, string[] | undefined, boolean][] = [
+      ['zone', 'In', ['a', 'b'], true], ['zone', 'In', ['b'], false], ['missing', 'In', [''], false], ['role', 'In', [''], true],
+      ['zone', 'NotIn', ['b'], true], ['zone', 'NotIn', ['a'], false], ['missing', 'NotIn', ['a'], true],
+      ['role', 'Exists', undefined, true], ['missing', 'Exists', undefined, false],
+      ['missing', 'DoesNotExist', undefined, true], ['zone', 'DoesNotExist', undefined, false],
+      ['cores', 'Gt', ['4'], true], ['cores', 'Gt', ['8'], false], ['cores', 'Lt', ['10'], true], ['zone', 'Gt', ['1'], false],
+      ['missing', 'Lt', ['1'], false], ['cores', 'Gt', ['4', '5'], false], ['zone', 'Matches', ['a'], false],
+    ];
+    for (const [key, operator, values, want] of holds) assert.equal(requirementHolds({ key, operator, values }, labels), want, `${key} ${operator} ${values}`);
+    const node: ClusterNode = { name: 'n', labels, taints: [{ key: 'gpu', value: 'yes', effect: 'NoExecute' }, { key: 'soft', effect: 'PreferNoSchedule' }] };
+    const terms = (...t: { key: string; operator: string; values?: string[] }[][]) => ({ nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: t.map((matchExpressions) => ({ matchExpressions })) } } });
+    const fitting: [string, object, boolean][] = [
+      ['no toleration of a NoExecute taint', {}, false],
+      ['Exists with no key and no effect tolerates everything', { tolerations: [{ operator: 'Exists' }] }, true],
+      ['the same key and value, any effect', { tolerations: [{ key: 'gpu', value: 'yes' }] }, true],
+      ['another value', { tolerations: [{ key: 'gpu', value: 'no' }] }, false],
+      ['another effect', { tolerations: [{ key: 'gpu', operator: 'Exists', effect: 'NoSchedule' }] }, false],
+      ['nodeSelector with a missing key', { tolerations: [{ operator: 'Exists' }], nodeSelector: { zone: 'a', disk: 'ssd' } }, false],
+      ['terms OR-ed', { tolerations: [{ operator: 'Exists' }], affinity: terms([{ key: 'zone', operator: 'In', values: ['b'] }], [{ key: 'role', operator: 'Exists' }]) }, true],
+      ['expressions AND-ed', { tolerations: [{ operator: 'Exists' }], affinity: terms([{ key: 'zone', operator: 'In', values: ['a'] }, { key: 'cores', operator: 'Lt', values: ['2'] }]) }, false],
+      ['a term without expressions matches no node', { tolerations: [{ operator: 'Exists' }], affinity: terms([]) }, false],
+    ];
+    for (const [name, spec, want] of fitting) assert.equal(fits(spec, node), want, name);
+  });
 
   test('the check can fail: a control-plane consumer DaemonSet with only a toleration would leave Pending pods on the workers', () => {
     const e = byName('kubeadm-control-plane');

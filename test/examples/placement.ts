@@ -1,19 +1,28 @@
-// Where a pod can run, decided as the scheduler does for what the examples use: the pod's nodeSelector,
-// its required node affinity (terms OR-ed, expressions AND-ed) and the node's NoSchedule/NoExecute taints
-// against its tolerations. And which nodes a DaemonSet makes pods for: those its template fits, because
-// the DaemonSet controller decides from the template, before the webhook adds the relays' affinity.
-// Node-affinity operators Gt/Lt are not used by the examples; relay/selector.ts refuses them (false).
-import { matchesLabelSelector, matchesNodeSelector } from '../../relay/selector.js';
-import type { LabelSelector } from '../../relay/types.js';
+// Where a pod can run, decided by the kube-scheduler's own filter rules, written out here from the
+// Kubernetes API reference (NodeAffinity and TaintToleration plugins) rather than taken from the
+// product's selector code, so the product is never its own judge:
+//   - spec.nodeSelector: every key present on the node with an equal value;
+//   - requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms: OR-ed; within a term the
+//     matchExpressions are AND-ed; a term without expressions matches no node; In / NotIn / Exists /
+//     DoesNotExist / Gt / Lt as the API reference defines them (NotIn and DoesNotExist hold where the
+//     label is absent; Gt/Lt compare integers and fail where either side is not one);
+//   - every NoSchedule and NoExecute taint of the node tolerated (PreferNoSchedule does not filter):
+//     a toleration's empty effect matches every effect, operator Exists with an empty key every taint,
+//     Exists matches any value, Equal (the default) the same value.
+// And which nodes a DaemonSet makes pods for: those its template fits, because the DaemonSet controller
+// decides from the template, before the webhook adds the relays' affinity.
+// The examples' test also holds a literal table of the nodes each consumer lands on. A real scheduler's
+// placement on several nodes comes with the kind suite (test/kind), once it runs more than one node.
 
 export interface Taint { key: string; value?: string; effect: 'NoSchedule' | 'NoExecute' | 'PreferNoSchedule' }
 export interface Toleration { key?: string; operator?: 'Exists' | 'Equal'; value?: string; effect?: string }
 export interface ClusterNode { name: string; labels: Record<string, string>; taints: Taint[] }
+export interface Requirement { key: string; operator: string; values?: string[] }
 
 interface PodSpecLike {
   nodeSelector?: Record<string, string>;
   tolerations?: Toleration[];
-  affinity?: { nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: { matchExpressions?: { key: string; operator: string; values?: string[] }[] }[] } } };
+  affinity?: { nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: { matchExpressions?: Requirement[] }[] } } };
 }
 
 /** A kubeadm cluster with workers: one tainted control-plane node, a Docker worker, a plain worker. */
@@ -31,11 +40,32 @@ export function tolerates(tolerations: Toleration[], taint: Taint): boolean {
   });
 }
 
-/** Whether a pod with this spec can be scheduled on the node (PreferNoSchedule does not count). */
+const INTEGER = /^-?\d+$/;
+
+/** One matchExpression against a node's labels. An operator the API does not have matches nothing. */
+export function requirementHolds(r: Requirement, labels: Record<string, string>): boolean {
+  const has = Object.hasOwn(labels, r.key);
+  const value = labels[r.key];
+  const values = r.values ?? [];
+  switch (r.operator) {
+    case 'In': return has && values.includes(value!);
+    case 'NotIn': return !has || !values.includes(value!);
+    case 'Exists': return has;
+    case 'DoesNotExist': return !has;
+    case 'Gt':
+    case 'Lt': {
+      if (!has || values.length !== 1 || !INTEGER.test(value!) || !INTEGER.test(values[0]!)) return false;
+      return r.operator === 'Gt' ? BigInt(value!) > BigInt(values[0]!) : BigInt(value!) < BigInt(values[0]!);
+    }
+    default: return false;
+  }
+}
+
+/** Whether a pod with this spec passes the scheduler's node-affinity and taint filters on the node. */
 export function fits(spec: PodSpecLike, node: ClusterNode): boolean {
-  if (!matchesNodeSelector(spec.nodeSelector ?? {}, node.labels)) return false;
-  const terms = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
-  if (terms && terms.length > 0 && !terms.some((t) => matchesLabelSelector({ matchExpressions: t.matchExpressions ?? [] } as LabelSelector, node.labels))) return false;
+  if (!Object.entries(spec.nodeSelector ?? {}).every(([k, v]) => Object.hasOwn(node.labels, k) && node.labels[k] === v)) return false;
+  const required = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
+  if (required && !(required.nodeSelectorTerms ?? []).some((t) => (t.matchExpressions ?? []).length > 0 && t.matchExpressions!.every((r) => requirementHolds(r, node.labels)))) return false;
   return node.taints.filter((t) => t.effect !== 'PreferNoSchedule').every((t) => tolerates(spec.tolerations ?? [], t));
 }
 

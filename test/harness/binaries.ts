@@ -1,6 +1,7 @@
 // Where the test control plane's binaries live (.testbin/, built by scripts/build-testbin.sh) and
-// the skip message when they are not there: tests never fail for a missing Go toolchain, they say so.
+// what a suite needing them does when they are not there: skip saying so, or fail in CI (required()).
 import { isExecutable as executable } from '../../lib/fs.js';
+import { required } from '../support/required.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,23 +14,25 @@ export const K8S_VERSION = 'v1.37.2';
 export interface Binaries {
   kubeApiserver: string;
   etcd: string;
-  /** kube-controller-manager, for suites that ask for controllers (ControlPlaneOptions.controllers). */
-  kubeControllerManager?: string;
+  /** Runs the controllers every cluster has for pods: default ServiceAccounts and kube-root-ca.crt. */
+  kubeControllerManager: string;
 }
 
 
 /** The binaries in `dir`, or undefined when either is missing. */
 export function findBinaries(dir: string = DEFAULT_TESTBIN): Binaries | undefined {
-  const b = { kubeApiserver: path.join(dir, 'kube-apiserver'), etcd: path.join(dir, 'etcd') };
-  const kcm = path.join(dir, 'kube-controller-manager');
-  return executable(b.kubeApiserver) && executable(b.etcd) ? { ...b, ...(executable(kcm) ? { kubeControllerManager: kcm } : {}) } : undefined;
+  const b = { kubeApiserver: path.join(dir, 'kube-apiserver'), etcd: path.join(dir, 'etcd'), kubeControllerManager: path.join(dir, 'kube-controller-manager') };
+  return executable(b.kubeApiserver) && executable(b.etcd) && executable(b.kubeControllerManager) ? b : undefined;
 }
 
 export function missingBinariesMessage(dir: string = DEFAULT_TESTBIN): string {
-  return `kube-apiserver/etcd not found in ${dir}: install Go (>= 1.24) and run 'npm run build:testbin' (or 'bash scripts/setup.sh') to build them`;
+  return `kube-apiserver/kube-controller-manager/etcd not found in ${dir}: install Go (>= 1.24) and run 'npm run build:testbin' (or 'bash scripts/setup.sh') to build them`;
 }
 
-/** For `describe(…, { skip: skipUnlessControlPlane() })`: false when the binaries are there, else the reason. */
+/**
+ * For `{ skip: skipUnlessControlPlane() }`: false when the binaries are there, else the reason (and,
+ * in CI, a failing test: see required()).
+ */
 export function skipUnlessControlPlane(dir: string = DEFAULT_TESTBIN): string | false {
-  return findBinaries(dir) ? false : missingBinariesMessage(dir);
+  return required(findBinaries(dir) ? false : missingBinariesMessage(dir));
 }

@@ -1,7 +1,10 @@
-// An envtest-like control plane: etcd and kube-apiserver from .testbin/ on free loopback ports, with
-// what controller-runtime's envtest gives them (serving certificate for IP 127.0.0.1, an admin client
-// certificate in system:masters, service-account keys, RBAC, admission webhooks and policies on, the
-// ServiceAccount admission plugin off since no controller-manager makes default service accounts).
+// A control plane as a kubeadm cluster runs it, minus the nodes: etcd, kube-apiserver and
+// kube-controller-manager from .testbin/ on free loopback ports — a serving certificate for IP 127.0.0.1,
+// an admin client certificate in system:masters, service-account keys, RBAC, the API server's default
+// admission plugins (ServiceAccount included: pods get their token volume and mount, as on every
+// cluster) plus kubeadm's NodeRestriction, webhooks and policies on. The controller-manager runs the
+// controllers pods depend on (default ServiceAccounts, the kube-root-ca.crt ConfigMap their token
+// volume projects), or more for suites that need them (`controllers`).
 // Everything lives in one temp dir; stop() — or, failing that, process exit or a signal — kills both
 // processes and removes the dir.
 import { generateKeyPairSync } from 'node:crypto';
@@ -33,12 +36,9 @@ export interface ControlPlaneOptions {
   startTimeoutMs?: number;
   /** Extra kube-apiserver flags (`--name=value`). */
   extraApiserverArgs?: string[];
-  /** Namespaces to create once the server is ready. */
+  /** Namespaces to create once the server is ready (each waited for until its default ServiceAccount exists). */
   namespaces?: string[];
-  /**
-   * Runs kube-controller-manager with these --controllers (e.g. garbage-collector-controller: owned
-   * objects deleted with their owner); default: no controller-manager.
-   */
+  /** kube-controller-manager's --controllers (default: the ServiceAccount and root-CA publisher controllers). */
   controllers?: string[];
 }
 
@@ -53,7 +53,7 @@ export interface ControlPlane {
   client: KubeClient;
   /** The temp dir holding certificates, etcd data, logs and the kubeconfig (removed by stop()). */
   dir: string;
-  /** Process ids of etcd and kube-apiserver. */
+  /** Process ids of etcd, kube-apiserver and kube-controller-manager. */
   pids: number[];
   /** The last lines of both logs, for failure messages. */
   logs(lines?: number): string;
@@ -130,12 +130,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       `--secure-port=${securePort}`,
       '--bind-address=127.0.0.1',
       '--advertise-address=127.0.0.1',
-      // v1.37 refuses a loopback address for the `kubernetes` Service's endpoints; no pod here needs them.
+      // 1.37 refuses a loopback advertise address for the endpoint reconciler (the `kubernetes` Service's
+      // endpoints); nothing here reaches the API server through that Service.
       '--endpoint-reconciler-type=none',
       '--service-cluster-ip-range=10.0.0.0/24',
       '--allow-privileged=true',
       '--authorization-mode=RBAC',
-      '--disable-admission-plugins=ServiceAccount',
+      // kubeadm's setting; the default plugins (NamespaceLifecycle, LimitRanger, ServiceAccount, …) stay on.
+      '--enable-admission-plugins=NodeRestriction',
       `--service-account-issuer=${url}/`,
       `--service-account-key-file=${f('sa.pub')}`,
       `--service-account-signing-key-file=${f('sa.key')}`,
@@ -169,29 +171,45 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       await startApiserver();
       return { downMs, readyAfterMs: Date.now() - t0 };
     };
-    if (opts.controllers) {
-      if (!bins.kubeControllerManager) throw new MissingBinariesError(`kube-controller-manager not found next to kube-apiserver: run 'npm run build:testbin'`);
-      const kcm = spawnManaged('kube-controller-manager', bins.kubeControllerManager, [
-        `--kubeconfig=${kubeconfigPath}`,
-        `--controllers=${opts.controllers.join(',')}`,
-        `--root-ca-file=${f('ca.crt')}`,
-        `--service-account-private-key-file=${f('sa.key')}`,
-        '--leader-elect=false',
-        '--bind-address=127.0.0.1',
-        `--secure-port=${await freePort()}`,
-        '--v=1',
-      ], { logFile: f('kube-controller-manager.log') });
-      procs.push(kcm);
-    }
-    for (const ns of opts.namespaces ?? []) {
-      await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-    }
+    const kcm = spawnManaged('kube-controller-manager', bins.kubeControllerManager, [
+      `--kubeconfig=${kubeconfigPath}`,
+      `--controllers=${(opts.controllers ?? POD_CONTROLLERS).join(',')}`,
+      `--root-ca-file=${f('ca.crt')}`,
+      `--service-account-private-key-file=${f('sa.key')}`,
+      '--leader-elect=false',
+      '--bind-address=127.0.0.1',
+      `--secure-port=${await freePort()}`,
+      '--v=1',
+    ], { logFile: f('kube-controller-manager.log') });
+    procs.push(kcm);
+    await waitForProcess(kcm, 'the default ServiceAccount of namespace default', 60_000, () => hasDefaultServiceAccount(client, 'default'));
+    for (const ns of opts.namespaces ?? []) await createNamespace(client, ns);
     const logs = (lines = 30) => procs.map((p) => `--- ${p.name} ---\n${p.logTail(lines)}`).join('\n');
     return { url, kubeconfigPath, kc, client, dir, pids: procs.map((p) => p.child.pid!).filter(Boolean), logs, restartApiserver, stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+async function hasDefaultServiceAccount(client: KubeClient, namespace: string): Promise<boolean> {
+  const res = await client.raw('GET', `/api/v1/namespaces/${namespace}/serviceaccounts/default`).catch(() => undefined);
+  const cm = await client.raw('GET', `/api/v1/namespaces/${namespace}/configmaps/kube-root-ca.crt`).catch(() => undefined);
+  return res?.status === 200 && cm?.status === 200;
+}
+
+/**
+ * Creates (applies) a namespace and waits until the controller-manager gave it what pods need: its
+ * default ServiceAccount (the ServiceAccount plugin refuses a pod without one) and kube-root-ca.crt.
+ */
+export async function createNamespace(client: KubeClient, name: string, labels?: Record<string, string>): Promise<void> {
+  await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, ...(labels ? { labels } : {}) } });
+  await namespaceReady(client, name);
+}
+
+/** Waits until the controller-manager gave namespace `name` its default ServiceAccount and kube-root-ca.crt. */
+export async function namespaceReady(client: KubeClient, name: string): Promise<void> {
+  await waitFor(`namespace ${name}'s default ServiceAccount and kube-root-ca.crt`, () => hasDefaultServiceAccount(client, name), { timeoutMs: 60_000, intervalMs: 200 });
 }
 
 /** waitFor that gives up at once, with the log tail, when the process dies. */

@@ -6,11 +6,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { registerCleanup } from './cleanup.js';
 import type { KubeObject } from './client.js';
-import { startControlPlane, type ControlPlane } from './controlplane.js';
+import { createNamespace, POD_CONTROLLERS, startControlPlane, type ControlPlane } from './controlplane.js';
 import { startController, type RunningController } from './controller.js';
 import { applyAll, installCrds, policyManifests } from './manifests.js';
 import { startNode, type TestNode } from './node.js';
 import { freePort } from './ports.js';
+import { startScheduler } from './scheduler.js';
 import { waitFor } from './wait.js';
 import { registerWebhooks, waitUntilWebhookCalled } from './webhooks.js';
 import { agentStatusPath, CONSUME_LABEL, INJECTED_ANNOTATION, socketPath } from '../../relay/index.js';
@@ -47,9 +48,33 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
+/**
+ * The controller-manager's controllers for workloads: what pods need (POD_CONTROLLERS), the token
+ * Secrets of type service-account-token, DaemonSets, Deployments and their ReplicaSets, and the garbage
+ * collector (a deleted workload takes its pods with it).
+ */
+export const WORKLOAD_CONTROLLERS = [
+  ...POD_CONTROLLERS, 'serviceaccount-token-controller', 'daemonset-controller', 'deployment-controller', 'replicaset-controller', 'garbage-collector-controller',
+];
+
+/** What kubeadm's mark-control-plane phase puts on a control-plane Node. */
+export const CONTROL_PLANE_LABEL = 'node-role.kubernetes.io/control-plane';
+export const CONTROL_PLANE_TAINT = { key: CONTROL_PLANE_LABEL, effect: 'NoSchedule' } as const;
+
 export interface ClusterOptions {
   namespaces: { name: string; labels?: Record<string, string> }[];
   nodeName?: string;
+  /** kube-controller-manager's controllers (default POD_CONTROLLERS; WORKLOAD_CONTROLLERS for DaemonSets, Deployments, …). */
+  controllers?: string[];
+  /** Runs a real kube-scheduler, for pods that do not name their node (those workload controllers make). */
+  scheduler?: boolean;
+  /**
+   * Makes the node a kubeadm control-plane node: the label node-role.kubernetes.io/control-plane="" and
+   * the taint node-role.kubernetes.io/control-plane:NoSchedule, patched onto the Node as kubeadm does
+   * (the kubelet may not set node-role labels itself). Pods bound by spec.nodeName are not affected:
+   * the kubelet checks only NoExecute taints.
+   */
+  controlPlaneNode?: boolean;
   /** Told each step as it begins (the demo prints them). */
   onStep?: (title: string) => void;
 }
@@ -68,9 +93,9 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   };
   try {
     step('start etcd + kube-apiserver; apply the Relay CRD and the ValidatingAdmissionPolicy');
-    const cp = await startControlPlane();
+    const cp = await startControlPlane({ controllers: o.controllers });
     stops.push(() => cp.stop());
-    for (const ns of o.namespaces) await cp.client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns.name, labels: ns.labels } });
+    for (const ns of o.namespaces) await createNamespace(cp.client, ns.name, ns.labels);
     await installCrds(cp.client);
     // The consumers' hostPath is the node's socket folder, here in the temp folder: the policy checks it.
     const configDir = path.join(dir, 'etc', 'socat-relay', 'relays.d');
@@ -82,6 +107,17 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     step('start a real node: containerd + kubelet (the image the Dockerfile builds, imported into containerd)');
     const node = await startNode({ controlPlane: cp, nodeName: o.nodeName ?? 'e2e-node', alsoRemove: [dir] });
     stops.push(() => node.stop());
+    if (o.controlPlaneNode) {
+      await cp.client.request('PATCH', `/api/v1/nodes/${node.name}`, {
+        body: { metadata: { labels: { [CONTROL_PLANE_LABEL]: '', 'node.kubernetes.io/exclude-from-external-load-balancers': '' } }, spec: { taints: [CONTROL_PLANE_TAINT] } },
+        contentType: 'application/merge-patch+json',
+      });
+    }
+    if (o.scheduler) {
+      step('start kube-scheduler');
+      const scheduler = await startScheduler(cp, { logDir: dir });
+      stops.push(() => scheduler.stop());
+    }
 
     step('start the controller (webhook + this node\'s reconcile) and register its webhooks');
     const controllerOptions = {
@@ -154,7 +190,6 @@ export function consumerPod(c: Cluster, o: { name: string; namespace: string; re
     },
     spec: {
       nodeName: c.node.name,
-      automountServiceAccountToken: false,
       enableServiceLinks: false,
       terminationGracePeriodSeconds: 1,
       securityContext: { runAsUser: 65532, runAsGroup: 65532, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },

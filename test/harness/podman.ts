@@ -8,15 +8,19 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { required } from '../support/required.js';
 import { waitFor } from './wait.js';
 
-export const REQUIRED = process.env.CI === 'true' || process.env.REQUIRE_APISERVER === '1';
-
-/** false when podman is there (or in CI, where its absence must fail), else why the suite skips. */
-export function skipWithoutPodman(): string | false {
+/** null when podman answers, else why not. */
+export function podmanMissing(): string | null {
   const r = spawnSync('podman', ['version', '--format', '{{.Client.Version}}'], { encoding: 'utf8' });
-  if (r.status === 0 || REQUIRED) return false;
+  if (r.status === 0) return null;
   return `podman is not installed (${(r.error?.message ?? r.stderr).trim().split('\n')[0]}): scripts/setup.sh installs it`;
+}
+
+/** For `{ skip }`: false when podman is there, else why the suite skips (in CI: fails, see required()). */
+export function skipWithoutPodman(): string | false {
+  return required(podmanMissing());
 }
 
 function ping(socket: string): Promise<boolean> {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { makeWebhookCerts } from '../../certs/selfsigned.js';
 import { readManifests, skipUnlessControlPlane, startControlPlane, waitForCrdEstablished, type ControlPlane } from '../harness/index.js';
-import { helmTemplate, key } from './chart.js';
+import { CHART, helmTemplate, key } from './chart.js';
 import { REPO, type KubeObject } from './load.js';
 import { runTool, skipWithout, toolPath } from './tools.js';
 
@@ -105,6 +105,26 @@ describe('the chart applied server-side to a real API server', { skip }, () => {
     const withCsi = await helmTemplate({ set: { 'certificates.certManager': 'false', kubeletDir: '/var/lib/k0s/kubelet' } });
     const agent = withCsi.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-agent')!;
     await assert.doesNotReject(applyStrict(cp!, agent, true), 'the agent with its CSI plugin in another kubelet folder');
+  });
+
+  test('helm install --dry-run against the API server (its real version in .Capabilities) renders, and its notes say what the toggles imply', async () => {
+    // No cert-manager CRDs on the test API server: helm maps every kind against it. The objects the
+    // tests before applied carry no Helm ownership: --take-ownership lets the dry run past that check.
+    const install = (set: string[]) => runTool('helm', ['install', 'socat-relay', CHART, '--dry-run=client', '--take-ownership', '--kubeconfig', cp!.kubeconfigPath, '-n', 'socat-relay-system',
+      ...['certificates.certManager=false', ...set].flatMap((x) => ['--set', x])]);
+    const defaults = await install([]);
+    assert.match(defaults, /NOTES:[\s\S]*rollout status daemonset\/socat-relay-agent[\s\S]*read-only csi\.socat\.io volume/);
+    assert.doesNotMatch(defaults, /not supported/, 'the test API server is a supported release');
+    const off = await install(['csi.enabled=false', 'agent.daemonset=false', 'policy.enabled=false', 'kubeletDir=/var/lib/k0s/kubelet']);
+    const notes = off.slice(off.indexOf('NOTES:'));
+    assert.match(notes, /socat-relay static-pod --image ghcr\.io\/socat-relay\/socat-relay:0\.1\.0/);
+    assert.match(notes, /csi\.enabled is false: delete its `csi` container/);
+    assert.match(notes, /consumers get a read-only hostPath volume, so their namespaces must allow it\s+\(Pod Security level `privileged`\)/);
+    assert.match(notes, /policy\.enabled is false: no ValidatingAdmissionPolicy backs the pod webhook, which fails open/);
+    const moved = await install(['agent.daemonset=false', 'kubeletDir=/var/lib/k0s/kubelet', 'agent.nodeSelector.relays=yes']);
+    assert.match(moved, /kubeletDir is \/var\/lib\/k0s\/kubelet: set the csi container's --kubelet-dir/);
+    assert.match(moved, /agent\.affinity, tolerations, nodeSelector, resources and podAnnotations shape the DaemonSet only/);
+    assert.doesNotMatch(off, /shape the DaemonSet only/);
   });
 
   test('a field the schema does not know is refused (the strict check is real)', async () => {

@@ -84,6 +84,9 @@ describe('values.schema.json', () => {
       [{ 'agent.affinity.nodeAfinity.x': 'y' }, /at '\/agent\/affinity': additional properties 'nodeAfinity' not allowed/],
       [{ 'metrics.serviceMonitor.interval': 'often' }, /at '\/metrics\/serviceMonitor\/interval'/],
       [{ 'image.digest': 'sha256:abc' }, /at '\/image\/digest'/],
+      [{ 'image.repository': 'ghcr.io/socat-relay/socat-relay:0.2.0' }, /at '\/image\/repository': 'ghcr\.io\/socat-relay\/socat-relay:0\.2\.0' does not match pattern/],
+      [{ sidecarImage: 'mirror/socat-relay-sidecar:1:2' }, /at '\/sidecarImage'/],
+      [{ 'controller.resources.claims[0].nam': 'gpu' }, /at '\/controller\/resources\/claims\/0'/],
     ];
     for (const [set, want] of cases) assert.match(await refused(set), want, JSON.stringify(set));
   });
@@ -100,10 +103,13 @@ describe('values.schema.json', () => {
   });
 
   test('what the schema allows renders: a number as the image tag, a percentage, an umbrella chart\'s global values', { skip }, async () => {
-    const objs = await helmTemplate({ set: { 'image.tag': '2', 'agent.maxUnavailable': '10%', 'global.imageRegistry': 'r.example.com' } });
+    const objs = await helmTemplate({ set: {
+      'image.tag': '2', 'agent.maxUnavailable': '10%', 'global.imageRegistry': 'r.example.com', 'image.repository': 'registry.example.com:5000/team/socat-relay',
+      sidecarImage: `registry.example.com:5000/team/socat-relay-sidecar:2@sha256:${'c'.repeat(64)}`,
+    } });
     const agent = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-agent')!;
     assert.equal(agent.spec.updateStrategy.rollingUpdate.maxUnavailable, '10%');
-    assert.equal(agent.spec.template.spec.containers[0].image, 'ghcr.io/socat-relay/socat-relay:2');
+    assert.equal(agent.spec.template.spec.containers[0].image, 'registry.example.com:5000/team/socat-relay:2');
   });
 });
 

@@ -86,6 +86,16 @@ describe('the chart\'s toggles, every combination', { skip }, () => {
   });
 });
 
+test('the settings beside the toggles keep the objects agreeing: hostNetwork with other ports, another kubelet folder, failurePolicy Fail, percentages', { skip }, async () => {
+  for (const csi of ['true', 'false']) {
+    const objs = await helmTemplate({ namespace: NS, set: {
+      'csi.enabled': csi, 'controller.hostNetwork': 'true', 'controller.port': '10443', 'controller.metricsPort': '10464', kubeletDir: '/var/lib/k0s/kubelet',
+      'webhooks.podFailurePolicy': 'Fail', 'controller.maxUnavailable': '25%', 'agent.maxUnavailable': '10%', 'metrics.serviceMonitor.enabled': 'true', 'certificates.certManager': 'false',
+    } });
+    assert.deepEqual(chartProblems(objs, NS), [], `csi.enabled=${csi}`);
+  }
+});
+
 describe('the agreement check fails on a broken render (it is not a check that cannot fail)', { skip }, () => {
   const broken = async (set: Record<string, string>, edit: (objs: KubeObject[]) => void): Promise<string[]> => {
     const objs = await helmTemplate({ namespace: NS, set });

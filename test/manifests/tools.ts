@@ -1,18 +1,16 @@
 // The Go-built tools the rendering tests use — kubectl (which carries kustomize) and helm — always
 // from TESTBIN_DIR (scripts/build-testbin.sh components k8s and helm), never whatever is on PATH, so a
 // fresh machine tests with the pinned versions. Missing: the tests skip with the command that builds
-// them, except in CI (CI=true or REQUIRE_APISERVER=1), where they run and fail with that message.
+// them, except in CI, where a failing test names what is missing (test/support/required.ts).
 import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { DEFAULT_TESTBIN } from '../harness/binaries.js';
+import { required } from '../support/required.js';
 
 export type Tool = 'kubectl' | 'helm';
 const COMPONENT: Record<Tool, string> = { kubectl: 'k8s', helm: 'helm' };
-
-/** CI, or a run that demands the real parts: missing tools fail instead of skipping. */
-export const REQUIRED = process.env.CI === 'true' || process.env.REQUIRE_APISERVER === '1';
 
 export function toolPath(tool: Tool, dir = DEFAULT_TESTBIN): string {
   return path.join(dir, tool);
@@ -27,11 +25,9 @@ export function missingTool(tool: Tool, dir = DEFAULT_TESTBIN): string | undefin
   }
 }
 
-/** For `{ skip }`: false when the tool is there or in CI (the test then fails saying why), else the reason. */
+/** For `{ skip }`: false when the tools are there, else the reason (in CI: a failure, see required()). */
 export function skipWithout(...tools: Tool[]): string | false {
-  const missing = tools.map((t) => missingTool(t)).filter((m): m is string => m !== undefined);
-  if (missing.length === 0 || REQUIRED) return false;
-  return missing.join('; ');
+  return required(...tools.map((t) => missingTool(t)));
 }
 
 const exec = promisify(execFile);

@@ -12,6 +12,7 @@ import {
   installCrds, readManifests, skipUnlessControlPlane, startControlPlane, startController,
   type ControlPlane, type RunningController,
 } from '../harness/index.js';
+import { createNamespace } from '../harness/controlplane.js';
 
 const skip = skipUnlessControlPlane();
 const NS = 'monitoring';
@@ -46,7 +47,7 @@ describe('controller metrics behind TokenReview + SubjectAccessReview (real API 
     cp = await startControlPlane();
     await installCrds(cp.client);
     for (const o of readManifests('controller/namespace.yaml', 'controller/serviceaccount.yaml', 'controller/rbac.yaml')) await cp.client.apply(o);
-    await cp.client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+    await createNamespace(cp.client, NS);
     for (const name of ['scraper', 'stranger']) await cp.client.apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: NS } });
     await cp.client.apply({
       apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'scraper-metrics' },

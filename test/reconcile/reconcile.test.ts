@@ -15,6 +15,7 @@ import { agentStatusPath, parseDocuments, type Relay } from '../../relay/index.j
 import { StaticCatalog } from '../../webhook/catalog/catalog.js';
 import { startReconcile } from '../../webhook/reconcile/index.js';
 import { defer, httpService, socatUnavailable, startAgent, tempDirs, waitFor, getViaSocket, type Dirs } from '../agent/harness.js';
+import { required } from '../support/required.js';
 import { FakeApi, FakeNamespaces, FakeNode } from './fakes.js';
 import { consumerNamespacesOf } from '../../node-contract/index.js';
 import { consumerVerdict, validateRelay, CONSUMER_NAMESPACES_ANNOTATION } from '../../relay/index.js';
@@ -214,7 +215,7 @@ test('status: a RelayNode deleted by hand is written back at the next resync (re
   assert.equal(api.writes.length, writes + 1);
 });
 
-test('end to end on one node: the reconcile writes the file, the real agent runs socat, the Relay reports Running', { skip: socatUnavailable() ?? (process.getuid?.() !== 0 ? 'needs root' : false) }, async (t) => {
+test('end to end on one node: the reconcile writes the file, the real agent runs socat, the Relay reports Running', { skip: required(socatUnavailable(), process.getuid?.() !== 0 ? 'needs root (chown of the socket to the socket group)' : null) }, async (t) => {
   const d = await tempDirs(t, 'reconcile-e2e');
   const svc = await httpService(t, 'e2e');
   const relay = parseDocuments(`apiVersion: socat.io/v1alpha1

@@ -20,6 +20,11 @@ import {
 import { CONSUME_ANNOTATION, CONSUME_LABEL } from '../../relay/index.js';
 
 import { required } from '../support/required.js';
+import { createNamespace } from '../harness/controlplane.js';
+
+/** The pod's volumes but the ServiceAccount plugin's token volume (kube-api-access-*), which every pod with a token gets. */
+const ownVolumes = (p: { spec?: { volumes?: { name?: string }[] } }): (string | undefined)[] =>
+  (p.spec?.volumes ?? []).map((v) => v.name).filter((n) => !n?.startsWith('kube-api-access-'));
 
 // Skipped with the reason on a machine without the test binaries; a failure in CI (they are required there).
 const skip = required(skipUnlessControlPlane() || null);
@@ -82,7 +87,7 @@ describe('the attack table on a real API server', () => {
   before(async () => {
     if (skip) return;
     cp = await startControlPlane({ namespaces: [NAMESPACE] });
-    await api().apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: RESTRICTED_NAMESPACE, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
+    await createNamespace(api(), RESTRICTED_NAMESPACE, { 'pod-security.kubernetes.io/enforce': 'restricted' });
     await applyAll(api(), readManifests('policy'));
     await waitUntilWebhookCalled('the policy', async () => !(await verdict(create(plainPod('probe')))).allowed);
     // The stored consumers the ephemeral-container cases are added to (the policy admits them).
@@ -186,7 +191,7 @@ describe('the attack table on a real API server', () => {
         };
         const created = (await api().create(unnamed('sched') as KubeObject)) as RawPod;
         assert.match(created.metadata?.name ?? '', new RegExp(`^gen-${source.toLowerCase()}-`));
-        assert.deepEqual(created.spec?.volumes?.map((v) => v.name), [SIDECAR]);
+        assert.deepEqual(ownVolumes(created), [SIDECAR]);
         judge(await verdict(create(unnamed('etcd'))), /admission webhook "pods\.socat\.io" denied the request: relay "etcd" does not allow namespace "monitoring"/, 'the webhook');
       });
       test('the stored marker lists only the verified relay, whatever the pod claimed', { skip }, async () => {
@@ -194,14 +199,14 @@ describe('the attack table on a real API server', () => {
         p.metadata!.annotations = { 'socat.io/injected': 'etcd,sched,nope' };
         const created = (await api().create(p as KubeObject)) as RawPod;
         assert.equal(created.metadata?.annotations?.['socat.io/injected'], 'sched');
-        assert.deepEqual(created.spec?.volumes?.map((v) => v.name), ['socat-sched']);
+        assert.deepEqual(ownVolumes(created), ['socat-sched']);
       });
       test(`Pod Security restricted: a labeled consumer in ${source} mode is ${source === 'csi' ? 'admitted' : 'refused with our message naming the CSI mode'}`, { skip }, async () => {
         const v = await verdict(api().create(restrictedPod(`consumer-${source.toLowerCase()}`) as KubeObject));
         if (source === 'csi') {
           assert.equal(v.allowed, true, v.message);
           const pod = (await api().get('v1', 'Pod', 'consumer-csi', RESTRICTED_NAMESPACE)) as RawPod;
-          assert.deepEqual(pod.spec?.volumes, [{ name: 'socat-sched', csi: { driver: 'csi.socat.io', readOnly: true, volumeAttributes: { relay: 'sched' } } }]);
+          assert.deepEqual(pod.spec?.volumes?.filter((v) => !v.name?.startsWith('kube-api-access-')), [{ name: 'socat-sched', csi: { driver: 'csi.socat.io', readOnly: true, volumeAttributes: { relay: 'sched' } } }]);
         } else {
           assert.equal(v.allowed, false);
           assert.match(v.message, /admission webhook "pods\.socat\.io" denied the request: namespace "locked" enforces Pod Security level restricted, which forbids the hostPath volume socat-relay injects in hostPath mode: run the controller with --volume-source csi/);

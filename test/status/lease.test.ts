@@ -16,6 +16,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { agentStatusPath, formatAgentStatus, STATUS_VERSION } from '../../node-contract/index.js';
 import { installCrds, skipUnlessControlPlane, startControlPlane, startController, waitFor, type ControlPlane } from '../harness/index.js';
+import { createNamespace } from '../harness/controlplane.js';
 
 const NOW = new Date('2026-11-30T01:00:00Z');
 const ago = (s: number): string => new Date(NOW.getTime() - s * 1000).toISOString();
@@ -100,7 +101,7 @@ describe('controller Leases on a real API server', { skip: skipUnlessControlPlan
     await installCrds(cp.client);
     kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);
-    await cp.client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+    await createNamespace(cp.client, NS);
   });
   after(async () => {
     await cp?.stop();

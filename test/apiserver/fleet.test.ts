@@ -108,13 +108,27 @@ describe('fleet: RelayNodes, one elected controller, failover, garbage collectio
     assert.ok(holder && SERVING.includes(nodeOf(holder)!), `the leader is a serving controller: ${holder}`);
   });
 
+  test('idle, nothing is rewritten: no Relay and no RelayNode changes while no state changes (sweeps every 0.5 s, Leases renewed)', { skip }, async () => {
+    const versions = async (): Promise<string[]> => [
+      ...(await api().list<Relay>('socat.io/v1alpha1', 'Relay')).map((r) => `${r.metadata.name}@${r.metadata.resourceVersion}`),
+      ...(await api().list<RelayNode>('socat.io/v1alpha1', 'RelayNode')).map((r) => `${r.metadata.name}@${r.metadata.resourceVersion}`),
+    ].sort();
+    const before = await versions();
+    await new Promise((r) => setTimeout(r, 4_000));
+    assert.deepEqual(await versions(), before);
+  });
+
   test('the leader stops: another serving controller takes over, and counts the stopped node as stale once its Lease expires', { skip }, async () => {
     const first = nodeOf(await leader())!;
     await controllers.get(first)!.stop(); // SIGTERM: it releases the leader Lease on its way out
     const next = await waitFor('a new leader', async () => { const h = nodeOf(await leader()); return h && h !== first ? h : undefined; }, { timeoutMs: 30_000, intervalMs: 200 });
     assert.ok(SERVING.includes(next) && next !== WORKER, `a serving controller took over: ${next}`);
     const r = await waitFor('everywhere 3/4', async () => { const x = await relay('everywhere'); return x.status?.ready === '3/4' ? x : undefined; }, { timeoutMs: 60_000, intervalMs: 300 });
-    assert.match(r.status!.conditions![0]!.message, new RegExp(`${first} \\(Running, stale: controller lease not renewed for \\d+ s\\)`));
+    assert.match(r.status!.conditions![0]!.message, new RegExp(`${first} \\(Running, stale: controller lease not renewed for over 3 s\\)`));
+    // While it stays stale nothing changes: the summary is not rewritten at every sweep (every 0.5 s here).
+    const rv = r.metadata.resourceVersion;
+    await new Promise((res) => setTimeout(res, 3_000));
+    assert.equal((await relay('everywhere')).metadata.resourceVersion, rv, 'the stale summary is written once, not at each sweep');
     // The stopped node's RelayNode stays as it last wrote it: only its own controller writes it.
     assert.equal((await relayNode(first))?.status?.ready, '2/2');
     // Started again, it counts again (and it is a candidate again, not the leader).

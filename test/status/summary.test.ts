@@ -38,7 +38,7 @@ const cases: { name: string; relayNodes: RelayNode[]; stale?: Map<string, string
   { name: 'two of three control-plane nodes run it: 2/3, False naming the third', relayNodes: fleet, want: { ready: '2/3', status: 'False', reason: 'NodesNotReady', message: /^2\/3 nodes ready; not ready: cp-3 \(Failing\)$/ } },
   { name: 'every reporting node ready: True', relayNodes: fleet.slice(0, 2), want: { ready: '2/2', status: 'True', reason: 'AllNodesReady', message: /^2\/2 nodes ready$/ } },
   { name: 'no node reports it: 0/0, NoNodes', relayNodes: [], want: { ready: '0/0', status: 'False', reason: 'NoNodes', message: /nodeSelector/ } },
-  { name: 'a stale node counts as not ready, named with why', relayNodes: fleet.slice(0, 2), stale: new Map([['cp-2', 'controller lease not renewed for 130 s']]), want: { ready: '1/2', status: 'False', reason: 'NodesNotReady', message: /cp-2 \(Running, stale: controller lease not renewed for 130 s\)/ } },
+  { name: 'a stale node counts as not ready, named with why', relayNodes: fleet.slice(0, 2), stale: new Map([['cp-2', 'controller lease not renewed for over 120 s']]), want: { ready: '1/2', status: 'False', reason: 'NodesNotReady', message: /cp-2 \(Running, stale: controller lease not renewed for over 120 s\)/ } },
   {
     name: 'a report on an older Relay of the same name (other uid) does not count',
     relayNodes: [relayNode('cp-1', entry('sched', true)), relayNode('cp-2', entry('sched', true, 'uid-of-the-deleted-one'))],

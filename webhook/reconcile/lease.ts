@@ -101,7 +101,9 @@ export function staleByLease(i: LeaseStaleInput): Map<string, string> {
     }
     const seen = i.seen?.get(holder);
     const age = seen && seen.renewMs === r.at ? now - seen.seenAt : now - r.at;
-    if (age > r.durationMs + graceMs) out.set(holder, `controller lease not renewed for ${Math.round(age / 1000)} s`);
+    // The reason names the stated time, not the age: it goes into the Relays' Ready message, which would
+    // otherwise change (and be rewritten to every watcher) at each sweep while the node stays stale.
+    if (age > r.durationMs + graceMs) out.set(holder, `controller lease not renewed for over ${Math.round((r.durationMs + graceMs) / 1000)} s`);
   }
   if (now - i.watchingSince.getTime() > defaultDurationMs + graceMs) {
     for (const n of i.nodes) if (!renewed.has(n)) out.set(n, 'no controller lease');

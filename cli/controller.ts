@@ -167,16 +167,20 @@ async function startNodeSide(
  */
 async function startElected(
   c: ControllerConfig,
-  d: { kc: KubeConfig; relays: InformerRelayCatalog; log: Logger; onRestart: (resource: string) => void },
+  d: { kc: KubeConfig; relays: InformerRelayCatalog; log: Logger; onRestart: (resource: string) => void; registry: ControllerMetrics['registry'] },
   stops: (() => Promise<void>)[],
 ): Promise<void> {
   const { startElection } = await import('../webhook/cluster/election.js');
   const { startClusterStatus } = await import('../webhook/cluster/index.js');
+  const { ClusterMetrics } = await import('../webhook/cluster/metrics.js');
+  const metrics = new ClusterMetrics(d.registry);
   const log = d.log.child({ component: 'cluster' });
   const identity = c.nodeName ? `${c.nodeName}/${os.hostname()}` : os.hostname();
   const election = startElection({
     kc: d.kc, namespace: c.namespace, identity, log, leaseSeconds: c.leaderLeaseSeconds,
+    onLeading: (leading) => metrics.elected.set(leading ? 1 : 0),
     lead: () => startClusterStatus({
+      onWrite: (result) => metrics.summaryWrites.inc({ result }),
       kc: d.kc, catalog: d.relays, namespace: c.namespace, log, onRestart: d.onRestart,
       sweepMs: Math.min(60, c.leaseRenewSeconds) * 1000,
       leaseDurationSeconds: c.leaseDurationSeconds, leaseGraceSeconds: c.leaseGraceSeconds,
@@ -243,7 +247,7 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
     }
     if (c.reconcile) await startNodeSide(c, { kc, relays, namespaces, metrics, log }, stops);
     else log.info('node reconcile off (SOCAT_RELAY_RECONCILE=false)');
-    if (c.serveAdmission) await startElected(c, { kc, relays, log, onRestart }, stops);
+    if (c.serveAdmission) await startElected(c, { kc, relays, log, onRestart, registry: metrics.registry }, stops);
     else log.info('reconcile only (SOCAT_RELAY_SERVE_ADMISSION=false): no webhook, not a candidate for the election');
     return { address: address ?? metricsAddress, metricsAddress, drain, stop: stopAll };
   } catch (e) {

@@ -11,11 +11,13 @@ import { REPO_ROOT } from '../harness/binaries.js';
 import { markdownFiles } from '../manifests/docs.js';
 import { createMetrics } from '../../webhook/metrics.js';
 import { ReconcileMetrics } from '../../webhook/reconcile/metrics.js';
+import { ClusterMetrics } from '../../webhook/cluster/metrics.js';
 import { AgentMetrics } from '../../node-agent/metrics.js';
 
 function registered(): Set<string> {
   const controller = createMetrics({ defaultMetrics: true });
   new ReconcileMetrics(controller.registry);
+  new ClusterMetrics(controller.registry);
   const agent = new AgentMetrics(new Registry());
   return new Set([...controller.registry.getMetricsAsArray(), ...agent.registry.getMetricsAsArray()].map((m) => m.name));
 }

@@ -46,6 +46,8 @@ export interface ElectionOptions {
   leaseSeconds?: number;
   /** Runs when this candidate becomes the leader; its result's stop() runs when it stops leading. */
   lead: () => Promise<{ stop(): Promise<void> }>;
+  /** Told on every change: true once elected, false once it stopped leading. */
+  onLeading?: (leading: boolean) => void;
   now?: () => number;
 }
 
@@ -108,12 +110,11 @@ export function startElection(o: ElectionOptions): Election {
   let observed: Observed | undefined;
   let leader: { stop(): Promise<void> } | undefined;
   let [lastRenewed, stopped] = [0, false];
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
+  let [timer, running]: [NodeJS.Timeout | undefined, Promise<void> | undefined] = [undefined, undefined];
   const stopLeading = async (why: string): Promise<void> => {
     const l = leader;
     leader = undefined;
-    if (l) log.warn({ lease: where, identity, why }, 'no longer the leader');
+    if (l) { log.warn({ lease: where, identity, why }, 'no longer the leader'); o.onLeading?.(false); }
     await l?.stop();
   };
   const attempt = async (): Promise<void> => {
@@ -127,6 +128,7 @@ export function startElection(o: ElectionOptions): Election {
     if (leader) return;
     log.info({ lease: where, identity }, 'elected: this controller now writes the Relays\' summaries');
     leader = await o.lead();
+    o.onLeading?.(true);
   };
   const tick = (): void => {
     running = attempt().catch(async (e: unknown) => {

@@ -29,6 +29,8 @@ export interface ClusterStatusOptions {
   leaseDurationSeconds?: number;
   leaseGraceSeconds?: number;
   onRestart?: (resource: string) => void;
+  /** Counts the summary writes (success, error). */
+  onWrite?: (result: 'success' | 'error') => void;
 }
 
 export interface ClusterStatus {
@@ -98,7 +100,9 @@ export async function startClusterStatus(o: ClusterStatusOptions): Promise<Clust
       const relay = catalog.get(name);
       if (!relay || !fleet || !catalog.synced() || !fleet.relayNodes.synced()) return; // the sweep queues it again
       index ??= reportsByRelay(fleet.relayNodes.list());
-      await write(name, summaryWrite(relay, relaySummary(relay, index.get(name) ?? [], new Date().toISOString(), fleet.stale())));
+      const w = summaryWrite(relay, relaySummary(relay, index.get(name) ?? [], new Date().toISOString(), fleet.stale()));
+      if (!w.apply && !w.clearNodes) return;
+      await write(name, w).then(() => o.onWrite?.('success'), (e: unknown) => { o.onWrite?.('error'); throw e; });
     },
     onError: (name, err, retryInMs) => log.warn({ relay: name, err: (err as Error).message, retryInMs }, 'relay summary not written: retrying'),
   });

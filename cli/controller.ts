@@ -18,7 +18,7 @@ import { formatProblem, parseDocuments, validateRelay, ParseError, type Relay } 
 import { makeWebhookCerts } from '../certs/selfsigned.js';
 import { writeCerts } from '../certs/write.js';
 import { ConfigError, HelpRequested, configUsage, loadConfig, type ControllerConfig } from '../webhook/config.js';
-import { createMetrics, type ControllerMetrics } from '../webhook/metrics.js';
+import { createMetrics, observeRelays, type ControllerMetrics } from '../webhook/metrics.js';
 import { StaticCatalog } from '../webhook/catalog/catalog.js';
 import { InformerRelayCatalog, NamespaceLabels } from '../webhook/catalog/informer.js';
 import { chooseSidecarMode, serverGitVersion } from '../webhook/catalog/sidecar-mode.js';
@@ -202,6 +202,7 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
   const metrics = createMetrics({ defaultMetrics: true });
   const onRestart = (resource: string): void => metrics.watchRestarts.inc({ resource });
   const relays = new InformerRelayCatalog({ kc, log, onRestart });
+  observeRelays(metrics.registry, relays); // socat_relay_relay_ready{relay}, read from this cache at scrape time
   const namespaces = new NamespaceLabels({ kc, log, onRestart });
 
   const drain = new Drain();

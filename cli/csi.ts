@@ -2,15 +2,15 @@
 // folder read-only into the pods allowed to consume it. Runs as root in its own privileged container
 // of the agent pod (mounting needs CAP_SYS_ADMIN and Bidirectional mount propagation), beside the
 // unprivileged socat supervisor. Serves /healthz on the node's loopback for the container's liveness
-// probe: a CSI Probe over its own socket.
-import { readFileSync } from 'node:fs';
+// probe (a CSI Probe over its own socket), and /metrics beside it (node-agent/csi/metrics.ts).
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { packageVersion } from '../lib/build-info.js';
 import { createLogger } from '../lib/log.js';
 import { Driver } from '../node-agent/csi/driver.js';
 import { CsiHealth } from '../node-agent/csi/health.js';
+import { CsiMetrics } from '../node-agent/csi/metrics.js';
 import { SystemMounter } from '../node-agent/csi/mount.js';
 import { PluginServer, pluginPaths } from '../node-agent/csi/server.js';
 import { AgentHttpServer, listenSetting } from '../node-agent/http.js';
@@ -33,7 +33,8 @@ const USAGE = `usage: socat-relay csi [--config-dir DIR] [--socket-dir DIR] [--k
   --no-register       serve CSI only, no registration socket (for csi-sanity)
   --health-listen HOST:PORT
                       GET /healthz: 200 when a CSI Probe over the plugin's own socket
-                      answers ready, else 503 with why   default ${DEFAULT_HEALTH_LISTEN} ('' or 'off' disables)
+                      answers ready, else 503 with why; GET /metrics: the plugin's
+                      calls by method and code   default ${DEFAULT_HEALTH_LISTEN} ('' or 'off' disables)
   --log-level LEVEL   default info (env LOG_LEVEL)
 Needs root. Mounts made stay when the plugin stops or restarts; the kubelet unpublishes them.
 `;
@@ -90,20 +91,6 @@ export function parseCsiArgs(args: string[], env: NodeJS.ProcessEnv, host: () =>
   };
 }
 
-/** The version in the package.json above this file (source tree or the image's /app). */
-function packageVersion(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++, dir = path.dirname(dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'socat-relay' && pkg.version) return pkg.version;
-    } catch {
-      // not here: one folder up
-    }
-  }
-  return 'unknown';
-}
-
 export async function run(args: string[], io: CommandIO): Promise<number> {
   const a = parseOrExit<CsiArgs>('csi', USAGE, io, () => parseCsiArgs(args, io.env));
   if (typeof a === 'number') return a;
@@ -116,8 +103,9 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   const paths = pluginPaths(a.kubeletDir, a.driverName);
   let fail: (code: number) => void = () => undefined;
   const failed = new Promise<number>((resolve) => { fail = resolve; });
+  const metrics = new CsiMetrics();
   const server = new PluginServer({
-    driver, driverName: a.driverName, csiSocket: paths.csiSocket, log,
+    driver, driverName: a.driverName, csiSocket: paths.csiSocket, log, metrics,
     ...(a.register ? { registrationSocket: paths.registrationSocket } : {}),
     // The kubelet refused us: exit non-zero so the container is restarted and registers again.
     onRegistrationFailed: () => fail(1),
@@ -126,7 +114,7 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   // same (the kubelet's root folder is mounted at its own path), so a plugin the kubelet cannot reach
   // fails its probe too.
   const checker = new CsiHealth({ socket: server.endpoint, log });
-  const health = a.healthListen ? new AgentHttpServer({ ...a.healthListen, unhealthy: () => checker.check() }) : undefined;
+  const health = a.healthListen ? new AgentHttpServer({ ...a.healthListen, registry: metrics.registry, unhealthy: () => checker.check() }) : undefined;
   const signalled = new Promise<number>((resolve) => {
     const onSignal = (sig: NodeJS.Signals): void => {
       log.info({ signal: sig }, 'stopping (mounts stay in place)');

@@ -68,7 +68,7 @@ export class Agent {
     this.now = opts.now ?? Date.now;
     this.startedAt = new Date(this.now()).toISOString();
     this.registry = opts.registry ?? new Registry();
-    this.metrics = new AgentMetrics(this.registry);
+    this.metrics = new AgentMetrics(this.registry, { socketDir: opts.socketDir });
     this.supervisor = new Supervisor({
       socatPath: opts.socatPath,
       log: opts.log,

@@ -1,5 +1,5 @@
 // The agent pod's HTTP endpoints on the node's loopback: /healthz, and /metrics where a registry is
-// given (the agent container: both; the CSI plugin container: /healthz only). Nothing else is served.
+// given (the agent container: its AgentMetrics; the CSI plugin container: its CsiMetrics). Nothing else is served.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';

@@ -1,6 +1,31 @@
-// The agent's Prometheus metrics (served on its loopback /metrics).
-import { Counter, Gauge, Registry } from 'prom-client';
+// The agent's Prometheus metrics (served on its loopback /metrics): its relays, socat_relay_build_info
+// and the standard process_* / nodejs_* metrics of its own process. Alerts and a dashboard over
+// these names: mixin/.
+import { lstat } from 'node:fs/promises';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { buildInfo } from '../lib/build-info.js';
+import { socketPath } from '../node-contract/index.js';
 import type { RelayProcess } from './supervisor.js';
+
+export interface AgentMetricsOptions {
+  /** The relay folders' root: relay_ready checks `<socketDir>/<relay>/socket`. Without it, ready = running. */
+  socketDir?: string;
+  /** process_* and nodejs_* of this process (default true). */
+  defaultMetrics?: boolean;
+}
+
+/** Pure: a relay is ready when its socat runs and its socket is in place (what a consumer connects to). */
+export function relayReady(running: boolean, socketPresent: boolean): 0 | 1 {
+  return running && socketPresent ? 1 : 0;
+}
+
+async function isSocket(file: string): Promise<boolean> {
+  try {
+    return (await lstat(file)).isSocket();
+  } catch {
+    return false;
+  }
+}
 
 export class AgentMetrics {
   readonly wanted: Gauge;
@@ -11,10 +36,31 @@ export class AgentMetrics {
   readonly hasError: Gauge<'relay'>;
   readonly fileErrors: Gauge;
   readonly connections: Counter<'relay'>;
+  /** 1 when the relay's socat runs and its socket exists (checked at scrape time), else 0. */
+  readonly ready: Gauge<'relay'>;
   private readonly known = new Set<string>();
+  /** The last update's relays and whether their socat ran. */
+  private lastRunning = new Map<string, boolean>();
 
-  constructor(readonly registry: Registry) {
+  constructor(readonly registry: Registry, opts: AgentMetricsOptions = {}) {
     const registers = [registry];
+    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+    buildInfo(registry, 'agent');
+    const procs = (): Map<string, boolean> => this.lastRunning;
+    const socketDir = opts.socketDir;
+    this.ready = new Gauge({
+      name: 'socat_relay_agent_relay_ready',
+      help: '1 when the relay\'s socat is running and its socket is in place (what consumers connect to; checked at scrape time), else 0',
+      labelNames: ['relay'], registers,
+      async collect() {
+        // Without a socket folder (tests of the counters alone) a running socat counts as ready.
+        const socketPresent = async (name: string, running: boolean): Promise<boolean> =>
+          socketDir === undefined || (running && await isSocket(socketPath(socketDir, name)));
+        const values = await Promise.all([...procs()].map(async ([name, running]) => [name, relayReady(running, await socketPresent(name, running))] as const));
+        this.reset();
+        for (const [name, v] of values) this.set({ relay: name }, v);
+      },
+    });
     this.wanted = new Gauge({ name: 'socat_relay_agent_relays_wanted', help: 'Valid relays in the config folder', registers });
     this.running = new Gauge({ name: 'socat_relay_agent_relays_running', help: 'Relays whose socat is running', registers });
     this.up = new Gauge({ name: 'socat_relay_agent_relay_up', help: '1 when the relay\'s socat is running, else 0', labelNames: ['relay'], registers });
@@ -29,6 +75,7 @@ export class AgentMetrics {
     this.fileErrors.set(fileErrors);
     this.running.set(procs.filter((p) => p.running).length);
     const seen = new Set<string>();
+    this.lastRunning = new Map(procs.map((p) => [p.name, p.running]));
     for (const p of procs) {
       seen.add(p.name);
       this.known.add(p.name);

@@ -9,6 +9,7 @@ import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnary
 import type { Logger } from '../../lib/log.js';
 import type { Driver } from './driver.js';
 import { CsiError } from './errors.js';
+import type { CsiMetrics } from './metrics.js';
 import { loadServices, type PluginInfo, type RegistrationStatus } from './proto.js';
 
 /** The CSI versions announced at registration. */
@@ -33,6 +34,8 @@ export interface PluginServerOptions {
   log: Logger;
   /** Called when the kubelet reports that registration failed: the process should exit so it is restarted. */
   onRegistrationFailed: (error: string) => void;
+  /** Counts every answered call by method and code (socat_relay_csi_calls_total). */
+  metrics?: CsiMetrics;
 }
 
 type Handler = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => void;
@@ -43,7 +46,7 @@ function toServiceError(e: unknown): Partial<ServiceError> {
 }
 
 /** Wraps a driver method: its result or its CsiError becomes the answer; anything else is INTERNAL and logged. */
-function unary(log: Logger, method: string, fn: (req: never) => unknown): Handler {
+function unary(log: Logger, method: string, fn: (req: never) => unknown, metrics?: CsiMetrics): Handler {
   return (call, callback) => {
     let result: Promise<unknown>;
     try {
@@ -52,9 +55,13 @@ function unary(log: Logger, method: string, fn: (req: never) => unknown): Handle
       result = Promise.reject(e);
     }
     result.then(
-      (res) => callback(null, res),
+      (res) => {
+        metrics?.observe(method, status.OK);
+        callback(null, res);
+      },
       (e: unknown) => {
         const err = toServiceError(e);
+        metrics?.observe(method, err.code!);
         if (e instanceof CsiError) log.info({ method, code: status[err.code!], err: err.details }, 'call refused');
         else log.error({ method, err: (e as Error)?.stack ?? String(e) }, 'call failed');
         callback(err, null);
@@ -106,20 +113,20 @@ export class PluginServer {
 
   /** Serves CSI, then registers. Leaves no socket behind when it fails. */
   async start(): Promise<void> {
-    const { driver, log } = this.opts;
+    const { driver, log, metrics } = this.opts;
     const svc = loadServices();
     const csi = new Server();
     const identity: UntypedServiceImplementation = {
-      GetPluginInfo: unary(log, 'GetPluginInfo', () => driver.getPluginInfo()),
-      GetPluginCapabilities: unary(log, 'GetPluginCapabilities', () => driver.getPluginCapabilities()),
-      Probe: unary(log, 'Probe', () => driver.probe()),
+      GetPluginInfo: unary(log, 'GetPluginInfo', () => driver.getPluginInfo(), metrics),
+      GetPluginCapabilities: unary(log, 'GetPluginCapabilities', () => driver.getPluginCapabilities(), metrics),
+      Probe: unary(log, 'Probe', () => driver.probe(), metrics),
     };
     const node: UntypedServiceImplementation = {
-      NodePublishVolume: unary(log, 'NodePublishVolume', (r) => driver.nodePublishVolume(r)),
-      NodeUnpublishVolume: unary(log, 'NodeUnpublishVolume', (r) => driver.nodeUnpublishVolume(r)),
-      NodeGetVolumeStats: unary(log, 'NodeGetVolumeStats', (r) => driver.nodeGetVolumeStats(r)),
-      NodeGetCapabilities: unary(log, 'NodeGetCapabilities', () => driver.nodeGetCapabilities()),
-      NodeGetInfo: unary(log, 'NodeGetInfo', () => driver.nodeGetInfo()),
+      NodePublishVolume: unary(log, 'NodePublishVolume', (r) => driver.nodePublishVolume(r), metrics),
+      NodeUnpublishVolume: unary(log, 'NodeUnpublishVolume', (r) => driver.nodeUnpublishVolume(r), metrics),
+      NodeGetVolumeStats: unary(log, 'NodeGetVolumeStats', (r) => driver.nodeGetVolumeStats(r), metrics),
+      NodeGetCapabilities: unary(log, 'NodeGetCapabilities', () => driver.nodeGetCapabilities(), metrics),
+      NodeGetInfo: unary(log, 'NodeGetInfo', () => driver.nodeGetInfo(), metrics),
     };
     csi.addService(svc.Identity.service, identity);
     csi.addService(svc.Node.service, node);
@@ -133,7 +140,7 @@ export class PluginServer {
           GetInfo: unary(log, 'GetInfo', (): PluginInfo => {
             log.info('kubelet asked for the plugin info');
             return { type: 'CSIPlugin', name: this.opts.driverName, endpoint: this.endpoint, supported_versions: SUPPORTED_VERSIONS };
-          }),
+          }, metrics),
           NotifyRegistrationStatus: unary(log, 'NotifyRegistrationStatus', (r: RegistrationStatus) => {
             if (r.plugin_registered === true) {
               log.info('registered with the kubelet');
@@ -143,7 +150,7 @@ export class PluginServer {
               setImmediate(() => this.opts.onRegistrationFailed(error));
             }
             return {};
-          }),
+          }, metrics),
         });
         this.reg = reg;
         await this.listen(reg, this.opts.registrationSocket);

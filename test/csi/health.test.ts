@@ -163,11 +163,19 @@ describe('socat-relay csi --health-listen (the command, as root in a private mou
     await ns?.destroy();
   });
 
-  test('the plugin serves /healthz on its --health-listen address: 200 while it serves', async () => {
+  test('the plugin serves /healthz on its --health-listen address: 200 while it serves; /metrics beside it counts its calls', async () => {
     assert.ok(plugin.health, `the plugin logged the address it serves /healthz on:\n${plugin.proc.logTail()}`);
     assert.match(plugin.health!, /^127\.0\.0\.1:\d+$/);
+    const probes = async (): Promise<number> => {
+      const m = await httpCall(plugin.health!, '/metrics');
+      assert.equal(m.status, 200);
+      assert.match(m.body, /^socat_relay_build_info\{version="[^"]+",component="csi"\} 1$/m);
+      assert.match(m.body, /^process_resident_memory_bytes \d+/m);
+      return Number(/^socat_relay_csi_calls_total\{method="Probe",code="OK"\} (\d+)$/m.exec(m.body)?.[1] ?? 0);
+    };
+    const before = await probes();
     assert.deepEqual(await httpCall(plugin.health!, '/healthz'), { status: 200, body: 'ok\n' });
-    assert.equal((await httpCall(plugin.health!, '/metrics')).status, 404);
+    assert.equal(await probes(), before + 1, 'the health check\'s Probe went over the CSI socket and was counted');
   });
 
   test('a second plugin on the same health address exits 1 and leaves the running plugin\'s sockets alone', async () => {

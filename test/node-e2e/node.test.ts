@@ -4,15 +4,20 @@
 // in order on it, and the end checks that nothing it made is left on the host.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import {
   ApiError, applyAll, killPids, links, mountsUnder, netnsNames, nodeUnavailable, processesMentioning, readManifests, skipUnlessControlPlane, waitFor,
 } from '../harness/index.js';
 import { pluginPaths } from '../../node-agent/csi/server.js';
-import { sidecarName, socketPath } from '../../relay/index.js';
+import { CONSUME_LABEL, INJECTED_ANNOTATION, sidecarName, socketPath } from '../../relay/index.js';
 import {
-  AGENT_POD, applyRelay, consumerPod, createConsumer, deletePod, startCluster, waitForPodRunning, type Cluster,
+  AGENT_POD, AGENT_PORT, applyRelay, consumerPod, CONTROL_PLANE_LABEL, CONTROL_PLANE_TAINT, createConsumer, deletePod, startCluster, waitForPodRunning, WORKLOAD_CONTROLLERS, type Cluster,
 } from '../harness/index.js';
+import {
+  consumedRelays, EXAMPLES_DIR, failedCreates, injectionProblems, kubectl, placeholderNode, podsOf, projectedCredentials, render, scheduled, sidecarsNotRunning, tokenClaims,
+  waitForPods, WORKLOAD_KINDS, writeOverlay, type Target,
+} from './examples.js';
 import { startNodeServices, TCP_GREETING, type NodeServices } from './services.js';
 
 const required = process.env.CI === 'true' || process.env.REQUIRE_APISERVER === '1';
@@ -24,7 +29,7 @@ const ALLOWED = 'e2e-consumers';
 const DENIED = 'e2e-others';
 const RESTRICTED = 'e2e-restricted';
 const TCP = 'node-tcp';
-const UDP_ONE_WAY = 'node-syslog';
+const UDP_ONE_WAY = 'e2e-syslog';   // not node-syslog: the syslog-udp example's Relay has that name
 const UDP_RR = 'node-dns';
 const CONSUMER = 'consumer';
 const TCP_PORT = 8080;
@@ -66,7 +71,11 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
   before(async () => {
     if (missing) throw new Error(`the real-node suite is required here (CI/REQUIRE_APISERVER) but: ${missing}`);
     svc = await startNodeServices();
+    // A kubeadm control-plane node with the workload controllers and a scheduler, for the examples at the end.
     c = await startCluster({
+      controllers: WORKLOAD_CONTROLLERS,
+      scheduler: true,
+      controlPlaneNode: true,
       namespaces: [{ name: ALLOWED }, { name: DENIED }, { name: RESTRICTED, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } }],
     });
     baseDir = c.node.dirs.base;
@@ -280,7 +289,9 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
   test('a pod without the label gets nothing', async () => {
     const created = await c.cp.client.create(consumerPod(c, { name: 'plain', namespace: ALLOWED }));
     assert.equal(created.spec.initContainers, undefined);
-    assert.equal(created.spec.volumes, undefined);
+    // Only the ServiceAccount plugin's token volume (the pod keeps its token), nothing of ours.
+    assert.deepEqual(created.spec.volumes?.map((v: AnyObj) => v.name.replace(/-[a-z0-9]{5}$/, '-*')), ['kube-api-access-*']);
+    assert.equal(created.metadata.annotations?.[INJECTED_ANNOTATION], undefined);
     await waitForPodRunning(c, ALLOWED, 'plain');
     await deletePod(c, ALLOWED, 'plain');
   });
@@ -307,5 +318,166 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
     const st = pod.status.initContainerStatuses.find((s: AnyObj) => s.name === sidecarName(TCP));
     assert.ok(st.state.running, 'sidecar still running');
     assert.equal(st.restartCount, 0);
+  });
+  // Every example as a user applies it, on this node made a kubeadm control-plane node (label and
+  // taint) plus a worker: a Node object without a kubelet, so that what the examples place on workers
+  // is created and scheduled too (nothing runs there; the sidecars must run on the real node). The
+  // controller is in CSI mode by now (the CSI test above), as manifests/controller sets it: the
+  // examples' namespaces enforce the restricted Pod Security level.
+  describe('every example under manifests/examples/: kubectl apply -k creates every pod, scheduled, injected, tokens kept, sidecars running', () => {
+    const WORKER = 'e2e-worker';
+    const DOCKER_LABEL = 'example.com/docker';
+    type Place = 'control-plane' | 'worker';
+    // Where each workload's pods must land (one per node listed): none may be missing or Pending.
+    const EXAMPLES: { dir: string; placement: Record<string, Place[]>; drop?: string[] }[] = [
+      { dir: 'kubeadm-control-plane', placement: { 'DaemonSet/prometheus-agent-control-plane': ['control-plane'], 'DaemonSet/prometheus-agent-nodes': ['worker'] } },
+      // No monitoring.coreos.com CRDs in the repository: the PodMonitor is left out (test/manifests checks its schema).
+      { dir: 'kubeadm-control-plane/prometheus-operator', placement: { 'DaemonSet/control-plane-metrics-gateway': ['control-plane'] }, drop: ['PodMonitor'] },
+      { dir: 'docker-metrics', placement: { 'DaemonSet/docker-metrics-agent': ['control-plane', 'worker'] } },
+      { dir: 'syslog-udp', placement: { 'Deployment/log-shipper': ['worker'] } },
+      { dir: 'agent-metrics', placement: { 'DaemonSet/socat-relay-agent-scraper': ['control-plane', 'worker'] } },
+    ];
+    const overlays: { dir: string; remove(): void }[] = [];
+    const nodeOf = (p: Place) => (p === 'control-plane' ? c.node.name : WORKER);
+    // Each Relay's node side goes to a loopback service of this test; the agent's own metrics to the agent.
+    const targetOf = (r: AnyObj): Target => {
+      if (r.spec.protocol === 'UDP') return { port: svc.udpSinkPort, kind: 'udp' };
+      if (r.spec.target.port === AGENT_PORT) return { port: c.ports.agent, kind: 'agent-metrics' };
+      return { port: svc.tcpPort, kind: 'greeting' };
+    };
+
+    before(async () => {
+      await c.cp.client.create(placeholderNode(WORKER, { [DOCKER_LABEL]: 'true' }));
+      // The API server taints a new Node not-ready until the node lifecycle controller sees it Ready;
+      // that controller does not run here (nothing would keep a kubelet-less Node's heartbeat).
+      await c.cp.client.request('PATCH', `/api/v1/nodes/${WORKER}`, { body: { spec: { taints: null } }, contentType: 'application/merge-patch+json' });
+      // docker-metrics' README: label the nodes that run Docker (this one too).
+      await c.cp.client.request('PATCH', `/api/v1/nodes/${c.node.name}`, { body: { metadata: { labels: { [DOCKER_LABEL]: 'true' } } }, contentType: 'application/merge-patch+json' });
+      const node = await c.cp.client.get('v1', 'Node', c.node.name);
+      assert.equal(node.metadata.labels[CONTROL_PLANE_LABEL], '', 'labeled as kubeadm labels a control-plane node');
+      assert.deepEqual(node.spec.taints?.filter((t: AnyObj) => t.key === CONTROL_PLANE_LABEL), [CONTROL_PLANE_TAINT]);
+    });
+
+    after(async () => {
+      // The workloads go first (the garbage collector takes their pods), so the node's stop does not
+      // race a DaemonSet controller that remakes them.
+      for (const o of overlays.splice(0).reverse()) {
+        await kubectl(c, ['delete', '-k', o.dir, '--wait=false', '--ignore-not-found']);
+        o.remove();
+      }
+    });
+
+    test('the list below covers every example folder', () => {
+      const dirs: string[] = [];
+      const walk = (d: string) => {
+        if (existsSync(path.join(d, 'kustomization.yaml'))) dirs.push(path.relative(EXAMPLES_DIR, d));
+        for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(d, e.name));
+      };
+      walk(EXAMPLES_DIR);
+      assert.deepEqual(dirs.sort(), EXAMPLES.map((e) => e.dir).sort());
+    });
+
+    for (const ex of EXAMPLES) {
+      test(`${ex.dir}: every workload's pods created where they belong, scheduled, injected with their token, sidecars running and relaying`, async (t) => {
+        const exampleDir = path.join(EXAMPLES_DIR, ex.dir);
+        const objects = await render(c, exampleDir);
+        const overlay = writeOverlay({
+          exampleDir, objects, image: c.node.image.image, pauseImage: c.node.image.pauseImage, targetOf,
+          drop: objects.filter((o) => ex.drop?.includes(o.kind)),
+        });
+        overlays.push(overlay);
+        const applied = await kubectl(c, ['apply', '-k', overlay.dir]);
+        assert.equal(applied.code, 0, `kubectl apply -k: ${applied.stderr}`);
+        const relays = new Map(objects.filter((o) => o.kind === 'Relay').map((r) => [r.metadata.name as string, r]));
+        const ownRelays = new Set(relays.keys());
+        const workloads = objects.filter((o) => WORKLOAD_KINDS.has(o.kind));
+        assert.deepEqual(workloads.map((w) => `${w.kind}/${w.metadata.name}`).sort(), Object.keys(ex.placement).sort(), 'the workloads this test expects');
+        for (const w of workloads) {
+          const id = `${w.kind}/${w.metadata.name}`;
+          const ns = w.metadata.namespace as string;
+          const want = ex.placement[id]!.map(nodeOf).sort();
+          const outcome = await waitForPods(c, ns, `${id}: one pod on each of ${want.join(', ')}, scheduled, its sidecars running on ${c.node.name}`, async () => {
+            // A refusal of ours ends the wait at once.
+            const refused = (await failedCreates(c, w, ownRelays)).unexpected;
+            if (refused.length > 0) return { refused, pods: [] as AnyObj[] };
+            const ps = await podsOf(c, w);
+            if (JSON.stringify(ps.map((p) => p.spec.nodeName ?? '').sort()) !== JSON.stringify(want)) return undefined;
+            if (!ps.every(scheduled)) return undefined;
+            return ps.every((p) => p.spec.nodeName !== c.node.name || sidecarsNotRunning(p).length === 0) ? { refused, pods: ps } : undefined;
+          });
+          assert.deepEqual(outcome.refused, [], `${id}: no FailedCreate`);
+          const { pods } = outcome;
+          const { catalogLag } = await failedCreates(c, w, ownRelays);
+          // Known: the webhook refuses a pod whose Relay the same apply created a moment before, while
+          // its catalog's watch has not delivered that Relay yet (the controller's retry then makes
+          // the pod). Reported; recorded here, not hidden.
+          for (const l of catalogLag) t.diagnostic(`catalog lag: ${l}`);
+          for (const p of pods) {
+            const name = `${id} pod ${p.metadata.name}`;
+            assert.ok(consumedRelays(p.metadata).length > 0, `${name} is labeled`);
+            assert.deepEqual(injectionProblems(p), [], name);
+            if (p.spec.nodeName !== c.node.name) continue;
+            for (const relay of consumedRelays(p.metadata)) {
+              const r = relays.get(relay);
+              assert.ok(r, `${name}: relay ${relay} is in the example`);
+              const sidecar = sidecarName(relay);
+              const [pid] = await c.node.containerPids(await c.node.containerId(ns, p.metadata.name, sidecar));
+              assert.ok(pid, `${name}: ${sidecar} has a process`);
+              if (p.spec.automountServiceAccountToken !== false) {
+                // The kubelet got the pod's token and kube-root-ca.crt and projected them into our sidecar too.
+                const { token, caCrt } = projectedCredentials(pid!);
+                const claims = tokenClaims(token);
+                assert.equal(claims.sub, `system:serviceaccount:${ns}:${p.spec.serviceAccountName ?? 'default'}`);
+                assert.equal(claims['kubernetes.io']?.pod?.name, p.metadata.name);
+                assert.equal(caCrt, readFileSync(path.join(c.cp.dir, 'ca.crt'), 'utf8'));
+                const review = await c.cp.client.request<AnyObj>('POST', '/apis/authentication.k8s.io/v1/tokenreviews', { body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } } });
+                assert.equal(review.status?.authenticated, true, `${name}: the projected token authenticates: ${JSON.stringify(review.status)}`);
+              }
+              // Through the sidecar (socat in the pod's network namespace) to the node's loopback service,
+              // once the agent serves the Relay the apply just made (the sidecar may run before that).
+              await waitFor(`the agent to serve ${relay}`, () => existsSync(socketPath(c.socketDir, relay)), { timeoutMs: 60_000, intervalMs: 250 });
+              const listen = r!.spec.listen?.port ?? r!.spec.target.port;
+              const t = targetOf(r!);
+              const viaSidecar = (argv: string[], input: string) => c.node.exec(ns, p.metadata.name, sidecar, ['/usr/bin/socat', ...argv], { input, timeoutMs: 30_000 });
+              let last: { stdout: string; stderr: string } = { stdout: '', stderr: '' };
+              const answered = (what: string, argv: string[], input: string, ok: (out: string) => boolean) =>
+                waitFor(what, async () => {
+                  last = await viaSidecar(argv, input);
+                  return ok(last.stdout);
+                }, { timeoutMs: 30_000, intervalMs: 1000 }).catch(() => assert.fail(`${name}: ${what}: ${JSON.stringify(last.stdout.slice(0, 300))} ${last.stderr}`));
+              if (t.kind === 'greeting') {
+                await answered(`the node's service answers through ${relay}`, ['-T5', '-', `TCP:127.0.0.1:${listen}`], `${relay}\n`, (out) => out.trim() === `${TCP_GREETING}: ${relay}`);
+              } else if (t.kind === 'agent-metrics') {
+                await answered(`the agent's own metrics through ${relay}`, ['-T5', '-', `TCP:127.0.0.1:${listen}`], 'GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n',
+                  (out) => /^HTTP\/1\.[01] 200/.test(out) && /socat_relay_/.test(out));
+              } else {
+                const word = `example-${relay}-${p.metadata.name}`;
+                await answered(`${word} at the node's service`, ['-u', '-', `UDP-SENDTO:127.0.0.1:${listen}`], word, () => svc.received.includes(word));
+              }
+            }
+          }
+        }
+      });
+    }
+
+    test('a labeled pod of a control-plane relay without the control-plane toleration: kubectl shows the admission warning; with it, none', async () => {
+      // Runs after the kubeadm example (its Relays and namespace exist).
+      const pod: AnyObj = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'no-toleration', namespace: 'monitoring', labels: { [CONSUME_LABEL]: 'kube-scheduler' } },
+        spec: {
+          securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [{ name: 'app', image: c.node.image.image, securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+        },
+      };
+      const warned = await kubectl(c, ['create', '--dry-run=server', '-f', '-'], JSON.stringify(pod));
+      assert.equal(warned.code, 0, warned.stderr);
+      assert.match(warned.stderr, /Warning: socat-relay: relay kube-scheduler needs a toleration of node-role\.kubernetes\.io\/control-plane:NoSchedule/, warned.stderr);
+      pod.spec.tolerations = [{ key: CONTROL_PLANE_LABEL, operator: 'Exists', effect: 'NoSchedule' }];
+      const quiet = await kubectl(c, ['create', '--dry-run=server', '-f', '-'], JSON.stringify(pod));
+      assert.equal(quiet.code, 0, quiet.stderr);
+      assert.doesNotMatch(quiet.stderr, /needs a toleration/, quiet.stderr);
+    });
   });
 });

@@ -1,11 +1,12 @@
 // The HTTPS server: express over https.createServer (TLS 1.2+), the certificate from files reloaded in
 // place with setSecureContext. start() → the bound address (port 0 in tests); stop() closes it all.
+import { X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from '../../lib/log.js';
-import type { ControllerMetrics } from '../metrics.js';
+import { recordCertificate, type ControllerMetrics } from '../metrics.js';
 import { createApp, type AppDeps } from './app.js';
 import { CertWatcher, type CertPair } from './certwatcher.js';
 import { close, listen } from './listen.js';
@@ -39,6 +40,7 @@ export class WebhookServer {
       log: o.log,
       onChange: (pair) => {
         this.server?.setSecureContext({ ...TLS_OPTIONS, cert: pair.cert, key: pair.key });
+        this.recordValidity(pair);
         o.metrics.certReloads.inc({ result: 'ok' });
         this.events.emit('certificate-reloaded');
       },
@@ -52,6 +54,7 @@ export class WebhookServer {
   /** Loads the certificate (fatal when unusable), listens, starts watching the files. */
   async start(): Promise<AddressInfo> {
     const pair: CertPair = await this.certs.load();
+    this.recordValidity(pair);
     const app = createApp({
       ...this.o,
       ready: () => {
@@ -66,6 +69,11 @@ export class WebhookServer {
     this.certs.start();
     this.o.log.info({ address: addr.address, port: addr.port }, 'webhook server listening');
     return addr;
+  }
+
+  /** The certificate in use → socat_relay_certificate_{expiry,not_before}_timestamp_seconds (checkPair parsed it already). */
+  private recordValidity(pair: CertPair): void {
+    recordCertificate(this.o.metrics.registry, new X509Certificate(pair.cert));
   }
 
   /** Re-reads the certificate files now (the watch and the poll do this on their own). */

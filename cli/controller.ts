@@ -1,10 +1,14 @@
 // socat-relay controller: the webhook server over the relay catalog, plus the node reconcile.
 //   cluster mode: informers over Relays and Namespaces, sidecar mode from /version, startReconcile
-//                 (webhook/reconcile) when SOCAT_RELAY_RECONCILE is on;
+//                 (webhook/reconcile) when SOCAT_RELAY_RECONCILE is on; a serving controller stands
+//                 for election (webhook/cluster/); SOCAT_RELAY_SERVE_ADMISSION=false runs the
+//                 reconcile alone (no webhook port, no serving key, never elected);
 //   local mode (--relays FILE [--self-signed DIR]): a static catalog from the file, no cluster, no
 //                 reconcile — to try the webhook on a laptop.
 // SIGTERM/SIGINT: /readyz fails at once, the servers keep answering for the drain period
 // (SOCAT_RELAY_SHUTDOWN_DRAIN_SECONDS), then they and the informers stop and the process exits 0.
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -23,8 +27,7 @@ import { MetricsServer } from '../webhook/server/metrics-server.js';
 import { RelayLookup } from '../webhook/server/catalog-miss.js';
 import { liveRelayGetter } from '../webhook/catalog/live.js';
 import { Drain, gracefulShutdown } from '../webhook/server/shutdown.js';
-import { startNodePrune } from '../webhook/reconcile/prune.js';
-import { startControllerLeases } from '../webhook/reconcile/lease-kube.js';
+import { startControllerLease } from '../webhook/reconcile/lease-kube.js';
 import { MetricsAuthorizer, kubeReviewer } from '../webhook/metrics-auth.js';
 import { CertificateError } from '../webhook/server/certwatcher.js';
 import { defaultInjectOptions, type SidecarMode } from '../webhook/admission/index.js';
@@ -136,33 +139,64 @@ async function sidecarMode(c: ControllerConfig, kc: KubeConfig, log: Logger): Pr
 }
 
 /**
- * The node side of the cluster controller: this node's Lease (renewed while it runs; every controller
- * watches them all: webhook/reconcile/lease-kube.ts, lease.ts), the prune sweep and the reconcile. Each
- * stop is pushed to `stops` as soon as its part runs.
+ * The node side of the cluster controller: this node's Lease (renewed while it runs; only the elected
+ * controller watches them: webhook/cluster/leases.ts) and the reconcile, which writes this node's
+ * files and its RelayNode. Each stop is pushed to `stops` as soon as its part runs.
  */
 async function startNodeSide(
   c: ControllerConfig,
-  d: { kc: KubeConfig; relays: InformerRelayCatalog; namespaces: NamespaceLabels; metrics: ControllerMetrics; log: Logger; onRestart: (resource: string) => void },
+  d: { kc: KubeConfig; relays: InformerRelayCatalog; namespaces: NamespaceLabels; metrics: ControllerMetrics; log: Logger },
   stops: (() => Promise<void>)[],
 ): Promise<void> {
-  const { kc, relays, namespaces, metrics, log, onRestart } = d;
-  const leases = await startControllerLeases({
-    kc, namespace: c.namespace, nodeName: c.nodeName, log: log.child({ component: 'lease' }), onRestart,
+  const { kc, relays, namespaces, metrics, log } = d;
+  const lease = await startControllerLease({
+    kc, namespace: c.namespace, nodeName: c.nodeName, log: log.child({ component: 'lease' }),
     durationSeconds: c.leaseDurationSeconds, renewSeconds: c.leaseRenewSeconds, graceSeconds: c.leaseGraceSeconds,
   });
-  stops.push(() => leases.stop());
-  // Status entries of deleted Nodes are removed, stale ones (Node not Ready > 5 min, or its
-  // controller's Lease not renewed for duration + grace, 2 min by default) count as not ready:
-  // whichever controller sees it (webhook/reconcile/prune.ts, stale.ts). Swept every renew period.
-  const prune = await startNodePrune({ kc, catalog: relays, leases, intervalMs: Math.min(60, c.leaseRenewSeconds) * 1000, log: log.child({ component: 'prune' }), onRestart });
-  stops.push(() => prune.stop());
+  stops.push(() => lease.stop());
   const startReconcile = await loadReconcile();
   const reconcile = await startReconcile({
     kc, catalog: relays, namespaces, nodeName: c.nodeName, configDir: c.configDir, socketDir: c.socketDir, registry: metrics.registry, log: log.child({ component: 'reconcile' }),
-    staleNodes: () => prune.staleNodes(),
   });
   stops.push(() => reconcile.stop());
   log.info({ node: c.nodeName, configDir: c.configDir }, 'node reconcile started');
+}
+
+/**
+ * A serving controller stands for election (the Lease socat-relay-leader); the one elected watches
+ * every RelayNode, the controllers' Leases and the Nodes, and writes the Relays' summaries
+ * (webhook/cluster/). Its identity is unique per process: <node>/<hostname> (the pod's name).
+ */
+async function startElected(
+  c: ControllerConfig,
+  d: { kc: KubeConfig; relays: InformerRelayCatalog; log: Logger; onRestart: (resource: string) => void; registry: ControllerMetrics['registry'] },
+  stops: (() => Promise<void>)[],
+): Promise<void> {
+  const { startElection } = await import('../webhook/cluster/election.js');
+  const { startClusterStatus } = await import('../webhook/cluster/index.js');
+  const { ClusterMetrics } = await import('../webhook/cluster/metrics.js');
+  const metrics = new ClusterMetrics(d.registry);
+  const log = d.log.child({ component: 'cluster' });
+  const identity = c.nodeName ? `${c.nodeName}/${os.hostname()}` : os.hostname();
+  const election = startElection({
+    kc: d.kc, namespace: c.namespace, identity, log, leaseSeconds: c.leaderLeaseSeconds,
+    onLeading: (leading) => metrics.elected.set(leading ? 1 : 0),
+    lead: () => startClusterStatus({
+      onWrite: (result) => metrics.summaryWrites.inc({ result }),
+      kc: d.kc, catalog: d.relays, namespace: c.namespace, log, onRestart: d.onRestart,
+      sweepMs: Math.min(60, c.leaseRenewSeconds) * 1000,
+      leaseDurationSeconds: c.leaseDurationSeconds, leaseGraceSeconds: c.leaseGraceSeconds,
+    }),
+  });
+  stops.push(() => election.stop());
+}
+
+/** A reconcile-only controller's metrics port: a certificate of its own (it holds no serving key), probes there. */
+async function reconcileOnlyCerts(log: Logger): Promise<{ certFile: string; keyFile: string }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'socat-relay-metrics-'));
+  const files = await writeCerts(dir, await makeWebhookCerts({ extraHosts: ['localhost', '127.0.0.1'] }));
+  log.info({ dir }, 'reconcile only: no webhook port, metrics served with a self-signed certificate of this process');
+  return { certFile: files.cert!, keyFile: files.key! };
 }
 
 async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningController> {
@@ -172,8 +206,6 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
   const relays = new InformerRelayCatalog({ kc, log, onRestart });
   observeRelays(metrics.registry, relays); // socat_relay_relay_ready{relay}, read from this cache at scrape time
   const namespaces = new NamespaceLabels({ kc, log, onRestart });
-  const mode = await sidecarMode(c, kc, log);
-  const injectOptions = defaultInjectOptions({ sidecarImage: c.sidecarImage, mode, nodeSocketDir: c.socketDir, volumeSource: c.volumeSource });
 
   const drain = new Drain();
   const stops: (() => Promise<void>)[] = [];
@@ -189,28 +221,39 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
   try {
     await Promise.all([relays.start(), namespaces.start()]);
     stops.push(() => relays.stop(), () => namespaces.stop());
-    // The metrics port first: /readyz (the webhook's port) answers 200 only once both listen.
+    const readiness = drain.readiness(() => (namespaces.synced() ? { ok: true } : { ok: false, reason: 'namespace cache not synced' }));
+    // The metrics port first: /readyz (the webhook's port) answers 200 only once both listen. A
+    // reconcile-only controller holds no serving key: its metrics port has a certificate of its own.
+    const tls = c.serveAdmission ? { certFile: c.tlsCert, keyFile: c.tlsKey } : await reconcileOnlyCerts(log);
     const metricsServer = new MetricsServer({
-      port: c.metricsPort, certFile: c.tlsCert, keyFile: c.tlsKey, registry: metrics.registry, log,
+      port: c.metricsPort, ...tls, registry: metrics.registry, log,
       ...(c.host ? { host: c.host } : {}),
       auth: new MetricsAuthorizer(kubeReviewer(kc)),
+      ...(c.serveAdmission ? {} : { health: () => (relays.synced() ? readiness() : { ok: false, reason: 'relay cache not synced' }) }),
     });
     const metricsAddress = await metricsServer.start();
     stops.push(() => metricsServer.stop());
-    const server = new WebhookServer({
-      port: c.port, certFile: c.tlsCert, keyFile: c.tlsKey, metrics, log,
-      ...(c.host ? { host: c.host } : {}),
-      catalog: relays,
-      namespaceLabels: (ns) => namespaces.labels(ns),
-      injectOptions: () => injectOptions,
-      relayLookup: new RelayLookup(liveRelayGetter(kc)),
-      ready: drain.readiness(() => (namespaces.synced() ? { ok: true } : { ok: false, reason: 'namespace cache not synced' })),
-    });
-    const address = await server.start();
-    stops.push(() => server.stop());
-    if (c.reconcile) await startNodeSide(c, { kc, relays, namespaces, metrics, log, onRestart }, stops);
+    let address: AddressInfo | undefined;
+    if (c.serveAdmission) {
+      const mode = await sidecarMode(c, kc, log);
+      const injectOptions = defaultInjectOptions({ sidecarImage: c.sidecarImage, mode, nodeSocketDir: c.socketDir, volumeSource: c.volumeSource });
+      const server = new WebhookServer({
+        port: c.port, certFile: c.tlsCert, keyFile: c.tlsKey, metrics, log,
+        ...(c.host ? { host: c.host } : {}),
+        catalog: relays,
+        namespaceLabels: (ns) => namespaces.labels(ns),
+        injectOptions: () => injectOptions,
+        relayLookup: new RelayLookup(liveRelayGetter(kc)),
+        ready: readiness,
+      });
+      address = await server.start();
+      stops.push(() => server.stop());
+    }
+    if (c.reconcile) await startNodeSide(c, { kc, relays, namespaces, metrics, log }, stops);
     else log.info('node reconcile off (SOCAT_RELAY_RECONCILE=false)');
-    return { address, metricsAddress, drain, stop: stopAll };
+    if (c.serveAdmission) await startElected(c, { kc, relays, log, onRestart, registry: metrics.registry }, stops);
+    else log.info('reconcile only (SOCAT_RELAY_SERVE_ADMISSION=false): no webhook, not a candidate for the election');
+    return { address: address ?? metricsAddress, metricsAddress, drain, stop: stopAll };
   } catch (e) {
     await stopAll();
     throw e;

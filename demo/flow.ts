@@ -36,6 +36,8 @@ export interface FlowResult {
   /** The pod as the API server returned it (mutated). */
   pod?: KubeObject & Record<string, any>;
   relay?: KubeObject & Record<string, any>;
+  /** The node's RelayNode (its relays' states there). */
+  relayNode?: KubeObject & Record<string, any>;
 }
 
 type AnyObj = KubeObject & Record<string, any>;
@@ -112,14 +114,19 @@ export async function runFlow(opts: FlowOptions): Promise<FlowResult> {
     result.body = res.body;
     result.ok = res.ok;
 
-    r.step('the Relay status reported by the node reconcile');
+    r.step('the status: the node\'s RelayNode (its reconcile) and the Relay\'s summary (the elected controller)');
     try {
-      const withStatus = await waitFor('status.nodes', async () => {
-        const got = await api.get<AnyObj>('socat.io/v1alpha1', 'Relay', relayName);
-        return got.status?.nodes?.some((n: { name: string; ready?: boolean }) => n.name === nodeName && n.ready) ? got : undefined;
+      const relayNode = await waitFor('RelayNode', async () => {
+        const got = await api.getOrUndefined<AnyObj>('socat.io/v1alpha1', 'RelayNode', nodeName);
+        return got?.status?.relays?.some((e: { name: string; ready?: boolean }) => e.name === relayName && e.ready) ? got : undefined;
       }, { timeoutMs: 15_000 });
-      result.relay = withStatus;
-      for (const n of withStatus.status.nodes) r.info(`node ${n.name}: ready=${n.ready} state=${n.state}${n.message ? ` (${n.message})` : ''}`);
+      result.relayNode = relayNode;
+      for (const e of relayNode.status.relays) r.info(`node ${nodeName}: relay ${e.name} ready=${e.ready} state=${e.state}${e.message ? ` (${e.message})` : ''}`);
+      result.relay = await waitFor('the Relay summary', async () => {
+        const got = await api.get<AnyObj>('socat.io/v1alpha1', 'Relay', relayName);
+        return got.status?.ready === '1/1' ? got : undefined;
+      }, { timeoutMs: 30_000 });
+      r.info(`kubectl get relays: READY ${result.relay.status.ready}`);
     } catch (err) {
       r.info(`no ready node in status yet: ${(err as Error).message}`);
     }

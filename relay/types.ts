@@ -58,8 +58,15 @@ export interface Condition {
 }
 
 export interface RelayStatus {
+  /** Deprecated: the per-node entries moved to RelayNode objects; the elected controller clears it. */
   nodes?: RelayNodeStatus[];
   readyNodes?: number;
+  /** Nodes that report the relay (their RelayNode lists it): the denominator of `ready`. */
+  desiredNodes?: number;
+  /** `readyNodes/desiredNodes`, e.g. "3/5" (the Ready printer column). */
+  ready?: string;
+  /** The Relay generation the summary was computed for. */
+  observedGeneration?: number;
   /** spec.listen.port, or spec.target.port when it is not set (the Listen printer column). */
   listenPort?: number;
   conditions?: Condition[];
@@ -87,4 +94,39 @@ export interface ResolvedRelay {
   nodeSelector: Record<string, string>;
   consumers: { namespaces: string[]; namespaceSelector?: LabelSelector };
   resources?: ResourceRequirements;
+}
+
+// RelayNode (socat.io/v1alpha1, cluster-scoped, one per node, named after it): the relays of one node
+// and their states, written only by that node's controller (field manager socat-relay/<node>), owned by
+// its Node so the garbage collector removes it with the Node.
+export const RELAYNODE_KIND = 'RelayNode';
+export const RELAYNODE_PLURAL = 'relaynodes';
+
+/** One relay on one node: a RelayNodeStatus keyed by the relay's name, plus the Relay's uid. */
+export interface RelayNodeEntry {
+  /** The Relay's name (list-map key). */
+  name: string;
+  /** The Relay's metadata.uid: an entry of a deleted Relay re-created under the same name does not count for the new one. */
+  uid?: string;
+  ready: boolean;
+  state: NodeRelayState;
+  message?: string;
+  restarts?: number;
+  observedGeneration?: number;
+  lastTransitionTime?: string;
+}
+
+export interface RelayNodeStatusBlock {
+  relays?: RelayNodeEntry[];
+  /** How many relays select the node, how many run, and "ready/total" for the printer column. */
+  relayCount?: number;
+  readyRelays?: number;
+  ready?: string;
+}
+
+export interface RelayNode {
+  apiVersion: typeof API_VERSION;
+  kind: typeof RELAYNODE_KIND;
+  metadata: ObjectMeta & { ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string }[] };
+  status?: RelayNodeStatusBlock;
 }

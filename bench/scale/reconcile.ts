@@ -1,7 +1,7 @@
 // The reconcile at scale, in its own process so its RSS is its own: 1000 Relays in a StaticCatalog.
 //  1. the pure core + the file writer (desiredFiles → readConfigFiles → diffFiles → applyFileDiff)
 //     into an empty temp folder, `runs` times;
-//  2. startReconcile itself with the API stubbed (status applies answered in memory, node labels fixed)
+//  2. startReconcile itself with the API stubbed (RelayNode applies answered in memory, node labels fixed)
 //     until every node file is written and the queue is idle.
 // argv: CONFIG_JSON { relays, runs, dir }; prints one JSON line.
 import { mkdir, readdir, rm } from 'node:fs/promises';
@@ -9,7 +9,7 @@ import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { silentLogger } from '../../lib/log.js';
-import type { Relay, RelayNodeStatus } from '../../relay/index.js';
+import type { RelayNode } from '../../relay/index.js';
 import { StaticCatalog } from '../../webhook/catalog/catalog.js';
 import { desiredFiles, diffFiles, startReconcile, type NodeSource, type ReconcileApi } from '../../webhook/reconcile/index.js';
 import { applyFileDiff, readConfigFiles } from '../../webhook/reconcile/files.js';
@@ -47,15 +47,14 @@ if (again.write.length || again.remove.length) throw new Error('an up-to-date fo
 
 let applies = 0;
 const api: ReconcileApi = {
-  applyNodeEntry: async (name: string, entry: RelayNodeStatus | null): Promise<Relay> => {
+  getRelayNode: async () => undefined,
+  applyRelayNode: async (body: RelayNode): Promise<RelayNode> => {
     applies++;
-    const r = catalog.get(name) as Relay;
-    return { ...r, status: { nodes: entry ? [entry] : [] } };
+    return body;
   },
-  applySummary: async () => undefined,
   recordEvent: async () => undefined,
 };
-const nodeSource: NodeSource = { start: async (onLabels) => { onLabels(labels); }, stop: async () => undefined };
+const nodeSource: NodeSource = { start: async (onLabels) => { onLabels(labels, 'bench-node-uid'); }, stop: async () => undefined };
 const configDir = path.join(c.dir, 'reconcile', 'relays.d');
 const t2 = now();
 const handle = await startReconcile({

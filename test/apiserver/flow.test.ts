@@ -20,7 +20,8 @@ test('a request from a labeled pod\'s network namespace reaches the node\'s loop
   assert.equal(res.directReachable, false, 'the node service is not reachable from the pod namespace without the relay');
   assert.match(res.body ?? '', new RegExp(GREETING));
   assert.ok(res.pod?.spec.initContainers?.some((c: { name: string; restartPolicy?: string }) => c.name === 'socat-node-http' && c.restartPolicy === 'Always'), 'native sidecar');
-  assert.ok(res.relay?.status?.nodes?.some((n: { name: string; ready: boolean; state: string }) => n.name === 'demo-node' && n.ready && n.state === 'Running'), `status: ${JSON.stringify(res.relay?.status)}`);
+  assert.ok(res.relayNode?.status?.relays?.some((e: { name: string; ready: boolean; state: string }) => e.name === 'node-http' && e.ready && e.state === 'Running'), `RelayNode: ${JSON.stringify(res.relayNode?.status)}`);
+  assert.equal(res.relay?.status?.ready, '1/1', `status: ${JSON.stringify(res.relay?.status)}`);
   assert.equal(res.ok, true, transcript);
 });
 

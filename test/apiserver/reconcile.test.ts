@@ -1,7 +1,8 @@
 // The node reconcile (webhook/reconcile startReconcile) in-process against a real API server, as the
 // controller runs it: an informer catalog of Relays, a Node object made by the test (no kubelet here),
-// config files in a temp folder, status written with server-side apply under socat-relay/<node>.
-// No node agent runs in this file (the full flow has one), so the node reports the agent missing.
+// config files in a temp folder, the node's RelayNode written with server-side apply under
+// socat-relay/<node>. No node agent runs in this file (the full flow has one), so the node reports the
+// agent missing. No elected controller runs here either: the node never writes a Relay.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -27,9 +28,10 @@ describe('node reconcile against a real API server', () => {
   let configDir = '';
   const api = () => cp!.client;
   const configFile = (name: string) => path.join(configDir, configFileName(name));
+  /** This node's RelayNode when it lists the relay. */
   const nodeEntry = async (name: string) => {
-    const r = await api().get<AnyObject>('socat.io/v1alpha1', 'Relay', name);
-    return r.status?.nodes?.find((n: { name: string }) => n.name === NODE) ? r : undefined;
+    const rn = await api().getOrUndefined<AnyObject>('socat.io/v1alpha1', 'RelayNode', NODE);
+    return rn?.status?.relays?.find((e: { name: string }) => e.name === name) ? rn : undefined;
   };
 
   before(async () => {
@@ -64,25 +66,18 @@ describe('node reconcile against a real API server', () => {
     assert.deepEqual(written.spec, stored.spec);
   });
 
-  test('status.nodes shows the node, applied server-side by the field manager socat-relay/<node>', { skip }, async () => {
-    const r = await waitFor('status.nodes to list the node', () => nodeEntry('node-http'), { timeoutMs: 15_000 });
-    const entry = r.status.nodes.find((n: { name: string }) => n.name === NODE);
-    assert.equal(typeof entry.ready, 'boolean');
-    assert.ok(['Running', 'Starting', 'Failing', 'Invalid', 'AgentMissing'].includes(entry.state), `state ${entry.state}`);
+  test('the node\'s RelayNode lists the relay, applied server-side by the field manager socat-relay/<node>; the Relay is not written', { skip }, async () => {
+    const rn = await waitFor('the RelayNode to list the relay', () => nodeEntry('node-http'), { timeoutMs: 15_000 });
+    const entry = rn.status.relays.find((e: { name: string }) => e.name === 'node-http');
+    const relayObj = await api().get<AnyObject>('socat.io/v1alpha1', 'Relay', 'node-http');
+    assert.equal(entry.uid, relayObj.metadata.uid);
     assert.equal(entry.ready, false, 'no node agent runs in this test');
-    const managers = (r.metadata.managedFields as { manager: string; operation: string; subresource?: string }[])
-      .filter((m) => m.manager === `socat-relay/${NODE}`);
-    assert.deepEqual(managers.map((m) => [m.operation, m.subresource]), [['Apply', 'status']]);
-  });
-
-  test('kubectl get relays shows the port consumers reach (the target port when listen.port is unset)', { skip }, async () => {
-    await api().create(relay('no-listen', (r) => { delete r.spec.listen; }));
-    await waitFor('status.listenPort', async () => (await api().get<AnyObject>('socat.io/v1alpha1', 'Relay', 'no-listen')).status?.listenPort === 18080, { timeoutMs: 15_000 });
-    const table = await api().request<{ columnDefinitions: { name: string }[]; rows: { cells: unknown[] }[] }>('GET', '/apis/socat.io/v1alpha1/relays/no-listen', {
-      accept: 'application/json;as=Table;v=v1;g=meta.k8s.io',
-    });
-    const col = table.columnDefinitions.findIndex((c) => c.name === 'Listen');
-    assert.equal(table.rows[0]?.cells[col], 18080);
+    assert.equal(entry.state, 'AgentMissing');
+    const node = await api().get<AnyObject>('v1', 'Node', NODE);
+    assert.deepEqual((rn.metadata.ownerReferences as { kind: string; name: string; uid: string }[]).map((o: { kind: string; name: string; uid: string }) => [o.kind, o.name, o.uid]), [['Node', NODE, node.metadata.uid]]);
+    const managers = (rn.metadata.managedFields as { manager: string; operation: string }[]).map((m) => [m.manager, m.operation]);
+    assert.deepEqual(managers, [[`socat-relay/${NODE}`, 'Apply']]);
+    assert.equal(relayObj.status, undefined, 'the node writes no Relay status');
   });
 
   test('a Relay whose nodeSelector does not match this node gets no config file and no entry for it', { skip }, async () => {
@@ -101,8 +96,9 @@ describe('node reconcile against a real API server', () => {
     assert.ok(existsSync(configFile('after-elsewhere')), 'the other relay stays');
   });
 
-  test('a node relabeled so that the Relay no longer selects it loses the config file', { skip }, async () => {
+  test('a node relabeled so that the Relay no longer selects it loses the config file and the entry', { skip }, async () => {
     await api().apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { [LABEL]: 'no', 'kubernetes.io/hostname': NODE } } });
     await waitFor(`${configFile('after-elsewhere')} to be removed`, () => !existsSync(configFile('after-elsewhere')), { timeoutMs: 15_000 });
+    await waitFor('its entry to leave the RelayNode', async () => (await nodeEntry('after-elsewhere')) === undefined, { timeoutMs: 15_000 });
   });
 });

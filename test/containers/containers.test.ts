@@ -18,7 +18,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { makeWebhookCerts } from '../../certs/selfsigned.js';
 import { writeCerts } from '../../certs/write.js';
-import { INJECTED_ANNOTATION, type Relay } from '../../relay/index.js';
+import { INJECTED_ANNOTATION, type Relay, type RelayNode } from '../../relay/index.js';
 import { buildProjectImage, type ProjectImage } from '../harness/image.js';
 import {
   ApiError, applyAll, freePort, installCrds, policyManifests, registerWebhooks, skipUnlessControlPlane, startControlPlane,
@@ -151,9 +151,10 @@ describe('the project image in containers (testcontainers via podman) against a 
     const socket = path.join(dir, 'run', 'backend', 'socket');
     await waitFor('the socket from the agent container', () => existsSync(socket), { timeoutMs: 60_000 }).catch(async (e: Error) => { throw new Error(`${e.message}\n${await logsOf(1)}`); });
     assert.equal(await getViaSocket(socket, '/through-the-relay'), 'loopback-only service: /through-the-relay\n');
-    const relay = await waitFor('status Running and Ready', async () => {
+    const relay = await waitFor('status Running (the RelayNode) and Ready (the summary)', async () => {
+      const rn = await cp.client.getOrUndefined<RelayNode>('socat.io/v1alpha1', 'RelayNode', NODE);
       const r = await cp.client.get<Relay>('socat.io/v1alpha1', 'Relay', 'backend');
-      return r.status?.nodes?.find((n) => n.name === NODE)?.state === 'Running' && r.status.readyNodes === 1 ? r : undefined;
+      return rn?.status?.relays?.find((e) => e.name === 'backend')?.state === 'Running' && r.status?.readyNodes === 1 ? r : undefined;
     }, { timeoutMs: 90_000 });
     assert.equal(relay.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
   });

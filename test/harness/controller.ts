@@ -18,6 +18,11 @@ export interface ControllerOptions {
   nodeName?: string;
   /** Run the node reconcile too (default false: webhook only). */
   reconcile?: boolean;
+  /**
+   * false: reconcile only (SOCAT_RELAY_SERVE_ADMISSION=false) — no webhook port, never elected; then
+   * readiness is awaited on the metrics port's /readyz (its certificate is the process's own).
+   */
+  serveAdmission?: boolean;
   configDir?: string;
   socketDir?: string;
   /** Extra environment (SOCAT_RELAY_SIDECAR_MODE, LOG_LEVEL, …). */
@@ -41,9 +46,9 @@ export interface RunningController {
   stop(): Promise<void>;
 }
 
-export function httpsGet(url: string, ca: string): Promise<{ status: number; body: string }> {
+export function httpsGet(url: string, ca: string | undefined): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = https.get(url, { ca, timeout: 5000 }, (res) => {
+    const req = https.get(url, { ...(ca ? { ca } : { rejectUnauthorized: false }), timeout: 5000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
@@ -74,6 +79,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     // The controllers' Leases: a namespace every API server has (the test control plane has no socat-relay-system).
     POD_NAMESPACE: 'default',
     SOCAT_RELAY_RECONCILE: opts.reconcile ? 'true' : 'false',
+    ...(opts.serveAdmission === false ? { SOCAT_RELAY_SERVE_ADMISSION: 'false' } : {}),
     SOCAT_RELAY_CONFIG_DIR: opts.configDir ?? path.join(opts.dir, 'relays.d'),
     SOCAT_RELAY_SOCKET_DIR: opts.socketDir ?? path.join(opts.dir, 'run'),
     LOG_LEVEL: 'debug',
@@ -91,7 +97,8 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   const ac = new AbortController();
   void proc.exited.then(() => ac.abort());
   try {
-    await waitFor('controller /readyz', async () => (await get('/readyz').catch(() => undefined))?.status === 200, { timeoutMs: 60_000, intervalMs: 200, signal: ac.signal });
+    const ready = opts.serveAdmission === false ? () => httpsGet(`https://127.0.0.1:${metricsPort}/readyz`, undefined) : () => get('/readyz');
+    await waitFor('controller /readyz', async () => (await ready().catch(() => undefined))?.status === 200, { timeoutMs: 60_000, intervalMs: 200, signal: ac.signal });
   } catch (err) {
     await proc.stop();
     throw new Error(`the controller did not become ready: ${(err as Error).message}\n--- controller log ---\n${proc.logTail()}`);

@@ -63,8 +63,8 @@ describe('the chart\'s toggles, every combination', { skip }, () => {
       assert.equal(has('Certificate'), c['certificates.certManager'], at);
       assert.equal(has('Issuer'), c['certificates.certManager'], at);
       assert.equal(has('Secret', 'socat-relay-webhook-tls'), !c['certificates.certManager'], at);
-      assert.equal(objs.filter((o) => o.kind === 'ValidatingAdmissionPolicy').length, c['policy.enabled'] ? 2 : 0, at);
-      assert.equal(objs.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding').length, c['policy.enabled'] ? 2 : 0, at);
+      assert.equal(objs.filter((o) => o.kind === 'ValidatingAdmissionPolicy').length, c['policy.enabled'] ? 3 : 0, at);
+      assert.equal(objs.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding').length, c['policy.enabled'] ? 3 : 0, at);
       assert.equal(has('ServiceMonitor'), c['metrics.serviceMonitor.enabled'], at);
       for (const always of ['CustomResourceDefinition', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'Service', 'ClusterRole']) assert.ok(has(always), `${at}: ${always}`);
     }

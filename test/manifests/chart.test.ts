@@ -67,7 +67,7 @@ describe('the Helm chart', { skip }, () => {
     const objs = await helmTemplate({ set: { 'image.repository': 'registry.example.com/mirror/socat-relay', 'image.tag': '2' } });
     assert.doesNotMatch(JSON.stringify(objs), /ghcr\.io/);
     const dss = objs.filter((o) => o.kind === 'DaemonSet');
-    assert.equal(dss.length, 2);
+    assert.deepEqual(dss.map((d) => d.metadata.name).sort(), ['socat-relay-agent', 'socat-relay-controller', 'socat-relay-node']);
     for (const ds of dss) for (const c of ds.spec.template.spec.containers) assert.equal(c.image, 'registry.example.com/mirror/socat-relay:2');
     const controller = dss.find((d) => d.metadata.name === 'socat-relay-controller')!;
     assert.equal(loadConfig([], { ...env(controller), NODE_NAME: 'n' }).sidecarImage, 'registry.example.com/mirror/socat-relay-sidecar:2');
@@ -75,6 +75,25 @@ describe('the Helm chart', { skip }, () => {
     const c = pinned.find((o) => o.metadata.name === 'socat-relay-controller' && o.kind === 'DaemonSet')!;
     assert.equal(c.spec.template.spec.containers[0].image, `ghcr.io/socat-relay/socat-relay:0.1.0@sha256:${'a'.repeat(64)}`);
     assert.equal(loadConfig([], { ...env(c), NODE_NAME: 'n' }).sidecarImage, `ghcr.io/socat-relay/socat-relay-sidecar@sha256:${'b'.repeat(64)}`);
+  });
+
+  test('controller.servingNodeLabel moves both DaemonSets: the serving one where the label exists, the reconcile-only one everywhere else; controller.affinity and hostNetwork only on the serving one', async () => {
+    const terms = (ds: any) => ds.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms;
+    const objs = await helmTemplate({ set: { 'controller.servingNodeLabel': 'example.com/socat-relay-admission', 'controller.hostNetwork': 'true' } });
+    const serving = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-controller')!;
+    const node = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-node')!;
+    assert.deepEqual(terms(serving), [{ matchExpressions: [{ key: 'example.com/socat-relay-admission', operator: 'Exists' }] }]);
+    assert.deepEqual(terms(node), [{ matchExpressions: [{ key: 'example.com/socat-relay-admission', operator: 'DoesNotExist' }] }]);
+    assert.equal(serving.spec.template.spec.hostNetwork, true);
+    assert.equal(node.spec.template.spec.hostNetwork, undefined, 'the reconcile-only controller serves nothing the API server must reach');
+    const env = (ds: any) => Object.fromEntries(ds.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
+    assert.equal(env(node).SOCAT_RELAY_SERVE_ADMISSION, 'false');
+    assert.equal(env(node).SOCAT_RELAY_PORT, undefined, 'no webhook port');
+    assert.ok(!JSON.stringify(node).includes('socat-relay-webhook-tls'), 'no serving key on the reconcile-only pods');
+    const a = 'controller.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]';
+    const custom = await helmTemplate({ set: { [`${a}.key`]: 'pool', [`${a}.operator`]: 'In', [`${a}.values[0]`]: 'admission' } });
+    assert.deepEqual(terms(custom.find((o) => o.metadata.name === 'socat-relay-controller' && o.kind === 'DaemonSet')!), [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['admission'] }] }]);
+    assert.deepEqual(terms(custom.find((o) => o.metadata.name === 'socat-relay-node' && o.kind === 'DaemonSet')!), [{ matchExpressions: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'DoesNotExist' }] }]);
   });
 
   test('certificates.certManager=false: no cert-manager object, a Secret with a CA and a serving certificate for the Service, the CA in both webhooks', async () => {

@@ -8,13 +8,16 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { parseDocuments } from '../../relay/load.js';
 import {
-  API_VERSION, GROUP, KIND, PLURAL, PROTOCOLS, UDP_MODES, VERSION,
-  type NodeRelayState, type RelayNodeStatus, type Condition,
+  API_VERSION, GROUP, KIND, PLURAL, PROTOCOLS, RELAYNODE_KIND, RELAYNODE_PLURAL, UDP_MODES, VERSION,
+  type NodeRelayState, type RelayNodeEntry, type RelayNodeStatus, type RelayStatus, type Condition,
 } from '../../relay/types.js';
 import { DEFAULT_REPLY_TIMEOUT_SECONDS, MAX_RELAY_NAME } from '../../relay/constants.js';
 import { validateRelay } from '../../relay/validate.js';
 import { checkTargetHost, checkListenAddress } from '../../relay/loopback.js';
 import { validateAgainst, type Schema } from './openapi.js';
+import { relaySummary } from '../../webhook/cluster/summary.js';
+import { relayNodeBody } from '../../webhook/reconcile/relay-node.js';
+import { MAX_MESSAGE } from '../../webhook/reconcile/node-status.js';
 
 const CRD_FILE = new URL('../../manifests/crd/relays.socat.io.yaml', import.meta.url);
 
@@ -55,7 +58,7 @@ test('the CRD serves socat.io/v1alpha1 Relay, cluster-scoped, with a status subr
   assert.deepEqual(version.subresources, { status: {} });
   assert.deepEqual(version.additionalPrinterColumns.map((c) => `${c.name}=${c.jsonPath}`), [
     'Protocol=.spec.protocol', 'Target=.spec.target.host', 'Port=.spec.target.port', 'Listen=.status.listenPort',
-    'Ready=.status.readyNodes', 'Age=.metadata.creationTimestamp',
+    'Ready=.status.ready', 'Age=.metadata.creationTimestamp',
   ]);
 });
 
@@ -79,7 +82,7 @@ test('enums, defaults and ranges in the schema are the TypeScript constants', ()
   assert.match(nameRule, new RegExp(`size\\(self\\.metadata\\.name\\) <= ${MAX_RELAY_NAME}$`));
 });
 
-test('status schema: nodes is a list-map keyed by node name with every RelayNodeStatus field; conditions keyed by type', () => {
+test('status schema: the deprecated nodes list stays a list-map keyed by node name with every RelayNodeStatus field (an upgrade reads the old objects); conditions keyed by type', () => {
   const status = root.properties!.status!;
   const nodes = at(status, 'nodes');
   assert.equal(nodes['x-kubernetes-list-type'], 'map');
@@ -109,6 +112,33 @@ test('status schema: nodes is a list-map keyed by node name with every RelayNode
   const dup = structuredClone(withStatus);
   dup.status.nodes[1].name = 'cp-1';
   assert.match(validateAgainst(root, dup).problems.map((p) => `${p.path}: ${p.message}`).join('\n'), /\.status\.nodes\[1\]: duplicate entry/);
+});
+
+test('the summary the elected controller writes passes the Relay schema; the RelayNode CRD holds every RelayNodeEntry field and what a node writes', () => {
+  const status = root.properties!.status!;
+  const summaryFields: Record<Exclude<keyof RelayStatus, 'nodes' | 'conditions'>, true> = { readyNodes: true, desiredNodes: true, ready: true, observedGeneration: true, listenPort: true };
+  for (const f of Object.keys(summaryFields)) assert.ok(at(status, f), `status.${f}`);
+  const summary = relaySummary(relay(() => {}) as never, [{ node: 'cp-1', entry: { name: 'r', ready: true, state: 'Running' } }], '2026-11-25T16:00:00Z');
+  assert.deepEqual(validateAgainst(root, relay((r) => { r.status = summary; })).problems, []);
+
+  const rnCrd = parseDocuments(readFileSync(new URL('../../manifests/crd/relaynodes.socat.io.yaml', import.meta.url), 'utf8'))[0] as Crd;
+  const rnVersion = rnCrd.spec.versions[0]!;
+  assert.deepEqual([rnCrd.spec.group, rnCrd.spec.scope, rnCrd.spec.names.kind, rnCrd.spec.names.plural], [GROUP, 'Cluster', RELAYNODE_KIND, RELAYNODE_PLURAL]);
+  assert.equal(rnVersion.subresources, undefined, 'the node applies the whole object: no status subresource');
+  assert.deepEqual(rnVersion.additionalPrinterColumns.map((c) => `${c.name}=${c.jsonPath}`), ['Relays=.status.relayCount', 'Ready=.status.ready', 'Age=.metadata.creationTimestamp']);
+  const rnRoot = rnVersion.schema.openAPIV3Schema;
+  const relays = at(rnRoot.properties!.status!, 'relays');
+  assert.deepEqual([relays['x-kubernetes-list-type'], relays['x-kubernetes-list-map-keys']], ['map', ['name']]);
+  const entryFields: Record<keyof RelayNodeEntry, true> = { name: true, uid: true, ready: true, state: true, message: true, restarts: true, observedGeneration: true, lastTransitionTime: true };
+  assert.deepEqual(Object.keys(relays.items!.properties!).sort(), Object.keys(entryFields).sort());
+  const body = relayNodeBody('cp-1', 'uid-1', [
+    { name: 'a', uid: 'u', ready: true, state: 'Running', restarts: 0, observedGeneration: 2, lastTransitionTime: '2026-11-25T16:00:00Z' },
+    { name: 'b', ready: false, state: 'AgentMissing', message: 'x'.repeat(MAX_MESSAGE) },
+  ]);
+  assert.deepEqual(validateAgainst(rnRoot, body as unknown as Obj).problems, []);
+  const long = structuredClone(body) as unknown as Obj;
+  long.status.relays[1].message += 'x';
+  assert.equal(validateAgainst(rnRoot, long).problems.length, 1, 'the bound nodeEntry keeps to (MAX_MESSAGE)');
 });
 
 const VALID: [string, (r: Obj) => void][] = [

@@ -170,8 +170,8 @@ function manifestObjects(): KubeObject[] {
   return loadManifests().map((l) => l.object);
 }
 
-/** Names the docs use that are not objects: the sidecar image's repository suffix, `npm run webhook:local`'s certificate folder, the CSI plugins' scrape job (docs/runbooks.md). */
-const NOT_OBJECTS = new Set(['socat-relay-sidecar', 'socat-relay-tls', 'socat-relay-csi']);
+/** Names the docs use that are not objects: the sidecar image's repository suffix, `npm run webhook:local`'s certificate folder, the CSI plugins' scrape job (docs/runbooks.md), the election Lease (the controllers make it). */
+const NOT_OBJECTS = new Set(['socat-relay-sidecar', 'socat-relay-tls', 'socat-relay-csi', 'socat-relay-leader']);
 
 test('every *.socat.io and socat-relay-* name in the docs is a webhook, CRD, CSIDriver or object of manifests/', () => {
   const objs = manifestObjects();

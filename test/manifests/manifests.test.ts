@@ -135,8 +135,20 @@ describe('the controller manifests', () => {
     assert.deepEqual(flat, [
       'core/events:create', 'core/namespaces:list', 'core/namespaces:watch', 'core/nodes:list', 'core/nodes:watch',
       'socat.io/relays/status:patch', 'socat.io/relays:list', 'socat.io/relays:watch',
+      'socat.io/relaynodes:get', 'socat.io/relaynodes:list', 'socat.io/relaynodes:watch', 'socat.io/relaynodes:create', 'socat.io/relaynodes:patch',
       'authentication.k8s.io/tokenreviews:create', 'authorization.k8s.io/subjectaccessreviews:create',
     ].sort());
+    // The reconcile-only account: one node's needs — no Relay status, no list or watch of RelayNodes or Leases.
+    const nodeRules = one('ClusterRole', 'socat-relay-node').rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    assert.deepEqual(nodeRules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g || 'core'}/${res}:${v}`)))).sort(), [
+      'core/events:create', 'core/namespaces:list', 'core/namespaces:watch', 'core/nodes:list', 'core/nodes:watch',
+      'socat.io/relays:list', 'socat.io/relays:watch', 'socat.io/relaynodes:get', 'socat.io/relaynodes:create', 'socat.io/relaynodes:patch',
+      'authentication.k8s.io/tokenreviews:create', 'authorization.k8s.io/subjectaccessreviews:create',
+    ].sort());
+    assert.deepEqual(one('Role', 'socat-relay-node-leases').rules, [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
+    for (const b of [one('ClusterRoleBinding', 'socat-relay-node'), one('RoleBinding', 'socat-relay-node-leases')]) {
+      assert.deepEqual(b.subjects, [{ kind: 'ServiceAccount', name: 'socat-relay-node', namespace: NAMESPACE }]);
+    }
     // The controllers' Leases: a Role in their own namespace, nothing cluster-wide.
     const leases = one('Role', 'socat-relay-controller-leases');
     assert.equal(leases.metadata.namespace, NAMESPACE);
@@ -166,7 +178,7 @@ describe('the controller manifests', () => {
       POD_NAMESPACE: { fieldRef: { fieldPath: 'metadata.namespace' } },
       SOCAT_RELAY_PORT: '8443', SOCAT_RELAY_METRICS_PORT: '9464', SOCAT_RELAY_TLS_CERT: '/tls/tls.crt', SOCAT_RELAY_TLS_KEY: '/tls/tls.key',
       SOCAT_RELAY_CONFIG_DIR: '/etc/socat-relay/relays.d', SOCAT_RELAY_SOCKET_DIR: '/run/socat-relay',
-      SOCAT_RELAY_IMAGE: IMAGE, SOCAT_RELAY_SIDECAR_MODE: 'auto', SOCAT_RELAY_VOLUME_SOURCE: 'csi', SOCAT_RELAY_RECONCILE: 'true', LOG_LEVEL: 'info',
+      SOCAT_RELAY_IMAGE: IMAGE, SOCAT_RELAY_SIDECAR_MODE: 'auto', SOCAT_RELAY_VOLUME_SOURCE: 'csi', SOCAT_RELAY_RECONCILE: 'true', SOCAT_RELAY_SERVE_ADMISSION: 'true', LOG_LEVEL: 'info',
     });
     const configTs = path.join(REPO, 'webhook', 'config.ts');
     if (existsSync(configTs)) {
@@ -187,6 +199,28 @@ describe('the controller manifests', () => {
     assert.ok(pod.tolerations.some((t: any) => t.key === 'node-role.kubernetes.io/control-plane' && t.effect === 'NoSchedule'));
     assert.ok(pod.tolerations.some((t: any) => t.key === undefined && t.operator === 'Exists' && t.effect === 'NoSchedule'));
     assert.equal(pod.hostNetwork, undefined, 'the webhook is reached through the pod network, not the node');
+    assert.deepEqual(pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms, [{ matchExpressions: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists' }] }], 'admission is served from control-plane nodes');
+  });
+
+  test('the reconcile-only DaemonSet: every other node, its own account, no serving key, no webhook port, probes on the metrics port', () => {
+    const serving = one('DaemonSet', 'socat-relay-controller');
+    const ds = one('DaemonSet', 'socat-relay-node');
+    const pod = ds.spec.template.spec;
+    const c = pod.containers[0];
+    assert.equal(pod.serviceAccountName, 'socat-relay-node');
+    assert.deepEqual(pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms, [{ matchExpressions: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'DoesNotExist' }] }], 'the complement of the serving nodes');
+    const env = Object.fromEntries(c.env.map((e: { name: string; value?: string; valueFrom?: unknown }) => [e.name, e.value ?? e.valueFrom]));
+    assert.equal(env.SOCAT_RELAY_SERVE_ADMISSION, 'false');
+    assert.equal(env.SOCAT_RELAY_RECONCILE, 'true');
+    for (const k of ['SOCAT_RELAY_TLS_CERT', 'SOCAT_RELAY_TLS_KEY', 'SOCAT_RELAY_PORT']) assert.equal(env[k], undefined, k);
+    assert.ok(!JSON.stringify(pod.volumes).includes('socat-relay-webhook-tls'), 'no serving key');
+    assert.deepEqual(c.ports, [{ name: 'metrics', containerPort: 9464, protocol: 'TCP' }]);
+    assert.deepEqual([c.readinessProbe.httpGet, c.livenessProbe.httpGet], [
+      { path: '/readyz', port: 'metrics', scheme: 'HTTPS' }, { path: '/healthz', port: 'metrics', scheme: 'HTTPS' }]);
+    assert.deepEqual(c.securityContext, serving.spec.template.spec.containers[0].securityContext, 'hardened alike');
+    // Not behind the webhook Service.
+    const svc = one('Service', 'socat-relay-webhook');
+    assert.ok(Object.entries(svc.spec.selector as Record<string, string>).some(([k, v]) => ds.spec.template.metadata.labels[k] !== v));
   });
 
   test('the Service sends 443 to the controllers\' https port', () => {

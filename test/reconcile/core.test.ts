@@ -1,17 +1,18 @@
-// The reconcile's pure decisions: desired files, the folder diff, this node's status entry, the Ready
-// summary and the Events.
+// The reconcile's pure decisions: desired files, the folder diff, this node's entries and its RelayNode,
+// and the Events. (The Relays' summary is the elected controller's: test/status/summary.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseDocuments, type Relay, type RelayNodeStatus } from '../../relay/index.js';
+import { parseDocuments, type Relay, type RelayNodeEntry } from '../../relay/index.js';
 import { interpretConfig } from '../../node-contract/index.js';
 import { parseAgentStatus, relayFileContent, stableJson } from '../../node-contract/index.js';
 import { readConfigFiles, removeStaleTempFiles } from '../../webhook/reconcile/files.js';
 import { desiredFiles, diffFiles, type CurrentFile } from '../../webhook/reconcile/desired.js';
-import { agentView, nodeEntry, summarize, transitionEvent, type AgentView } from '../../webhook/reconcile/node-status.js';
+import { agentView, nodeEntry, transitionEvent, type AgentView } from '../../webhook/reconcile/node-status.js';
+import { relayNodeBody, relayNodeEntries } from '../../webhook/reconcile/relay-node.js';
 
 const FIX = path.resolve(import.meta.dirname, '../fixtures/node');
 const relays = (): Relay[] => parseDocuments(readFileSync(path.join(FIX, 'relays.yaml'), 'utf8')) as Relay[];
@@ -73,7 +74,7 @@ for (const c of diffCases) {
 const running = parseAgentStatus(readFileSync(path.join(FIX, 'status-running.json'), 'utf8'));
 const NOW = '2026-11-25T12:00:00.000Z';
 const ok: AgentView = { kind: 'ok', status: running };
-const entryCases: { name: string; relay: string; agent: AgentView; previous?: RelayNodeStatus; want: Partial<RelayNodeStatus> }[] = [
+const entryCases: { name: string; relay: string; agent: AgentView; previous?: RelayNodeEntry; want: Partial<RelayNodeEntry> }[] = [
   { name: 'running in the agent: Running, ready, its restarts and generation', relay: 'kube-scheduler', agent: ok, want: { state: 'Running', ready: true, restarts: 0, observedGeneration: 2, lastTransitionTime: NOW } },
   { name: 'not running: Failing with socat\'s last error', relay: 'syslog', agent: ok, want: { state: 'Failing', ready: false, restarts: 4, message: 'socat exited with code 1: bind(): Address already in use' } },
   { name: 'no status file: AgentMissing', relay: 'kube-scheduler', agent: { kind: 'missing', message: 'no agent status at /run/socat-relay/.agent/status.json' }, want: { state: 'AgentMissing', ready: false, message: 'no agent status at /run/socat-relay/.agent/status.json' } },
@@ -90,50 +91,45 @@ const entryCases: { name: string; relay: string; agent: AgentView; previous?: Re
   {
     name: 'an unchanged state keeps its lastTransitionTime',
     relay: 'kube-scheduler', agent: ok,
-    previous: { name: 'node-a', ready: true, state: 'Running', lastTransitionTime: '2026-01-01T00:00:00.000Z' },
+    previous: { name: 'kube-scheduler', ready: true, state: 'Running', lastTransitionTime: '2026-01-01T00:00:00.000Z' },
     want: { state: 'Running', lastTransitionTime: '2026-01-01T00:00:00.000Z' },
   },
   {
     name: 'a changed state gets a new lastTransitionTime',
     relay: 'syslog', agent: ok,
-    previous: { name: 'node-a', ready: true, state: 'Running', lastTransitionTime: '2026-01-01T00:00:00.000Z' },
+    previous: { name: 'syslog', ready: true, state: 'Running', lastTransitionTime: '2026-01-01T00:00:00.000Z' },
     want: { state: 'Failing', lastTransitionTime: NOW },
+  },
+  {
+    name: 'the same name, another Relay (deleted and re-created: another uid): a new lastTransitionTime',
+    relay: 'kube-scheduler', agent: ok,
+    previous: { name: 'kube-scheduler', uid: 'an-older-uid', ready: true, state: 'Running', lastTransitionTime: '2026-01-01T00:00:00.000Z' },
+    want: { state: 'Running', uid: '11111111-1111-1111-1111-111111111111', lastTransitionTime: NOW },
   },
 ];
 for (const c of entryCases) {
   test(`nodeEntry: ${c.name}`, () => {
     const e = nodeEntry({ relay: byName(c.relay), nodeName: 'node-a', agent: c.agent, now: NOW, ...(c.previous ? { previous: c.previous } : {}) });
-    assert.equal(e.name, 'node-a');
-    for (const [k, v] of Object.entries(c.want)) assert.deepEqual(e[k as keyof RelayNodeStatus], v, k);
+    assert.equal(e.name, c.relay, 'keyed by the relay (the RelayNode is the node)');
+    for (const [k, v] of Object.entries(c.want)) assert.deepEqual(e[k as keyof RelayNodeEntry], v, k);
     if (c.relay === 'metadata-server') assert.match(e.message ?? '', /spec\.target\.host/);
   });
 }
 
-const node = (name: string, ready: boolean, state: RelayNodeStatus['state'] = ready ? 'Running' : 'Failing'): RelayNodeStatus => ({ name, ready, state });
-const summaryCases: { name: string; nodes: RelayNodeStatus[]; ready: number; status: string; reason: string; message: RegExp }[] = [
-  { name: 'every node ready: True', nodes: [node('a', true), node('b', true)], ready: 2, status: 'True', reason: 'AllNodesReady', message: /^2\/2 nodes ready$/ },
-  { name: 'one node failing: False, naming it', nodes: [node('a', true), node('b', false)], ready: 1, status: 'False', reason: 'NodesNotReady', message: /1\/2 nodes ready; not ready: b \(Failing\)/ },
-  { name: 'no node reports: False NoNodes', nodes: [], ready: 0, status: 'False', reason: 'NoNodes', message: /nodeSelector/ },
-];
-for (const c of summaryCases) {
-  test(`summarize: ${c.name}`, () => {
-    const s = summarize(c.nodes, 4, NOW);
-    assert.equal(s.readyNodes, c.ready);
-    assert.equal(s.ready.type, 'Ready');
-    assert.equal(s.ready.status, c.status);
-    assert.equal(s.ready.reason, c.reason);
-    assert.match(s.ready.message, c.message);
-    assert.equal(s.ready.observedGeneration, 4);
-  });
-}
+const node = (name: string, ready: boolean, state: RelayNodeEntry['state'] = ready ? 'Running' : 'Failing'): RelayNodeEntry => ({ name, ready, state });
 
-test('summarize: the condition keeps its lastTransitionTime while its status is unchanged', () => {
-  const prev = summarize([node('a', true)], 1, '2026-01-01T00:00:00.000Z').ready;
-  assert.equal(summarize([node('a', true), node('b', true)], 1, NOW, prev).ready.lastTransitionTime, '2026-01-01T00:00:00.000Z');
-  assert.equal(summarize([node('a', false)], 1, NOW, prev).ready.lastTransitionTime, NOW);
+test('relayNodeEntries: one entry per relay that selects the node (an invalid one where its raw selector matches), sorted; relayNodeBody counts them and names its owner', () => {
+  const entries = relayNodeEntries({ relays: relays(), nodeLabels: CONTROL_PLANE, nodeName: 'node-a', agent: ok, now: NOW, previous: new Map() });
+  assert.deepEqual(entries.map((e) => [e.name, e.state]), [['kube-scheduler', 'Running'], ['metadata-server', 'Invalid'], ['syslog', 'Failing']]);
+  const worker = relayNodeEntries({ relays: relays(), nodeLabels: { 'kubernetes.io/os': 'linux' }, nodeName: 'node-b', agent: ok, now: NOW, previous: new Map() });
+  assert.deepEqual(worker.map((e) => e.name), ['metadata-server', 'syslog']);
+  const body = relayNodeBody('node-a', 'uid-a', entries);
+  assert.deepEqual(body.metadata.ownerReferences, [{ apiVersion: 'v1', kind: 'Node', name: 'node-a', uid: 'uid-a' }]);
+  assert.deepEqual([body.kind, body.metadata.name, body.status!.relayCount, body.status!.readyRelays, body.status!.ready], ['RelayNode', 'node-a', 3, 1, '1/3']);
+  assert.deepEqual(relayNodeBody('node-a', 'uid-a', []).status, { relays: [], relayCount: 0, readyRelays: 0, ready: '0/0' });
 });
 
-const eventCases: { name: string; from: RelayNodeStatus['state'] | undefined; to: RelayNodeStatus; want: { type: string; reason: string } | undefined }[] = [
+const eventCases: { name: string; from: RelayNodeEntry['state'] | undefined; to: RelayNodeEntry; want: { type: string; reason: string } | undefined }[] = [
   { name: 'Failing → Running: Normal RelayReady', from: 'Failing', to: node('n', true), want: { type: 'Normal', reason: 'RelayReady' } },
   { name: 'Running → Failing: Warning RelayFailing', from: 'Running', to: node('n', false), want: { type: 'Warning', reason: 'RelayFailing' } },
   { name: 'first report Running: RelayReady', from: undefined, to: node('n', true), want: { type: 'Normal', reason: 'RelayReady' } },

@@ -1,54 +1,36 @@
-// In-memory stand-ins for the reconcile's API seams: a status store that behaves like server-side
-// apply on a list-map keyed by node name (one entry per field manager) with resourceVersion
-// preconditions, feeding a StaticCatalog as an informer would; and a node whose labels a test sets.
-import { StaticCatalog } from '../../webhook/catalog/catalog.js';
-import { ConflictError, NotFoundError, type NamespaceInfo, type NamespaceSource, type NodeSource, type ReconcileApi } from '../../webhook/reconcile/index.js';
-import type { Condition, Relay, RelayNodeStatus } from '../../relay/index.js';
+// In-memory stand-ins for the reconcile's API seams: the node's RelayNode as the API server would hold
+// it (each apply replaces the node's whole object: it is the only writer), Events, a node whose labels
+// a test sets, and the cluster's namespaces.
+import type { NamespaceInfo, NamespaceSource, NodeSource, ReconcileApi } from '../../webhook/reconcile/index.js';
+import type { Relay, RelayNode, RelayNodeEntry } from '../../relay/index.js';
 import type { EventSpec } from '../../webhook/reconcile/node-status.js';
 
 export class FakeApi implements ReconcileApi {
-  readonly entryWrites: { relay: string; entry: RelayNodeStatus | null }[] = [];
-  readonly summaryWrites: { relay: string; readyNodes: number; ready: Condition }[] = [];
+  /** Every RelayNode applied, in order. */
+  readonly writes: RelayNode[] = [];
   readonly events: { relay: string; e: EventSpec }[] = [];
-  /** Number of upcoming applySummary calls that fail with a conflict. */
-  conflicts = 0;
-  private rv = 100;
+  /** What the API server holds (set it before start to test a restart). */
+  stored: RelayNode | undefined;
+  /** Number of upcoming applies that fail (the API server refused or was away). */
+  failures = 0;
 
-  constructor(private readonly catalog: StaticCatalog, private readonly nodeName = 'node-a') {}
-
-  private store(r: Relay): Relay {
-    const next = structuredClone(r);
-    next.metadata.resourceVersion = String(++this.rv);
-    this.catalog.put(next);
-    return structuredClone(next);
+  async getRelayNode(): Promise<RelayNode | undefined> {
+    return this.stored ? structuredClone(this.stored) : undefined;
   }
 
-  async applyNodeEntry(name: string, entry: RelayNodeStatus | null): Promise<Relay> {
-    const cur = this.catalog.get(name);
-    if (!cur) throw new NotFoundError(name);
-    this.entryWrites.push({ relay: name, entry: entry ? structuredClone(entry) : null });
-    const r = structuredClone(cur);
-    // Like SSA on a list-map keyed by name: this manager's entry is replaced, or removed with null.
-    const others = (r.status?.nodes ?? []).filter((n) => n.name !== this.nodeName);
-    const kept = entry ? [...others, entry] : others;
-    r.status = { ...(r.status ?? {}), nodes: kept.sort((a, b) => (a.name < b.name ? -1 : 1)) };
-    return this.store(r);
-  }
-
-  async applySummary(basedOn: Relay, readyNodes: number, ready: Condition, listenPort?: number): Promise<void> {
-    const cur = this.catalog.get(basedOn.metadata.name);
-    if (!cur) throw new NotFoundError(basedOn.metadata.name);
-    if (this.conflicts > 0) {
-      this.conflicts--;
-      // Another node changed the relay meanwhile.
-      this.store(cur);
-      throw new ConflictError('changed');
+  async applyRelayNode(body: RelayNode): Promise<RelayNode> {
+    if (this.failures > 0) {
+      this.failures--;
+      throw new Error('the API server is away');
     }
-    if (cur.metadata.resourceVersion !== basedOn.metadata.resourceVersion) throw new ConflictError('stale resourceVersion');
-    this.summaryWrites.push({ relay: basedOn.metadata.name, readyNodes, ready });
-    const r = structuredClone(cur);
-    r.status = { ...(r.status ?? {}), readyNodes, ...(listenPort !== undefined ? { listenPort } : {}), conditions: [ready] };
-    this.store(r);
+    this.writes.push(structuredClone(body));
+    this.stored = structuredClone(body);
+    return structuredClone(body);
+  }
+
+  /** This node's entry for a relay, as last written. */
+  entry(relay: string): RelayNodeEntry | undefined {
+    return this.stored?.status?.relays?.find((e) => e.name === relay);
   }
 
   async recordEvent(relay: Relay, e: EventSpec): Promise<void> {
@@ -57,18 +39,18 @@ export class FakeApi implements ReconcileApi {
 }
 
 export class FakeNode implements NodeSource {
-  private cb?: (l: Record<string, string>) => void;
-  constructor(private labels: Record<string, string>) {}
-  async start(onLabels: (l: Record<string, string>) => void): Promise<void> {
+  private cb?: (l: Record<string, string>, uid: string | undefined) => void;
+  constructor(private labels: Record<string, string>, readonly uid: string | undefined = 'uid-node-a') {}
+  async start(onLabels: (l: Record<string, string>, uid: string | undefined) => void): Promise<void> {
     this.cb = onLabels;
-    onLabels({ ...this.labels });
+    onLabels({ ...this.labels }, this.uid);
   }
   async stop(): Promise<void> {
     this.cb = undefined;
   }
   set(labels: Record<string, string>): void {
     this.labels = labels;
-    this.cb?.({ ...labels });
+    this.cb?.({ ...labels }, this.uid);
   }
 }
 

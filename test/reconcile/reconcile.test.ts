@@ -1,7 +1,7 @@
 // startReconcile against a StaticCatalog and a temp folder, with the API behind in-memory seams (the
 // real API server is another suite): files written, rewritten, removed (delete, node labels), nothing
-// unchanged touched, admins' files left alone, status entries from status.json, the Ready summary
-// converging through a conflict, Events; and one run with the real agent and socat.
+// unchanged touched, admins' files left alone, the node's RelayNode from status.json, a restart and a
+// failed apply, Events; and one run with the real agent and socat.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -27,7 +27,7 @@ const CONTROL_PLANE = { 'node-role.kubernetes.io/control-plane': '', 'kubernetes
 async function setup(t: TestContext, relays: Relay[], labels: Record<string, string> = CONTROL_PLANE, dirs?: Dirs, namespaces?: FakeNamespaces) {
   const d = dirs ?? await tempDirs(t, 'reconcile');
   const catalog = new StaticCatalog(relays);
-  const api = new FakeApi(catalog);
+  const api = new FakeApi();
   const node = new FakeNode(labels);
   const registry = new Registry();
   const handle = await startReconcile({
@@ -86,18 +86,15 @@ test('a changed relay is rewritten; the unchanged file keeps its inode and mtime
   assert.deepEqual(files(dirs.configDir), ['syslog.json']);
 });
 
-test('when the node\'s labels change so a relay no longer selects it, its file and this node\'s status entry are removed', async (t) => {
-  const { dirs, node, api, catalog, handle } = await setup(t, fixtureRelays());
+test('when the node\'s labels change so a relay no longer selects it, its file and its entry in the RelayNode are removed', async (t) => {
+  const { dirs, node, api, handle } = await setup(t, fixtureRelays());
   await writeAgentStatus(dirs.socketDir, readFileSync(path.join(FIX, 'status-running.json'), 'utf8'));
-  await waitFor('scheduler entry', () => catalog.get('kube-scheduler')!.status?.nodes?.some((n) => n.name === 'node-a' && n.state === 'Running'));
+  await waitFor('scheduler entry', () => api.entry('kube-scheduler')?.state === 'Running');
   node.set({ 'kubernetes.io/os': 'linux' }); // no longer a control-plane node
   await waitFor('file removed', () => !existsSync(path.join(dirs.configDir, 'kube-scheduler.json')));
-  await waitFor('entry removed', () => (catalog.get('kube-scheduler')!.status?.nodes ?? []).length === 0);
+  await waitFor('entry removed', () => api.entry('kube-scheduler') === undefined);
   await handle.idle();
-  assert.ok(api.entryWrites.some((w) => w.relay === 'kube-scheduler' && w.entry === null));
-  const st = catalog.get('kube-scheduler')!.status!;
-  assert.equal(st.readyNodes, 0);
-  assert.equal(st.conditions?.[0]?.reason, 'NoNodes');
+  assert.deepEqual(api.stored!.status!.relays!.map((e) => e.name), ['metadata-server', 'syslog'], 'the relays that still select the node stay (the invalid one reported Invalid)');
   assert.deepEqual(files(dirs.configDir), ['syslog.json']);
 });
 
@@ -120,7 +117,7 @@ test('hand-dropped files are left alone: an admin\'s YAML, and an admin\'s JSON 
 
 test('status: entries follow the agent\'s status file (running, failing, missing, half-written) with Events on changes', async (t) => {
   const { dirs, catalog, api, handle } = await setup(t, fixtureRelays());
-  const entry = (relay: string) => catalog.get(relay)!.status?.nodes?.find((n) => n.name === 'node-a');
+  const entry = (relay: string) => api.entry(relay);
   // No status file yet: the agent is missing.
   await waitFor('AgentMissing', () => entry('kube-scheduler')?.state === 'AgentMissing');
   assert.match(entry('kube-scheduler')!.message!, /no agent status/);
@@ -133,12 +130,14 @@ test('status: entries follow the agent\'s status file (running, failing, missing
   assert.equal(entry('kube-scheduler')!.observedGeneration, 2);
   assert.equal(entry('syslog')!.restarts, 4);
   assert.match(entry('syslog')!.message!, /Address already in use/);
-  const sched = catalog.get('kube-scheduler')!.status!;
-  assert.equal(sched.readyNodes, 1);
-  assert.equal(sched.listenPort, 10259, 'listen.port unset: the Listen column shows the target port');
-  assert.equal(catalog.get('syslog')!.status!.listenPort, 5514, 'listen.port set: that port');
-  assert.deepEqual(sched.conditions!.map((c) => [c.type, c.status, c.reason]), [['Ready', 'True', 'AllNodesReady']]);
-  assert.equal(catalog.get('syslog')!.status!.conditions![0]!.status, 'False');
+  // The RelayNode: named after the node, owned by its Node, the counts for the printer columns.
+  const rn = api.stored!;
+  assert.equal(rn.metadata.name, 'node-a');
+  assert.deepEqual(rn.metadata.ownerReferences, [{ apiVersion: 'v1', kind: 'Node', name: 'node-a', uid: 'uid-node-a' }]);
+  assert.deepEqual([rn.status!.relayCount, rn.status!.readyRelays, rn.status!.ready], [3, 1, '1/3'], 'scheduler Running, syslog Failing, the invalid metadata-server relay Invalid');
+  assert.equal(entry('kube-scheduler')!.uid, catalog.get('kube-scheduler')!.metadata.uid);
+  // The node never writes a Relay.
+  assert.equal(catalog.get('kube-scheduler')!.status, undefined);
   const reasons = (relay: string) => api.events.filter((e) => e.relay === relay).map((e) => e.e.reason);
   assert.deepEqual(reasons('kube-scheduler'), ['RelayAgentMissing', 'RelayReady']);
   assert.deepEqual(reasons('syslog'), ['RelayAgentMissing', 'RelayFailing']);
@@ -156,36 +155,64 @@ test('status: entries follow the agent\'s status file (running, failing, missing
   // The file disappears.
   await rm(agentStatusPath(dirs.socketDir));
   await waitFor('missing reported', () => /no agent status/.test(entry('kube-scheduler')?.message ?? ''));
-  // Back to running; then nothing more is written while nothing changes.
+  // Back to running; then nothing more is written while nothing changes (a relay's status update neither).
   await writeAgentStatus(dirs.socketDir, running);
   await waitFor('Running again', () => entry('kube-scheduler')?.state === 'Running');
   await handle.idle();
-  const writes = api.entryWrites.length + api.summaryWrites.length;
-  await new Promise((r) => setTimeout(r, 200));
+  const writes = api.writes.length;
+  const r = structuredClone(catalog.get('kube-scheduler')!);
+  r.status = { readyNodes: 1, ready: '1/1' };
+  catalog.put(r);
+  await new Promise((res) => setTimeout(res, 200));
   await handle.idle();
-  assert.equal(api.entryWrites.length + api.summaryWrites.length, writes, 'no writes while nothing changes');
+  assert.equal(api.writes.length, writes, 'no writes while nothing changes');
 });
 
-test('status: the Ready summary converges through conflicts, computed from other nodes\' entries too', async (t) => {
-  const relays = fixtureRelays().filter((r) => r.metadata.name === 'kube-scheduler');
-  relays[0]!.status = { nodes: [{ name: 'node-b', ready: false, state: 'Failing', message: 'x' }] };
-  const d = await tempDirs(t, 'reconcile-conflict');
+test('status: a restarted controller keeps the stored transition times and sends no Event for an unchanged state; a failed apply is retried', async (t) => {
+  const d = await tempDirs(t, 'reconcile-restart');
   await writeAgentStatus(d.socketDir, readFileSync(path.join(FIX, 'status-running.json'), 'utf8'));
-  const { catalog, api, handle, registry } = await setup(t, relays, CONTROL_PLANE, d);
-  api.conflicts = 2;
-  await waitFor('summary', () => catalog.get('kube-scheduler')!.status?.conditions?.[0]?.reason === 'NodesNotReady');
+  const relays = fixtureRelays().filter((r) => r.metadata.name === 'kube-scheduler');
+  const first = await setup(t, relays, CONTROL_PLANE, d);
+  await waitFor('Running', () => first.api.entry('kube-scheduler')?.state === 'Running');
+  await first.handle.idle();
+  await first.handle.stop();
+  const since = first.api.entry('kube-scheduler')!.lastTransitionTime;
+  await new Promise((res) => setTimeout(res, 20));
+  const catalog = new StaticCatalog(relays);
+  const api = new FakeApi();
+  api.stored = first.api.stored;
+  api.failures = 1;
+  const handle = await startReconcile({
+    kc: {} as KubeConfig, catalog, nodeName: 'node-a', configDir: d.configDir, socketDir: d.socketDir, registry: new Registry(), log: silentLogger,
+    api, nodeSource: new FakeNode(CONTROL_PLANE), statusPollMs: 50, resyncSeconds: 3600,
+    schedule: (fn, ms) => { const h = setTimeout(fn, Math.min(ms, 20)); return () => clearTimeout(h); },
+  });
+  defer(t, () => handle.stop());
   await handle.idle();
-  const st = catalog.get('kube-scheduler')!.status!;
-  assert.deepEqual(st.nodes!.map((n) => [n.name, n.state]), [['node-a', 'Running'], ['node-b', 'Failing']]);
-  assert.equal(st.readyNodes, 1);
-  assert.match(st.conditions![0]!.message, /not ready: node-b \(Failing\)/);
-  assert.match(await registry.metrics(), /socat_relay_reconcile_status_writes_total\{result="conflict"\} 2/);
-  // node-b recovers (its own controller writes its entry): this node recomputes the summary.
-  const r = structuredClone(catalog.get('kube-scheduler')!);
-  r.status!.nodes = r.status!.nodes!.map((n) => (n.name === 'node-b' ? { ...n, ready: true, state: 'Running' as const } : n));
-  catalog.put(r);
-  await waitFor('all ready', () => catalog.get('kube-scheduler')!.status?.conditions?.[0]?.status === 'True');
-  assert.equal(catalog.get('kube-scheduler')!.status!.readyNodes, 2);
+  assert.equal(api.writes.length, 0, 'the stored RelayNode is already right: nothing to write');
+  assert.deepEqual(api.events, [], 'no Event: the state did not change');
+  // A new relay: the write fails once, then lands; the old entry keeps its time.
+  catalog.put({ ...structuredClone(relays[0]!), metadata: { name: 'second', uid: 'uid-second' } });
+  await waitFor('second written', () => api.entry('second') !== undefined);
+  assert.equal(api.entry('kube-scheduler')!.lastTransitionTime, since);
+});
+
+test('status: a RelayNode deleted by hand is written back at the next resync (read again, then applied)', async (t) => {
+  const d = await tempDirs(t, 'reconcile-resync');
+  await writeAgentStatus(d.socketDir, readFileSync(path.join(FIX, 'status-running.json'), 'utf8'));
+  const catalog = new StaticCatalog(fixtureRelays().filter((r) => r.metadata.name === 'kube-scheduler'));
+  const api = new FakeApi();
+  const handle = await startReconcile({
+    kc: {} as KubeConfig, catalog, nodeName: 'node-a', configDir: d.configDir, socketDir: d.socketDir, registry: new Registry(), log: silentLogger,
+    api, nodeSource: new FakeNode(CONTROL_PLANE), statusPollMs: 50, resyncSeconds: 0.3,
+    schedule: (fn, ms) => { const h = setTimeout(fn, Math.min(ms, 20)); return () => clearTimeout(h); },
+  });
+  defer(t, () => handle.stop());
+  await waitFor('Running', () => api.entry('kube-scheduler')?.state === 'Running');
+  const writes = api.writes.length;
+  api.stored = undefined; // kubectl delete relaynode node-a
+  await waitFor('written back', () => api.entry('kube-scheduler')?.state === 'Running', 5000);
+  assert.equal(api.writes.length, writes + 1);
 });
 
 test('end to end on one node: the reconcile writes the file, the real agent runs socat, the Relay reports Running', { skip: required(socatUnavailable(), process.getuid?.() !== 0 ? 'needs root (chown of the socket to the socket group)' : null) }, async (t) => {
@@ -198,9 +225,9 @@ spec: {target: {host: 127.0.0.1, port: ${svc.port}}, consumers: {namespaces: [de
 `)[0] as Relay;
   await startAgent(t, d);
   const { catalog, api } = await setup(t, [relay], {}, d);
-  await waitFor('Running on node-a', () => catalog.get('e2e')!.status?.nodes?.find((n) => n.name === 'node-a')?.state === 'Running', 10_000);
+  await waitFor('Running on node-a', () => api.entry('e2e')?.state === 'Running', 10_000);
   assert.equal(await getViaSocket(path.join(d.socketDir, 'e2e', 'socket')), 'e2e GET /');
-  assert.equal(catalog.get('e2e')!.status!.conditions![0]!.status, 'True');
+  assert.equal(api.stored!.status!.ready, '1/1');
   assert.ok(api.events.some((e) => e.e.reason === 'RelayReady'));
   catalog.delete('e2e');
   await waitFor('socket gone after the relay was deleted', () => !existsSync(path.join(d.socketDir, 'e2e', 'socket')), 10_000);

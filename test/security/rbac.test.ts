@@ -1,7 +1,8 @@
-// The controller's RBAC grants nothing beyond what it uses. The ClusterRole is parsed from manifests/;
-// ALLOW below lists every (apiGroup, resource, verb) the code calls, each with its justification and
-// the source that proves the call. Granted ⊆ allowed (no over-grant), allowed ⊆ granted (the controller
-// works), no wildcard or sensitive resource, and the manifest explains every verb in a comment.
+// The controllers' RBAC grants nothing beyond what they use. The ClusterRoles are parsed from manifests/;
+// ALLOW below lists every (apiGroup, resource, verb) the serving controller's code calls, ALLOW_NODE
+// what a reconcile-only one calls, each with its justification and the source that proves the call.
+// Granted ⊆ allowed (no over-grant), allowed ⊆ granted (the controller works), no wildcard or
+// sensitive resource, and the manifest explains every verb in a comment.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -18,14 +19,22 @@ interface Use {
   evidence: [string, RegExp];
 }
 
+const key = (g: string, r: string, v: string) => `${g || 'core'}/${r}:${v}`;
+
 const ALLOW: Use[] = [
   { group: 'socat.io', resource: 'relays', verb: 'list', why: 'informer initial list (relay catalog for admission and the reconcile)', evidence: ['webhook/catalog/informer.ts', /RELAYS_PATH|listClusterCustomObject/] },
   { group: 'socat.io', resource: 'relays', verb: 'watch', why: 'informer watch of Relays', evidence: ['webhook/catalog/resilient-informer.ts', /makeInformer/] },
-  { group: 'socat.io', resource: 'relays/status', verb: 'patch', why: 'server-side apply of this node\'s status entry and the Ready summary', evidence: ['webhook/reconcile/kube.ts', /patchClusterCustomObjectStatus/] },
+  { group: 'socat.io', resource: 'relays', verb: 'get', why: 'the pod webhook: live lookup of a Relay the informer has not delivered yet', evidence: ['webhook/catalog/live.ts', /getClusterCustomObject/] },
+  { group: 'socat.io', resource: 'relays/status', verb: 'patch', why: 'the elected controller: server-side apply of each Relay\'s summary, removal of the old status.nodes', evidence: ['webhook/cluster/index.ts', /patchClusterCustomObjectStatus/] },
+  { group: 'socat.io', resource: 'relaynodes', verb: 'get', why: 'read this node\'s RelayNode at start and at each resync', evidence: ['webhook/reconcile/kube.ts', /getClusterCustomObject/] },
+  { group: 'socat.io', resource: 'relaynodes', verb: 'patch', why: 'server-side apply of this node\'s RelayNode', evidence: ['webhook/reconcile/kube.ts', /patchClusterCustomObject\(/] },
+  { group: 'socat.io', resource: 'relaynodes', verb: 'create', why: 'the first apply creates it', evidence: ['webhook/reconcile/kube.ts', /PatchStrategy\.ServerSideApply/] },
+  { group: 'socat.io', resource: 'relaynodes', verb: 'list', why: 'the elected controller: RelayNode informer', evidence: ['webhook/cluster/index.ts', /listClusterCustomObject/] },
+  { group: 'socat.io', resource: 'relaynodes', verb: 'watch', why: 'the elected controller: RelayNode informer watch', evidence: ['webhook/cluster/index.ts', /new ResilientInformer<RelayNodeObject>/] },
   { group: '', resource: 'namespaces', verb: 'list', why: 'namespace informer: labels for consumers.namespaceSelector', evidence: ['webhook/catalog/informer.ts', /listNamespace/] },
   { group: '', resource: 'namespaces', verb: 'watch', why: 'namespace informer watch', evidence: ['webhook/catalog/informer.ts', /NAMESPACES_PATH/] },
   { group: '', resource: 'nodes', verb: 'list', why: 'own node (fieldSelector metadata.name): labels for spec.nodeSelector', evidence: ['webhook/reconcile/kube.ts', /listNode\(/] },
-  { group: '', resource: 'nodes', verb: 'watch', why: 'own node label changes', evidence: ['webhook/reconcile/kube.ts', /new ResilientInformer<V1Node>/] },
+  { group: '', resource: 'nodes', verb: 'watch', why: 'own node label changes; the elected controller: every Node\'s Ready condition', evidence: ['webhook/cluster/index.ts', /new ResilientInformer<V1Node>/] },
   { group: 'authentication.k8s.io', resource: 'tokenreviews', verb: 'create', why: 'who scrapes /metrics: the bearer token\'s user', evidence: ['webhook/metrics-auth.ts', /createTokenReview/] },
   { group: 'authorization.k8s.io', resource: 'subjectaccessreviews', verb: 'create', why: 'may that user get /metrics (RBAC)', evidence: ['webhook/metrics-auth.ts', /createSubjectAccessReview/] },
   { group: '', resource: 'events', verb: 'create', why: 'Events on Relays (ready / failing on a node)', evidence: ['webhook/reconcile/kube.ts', /createNamespacedEvent/] },
@@ -37,11 +46,17 @@ const ALLOW_NAMESPACED: Use[] = [
   { group: 'coordination.k8s.io', resource: 'leases', verb: 'get', why: 'read its own Lease before renewing it', evidence: ['webhook/reconcile/lease-kube.ts', /readNamespacedLease/] },
   { group: 'coordination.k8s.io', resource: 'leases', verb: 'create', why: 'create its own Lease once', evidence: ['webhook/reconcile/lease-kube.ts', /createNamespacedLease/] },
   { group: 'coordination.k8s.io', resource: 'leases', verb: 'update', why: 'renew it (spec.renewTime)', evidence: ['webhook/reconcile/lease-kube.ts', /replaceNamespacedLease/] },
-  { group: 'coordination.k8s.io', resource: 'leases', verb: 'list', why: 'Lease informer: every controller\'s Lease, to find expired ones', evidence: ['webhook/reconcile/lease-kube.ts', /listNamespacedLease/] },
-  { group: 'coordination.k8s.io', resource: 'leases', verb: 'watch', why: 'Lease informer watch', evidence: ['webhook/reconcile/lease-kube.ts', /new ResilientInformer<V1Lease>/] },
+  { group: 'coordination.k8s.io', resource: 'leases', verb: 'list', why: 'the elected controller\'s Lease informer: every controller\'s Lease, to find expired ones', evidence: ['webhook/cluster/leases.ts', /listNamespacedLease/] },
+  { group: 'coordination.k8s.io', resource: 'leases', verb: 'watch', why: 'Lease informer watch', evidence: ['webhook/cluster/leases.ts', /new ResilientInformer<V1Lease>/] },
 ];
 
-const key = (g: string, r: string, v: string) => `${g || 'core'}/${r}:${v}`;
+// The reconcile-only controllers (ServiceAccount socat-relay-node): one node's needs.
+const NODE_ROLE = 'socat-relay-node';
+const NODE_LEASE_ROLE = 'socat-relay-node-leases';
+const NOT_FOR_NODES = new Set(['socat.io/relays:get', 'socat.io/relays/status:patch', 'socat.io/relaynodes:list', 'socat.io/relaynodes:watch']);
+const ALLOW_NODE = ALLOW.filter((u) => !NOT_FOR_NODES.has(key(u.group, u.resource, u.verb)));
+const ALLOW_NODE_NAMESPACED = ALLOW_NAMESPACED.filter((u) => !['list', 'watch'].includes(u.verb));
+
 const SENSITIVE = new Set(['secrets', 'pods', 'pods/exec', 'serviceaccounts/token', 'clusterroles', 'clusterrolebindings', 'roles', 'rolebindings', 'mutatingwebhookconfigurations', 'validatingwebhookconfigurations', 'nodes/proxy', 'configmaps']);
 
 function manifestFiles(dir: string): string[] {
@@ -85,8 +100,11 @@ test('the manifests hold exactly one controller ClusterRole, bound only to the c
   assert.equal(cr.length, 1);
   const text = readFileSync(path.join(REPO_ROOT, cr[0]!.file), 'utf8');
   const bindings = parseAllDocuments(text).map((d) => d.toJS() as { kind: string; subjects?: { kind: string; name: string; namespace?: string }[]; roleRef?: { name: string } }).filter((d) => d?.kind?.endsWith('Binding'));
+  assert.ok(bindings.length >= 4);
   for (const b of bindings) {
-    assert.deepEqual(b.subjects, [{ kind: 'ServiceAccount', name: 'socat-relay-controller', namespace: 'socat-relay-system' }]);
+    // Each account's roles bound to that account only: the reconcile-only account gets the node roles.
+    const sa = b.roleRef!.name.startsWith(NODE_ROLE) ? NODE_ROLE : 'socat-relay-controller';
+    assert.deepEqual(b.subjects, [{ kind: 'ServiceAccount', name: sa, namespace: 'socat-relay-system' }], `${b.kind}/${b.roleRef!.name}`);
   }
 });
 
@@ -147,6 +165,16 @@ test('the Lease Role: namespaced in the controller\'s namespace, exactly the lea
   const binding = parseAllDocuments(text).map((d) => d.toJS() as { kind: string; metadata: { namespace?: string }; roleRef?: { kind: string; name: string } }).find((d) => d?.kind === 'RoleBinding' && d.roleRef?.name === LEASE_ROLE);
   assert.ok(binding, 'a RoleBinding for the Lease Role');
   assert.deepEqual([binding.metadata.namespace, binding.roleRef!.kind], ['socat-relay-system', 'Role']);
-  const others = roles().filter((r) => r.kind === 'Role' && r.metadata.name !== LEASE_ROLE).map((r) => r.metadata.name);
+  const others = roles().filter((r) => r.kind === 'Role' && ![LEASE_ROLE, NODE_LEASE_ROLE].includes(r.metadata.name)).map((r) => r.metadata.name);
   assert.deepEqual(others, [], 'no other namespaced Role');
+});
+
+test('the reconcile-only roles: exactly one node\'s needs — no Relay status, no list or watch of RelayNodes or Leases — explained', () => {
+  const role = roles().find((r) => r.metadata.name === NODE_ROLE && r.kind === 'ClusterRole')!;
+  assert.deepEqual([...granted(role)].sort(), ALLOW_NODE.map((u) => key(u.group, u.resource, u.verb)).sort());
+  assertCommented(role);
+  const leases = roles().find((r) => r.metadata.name === NODE_LEASE_ROLE)!;
+  assert.deepEqual([leases.kind, leases.metadata.namespace], ['Role', 'socat-relay-system']);
+  assert.deepEqual([...granted(leases)].sort(), ALLOW_NODE_NAMESPACED.map((u) => key(u.group, u.resource, u.verb)).sort());
+  assertCommented(leases);
 });

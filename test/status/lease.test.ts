@@ -1,17 +1,16 @@
 // Status that stays true when a node's controller is gone while its Node stays Ready: each controller
 // renews a coordination.k8s.io/v1 Lease; a node whose Lease is not renewed for leaseDuration + grace
-// (or that has entries and no Lease) is stale — its entries stay, readyNodes and Ready count it as not
-// ready — and counts again once its Lease is renewed. The pure decision as a table, then two
-// controllers' Leases on the real API server with durations of seconds.
+// (or that has a RelayNode and no Lease) is stale — its RelayNode stays, the elected controller's
+// readyNodes and Ready count it as not ready — and counts again once its Lease is renewed. The pure
+// decision as a table, then Leases on the real API server with durations of seconds: the holders, the
+// elected controller's watch, and two controllers as shipped.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { Relay, RelayNodeStatus } from '../../relay/index.js';
+import type { Relay, RelayNode } from '../../relay/index.js';
 import { pino } from 'pino';
 import { createLogger } from '../../lib/log.js';
 import { LEASE_DURATION_SECONDS, LEASE_GRACE_SECONDS, LEASE_PREFIX, leaseName, staleByLease, trackRenewals, type LeaseView } from '../../webhook/reconcile/lease.js';
-import { mergeStale } from '../../webhook/reconcile/stale.js';
-import { summaryOutdated } from '../../webhook/reconcile/prune.js';
 import { loadConfig, ConfigError } from '../../webhook/config.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -37,7 +36,7 @@ describe('staleByLease: the stated time is leaseDuration + grace (40 s + 80 s = 
   const cases: { name: string; leases: LeaseView[]; nodes?: string[]; watching?: number; want: Record<string, RegExp> }[] = [
     { name: 'renewed 10 s ago: fresh', leases: [lease('a', 10, 40)], want: {} },
     { name: 'renewed exactly 120 s ago: not yet', leases: [lease('a', 120, 40)], want: {} },
-    { name: 'renewed 121 s ago: stale', leases: [lease('a', 121, 40)], want: { a: /not renewed for 121 s/ } },
+    { name: 'renewed 121 s ago: stale', leases: [lease('a', 121, 40)], want: { a: /^controller lease not renewed for over 120 s$/ } },
     { name: 'its own stated duration counts (300 s lease, renewed 200 s ago)', leases: [lease('a', 200, 300)], want: {} },
     { name: 'no or a bad duration: the default 40 s', leases: [lease('a', 121), lease('b', 121, -5), lease('c', 100, 0)], want: { a: /not renewed/, b: /not renewed/ } },
     { name: 'never renewed', leases: [lease('a')], want: { a: /never renewed/ } },
@@ -63,7 +62,7 @@ describe('staleByLease: the stated time is leaseDuration + grace (40 s + 80 s = 
     const ahead = { metadata: { name: leaseName('b') }, spec: { holderIdentity: 'b', leaseDurationSeconds: 40, renewTime: new Date(at(600)).toISOString() } };
     const seen = new Map([['a', { renewMs: at(-600), seenAt: at(-5) }], ['b', { renewMs: at(600), seenAt: at(-121) }]]);
     const got = staleByLease({ leases: [behind, ahead], nodes: [], now: NOW, watchingSince: new Date(at(-3600)), seen });
-    assert.deepEqual([...got], [['b', 'controller lease not renewed for 121 s']]);
+    assert.deepEqual([...got], [['b', 'controller lease not renewed for over 120 s']]);
     // Without what was seen (a fresh cache), renewTime's age decides, as in the table above.
     assert.deepEqual([...staleByLease({ leases: [behind, ahead], nodes: [], now: NOW, watchingSince: NOW }).keys()], ['a']);
   });
@@ -78,21 +77,6 @@ describe('staleByLease: the stated time is leaseDuration + grace (40 s + 80 s = 
     const second = trackRenewals(first, [asString, lease('b', 2)], t0 + 8000);
     assert.deepEqual([...second], [['a', { renewMs: t0 - 30_000, seenAt: t0 }], ['b', { renewMs: t0 - 2000, seenAt: t0 + 8000 }]]);
     assert.deepEqual([...trackRenewals(second, [lease('b', 2)], t0 + 9000).keys()], ['b'], 'a holder without Lease is dropped');
-  });
-
-  test('one stale set: the Node rule and the Lease rule merge, the first reason named', () => {
-    const m = mergeStale(new Map([['a', 'node not Ready']]), new Map([['a', 'no controller lease'], ['b', 'no controller lease']]));
-    assert.deepEqual([...m], [['a', 'node not Ready'], ['b', 'no controller lease']]);
-  });
-
-  test('a summary naming a node stale that no longer is gets redone', () => {
-    const e = (name: string): RelayNodeStatus => ({ name, ready: true, state: 'Running', lastTransitionTime: 't' });
-    const relay: Relay = {
-      apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'r', resourceVersion: '1', generation: 1 }, spec: {} as any,
-      status: { nodes: [e('a'), e('b')], readyNodes: 1, conditions: [{ type: 'Ready', status: 'False', reason: 'NodesNotReady', message: '1/2 nodes ready; not ready: b (Running, stale: no controller lease)', lastTransitionTime: 't', observedGeneration: 1 }] },
-    };
-    assert.equal(summaryOutdated(relay, 'now', new Map()), true);
-    assert.equal(summaryOutdated(relay, 'now', new Map([['b', 'no controller lease']])), false);
   });
 
   test('settings: namespace from POD_NAMESPACE, lease times validated', () => {
@@ -111,7 +95,6 @@ describe('controller Leases on a real API server', { skip: skipUnlessControlPlan
   const NS = 'socat-relay-system';
   // Stated time in this test: 2 s lease + 1 s grace = 3 s without a renewal.
   const times = { durationSeconds: 2, renewSeconds: 0.5, graceSeconds: 1 };
-  const getRelay = (): Promise<Relay> => cp.client.get<Relay>('socat.io/v1alpha1', 'Relay', 'api');
 
   before(async () => {
     cp = await startControlPlane();
@@ -119,62 +102,44 @@ describe('controller Leases on a real API server', { skip: skipUnlessControlPlan
     kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);
     await createNamespace(cp.client, NS);
-    for (const n of ['node-a', 'node-b']) await cp.client.apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: n } });
-    await cp.client.apply({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'api' }, spec: { target: { host: '127.0.0.1', port: 6443 }, consumers: { namespaces: ['monitoring'] } } } as any);
-    for (const n of ['node-a', 'node-b']) {
-      await cp.client.apply({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'api' }, status: { nodes: [{ name: n, ready: true, state: 'Running', lastTransitionTime: '2026-11-30T00:00:00Z' }] } } as any, { subresource: 'status', fieldManager: `socat-relay/${n}` });
-    }
-    await cp.client.apply({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'api' }, status: { readyNodes: 2, conditions: [{ type: 'Ready', status: 'True', reason: 'AllNodesReady', message: '2/2 nodes ready', lastTransitionTime: '2026-11-30T00:00:00Z' }] } } as any, { subresource: 'status', fieldManager: 'socat-relay' });
   });
   after(async () => {
     await cp?.stop();
   });
 
-  test('node-b\'s controller stops renewing: its entries become stale after the stated time, and count again once it renews', async (t) => {
-    const { startControllerLeases } = await import('../../webhook/reconcile/lease-kube.js');
-    const { startNodePrune } = await import('../../webhook/reconcile/prune.js');
-    const { InformerRelayCatalog } = await import('../../webhook/catalog/informer.js');
-    const holder = (node: string) => startControllerLeases({ kc, namespace: NS, nodeName: node, log, ...times });
-    const leasesA = await holder('node-a');
-    let leasesB = await holder('node-b');
-    const catalog = new InformerRelayCatalog({ kc, log });
-    await catalog.start();
-    const prune = await startNodePrune({ kc, catalog, leases: leasesA, intervalMs: 300, log }); // node-a's controller's view
-    t.after(async () => { await prune.stop(); await catalog.stop(); await leasesA.stop(); await leasesB.stop(); });
+  test('node-b\'s controller stops renewing: the elected controller\'s watch names it stale after the stated time, and not once it renews', async (t) => {
+    const { startControllerLease } = await import('../../webhook/reconcile/lease-kube.js');
+    const { startLeaseWatch } = await import('../../webhook/cluster/leases.js');
+    const holder = (node: string) => startControllerLease({ kc, namespace: NS, nodeName: node, log, ...times });
+    const leaseA = await holder('node-a');
+    let leaseB = await holder('node-b');
+    const watch = await startLeaseWatch({ kc, namespace: NS, log, durationSeconds: times.durationSeconds, graceSeconds: times.graceSeconds });
+    t.after(async () => { await watch.stop(); await leaseA.stop(); await leaseB.stop(); });
 
     const l = await waitFor('both Leases', async () => {
       const items = await cp.client.list<{ metadata: { name: string }; spec: { holderIdentity: string; leaseDurationSeconds: number; renewTime: string } }>('coordination.k8s.io/v1', 'Lease', NS);
       return items.length === 2 ? items : undefined;
     }, { timeoutMs: 30_000 });
     assert.deepEqual(l.map((x) => [x.metadata.name, x.spec.holderIdentity, x.spec.leaseDurationSeconds]).sort(), [['socat-relay-controller-node-a', 'node-a', 2], ['socat-relay-controller-node-b', 'node-b', 2]]);
-    // Both renew: after well over the stated time nothing is stale and the summary is untouched.
+    // Both renew: after well over the stated time nothing is stale.
     await new Promise((r) => setTimeout(r, 5_000));
-    assert.deepEqual([...prune.staleNodes().keys()], []);
-    assert.equal((await getRelay()).status!.readyNodes, 2);
+    assert.deepEqual([...watch.stale(['node-a', 'node-b']).keys()], []);
 
-    await leasesB.stop(); // node-b's controller is gone; its Node stays (no Ready condition changes)
+    await leaseB.stop(); // node-b's controller is gone; its Node stays
     const lastRenew = new Date((await cp.client.get('coordination.k8s.io/v1', 'Lease', 'socat-relay-controller-node-b', NS)).spec.renewTime).getTime();
-    const dropped = await waitFor('readyNodes to drop', async () => {
-      const r = await getRelay();
-      return r.status?.readyNodes === 1 ? r : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 200 });
-    const seenAt = Date.now();
-    assert.ok(seenAt - lastRenew > 3_000, `stale only after the stated time (3 s), was ${seenAt - lastRenew} ms after the last renewal`);
-    assert.deepEqual(dropped.status!.nodes!.map((n) => [n.name, n.ready, n.state]).sort(), [['node-a', true, 'Running'], ['node-b', true, 'Running']], 'the entries stay their nodes\'');
-    const cond = dropped.status!.conditions!.find((c) => c.type === 'Ready')!;
-    assert.equal(cond.status, 'False');
-    assert.match(cond.message, /node-b \(Running, stale: controller lease not renewed for \d+ s\)/);
+    const stale = await waitFor('node-b stale', () => { const s = watch.stale(['node-a', 'node-b']); return s.has('node-b') ? s : undefined; }, { timeoutMs: 60_000, intervalMs: 200 });
+    assert.ok(Date.now() - lastRenew > 3_000, `stale only after the stated time (3 s), was ${Date.now() - lastRenew} ms after the last renewal`);
+    assert.deepEqual([...stale.keys()], ['node-b']);
+    assert.equal(stale.get('node-b'), 'controller lease not renewed for over 3 s');
+    // A node with a RelayNode and no Lease at all is stale too, once the watch is old enough.
+    await waitFor('node-c (no Lease) stale', () => watch.stale(['node-c']).get('node-c') === 'no controller lease', { timeoutMs: 30_000, intervalMs: 200 });
 
-    leasesB = await holder('node-b'); // it comes back: the same Lease renewed
-    const back = await waitFor('readyNodes back to 2', async () => {
-      const r = await getRelay();
-      return r.status?.readyNodes === 2 ? r : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 200 });
-    assert.deepEqual([back.status!.conditions!.find((c) => c.type === 'Ready')!.status, back.status!.conditions!.find((c) => c.type === 'Ready')!.message], ['True', '2/2 nodes ready']);
+    leaseB = await holder('node-b'); // it comes back: the same Lease renewed
+    await waitFor('node-b fresh again', () => !watch.stale(['node-a', 'node-b']).has('node-b'), { timeoutMs: 30_000, intervalMs: 200 });
   });
 
   test('clock skew on a real API server: holders 10 minutes behind and ahead stay fresh while they renew, and go stale on time once they stop', async (t) => {
-    const { startControllerLeases } = await import('../../webhook/reconcile/lease-kube.js');
+    const { startLeaseWatch } = await import('../../webhook/cluster/leases.js');
     const micro = (ms: number): string => new Date(ms).toISOString().replace(/Z$/, '000Z');
     const skews: Record<string, number> = { 'node-behind': -600_000, 'node-ahead': 600_000 };
     const write = async (): Promise<void> => {
@@ -185,7 +150,7 @@ describe('controller Leases on a real API server', { skip: skipUnlessControlPlan
     await write();
     let writing = true;
     const loop = (async () => { while (writing) { await write(); await new Promise((r) => setTimeout(r, 500)); } })();
-    const watcher = await startControllerLeases({ kc, namespace: NS, nodeName: 'node-watch', log, ...times });
+    const watcher = await startLeaseWatch({ kc, namespace: NS, log, durationSeconds: times.durationSeconds, graceSeconds: times.graceSeconds });
     t.after(async () => { writing = false; await loop; await watcher.stop(); });
     const nodes = Object.keys(skews); // (the earlier tests' Leases of the namespace are not looked at)
     // Well over the stated time (3 s) of renewals: neither is stale (before, the one behind always was).
@@ -199,14 +164,14 @@ describe('controller Leases on a real API server', { skip: skipUnlessControlPlan
     // Both go stale after the stated time on the watcher's clock (before, the one ahead only after 10 minutes).
     const stale = await waitFor('both stale', () => { const s = watcher.stale(nodes); return nodes.every((n) => s.has(n)) ? s : undefined; }, { timeoutMs: 30_000, intervalMs: 200 });
     assert.ok(Date.now() - stopped > 2_500, `stale ${Date.now() - stopped} ms after the last renewal: not before the stated 3 s`);
-    for (const n of nodes) assert.match(stale.get(n)!, /controller lease not renewed for \d+ s/);
+    for (const n of nodes) assert.equal(stale.get(n), 'controller lease not renewed for over 3 s');
   });
 
   test('a Lease that cannot be written (no such namespace): renew rejects, the holder keeps running and logs why', async () => {
-    const { startControllerLeases } = await import('../../webhook/reconcile/lease-kube.js');
+    const { startControllerLease } = await import('../../webhook/reconcile/lease-kube.js');
     const lines: string[] = [];
     const logged = pino({ level: 'warn' }, { write: (l: string) => { lines.push(l); } });
-    const h = await startControllerLeases({ kc, namespace: 'no-such-namespace', nodeName: 'node-x', log: logged, ...times });
+    const h = await startControllerLease({ kc, namespace: 'no-such-namespace', nodeName: 'node-x', log: logged, ...times });
     try {
       await assert.rejects(h.renew(), (e: { code?: number }) => e.code === 404);
       await waitFor('the warning', () => lines.some((l) => /does namespace no-such-namespace exist/.test(l)), { timeoutMs: 10_000 });
@@ -215,7 +180,7 @@ describe('controller Leases on a real API server', { skip: skipUnlessControlPlan
     }
   });
 
-  test('the controller as shipped (cli/controller.ts): one of two controllers stops, the other marks its node stale; restarted, it counts again', async (t) => {
+  test('the controller as shipped (cli/controller.ts): one of two controllers stops, the elected one (the other, after a failover if need be) marks its node stale; restarted, it counts again', async (t) => {
     const spec = { target: { host: '127.0.0.1', port: 8080 }, consumers: { namespaces: ['monitoring'] }, nodeSelector: { 'lease-test': 'yes' } };
     await cp.client.apply({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'web' }, spec } as any);
     const generation = (await cp.client.get<Relay>('socat.io/v1alpha1', 'Relay', 'web')).metadata.generation!;
@@ -231,7 +196,7 @@ describe('controller Leases on a real API server', { skip: skipUnlessControlPlan
       }));
       return startController({
         kubeconfigPath: cp.kubeconfigPath, dir, nodeName: node, reconcile: true, configDir: path.join(dir, 'relays.d'), socketDir,
-        env: { POD_NAMESPACE: NS, SOCAT_RELAY_LEASE_DURATION_SECONDS: '2', SOCAT_RELAY_LEASE_RENEW_SECONDS: '0.5', SOCAT_RELAY_LEASE_GRACE_SECONDS: '1', LOG_LEVEL: 'info' },
+        env: { POD_NAMESPACE: NS, SOCAT_RELAY_LEASE_DURATION_SECONDS: '2', SOCAT_RELAY_LEASE_RENEW_SECONDS: '0.5', SOCAT_RELAY_LEASE_GRACE_SECONDS: '1', SOCAT_RELAY_LEADER_LEASE_SECONDS: '3', LOG_LEVEL: 'info' },
       });
     };
     for (const n of ['node-c', 'node-d']) await cp.client.apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: n, labels: { 'lease-test': 'yes' } } });
@@ -244,8 +209,9 @@ describe('controller Leases on a real API server', { skip: skipUnlessControlPlan
 
     await d.stop(); // node-d's controller is gone; its Node stays
     const dropped = await waitFor('node-d stale', async () => { const r = await web(); return r.status?.readyNodes === 1 ? r : undefined; }, { timeoutMs: 60_000, intervalMs: 200 });
-    assert.match(ready(dropped)!.message, /node-d \(Running, stale: controller lease not renewed for \d+ s\)/);
-    assert.ok(dropped.status!.nodes!.find((n) => n.name === 'node-d')!.ready, 'its entry stays as it last wrote it');
+    assert.match(ready(dropped)!.message, /node-d \(Running, stale: controller lease not renewed for over 3 s\)/);
+    const rn = await cp.client.get<RelayNode>('socat.io/v1alpha1', 'RelayNode', 'node-d');
+    assert.ok(rn.status!.relays!.find((e) => e.name === 'web')!.ready, 'its RelayNode stays as it last wrote it');
 
     d = await start('node-d');
     await waitFor('node-d counts again', async () => { const r = await web(); return r.status?.readyNodes === 2 && ready(r)?.status === 'True'; }, { timeoutMs: 60_000, intervalMs: 200 });

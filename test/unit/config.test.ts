@@ -9,9 +9,19 @@ test('defaults: every key of the schema has one and they match the shared names'
     namespace: 'socat-relay-system', leaseDurationSeconds: 40, leaseRenewSeconds: 10, leaseGraceSeconds: 80,
     configDir: '/etc/socat-relay/relays.d', socketDir: '/run/socat-relay',
     image: 'ghcr.io/socat-relay/socat-relay:0.1.0', sidecarImage: 'ghcr.io/socat-relay/socat-relay-sidecar:0.1.0', sidecarMode: 'auto', volumeSource: 'hostPath', reconcile: true,
+    serveAdmission: true, leaderLeaseSeconds: 15,
     logLevel: 'info', kubeconfig: '', relaysFile: '', selfSignedDir: '',
   });
   assert.equal(SCHEMA.length, Object.keys(c).length);
+});
+
+test('reconcile only: SOCAT_RELAY_SERVE_ADMISSION=false needs no key and the reconcile; it cannot be local mode', () => {
+  const c = loadConfig([], { NODE_NAME: 'node-1', SOCAT_RELAY_SERVE_ADMISSION: 'false' });
+  assert.deepEqual([c.serveAdmission, c.reconcile], [false, true]);
+  assert.throws(() => loadConfig(['--serve-admission', 'false', '--reconcile', 'false'], { NODE_NAME: 'n' }), /nothing to do/);
+  assert.throws(() => loadConfig(['--serve-admission', 'false', '--relays', 'r.yaml'], {}), /cannot be combined with --serve-admission false/);
+  assert.throws(() => loadConfig([], { NODE_NAME: 'n', SOCAT_RELAY_SERVE_ADMISSION: 'maybe' }), /SOCAT_RELAY_SERVE_ADMISSION: must be true or false/);
+  assert.throws(() => loadConfig([], { NODE_NAME: 'n', SOCAT_RELAY_LEADER_LEASE_SECONDS: '0' }), /SOCAT_RELAY_LEADER_LEASE_SECONDS: must be more than 0/);
 });
 
 test('flags win over the environment, which wins over defaults', () => {

@@ -1,7 +1,7 @@
 // The reconcile's seams to the Kubernetes API: what it needs (status applies, Events, this node's
 // labels) as interfaces, and the errors it acts on. kube.ts implements them with client-node; tests
 // pass in-memory implementations.
-import type { Condition, Relay, RelayNodeStatus } from '../../relay/index.js';
+import type { Relay, RelayNode } from '../../relay/index.js';
 import type { EventSpec } from './node-status.js';
 
 /** The apply was refused because the Relay changed since it was read (HTTP 409). */
@@ -21,22 +21,16 @@ export class NotFoundError extends Error {
 }
 
 export interface ReconcileApi {
-  /**
-   * Applies this node's entry (or, with null, removes it) under the node's own field manager and
-   * returns the Relay as stored afterwards (with every node's entry).
-   */
-  applyNodeEntry(relayName: string, entry: RelayNodeStatus | null): Promise<Relay>;
-  /**
-   * Applies readyNodes, the Ready condition and the effective listen port, computed from `basedOn`
-   * (its resourceVersion is a precondition: ConflictError when the Relay changed since).
-   */
-  applySummary(basedOn: Relay, readyNodes: number, ready: Condition, listenPort?: number): Promise<void>;
+  /** This node's RelayNode as stored, undefined when there is none. */
+  getRelayNode(): Promise<RelayNode | undefined>;
+  /** Applies this node's RelayNode (server-side apply under the node's own field manager). */
+  applyRelayNode(body: RelayNode): Promise<RelayNode>;
   recordEvent(relay: Relay, e: EventSpec): Promise<void>;
 }
 
-/** This node's labels, pushed on every change. */
+/** This node's labels and uid (the RelayNode's owner), pushed on every change. */
 export interface NodeSource {
-  start(onLabels: (labels: Record<string, string>) => void): Promise<void>;
+  start(onLabels: (labels: Record<string, string>, uid: string | undefined) => void): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -57,8 +51,9 @@ export interface NamespaceSource {
   subscribe(listener: () => void): () => void;
 }
 
+/** A node's controller writes its RelayNode under `socat-relay/<node>`. */
 export const STATUS_FIELD_MANAGER_PREFIX = 'socat-relay/';
-/** Field manager of everything that is not one node's own entry (readyNodes, the Ready condition). */
+/** Field manager of the Relays' summaries (the elected controller) and of Events. */
 export const SHARED_FIELD_MANAGER = 'socat-relay';
 /** Namespace of Events about cluster-scoped objects. */
 export const EVENT_NAMESPACE = 'default';

@@ -1,20 +1,17 @@
 // The node reconcile, one per node inside the controller process. It turns the Relay catalog, this
 // node's labels and the cluster's namespaces into the node's config folder (files the agent reads), and
-// reports the agent's status file back on each Relay. docs/architecture.md describes the whole flow.
+// reports the agent's status file in this node's RelayNode. docs/architecture.md describes the whole flow.
 //
-// Units: sources enqueue typed keys (keys.ts) — the catalog (files + that relay's status), node labels
-// and the agent status file (everything), namespace labels (files); one KeyedQueue runs them one at a
-// time with backoff; reconcileFiles (reconcile-files.ts) and reconcileStatus (reconcile-status.ts) do
-// the work, the status file read once per change (agent-status.ts).
+// Units: sources enqueue typed keys (keys.ts) — the catalog (files + status), node labels and the agent
+// status file (status; labels also files), namespace labels (files); one KeyedQueue runs them one at a
+// time with backoff; reconcileFiles (reconcile-files.ts) and reconcileNodeStatus (reconcile-status.ts)
+// do the work, the status file read once per change (agent-status.ts).
 //
-// Status scheme (several nodes write one Relay):
-// - each node applies ONLY its own `status.nodes[]` entry (server-side apply, field manager
-//   `socat-relay/<node>`; the CRD declares status.nodes a list-map keyed by name), so nodes never
-//   overwrite each other's entries, and applying `status: {}` removes this node's entry;
-// - readyNodes and the Ready condition are derived from the whole list that the apply returned, and
-//   applied under the shared manager `socat-relay` only when they differ from what is stored, with the
-//   Relay's resourceVersion as a precondition. A node that computed from an outdated list gets a 409
-//   and recomputes, so the last summary written is always computed from the latest list: it converges.
+// Status scheme: each node writes ONE object, its RelayNode (named after the node, owned by its Node),
+// with server-side apply under its own field manager `socat-relay/<node>`, and never a Relay. What a
+// node costs the cluster is then constant: it watches the Relays, its own Node and the Namespaces, and
+// writes one object when a state changes. The Relays' summaries (readyNodes, the Ready condition) are
+// written by the one elected controller from every RelayNode (webhook/cluster/).
 import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
@@ -25,12 +22,11 @@ import type { NodeRelayState } from '../../relay/index.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
 import { AgentStatusFile } from './agent-status.js';
 import { ConflictError, NotFoundError, type NamespaceSource, type NodeSource, type ReconcileApi } from './api.js';
-import { FILES_KEY, keyId, statusKey, type ReconcileKey } from './keys.js';
+import { FILES_KEY, STATUS_KEY, keyId, type ReconcileKey } from './keys.js';
 import { ReconcileMetrics } from './metrics.js';
 import { KeyedQueue, type ScheduleFn } from './queue.js';
 import { reconcileFiles } from './reconcile-files.js';
-import { reconcileStatus } from './reconcile-status.js';
-import type { StaleNodes } from './stale.js';
+import { reconcileNodeStatus, type StatusDeps } from './reconcile-status.js';
 
 export interface ReconcileOptions {
   kc: KubeConfig;
@@ -51,8 +47,6 @@ export interface ReconcileOptions {
   statusPollMs?: number;
   /** The cluster's namespaces: each node file carries the names a namespaceSelector resolves to. */
   namespaces?: NamespaceSource;
-  /** Nodes whose status entries the summary counts as not ready (webhook/reconcile/stale.ts). */
-  staleNodes?: () => StaleNodes;
 }
 
 export interface ReconcileHandle {
@@ -95,10 +89,10 @@ function reconcileQueue(o: { run: (key: ReconcileKey) => Promise<void>; ready: (
  * files: resolved consumers), the agent status file (every status, when its bytes changed), the resync,
  * and the catalog's first sync. Node labels are pushed by the NodeSource (see startReconcile).
  */
-function startSources(o: ReconcileOptions, queue: KeyedQueue<ReconcileKey>, agent: AgentStatusFile, all: () => void, allStatus: () => void): () => void {
-  const unsubscribe = o.catalog.subscribe((e) => {
+function startSources(o: ReconcileOptions, queue: KeyedQueue<ReconcileKey>, agent: AgentStatusFile, all: () => void, allStatus: () => void, onResync: () => void): () => void {
+  const unsubscribe = o.catalog.subscribe(() => {
     queue.add(FILES_KEY);
-    queue.add(statusKey(e.relay.metadata.name));
+    queue.add(STATUS_KEY);
   });
   const unsubscribeNamespaces = o.namespaces?.subscribe(() => queue.add(FILES_KEY));
   // The agent's status file: its folder watched (the file is replaced by rename) and polled by bytes.
@@ -106,7 +100,11 @@ function startSources(o: ReconcileOptions, queue: KeyedQueue<ReconcileKey>, agen
     dir: path.dirname(agent.file), debounceMs: 100, tickMs: o.statusPollMs ?? 2000, poll: true,
     onChange: () => void agent.refresh().then((changed) => { if (changed) allStatus(); }),
   }).start();
-  const resync = setInterval(() => { if (o.catalog.synced()) all(); }, (o.resyncSeconds ?? 60) * 1000);
+  const resync = setInterval(() => {
+    if (!o.catalog.synced()) return;
+    onResync();
+    all();
+  }, (o.resyncSeconds ?? 60) * 1000);
   resync.unref();
   // The catalog may still be loading: queue everything once it is synced.
   void o.catalog.whenSynced().then(all);
@@ -127,7 +125,8 @@ export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHand
   const now = o.now ?? (() => new Date());
   const agent = new AgentStatusFile(agentStatusPath(o.socketDir));
   let labels: Record<string, string> | undefined;
-  const status = { api, nodeName: o.nodeName, now, metrics, log, lastStates: new Map<string, NodeRelayState>(), ...(o.staleNodes ? { staleNodes: o.staleNodes } : {}) };
+  let nodeUid: string | undefined;
+  const status: StatusDeps = { api, nodeName: o.nodeName, now, metrics, log, lastStates: new Map<string, NodeRelayState>() };
   const files = { configDir: o.configDir, log, metrics, blockedLogged: new Set<string>() };
 
   const stale = await removeStaleConfigTempFiles(o.configDir);
@@ -136,22 +135,24 @@ export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHand
   const queue = reconcileQueue({
     metrics, log, ...(o.schedule ? { schedule: o.schedule } : {}),
     ready: () => labels !== undefined && o.catalog.synced(),
-    run: (key) => (key.kind === 'files'
-      ? reconcileFiles({ relays: o.catalog.list(), nodeLabels: labels!, namespaces: o.namespaces?.all() }, files)
-      : reconcileStatus(key.relay, o.catalog.get(key.relay), labels!, agent.view(now().getTime()), status)),
+    run: async (key) => {
+      if (key.kind === 'files') return reconcileFiles({ relays: o.catalog.list(), nodeLabels: labels!, namespaces: o.namespaces?.all() }, files);
+      // The RelayNode is owned by the Node: without its uid (a Node watch that reported none) it waits.
+      if (nodeUid) return reconcileNodeStatus(o.catalog.list(), labels!, nodeUid, agent.view(now().getTime()), status);
+    },
   });
-  const allStatus = (): void => {
-    for (const r of o.catalog.list()) queue.add(statusKey(r.metadata.name));
-  };
+  const allStatus = (): void => queue.add(STATUS_KEY);
   const all = (): void => {
     queue.add(FILES_KEY);
     allStatus();
   };
   await agent.refresh();
-  const stopSources = startSources(o, queue, agent, all, allStatus);
-  await nodeSource.start((l) => {
-    const changed = labels === undefined || JSON.stringify(Object.entries(l).sort()) !== JSON.stringify(Object.entries(labels).sort());
+  // At each resync the RelayNode is read again (one GET): one deleted by hand is written back.
+  const stopSources = startSources(o, queue, agent, all, allStatus, () => { delete status.written; });
+  await nodeSource.start((l, uid) => {
+    const changed = labels === undefined || uid !== nodeUid || JSON.stringify(Object.entries(l).sort()) !== JSON.stringify(Object.entries(labels).sort());
     labels = l;
+    nodeUid = uid;
     if (changed) {
       log.info({ labels: l }, 'node labels');
       all();
@@ -173,4 +174,5 @@ export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHand
 export { ConflictError, NotFoundError, type NamespaceInfo, type NamespaceSource, type NodeSource, type ReconcileApi } from './api.js';
 export { desiredFiles, diffFiles } from './desired.js';
 export { MANAGED_BY_ANNOTATION } from '../../node-contract/index.js';
-export { nodeEntry, summarize } from './node-status.js';
+export { nodeEntry } from './node-status.js';
+export { relayNodeBody, relayNodeEntries } from './relay-node.js';

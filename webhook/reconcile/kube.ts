@@ -1,5 +1,5 @@
-// client-node implementations of the reconcile's seams (api.ts): server-side apply on the Relay's
-// status subresource, core/v1 Events, and a watch of this node's labels (a ResilientInformer).
+// client-node implementations of the reconcile's seams (api.ts): server-side apply of this node's
+// RelayNode, core/v1 Events, and a watch of this node's labels (a ResilientInformer).
 // Loaded lazily, so the agent and the unit tests never pay for client-node.
 import {
   CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions,
@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../lib/log.js';
 import { ResilientInformer } from '../catalog/resilient-informer.js';
 import type { WatchTimeouts } from '../catalog/watch.js';
-import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type Relay } from '../../relay/index.js';
+import { API_VERSION, GROUP, KIND, RELAYNODE_PLURAL, VERSION, type RelayNode } from '../../relay/index.js';
 import {
   ConflictError, EVENT_NAMESPACE, NotFoundError, SHARED_FIELD_MANAGER, STATUS_FIELD_MANAGER_PREFIX,
   type NodeSource, type ReconcileApi,
@@ -31,27 +31,21 @@ export function kubeReconcileApi(kc: KubeConfig, nodeName: string): ReconcileApi
   const custom = kc.makeApiClient(CustomObjectsApi);
   const core = kc.makeApiClient(CoreV1Api);
   const apply = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
-  const base = { group: GROUP, version: VERSION, plural: PLURAL };
+  const base = { group: GROUP, version: VERSION, plural: RELAYNODE_PLURAL };
   return {
-    async applyNodeEntry(name, entry) {
-      const body = { apiVersion: API_VERSION, kind: KIND, metadata: { name }, status: entry ? { nodes: [entry] } : {} };
+    async getRelayNode() {
       try {
-        return (await custom.patchClusterCustomObjectStatus({ ...base, name, body, fieldManager: `${STATUS_FIELD_MANAGER_PREFIX}${nodeName}`, force: true }, apply)) as Relay;
+        return (await custom.getClusterCustomObject({ ...base, name: nodeName })) as RelayNode;
       } catch (e) {
-        throw translate(e, `apply status of relay ${name}`);
+        if (codeOf(e) === 404) return undefined;
+        throw translate(e, `read RelayNode ${nodeName}`);
       }
     },
-    async applySummary(basedOn, readyNodes, ready, listenPort) {
-      const name = basedOn.metadata.name;
-      const body = {
-        apiVersion: API_VERSION, kind: KIND,
-        metadata: { name, ...(basedOn.metadata.resourceVersion ? { resourceVersion: basedOn.metadata.resourceVersion } : {}) },
-        status: { readyNodes, ...(listenPort !== undefined ? { listenPort } : {}), conditions: [ready] },
-      };
+    async applyRelayNode(body) {
       try {
-        await custom.patchClusterCustomObjectStatus({ ...base, name, body, fieldManager: SHARED_FIELD_MANAGER, force: true }, apply);
+        return (await custom.patchClusterCustomObject({ ...base, name: nodeName, body, fieldManager: `${STATUS_FIELD_MANAGER_PREFIX}${nodeName}`, force: true }, apply)) as RelayNode;
       } catch (e) {
-        throw translate(e, `apply the Ready condition of relay ${name}`);
+        throw translate(e, `apply RelayNode ${nodeName}`);
       }
     },
     async recordEvent(relay, e) {
@@ -96,7 +90,7 @@ export function kubeNodeSource(kc: KubeConfig, nodeName: string, o: KubeNodeSour
   let informer: ResilientInformer<V1Node> | undefined;
   return {
     async start(onLabels) {
-      const push = (n: V1Node): void => onLabels({ ...(n.metadata?.labels ?? {}) });
+      const push = (n: V1Node): void => onLabels({ ...(n.metadata?.labels ?? {}) }, n.metadata?.uid);
       informer = new ResilientInformer<V1Node>({
         kc, path: '/api/v1/nodes', fieldSelector, resource: 'node',
         list: () => core.listNode({ fieldSelector }),

@@ -1,12 +1,11 @@
-// The controller Leases on the API server (the decision is lease.ts): this controller's own Lease,
-// created or renewed every renewMs (an optimistic update on its resourceVersion; a failed renewal is
-// retried with the shared backoff, never faster than renewMs), and a ResilientInformer over every Lease
-// of the namespace, which the prune sweep turns into stale nodes.
+// This controller's own Lease on the API server (the rules are lease.ts): created or renewed every
+// renewMs (an optimistic update on its resourceVersion; a failed renewal is retried with the shared
+// backoff, never faster than renewMs). A node's controller only writes its Lease; the elected
+// controller watches them all (webhook/cluster/leases.ts) and turns expired ones into stale nodes.
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { retryDelay } from '../../lib/backoff.js';
 import type { Logger } from '../../lib/log.js';
-import { ResilientInformer } from '../catalog/resilient-informer.js';
-import { LEASE_DURATION_SECONDS, LEASE_GRACE_SECONDS, LEASE_RENEW_SECONDS, leaseName, staleByLease, trackRenewals, type SeenRenewal } from './lease.js';
+import { LEASE_DURATION_SECONDS, LEASE_GRACE_SECONDS, LEASE_RENEW_SECONDS, leaseName } from './lease.js';
 
 export interface ControllerLeaseOptions {
   kc: KubeConfig;
@@ -17,12 +16,9 @@ export interface ControllerLeaseOptions {
   durationSeconds?: number;
   renewSeconds?: number;
   graceSeconds?: number;
-  onRestart?: (resource: string) => void;
 }
 
-export interface ControllerLeases {
-  /** Node → why, for nodes whose controller Lease expired, or (of `nodes`) is missing; empty until the cache is filled. */
-  stale(nodes: Iterable<string>): Map<string, string>;
+export interface ControllerLease {
   /** Renews this controller's Lease now (tests); resolves when written, rejects on failure. */
   renew(): Promise<void>;
   stop(): Promise<void>;
@@ -61,7 +57,7 @@ function leaseWriter(api: CoordinationV1Api, o: { namespace: string; name: strin
  * Calls `renew` now and then every renewMs; after a failure (logged with a hint for 403/404) sooner,
  * with the shared backoff from 0.5 s, never later than renewMs. stop() waits for a renewal in flight.
  */
-function renewLoop(renew: () => Promise<void>, o: { lease: string; namespace: string; renewMs: number; staleAfterSeconds: number; log: Logger }): { stop(): Promise<void> } {
+export function renewLoop(renew: () => Promise<void>, o: { lease: string; namespace: string; renewMs: number; staleAfterSeconds: number; log: Logger }): { stop(): Promise<void> } {
   const { log, namespace } = o;
   let stopped = false;
   let failures = 0;
@@ -95,41 +91,15 @@ function renewLoop(renew: () => Promise<void>, o: { lease: string; namespace: st
   };
 }
 
-/** Holds this node's controller Lease and watches the others'. */
-export async function startControllerLeases(o: ControllerLeaseOptions): Promise<ControllerLeases> {
+/** Holds this node's controller Lease: written only (the elected controller watches them all: webhook/cluster/leases.ts). */
+export async function startControllerLease(o: ControllerLeaseOptions): Promise<ControllerLease> {
   const api = o.kc.makeApiClient(CoordinationV1Api);
   const { namespace, nodeName, log } = o;
   const name = leaseName(nodeName);
   const durationSeconds = o.durationSeconds ?? LEASE_DURATION_SECONDS;
   const renewMs = (o.renewSeconds ?? LEASE_RENEW_SECONDS) * 1000;
-  const graceMs = (o.graceSeconds ?? LEASE_GRACE_SECONDS) * 1000;
+  const graceSeconds = o.graceSeconds ?? LEASE_GRACE_SECONDS;
   const renew = leaseWriter(api, { namespace, name, nodeName, durationSeconds, log });
-
-  const path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
-  // When each holder's current renewTime was first seen, on this process's clock (lease.ts): refreshed
-  // on every Lease event and before every decision.
-  let seen: ReadonlyMap<string, SeenRenewal> = new Map();
-  const refresh = (): void => { seen = trackRenewals(seen, informer.list(), Date.now()); };
-  const informer: ResilientInformer<V1Lease> = new ResilientInformer<V1Lease>({
-    kc: o.kc, path, resource: 'leases', log,
-    list: () => api.listNamespacedLease({ namespace }),
-    ...(o.onRestart ? { onRestart: o.onRestart } : {}),
-  }, { add: refresh, update: refresh, delete: refresh });
-  let watchingSince: Date | undefined;
-  void informer.whenSynced().then(() => { watchingSince = new Date(); });
-  await informer.start().catch(() => undefined); // a failing first list is retried like a failing watch
-  const loop = renewLoop(renew, { lease: name, namespace, renewMs, staleAfterSeconds: durationSeconds + graceMs / 1000, log });
-
-  return {
-    stale(nodes) {
-      if (!watchingSince) return new Map();
-      refresh();
-      return staleByLease({ leases: informer.list(), nodes, now: new Date(), watchingSince, graceMs, durationMs: durationSeconds * 1000, seen });
-    },
-    renew,
-    async stop() {
-      await loop.stop();
-      await informer.stop();
-    },
-  };
+  const loop = renewLoop(renew, { lease: name, namespace, renewMs, staleAfterSeconds: durationSeconds + graceSeconds, log });
+  return { renew, stop: () => loop.stop() };
 }

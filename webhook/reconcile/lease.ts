@@ -18,6 +18,11 @@ export const LEASE_RENEW_SECONDS = 10;
 /** Added to the duration before a node counts as stale: 40 s + 80 s = 2 minutes without a renewal. */
 export const LEASE_GRACE_SECONDS = 80;
 
+/** The Lease of the one elected controller (webhook/cluster/election.ts), in the same namespace. */
+export const LEADER_LEASE = 'socat-relay-leader';
+/** kube-controller-manager's defaults: lease 15 s, renew deadline 10 s (2/3), retry every 2 s. */
+export const LEADER_LEASE_SECONDS = 15;
+
 /** The Lease name of a node's controller; a name too long for an object name keeps a hash of the rest. */
 export function leaseName(node: string): string {
   const full = `${LEASE_PREFIX}${node}`;
@@ -96,7 +101,9 @@ export function staleByLease(i: LeaseStaleInput): Map<string, string> {
     }
     const seen = i.seen?.get(holder);
     const age = seen && seen.renewMs === r.at ? now - seen.seenAt : now - r.at;
-    if (age > r.durationMs + graceMs) out.set(holder, `controller lease not renewed for ${Math.round(age / 1000)} s`);
+    // The reason names the stated time, not the age: it goes into the Relays' Ready message, which would
+    // otherwise change (and be rewritten to every watcher) at each sweep while the node stays stale.
+    if (age > r.durationMs + graceMs) out.set(holder, `controller lease not renewed for over ${Math.round((r.durationMs + graceMs) / 1000)} s`);
   }
   if (now - i.watchingSince.getTime() > defaultDurationMs + graceMs) {
     for (const n of i.nodes) if (!renewed.has(n)) out.set(n, 'no controller lease');

@@ -1,9 +1,8 @@
-// The pure core of the status half: this node's `status.nodes[]` entry for a relay, built from the
-// agent's status file, the summary fields (readyNodes, the Ready condition) built from the whole list,
-// and the Event worth recording when this node's state changes.
-import { configFileName, formatProblems, validateRelay, type Condition, type NodeRelayState, type Relay, type RelayNodeStatus } from '../../relay/index.js';
+// The pure core of the status half: this node's entry for a relay (in its RelayNode), built from the
+// agent's status file, and the Event worth recording when this node's state changes. The Relay's
+// summary over every node is the elected controller's (webhook/cluster/summary.ts).
+import { configFileName, formatProblems, validateRelay, type NodeRelayState, type Relay, type RelayNodeEntry } from '../../relay/index.js';
 import { parseAgentStatus, staleAgentStatusAge, type AgentStatus } from '../../node-contract/index.js';
-import type { StaleNodes } from './stale.js';
 
 /** What the reconcile could read of the agent's status file. */
 export type AgentView =
@@ -35,22 +34,30 @@ export function agentView(text: string, file: string, nowMs: number): AgentView 
   return 'error' in p ? { kind: 'unreadable', message: p.error } : agentViewOf(p.status, nowMs);
 }
 
+/** maxLength of a RelayNode entry's message (manifests/crd/relaynodes.socat.io.yaml). */
+export const MAX_MESSAGE = 4096;
+
 export interface EntryInput {
   relay: Relay;
   nodeName: string;
   agent: AgentView;
   /** ISO time used for a new lastTransitionTime. */
   now: string;
-  /** This node's entry as the Relay holds it now (keeps lastTransitionTime when the state is unchanged). */
-  previous?: RelayNodeStatus;
+  /** This relay's entry as this node's RelayNode holds it now (keeps lastTransitionTime when the state is unchanged). */
+  previous?: RelayNodeEntry;
 }
 
-function entry(i: EntryInput, state: NodeRelayState, extra: Partial<RelayNodeStatus> = {}): RelayNodeStatus {
-  const lastTransitionTime = i.previous?.state === state && i.previous.lastTransitionTime ? i.previous.lastTransitionTime : i.now;
-  return { name: i.nodeName, ready: state === 'Running', state, ...extra, lastTransitionTime };
+function entry(i: EntryInput, state: NodeRelayState, extra: Partial<RelayNodeEntry> = {}): RelayNodeEntry {
+  const uid = i.relay.metadata.uid;
+  const sameRelay = !i.previous?.uid || !uid || i.previous.uid === uid;
+  const lastTransitionTime = sameRelay && i.previous?.state === state && i.previous.lastTransitionTime ? i.previous.lastTransitionTime : i.now;
+  // The RelayNode's schema bounds a message (one long message must not make the node's whole object fail).
+  const message = extra.message !== undefined && extra.message.length > MAX_MESSAGE ? `${extra.message.slice(0, MAX_MESSAGE - 3)}...` : extra.message;
+  return { name: i.relay.metadata.name, ...(uid ? { uid } : {}), ready: state === 'Running', state, ...extra, ...(message !== undefined ? { message } : {}), lastTransitionTime };
 }
 
-export function nodeEntry(i: EntryInput): RelayNodeStatus {
+/** This node's entry for one relay (keyed by the relay's name, carrying its uid). */
+export function nodeEntry(i: EntryInput): RelayNodeEntry {
   const name = i.relay.metadata.name;
   const v = validateRelay(i.relay);
   if (!v.resolved) return entry(i, 'Invalid', { message: formatProblems(v.problems) });
@@ -59,7 +66,7 @@ export function nodeEntry(i: EntryInput): RelayNodeStatus {
   const r = st.relays[name];
   const generation = i.relay.metadata.generation;
   if (r) {
-    const common: Partial<RelayNodeStatus> = { restarts: r.restarts, ...(r.generation !== undefined ? { observedGeneration: r.generation } : {}) };
+    const common: Partial<RelayNodeEntry> = { restarts: r.restarts, ...(r.generation !== undefined ? { observedGeneration: r.generation } : {}) };
     if (!r.running) return entry(i, 'Failing', { ...common, message: r.lastError ?? 'socat is not running' });
     if (generation !== undefined && r.generation !== undefined && r.generation < generation) {
       return entry(i, 'Starting', { ...common, message: `the agent still runs generation ${r.generation} (waiting for ${generation})` });
@@ -72,52 +79,10 @@ export function nodeEntry(i: EntryInput): RelayNodeStatus {
 }
 
 /** Entries equal for status purposes (what would be written). */
-export function sameEntry(a: RelayNodeStatus | undefined, b: RelayNodeStatus | undefined): boolean {
+export function sameEntry(a: RelayNodeEntry | undefined, b: RelayNodeEntry | undefined): boolean {
   if (!a || !b) return a === b;
-  const keys: (keyof RelayNodeStatus)[] = ['name', 'ready', 'state', 'message', 'restarts', 'observedGeneration', 'lastTransitionTime'];
+  const keys: (keyof RelayNodeEntry)[] = ['name', 'uid', 'ready', 'state', 'message', 'restarts', 'observedGeneration', 'lastTransitionTime'];
   return keys.every((k) => a[k] === b[k]);
-}
-
-export interface Summary {
-  readyNodes: number;
-  ready: Condition;
-}
-
-/**
- * readyNodes and the Ready condition, from the whole `status.nodes` list: True when at least one node
- * reports and every reporting node is ready.
- */
-export function summarize(nodes: readonly RelayNodeStatus[], generation: number | undefined, now: string, previous?: Condition, stale?: StaleNodes): Summary {
-  // A stale node's entry (webhook/reconcile/stale.ts, lease.ts) counts as not ready, whatever it last said.
-  const isReady = (n: RelayNodeStatus): boolean => n.ready && !stale?.has(n.name);
-  const readyNodes = nodes.filter(isReady).length;
-  let status: Condition['status'];
-  let reason: string;
-  let message: string;
-  if (nodes.length === 0) {
-    status = 'False';
-    reason = 'NoNodes';
-    message = 'no node reports this relay: check spec.nodeSelector and that the controller runs on the nodes';
-  } else if (readyNodes === nodes.length) {
-    status = 'True';
-    reason = 'AllNodesReady';
-    message = `${readyNodes}/${nodes.length} nodes ready`;
-  } else {
-    status = 'False';
-    reason = 'NodesNotReady';
-    const bad = nodes.filter((n) => !isReady(n)).map((n) => `${n.name} (${n.state}${stale?.has(n.name) ? `, stale: ${stale.get(n.name)}` : ''})`).sort();
-    message = `${readyNodes}/${nodes.length} nodes ready; not ready: ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? `, and ${bad.length - 5} more` : ''}`;
-  }
-  const lastTransitionTime = previous?.status === status && previous.lastTransitionTime ? previous.lastTransitionTime : now;
-  return {
-    readyNodes,
-    ready: { type: 'Ready', status, reason, message, lastTransitionTime, ...(generation !== undefined ? { observedGeneration: generation } : {}) },
-  };
-}
-
-export function sameSummary(a: Summary, readyNodes: number | undefined, cond: Condition | undefined): boolean {
-  return readyNodes === a.readyNodes && cond !== undefined && cond.status === a.ready.status && cond.reason === a.ready.reason
-    && cond.message === a.ready.message && cond.observedGeneration === a.ready.observedGeneration;
 }
 
 export interface EventSpec {
@@ -127,7 +92,7 @@ export interface EventSpec {
 }
 
 /** The Event for a change of this node's state: ready (→ Running) or failing (Running/new → not ready). */
-export function transitionEvent(previous: NodeRelayState | undefined, next: RelayNodeStatus, nodeName: string): EventSpec | undefined {
+export function transitionEvent(previous: NodeRelayState | undefined, next: RelayNodeEntry, nodeName: string): EventSpec | undefined {
   if (previous === next.state) return undefined;
   if (next.state === 'Running') return { type: 'Normal', reason: 'RelayReady', message: `relay is running on node ${nodeName}` };
   if (next.state === 'Starting') return undefined;

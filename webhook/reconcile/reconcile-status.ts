@@ -1,12 +1,15 @@
-// The status half of the reconcile, for one relay: this node's entry in status.nodes[] from the agent's
-// view (applied only when it changed, with an Event on a state change), then the Ready summary from
-// the list the apply returned (applied only when it differs). The decisions are node-status.ts (pure).
+// The status half of the reconcile: this node's RelayNode from the agent's view of every relay that
+// selects the node, applied only when it differs from what was last written, with an Event on a
+// relay's state change on this node. The decisions are relay-node.ts and node-status.ts (pure). This
+// node never writes a Relay: the Relays' summaries are the elected controller's (webhook/cluster/).
 import type { Logger } from '../../lib/log.js';
-import { effectiveListenPort, matchesNodeSelector, type NodeRelayState, type Relay } from '../../relay/index.js';
+import type { NodeRelayState, Relay, RelayNodeEntry } from '../../relay/index.js';
 import type { ReconcileApi } from './api.js';
 import type { ReconcileMetrics } from './metrics.js';
-import { nodeEntry, sameEntry, sameSummary, summarize, transitionEvent, type AgentView } from './node-status.js';
-import type { StaleNodes } from './stale.js';
+import { transitionEvent, type AgentView } from './node-status.js';
+import { entriesByRelay, relayNodeBody, relayNodeEntries } from './relay-node.js';
+
+export { rawSelects } from './relay-node.js';
 
 export interface StatusDeps {
   api: ReconcileApi;
@@ -16,65 +19,37 @@ export interface StatusDeps {
   log: Logger;
   /** The state last reported per relay (Events fire on changes, also across a lost apply). */
   lastStates: Map<string, NodeRelayState>;
-  /** Nodes whose entries count as not ready in the summary (webhook/reconcile/stale.ts). */
-  staleNodes?: () => StaleNodes;
+  /** What this node last wrote (undefined until read from the API server once). */
+  written?: { entries: Map<string, RelayNodeEntry>; body: string };
 }
 
-/** A relay that cannot be resolved still has a raw nodeSelector: report Invalid only where it matches. */
-export function rawSelects(relay: Relay, labels: Record<string, string>): boolean {
-  const sel = (relay.spec as { nodeSelector?: unknown } | undefined)?.nodeSelector;
-  if (sel === undefined || sel === null) return true;
-  if (typeof sel !== 'object' || Array.isArray(sel)) return false;
-  return Object.values(sel).every((v) => typeof v === 'string') && matchesNodeSelector(sel as Record<string, string>, labels);
-}
-
-/**
- * Applies this node's entry (or removes it when the relay no longer selects the node); returns the
- * stored Relay, or undefined when this node has nothing to do with it (no summary to recompute).
- */
-async function reconcileEntry(relay: Relay, nodeLabels: Record<string, string>, agent: AgentView, d: StatusDeps): Promise<Relay | undefined> {
-  const name = relay.metadata.name;
-  const previous = relay.status?.nodes?.find((n) => n.name === d.nodeName);
-  if (!rawSelects(relay, nodeLabels)) {
-    d.lastStates.delete(name);
-    if (!previous) return undefined;
-    const stored = await d.api.applyNodeEntry(name, null);
-    d.metrics.statusWrites.inc({ result: 'success' });
-    d.log.info({ relay: name }, 'relay no longer selects this node: status entry removed');
-    return stored;
+/** Reconciles this node's RelayNode from `relays`; `nodeUid` is the Node's uid (the ownerReference). */
+export async function reconcileNodeStatus(relays: readonly Relay[], nodeLabels: Record<string, string>, nodeUid: string, agent: AgentView, d: StatusDeps): Promise<void> {
+  if (!d.written) {
+    // Once per process: the stored entries keep their lastTransitionTime across a restart.
+    const stored = await d.api.getRelayNode();
+    d.written = { entries: entriesByRelay(stored), body: stored ? JSON.stringify(relayNodeBody(d.nodeName, nodeUid, stored.status?.relays ?? [])) : '' };
   }
-  const entry = nodeEntry({ relay, nodeName: d.nodeName, agent, now: d.now().toISOString(), ...(previous ? { previous } : {}) });
-  let stored = relay;
-  if (!sameEntry(previous, entry)) {
-    stored = await d.api.applyNodeEntry(name, entry);
+  const previous = d.written.entries;
+  const entries = relayNodeEntries({ relays, nodeLabels, nodeName: d.nodeName, agent, now: d.now().toISOString(), previous });
+  const body = relayNodeBody(d.nodeName, nodeUid, entries);
+  const text = JSON.stringify(body);
+  if (text !== d.written.body) {
+    await d.api.applyRelayNode(body);
     d.metrics.statusWrites.inc({ result: 'success' });
+    d.written = { entries: new Map(entries.map((e) => [e.name, e])), body: text };
   }
-  const ev = transitionEvent(d.lastStates.get(name) ?? previous?.state, entry, d.nodeName);
-  d.lastStates.set(name, entry.state);
-  if (ev) {
+  const byName = new Map(relays.map((r) => [r.metadata.name, r]));
+  for (const name of [...d.lastStates.keys()]) if (!entries.some((e) => e.name === name)) d.lastStates.delete(name);
+  for (const e of entries) {
+    const ev = transitionEvent(d.lastStates.get(e.name) ?? previous.get(e.name)?.state, e, d.nodeName);
+    d.lastStates.set(e.name, e.state);
+    if (!ev) continue;
     try {
-      await d.api.recordEvent(relay, ev);
+      await d.api.recordEvent(byName.get(e.name)!, ev);
       d.metrics.events.inc({ reason: ev.reason });
-    } catch (e) {
-      d.log.warn({ relay: name, reason: ev.reason, err: (e as Error).message }, 'cannot record an event');
+    } catch (err) {
+      d.log.warn({ relay: e.name, reason: ev.reason, err: (err as Error).message }, 'cannot record an event');
     }
-  }
-  return stored;
-}
-
-/** Reconciles one relay's status on this node; a relay gone from the catalog only forgets its state. */
-export async function reconcileStatus(name: string, relay: Relay | undefined, nodeLabels: Record<string, string>, agent: AgentView, d: StatusDeps): Promise<void> {
-  if (!relay) {
-    d.lastStates.delete(name);
-    return;
-  }
-  const stored = await reconcileEntry(relay, nodeLabels, agent, d);
-  if (!stored) return;
-  const cond = stored.status?.conditions?.find((c) => c.type === 'Ready');
-  const s = summarize(stored.status?.nodes ?? [], stored.metadata.generation, d.now().toISOString(), cond, d.staleNodes?.());
-  const listenPort = effectiveListenPort(stored.spec);
-  if (!sameSummary(s, stored.status?.readyNodes, cond) || stored.status?.listenPort !== listenPort) {
-    await d.api.applySummary(stored, s.readyNodes, s.ready, listenPort);
-    d.metrics.statusWrites.inc({ result: 'success' });
   }
 }

@@ -21,6 +21,11 @@ export interface MetricsServerOptions {
   registry: Registry;
   auth: MetricsAuthorizer | 'none';
   log: Logger;
+  /**
+   * A reconcile-only controller has no webhook port: its probes are /healthz and /readyz here
+   * (unauthenticated, like the kubelet's probes of any pod). Unset: only /metrics is served.
+   */
+  health?: () => { ok: boolean; reason?: string };
 }
 
 export class MetricsServer {
@@ -42,6 +47,10 @@ export class MetricsServer {
       const text = (code: number, body: string, headers: Record<string, string> = {}) => {
         res.writeHead(code, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(`${body}\n`);
       };
+      if (this.o.health && req.method === 'GET' && (path === '/healthz' || path === '/readyz')) {
+        const h = path === '/healthz' ? { ok: true } : this.o.health();
+        return h.ok ? text(200, 'ok') : text(503, `not ready: ${h.reason ?? 'starting'}`);
+      }
       if (path !== METRICS_PATH) return text(404, 'not found');
       if (req.method !== 'GET') return text(405, 'use GET', { allow: 'GET' });
       void (async () => {

@@ -1,8 +1,9 @@
-// Which nodes' status entries are stale: a node whose Ready condition has not been True for longer
-// than STALE_AFTER_SECONDS, or whose controller's Lease expired (lease.ts) — one set, fed by both. Its kubelet — and with it the node's controller and agent — is gone or cut
-// off, so the entry it last wrote (often Running) says nothing about now. The entry itself stays its
-// own node's (only that node's controller writes it); the summary — readyNodes and the Ready condition
-// — counts it as not ready and names it stale, wherever the summary is computed.
+// Which nodes' reports are stale: a node whose Ready condition has not been True for longer than
+// STALE_AFTER_SECONDS, or whose controller's Lease expired (webhook/reconcile/lease.ts) — one set, fed
+// by both. Its kubelet — and with it the node's controller and agent — is gone or cut off, so what its
+// RelayNode last said (often Running) says nothing about now. The RelayNode stays its own node's (only
+// that node's controller writes it); the elected controller's summary — readyNodes and the Ready
+// condition — counts it as not ready and names it stale.
 import type { V1Node } from '@kubernetes/client-node';
 
 /** Five minutes: the node-lifecycle controller's default before it evicts the pods of a NotReady node. */

@@ -1,0 +1,160 @@
+// One elected instance among the serving controllers, the kube-controller-manager way: a
+// coordination.k8s.io/v1 Lease `socat-relay-leader` in the install namespace. Every candidate reads it
+// every retry period; the holder renews it (an update with the resourceVersion it read, so two
+// candidates never both win), the others take it over once its renewTime has not changed for
+// leaseDurationSeconds on their own clock (clock skew between nodes does not count, as in lease.ts).
+// A holder that cannot renew for renewDeadline stops leading before anyone may take over. On a clean
+// stop the holder releases the Lease (holderIdentity emptied), so another takes over at its next try.
+import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import type { Logger } from '../../lib/log.js';
+import { LEADER_LEASE, LEADER_LEASE_SECONDS } from '../reconcile/lease.js';
+
+export { LEADER_LEASE, LEADER_LEASE_SECONDS };
+
+/** The holder and renewTime last read, and when (this process's clock) they were first seen. */
+export interface Observed {
+  holder: string;
+  renewMs: number;
+  seenAt: number;
+}
+
+export type ElectionAction = 'create' | 'renew' | 'takeover' | 'wait';
+
+export interface LeaseLike {
+  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: Date | string };
+}
+
+/** The pure decision: what this candidate does with the Lease it just read. */
+export function electionAction(lease: LeaseLike | undefined, identity: string, prev: Observed | undefined, nowMs: number, defaultDurationMs: number): { action: ElectionAction; observed?: Observed } {
+  if (!lease) return { action: 'create' };
+  const holder = lease.spec?.holderIdentity ?? '';
+  if (holder === identity) return { action: 'renew' };
+  if (holder === '') return { action: 'takeover' };
+  const renewMs = lease.spec?.renewTime === undefined ? NaN : new Date(lease.spec.renewTime).getTime();
+  const observed = prev && prev.holder === holder && (prev.renewMs === renewMs || (Number.isNaN(prev.renewMs) && Number.isNaN(renewMs))) ? prev : { holder, renewMs, seenAt: nowMs };
+  const d = lease.spec?.leaseDurationSeconds;
+  const durationMs = typeof d === 'number' && d > 0 ? d * 1000 : defaultDurationMs;
+  return { action: nowMs - observed.seenAt > durationMs ? 'takeover' : 'wait', observed };
+}
+
+export interface ElectionOptions {
+  kc: KubeConfig;
+  namespace: string;
+  /** This candidate (the node name: the Lease's holderIdentity, checked by the node-identity policy). */
+  identity: string;
+  log: Logger;
+  leaseSeconds?: number;
+  /** Runs when this candidate becomes the leader; its result's stop() runs when it stops leading. */
+  lead: () => Promise<{ stop(): Promise<void> }>;
+  /** Told on every change: true once elected, false once it stopped leading. */
+  onLeading?: (leading: boolean) => void;
+  now?: () => number;
+}
+
+export interface Election {
+  leading(): boolean;
+  /** Stops trying; a leader stops leading and releases the Lease. */
+  stop(): Promise<void>;
+}
+
+const codeOf = (e: unknown): number | undefined => {
+  const c = (e as { code?: unknown })?.code;
+  return typeof c === 'number' ? c : undefined;
+};
+
+/** The Lease I/O: read, create, renew or take over (with the resourceVersion read), release. */
+function leaderLease(api: CoordinationV1Api, o: { namespace: string; identity: string; durationSeconds: number; now: () => number }) {
+  const { namespace, identity } = o;
+  const name = LEADER_LEASE;
+  const spec = (): V1Lease['spec'] => ({ holderIdentity: identity, leaseDurationSeconds: o.durationSeconds, renewTime: new V1MicroTime(o.now()) });
+  return {
+    async read(): Promise<V1Lease | undefined> {
+      try {
+        return await api.readNamespacedLease({ name, namespace });
+      } catch (e) {
+        if (codeOf(e) !== 404) throw e;
+        return undefined;
+      }
+    },
+    async create(): Promise<void> {
+      await api.createNamespacedLease({
+        namespace, fieldManager: 'socat-relay',
+        body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace, labels: { 'app.kubernetes.io/name': 'socat-relay', 'app.kubernetes.io/component': 'leader' } }, spec: { ...spec(), acquireTime: new V1MicroTime(o.now()) } },
+      });
+    },
+    /** resourceVersion from the read: a concurrent candidate makes this a 409, and it waits. */
+    async write(base: V1Lease, takeover: boolean): Promise<void> {
+      const leaseTransitions = (base.spec?.leaseTransitions ?? 0) + (takeover ? 1 : 0);
+      const acquireTime = takeover ? new V1MicroTime(o.now()) : base.spec?.acquireTime;
+      await api.replaceNamespacedLease({ name, namespace, fieldManager: 'socat-relay', body: { ...base, spec: { ...base.spec, ...spec(), leaseTransitions, ...(acquireTime ? { acquireTime } : {}) } } });
+    },
+    /** Empties holderIdentity when this candidate still holds it: another takes over at its next try. */
+    async release(): Promise<boolean> {
+      const cur = await api.readNamespacedLease({ name, namespace });
+      if (cur.spec?.holderIdentity !== identity) return false;
+      await api.replaceNamespacedLease({ name, namespace, fieldManager: 'socat-relay', body: { ...cur, spec: { ...cur.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new V1MicroTime(o.now()) } } });
+      return true;
+    },
+  };
+}
+
+export function startElection(o: ElectionOptions): Election {
+  const api = o.kc.makeApiClient(CoordinationV1Api);
+  const { namespace, identity, log } = o;
+  const now = o.now ?? Date.now;
+  const durationSeconds = o.leaseSeconds ?? LEADER_LEASE_SECONDS;
+  const retryMs = Math.max(200, Math.round((durationSeconds * 1000) / 7.5)); // 2 s of 15 s
+  const renewDeadlineMs = (durationSeconds * 1000 * 2) / 3; // 10 s of 15 s
+  const lease = leaderLease(api, { namespace, identity, durationSeconds, now });
+  const where = `${namespace}/${LEADER_LEASE}`;
+  let observed: Observed | undefined;
+  let leader: { stop(): Promise<void> } | undefined;
+  let [lastRenewed, stopped] = [0, false];
+  let [timer, running]: [NodeJS.Timeout | undefined, Promise<void> | undefined] = [undefined, undefined];
+  const stopLeading = async (why: string): Promise<void> => {
+    const l = leader;
+    leader = undefined;
+    if (l) { log.warn({ lease: where, identity, why }, 'no longer the leader'); o.onLeading?.(false); }
+    await l?.stop();
+  };
+  const attempt = async (): Promise<void> => {
+    const current = await lease.read();
+    const d = electionAction(current, identity, observed, now(), durationSeconds * 1000);
+    observed = d.observed;
+    if (d.action === 'wait') return stopLeading(`the Lease is held by ${current?.spec?.holderIdentity}`);
+    if (d.action === 'create') await lease.create();
+    else await lease.write(current!, d.action === 'takeover');
+    lastRenewed = now();
+    if (leader) return;
+    log.info({ lease: where, identity }, 'elected: this controller now writes the Relays\' summaries');
+    leader = await o.lead();
+    o.onLeading?.(true);
+  };
+  const tick = (): void => {
+    running = attempt().catch(async (e: unknown) => {
+      const code = codeOf(e);
+      log[code === 409 ? 'debug' : 'warn']({ lease: where, code, err: (e as Error).message }, 'leader election: the Lease was not written');
+      if (leader && now() - lastRenewed > renewDeadlineMs) await stopLeading('cannot renew the leader Lease within the renew deadline');
+    }).finally(() => {
+      running = undefined;
+      if (stopped) return;
+      timer = setTimeout(tick, retryMs);
+      timer.unref();
+    });
+  };
+  tick();
+
+  return {
+    leading: () => leader !== undefined,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running?.catch(() => undefined);
+      if (timer) clearTimeout(timer);
+      if (!leader) return;
+      await stopLeading('stopping');
+      const released = await lease.release().catch((e: unknown) => { log.warn({ err: (e as Error).message }, 'cannot release the leader Lease: another controller takes it over once it expires'); });
+      if (released) log.info({ lease: where }, 'leader Lease released');
+    },
+  };
+}

@@ -8,11 +8,20 @@ cd "$ROOT"
 . scripts/node-env.sh
 use_node24 || { echo "[test] Node >= $NODE_MIN_MAJOR is missing: run 'bash scripts/setup.sh' first" >&2; exit 1; }
 suites=("$@")
-if [ ${#suites[@]} -eq 0 ]; then
+all=$([ ${#suites[@]} -eq 0 ] && echo 1 || echo 0)
+if [ "$all" = 1 ]; then
   for d in test/*/; do d="${d%/}"; d="${d#test/}"; [ "$d" = fixtures ] || suites+=("$d"); done
 fi
 echo "[test] type-checking (tsc --noEmit)" >&2
 npx tsc --noEmit -p tsconfig.json
+# The whole run (npm test, CI) also holds the repository to Prettier, ESLint and knip; LINT=0 skips them
+# while iterating locally.
+if [ "$all" = 1 ] && [ "${LINT:-1}" != 0 ]; then
+  echo "[test] prettier --check, eslint, knip" >&2
+  npx prettier --check --log-level warn .
+  npx eslint .
+  npx knip
+fi
 files=()
 for s in "${suites[@]}"; do
   [ -d "test/$s" ] || { echo "[test] no suite test/$s" >&2; exit 2; }

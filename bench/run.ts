@@ -49,7 +49,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     if (interrupted) process.exit(130);
     interrupted = true;
     process.stderr.write(`[bench] ${sig}: cleaning up (again to exit at once)\n`);
-    Cleanup.runAll().finally(() => process.exit(130));
+    void Cleanup.runAll().finally(() => process.exit(130));
   });
 }
 

@@ -69,11 +69,11 @@ function parseInjectArgs(args: string[]): InjectArgs | 'help' {
   if (!v.file?.length) throw new Usage('-f FILE is required');
   if (!v.relays?.length) throw new Usage('--relays FILE is required');
   if (v.mode !== 'native' && v.mode !== 'regular') throw new Usage(`--mode must be native or regular, got "${v.mode}"`);
-  if (!v['socket-dir']!.startsWith('/')) throw new Usage('--socket-dir must be an absolute path');
-  if (!(VOLUME_SOURCES as readonly string[]).includes(v['volume-source']!)) throw new Usage(`--volume-source must be ${VOLUME_SOURCES.join(' or ')}, got "${v['volume-source']}"`);
+  if (!v['socket-dir'].startsWith('/')) throw new Usage('--socket-dir must be an absolute path');
+  if (!(VOLUME_SOURCES as readonly string[]).includes(v['volume-source'])) throw new Usage(`--volume-source must be ${VOLUME_SOURCES.join(' or ')}, got "${v['volume-source']}"`);
   return {
-    files: v.file, relays: v.relays, namespace: v.namespace!, labels: parseLabels(v['namespace-labels']!), mode: v.mode,
-    image: v.image!, socketDir: v['socket-dir']!, volumeSource: v['volume-source'] as VolumeSource,
+    files: v.file, relays: v.relays, namespace: v.namespace, labels: parseLabels(v['namespace-labels']), mode: v.mode,
+    image: v.image, socketDir: v['socket-dir'], volumeSource: v['volume-source'] as VolumeSource,
   };
 }
 

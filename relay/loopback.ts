@@ -31,7 +31,7 @@ export function expandIPv6(s: string): string | undefined {
   const [head, rest] = text.split('::') as [string, string | undefined];
   const left = head ? head.split(':') : [];
   const right = rest === undefined ? [] : rest ? rest.split(':') : [];
-  const fill = rest === undefined ? [] : new Array(8 - left.length - right.length).fill('0');
+  const fill = rest === undefined ? [] : new Array<string>(8 - left.length - right.length).fill('0');
   const groups = [...left, ...fill, ...right];
   if (groups.length !== 8) return undefined;
   return groups.map((g) => g.padStart(4, '0')).join(':');

@@ -55,7 +55,7 @@ export function structural(s: Record<string, unknown>): StructuralSchema {
     else if ((k === 'anyOf' || k === 'oneOf' || k === 'allOf') && Array.isArray(v)) out[k] = v.map((x) => structural(x as Record<string, unknown>));
     else out[k] = v;
   }
-  return out as StructuralSchema;
+  return out;
 }
 
 /** The declared property `name` of `s`, never something inherited (`constructor`, `__proto__`). */
@@ -221,7 +221,8 @@ export function describe(v: unknown): string {
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'string') return v.length > 40 ? `"${shown(v.slice(0, 40))}…" (${v.length} characters)` : `"${shown(v)}"`;
   if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${String(v)}`;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return `${typeof v} ${v.toString()}`;
+  return typeof v;
 }
 
 // ---- problems in the order of the document ----

@@ -146,7 +146,7 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
   for (const s of SCHEMA) options[s.flag] = { type: 'string' };
   let values: Record<string, string | boolean | undefined>;
   try {
-    values = parseArgs({ args, options, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    values = parseArgs({ args, options, allowPositionals: false }).values;
   } catch (e) {
     throw new ConfigError([(e as Error).message]);
   }

@@ -4,7 +4,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { figure, type Figure } from '../lib/figures.js';
 import { canConnect, freePort, waitUntil } from '../lib/net.js';
 import { createNetns, deleteNetns, NetnsUnavailable, netnsName } from '../lib/netns.js';
@@ -17,8 +16,6 @@ import { startNodeSide, type NodeSideKind } from './node-side.js';
 import { startServices, type Services } from './service.js';
 import { benchRelay, startHop, startSidecar, type ArgvEdit, type Path } from './topology.js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '..', '..');
 const MiB = 1 << 20;
 
 export interface DatapathParams {

@@ -264,7 +264,7 @@ export function scrapeFigures(s: Record<string, PathStats>, p: ScrapeParams & { 
   if (!d) throw new Error('no direct path measured');
   const p50 = (n: string) => percentile(s[n]?.durationsMs ?? [], 50);
   const p99 = (n: string) => percentile(s[n]?.durationsMs ?? [], 99);
-  const perScrape = (n: string) => (s[n]?.durationsMs.length ? (s[n]?.cpuMs ?? 0) / s[n]!.durationsMs.length : Number.NaN);
+  const perScrape = (n: string) => (s[n]?.durationsMs.length ? (s[n]?.cpuMs ?? 0) / s[n].durationsMs.length : Number.NaN);
   const upFraction = (n: string) => {
     const u = s[n]?.up ?? [];
     return u.length ? u.filter((x) => x === 1).length / u.length : Number.NaN;

@@ -52,7 +52,7 @@ function unary(log: Logger, method: string, fn: (req: never) => unknown, metrics
     try {
       result = Promise.resolve(fn(call.request as never));
     } catch (e) {
-      result = Promise.reject(e);
+      result = Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
     result.then(
       (res) => {

@@ -12,8 +12,8 @@ import { DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR, DEFAULT_SOCKET_GID } from '../.
 import { parseListen } from '../../node-agent/http.js';
 
 const FILE = path.resolve(import.meta.dirname, '../../manifests/node-agent/static-pod.yaml');
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const pod = parse(readFileSync(FILE, 'utf8')) as any;
+ 
+const pod = parse(readFileSync(FILE, 'utf8'));
 const agent = pod.spec.containers[0];
 const arg = (name: string): string | undefined => (agent.args as string[]).find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 

@@ -23,7 +23,7 @@ function alive(pid: number): boolean {
 async function startChild(): Promise<{ child: ReturnType<typeof spawn>; dir: string; pids: number[] }> {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD], { stdio: ['ignore', 'pipe', 'inherit'], cwd: REPO_ROOT });
   const line = await new Promise<string>((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
+    const rl = createInterface({ input: child.stdout });
     rl.once('line', resolve);
     child.once('exit', (code) => reject(new Error(`child exited with ${code} before starting the control plane`)));
   });

@@ -34,7 +34,7 @@ function getViaSocket(socket: string, p: string): Promise<string> {
   return new Promise((resolve, reject) => {
     http.get({ socketPath: socket, path: p }, (res) => {
       let body = '';
-      res.on('data', (c: Buffer) => { body += c; });
+      res.on('data', (c: Buffer) => { body += c.toString(); });
       res.on('end', () => resolve(body));
     }).on('error', reject);
   });
@@ -57,7 +57,7 @@ function streamText(stream: NodeJS.ReadableStream): Promise<string> {
   return new Promise((resolve) => {
     let text = '';
     let timer = setTimeout(() => resolve(text), 1000);
-    stream.on('data', (d: Buffer) => { text += d; clearTimeout(timer); timer = setTimeout(() => resolve(text), 1000); });
+    stream.on('data', (d: Buffer) => { text += d.toString(); clearTimeout(timer); timer = setTimeout(() => resolve(text), 1000); });
     stream.on('end', () => { clearTimeout(timer); resolve(text); });
   });
 }
@@ -161,7 +161,7 @@ describe('the project image in containers (testcontainers via podman) against a 
 
   test('a consumer pod is injected with the sidecar image derived from the one image setting; another namespace is denied', async () => {
     const pod = (ns: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'consumer', namespace: ns, labels: { 'socat.io/consume': 'backend' } }, spec: { containers: [{ name: 'app', image: 'busybox' }] } });
-    const created = await cp.client.create(pod('consumers') as any, { dryRun: true }) as any;
+    const created = await cp.client.create<any>(pod('consumers'), { dryRun: true });
     assert.ok(created.metadata.annotations?.[INJECTED_ANNOTATION]);
     const sidecar = [...(created.spec.initContainers ?? []), ...created.spec.containers].find((c: { name: string }) => c.name === 'socat-backend');
     assert.equal(sidecar?.image, image.sidecarImage, 'the Dockerfile\'s sidecar target, named <repository>-sidecar:<tag>');

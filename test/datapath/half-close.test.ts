@@ -34,7 +34,7 @@ test(`a half-closing client gets a reply sent ${REPLY_DELAY_MS} ms after its req
   // A service that answers only after the client's EOF, and late.
   const server = net.createServer({ allowHalfOpen: true }, (c) => {
     let req = '';
-    c.on('data', (d) => { req += d; });
+    c.on('data', (d) => { req += d.toString(); });
     c.on('end', () => setTimeout(() => c.end(`reply to ${req}`), REPLY_DELAY_MS));
   });
   t.after(() => {
@@ -58,7 +58,7 @@ test(`a half-closing client gets a reply sent ${REPLY_DELAY_MS} ms after its req
   const reply = await new Promise<string>((resolve, reject) => {
     const c = net.connect(listenPort, '127.0.0.1', () => c.end('ping')); // write, then half-close
     let got = '';
-    c.on('data', (d) => { got += d; });
+    c.on('data', (d) => { got += d.toString(); });
     c.on('close', () => resolve(got));
     c.on('error', reject);
   });

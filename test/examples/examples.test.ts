@@ -246,7 +246,7 @@ describe('the consumers are configured for the relays they consume', () => {
     assert.deepEqual([r.protocol, r.udpMode, r.targetHost, r.targetPort, r.listenAddress], ['UDP', 'OneWay', '127.0.0.1', 514, '127.0.0.1']);
     assert.ok(r.listenPort >= 1024, 'the non-root sidecar cannot bind below 1024 without a sysctl');
     assert.deepEqual(validateRelay(e.relays[0]).warnings, []);
-    const cfg = parseYaml(e.objects.find((o) => o.kind === 'ConfigMap')!.data['fluent-bit.yaml']) as any;
+    const cfg = parseYaml(e.objects.find((o) => o.kind === 'ConfigMap')!.data['fluent-bit.yaml']);
     const out = cfg.pipeline.outputs[0];
     assert.deepEqual([out.name, out.host, out.port, out.mode], ['syslog', '127.0.0.1', r.listenPort, 'udp']);
   });
@@ -288,7 +288,7 @@ describe('socat-relay inject on each example consumer', () => {
         out = await exec(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'inject', '-f', consumerFile, '--relays', relayFile, '-n', e.consumers[0]!.metadata.namespace ?? 'default'], { cwd: REPO, timeout: 60_000 });
       } catch (err) {
         const x = err as { code?: number; stderr?: string };
-        throw new Error(`inject exited ${x.code}: ${x.stderr}`);
+        throw new Error(`inject exited ${x.code}: ${x.stderr}`, { cause: err });
       }
       const docs = parseDocuments(out.stdout) as KubeObject[];
       const injected = docs.find((d) => d.kind === e.consumers[0]!.kind && d.metadata.name === e.consumers[0]!.metadata.name);

@@ -15,14 +15,14 @@ export interface InjectResult {
 
 /** A Pod built from a workload's pod template (what the workload's controller would create). */
 export function podFromWorkload(workload: { kind: string; metadata: { name: string; namespace?: string }; spec: any }): RawPod {
-  if (workload.kind === 'Pod') return structuredClone(workload) as RawPod;
+  if (workload.kind === 'Pod') return structuredClone(workload);
   const template = workload.kind === 'CronJob' ? workload.spec.jobTemplate.spec.template : workload.spec.template;
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { ...structuredClone(template.metadata ?? {}), name: `${workload.metadata.name}-abcde`, namespace: workload.metadata.namespace },
     spec: structuredClone(template.spec),
-  } as RawPod;
+  };
 }
 
 export function injectPod(

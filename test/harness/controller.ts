@@ -101,7 +101,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     await waitFor('controller /readyz', async () => (await ready().catch(() => undefined))?.status === 200, { timeoutMs: 60_000, intervalMs: 200, signal: ac.signal });
   } catch (err) {
     await proc.stop();
-    throw new Error(`the controller did not become ready: ${(err as Error).message}\n--- controller log ---\n${proc.logTail()}`);
+    throw new Error(`the controller did not become ready: ${(err as Error).message}\n--- controller log ---\n${proc.logTail()}`, { cause: err });
   }
   return { baseUrl, port, metricsPort, certs, process: proc, get, stop: () => proc.stop() };
 }

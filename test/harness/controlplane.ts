@@ -223,6 +223,6 @@ async function waitForProcess(p: ManagedProcess, what: string, timeoutMs: number
       const { code, signal } = await p.exited;
       throw new ProcessExitedError(p.name, code, signal, p.logTail());
     }
-    throw new Error(`${(err as Error).message}\n--- ${p.name} log ---\n${p.logTail()}`);
+    throw new Error(`${(err as Error).message}\n--- ${p.name} log ---\n${p.logTail()}`, { cause: err });
   }
 }

@@ -173,7 +173,7 @@ export async function waitForPodRunning(c: Cluster, namespace: string, name: str
     const p = await c.cp.client.getOrUndefined<AnyObj>('v1', 'Pod', name, namespace).catch(() => undefined);
     const events = await c.cp.client.list<AnyObj>('v1', 'Event', namespace).catch(() => []);
     const evs = events.filter((e) => e.involvedObject?.name === name).map((e) => `${e.reason}: ${e.message}`).join('\n');
-    throw new Error(`${(err as Error).message}\nstatus: ${JSON.stringify(p?.status)}\nevents:\n${evs}\n${c.node.logs(30)}`);
+    throw new Error(`${(err as Error).message}\nstatus: ${JSON.stringify(p?.status)}\nevents:\n${evs}\n${c.node.logs(30)}`, { cause: err });
   }
 }
 

@@ -174,7 +174,7 @@ export async function startNode(opts: NodeOptions): Promise<TestNode> {
     const problems = teardownSync();
     unregister();
     if (reaper) killPids([reaper]);
-    throw new Error(`${(err as Error).message}\n${logs()}${problems.length ? `\ncleanup: ${problems.join('; ')}` : ''}`);
+    throw new Error(`${(err as Error).message}\n${logs()}${problems.length ? `\ncleanup: ${problems.join('; ')}` : ''}`, { cause: err });
   }
 
   const podStatus = async (namespace: string, pod: string) =>

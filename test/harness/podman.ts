@@ -27,7 +27,7 @@ function ping(socket: string): Promise<boolean> {
   return new Promise((resolve) => {
     const req = http.get({ socketPath: socket, path: '/_ping', timeout: 2000 }, (res) => {
       let body = '';
-      res.on('data', (c: Buffer) => { body += c; });
+      res.on('data', (c: Buffer) => { body += c.toString(); });
       res.on('end', () => resolve(res.statusCode === 200 && body.trim() === 'OK'));
     });
     req.on('error', () => resolve(false));
@@ -48,7 +48,7 @@ export async function startPodmanService(): Promise<PodmanService> {
   const env = { ...process.env, CONTAINERS_CONF: conf };
   const child: ChildProcess = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => { stderr += c; });
+  child.stderr?.on('data', (c: Buffer) => { stderr += c.toString(); });
   try {
     await waitFor('the podman API socket', async () => {
       if (child.exitCode !== null) throw new Error(`podman system service exited ${child.exitCode}: ${stderr}`);

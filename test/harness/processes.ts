@@ -93,7 +93,7 @@ export function tailOf(file: string, lines = 40): string {
 export function spawnManaged(name: string, command: string, args: string[], opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string }): ManagedProcess {
   const fd = openSync(opts.logFile, 'a');
   const [cmd, ...prefixArgs] = [...pdeathsigPrefix(), command];
-  const child = spawn(cmd!, [...prefixArgs, ...args], {
+  const child = spawn(cmd, [...prefixArgs, ...args], {
     stdio: ['ignore', fd, fd],
     env: opts.env ?? process.env,
     cwd: opts.cwd,

@@ -119,7 +119,7 @@ export async function startKindNode(nodeName: string): Promise<KindNode> {
   } catch (e) {
     const logs = await node.logs();
     await node.stop();
-    throw new Error(`${(e as Error).message}\n--- kubelet/containerd journal ---\n${logs}`);
+    throw new Error(`${(e as Error).message}\n--- kubelet/containerd journal ---\n${logs}`, { cause: e });
   }
   return node;
 }

@@ -150,7 +150,7 @@ interface PodSpecLike { containers?: { image?: string }[]; initContainers?: { im
 function podSpecs(doc: Record<string, unknown>): PodSpecLike[] {
   const spec = doc.spec as Record<string, unknown> | undefined;
   if (!spec || typeof spec !== 'object') return [];
-  if (doc.kind === 'Pod') return [spec as PodSpecLike];
+  if (doc.kind === 'Pod') return [spec];
   const template = (spec.template as { spec?: PodSpecLike } | undefined)?.spec;
   return template && typeof template === 'object' ? [template] : [];
 }

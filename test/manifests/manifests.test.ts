@@ -6,7 +6,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { validateRelay } from '../../relay/validate.js';
 import { CONSUME_LABEL, INJECTED_ANNOTATION } from '../../relay/constants.js';
@@ -122,7 +121,7 @@ describe('kubectl kustomize renders offline', { skip: skipWithout('kubectl') }, 
       if (base === 'node-agent') continue;
       const env = Object.fromEntries(controller!.spec.template.spec.containers[0].env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
       assert.equal(env.SOCAT_RELAY_IMAGE, moved);
-      const config = loadConfig([], { ...env, NODE_NAME: 'n' } as Record<string, string>);
+      const config = loadConfig([], { ...env, NODE_NAME: 'n' });
       assert.equal(config.sidecarImage, 'registry.example.com/mirror/socat-relay-sidecar:9.9.9', 'the controller injects the moved sidecar');
     }
   });
@@ -356,7 +355,7 @@ describe('the sidecar policy (CEL evaluated here; the real API server runs it in
   });
   for (const mode of ['native', 'regular'] as const) {
     test(`the same pod injected by the real admission (${mode} sidecar) passes`, () => {
-      const injected = injectPod(consumer() as any, [relay], { mode });
+      const injected = injectPod(consumer(), [relay], { mode });
       assert.equal(injected.allowed, true, injected.message);
       assert.ok(injected.pod.metadata?.annotations?.[INJECTED_ANNOTATION]);
       assert.deepEqual(judge(injected.pod), { matched: true });

@@ -78,7 +78,7 @@ export function docPattern(quoted: string): string {
 }
 
 /** The literal characters of a pattern. */
-export const literalLength = (p: string): number => p.replace(/[\u0000\u0001]/g, '').length;
+export const literalLength = (p: string): number => [...p].filter((c) => !isWild(c)).length;
 
 const isWild = (c: string): boolean => c === STAR || c === NAME;
 /** Whether the wildcard `w` can take the literal character `c`. */

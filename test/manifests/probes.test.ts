@@ -16,7 +16,7 @@ import { helmTemplate } from './chart.js';
 import { kustomize, MANIFESTS, REPO } from './load.js';
 import { skipWithout } from './tools.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 type Any = any;
 
 const flag = (c: Any, name: string): string | undefined => (c.args as string[]).find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);

@@ -41,6 +41,6 @@ export async function runTool(tool: Tool, args: string[], opts: { cwd?: string; 
     return stdout;
   } catch (e) {
     const err = e as { stderr?: string; message: string };
-    throw new Error(`${tool} ${args.join(' ')} failed: ${err.stderr?.trim() || err.message}`);
+    throw new Error(`${tool} ${args.join(' ')} failed: ${err.stderr?.trim() || err.message}`, { cause: e });
   }
 }

@@ -161,7 +161,7 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
     assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /^\/usr\/bin\/socat\0|^socat\0/);
     const root = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === '/');
     assert.ok(root, 'a root mount');
-    assert.match(root!.split(' ')[5]!, /^ro\b/, `root mounted read-only: ${root}`);
+    assert.match(root.split(' ')[5]!, /^ro\b/, `root mounted read-only: ${root}`);
     // The relay's folder is mounted read-only too, and the sidecar reached its 0660 socket (TCP above).
     const relayMount = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === `/run/socat-relay/${TCP}`);
     assert.match(relayMount?.split(' ')[5] ?? '', /^ro\b/, `relay folder read-only: ${relayMount}`);
@@ -170,7 +170,7 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
   test('fault: the relay\'s socat is killed → the agent brings it back and the app\'s next connection works', async () => {
     const pid = await relayProcess(TCP);
     assert.ok(pid, 'the relay\'s socat (UNIX-LISTEN on its socket) runs in the agent container');
-    killPids([pid!]);
+    killPids([pid]);
     await waitFor('a new socat for the relay', async () => {
       const p = await relayProcess(TCP);
       return p !== undefined && p !== pid ? p : undefined;

@@ -55,7 +55,7 @@ test(`pure handlers: ${PURE} generated AdmissionReviews — valid answers, the u
     );
   } catch (e) {
     // fast-check reports the shrunk body; the problems of the last (shrunk) failing run say what was wrong.
-    throw new Error(`${(e as Error).message}\nproblems: ${lastProblems.join('; ')}`);
+    throw new Error(`${(e as Error).message}\nproblems: ${lastProblems.join('; ')}`, { cause: e });
   }
   console.log(`[admission-fuzz] pure: ${PURE} bodies; outcomes ${JSON.stringify(Object.fromEntries(outcomes))}; kinds ${JSON.stringify(Object.fromEntries(labels))}`);
   assert.ok((outcomes.get('patched') ?? 0) > PURE / 20, 'too few patched pods: the generator does not reach the injector');

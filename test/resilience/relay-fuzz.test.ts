@@ -66,7 +66,7 @@ test(`${RUNS} generated Relay objects: every accepted relay gives valid names, p
       return problems.length === 0;
     }), { numRuns: RUNS, seed: SEED });
   } catch (e) {
-    throw new Error(`${(e as Error).message}\nproblems: ${lastProblems.join('; ')}`);
+    throw new Error(`${(e as Error).message}\nproblems: ${lastProblems.join('; ')}`, { cause: e });
   }
   console.log(`[relay-fuzz] ${RUNS} generated relays: ${accepted} accepted ${JSON.stringify(Object.fromEntries(protocols))}, ${RUNS - accepted} refused with named fields`);
   assert.ok(accepted > RUNS / 20, 'too few accepted relays: the generator does not reach the argv builders');

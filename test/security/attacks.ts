@@ -55,7 +55,7 @@ export function injectedPod(volumeSource: VolumeSource = 'hostPath', name = 'p')
   return fjp.applyPatch(pod, patchOps(d.response), true, false).newDocument;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 type Edit = (p: any) => void;
 const sidecarOf = (p: RawPod): RawContainer => [...(p.spec?.initContainers ?? []), ...(p.spec?.containers ?? [])].find((c) => c.name === SIDECAR)!;
 const sc = (p: RawPod) => sidecarOf(p).securityContext as Record<string, any>;
@@ -149,14 +149,14 @@ export const CASES: PodCase[] = [
   ownHostPath('/var/run/'),
   ownHostPath('/'),
   ownHostPath('/var/run/../run/socat-relay', /must not contain '\.\.'/),
-  fromInjected('the injected volume with another hostPath type', (p) => { (p.spec.volumes[0] as any).hostPath.type = 'Directory'; },
+  fromInjected('the injected volume with another hostPath type', (p) => { (p.spec.volumes[0]).hostPath.type = 'Directory'; },
     /spec\.volumes\[0\] "socat-sched" is not the volume socat-relay injects/, /socat-sched/),
   fromInjected('a csi.socat.io volume of its own for relay etcd', (p) => {
     p.spec.volumes.push({ name: 'x', csi: { driver: 'csi.socat.io', readOnly: true, volumeAttributes: { relay: 'etcd' } } });
   }, /spec\.volumes\[1\] "x": csi\.socat\.io volumes in a labeled pod are injected by socat-relay only/, /csi\.socat\.io/, undefined, 'csi'),
-  fromInjected('the injected csi volume made writable', (p) => { (p.spec.volumes[0] as any).csi.readOnly = false; },
+  fromInjected('the injected csi volume made writable', (p) => { (p.spec.volumes[0]).csi.readOnly = false; },
     /spec\.volumes\[0\] "socat-sched" is not the volume socat-relay injects/, /socat-sched/, undefined, 'csi'),
-  fromInjected('the injected csi volume pointed at relay etcd', (p) => { (p.spec.volumes[0] as any).csi.volumeAttributes.relay = 'etcd'; },
+  fromInjected('the injected csi volume pointed at relay etcd', (p) => { (p.spec.volumes[0]).csi.volumeAttributes.relay = 'etcd'; },
     /spec\.volumes\[0\] "socat-sched" is not the volume socat-relay injects/, /socat-sched/, undefined, 'csi'),
 
   // 3. Writable mounts of an injected volume.
@@ -210,7 +210,7 @@ export const EPHEMERAL_CASES: EphemeralCase[] = [
   { name: 'a debug container mounting the injected volume writable', container: { name: 'debug', image: 'busybox', volumeMounts: [{ name: SIDECAR, mountPath: '/relay' }] }, webhook: /spec\.ephemeralContainers\[0\] "debug" mounts the injected volume "socat-sched" writable: set readOnly: true/, policy: /ephemeral containers "debug" \(socat-sched\) mount an injected socat-\* volume writable: set readOnly: true/ },
   // targetContainerName shares the sidecar's processes (kubectl debug --target): its /proc/<pid>/root
   // shows the folder only as the sidecar mounts it, read-only; a writable mount of its own is refused.
-  { name: 'a debug container targeting the sidecar (kubectl debug --target socat-sched) and mounting the injected volume writable', container: { name: 'debug', image: 'busybox', targetContainerName: SIDECAR, volumeMounts: [{ name: SIDECAR, mountPath: '/relay' }] } as RawContainer, webhook: /spec\.ephemeralContainers\[0\] "debug" mounts the injected volume "socat-sched" writable/, policy: /ephemeral containers "debug" \(socat-sched\) mount an injected socat-\* volume writable/ },
+  { name: 'a debug container targeting the sidecar (kubectl debug --target socat-sched) and mounting the injected volume writable', container: { name: 'debug', image: 'busybox', targetContainerName: SIDECAR, volumeMounts: [{ name: SIDECAR, mountPath: '/relay' }] }, webhook: /spec\.ephemeralContainers\[0\] "debug" mounts the injected volume "socat-sched" writable/, policy: /ephemeral containers "debug" \(socat-sched\) mount an injected socat-\* volume writable/ },
   { name: 'a debug container mounting the injected volume with readOnly: false', container: { name: 'debug', image: 'busybox', volumeMounts: [{ name: SIDECAR, mountPath: '/run/socat-relay/sched', readOnly: false }] }, webhook: /spec\.ephemeralContainers\[0\] "debug" mounts the injected volume "socat-sched" writable/, policy: /ephemeral containers "debug" \(socat-sched\) mount an injected socat-\* volume writable/ },
 ];
 

@@ -115,7 +115,7 @@ test('generated hostile pods: whatever the webhook admits holds no more than an 
     const d = decidePod(podCreateRequest(pod, NAMESPACE, 'u'), context());
     if (!d.response.allowed) return;
     admitted++;
-    const out = fjp.applyPatch(structuredClone(pod), patchOps(d.response), true, false).newDocument as RawPod;
+    const out = fjp.applyPatch(structuredClone(pod), patchOps(d.response), true, false).newDocument;
     let problems: string[];
     try {
       problems = violations(out);

@@ -170,7 +170,7 @@ for (const c of CASES) {
 // The relay's node labels are AND-ed into every required term of the pod: 30 000 terms × a relay with 64
 // node labels made 1.9 million requirements (21 s, a 464 MB answer). Now bounded and denied up front.
 test(`/mutate-pods: a pod with the most nodeSelectorTerms asking for a relay with 64 node labels → a denial naming the field, within ${BUDGET_MS} ms of CPU`, { timeout: 600_000 }, async () => {
-  const wide: Relay = { apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'wide' }, spec: { target, consumers: { namespaces: [NAMESPACE] }, nodeSelector: Object.fromEntries(many(64, (i) => [`example.com/l${i}`, 'yes'])) } } as Relay;
+  const wide: Relay = { apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'wide' }, spec: { target, consumers: { namespaces: [NAMESPACE] }, nodeSelector: Object.fromEntries(many(64, (i) => [`example.com/l${i}`, 'yes'])) } };
   const { StaticCatalog } = await import('../../webhook/catalog/catalog.js');
   const wideApp = createApp({
     catalog: new StaticCatalog([wide]), namespaceLabels: context('csi').namespaceLabels, injectOptions: () => context('csi').options, metrics: createMetrics(), log: silentLogger,

@@ -29,7 +29,7 @@ function longFunctions(file: string, text: string, max = MAX_LINES): LongFunctio
       const comments = ts.getLeadingCommentRanges(text, holder.getFullStart()) ?? [];
       const reasoned = comments.some((c) => REASON.test(text.slice(c.pos, c.end)));
       if (lines > max && !reasoned) {
-        const name = (n as ts.FunctionLikeDeclaration).name?.getText(src) ?? '(anonymous)';
+        const name = (n).name?.getText(src) ?? '(anonymous)';
         out.push({ where: `${file}:${first + 1}`, name, lines });
       }
     }

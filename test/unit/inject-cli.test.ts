@@ -21,7 +21,7 @@ async function inject(args: string[], stdin = ''): Promise<{ code: number; stdou
 
 const RELAYS = path.join(FIXTURES, 'admission/relays.yaml');
 const fx = (f: string) => path.join(FIXTURES, 'pods', f);
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 type Obj = any;
 
 test('a Deployment gets both sidecars in its pod template; the Service passes through unchanged', async () => {

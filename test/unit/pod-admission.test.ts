@@ -153,8 +153,8 @@ for (const s of skipped) {
     assert.equal(r.patch, undefined);
     if (s.warning) {
       assert.equal(r.warnings?.length, 1);
-      assert.match(r.warnings![0]!, s.warning);
-      assert.ok(r.warnings![0]!.length <= 120);
+      assert.match(r.warnings[0]!, s.warning);
+      assert.ok(r.warnings[0]!.length <= 120);
     } else {
       assert.equal(r.warnings, undefined);
     }

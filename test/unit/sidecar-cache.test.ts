@@ -9,7 +9,7 @@ import type { Relay } from '../../relay/index.js';
 const relay = (port: number): Relay => ({
   apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'sched' },
   spec: { target: { host: '127.0.0.1', port }, consumers: { namespaces: ['monitoring'] } },
-} as Relay);
+});
 
 test('sidecar container and volume: built once per relay object and options, rebuilt when either changes, frozen', () => {
   const o = defaultInjectOptions();

@@ -59,7 +59,7 @@ export function containersOf(spec: RawPodSpec): Located[] {
   for (const list of CONTAINER_LISTS) {
     const cs = spec[list];
     if (!Array.isArray(cs)) continue;
-    cs.forEach((c, index) => out.push({ list, index, c: isObject(c) ? (c as RawContainer) : {} }));
+    cs.forEach((c, index) => out.push({ list, index, c: isObject(c) ? (c) : {} }));
   }
   return out;
 }

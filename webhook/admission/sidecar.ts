@@ -99,7 +99,7 @@ export function sidecarVolume(r: ResolvedRelay, o: InjectOptions): SidecarVolume
 
 function buildVolume(r: ResolvedRelay, o: InjectOptions): SidecarVolume {
   if (o.volumeSource === 'csi') {
-    return { name: volumeName(r.name), csi: { driver: CSI_DRIVER, readOnly: true, volumeAttributes: { [CSI_RELAY_ATTRIBUTE]: r.name } as { relay: string } } };
+    return { name: volumeName(r.name), csi: { driver: CSI_DRIVER, readOnly: true, volumeAttributes: { [CSI_RELAY_ATTRIBUTE]: r.name } } };
   }
   return { name: volumeName(r.name), hostPath: { path: relayDir(o.nodeSocketDir, r.name), type: 'DirectoryOrCreate' } };
 }

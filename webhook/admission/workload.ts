@@ -17,9 +17,9 @@ interface Template {
 export function podTemplate(obj: Record<string, unknown>): Template | undefined {
   const spec = obj.spec;
   if (!isObject(spec)) return undefined;
-  if (TEMPLATE_KINDS.has(String(obj.kind))) return isObject(spec.template) ? (spec.template as Template) : undefined;
+  if (TEMPLATE_KINDS.has(String(obj.kind))) return isObject(spec.template) ? (spec.template) : undefined;
   if (obj.kind === 'CronJob' && isObject(spec.jobTemplate) && isObject(spec.jobTemplate.spec) && isObject(spec.jobTemplate.spec.template)) {
-    return spec.jobTemplate.spec.template as Template;
+    return spec.jobTemplate.spec.template;
   }
   return undefined;
 }
@@ -50,7 +50,8 @@ export function podCreateRequest(pod: RawPod, namespace: string, uid: string, us
 export function injectWorkload(input: unknown, defaultNamespace: string, ctx: PodContext): WorkloadResult {
   if (!isObject(input)) return { object: input, label: '(not an object)' };
   const meta = isObject(input.metadata) ? input.metadata : {};
-  const label = `${String(input.kind ?? '?')}/${String(meta.name ?? meta.generateName ?? '?')}`;
+  const text = (v: unknown): string => (typeof v === 'string' ? v : '?');
+  const label = `${text(input.kind)}/${text(meta.name ?? meta.generateName)}`;
   const namespace = typeof meta.namespace === 'string' && meta.namespace !== '' ? meta.namespace : defaultNamespace;
   if (input.kind === 'Pod' && (input.apiVersion ?? 'v1') === 'v1') {
     const pod = input as RawPod;

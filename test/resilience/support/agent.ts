@@ -86,7 +86,7 @@ export async function startAgent(dirs: AgentDirs, opts: { resyncSeconds?: number
         return s && s.agent.pid === proc.child.pid && pred(s) ? s : undefined;
       }, { timeoutMs, intervalMs: 100, signal: ac.signal });
     } catch (e) {
-      throw new Error(`${(e as Error).message}\n--- agent log ---\n${proc.logTail(20)}`);
+      throw new Error(`${(e as Error).message}\n--- agent log ---\n${proc.logTail(20)}`, { cause: e });
     }
   };
   return {

@@ -96,7 +96,6 @@ export function isDns1123Label(s: unknown): boolean {
   return typeof s === 'string' && s.length <= 63 && DNS1123_LABEL.test(s);
 }
 
-type Obj = Record<string, unknown>;
 const isObj: (v: unknown) => v is Record<string, unknown> = isObject;
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 

@@ -2,7 +2,6 @@
 // certificate where cert-manager is absent, and every certificate the tests need (webhook, test API
 // server, admin client).
 import { generate, type SubjectAltNameEntry } from 'selfsigned';
-import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 
 export interface KeyPair {
@@ -64,7 +63,7 @@ export async function makeLeaf(ca: KeyPair, opts: LeafOptions): Promise<KeyPair>
 }
 
 /** The DNS names under which the API server reaches a Service. */
-export function serviceHosts(service: string, namespace: string): string[] {
+function serviceHosts(service: string, namespace: string): string[] {
   return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`];
 }
 
@@ -89,9 +88,4 @@ export async function makeWebhookCerts(opts: {
   const hosts = [...serviceHosts(service, namespace), ...(opts.extraHosts ?? ['localhost', '127.0.0.1', '::1'])];
   const serving = await makeLeaf(ca, { commonName: `${service}.${namespace}.svc`, hosts, usage: 'server', days: opts.days ?? 365 });
   return { ca, serving, caBundle: Buffer.from(ca.cert).toString('base64') };
-}
-
-/** The subjectAltName entries of a PEM certificate, as Node prints them (DNS:…, IP Address:…). */
-export function subjectAltNames(certPem: string): string[] {
-  return (new X509Certificate(certPem).subjectAltName ?? '').split(', ').filter(Boolean);
 }

@@ -5,10 +5,10 @@ import path from 'node:path';
 import { writeFileAtomic as writeAtomic } from '../lib/fs.js';
 import type { WebhookCerts } from './selfsigned.js';
 
-export const CERT_FILE = 'tls.crt';
-export const KEY_FILE = 'tls.key';
-export const CA_FILE = 'ca.crt';
-export const CA_KEY_FILE = 'ca.key';
+const CERT_FILE = 'tls.crt';
+const KEY_FILE = 'tls.key';
+const CA_FILE = 'ca.crt';
+const CA_KEY_FILE = 'ca.key';
 
 export async function writeCerts(dir: string, c: WebhookCerts, opts: { withCaKey?: boolean } = {}): Promise<Record<string, string>> {
   await mkdir(dir, { recursive: true, mode: 0o700 });

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { NetNs } from '../test/support/netns.js';
 
-export class ContainerNotRunnableError extends Error {
+class ContainerNotRunnableError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ContainerNotRunnableError';
@@ -30,14 +30,14 @@ export interface PodLike {
   };
 }
 
-export function findContainer(pod: PodLike, name: string): Container | undefined {
+function findContainer(pod: PodLike, name: string): Container | undefined {
   return [...(pod.spec.initContainers ?? []), ...pod.spec.containers].find((c) => c.name === name);
 }
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** The shell script (run under `unshare --mount`) that sets the mounts up and execs the command. */
-export function containerScript(pod: PodLike, name: string, exists: (p: string) => boolean = existsSync): { script: string; argv: string[] } {
+function containerScript(pod: PodLike, name: string, exists: (p: string) => boolean = existsSync): { script: string; argv: string[] } {
   const c = findContainer(pod, name);
   if (!c) throw new ContainerNotRunnableError(`the pod has no container ${name}`);
   const argv = [...(c.command ?? []), ...(c.args ?? [])];

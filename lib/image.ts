@@ -5,7 +5,7 @@
 
 /** The image the manifests and the chart ship with. */
 export const DEFAULT_IMAGE = 'ghcr.io/socat-relay/socat-relay:0.1.0';
-export const SIDECAR_SUFFIX = '-sidecar';
+const SIDECAR_SUFFIX = '-sidecar';
 
 export interface ImageRef {
   /** registry/path/name, without tag or digest */

@@ -3,8 +3,8 @@
 // length, then how many more there are — the reader fixes the first ones first.
 
 /** How many items a line shows, and how long each may be. */
-export const MAX_ITEMS_SHOWN = 20;
-export const MAX_ITEM_LENGTH = 2048;
+const MAX_ITEMS_SHOWN = 20;
+const MAX_ITEM_LENGTH = 2048;
 
 /**
  * `a; b; …; and 5 more problems`: the first MAX_ITEMS_SHOWN items as `show` writes them (only those are

@@ -4,8 +4,8 @@
 // The socket paths are also the sidecar's (relay/names.ts), so they are defined there and re-exported.
 import { isTempFileName, readFileBounded, removeStaleTempFiles } from '../lib/fs.js';
 
-export { AGENT_DIR, AGENT_STATUS_FILE, DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR, SOCKET_FILE } from '../relay/constants.js';
-export { agentStatusPath, configFileName, relayDir, socketPath } from '../relay/names.js';
+export { AGENT_DIR } from '../relay/constants.js';
+export { agentStatusPath, socketPath } from '../relay/names.js';
 export { BoundedReadError, writeFileAtomic } from '../lib/fs.js';
 
 const CONFIG_EXT = /\.(json|ya?ml)$/;
@@ -28,7 +28,7 @@ export function isControllerFileName(name: string): boolean {
 /** Largest relay file read: a Relay is a few hundred bytes; anything this big is not one. */
 export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 /** Largest status file read: ~300 bytes a relay, so room for tens of thousands. */
-export const MAX_STATUS_FILE_BYTES = 32 * 1024 * 1024;
+const MAX_STATUS_FILE_BYTES = 32 * 1024 * 1024;
 
 /** One relay file, read non-blocking and size-capped (BoundedReadError for a FIFO, a folder, a huge file). */
 export function readRelayFile(file: string): Promise<string> {

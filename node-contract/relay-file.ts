@@ -11,8 +11,7 @@ import {
 } from '../relay/index.js';
 
 export const MANAGED_BY_ANNOTATION = 'socat.io/managed-by';
-export const MANAGED_BY_VALUE = 'socat-relay-controller';
-export { CONSUMER_NAMESPACES_ANNOTATION };
+const MANAGED_BY_VALUE = 'socat-relay-controller';
 
 /** JSON with object keys sorted at every level: equal objects give equal bytes. */
 export function stableJson(value: unknown): string {

@@ -21,7 +21,7 @@ export interface ConfigFile {
   text: string;
 }
 
-export interface WantedRelay {
+interface WantedRelay {
   name: string;
   file: string;
   resolved: ResolvedRelay;
@@ -42,7 +42,6 @@ export interface FileError {
   error: string;
 }
 
-export type { FileWarning };
 
 export interface ConfigState {
   wanted: Map<string, WantedRelay>;

@@ -79,7 +79,7 @@ export function parseAgentStatus(text: string): AgentStatus {
 }
 
 /** The staleness rule's margin on top of three heartbeats (a busy node may write late). */
-export const STALE_MARGIN_SECONDS = 15;
+const STALE_MARGIN_SECONDS = 15;
 
 /**
  * A status whose heartbeat stopped: not rewritten for three heartbeats plus a margin. Undefined when it

@@ -13,12 +13,12 @@ export type HostCheck =
 const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
 const CANONICAL_IPV4 = new RegExp(`^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}$`);
 
-export function isCanonicalIPv4(s: string): boolean {
+function isCanonicalIPv4(s: string): boolean {
   return CANONICAL_IPV4.test(s);
 }
 
 /** Expands an IPv6 literal to 8 groups of 4 hex digits; undefined when it is not one. */
-export function expandIPv6(s: string): string | undefined {
+function expandIPv6(s: string): string | undefined {
   if (!net.isIPv6(s) || s.includes('%')) return undefined;
   let text = s.toLowerCase();
   // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two groups.

@@ -27,8 +27,12 @@ export function configFileName(relay: string): string {
   return `${relay}.json`;
 }
 
-/** Name of the injected sidecar container and of its volume. */
+/** Name of the injected sidecar container. */
 export function sidecarName(relay: string): string {
   return `${NAME_PREFIX}${relay}`;
 }
-export const volumeName = sidecarName;
+
+/** Name of the sidecar's volume: the container's name. */
+export function volumeName(relay: string): string {
+  return sidecarName(relay);
+}

@@ -309,7 +309,7 @@ export function resolveRelay(input: unknown): ResolvedRelay {
   return r.resolved;
 }
 
-export class InvalidRelayError extends Error {
+class InvalidRelayError extends Error {
   constructor(readonly problems: Problem[]) {
     super(formatProblems(problems));
     this.name = 'InvalidRelayError';

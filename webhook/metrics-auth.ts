@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 
-export interface ReviewedUser {
+interface ReviewedUser {
   username: string;
   uid?: string;
   groups?: string[];

@@ -161,7 +161,7 @@ async function udpRequestReply(port: number, queries: number, timeoutMs: number)
   return { kind: 'latencies', ms, errors };
 }
 
-export async function runTask(t: Task): Promise<TaskResult> {
+async function runTask(t: Task): Promise<TaskResult> {
   switch (t.kind) {
     case 'keepalive': return keepalive(t.port, t.requests, t.warmup);
     case 'newconn': return newconn(t.port, t.connections, t.warmup);

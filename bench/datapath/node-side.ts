@@ -23,7 +23,7 @@ export interface NodeSide {
   socatPids(): Promise<number[]>;
 }
 
-export class AgentFailed extends Error {
+class AgentFailed extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'AgentFailed';

@@ -5,7 +5,7 @@ import dgram from 'node:dgram';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export const SMALL_BODY = Buffer.alloc(64, 0x78);
+const SMALL_BODY = Buffer.alloc(64, 0x78);
 const CHUNK = Buffer.alloc(1 << 20, 0x62);
 
 export interface Services {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCommand } from './proc.js';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OUT = path.join(ROOT, 'bench', 'results', 'build');
 /** Top-level folders that hold no code the processes under test run (every other one is transpiled). */
 const SKIP = new Set(['node_modules', 'test', 'dist', 'docs', 'manifests', 'charts', 'scripts', 'demo', 'scratch']);
@@ -33,7 +33,7 @@ async function tsFiles(dir: string): Promise<string[]> {
 let built: Promise<string> | undefined;
 
 /** Transpiles once per process; returns the build root (same layout as the repository). */
-export function buildOnce(): Promise<string> {
+function buildOnce(): Promise<string> {
   built ??= (async () => {
     await rm(OUT, { recursive: true, force: true });
     const files: string[] = [];

@@ -1,7 +1,7 @@
 // A figure is one reported number: {name, unit, value, baseline, ratio, goal, met}. Goals are data, so
 // the JSON says what was aimed at and the table can show it; `met` is computed here, never by hand.
 
-export type Comparator = '>=' | '<=';
+type Comparator = '>=' | '<=';
 
 /** A goal on the figure's value (`<= 5 ms`) or on its ratio to the baseline (`>= 0.8 × baseline`). */
 export interface Goal {
@@ -33,7 +33,7 @@ export interface FigureInput {
 
 const finite = (x: number | undefined): x is number => x !== undefined && Number.isFinite(x);
 
-export function goalText(g: Goal, unit: string): string {
+function goalText(g: Goal, unit: string): string {
   return g.on === 'ratio' ? `${g.op} ${g.target} × baseline` : `${g.op} ${g.target} ${unit}`.trimEnd();
 }
 
@@ -64,7 +64,7 @@ export function figure(i: FigureInput): Figure {
 }
 
 /** Keeps 4 significant digits: enough for noisy measurements, short in the JSON. */
-export function round(x: number | null): number | null {
+function round(x: number | null): number | null {
   if (x === null) return null;
   if (x === 0) return 0;
   return Number(x.toPrecision(4));

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { once } from 'node:events';
 import { readFile, readdir } from 'node:fs/promises';
 
-export class ProcessFailed extends Error {
+class ProcessFailed extends Error {
   constructor(readonly command: string, readonly code: number | null, readonly stderr: string) {
     super(`${command} exited with ${code}: ${stderr.trim().slice(-800)}`);
     this.name = 'ProcessFailed';
@@ -173,7 +173,7 @@ export async function totalRss(pids: readonly number[]): Promise<number> {
 }
 
 /** Proportional set size (shared pages split among their users) in bytes, or 0 when gone/unreadable. */
-export async function pssOf(pid: number): Promise<number> {
+async function pssOf(pid: number): Promise<number> {
   try {
     const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
     const m = /^Pss:\s+(\d+)\s+kB/m.exec(rollup);

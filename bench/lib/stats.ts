@@ -17,28 +17,3 @@ export function median(samples: readonly number[]): number {
   if (sorted.length % 2 === 1) return sorted[mid] as number;
   return ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
-
-export function mean(samples: readonly number[]): number {
-  if (samples.length === 0) return Number.NaN;
-  let s = 0;
-  for (const x of samples) s += x;
-  return s / samples.length;
-}
-
-export interface LatencySummary {
-  count: number;
-  p50: number;
-  p99: number;
-  max: number;
-  mean: number;
-}
-
-export function summarize(samples: readonly number[]): LatencySummary {
-  return {
-    count: samples.length,
-    p50: percentile(samples, 50),
-    p99: percentile(samples, 99),
-    max: samples.length ? Math.max(...samples) : Number.NaN,
-    mean: mean(samples),
-  };
-}

@@ -11,10 +11,10 @@ import { Cleanup, runCommand, startProcess, type Managed } from '../lib/proc.js'
 import { schedulerArgv, type ScrapeParts } from './parts.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const EXAMPLE_DIR = path.join(ROOT, 'manifests', 'examples', 'kubeadm-control-plane');
+const EXAMPLE_DIR = path.join(ROOT, 'manifests', 'examples', 'kubeadm-control-plane');
 /** The example's scraper identity (rbac.yaml). */
 export const EXAMPLE_NAMESPACE = 'monitoring';
-export const EXAMPLE_SERVICE_ACCOUNT = 'prometheus-agent';
+const EXAMPLE_SERVICE_ACCOUNT = 'prometheus-agent';
 
 export async function exampleObjects(file: string): Promise<KubeObject[]> {
   return parseAllDocuments(await readFile(path.join(EXAMPLE_DIR, file), 'utf8')).map((d) => d.toJS() as KubeObject).filter((o) => o?.kind);

@@ -70,7 +70,7 @@ export function mountContaining(mounts: readonly MountPoint[], dir: string): Mou
   return best;
 }
 
-export class MountCommandError extends Error {
+class MountCommandError extends Error {
   constructor(readonly argv: readonly string[], message: string) {
     super(`${argv.join(' ')}: ${message}`);
     this.name = 'MountCommandError';

@@ -13,7 +13,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
  * The folder holding the .proto files: beside this module (the source tree, or dist/ when the build
  * copied them), else the source tree seen from dist/node-agent/csi/.
  */
-export function protoDir(): string {
+function protoDir(): string {
   const candidates = [HERE, path.resolve(HERE, '..', '..', '..', 'node-agent', 'csi')];
   const found = candidates.find((d) => existsSync(path.join(d, 'csi.proto')));
   if (!found) throw new Error(`csi.proto not found in ${candidates.join(' or ')}`);
@@ -25,7 +25,7 @@ export function protoDir(): string {
  * absent repeated and map fields as [] and {} (absent scalars stay undefined: a missing field and an
  * empty one are told apart by the validation, not by the decoder).
  */
-export const LOADER_OPTIONS: Options = { keepCase: true, enums: String, longs: String, arrays: true, objects: true, oneofs: true, defaults: false };
+const LOADER_OPTIONS: Options = { keepCase: true, enums: String, longs: String, arrays: true, objects: true, oneofs: true, defaults: false };
 
 export interface CsiServices {
   Identity: ServiceClientConstructor;
@@ -54,11 +54,11 @@ export function loadServices(): CsiServices {
 
 // --- message shapes (as decoded with LOADER_OPTIONS; every field may be missing in a hostile call) ---
 
-export type AccessModeName =
+type AccessModeName =
   | 'UNKNOWN' | 'SINGLE_NODE_WRITER' | 'SINGLE_NODE_READER_ONLY' | 'MULTI_NODE_READER_ONLY'
   | 'MULTI_NODE_SINGLE_WRITER' | 'MULTI_NODE_MULTI_WRITER' | 'SINGLE_NODE_SINGLE_WRITER' | 'SINGLE_NODE_MULTI_WRITER';
 
-export interface VolumeCapability {
+interface VolumeCapability {
   block?: Record<string, never>;
   mount?: { fs_type?: string; mount_flags?: string[]; volume_mount_group?: string };
   access_mode?: { mode?: AccessModeName | number };

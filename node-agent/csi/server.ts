@@ -13,7 +13,7 @@ import type { CsiMetrics } from './metrics.js';
 import { loadServices, type PluginInfo, type RegistrationStatus } from './proto.js';
 
 /** The CSI versions announced at registration. */
-export const SUPPORTED_VERSIONS = ['1.0.0'];
+const SUPPORTED_VERSIONS = ['1.0.0'];
 
 /** The kubelet's folders for a driver: where its sockets go. */
 export function pluginPaths(kubeletDir: string, driverName: string): { csiSocket: string; registrationSocket: string } {

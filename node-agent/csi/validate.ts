@@ -7,12 +7,12 @@ import type { NodeGetVolumeStatsRequest, NodePublishVolumeRequest, NodeUnpublish
 import { CsiError, invalid, status } from './errors.js';
 
 /** Volume attributes the kubelet adds (podInfoOnMount, ephemeral); the plugin's own is `relay`. */
-export const CTX_EPHEMERAL = 'csi.storage.k8s.io/ephemeral';
-export const CTX_POD_NAMESPACE = 'csi.storage.k8s.io/pod.namespace';
-export const CTX_POD_NAME = 'csi.storage.k8s.io/pod.name';
-export const CTX_POD_UID = 'csi.storage.k8s.io/pod.uid';
+const CTX_EPHEMERAL = 'csi.storage.k8s.io/ephemeral';
+const CTX_POD_NAMESPACE = 'csi.storage.k8s.io/pod.namespace';
+const CTX_POD_NAME = 'csi.storage.k8s.io/pod.name';
+const CTX_POD_UID = 'csi.storage.k8s.io/pod.uid';
 const KUBELET_CTX_PREFIX = 'csi.storage.k8s.io/';
-export const CTX_RELAY = CSI_RELAY_ATTRIBUTE;
+const CTX_RELAY = CSI_RELAY_ATTRIBUTE;
 
 /** Single-node modes: an inline volume is one pod's, and the kubelet sends SINGLE_NODE_WRITER for it. */
 const ACCEPTED_ACCESS_MODES = new Set(['SINGLE_NODE_WRITER', 'SINGLE_NODE_READER_ONLY', 'SINGLE_NODE_SINGLE_WRITER', 'SINGLE_NODE_MULTI_WRITER']);

@@ -7,7 +7,7 @@ import { REPO_ROOT, type KubeObject } from '../harness/index.js';
 const DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'apiserver');
 const cache = new Map<string, KubeObject>();
 
-export function fixture<T = KubeObject & Record<string, any>>(file: string): T {
+function fixture<T = KubeObject & Record<string, any>>(file: string): T {
   let obj = cache.get(file);
   if (!obj) {
     const docs = parseDocuments(readFileSync(path.join(DIR, file), 'utf8'), file);
@@ -43,5 +43,5 @@ export function consumerPod(name: string, namespace: string, relayName: string |
  * longer than 253 characters (the CRD's rule only caps the whole key). Host spellings cannot serve:
  * the CRD and the webhook accept exactly the same ones (test/security/spellings.test.ts).
  */
-export const WEBHOOK_ONLY_BAD_KEY = `${'a'.repeat(254)}/x`;
+const WEBHOOK_ONLY_BAD_KEY = `${'a'.repeat(254)}/x`;
 export const webhookOnlyBad = (r: AnyObject): void => { r.spec.nodeSelector = { [WEBHOOK_ONLY_BAD_KEY]: 'y' }; };

@@ -201,8 +201,6 @@ export async function startPlugin(ns: MountNamespace, l: Layout, extra: string[]
   return { proc, ...paths, ...(served ? { health: served } : {}), logFile };
 }
 
-export type Services = ReturnType<typeof loadServices>;
-
 export function clientsFor(p: { csiSocket: string; registrationSocket: string }): { identity: Client; node: Client; registration: Client; close: () => void } {
   const svc = loadServices();
   // Own connections per client set: a restarted plugin must not be reached through a connection

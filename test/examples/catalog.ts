@@ -6,7 +6,7 @@ import path from 'node:path';
 import { CONSUME_LABEL } from '../../relay/constants.js';
 import { loadManifests, MANIFESTS, REPO, type KubeObject, type Loaded } from '../manifests/load.js';
 
-export const EXAMPLES_DIR = path.join(MANIFESTS, 'examples');
+const EXAMPLES_DIR = path.join(MANIFESTS, 'examples');
 
 export interface Example {
   /** Folder relative to manifests/examples/, e.g. kubeadm-control-plane/prometheus-operator. */

@@ -1,7 +1,7 @@
 // The image the project's Dockerfile builds, as OCI archives for containerd: scripts/build-image.sh
 // (podman, a local debootstrap base, no registry) is the one place that knows the tag — a hash of the
 // sources the Dockerfile copies — so a test asks it, and it rebuilds first when the sources changed.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { REPO_ROOT } from './binaries.js';
 
@@ -28,14 +28,7 @@ function parse(stdout: string): ProjectImage {
   return img as ProjectImage;
 }
 
-/** What the current sources give, without building (tag and archive paths). */
-export function projectImageName(): ProjectImage {
-  const res = spawnSync('bash', [SCRIPT, '--print'], { encoding: 'utf8', cwd: REPO_ROOT });
-  if (res.status !== 0) throw new Error(`scripts/build-image.sh --print failed (exit ${res.status}): ${res.stderr}`);
-  return parse(res.stdout);
-}
-
-export class ImageBuildError extends Error {
+class ImageBuildError extends Error {
   constructor(readonly exitCode: number | null, readonly output: string) {
     super(`scripts/build-image.sh failed (exit ${exitCode}${exitCode === 3 ? ': podman or debootstrap missing, run scripts/setup.sh' : ''}):\n${output.split('\n').slice(-30).join('\n')}`);
     this.name = 'ImageBuildError';

@@ -50,10 +50,6 @@ export function policyManifests(socketDir?: string): KubeObject[] {
   return objs;
 }
 
-export function ofKind<T extends KubeObject = KubeObject>(objs: KubeObject[], kind: string): T[] {
-  return objs.filter((o) => o.kind === kind) as T[];
-}
-
 /**
  * The webhook configurations among `objs`, each webhook's `clientConfig.service` (its path kept)
  * replaced by `url: <baseUrl><path>` and the given caBundle; the cert-manager annotation dropped.

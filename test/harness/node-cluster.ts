@@ -17,11 +17,11 @@ import { registerWebhooks, waitUntilWebhookCalled } from './webhooks.js';
 import { agentStatusPath, CONSUME_LABEL, INJECTED_ANNOTATION, socketPath } from '../../relay/index.js';
 import { DEFAULT_KUBELET_ROOT, readStaticPod, rewriteStaticPod } from './node-static-pod.js';
 
-export const AGENT_POD_FILE = 'socat-relay-agent.yaml';
+const AGENT_POD_FILE = 'socat-relay-agent.yaml';
 export const AGENT_POD = 'socat-relay-agent';
 /** The loopback ports manifests/node-agent/static-pod.yaml gives the agent and the CSI plugin. */
-export const AGENT_PORT = 9465;
-export const CSI_HEALTH_PORT = 9466;
+const AGENT_PORT = 9465;
+const CSI_HEALTH_PORT = 9466;
 
 type AnyObj = KubeObject & Record<string, any>;
 

@@ -18,7 +18,7 @@ export interface MountEntry {
   superOptions: string;
 }
 
-export function mounts(): MountEntry[] {
+function mounts(): MountEntry[] {
   return readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n').map((line) => {
     const [left, right = ''] = line.split(' - ');
     const f = left!.split(' ');
@@ -51,10 +51,6 @@ export function unmountUnder(dir: string): string[] {
 export function makeSharedMount(dir: string): void {
   execFileSync('mount', ['--bind', dir, dir], { stdio: 'pipe' });
   execFileSync('mount', ['--make-rshared', dir], { stdio: 'pipe' });
-}
-
-export function isSharedMount(dir: string): boolean {
-  return mounts().some((m) => m.mountPoint === dir && /\bshared:\d+/.test(m.optional));
 }
 
 /** Names of the network namespaces in /run/netns. */
@@ -92,7 +88,7 @@ export interface HostProcess {
   cmdline: string[];
 }
 
-export function processes(): HostProcess[] {
+function processes(): HostProcess[] {
   const out: HostProcess[] = [];
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
@@ -143,7 +139,7 @@ export function descendants(pid: number): number[] {
   return out;
 }
 
-export function alive(pid: number): boolean {
+function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -10,7 +10,7 @@ import { parse } from 'yaml';
 import type { KubeObject } from './client.js';
 import { MANIFESTS_DIR } from './manifests.js';
 
-export const STATIC_POD_FILE = path.join(MANIFESTS_DIR, 'node-agent', 'static-pod.yaml');
+const STATIC_POD_FILE = path.join(MANIFESTS_DIR, 'node-agent', 'static-pod.yaml');
 export const DEFAULT_KUBELET_ROOT = '/var/lib/kubelet';
 
 export interface PathMapping {

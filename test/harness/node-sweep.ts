@@ -28,7 +28,7 @@ export function cniConflistPath(d: NodeDirs): string {
 }
 
 /** The bridge, subnet and network name from the node's CNI config (undefined before it was written). */
-export function readNodeNet(d: NodeDirs): NodeNet | undefined {
+function readNodeNet(d: NodeDirs): NodeNet | undefined {
   try {
     const conf = JSON.parse(readFileSync(cniConflistPath(d), 'utf8')) as { name: string; plugins: { type: string; bridge?: string; ipam?: { ranges?: { subnet: string }[][] } }[] };
     const bridge = conf.plugins.find((p) => p.type === 'bridge');
@@ -74,7 +74,7 @@ export function ownerAlive(d: NodeDirs): boolean {
 }
 
 /** Links on the node's bridge, and the bridge. */
-export function nodeLinks(net: NodeNet): string[] {
+function nodeLinks(net: NodeNet): string[] {
   return [net.bridge, ...links().filter((l) => l.master === net.bridge).map((l) => l.ifname)];
 }
 

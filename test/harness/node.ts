@@ -51,7 +51,7 @@ export interface NodeOptions {
   alsoRemove?: string[];
 }
 
-export interface ExecResult {
+interface ExecResult {
   code: number | null;
   stdout: string;
   stderr: string;

@@ -82,7 +82,7 @@ function ensureInterruptCleanup(): void {
   }, { phase: 'processes' });
 }
 
-export function tailOf(file: string, lines = 40): string {
+function tailOf(file: string, lines = 40): string {
   try {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
   } catch {

@@ -2,7 +2,7 @@
 // false, or fail after `timeoutMs` with the message and the last error or value seen.
 import { setTimeout as delay } from 'node:timers/promises';
 
-export class WaitTimeoutError extends Error {
+class WaitTimeoutError extends Error {
   constructor(what: string, timeoutMs: number, readonly last: unknown) {
     super(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
     this.name = 'WaitTimeoutError';

@@ -12,10 +12,6 @@ export async function registerWebhooks(client: KubeClient, opts: { baseUrl: stri
   return configs;
 }
 
-export async function unregisterWebhooks(client: KubeClient, configs: KubeObject[]): Promise<void> {
-  for (const c of configs) await client.delete(c.apiVersion, c.kind, c.metadata.name);
-}
-
 /** Polls `probe` (e.g. a dry-run create that only our webhook can change) until it says the webhook answered. */
 export async function waitUntilWebhookCalled(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   await waitFor(`the API server to call ${what}`, probe, { timeoutMs, intervalMs: 250 });

@@ -18,9 +18,9 @@ export function hostCgroupFs(): string {
   return type === 0x63677270 ? 'cgroup2fs' : type === 0x01021994 ? 'tmpfs' : `0x${type.toString(16)}`;
 }
 
-export interface ExecResult { exitCode: number; output: string }
+interface ExecResult { exitCode: number; output: string }
 
-export class KindCommandError extends Error {
+class KindCommandError extends Error {
   constructor(readonly argv: string[], readonly exitCode: number, readonly output: string) {
     super(`${argv.join(' ')} failed in the kind node (exit ${exitCode}):\n${output.trim().split('\n').slice(-25).join('\n')}`);
     this.name = 'KindCommandError';

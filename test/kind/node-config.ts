@@ -12,8 +12,8 @@ import { DEFAULT_IMAGE, parseImageRef } from '../../lib/image.js';
  * it downloads nothing.
  */
 export const KIND_NODE_IMAGE = 'docker.io/kindest/node:v1.34.0';
-export const POD_SUBNET = '10.244.0.0/16';
-export const SERVICE_SUBNET = '10.96.0.0/16';
+const POD_SUBNET = '10.244.0.0/16';
+const SERVICE_SUBNET = '10.96.0.0/16';
 
 export interface KubeadmOptions {
   /** The node's name and hostname (a DNS label). */

@@ -22,7 +22,7 @@ export interface Loaded {
   object: KubeObject;
 }
 
-export function yamlFiles(dir: string): string[] {
+function yamlFiles(dir: string): string[] {
   return readdirSync(dir).sort().flatMap((e) => {
     const full = path.join(dir, e);
     if (statSync(full).isDirectory()) return yamlFiles(full);

@@ -11,7 +11,7 @@ import * as constants from '../../relay/constants.js';
 import { loadManifests, REPO } from './load.js';
 
 /** A pattern: literal text with STAR (any text, possibly empty) in between. */
-export const STAR = '\u0000';
+const STAR = '\u0000';
 
 const CONSTANTS = new Map<string, string>(Object.entries(constants as Record<string, unknown>).flatMap(([k, v]) => (typeof v === 'string' ? [[k, v] as [string, string]] : [])));
 
@@ -65,7 +65,7 @@ export function celMessages(): string[] {
 }
 
 /** A wildcard for a name: any run of characters without a space or a double quote. */
-export const NAME = '\u0001';
+const NAME = '\u0001';
 
 /** Interpolations between double quotes ("${relay}") are names; every other one stays STAR. */
 export function templatePattern(t: string): string {

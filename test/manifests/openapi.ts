@@ -38,7 +38,7 @@ type Obj = Record<string, unknown>;
 const isObj: (v: unknown) => v is Record<string, unknown> = isObject;
 
 /** A deep copy of `value` with the schema's defaults filled in where a field is absent. */
-export function applyDefaults(schema: Schema, value: unknown): unknown {
+function applyDefaults(schema: Schema, value: unknown): unknown {
   if (isObj(value)) {
     const out: Obj = { ...value };
     for (const [k, s] of Object.entries(schema.properties ?? {})) {
@@ -96,7 +96,7 @@ function apiServerRules(s: StructuralSchema, value: unknown, path: string): Prob
 }
 
 /** Every problem of `value` (already defaulted) against `schema`: relay/structure.ts's walk plus the API server's rules. */
-export function checkSchema(schema: Schema, value: unknown, path = ''): SchemaProblem[] {
+function checkSchema(schema: Schema, value: unknown, path = ''): SchemaProblem[] {
   return checkStructure(schema, value, path, { visit: apiServerRules }).map((p) => ({ path: p.field || '(root)', message: p.message }));
 }
 

@@ -6,7 +6,7 @@ import { loadManifests, MANIFESTS, type KubeObject } from './load.js';
 import { celEval } from './openapi.js';
 import path from 'node:path';
 
-export function sidecarPolicy(name = 'socat-relay-require-sidecar'): KubeObject {
+function sidecarPolicy(name = 'socat-relay-require-sidecar'): KubeObject {
   const vap = loadManifests(path.join(MANIFESTS, 'policy')).find((l) => l.object.kind === 'ValidatingAdmissionPolicy' && l.object.metadata.name === name);
   if (!vap) throw new Error(`no ValidatingAdmissionPolicy ${name} under manifests/policy/`);
   return vap.object;

@@ -26,7 +26,7 @@ export const RESTRICTED_NAMESPACE = 'locked';
 /** sched may be consumed from monitoring (and the restricted namespace); etcd may not. */
 export const RELAYS: Relay[] = [relay(RELAY, 10259, [NAMESPACE, RESTRICTED_NAMESPACE]), relay('etcd', 2381, ['control-plane-tools'])];
 
-export function options(volumeSource: VolumeSource = 'hostPath'): InjectOptions {
+function options(volumeSource: VolumeSource = 'hostPath'): InjectOptions {
   return defaultInjectOptions({ sidecarImage: IMAGE, nodeSocketDir: SOCKET_DIR, volumeSource });
 }
 

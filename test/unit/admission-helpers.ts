@@ -10,7 +10,7 @@ import { NAMESPACE_LABELS } from '../harness/namespaces.js';
 
 export const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 
-export function fixtureDocs(rel: string): unknown[] {
+function fixtureDocs(rel: string): unknown[] {
   return parseDocuments(readFileSync(path.join(FIXTURES, rel), 'utf8'), rel);
 }
 

@@ -10,7 +10,7 @@ import type { RawNodeSelectorRequirement, RawPodSpec } from './pod-shape.js';
  * an honest pod has a few terms, while a hostile one with 30 000 terms and relays with 60 node labels
  * would make the webhook build (and the API server receive) hundreds of megabytes.
  */
-export const MAX_ADDED_NODE_REQUIREMENTS = 10_000;
+const MAX_ADDED_NODE_REQUIREMENTS = 10_000;
 
 const TERMS_FIELD = 'spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms';
 

@@ -8,7 +8,7 @@ import { validatedRelay } from './validated.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
 import type { RawContainer, RawPod } from './pod-shape.js';
 
-export type DenialReason =
+type DenialReason =
   | 'no-relay-named' | 'relay-not-found' | 'relay-invalid' | 'namespace-not-allowed'
   | 'namespace-unknown' | 'port-clash' | 'bad-object'
   | 'not-injected' | 'reserved-name' | 'host-path' | 'writable-mount' | 'duplicate-name' | 'pod-security';

@@ -23,7 +23,7 @@ export function ephemeralDenials(pod: RawPod): Denial[] {
 }
 
 /** Whose ephemeral containers are checked: the same pods as the webhook's and the policy's match condition. */
-export function guardsEphemeral(pod: RawPod): boolean {
+function guardsEphemeral(pod: RawPod): boolean {
   if (pod.metadata?.labels?.[CONSUME_LABEL] !== undefined) return true;
   const volumes = Array.isArray(pod.spec?.volumes) ? pod.spec.volumes : [];
   return volumes.some((v) => isObject(v) && typeof v.name === 'string' && v.name.startsWith(NAME_PREFIX));

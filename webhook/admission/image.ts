@@ -7,7 +7,7 @@
 // pinned — so this keeps the rule simple, not secret.
 
 /** The image without its registry host: the first component when it names a host (has `.` or `:`, or is localhost). */
-export function withoutRegistry(image: string): string {
+function withoutRegistry(image: string): string {
   const slash = image.indexOf('/');
   if (slash < 0) return `library/${image}`;
   const first = image.slice(0, slash);

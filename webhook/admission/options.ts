@@ -28,7 +28,7 @@ export interface InjectOptions {
 /** `<repository>-sidecar:<tag>` of the default image (lib/image.ts derives it). */
 export { DEFAULT_SIDECAR_IMAGE };
 
-export const DEFAULT_SIDECAR_RESOURCES: ResourceRequirements = {
+const DEFAULT_SIDECAR_RESOURCES: ResourceRequirements = {
   requests: { cpu: '5m', memory: '8Mi' },
   limits: { memory: '32Mi' },
 };

@@ -4,15 +4,15 @@
 // warns (warn), naming the fix: the CSI volume source, which both levels allow.
 import type { VolumeSource } from './options.js';
 
-export const PSS_ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
-export const PSS_WARN_LABEL = 'pod-security.kubernetes.io/warn';
+const PSS_ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
+const PSS_WARN_LABEL = 'pod-security.kubernetes.io/warn';
 const FORBID_HOST_PATH = new Set(['baseline', 'restricted']);
 
-export function podSecurityMessage(namespace: string, level: string): string {
+function podSecurityMessage(namespace: string, level: string): string {
   return `namespace "${namespace}" enforces Pod Security level ${level}, which forbids the hostPath volume socat-relay injects in hostPath mode: run the controller with --volume-source csi (SOCAT_RELAY_VOLUME_SOURCE=csi, with the csi.socat.io driver installed) so the pod mounts its relay folder through a CSI volume`;
 }
 
-export const POD_SECURITY_WARNING = 'socat-relay: Pod Security warn level forbids hostPath; use the CSI volume source (--volume-source csi)';
+const POD_SECURITY_WARNING = 'socat-relay: Pod Security warn level forbids hostPath; use the CSI volume source (--volume-source csi)';
 
 /** A denial message (enforce) and/or a warning (warn) for a hostPath injection into this namespace. */
 export function podSecurityVerdict(source: VolumeSource, namespace: string, labels: Record<string, string> | undefined): { deny?: string; warn?: string } {

@@ -2,7 +2,7 @@
 // because the injector works on the JSON the API server sent (copy-on-write of what it changes, see
 // pod.ts), never on a typed model.
 
-export interface RawContainerPort {
+interface RawContainerPort {
   containerPort?: number;
   protocol?: string;
   name?: string;
@@ -22,7 +22,7 @@ export interface RawNodeSelectorRequirement {
   values?: string[];
 }
 
-export interface RawNodeSelectorTerm {
+interface RawNodeSelectorTerm {
   matchExpressions?: RawNodeSelectorRequirement[];
   matchFields?: RawNodeSelectorRequirement[];
   [k: string]: unknown;

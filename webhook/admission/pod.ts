@@ -33,9 +33,9 @@ export interface PodDecision {
   injected: string[];
 }
 
-export const EMPTY_LABEL_MESSAGE = 'label socat.io/consume is empty: name the relay to consume';
+const EMPTY_LABEL_MESSAGE = 'label socat.io/consume is empty: name the relay to consume';
 
-export const RUN_TO_COMPLETION_WARNING = 'socat-relay: a regular sidecar container keeps this run-to-completion pod from finishing; use native sidecars';
+const RUN_TO_COMPLETION_WARNING = 'socat-relay: a regular sidecar container keeps this run-to-completion pod from finishing; use native sidecars';
 
 function deny(denials: Denial[]): PodDecision {
   return { response: denied(denials.map((d) => d.message)), denials, injected: [] };

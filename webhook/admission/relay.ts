@@ -12,7 +12,7 @@ export interface RelayDecision {
   denied: boolean;
 }
 
-export function listenOverlaps(name: string, port: number, protocol: string, catalog: RelayCatalog): string[] {
+function listenOverlaps(name: string, port: number, protocol: string, catalog: RelayCatalog): string[] {
   const out: string[] = [];
   for (const other of catalog.list()) {
     if (other.metadata.name === name) continue;

@@ -6,7 +6,7 @@ import { patchJson } from './json.js';
 import type { AdmissionResponse } from './types.js';
 
 /** The API's recommended maximum length of one warning. */
-export const MAX_WARNING_LENGTH = 120;
+const MAX_WARNING_LENGTH = 120;
 
 export function allowed(message?: string): AdmissionResponse {
   return { uid: '', allowed: true, ...(message ? { status: { code: 200, message } } : {}) };
@@ -33,7 +33,7 @@ export function patched(ops: JsonPatchOp[]): AdmissionResponse {
 }
 
 /** Shortens one warning to the recommended length. */
-export function shortWarning(w: string): string {
+function shortWarning(w: string): string {
   return w.length <= MAX_WARNING_LENGTH ? w : `${w.slice(0, MAX_WARNING_LENGTH - 1)}…`;
 }
 

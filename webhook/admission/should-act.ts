@@ -4,7 +4,7 @@ import { CONSUME_LABEL } from '../../relay/index.js';
 import type { AdmissionRequest } from './types.js';
 import type { RawPod } from './pod-shape.js';
 
-export type SkipCode = 'not-a-pod' | 'operation' | 'subresource' | 'no-label' | 'mirror-pod' | 'host-network';
+type SkipCode = 'not-a-pod' | 'operation' | 'subresource' | 'no-label' | 'mirror-pod' | 'host-network';
 
 export interface Skip {
   code: SkipCode;
@@ -13,14 +13,14 @@ export interface Skip {
   warn: boolean;
 }
 
-export const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
+const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
 
 type Check = (req: AdmissionRequest, pod: RawPod | undefined) => Skip | null;
 
 const isPodKind = (req: AdmissionRequest): boolean =>
   req.kind?.group === '' && req.kind?.kind === 'Pod' && (req.resource?.resource ?? 'pods') === 'pods';
 
-export const checks: readonly Check[] = [
+const checks: readonly Check[] = [
   (req) => (isPodKind(req) ? null : { code: 'not-a-pod', reason: `not a Pod (${req.kind?.kind ?? 'unknown kind'})`, warn: false }),
   (req) => (req.subResource ? { code: 'subresource', reason: `subresource ${req.subResource} is not mutated`, warn: false } : null),
   (req) => (req.operation === 'CREATE' ? null : { code: 'operation', reason: `${req.operation}: only CREATE is mutated (a pod's containers cannot change later)`, warn: false }),

@@ -82,7 +82,7 @@ function buildContainer(r: ResolvedRelay, o: InjectOptions): RawContainer {
 }
 
 // The CSI driver and its volume attribute are shared with the node plugin (relay/constants.ts).
-export { CSI_DRIVER, CSI_RELAY_ATTRIBUTE };
+export { CSI_DRIVER };
 
 export type SidecarVolume =
   | { name: string; hostPath: { path: string; type: string } }

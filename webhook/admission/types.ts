@@ -4,21 +4,21 @@
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 export const ADMISSION_KIND = 'AdmissionReview';
 
-export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
+type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
-export interface GroupVersionKind {
+interface GroupVersionKind {
   group: string;
   version: string;
   kind: string;
 }
 
-export interface GroupVersionResource {
+interface GroupVersionResource {
   group: string;
   version: string;
   resource: string;
 }
 
-export interface UserInfo {
+interface UserInfo {
   username?: string;
   uid?: string;
   groups?: string[];
@@ -40,7 +40,7 @@ export interface AdmissionRequest {
   options?: unknown;
 }
 
-export interface Status {
+interface Status {
   /** HTTP-like status code (403 for denials). */
   code?: number;
   message?: string;

@@ -14,7 +14,7 @@ interface Template {
 }
 
 /** The pod template of a workload (by reference), or undefined for a kind without one. */
-export function podTemplate(obj: Record<string, unknown>): Template | undefined {
+function podTemplate(obj: Record<string, unknown>): Template | undefined {
   const spec = obj.spec;
   if (!isObject(spec)) return undefined;
   if (TEMPLATE_KINDS.has(String(obj.kind))) return isObject(spec.template) ? (spec.template) : undefined;

@@ -7,8 +7,8 @@ import type { CatalogEvent, RelayCatalog } from './catalog.js';
 import { ResilientInformer, type Backoff, type MakeInformer } from './resilient-informer.js';
 import type { WatchTimeouts } from './watch.js';
 
-export const RELAYS_PATH = `/apis/${GROUP}/${VERSION}/${PLURAL}`;
-export const NAMESPACES_PATH = '/api/v1/namespaces';
+const RELAYS_PATH = `/apis/${GROUP}/${VERSION}/${PLURAL}`;
+const NAMESPACES_PATH = '/api/v1/namespaces';
 
 export interface ClusterCatalogOptions {
   kc: KubeConfig;

@@ -10,14 +10,14 @@ import { DEFAULT_WATCH_TIMEOUTS, TimedWatch, type WatchTimeouts } from './watch.
 
 export type { Backoff };
 
-export const DEFAULT_BACKOFF: Backoff = { initialMs: 500, maxMs: 30_000 };
+const DEFAULT_BACKOFF: Backoff = { initialMs: 500, maxMs: 30_000 };
 
 /** Delay before restart number `attempt` (0-based): doubling from initialMs, capped at maxMs. */
 export function backoffDelay(attempt: number, b: Backoff = DEFAULT_BACKOFF): number {
   return retryDelay(attempt + 1, b);
 }
 
-export interface InformerParams {
+interface InformerParams {
   /** e.g. metadata.name=<node>: the list and every watch ask only for these objects. */
   fieldSelector?: string;
   timeouts: WatchTimeouts;
@@ -28,7 +28,7 @@ export interface InformerParams {
 export type MakeInformer<T extends KubernetesObject> = (kc: KubeConfig, path: string, list: () => Promise<KubernetesListObject<T>>, p: InformerParams) => Informer<T> & ObjectCache<T>;
 
 /** client-node's ListWatch over a TimedWatch (its own makeInformer has no field selector and no timeouts). */
-export function makeInformer<T extends KubernetesObject>(kc: KubeConfig, path: string, list: () => Promise<KubernetesListObject<T>>, p: InformerParams): Informer<T> & ObjectCache<T> {
+function makeInformer<T extends KubernetesObject>(kc: KubeConfig, path: string, list: () => Promise<KubernetesListObject<T>>, p: InformerParams): Informer<T> & ObjectCache<T> {
   return new ListWatch<T>(path, new TimedWatch(kc, p.timeouts, p.onIdle), list, false, undefined, p.fieldSelector);
 }
 

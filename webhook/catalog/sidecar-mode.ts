@@ -4,10 +4,10 @@ import { VersionApi, type KubeConfig } from '@kubernetes/client-node';
 import type { SidecarMode } from '../admission/options.js';
 import type { SidecarModeSetting } from '../config.js';
 
-export const NATIVE_SIDECAR_MINOR = 29;
+const NATIVE_SIDECAR_MINOR = 29;
 
 /** Parses v1.29.3, v1.30.0-gke.1, 1.31: undefined when it is not a Kubernetes 1.x version. */
-export function parseGitVersion(gitVersion: string): { major: number; minor: number } | undefined {
+function parseGitVersion(gitVersion: string): { major: number; minor: number } | undefined {
   const m = /^v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+].*)?$/.exec(gitVersion.trim());
   return m ? { major: Number(m[1]), minor: Number(m[2]) } : undefined;
 }

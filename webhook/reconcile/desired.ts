@@ -11,17 +11,12 @@ function selectingNode(relay: Relay, nodeLabels: Record<string, string>): Resolv
   return r && matchesNodeSelector(r.nodeSelector, nodeLabels) ? r : undefined;
 }
 
-/** True when the relay is valid and its nodeSelector matches the node's labels. */
-export function selectsNode(relay: Relay, nodeLabels: Record<string, string>): boolean {
-  return selectingNode(relay, nodeLabels) !== undefined;
-}
-
 /**
  * The namespaces a relay's namespaceSelector resolves to, for the node file's consumer-namespaces
  * annotation; undefined when it has no selector or the namespaces are not known yet (then the node
  * admits only consumers.namespaces).
  */
-export function resolveConsumerNamespaces(r: ResolvedRelay, namespaces: readonly NamespaceInfo[] | undefined): string[] | undefined {
+function resolveConsumerNamespaces(r: ResolvedRelay, namespaces: readonly NamespaceInfo[] | undefined): string[] | undefined {
   const sel = r.consumers.namespaceSelector;
   if (!sel || !namespaces) return undefined;
   return namespaces.filter((ns) => matchesLabelSelector(sel, ns.labels)).map((ns) => ns.name);

@@ -8,8 +8,8 @@ import type { ControllerMetrics, WebhookName } from '../metrics.js';
 import { withRelays, type RelayLookup } from './catalog-miss.js';
 import { handleAdmission, isJsonContentType } from './handler.js';
 
-export const MUTATE_PODS_PATH = '/mutate-pods';
-export const VALIDATE_RELAYS_PATH = '/validate-relays';
+const MUTATE_PODS_PATH = '/mutate-pods';
+const VALIDATE_RELAYS_PATH = '/validate-relays';
 /** The API server sends at most ~3 MiB objects; a larger body is not an admission request. */
 export const DEFAULT_BODY_LIMIT = 3 * 1024 * 1024;
 

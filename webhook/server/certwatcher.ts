@@ -20,7 +20,7 @@ export class CertificateError extends Error {
 }
 
 /** Parses the pair and checks that the key belongs to the certificate; throws CertificateError. */
-export function checkPair(p: CertPair): { fingerprint256: string; validTo: string } {
+function checkPair(p: CertPair): { fingerprint256: string; validTo: string } {
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(p.cert);

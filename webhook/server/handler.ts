@@ -11,7 +11,7 @@ import type { Outcome, WebhookName } from '../metrics.js';
 
 export type AdmissionContext = PodContext;
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface AdmissionAnswer {
   httpStatus: number;

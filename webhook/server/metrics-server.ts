@@ -9,7 +9,7 @@ import type { MetricsAuthorizer } from '../metrics-auth.js';
 import { CertWatcher } from './certwatcher.js';
 import { close, listen } from './listen.js';
 
-export const METRICS_PATH = '/metrics';
+const METRICS_PATH = '/metrics';
 
 export interface MetricsServerOptions {
   port: number;

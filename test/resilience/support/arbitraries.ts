@@ -4,8 +4,8 @@
 // deep into the handlers instead of stopping at the first check.
 import fc from 'fast-check';
 
-export const RELAY_NAMES = ['kube-scheduler', 'etcd-metrics', 'syslog', 'dns', 'scheduler-copy', 'broken'];
-export const NAMESPACES = ['monitoring', 'observability', 'apps', 'kube-system', 'default'];
+const RELAY_NAMES = ['kube-scheduler', 'etcd-metrics', 'syslog', 'dns', 'scheduler-copy', 'broken'];
+const NAMESPACES = ['monitoring', 'observability', 'apps', 'kube-system', 'default'];
 
 const junk = fc.oneof(fc.constant(null), fc.boolean(), fc.integer(), fc.double(), fc.string({ maxLength: 12 }), fc.constant([]), fc.constant({}));
 const dnsLabel = fc.stringMatching(/^[a-z]([-a-z0-9]{0,14}[a-z0-9])?$/);
@@ -25,13 +25,13 @@ function obj(fields: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<Record
   return fc.record(fields).map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)));
 }
 
-export const hostArb = fc.oneof(
+const hostArb = fc.oneof(
   { arbitrary: fc.constantFrom('127.0.0.1', '127.0.0.53', 'localhost', '::1'), weight: 6 },
   { arbitrary: fc.constantFrom('0.0.0.0', '127.1', '2130706433', '0x7f.0.0.1', '::ffff:127.0.0.1', '[::1]', '169.254.169.254', 'example.com', '10.0.0.1', '127.0.0.1,fork', ''), weight: 3 },
   { arbitrary: fc.oneof(fc.ipV4(), fc.ipV4Extended(), fc.ipV6(), fc.domain(), fc.string({ maxLength: 20 })), weight: 2 },
 );
 
-export const portArb = fc.oneof(
+const portArb = fc.oneof(
   { arbitrary: fc.integer({ min: 1, max: 65535 }), weight: 8 },
   { arbitrary: fc.constantFrom(0, -1, 65536, 1.5, '80', 1e9, Number.NaN), weight: 2 },
 );
@@ -114,7 +114,7 @@ const term = obj({
   matchExpressions: fc.option(fc.array(obj({ key: fc.constantFrom('zone', 'node-role.kubernetes.io/control-plane', 'kubernetes.io/os'), operator: fc.constantFrom('In', 'NotIn', 'Exists'), values: fc.option(fc.array(dnsLabel, { maxLength: 2 }), { nil: undefined }) }), { maxLength: 3 }), { nil: undefined }),
 });
 
-export const podArb = fc.record({
+const podArb = fc.record({
   relayLabel: fc.option(fc.oneof({ arbitrary: fc.constantFrom('kube-scheduler', 'syslog', 'dns'), weight: 8 }, { arbitrary: fc.constantFrom(...RELAY_NAMES), weight: 4 }, { arbitrary: fc.constantFrom('', ' ', 'missing', 'kube-scheduler,syslog'), weight: 2 }), { nil: undefined, freq: 8 }),
   annotation: rare(fc.array(fc.constantFrom(...RELAY_NAMES, 'missing', ' '), { maxLength: 3 }).map((a) => a.join(',')), 2),
   injected: rare(fc.constantFrom('kube-scheduler', 'syslog', 'kube-scheduler,syslog', 'bogus'), 6),

@@ -34,7 +34,7 @@ export async function startEcho(port = 0): Promise<EchoServer> {
   };
 }
 
-export class ExchangeError extends Error {
+class ExchangeError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ExchangeError';

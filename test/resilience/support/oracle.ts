@@ -5,7 +5,7 @@ import path from 'node:path';
 import { isObject } from '../../../lib/object.js';
 
 /** Canonical dotted-decimal IPv4 inside 127.0.0.0/8, checked octet by octet (no leading zeros, ≤ 255). */
-export function isLoopbackIPv4Literal(s: string): boolean {
+function isLoopbackIPv4Literal(s: string): boolean {
   const parts = s.split('.');
   if (parts.length !== 4) return false;
   for (const p of parts) {

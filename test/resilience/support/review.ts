@@ -26,7 +26,7 @@ export const NAMESPACE_LABELS: Record<string, Record<string, string>> = {
   default: { 'kubernetes.io/metadata.name': 'default' },
 };
 
-export const NODE_SOCKET_DIR = '/var/run/socat-relay-test';
+const NODE_SOCKET_DIR = '/var/run/socat-relay-test';
 
 export function fuzzContext(catalog = fuzzCatalog()): PodContext {
   return {
@@ -89,7 +89,7 @@ export function judgeAnswer(body: GeneratedBody, status: number, review: unknown
 }
 
 /** The injected pod: the API rules hold (when they held before), nothing of the original is lost, sidecars are locked down. */
-export function checkInjectedPod(before: unknown, after: Record<string, unknown>): string[] {
+function checkInjectedPod(before: unknown, after: Record<string, unknown>): string[] {
   const problems: string[] = [];
   if (podRuleViolations(before).length === 0) problems.push(...podRuleViolations(after).map((v) => `API rule broken: ${v}`));
   const b = before as { spec?: Record<string, unknown[] | undefined> };

@@ -10,17 +10,20 @@ import tseslint from 'typescript-eslint';
 
 const ROOT = import.meta.dirname;
 
-/** The product's folders: functions at most 60 lines, imports as docs/architecture.md's table says. */
-export const PRODUCT_FOLDERS = ['webhook', 'node-agent', 'node-contract', 'relay', 'lib', 'certs', 'cli'];
-export const MAX_FUNCTION_LINES = 60;
+/** The product's folders: functions at most 60 lines. */
+const PRODUCT_FOLDERS = ['webhook', 'node-agent', 'node-contract', 'relay', 'lib', 'certs', 'cli'];
+const MAX_FUNCTION_LINES = 60;
 
 /**
  * The parts table of docs/architecture.md (| folder | what it is | may import |): the one home of the
  * import rule. A part is `dir/` (every file below it unless a more specific part claims it) or `dir/*.ts`
  * (its own files only); `may import` lists parts, folders or files in backticks, or says `everything`.
  */
-export function partsTable(markdown) {
-  const rows = markdown.split('\n').filter((l) => /^\|\s*`[^`]+`\s*\|/.test(l));
+function partsTable(markdown) {
+  const lines = markdown.split('\n');
+  const header = lines.findIndex((l) => /^\|\s*folder\s*\|\s*what it is\s*\|\s*may import\s*\|$/.test(l.trim()));
+  const end = lines.findIndex((l, i) => i > header && !l.startsWith('|'));
+  const rows = header < 0 ? [] : lines.slice(header + 2, end < 0 ? undefined : end);
   return rows.map((row) => {
     const cells = row.split('|').slice(1, -1).map((c) => c.trim());
     const ticks = (cell) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]);
@@ -63,7 +66,9 @@ function allowedSpecifiers(dir, part, allowed) {
 /** One config block per product folder: @typescript-eslint/no-restricted-imports with that folder's rule. */
 function importRules() {
   const parts = partsTable(readFileSync(path.join(ROOT, 'docs/architecture.md'), 'utf8'));
-  if (parts.length < 8) throw new Error(`docs/architecture.md: the parts table has ${parts.length} rows (want >= 8)`);
+  if (parts.length < 8 || parts.some((p) => !p.part)) {
+    throw new Error(`docs/architecture.md: the parts table (| folder | what it is | may import |) has ${parts.length} rows`);
+  }
   const dirs = (d) => [d, ...readdirSync(path.join(ROOT, d), { withFileTypes: true })
     .filter((e) => e.isDirectory()).flatMap((e) => dirs(`${d}/${e.name}`))];
   const roots = [...new Set(parts.map((p) => home(p.part).split('/')[0]))];

@@ -11,7 +11,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import ts from 'typescript';
 import { parse } from 'yaml';
 import { parseCsiArgs, type CsiArgs } from '../../cli/csi.js';
 import { main } from '../../cli/main.js';
@@ -354,56 +353,6 @@ test('every message the docs quote can be one the code or a manifest\'s CEL writ
     // Most of the quote's own words must meet the code's words (a concrete value may meet a wildcard).
     return !templates.some((t) => alignedLiterals(d, t) >= 0.5 * literalLength(d));
   }).map((q) => `${q.at}: ${q.text}`);
-  assert.deepEqual(wrong, []);
-});
-
-/** The relative imports of `file` that bring values (not `import type`), static, re-exports and import(), as repository paths. */
-function valueImports(file: string): string[] {
-  const src = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, false);
-  const specs: string[] = [];
-  const visit = (n: ts.Node): void => {
-    if (ts.isImportDeclaration(n) && ts.isStringLiteral(n.moduleSpecifier)) {
-      const c = n.importClause;
-      const typeOnly = c?.isTypeOnly || (c && !c.name && c.namedBindings && ts.isNamedImports(c.namedBindings) && c.namedBindings.elements.length > 0 && c.namedBindings.elements.every((e) => e.isTypeOnly));
-      if (!typeOnly) specs.push(n.moduleSpecifier.text);
-    } else if (ts.isExportDeclaration(n) && n.moduleSpecifier && ts.isStringLiteral(n.moduleSpecifier) && !n.isTypeOnly) {
-      specs.push(n.moduleSpecifier.text);
-    } else if (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword && n.arguments[0] && ts.isStringLiteral(n.arguments[0])) {
-      specs.push(n.arguments[0].text);
-    }
-    ts.forEachChild(n, visit);
-  };
-  visit(src);
-  return specs.filter((sp) => sp.startsWith('.')).map((sp) => path.relative(REPO, path.resolve(path.dirname(file), sp)).replace(/\.js$/, '.ts'));
-}
-
-test('docs/architecture.md\'s "may import" column holds for every file of each folder (value imports)', () => {
-  const rows = tableRows('docs/architecture.md', ['folder', 'what it is', 'may import']);
-  assert.ok(rows.length >= 8, 'docs/architecture.md has the parts table (| folder | what it is | may import |)');
-  const ticks = (cell: string) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
-  const parts = rows.map(({ row, line }) => ({ part: ticks(row[0]!)[0]!, allowed: ticks(row[2]!), everything: row[2] === 'everything', line }));
-  // The files of a part: `dir/` all below it unless a more specific part claims them; `dir/*.ts` its own files only.
-  const owner = (file: string) => parts.filter((p) => (p.part.endsWith('/*.ts') ? path.dirname(file) === p.part.slice(0, -5) : file.startsWith(p.part)))
-    .sort((a, b) => b.part.length - a.part.length)[0];
-  const walk = (d: string): string[] => readdirSync(path.join(REPO, d)).flatMap((n) => {
-    const rel = path.join(d, n);
-    return statSync(path.join(REPO, rel)).isDirectory() ? walk(rel) : n.endsWith('.ts') ? [rel] : [];
-  });
-  const home = (p: string) => (p.endsWith('/*.ts') ? p.slice(0, -4) : p);
-  const wrong: string[] = [];
-  let checked = 0;
-  for (const file of [...new Set(parts.map((p) => home(p.part).split('/')[0]!))].flatMap(walk)) {
-    const p = owner(file);
-    if (!p || p.everything) continue;
-    checked++;
-    for (const target of valueImports(path.join(REPO, file))) {
-      if (owner(target) === p) continue;
-      if (!p.allowed.some((a) => (a.endsWith('.ts') ? target === a : target.startsWith(a.endsWith('/') ? a : `${a}/`)))) {
-        wrong.push(`docs/architecture.md:${p.line}: ${file} imports ${target}, which \`${p.part}\` may not (${p.allowed.join(', ') || 'nothing'})`);
-      }
-    }
-  }
-  assert.ok(checked > 60, `only ${checked} files checked`);
   assert.deepEqual(wrong, []);
 });
 

@@ -1,7 +1,7 @@
 // socat-relay agent: the node agent (static pod or plain process). Reads relay files from the config
 // folder and keeps one socat per relay; serves /healthz and /metrics on the node's loopback.
 import { parseArgs } from 'node:util';
-import { createLogger } from '../lib/log.js';
+import { createLogger, type Logger } from '../lib/log.js';
 import { Agent } from '../node-agent/agent.js';
 import { AgentHttpServer, listenSetting } from '../node-agent/http.js';
 import { findOnPath, findSocat, SocatNotFoundError } from '../node-agent/locate.js';
@@ -60,12 +60,10 @@ function parse(args: string[], env: NodeJS.ProcessEnv): AgentArgs | 'help' {
   };
 }
 
-export async function run(args: string[], io: CommandIO): Promise<number> {
-  const a = parseOrExit<AgentArgs>('agent', USAGE, io, () => parse(args, io.env));
-  if (typeof a === 'number') return a;
-  let socatPath: string;
+/** The socat on PATH, or the exit code once the reason is written. */
+function socatOrExit(io: CommandIO): string | number {
   try {
-    socatPath = findSocat(io.env.PATH);
+    return findSocat(io.env.PATH);
   } catch (e) {
     if (e instanceof SocatNotFoundError) {
       io.stderr.write(`agent: ${e.message}\n`);
@@ -73,6 +71,28 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     }
     throw e;
   }
+}
+
+/** The exit code once SIGTERM or SIGINT has run `stop`: 0, or 1 when stopping failed. */
+function exitOnSignal(log: Logger, stop: () => Promise<void>): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      log.info({ signal: sig }, 'stopping');
+      stop().then(() => resolve(0), (e: unknown) => {
+        log.error({ err: (e as Error).message }, 'stopping failed');
+        resolve(1);
+      });
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+}
+
+export async function run(args: string[], io: CommandIO): Promise<number> {
+  const a = parseOrExit<AgentArgs>('agent', USAGE, io, () => parse(args, io.env));
+  if (typeof a === 'number') return a;
+  const socatPath = socatOrExit(io);
+  if (typeof socatPath === 'number') return socatPath;
   const log = createLogger({ name: 'socat-relay-agent', ...(a.logLevel ? { level: a.logLevel } : {}) });
   const spawn = parentDeathSpawn(findOnPath(io.env.PATH, 'setpriv'));
   const agent = new Agent({ configDir: a.configDir, socketDir: a.socketDir, socketGid: a.socketGid, socatPath, log, resyncMs: a.resyncSeconds * 1000, spawn });
@@ -92,17 +112,7 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     })();
     return stopping;
   };
-  const done = new Promise<number>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals): void => {
-      log.info({ signal: sig }, 'stopping');
-      stop().then(() => resolve(0), (e: unknown) => {
-        log.error({ err: (e as Error).message }, 'stopping failed');
-        resolve(1);
-      });
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  });
+  const done = exitOnSignal(log, stop);
   try {
     // The listen address first: a second agent on the same node fails here, before it could take over
     // (unlink-early) the sockets of the running one.

@@ -62,10 +62,8 @@ function accessModeName(mode: string | number | undefined): string {
   return mode === undefined ? 'none' : String(mode);
 }
 
-export function validatePublish(req: NodePublishVolumeRequest, pods: string): PublishParams {
-  const id = volumeId(req.volume_id);
-  const targetPath = checkTargetPath('target_path', req.target_path, pods);
-  const cap = req.volume_capability;
+/** The volume capability the plugin serves: a plain mount without file system or flags, one node. */
+function checkCapability(cap: NodePublishVolumeRequest['volume_capability']): void {
   if (!cap) throw invalid('volume_capability', 'required');
   if (cap.block || cap.access_type === 'block') throw invalid('volume_capability', 'block access is not supported: the volume is a folder (a plain mount)');
   if (!cap.mount) throw invalid('volume_capability', 'must be a mount (access type "mount")');
@@ -75,6 +73,12 @@ export function validatePublish(req: NodePublishVolumeRequest, pods: string): Pu
   if (typeof mode !== 'string' || !ACCEPTED_ACCESS_MODES.has(mode)) {
     throw invalid('volume_capability.access_mode', `must be a single-node mode (the kubelet sends SINGLE_NODE_WRITER for an inline volume), got ${accessModeName(mode)}`);
   }
+}
+
+export function validatePublish(req: NodePublishVolumeRequest, pods: string): PublishParams {
+  const id = volumeId(req.volume_id);
+  const targetPath = checkTargetPath('target_path', req.target_path, pods);
+  checkCapability(req.volume_capability);
   if (req.readonly !== true) throw invalid('readonly', "must be set to 'true' (readOnly: true on the pod's csi volume)");
   const ctx = req.volume_context ?? {};
   if (ctx[CTX_EPHEMERAL] !== 'true') {

@@ -3,7 +3,7 @@
 // Loaded lazily, so the agent and the unit tests never pay for client-node.
 import {
   CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions,
-  type KubeConfig, type V1Node,
+  type CoreV1Event, type KubeConfig, type V1Node,
 } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../lib/log.js';
@@ -14,6 +14,7 @@ import {
   ConflictError, EVENT_NAMESPACE, NotFoundError, SHARED_FIELD_MANAGER, STATUS_FIELD_MANAGER_PREFIX,
   type NodeSource, type ReconcileApi,
 } from './api.js';
+import type { EventSpec } from './node-status.js';
 
 function codeOf(e: unknown): number | undefined {
   const c = (e as { code?: unknown })?.code;
@@ -49,25 +50,26 @@ export function kubeReconcileApi(kc: KubeConfig, nodeName: string): ReconcileApi
       }
     },
     async recordEvent(relay, e) {
-      const now = new Date();
-      await core.createNamespacedEvent({
-        namespace: EVENT_NAMESPACE,
-        fieldManager: SHARED_FIELD_MANAGER,
-        body: {
-          metadata: { name: `${relay.metadata.name}.${randomBytes(8).toString('hex')}`, namespace: EVENT_NAMESPACE },
-          involvedObject: { apiVersion: API_VERSION, kind: KIND, name: relay.metadata.name, ...(relay.metadata.uid ? { uid: relay.metadata.uid } : {}) },
-          type: e.type,
-          reason: e.reason,
-          message: e.message,
-          source: { component: 'socat-relay', host: nodeName },
-          reportingComponent: 'socat-relay',
-          reportingInstance: nodeName,
-          firstTimestamp: now,
-          lastTimestamp: now,
-          count: 1,
-        },
-      });
+      await core.createNamespacedEvent({ namespace: EVENT_NAMESPACE, fieldManager: SHARED_FIELD_MANAGER, body: eventOf(relay, e, nodeName) });
     },
+  };
+}
+
+/** A core/v1 Event about the relay, reported by this node's controller. */
+function eventOf(relay: Relay, e: EventSpec, nodeName: string): CoreV1Event {
+  const now = new Date();
+  return {
+    metadata: { name: `${relay.metadata.name}.${randomBytes(8).toString('hex')}`, namespace: EVENT_NAMESPACE },
+    involvedObject: { apiVersion: API_VERSION, kind: KIND, name: relay.metadata.name, ...(relay.metadata.uid ? { uid: relay.metadata.uid } : {}) },
+    type: e.type,
+    reason: e.reason,
+    message: e.message,
+    source: { component: 'socat-relay', host: nodeName },
+    reportingComponent: 'socat-relay',
+    reportingInstance: nodeName,
+    firstTimestamp: now,
+    lastTimestamp: now,
+    count: 1,
   };
 }
 

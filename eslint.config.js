@@ -1,9 +1,11 @@
 // ESLint for the whole repository (npm run lint; scripts/test.sh runs it before the suites):
-// typescript-eslint's type-checked rules, the function-length rule of the product's folders and the
-// import rule of docs/architecture.md's parts table, and eslint-config-prettier last (Prettier formats).
+// typescript-eslint's type-checked rules, the function-length rule of the product's folders, the import
+// rule of docs/architecture.md's parts table and eslint-config-prettier (Prettier formats); then the
+// 120-column limit for what Prettier does not wrap.
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import js from '@eslint/js';
+import stylistic from '@stylistic/eslint-plugin';
 import prettier from 'eslint-config-prettier';
 import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
@@ -42,9 +44,10 @@ function ownerOf(parts, rel) {
 }
 
 /**
- * A regular expression (an alternation, to anchor) for the relative specifiers a file in `dir` may write: into its own part or an
- * allowed one (`import type` is free: the rule's allowTypeImports). A folder target allows everything
- * below it, a `*.ts` part its own files, a `.ts` file that file (as `.js`, as the code imports it).
+ * A regular expression (an alternation, to anchor) for the relative specifiers a file in `dir` may
+ * write: into its own part or an allowed one (`import type` is free: the rule's allowTypeImports). A
+ * folder target allows everything below it, a `*.ts` part its own files, a `.ts` file that file (as
+ * `.js`, as the code imports it).
  */
 function allowedSpecifiers(dir, part, allowed) {
   const toDir = (target) => {
@@ -134,4 +137,14 @@ export default defineConfig(
   },
   ...importRules(),
   prettier,
+  {
+    // Prettier keeps code within 120 columns but leaves comments and long literals alone: comments too,
+    // then (a message or a test name stays one literal, so it can be searched for).
+    plugins: { '@stylistic': stylistic },
+    rules: {
+      '@stylistic/max-len': ['error', {
+        code: 120, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true, ignoreUrls: true,
+      }],
+    },
+  },
 );

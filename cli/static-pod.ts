@@ -18,7 +18,10 @@ Writes the manifest to stdout: sudo socat-relay static-pod --image IMG > /etc/ku
 
 export const STATIC_POD_RELATIVE = path.join('manifests', 'node-agent', 'static-pod.yaml');
 
-/** manifests/node-agent/static-pod.yaml above this module (cli/ in a checkout, dist/cli/ when built, /app/dist/cli/ in the image). */
+/**
+ * manifests/node-agent/static-pod.yaml above this module (cli/ in a checkout, dist/cli/ when built, /app/dist/cli/ in
+ * the image).
+ */
 export function findStaticPodManifest(from = path.dirname(fileURLToPath(import.meta.url))): string | undefined {
   for (let dir = from; ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, STATIC_POD_RELATIVE);

@@ -32,7 +32,10 @@ export class AgentMetrics {
   readonly running: Gauge;
   readonly up: Gauge<'relay'>;
   readonly restarts: Counter<'relay'>;
-  /** 1 when the agent holds an error for the relay (its text: lastError in status.json, never a label); see relay_up for now. */
+  /**
+   * 1 when the agent holds an error for the relay (its text: lastError in status.json, never a label); see relay_up for
+   * now.
+   */
   readonly hasError: Gauge<'relay'>;
   readonly fileErrors: Gauge;
   readonly connections: Counter<'relay'>;

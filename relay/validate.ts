@@ -276,7 +276,10 @@ function resolve(name: string, spec: RelaySpec, targetHost: string, listenAddres
   };
 }
 
-/** Every problem with the field it concerns (in the document's order), the warnings, and the resolved relay when there is no problem. */
+/**
+ * Every problem with the field it concerns (in the document's order), the warnings, and the resolved relay when there
+ * is no problem.
+ */
 export function validateRelay(input: unknown, options: ValidateOptions = {}): ValidationResult {
   const schema = options.schema ?? RELAY_SPEC_SCHEMA;
   if (!isObject(input)) {

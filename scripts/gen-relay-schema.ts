@@ -32,7 +32,10 @@ function docComment(raw: Raw, indent: string): string {
   return `${indent}/** ${raw.description.replace(/\s+/g, ' ').replace(/\*\//g, '*\\/')} */\n`;
 }
 
-/** Emits the TypeScript of the spec: named declarations in `decls` (each before its first use), returns the type of `raw`. */
+/**
+ * Emits the TypeScript of the spec: named declarations in `decls` (each before its first use), returns the type of
+ * `raw`.
+ */
 function tsType(raw: Raw, at: string, decls: string[], indent = ''): string {
   const named = Object.hasOwn(NAMES, at) ? NAMES[at] : undefined;
   let t: string;

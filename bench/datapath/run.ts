@@ -172,7 +172,8 @@ export async function benchDatapath(p: DatapathParams, log: Log): Promise<Figure
       notes.push(`no network namespace (${err.message}): the sidecar ran on the host's loopback`);
       netns = undefined;
     }
-    // In a namespace the sidecar listens on the target's port, as by default in a pod; without one it needs a free port.
+    // In a namespace the sidecar listens on the target's port, as by default in a pod; without one it needs a free
+    // port.
     const listen = async (target: number) => ({ listen: { port: netns ? target : await freePort() } });
     const relays = {
       http: benchRelay('bench-http', 'TCP', services.httpPort, await listen(services.httpPort)),

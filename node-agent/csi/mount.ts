@@ -7,7 +7,10 @@ import { readFile } from 'node:fs/promises';
 export interface MountPoint {
   /** Where it is mounted (mountinfo field 5, unescaped). */
   mountPoint: string;
-  /** The folder of its filesystem that is mounted there (field 4: `/` for a whole filesystem, a subfolder for a bind mount). */
+  /**
+   * The folder of its filesystem that is mounted there (field 4: `/` for a whole filesystem, a subfolder for a bind
+   * mount).
+   */
   root: string;
   /** The per-mount `ro` flag (field 6). */
   readOnly: boolean;

@@ -201,7 +201,10 @@ function runAsync(cmd: string, args: string[], input: string): Promise<{ status:
   return new Promise((resolve) => child.once('close', (status) => { clearTimeout(timer); resolve({ status, stdout, stderr }); }));
 }
 
-/** Stops an agent process gracefully (SIGTERM stops its socats, which run in their own process groups), SIGKILL after 5 s. */
+/**
+ * Stops an agent process gracefully (SIGTERM stops its socats, which run in their own process groups), SIGKILL after 5
+ * s.
+ */
 async function stopCli(child: ReturnType<typeof spawn>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));

@@ -19,7 +19,9 @@ import { waitFor as pollUntil } from '../harness/wait.js';
 export const SOCKET_GID = 65532;
 
 const stacks = new WeakMap<TestContext, (() => unknown)[]>();
-/** Registers a cleanup that runs after the test, last registered first (an agent stops before its folder is removed). */
+/**
+ * Registers a cleanup that runs after the test, last registered first (an agent stops before its folder is removed).
+ */
 export function defer(t: TestContext, fn: () => unknown): void {
   let stack = stacks.get(t);
   if (!stack) {

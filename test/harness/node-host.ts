@@ -47,7 +47,10 @@ export function unmountUnder(dir: string): string[] {
   return mountsUnder(dir).map((m) => m.mountPoint);
 }
 
-/** `mount --bind DIR DIR; mount --make-rshared DIR`: Bidirectional mount propagation needs a shared mount, and `/` may be private. */
+/**
+ * `mount --bind DIR DIR; mount --make-rshared DIR`: Bidirectional mount propagation needs a shared mount, and `/` may
+ * be private.
+ */
 export function makeSharedMount(dir: string): void {
   execFileSync('mount', ['--bind', dir, dir], { stdio: 'pipe' });
   execFileSync('mount', ['--make-rshared', dir], { stdio: 'pipe' });

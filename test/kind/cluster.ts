@@ -1,7 +1,8 @@
 // A one-node Kubernetes cluster in a container, started by testcontainers (through podman's
 // Docker-compatible API, test/harness/podman.ts) the way the Java kindcontainer module does it: the kind
 // node image run privileged with tmpfs /run and /tmp, an anonymous volume on /var, a private cgroup
-// namespace on cgroup v2 (the host's on v1) and the host's /lib/modules; systemd in it starts containerd; `kubeadm init` with the
+// namespace on cgroup v2 (the host's on v1) and the host's /lib/modules; systemd in it starts containerd; `kubeadm
+// init` with the
 // configuration of node-config.ts; kind's own CNI manifest; wait for the node to be Ready.
 // Why not the `kind` binary in a container: it is in no image here and would have to be downloaded at
 // test time, and it needs a container engine inside; the node image alone carries kubeadm, the kubelet,

@@ -82,7 +82,10 @@ describe('kind node via testcontainers: both installs, injection, denial, policy
   const applyRetrying = (name: string, text: string) => waitFor(`kubectl apply of ${name} to be accepted`, () => apply(name, text), { timeoutMs: 3 * MIN, intervalMs: 5000 });
   const fixture = () => replaceImages(readFileSync(FIXTURE, 'utf8'), DEFAULT_IMAGE, image.image);
 
-  /** kubectl create secret + caBundle patch, as manifests/no-cert-manager/README.md says (certs from `socat-relay certs`' code). */
+  /**
+   * kubectl create secret + caBundle patch, as manifests/no-cert-manager/README.md says (certs from
+   * `socat-relay certs`' code).
+   */
   async function installCertificates(): Promise<void> {
     const certs = await makeWebhookCerts();
     caBundle = certs.caBundle;

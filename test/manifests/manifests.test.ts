@@ -2,7 +2,8 @@
 // the upstream OpenAPI schemas; the Relay CRD's own schema for Relays), `kubectl kustomize` renders
 // both install variants offline with every expected kind, and the security-relevant settings (RBAC,
 // webhook failure policies and selectors, the controller's privileges, the sidecar policy's CEL) are
-// exactly what README, docs/security.md and docs/install.md say. The real API server's dry-run lives in test/apiserver/.
+// exactly what README, docs/security.md and docs/install.md say. The real API server's dry-run lives in
+// test/apiserver/.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -45,7 +45,10 @@ export function codeMessages(dirs = ['cli', 'webhook', 'node-agent', 'node-contr
   return out;
 }
 
-/** The CEL messages of the manifests (policies, the CRD's rules): `message`, and `messageExpression` as quoted parts with wildcards between. */
+/**
+ * The CEL messages of the manifests (policies, the CRD's rules): `message`, and `messageExpression` as quoted parts
+ * with wildcards between.
+ */
 export function celMessages(): string[] {
   const out: string[] = [];
   const walk = (v: unknown): void => {
@@ -72,7 +75,10 @@ export function templatePattern(t: string): string {
   return t.replaceAll(`"${STAR}"`, `"${NAME}"`);
 }
 
-/** A quoted message of the docs as a pattern: the placeholders X, N, P, C, R (whole words) are names, `…` (with the spaces around it) is STAR. */
+/**
+ * A quoted message of the docs as a pattern: the placeholders X, N, P, C, R (whole words) are names, `…` (with the
+ * spaces around it) is STAR.
+ */
 export function docPattern(quoted: string): string {
   return quoted.replace(/\s*…\s*/g, STAR).replace(/(?<![A-Za-z0-9_])[XNPCR](?![A-Za-z0-9_])/g, NAME);
 }

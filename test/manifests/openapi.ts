@@ -63,7 +63,10 @@ function toCel(value: unknown): unknown {
   return value;
 }
 
-/** What the API server checks beyond the structure, at a value of the right type: list-type set/map uniqueness, CEL rules. */
+/**
+ * What the API server checks beyond the structure, at a value of the right type: list-type set/map uniqueness, CEL
+ * rules.
+ */
 function apiServerRules(s: StructuralSchema, value: unknown, path: string): Problem[] {
   const schema = s as Schema;
   const problems: Problem[] = [];
@@ -95,7 +98,9 @@ function apiServerRules(s: StructuralSchema, value: unknown, path: string): Prob
   return problems;
 }
 
-/** Every problem of `value` (already defaulted) against `schema`: relay/structure.ts's walk plus the API server's rules. */
+/**
+ * Every problem of `value` (already defaulted) against `schema`: relay/structure.ts's walk plus the API server's rules.
+ */
 function checkSchema(schema: Schema, value: unknown, path = ''): SchemaProblem[] {
   return checkStructure(schema, value, path, { visit: apiServerRules }).map((p) => ({ path: p.field || '(root)', message: p.message }));
 }

@@ -1,6 +1,7 @@
 // Generated AdmissionReview bodies (fast-check): malformed JSON, wrong kinds and versions, missing uid,
 // huge and deeply nested objects, pods of unusual but legal shapes. First through the pure admission
-// handler (webhook/server/handler.ts: parse, decode, decide; with shrinking on failure), then as real HTTPS requests against the running
+// handler (webhook/server/handler.ts: parse, decode, decide; with shrinking on failure), then as real HTTPS requests
+// against the running
 // WebhookServer (TLS, keep-alive agent). Every answer is judged by support/review.ts.
 // Counts: ADMISSION_FUZZ_PURE (10 000), ADMISSION_FUZZ_HTTPS (3 000 by default to keep the suite short on 2 cores;
 // 10 000 passes too, ~85 s), FC_SEED.

@@ -65,7 +65,9 @@ describe('the attack table on a real API server', () => {
   const addEphemeral = (pod: RawPod, dryRun = true) => api().request('PUT', `${podPath(pod.metadata!.name!)}/ephemeralcontainers`, { body: pod, query: { dryRun: dryRun ? 'All' : undefined } });
   const patchMetadata = (name: string, patch: unknown, dryRun = true, via?: 'status') =>
     api().request('PATCH', `${podPath(name)}${via ? `/${via}` : ''}`, { body: patch, contentType: 'application/merge-patch+json', query: { dryRun: dryRun ? 'All' : undefined } });
-  /** Stored consumers as the webhook injects them, and the same without their label (as a removed label leaves them). */
+  /**
+   * Stored consumers as the webhook injects them, and the same without their label (as a removed label leaves them).
+   */
   let stored: Record<VolumeSource, RawPod>;
   let unlabeled: Record<VolumeSource, RawPod>;
   let unrelated: RawPod;

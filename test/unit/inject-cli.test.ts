@@ -48,7 +48,8 @@ test('regular mode, another image and socket root; the output injected again cha
   const again = await inject(['-f', '-', '--relays', RELAYS, '--mode', 'regular', '--image', 'my/socat:1', '--socket-dir', '/var/run/relays'], r.stdout);
   assert.equal(again.code, 0, again.stderr);
   assert.deepEqual(parseDocuments(again.stdout), parseDocuments(r.stdout));
-  // With the default socket root and image, the existing volume and sidecar are not what would be injected now: refused.
+  // With the default socket root and image, the existing volume and sidecar are not what would be injected now:
+  // refused.
   const moved = await inject(['-f', '-', '--relays', RELAYS, '--mode', 'regular'], r.stdout);
   assert.equal(moved.code, 1);
   assert.match(moved.stderr, /spec\.volumes\[0\] "socat-kube-scheduler" is not the volume socat-relay injects for relay "kube-scheduler" \(hostPath \/run\/socat-relay\/kube-scheduler, type DirectoryOrCreate\)/);

@@ -42,7 +42,10 @@ export interface LeaseStaleInput {
   /** The cluster's Nodes: one without a Lease is stale too (after `watchingSince`); only entries' nodes matter. */
   nodes: Iterable<string>;
   now: Date;
-  /** When the Lease cache was first filled: a missing Lease counts only after duration + grace from then (a controller that just started has that long to create its own). */
+  /**
+   * When the Lease cache was first filled: a missing Lease counts only after duration + grace from then (a controller
+   * that just started has that long to create its own).
+   */
   watchingSince: Date;
   graceMs?: number;
   /** The duration assumed where a Lease states none (or a bad one) and for a missing Lease. */
@@ -51,7 +54,10 @@ export interface LeaseStaleInput {
   seen?: ReadonlyMap<string, SeenRenewal>;
 }
 
-/** A holder's newest renewTime (ms, as written by the holder's clock) and when this process first saw it (its own clock). */
+/**
+ * A holder's newest renewTime (ms, as written by the holder's clock) and when this process first saw it (its own
+ * clock).
+ */
 export interface SeenRenewal {
   renewMs: number;
   seenAt: number;

@@ -88,7 +88,10 @@ export function judgeAnswer(body: GeneratedBody, status: number, review: unknown
   return { problems, outcome: 'patched' };
 }
 
-/** The injected pod: the API rules hold (when they held before), nothing of the original is lost, sidecars are locked down. */
+/**
+ * The injected pod: the API rules hold (when they held before), nothing of the original is lost, sidecars are locked
+ * down.
+ */
 function checkInjectedPod(before: unknown, after: Record<string, unknown>): string[] {
   const problems: string[] = [];
   if (podRuleViolations(before).length === 0) problems.push(...podRuleViolations(after).map((v) => `API rule broken: ${v}`));

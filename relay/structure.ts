@@ -79,11 +79,6 @@ export function specSchema(at: string, root: StructuralSchema = RELAY_SPEC_SCHEM
   return s;
 }
 
-/** The field names an object under `spec` may hold, in the CRD's order. */
-export function specFields(at: string): string[] {
-  return Object.keys(specSchema(at).properties ?? {});
-}
-
 // ---- the walker ----
 
 export interface StructureOptions {

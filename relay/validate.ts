@@ -261,7 +261,7 @@ export function effectiveListenPort(spec: unknown): number | undefined {
 
 /** A valid spec with every default applied (a declared field set to null counts as absent). */
 function resolve(name: string, spec: RelaySpec, targetHost: string, listenAddress: string): ResolvedRelay {
-  const { target, listen, udp, consumers } = spec;
+  const { target, udp, consumers } = spec;
   const resources = resolveResources(spec);
   return {
     name, protocol: spec.protocol ?? 'TCP', targetHost, targetPort: target.port,

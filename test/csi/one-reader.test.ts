@@ -111,7 +111,7 @@ function relayDoc(name: string, file: string, port: number, invalid: boolean): R
   return {
     apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name },
     spec: { target: { host: invalid ? '10.0.0.1' : '127.0.0.1', port }, consumers: { namespaces: [namespaceOf(file)] } },
-  } as Relay;
+  };
 }
 
 async function writeFiles(t: TestContext, configDir: string, files: NodeFile[]): Promise<void> {

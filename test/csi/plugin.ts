@@ -34,7 +34,10 @@ export function csiUnavailable(): string | null {
   return null;
 }
 
-/** For `describe(…, { skip })`: false when the plugin can be tested here, else the reason (in CI: a failure, see required()). */
+/**
+ * For `describe(…, { skip })`: false when the plugin can be tested here, else the reason (in CI: a failure, see
+ * required()).
+ */
 export function skipUnlessCsi(): string | false {
   return required(csiUnavailable());
 }

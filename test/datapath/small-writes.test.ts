@@ -81,7 +81,8 @@ function withoutNodelay(argv: string[], edit: (a: string[]) => string[], half: s
 /** The baseline relay's node side: socat on the host with the agent's argv minus nodelay, in a folder of its own. */
 async function startBaselineNodeSide(relay: Relay, socketDir: string): Promise<void> {
   await mkdir(path.join(socketDir, relay.metadata.name), { recursive: true, mode: 0o750 });
-  await chown(path.join(socketDir, relay.metadata.name), 0, SOCKET_GID); // the sidecar's group may enter, as the agent sets it
+  // the sidecar's group may enter, as the agent sets it
+  await chown(path.join(socketDir, relay.metadata.name), 0, SOCKET_GID);
   const argv = nodeArgv(resolveRelay(relay), { socketDir, socketGid: SOCKET_GID });
   baselineArgv.node = withoutNodelay(argv, NO_NODELAY.node, 'node side');
   const child = spawn('socat', baselineArgv.node, { stdio: ['ignore', 'ignore', 'pipe'] });

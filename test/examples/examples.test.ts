@@ -167,7 +167,7 @@ describe(`on a cluster with workers (${MULTI_NODE.map((n) => n.name).join(', ')}
       ['cores', 'Gt', ['4'], true], ['cores', 'Gt', ['8'], false], ['cores', 'Lt', ['10'], true], ['zone', 'Gt', ['1'], false],
       ['missing', 'Lt', ['1'], false], ['cores', 'Gt', ['4', '5'], false], ['zone', 'Matches', ['a'], false],
     ];
-    for (const [key, operator, values, want] of holds) assert.equal(requirementHolds({ key, operator, values }, labels), want, `${key} ${operator} ${values}`);
+    for (const [key, operator, values, want] of holds) assert.equal(requirementHolds({ key, operator, values }, labels), want, `${key} ${operator} ${JSON.stringify(values)}`);
     const node: ClusterNode = { name: 'n', labels, taints: [{ key: 'gpu', value: 'yes', effect: 'NoExecute' }, { key: 'soft', effect: 'PreferNoSchedule' }] };
     const terms = (...t: { key: string; operator: string; values?: string[] }[][]) => ({ nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: t.map((matchExpressions) => ({ matchExpressions })) } } });
     const fitting: [string, object, boolean][] = [

@@ -14,8 +14,8 @@
 // The examples' test also holds a literal table of the nodes each consumer lands on. A real scheduler's
 // placement on several nodes comes with the kind suite (test/kind), once it runs more than one node.
 
-export interface Taint { key: string; value?: string; effect: 'NoSchedule' | 'NoExecute' | 'PreferNoSchedule' }
-export interface Toleration { key?: string; operator?: 'Exists' | 'Equal'; value?: string; effect?: string }
+interface Taint { key: string; value?: string; effect: 'NoSchedule' | 'NoExecute' | 'PreferNoSchedule' }
+interface Toleration { key?: string; operator?: 'Exists' | 'Equal'; value?: string; effect?: string }
 export interface ClusterNode { name: string; labels: Record<string, string>; taints: Taint[] }
 export interface Requirement { key: string; operator: string; values?: string[] }
 
@@ -32,7 +32,7 @@ export const MULTI_NODE: ClusterNode[] = [
   { name: 'worker-2', labels: { 'kubernetes.io/hostname': 'worker-2' }, taints: [] },
 ];
 
-export function tolerates(tolerations: Toleration[], taint: Taint): boolean {
+function tolerates(tolerations: Toleration[], taint: Taint): boolean {
   return tolerations.some((t) => {
     if (t.effect && t.effect !== taint.effect) return false;
     if (t.operator === 'Exists') return t.key === undefined || t.key === '' || t.key === taint.key;

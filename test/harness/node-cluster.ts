@@ -64,7 +64,10 @@ export const CONTROL_PLANE_TAINT = { key: CONTROL_PLANE_LABEL, effect: 'NoSchedu
 export interface ClusterOptions {
   namespaces: { name: string; labels?: Record<string, string> }[];
   nodeName?: string;
-  /** kube-controller-manager's controllers (default POD_CONTROLLERS; WORKLOAD_CONTROLLERS for DaemonSets, Deployments, …). */
+  /**
+   * kube-controller-manager's controllers (default POD_CONTROLLERS; WORKLOAD_CONTROLLERS for DaemonSets, Deployments,
+   * …).
+   */
   controllers?: string[];
   /** Runs a real kube-scheduler, for pods that do not name their node (those workload controllers make). */
   scheduler?: boolean;

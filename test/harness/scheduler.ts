@@ -50,7 +50,7 @@ export async function startScheduler(cp: ControlPlane, o: { logDir: string; test
       const { code, signal } = await p.exited;
       throw new ProcessExitedError(p.name, code, signal, p.logTail());
     }
-    throw new Error(`${(err as Error).message}\n--- kube-scheduler log ---\n${p.logTail()}`);
+    throw new Error(`${(err as Error).message}\n--- kube-scheduler log ---\n${p.logTail()}`, { cause: err });
   }
   return { process: p, port, stop: () => p.stop() };
 }

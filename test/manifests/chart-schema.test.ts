@@ -23,7 +23,7 @@ const resolve = (s: Schema): Schema => s.$ref ? schema.definitions![s.$ref.repla
 function keyPaths(v: unknown, s: Schema, prefix: string): string[] {
   const r = resolve(s);
   if (!r.properties || !v || typeof v !== 'object' || Array.isArray(v)) return [prefix];
-  return [prefix, ...Object.entries(v).flatMap(([k, x]) => r.properties![k] ? keyPaths(x, r.properties![k]!, `${prefix}.${k}`) : [`${prefix}.${k} (not in the schema)`])];
+  return [prefix, ...Object.entries(v).flatMap(([k, x]) => r.properties![k] ? keyPaths(x, r.properties![k], `${prefix}.${k}`) : [`${prefix}.${k} (not in the schema)`])];
 }
 
 /** `helm lint`'s report and whether it failed (it reports on stdout, also when it fails). */

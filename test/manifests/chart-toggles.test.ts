@@ -28,7 +28,7 @@ async function renderAll(): Promise<Map<Combination, KubeObject[]>> {
   const queue = [...combinations];
   await Promise.all([0, 1].map(async () => {
     for (let c = queue.shift(); c; c = queue.shift()) {
-      out.set(c, await helmTemplate({ namespace: NS, set: Object.fromEntries(TOGGLES.map((t) => [t, String(c![t])])) }));
+      out.set(c, await helmTemplate({ namespace: NS, set: Object.fromEntries(TOGGLES.map((t) => [t, String(c[t])])) }));
     }
   }));
   return out;

@@ -32,13 +32,15 @@ export async function helmTemplate(opts: RenderOptions = {}): Promise<KubeObject
   return parseDocuments(await runTool('helm', templateArgs(opts), { timeoutMs: 120_000 }), 'helm template').filter((o) => o !== null) as KubeObject[];
 }
 
-/** The object without Helm's bookkeeping: its labels (and its pod template's) and the CRD's keep annotation (crds.keep). */
+/**
+ * The object without Helm's bookkeeping: its labels (and its pod template's) and the CRD's keep annotation (crds.keep).
+ */
 export function withoutHelmLabels(o: KubeObject): KubeObject {
   const c = structuredClone(o);
   const metas = [c.metadata, c.spec?.template?.metadata].filter(Boolean) as KubeObject['metadata'][];
   for (const m of metas) for (const l of HELM_LABELS) delete m.labels?.[l];
   delete c.metadata.annotations?.['helm.sh/resource-policy'];
-  for (const meta of metas) for (const m of ['labels', 'annotations'] as const) if (meta[m] && Object.keys(meta[m]!).length === 0) delete meta[m];
+  for (const meta of metas) for (const m of ['labels', 'annotations'] as const) if (meta[m] && Object.keys(meta[m]).length === 0) delete meta[m];
   return c;
 }
 

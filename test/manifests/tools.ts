@@ -16,7 +16,7 @@ export function toolPath(tool: Tool, dir = DEFAULT_TESTBIN): string {
   return path.join(dir, tool);
 }
 
-export function missingTool(tool: Tool, dir = DEFAULT_TESTBIN): string | undefined {
+function missingTool(tool: Tool, dir = DEFAULT_TESTBIN): string | undefined {
   try {
     accessSync(toolPath(tool, dir), constants.X_OK);
     return undefined;

@@ -39,7 +39,7 @@ describe('Bindings on a real API server (the policies alone)', () => {
   const bind = (c: BindingCase, pod: string, dryRun: boolean) => api().request('POST',
     c.via === 'bindings' ? `/api/v1/namespaces/${NAMESPACE}/bindings` : `/api/v1/namespaces/${NAMESPACE}/pods/${pod}/binding`,
     { body: bindingFor(c, pod, NODE), query: { dryRun: dryRun ? 'All' : undefined } });
-  const getPod = async (name: string) => (await api().get('v1', 'Pod', name, NAMESPACE)) as RawPod;
+  const getPod = async (name: string) => await api().get<RawPod>('v1', 'Pod', name, NAMESPACE);
 
   before(async () => {
     if (skip) return;

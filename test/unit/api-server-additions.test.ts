@@ -16,7 +16,10 @@ import { FIXTURES, applied, context, pod, podRequest } from './admission-helpers
 
 const TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
 
-/** The volume kube-apiserver's ServiceAccount plugin adds (plugin/pkg/admission/serviceaccount), as a webhook receives it. */
+/**
+ * The volume kube-apiserver's ServiceAccount plugin adds (plugin/pkg/admission/serviceaccount), as a webhook receives
+ * it.
+ */
 function tokenVolume(name = 'kube-api-access-x7k2q'): Record<string, unknown> {
   return {
     name,
@@ -47,7 +50,10 @@ function serviceAccountPlugin(p: RawPod, volume = tokenVolume()): RawPod {
 const sidecarOf = (p: RawPod): RawContainer =>
   [...(p.spec?.initContainers ?? []), ...(p.spec?.containers ?? [])].find((c) => c.name === 'socat-kube-scheduler')!;
 
-/** The API server's order: ServiceAccount plugin, our webhook, the plugin again; then the reinvoked webhook sees the result. */
+/**
+ * The API server's order: ServiceAccount plugin, our webhook, the plugin again; then the reinvoked webhook sees the
+ * result.
+ */
 function admittedThenReinvoked(mode: 'native' | 'regular', volumeSource: 'hostPath' | 'csi') {
   const ctx = context({ options: defaultInjectOptions({ sidecarImage: 'example.com/socat-relay:test', mode, volumeSource }) });
   const before = serviceAccountPlugin(pod('basic'));
@@ -164,7 +170,7 @@ function mountAt(p: RawPod, mountPath: string): Record<string, unknown> {
   return m;
 }
 const volIndex = (p: RawPod) => p.spec!.volumes!.findIndex((v) => v.name === 'kube-api-access-x7k2q');
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 const tokenSources = (p: RawPod): any[] => (p.spec!.volumes![volIndex(p)] as any).projected.sources;
 
 async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

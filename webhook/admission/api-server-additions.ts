@@ -13,8 +13,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { isObject } from './pod-shape.js';
 
-export const SERVICE_ACCOUNT_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
-export const SERVICE_ACCOUNT_VOLUME_PREFIX = 'kube-api-access-';
+const SERVICE_ACCOUNT_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
+const SERVICE_ACCOUNT_VOLUME_PREFIX = 'kube-api-access-';
 
 /** The projection the ServiceAccount plugin writes, without the two numbers it may choose (see below). */
 const TOKEN_SOURCES = [
@@ -28,7 +28,7 @@ const TOKEN_SOURCES = [
  * `expirationSeconds` (3607) are numbers the API server picks and an admin may tune; they carry no
  * power, so any number is accepted. An `audience`, other items, other sources or other keys are not.
  */
-export function isServiceAccountTokenVolume(v: unknown): boolean {
+function isServiceAccountTokenVolume(v: unknown): boolean {
   if (!isObject(v) || typeof v.name !== 'string' || !v.name.startsWith(SERVICE_ACCOUNT_VOLUME_PREFIX)) return false;
   if (!onlyKeys(v, ['name', 'projected']) || !isObject(v.projected)) return false;
   const p = v.projected;
@@ -49,7 +49,7 @@ export function serviceAccountTokenVolumes(volumes: readonly unknown[] | undefin
 }
 
 /** The plugin's read-only mount of one of `tokenVolumes` at its well-known path, and nothing else. */
-export function isServiceAccountTokenMount(m: unknown, tokenVolumes: ReadonlySet<string>): boolean {
+function isServiceAccountTokenMount(m: unknown, tokenVolumes: ReadonlySet<string>): boolean {
   return isObject(m) && onlyKeys(m, ['name', 'mountPath', 'readOnly']) && m.readOnly === true
     && m.mountPath === SERVICE_ACCOUNT_MOUNT_PATH && typeof m.name === 'string' && tokenVolumes.has(m.name);
 }
@@ -61,7 +61,7 @@ export function isServiceAccountTokenMount(m: unknown, tokenVolumes: ReadonlySet
 export function withoutServiceAccountMount(mounts: unknown, tokenVolumes: ReadonlySet<string>): unknown {
   if (!Array.isArray(mounts) || tokenVolumes.size === 0) return mounts;
   const i = mounts.findIndex((m) => isServiceAccountTokenMount(m, tokenVolumes));
-  return i < 0 ? mounts : [...mounts.slice(0, i), ...mounts.slice(i + 1)];
+  return i < 0 ? mounts : (mounts as unknown[]).filter((_, j) => j !== i);
 }
 
 function onlyKeys(o: Record<string, unknown>, keys: readonly string[]): boolean {

@@ -15,7 +15,7 @@ import { isObject, type RawContainer, type RawPodSpec } from './pod-shape.js';
 import { CSI_DRIVER, sidecarContainer, sidecarVolume } from './sidecar.js';
 
 export type ContainerList = 'initContainers' | 'containers' | 'ephemeralContainers';
-export const CONTAINER_LISTS: readonly ContainerList[] = ['initContainers', 'containers', 'ephemeralContainers'];
+const CONTAINER_LISTS: readonly ContainerList[] = ['initContainers', 'containers', 'ephemeralContainers'];
 
 /**
  * Fields another webhook may set on our sidecar after us (defaults, a registry mirror, proxy or
@@ -29,7 +29,7 @@ const MAY_DIFFER = new Set(['imagePullPolicy', 'terminationMessagePath', 'termin
  * `tokenVolumes` are the pod's ServiceAccount token volumes: the API server's read-only mount of one
  * of them at its well-known path is not ours to judge (api-server-additions.ts).
  */
-export function sidecarDiff(actual: RawContainer, expected: RawContainer, tokenVolumes: ReadonlySet<string> = new Set()): string[] {
+function sidecarDiff(actual: RawContainer, expected: RawContainer, tokenVolumes: ReadonlySet<string> = new Set()): string[] {
   const out: string[] = [];
   for (const k of new Set([...Object.keys(actual), ...Object.keys(expected)])) {
     if (MAY_DIFFER.has(k)) continue;
@@ -116,13 +116,30 @@ export function writableMounts(spec: RawPodSpec, sidecars: ReadonlySet<string>, 
  * relay that failed its own checks is left to that relay's denial.
  */
 export function checkClaims(spec: RawPodSpec, wanted: readonly string[], relays: readonly ResolvedRelay[], o: InjectOptions): ClaimCheck {
-  const denials = duplicates(spec);
-  const asked = new Set(wanted);
-  const byName = new Map(relays.map((r) => [r.name, r]));
-  const sidecars = new Set<string>();
-  const volumes = new Set<string>();
-  const sidecarList: ContainerList = o.mode === 'native' ? 'initContainers' : 'containers';
+  const x: Claims = {
+    asked: new Set(wanted), byName: new Map(relays.map((r) => [r.name, r])), o,
+    denials: duplicates(spec), sidecars: new Set<string>(), volumes: new Set<string>(),
+  };
+  checkContainers(spec, x);
+  (spec.volumes ?? []).forEach((v, i) => checkVolume(v, i, x));
+  for (const d of writableMounts(spec, x.sidecars, ['initContainers', 'containers'])) x.denials.push(d);
+  return { denials: x.denials, sidecars: x.sidecars, volumes: x.volumes };
+}
 
+/** What checkClaims works from (the relays asked for, those it may inject) and what it finds. */
+interface Claims {
+  asked: ReadonlySet<string>;
+  byName: ReadonlyMap<string, ResolvedRelay>;
+  o: InjectOptions;
+  denials: Denial[];
+  sidecars: Set<string>;
+  volumes: Set<string>;
+}
+
+/** The pod's socat-* containers: an exact sidecar in the right list is claimed, anything else denied. */
+function checkContainers(spec: RawPodSpec, x: Claims): void {
+  const { asked, byName, o, denials } = x;
+  const sidecarList: ContainerList = o.mode === 'native' ? 'initContainers' : 'containers';
   const tokenVolumes = serviceAccountTokenVolumes(spec.volumes);
   for (const l of containersOf(spec)) {
     const relay = reservedSuffix(l.c.name);
@@ -137,43 +154,45 @@ export function checkClaims(spec: RawPodSpec, wanted: readonly string[], relays:
     if (diff.length > 0) {
       denials.push({ reason: 'not-injected', message: `${at(l)} is not the sidecar socat-relay injects for relay "${relay}" (differs: ${diff.join(', ')})` });
     } else {
-      sidecars.add(String(l.c.name));
+      x.sidecars.add(String(l.c.name));
     }
   }
+}
 
-  (spec.volumes ?? []).forEach((v, i) => {
-    if (!isObject(v)) return;
-    const where = `spec.volumes[${i}] "${String(v.name ?? '')}"`;
-    const relay = reservedSuffix(v.name);
-    const r = relay === undefined ? undefined : byName.get(relay);
-    if (r) {
-      const expected = sidecarVolume(r, o);
-      if (isDeepStrictEqual(v, expected)) {
-        volumes.add(String(v.name));
-        return;
-      }
-      denials.push({ reason: 'not-injected', message: `${where} is not the volume socat-relay injects for relay "${relay}" (${describeVolume(expected)})` });
+/**
+ * One of the pod's volumes: an exact injected one is claimed; a socat-* name, the socket folder or the
+ * CSI driver otherwise denied.
+ */
+function checkVolume(v: NonNullable<RawPodSpec['volumes']>[number], i: number, x: Claims): void {
+  const { asked, byName, o, denials } = x;
+  if (!isObject(v)) return;
+  const where = `spec.volumes[${i}] "${String(v.name ?? '')}"`;
+  const relay = reservedSuffix(v.name);
+  const r = relay === undefined ? undefined : byName.get(relay);
+  if (r) {
+    const expected = sidecarVolume(r, o);
+    if (isDeepStrictEqual(v, expected)) {
+      x.volumes.add(String(v.name));
       return;
     }
-    if (relay !== undefined && !asked.has(relay)) {
-      denials.push({ reason: 'reserved-name', message: `${where}: the prefix ${NAME_PREFIX} is reserved for injected volumes, and this pod does not consume relay "${relay}"` });
-      return;
+    denials.push({ reason: 'not-injected', message: `${where} is not the volume socat-relay injects for relay "${relay}" (${describeVolume(expected)})` });
+    return;
+  }
+  if (relay !== undefined && !asked.has(relay)) {
+    denials.push({ reason: 'reserved-name', message: `${where}: the prefix ${NAME_PREFIX} is reserved for injected volumes, and this pod does not consume relay "${relay}"` });
+    return;
+  }
+  if (relay !== undefined) return; // a wanted relay that failed its own checks
+  const hp = isObject(v.hostPath) ? v.hostPath.path : undefined;
+  if (typeof hp === 'string') {
+    const rel = relationToRoot(hp, o.nodeSocketDir);
+    if (rel !== 'apart') {
+      denials.push({ reason: 'host-path', message: `${where}: hostPath ${describeHostPath(hp)} is ${rel === 'at' ? 'the' : `${rel} the`} socket folder ${o.nodeSocketDir}; only the volumes socat-relay injects may mount it` });
     }
-    if (relay !== undefined) return; // a wanted relay that failed its own checks
-    const hp = isObject(v.hostPath) ? v.hostPath.path : undefined;
-    if (typeof hp === 'string') {
-      const rel = relationToRoot(hp, o.nodeSocketDir);
-      if (rel !== 'apart') {
-        denials.push({ reason: 'host-path', message: `${where}: hostPath ${describeHostPath(hp)} is ${rel === 'at' ? 'the' : `${rel} the`} socket folder ${o.nodeSocketDir}; only the volumes socat-relay injects may mount it` });
-      }
-    }
-    if (isObject(v.csi) && v.csi.driver === CSI_DRIVER) {
-      denials.push({ reason: 'not-injected', message: `${where}: ${CSI_DRIVER} volumes in a labeled pod are injected by socat-relay only` });
-    }
-  });
-
-  for (const d of writableMounts(spec, sidecars, ['initContainers', 'containers'])) denials.push(d);
-  return { denials, sidecars, volumes };
+  }
+  if (isObject(v.csi) && v.csi.driver === CSI_DRIVER) {
+    denials.push({ reason: 'not-injected', message: `${where}: ${CSI_DRIVER} volumes in a labeled pod are injected by socat-relay only` });
+  }
 }
 
 function describeVolume(v: ReturnType<typeof sidecarVolume>): string {

@@ -5,12 +5,12 @@
 import type { ResolvedRelay } from '../../relay/index.js';
 import { isObject, type RawPodSpec } from './pod-shape.js';
 
-export const CONTROL_PLANE_TAINT = { key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule', value: '' } as const;
+const CONTROL_PLANE_TAINT = { key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule', value: '' } as const;
 /** Node labels that pick control-plane nodes (kubeadm's, and the label of clusters from before 1.24). */
 const CONTROL_PLANE_LABELS = ['node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master'];
 
 /** True when one of the pod's tolerations tolerates the taint (the scheduler's rule). */
-export function tolerates(spec: RawPodSpec, taint: { key: string; effect: string; value: string }): boolean {
+function tolerates(spec: RawPodSpec, taint: { key: string; effect: string; value: string }): boolean {
   const tolerations = Array.isArray(spec.tolerations) ? spec.tolerations : [];
   return tolerations.some((t) => {
     if (!isObject(t)) return false;
@@ -23,7 +23,7 @@ export function tolerates(spec: RawPodSpec, taint: { key: string; effect: string
   });
 }
 
-export function controlPlaneWarning(relay: string): string {
+function controlPlaneWarning(relay: string): string {
   return `socat-relay: relay ${relay} needs a toleration of ${CONTROL_PLANE_TAINT.key}:${CONTROL_PLANE_TAINT.effect}`;
 }
 

@@ -70,7 +70,8 @@ export function judgeNodeArgv(argv: readonly string[], socketDir: string, relay:
   if (!listen.options.some((o) => /^group=\d+$/.test(o))) problems.push('socket has no group= option');
   const conn = parseSocatAddress(addrs[1]!);
   if (!CONNECT_TYPES.has(conn.type)) problems.push(`second address type ${conn.type} is not a TCP/UDP connect`);
-  // Only options that cannot redirect the connection (nodelay: TCP_NODELAY; bind=, checked below) may follow the target.
+  // Only options that cannot redirect the connection (nodelay: TCP_NODELAY; bind=, checked below) may follow the
+  // target.
   const extra = conn.options.filter((o) => o !== 'nodelay' && !o.startsWith('bind='));
   const binds = conn.options.filter((o) => o.startsWith('bind='));
   if (extra.length > 0) problems.push(`target address carries options ${extra.join(',')}`);

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageVersion } from '../lib/build-info.js';
-import { createLogger } from '../lib/log.js';
+import { createLogger, type Logger } from '../lib/log.js';
 import { Driver } from '../node-agent/csi/driver.js';
 import { CsiHealth } from '../node-agent/csi/health.js';
 import { CsiMetrics } from '../node-agent/csi/metrics.js';
@@ -91,6 +91,18 @@ export function parseCsiArgs(args: string[], env: NodeJS.ProcessEnv, host: () =>
   };
 }
 
+/** Exit code 0 at SIGTERM or SIGINT (the plugin's mounts stay in place). */
+function signalled(log: Logger): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      log.info({ signal: sig }, 'stopping (mounts stay in place)');
+      resolve(0);
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+}
+
 export async function run(args: string[], io: CommandIO): Promise<number> {
   const a = parseOrExit<CsiArgs>('csi', USAGE, io, () => parseCsiArgs(args, io.env));
   if (typeof a === 'number') return a;
@@ -115,14 +127,7 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   // fails its probe too.
   const checker = new CsiHealth({ socket: server.endpoint, log });
   const health = a.healthListen ? new AgentHttpServer({ ...a.healthListen, registry: metrics.registry, unhealthy: () => checker.check() }) : undefined;
-  const signalled = new Promise<number>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals): void => {
-      log.info({ signal: sig }, 'stopping (mounts stay in place)');
-      resolve(0);
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  });
+  const stopped = signalled(log);
   try {
     // The health address first: a second plugin on the same node fails here, before it could take over
     // (unlink and re-create) the sockets of the running one.
@@ -137,7 +142,7 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     return 1;
   }
   log.info({ node: a.nodeId, driver: a.driverName, kubeletDir: a.kubeletDir, configDir: a.configDir, socketDir: a.socketDir }, 'csi plugin started');
-  const code = await Promise.race([signalled, failed]);
+  const code = await Promise.race([stopped, failed]);
   await health?.stop();
   await server.stop();
   return code;

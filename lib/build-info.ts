@@ -23,7 +23,7 @@ export function packageVersion(): string {
   return (cached = 'unknown');
 }
 
-export const BUILD_INFO = 'socat_relay_build_info';
+const BUILD_INFO = 'socat_relay_build_info';
 export type Component = 'controller' | 'agent' | 'csi';
 
 /** Registers socat_relay_build_info{version, component} = 1 on the registry (once per registry). */

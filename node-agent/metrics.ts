@@ -27,6 +27,23 @@ async function isSocket(file: string): Promise<boolean> {
   }
 }
 
+/** socat_relay_agent_relay_ready, checked at scrape time: each relay's socat running with its socket in place. */
+function readyGauge(registers: Registry[], procs: () => Map<string, boolean>, socketDir: string | undefined): Gauge<'relay'> {
+  return new Gauge({
+    name: 'socat_relay_agent_relay_ready',
+    help: '1 when the relay\'s socat is running and its socket is in place (what consumers connect to; checked at scrape time), else 0',
+    labelNames: ['relay'], registers,
+    async collect() {
+      // Without a socket folder (tests of the counters alone) a running socat counts as ready.
+      const socketPresent = async (name: string, running: boolean): Promise<boolean> =>
+        socketDir === undefined || (running && await isSocket(socketPath(socketDir, name)));
+      const values = await Promise.all([...procs()].map(async ([name, running]) => [name, relayReady(running, await socketPresent(name, running))] as const));
+      this.reset();
+      for (const [name, v] of values) this.set({ relay: name }, v);
+    },
+  });
+}
+
 export class AgentMetrics {
   readonly wanted: Gauge;
   readonly running: Gauge;
@@ -49,21 +66,7 @@ export class AgentMetrics {
     const registers = [registry];
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
     buildInfo(registry, 'agent');
-    const procs = (): Map<string, boolean> => this.lastRunning;
-    const socketDir = opts.socketDir;
-    this.ready = new Gauge({
-      name: 'socat_relay_agent_relay_ready',
-      help: '1 when the relay\'s socat is running and its socket is in place (what consumers connect to; checked at scrape time), else 0',
-      labelNames: ['relay'], registers,
-      async collect() {
-        // Without a socket folder (tests of the counters alone) a running socat counts as ready.
-        const socketPresent = async (name: string, running: boolean): Promise<boolean> =>
-          socketDir === undefined || (running && await isSocket(socketPath(socketDir, name)));
-        const values = await Promise.all([...procs()].map(async ([name, running]) => [name, relayReady(running, await socketPresent(name, running))] as const));
-        this.reset();
-        for (const [name, v] of values) this.set({ relay: name }, v);
-      },
-    });
+    this.ready = readyGauge(registers, () => this.lastRunning, opts.socketDir);
     this.wanted = new Gauge({ name: 'socat_relay_agent_relays_wanted', help: 'Valid relays in the config folder', registers });
     this.running = new Gauge({ name: 'socat_relay_agent_relays_running', help: 'Relays whose socat is running', registers });
     this.up = new Gauge({ name: 'socat_relay_agent_relay_up', help: '1 when the relay\'s socat is running, else 0', labelNames: ['relay'], registers });

@@ -26,7 +26,7 @@ const CERT_NOT_BEFORE = 'socat_relay_certificate_not_before_timestamp_seconds';
 const RELAY_READY = 'socat_relay_relay_ready';
 
 /** The admission histogram's buckets (seconds), up to the webhooks' 5 s timeout. */
-export const ADMISSION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const ADMISSION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 export interface CertificateGauges {
   expiry: Gauge;

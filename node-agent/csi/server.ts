@@ -46,6 +46,24 @@ function toServiceError(e: unknown): Partial<ServiceError> {
 }
 
 /** Wraps a driver method: its result or its CsiError becomes the answer; anything else is INTERNAL and logged. */
+/** The CSI Identity and Node services: each call goes to the driver. */
+function csiServices(driver: Driver, log: Logger, metrics?: CsiMetrics): { identity: UntypedServiceImplementation; node: UntypedServiceImplementation } {
+  return {
+    identity: {
+      GetPluginInfo: unary(log, 'GetPluginInfo', () => driver.getPluginInfo(), metrics),
+      GetPluginCapabilities: unary(log, 'GetPluginCapabilities', () => driver.getPluginCapabilities(), metrics),
+      Probe: unary(log, 'Probe', () => driver.probe(), metrics),
+    },
+    node: {
+      NodePublishVolume: unary(log, 'NodePublishVolume', (r) => driver.nodePublishVolume(r), metrics),
+      NodeUnpublishVolume: unary(log, 'NodeUnpublishVolume', (r) => driver.nodeUnpublishVolume(r), metrics),
+      NodeGetVolumeStats: unary(log, 'NodeGetVolumeStats', (r) => driver.nodeGetVolumeStats(r), metrics),
+      NodeGetCapabilities: unary(log, 'NodeGetCapabilities', () => driver.nodeGetCapabilities(), metrics),
+      NodeGetInfo: unary(log, 'NodeGetInfo', () => driver.nodeGetInfo(), metrics),
+    },
+  };
+}
+
 function unary(log: Logger, method: string, fn: (req: never) => unknown, metrics?: CsiMetrics): Handler {
   return (call, callback) => {
     let result: Promise<unknown>;
@@ -116,18 +134,7 @@ export class PluginServer {
     const { driver, log, metrics } = this.opts;
     const svc = loadServices();
     const csi = new Server();
-    const identity: UntypedServiceImplementation = {
-      GetPluginInfo: unary(log, 'GetPluginInfo', () => driver.getPluginInfo(), metrics),
-      GetPluginCapabilities: unary(log, 'GetPluginCapabilities', () => driver.getPluginCapabilities(), metrics),
-      Probe: unary(log, 'Probe', () => driver.probe(), metrics),
-    };
-    const node: UntypedServiceImplementation = {
-      NodePublishVolume: unary(log, 'NodePublishVolume', (r) => driver.nodePublishVolume(r), metrics),
-      NodeUnpublishVolume: unary(log, 'NodeUnpublishVolume', (r) => driver.nodeUnpublishVolume(r), metrics),
-      NodeGetVolumeStats: unary(log, 'NodeGetVolumeStats', (r) => driver.nodeGetVolumeStats(r), metrics),
-      NodeGetCapabilities: unary(log, 'NodeGetCapabilities', () => driver.nodeGetCapabilities(), metrics),
-      NodeGetInfo: unary(log, 'NodeGetInfo', () => driver.nodeGetInfo(), metrics),
-    };
+    const { identity, node } = csiServices(driver, log, metrics);
     csi.addService(svc.Identity.service, identity);
     csi.addService(svc.Node.service, node);
     this.csi = csi;

@@ -165,7 +165,7 @@ describe('socat-relay csi --health-listen (the command, as root in a private mou
 
   test('the plugin serves /healthz on its --health-listen address: 200 while it serves; /metrics beside it counts its calls', async () => {
     assert.ok(plugin.health, `the plugin logged the address it serves /healthz on:\n${plugin.proc.logTail()}`);
-    assert.match(plugin.health!, /^127\.0\.0\.1:\d+$/);
+    assert.match(plugin.health, /^127\.0\.0\.1:\d+$/);
     const probes = async (): Promise<number> => {
       const m = await httpCall(plugin.health!, '/metrics');
       assert.equal(m.status, 200);
@@ -174,7 +174,7 @@ describe('socat-relay csi --health-listen (the command, as root in a private mou
       return Number(/^socat_relay_csi_calls_total\{method="Probe",code="OK"\} (\d+)$/m.exec(m.body)?.[1] ?? 0);
     };
     const before = await probes();
-    assert.deepEqual(await httpCall(plugin.health!, '/healthz'), { status: 200, body: 'ok\n' });
+    assert.deepEqual(await httpCall(plugin.health, '/healthz'), { status: 200, body: 'ok\n' });
     assert.equal(await probes(), before + 1, 'the health check\'s Probe went over the CSI socket and was counted');
   });
 

@@ -62,7 +62,8 @@ describe('the examples on a real API server (server-side dry-run, our webhooks a
         await namespaceReady(cp.client, ns.metadata.name);
       }
       for (const r of e.relays) await cp.client.apply(r);
-      // The consumers' pods below are created (dry-run) with their tokens: the ServiceAccount plugin needs their ServiceAccounts.
+      // The consumers' pods below are created (dry-run) with their tokens: the ServiceAccount plugin needs their
+      // ServiceAccounts.
       for (const sa of e.objects.filter((o) => o.kind === 'ServiceAccount')) await cp.client.apply(sa);
       const skipped: string[] = [];
       for (const o of e.objects.filter((x) => x.kind !== 'Namespace' && x.kind !== 'Relay' && x.kind !== 'ServiceAccount')) {

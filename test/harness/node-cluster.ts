@@ -20,7 +20,7 @@ import { DEFAULT_KUBELET_ROOT, readStaticPod, rewriteStaticPod } from './node-st
 const AGENT_POD_FILE = 'socat-relay-agent.yaml';
 export const AGENT_POD = 'socat-relay-agent';
 /** The loopback ports manifests/node-agent/static-pod.yaml gives the agent and the CSI plugin. */
-const AGENT_PORT = 9465;
+export const AGENT_PORT = 9465;
 const CSI_HEALTH_PORT = 9466;
 
 type AnyObj = KubeObject & Record<string, any>;

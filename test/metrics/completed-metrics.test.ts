@@ -89,7 +89,7 @@ test('the serving certificate\'s validity: exported once the webhook server load
 
 const relay = (name: string, ready?: 'True' | 'False'): Relay => ({
   apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name },
-  spec: { target: { host: '127.0.0.1', port: 1 }, consumers: { namespaces: ['x'] } } as Relay['spec'],
+  spec: { target: { host: '127.0.0.1', port: 1 }, consumers: { namespaces: ['x'] } },
   ...(ready ? { status: { conditions: [{ type: 'Ready', status: ready, reason: 'r', message: 'm', lastTransitionTime: '2026-01-01T00:00:00Z' }] } } : {}),
 });
 
@@ -110,7 +110,7 @@ test('socat_relay_relay_ready{relay}: each Relay\'s Ready condition from the cat
   assert.doesNotMatch(text, /relay="sched"/);
 });
 
-const proc = (name: string, running: boolean): RelayProcess => ({ name, running, restarts: 0, connections: 0, argv: [], since: '' } as unknown as RelayProcess);
+const proc = (name: string, running: boolean): RelayProcess => (({ name, running, restarts: 0, connections: 0, argv: [], since: '' }));
 
 test('socat_relay_agent_relay_ready: 1 only while the socat runs and its socket is in place (a socket, not a file or nothing); process_* of the agent', async (t) => {
   assert.deepEqual([relayReady(true, true), relayReady(true, false), relayReady(false, true)], [1, 0, 0]);

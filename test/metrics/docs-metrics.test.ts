@@ -55,7 +55,10 @@ test('no metric puts free text in a label: label names are from a fixed, small v
 
 const KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'inf', 'nan']);
 
-/** The metric names a PromQL expression selects: identifiers that are not functions, keywords, labels, strings or durations. */
+/**
+ * The metric names a PromQL expression selects: identifiers that are not functions, keywords, labels, strings or
+ * durations.
+ */
 function promqlMetricNames(expr: string): string[] {
   const s = expr
     .replace(/"(?:[^"\\]|\\.)*"/g, '""')
@@ -80,7 +83,10 @@ test('promqlMetricNames finds the metrics and only them (functions, keywords, la
 
 const read = (rel: string): string => readFileSync(path.join(REPO_ROOT, rel), 'utf8');
 
-/** Every PromQL expression of the mixin, with where it is: the rules, the dashboard's targets and variables, the tests' input series. */
+/**
+ * Every PromQL expression of the mixin, with where it is: the rules, the dashboard's targets and variables, the tests'
+ * input series.
+ */
 function mixinExpressions(): { at: string; names: string[] }[] {
   const out: { at: string; names: string[] }[] = [];
   const rules = parse(read('mixin/alerts.yaml')) as { groups: { rules: { alert?: string; record?: string; expr: string }[] }[] };

@@ -59,7 +59,10 @@ function seconds(d: string | undefined): number {
   return s;
 }
 
-/** A copy of the rule file with one alert's expr (and for) replaced, and the promtest file cut to `keep`, in a temp folder; promtool's verdict. */
+/**
+ * A copy of the rule file with one alert's expr (and for) replaced, and the promtest file cut to `keep`, in a temp
+ * folder; promtool's verdict.
+ */
 async function runMutant(t: { after: (fn: () => void) => void }, alert: string, expr: string, keep: (e: Eval) => boolean): Promise<{ code: number; out: string; evals: number }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mixin-mutant-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -22,7 +22,10 @@ import { CONSUME_ANNOTATION, CONSUME_LABEL } from '../../relay/index.js';
 import { required } from '../support/required.js';
 import { createNamespace } from '../harness/controlplane.js';
 
-/** The pod's volumes but the ServiceAccount plugin's token volume (kube-api-access-*), which every pod with a token gets. */
+/**
+ * The pod's volumes but the ServiceAccount plugin's token volume (kube-api-access-*), which every pod with a token
+ * gets.
+ */
 const ownVolumes = (p: { spec?: { volumes?: { name?: string }[] } }): (string | undefined)[] =>
   (p.spec?.volumes ?? []).map((v) => v.name).filter((n) => !n?.startsWith('kube-api-access-'));
 
@@ -130,19 +133,19 @@ describe('the attack table on a real API server', () => {
     await api().create(injectedPod('csi', name) as KubeObject);
     const unlabel = await verdict(patchMetadata(name, { metadata: { labels: { [CONSUME_LABEL]: null } } }, false));
     judge(unlabel, /pod victim carries the socat-relay volumes socat-sched: label socat\.io\/consume cannot change after creation/, 'the policy');
-    const pod = (await api().get('v1', 'Pod', name, NAMESPACE)) as RawPod;
+    const pod = await api().get<RawPod>('v1', 'Pod', name, NAMESPACE);
     assert.equal(pod.metadata?.labels?.[CONSUME_LABEL], 'sched', 'the label is still there');
     const debug = { name: 'debug', image: 'busybox', volumeMounts: [{ name: SIDECAR, mountPath: '/relay' }] };
     judge(await verdict(addEphemeral(withEphemeral(pod, debug), false)), /ephemeral containers "debug" \(socat-sched\) mount an injected socat-\* volume writable/, 'the policy');
     // The same on the pod without its label (the state the removal would have left).
     judge(await verdict(addEphemeral(withEphemeral(unlabeled.csi, debug), false)), /ephemeral containers "debug" \(socat-sched\) mount an injected socat-\* volume writable/, 'the policy');
-    const after = (await api().get('v1', 'Pod', unlabeled.csi.metadata!.name!, NAMESPACE)) as RawPod;
+    const after = await api().get<RawPod>('v1', 'Pod', unlabeled.csi.metadata!.name!, NAMESPACE);
     assert.equal(after.spec?.ephemeralContainers, undefined, 'no ephemeral container was stored');
     // Legitimate kubectl debug still works, for real: read-only, and without the relay folder.
     await addEphemeral(withEphemeral(pod, { ...debug, volumeMounts: [{ name: SIDECAR, mountPath: '/relay', readOnly: true }] }), false);
-    const debugged = (await api().get('v1', 'Pod', name, NAMESPACE)) as RawPod;
+    const debugged = await api().get<RawPod>('v1', 'Pod', name, NAMESPACE);
     await addEphemeral(withEphemeral(debugged, { name: 'debug-2', image: 'busybox' }), false);
-    const last = (await api().get('v1', 'Pod', name, NAMESPACE)) as RawPod;
+    const last = await api().get<RawPod>('v1', 'Pod', name, NAMESPACE);
     assert.deepEqual((last.spec?.ephemeralContainers as RawContainer[] | undefined)?.map((c) => c.name), ['debug', 'debug-2']);
   });
   test('policy alone: a pod without the label and without socat-* volumes is not ours — any debug container, any label', { skip }, async () => {
@@ -207,7 +210,7 @@ describe('the attack table on a real API server', () => {
         const v = await verdict(api().create(restrictedPod(`consumer-${source.toLowerCase()}`) as KubeObject));
         if (source === 'csi') {
           assert.equal(v.allowed, true, v.message);
-          const pod = (await api().get('v1', 'Pod', 'consumer-csi', RESTRICTED_NAMESPACE)) as RawPod;
+          const pod = await api().get<RawPod>('v1', 'Pod', 'consumer-csi', RESTRICTED_NAMESPACE);
           assert.deepEqual(pod.spec?.volumes?.filter((v) => !v.name?.startsWith('kube-api-access-')), [{ name: 'socat-sched', csi: { driver: 'csi.socat.io', readOnly: true, volumeAttributes: { relay: 'sched' } } }]);
         } else {
           assert.equal(v.allowed, false);

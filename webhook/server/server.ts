@@ -71,7 +71,10 @@ export class WebhookServer {
     return addr;
   }
 
-  /** The certificate in use → socat_relay_certificate_{expiry,not_before}_timestamp_seconds (checkPair parsed it already). */
+  /**
+   * The certificate in use → socat_relay_certificate_{expiry,not_before}_timestamp_seconds (checkPair parsed it
+   * already).
+   */
   private recordValidity(pair: CertPair): void {
     recordCertificate(this.o.metrics.registry, new X509Certificate(pair.cert));
   }

@@ -12,7 +12,7 @@ import { required } from '../support/required.js';
 import { waitFor } from './wait.js';
 
 /** null when podman answers, else why not. */
-function podmanMissing(): string | null {
+export function podmanMissing(): string | null {
   const r = spawnSync('podman', ['version', '--format', '{{.Client.Version}}'], { encoding: 'utf8' });
   if (r.status === 0) return null;
   return `podman is not installed (${(r.error?.message ?? r.stderr).trim().split('\n')[0]}): scripts/setup.sh installs it`;

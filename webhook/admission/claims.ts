@@ -29,7 +29,7 @@ const MAY_DIFFER = new Set(['imagePullPolicy', 'terminationMessagePath', 'termin
  * `tokenVolumes` are the pod's ServiceAccount token volumes: the API server's read-only mount of one
  * of them at its well-known path is not ours to judge (api-server-additions.ts).
  */
-function sidecarDiff(actual: RawContainer, expected: RawContainer, tokenVolumes: ReadonlySet<string> = new Set()): string[] {
+export function sidecarDiff(actual: RawContainer, expected: RawContainer, tokenVolumes: ReadonlySet<string> = new Set()): string[] {
   const out: string[] = [];
   for (const k of new Set([...Object.keys(actual), ...Object.keys(expected)])) {
     if (MAY_DIFFER.has(k)) continue;

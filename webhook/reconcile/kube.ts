@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../lib/log.js';
 import { ResilientInformer } from '../catalog/resilient-informer.js';
 import type { WatchTimeouts } from '../catalog/watch.js';
-import { API_VERSION, GROUP, KIND, RELAYNODE_PLURAL, VERSION, type RelayNode } from '../../relay/index.js';
+import { API_VERSION, GROUP, KIND, RELAYNODE_PLURAL, VERSION, type Relay, type RelayNode } from '../../relay/index.js';
 import {
   ConflictError, EVENT_NAMESPACE, NotFoundError, SHARED_FIELD_MANAGER, STATUS_FIELD_MANAGER_PREFIX,
   type NodeSource, type ReconcileApi,

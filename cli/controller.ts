@@ -73,17 +73,18 @@ async function loadRelaysFile(file: string): Promise<Relay[]> {
 }
 
 /** Local mode: static catalog, optional self-signed certificate, no cluster. */
+/** Local mode's serving certificate: the configured files, or a self-signed one written to selfSignedDir. */
+async function localCertificate(c: ControllerConfig, say: (s: string) => void): Promise<{ certFile: string; keyFile: string }> {
+  if (!c.selfSignedDir) return { certFile: c.tlsCert, keyFile: c.tlsKey };
+  const certs = await makeWebhookCerts({ extraHosts: ['localhost', '127.0.0.1', '::1'] });
+  const files = await writeCerts(c.selfSignedDir, certs);
+  say(`socat-relay controller (local mode): self-signed certificate in ${c.selfSignedDir}; caBundle (CA certificate): ${path.resolve(files.ca!)}\n`);
+  return { certFile: files.cert!, keyFile: files.key! };
+}
+
 async function startLocal(c: ControllerConfig, log: Logger, say: (s: string) => void): Promise<RunningController> {
   const catalog = new StaticCatalog(await loadRelaysFile(c.relaysFile));
-  let certFile = c.tlsCert;
-  let keyFile = c.tlsKey;
-  if (c.selfSignedDir) {
-    const certs = await makeWebhookCerts({ extraHosts: ['localhost', '127.0.0.1', '::1'] });
-    const files = await writeCerts(c.selfSignedDir, certs);
-    certFile = files.cert!;
-    keyFile = files.key!;
-    say(`socat-relay controller (local mode): self-signed certificate in ${c.selfSignedDir}; caBundle (CA certificate): ${path.resolve(files.ca!)}\n`);
-  }
+  const { certFile, keyFile } = await localCertificate(c, say);
   const mode: SidecarMode = c.sidecarMode === 'auto' ? 'native' : c.sidecarMode;
   const injectOptions = defaultInjectOptions({ sidecarImage: c.sidecarImage, mode, nodeSocketDir: c.socketDir, volumeSource: c.volumeSource });
   const metrics = createMetrics({ defaultMetrics: true });
@@ -199,6 +200,42 @@ async function reconcileOnlyCerts(log: Logger): Promise<{ certFile: string; keyF
   return { certFile: files.cert!, keyFile: files.key! };
 }
 
+/** Runs the stops pushed so far, last first; a failing stop is logged and the rest still run. */
+function stopInReverse(stops: (() => Promise<void>)[], log: Logger): () => Promise<void> {
+  return async () => {
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        log.warn({ err }, 'error while stopping');
+      }
+    }
+  };
+}
+
+/** A serving controller's webhook port: the sidecar mode from the cluster, then the admission server. */
+async function startWebhook(
+  c: ControllerConfig,
+  d: { kc: KubeConfig; relays: InformerRelayCatalog; namespaces: NamespaceLabels; metrics: ControllerMetrics; log: Logger; ready: () => { ok: boolean; reason?: string } },
+  stops: (() => Promise<void>)[],
+): Promise<AddressInfo> {
+  const { kc, relays, namespaces, metrics, log } = d;
+  const mode = await sidecarMode(c, kc, log);
+  const injectOptions = defaultInjectOptions({ sidecarImage: c.sidecarImage, mode, nodeSocketDir: c.socketDir, volumeSource: c.volumeSource });
+  const server = new WebhookServer({
+    port: c.port, certFile: c.tlsCert, keyFile: c.tlsKey, metrics, log,
+    ...(c.host ? { host: c.host } : {}),
+    catalog: relays,
+    namespaceLabels: (ns) => namespaces.labels(ns),
+    injectOptions: () => injectOptions,
+    relayLookup: new RelayLookup(liveRelayGetter(kc)),
+    ready: d.ready,
+  });
+  const address = await server.start();
+  stops.push(() => server.stop());
+  return address;
+}
+
 async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningController> {
   const kc = loadKubeConfig(c);
   const metrics = createMetrics({ defaultMetrics: true });
@@ -209,15 +246,7 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
 
   const drain = new Drain();
   const stops: (() => Promise<void>)[] = [];
-  const stopAll = async (): Promise<void> => {
-    for (const stop of stops.reverse()) {
-      try {
-        await stop();
-      } catch (err) {
-        log.warn({ err }, 'error while stopping');
-      }
-    }
-  };
+  const stopAll = stopInReverse(stops, log);
   try {
     await Promise.all([relays.start(), namespaces.start()]);
     stops.push(() => relays.stop(), () => namespaces.stop());
@@ -233,22 +262,7 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
     });
     const metricsAddress = await metricsServer.start();
     stops.push(() => metricsServer.stop());
-    let address: AddressInfo | undefined;
-    if (c.serveAdmission) {
-      const mode = await sidecarMode(c, kc, log);
-      const injectOptions = defaultInjectOptions({ sidecarImage: c.sidecarImage, mode, nodeSocketDir: c.socketDir, volumeSource: c.volumeSource });
-      const server = new WebhookServer({
-        port: c.port, certFile: c.tlsCert, keyFile: c.tlsKey, metrics, log,
-        ...(c.host ? { host: c.host } : {}),
-        catalog: relays,
-        namespaceLabels: (ns) => namespaces.labels(ns),
-        injectOptions: () => injectOptions,
-        relayLookup: new RelayLookup(liveRelayGetter(kc)),
-        ready: readiness,
-      });
-      address = await server.start();
-      stops.push(() => server.stop());
-    }
+    const address = c.serveAdmission ? await startWebhook(c, { kc, relays, namespaces, metrics, log, ready: readiness }, stops) : undefined;
     if (c.reconcile) await startNodeSide(c, { kc, relays, namespaces, metrics, log }, stops);
     else log.info('node reconcile off (SOCAT_RELAY_RECONCILE=false)');
     if (c.serveAdmission) await startElected(c, { kc, relays, log, onRestart, registry: metrics.registry }, stops);

@@ -14,7 +14,10 @@ export interface Drift {
   relay: string;
   /** The sidecar container's name (socat-<relay>), also when it is missing. */
   container: string;
-  /** What differs, sorted: container fields (image, command, …), `placement`, `volume`, or `missing`, `relay not found`. */
+  /**
+   * What differs, sorted: container fields (image, command, …), `placement`, `volume`, or `missing`,
+   * `relay not found`.
+   */
   differs: string[];
   /** The pod's sidecar image ('' when there is no sidecar) and the one injected now ('' when the relay is gone). */
   image: string;

@@ -82,7 +82,7 @@ export function parseSidecarsArgs(args: string[]): SidecarsArgs | 'help' {
   }
   if (v['socket-dir'] !== undefined && !v['socket-dir'].startsWith('/')) throw new UsageError('--socket-dir must be an absolute path');
   return {
-    kubeconfig: v.kubeconfig, namespace: v.namespace, output: v.output, controllerNamespace: v['controller-namespace']!, controllerDaemonSet: v['controller-daemonset']!,
+    kubeconfig: v.kubeconfig, namespace: v.namespace, output: v.output, controllerNamespace: v['controller-namespace'], controllerDaemonSet: v['controller-daemonset'],
     sidecarImage: checkedImage('--sidecar-image', v['sidecar-image']), image: checkedImage('--image', v.image),
     mode: v.mode as ModeSetting | undefined, volumeSource: v['volume-source'] as VolumeSource | undefined, socketDir: v['socket-dir'],
   };
@@ -118,7 +118,7 @@ async function listAll(kc: KubeConfig, path: string, query: Record<string, strin
   let cont = '';
   do {
     const q = new URLSearchParams({ ...query, limit: '500', ...(cont ? { continue: cont } : {}) });
-    const { status, body } = await getJson(kc, `${path}?${q}`);
+    const { status, body } = await getJson(kc, `${path}?${q.toString()}`);
     const b = body as { items?: unknown[]; metadata?: { continue?: string }; message?: string };
     if (status !== 200) throw new Error(`GET ${path}: HTTP ${status}: ${b.message ?? ''}`);
     items.push(...(b.items ?? []));

@@ -17,20 +17,25 @@ interface DocumentResult {
   warnings: string[];
 }
 
-export async function run(args: string[], io: CommandIO): Promise<number> {
-  let files: string[];
-  let json: boolean;
+/** The files and the output format, or the exit code when help was asked (0) or the arguments are bad (2). */
+function validateArgs(args: string[], io: CommandIO): { files: string[]; json: boolean } | number {
   try {
     const { values } = parseArgs({ args, options: { file: { type: 'string', short: 'f', multiple: true }, output: { type: 'string', short: 'o', default: 'text' }, help: { type: 'boolean', short: 'h' } } });
     if (values.help) { io.stdout.write(USAGE); return 0; }
-    files = values.file ?? [];
+    const files = values.file ?? [];
     if (files.length === 0) throw new Error('-f FILE is required');
     if (values.output !== 'text' && values.output !== 'json') throw new Error(`--output must be text or json, got "${values.output}"`);
-    json = values.output === 'json';
+    return { files, json: values.output === 'json' };
   } catch (e) {
     io.stderr.write(`validate: ${(e as Error).message}\n${USAGE}`);
     return 2;
   }
+}
+
+export async function run(args: string[], io: CommandIO): Promise<number> {
+  const parsed = validateArgs(args, io);
+  if (typeof parsed === 'number') return parsed;
+  const { files, json } = parsed;
   let failed = false;
   let count = 0;
   const documents: DocumentResult[] = [];

@@ -11,7 +11,7 @@ import {
   applyAll, findBinaries, installCrds, policyManifests, registerWebhooks, startControlPlane, startController, waitFor,
   waitUntilWebhookCalled, type KubeObject,
 } from '../test/harness/index.js';
-import { CONSUME_LABEL, INJECTED_ANNOTATION, sidecarName } from '../relay/index.js';
+import { CONSUME_LABEL, INJECTED_ANNOTATION, sidecarName, type RelayNodeEntry, type RelayStatus } from '../relay/index.js';
 import { requestThroughSidecar, runWithNodeService, startAgent, type Reporter } from './parts.js';
 import type { PodLike } from './pod-runner.js';
 
@@ -34,13 +34,16 @@ export interface FlowResult {
   body?: string;
   error?: Error;
   /** The pod as the API server returned it (mutated). */
-  pod?: KubeObject & Record<string, any>;
-  relay?: KubeObject & Record<string, any>;
+  pod?: DemoPod;
+  relay?: DemoRelay;
   /** The node's RelayNode (its relays' states there). */
-  relayNode?: KubeObject & Record<string, any>;
+  relayNode?: DemoRelayNode;
 }
 
-type AnyObj = KubeObject & Record<string, any>;
+/** What the demo reads of the pod and the Relay the API server returns. */
+export type DemoPod = KubeObject & { spec: { initContainers?: { name: string; image?: string; restartPolicy?: string }[]; [k: string]: unknown } };
+type DemoRelay = KubeObject & { status?: RelayStatus };
+type DemoRelayNode = KubeObject & { status?: { relays?: RelayNodeEntry[] } };
 
 export async function runFlow(opts: FlowOptions): Promise<FlowResult> {
   const r = opts.reporter;
@@ -75,7 +78,7 @@ export async function runFlow(opts: FlowOptions): Promise<FlowResult> {
     r.info(`webhook at ${ctl.baseUrl} (/mutate-pods, /validate-relays), caBundle from certs/`);
 
     r.step(`apply Relay ${relayName} → 127.0.0.1:${svc.port}; the reconcile writes the node config`);
-    const relay: AnyObj = {
+    const relay: KubeObject = {
       apiVersion: 'socat.io/v1alpha1',
       kind: 'Relay',
       metadata: { name: relayName },
@@ -92,7 +95,7 @@ export async function runFlow(opts: FlowOptions): Promise<FlowResult> {
     r.info(`socat listens on ${sock}`);
 
     r.step(`create a pod labeled ${CONSUME_LABEL}=${relayName}; the API server calls our webhook`);
-    const pod: AnyObj = {
+    const pod: DemoPod = {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: 'scraper', namespace, labels: { app: 'scraper', [CONSUME_LABEL]: relayName } },
@@ -106,7 +109,7 @@ export async function runFlow(opts: FlowOptions): Promise<FlowResult> {
     const created = await api.create(pod);
     result.pod = created;
     const sc = sidecarName(relayName);
-    const where = created.spec.initContainers?.some((c: { name: string }) => c.name === sc) ? 'initContainers (native sidecar)' : 'containers';
+    const where = created.spec.initContainers?.some((c) => c.name === sc) ? 'initContainers (native sidecar)' : 'containers';
     r.info(`admitted with sidecar ${sc} in ${where}; annotation ${INJECTED_ANNOTATION}=${created.metadata.annotations?.[INJECTED_ANNOTATION]}`);
 
     const res = await requestThroughSidecar(r, opts.netnsPrefix, created as unknown as PodLike, sc, svc, cleanups, 'mutated');
@@ -117,16 +120,17 @@ export async function runFlow(opts: FlowOptions): Promise<FlowResult> {
     r.step('the status: the node\'s RelayNode (its reconcile) and the Relay\'s summary (the elected controller)');
     try {
       const relayNode = await waitFor('RelayNode', async () => {
-        const got = await api.getOrUndefined<AnyObj>('socat.io/v1alpha1', 'RelayNode', nodeName);
-        return got?.status?.relays?.some((e: { name: string; ready?: boolean }) => e.name === relayName && e.ready) ? got : undefined;
+        const got = await api.getOrUndefined<DemoRelayNode>('socat.io/v1alpha1', 'RelayNode', nodeName);
+        return got?.status?.relays?.some((e) => e.name === relayName && e.ready) ? got : undefined;
       }, { timeoutMs: 15_000 });
       result.relayNode = relayNode;
-      for (const e of relayNode.status.relays) r.info(`node ${nodeName}: relay ${e.name} ready=${e.ready} state=${e.state}${e.message ? ` (${e.message})` : ''}`);
-      result.relay = await waitFor('the Relay summary', async () => {
-        const got = await api.get<AnyObj>('socat.io/v1alpha1', 'Relay', relayName);
+      for (const e of relayNode.status?.relays ?? []) r.info(`node ${nodeName}: relay ${e.name} ready=${e.ready} state=${e.state}${e.message ? ` (${e.message})` : ''}`);
+      const summary = await waitFor('the Relay summary', async () => {
+        const got = await api.get<DemoRelay>('socat.io/v1alpha1', 'Relay', relayName);
         return got.status?.ready === '1/1' ? got : undefined;
       }, { timeoutMs: 30_000 });
-      r.info(`kubectl get relays: READY ${result.relay.status.ready}`);
+      result.relay = summary;
+      r.info(`kubectl get relays: READY ${summary.status?.ready ?? '?'}`);
     } catch (err) {
       r.info(`no ready node in status yet: ${(err as Error).message}`);
     }

@@ -4,12 +4,10 @@
 // app container sends an HTTP request to 127.0.0.1:8080 and gets the answer of a service that listens
 // only on the node's loopback. Used by `npm run demo` when the set-up has built the node's parts.
 import { sidecarName } from '../relay/index.js';
-import { applyRelay, consumerPod, createConsumer, startCluster, waitForPodRunning, type KubeObject } from '../test/harness/index.js';
-import type { FlowResult } from './flow.js';
+import { applyRelay, consumerPod, createConsumer, startCluster, waitForPodRunning } from '../test/harness/index.js';
+import type { DemoPod, FlowResult } from './flow.js';
 import { GREETING } from './node-service.js';
 import { runWithNodeService, type Reporter } from './parts.js';
-
-type AnyObj = KubeObject & Record<string, any>;
 
 // Run by the image's Node.js inside the app container.
 const GET = `fetch(process.argv[1], { signal: AbortSignal.timeout(10000) }).then(async (r) => {
@@ -34,9 +32,9 @@ export async function runNodeFlow(opts: { reporter: Reporter; relayName?: string
     r.info(`socket ${sock}`);
 
     r.step(`create a pod labeled socat.io/consume=${relayName}; the API server calls our webhook, the kubelet runs it`);
-    const pod = await createConsumer(c, consumerPod(c, { name: 'scraper', namespace, relay: relayName }));
+    const pod = (await createConsumer(c, consumerPod(c, { name: 'scraper', namespace, relay: relayName }))) as DemoPod;
     result.pod = pod;
-    r.info(`admitted with native sidecar ${sidecarName(relayName)} (${pod.spec.initContainers?.find((x: AnyObj) => x.name === sidecarName(relayName))?.image})`);
+    r.info(`admitted with native sidecar ${sidecarName(relayName)} (${pod.spec.initContainers?.find((x) => x.name === sidecarName(relayName))?.image})`);
     await waitForPodRunning(c, namespace, 'scraper');
     r.info('pod Running: app + sidecar');
 

@@ -102,7 +102,10 @@ export const RELAYNODE_PLURAL = 'relaynodes';
 export interface RelayNodeEntry {
   /** The Relay's name (list-map key). */
   name: string;
-  /** The Relay's metadata.uid: an entry of a deleted Relay re-created under the same name does not count for the new one. */
+  /**
+   * The Relay's metadata.uid: an entry of a deleted Relay re-created under the same name does not count for
+   * the new one.
+   */
   uid?: string;
   ready: boolean;
   state: NodeRelayState;
@@ -112,7 +115,7 @@ export interface RelayNodeEntry {
   lastTransitionTime?: string;
 }
 
-export interface RelayNodeStatusBlock {
+interface RelayNodeStatusBlock {
   relays?: RelayNodeEntry[];
   /** How many relays select the node, how many run, and "ready/total" for the printer column. */
   relayCount?: number;

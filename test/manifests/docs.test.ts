@@ -6,7 +6,8 @@
 // ValidatingAdmissionPolicies" is the count in manifests/policy/; every `npm run` script exists; every
 // Relay in a code block validates, and docs/csi.md's volume is the one the webhook injects; every
 // code identifier in backticks (a function split or renamed) still occurs in the code; every socat.io/
-// key is used; docs/security.md's RBAC table is the Roles' rules. Each failure names the file and line. (Metric names: test/metrics/docs-metrics.test.ts.)
+// key is used; docs/security.md's RBAC table is the Roles' rules. Each failure names the file and line.
+// (Metric names: test/metrics/docs-metrics.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -35,7 +36,10 @@ async function usageOf(cmd: Command): Promise<string> {
 const FLAG = /(?:^|[\s[])(--?[a-zA-Z][\w-]*)/g;
 const flagsIn = (text: string): string[] => [...text.matchAll(FLAG)].map((m) => m[1]!);
 
-/** `socat-relay CMD …`, `node dist/cli/main.js CMD …`, `docker run … IMAGE CMD …`: the command and the rest of the code span. */
+/**
+ * `socat-relay CMD …`, `node dist/cli/main.js CMD …`, `docker run … IMAGE CMD …`: the command and the rest of
+ * the code span.
+ */
 const INVOCATION = new RegExp(String.raw`(?:socat-relay|dist/cli/main\.js|cli/main\.ts|\bIMAGE)\s+(${COMMANDS.join('|')})(?![\w-])([^\x60|#)\n]*)`, 'g');
 /** README's command table: | `CMD [--flag …]` | … */
 const TABLE_ROW = new RegExp(String.raw`^\|\s*\x60(${COMMANDS.join('|')})(?![\w-])([^\x60]*)\x60`);
@@ -169,7 +173,11 @@ function manifestObjects(): KubeObject[] {
   return loadManifests().map((l) => l.object);
 }
 
-/** Names the docs use that are not objects: the sidecar image's repository suffix, `npm run webhook:local`'s certificate folder, the CSI plugins' scrape job (docs/runbooks.md), the election Lease (the controllers make it). */
+/**
+ * Names the docs use that are not objects: the sidecar image's repository suffix, `npm run webhook:local`'s
+ * certificate folder, the CSI plugins' scrape job (docs/runbooks.md), the election Lease (the controllers make
+ * it).
+ */
 const NOT_OBJECTS = new Set(['socat-relay-sidecar', 'socat-relay-tls', 'socat-relay-csi', 'socat-relay-leader']);
 
 test('every *.socat.io and socat-relay-* name in the docs is a webhook, CRD, CSIDriver or object of manifests/', () => {
@@ -261,7 +269,10 @@ test('docs/csi.md\'s consumer volume is exactly the one the webhook injects in C
   assert.deepEqual(shown, sidecarVolume(relay, defaultInjectOptions({ volumeSource: 'csi' })), where(block));
 });
 
-/** Names in backticks that belong to other projects: a Kubernetes pod state, a prometheus-operator field, a Node.js internal. */
+/**
+ * Names in backticks that belong to other projects: a Kubernetes pod state, a prometheus-operator field, a
+ * Node.js internal.
+ */
 const FOREIGN_IDENTIFIERS = new Set(['ContainerCreating', 'podMonitorNamespaceSelector', 'writeUtf8String']);
 
 test('every code identifier the docs name in backticks (camelCase, PascalCase, CONSTANT_CASE, a call) occurs in the code or the manifests', () => {
@@ -324,7 +335,10 @@ test('README\'s Layout names every top-level folder and every script in scripts/
 /** Messages the docs quote that other programs write: Pod Security admission's, the API server's. */
 const FOREIGN_MESSAGES = new Set(['violates PodSecurity "baseline:latest": hostPath volumes', 'failed calling webhook "relays.socat.io"']);
 
-/** The messages the docs quote: troubleshooting's denials, csi.md's errors, and the text after `denied the request:` / `desc =` in a code block. */
+/**
+ * The messages the docs quote: troubleshooting's denials, csi.md's errors, and the text after `denied the
+ * request:` / `desc =` in a code block.
+ */
 function quotedMessages(): { at: string; text: string }[] {
   const out: { at: string; text: string }[] = [];
   const tables: [string, string[], number][] = [

@@ -1,6 +1,7 @@
 // Every registry socat-relay exports, filled the way the processes fill them: the controller's (its own
-// metrics, the reconcile's, the elected controller's, the relay-ready gauge over its catalog, the certificate gauges the webhook
-// server registers on its first certificate, process_* / nodejs_*), the agent's and the CSI plugin's.
+// metrics, the reconcile's, the elected controller's, the relay-ready gauge over its catalog, the
+// certificate gauges the webhook server registers on its first certificate, process_* / nodejs_*), the
+// agent's and the CSI plugin's.
 // The docs, the alerts and the dashboard may name only what these hold.
 import { Registry } from 'prom-client';
 import { certificateGauges, createMetrics, observeRelays } from '../../webhook/metrics.js';

@@ -339,7 +339,8 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
     // Where each workload's pods must land (one per node listed): none may be missing or Pending.
     const EXAMPLES: { dir: string; placement: Record<string, Place[]>; drop?: string[] }[] = [
       { dir: 'kubeadm-control-plane', placement: { 'DaemonSet/prometheus-agent-control-plane': ['control-plane'], 'DaemonSet/prometheus-agent-nodes': ['worker'] } },
-      // No monitoring.coreos.com CRDs in the repository: the PodMonitor is left out (test/manifests checks its schema).
+      // No monitoring.coreos.com CRDs in the repository: the PodMonitor is left out (test/manifests
+      // checks its schema).
       { dir: 'kubeadm-control-plane/prometheus-operator', placement: { 'DaemonSet/control-plane-metrics-gateway': ['control-plane'] }, drop: ['PodMonitor'] },
       { dir: 'docker-metrics', placement: { 'DaemonSet/docker-metrics-agent': ['control-plane', 'worker'] } },
       { dir: 'syslog-udp', placement: { 'Deployment/log-shipper': ['worker'] } },
@@ -386,7 +387,7 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
     });
 
     for (const ex of EXAMPLES) {
-      test(`${ex.dir}: every workload's pods created where they belong, scheduled, injected with their token, sidecars running and relaying`, async (t) => {
+      test(`${ex.dir}: every workload's pods created where they belong, scheduled, injected with their token, sidecars running and relaying`, async () => {
         const exampleDir = path.join(EXAMPLES_DIR, ex.dir);
         const objects = await render(c, exampleDir);
         const overlay = writeOverlay({
@@ -432,7 +433,7 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
               assert.ok(pid, `${name}: ${sidecar} has a process`);
               if (p.spec.automountServiceAccountToken !== false) {
                 // The kubelet got the pod's token and kube-root-ca.crt and projected them into our sidecar too.
-                const { token, caCrt } = projectedCredentials(pid!);
+                const { token, caCrt } = projectedCredentials(pid);
                 const claims = tokenClaims(token);
                 assert.equal(claims.sub, `system:serviceaccount:${ns}:${p.spec.serviceAccountName ?? 'default'}`);
                 assert.equal(claims['kubernetes.io']?.pod?.name, p.metadata.name);
@@ -443,8 +444,8 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
               // Through the sidecar (socat in the pod's network namespace) to the node's loopback service,
               // once the agent serves the Relay the apply just made (the sidecar may run before that).
               await waitFor(`the agent to serve ${relay}`, () => existsSync(socketPath(c.socketDir, relay)), { timeoutMs: 60_000, intervalMs: 250 });
-              const listen = r!.spec.listen?.port ?? r!.spec.target.port;
-              const t = targetOf(r!);
+              const listen = r.spec.listen?.port ?? r.spec.target.port;
+              const t = targetOf(r);
               // socat -t 10: after the request (stdin's end) it waits for the answer up to 10 s, not its
               // default 0.5 s, which a busy machine's two relay hops to the agent's /metrics can exceed.
               const viaSidecar = (argv: string[], input: string) => c.node.exec(ns, p.metadata.name, sidecar, ['/usr/bin/socat', ...argv], { input, timeoutMs: 30_000 });

@@ -85,7 +85,7 @@ test('staleNodes: NotReady or Unknown since more than the stated time; Ready, re
   const got = staleNodes([
     node('down-long', 'False', '2026-11-30T00:50:00Z'), node('unknown-long', 'Unknown', '2026-11-30T00:54:59Z'),
     node('down-short', 'False', '2026-11-30T00:56:00Z'), node('ready', 'True', '2026-11-30T00:00:00Z'), node('no-status'),
-  ] as any, now);
+  ], now);
   assert.deepEqual([...got.keys()].sort(), ['down-long', 'unknown-long']);
   const m = mergeStale(new Map([['a', 'node not Ready']]), new Map([['a', 'no controller lease'], ['b', 'no controller lease']]));
   assert.deepEqual([...m], [['a', 'node not Ready'], ['b', 'no controller lease']]);

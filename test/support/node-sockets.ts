@@ -6,7 +6,7 @@
 // with the node's network namespace.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
-export type SocketProto = 'tcp' | 'tcp6' | 'udp' | 'udp6';
+type SocketProto = 'tcp' | 'tcp6' | 'udp' | 'udp6';
 
 export interface BoundSocket {
   pid: number;
@@ -24,7 +24,7 @@ const TCP_STATES = ['', 'ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN
 const PROTOS: SocketProto[] = ['tcp', 'tcp6', 'udp', 'udp6'];
 
 /** One /proc/net address `HEX:PORT` (each 32-bit word of the address in host byte order, little-endian here). */
-export function parseProcAddress(text: string): { ip: string; port: number } {
+function parseProcAddress(text: string): { ip: string; port: number } {
   const [hex = '', port = '0'] = text.split(':');
   const words = hex.match(/.{8}/g) ?? [];
   const bytes = words.flatMap((w) => [w.slice(6, 8), w.slice(4, 6), w.slice(2, 4), w.slice(0, 2)].map((b) => parseInt(b, 16)));
@@ -41,7 +41,7 @@ export function parseProcAddress(text: string): { ip: string; port: number } {
 }
 
 /** The rows of one /proc/net/{tcp,tcp6,udp,udp6} file, keyed by socket inode. */
-export function parseProcNet(proto: SocketProto, text: string): Map<number, Omit<BoundSocket, 'pid' | 'comm'>> {
+function parseProcNet(proto: SocketProto, text: string): Map<number, Omit<BoundSocket, 'pid' | 'comm'>> {
   const out = new Map<number, Omit<BoundSocket, 'pid' | 'comm'>>();
   for (const line of text.split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
@@ -54,7 +54,7 @@ export function parseProcNet(proto: SocketProto, text: string): Map<number, Omit
 }
 
 /** True for 127.0.0.0/8, ::1 and ::ffff:127.x.y.z: the only addresses a socket of ours may be bound to. */
-export function isLoopbackAddress(ip: string): boolean {
+function isLoopbackAddress(ip: string): boolean {
   return ip.startsWith('127.') || ip === '::1' || ip.startsWith('::ffff:127.');
 }
 
@@ -143,7 +143,7 @@ export function withDescendants(pids: Iterable<number>): number[] {
 }
 
 /** A namespace of a process, as its /proc/<pid>/ns/<kind> link names it (`net:[4026531840]`). */
-export function namespaceOf(pid: number | 'self', kind: 'net' | 'mnt' = 'net'): string | undefined {
+function namespaceOf(pid: number | 'self', kind: 'net' | 'mnt' = 'net'): string | undefined {
   try {
     return readlinkSync(`/proc/${pid}/ns/${kind}`);
   } catch {

@@ -9,8 +9,6 @@ import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@
 import type { Logger } from '../../lib/log.js';
 import { LEADER_LEASE, LEADER_LEASE_SECONDS } from '../reconcile/lease.js';
 
-export { LEADER_LEASE, LEADER_LEASE_SECONDS };
-
 /** The holder and renewTime last read, and when (this process's clock) they were first seen. */
 export interface Observed {
   holder: string;
@@ -63,24 +61,35 @@ const codeOf = (e: unknown): number | undefined => {
 };
 
 /** The Lease I/O: read, create, renew or take over (with the resourceVersion read), release. */
+/** The Lease, or undefined when it does not exist. */
+async function readLease(api: CoordinationV1Api, name: string, namespace: string): Promise<V1Lease | undefined> {
+  try {
+    return await api.readNamespacedLease({ name, namespace });
+  } catch (e) {
+    if (codeOf(e) !== 404) throw e;
+    return undefined;
+  }
+}
+
+/** A new leader Lease, held by the candidate of `spec` since now. */
+function newLeaderLease(name: string, namespace: string, spec: V1Lease['spec'], now: number): V1Lease {
+  return {
+    apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
+    metadata: { name, namespace, labels: { 'app.kubernetes.io/name': 'socat-relay', 'app.kubernetes.io/component': 'leader' } },
+    spec: { ...spec, acquireTime: new V1MicroTime(now) },
+  };
+}
+
 function leaderLease(api: CoordinationV1Api, o: { namespace: string; identity: string; durationSeconds: number; now: () => number }) {
   const { namespace, identity } = o;
   const name = LEADER_LEASE;
   const spec = (): V1Lease['spec'] => ({ holderIdentity: identity, leaseDurationSeconds: o.durationSeconds, renewTime: new V1MicroTime(o.now()) });
   return {
-    async read(): Promise<V1Lease | undefined> {
-      try {
-        return await api.readNamespacedLease({ name, namespace });
-      } catch (e) {
-        if (codeOf(e) !== 404) throw e;
-        return undefined;
-      }
-    },
+    /** namespace/name, for the logs. */
+    where: `${namespace}/${name}`,
+    read: (): Promise<V1Lease | undefined> => readLease(api, name, namespace),
     async create(): Promise<void> {
-      await api.createNamespacedLease({
-        namespace, fieldManager: 'socat-relay',
-        body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace, labels: { 'app.kubernetes.io/name': 'socat-relay', 'app.kubernetes.io/component': 'leader' } }, spec: { ...spec(), acquireTime: new V1MicroTime(o.now()) } },
-      });
+      await api.createNamespacedLease({ namespace, fieldManager: 'socat-relay', body: newLeaderLease(name, namespace, spec(), o.now()) });
     },
     /** resourceVersion from the read: a concurrent candidate makes this a 409, and it waits. */
     async write(base: V1Lease, takeover: boolean): Promise<void> {
@@ -98,15 +107,33 @@ function leaderLease(api: CoordinationV1Api, o: { namespace: string; identity: s
   };
 }
 
-export function startElection(o: ElectionOptions): Election {
-  const api = o.kc.makeApiClient(CoordinationV1Api);
-  const { namespace, identity, log } = o;
-  const now = o.now ?? Date.now;
+/** The clock and the election's periods: retry 2 s and renew deadline 10 s of a 15 s Lease. */
+function electionTiming(o: ElectionOptions): { now: () => number; durationSeconds: number; retryMs: number; renewDeadlineMs: number } {
   const durationSeconds = o.leaseSeconds ?? LEADER_LEASE_SECONDS;
-  const retryMs = Math.max(200, Math.round((durationSeconds * 1000) / 7.5)); // 2 s of 15 s
-  const renewDeadlineMs = (durationSeconds * 1000 * 2) / 3; // 10 s of 15 s
-  const lease = leaderLease(api, { namespace, identity, durationSeconds, now });
-  const where = `${namespace}/${LEADER_LEASE}`;
+  return {
+    now: o.now ?? Date.now, durationSeconds,
+    retryMs: Math.max(200, Math.round((durationSeconds * 1000) / 7.5)),
+    renewDeadlineMs: (durationSeconds * 1000 * 2) / 3,
+  };
+}
+
+/** A failed read or write of the Lease: a 409 (another candidate wrote first) is routine. */
+function logNotWritten(log: Logger, where: string, e: unknown): void {
+  const code = codeOf(e);
+  log[code === 409 ? 'debug' : 'warn']({ lease: where, code, err: (e as Error).message }, 'leader election: the Lease was not written');
+}
+
+/** A clean stop hands the Lease over: holderIdentity emptied, another candidate takes over at its next try. */
+async function releaseLease(lease: ReturnType<typeof leaderLease>, log: Logger): Promise<void> {
+  const released = await lease.release().catch((e: unknown) => { log.warn({ err: (e as Error).message }, 'cannot release the leader Lease: another controller takes it over once it expires'); });
+  if (released) log.info({ lease: lease.where }, 'leader Lease released');
+}
+
+export function startElection(o: ElectionOptions): Election {
+  const { namespace, identity, log } = o;
+  const { now, durationSeconds, retryMs, renewDeadlineMs } = electionTiming(o);
+  const lease = leaderLease(o.kc.makeApiClient(CoordinationV1Api), { namespace, identity, durationSeconds, now });
+  const where = lease.where;
   let observed: Observed | undefined;
   let leader: { stop(): Promise<void> } | undefined;
   let [lastRenewed, stopped] = [0, false];
@@ -132,8 +159,7 @@ export function startElection(o: ElectionOptions): Election {
   };
   const tick = (): void => {
     running = attempt().catch(async (e: unknown) => {
-      const code = codeOf(e);
-      log[code === 409 ? 'debug' : 'warn']({ lease: where, code, err: (e as Error).message }, 'leader election: the Lease was not written');
+      logNotWritten(log, where, e);
       if (leader && now() - lastRenewed > renewDeadlineMs) await stopLeading('cannot renew the leader Lease within the renew deadline');
     }).finally(() => {
       running = undefined;
@@ -153,8 +179,7 @@ export function startElection(o: ElectionOptions): Election {
       if (timer) clearTimeout(timer);
       if (!leader) return;
       await stopLeading('stopping');
-      const released = await lease.release().catch((e: unknown) => { log.warn({ err: (e as Error).message }, 'cannot release the leader Lease: another controller takes it over once it expires'); });
-      if (released) log.info({ lease: where }, 'leader Lease released');
+      await releaseLease(lease, log);
     },
   };
 }

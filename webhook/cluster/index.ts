@@ -41,7 +41,10 @@ export interface ClusterStatus {
 
 type RelayNodeObject = RelayNode & { metadata: { name: string } };
 
-/** What the elected controller watches: every RelayNode, every Node, the controllers' Leases; the stale set from them. */
+/**
+ * What the elected controller watches: every RelayNode, every Node, the controllers' Leases; the stale set from
+ * them.
+ */
 async function watchFleet(o: ClusterStatusOptions, onRelayNodes: () => void) {
   const { kc, log } = o;
   const custom = kc.makeApiClient(CustomObjectsApi);
@@ -57,7 +60,8 @@ async function watchFleet(o: ClusterStatusOptions, onRelayNodes: () => void) {
     ...(o.leaseDurationSeconds !== undefined ? { durationSeconds: o.leaseDurationSeconds } : {}),
     ...(o.leaseGraceSeconds !== undefined ? { graceSeconds: o.leaseGraceSeconds } : {}),
   });
-  await Promise.all([relayNodes.start().catch(() => undefined), nodes.start().catch(() => undefined)]); // retried like failing watches
+  // retried like failing watches
+  await Promise.all([relayNodes.start().catch(() => undefined), nodes.start().catch(() => undefined)]);
   return {
     relayNodes,
     /** Nodes not Ready for long, and nodes with a RelayNode whose controller Lease expired or is missing. */
@@ -93,6 +97,7 @@ export async function startClusterStatus(o: ClusterStatusOptions): Promise<Clust
   const { catalog, log } = o;
   const write = summaryWriter(o.kc, log);
   let index: Map<string, NodeReport[]> | undefined; // rebuilt after any RelayNode change
+  // eslint-disable-next-line prefer-const -- read by the queue's handler before watchFleet resolves
   let fleet: Awaited<ReturnType<typeof watchFleet>> | undefined;
   const queue: KeyedQueue<string> = new KeyedQueue<string>({
     id: (k) => k,

@@ -17,7 +17,10 @@ export interface LeaseWatchOptions {
 }
 
 export interface LeaseWatch {
-  /** Node → why, for nodes whose controller Lease expired, or (of `nodes`) is missing; empty until the cache is filled. */
+  /**
+   * Node → why, for nodes whose controller Lease expired, or (of `nodes`) is missing; empty until the cache
+   * is filled.
+   */
   stale(nodes: Iterable<string>): Map<string, string>;
   synced(): boolean;
   stop(): Promise<void>;

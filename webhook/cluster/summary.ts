@@ -105,7 +105,10 @@ export function relaySummary(relay: Relay, reports: readonly NodeReport[], now: 
   };
 }
 
-/** What the elected controller writes for one relay: nothing, the summary, and/or the removal of the deprecated status.nodes. */
+/**
+ * What the elected controller writes for one relay: nothing, the summary, and/or the removal of the deprecated
+ * status.nodes.
+ */
 export interface SummaryWrite {
   apply?: SummaryStatus;
   clearNodes: boolean;

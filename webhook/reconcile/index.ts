@@ -116,21 +116,37 @@ function startSources(o: ReconcileOptions, queue: KeyedQueue<ReconcileKey>, agen
   };
 }
 
-export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHandle> {
-  const log = o.log.child({ node: o.nodeName });
-  const metrics = new ReconcileMetrics(o.registry);
+/** The status writer's dependencies and the Node watch: the seams of `o`, else client-node's (loaded only then). */
+async function statusSeams(
+  o: ReconcileOptions, log: Logger, metrics: ReconcileMetrics, now: () => Date,
+): Promise<{ status: StatusDeps; nodeSource: NodeSource }> {
   const kube = o.api && o.nodeSource ? undefined : await import('./kube.js');
   const api = o.api ?? kube!.kubeReconcileApi(o.kc, o.nodeName);
   const nodeSource = o.nodeSource ?? kube!.kubeNodeSource(o.kc, o.nodeName, { log, onRestart: () => metrics.watchRestarts.inc({ resource: 'node' }) });
+  return { status: { api, nodeName: o.nodeName, now, metrics, log, lastStates: new Map<string, NodeRelayState>() }, nodeSource };
+}
+
+/** Temp files left by writes a crash interrupted are removed before the first reconcile. */
+async function removeStaleTempFiles(configDir: string, log: Logger): Promise<void> {
+  const stale = await removeStaleConfigTempFiles(configDir);
+  if (stale.length > 0) log.info({ configDir, files: stale }, 'removed temp files of interrupted writes');
+}
+
+/** The Node's labels or uid differ from the last ones seen (none seen yet counts as a change). */
+function nodeChanged(labels: Record<string, string> | undefined, uid: string | undefined, l: Record<string, string>, u: string | undefined): boolean {
+  return labels === undefined || u !== uid || JSON.stringify(Object.entries(l).sort()) !== JSON.stringify(Object.entries(labels).sort());
+}
+
+export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHandle> {
+  const log = o.log.child({ node: o.nodeName });
+  const metrics = new ReconcileMetrics(o.registry);
   const now = o.now ?? (() => new Date());
+  const { status, nodeSource } = await statusSeams(o, log, metrics, now);
   const agent = new AgentStatusFile(agentStatusPath(o.socketDir));
   let labels: Record<string, string> | undefined;
   let nodeUid: string | undefined;
-  const status: StatusDeps = { api, nodeName: o.nodeName, now, metrics, log, lastStates: new Map<string, NodeRelayState>() };
   const files = { configDir: o.configDir, log, metrics, blockedLogged: new Set<string>() };
-
-  const stale = await removeStaleConfigTempFiles(o.configDir);
-  if (stale.length > 0) log.info({ configDir: o.configDir, files: stale }, 'removed temp files of interrupted writes');
+  await removeStaleTempFiles(o.configDir, log);
 
   const queue = reconcileQueue({
     metrics, log, ...(o.schedule ? { schedule: o.schedule } : {}),
@@ -150,7 +166,7 @@ export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHand
   // At each resync the RelayNode is read again (one GET): one deleted by hand is written back.
   const stopSources = startSources(o, queue, agent, all, allStatus, () => { delete status.written; });
   await nodeSource.start((l, uid) => {
-    const changed = labels === undefined || uid !== nodeUid || JSON.stringify(Object.entries(l).sort()) !== JSON.stringify(Object.entries(labels).sort());
+    const changed = nodeChanged(labels, nodeUid, l, uid);
     labels = l;
     nodeUid = uid;
     if (changed) {

@@ -57,7 +57,7 @@ function leaseWriter(api: CoordinationV1Api, o: { namespace: string; name: strin
  * Calls `renew` now and then every renewMs; after a failure (logged with a hint for 403/404) sooner,
  * with the shared backoff from 0.5 s, never later than renewMs. stop() waits for a renewal in flight.
  */
-export function renewLoop(renew: () => Promise<void>, o: { lease: string; namespace: string; renewMs: number; staleAfterSeconds: number; log: Logger }): { stop(): Promise<void> } {
+function renewLoop(renew: () => Promise<void>, o: { lease: string; namespace: string; renewMs: number; staleAfterSeconds: number; log: Logger }): { stop(): Promise<void> } {
   const { log, namespace } = o;
   let stopped = false;
   let failures = 0;
@@ -91,7 +91,10 @@ export function renewLoop(renew: () => Promise<void>, o: { lease: string; namesp
   };
 }
 
-/** Holds this node's controller Lease: written only (the elected controller watches them all: webhook/cluster/leases.ts). */
+/**
+ * Holds this node's controller Lease: written only (the elected controller watches them all:
+ * webhook/cluster/leases.ts).
+ */
 export async function startControllerLease(o: ControllerLeaseOptions): Promise<ControllerLease> {
   const api = o.kc.makeApiClient(CoordinationV1Api);
   const { namespace, nodeName, log } = o;

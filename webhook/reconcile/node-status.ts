@@ -43,7 +43,10 @@ export interface EntryInput {
   agent: AgentView;
   /** ISO time used for a new lastTransitionTime. */
   now: string;
-  /** This relay's entry as this node's RelayNode holds it now (keeps lastTransitionTime when the state is unchanged). */
+  /**
+   * This relay's entry as this node's RelayNode holds it now (keeps lastTransitionTime when the state is
+   * unchanged).
+   */
   previous?: RelayNodeEntry;
 }
 
@@ -76,13 +79,6 @@ export function nodeEntry(i: EntryInput): RelayNodeEntry {
   const fileError = Object.entries(st.files).find(([, f]) => f.relay === name);
   if (fileError) return entry(i, 'Invalid', { message: `${fileError[0]}: ${fileError[1].error}` });
   return entry(i, 'Starting', { message: `waiting for the agent to start ${configFileName(name)}` });
-}
-
-/** Entries equal for status purposes (what would be written). */
-export function sameEntry(a: RelayNodeEntry | undefined, b: RelayNodeEntry | undefined): boolean {
-  if (!a || !b) return a === b;
-  const keys: (keyof RelayNodeEntry)[] = ['name', 'uid', 'ready', 'state', 'message', 'restarts', 'observedGeneration', 'lastTransitionTime'];
-  return keys.every((k) => a[k] === b[k]);
 }
 
 export interface EventSpec {

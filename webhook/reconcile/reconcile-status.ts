@@ -9,8 +9,6 @@ import type { ReconcileMetrics } from './metrics.js';
 import { transitionEvent, type AgentView } from './node-status.js';
 import { entriesByRelay, relayNodeBody, relayNodeEntries } from './relay-node.js';
 
-export { rawSelects } from './relay-node.js';
-
 export interface StatusDeps {
   api: ReconcileApi;
   nodeName: string;

@@ -7,7 +7,7 @@ import { API_VERSION, RELAYNODE_KIND, matchesNodeSelector, type Relay, type Rela
 import { nodeEntry, type AgentView } from './node-status.js';
 
 /** A relay that cannot be resolved still has a raw nodeSelector: report Invalid only where it matches. */
-export function rawSelects(relay: Relay, labels: Record<string, string>): boolean {
+function rawSelects(relay: Relay, labels: Record<string, string>): boolean {
   const sel = (relay.spec as { nodeSelector?: unknown } | undefined)?.nodeSelector;
   if (sel === undefined || sel === null) return true;
   if (typeof sel !== 'object' || Array.isArray(sel)) return false;

@@ -36,31 +36,8 @@ export function createApp(deps: AppDeps): express.Express {
   // Only a JSON body is read; any other content type is answered 415 by the handler without reading it.
   const raw = express.raw({ type: (req) => isJsonContentType(req.headers['content-type']), limit });
 
-  const route = (webhook: WebhookName) => [
-    raw,
-    async (req: Request, res: Response) => {
-      const end = deps.metrics.latency.startTimer({ webhook });
-      const body = Buffer.isBuffer(req.body) ? req.body : undefined;
-      const ctx = { catalog: deps.catalog, namespaceLabels: deps.namespaceLabels, options: deps.injectOptions() };
-      let a = handleAdmission(webhook, body, req.headers['content-type'], ctx);
-      if (webhook === 'mutate-pods' && deps.relayLookup && a.denialReasons.includes('relay-not-found')) {
-        const found = await deps.relayLookup.missing(body, deps.catalog).catch((err: unknown) => {
-          deps.log.warn({ err }, 'live lookup of relays missing from the catalog failed');
-          return [];
-        });
-        if (found.length > 0) a = handleAdmission(webhook, body, req.headers['content-type'], { ...ctx, catalog: withRelays(deps.catalog, found) });
-      }
-      for (const relay of a.injected) deps.metrics.injections.inc({ relay });
-      for (const reason of a.denialReasons) deps.metrics.denials.inc({ reason });
-      deps.metrics.requests.inc({ webhook, outcome: a.outcome });
-      if (a.httpStatus === 200) end();
-      if (deps.log.isLevelEnabled(a.logLevel)) deps.log[a.logLevel](a.logFields, a.logMessage);
-      res.status(a.httpStatus).type('application/json').send(JSON.stringify(a.review));
-    },
-  ];
-
-  app.post(MUTATE_PODS_PATH, ...route('mutate-pods'));
-  app.post(VALIDATE_RELAYS_PATH, ...route('validate-relays'));
+  app.post(MUTATE_PODS_PATH, raw, admission(deps, 'mutate-pods'));
+  app.post(VALIDATE_RELAYS_PATH, raw, admission(deps, 'validate-relays'));
   for (const p of [MUTATE_PODS_PATH, VALIDATE_RELAYS_PATH]) {
     app.all(p, (_req, res) => { res.status(405).set('allow', 'POST').json(errorReview(405, 'use POST with an AdmissionReview')); });
   }
@@ -76,8 +53,40 @@ export function createApp(deps: AppDeps): express.Express {
   });
   // /metrics is not served here: it has a port and an authorization of its own (metrics-server.ts).
 
-  // Body-parser errors (oversized, aborted) and anything unexpected: still an AdmissionReview.
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+  app.use(errorAnswer(deps, limit));
+  app.use((_req, res) => { res.status(404).type('text/plain').send('not found\n'); });
+  return app;
+}
+
+/**
+ * One webhook's route: the pure handler's answer (judged again after a live lookup when the pod asks
+ * for relays the catalog lacks) sent, its metrics and its one log line recorded.
+ */
+function admission(deps: AppDeps, webhook: WebhookName) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const end = deps.metrics.latency.startTimer({ webhook });
+    const body = Buffer.isBuffer(req.body) ? req.body : undefined;
+    const ctx = { catalog: deps.catalog, namespaceLabels: deps.namespaceLabels, options: deps.injectOptions() };
+    let a = handleAdmission(webhook, body, req.headers['content-type'], ctx);
+    if (webhook === 'mutate-pods' && deps.relayLookup && a.denialReasons.includes('relay-not-found')) {
+      const found = await deps.relayLookup.missing(body, deps.catalog).catch((err: unknown) => {
+        deps.log.warn({ err }, 'live lookup of relays missing from the catalog failed');
+        return [];
+      });
+      if (found.length > 0) a = handleAdmission(webhook, body, req.headers['content-type'], { ...ctx, catalog: withRelays(deps.catalog, found) });
+    }
+    for (const relay of a.injected) deps.metrics.injections.inc({ relay });
+    for (const reason of a.denialReasons) deps.metrics.denials.inc({ reason });
+    deps.metrics.requests.inc({ webhook, outcome: a.outcome });
+    if (a.httpStatus === 200) end();
+    if (deps.log.isLevelEnabled(a.logLevel)) deps.log[a.logLevel](a.logFields, a.logMessage);
+    res.status(a.httpStatus).type('application/json').send(JSON.stringify(a.review));
+  };
+}
+
+/** Body-parser errors (oversized, aborted) and anything unexpected: still an AdmissionReview. */
+function errorAnswer(deps: AppDeps, limit: number) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     const e = err as { status?: number; type?: string; message?: string };
     const code = e.type === 'entity.too.large' ? 413 : e.status && e.status >= 400 && e.status < 500 ? e.status : 500;
     const webhook = req.path === MUTATE_PODS_PATH ? 'mutate-pods' : req.path === VALIDATE_RELAYS_PATH ? 'validate-relays' : undefined;
@@ -85,7 +94,5 @@ export function createApp(deps: AppDeps): express.Express {
     const message = code === 413 ? `the body is larger than ${limit} bytes` : code === 500 ? 'internal error' : (e.message ?? 'bad request');
     if (code === 500) deps.log.error({ err }, 'request failed');
     if (!res.headersSent) res.status(code).json(errorReview(code, message));
-  });
-  app.use((_req, res) => { res.status(404).type('text/plain').send('not found\n'); });
-  return app;
+  };
 }

@@ -7,7 +7,7 @@
 import type { Relay } from '../../relay/index.js';
 import { isObject } from '../../lib/object.js';
 import type { CatalogEvent, RelayCatalog } from '../catalog/catalog.js';
-import { wantedRelays, type RawPod } from '../admission/index.js';
+import { wantedRelays } from '../admission/index.js';
 
 export const MAX_LOOKUPS = 20;
 export const NEGATIVE_TTL_MS = 2000;
@@ -45,7 +45,7 @@ function podRelayNames(body: Buffer | undefined): string[] {
   try {
     const review: unknown = JSON.parse(body?.toString('utf8') ?? '');
     const pod = isObject(review) && isObject(review.request) ? review.request.object : undefined;
-    return isObject(pod) ? [...new Set(wantedRelays(pod as RawPod))] : [];
+    return isObject(pod) ? [...new Set(wantedRelays(pod))] : [];
   } catch {
     return [];
   }

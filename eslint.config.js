@@ -27,7 +27,10 @@ function partsTable(markdown) {
   const end = lines.findIndex((l, i) => i > header && !l.startsWith('|'));
   const rows = header < 0 ? [] : lines.slice(header + 2, end < 0 ? undefined : end);
   return rows.map((row) => {
-    const cells = row.split('|').slice(1, -1).map((c) => c.trim());
+    const cells = row
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
     const ticks = (cell) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]);
     return { part: ticks(cells[0])[0], allowed: ticks(cells[2] ?? ''), everything: cells[2] === 'everything' };
   });
@@ -70,24 +73,39 @@ function allowedSpecifiers(dir, part, allowed) {
 function importRules() {
   const parts = partsTable(readFileSync(path.join(ROOT, 'docs/architecture.md'), 'utf8'));
   if (parts.length < 8 || parts.some((p) => !p.part)) {
-    throw new Error(`docs/architecture.md: the parts table (| folder | what it is | may import |) has ${parts.length} rows`);
+    throw new Error(
+      `docs/architecture.md: the parts table (| folder | what it is | may import |) has ${parts.length} rows`,
+    );
   }
-  const dirs = (d) => [d, ...readdirSync(path.join(ROOT, d), { withFileTypes: true })
-    .filter((e) => e.isDirectory()).flatMap((e) => dirs(`${d}/${e.name}`))];
+  const dirs = (d) => [
+    d,
+    ...readdirSync(path.join(ROOT, d), { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .flatMap((e) => dirs(`${d}/${e.name}`)),
+  ];
   const roots = [...new Set(parts.map((p) => home(p.part).split('/')[0]))];
   return roots.flatMap(dirs).flatMap((dir) => {
     const part = ownerOf(parts, `${dir}/x.ts`);
     if (!part || part.everything) return [];
-    const allowed = allowedSpecifiers(dir, part, part.allowed.map((a) => (a.endsWith('.ts') || a.endsWith('/') ? a : `${a}/`)));
+    const allowed = allowedSpecifiers(
+      dir,
+      part,
+      part.allowed.map((a) => (a.endsWith('.ts') || a.endsWith('/') ? a : `${a}/`)),
+    );
     const message = `docs/architecture.md: \`${part.part}\` may import ${part.allowed.join(', ') || 'nothing of the project'} (values; import type is free)`;
-    return [{
-      files: [`${dir}/*.ts`],
-      rules: {
-        '@typescript-eslint/no-restricted-imports': ['error', {
-          patterns: [{ regex: `^(?!${allowed})\\.`, allowTypeImports: true, message }],
-        }],
+    return [
+      {
+        files: [`${dir}/*.ts`],
+        rules: {
+          '@typescript-eslint/no-restricted-imports': [
+            'error',
+            {
+              patterns: [{ regex: `^(?!${allowed})\\.`, allowTypeImports: true, message }],
+            },
+          ],
+        },
       },
-    }];
+    ];
   });
 }
 
@@ -102,14 +120,22 @@ export default defineConfig(
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     rules: {
       // `_`-prefixed names say "unused on purpose" (a callback's position, a destructured rest).
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
       // An async function that implements a Promise-returning interface (a fake, a no-op seam, a command's
       // run()) need not await anything.
       '@typescript-eslint/require-await': 'off',
       // node:test's test()/describe() return promises the runner itself awaits.
-      '@typescript-eslint/no-floating-promises': ['error', {
-        allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] }],
-      }],
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] },
+          ],
+        },
+      ],
     },
   },
   {
@@ -142,9 +168,16 @@ export default defineConfig(
     // then (a message or a test name stays one literal, so it can be searched for).
     plugins: { '@stylistic': stylistic },
     rules: {
-      '@stylistic/max-len': ['error', {
-        code: 120, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true, ignoreUrls: true,
-      }],
+      '@stylistic/max-len': [
+        'error',
+        {
+          code: 120,
+          ignoreStrings: true,
+          ignoreTemplateLiterals: true,
+          ignoreRegExpLiterals: true,
+          ignoreUrls: true,
+        },
+      ],
     },
   },
 );

@@ -7,7 +7,9 @@ import { describeMachine, RESULTS_DIR } from './lib/results.js';
 
 const names = process.argv.slice(2).length ? process.argv.slice(2) : ['webhook', 'datapath', 'scale', 'scrape'];
 const m = await describeMachine();
-process.stdout.write(`Machine: ${m.nproc} × ${m.cpu}, ${m.memoryGiB} GiB, kernel ${m.kernel}, node ${m.node}, socat ${m.socat}\n\n`);
+process.stdout.write(
+  `Machine: ${m.nproc} × ${m.cpu}, ${m.memoryGiB} GiB, kernel ${m.kernel}, node ${m.node}, socat ${m.socat}\n\n`,
+);
 for (const n of names) {
   let figures: Figure[];
   try {

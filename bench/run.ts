@@ -23,7 +23,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const log = (s: string) => process.stderr.write(`${s}\n`);
   const machine = await describeMachine();
-  log(`[bench] ${machine.nproc} × ${machine.cpu}, kernel ${machine.kernel}, node ${machine.node}, socat ${machine.socat}, load ${machine.loadavg.join(' ')}`);
+  log(
+    `[bench] ${machine.nproc} × ${machine.cpu}, kernel ${machine.kernel}, node ${machine.node}, socat ${machine.socat}, load ${machine.loadavg.join(' ')}`,
+  );
   let broken = 0;
   for (const n of names) {
     const load = BENCHMARKS[n];
@@ -53,7 +55,10 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -46,7 +46,9 @@ export interface LeafOptions extends CertOptions {
 export async function makeLeaf(ca: KeyPair, opts: LeafOptions): Promise<KeyPair> {
   const attrs = [{ name: 'commonName', value: opts.commonName }];
   if (opts.organization) attrs.push({ name: 'organizationName', value: opts.organization });
-  const altNames: SubjectAltNameEntry[] = (opts.hosts ?? []).map((h) => (net.isIP(h) ? { type: 7, ip: h } : { type: 2, value: h }));
+  const altNames: SubjectAltNameEntry[] = (opts.hosts ?? []).map((h) =>
+    net.isIP(h) ? { type: 7, ip: h } : { type: 2, value: h },
+  );
   const pems = await generate(attrs, {
     keyType: opts.keyType ?? 'ec',
     algorithm: 'sha256',
@@ -64,7 +66,12 @@ export async function makeLeaf(ca: KeyPair, opts: LeafOptions): Promise<KeyPair>
 
 /** The DNS names under which the API server reaches a Service. */
 function serviceHosts(service: string, namespace: string): string[] {
-  return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`];
+  return [
+    service,
+    `${service}.${namespace}`,
+    `${service}.${namespace}.svc`,
+    `${service}.${namespace}.svc.cluster.local`,
+  ];
 }
 
 export interface WebhookCerts {
@@ -75,17 +82,24 @@ export interface WebhookCerts {
 }
 
 /** CA + serving certificate for the webhook Service (and, by default, 127.0.0.1/localhost for tests). */
-export async function makeWebhookCerts(opts: {
-  service?: string;
-  namespace?: string;
-  extraHosts?: string[];
-  days?: number;
-  ca?: KeyPair;
-} = {}): Promise<WebhookCerts> {
+export async function makeWebhookCerts(
+  opts: {
+    service?: string;
+    namespace?: string;
+    extraHosts?: string[];
+    days?: number;
+    ca?: KeyPair;
+  } = {},
+): Promise<WebhookCerts> {
   const service = opts.service ?? 'socat-relay-webhook';
   const namespace = opts.namespace ?? 'socat-relay-system';
   const ca = opts.ca ?? (await makeCA());
   const hosts = [...serviceHosts(service, namespace), ...(opts.extraHosts ?? ['localhost', '127.0.0.1', '::1'])];
-  const serving = await makeLeaf(ca, { commonName: `${service}.${namespace}.svc`, hosts, usage: 'server', days: opts.days ?? 365 });
+  const serving = await makeLeaf(ca, {
+    commonName: `${service}.${namespace}.svc`,
+    hosts,
+    usage: 'server',
+    days: opts.days ?? 365,
+  });
   return { ca, serving, caBundle: Buffer.from(ca.cert).toString('base64') };
 }

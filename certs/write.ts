@@ -10,7 +10,11 @@ const KEY_FILE = 'tls.key';
 const CA_FILE = 'ca.crt';
 const CA_KEY_FILE = 'ca.key';
 
-export async function writeCerts(dir: string, c: WebhookCerts, opts: { withCaKey?: boolean } = {}): Promise<Record<string, string>> {
+export async function writeCerts(
+  dir: string,
+  c: WebhookCerts,
+  opts: { withCaKey?: boolean } = {},
+): Promise<Record<string, string>> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const files: Record<string, string> = {
     cert: path.join(dir, CERT_FILE),

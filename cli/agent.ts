@@ -45,7 +45,8 @@ function parse(args: string[], env: NodeJS.ProcessEnv): AgentArgs | 'help' {
   const int = (v: string | undefined, name: string, def: number, min: number, max: number): number => {
     if (v === undefined) return def;
     const n = Number(v);
-    if (!/^\d+$/.test(v) || n < min || n > max) throw new UsageError(`--${name} ${JSON.stringify(v)}: expected an integer from ${min} to ${max}`);
+    if (!/^\d+$/.test(v) || n < min || n > max)
+      throw new UsageError(`--${name} ${JSON.stringify(v)}: expected an integer from ${min} to ${max}`);
     return n;
   };
   const addr = listenSetting(values.listen, 'listen', '127.0.0.1:9465');
@@ -78,10 +79,13 @@ function exitOnSignal(log: Logger, stop: () => Promise<void>): Promise<number> {
   return new Promise<number>((resolve) => {
     const onSignal = (sig: NodeJS.Signals): void => {
       log.info({ signal: sig }, 'stopping');
-      stop().then(() => resolve(0), (e: unknown) => {
-        log.error({ err: (e as Error).message }, 'stopping failed');
-        resolve(1);
-      });
+      stop().then(
+        () => resolve(0),
+        (e: unknown) => {
+          log.error({ err: (e as Error).message }, 'stopping failed');
+          resolve(1);
+        },
+      );
     };
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
@@ -95,9 +99,21 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   if (typeof socatPath === 'number') return socatPath;
   const log = createLogger({ name: 'socat-relay-agent', ...(a.logLevel ? { level: a.logLevel } : {}) });
   const spawn = parentDeathSpawn(findOnPath(io.env.PATH, 'setpriv'));
-  const agent = new Agent({ configDir: a.configDir, socketDir: a.socketDir, socketGid: a.socketGid, socatPath, log, resyncMs: a.resyncSeconds * 1000, spawn });
+  const agent = new Agent({
+    configDir: a.configDir,
+    socketDir: a.socketDir,
+    socketGid: a.socketGid,
+    socatPath,
+    log,
+    resyncMs: a.resyncSeconds * 1000,
+    spawn,
+  });
   const http = a.listen
-    ? new AgentHttpServer({ ...a.listen, registry: agent.registry, unhealthy: () => (agent.isStarted() ? null : 'agent not started') })
+    ? new AgentHttpServer({
+        ...a.listen,
+        registry: agent.registry,
+        unhealthy: () => (agent.isStarted() ? null : 'agent not started'),
+      })
     : undefined;
 
   // The agent's own timers and watch do not hold the process (so tests can embed it): this does, until

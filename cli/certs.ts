@@ -37,12 +37,26 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     io.stderr.write(`certs: ${(e as Error).message}\n${USAGE}`);
     return 2;
   }
-  if (v.help) { io.stdout.write(USAGE); return 0; }
+  if (v.help) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
   const days = Number(v.days);
-  if (!v.out) { io.stderr.write(`certs: --out DIR is required\n${USAGE}`); return 2; }
-  if (!Number.isInteger(days) || days < 1 || days > 3650) { io.stderr.write(`certs: --days must be an integer from 1 to 3650, got ${v.days}\n`); return 2; }
+  if (!v.out) {
+    io.stderr.write(`certs: --out DIR is required\n${USAGE}`);
+    return 2;
+  }
+  if (!Number.isInteger(days) || days < 1 || days > 3650) {
+    io.stderr.write(`certs: --days must be an integer from 1 to 3650, got ${v.days}\n`);
+    return 2;
+  }
   const local = v['no-local'] ? [] : ['localhost', '127.0.0.1', '::1'];
-  const certs = await makeWebhookCerts({ service: v.service, namespace: v.namespace, extraHosts: [...local, ...(v.host ?? [])], days });
+  const certs = await makeWebhookCerts({
+    service: v.service,
+    namespace: v.namespace,
+    extraHosts: [...local, ...(v.host ?? [])],
+    days,
+  });
   const files = await writeCerts(v.out, certs, { withCaKey: v['ca-key'] });
   io.stderr.write(`certs: wrote ${Object.values(files).join(', ')}\n`);
   io.stdout.write(`${certs.caBundle}\n`);

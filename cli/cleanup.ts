@@ -21,7 +21,11 @@ Removes ${path.dirname(DEFAULT_CONFIG_DIR)}, ${DEFAULT_SOCKET_DIR} and <kubelet-
 
 /** The host folders socat-relay creates: the config folder's parent, the socket root, the CSI plugin's folder. */
 export function hostFolders(kubeletDir = DEFAULT_KUBELET_DIR): string[] {
-  return [path.dirname(DEFAULT_CONFIG_DIR), DEFAULT_SOCKET_DIR, path.dirname(pluginPaths(kubeletDir, CSI_DRIVER).csiSocket)];
+  return [
+    path.dirname(DEFAULT_CONFIG_DIR),
+    DEFAULT_SOCKET_DIR,
+    path.dirname(pluginPaths(kubeletDir, CSI_DRIVER).csiSocket),
+  ];
 }
 
 /** Removes hostFolders() under `root`; returns what existed and is now gone. */
@@ -29,7 +33,13 @@ export async function cleanupHost(root: string, kubeletDir = DEFAULT_KUBELET_DIR
   const removed: string[] = [];
   for (const folder of hostFolders(kubeletDir)) {
     const p = path.join(root, folder);
-    const there = await stat(p).then(() => true, (e: NodeJS.ErrnoException) => { if (e.code === 'ENOENT') return false; throw e; });
+    const there = await stat(p).then(
+      () => true,
+      (e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return false;
+        throw e;
+      },
+    );
     if (!there) continue;
     await rm(p, { recursive: true, force: true });
     removed.push(folder);
@@ -39,7 +49,11 @@ export async function cleanupHost(root: string, kubeletDir = DEFAULT_KUBELET_DIR
 
 function untilSignal(): Promise<void> {
   return new Promise((resolve) => {
-    const done = () => { process.off('SIGTERM', done); process.off('SIGINT', done); resolve(); };
+    const done = () => {
+      process.off('SIGTERM', done);
+      process.off('SIGINT', done);
+      resolve();
+    };
     process.once('SIGTERM', done);
     process.once('SIGINT', done);
   });
@@ -50,8 +64,19 @@ export async function run(args: string[], io: CommandIO, wait: () => Promise<voi
   let kubeletDir: string;
   let stay: boolean;
   try {
-    const { values } = parseArgs({ args, options: { 'host-root': { type: 'string', default: '/' }, 'kubelet-dir': { type: 'string', default: DEFAULT_KUBELET_DIR }, wait: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } });
-    if (values.help) { io.stdout.write(USAGE); return 0; }
+    const { values } = parseArgs({
+      args,
+      options: {
+        'host-root': { type: 'string', default: '/' },
+        'kubelet-dir': { type: 'string', default: DEFAULT_KUBELET_DIR },
+        wait: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      io.stdout.write(USAGE);
+      return 0;
+    }
     root = values['host-root']!;
     kubeletDir = values['kubelet-dir']!;
     stay = values.wait!;

@@ -47,7 +47,9 @@ export async function loadReconcile(): Promise<StartReconcile> {
   try {
     return (await import('../webhook/reconcile/index.js')).startReconcile;
   } catch (e) {
-    throw new StartupError(`the node reconcile module (webhook/reconcile) cannot be loaded: ${(e as Error).message}; run with SOCAT_RELAY_RECONCILE=false for the webhook only`);
+    throw new StartupError(
+      `the node reconcile module (webhook/reconcile) cannot be loaded: ${(e as Error).message}; run with SOCAT_RELAY_RECONCILE=false for the webhook only`,
+    );
   }
 }
 
@@ -74,11 +76,16 @@ async function loadRelaysFile(file: string): Promise<Relay[]> {
 
 /** Local mode: static catalog, optional self-signed certificate, no cluster. */
 /** Local mode's serving certificate: the configured files, or a self-signed one written to selfSignedDir. */
-async function localCertificate(c: ControllerConfig, say: (s: string) => void): Promise<{ certFile: string; keyFile: string }> {
+async function localCertificate(
+  c: ControllerConfig,
+  say: (s: string) => void,
+): Promise<{ certFile: string; keyFile: string }> {
   if (!c.selfSignedDir) return { certFile: c.tlsCert, keyFile: c.tlsKey };
   const certs = await makeWebhookCerts({ extraHosts: ['localhost', '127.0.0.1', '::1'] });
   const files = await writeCerts(c.selfSignedDir, certs);
-  say(`socat-relay controller (local mode): self-signed certificate in ${c.selfSignedDir}; caBundle (CA certificate): ${path.resolve(files.ca!)}\n`);
+  say(
+    `socat-relay controller (local mode): self-signed certificate in ${c.selfSignedDir}; caBundle (CA certificate): ${path.resolve(files.ca!)}\n`,
+  );
   return { certFile: files.cert!, keyFile: files.key! };
 }
 
@@ -86,18 +93,36 @@ async function startLocal(c: ControllerConfig, log: Logger, say: (s: string) => 
   const catalog = new StaticCatalog(await loadRelaysFile(c.relaysFile));
   const { certFile, keyFile } = await localCertificate(c, say);
   const mode: SidecarMode = c.sidecarMode === 'auto' ? 'native' : c.sidecarMode;
-  const injectOptions = defaultInjectOptions({ sidecarImage: c.sidecarImage, mode, nodeSocketDir: c.socketDir, volumeSource: c.volumeSource });
+  const injectOptions = defaultInjectOptions({
+    sidecarImage: c.sidecarImage,
+    mode,
+    nodeSocketDir: c.socketDir,
+    volumeSource: c.volumeSource,
+  });
   const metrics = createMetrics({ defaultMetrics: true });
   const drain = new Drain();
   const server = new WebhookServer({
-    port: c.port, host: c.host || '127.0.0.1', certFile, keyFile, metrics, log,
+    port: c.port,
+    host: c.host || '127.0.0.1',
+    certFile,
+    keyFile,
+    metrics,
+    log,
     ready: drain.readiness(),
     catalog,
     namespaceLabels: (ns) => ({ 'kubernetes.io/metadata.name': ns }),
     injectOptions: () => injectOptions,
   });
   // The metrics port first: /readyz (the webhook's port) answers 200 only once both listen.
-  const metricsServer = new MetricsServer({ port: c.metricsPort, host: '127.0.0.1', certFile, keyFile, registry: metrics.registry, auth: 'none', log });
+  const metricsServer = new MetricsServer({
+    port: c.metricsPort,
+    host: '127.0.0.1',
+    certFile,
+    keyFile,
+    registry: metrics.registry,
+    auth: 'none',
+    log,
+  });
   const metricsAddress: AddressInfo = await metricsServer.start();
   let address: AddressInfo;
   try {
@@ -106,9 +131,22 @@ async function startLocal(c: ControllerConfig, log: Logger, say: (s: string) => 
     await metricsServer.stop();
     throw e;
   }
-  log.info({ relays: catalog.list().map((r) => r.metadata.name), sidecarMode: mode }, 'local mode: serving relays from file, no reconcile');
-  say(`socat-relay controller (local mode): https://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port} — POST AdmissionReviews to /mutate-pods and /validate-relays; /healthz /readyz; metrics: https://127.0.0.1:${metricsAddress.port}/metrics\n`);
-  return { address, metricsAddress, drain, stop: async () => { await metricsServer.stop(); await server.stop(); } };
+  log.info(
+    { relays: catalog.list().map((r) => r.metadata.name), sidecarMode: mode },
+    'local mode: serving relays from file, no reconcile',
+  );
+  say(
+    `socat-relay controller (local mode): https://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port} — POST AdmissionReviews to /mutate-pods and /validate-relays; /healthz /readyz; metrics: https://127.0.0.1:${metricsAddress.port}/metrics\n`,
+  );
+  return {
+    address,
+    metricsAddress,
+    drain,
+    stop: async () => {
+      await metricsServer.stop();
+      await server.stop();
+    },
+  };
 }
 
 /** Cluster mode: informers, sidecar mode detection, server, reconcile. */
@@ -118,9 +156,14 @@ function loadKubeConfig(c: ControllerConfig): KubeConfig {
     if (c.kubeconfig) kc.loadFromFile(c.kubeconfig);
     else kc.loadFromCluster();
   } catch (e) {
-    throw new StartupError(`cannot load the Kubernetes client configuration (${c.kubeconfig || 'in-cluster'}): ${(e as Error).message}`);
+    throw new StartupError(
+      `cannot load the Kubernetes client configuration (${c.kubeconfig || 'in-cluster'}): ${(e as Error).message}`,
+    );
   }
-  if (!kc.getCurrentCluster()) throw new StartupError(`no current cluster in ${c.kubeconfig || 'the in-cluster configuration'} (is this running in a pod? else set KUBECONFIG)`);
+  if (!kc.getCurrentCluster())
+    throw new StartupError(
+      `no current cluster in ${c.kubeconfig || 'the in-cluster configuration'} (is this running in a pod? else set KUBECONFIG)`,
+    );
   return kc;
 }
 
@@ -146,18 +189,36 @@ async function sidecarMode(c: ControllerConfig, kc: KubeConfig, log: Logger): Pr
  */
 async function startNodeSide(
   c: ControllerConfig,
-  d: { kc: KubeConfig; relays: InformerRelayCatalog; namespaces: NamespaceLabels; metrics: ControllerMetrics; log: Logger },
+  d: {
+    kc: KubeConfig;
+    relays: InformerRelayCatalog;
+    namespaces: NamespaceLabels;
+    metrics: ControllerMetrics;
+    log: Logger;
+  },
   stops: (() => Promise<void>)[],
 ): Promise<void> {
   const { kc, relays, namespaces, metrics, log } = d;
   const lease = await startControllerLease({
-    kc, namespace: c.namespace, nodeName: c.nodeName, log: log.child({ component: 'lease' }),
-    durationSeconds: c.leaseDurationSeconds, renewSeconds: c.leaseRenewSeconds, graceSeconds: c.leaseGraceSeconds,
+    kc,
+    namespace: c.namespace,
+    nodeName: c.nodeName,
+    log: log.child({ component: 'lease' }),
+    durationSeconds: c.leaseDurationSeconds,
+    renewSeconds: c.leaseRenewSeconds,
+    graceSeconds: c.leaseGraceSeconds,
   });
   stops.push(() => lease.stop());
   const startReconcile = await loadReconcile();
   const reconcile = await startReconcile({
-    kc, catalog: relays, namespaces, nodeName: c.nodeName, configDir: c.configDir, socketDir: c.socketDir, registry: metrics.registry, log: log.child({ component: 'reconcile' }),
+    kc,
+    catalog: relays,
+    namespaces,
+    nodeName: c.nodeName,
+    configDir: c.configDir,
+    socketDir: c.socketDir,
+    registry: metrics.registry,
+    log: log.child({ component: 'reconcile' }),
   });
   stops.push(() => reconcile.stop());
   log.info({ node: c.nodeName, configDir: c.configDir }, 'node reconcile started');
@@ -170,7 +231,13 @@ async function startNodeSide(
  */
 async function startElected(
   c: ControllerConfig,
-  d: { kc: KubeConfig; relays: InformerRelayCatalog; log: Logger; onRestart: (resource: string) => void; registry: ControllerMetrics['registry'] },
+  d: {
+    kc: KubeConfig;
+    relays: InformerRelayCatalog;
+    log: Logger;
+    onRestart: (resource: string) => void;
+    registry: ControllerMetrics['registry'];
+  },
   stops: (() => Promise<void>)[],
 ): Promise<void> {
   const { startElection } = await import('../webhook/cluster/election.js');
@@ -180,14 +247,24 @@ async function startElected(
   const log = d.log.child({ component: 'cluster' });
   const identity = c.nodeName ? `${c.nodeName}/${os.hostname()}` : os.hostname();
   const election = startElection({
-    kc: d.kc, namespace: c.namespace, identity, log, leaseSeconds: c.leaderLeaseSeconds,
+    kc: d.kc,
+    namespace: c.namespace,
+    identity,
+    log,
+    leaseSeconds: c.leaderLeaseSeconds,
     onLeading: (leading) => metrics.elected.set(leading ? 1 : 0),
-    lead: () => startClusterStatus({
-      onWrite: (result) => metrics.summaryWrites.inc({ result }),
-      kc: d.kc, catalog: d.relays, namespace: c.namespace, log, onRestart: d.onRestart,
-      sweepMs: Math.min(60, c.leaseRenewSeconds) * 1000,
-      leaseDurationSeconds: c.leaseDurationSeconds, leaseGraceSeconds: c.leaseGraceSeconds,
-    }),
+    lead: () =>
+      startClusterStatus({
+        onWrite: (result) => metrics.summaryWrites.inc({ result }),
+        kc: d.kc,
+        catalog: d.relays,
+        namespace: c.namespace,
+        log,
+        onRestart: d.onRestart,
+        sweepMs: Math.min(60, c.leaseRenewSeconds) * 1000,
+        leaseDurationSeconds: c.leaseDurationSeconds,
+        leaseGraceSeconds: c.leaseGraceSeconds,
+      }),
   });
   stops.push(() => election.stop());
 }
@@ -216,14 +293,30 @@ function stopInReverse(stops: (() => Promise<void>)[], log: Logger): () => Promi
 /** A serving controller's webhook port: the sidecar mode from the cluster, then the admission server. */
 async function startWebhook(
   c: ControllerConfig,
-  d: { kc: KubeConfig; relays: InformerRelayCatalog; namespaces: NamespaceLabels; metrics: ControllerMetrics; log: Logger; ready: () => { ok: boolean; reason?: string } },
+  d: {
+    kc: KubeConfig;
+    relays: InformerRelayCatalog;
+    namespaces: NamespaceLabels;
+    metrics: ControllerMetrics;
+    log: Logger;
+    ready: () => { ok: boolean; reason?: string };
+  },
   stops: (() => Promise<void>)[],
 ): Promise<AddressInfo> {
   const { kc, relays, namespaces, metrics, log } = d;
   const mode = await sidecarMode(c, kc, log);
-  const injectOptions = defaultInjectOptions({ sidecarImage: c.sidecarImage, mode, nodeSocketDir: c.socketDir, volumeSource: c.volumeSource });
+  const injectOptions = defaultInjectOptions({
+    sidecarImage: c.sidecarImage,
+    mode,
+    nodeSocketDir: c.socketDir,
+    volumeSource: c.volumeSource,
+  });
   const server = new WebhookServer({
-    port: c.port, certFile: c.tlsCert, keyFile: c.tlsKey, metrics, log,
+    port: c.port,
+    certFile: c.tlsCert,
+    keyFile: c.tlsKey,
+    metrics,
+    log,
     ...(c.host ? { host: c.host } : {}),
     catalog: relays,
     namespaceLabels: (ns) => namespaces.labels(ns),
@@ -249,20 +342,32 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
   const stopAll = stopInReverse(stops, log);
   try {
     await Promise.all([relays.start(), namespaces.start()]);
-    stops.push(() => relays.stop(), () => namespaces.stop());
-    const readiness = drain.readiness(() => (namespaces.synced() ? { ok: true } : { ok: false, reason: 'namespace cache not synced' }));
+    stops.push(
+      () => relays.stop(),
+      () => namespaces.stop(),
+    );
+    const readiness = drain.readiness(() =>
+      namespaces.synced() ? { ok: true } : { ok: false, reason: 'namespace cache not synced' },
+    );
     // The metrics port first: /readyz (the webhook's port) answers 200 only once both listen. A
     // reconcile-only controller holds no serving key: its metrics port has a certificate of its own.
     const tls = c.serveAdmission ? { certFile: c.tlsCert, keyFile: c.tlsKey } : await reconcileOnlyCerts(log);
     const metricsServer = new MetricsServer({
-      port: c.metricsPort, ...tls, registry: metrics.registry, log,
+      port: c.metricsPort,
+      ...tls,
+      registry: metrics.registry,
+      log,
       ...(c.host ? { host: c.host } : {}),
       auth: new MetricsAuthorizer(kubeReviewer(kc)),
-      ...(c.serveAdmission ? {} : { health: () => (relays.synced() ? readiness() : { ok: false, reason: 'relay cache not synced' }) }),
+      ...(c.serveAdmission
+        ? {}
+        : { health: () => (relays.synced() ? readiness() : { ok: false, reason: 'relay cache not synced' }) }),
     });
     const metricsAddress = await metricsServer.start();
     stops.push(() => metricsServer.stop());
-    const address = c.serveAdmission ? await startWebhook(c, { kc, relays, namespaces, metrics, log, ready: readiness }, stops) : undefined;
+    const address = c.serveAdmission
+      ? await startWebhook(c, { kc, relays, namespaces, metrics, log, ready: readiness }, stops)
+      : undefined;
     if (c.reconcile) await startNodeSide(c, { kc, relays, namespaces, metrics, log }, stops);
     else log.info('node reconcile off (SOCAT_RELAY_RECONCILE=false)');
     if (c.serveAdmission) await startElected(c, { kc, relays, log, onRestart, registry: metrics.registry }, stops);
@@ -274,7 +379,11 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
   }
 }
 
-export async function startController(c: ControllerConfig, log: Logger, say: (s: string) => void = () => {}): Promise<RunningController> {
+export async function startController(
+  c: ControllerConfig,
+  log: Logger,
+  say: (s: string) => void = () => {},
+): Promise<RunningController> {
   return c.relaysFile ? startLocal(c, log, say) : startCluster(c, log);
 }
 
@@ -298,8 +407,14 @@ export async function run(args: string[], io: CommandIO, until: () => Promise<st
   try {
     config = loadConfig(args, io.env);
   } catch (e) {
-    if (e instanceof HelpRequested) { io.stdout.write(configUsage()); return 0; }
-    if (e instanceof ConfigError) { io.stderr.write(`controller: ${e.message}\n`); return 2; }
+    if (e instanceof HelpRequested) {
+      io.stdout.write(configUsage());
+      return 0;
+    }
+    if (e instanceof ConfigError) {
+      io.stderr.write(`controller: ${e.message}\n`);
+      return 2;
+    }
     throw e;
   }
   const log = createLogger({ level: config.logLevel, name: 'socat-relay-controller' });
@@ -307,14 +422,23 @@ export async function run(args: string[], io: CommandIO, until: () => Promise<st
   try {
     running = await startController(config, log, (s) => io.stderr.write(s));
   } catch (e) {
-    const known = e instanceof StartupError || e instanceof CertificateError || e instanceof ParseError || (e as NodeJS.ErrnoException).code !== undefined;
+    const known =
+      e instanceof StartupError ||
+      e instanceof CertificateError ||
+      e instanceof ParseError ||
+      (e as NodeJS.ErrnoException).code !== undefined;
     if (!known) throw e;
     io.stderr.write(`controller: ${(e as Error).message}\n`);
     return 1;
   }
   const sig = await until();
   log.info({ signal: sig }, 'stopping');
-  await gracefulShutdown({ drain: running.drain, drainMs: config.shutdownDrainSeconds * 1000, stop: () => running.stop(), log });
+  await gracefulShutdown({
+    drain: running.drain,
+    drainMs: config.shutdownDrainSeconds * 1000,
+    stop: () => running.stop(),
+    log,
+  });
   log.info('stopped');
   return 0;
 }

@@ -74,9 +74,13 @@ export function parseCsiArgs(args: string[], env: NodeJS.ProcessEnv, host: () =>
   });
   if (values.help) return 'help';
   const driverName = values['driver-name'] ?? DEFAULT_DRIVER_NAME;
-  if (!DRIVER_NAME.test(driverName)) throw new UsageError(`--driver-name ${JSON.stringify(driverName)}: must be a DNS name of at most 63 characters (lower case)`);
+  if (!DRIVER_NAME.test(driverName))
+    throw new UsageError(
+      `--driver-name ${JSON.stringify(driverName)}: must be a DNS name of at most 63 characters (lower case)`,
+    );
   const nodeId = values['node-id'] ?? (env.NODE_NAME || host());
-  if (!nodeId || nodeId.length > 253) throw new UsageError(`--node-id ${JSON.stringify(nodeId)}: must be 1 to 253 characters`);
+  if (!nodeId || nodeId.length > 253)
+    throw new UsageError(`--node-id ${JSON.stringify(nodeId)}: must be 1 to 253 characters`);
   const healthListen = listenSetting(values['health-listen'], 'health-listen', DEFAULT_HEALTH_LISTEN);
   const logLevel = values['log-level'] ?? env.LOG_LEVEL;
   return {
@@ -108,16 +112,27 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   if (typeof a === 'number') return a;
   const log = createLogger({ name: 'socat-relay-csi', ...(a.logLevel ? { level: a.logLevel } : {}) });
   const driver = new Driver({
-    driverName: a.driverName, nodeId: a.nodeId, version: packageVersion(),
-    configDir: a.configDir, socketDir: a.socketDir, kubeletDir: a.kubeletDir,
-    mounter: new SystemMounter(), log,
+    driverName: a.driverName,
+    nodeId: a.nodeId,
+    version: packageVersion(),
+    configDir: a.configDir,
+    socketDir: a.socketDir,
+    kubeletDir: a.kubeletDir,
+    mounter: new SystemMounter(),
+    log,
   });
   const paths = pluginPaths(a.kubeletDir, a.driverName);
   let fail: (code: number) => void = () => undefined;
-  const failed = new Promise<number>((resolve) => { fail = resolve; });
+  const failed = new Promise<number>((resolve) => {
+    fail = resolve;
+  });
   const metrics = new CsiMetrics();
   const server = new PluginServer({
-    driver, driverName: a.driverName, csiSocket: paths.csiSocket, log, metrics,
+    driver,
+    driverName: a.driverName,
+    csiSocket: paths.csiSocket,
+    log,
+    metrics,
     ...(a.register ? { registrationSocket: paths.registrationSocket } : {}),
     // The kubelet refused us: exit non-zero so the container is restarted and registers again.
     onRegistrationFailed: () => fail(1),
@@ -126,7 +141,9 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   // same (the kubelet's root folder is mounted at its own path), so a plugin the kubelet cannot reach
   // fails its probe too.
   const checker = new CsiHealth({ socket: server.endpoint, log });
-  const health = a.healthListen ? new AgentHttpServer({ ...a.healthListen, registry: metrics.registry, unhealthy: () => checker.check() }) : undefined;
+  const health = a.healthListen
+    ? new AgentHttpServer({ ...a.healthListen, registry: metrics.registry, unhealthy: () => checker.check() })
+    : undefined;
   const stopped = signalled(log);
   try {
     // The health address first: a second plugin on the same node fails here, before it could take over
@@ -141,7 +158,10 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     await health?.stop();
     return 1;
   }
-  log.info({ node: a.nodeId, driver: a.driverName, kubeletDir: a.kubeletDir, configDir: a.configDir, socketDir: a.socketDir }, 'csi plugin started');
+  log.info(
+    { node: a.nodeId, driver: a.driverName, kubeletDir: a.kubeletDir, configDir: a.configDir, socketDir: a.socketDir },
+    'csi plugin started',
+  );
   const code = await Promise.race([stopped, failed]);
   await health?.stop();
   await server.stop();

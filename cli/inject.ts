@@ -7,7 +7,12 @@ import { readInput } from '../lib/io.js';
 import { parseDocuments, ParseError, isLabelKey, type Relay } from '../relay/index.js';
 import { StaticCatalog } from '../webhook/catalog/catalog.js';
 import {
-  defaultInjectOptions, DEFAULT_SIDECAR_IMAGE, injectWorkload, VOLUME_SOURCES, type SidecarMode, type VolumeSource,
+  defaultInjectOptions,
+  DEFAULT_SIDECAR_IMAGE,
+  injectWorkload,
+  VOLUME_SOURCES,
+  type SidecarMode,
+  type VolumeSource,
 } from '../webhook/admission/index.js';
 import type { CommandIO } from './io.js';
 
@@ -29,7 +34,10 @@ class Usage extends Error {}
 
 function parseLabels(text: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const eq = part.indexOf('=');
     const [k, v] = eq < 0 ? [part, ''] : [part.slice(0, eq), part.slice(eq + 1)];
     if (!isLabelKey(k)) throw new Usage(`--namespace-labels: "${k}" is not a label key`);
@@ -70,19 +78,36 @@ function parseInjectArgs(args: string[]): InjectArgs | 'help' {
   if (!v.relays?.length) throw new Usage('--relays FILE is required');
   if (v.mode !== 'native' && v.mode !== 'regular') throw new Usage(`--mode must be native or regular, got "${v.mode}"`);
   if (!v['socket-dir'].startsWith('/')) throw new Usage('--socket-dir must be an absolute path');
-  if (!(VOLUME_SOURCES as readonly string[]).includes(v['volume-source'])) throw new Usage(`--volume-source must be ${VOLUME_SOURCES.join(' or ')}, got "${v['volume-source']}"`);
+  if (!(VOLUME_SOURCES as readonly string[]).includes(v['volume-source']))
+    throw new Usage(`--volume-source must be ${VOLUME_SOURCES.join(' or ')}, got "${v['volume-source']}"`);
   return {
-    files: v.file, relays: v.relays, namespace: v.namespace, labels: parseLabels(v['namespace-labels']), mode: v.mode,
-    image: v.image, socketDir: v['socket-dir'], volumeSource: v['volume-source'] as VolumeSource,
+    files: v.file,
+    relays: v.relays,
+    namespace: v.namespace,
+    labels: parseLabels(v['namespace-labels']),
+    mode: v.mode,
+    image: v.image,
+    socketDir: v['socket-dir'],
+    volumeSource: v['volume-source'] as VolumeSource,
   };
 }
 
 /** Runs admission on every document; the objects to print, or undefined when one was denied (reasons on stderr). */
-function injectAll(docs: { file: string; doc: unknown }[], relays: Relay[], a: InjectArgs, io: CommandIO): unknown[] | undefined {
+function injectAll(
+  docs: { file: string; doc: unknown }[],
+  relays: Relay[],
+  a: InjectArgs,
+  io: CommandIO,
+): unknown[] | undefined {
   const ctx = {
     catalog: new StaticCatalog(relays),
     namespaceLabels: (ns: string) => ({ ...a.labels, 'kubernetes.io/metadata.name': ns }),
-    options: defaultInjectOptions({ mode: a.mode, sidecarImage: a.image, nodeSocketDir: a.socketDir, volumeSource: a.volumeSource }),
+    options: defaultInjectOptions({
+      mode: a.mode,
+      sidecarImage: a.image,
+      nodeSocketDir: a.socketDir,
+      volumeSource: a.volumeSource,
+    }),
   };
   const out: unknown[] = [];
   let denied = false;
@@ -95,7 +120,8 @@ function injectAll(docs: { file: string; doc: unknown }[], relays: Relay[], a: I
       io.stderr.write(`${file}: ${r.label}: denied: ${resp.status?.message ?? 'no reason given'}\n`);
       continue;
     }
-    if (r.decision?.skip && r.decision.skip.code === 'no-label') io.stderr.write(`${file}: ${r.label}: not injected: ${r.decision.skip.reason}\n`);
+    if (r.decision?.skip && r.decision.skip.code === 'no-label')
+      io.stderr.write(`${file}: ${r.label}: not injected: ${r.decision.skip.reason}\n`);
     out.push(r.object);
   }
   return denied ? undefined : out;
@@ -105,7 +131,10 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   let a: InjectArgs;
   try {
     const parsed = parseInjectArgs(args);
-    if (parsed === 'help') { io.stdout.write(USAGE); return 0; }
+    if (parsed === 'help') {
+      io.stdout.write(USAGE);
+      return 0;
+    }
     a = parsed;
   } catch (e) {
     io.stderr.write(`inject: ${(e as Error).message}\n${USAGE}`);
@@ -120,13 +149,15 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   const docs: { file: string; doc: unknown }[] = [];
   try {
     for (const f of a.relays) relays.push(...(parseDocuments(await readInput(f, io.stdin), f) as Relay[]));
-    for (const f of a.files) for (const doc of parseDocuments(await readInput(f, io.stdin), f)) docs.push({ file: f, doc });
+    for (const f of a.files)
+      for (const doc of parseDocuments(await readInput(f, io.stdin), f)) docs.push({ file: f, doc });
   } catch (e) {
     io.stderr.write(`inject: ${e instanceof ParseError ? e.message : (e as Error).message}\n`);
     return 1;
   }
   const named = relays.filter((r) => typeof r?.metadata?.name === 'string');
-  if (named.length < relays.length) io.stderr.write(`inject: ${relays.length - named.length} relay document(s) without metadata.name ignored\n`);
+  if (named.length < relays.length)
+    io.stderr.write(`inject: ${relays.length - named.length} relay document(s) without metadata.name ignored\n`);
 
   const out = injectAll(docs, named, a, io);
   if (!out) return 1;

@@ -4,17 +4,41 @@
 import type { CommandIO } from './io.js';
 import { defaultIO } from './io.js';
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: (args: string[], io: CommandIO) => Promise<number> }> }> = {
+const COMMANDS: Record<
+  string,
+  { summary: string; load: () => Promise<{ run: (args: string[], io: CommandIO) => Promise<number> }> }
+> = {
   controller: { summary: 'webhook server + node reconcile', load: () => import('./controller.js') },
   agent: { summary: 'node agent: one socat per relay in the config folder', load: () => import('./agent.js') },
-  csi: { summary: 'CSI node plugin: mounts a relay folder into the pods allowed to consume it', load: () => import('./csi.js') },
+  csi: {
+    summary: 'CSI node plugin: mounts a relay folder into the pods allowed to consume it',
+    load: () => import('./csi.js'),
+  },
   inject: { summary: 'offline preview: inject -f POD.yaml --relays RELAYS.yaml', load: () => import('./inject.js') },
-  validate: { summary: 'validate -f RELAY.yaml: exit 1 with one line per problem', load: () => import('./validate.js') },
-  'static-pod': { summary: 'static-pod [--image IMG]: prints the node agent static-pod manifest', load: () => import('./static-pod.js') },
-  cleanup: { summary: 'cleanup [--host-root DIR]: removes socat-relay\'s folders from a node (uninstall)', load: () => import('./cleanup.js') },
-  sidecars: { summary: 'sidecars [-o json]: consumer pods whose sidecar differs from what the webhook injects now', load: () => import('./sidecars.js') },
-  version: { summary: 'version [-o json]: this build\'s version and the Node.js version (also --version)', load: () => import('./version.js') },
-  certs: { summary: 'certs --out DIR: CA + serving certificate, prints the caBundle', load: () => import('./certs.js') },
+  validate: {
+    summary: 'validate -f RELAY.yaml: exit 1 with one line per problem',
+    load: () => import('./validate.js'),
+  },
+  'static-pod': {
+    summary: 'static-pod [--image IMG]: prints the node agent static-pod manifest',
+    load: () => import('./static-pod.js'),
+  },
+  cleanup: {
+    summary: "cleanup [--host-root DIR]: removes socat-relay's folders from a node (uninstall)",
+    load: () => import('./cleanup.js'),
+  },
+  sidecars: {
+    summary: 'sidecars [-o json]: consumer pods whose sidecar differs from what the webhook injects now',
+    load: () => import('./sidecars.js'),
+  },
+  version: {
+    summary: "version [-o json]: this build's version and the Node.js version (also --version)",
+    load: () => import('./version.js'),
+  },
+  certs: {
+    summary: 'certs --out DIR: CA + serving certificate, prints the caBundle',
+    load: () => import('./certs.js'),
+  },
 };
 
 export function usage(): string {
@@ -38,10 +62,14 @@ export async function main(argv: string[], io: CommandIO = defaultIO()): Promise
   return mod.run(rest, io);
 }
 
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url === new URL(`file://${(await import('node:fs')).realpathSync(process.argv[1])}`).href;
+const invokedDirectly =
+  process.argv[1] !== undefined &&
+  import.meta.url === new URL(`file://${(await import('node:fs')).realpathSync(process.argv[1])}`).href;
 if (invokedDirectly) {
   main(process.argv.slice(2)).then(
-    (code) => { process.exitCode = code; },
+    (code) => {
+      process.exitCode = code;
+    },
     (err: unknown) => {
       process.stderr.write(`socat-relay: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = 1;

@@ -4,7 +4,13 @@
 import { isDeepStrictEqual } from 'node:util';
 import { NAME_PREFIX, sidecarName, volumeName, type ResolvedRelay } from '../relay/index.js';
 import {
-  containersOf, sidecarContainer, sidecarDiff, sidecarVolume, wantedRelays, type InjectOptions, type RawPod,
+  containersOf,
+  sidecarContainer,
+  sidecarDiff,
+  sidecarVolume,
+  wantedRelays,
+  type InjectOptions,
+  type RawPod,
 } from '../webhook/admission/index.js';
 import { serviceAccountTokenVolumes } from '../webhook/admission/api-server-additions.js';
 
@@ -36,7 +42,9 @@ export function podDrift(pod: RawPod, lookUp: RelayLookup, o: InjectOptions): Dr
   const namespace = String(pod.metadata?.namespace ?? '');
   const name = String(pod.metadata?.name ?? '');
   const located = containersOf(spec).filter((l) => l.list !== 'ephemeralContainers');
-  const injected = located.filter((l) => typeof l.c.name === 'string' && l.c.name.startsWith(NAME_PREFIX)).map((l) => String(l.c.name).slice(NAME_PREFIX.length));
+  const injected = located
+    .filter((l) => typeof l.c.name === 'string' && l.c.name.startsWith(NAME_PREFIX))
+    .map((l) => String(l.c.name).slice(NAME_PREFIX.length));
   const relays = [...new Set([...wantedRelays(pod), ...injected])];
   const tokenVolumes = serviceAccountTokenVolumes(spec.volumes);
   const sidecarList = o.mode === 'native' ? 'initContainers' : 'containers';
@@ -60,7 +68,8 @@ export function podDrift(pod: RawPod, lookUp: RelayLookup, o: InjectOptions): Dr
     if (at.list !== sidecarList) differs.push('placement');
     const volume = (spec.volumes ?? []).find((v) => v?.name === volumeName(relay));
     if (!isDeepStrictEqual(volume, sidecarVolume(r, o))) differs.push('volume');
-    if (differs.length > 0) out.push({ namespace, pod: name, relay, container, differs: differs.sort(), image, expectedImage });
+    if (differs.length > 0)
+      out.push({ namespace, pod: name, relay, container, differs: differs.sort(), image, expectedImage });
   }
   return out;
 }

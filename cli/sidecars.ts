@@ -9,7 +9,14 @@ import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { CONSUME_LABEL, DEFAULT_SOCKET_DIR, validateRelay, type ResolvedRelay } from '../relay/index.js';
 import { DEFAULT_IMAGE, ImageRefError, parseImageRef, sidecarImageOf } from '../lib/image.js';
-import { defaultInjectOptions, VOLUME_SOURCES, type InjectOptions, type RawPod, type SidecarMode, type VolumeSource } from '../webhook/admission/index.js';
+import {
+  defaultInjectOptions,
+  VOLUME_SOURCES,
+  type InjectOptions,
+  type RawPod,
+  type SidecarMode,
+  type VolumeSource,
+} from '../webhook/admission/index.js';
 import { chooseSidecarMode, serverGitVersion } from '../webhook/catalog/sidecar-mode.js';
 import { podDrift, type Drift } from './sidecar-drift.js';
 import { parseOrExit, UsageError, type CommandIO } from './io.js';
@@ -75,16 +82,26 @@ export function parseSidecarsArgs(args: string[]): SidecarsArgs | 'help' {
     },
   }).values;
   if (v.help) return 'help';
-  if (v.output !== 'table' && v.output !== 'json') throw new UsageError(`--output must be table or json, got "${v.output}"`);
-  if (v.mode !== undefined && !['auto', 'native', 'regular'].includes(v.mode)) throw new UsageError(`--mode must be auto, native or regular, got "${v.mode}"`);
+  if (v.output !== 'table' && v.output !== 'json')
+    throw new UsageError(`--output must be table or json, got "${v.output}"`);
+  if (v.mode !== undefined && !['auto', 'native', 'regular'].includes(v.mode))
+    throw new UsageError(`--mode must be auto, native or regular, got "${v.mode}"`);
   if (v['volume-source'] !== undefined && !(VOLUME_SOURCES as readonly string[]).includes(v['volume-source'])) {
     throw new UsageError(`--volume-source must be ${VOLUME_SOURCES.join(' or ')}, got "${v['volume-source']}"`);
   }
-  if (v['socket-dir'] !== undefined && !v['socket-dir'].startsWith('/')) throw new UsageError('--socket-dir must be an absolute path');
+  if (v['socket-dir'] !== undefined && !v['socket-dir'].startsWith('/'))
+    throw new UsageError('--socket-dir must be an absolute path');
   return {
-    kubeconfig: v.kubeconfig, namespace: v.namespace, output: v.output, controllerNamespace: v['controller-namespace'], controllerDaemonSet: v['controller-daemonset'],
-    sidecarImage: checkedImage('--sidecar-image', v['sidecar-image']), image: checkedImage('--image', v.image),
-    mode: v.mode as ModeSetting | undefined, volumeSource: v['volume-source'] as VolumeSource | undefined, socketDir: v['socket-dir'],
+    kubeconfig: v.kubeconfig,
+    namespace: v.namespace,
+    output: v.output,
+    controllerNamespace: v['controller-namespace'],
+    controllerDaemonSet: v['controller-daemonset'],
+    sidecarImage: checkedImage('--sidecar-image', v['sidecar-image']),
+    image: checkedImage('--image', v.image),
+    mode: v.mode as ModeSetting | undefined,
+    volumeSource: v['volume-source'] as VolumeSource | undefined,
+    socketDir: v['socket-dir'],
   };
 }
 
@@ -130,10 +147,26 @@ async function listAll(kc: KubeConfig, path: string, query: Record<string, strin
 /** The controller container's literal env (valueFrom entries are not settings) and image, or why not. */
 async function controllerEnv(kc: KubeConfig, a: SidecarsArgs): Promise<{ env: Record<string, string>; image: string }> {
   const where = `DaemonSet ${a.controllerNamespace}/${a.controllerDaemonSet}`;
-  const { status, body } = await getJson(kc, `/apis/apps/v1/namespaces/${encodeURIComponent(a.controllerNamespace)}/daemonsets/${encodeURIComponent(a.controllerDaemonSet)}`);
-  if (status === 404) throw new Error(`${where} not found: name it with --controller-namespace/--controller-daemonset, or give --sidecar-image, --mode and --volume-source`);
-  if (status !== 200) throw new Error(`reading ${where}: HTTP ${status}: ${(body as { message?: string }).message ?? ''}`);
-  const containers = (body as { spec?: { template?: { spec?: { containers?: { name?: string; image?: string; env?: { name: string; value?: string }[] }[] } } } }).spec?.template?.spec?.containers ?? [];
+  const { status, body } = await getJson(
+    kc,
+    `/apis/apps/v1/namespaces/${encodeURIComponent(a.controllerNamespace)}/daemonsets/${encodeURIComponent(a.controllerDaemonSet)}`,
+  );
+  if (status === 404)
+    throw new Error(
+      `${where} not found: name it with --controller-namespace/--controller-daemonset, or give --sidecar-image, --mode and --volume-source`,
+    );
+  if (status !== 200)
+    throw new Error(`reading ${where}: HTTP ${status}: ${(body as { message?: string }).message ?? ''}`);
+  const containers =
+    (
+      body as {
+        spec?: {
+          template?: {
+            spec?: { containers?: { name?: string; image?: string; env?: { name: string; value?: string }[] }[] };
+          };
+        };
+      }
+    ).spec?.template?.spec?.containers ?? [];
   const c = containers.find((x) => x.name === 'controller') ?? containers[0];
   if (!c) throw new Error(`${where} has no container`);
   const env: Record<string, string> = {};
@@ -143,15 +176,26 @@ async function controllerEnv(kc: KubeConfig, a: SidecarsArgs): Promise<{ env: Re
 
 /** The injector's options as the controller has them now: flags > the DaemonSet's env > the controller's defaults. */
 async function injectOptions(kc: KubeConfig, a: SidecarsArgs): Promise<{ options: InjectOptions; from: string }> {
-  const needCluster = (a.sidecarImage === undefined && a.image === undefined) || a.mode === undefined || a.volumeSource === undefined;
+  const needCluster =
+    (a.sidecarImage === undefined && a.image === undefined) || a.mode === undefined || a.volumeSource === undefined;
   const ds = needCluster ? await controllerEnv(kc, a) : { env: {} as Record<string, string>, image: '' };
   const image = a.image ?? ds.env.SOCAT_RELAY_IMAGE ?? (ds.image || DEFAULT_IMAGE);
-  const sidecarImage = a.sidecarImage ?? (a.image === undefined ? ds.env.SOCAT_RELAY_SIDECAR_IMAGE || undefined : undefined) ?? sidecarImageOf(image);
+  const sidecarImage =
+    a.sidecarImage ??
+    (a.image === undefined ? ds.env.SOCAT_RELAY_SIDECAR_IMAGE || undefined : undefined) ??
+    sidecarImageOf(image);
   const setting = a.mode ?? (ds.env.SOCAT_RELAY_SIDECAR_MODE as ModeSetting | undefined) ?? 'auto';
-  if (!['auto', 'native', 'regular'].includes(setting)) throw new Error(`SOCAT_RELAY_SIDECAR_MODE of the controller DaemonSet is "${setting}", not auto, native or regular`);
-  const mode = setting === 'auto' ? chooseSidecarMode('auto', await serverGitVersion(kc).catch(() => undefined)).mode : setting;
+  if (!['auto', 'native', 'regular'].includes(setting))
+    throw new Error(
+      `SOCAT_RELAY_SIDECAR_MODE of the controller DaemonSet is "${setting}", not auto, native or regular`,
+    );
+  const mode =
+    setting === 'auto' ? chooseSidecarMode('auto', await serverGitVersion(kc).catch(() => undefined)).mode : setting;
   const volumeSource = a.volumeSource ?? (ds.env.SOCAT_RELAY_VOLUME_SOURCE as VolumeSource | undefined) ?? 'hostPath';
-  if (!VOLUME_SOURCES.includes(volumeSource)) throw new Error(`SOCAT_RELAY_VOLUME_SOURCE of the controller DaemonSet is "${volumeSource}", not ${VOLUME_SOURCES.join(' or ')}`);
+  if (!VOLUME_SOURCES.includes(volumeSource))
+    throw new Error(
+      `SOCAT_RELAY_VOLUME_SOURCE of the controller DaemonSet is "${volumeSource}", not ${VOLUME_SOURCES.join(' or ')}`,
+    );
   const nodeSocketDir = a.socketDir ?? ds.env.SOCAT_RELAY_SOCKET_DIR ?? DEFAULT_SOCKET_DIR;
   const from = needCluster ? `DaemonSet ${a.controllerNamespace}/${a.controllerDaemonSet} and flags` : 'flags';
   return { options: defaultInjectOptions({ sidecarImage, mode, volumeSource, nodeSocketDir }), from };
@@ -159,9 +203,14 @@ async function injectOptions(kc: KubeConfig, a: SidecarsArgs): Promise<{ options
 
 function table(rows: Drift[]): string {
   const head = ['NAMESPACE', 'POD', 'CONTAINER', 'DIFFERS', 'IMAGE', 'INJECTED NOW'];
-  const cells = [head, ...rows.map((d) => [d.namespace, d.pod, d.container, d.differs.join(','), d.image || '-', d.expectedImage || '-'])];
+  const cells = [
+    head,
+    ...rows.map((d) => [d.namespace, d.pod, d.container, d.differs.join(','), d.image || '-', d.expectedImage || '-']),
+  ];
   const widths = head.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
+  return (
+    cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n'
+  );
 }
 
 export async function run(args: string[], io: CommandIO): Promise<number> {
@@ -184,10 +233,18 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     const lookUp = (name: string) => relays.get(name) ?? 'relay not found';
     const drifts = pods.flatMap((p) => podDrift(p as RawPod, lookUp, options));
     if (a.output === 'json') {
-      const settings = { sidecarImage: options.sidecarImage, mode: options.mode, volumeSource: options.volumeSource, socketDir: options.nodeSocketDir, from };
+      const settings = {
+        sidecarImage: options.sidecarImage,
+        mode: options.mode,
+        volumeSource: options.volumeSource,
+        socketDir: options.nodeSocketDir,
+        from,
+      };
       io.stdout.write(`${JSON.stringify({ settings, podsChecked: pods.length, sidecars: drifts }, null, 2)}\n`);
     } else if (drifts.length === 0) {
-      io.stdout.write(`all ${pods.length} consumer pod(s) run the sidecar injected now (${options.sidecarImage}, ${options.mode}, ${options.volumeSource})\n`);
+      io.stdout.write(
+        `all ${pods.length} consumer pod(s) run the sidecar injected now (${options.sidecarImage}, ${options.mode}, ${options.volumeSource})\n`,
+      );
     } else {
       io.stdout.write(table(drifts));
     }

@@ -42,7 +42,8 @@ export function staticPodManifest(text: string, image: string): string {
   parseImageRef(image);
   const doc = parseDocument(text);
   if (doc.errors.length > 0) throw new ManifestError(`the agent manifest does not parse: ${doc.errors[0]!.message}`);
-  if (doc.get('kind') !== 'Pod') throw new ManifestError(`the agent manifest is a ${String(doc.get('kind'))}, not a Pod`);
+  if (doc.get('kind') !== 'Pod')
+    throw new ManifestError(`the agent manifest is a ${String(doc.get('kind'))}, not a Pod`);
   let count = 0;
   for (const list of ['containers', 'initContainers']) {
     const seq = doc.getIn(['spec', list]);
@@ -62,11 +63,24 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   let image: string;
   let file: string | undefined;
   try {
-    const { values } = parseArgs({ args, options: { image: { type: 'string', default: DEFAULT_IMAGE }, manifest: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-    if (values.help) { io.stdout.write(USAGE); return 0; }
+    const { values } = parseArgs({
+      args,
+      options: {
+        image: { type: 'string', default: DEFAULT_IMAGE },
+        manifest: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      io.stdout.write(USAGE);
+      return 0;
+    }
     image = values.image!;
     file = values.manifest ?? findStaticPodManifest();
-    if (!file) throw new Error(`cannot find ${STATIC_POD_RELATIVE} above ${path.dirname(fileURLToPath(import.meta.url))}; give --manifest FILE`);
+    if (!file)
+      throw new Error(
+        `cannot find ${STATIC_POD_RELATIVE} above ${path.dirname(fileURLToPath(import.meta.url))}; give --manifest FILE`,
+      );
   } catch (e) {
     io.stderr.write(`static-pod: ${(e as Error).message}\n${USAGE}`);
     return 2;
@@ -75,8 +89,14 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     io.stdout.write(staticPodManifest(readFileSync(file, 'utf8'), image));
     return 0;
   } catch (e) {
-    if (e instanceof ImageRefError) { io.stderr.write(`static-pod: --image: ${e.message}\n`); return 2; }
-    if (e instanceof ManifestError || (e as NodeJS.ErrnoException).code) { io.stderr.write(`static-pod: ${file}: ${(e as Error).message}\n`); return 1; }
+    if (e instanceof ImageRefError) {
+      io.stderr.write(`static-pod: --image: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof ManifestError || (e as NodeJS.ErrnoException).code) {
+      io.stderr.write(`static-pod: ${file}: ${(e as Error).message}\n`);
+      return 1;
+    }
     throw e;
   }
 }

@@ -6,7 +6,8 @@ import { readInput } from '../lib/io.js';
 import { formatProblem, parseDocuments, validateRelay, ParseError, type Problem } from '../relay/index.js';
 import type { CommandIO } from './io.js';
 
-const USAGE = 'usage: socat-relay validate -f FILE [-f FILE …] [-o text|json]   (FILE may be - for stdin; several YAML documents allowed)\n';
+const USAGE =
+  'usage: socat-relay validate -f FILE [-f FILE …] [-o text|json]   (FILE may be - for stdin; several YAML documents allowed)\n';
 
 interface DocumentResult {
   file: string;
@@ -20,11 +21,22 @@ interface DocumentResult {
 /** The files and the output format, or the exit code when help was asked (0) or the arguments are bad (2). */
 function validateArgs(args: string[], io: CommandIO): { files: string[]; json: boolean } | number {
   try {
-    const { values } = parseArgs({ args, options: { file: { type: 'string', short: 'f', multiple: true }, output: { type: 'string', short: 'o', default: 'text' }, help: { type: 'boolean', short: 'h' } } });
-    if (values.help) { io.stdout.write(USAGE); return 0; }
+    const { values } = parseArgs({
+      args,
+      options: {
+        file: { type: 'string', short: 'f', multiple: true },
+        output: { type: 'string', short: 'o', default: 'text' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      io.stdout.write(USAGE);
+      return 0;
+    }
     const files = values.file ?? [];
     if (files.length === 0) throw new Error('-f FILE is required');
-    if (values.output !== 'text' && values.output !== 'json') throw new Error(`--output must be text or json, got "${values.output}"`);
+    if (values.output !== 'text' && values.output !== 'json')
+      throw new Error(`--output must be text or json, got "${values.output}"`);
     return { files, json: values.output === 'json' };
   } catch (e) {
     io.stderr.write(`validate: ${(e as Error).message}\n${USAGE}`);
@@ -58,7 +70,13 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
       const label = `${file}: relay ${relay}`;
       const r = validateRelay(doc);
       if (json) {
-        documents.push({ file, relay, valid: r.problems.length === 0, problems: r.problems.map((p) => ({ field: p.field, message: p.message })), warnings: r.warnings });
+        documents.push({
+          file,
+          relay,
+          valid: r.problems.length === 0,
+          problems: r.problems.map((p) => ({ field: p.field, message: p.message })),
+          warnings: r.warnings,
+        });
       } else {
         for (const w of r.warnings) io.stderr.write(`${label}: warning: ${w}\n`);
         for (const p of r.problems) io.stdout.write(`${label}: ${formatProblem(p)}\n`);

@@ -10,13 +10,19 @@ const USAGE = `usage: socat-relay version [-o text|json]
 
 export async function run(args: string[], io: CommandIO): Promise<number> {
   const a = parseOrExit('version', USAGE, io, () => {
-    const v = parseArgs({ args, options: { output: { type: 'string', short: 'o', default: 'text' }, help: { type: 'boolean', short: 'h' } } }).values;
+    const v = parseArgs({
+      args,
+      options: { output: { type: 'string', short: 'o', default: 'text' }, help: { type: 'boolean', short: 'h' } },
+    }).values;
     if (v.help) return 'help' as const;
-    if (v.output !== 'text' && v.output !== 'json') throw new UsageError(`--output must be text or json, got "${v.output}"`);
+    if (v.output !== 'text' && v.output !== 'json')
+      throw new UsageError(`--output must be text or json, got "${v.output}"`);
     return { output: v.output };
   });
   if (typeof a === 'number') return a;
   const info = { version: packageVersion(), node: process.version };
-  io.stdout.write(a.output === 'json' ? `${JSON.stringify(info)}\n` : `socat-relay ${info.version} (node ${info.node})\n`);
+  io.stdout.write(
+    a.output === 'json' ? `${JSON.stringify(info)}\n` : `socat-relay ${info.version} (node ${info.node})\n`,
+  );
   return 0;
 }

@@ -8,10 +8,24 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import {
-  applyAll, findBinaries, installCrds, policyManifests, registerWebhooks, startControlPlane, startController, waitFor,
-  waitUntilWebhookCalled, type KubeObject,
+  applyAll,
+  findBinaries,
+  installCrds,
+  policyManifests,
+  registerWebhooks,
+  startControlPlane,
+  startController,
+  waitFor,
+  waitUntilWebhookCalled,
+  type KubeObject,
 } from '../test/harness/index.js';
-import { CONSUME_LABEL, INJECTED_ANNOTATION, sidecarName, type RelayNodeEntry, type RelayStatus } from '../relay/index.js';
+import {
+  CONSUME_LABEL,
+  INJECTED_ANNOTATION,
+  sidecarName,
+  type RelayNodeEntry,
+  type RelayStatus,
+} from '../relay/index.js';
 import { requestThroughSidecar, runWithNodeService, startAgent, type Reporter } from './parts.js';
 import type { PodLike } from './pod-runner.js';
 
@@ -41,7 +55,9 @@ export interface FlowResult {
 }
 
 /** What the demo reads of the pod and the Relay the API server returns. */
-export type DemoPod = KubeObject & { spec: { initContainers?: { name: string; image?: string; restartPolicy?: string }[]; [k: string]: unknown } };
+export type DemoPod = KubeObject & {
+  spec: { initContainers?: { name: string; image?: string; restartPolicy?: string }[]; [k: string]: unknown };
+};
 type DemoRelay = KubeObject & { status?: RelayStatus };
 type DemoRelayNode = KubeObject & { status?: { relays?: RelayNodeEntry[] } };
 
@@ -64,7 +80,11 @@ export async function runFlow(opts: FlowOptions): Promise<FlowResult> {
     await installCrds(api);
     // The policy knows the socket folder (variables.socketRoot): this node's is under the temp dir.
     await applyAll(api, policyManifests(path.join(cp.dir, 'node', 'run')));
-    await api.apply({ apiVersion: 'v1', kind: 'Node', metadata: { name: nodeName, labels: { 'kubernetes.io/hostname': nodeName, 'kubernetes.io/os': 'linux' } } });
+    await api.apply({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: nodeName, labels: { 'kubernetes.io/hostname': nodeName, 'kubernetes.io/os': 'linux' } },
+    });
     r.info(`CRD relays.socat.io Established; node ${nodeName} registered`);
 
     r.step('start the controller (socat-relay controller: webhook + node reconcile) and register its webhooks');
@@ -72,7 +92,15 @@ export async function runFlow(opts: FlowOptions): Promise<FlowResult> {
     const socketDir = path.join(cp.dir, 'node', 'run');
     mkdirSync(configDir, { recursive: true });
     mkdirSync(socketDir, { recursive: true });
-    const ctl = await startController({ kubeconfigPath: cp.kubeconfigPath, dir: cp.dir, nodeName, reconcile: true, configDir, socketDir, env: { SOCAT_RELAY_SIDECAR_MODE: 'auto' } });
+    const ctl = await startController({
+      kubeconfigPath: cp.kubeconfigPath,
+      dir: cp.dir,
+      nodeName,
+      reconcile: true,
+      configDir,
+      socketDir,
+      env: { SOCAT_RELAY_SIDECAR_MODE: 'auto' },
+    });
     cleanups.push(() => ctl.stop());
     await registerWebhooks(api, { baseUrl: ctl.baseUrl, caBundle: ctl.certs.caBundle });
     r.info(`webhook at ${ctl.baseUrl} (/mutate-pods, /validate-relays), caBundle from certs/`);
@@ -82,10 +110,17 @@ export async function runFlow(opts: FlowOptions): Promise<FlowResult> {
       apiVersion: 'socat.io/v1alpha1',
       kind: 'Relay',
       metadata: { name: relayName },
-      spec: { target: { host: '127.0.0.1', port: svc.port }, listen: { port: 8080 }, consumers: { namespaces: [namespace] } },
+      spec: {
+        target: { host: '127.0.0.1', port: svc.port },
+        listen: { port: 8080 },
+        consumers: { namespaces: [namespace] },
+      },
     };
     // The validating webhook (failurePolicy Fail) may not be live yet: retry until the API server takes it.
-    await waitFor('the Relay to be accepted', () => api.apply(relay).then(() => true), { timeoutMs: 20_000, intervalMs: 250 });
+    await waitFor('the Relay to be accepted', () => api.apply(relay).then(() => true), {
+      timeoutMs: 20_000,
+      intervalMs: 250,
+    });
     const configFile = path.join(configDir, `${relayName}.json`);
     await waitFor(`the reconcile to write ${configFile}`, () => existsSync(configFile), { timeoutMs: 20_000 });
     r.info(`wrote ${configFile}`);
@@ -109,26 +144,49 @@ export async function runFlow(opts: FlowOptions): Promise<FlowResult> {
     const created = await api.create(pod);
     result.pod = created;
     const sc = sidecarName(relayName);
-    const where = created.spec.initContainers?.some((c) => c.name === sc) ? 'initContainers (native sidecar)' : 'containers';
-    r.info(`admitted with sidecar ${sc} in ${where}; annotation ${INJECTED_ANNOTATION}=${created.metadata.annotations?.[INJECTED_ANNOTATION]}`);
+    const where = created.spec.initContainers?.some((c) => c.name === sc)
+      ? 'initContainers (native sidecar)'
+      : 'containers';
+    r.info(
+      `admitted with sidecar ${sc} in ${where}; annotation ${INJECTED_ANNOTATION}=${created.metadata.annotations?.[INJECTED_ANNOTATION]}`,
+    );
 
-    const res = await requestThroughSidecar(r, opts.netnsPrefix, created as unknown as PodLike, sc, svc, cleanups, 'mutated');
+    const res = await requestThroughSidecar(
+      r,
+      opts.netnsPrefix,
+      created as unknown as PodLike,
+      sc,
+      svc,
+      cleanups,
+      'mutated',
+    );
     result.directReachable = res.directReachable;
     result.body = res.body;
     result.ok = res.ok;
 
-    r.step('the status: the node\'s RelayNode (its reconcile) and the Relay\'s summary (the elected controller)');
+    r.step("the status: the node's RelayNode (its reconcile) and the Relay's summary (the elected controller)");
     try {
-      const relayNode = await waitFor('RelayNode', async () => {
-        const got = await api.getOrUndefined<DemoRelayNode>('socat.io/v1alpha1', 'RelayNode', nodeName);
-        return got?.status?.relays?.some((e) => e.name === relayName && e.ready) ? got : undefined;
-      }, { timeoutMs: 15_000 });
+      const relayNode = await waitFor(
+        'RelayNode',
+        async () => {
+          const got = await api.getOrUndefined<DemoRelayNode>('socat.io/v1alpha1', 'RelayNode', nodeName);
+          return got?.status?.relays?.some((e) => e.name === relayName && e.ready) ? got : undefined;
+        },
+        { timeoutMs: 15_000 },
+      );
       result.relayNode = relayNode;
-      for (const e of relayNode.status?.relays ?? []) r.info(`node ${nodeName}: relay ${e.name} ready=${e.ready} state=${e.state}${e.message ? ` (${e.message})` : ''}`);
-      const summary = await waitFor('the Relay summary', async () => {
-        const got = await api.get<DemoRelay>('socat.io/v1alpha1', 'Relay', relayName);
-        return got.status?.ready === '1/1' ? got : undefined;
-      }, { timeoutMs: 30_000 });
+      for (const e of relayNode.status?.relays ?? [])
+        r.info(
+          `node ${nodeName}: relay ${e.name} ready=${e.ready} state=${e.state}${e.message ? ` (${e.message})` : ''}`,
+        );
+      const summary = await waitFor(
+        'the Relay summary',
+        async () => {
+          const got = await api.get<DemoRelay>('socat.io/v1alpha1', 'Relay', relayName);
+          return got.status?.ready === '1/1' ? got : undefined;
+        },
+        { timeoutMs: 30_000 },
+      );
       result.relay = summary;
       r.info(`kubectl get relays: READY ${summary.status?.ready ?? '?'}`);
     } catch (err) {

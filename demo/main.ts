@@ -50,16 +50,23 @@ async function main(): Promise<number> {
       out.write('\nRESULT: not run (missing prerequisites above)\n');
       return 2;
     }
-    out.write(`\nNOTE: ${missingBinariesMessage()}.\nRunning the OFFLINE flow instead: no API server, no webhook call; 'socat-relay inject' makes the pod and the relay file is written by hand.\n`);
+    out.write(
+      `\nNOTE: ${missingBinariesMessage()}.\nRunning the OFFLINE flow instead: no API server, no webhook call; 'socat-relay inject' makes the pod and the relay file is written by hand.\n`,
+    );
     offline = true;
   }
   let onNode = false;
   if (!offline) {
     const why = args.includes('--no-node') ? 'asked for with --no-node' : nodeUnavailable();
-    if (why) out.write(`\nNOTE: not on a real node (${why}).\nRunning the API-server flow: the agent as a process, the pod's sidecar command in a network namespace.\n`);
+    if (why)
+      out.write(
+        `\nNOTE: not on a real node (${why}).\nRunning the API-server flow: the agent as a process, the pod's sidecar command in a network namespace.\n`,
+      );
     else {
       onNode = true;
-      out.write('\nRunning on a real node: the set-up has containerd, runc, the CNI plugins, the kubelet and podman, so the pod is run by a kubelet with the images the Dockerfile builds.\n');
+      out.write(
+        '\nRunning on a real node: the set-up has containerd, runc, the CNI plugins, the kubelet and podman, so the pod is run by a kubelet with the images the Dockerfile builds.\n',
+      );
     }
   }
   const t0 = Date.now();
@@ -77,7 +84,9 @@ async function main(): Promise<number> {
       : ' (through a real kube-apiserver, the pod simulated by a network namespace)';
   out.write('\n');
   if (res.ok) {
-    out.write(`RESULT: OK — the request from the pod's network namespace went through the relay to the node's loopback service${how} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
+    out.write(
+      `RESULT: OK — the request from the pod's network namespace went through the relay to the node's loopback service${how} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`,
+    );
     return 0;
   }
   out.write(`RESULT: FAILED${how} — the request did not go through${res.error ? `: ${res.error.message}` : ''}\n`);
@@ -85,7 +94,9 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+  },
   (err: unknown) => {
     process.stderr.write(`demo: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exitCode = 1;

@@ -26,9 +26,10 @@ export async function startNodeService(port = 0): Promise<NodeService> {
   return {
     port: (srv.address() as AddressInfo).port,
     hits: () => hits,
-    stop: () => new Promise((resolve) => {
-      srv.closeAllConnections();
-      srv.close(() => resolve());
-    }),
+    stop: () =>
+      new Promise((resolve) => {
+        srv.closeAllConnections();
+        srv.close(() => resolve());
+      }),
   };
 }

@@ -37,11 +37,18 @@ function findContainer(pod: PodLike, name: string): Container | undefined {
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** The shell script (run under `unshare --mount`) that sets the mounts up and execs the command. */
-function containerScript(pod: PodLike, name: string, exists: (p: string) => boolean = existsSync): { script: string; argv: string[] } {
+function containerScript(
+  pod: PodLike,
+  name: string,
+  exists: (p: string) => boolean = existsSync,
+): { script: string; argv: string[] } {
   const c = findContainer(pod, name);
   if (!c) throw new ContainerNotRunnableError(`the pod has no container ${name}`);
   const argv = [...(c.command ?? []), ...(c.args ?? [])];
-  if (!c.command || argv.length === 0) throw new ContainerNotRunnableError(`container ${name} has no command: it would run its image's entrypoint, which this runner cannot`);
+  if (!c.command || argv.length === 0)
+    throw new ContainerNotRunnableError(
+      `container ${name} has no command: it would run its image's entrypoint, which this runner cannot`,
+    );
   const lines = ['set -e'];
   for (const m of c.volumeMounts ?? []) {
     const v = pod.spec.volumes?.find((x) => x.name === m.name);

@@ -68,7 +68,10 @@ export class FolderWatch {
       ino = undefined;
     }
     if (ino === this.ino) return;
-    this.o.log?.info({ dir: this.o.dir, present: ino !== undefined }, 'the watched folder was deleted or replaced: watching it anew');
+    this.o.log?.info(
+      { dir: this.o.dir, present: ino !== undefined },
+      'the watched folder was deleted or replaced: watching it anew',
+    );
     this.unwatch(this.watcher);
     this.arm();
   }
@@ -81,14 +84,21 @@ export class FolderWatch {
         this.changed();
       });
       w.on('error', (e) => {
-        this.o.log?.warn({ dir: this.o.dir, err: e.message }, 'watching the folder failed: relying on the periodic check until it can be watched again');
+        this.o.log?.warn(
+          { dir: this.o.dir, err: e.message },
+          'watching the folder failed: relying on the periodic check until it can be watched again',
+        );
         this.unwatch(w);
       });
       this.watcher = w;
       this.ino = ino;
       this.missingLogged = false;
     } catch (e) {
-      if (!this.missingLogged) this.o.log?.warn({ dir: this.o.dir, err: (e as Error).message }, 'cannot watch the folder yet: looking for it periodically');
+      if (!this.missingLogged)
+        this.o.log?.warn(
+          { dir: this.o.dir, err: (e as Error).message },
+          'cannot watch the folder yet: looking for it periodically',
+        );
       this.missingLogged = true;
     }
   }

@@ -48,7 +48,10 @@ export async function writeFileAtomic(file: string, data: string | Buffer, mode 
  * Removes the temp files of interrupted writeFileAtomic calls in `dir` whose target passes `target`,
  * only those older than `minAgeMs`, so a write in flight is never touched. Returns the names removed.
  */
-export async function removeStaleTempFiles(dir: string, o: { minAgeMs?: number; now?: number; target?: (name: string) => boolean } = {}): Promise<string[]> {
+export async function removeStaleTempFiles(
+  dir: string,
+  o: { minAgeMs?: number; now?: number; target?: (name: string) => boolean } = {},
+): Promise<string[]> {
   const minAgeMs = o.minAgeMs ?? 60_000;
   const now = o.now ?? Date.now();
   let names: string[];
@@ -88,11 +91,16 @@ export async function readFileBounded(file: string, maxBytes: number, what = 'th
   const fh = await open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw new BoundedReadError(`cannot read: not a regular file (${st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a FIFO' : 'a special file'})`);
-    if (st.size > maxBytes) throw new BoundedReadError(`cannot read: ${st.size} bytes is larger than the ${maxBytes} bytes ${what} may have`);
+    if (!st.isFile())
+      throw new BoundedReadError(
+        `cannot read: not a regular file (${st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a FIFO' : 'a special file'})`,
+      );
+    if (st.size > maxBytes)
+      throw new BoundedReadError(`cannot read: ${st.size} bytes is larger than the ${maxBytes} bytes ${what} may have`);
     const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    if (bytesRead > maxBytes) throw new BoundedReadError(`cannot read: larger than the ${maxBytes} bytes ${what} may have`);
+    if (bytesRead > maxBytes)
+      throw new BoundedReadError(`cannot read: larger than the ${maxBytes} bytes ${what} may have`);
     return buf.subarray(0, bytesRead).toString('utf8');
   } finally {
     await fh.close();

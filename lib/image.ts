@@ -23,13 +23,15 @@ export class ImageRefError extends Error {
 
 // A reference as container runtimes read it: [registry[:port]/]path[:tag][@algo:hex].
 const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-const REGISTRY = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?|\[[0-9a-fA-F:]+\](?::\d+)?)$/;
+const REGISTRY =
+  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?|\[[0-9a-fA-F:]+\](?::\d+)?)$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,}$/;
 
 /** Parses an image reference; throws ImageRefError saying what is wrong. */
 export function parseImageRef(ref: string): ImageRef {
-  if (ref.trim() !== ref || ref === '') throw new ImageRefError(`"${ref}" is not an image reference (empty or surrounded by spaces)`);
+  if (ref.trim() !== ref || ref === '')
+    throw new ImageRefError(`"${ref}" is not an image reference (empty or surrounded by spaces)`);
   let rest = ref;
   let digest: string | undefined;
   const at = rest.indexOf('@');
@@ -48,10 +50,13 @@ export function parseImageRef(ref: string): ImageRef {
   }
   const parts = rest.split('/');
   const first = parts[0]!;
-  const hasRegistry = parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('['));
-  if (hasRegistry && !REGISTRY.test(first)) throw new ImageRefError(`"${ref}": registry "${first}" is not a host[:port]`);
+  const hasRegistry =
+    parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('['));
+  if (hasRegistry && !REGISTRY.test(first))
+    throw new ImageRefError(`"${ref}": registry "${first}" is not a host[:port]`);
   const path = hasRegistry ? parts.slice(1).join('/') : rest;
-  if (!REPOSITORY.test(path)) throw new ImageRefError(`"${ref}": repository "${path}" must be lowercase letters, digits and separators`);
+  if (!REPOSITORY.test(path))
+    throw new ImageRefError(`"${ref}": repository "${path}" must be lowercase letters, digits and separators`);
   return { repository: rest, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
 }
 
@@ -63,7 +68,9 @@ export function parseImageRef(ref: string): ImageRef {
 export function sidecarImageOf(ref: string): string {
   const r = parseImageRef(ref);
   if (r.tag === undefined) {
-    throw new ImageRefError(`cannot derive the sidecar image from "${ref}": it has no tag${r.digest ? ' (a digest belongs to one image only)' : ''}; set the sidecar image explicitly`);
+    throw new ImageRefError(
+      `cannot derive the sidecar image from "${ref}": it has no tag${r.digest ? ' (a digest belongs to one image only)' : ''}; set the sidecar image explicitly`,
+    );
   }
   return `${r.repository}${SIDECAR_SUFFIX}:${r.tag}`;
 }

@@ -5,6 +5,6 @@ import { readFile } from 'node:fs/promises';
 export async function readInput(file: string, stdin: NodeJS.ReadableStream = process.stdin): Promise<string> {
   if (file !== '-') return readFile(file, 'utf8');
   const chunks: Buffer[] = [];
-  for await (const c of stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c));
+  for await (const c of stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
   return Buffer.concat(chunks).toString('utf8');
 }

@@ -10,7 +10,12 @@ const MAX_ITEM_LENGTH = 2048;
  * `a; b; …; and 5 more problems`: the first MAX_ITEMS_SHOWN items as `show` writes them (only those are
  * written), each cut to MAX_ITEM_LENGTH characters.
  */
-export function joinFirst<T>(items: readonly T[], show: (item: T) => string, separator = '; ', noun = 'problem'): string {
+export function joinFirst<T>(
+  items: readonly T[],
+  show: (item: T) => string,
+  separator = '; ',
+  noun = 'problem',
+): string {
   const shown = items.slice(0, MAX_ITEMS_SHOWN).map((item) => {
     const s = show(item);
     return s.length <= MAX_ITEM_LENGTH ? s : `${s.slice(0, MAX_ITEM_LENGTH - 1)}…`;

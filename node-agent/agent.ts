@@ -7,8 +7,18 @@ import { Registry } from 'prom-client';
 import { FolderWatch } from '../lib/folder-watch.js';
 import type { Logger } from '../lib/log.js';
 import {
-  AGENT_DIR, agentStatusPath, ConfigMemo, formatAgentStatus, interpretConfig, parseAgentStatus, readConfigDir, readStatusFile, socketPath,
-  writeFileAtomic, type AgentStatus, type ConfigState,
+  AGENT_DIR,
+  agentStatusPath,
+  ConfigMemo,
+  formatAgentStatus,
+  interpretConfig,
+  parseAgentStatus,
+  readConfigDir,
+  readStatusFile,
+  socketPath,
+  writeFileAtomic,
+  type AgentStatus,
+  type ConfigState,
 } from '../node-contract/index.js';
 import { nodeArgv } from '../relay/index.js';
 import type { BackoffPolicy } from './backoff.js';
@@ -111,7 +121,13 @@ export class Agent {
     await this.reload(first);
     // The folder watch re-arms itself on a deleted or replaced folder and looks for a missing one every
     // second, so a re-created folder is watched (and read) at once rather than at the next resync.
-    this.folder = new FolderWatch({ dir: this.opts.configDir, onChange: () => this.requestReload(), debounceMs: 0, tickMs: 1000, log: this.opts.log }).start();
+    this.folder = new FolderWatch({
+      dir: this.opts.configDir,
+      onChange: () => this.requestReload(),
+      debounceMs: 0,
+      tickMs: 1000,
+      log: this.opts.log,
+    }).start();
     const resync = this.opts.resyncMs ?? 30_000;
     this.resyncTimer = setInterval(() => {
       this.requestReload();
@@ -119,7 +135,10 @@ export class Agent {
     }, resync);
     this.resyncTimer.unref();
     this.started = true;
-    this.opts.log.info({ configDir: this.opts.configDir, socketDir: this.opts.socketDir, relays: first.wanted.size }, 'agent started');
+    this.opts.log.info(
+      { configDir: this.opts.configDir, socketDir: this.opts.socketDir, relays: first.wanted.size },
+      'agent started',
+    );
   }
 
   async stop(): Promise<void> {
@@ -175,7 +194,11 @@ export class Agent {
     const out = new Map<string, Command>();
     for (const [name, w] of state.wanted) {
       out.set(name, {
-        argv: nodeArgv(w.resolved, { socketDir: this.opts.socketDir, socketGid: this.opts.socketGid, logConnections: this.opts.logConnections ?? true }),
+        argv: nodeArgv(w.resolved, {
+          socketDir: this.opts.socketDir,
+          socketGid: this.opts.socketGid,
+          logConnections: this.opts.logConnections ?? true,
+        }),
       });
     }
     return out;
@@ -185,7 +208,8 @@ export class Agent {
     if (this.stopped) return;
     const before = new Set(this.config.errors.map((e) => `${e.file}\0${e.error}`));
     for (const e of state.errors) {
-      if (!before.has(`${e.file}\0${e.error}`)) this.opts.log.error({ file: e.file, relay: e.relay, error: e.error }, 'config file skipped');
+      if (!before.has(`${e.file}\0${e.error}`))
+        this.opts.log.error({ file: e.file, relay: e.relay, error: e.error }, 'config file skipped');
     }
     const warned = new Set(this.config.warnings.map((w) => `${w.file}\0${w.message}`));
     for (const w of state.warnings) {
@@ -259,7 +283,13 @@ export class Agent {
 
   private async writeStatus(): Promise<void> {
     const status = buildAgentStatus({
-      agent: { pid: process.pid, startedAt: this.startedAt, configDir: this.opts.configDir, socketDir: this.opts.socketDir, heartbeatSeconds: (this.opts.resyncMs ?? 30_000) / 1000 },
+      agent: {
+        pid: process.pid,
+        startedAt: this.startedAt,
+        configDir: this.opts.configDir,
+        socketDir: this.opts.socketDir,
+        heartbeatSeconds: (this.opts.resyncMs ?? 30_000) / 1000,
+      },
       now: new Date(this.now()).toISOString(),
       config: this.config,
       processes: this.supervisor.snapshot(),

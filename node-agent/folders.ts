@@ -16,7 +16,10 @@ export async function prepareRelayDir(socketDir: string, name: string, gid: numb
     await chown(dir, process.getuid?.() ?? 0, gid);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
-    log.warn({ relay: name, gid }, 'cannot give the relay folder to the socket group (not root?): consumers outside this user may be refused');
+    log.warn(
+      { relay: name, gid },
+      'cannot give the relay folder to the socket group (not root?): consumers outside this user may be refused',
+    );
   }
 }
 
@@ -41,5 +44,8 @@ export async function staleRelayDirs(socketDir: string, wanted: ReadonlySet<stri
   } catch {
     return [];
   }
-  return entries.filter((e) => e.isDirectory() && e.name !== AGENT_DIR && isRelayName(e.name) && !wanted.has(e.name)).map((e) => e.name).sort();
+  return entries
+    .filter((e) => e.isDirectory() && e.name !== AGENT_DIR && isRelayName(e.name) && !wanted.has(e.name))
+    .map((e) => e.name)
+    .sort();
 }

@@ -28,10 +28,15 @@ export class AgentHttpServer {
         return;
       }
       if (url === '/healthz') {
-        Promise.resolve().then(() => this.opts.unhealthy()).then(
-          (why) => res.writeHead(why ? 503 : 200, { 'content-type': 'text/plain' }).end(why ? `${why}\n` : 'ok\n'),
-          (e: unknown) => res.writeHead(503, { 'content-type': 'text/plain' }).end(`health check failed: ${(e as Error)?.message ?? String(e)}\n`),
-        );
+        Promise.resolve()
+          .then(() => this.opts.unhealthy())
+          .then(
+            (why) => res.writeHead(why ? 503 : 200, { 'content-type': 'text/plain' }).end(why ? `${why}\n` : 'ok\n'),
+            (e: unknown) =>
+              res
+                .writeHead(503, { 'content-type': 'text/plain' })
+                .end(`health check failed: ${(e as Error)?.message ?? String(e)}\n`),
+          );
         return;
       }
       const registry = this.opts.registry;
@@ -68,7 +73,8 @@ export class AgentHttpServer {
 export function parseListen(s: string, flag = 'listen', example = '127.0.0.1:9465'): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new Error(`--${flag} ${JSON.stringify(s)}: expected HOST:PORT, e.g. ${example} ('' or 'off' disables)`);
+  if (!m || port > 65535)
+    throw new Error(`--${flag} ${JSON.stringify(s)}: expected HOST:PORT, e.g. ${example} ('' or 'off' disables)`);
   return { host: (m[1] ?? m[2])!, port };
 }
 
@@ -76,7 +82,11 @@ export function parseListen(s: string, flag = 'listen', example = '127.0.0.1:946
  * A listen flag's setting: the flag's value (`fallback` when it was not given) as an address, or
  * undefined when it is '' or 'off' (nothing served). A bad value throws, naming the flag.
  */
-export function listenSetting(value: string | undefined, flag: string, fallback: string): { host: string; port: number } | undefined {
+export function listenSetting(
+  value: string | undefined,
+  flag: string,
+  fallback: string,
+): { host: string; port: number } | undefined {
   const v = value ?? fallback;
   return v === '' || v === 'off' ? undefined : parseListen(v, flag, fallback);
 }

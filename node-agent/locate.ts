@@ -4,7 +4,9 @@ import path from 'node:path';
 
 export class SocatNotFoundError extends Error {
   constructor(readonly searched: string) {
-    super(`socat not found on PATH (${searched || 'empty'}): install it with 'apt-get install socat' (Debian/Ubuntu; 'apk add socat', 'dnf install socat' elsewhere) or run the agent from the image ghcr.io/socat-relay/socat-relay:0.1.0, which includes it`);
+    super(
+      `socat not found on PATH (${searched || 'empty'}): install it with 'apt-get install socat' (Debian/Ubuntu; 'apk add socat', 'dnf install socat' elsewhere) or run the agent from the image ghcr.io/socat-relay/socat-relay:0.1.0, which includes it`,
+    );
     this.name = 'SocatNotFoundError';
   }
 }

@@ -10,7 +10,9 @@ export type CmdlineFn = (pid: number) => string[] | undefined;
 
 export const procCmdline: CmdlineFn = (pid) => {
   try {
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .filter((a) => a !== '');
     return argv.length > 0 ? argv : undefined; // empty: a zombie, as good as gone
   } catch {
     return undefined;

@@ -57,7 +57,8 @@ interface Proc extends RelayProcess {
   stderrError?: string;
 }
 
-const defaultSpawn: SpawnFn = (file, args) => nodeSpawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+const defaultSpawn: SpawnFn = (file, args) =>
+  nodeSpawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
 
 /**
  * A spawn that makes each socat die with the agent: `setpriv --pdeathsig TERM -- socat …` (util-linux;
@@ -103,11 +104,18 @@ export class Supervisor {
   }
 
   snapshot(): RelayProcess[] {
-    return [...this.procs.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((p) => ({
-      name: p.name, argv: p.argv, running: p.running, restarts: p.restarts, since: p.since, connections: p.connections,
-      ...(p.pid !== undefined && p.running ? { pid: p.pid } : {}),
-      ...(p.lastError !== undefined ? { lastError: p.lastError } : {}),
-    }));
+    return [...this.procs.values()]
+      .sort((a, b) => (a.name < b.name ? -1 : 1))
+      .map((p) => ({
+        name: p.name,
+        argv: p.argv,
+        running: p.running,
+        restarts: p.restarts,
+        since: p.since,
+        connections: p.connections,
+        ...(p.pid !== undefined && p.running ? { pid: p.pid } : {}),
+        ...(p.lastError !== undefined ? { lastError: p.lastError } : {}),
+      }));
   }
 
   async apply(actions: readonly Action[]): Promise<void> {
@@ -122,7 +130,16 @@ export class Supervisor {
 
   start(name: string, argv: readonly string[]): void {
     if (this.closed) return;
-    const p: Proc = { name, argv, running: false, restarts: 0, since: this.iso(), connections: 0, failures: 0, stopping: false };
+    const p: Proc = {
+      name,
+      argv,
+      running: false,
+      restarts: 0,
+      since: this.iso(),
+      connections: 0,
+      failures: 0,
+      stopping: false,
+    };
     this.procs.set(name, p);
     void this.launch(p);
   }
@@ -208,7 +225,9 @@ export class Supervisor {
     p.pid = child.pid;
     p.since = this.iso();
     let done!: () => void;
-    p.exited = new Promise<void>((r) => { done = r; });
+    p.exited = new Promise<void>((r) => {
+      done = r;
+    });
     if (child.stderr) {
       createInterface({ input: child.stderr }).on('line', (line) => this.onLog(p, child, line));
     }
@@ -237,7 +256,10 @@ export class Supervisor {
     p.running = false;
     p.lastError = error;
     const ms = restartDelay(p.failures, this.backoff);
-    this.opts.log.warn({ relay: p.name, error, retryInMs: ms, failures: p.failures }, 'socat is not running: restarting after a delay');
+    this.opts.log.warn(
+      { relay: p.name, error, retryInMs: ms, failures: p.failures },
+      'socat is not running: restarting after a delay',
+    );
     p.cancelTimer = this.schedule(() => {
       if (p.stopping || this.closed) return;
       p.restarts++;

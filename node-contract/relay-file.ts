@@ -7,7 +7,12 @@
 //   (the node cannot evaluate a selector; relay/consumers.ts reads it back). Without it, only
 //   `consumers.namespaces` counts on the node.
 import {
-  API_VERSION, CONSUMER_NAMESPACES_ANNOTATION, formatConsumerNamespaces, KIND, parseConsumerNamespaces, type Relay,
+  API_VERSION,
+  CONSUMER_NAMESPACES_ANNOTATION,
+  formatConsumerNamespaces,
+  KIND,
+  parseConsumerNamespaces,
+  type Relay,
 } from '../relay/index.js';
 
 export const MANAGED_BY_ANNOTATION = 'socat.io/managed-by';
@@ -18,7 +23,12 @@ export function stableJson(value: unknown): string {
   const sort = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(sort);
     if (v !== null && typeof v === 'object') {
-      return Object.fromEntries(Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => [k, sort((v as Record<string, unknown>)[k])]));
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+          .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+      );
     }
     return v;
   };
@@ -39,7 +49,9 @@ export function relayFileContent(relay: Relay, consumerNamespaces?: Iterable<str
       ...(typeof gen === 'number' ? { generation: gen } : {}),
       annotations: {
         [MANAGED_BY_ANNOTATION]: MANAGED_BY_VALUE,
-        ...(consumerNamespaces !== undefined ? { [CONSUMER_NAMESPACES_ANNOTATION]: formatConsumerNamespaces(consumerNamespaces) } : {}),
+        ...(consumerNamespaces !== undefined
+          ? { [CONSUMER_NAMESPACES_ANNOTATION]: formatConsumerNamespaces(consumerNamespaces) }
+          : {}),
       },
     },
     spec: relay.spec,
@@ -48,7 +60,7 @@ export function relayFileContent(relay: Relay, consumerNamespaces?: Iterable<str
 
 function annotationsOf(doc: unknown): Record<string, unknown> | undefined {
   const a = (doc as { metadata?: { annotations?: unknown } } | null)?.metadata?.annotations;
-  return a !== null && typeof a === 'object' && !Array.isArray(a) ? a as Record<string, unknown> : undefined;
+  return a !== null && typeof a === 'object' && !Array.isArray(a) ? (a as Record<string, unknown>) : undefined;
 }
 
 /** True when a file's text is a relay file written by the controller. */

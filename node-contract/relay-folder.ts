@@ -13,7 +13,13 @@ import path from 'node:path';
 import { BoundedReadError, fileStem, isConfigFileName, readRelayFile } from './layout.js';
 import { consumerNamespacesOf } from './relay-file.js';
 import type { FileWarning } from './status.js';
-import { formatProblems, parseDocuments, validateRelay, type ResolvedRelay, type ValidationResult } from '../relay/index.js';
+import {
+  formatProblems,
+  parseDocuments,
+  validateRelay,
+  type ResolvedRelay,
+  type ValidationResult,
+} from '../relay/index.js';
 
 export interface ConfigFile {
   /** Base name inside the config folder. */
@@ -41,7 +47,6 @@ export interface FileError {
   relay?: string;
   error: string;
 }
-
 
 export interface ConfigState {
   wanted: Map<string, WantedRelay>;
@@ -106,7 +111,9 @@ export class ConfigMemo {
  */
 export function interpretConfig(files: readonly ConfigFile[], memo?: ConfigMemo): ConfigState {
   const state: ConfigState = { wanted: new Map(), errors: [], warnings: [] };
-  const sorted = [...files].filter((f) => isConfigFileName(f.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const sorted = [...files]
+    .filter((f) => isConfigFileName(f.name))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   memo?.keepOnly(new Set(sorted.map((f) => f.name)));
   for (const f of sorted) {
     const reading = memo ? memo.reading(f) : readText(f);
@@ -127,18 +134,28 @@ export function interpretConfig(files: readonly ConfigFile[], memo?: ConfigMemo)
       const r = v.resolved;
       const first = state.wanted.get(r.name);
       if (first) {
-        state.errors.push({ file: f.name, relay: r.name, error: `relay "${r.name}" is already defined in ${first.file}; this definition is ignored` });
+        state.errors.push({
+          file: f.name,
+          relay: r.name,
+          error: `relay "${r.name}" is already defined in ${first.file}; this definition is ignored`,
+        });
         continue;
       }
       if (reading.docs.length === 1 && fileStem(f.name) !== r.name) {
-        state.warnings.push({ file: f.name, message: `file ${f.name} holds relay "${r.name}": name the file ${r.name}.yaml or ${r.name}.json` });
+        state.warnings.push({
+          file: f.name,
+          message: `file ${f.name} holds relay "${r.name}": name the file ${r.name}.yaml or ${r.name}.json`,
+        });
       }
       for (const w of v.warnings) state.warnings.push({ file: f.name, message: `${r.name}: ${w}` });
       const generation = generationOf(doc);
       const resolvedNames = consumerNamespacesOf(doc);
       state.wanted.set(r.name, {
-        name: r.name, file: f.name, resolved: r,
-        ...(generation !== undefined ? { generation } : {}), ...(resolvedNames !== undefined ? { resolvedNames } : {}),
+        name: r.name,
+        file: f.name,
+        resolved: r,
+        ...(generation !== undefined ? { generation } : {}),
+        ...(resolvedNames !== undefined ? { resolvedNames } : {}),
       });
     }
   }
@@ -167,7 +184,10 @@ export async function readConfigDir(dir: string): Promise<{ files: ConfigFile[];
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') {
         // Removed between readdir and read — or a symlink whose target is gone, which must be reported.
-        const link = await lstat(path.join(dir, name)).then((st) => st.isSymbolicLink(), () => false);
+        const link = await lstat(path.join(dir, name)).then(
+          (st) => st.isSymbolicLink(),
+          () => false,
+        );
         if (link) errors.push({ file: name, error: 'cannot read: dangling symlink (its target does not exist)' });
         continue;
       }

@@ -33,7 +33,14 @@ export interface AgentStatus {
    * heartbeatSeconds: the agent rewrites this file at least that often (updatedAt moves), so a reader
    * can tell a dead agent's last report from a live one's (see staleAgentStatusAge).
    */
-  agent: { pid: number; startedAt: string; updatedAt: string; configDir: string; socketDir: string; heartbeatSeconds?: number };
+  agent: {
+    pid: number;
+    startedAt: string;
+    updatedAt: string;
+    configDir: string;
+    socketDir: string;
+    heartbeatSeconds?: number;
+  };
   relays: Record<string, AgentRelayStatus>;
   /** Files that were skipped: unreadable, unparsable, invalid, or a second definition of a relay. */
   files: Record<string, { relay?: string; error: string }>;
@@ -46,7 +53,6 @@ export class StatusParseError extends Error {
     this.name = 'StatusParseError';
   }
 }
-
 
 /** The file's bytes for a status. */
 export function formatAgentStatus(st: AgentStatus): string {
@@ -66,7 +72,8 @@ export function parseAgentStatus(text: string): AgentStatus {
   }
   const relays: Record<string, AgentRelayStatus> = {};
   for (const [name, r] of Object.entries(v.relays)) {
-    if (!isObject(r) || typeof r.running !== 'boolean') throw new StatusParseError(`status of relay ${name} is malformed`);
+    if (!isObject(r) || typeof r.running !== 'boolean')
+      throw new StatusParseError(`status of relay ${name} is malformed`);
     relays[name] = r as unknown as AgentRelayStatus;
   }
   return {

@@ -13,12 +13,10 @@ export const CONSUMER_NAMESPACES_ANNOTATION = 'socat.io/consumer-namespaces';
  * resolved the selector to (the node), or neither (a hand-written node file: only `namespaces` counts).
  */
 export type NamespaceFacts =
-  | { labels: Record<string, string> | undefined }
-  | { resolvedNames: readonly string[] | undefined };
+  { labels: Record<string, string> | undefined } | { resolvedNames: readonly string[] | undefined };
 
 export type ConsumerVerdict =
-  | { allowed: true }
-  | { allowed: false; reason: 'namespace-unknown' | 'namespace-not-allowed'; message: string };
+  { allowed: true } | { allowed: false; reason: 'namespace-unknown' | 'namespace-not-allowed'; message: string };
 
 export function consumerVerdict(r: ResolvedRelay, namespace: string, facts: NamespaceFacts): ConsumerVerdict {
   if (r.consumers.namespaces.includes(namespace)) return { allowed: true };
@@ -26,7 +24,11 @@ export function consumerVerdict(r: ResolvedRelay, namespace: string, facts: Name
   if (sel) {
     if ('labels' in facts) {
       if (facts.labels === undefined) {
-        return { allowed: false, reason: 'namespace-unknown', message: `relay "${r.name}": the labels of namespace "${namespace}" are unknown, so its namespaceSelector cannot be checked` };
+        return {
+          allowed: false,
+          reason: 'namespace-unknown',
+          message: `relay "${r.name}": the labels of namespace "${namespace}" are unknown, so its namespaceSelector cannot be checked`,
+        };
       }
       if (matchesLabelSelector(sel, facts.labels)) return { allowed: true };
     } else if (facts.resolvedNames?.includes(namespace)) {
@@ -37,13 +39,20 @@ export function consumerVerdict(r: ResolvedRelay, namespace: string, facts: Name
     ...(r.consumers.namespaces.length > 0 ? [`namespaces ${r.consumers.namespaces.join(', ')}`] : []),
     ...(sel ? ['namespaceSelector'] : []),
   ].join(' or ');
-  return { allowed: false, reason: 'namespace-not-allowed', message: `relay "${r.name}" does not allow namespace "${namespace}" (allowed: ${allowed || 'none'})` };
+  return {
+    allowed: false,
+    reason: 'namespace-not-allowed',
+    message: `relay "${r.name}" does not allow namespace "${namespace}" (allowed: ${allowed || 'none'})`,
+  };
 }
 
 /** The annotation's value → names (empty entries dropped); undefined when absent. */
 export function parseConsumerNamespaces(value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
-  return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 /** Names → the annotation's value: sorted, deduplicated, comma-separated. */

@@ -14,7 +14,8 @@ export function parseDocuments(text: string, source = '(input)'): unknown[] {
   const out: unknown[] = [];
   const list = Array.isArray(docs) ? docs : [docs];
   list.forEach((doc, i) => {
-    if (doc.errors.length > 0) throw new ParseError(`${source}: document ${i + 1}: ${doc.errors[0]!.message.split('\n')[0]}`);
+    if (doc.errors.length > 0)
+      throw new ParseError(`${source}: document ${i + 1}: ${doc.errors[0]!.message.split('\n')[0]}`);
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
     if (value === null || value === undefined) return;
     if (typeof value === 'object' && !Array.isArray(value) && (value as { kind?: unknown }).kind === 'List') {

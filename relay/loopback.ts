@@ -6,9 +6,7 @@
 // rules (manifests/crd) accept exactly the same set, so the schema and the webhook never disagree.
 import net from 'node:net';
 
-export type HostCheck =
-  | { ok: true; ip: string; family: 4 | 6 }
-  | { ok: false; reason: string };
+export type HostCheck = { ok: true; ip: string; family: 4 | 6 } | { ok: false; reason: string };
 
 const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
 const CANONICAL_IPV4 = new RegExp(`^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}$`);
@@ -46,13 +44,17 @@ export function shown(host: string, max = 64): string {
 }
 
 export function checkTargetHost(host: string): HostCheck {
-  if (host.length > 255) return { ok: false, reason: `${shown(host)} is not a loopback address (127.0.0.0/8, ::1 or localhost)` };
+  if (host.length > 255)
+    return { ok: false, reason: `${shown(host)} is not a loopback address (127.0.0.0/8, ::1 or localhost)` };
   if (host === 'localhost') return { ok: true, ip: '127.0.0.1', family: 4 };
   if (isCanonicalIPv4(host)) {
     if (host.startsWith('127.')) return { ok: true, ip: host, family: 4 };
     if (host === '0.0.0.0') return { ok: false, reason: '0.0.0.0 is not a target; use 127.0.0.1' };
     if (host.startsWith('169.254.')) {
-      return { ok: false, reason: `${shown(host)} is link-local (cloud metadata lives there); only loopback targets are allowed` };
+      return {
+        ok: false,
+        reason: `${shown(host)} is link-local (cloud metadata lives there); only loopback targets are allowed`,
+      };
     }
     return { ok: false, reason: `${shown(host)} is not a loopback address (127.0.0.0/8, ::1 or localhost)` };
   }
@@ -62,21 +64,29 @@ export function checkTargetHost(host: string): HostCheck {
   const v6 = expandIPv6(host);
   if (v6 !== undefined) {
     if (host === '::1') return { ok: true, ip: '::1', family: 6 };
-    if (v6 === IPV6_LOOPBACK) return { ok: false, reason: `write the IPv6 loopback address as ::1, not ${shown(host)}` };
+    if (v6 === IPV6_LOOPBACK)
+      return { ok: false, reason: `write the IPv6 loopback address as ::1, not ${shown(host)}` };
     if (v6.startsWith('0000:0000:0000:0000:0000:ffff:')) {
-      return { ok: false, reason: `IPv4-mapped IPv6 address ${shown(host)} is not allowed; write the IPv4 address (127.0.0.1)` };
+      return {
+        ok: false,
+        reason: `IPv4-mapped IPv6 address ${shown(host)} is not allowed; write the IPv4 address (127.0.0.1)`,
+      };
     }
     return { ok: false, reason: `${shown(host)} is not a loopback address (127.0.0.0/8, ::1 or localhost)` };
   }
   if (/^[0-9a-fA-FxX.]+$/.test(host)) {
-    return { ok: false, reason: `${shown(host)} is not a canonical dotted-decimal IPv4 address (decimal, octal and hex spellings are refused)` };
+    return {
+      ok: false,
+      reason: `${shown(host)} is not a canonical dotted-decimal IPv4 address (decimal, octal and hex spellings are refused)`,
+    };
   }
-  return { ok: false, reason: `${shown(host)} is a host name; only loopback IP addresses (127.0.0.0/8, ::1) or localhost are allowed` };
+  return {
+    ok: false,
+    reason: `${shown(host)} is a host name; only loopback IP addresses (127.0.0.0/8, ::1) or localhost are allowed`,
+  };
 }
 
-export type ListenCheck =
-  | { ok: true; ip: string; family: 4 | 6; wildcard: boolean }
-  | { ok: false; reason: string };
+export type ListenCheck = { ok: true; ip: string; family: 4 | 6; wildcard: boolean } | { ok: false; reason: string };
 
 /**
  * Addresses the sidecar may bind inside the pod: loopback (default), or the wildcard with a warning;
@@ -89,6 +99,10 @@ export function checkListenAddress(addr: string): ListenCheck {
   if (addr === '::') return { ok: true, ip: '::', family: 6, wildcard: true };
   const v6 = addr.length > 255 ? undefined : expandIPv6(addr);
   if (v6 === IPV6_LOOPBACK) return { ok: false, reason: `write the IPv6 loopback address as ::1, not ${shown(addr)}` };
-  if (v6 === '0000:0000:0000:0000:0000:0000:0000:0000') return { ok: false, reason: `write the IPv6 wildcard address as ::, not ${shown(addr)}` };
-  return { ok: false, reason: `${shown(addr)} cannot be bound in the pod; use a loopback address (127.0.0.1, ::1) or 0.0.0.0/::` };
+  if (v6 === '0000:0000:0000:0000:0000:0000:0000:0000')
+    return { ok: false, reason: `write the IPv6 wildcard address as ::, not ${shown(addr)}` };
+  return {
+    ok: false,
+    reason: `${shown(addr)} cannot be bound in the pod; use a loopback address (127.0.0.1, ::1) or 0.0.0.0/::`,
+  };
 }

@@ -1,7 +1,5 @@
 import path from 'node:path';
-import {
-  AGENT_DIR, AGENT_STATUS_FILE, NAME_PREFIX, POD_SOCKET_DIR, SOCKET_FILE,
-} from './constants.js';
+import { AGENT_DIR, AGENT_STATUS_FILE, NAME_PREFIX, POD_SOCKET_DIR, SOCKET_FILE } from './constants.js';
 
 /** The relay's folder under a socket root: the unit that is mounted into consumer pods. */
 export function relayDir(socketRoot: string, relay: string): string {

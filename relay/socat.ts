@@ -2,7 +2,13 @@
 // sidecarArgv into the pod. They are built here, side by side, so the two halves can never disagree
 // on a socket path, a buffer size or a UDP mode.
 import {
-  DEFAULT_SOCKET_GID, LISTEN_BACKLOG, POD_SOCKET_DIR, TCP_BUFFER, TCP_HALF_CLOSE_SECONDS, UDP_BUFFER, UDP_RCVBUF,
+  DEFAULT_SOCKET_GID,
+  LISTEN_BACKLOG,
+  POD_SOCKET_DIR,
+  TCP_BUFFER,
+  TCP_HALF_CLOSE_SECONDS,
+  UDP_BUFFER,
+  UDP_RCVBUF,
 } from './constants.js';
 import { socketPath } from './names.js';
 import type { ResolvedRelay } from './types.js';
@@ -26,7 +32,10 @@ const SAFE_PATH = /^\/[A-Za-z0-9._/-]*$/;
 function checkedSocket(root: string, relay: string): string {
   const p = socketPath(root, relay);
   // socat splits addresses on ':' and ',' and treats '!!' specially: only plain paths may reach it.
-  if (!SAFE_PATH.test(p)) throw new Error(`socket path ${JSON.stringify(p)} holds characters socat cannot take (allowed: A-Z a-z 0-9 . _ / -)`);
+  if (!SAFE_PATH.test(p))
+    throw new Error(
+      `socket path ${JSON.stringify(p)} holds characters socat cannot take (allowed: A-Z a-z 0-9 . _ / -)`,
+    );
   return p;
 }
 
@@ -75,12 +84,30 @@ export function nodeArgv(r: ResolvedRelay, opts: NodeSideOptions): string[] {
   const target = `${bracket(r.targetHost)}:${r.targetPort}`;
   const debug = opts.logConnections ? ['-d', '-d'] : [];
   if (r.protocol === 'TCP') {
-    return [...debug, `-t${TCP_HALF_CLOSE_SECONDS}`, `-b${TCP_BUFFER}`, `UNIX-LISTEN:${sock},fork,${perms},backlog=${LISTEN_BACKLOG}`, `${ipAddress('TCP', r.targetHost)}:${target},${NODELAY}`];
+    return [
+      ...debug,
+      `-t${TCP_HALF_CLOSE_SECONDS}`,
+      `-b${TCP_BUFFER}`,
+      `UNIX-LISTEN:${sock},fork,${perms},backlog=${LISTEN_BACKLOG}`,
+      `${ipAddress('TCP', r.targetHost)}:${target},${NODELAY}`,
+    ];
   }
   if (r.udpMode === 'OneWay') {
-    return [...debug, `-b${UDP_BUFFER}`, '-u', `UNIX-RECV:${sock},${perms},rcvbuf=${UDP_RCVBUF}`, `${ipAddress('UDP', r.targetHost)}-SENDTO:${target},bind=${loopbackOf(r.targetHost)}`];
+    return [
+      ...debug,
+      `-b${UDP_BUFFER}`,
+      '-u',
+      `UNIX-RECV:${sock},${perms},rcvbuf=${UDP_RCVBUF}`,
+      `${ipAddress('UDP', r.targetHost)}-SENDTO:${target},bind=${loopbackOf(r.targetHost)}`,
+    ];
   }
-  return [...debug, `-t${r.replyTimeoutSeconds}`, `-b${UDP_BUFFER}`, `UNIX-LISTEN:${sock},fork,${perms},backlog=${LISTEN_BACKLOG}`, `${ipAddress('UDP', r.targetHost)}:${target},bind=${loopbackOf(r.targetHost)}`];
+  return [
+    ...debug,
+    `-t${r.replyTimeoutSeconds}`,
+    `-b${UDP_BUFFER}`,
+    `UNIX-LISTEN:${sock},fork,${perms},backlog=${LISTEN_BACKLOG}`,
+    `${ipAddress('UDP', r.targetHost)}:${target},bind=${loopbackOf(r.targetHost)}`,
+  ];
 }
 
 /** Pod side (the injected sidecar): listens on listen.address:listen.port and connects to the socket. */
@@ -88,10 +115,25 @@ export function sidecarArgv(r: ResolvedRelay, opts: PodSideOptions = {}): string
   const sock = checkedSocket(opts.socketDir ?? POD_SOCKET_DIR, r.name);
   const bind = `bind=${bracket(r.listenAddress)}`;
   if (r.protocol === 'TCP') {
-    return [`-t${TCP_HALF_CLOSE_SECONDS}`, `-b${TCP_BUFFER}`, `${ipAddress('TCP', r.listenAddress)}-LISTEN:${r.listenPort},${bind},fork,reuseaddr,backlog=${LISTEN_BACKLOG},${NODELAY}`, `UNIX-CONNECT:${sock}`];
+    return [
+      `-t${TCP_HALF_CLOSE_SECONDS}`,
+      `-b${TCP_BUFFER}`,
+      `${ipAddress('TCP', r.listenAddress)}-LISTEN:${r.listenPort},${bind},fork,reuseaddr,backlog=${LISTEN_BACKLOG},${NODELAY}`,
+      `UNIX-CONNECT:${sock}`,
+    ];
   }
   if (r.udpMode === 'OneWay') {
-    return [`-b${UDP_BUFFER}`, '-u', `${ipAddress('UDP', r.listenAddress)}-RECV:${r.listenPort},${bind},rcvbuf=${UDP_RCVBUF}`, `UNIX-SENDTO:${sock}`];
+    return [
+      `-b${UDP_BUFFER}`,
+      '-u',
+      `${ipAddress('UDP', r.listenAddress)}-RECV:${r.listenPort},${bind},rcvbuf=${UDP_RCVBUF}`,
+      `UNIX-SENDTO:${sock}`,
+    ];
   }
-  return [`-t${r.replyTimeoutSeconds}`, `-b${UDP_BUFFER}`, `${ipAddress('UDP', r.listenAddress)}-RECVFROM:${r.listenPort},${bind},fork`, `UNIX-CONNECT:${sock}`];
+  return [
+    `-t${r.replyTimeoutSeconds}`,
+    `-b${UDP_BUFFER}`,
+    `${ipAddress('UDP', r.listenAddress)}-RECVFROM:${r.listenPort},${bind},fork`,
+    `UNIX-CONNECT:${sock}`,
+  ];
 }

@@ -41,8 +41,20 @@ export interface Problem {
 
 /** The keywords checkStructure understands; the generator refuses a CRD that uses another one. */
 export const WALKER_KEYWORDS: readonly string[] = [
-  'type', 'required', 'properties', 'items', 'additionalProperties', 'enum', 'minimum', 'maximum',
-  'minLength', 'maxLength', 'maxProperties', 'default', 'pattern', 'anyOf',
+  'type',
+  'required',
+  'properties',
+  'items',
+  'additionalProperties',
+  'enum',
+  'minimum',
+  'maximum',
+  'minLength',
+  'maxLength',
+  'maxProperties',
+  'default',
+  'pattern',
+  'anyOf',
 ];
 
 /** What the generator keeps of a CRD schema: no descriptions, no CEL rules (they change without the structure). */
@@ -50,9 +62,14 @@ export function structural(s: Record<string, unknown>): StructuralSchema {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(s)) {
     if (k === 'description' || k.startsWith('x-kubernetes-')) continue;
-    if (k === 'properties') out[k] = Object.fromEntries(Object.entries(v as Record<string, Record<string, unknown>>).map(([p, ps]) => [p, structural(ps)]));
-    else if ((k === 'items' || k === 'additionalProperties') && typeof v === 'object' && v !== null) out[k] = structural(v as Record<string, unknown>);
-    else if ((k === 'anyOf' || k === 'oneOf' || k === 'allOf') && Array.isArray(v)) out[k] = v.map((x) => structural(x as Record<string, unknown>));
+    if (k === 'properties')
+      out[k] = Object.fromEntries(
+        Object.entries(v as Record<string, Record<string, unknown>>).map(([p, ps]) => [p, structural(ps)]),
+      );
+    else if ((k === 'items' || k === 'additionalProperties') && typeof v === 'object' && v !== null)
+      out[k] = structural(v as Record<string, unknown>);
+    else if ((k === 'anyOf' || k === 'oneOf' || k === 'allOf') && Array.isArray(v))
+      out[k] = v.map((x) => structural(x as Record<string, unknown>));
     else out[k] = v;
   }
   return out;
@@ -94,7 +111,12 @@ export interface StructureOptions {
  * `required`. One problem per field at most: a value of the wrong type is not looked into. Never
  * throws, whatever the value; the recursion follows the schema, so it is as deep as the schema.
  */
-export function checkStructure(schema: StructuralSchema, value: unknown, field: string, options: StructureOptions = {}): Problem[] {
+export function checkStructure(
+  schema: StructuralSchema,
+  value: unknown,
+  field: string,
+  options: StructureOptions = {},
+): Problem[] {
   const out: Problem[] = [];
   if (value === undefined || value === null) out.push({ field, message: 'required' });
   else walk(schema, value, field, field, out, options);
@@ -113,8 +135,16 @@ function walk(s: StructuralSchema, v: unknown, field: string, name: string, out:
   if (o.visit) out.push(...o.visit(s, v, field));
 }
 
-function walkObject(s: StructuralSchema, v: Record<string, unknown>, field: string, out: Problem[], o: StructureOptions): void {
-  for (const r of s.required ?? []) if (!Object.hasOwn(v, r) || v[r] === undefined || v[r] === null) out.push({ field: `${field}.${r}`, message: 'required' });
+function walkObject(
+  s: StructuralSchema,
+  v: Record<string, unknown>,
+  field: string,
+  out: Problem[],
+  o: StructureOptions,
+): void {
+  for (const r of s.required ?? [])
+    if (!Object.hasOwn(v, r) || v[r] === undefined || v[r] === null)
+      out.push({ field: `${field}.${r}`, message: 'required' });
   const extra = isObject(s.additionalProperties) ? s.additionalProperties : undefined;
   // An object schema with neither properties nor additionalProperties (metadata) holds anything.
   const closed = s.properties !== undefined || s.additionalProperties === false;
@@ -122,9 +152,11 @@ function walkObject(s: StructuralSchema, v: Record<string, unknown>, field: stri
     const sub = propertyOf(s, k);
     const at = `${field}.${shown(k, 320)}`;
     // A declared field set to null is absent (the API server prunes it).
-    if (sub) { if (v[k] !== null && v[k] !== undefined) walk(sub, v[k], at, k, out, o); }
-    else if (extra) walk(extra, v[k], at, 'value', out, o);
-    else if (closed) out.push({ field: at, message: `unknown field (allowed: ${Object.keys(s.properties ?? {}).join(', ')})` });
+    if (sub) {
+      if (v[k] !== null && v[k] !== undefined) walk(sub, v[k], at, k, out, o);
+    } else if (extra) walk(extra, v[k], at, 'value', out, o);
+    else if (closed)
+      out.push({ field: at, message: `unknown field (allowed: ${Object.keys(s.properties ?? {}).join(', ')})` });
   }
 }
 
@@ -136,13 +168,20 @@ function typesOf(s: StructuralSchema): string[] {
 
 function isType(t: string, v: unknown): boolean {
   switch (t) {
-    case 'object': return isObject(v);
-    case 'array': return Array.isArray(v);
-    case 'string': return typeof v === 'string';
-    case 'integer': return Number.isInteger(v);
-    case 'number': return typeof v === 'number' && Number.isFinite(v);
-    case 'boolean': return typeof v === 'boolean';
-    default: return true;
+    case 'object':
+      return isObject(v);
+    case 'array':
+      return Array.isArray(v);
+    case 'string':
+      return typeof v === 'string';
+    case 'integer':
+      return Number.isInteger(v);
+    case 'number':
+      return typeof v === 'number' && Number.isFinite(v);
+    case 'boolean':
+      return typeof v === 'boolean';
+    default:
+      return true;
   }
 }
 
@@ -152,7 +191,12 @@ function hasType(s: StructuralSchema, v: unknown): boolean {
 }
 
 const A_TYPE: Record<string, string> = {
-  object: 'an object', array: 'a list', string: 'a string', integer: 'an integer', number: 'a number', boolean: 'true or false',
+  object: 'an object',
+  array: 'a list',
+  string: 'a string',
+  integer: 'an integer',
+  number: 'a number',
+  boolean: 'true or false',
 };
 
 /** What a number must be: `an integer from 1 to 65535`, `an integer >= 0`… */
@@ -167,13 +211,17 @@ function numberRule(s: StructuralSchema, t: string): string {
 function typeProblem(s: StructuralSchema, v: unknown): string | undefined {
   if (hasType(s, v)) return undefined;
   const types = typesOf(s);
-  const what = types.length === 1 && (types[0] === 'integer' || types[0] === 'number') ? numberRule(s, types[0]) : types.map((t) => A_TYPE[t] ?? t).join(' or ');
+  const what =
+    types.length === 1 && (types[0] === 'integer' || types[0] === 'number')
+      ? numberRule(s, types[0])
+      : types.map((t) => A_TYPE[t] ?? t).join(' or ');
   return `must be ${what}, got ${describe(v)}`;
 }
 
 /** The first rule of enum, range, length and pattern that `v` (of the right type) breaks. */
 function valueProblem(s: StructuralSchema, v: unknown, name: string): string | undefined {
-  if (s.enum && !s.enum.includes(v)) return `unknown ${name} ${describe(v)} (allowed: ${s.enum.map(String).join(', ')})`;
+  if (s.enum && !s.enum.includes(v))
+    return `unknown ${name} ${describe(v)} (allowed: ${s.enum.map(String).join(', ')})`;
   if (typeof v === 'number') return rangeProblem(s, v, name);
   if (typeof v === 'string') return stringProblem(s, v);
   if (isObject(v) && s.maxProperties !== undefined && Object.keys(v).length > s.maxProperties) {
@@ -186,7 +234,8 @@ function rangeProblem(s: StructuralSchema, v: number, name: string): string | un
   const low = s.minimum !== undefined && v < s.minimum;
   const high = s.maximum !== undefined && v > s.maximum;
   if (!low && !high) return undefined;
-  if (s.minimum !== undefined && s.maximum !== undefined) return `${name} ${v} is out of range ${s.minimum}-${s.maximum}`;
+  if (s.minimum !== undefined && s.maximum !== undefined)
+    return `${name} ${v} is out of range ${s.minimum}-${s.maximum}`;
   return low ? `${name} ${v} is below the minimum ${s.minimum}` : `${name} ${v} is above the maximum ${s.maximum}`;
 }
 
@@ -194,14 +243,17 @@ function rangeProblem(s: StructuralSchema, v: number, name: string): string | un
 const PATTERN_MEANINGS: Record<string, string> = {
   '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$': 'a valid namespace name',
   '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$': 'a valid label value',
-  '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$': 'a valid label key',
+  '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$':
+    'a valid label key',
   '^[+-]?(\\d+(\\.\\d*)?|\\.\\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\\d+)?$': 'a quantity',
 };
 const compiled = new Map<string, RegExp>();
 
 function stringProblem(s: StructuralSchema, v: string): string | undefined {
-  if (s.minLength !== undefined && v.length < s.minLength) return s.minLength === 1 ? 'must not be empty' : `must be at least ${s.minLength} characters, got ${v.length}`;
-  if (s.maxLength !== undefined && v.length > s.maxLength) return `must be at most ${s.maxLength} characters, got ${v.length}`;
+  if (s.minLength !== undefined && v.length < s.minLength)
+    return s.minLength === 1 ? 'must not be empty' : `must be at least ${s.minLength} characters, got ${v.length}`;
+  if (s.maxLength !== undefined && v.length > s.maxLength)
+    return `must be at most ${s.maxLength} characters, got ${v.length}`;
   if (s.pattern === undefined) return undefined;
   let re = compiled.get(s.pattern);
   if (!re) compiled.set(s.pattern, (re = new RegExp(s.pattern)));
@@ -214,7 +266,8 @@ function stringProblem(s: StructuralSchema, v: string): string | undefined {
 export function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'string') return v.length > 40 ? `"${shown(v.slice(0, 40))}…" (${v.length} characters)` : `"${shown(v)}"`;
+  if (typeof v === 'string')
+    return v.length > 40 ? `"${shown(v.slice(0, 40))}…" (${v.length} characters)` : `"${shown(v)}"`;
   if (typeof v === 'object') return 'an object';
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return `${typeof v} ${v.toString()}`;
   return typeof v;

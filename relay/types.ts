@@ -10,7 +10,13 @@ export const PLURAL = 'relays';
 
 // The spec's types and enum value lists are generated from the CRD (manifests/crd/) with its schema:
 // relay/schema.generated.ts (`npm run gen:relay-schema`; a test fails when they differ).
-export { PROTOCOLS, UDP_MODES, type LabelSelector, type LabelSelectorRequirement, type RelaySpec } from './schema.generated.js';
+export {
+  PROTOCOLS,
+  UDP_MODES,
+  type LabelSelector,
+  type LabelSelectorRequirement,
+  type RelaySpec,
+} from './schema.generated.js';
 
 /** Resolved sidecar requests and limits (quantities as strings): a relay's or the controller's default. */
 export interface ResourceRequirements {

@@ -25,13 +25,21 @@ export function generate(alertsText: string, dashboardText: string): { rule: str
   const rule = {
     apiVersion: 'monitoring.coreos.com/v1',
     kind: 'PrometheusRule',
-    metadata: { name: 'socat-relay', namespace: 'socat-relay-system', labels: { ...LABELS, release: 'kube-prometheus-stack' } },
+    metadata: {
+      name: 'socat-relay',
+      namespace: 'socat-relay-system',
+      labels: { ...LABELS, release: 'kube-prometheus-stack' },
+    },
     spec: { groups: alerts.groups },
   };
   const configMap = {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: { name: 'socat-relay-dashboard', namespace: 'socat-relay-system', labels: { ...LABELS, grafana_dashboard: '1' } },
+    metadata: {
+      name: 'socat-relay-dashboard',
+      namespace: 'socat-relay-system',
+      labels: { ...LABELS, grafana_dashboard: '1' },
+    },
     data: { 'socat-relay.json': `${JSON.stringify(dashboard, null, 2)}\n` },
   };
   return {

@@ -42,7 +42,9 @@ function tsType(raw: Raw, at: string, decls: string[], indent = ''): string {
   if (Array.isArray(raw.enum)) {
     t = raw.enum.map((v) => JSON.stringify(v)).join(' | ');
     if (named?.values) {
-      decls.push(`${docComment(raw, '')}export const ${named.values} = [${raw.enum.map((v) => JSON.stringify(v)).join(', ')}] as const;\nexport type ${named.type} = (typeof ${named.values})[number];\n`);
+      decls.push(
+        `${docComment(raw, '')}export const ${named.values} = [${raw.enum.map((v) => JSON.stringify(v)).join(', ')}] as const;\nexport type ${named.type} = (typeof ${named.values})[number];\n`,
+      );
       return named.type;
     }
   } else if (Array.isArray(raw.anyOf)) {
@@ -53,10 +55,17 @@ function tsType(raw: Raw, at: string, decls: string[], indent = ''): string {
     const item = tsType(raw.items as Raw, `${at}[]`, decls, indent);
     t = /[ |]/.test(item) ? `(${item})[]` : `${item}[]`;
   } else {
-    t = raw.type === 'integer' || raw.type === 'number' ? 'number' : raw.type === 'string' || raw.type === 'boolean' ? raw.type : 'unknown';
+    t =
+      raw.type === 'integer' || raw.type === 'number'
+        ? 'number'
+        : raw.type === 'string' || raw.type === 'boolean'
+          ? raw.type
+          : 'unknown';
   }
   if (!named) return t;
-  decls.push(`${docComment(raw, '')}export ${t.startsWith('{') ? `interface ${named.type} ${t}` : `type ${named.type} = ${t};`}\n`);
+  decls.push(
+    `${docComment(raw, '')}export ${t.startsWith('{') ? `interface ${named.type} ${t}` : `type ${named.type} = ${t};`}\n`,
+  );
   return named.type;
 }
 
@@ -64,7 +73,9 @@ function objectType(raw: Raw, at: string, decls: string[], indent: string): stri
   const props = raw.properties as Record<string, Raw> | undefined;
   if (!props) {
     const values = raw.additionalProperties;
-    return typeof values === 'object' && values !== null ? `Record<string, ${tsType(values as Raw, `${at}.*`, decls, indent)}>` : 'Record<string, unknown>';
+    return typeof values === 'object' && values !== null
+      ? `Record<string, ${tsType(values as Raw, `${at}.*`, decls, indent)}>`
+      : 'Record<string, unknown>';
   }
   const required = new Set((raw.required as string[] | undefined) ?? []);
   const inner = `${indent}  `;
@@ -77,15 +88,20 @@ function objectType(raw: Raw, at: string, decls: string[], indent: string): stri
 
 function checkKeywords(s: StructuralSchema, at: string): void {
   for (const [k, v] of Object.entries(s)) {
-    if (!WALKER_KEYWORDS.includes(k)) throw new Error(`spec${at}: relay/structure.ts does not check the keyword ${k}; teach checkStructure first`);
-    if (k === 'properties') for (const [p, ps] of Object.entries(v as Record<string, StructuralSchema>)) checkKeywords(ps, `${at}.${p}`);
-    if ((k === 'items' || k === 'additionalProperties') && typeof v === 'object') checkKeywords(v as StructuralSchema, `${at}.${k}`);
+    if (!WALKER_KEYWORDS.includes(k))
+      throw new Error(`spec${at}: relay/structure.ts does not check the keyword ${k}; teach checkStructure first`);
+    if (k === 'properties')
+      for (const [p, ps] of Object.entries(v as Record<string, StructuralSchema>)) checkKeywords(ps, `${at}.${p}`);
+    if ((k === 'items' || k === 'additionalProperties') && typeof v === 'object')
+      checkKeywords(v as StructuralSchema, `${at}.${k}`);
     if (k === 'anyOf') (v as StructuralSchema[]).forEach((b) => checkKeywords(b, at));
   }
 }
 
 export function generate(crdText: string): string {
-  const crd = parse(crdText) as { spec: { versions: { schema: { openAPIV3Schema: { properties: { spec: Raw } } } }[] } };
+  const crd = parse(crdText) as {
+    spec: { versions: { schema: { openAPIV3Schema: { properties: { spec: Raw } } } }[] };
+  };
   const raw = crd.spec.versions[0]!.schema.openAPIV3Schema.properties.spec;
   const spec = structural(raw);
   checkKeywords(spec, '');

@@ -5,7 +5,12 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR } from '../relay/index.js';
 import { DEFAULT_IMAGE, ImageRefError, parseImageRef, sidecarImageOf } from '../lib/image.js';
 import { VOLUME_SOURCES, type VolumeSource } from './admission/options.js';
-import { LEADER_LEASE_SECONDS, LEASE_DURATION_SECONDS, LEASE_GRACE_SECONDS, LEASE_RENEW_SECONDS } from './reconcile/lease.js';
+import {
+  LEADER_LEASE_SECONDS,
+  LEASE_DURATION_SECONDS,
+  LEASE_GRACE_SECONDS,
+  LEASE_RENEW_SECONDS,
+} from './reconcile/lease.js';
 
 export type SidecarModeSetting = 'auto' | 'native' | 'regular';
 
@@ -101,42 +106,220 @@ const bool = (raw: string): boolean => {
   if (/^(false|0|no)$/i.test(raw)) return false;
   throw new Bad(`must be true or false, got "${raw}"`);
 };
-const oneOf = <T extends string>(values: readonly T[]) => (raw: string): T => {
-  if (!(values as readonly string[]).includes(raw)) throw new Bad(`must be one of ${values.join(', ')}, got "${raw}"`);
-  return raw as T;
-};
+const oneOf =
+  <T extends string>(values: readonly T[]) =>
+  (raw: string): T => {
+    if (!(values as readonly string[]).includes(raw))
+      throw new Bad(`must be one of ${values.join(', ')}, got "${raw}"`);
+    return raw as T;
+  };
 
 type AnySetting = { [K in keyof ControllerConfig]: Setting<K> }[keyof ControllerConfig];
 
 export const SCHEMA: readonly AnySetting[] = [
-  { key: 'port', flag: 'port', env: 'SOCAT_RELAY_PORT', default: '8443', meaning: 'HTTPS port of the webhooks and probes', parse: port },
-  { key: 'shutdownDrainSeconds', flag: 'shutdown-drain-seconds', env: 'SOCAT_RELAY_SHUTDOWN_DRAIN_SECONDS', default: '5', meaning: 'on SIGTERM: /readyz fails at once, requests are still answered this long, then the servers close (keep it below terminationGracePeriodSeconds)', parse: seconds },
-  { key: 'metricsPort', flag: 'metrics-port', env: 'SOCAT_RELAY_METRICS_PORT', default: '9464', meaning: 'HTTPS port of /metrics, for bearer tokens RBAC allows to get /metrics (local mode: 127.0.0.1, no token)', parse: port },
-  { key: 'host', flag: 'host', env: 'SOCAT_RELAY_HOST', default: '', meaning: 'address to listen on (empty: all)', parse: text },
-  { key: 'tlsCert', flag: 'tls-cert', env: 'SOCAT_RELAY_TLS_CERT', default: '/tls/tls.crt', meaning: 'serving certificate (PEM), reloaded when it changes', parse: nonEmpty },
-  { key: 'tlsKey', flag: 'tls-key', env: 'SOCAT_RELAY_TLS_KEY', default: '/tls/tls.key', meaning: 'its private key (PEM)', parse: nonEmpty },
-  { key: 'nodeName', flag: 'node-name', env: 'NODE_NAME', default: '', meaning: 'this node (downward API spec.nodeName); required for the reconcile', parse: text },
-  { key: 'namespace', flag: 'namespace', env: 'POD_NAMESPACE', default: 'socat-relay-system', meaning: "the controller's namespace (downward API metadata.namespace): holds every controller's Lease", parse: nonEmpty },
-  { key: 'leaseDurationSeconds', flag: 'lease-duration', env: 'SOCAT_RELAY_LEASE_DURATION_SECONDS', default: String(LEASE_DURATION_SECONDS), meaning: "the controller Lease's stated duration (leaseDurationSeconds, whole seconds)", parse: positiveSeconds },
-  { key: 'leaseRenewSeconds', flag: 'lease-renew', env: 'SOCAT_RELAY_LEASE_RENEW_SECONDS', default: String(LEASE_RENEW_SECONDS), meaning: 'how often each controller renews its Lease (less than the duration)', parse: positiveSeconds },
-  { key: 'leaseGraceSeconds', flag: 'lease-grace', env: 'SOCAT_RELAY_LEASE_GRACE_SECONDS', default: String(LEASE_GRACE_SECONDS), meaning: "a node counts as stale in the Relays' summaries once its controller Lease was not renewed for duration + this (default 2 min)", parse: seconds },
-  { key: 'configDir', flag: 'config-dir', env: 'SOCAT_RELAY_CONFIG_DIR', default: DEFAULT_CONFIG_DIR, meaning: "the node agent's relay config folder", parse: absPath },
-  { key: 'socketDir', flag: 'socket-dir', env: 'SOCAT_RELAY_SOCKET_DIR', default: DEFAULT_SOCKET_DIR, meaning: "the node's socket root; also the hostPath mounted into consumers", parse: absPath },
-  { key: 'image', flag: 'image', env: 'SOCAT_RELAY_IMAGE', default: DEFAULT_IMAGE, meaning: "the controller's and agent's image <repository>:<tag> (set from the pod's own image by the manifests)", parse: (raw) => imageRef(nonEmpty(raw)) },
-  { key: 'sidecarImage', flag: 'sidecar-image', env: 'SOCAT_RELAY_SIDECAR_IMAGE', default: '', meaning: 'image of the injected socat sidecar (empty: <repository>-sidecar:<tag> of --image)', parse: imageRef },
-  { key: 'volumeSource', flag: 'volume-source', env: 'SOCAT_RELAY_VOLUME_SOURCE', default: 'hostPath', meaning: 'how consumers mount their relay folder: hostPath (needs a privileged namespace) or csi (csi.socat.io; namespaces stay restricted)', parse: oneOf(VOLUME_SOURCES) },
-  { key: 'sidecarMode', flag: 'sidecar-mode', env: 'SOCAT_RELAY_SIDECAR_MODE', default: 'auto', meaning: 'auto (native on API servers >= 1.29), native or regular', parse: oneOf(['auto', 'native', 'regular'] as const) },
-  { key: 'reconcile', flag: 'reconcile', env: 'SOCAT_RELAY_RECONCILE', default: 'true', meaning: "write this node's relay configs and report status", parse: bool },
-  { key: 'serveAdmission', flag: 'serve-admission', env: 'SOCAT_RELAY_SERVE_ADMISSION', default: 'true', meaning: "serve the admission webhooks (needs the serving key) and stand for election as the one controller that writes the Relays' summaries; false: reconcile this node only, no key, no webhook port (metrics and probes on the metrics port)", parse: bool },
-  { key: 'leaderLeaseSeconds', flag: 'leader-lease', env: 'SOCAT_RELAY_LEADER_LEASE_SECONDS', default: String(LEADER_LEASE_SECONDS), meaning: 'the leader Lease (socat-relay-leader) duration: a leader gone this long is replaced', parse: positiveSeconds },
-  { key: 'logLevel', flag: 'log-level', env: 'LOG_LEVEL', default: 'info', meaning: 'trace, debug, info, warn, error, fatal or silent', parse: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const) },
-  { key: 'kubeconfig', flag: 'kubeconfig', env: 'KUBECONFIG', default: '', meaning: 'kubeconfig file (empty: in-cluster service account)', parse: optionalPath },
-  { key: 'relaysFile', flag: 'relays', env: 'SOCAT_RELAY_RELAYS_FILE', default: '', meaning: 'local mode: serve the relays of this file, no cluster, no reconcile', parse: optionalPath },
-  { key: 'selfSignedDir', flag: 'self-signed', env: 'SOCAT_RELAY_SELF_SIGNED_DIR', default: '', meaning: 'make a CA + certificate in this folder and serve it (local mode)', parse: optionalPath },
+  {
+    key: 'port',
+    flag: 'port',
+    env: 'SOCAT_RELAY_PORT',
+    default: '8443',
+    meaning: 'HTTPS port of the webhooks and probes',
+    parse: port,
+  },
+  {
+    key: 'shutdownDrainSeconds',
+    flag: 'shutdown-drain-seconds',
+    env: 'SOCAT_RELAY_SHUTDOWN_DRAIN_SECONDS',
+    default: '5',
+    meaning:
+      'on SIGTERM: /readyz fails at once, requests are still answered this long, then the servers close (keep it below terminationGracePeriodSeconds)',
+    parse: seconds,
+  },
+  {
+    key: 'metricsPort',
+    flag: 'metrics-port',
+    env: 'SOCAT_RELAY_METRICS_PORT',
+    default: '9464',
+    meaning: 'HTTPS port of /metrics, for bearer tokens RBAC allows to get /metrics (local mode: 127.0.0.1, no token)',
+    parse: port,
+  },
+  {
+    key: 'host',
+    flag: 'host',
+    env: 'SOCAT_RELAY_HOST',
+    default: '',
+    meaning: 'address to listen on (empty: all)',
+    parse: text,
+  },
+  {
+    key: 'tlsCert',
+    flag: 'tls-cert',
+    env: 'SOCAT_RELAY_TLS_CERT',
+    default: '/tls/tls.crt',
+    meaning: 'serving certificate (PEM), reloaded when it changes',
+    parse: nonEmpty,
+  },
+  {
+    key: 'tlsKey',
+    flag: 'tls-key',
+    env: 'SOCAT_RELAY_TLS_KEY',
+    default: '/tls/tls.key',
+    meaning: 'its private key (PEM)',
+    parse: nonEmpty,
+  },
+  {
+    key: 'nodeName',
+    flag: 'node-name',
+    env: 'NODE_NAME',
+    default: '',
+    meaning: 'this node (downward API spec.nodeName); required for the reconcile',
+    parse: text,
+  },
+  {
+    key: 'namespace',
+    flag: 'namespace',
+    env: 'POD_NAMESPACE',
+    default: 'socat-relay-system',
+    meaning: "the controller's namespace (downward API metadata.namespace): holds every controller's Lease",
+    parse: nonEmpty,
+  },
+  {
+    key: 'leaseDurationSeconds',
+    flag: 'lease-duration',
+    env: 'SOCAT_RELAY_LEASE_DURATION_SECONDS',
+    default: String(LEASE_DURATION_SECONDS),
+    meaning: "the controller Lease's stated duration (leaseDurationSeconds, whole seconds)",
+    parse: positiveSeconds,
+  },
+  {
+    key: 'leaseRenewSeconds',
+    flag: 'lease-renew',
+    env: 'SOCAT_RELAY_LEASE_RENEW_SECONDS',
+    default: String(LEASE_RENEW_SECONDS),
+    meaning: 'how often each controller renews its Lease (less than the duration)',
+    parse: positiveSeconds,
+  },
+  {
+    key: 'leaseGraceSeconds',
+    flag: 'lease-grace',
+    env: 'SOCAT_RELAY_LEASE_GRACE_SECONDS',
+    default: String(LEASE_GRACE_SECONDS),
+    meaning:
+      "a node counts as stale in the Relays' summaries once its controller Lease was not renewed for duration + this (default 2 min)",
+    parse: seconds,
+  },
+  {
+    key: 'configDir',
+    flag: 'config-dir',
+    env: 'SOCAT_RELAY_CONFIG_DIR',
+    default: DEFAULT_CONFIG_DIR,
+    meaning: "the node agent's relay config folder",
+    parse: absPath,
+  },
+  {
+    key: 'socketDir',
+    flag: 'socket-dir',
+    env: 'SOCAT_RELAY_SOCKET_DIR',
+    default: DEFAULT_SOCKET_DIR,
+    meaning: "the node's socket root; also the hostPath mounted into consumers",
+    parse: absPath,
+  },
+  {
+    key: 'image',
+    flag: 'image',
+    env: 'SOCAT_RELAY_IMAGE',
+    default: DEFAULT_IMAGE,
+    meaning: "the controller's and agent's image <repository>:<tag> (set from the pod's own image by the manifests)",
+    parse: (raw) => imageRef(nonEmpty(raw)),
+  },
+  {
+    key: 'sidecarImage',
+    flag: 'sidecar-image',
+    env: 'SOCAT_RELAY_SIDECAR_IMAGE',
+    default: '',
+    meaning: 'image of the injected socat sidecar (empty: <repository>-sidecar:<tag> of --image)',
+    parse: imageRef,
+  },
+  {
+    key: 'volumeSource',
+    flag: 'volume-source',
+    env: 'SOCAT_RELAY_VOLUME_SOURCE',
+    default: 'hostPath',
+    meaning:
+      'how consumers mount their relay folder: hostPath (needs a privileged namespace) or csi (csi.socat.io; namespaces stay restricted)',
+    parse: oneOf(VOLUME_SOURCES),
+  },
+  {
+    key: 'sidecarMode',
+    flag: 'sidecar-mode',
+    env: 'SOCAT_RELAY_SIDECAR_MODE',
+    default: 'auto',
+    meaning: 'auto (native on API servers >= 1.29), native or regular',
+    parse: oneOf(['auto', 'native', 'regular'] as const),
+  },
+  {
+    key: 'reconcile',
+    flag: 'reconcile',
+    env: 'SOCAT_RELAY_RECONCILE',
+    default: 'true',
+    meaning: "write this node's relay configs and report status",
+    parse: bool,
+  },
+  {
+    key: 'serveAdmission',
+    flag: 'serve-admission',
+    env: 'SOCAT_RELAY_SERVE_ADMISSION',
+    default: 'true',
+    meaning:
+      "serve the admission webhooks (needs the serving key) and stand for election as the one controller that writes the Relays' summaries; false: reconcile this node only, no key, no webhook port (metrics and probes on the metrics port)",
+    parse: bool,
+  },
+  {
+    key: 'leaderLeaseSeconds',
+    flag: 'leader-lease',
+    env: 'SOCAT_RELAY_LEADER_LEASE_SECONDS',
+    default: String(LEADER_LEASE_SECONDS),
+    meaning: 'the leader Lease (socat-relay-leader) duration: a leader gone this long is replaced',
+    parse: positiveSeconds,
+  },
+  {
+    key: 'logLevel',
+    flag: 'log-level',
+    env: 'LOG_LEVEL',
+    default: 'info',
+    meaning: 'trace, debug, info, warn, error, fatal or silent',
+    parse: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const),
+  },
+  {
+    key: 'kubeconfig',
+    flag: 'kubeconfig',
+    env: 'KUBECONFIG',
+    default: '',
+    meaning: 'kubeconfig file (empty: in-cluster service account)',
+    parse: optionalPath,
+  },
+  {
+    key: 'relaysFile',
+    flag: 'relays',
+    env: 'SOCAT_RELAY_RELAYS_FILE',
+    default: '',
+    meaning: 'local mode: serve the relays of this file, no cluster, no reconcile',
+    parse: optionalPath,
+  },
+  {
+    key: 'selfSignedDir',
+    flag: 'self-signed',
+    env: 'SOCAT_RELAY_SELF_SIGNED_DIR',
+    default: '',
+    meaning: 'make a CA + certificate in this folder and serve it (local mode)',
+    parse: optionalPath,
+  },
 ];
 
 export function configUsage(): string {
-  const rows = SCHEMA.map((s) => `  --${s.flag.padEnd(14)} ${s.env.padEnd(28)} ${(s.default === '' ? '(none)' : s.default).padEnd(38)} ${s.meaning}`);
+  const rows = SCHEMA.map(
+    (s) =>
+      `  --${s.flag.padEnd(14)} ${s.env.padEnd(28)} ${(s.default === '' ? '(none)' : s.default).padEnd(38)} ${s.meaning}`,
+  );
   return `usage: socat-relay controller [options]\n  flag             env var                      default                                meaning\n${rows.join('\n')}\n`;
 }
 
@@ -155,7 +338,12 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
   const out: Partial<Record<keyof ControllerConfig, unknown>> = {};
   for (const s of SCHEMA) {
     const flag = values[s.flag];
-    const [raw, from] = typeof flag === 'string' ? [flag, `--${s.flag}`] : env[s.env] !== undefined ? [env[s.env]!, s.env] : [s.default, 'default'];
+    const [raw, from] =
+      typeof flag === 'string'
+        ? [flag, `--${s.flag}`]
+        : env[s.env] !== undefined
+          ? [env[s.env]!, s.env]
+          : [s.default, 'default'];
     try {
       out[s.key] = s.parse(raw);
     } catch (e) {
@@ -173,15 +361,23 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     }
   }
   if (problems.length === 0 && c.leaseRenewSeconds >= c.leaseDurationSeconds) {
-    problems.push(`SOCAT_RELAY_LEASE_RENEW_SECONDS (--lease-renew) ${c.leaseRenewSeconds} must be less than SOCAT_RELAY_LEASE_DURATION_SECONDS (--lease-duration) ${c.leaseDurationSeconds}: the Lease would expire between renewals`);
+    problems.push(
+      `SOCAT_RELAY_LEASE_RENEW_SECONDS (--lease-renew) ${c.leaseRenewSeconds} must be less than SOCAT_RELAY_LEASE_DURATION_SECONDS (--lease-duration) ${c.leaseDurationSeconds}: the Lease would expire between renewals`,
+    );
   }
   if (problems.length === 0 && !c.serveAdmission && !c.reconcile) {
-    problems.push('SOCAT_RELAY_SERVE_ADMISSION=false and SOCAT_RELAY_RECONCILE=false: nothing to do (a reconcile-only controller needs the reconcile)');
+    problems.push(
+      'SOCAT_RELAY_SERVE_ADMISSION=false and SOCAT_RELAY_RECONCILE=false: nothing to do (a reconcile-only controller needs the reconcile)',
+    );
   }
-  if (problems.length === 0 && !c.serveAdmission && c.relaysFile) problems.push('--relays (local mode) serves admission: it cannot be combined with --serve-admission false');
-  if (problems.length === 0 && c.selfSignedDir && !c.relaysFile) problems.push('--self-signed is for local mode: also give --relays FILE');
+  if (problems.length === 0 && !c.serveAdmission && c.relaysFile)
+    problems.push('--relays (local mode) serves admission: it cannot be combined with --serve-admission false');
+  if (problems.length === 0 && c.selfSignedDir && !c.relaysFile)
+    problems.push('--self-signed is for local mode: also give --relays FILE');
   if (problems.length === 0 && !c.relaysFile && c.reconcile && c.nodeName === '') {
-    problems.push('NODE_NAME (--node-name) is required for the node reconcile; set SOCAT_RELAY_RECONCILE=false (--reconcile false) to run the webhook only, or --relays FILE for local mode');
+    problems.push(
+      'NODE_NAME (--node-name) is required for the node reconcile; set SOCAT_RELAY_RECONCILE=false (--reconcile false) to run the webhook only, or --relays FILE for local mode',
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return c;

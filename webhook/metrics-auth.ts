@@ -26,24 +26,38 @@ export function kubeReviewer(kc: KubeConfig): Reviewer {
   const authz = kc.makeApiClient(AuthorizationV1Api);
   return {
     async authenticate(token) {
-      const r = await authn.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } } });
+      const r = await authn.createTokenReview({
+        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } },
+      });
       if (!r.status?.authenticated || !r.status.user?.username) return undefined;
       const u = r.status.user;
-      return { username: u.username!, ...(u.uid ? { uid: u.uid } : {}), ...(u.groups ? { groups: u.groups } : {}), ...(u.extra ? { extra: u.extra } : {}) };
+      return {
+        username: u.username!,
+        ...(u.uid ? { uid: u.uid } : {}),
+        ...(u.groups ? { groups: u.groups } : {}),
+        ...(u.extra ? { extra: u.extra } : {}),
+      };
     },
     async authorize(user, verb, path) {
-      const r = await authz.createSubjectAccessReview({ body: {
-        apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview',
-        spec: { user: user.username, ...(user.uid ? { uid: user.uid } : {}), ...(user.groups ? { groups: user.groups } : {}), ...(user.extra ? { extra: user.extra } : {}), nonResourceAttributes: { verb, path } },
-      } });
+      const r = await authz.createSubjectAccessReview({
+        body: {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SubjectAccessReview',
+          spec: {
+            user: user.username,
+            ...(user.uid ? { uid: user.uid } : {}),
+            ...(user.groups ? { groups: user.groups } : {}),
+            ...(user.extra ? { extra: user.extra } : {}),
+            nonResourceAttributes: { verb, path },
+          },
+        },
+      });
       return { allowed: r.status?.allowed === true, ...(r.status?.reason ? { reason: r.status.reason } : {}) };
     },
   };
 }
 
-export type Verdict =
-  | { code: 200; user: string }
-  | { code: 401 | 403 | 500; message: string; user?: string };
+export type Verdict = { code: 200; user: string } | { code: 401 | 403 | 500; message: string; user?: string };
 
 export interface MetricsAuthOptions {
   /** How long an answer is reused for the same token and path (default 10 s; errors are never cached). */
@@ -60,7 +74,10 @@ export class MetricsAuthorizer {
   private readonly maxEntries: number;
   private readonly now: () => number;
 
-  constructor(private readonly reviewer: Reviewer, o: MetricsAuthOptions = {}) {
+  constructor(
+    private readonly reviewer: Reviewer,
+    o: MetricsAuthOptions = {},
+  ) {
     this.ttlMs = o.ttlMs ?? 10_000;
     this.maxEntries = o.maxEntries ?? 256;
     this.now = o.now ?? Date.now;
@@ -92,7 +109,11 @@ export class MetricsAuthorizer {
     try {
       const r = await this.reviewer.authorize(user, 'get', path);
       if (r.allowed) return { code: 200, user: user.username };
-      return { code: 403, user: user.username, message: `${user.username} may not get ${path}${r.reason ? `: ${r.reason}` : ''} (bind the ClusterRole socat-relay-metrics-reader)` };
+      return {
+        code: 403,
+        user: user.username,
+        message: `${user.username} may not get ${path}${r.reason ? `: ${r.reason}` : ''} (bind the ClusterRole socat-relay-metrics-reader)`,
+      };
     } catch (e) {
       return { code: 500, user: user.username, message: `SubjectAccessReview failed: ${(e as Error).message}` };
     }

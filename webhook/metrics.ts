@@ -39,10 +39,17 @@ export interface CertificateGauges {
  * (local mode, a reconcile-only node) exports neither series rather than a 0 that would read as expired.
  */
 export function certificateGauges(registry: Registry): CertificateGauges {
-  const get = (name: string, help: string): Gauge => (registry.getSingleMetric(name) as Gauge | undefined) ?? new Gauge({ name, help, registers: [registry] });
+  const get = (name: string, help: string): Gauge =>
+    (registry.getSingleMetric(name) as Gauge | undefined) ?? new Gauge({ name, help, registers: [registry] });
   return {
-    expiry: get(CERT_EXPIRY, 'When the serving certificate in use expires (notAfter), seconds since the epoch; set at load and on every reload.'),
-    notBefore: get(CERT_NOT_BEFORE, 'When the serving certificate in use became valid (notBefore), seconds since the epoch: expiry minus this is its lifetime.'),
+    expiry: get(
+      CERT_EXPIRY,
+      'When the serving certificate in use expires (notAfter), seconds since the epoch; set at load and on every reload.',
+    ),
+    notBefore: get(
+      CERT_NOT_BEFORE,
+      'When the serving certificate in use became valid (notBefore), seconds since the epoch: expiry minus this is its lifetime.',
+    ),
   };
 }
 
@@ -69,8 +76,10 @@ export function observeRelays(registry: Registry, relays: { list(): Iterable<Rel
   const existing = registry.getSingleMetric(RELAY_READY) as Gauge<'relay'> | undefined;
   if (existing) registry.removeSingleMetric(RELAY_READY);
   return new Gauge({
-    name: RELAY_READY, help: '1 when the Relay\'s Ready condition is True (every node it selects runs it), 0 when it is not; from the controller\'s cache of Relays.',
-    labelNames: ['relay'], registers: [registry],
+    name: RELAY_READY,
+    help: "1 when the Relay's Ready condition is True (every node it selects runs it), 0 when it is not; from the controller's cache of Relays.",
+    labelNames: ['relay'],
+    registers: [registry],
     collect() {
       this.reset();
       for (const r of relays.list()) {
@@ -83,8 +92,15 @@ export function observeRelays(registry: Registry, relays: { list(): Iterable<Rel
 
 /** The one watch-restart counter of a registry (the informers and the reconcile's node watch share it). */
 export function watchRestartsCounter(registry: Registry): Counter<'resource'> {
-  return (registry.getSingleMetric(WATCH_RESTARTS) as Counter<'resource'> | undefined)
-    ?? new Counter({ name: WATCH_RESTARTS, help: 'API watches restarted after an error or aborted after their idle timeout, by resource.', labelNames: ['resource'], registers: [registry] });
+  return (
+    (registry.getSingleMetric(WATCH_RESTARTS) as Counter<'resource'> | undefined) ??
+    new Counter({
+      name: WATCH_RESTARTS,
+      help: 'API watches restarted after an error or aborted after their idle timeout, by resource.',
+      labelNames: ['resource'],
+      registers: [registry],
+    })
+  );
 }
 
 export function createMetrics(opts: { registry?: Registry; defaultMetrics?: boolean } = {}): ControllerMetrics {
@@ -94,16 +110,39 @@ export function createMetrics(opts: { registry?: Registry; defaultMetrics?: bool
   buildInfo(registry, 'controller');
   return {
     registry,
-    requests: new Counter({ name: 'socat_relay_admission_requests_total', help: 'Admission requests by webhook and outcome.', labelNames: ['webhook', 'outcome'], registers }),
+    requests: new Counter({
+      name: 'socat_relay_admission_requests_total',
+      help: 'Admission requests by webhook and outcome.',
+      labelNames: ['webhook', 'outcome'],
+      registers,
+    }),
     latency: new Histogram({
-      name: 'socat_relay_admission_duration_seconds', help: 'Time to answer an admission request (decode to response).', labelNames: ['webhook'], registers,
+      name: 'socat_relay_admission_duration_seconds',
+      help: 'Time to answer an admission request (decode to response).',
+      labelNames: ['webhook'],
+      registers,
       // Up to the API server's webhook timeout (5 s, timeoutSeconds of both webhooks): an answer near it
       // is one the pod webhook's callers almost lost (it fails open), and must be visible as such.
       buckets: ADMISSION_BUCKETS,
     }),
-    injections: new Counter({ name: 'socat_relay_injections_total', help: 'Sidecars injected, by relay.', labelNames: ['relay'], registers }),
-    denials: new Counter({ name: 'socat_relay_admission_denials_total', help: 'Admission denials by reason.', labelNames: ['reason'], registers }),
+    injections: new Counter({
+      name: 'socat_relay_injections_total',
+      help: 'Sidecars injected, by relay.',
+      labelNames: ['relay'],
+      registers,
+    }),
+    denials: new Counter({
+      name: 'socat_relay_admission_denials_total',
+      help: 'Admission denials by reason.',
+      labelNames: ['reason'],
+      registers,
+    }),
     watchRestarts: watchRestartsCounter(registry),
-    certReloads: new Counter({ name: 'socat_relay_cert_reloads_total', help: 'Serving certificate reloads: ok, or rejected (kept the last good pair).', labelNames: ['result'], registers }),
+    certReloads: new Counter({
+      name: 'socat_relay_cert_reloads_total',
+      help: 'Serving certificate reloads: ok, or rejected (kept the last good pair).',
+      labelNames: ['result'],
+      registers,
+    }),
   };
 }

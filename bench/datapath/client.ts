@@ -29,7 +29,10 @@ class ResponseReader {
   private buf: Buffer = Buffer.alloc(0);
   private waiting?: { resolve: () => void; reject: (e: Error) => void };
   constructor(private readonly sock: net.Socket) {
-    sock.on('data', (d: Buffer) => { this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d; this.poke(); });
+    sock.on('data', (d: Buffer) => {
+      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+      this.poke();
+    });
     sock.on('error', (e) => this.waiting?.reject(e));
     sock.on('close', () => this.waiting?.reject(new Error('connection closed before the response ended')));
   }
@@ -50,7 +53,10 @@ class ResponseReader {
     w.resolve();
   }
   next(): Promise<void> {
-    return new Promise((resolve, reject) => { this.waiting = { resolve, reject }; this.poke(); });
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+      this.poke();
+    });
   }
 }
 
@@ -58,7 +64,10 @@ function connect(port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect(port, HOST);
     s.setNoDelay(true);
-    s.once('connect', () => { s.off('error', reject); resolve(s); });
+    s.once('connect', () => {
+      s.off('error', reject);
+      resolve(s);
+    });
     s.once('error', reject);
   });
 }
@@ -109,9 +118,13 @@ async function burst(port: number, connections: number, rounds: number): Promise
   let errors = 0;
   for (let r = 0; r < rounds; r++) {
     const t0 = now();
-    const done = await Promise.allSettled(Array.from({ length: connections }, () => oneConnection(port).then(() => now() - t0)));
+    const done = await Promise.allSettled(
+      Array.from({ length: connections }, () => oneConnection(port).then(() => now() - t0)),
+    );
     const ms: number[] = [];
-    for (const d of done) if (d.status === 'fulfilled') ms.push(d.value); else errors++;
+    for (const d of done)
+      if (d.status === 'fulfilled') ms.push(d.value);
+      else errors++;
     out.push(ms);
   }
   return { kind: 'rounds', rounds: out, errors };
@@ -130,7 +143,9 @@ async function udpSend(port: number, rate: number, seconds: number, size: number
       const due = Math.min(total, Math.floor(((now() - t0) / 1000) * rate));
       while (sent < due) {
         sent++;
-        sock.send(payload, (err) => { if (err) errors++; });
+        sock.send(payload, (err) => {
+          if (err) errors++;
+        });
       }
       if (sent >= total) resolve();
       else setImmediate(tick);
@@ -151,11 +166,18 @@ async function udpRequestReply(port: number, queries: number, timeoutMs: number)
     const t0 = now();
     const ok = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
-      sock.once('message', () => { clearTimeout(timer); resolve(true); });
-      sock.once('error', () => { clearTimeout(timer); resolve(false); });
+      sock.once('message', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      sock.once('error', () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
       sock.send(Buffer.from(`q${i}`), port, HOST);
     });
-    if (ok) ms.push(now() - t0); else errors++;
+    if (ok) ms.push(now() - t0);
+    else errors++;
     sock.close();
   }
   return { kind: 'latencies', ms, errors };
@@ -163,11 +185,16 @@ async function udpRequestReply(port: number, queries: number, timeoutMs: number)
 
 async function runTask(t: Task): Promise<TaskResult> {
   switch (t.kind) {
-    case 'keepalive': return keepalive(t.port, t.requests, t.warmup);
-    case 'newconn': return newconn(t.port, t.connections, t.warmup);
-    case 'burst': return burst(t.port, t.connections, t.rounds);
-    case 'udp-send': return udpSend(t.port, t.rate, t.seconds, t.size);
-    case 'udp-rr': return udpRequestReply(t.port, t.queries, t.timeoutMs);
+    case 'keepalive':
+      return keepalive(t.port, t.requests, t.warmup);
+    case 'newconn':
+      return newconn(t.port, t.connections, t.warmup);
+    case 'burst':
+      return burst(t.port, t.connections, t.rounds);
+    case 'udp-send':
+      return udpSend(t.port, t.rate, t.seconds, t.size);
+    case 'udp-rr':
+      return udpRequestReply(t.port, t.queries, t.timeoutMs);
   }
 }
 
@@ -175,7 +202,13 @@ const isMain = process.argv[1] !== undefined && import.meta.url.endsWith(process
 if (isMain) {
   const task = JSON.parse(process.argv[2] ?? '{}') as Task;
   runTask(task).then(
-    (r) => { process.stdout.write(JSON.stringify(r) + '\n'); process.exit(0); },
-    (e: unknown) => { process.stderr.write(`client failed: ${e instanceof Error ? e.stack : String(e)}\n`); process.exit(1); },
+    (r) => {
+      process.stdout.write(JSON.stringify(r) + '\n');
+      process.exit(0);
+    },
+    (e: unknown) => {
+      process.stderr.write(`client failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+      process.exit(1);
+    },
   );
 }

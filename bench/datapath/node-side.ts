@@ -31,19 +31,44 @@ class AgentFailed extends Error {
 }
 
 /** Starts `socat-relay agent` on a config folder and waits for its status file to report `running` for all. */
-export async function startAgent(relays: readonly BenchRelay[], socketDir: string, cleanup: Cleanup, opts: { configDir?: string; waitMs?: number } = {}): Promise<{ agent: Managed; configDir: string; statusPids: () => Promise<number[]> }> {
-  const configDir = opts.configDir ?? await mkdtemp(path.join(os.tmpdir(), 'srb-cfg-'));
+export async function startAgent(
+  relays: readonly BenchRelay[],
+  socketDir: string,
+  cleanup: Cleanup,
+  opts: { configDir?: string; waitMs?: number } = {},
+): Promise<{ agent: Managed; configDir: string; statusPids: () => Promise<number[]> }> {
+  const configDir = opts.configDir ?? (await mkdtemp(path.join(os.tmpdir(), 'srb-cfg-')));
   if (!opts.configDir) cleanup.add('remove config dir', () => rm(configDir, { recursive: true, force: true }));
   for (const r of relays) await writeRelayConfig(configDir, r.relay);
   const listen = `127.0.0.1:${await freePort()}`;
-  const agent = startProcess(process.execPath, [...await nodeArgs('cli/main.ts'), 'agent', '--config-dir', configDir, '--socket-dir', socketDir, '--listen', listen, '--log-level', 'warn'], cleanup, { cwd: ROOT });
+  const agent = startProcess(
+    process.execPath,
+    [
+      ...(await nodeArgs('cli/main.ts')),
+      'agent',
+      '--config-dir',
+      configDir,
+      '--socket-dir',
+      socketDir,
+      '--listen',
+      listen,
+      '--log-level',
+      'warn',
+    ],
+    cleanup,
+    { cwd: ROOT },
+  );
   const statusPids = async (): Promise<number[]> => pidsFromStatus(socketDir);
   let settled = false;
   try {
     await Promise.race([
-      (async () => { for (const r of relays) await waitForSocket(r.resolved, socketDir, agent, opts.waitMs ?? 30_000); })(),
+      (async () => {
+        for (const r of relays) await waitForSocket(r.resolved, socketDir, agent, opts.waitMs ?? 30_000);
+      })(),
       rejectedFiles(socketDir, () => settled),
-      agent.exited.then((code) => { if (!settled) throw new AgentFailed(`agent exited (${code}): ${agent.stderr().slice(-500)}`); }),
+      agent.exited.then((code) => {
+        if (!settled) throw new AgentFailed(`agent exited (${code}): ${agent.stderr().slice(-500)}`);
+      }),
     ]);
   } catch (err) {
     await agent.stop();
@@ -58,7 +83,9 @@ export async function startAgent(relays: readonly BenchRelay[], socketDir: strin
 async function rejectedFiles(socketDir: string, done: () => boolean): Promise<never> {
   while (!done()) {
     try {
-      const st = JSON.parse(await readFile(agentStatusPath(socketDir), 'utf8')) as { files?: Record<string, { error: string }> };
+      const st = JSON.parse(await readFile(agentStatusPath(socketDir), 'utf8')) as {
+        files?: Record<string, { error: string }>;
+      };
       const bad = Object.entries(st.files ?? {});
       if (bad.length) throw new AgentFailed(`the agent skipped ${bad.map(([f, e]) => `${f}: ${e.error}`).join('; ')}`);
     } catch (err) {
@@ -71,25 +98,47 @@ async function rejectedFiles(socketDir: string, done: () => boolean): Promise<ne
 
 async function pidsFromStatus(socketDir: string): Promise<number[]> {
   try {
-    const st = JSON.parse(await readFile(agentStatusPath(socketDir), 'utf8')) as { relays?: Record<string, { pid?: number; running?: boolean }> };
-    return Object.values(st.relays ?? {}).map((r) => r.pid).filter((p): p is number => typeof p === 'number');
+    const st = JSON.parse(await readFile(agentStatusPath(socketDir), 'utf8')) as {
+      relays?: Record<string, { pid?: number; running?: boolean }>;
+    };
+    return Object.values(st.relays ?? {})
+      .map((r) => r.pid)
+      .filter((p): p is number => typeof p === 'number');
   } catch {
     return [];
   }
 }
 
-export async function startNodeSide(kind: NodeSideKind | 'auto', relays: readonly BenchRelay[], socketDir: string, cleanup: Cleanup, log: (s: string) => void, edit?: ArgvEdit): Promise<NodeSide> {
+export async function startNodeSide(
+  kind: NodeSideKind | 'auto',
+  relays: readonly BenchRelay[],
+  socketDir: string,
+  cleanup: Cleanup,
+  log: (s: string) => void,
+  edit?: ArgvEdit,
+): Promise<NodeSide> {
   if (kind !== 'socat' && !edit) {
     try {
       const { agent, statusPids } = await startAgent(relays, socketDir, cleanup);
       await waitUntil('agent status file', async () => (await statusPids()).length >= relays.length, 10_000, 50);
-      return { kind: 'agent', describe: `socat-relay agent (pid ${agent.pid}) running nodeArgv`, agent, socatPids: statusPids };
+      return {
+        kind: 'agent',
+        describe: `socat-relay agent (pid ${agent.pid}) running nodeArgv`,
+        agent,
+        socatPids: statusPids,
+      };
     } catch (err) {
       if (kind === 'agent') throw err;
-      log(`[bench] the node agent could not start (${(err as Error).message.slice(0, 200)}); running nodeArgv directly`);
+      log(
+        `[bench] the node agent could not start (${(err as Error).message.slice(0, 200)}); running nodeArgv directly`,
+      );
     }
   }
   const procs: Managed[] = [];
   for (const r of relays) procs.push(await startNodeSideSocat(r.resolved, socketDir, cleanup, edit));
-  return { kind: 'socat', describe: 'socat run directly with nodeArgv (as the agent would)', socatPids: async () => procs.map((p) => p.pid) };
+  return {
+    kind: 'socat',
+    describe: 'socat run directly with nodeArgv (as the agent would)',
+    socatPids: async () => procs.map((p) => p.pid),
+  };
 }

@@ -49,35 +49,40 @@ export function datapathParams(env: NodeJS.ProcessEnv): DatapathParams {
     udpSize: num(env, 'BENCH_UDP_SIZE', 512),
     udpQueries: num(env, 'BENCH_UDP_QUERIES', 200, 50),
     nodeSide: str(env, 'BENCH_NODE_SIDE', ['auto', 'agent', 'socat'] as const, 'auto'),
-    variants: (env.BENCH_VARIANTS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    variants: (env.BENCH_VARIANTS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
   };
 }
 
 /** Proposed changes to the relay's socat options, measured as extra chains when asked for. */
 export const VARIANTS: Record<string, { describe: string; node: ArgvEdit; sidecar: ArgvEdit }> = {
-  'nolog': {
+  nolog: {
     describe: 'node side = nodeArgv without -d -d (no per-connection log lines for the agent to read), run directly',
     node: (a) => a,
     sidecar: (a) => a,
   },
-  'b8k': {
+  b8k: {
     describe: 'socat default buffer -b8192 on both halves',
     node: (a) => a.map((x) => (x.startsWith('-b') ? '-b8192' : x)),
     sidecar: (a) => a.map((x) => (x.startsWith('-b') ? '-b8192' : x)),
   },
   // The shipped fixes, undone: each A/B of a fix is re-run by naming its variant.
   'udp-no-rcvbuf': {
-    describe: 'UDP one-way without the 4 MiB rcvbuf on the sidecar\'s UDP-RECV and the node side\'s UNIX-RECV (the relay before that fix)',
+    describe:
+      "UDP one-way without the 4 MiB rcvbuf on the sidecar's UDP-RECV and the node side's UNIX-RECV (the relay before that fix)",
     node: (a) => a.map((x) => x.replace(/,rcvbuf=\d+/, '')),
     sidecar: (a) => a.map((x) => x.replace(/,rcvbuf=\d+/, '')),
   },
   'no-nodelay': {
-    describe: 'TCP without the nodelay option on the sidecar\'s listener and the node side\'s connection (the relay before that fix)',
+    describe:
+      "TCP without the nodelay option on the sidecar's listener and the node side's connection (the relay before that fix)",
     node: (a) => a.map((x) => x.replace(/,nodelay(?=,|$)/, '')),
     sidecar: (a) => a.map((x) => x.replace(/,nodelay(?=,|$)/, '')),
   },
   'no-t10': {
-    describe: 'TCP without -t10 on both halves (socat\'s default 0.5 s half-close linger, the relay before that fix)',
+    describe: "TCP without -t10 on both halves (socat's default 0.5 s half-close linger, the relay before that fix)",
     node: (a) => a.filter((x) => !/^-t\d+$/.test(x)),
     sidecar: (a) => a.filter((x) => !/^-t\d+$/.test(x)),
   },
@@ -86,7 +91,7 @@ export const VARIANTS: Record<string, { describe: string; node: ArgvEdit; sideca
 type Log = (line: string) => void;
 
 async function runClient(p: Path, task: Task, timeoutMs = 300_000): Promise<TaskResult> {
-  const argv = [process.execPath, ...await nodeArgs('bench/datapath/client.ts'), JSON.stringify(task)];
+  const argv = [process.execPath, ...(await nodeArgs('bench/datapath/client.ts')), JSON.stringify(task)];
   const [cmd, args] = p.netns ? ['ip', ['netns', 'exec', p.netns, ...argv]] : [argv[0] as string, argv.slice(1)];
   const r = await runCommand(cmd, args, { timeoutMs });
   const last = r.stdout.trim().split('\n').pop() ?? '';
@@ -99,7 +104,14 @@ function inNetns(p: Path, cmd: string, args: string[]): [string, string[]] {
 
 /** HTTP download of `bytes` with curl; returns MiB/s. */
 async function bulkHttp(p: Path, bytes: number): Promise<number> {
-  const [cmd, args] = inNetns(p, 'curl', ['-s', '-o', '/dev/null', '-w', '%{size_download} %{time_total}', `http://127.0.0.1:${p.port}/bulk?bytes=${bytes}`]);
+  const [cmd, args] = inNetns(p, 'curl', [
+    '-s',
+    '-o',
+    '/dev/null',
+    '-w',
+    '%{size_download} %{time_total}',
+    `http://127.0.0.1:${p.port}/bulk?bytes=${bytes}`,
+  ]);
   const r = await runCommand(cmd, args, { timeoutMs: 300_000 });
   const [size, secs] = r.stdout.trim().split(' ').map(Number);
   if (size !== bytes || !secs) throw new Error(`bulk download through ${p.name}: got ${size} of ${bytes} bytes`);
@@ -178,30 +190,50 @@ export async function benchDatapath(p: DatapathParams, log: Log): Promise<Figure
     const relays = {
       http: benchRelay('bench-http', 'TCP', services.httpPort, await listen(services.httpPort)),
       iperf: benchRelay('bench-iperf', 'TCP', iperfPort, await listen(iperfPort)),
-      sink: benchRelay('bench-sink', 'UDP', services.sinkPort, { ...(await listen(services.sinkPort)), udp: { mode: 'OneWay' } }),
-      echo: benchRelay('bench-echo', 'UDP', services.echoPort, { ...(await listen(services.echoPort)), udp: { mode: 'RequestReply', replyTimeoutSeconds: 1 } }),
+      sink: benchRelay('bench-sink', 'UDP', services.sinkPort, {
+        ...(await listen(services.sinkPort)),
+        udp: { mode: 'OneWay' },
+      }),
+      echo: benchRelay('bench-echo', 'UDP', services.echoPort, {
+        ...(await listen(services.echoPort)),
+        udp: { mode: 'RequestReply', replyTimeoutSeconds: 1 },
+      }),
     };
     const node = await startNodeSide(p.nodeSide, Object.values(relays), socketDir, cleanup, log);
     notes.push(`node side: ${node.describe}`);
     log(`[datapath] node side: ${node.describe}; pod side: ${netns ? `network namespace ${netns}` : 'host loopback'}`);
 
-    const http: Path[] = [{ name: 'direct', port: services.httpPort }, await startHop(services.httpPort, await freePort(), cleanup)];
+    const http: Path[] = [
+      { name: 'direct', port: services.httpPort },
+      await startHop(services.httpPort, await freePort(), cleanup),
+    ];
     const ipf: Path[] = [{ name: 'direct', port: iperfPort }, await startHop(iperfPort, await freePort(), cleanup)];
     http.push(await startSidecar(relays.http.resolved, socketDir, netns, cleanup));
     ipf.push(await startSidecar(relays.iperf.resolved, socketDir, netns, cleanup));
-    const sink: Path[] = [{ name: 'direct', port: services.sinkPort }, await startSidecar(relays.sink.resolved, socketDir, netns, cleanup)];
-    const echo: Path[] = [{ name: 'direct', port: services.echoPort }, await startSidecar(relays.echo.resolved, socketDir, netns, cleanup)];
+    const sink: Path[] = [
+      { name: 'direct', port: services.sinkPort },
+      await startSidecar(relays.sink.resolved, socketDir, netns, cleanup),
+    ];
+    const echo: Path[] = [
+      { name: 'direct', port: services.echoPort },
+      await startSidecar(relays.echo.resolved, socketDir, netns, cleanup),
+    ];
 
     // Proposed variants: a second relay (own socket, own sidecar port) whose socat argv is edited.
     for (const v of p.variants) {
       const def = VARIANTS[v];
       if (!def) {
         // BENCH_VARIANTS is shared with the scrape benchmark, which has variants of its own.
-        log(`[datapath] BENCH_VARIANTS: ${v} is not a data-path variant (these are: ${Object.keys(VARIANTS).join(', ')}); skipped`);
+        log(
+          `[datapath] BENCH_VARIANTS: ${v} is not a data-path variant (these are: ${Object.keys(VARIANTS).join(', ')}); skipped`,
+        );
         continue;
       }
       if (v.startsWith('udp-')) {
-        const r = benchRelay(`bench-sink-${v}`, 'UDP', services.sinkPort, { listen: { port: await freePort() }, udp: { mode: 'OneWay' } });
+        const r = benchRelay(`bench-sink-${v}`, 'UDP', services.sinkPort, {
+          listen: { port: await freePort() },
+          udp: { mode: 'OneWay' },
+        });
         await startNodeSide('socat', [r], socketDir, cleanup, log, def.node);
         sink.push({ ...(await startSidecar(r.resolved, socketDir, netns, cleanup, def.sidecar)), name: `chain-${v}` });
         notes.push(`variant chain-${v}: ${def.describe}`);
@@ -219,20 +251,35 @@ export async function benchDatapath(p: DatapathParams, log: Log): Promise<Figure
       for (const path_ of http) s.add('bulk', path_.name, await bulkHttp(path_, p.bulkBytes));
       for (const path_ of ipf) s.add('iperf', path_.name, await iperf(path_, p.iperfSeconds));
       for (const path_ of http) {
-        const r = await runClient(path_, { kind: 'keepalive', port: path_.port, requests: p.keepaliveRequests, warmup: 100 });
+        const r = await runClient(path_, {
+          kind: 'keepalive',
+          port: path_.port,
+          requests: p.keepaliveRequests,
+          warmup: 100,
+        });
         if (r.kind !== 'latencies') throw new Error('keepalive: unexpected result');
         s.add('ka-p50', path_.name, percentile(r.ms, 50));
         s.add('ka-p99', path_.name, percentile(r.ms, 99));
       }
       for (const path_ of http) {
-        const r = await runClient(path_, { kind: 'newconn', port: path_.port, connections: p.newConnections, warmup: 20 });
+        const r = await runClient(path_, {
+          kind: 'newconn',
+          port: path_.port,
+          connections: p.newConnections,
+          warmup: 20,
+        });
         if (r.kind !== 'latencies') throw new Error('newconn: unexpected result');
         s.add('nc-mean', path_.name, r.ms.reduce((a, b) => a + b, 0) / r.ms.length);
         s.add('nc-p99', path_.name, percentile(r.ms, 99));
         s.add('nc-errors', path_.name, r.errors);
       }
       for (const path_ of http) {
-        const r = await runClient(path_, { kind: 'burst', port: path_.port, connections: p.burstConnections, rounds: p.burstRounds });
+        const r = await runClient(path_, {
+          kind: 'burst',
+          port: path_.port,
+          connections: p.burstConnections,
+          rounds: p.burstRounds,
+        });
         if (r.kind !== 'rounds') throw new Error('burst: unexpected result');
         for (const round of r.rounds) s.add('burst-p99', path_.name, percentile(round, 99));
         s.add('burst-errors', path_.name, r.errors);
@@ -252,16 +299,30 @@ export async function benchDatapath(p: DatapathParams, log: Log): Promise<Figure
       ladder[path_.name] = [];
       for (const rate of p.udpRates) {
         services.resetSink();
-        const r = await runClient(path_, { kind: 'udp-send', port: path_.port, rate, seconds: p.udpSeconds, size: p.udpSize });
+        const r = await runClient(path_, {
+          kind: 'udp-send',
+          port: path_.port,
+          rate,
+          seconds: p.udpSeconds,
+          size: p.udpSize,
+        });
         if (r.kind !== 'sent') throw new Error('udp-send: unexpected result');
         const received = await settledCount(services);
         const step: LadderStep = { rate, sent: r.sent - r.errors, seconds: r.seconds, received };
         ladder[path_.name]?.push(step);
-        log(`[datapath] udp one-way ${path_.name} ${rate}/s requested, ${sentRate(step).toFixed(0)}/s sent${isShort(step) ? ' (short)' : ''}: ${received}/${step.sent}`);
+        log(
+          `[datapath] udp one-way ${path_.name} ${rate}/s requested, ${sentRate(step).toFixed(0)}/s sent${isShort(step) ? ' (short)' : ''}: ${received}/${step.sent}`,
+        );
         if (received < step.sent) break;
       }
     }
-    return datapathFigures(s, ladder, p, notes, http.map((x) => x.name));
+    return datapathFigures(
+      s,
+      ladder,
+      p,
+      notes,
+      http.map((x) => x.name),
+    );
   } finally {
     await cleanup.run();
   }
@@ -296,41 +357,187 @@ export function maxLossless(steps: readonly LadderStep[] | undefined): number {
 
 /** The ladder as text: requested → sent per second, short steps marked, the losses. */
 export function ladderText(steps: readonly LadderStep[] | undefined): string {
-  return (steps ?? []).map((st) => `${st.rate}→${sentRate(st).toFixed(0)}/s${isShort(st) ? ' (short)' : ''}${st.received < st.sent ? ` lost ${st.sent - st.received}` : ''}`).join(', ');
+  return (steps ?? [])
+    .map(
+      (st) =>
+        `${st.rate}→${sentRate(st).toFixed(0)}/s${isShort(st) ? ' (short)' : ''}${st.received < st.sent ? ` lost ${st.sent - st.received}` : ''}`,
+    )
+    .join(', ');
 }
 
-export function datapathFigures(s: Samples, ladder: Record<string, LadderStep[]>, p: DatapathParams, notes: string[], httpPaths: string[]): Figure[] {
+export function datapathFigures(
+  s: Samples,
+  ladder: Record<string, LadderStep[]>,
+  p: DatapathParams,
+  notes: string[],
+  httpPaths: string[],
+): Figure[] {
   const bulkNote = `${p.bulkBytes / MiB} MiB per download (curl), median of ${p.runs}`;
   const f: Figure[] = [
-    figure({ name: 'http bulk, chain / direct', unit: 'MiB/s', value: s.med('bulk', 'chain'), baseline: s.med('bulk', 'direct'), goal: { on: 'ratio', op: '>=', target: 0.9 }, note: bulkNote }),
-    figure({ name: 'http bulk, single hop / direct', unit: 'MiB/s', value: s.med('bulk', 'hop'), baseline: s.med('bulk', 'direct'), note: bulkNote }),
-    figure({ name: 'iperf3, chain / direct', unit: 'Gbit/s', value: s.med('iperf', 'chain'), baseline: s.med('iperf', 'direct'), note: `${p.iperfSeconds} s per run` }),
-    figure({ name: 'iperf3, single hop / direct', unit: 'Gbit/s', value: s.med('iperf', 'hop'), baseline: s.med('iperf', 'direct') }),
-    figure({ name: 'keep-alive request p50, chain / direct', unit: 'ms', value: s.med('ka-p50', 'chain'), baseline: s.med('ka-p50', 'direct'), note: `${p.keepaliveRequests} sequential GETs (64 B body) on one connection` }),
-    figure({ name: 'keep-alive request p99, chain / direct', unit: 'ms', value: s.med('ka-p99', 'chain'), baseline: s.med('ka-p99', 'direct') }),
-    figure({ name: 'keep-alive request p50, chain / single hop', unit: 'ms', value: s.med('ka-p50', 'chain'), baseline: s.med('ka-p50', 'hop'), goal: { on: 'ratio', op: '<=', target: 1.2 } }),
-    figure({ name: 'keep-alive request p99, chain / single hop', unit: 'ms', value: s.med('ka-p99', 'chain'), baseline: s.med('ka-p99', 'hop') }),
-    figure({ name: 'new connection, chain', unit: 'ms', value: s.med('nc-mean', 'chain'), baseline: s.med('nc-mean', 'direct'), goal: { on: 'value', op: '<=', target: 1 }, note: `mean of ${p.newConnections} sequential connect/request/close; baseline = direct` }),
-    figure({ name: 'new connection, added by the chain', unit: 'ms', value: s.med('nc-mean', 'chain') - s.med('nc-mean', 'direct') }),
-    figure({ name: 'new connection, single hop', unit: 'ms', value: s.med('nc-mean', 'hop'), baseline: s.med('nc-mean', 'direct') }),
-    figure({ name: 'new connection p99, chain', unit: 'ms', value: s.med('nc-p99', 'chain'), baseline: s.med('nc-p99', 'direct') }),
-    figure({ name: `burst of ${p.burstConnections} connections p99, chain / direct`, unit: 'ms', value: s.med('burst-p99', 'chain'), baseline: s.med('burst-p99', 'direct'), goal: { on: 'ratio', op: '<=', target: 2 }, note: `all opened at once, each does one request; time to its close; median over ${p.runs * p.burstRounds} bursts` }),
-    figure({ name: `burst of ${p.burstConnections} connections p99, single hop / direct`, unit: 'ms', value: s.med('burst-p99', 'hop'), baseline: s.med('burst-p99', 'direct') }),
-    figure({ name: 'failed connections (new + burst), chain', unit: 'count', value: s.sum('nc-errors', 'chain') + s.sum('burst-errors', 'chain'), goal: { on: 'value', op: '<=', target: 0 }, note: `summed over the ${p.runs} runs` }),
-    figure({ name: 'udp one-way, highest lossless rate, chain / direct', unit: 'datagrams/s', value: maxLossless(ladder.chain), baseline: maxLossless(ladder.direct), note: `rate actually sent at the highest lossless step; ${p.udpSize} B datagrams, ${p.udpSeconds} s per step; requested→sent: chain ${ladderText(ladder.chain)}; direct ${ladderText(ladder.direct)} (the ladder's top bounds the figure; "short": the sender fell > 5 % below the requested rate)` }),
-    figure({ name: 'udp request/response p50, chain / direct', unit: 'ms', value: s.med('rr-p50', 'chain'), baseline: s.med('rr-p50', 'direct'), note: `${p.udpQueries} sequential queries, new source port each (RequestReply, replyTimeoutSeconds 1)` }),
-    figure({ name: 'udp request/response p99, chain / direct', unit: 'ms', value: s.med('rr-p99', 'chain'), baseline: s.med('rr-p99', 'direct') }),
-    figure({ name: 'udp request/response lost, chain', unit: 'count', value: s.sum('rr-lost', 'chain'), goal: { on: 'value', op: '<=', target: 0 }, note: `summed over the ${p.runs} runs` }),
+    figure({
+      name: 'http bulk, chain / direct',
+      unit: 'MiB/s',
+      value: s.med('bulk', 'chain'),
+      baseline: s.med('bulk', 'direct'),
+      goal: { on: 'ratio', op: '>=', target: 0.9 },
+      note: bulkNote,
+    }),
+    figure({
+      name: 'http bulk, single hop / direct',
+      unit: 'MiB/s',
+      value: s.med('bulk', 'hop'),
+      baseline: s.med('bulk', 'direct'),
+      note: bulkNote,
+    }),
+    figure({
+      name: 'iperf3, chain / direct',
+      unit: 'Gbit/s',
+      value: s.med('iperf', 'chain'),
+      baseline: s.med('iperf', 'direct'),
+      note: `${p.iperfSeconds} s per run`,
+    }),
+    figure({
+      name: 'iperf3, single hop / direct',
+      unit: 'Gbit/s',
+      value: s.med('iperf', 'hop'),
+      baseline: s.med('iperf', 'direct'),
+    }),
+    figure({
+      name: 'keep-alive request p50, chain / direct',
+      unit: 'ms',
+      value: s.med('ka-p50', 'chain'),
+      baseline: s.med('ka-p50', 'direct'),
+      note: `${p.keepaliveRequests} sequential GETs (64 B body) on one connection`,
+    }),
+    figure({
+      name: 'keep-alive request p99, chain / direct',
+      unit: 'ms',
+      value: s.med('ka-p99', 'chain'),
+      baseline: s.med('ka-p99', 'direct'),
+    }),
+    figure({
+      name: 'keep-alive request p50, chain / single hop',
+      unit: 'ms',
+      value: s.med('ka-p50', 'chain'),
+      baseline: s.med('ka-p50', 'hop'),
+      goal: { on: 'ratio', op: '<=', target: 1.2 },
+    }),
+    figure({
+      name: 'keep-alive request p99, chain / single hop',
+      unit: 'ms',
+      value: s.med('ka-p99', 'chain'),
+      baseline: s.med('ka-p99', 'hop'),
+    }),
+    figure({
+      name: 'new connection, chain',
+      unit: 'ms',
+      value: s.med('nc-mean', 'chain'),
+      baseline: s.med('nc-mean', 'direct'),
+      goal: { on: 'value', op: '<=', target: 1 },
+      note: `mean of ${p.newConnections} sequential connect/request/close; baseline = direct`,
+    }),
+    figure({
+      name: 'new connection, added by the chain',
+      unit: 'ms',
+      value: s.med('nc-mean', 'chain') - s.med('nc-mean', 'direct'),
+    }),
+    figure({
+      name: 'new connection, single hop',
+      unit: 'ms',
+      value: s.med('nc-mean', 'hop'),
+      baseline: s.med('nc-mean', 'direct'),
+    }),
+    figure({
+      name: 'new connection p99, chain',
+      unit: 'ms',
+      value: s.med('nc-p99', 'chain'),
+      baseline: s.med('nc-p99', 'direct'),
+    }),
+    figure({
+      name: `burst of ${p.burstConnections} connections p99, chain / direct`,
+      unit: 'ms',
+      value: s.med('burst-p99', 'chain'),
+      baseline: s.med('burst-p99', 'direct'),
+      goal: { on: 'ratio', op: '<=', target: 2 },
+      note: `all opened at once, each does one request; time to its close; median over ${p.runs * p.burstRounds} bursts`,
+    }),
+    figure({
+      name: `burst of ${p.burstConnections} connections p99, single hop / direct`,
+      unit: 'ms',
+      value: s.med('burst-p99', 'hop'),
+      baseline: s.med('burst-p99', 'direct'),
+    }),
+    figure({
+      name: 'failed connections (new + burst), chain',
+      unit: 'count',
+      value: s.sum('nc-errors', 'chain') + s.sum('burst-errors', 'chain'),
+      goal: { on: 'value', op: '<=', target: 0 },
+      note: `summed over the ${p.runs} runs`,
+    }),
+    figure({
+      name: 'udp one-way, highest lossless rate, chain / direct',
+      unit: 'datagrams/s',
+      value: maxLossless(ladder.chain),
+      baseline: maxLossless(ladder.direct),
+      note: `rate actually sent at the highest lossless step; ${p.udpSize} B datagrams, ${p.udpSeconds} s per step; requested→sent: chain ${ladderText(ladder.chain)}; direct ${ladderText(ladder.direct)} (the ladder's top bounds the figure; "short": the sender fell > 5 % below the requested rate)`,
+    }),
+    figure({
+      name: 'udp request/response p50, chain / direct',
+      unit: 'ms',
+      value: s.med('rr-p50', 'chain'),
+      baseline: s.med('rr-p50', 'direct'),
+      note: `${p.udpQueries} sequential queries, new source port each (RequestReply, replyTimeoutSeconds 1)`,
+    }),
+    figure({
+      name: 'udp request/response p99, chain / direct',
+      unit: 'ms',
+      value: s.med('rr-p99', 'chain'),
+      baseline: s.med('rr-p99', 'direct'),
+    }),
+    figure({
+      name: 'udp request/response lost, chain',
+      unit: 'count',
+      value: s.sum('rr-lost', 'chain'),
+      goal: { on: 'value', op: '<=', target: 0 },
+      note: `summed over the ${p.runs} runs`,
+    }),
   ];
   for (const name of Object.keys(ladder).filter((n) => n.startsWith('chain-'))) {
-    f.push(figure({ name: `variant ${name}: udp one-way highest lossless rate / chain`, unit: 'datagrams/s', value: maxLossless(ladder[name]), baseline: maxLossless(ladder.chain) }));
+    f.push(
+      figure({
+        name: `variant ${name}: udp one-way highest lossless rate / chain`,
+        unit: 'datagrams/s',
+        value: maxLossless(ladder[name]),
+        baseline: maxLossless(ladder.chain),
+      }),
+    );
   }
   for (const name of httpPaths.filter((n) => n.startsWith('chain-'))) {
     f.push(
-      figure({ name: `variant ${name}: http bulk / chain`, unit: 'MiB/s', value: s.med('bulk', name), baseline: s.med('bulk', 'chain') }),
-      figure({ name: `variant ${name}: keep-alive p50 / chain`, unit: 'ms', value: s.med('ka-p50', name), baseline: s.med('ka-p50', 'chain') }),
-      figure({ name: `variant ${name}: new connection / chain`, unit: 'ms', value: s.med('nc-mean', name), baseline: s.med('nc-mean', 'chain') }),
-      figure({ name: `variant ${name}: burst p99 / chain`, unit: 'ms', value: s.med('burst-p99', name), baseline: s.med('burst-p99', 'chain') }),
+      figure({
+        name: `variant ${name}: http bulk / chain`,
+        unit: 'MiB/s',
+        value: s.med('bulk', name),
+        baseline: s.med('bulk', 'chain'),
+      }),
+      figure({
+        name: `variant ${name}: keep-alive p50 / chain`,
+        unit: 'ms',
+        value: s.med('ka-p50', name),
+        baseline: s.med('ka-p50', 'chain'),
+      }),
+      figure({
+        name: `variant ${name}: new connection / chain`,
+        unit: 'ms',
+        value: s.med('nc-mean', name),
+        baseline: s.med('nc-mean', 'chain'),
+      }),
+      figure({
+        name: `variant ${name}: burst p99 / chain`,
+        unit: 'ms',
+        value: s.med('burst-p99', name),
+        baseline: s.med('burst-p99', 'chain'),
+      }),
     );
   }
   if (notes.length && f[0]) f[0] = { ...f[0], note: `${f[0].note ?? ''}; ${notes.join('; ')}` };

@@ -53,7 +53,9 @@ export async function startServices(): Promise<Services> {
 
   let count = 0;
   const sink = dgram.createSocket({ type: 'udp4', recvBufferSize: 8 << 20 });
-  sink.on('message', () => { count++; });
+  sink.on('message', () => {
+    count++;
+  });
   await new Promise<void>((resolve) => sink.bind(0, '127.0.0.1', resolve));
 
   const echo = dgram.createSocket('udp4');
@@ -65,7 +67,9 @@ export async function startServices(): Promise<Services> {
     sinkPort: sink.address().port,
     echoPort: echo.address().port,
     sinkCount: () => count,
-    resetSink: () => { count = 0; },
+    resetSink: () => {
+      count = 0;
+    },
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -13,7 +13,9 @@ const OUT = path.join(ROOT, 'bench', 'results', 'build');
 const SKIP = new Set(['node_modules', 'test', 'dist', 'docs', 'manifests', 'charts', 'scripts', 'demo', 'scratch']);
 
 async function sourceFolders(): Promise<string[]> {
-  return (await readdir(ROOT, { withFileTypes: true })).filter((e) => e.isDirectory() && !e.name.startsWith('.') && !SKIP.has(e.name)).map((e) => e.name);
+  return (await readdir(ROOT, { withFileTypes: true }))
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.') && !SKIP.has(e.name))
+    .map((e) => e.name);
 }
 
 async function tsFiles(dir: string): Promise<string[]> {
@@ -22,7 +24,7 @@ async function tsFiles(dir: string): Promise<string[]> {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) {
       if (e.name === 'results' || e.name === 'node_modules' || e.name === 'test') continue;
-      out.push(...await tsFiles(p));
+      out.push(...(await tsFiles(p)));
     } else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') && !e.name.endsWith('.test.ts')) {
       out.push(p);
     }
@@ -37,10 +39,20 @@ function buildOnce(): Promise<string> {
   built ??= (async () => {
     await rm(OUT, { recursive: true, force: true });
     const files: string[] = [];
-    for (const f of await sourceFolders()) files.push(...await tsFiles(path.join(ROOT, f)));
-    await runCommand(path.join(ROOT, 'node_modules', '.bin', 'esbuild'), [
-      ...files.map((f) => path.relative(ROOT, f)), `--outdir=${path.relative(ROOT, OUT)}`, '--outbase=.', '--format=esm', '--platform=node', '--target=node20', '--log-level=error',
-    ], { timeoutMs: 120_000, cwd: ROOT });
+    for (const f of await sourceFolders()) files.push(...(await tsFiles(path.join(ROOT, f))));
+    await runCommand(
+      path.join(ROOT, 'node_modules', '.bin', 'esbuild'),
+      [
+        ...files.map((f) => path.relative(ROOT, f)),
+        `--outdir=${path.relative(ROOT, OUT)}`,
+        '--outbase=.',
+        '--format=esm',
+        '--platform=node',
+        '--target=node20',
+        '--log-level=error',
+      ],
+      { timeoutMs: 120_000, cwd: ROOT },
+    );
     await cp(path.join(ROOT, 'bench', 'fixtures'), path.join(OUT, 'bench', 'fixtures'), { recursive: true });
     return OUT;
   })();

@@ -83,16 +83,27 @@ function fmt(x: number | null): string {
 export function formatTable(title: string, figures: readonly Figure[]): string {
   const head = ['figure', 'value', 'unit', 'baseline', 'ratio', 'goal', 'met'];
   const rows = figures.map((f) => [
-    f.name, fmt(f.value), f.unit, fmt(f.baseline), f.ratio === null ? '-' : f.ratio.toFixed(2),
-    f.goal ?? '-', f.met === null ? '-' : f.met ? 'yes' : 'NO',
+    f.name,
+    fmt(f.value),
+    f.unit,
+    fmt(f.baseline),
+    f.ratio === null ? '-' : f.ratio.toFixed(2),
+    f.goal ?? '-',
+    f.met === null ? '-' : f.met ? 'yes' : 'NO',
   ]);
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const line = (r: string[]) => r.map((cell, c) => (c === 0 || c === 2 || c === 5 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  ');
+  const line = (r: string[]) =>
+    r
+      .map((cell, c) => (c === 0 || c === 2 || c === 5 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0)))
+      .join('  ');
   return [`== ${title}`, line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n') + '\n';
 }
 
 /** The same figures as a Markdown table (for BENCHMARKS.md). */
 export function formatMarkdown(figures: readonly Figure[]): string {
-  const rows = figures.map((f) => `| ${f.name} | ${fmt(f.value)} ${f.unit} | ${fmt(f.baseline)} | ${f.ratio === null ? '–' : f.ratio.toFixed(2)} | ${f.goal ?? '–'} | ${f.met === null ? '–' : f.met ? 'yes' : '**no**'} |`);
+  const rows = figures.map(
+    (f) =>
+      `| ${f.name} | ${fmt(f.value)} ${f.unit} | ${fmt(f.baseline)} | ${f.ratio === null ? '–' : f.ratio.toFixed(2)} | ${f.goal ?? '–'} | ${f.met === null ? '–' : f.met ? 'yes' : '**no**'} |`,
+  );
   return ['| figure | value | baseline | ratio | goal | met |', '|---|---|---|---|---|---|', ...rows].join('\n') + '\n';
 }

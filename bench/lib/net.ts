@@ -8,7 +8,10 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function canConnect(target: { port: number; host?: string } | { path: string }): Promise<boolean> {
   return new Promise((resolve) => {
     const s = 'path' in target ? net.connect(target.path) : net.connect(target.port, target.host ?? '127.0.0.1');
-    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }

@@ -29,7 +29,11 @@ export async function createNetns(name: string): Promise<void> {
 export async function deleteNetns(name: string): Promise<void> {
   const pids = await runCommand('ip', ['netns', 'pids', name], { timeoutMs: 10_000, allowFail: true });
   for (const p of pids.stdout.split(/\s+/).filter(Boolean)) {
-    try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(Number(p), 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
   await runCommand('ip', ['netns', 'del', name], { timeoutMs: 10_000, allowFail: true });
 }
@@ -37,6 +41,9 @@ export async function deleteNetns(name: string): Promise<void> {
 /** True when something listens on the port inside the namespace (ss; no connection is made). */
 export async function listeningInNetns(ns: string, proto: 'tcp' | 'udp', port: number): Promise<boolean> {
   const flag = proto === 'tcp' ? '-Hltn' : '-Hlun';
-  const r = await runCommand('ip', ['netns', 'exec', ns, 'ss', flag, `sport = :${port}`], { timeoutMs: 5000, allowFail: true });
+  const r = await runCommand('ip', ['netns', 'exec', ns, 'ss', flag, `sport = :${port}`], {
+    timeoutMs: 5000,
+    allowFail: true,
+  });
   return r.code === 0 && r.stdout.trim() !== '';
 }

@@ -5,7 +5,11 @@ import { once } from 'node:events';
 import { readFile, readdir } from 'node:fs/promises';
 
 class ProcessFailed extends Error {
-  constructor(readonly command: string, readonly code: number | null, readonly stderr: string) {
+  constructor(
+    readonly command: string,
+    readonly code: number | null,
+    readonly stderr: string,
+  ) {
     super(`${command} exited with ${code}: ${stderr.trim().slice(-800)}`);
     this.name = 'ProcessFailed';
   }
@@ -64,16 +68,30 @@ export function startProcess(cmd: string, args: readonly string[], cleanup: Clea
   const pid = child.pid;
   let out = '';
   let err = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => { out = (out + d).slice(-65536); });
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => { err = (err + d).slice(-65536); });
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    out = (out + d).slice(-65536);
+  });
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    err = (err + d).slice(-65536);
+  });
   let alive = true;
   const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', (code, signal) => { alive = false; resolve(code ?? (signal ? 128 : null)); });
-    child.on('error', () => { alive = false; resolve(null); });
+    child.on('exit', (code, signal) => {
+      alive = false;
+      resolve(code ?? (signal ? 128 : null));
+    });
+    child.on('error', () => {
+      alive = false;
+      resolve(null);
+    });
   });
   const stop = async (graceMs = 2000): Promise<void> => {
     const signalGroup = (sig: NodeJS.Signals) => {
-      try { process.kill(-pid, sig); } catch { /* group already gone */ }
+      try {
+        process.kill(-pid, sig);
+      } catch {
+        /* group already gone */
+      }
     };
     if (alive) {
       signalGroup('SIGTERM');
@@ -95,21 +113,40 @@ export interface RunResult {
 }
 
 /** Runs a command to completion (bounded by timeoutMs) and returns its output; throws on non-zero exit. */
-export async function runCommand(cmd: string, args: readonly string[], opts: { timeoutMs?: number; input?: string; allowFail?: boolean; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<RunResult> {
-  const child = spawn(cmd, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: true, ...(opts.env ? { env: opts.env } : {}), ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+export async function runCommand(
+  cmd: string,
+  args: readonly string[],
+  opts: { timeoutMs?: number; input?: string; allowFail?: boolean; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<RunResult> {
+  const child = spawn(cmd, args, {
+    stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    detached: true,
+    ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+  });
   let stdout = '';
   let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-65536); });
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    stderr = (stderr + d).slice(-65536);
+  });
   if (child.stdin) {
-    child.stdin.on('error', () => { /* the command did not read its input: its exit code tells */ });
+    child.stdin.on('error', () => {
+      /* the command did not read its input: its exit code tells */
+    });
     child.stdin.end(opts.input);
   }
   const timeoutMs = opts.timeoutMs ?? 120_000;
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    try { if (child.pid) process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }, timeoutMs);
   const [code] = (await once(child, 'close')) as [number | null];
   clearTimeout(timer);
@@ -142,7 +179,9 @@ export async function processTable(): Promise<Map<number, { ppid: number; comm: 
       const comm = stat.slice(stat.indexOf('(') + 1, close);
       const ppid = Number(stat.slice(close + 2).split(' ')[1]);
       table.set(Number(entry), { ppid, comm });
-    } catch { /* exited meanwhile */ }
+    } catch {
+      /* exited meanwhile */
+    }
   }
   return table;
 }
@@ -208,7 +247,7 @@ export async function cpuMsOf(pid: number): Promise<number> {
  * children land there once they exit). Nothing is counted twice: a reaped child is no longer live.
  */
 export async function treeCpuMs(root: number, table?: Map<number, { ppid: number; comm: string }>): Promise<number> {
-  const t = table ?? await processTable();
+  const t = table ?? (await processTable());
   let sum = 0;
   for (const pid of [root, ...descendants(t, root)]) {
     try {
@@ -220,7 +259,9 @@ export async function treeCpuMs(root: number, table?: Map<number, { ppid: number
         const ss = await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '0');
         sum += Number(ss.split(' ')[0]) / 1e6;
       }
-    } catch { /* exited meanwhile */ }
+    } catch {
+      /* exited meanwhile */
+    }
   }
   return sum;
 }

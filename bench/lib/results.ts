@@ -31,11 +31,15 @@ export async function describeMachine(): Promise<Machine> {
   try {
     const r = await runCommand('socat', ['-V'], { timeoutMs: 5000 });
     socat = /socat version (\S+)/.exec(r.stdout)?.[1] ?? 'unknown';
-  } catch { /* absent */ }
+  } catch {
+    /* absent */
+  }
   let cpu = os.cpus()[0]?.model ?? 'unknown';
   try {
     cpu = /^model name\s*:\s*(.*)$/m.exec(await readFile('/proc/cpuinfo', 'utf8'))?.[1] ?? cpu;
-  } catch { /* not Linux */ }
+  } catch {
+    /* not Linux */
+  }
   return {
     date: new Date().toISOString(),
     nproc: os.availableParallelism(),

@@ -11,11 +11,21 @@ import { Registry } from 'prom-client';
 import { silentLogger } from '../../lib/log.js';
 import type { RelayNode } from '../../relay/index.js';
 import { StaticCatalog } from '../../webhook/catalog/catalog.js';
-import { desiredFiles, diffFiles, startReconcile, type NodeSource, type ReconcileApi } from '../../webhook/reconcile/index.js';
+import {
+  desiredFiles,
+  diffFiles,
+  startReconcile,
+  type NodeSource,
+  type ReconcileApi,
+} from '../../webhook/reconcile/index.js';
 import { applyFileDiff, readConfigFiles } from '../../webhook/reconcile/files.js';
 import { generatedRelays } from './relays.js';
 
-interface Config { relays: number; runs: number; dir: string }
+interface Config {
+  relays: number;
+  runs: number;
+  dir: string;
+}
 const c = JSON.parse(process.argv[2] ?? '{}') as Config;
 const labels = { 'kubernetes.io/hostname': 'bench-node', 'kubernetes.io/os': 'linux' };
 const relays = generatedRelays(c.relays, (i) => 10000 + (i % 50000));
@@ -54,12 +64,26 @@ const api: ReconcileApi = {
   },
   recordEvent: async () => undefined,
 };
-const nodeSource: NodeSource = { start: async (onLabels) => { onLabels(labels, 'bench-node-uid'); }, stop: async () => undefined };
+const nodeSource: NodeSource = {
+  start: async (onLabels) => {
+    onLabels(labels, 'bench-node-uid');
+  },
+  stop: async () => undefined,
+};
 const configDir = path.join(c.dir, 'reconcile', 'relays.d');
 const t2 = now();
 const handle = await startReconcile({
-  kc: new KubeConfig(), catalog, nodeName: 'bench-node', configDir, socketDir: path.join(c.dir, 'reconcile', 'run'),
-  registry: new Registry(), log: silentLogger, api, nodeSource, statusPollMs: 60_000, resyncSeconds: 3600,
+  kc: new KubeConfig(),
+  catalog,
+  nodeName: 'bench-node',
+  configDir,
+  socketDir: path.join(c.dir, 'reconcile', 'run'),
+  registry: new Registry(),
+  log: silentLogger,
+  api,
+  nodeSource,
+  statusPollMs: 60_000,
+  resyncSeconds: 3600,
 });
 await handle.idle();
 const reconcileMs = now() - t2;

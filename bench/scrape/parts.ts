@@ -14,7 +14,6 @@ export interface ScrapeParts {
   haproxy: string;
 }
 
-
 function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
   for (const dir of [...(env.PATH ?? '').split(':'), '/usr/sbin', '/usr/bin']) {
     if (dir && executable(path.join(dir, name))) return path.join(dir, name);
@@ -23,7 +22,9 @@ function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
 }
 
 /** The parts, or the sentence that says which are missing and how to install them. */
-export function findScrapeParts(env: NodeJS.ProcessEnv = process.env): { parts: ScrapeParts; missing?: undefined } | { parts?: undefined; missing: string } {
+export function findScrapeParts(
+  env: NodeJS.ProcessEnv = process.env,
+): { parts: ScrapeParts; missing?: undefined } | { parts?: undefined; missing: string } {
   const testbin = env.TESTBIN_DIR || path.join(ROOT, '.testbin');
   const kubeScheduler = path.join(testbin, 'kube-scheduler');
   const prometheus = onPath('prometheus', env);
@@ -116,5 +117,10 @@ export function hackArgv(o: { listenPort: number; targetPort: number }): string[
 
 /** First line of `--version`-style output with the version in it, for the record. */
 export function versionLine(output: string): string {
-  return output.split('\n').map((l) => l.trim()).find((l) => /\d+\.\d+/.test(l)) ?? 'unknown';
+  return (
+    output
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => /\d+\.\d+/.test(l)) ?? 'unknown'
+  );
 }

@@ -41,15 +41,29 @@ export async function startPrometheus(o: PrometheusOptions, cleanup: Cleanup): P
   const configFile = path.join(o.dir, 'prometheus.yml');
   await writeFile(configFile, o.config ?? prometheusConfig(o.jobs ?? [], o.intervalSeconds ?? 15), { mode: 0o644 });
   const listen = `127.0.0.1:${o.port}`;
-  const user = o.uid === undefined ? [] : ['setpriv', `--reuid=${o.uid}`, `--regid=${o.uid}`, '--clear-groups', '--no-new-privs'];
-  const [cmd, args] = inNetns(o.netns, [...user, o.binary, ...prometheusArgv({ configFile, dataDir, listen }), ...(o.extraArgs ?? [])]);
+  const user =
+    o.uid === undefined ? [] : ['setpriv', `--reuid=${o.uid}`, `--regid=${o.uid}`, '--clear-groups', '--no-new-privs'];
+  const [cmd, args] = inNetns(o.netns, [
+    ...user,
+    o.binary,
+    ...prometheusArgv({ configFile, dataDir, listen }),
+    ...(o.extraArgs ?? []),
+  ]);
   const proc = startProcess(cmd, args, cleanup, o.env ? { env: o.env } : {});
   const p: Prometheus = { proc, listen, ...(o.netns ? { netns: o.netns } : {}) };
-  await waitUntil(`prometheus on ${listen}${o.netns ? ` in ${o.netns}` : ''} ready`, async () => {
-    if (proc.child.exitCode !== null) throw new Error(`prometheus exited: ${proc.stderr().slice(-800)}`);
-    const r = await runCommand(...inNetns(o.netns, ['curl', '-sf', `http://${listen}/-/ready`]), { timeoutMs: 5000, allowFail: true });
-    return r.code === 0;
-  }, 60_000, 200);
+  await waitUntil(
+    `prometheus on ${listen}${o.netns ? ` in ${o.netns}` : ''} ready`,
+    async () => {
+      if (proc.child.exitCode !== null) throw new Error(`prometheus exited: ${proc.stderr().slice(-800)}`);
+      const r = await runCommand(...inNetns(o.netns, ['curl', '-sf', `http://${listen}/-/ready`]), {
+        timeoutMs: 5000,
+        allowFail: true,
+      });
+      return r.code === 0;
+    },
+    60_000,
+    200,
+  );
   return p;
 }
 
@@ -69,7 +83,14 @@ export async function query(p: Prometheus, promql: string, atSeconds?: number): 
 
 /** The query API's JSON (vector or matrix) as samples; throws with Prometheus's error otherwise. */
 export function parseQueryResult(body: string): Sample[] {
-  const j = JSON.parse(body) as { status: string; error?: string; data?: { resultType: string; result: { metric: Record<string, string>; value?: [number, string]; values?: [number, string][] }[] } };
+  const j = JSON.parse(body) as {
+    status: string;
+    error?: string;
+    data?: {
+      resultType: string;
+      result: { metric: Record<string, string>; value?: [number, string]; values?: [number, string][] }[];
+    };
+  };
   if (j.status !== 'success' || !j.data) throw new Error(`prometheus query failed: ${j.error ?? body.slice(0, 300)}`);
   return j.data.result.map((r) => ({
     labels: r.metric,
@@ -79,13 +100,17 @@ export function parseQueryResult(body: string): Sample[] {
 
 /** Connections each scrape job's dialer has opened so far (Prometheus's own net_conntrack_dialer_* counter). */
 export async function dialerConnections(p: Prometheus): Promise<Record<string, number>> {
-  const r = await runCommand(...inNetns(p.netns, ['curl', '-sS', '--max-time', '20', `http://${p.listen}/metrics`]), { timeoutMs: 30_000 });
+  const r = await runCommand(...inNetns(p.netns, ['curl', '-sS', '--max-time', '20', `http://${p.listen}/metrics`]), {
+    timeoutMs: 30_000,
+  });
   return parseDialerConnections(r.stdout);
 }
 
 export function parseDialerConnections(exposition: string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const m of exposition.matchAll(/^net_conntrack_dialer_conn_established_total\{dialer_name="([^"]+)"\}\s+(\S+)$/gm)) {
+  for (const m of exposition.matchAll(
+    /^net_conntrack_dialer_conn_established_total\{dialer_name="([^"]+)"\}\s+(\S+)$/gm,
+  )) {
     out[m[1] as string] = Number(m[2]);
   }
   return out;

@@ -22,7 +22,10 @@ export function parseListeners(ssOutput: string): Listener[] {
 
 /** True for 127.0.0.0/8 and ::1 (with or without brackets, an interface suffix or a v4-mapped form). */
 export function isLoopback(local: string): boolean {
-  const host = local.replace(/:(\d+|\*)$/, '').replace(/^\[|\]$/g, '').replace(/%[^%]*$/, '');
+  const host = local
+    .replace(/:(\d+|\*)$/, '')
+    .replace(/^\[|\]$/g, '')
+    .replace(/%[^%]*$/, '');
   return /^127\./.test(host) || host === '::1' || /^::ffff:127\./i.test(host);
 }
 

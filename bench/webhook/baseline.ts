@@ -7,7 +7,12 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
-interface Config { port: number; cert: string; key: string; responses: Record<string, string> }
+interface Config {
+  port: number;
+  cert: string;
+  key: string;
+  responses: Record<string, string>;
+}
 
 const c = JSON.parse(process.argv[2] ?? '{}') as Config;
 const app = express();
@@ -15,7 +20,9 @@ app.disable('x-powered-by');
 const raw = express.raw({ type: () => true, limit: 3 * 1024 * 1024 });
 for (const [route, file] of Object.entries(c.responses)) {
   const body = readFileSync(file);
-  app.post(route, raw, (_req, res) => { res.status(200).type('application/json').send(body); });
+  app.post(route, raw, (_req, res) => {
+    res.status(200).type('application/json').send(body);
+  });
 }
 const server = https.createServer({ cert: readFileSync(c.cert), key: readFileSync(c.key), minVersion: 'TLSv1.2' }, app);
 server.listen(c.port, '127.0.0.1', () => {

@@ -11,8 +11,12 @@ import { consumerVerdict, relayDir, SOCKET_FILE } from '../../relay/index.js';
 import { CsiError, status } from './errors.js';
 import type { Mounter } from './mount.js';
 import type {
-  NodeGetVolumeStatsRequest, NodeGetVolumeStatsResponse, NodePublishVolumeRequest, NodeServiceCapability,
-  NodeUnpublishVolumeRequest, VolumeUsage,
+  NodeGetVolumeStatsRequest,
+  NodeGetVolumeStatsResponse,
+  NodePublishVolumeRequest,
+  NodeServiceCapability,
+  NodeUnpublishVolumeRequest,
+  VolumeUsage,
 } from './proto.js';
 import { readNodeRelay, type NodeRelay } from './relays.js';
 import { podsDir, validatePublish, validateStats, validateUnpublish } from './validate.js';
@@ -94,14 +98,26 @@ export class Driver {
 
   async nodePublishVolume(req: NodePublishVolumeRequest): Promise<Record<string, never>> {
     const p = validatePublish(req, this.pods);
-    const log = this.cfg.log.child({ volumeId: p.volumeId, targetPath: p.targetPath, relay: p.relay, namespace: p.namespace, ...(p.pod ? { pod: p.pod } : {}) });
+    const log = this.cfg.log.child({
+      volumeId: p.volumeId,
+      targetPath: p.targetPath,
+      relay: p.relay,
+      namespace: p.namespace,
+      ...(p.pod ? { pod: p.pod } : {}),
+    });
     return this.serialized(p.targetPath, async () => {
       const node = await this.readRelay(p.relay);
       if (node.state === 'missing') {
-        throw new CsiError(status.NOT_FOUND, `relay "${p.relay}" is not served on node ${this.cfg.nodeId} (no file in ${this.cfg.configDir} defines it); namespace "${p.namespace}" cannot mount it`);
+        throw new CsiError(
+          status.NOT_FOUND,
+          `relay "${p.relay}" is not served on node ${this.cfg.nodeId} (no file in ${this.cfg.configDir} defines it); namespace "${p.namespace}" cannot mount it`,
+        );
       }
       if (node.state === 'invalid') {
-        throw new CsiError(status.FAILED_PRECONDITION, `relay "${p.relay}": its node file ${node.file} is invalid: ${node.error}`);
+        throw new CsiError(
+          status.FAILED_PRECONDITION,
+          `relay "${p.relay}": its node file ${node.file} is invalid: ${node.error}`,
+        );
       }
       const verdict = consumerVerdict(node.relay, p.namespace, { resolvedNames: node.resolvedNames });
       if (!verdict.allowed) throw new CsiError(status.PERMISSION_DENIED, verdict.message);
@@ -111,7 +127,10 @@ export class Driver {
       const current = await this.cfg.mounter.mountAt(p.targetPath);
       if (current) {
         if (!(await this.sameFolder(p.targetPath, source))) {
-          throw new CsiError(status.ALREADY_EXISTS, `target_path ${p.targetPath} is already a mount of something else (${current.source}:${current.root}), not relay "${p.relay}"`);
+          throw new CsiError(
+            status.ALREADY_EXISTS,
+            `target_path ${p.targetPath} is already a mount of something else (${current.source}:${current.root}), not relay "${p.relay}"`,
+          );
         }
         if (!current.readOnly) await this.remountReadOnly(p.targetPath, log);
         log.info('already published');
@@ -120,9 +139,13 @@ export class Driver {
       const problem = await this.propagationProblem();
       if (problem) throw new CsiError(status.FAILED_PRECONDITION, problem);
       await this.checkResolved(p.targetPath);
-      await this.internal(`cannot create target_path ${p.targetPath}`, () => mkdir(p.targetPath, { recursive: true, mode: 0o750 }));
+      await this.internal(`cannot create target_path ${p.targetPath}`, () =>
+        mkdir(p.targetPath, { recursive: true, mode: 0o750 }),
+      );
       await this.checkResolved(p.targetPath);
-      await this.internal(`cannot bind-mount ${source} at ${p.targetPath}`, () => this.cfg.mounter.bind(source, p.targetPath));
+      await this.internal(`cannot bind-mount ${source} at ${p.targetPath}`, () =>
+        this.cfg.mounter.bind(source, p.targetPath),
+      );
       await this.remountReadOnly(p.targetPath, log);
       log.info({ source }, 'published');
       return {};
@@ -136,7 +159,11 @@ export class Driver {
       await this.checkResolved(p.targetPath);
       let unmounted = 0;
       while (await this.cfg.mounter.mountAt(p.targetPath)) {
-        if (unmounted >= MAX_STACKED_UNMOUNTS) throw new CsiError(status.INTERNAL, `target_path ${p.targetPath} is still a mount point after ${unmounted} unmounts`);
+        if (unmounted >= MAX_STACKED_UNMOUNTS)
+          throw new CsiError(
+            status.INTERNAL,
+            `target_path ${p.targetPath} is still a mount point after ${unmounted} unmounts`,
+          );
         await this.internal(`cannot unmount target_path ${p.targetPath}`, () => this.cfg.mounter.unmount(p.targetPath));
         unmounted++;
       }
@@ -174,8 +201,12 @@ export class Driver {
       return abnormal(`cannot list ${p.targetPath}: ${(e as Error).message}`);
     }
     if (!m.readOnly) return abnormal(`${p.targetPath} is mounted read-write`);
-    if (!entries.includes(SOCKET_FILE)) return abnormal(`the relay's socket is not in ${p.targetPath}: is the node agent running the relay?`);
-    return { usage: await this.usage(p.targetPath), volume_condition: { abnormal: false, message: 'relay folder mounted read-only, socket present' } };
+    if (!entries.includes(SOCKET_FILE))
+      return abnormal(`the relay's socket is not in ${p.targetPath}: is the node agent running the relay?`);
+    return {
+      usage: await this.usage(p.targetPath),
+      volume_condition: { abnormal: false, message: 'relay folder mounted read-only, socket present' },
+    };
   }
 
   // --- helpers ---
@@ -185,7 +216,12 @@ export class Driver {
       const s = await statfs(target);
       const n = (x: number): string => String(Math.max(0, x));
       return [
-        { unit: 'BYTES', total: n(s.blocks * s.bsize), available: n(s.bavail * s.bsize), used: n((s.blocks - s.bfree) * s.bsize) },
+        {
+          unit: 'BYTES',
+          total: n(s.blocks * s.bsize),
+          available: n(s.bavail * s.bsize),
+          used: n((s.blocks - s.bfree) * s.bsize),
+        },
         { unit: 'INODES', total: n(s.files), available: n(s.ffree), used: n(s.files - s.ffree) },
       ];
     } catch {
@@ -200,11 +236,15 @@ export class Driver {
       st = await lstat(source);
     } catch (e) {
       if (errno(e) === 'ENOENT') {
-        throw new CsiError(status.UNAVAILABLE, `relay "${relay}": its folder ${source} does not exist yet (the node agent creates it when it starts the relay; the kubelet retries)`);
+        throw new CsiError(
+          status.UNAVAILABLE,
+          `relay "${relay}": its folder ${source} does not exist yet (the node agent creates it when it starts the relay; the kubelet retries)`,
+        );
       }
       throw new CsiError(status.INTERNAL, `relay "${relay}": ${source}: ${(e as Error).message}`);
     }
-    if (!st.isDirectory()) throw new CsiError(status.FAILED_PRECONDITION, `relay "${relay}": ${source} is not a folder`);
+    if (!st.isDirectory())
+      throw new CsiError(status.FAILED_PRECONDITION, `relay "${relay}": ${source} is not a folder`);
   }
 
   /** True when `target` shows the very folder `source` is (same device and inode). */
@@ -236,13 +276,24 @@ export class Driver {
       try {
         real = await realpath(p);
       } catch (e) {
-        if (errno(e) !== 'ENOENT') throw new CsiError(status.INTERNAL, `cannot resolve target_path ${target}: ${(e as Error).message}`);
-        const link = await lstat(p).then((st) => st.isSymbolicLink(), () => false);
-        if (link) throw new CsiError(status.INVALID_ARGUMENT, `target_path: ${target} goes through a symlink that points nowhere (${p})`);
+        if (errno(e) !== 'ENOENT')
+          throw new CsiError(status.INTERNAL, `cannot resolve target_path ${target}: ${(e as Error).message}`);
+        const link = await lstat(p).then(
+          (st) => st.isSymbolicLink(),
+          () => false,
+        );
+        if (link)
+          throw new CsiError(
+            status.INVALID_ARGUMENT,
+            `target_path: ${target} goes through a symlink that points nowhere (${p})`,
+          );
         continue;
       }
       if (real !== path.posix.join(pods, path.posix.relative(this.pods, p))) {
-        throw new CsiError(status.INVALID_ARGUMENT, `target_path: ${target} resolves to ${path.posix.join(real, path.posix.relative(p, target))} through a symlink`);
+        throw new CsiError(
+          status.INVALID_ARGUMENT,
+          `target_path: ${target} resolves to ${path.posix.join(real, path.posix.relative(p, target))} through a symlink`,
+        );
       }
       return;
     }
@@ -253,7 +304,9 @@ export class Driver {
       await this.cfg.mounter.remountReadOnly(target);
     } catch (e) {
       // Never leave a writable mount behind.
-      await this.cfg.mounter.unmount(target).catch((u: unknown) => log.error({ err: (u as Error).message }, 'cannot undo the bind mount'));
+      await this.cfg.mounter
+        .unmount(target)
+        .catch((u: unknown) => log.error({ err: (u as Error).message }, 'cannot undo the bind mount'));
       throw new CsiError(status.INTERNAL, `cannot make ${target} read-only: ${(e as Error).message}`);
     }
   }

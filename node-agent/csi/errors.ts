@@ -5,10 +5,14 @@ import { status } from '@grpc/grpc-js';
 export { status };
 
 export class CsiError extends Error {
-  constructor(readonly code: status, message: string) {
+  constructor(
+    readonly code: status,
+    message: string,
+  ) {
     super(message);
     this.name = 'CsiError';
   }
 }
 
-export const invalid = (field: string, message: string): CsiError => new CsiError(status.INVALID_ARGUMENT, `${field}: ${message}`);
+export const invalid = (field: string, message: string): CsiError =>
+  new CsiError(status.INVALID_ARGUMENT, `${field}: ${message}`);

@@ -13,8 +13,7 @@ export const DEFAULT_PROBE_TIMEOUT_MS = 2000;
 
 /** A Probe's outcome: the gRPC error, or the decoded response (`ready` is a google.protobuf.BoolValue). */
 export type ProbeOutcome =
-  | { error: Pick<ServiceError, 'code' | 'details'> }
-  | { response: ProbeResponse | null | undefined };
+  { error: Pick<ServiceError, 'code' | 'details'> } | { response: ProbeResponse | null | undefined };
 
 /**
  * Pure: null when the outcome means "alive and ready", else why not. As in the CSI spec and
@@ -27,12 +26,17 @@ export function probeVerdict(socket: string, outcome: ProbeOutcome): string | nu
     return `CSI Probe over unix:${socket} failed: ${code}: ${outcome.error.details || '(no details)'}`;
   }
   const ready = outcome.response?.ready;
-  if (ready !== undefined && ready !== null && ready.value !== true) return `CSI Probe over unix:${socket}: the plugin answered not ready`;
+  if (ready !== undefined && ready !== null && ready.value !== true)
+    return `CSI Probe over unix:${socket}: the plugin answered not ready`;
   return null;
 }
 
 type ProbeResponse = { ready?: { value?: boolean } | null };
-type ProbeCall = (req: object, opts: { deadline: number }, cb: (e: ServiceError | null, r?: ProbeResponse) => void) => void;
+type ProbeCall = (
+  req: object,
+  opts: { deadline: number },
+  cb: (e: ServiceError | null, r?: ProbeResponse) => void,
+) => void;
 
 export interface CsiHealthOptions {
   /** The plugin's CSI socket: the path it announced to the kubelet. */

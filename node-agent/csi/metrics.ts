@@ -9,13 +9,17 @@ import { buildInfo } from '../../lib/build-info.js';
 export class CsiMetrics {
   readonly calls: Counter<'method' | 'code'>;
 
-  constructor(readonly registry: Registry = new Registry(), opts: { defaultMetrics?: boolean } = {}) {
+  constructor(
+    readonly registry: Registry = new Registry(),
+    opts: { defaultMetrics?: boolean } = {},
+  ) {
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
     buildInfo(registry, 'csi');
     this.calls = new Counter({
       name: 'socat_relay_csi_calls_total',
       help: 'CSI and registration calls answered, by method and gRPC status code (OK, INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED, FAILED_PRECONDITION, INTERNAL, ...)',
-      labelNames: ['method', 'code'], registers: [registry],
+      labelNames: ['method', 'code'],
+      registers: [registry],
     });
   }
 

@@ -74,7 +74,10 @@ export function mountContaining(mounts: readonly MountPoint[], dir: string): Mou
 }
 
 class MountCommandError extends Error {
-  constructor(readonly argv: readonly string[], message: string) {
+  constructor(
+    readonly argv: readonly string[],
+    message: string,
+  ) {
     super(`${argv.join(' ')}: ${message}`);
     this.name = 'MountCommandError';
   }
@@ -125,7 +128,8 @@ export class SystemMounter implements Mounter {
   /** Runs `file options… paths…`; a path that is not absolute is refused (it could be read as an option). */
   private run(file: string, options: string[], paths: string[]): Promise<void> {
     const args = [...options, ...paths];
-    if (paths.some((p) => !p.startsWith('/'))) return Promise.reject(new MountCommandError([file, ...args], 'every path must be absolute'));
+    if (paths.some((p) => !p.startsWith('/')))
+      return Promise.reject(new MountCommandError([file, ...args], 'every path must be absolute'));
     return new Promise((resolve, reject) => {
       execFile(file, args, { timeout: this.timeoutMs, killSignal: 'SIGKILL' }, (err, _stdout, stderr) => {
         if (!err) return resolve();

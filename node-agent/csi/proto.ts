@@ -25,7 +25,15 @@ function protoDir(): string {
  * absent repeated and map fields as [] and {} (absent scalars stay undefined: a missing field and an
  * empty one are told apart by the validation, not by the decoder).
  */
-const LOADER_OPTIONS: Options = { keepCase: true, enums: String, longs: String, arrays: true, objects: true, oneofs: true, defaults: false };
+const LOADER_OPTIONS: Options = {
+  keepCase: true,
+  enums: String,
+  longs: String,
+  arrays: true,
+  objects: true,
+  oneofs: true,
+  defaults: false,
+};
 
 export interface CsiServices {
   Identity: ServiceClientConstructor;
@@ -51,12 +59,17 @@ export function loadServices(): CsiServices {
   return cached;
 }
 
-
 // --- message shapes (as decoded with LOADER_OPTIONS; every field may be missing in a hostile call) ---
 
 type AccessModeName =
-  | 'UNKNOWN' | 'SINGLE_NODE_WRITER' | 'SINGLE_NODE_READER_ONLY' | 'MULTI_NODE_READER_ONLY'
-  | 'MULTI_NODE_SINGLE_WRITER' | 'MULTI_NODE_MULTI_WRITER' | 'SINGLE_NODE_SINGLE_WRITER' | 'SINGLE_NODE_MULTI_WRITER';
+  | 'UNKNOWN'
+  | 'SINGLE_NODE_WRITER'
+  | 'SINGLE_NODE_READER_ONLY'
+  | 'MULTI_NODE_READER_ONLY'
+  | 'MULTI_NODE_SINGLE_WRITER'
+  | 'MULTI_NODE_MULTI_WRITER'
+  | 'SINGLE_NODE_SINGLE_WRITER'
+  | 'SINGLE_NODE_MULTI_WRITER';
 
 interface VolumeCapability {
   block?: Record<string, never>;

@@ -5,7 +5,15 @@
 // with a gRPC status: a failing or malformed call never takes the process down.
 import { lstat, mkdir, rm, chmod } from 'node:fs/promises';
 import path from 'node:path';
-import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall, type ServiceError, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  Server,
+  ServerCredentials,
+  status,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServiceError,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import type { Logger } from '../../lib/log.js';
 import type { Driver } from './driver.js';
 import { CsiError } from './errors.js';
@@ -47,7 +55,11 @@ function toServiceError(e: unknown): Partial<ServiceError> {
 
 /** Wraps a driver method: its result or its CsiError becomes the answer; anything else is INTERNAL and logged. */
 /** The CSI Identity and Node services: each call goes to the driver. */
-function csiServices(driver: Driver, log: Logger, metrics?: CsiMetrics): { identity: UntypedServiceImplementation; node: UntypedServiceImplementation } {
+function csiServices(
+  driver: Driver,
+  log: Logger,
+  metrics?: CsiMetrics,
+): { identity: UntypedServiceImplementation; node: UntypedServiceImplementation } {
   return {
     identity: {
       GetPluginInfo: unary(log, 'GetPluginInfo', () => driver.getPluginInfo(), metrics),
@@ -144,20 +156,35 @@ export class PluginServer {
       if (this.opts.registrationSocket) {
         const reg = new Server();
         reg.addService(svc.Registration.service, {
-          GetInfo: unary(log, 'GetInfo', (): PluginInfo => {
-            log.info('kubelet asked for the plugin info');
-            return { type: 'CSIPlugin', name: this.opts.driverName, endpoint: this.endpoint, supported_versions: SUPPORTED_VERSIONS };
-          }, metrics),
-          NotifyRegistrationStatus: unary(log, 'NotifyRegistrationStatus', (r: RegistrationStatus) => {
-            if (r.plugin_registered === true) {
-              log.info('registered with the kubelet');
-            } else {
-              const error = r.error || '(no reason given)';
-              log.error({ err: error }, 'the kubelet refused the registration');
-              setImmediate(() => this.opts.onRegistrationFailed(error));
-            }
-            return {};
-          }, metrics),
+          GetInfo: unary(
+            log,
+            'GetInfo',
+            (): PluginInfo => {
+              log.info('kubelet asked for the plugin info');
+              return {
+                type: 'CSIPlugin',
+                name: this.opts.driverName,
+                endpoint: this.endpoint,
+                supported_versions: SUPPORTED_VERSIONS,
+              };
+            },
+            metrics,
+          ),
+          NotifyRegistrationStatus: unary(
+            log,
+            'NotifyRegistrationStatus',
+            (r: RegistrationStatus) => {
+              if (r.plugin_registered === true) {
+                log.info('registered with the kubelet');
+              } else {
+                const error = r.error || '(no reason given)';
+                log.error({ err: error }, 'the kubelet refused the registration');
+                setImmediate(() => this.opts.onRegistrationFailed(error));
+              }
+              return {};
+            },
+            metrics,
+          ),
         });
         this.reg = reg;
         await this.listen(reg, this.opts.registrationSocket);
@@ -175,7 +202,8 @@ export class PluginServer {
     this.reg = undefined;
     this.csi = undefined;
     await Promise.all(servers.map((s) => shutdown(s, graceMs)));
-    for (const f of [this.opts.registrationSocket, this.opts.csiSocket]) if (f) await clearSocket(f).catch(() => undefined);
+    for (const f of [this.opts.registrationSocket, this.opts.csiSocket])
+      if (f) await clearSocket(f).catch(() => undefined);
   }
 
   private async listen(server: Server, file: string): Promise<void> {

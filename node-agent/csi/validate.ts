@@ -15,7 +15,12 @@ const KUBELET_CTX_PREFIX = 'csi.storage.k8s.io/';
 const CTX_RELAY = CSI_RELAY_ATTRIBUTE;
 
 /** Single-node modes: an inline volume is one pod's, and the kubelet sends SINGLE_NODE_WRITER for it. */
-const ACCEPTED_ACCESS_MODES = new Set(['SINGLE_NODE_WRITER', 'SINGLE_NODE_READER_ONLY', 'SINGLE_NODE_SINGLE_WRITER', 'SINGLE_NODE_MULTI_WRITER']);
+const ACCEPTED_ACCESS_MODES = new Set([
+  'SINGLE_NODE_WRITER',
+  'SINGLE_NODE_READER_ONLY',
+  'SINGLE_NODE_SINGLE_WRITER',
+  'SINGLE_NODE_MULTI_WRITER',
+]);
 const MAX_ID = 256;
 const MAX_PATH = 4096;
 
@@ -53,8 +58,10 @@ export function checkTargetPath(field: string, v: string | undefined, pods: stri
   if (v.length > MAX_PATH) throw invalid(field, `longer than ${MAX_PATH} characters`);
   if (v.includes('\0')) throw invalid(field, 'contains a NUL character');
   if (!path.posix.isAbsolute(v)) throw invalid(field, `"${shown(v, 200)}" is not an absolute path`);
-  if (path.posix.normalize(v) !== v || v.endsWith('/')) throw invalid(field, `"${shown(v, 200)}" is not a normal path (no ".", "..", "//" or trailing "/")`);
-  if (!v.startsWith(`${pods}/`)) throw invalid(field, `"${shown(v, 200)}" is not under the kubelet's pods folder ${pods}`);
+  if (path.posix.normalize(v) !== v || v.endsWith('/'))
+    throw invalid(field, `"${shown(v, 200)}" is not a normal path (no ".", "..", "//" or trailing "/")`);
+  if (!v.startsWith(`${pods}/`))
+    throw invalid(field, `"${shown(v, 200)}" is not under the kubelet's pods folder ${pods}`);
   return v;
 }
 
@@ -65,13 +72,25 @@ function accessModeName(mode: string | number | undefined): string {
 /** The volume capability the plugin serves: a plain mount without file system or flags, one node. */
 function checkCapability(cap: NodePublishVolumeRequest['volume_capability']): void {
   if (!cap) throw invalid('volume_capability', 'required');
-  if (cap.block || cap.access_type === 'block') throw invalid('volume_capability', 'block access is not supported: the volume is a folder (a plain mount)');
+  if (cap.block || cap.access_type === 'block')
+    throw invalid('volume_capability', 'block access is not supported: the volume is a folder (a plain mount)');
   if (!cap.mount) throw invalid('volume_capability', 'must be a mount (access type "mount")');
-  if (cap.mount.fs_type) throw invalid('volume_capability.mount.fs_type', `must be empty (the relay folder is bind-mounted), got "${shown(cap.mount.fs_type)}"`);
-  if (cap.mount.mount_flags && cap.mount.mount_flags.length > 0) throw invalid('volume_capability.mount.mount_flags', 'must be empty (the relay folder is always bind-mounted read-only)');
+  if (cap.mount.fs_type)
+    throw invalid(
+      'volume_capability.mount.fs_type',
+      `must be empty (the relay folder is bind-mounted), got "${shown(cap.mount.fs_type)}"`,
+    );
+  if (cap.mount.mount_flags && cap.mount.mount_flags.length > 0)
+    throw invalid(
+      'volume_capability.mount.mount_flags',
+      'must be empty (the relay folder is always bind-mounted read-only)',
+    );
   const mode = cap.access_mode?.mode;
   if (typeof mode !== 'string' || !ACCEPTED_ACCESS_MODES.has(mode)) {
-    throw invalid('volume_capability.access_mode', `must be a single-node mode (the kubelet sends SINGLE_NODE_WRITER for an inline volume), got ${accessModeName(mode)}`);
+    throw invalid(
+      'volume_capability.access_mode',
+      `must be a single-node mode (the kubelet sends SINGLE_NODE_WRITER for an inline volume), got ${accessModeName(mode)}`,
+    );
   }
 }
 
@@ -79,29 +98,51 @@ export function validatePublish(req: NodePublishVolumeRequest, pods: string): Pu
   const id = volumeId(req.volume_id);
   const targetPath = checkTargetPath('target_path', req.target_path, pods);
   checkCapability(req.volume_capability);
-  if (req.readonly !== true) throw invalid('readonly', "must be set to 'true' (readOnly: true on the pod's csi volume)");
+  if (req.readonly !== true)
+    throw invalid('readonly', "must be set to 'true' (readOnly: true on the pod's csi volume)");
   const ctx = req.volume_context ?? {};
   if (ctx[CTX_EPHEMERAL] !== 'true') {
-    throw invalid(`volume_context["${CTX_EPHEMERAL}"]`, 'only ephemeral inline volumes (a csi volume in the pod spec) are supported, not PersistentVolumes');
+    throw invalid(
+      `volume_context["${CTX_EPHEMERAL}"]`,
+      'only ephemeral inline volumes (a csi volume in the pod spec) are supported, not PersistentVolumes',
+    );
   }
   for (const k of Object.keys(ctx)) {
-    if (k !== CTX_RELAY && !k.startsWith(KUBELET_CTX_PREFIX)) throw invalid(`volume_context["${shown(k)}"]`, `unknown volume attribute (the only one is "${CTX_RELAY}")`);
+    if (k !== CTX_RELAY && !k.startsWith(KUBELET_CTX_PREFIX))
+      throw invalid(`volume_context["${shown(k)}"]`, `unknown volume attribute (the only one is "${CTX_RELAY}")`);
   }
   const relay = ctx[CTX_RELAY];
-  if (!relay) throw invalid(`volume_context["${CTX_RELAY}"]`, "required: the relay's name (volumeAttributes.relay on the pod's csi volume)");
-  if (!isRelayName(relay)) throw invalid(`volume_context["${CTX_RELAY}"]`, `"${shown(relay)}" is not a valid relay name`);
+  if (!relay)
+    throw invalid(
+      `volume_context["${CTX_RELAY}"]`,
+      "required: the relay's name (volumeAttributes.relay on the pod's csi volume)",
+    );
+  if (!isRelayName(relay))
+    throw invalid(`volume_context["${CTX_RELAY}"]`, `"${shown(relay)}" is not a valid relay name`);
   const namespace = ctx[CTX_POD_NAMESPACE];
-  if (!namespace) throw invalid(`volume_context["${CTX_POD_NAMESPACE}"]`, "required: the pod's namespace, which the kubelet passes when the CSIDriver sets podInfoOnMount: true");
-  if (!isNamespaceName(namespace)) throw invalid(`volume_context["${CTX_POD_NAMESPACE}"]`, `"${shown(namespace)}" is not a valid namespace name`);
+  if (!namespace)
+    throw invalid(
+      `volume_context["${CTX_POD_NAMESPACE}"]`,
+      "required: the pod's namespace, which the kubelet passes when the CSIDriver sets podInfoOnMount: true",
+    );
+  if (!isNamespaceName(namespace))
+    throw invalid(`volume_context["${CTX_POD_NAMESPACE}"]`, `"${shown(namespace)}" is not a valid namespace name`);
   // The kubelet writes the pod attributes over any of the same name in the pod's volumeAttributes, but
   // only with podInfoOnMount. Tie them to the target path, which only the kubelet chooses
   // (<pods>/<pod uid>/volumes/…): a pod cannot know its own uid before it exists, so it cannot forge
   // a namespace that passes this even where a CSIDriver lacks podInfoOnMount.
   const uid = ctx[CTX_POD_UID];
   const targetUid = targetPath.slice(pods.length + 1).split('/')[0];
-  if (!uid) throw invalid(`volume_context["${CTX_POD_UID}"]`, "required: the pod's uid, which the kubelet passes when the CSIDriver sets podInfoOnMount: true");
+  if (!uid)
+    throw invalid(
+      `volume_context["${CTX_POD_UID}"]`,
+      "required: the pod's uid, which the kubelet passes when the CSIDriver sets podInfoOnMount: true",
+    );
   if (uid !== targetUid) {
-    throw invalid(`volume_context["${CTX_POD_UID}"]`, `"${shown(uid)}" is not the pod of target_path (${pods}/${shown(targetUid ?? '')}/…): the pod attributes must come from the kubelet`);
+    throw invalid(
+      `volume_context["${CTX_POD_UID}"]`,
+      `"${shown(uid)}" is not the pod of target_path (${pods}/${shown(targetUid ?? '')}/…): the pod attributes must come from the kubelet`,
+    );
   }
   const pod = ctx[CTX_POD_NAME];
   return { volumeId: id, targetPath, relay, namespace, ...(pod ? { pod } : {}) };

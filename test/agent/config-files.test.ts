@@ -8,13 +8,34 @@ import path from 'node:path';
 import { readConfigDir } from '../../node-contract/index.js';
 import { MAX_CONFIG_FILE_BYTES } from '../../node-contract/index.js';
 
-const GOOD = 'apiVersion: socat.io/v1alpha1\nkind: Relay\nmetadata: {name: good}\nspec: {target: {host: 127.0.0.1, port: 9}, consumers: {namespaces: [a]}}\n';
+const GOOD =
+  'apiVersion: socat.io/v1alpha1\nkind: Relay\nmetadata: {name: good}\nspec: {target: {host: 127.0.0.1, port: 9}, consumers: {namespaces: [a]}}\n';
 
 const CASES: { situation: string; file: string; make: (f: string) => void; error: RegExp }[] = [
-  { situation: 'a FIFO named like a relay file', file: 'fifo.yaml', make: (f) => execFileSync('mkfifo', [f]), error: /not a regular file \(a FIFO\)/ },
-  { situation: 'a folder named like a relay file', file: 'folder.json', make: (f) => mkdirSync(f), error: /not a regular file \(a folder\)/ },
-  { situation: 'a dangling symlink', file: 'gone.yaml', make: (f) => symlinkSync('/nonexistent/relay.yaml', f), error: /dangling symlink/ },
-  { situation: 'a file larger than any relay', file: 'huge.yaml', make: (f) => writeFileSync(f, `# ${'x'.repeat(MAX_CONFIG_FILE_BYTES)}\n`), error: /larger than the 1048576 bytes/ },
+  {
+    situation: 'a FIFO named like a relay file',
+    file: 'fifo.yaml',
+    make: (f) => execFileSync('mkfifo', [f]),
+    error: /not a regular file \(a FIFO\)/,
+  },
+  {
+    situation: 'a folder named like a relay file',
+    file: 'folder.json',
+    make: (f) => mkdirSync(f),
+    error: /not a regular file \(a folder\)/,
+  },
+  {
+    situation: 'a dangling symlink',
+    file: 'gone.yaml',
+    make: (f) => symlinkSync('/nonexistent/relay.yaml', f),
+    error: /dangling symlink/,
+  },
+  {
+    situation: 'a file larger than any relay',
+    file: 'huge.yaml',
+    make: (f) => writeFileSync(f, `# ${'x'.repeat(MAX_CONFIG_FILE_BYTES)}\n`),
+    error: /larger than the 1048576 bytes/,
+  },
 ];
 
 for (const c of CASES) {
@@ -25,9 +46,14 @@ for (const c of CASES) {
     c.make(path.join(dir, c.file));
     const r = await Promise.race([
       readConfigDir(dir),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('readConfigDir blocked for 5 s')), 5000).unref()),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('readConfigDir blocked for 5 s')), 5000).unref(),
+      ),
     ]);
-    assert.deepEqual(r.files.map((f) => f.name), ['good.yaml']);
+    assert.deepEqual(
+      r.files.map((f) => f.name),
+      ['good.yaml'],
+    );
     assert.equal(r.errors.length, 1);
     assert.equal(r.errors[0]!.file, c.file);
     assert.match(r.errors[0]!.error, c.error);

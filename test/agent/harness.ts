@@ -58,7 +58,9 @@ export async function tempDirs(t: TestContext, prefix: string): Promise<Dirs> {
   defer(t, () => rm(root, { recursive: true, force: true }));
   const configDir = path.join(root, 'config');
   const socketDir = path.join(root, 'run');
-  await import('node:fs/promises').then((fs) => Promise.all([fs.mkdir(configDir), fs.mkdir(socketDir, { mode: 0o755 })]));
+  await import('node:fs/promises').then((fs) =>
+    Promise.all([fs.mkdir(configDir), fs.mkdir(socketDir, { mode: 0o755 })]),
+  );
   return { root, configDir, socketDir };
 }
 
@@ -71,7 +73,12 @@ export function relayObject(name: string, spec: Partial<RelaySpec> & Pick<RelayS
   };
 }
 
-export async function writeRelay(dir: string, name: string, spec: Partial<RelaySpec> & Pick<RelaySpec, 'target'>, file = `${name}.yaml`): Promise<string> {
+export async function writeRelay(
+  dir: string,
+  name: string,
+  spec: Partial<RelaySpec> & Pick<RelaySpec, 'target'>,
+  file = `${name}.yaml`,
+): Promise<string> {
   const p = path.join(dir, file);
   await writeFile(p, stringify(relayObject(name, spec)));
   return p;
@@ -100,16 +107,24 @@ export function readStatusFile(socketDir: string): AgentStatus {
 }
 
 /** test/harness/wait.ts's waitFor, polling every 25 ms with a 5 s default: what the node suites wait with. */
-export function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
+export function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 5000,
+): Promise<T> {
   return pollUntil(what, check, { timeoutMs, intervalMs: 25 });
 }
 
 /** Waits until the status file shows the relay running with a pid (optionally a different one than `notPid`). */
 export function waitRunning(socketDir: string, relay: string, notPid?: number, timeoutMs = 5000): Promise<number> {
-  return waitFor(`relay ${relay} running${notPid ? ` with a pid other than ${notPid}` : ''}`, () => {
-    const r = readStatusFile(socketDir).relays[relay];
-    return r?.running && r.pid !== undefined && r.pid !== notPid ? r.pid : undefined;
-  }, timeoutMs);
+  return waitFor(
+    `relay ${relay} running${notPid ? ` with a pid other than ${notPid}` : ''}`,
+    () => {
+      const r = readStatusFile(socketDir).relays[relay];
+      return r?.running && r.pid !== undefined && r.pid !== notPid ? r.pid : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 export function isAlive(pid: number): boolean {
@@ -125,7 +140,14 @@ export function isAlive(pid: number): boolean {
 export async function httpService(t: TestContext, name: string): Promise<{ port: number; server: Server }> {
   const server = createServer((req, res) => res.end(`${name} ${req.method} ${req.url}`));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  defer(t, () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  defer(
+    t,
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
   return { port: (server.address() as AddressInfo).port, server };
 }
 
@@ -134,7 +156,9 @@ export function getViaSocket(socketPath: string, urlPath = '/'): Promise<string>
   return new Promise((resolve, reject) => {
     const req = request({ socketPath, path: urlPath, headers: { connection: 'close' } }, (res) => {
       let body = '';
-      res.on('data', (d: Buffer) => { body += d.toString(); });
+      res.on('data', (d: Buffer) => {
+        body += d.toString();
+      });
       res.on('end', () => resolve(body));
     });
     req.on('error', reject);
@@ -144,7 +168,10 @@ export function getViaSocket(socketPath: string, urlPath = '/'): Promise<string>
 }
 
 /** A "node" UDP service on 127.0.0.1 recording every datagram; `reply` answers (maybe after a delay). */
-export async function udpService(t: TestContext, reply?: (msg: Buffer) => { data: Buffer; delayMs: number } | undefined): Promise<{ port: number; received: Buffer[]; socket: Socket }> {
+export async function udpService(
+  t: TestContext,
+  reply?: (msg: Buffer) => { data: Buffer; delayMs: number } | undefined,
+): Promise<{ port: number; received: Buffer[]; socket: Socket }> {
   const socket = createSocket('udp4');
   const received: Buffer[] = [];
   socket.on('message', (msg, rinfo) => {

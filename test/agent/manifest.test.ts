@@ -12,10 +12,11 @@ import { DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR, DEFAULT_SOCKET_GID } from '../.
 import { parseListen } from '../../node-agent/http.js';
 
 const FILE = path.resolve(import.meta.dirname, '../../manifests/node-agent/static-pod.yaml');
- 
+
 const pod = parse(readFileSync(FILE, 'utf8'));
 const agent = pod.spec.containers[0];
-const arg = (name: string): string | undefined => (agent.args as string[]).find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const arg = (name: string): string | undefined =>
+  (agent.args as string[]).find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 
 test('static pod: a valid Pod by the Kubernetes schema', () => {
   assert.doesNotThrow(() => new Pod(pod).validate());
@@ -37,14 +38,24 @@ test('static pod: runs `agent` with the shared image, config folder, socket fold
   assert.deepEqual(parseListen(arg('listen')!), { host: '127.0.0.1', port: 9465 });
 });
 
-test('static pod: the liveness probe asks the agent\'s /healthz on the node loopback', () => {
+test("static pod: the liveness probe asks the agent's /healthz on the node loopback", () => {
   assert.deepEqual(agent.livenessProbe.httpGet, { host: '127.0.0.1', port: 9465, path: '/healthz' });
 });
 
 test('static pod: config hostPath mounted read-only, socket hostPath read-write, at the same paths as on the node', () => {
-  const vols = Object.fromEntries(pod.spec.volumes.map((v: { name: string; hostPath: { path: string } }) => [v.name, v.hostPath.path]));
-  const mounts = Object.fromEntries(agent.volumeMounts.map((m: { name: string; mountPath: string; readOnly?: boolean }) => [m.mountPath, { vol: vols[m.name], ro: m.readOnly === true }]));
-  assert.deepEqual(mounts, { [DEFAULT_CONFIG_DIR]: { vol: DEFAULT_CONFIG_DIR, ro: true }, [DEFAULT_SOCKET_DIR]: { vol: DEFAULT_SOCKET_DIR, ro: false } });
+  const vols = Object.fromEntries(
+    pod.spec.volumes.map((v: { name: string; hostPath: { path: string } }) => [v.name, v.hostPath.path]),
+  );
+  const mounts = Object.fromEntries(
+    agent.volumeMounts.map((m: { name: string; mountPath: string; readOnly?: boolean }) => [
+      m.mountPath,
+      { vol: vols[m.name], ro: m.readOnly === true },
+    ]),
+  );
+  assert.deepEqual(mounts, {
+    [DEFAULT_CONFIG_DIR]: { vol: DEFAULT_CONFIG_DIR, ro: true },
+    [DEFAULT_SOCKET_DIR]: { vol: DEFAULT_SOCKET_DIR, ro: false },
+  });
 });
 
 test('static pod: root with every capability dropped but CHOWN, no privilege escalation, read-only root filesystem', () => {

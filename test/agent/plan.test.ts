@@ -11,18 +11,42 @@ import { orphanPids } from '../../node-agent/orphans.js';
 const cmd = (...argv: string[]) => ({ argv });
 const m = (o: Record<string, string[]>) => new Map(Object.entries(o).map(([k, v]) => [k, cmd(...v)]));
 
-const planCases: { name: string; wanted: Record<string, string[]>; running: Record<string, string[]>; want: Action[] }[] = [
+const planCases: {
+  name: string;
+  wanted: Record<string, string[]>;
+  running: Record<string, string[]>;
+  want: Action[];
+}[] = [
   { name: 'nothing wanted, nothing running: no action', wanted: {}, running: {}, want: [] },
-  { name: 'a new relay is started', wanted: { a: ['x'] }, running: {}, want: [{ type: 'start', name: 'a', argv: ['x'] }] },
+  {
+    name: 'a new relay is started',
+    wanted: { a: ['x'] },
+    running: {},
+    want: [{ type: 'start', name: 'a', argv: ['x'] }],
+  },
   { name: 'a removed relay is stopped', wanted: {}, running: { a: ['x'] }, want: [{ type: 'stop', name: 'a' }] },
   { name: 'an unchanged relay is left alone', wanted: { a: ['x', 'y'] }, running: { a: ['x', 'y'] }, want: [] },
-  { name: 'a changed relay is restarted, the unchanged one is not', wanted: { a: ['x', 'z'], b: ['b'] }, running: { a: ['x', 'y'], b: ['b'] }, want: [{ type: 'restart', name: 'a', argv: ['x', 'z'] }] },
-  { name: 'an argv that only grew is a change', wanted: { a: ['x', 'y'] }, running: { a: ['x'] }, want: [{ type: 'restart', name: 'a', argv: ['x', 'y'] }] },
+  {
+    name: 'a changed relay is restarted, the unchanged one is not',
+    wanted: { a: ['x', 'z'], b: ['b'] },
+    running: { a: ['x', 'y'], b: ['b'] },
+    want: [{ type: 'restart', name: 'a', argv: ['x', 'z'] }],
+  },
+  {
+    name: 'an argv that only grew is a change',
+    wanted: { a: ['x', 'y'] },
+    running: { a: ['x'] },
+    want: [{ type: 'restart', name: 'a', argv: ['x', 'y'] }],
+  },
   {
     name: 'stops come first, then starts and restarts by name',
     wanted: { c: ['c'], a: ['a2'] },
     running: { a: ['a1'], b: ['b'] },
-    want: [{ type: 'stop', name: 'b' }, { type: 'restart', name: 'a', argv: ['a2'] }, { type: 'start', name: 'c', argv: ['c'] }],
+    want: [
+      { type: 'stop', name: 'b' },
+      { type: 'restart', name: 'a', argv: ['a2'] },
+      { type: 'start', name: 'c', argv: ['c'] },
+    ],
   },
 ];
 for (const c of planCases) {
@@ -32,7 +56,10 @@ for (const c of planCases) {
 }
 
 test('backoff: delays double from 200 ms and stop at 30 s', () => {
-  assert.deepEqual([1, 2, 3, 4, 5].map((n) => restartDelay(n)), [200, 400, 800, 1600, 3200]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5].map((n) => restartDelay(n)),
+    [200, 400, 800, 1600, 3200],
+  );
   assert.equal(restartDelay(20), DEFAULT_BACKOFF.maxMs);
   assert.equal(restartDelay(1000), DEFAULT_BACKOFF.maxMs);
 });
@@ -54,7 +81,18 @@ spec:
 ${extra}`;
 
 test('config: valid files become wanted relays with their file and generation', () => {
-  const s = interpretConfig([{ name: 'a.yaml', text: relayYaml('a') }, { name: 'b.json', text: JSON.stringify({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'b' }, spec: { protocol: 'UDP', target: { host: 'localhost', port: 5514 }, consumers: { namespaces: ['logs'] } } }) }]);
+  const s = interpretConfig([
+    { name: 'a.yaml', text: relayYaml('a') },
+    {
+      name: 'b.json',
+      text: JSON.stringify({
+        apiVersion: 'socat.io/v1alpha1',
+        kind: 'Relay',
+        metadata: { name: 'b' },
+        spec: { protocol: 'UDP', target: { host: 'localhost', port: 5514 }, consumers: { namespaces: ['logs'] } },
+      }),
+    },
+  ]);
   assert.deepEqual([...s.wanted.keys()], ['a', 'b']);
   assert.equal(s.wanted.get('a')!.file, 'a.yaml');
   assert.equal(s.wanted.get('a')!.generation, 3);
@@ -66,13 +104,22 @@ test('config: valid files become wanted relays with their file and generation', 
 const badFiles: { name: string; file: string; text: string; error: RegExp; relay?: string }[] = [
   { name: 'corrupt YAML', file: 'x.yaml', text: 'apiVersion: [unclosed\n', error: /x\.yaml/ },
   { name: 'an empty file', file: 'e.yaml', text: '', error: /holds no relay/ },
-  { name: 'a non-loopback target', file: 'meta.yaml', text: relayYaml('meta').replace('127.0.0.1', '169.254.169.254'), error: /spec\.target\.host/, relay: 'meta' },
+  {
+    name: 'a non-loopback target',
+    file: 'meta.yaml',
+    text: relayYaml('meta').replace('127.0.0.1', '169.254.169.254'),
+    error: /spec\.target\.host/,
+    relay: 'meta',
+  },
   { name: 'a port out of range', file: 'p.yaml', text: relayYaml('p', 70000), error: /spec\.target\.port/, relay: 'p' },
   { name: 'JSON that is not an object', file: 'n.json', text: '42', error: /must be an object/ },
 ];
 for (const c of badFiles) {
   test(`config: ${c.name} is reported with its file and skipped, the valid file still runs`, () => {
-    const s = interpretConfig([{ name: 'ok.yaml', text: relayYaml('ok') }, { name: c.file, text: c.text }]);
+    const s = interpretConfig([
+      { name: 'ok.yaml', text: relayYaml('ok') },
+      { name: c.file, text: c.text },
+    ]);
     assert.deepEqual([...s.wanted.keys()], ['ok']);
     assert.equal(s.errors.length, 1);
     assert.equal(s.errors[0]!.file, c.file);
@@ -82,9 +129,15 @@ for (const c of badFiles) {
 }
 
 test('config: two files naming one relay: the first by name wins, the second is an error', () => {
-  const s = interpretConfig([{ name: 'z-copy.yaml', text: relayYaml('a', 9000) }, { name: 'a.yaml', text: relayYaml('a', 8080) }]);
+  const s = interpretConfig([
+    { name: 'z-copy.yaml', text: relayYaml('a', 9000) },
+    { name: 'a.yaml', text: relayYaml('a', 8080) },
+  ]);
   assert.equal(s.wanted.get('a')!.resolved.targetPort, 8080);
-  assert.deepEqual(s.errors.map((e) => [e.file, e.relay]), [['z-copy.yaml', 'a']]);
+  assert.deepEqual(
+    s.errors.map((e) => [e.file, e.relay]),
+    [['z-copy.yaml', 'a']],
+  );
   assert.match(s.errors[0]!.error, /already defined in a\.yaml/);
 });
 
@@ -95,13 +148,36 @@ test('config: a file not named after its relay runs, with a warning', () => {
 });
 
 test('config: hidden files (temp files of atomic writes) and other extensions are ignored', () => {
-  const s = interpretConfig([{ name: '.a.json.1234.tmp', text: '{' }, { name: '.b.yaml', text: relayYaml('b') }, { name: 'README.md', text: '#' }, { name: 'c.yml', text: relayYaml('c') }]);
+  const s = interpretConfig([
+    { name: '.a.json.1234.tmp', text: '{' },
+    { name: '.b.yaml', text: relayYaml('b') },
+    { name: 'README.md', text: '#' },
+    { name: 'c.yml', text: relayYaml('c') },
+  ]);
   assert.deepEqual([...s.wanted.keys()], ['c']);
   assert.deepEqual(s.errors, []);
 });
 
 test('config: a kind: List file holds several relays', () => {
-  const list = { kind: 'List', items: [JSON.parse(JSON.stringify({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'a' }, spec: { target: { host: '127.0.0.1', port: 2001 }, consumers: { namespaces: ['x'] } } })), { apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'b' }, spec: { target: { host: '127.0.0.1', port: 2002 }, consumers: { namespaces: ['x'] } } }] };
+  const list = {
+    kind: 'List',
+    items: [
+      JSON.parse(
+        JSON.stringify({
+          apiVersion: 'socat.io/v1alpha1',
+          kind: 'Relay',
+          metadata: { name: 'a' },
+          spec: { target: { host: '127.0.0.1', port: 2001 }, consumers: { namespaces: ['x'] } },
+        }),
+      ),
+      {
+        apiVersion: 'socat.io/v1alpha1',
+        kind: 'Relay',
+        metadata: { name: 'b' },
+        spec: { target: { host: '127.0.0.1', port: 2002 }, consumers: { namespaces: ['x'] } },
+      },
+    ],
+  };
   const s = interpretConfig([{ name: 'all.json', text: JSON.stringify(list) }]);
   assert.deepEqual([...s.wanted.keys()], ['a', 'b']);
   assert.deepEqual(s.warnings, []);
@@ -113,11 +189,22 @@ test('with a memo, a pass reads only the files whose text changed, and means the
     { name: 'a.yaml', text: relayYaml('a') },
     { name: 'b.yaml', text: relayYaml('b') },
     { name: 'bad.yaml', text: '[' },
-    { name: 'many.json', text: JSON.stringify({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'many' }, spec: { target: { host: '127.0.0.1', port: 80 }, consumers: { namespaces: Array(5000).fill('A') } } }) },
+    {
+      name: 'many.json',
+      text: JSON.stringify({
+        apiVersion: 'socat.io/v1alpha1',
+        kind: 'Relay',
+        metadata: { name: 'many' },
+        spec: { target: { host: '127.0.0.1', port: 80 }, consumers: { namespaces: Array(5000).fill('A') } },
+      }),
+    },
   ];
   const first = interpretConfig(files, memo);
   assert.deepEqual(first, interpretConfig(files), 'the same meaning as a pass without memo');
-  const second = interpretConfig(files.map((f) => ({ ...f })), memo);
+  const second = interpretConfig(
+    files.map((f) => ({ ...f })),
+    memo,
+  );
   assert.deepEqual(second, first);
   // Unchanged text: the very same resolved objects, i.e. not parsed or validated again.
   assert.equal(second.wanted.get('a')!.resolved, first.wanted.get('a')!.resolved);
@@ -128,19 +215,47 @@ test('with a memo, a pass reads only the files whose text changed, and means the
   assert.equal(third.wanted.get('b')!.resolved.targetPort, 9090);
   assert.deepEqual([...third.wanted.keys()], ['b']);
   assert.equal(memo.size, 3, 'a.yaml forgotten');
-  assert.deepEqual(third.errors.map((e) => e.file), ['bad.yaml', 'many.json']);
+  assert.deepEqual(
+    third.errors.map((e) => e.file),
+    ['bad.yaml', 'many.json'],
+  );
 });
 
 test('status: built from processes and config, and parsed back unchanged', () => {
-  const config = interpretConfig([{ name: 'a.yaml', text: relayYaml('a') }, { name: 'bad.yaml', text: '[' }]);
+  const config = interpretConfig([
+    { name: 'a.yaml', text: relayYaml('a') },
+    { name: 'bad.yaml', text: '[' },
+  ]);
   const st = buildAgentStatus({
     agent: { pid: 1, startedAt: '2026-01-01T00:00:00.000Z', configDir: '/c', socketDir: '/s' },
     now: '2026-01-01T00:00:01.000Z',
     config,
-    processes: [{ name: 'a', argv: [], running: true, pid: 42, restarts: 2, since: '2026-01-01T00:00:00.500Z', connections: 7, lastError: 'boom' }],
+    processes: [
+      {
+        name: 'a',
+        argv: [],
+        running: true,
+        pid: 42,
+        restarts: 2,
+        since: '2026-01-01T00:00:00.500Z',
+        connections: 7,
+        lastError: 'boom',
+      },
+    ],
     socketOf: (r) => `/s/${r}/socket`,
   });
-  assert.deepEqual(st.relays.a, { running: true, pid: 42, restarts: 2, lastError: 'boom', since: '2026-01-01T00:00:00.500Z', file: 'a.yaml', protocol: 'TCP', generation: 3, socket: '/s/a/socket', connections: 7 });
+  assert.deepEqual(st.relays.a, {
+    running: true,
+    pid: 42,
+    restarts: 2,
+    lastError: 'boom',
+    since: '2026-01-01T00:00:00.500Z',
+    file: 'a.yaml',
+    protocol: 'TCP',
+    generation: 3,
+    socket: '/s/a/socket',
+    connections: 7,
+  });
   assert.deepEqual(Object.keys(st.files), ['bad.yaml']);
   assert.deepEqual(parseAgentStatus(JSON.stringify(st)), st);
 });
@@ -178,9 +293,18 @@ const procs: Record<number, string[]> = {
   105: ['/usr/bin/socat', 'UNIX-LISTEN:/s/other/socket', 'TCP4:127.0.0.1:5'], // socat, another socket
 };
 test('orphans: only pids still running socat on the same socket are stopped', () => {
-  assert.deepEqual(orphanPids(previous, (p) => procs[p], 999), [101, 102]);
+  assert.deepEqual(
+    orphanPids(previous, (p) => procs[p], 999),
+    [101, 102],
+  );
 });
-test('orphans: nothing when there is no previous status, or it is this very process\'s', () => {
-  assert.deepEqual(orphanPids(undefined, (p) => procs[p], 999), []);
-  assert.deepEqual(orphanPids(previous, (p) => procs[p], 10), []);
+test("orphans: nothing when there is no previous status, or it is this very process's", () => {
+  assert.deepEqual(
+    orphanPids(undefined, (p) => procs[p], 999),
+    [],
+  );
+  assert.deepEqual(
+    orphanPids(previous, (p) => procs[p], 10),
+    [],
+  );
 });

@@ -28,7 +28,12 @@ export function relay(name: string, edit: (r: AnyObject) => void = () => {}): An
 }
 
 /** The consumer pod fixture, labeled for `relayName`, in `namespace`. */
-export function consumerPod(name: string, namespace: string, relayName: string | undefined, edit: (p: AnyObject) => void = () => {}): AnyObject {
+export function consumerPod(
+  name: string,
+  namespace: string,
+  relayName: string | undefined,
+  edit: (p: AnyObject) => void = () => {},
+): AnyObject {
   const p = fixture<AnyObject>('pod-consumer.yaml');
   p.metadata.name = name;
   p.metadata.namespace = namespace;
@@ -44,4 +49,6 @@ export function consumerPod(name: string, namespace: string, relayName: string |
  * the CRD and the webhook accept exactly the same ones (test/security/spellings.test.ts).
  */
 const WEBHOOK_ONLY_BAD_KEY = `${'a'.repeat(254)}/x`;
-export const webhookOnlyBad = (r: AnyObject): void => { r.spec.nodeSelector = { [WEBHOOK_ONLY_BAD_KEY]: 'y' }; };
+export const webhookOnlyBad = (r: AnyObject): void => {
+  r.spec.nodeSelector = { [WEBHOOK_ONLY_BAD_KEY]: 'y' };
+};

@@ -3,12 +3,26 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { nodeArgv, resolveRelay, sidecarArgv } from '../../relay/index.js';
-import { datapathParams, datapathFigures, isShort, ladderText, maxLossless, Samples, sentRate, VARIANTS, type LadderStep } from '../../bench/datapath/run.js';
+import {
+  datapathParams,
+  datapathFigures,
+  isShort,
+  ladderText,
+  maxLossless,
+  Samples,
+  sentRate,
+  VARIANTS,
+  type LadderStep,
+} from '../../bench/datapath/run.js';
 import { reconcileGoal } from '../../bench/scale/run.js';
 
 test('a failure in one run of three shows: failure counts are summed, not the median', () => {
   const s = new Samples();
-  for (const [nc, burst, lost] of [[0, 0, 0], [2, 0, 1], [0, 0, 0]]) {
+  for (const [nc, burst, lost] of [
+    [0, 0, 0],
+    [2, 0, 1],
+    [0, 0, 0],
+  ]) {
     s.add('nc-errors', 'chain', nc!);
     s.add('burst-errors', 'chain', burst!);
     s.add('rr-lost', 'chain', lost!);
@@ -36,8 +50,18 @@ test('the UDP ladder reports the rate actually sent and marks a step where the s
 });
 
 test('each A/B variant undoes exactly one shipped option of the relay', () => {
-  const tcp = resolveRelay({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'a' }, spec: { target: { host: '127.0.0.1', port: 1 }, consumers: { namespaces: ['n'] } } });
-  const udp = resolveRelay({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'b' }, spec: { protocol: 'UDP', target: { host: '127.0.0.1', port: 2 }, consumers: { namespaces: ['n'] } } });
+  const tcp = resolveRelay({
+    apiVersion: 'socat.io/v1alpha1',
+    kind: 'Relay',
+    metadata: { name: 'a' },
+    spec: { target: { host: '127.0.0.1', port: 1 }, consumers: { namespaces: ['n'] } },
+  });
+  const udp = resolveRelay({
+    apiVersion: 'socat.io/v1alpha1',
+    kind: 'Relay',
+    metadata: { name: 'b' },
+    spec: { protocol: 'UDP', target: { host: '127.0.0.1', port: 2 }, consumers: { namespaces: ['n'] } },
+  });
   const cases: { variant: string; relay: typeof tcp; gone: RegExp }[] = [
     { variant: 'no-nodelay', relay: tcp, gone: /nodelay/ },
     { variant: 'no-t10', relay: tcp, gone: /^-t10$/ },
@@ -47,8 +71,14 @@ test('each A/B variant undoes exactly one shipped option of the relay', () => {
   for (const c of cases) {
     const v = VARIANTS[c.variant];
     assert.ok(v, c.variant);
-    for (const [argv, edit] of [[nodeArgv(c.relay, { socketDir: '/r' }), v.node], [sidecarArgv(c.relay), v.sidecar]] as const) {
-      assert.ok(argv.some((a) => c.gone.test(a)), `${c.variant}: the shipped argv has the option`);
+    for (const [argv, edit] of [
+      [nodeArgv(c.relay, { socketDir: '/r' }), v.node],
+      [sidecarArgv(c.relay), v.sidecar],
+    ] as const) {
+      assert.ok(
+        argv.some((a) => c.gone.test(a)),
+        `${c.variant}: the shipped argv has the option`,
+      );
       const edited = edit([...argv]);
       assert.ok(!edited.some((a) => c.gone.test(a)), `${c.variant}: the variant removes it`);
       assert.ok(edited.length >= argv.length - 1, `${c.variant}: nothing else goes`);

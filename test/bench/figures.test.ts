@@ -24,12 +24,42 @@ test('median of an even count is the mean of the middle two; of none, NaN', () =
 
 test('figure computes ratio to the baseline and judges the goal on the ratio or the value', () => {
   const cases: { name: string; in: FigureInput; ratio: number | null; goal: string | null; met: boolean | null }[] = [
-    { name: 'throughput at 0.85 of baseline meets >= 0.8', in: { name: 'a', unit: 'req/s', value: 850, baseline: 1000, goal: { on: 'ratio', op: '>=', target: 0.8 } }, ratio: 0.85, goal: '>= 0.8 × baseline', met: true },
-    { name: 'throughput at 0.25 of baseline misses >= 0.8', in: { name: 'a', unit: 'req/s', value: 250, baseline: 1000, goal: { on: 'ratio', op: '>=', target: 0.8 } }, ratio: 0.25, goal: '>= 0.8 × baseline', met: false },
-    { name: 'p99 of 6 ms misses <= 5 ms whatever the baseline', in: { name: 'b', unit: 'ms', value: 6, baseline: 1, goal: { on: 'value', op: '<=', target: 5 } }, ratio: 6, goal: '<= 5 ms', met: false },
+    {
+      name: 'throughput at 0.85 of baseline meets >= 0.8',
+      in: { name: 'a', unit: 'req/s', value: 850, baseline: 1000, goal: { on: 'ratio', op: '>=', target: 0.8 } },
+      ratio: 0.85,
+      goal: '>= 0.8 × baseline',
+      met: true,
+    },
+    {
+      name: 'throughput at 0.25 of baseline misses >= 0.8',
+      in: { name: 'a', unit: 'req/s', value: 250, baseline: 1000, goal: { on: 'ratio', op: '>=', target: 0.8 } },
+      ratio: 0.25,
+      goal: '>= 0.8 × baseline',
+      met: false,
+    },
+    {
+      name: 'p99 of 6 ms misses <= 5 ms whatever the baseline',
+      in: { name: 'b', unit: 'ms', value: 6, baseline: 1, goal: { on: 'value', op: '<=', target: 5 } },
+      ratio: 6,
+      goal: '<= 5 ms',
+      met: false,
+    },
     { name: 'no goal: met is null', in: { name: 'c', unit: 'MiB', value: 12 }, ratio: null, goal: null, met: null },
-    { name: 'a ratio goal without a baseline is not met', in: { name: 'd', unit: 'ms', value: 3, goal: { on: 'ratio', op: '<=', target: 2 } }, ratio: null, goal: '<= 2 × baseline', met: false },
-    { name: 'a NaN value is reported as null and misses its goal', in: { name: 'e', unit: 'ms', value: Number.NaN, goal: { on: 'value', op: '<=', target: 1 } }, ratio: null, goal: '<= 1 ms', met: false },
+    {
+      name: 'a ratio goal without a baseline is not met',
+      in: { name: 'd', unit: 'ms', value: 3, goal: { on: 'ratio', op: '<=', target: 2 } },
+      ratio: null,
+      goal: '<= 2 × baseline',
+      met: false,
+    },
+    {
+      name: 'a NaN value is reported as null and misses its goal',
+      in: { name: 'e', unit: 'ms', value: Number.NaN, goal: { on: 'value', op: '<=', target: 1 } },
+      ratio: null,
+      goal: '<= 1 ms',
+      met: false,
+    },
   ];
   for (const c of cases) {
     const f = figure(c.in);

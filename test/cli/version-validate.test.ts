@@ -11,7 +11,7 @@ const PKG_VERSION = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'u
 const GOOD = readFileSync(path.join(ROOT, 'test/fixtures/relays/kube-scheduler.yaml'), 'utf8');
 const BAD = GOOD.replace('name: kube-scheduler', 'name: bad-port').replace('port: 10259', 'port: 70000');
 
-test('version prints package.json\'s version and the Node.js version; --version is the same; -o json parses', async () => {
+test("version prints package.json's version and the Node.js version; --version is the same; -o json parses", async () => {
   const text = await runCli(['version']);
   assert.equal(text.code, 0, text.stderr);
   assert.equal(text.stdout, `socat-relay ${PKG_VERSION} (node ${process.version})\n`);
@@ -28,11 +28,30 @@ test('validate -o json: one entry per document with its problems (field, message
   const r = await runCli(['validate', '-f', '-', '-o', 'json'], `${GOOD}---\n${BAD}`);
   assert.equal(r.code, 1);
   assert.equal(r.stderr, '');
-  const out = JSON.parse(r.stdout) as { valid: boolean; documents: { file: string; relay: string; valid: boolean; problems: { field: string; message: string }[]; warnings: string[] }[]; errors: unknown[] };
+  const out = JSON.parse(r.stdout) as {
+    valid: boolean;
+    documents: {
+      file: string;
+      relay: string;
+      valid: boolean;
+      problems: { field: string; message: string }[];
+      warnings: string[];
+    }[];
+    errors: unknown[];
+  };
   assert.equal(out.valid, false);
-  assert.deepEqual(out.documents.map((d) => [d.relay, d.valid]), [['kube-scheduler', true], ['bad-port', false]]);
+  assert.deepEqual(
+    out.documents.map((d) => [d.relay, d.valid]),
+    [
+      ['kube-scheduler', true],
+      ['bad-port', false],
+    ],
+  );
   assert.deepEqual(out.documents[0]!.problems, []);
-  assert.ok(out.documents[1]!.problems.some((p) => p.field === 'spec.target.port'), JSON.stringify(out.documents[1]!.problems));
+  assert.ok(
+    out.documents[1]!.problems.some((p) => p.field === 'spec.target.port'),
+    JSON.stringify(out.documents[1]!.problems),
+  );
   const ok = await runCli(['validate', '-f', '-', '-o', 'json'], GOOD);
   assert.equal(ok.code, 0);
   assert.equal((JSON.parse(ok.stdout) as { valid: boolean }).valid, true);

@@ -26,7 +26,14 @@ class FakeMounter implements Mounter {
   failRemount = false;
   stuck = false;
   /** The mount the kubelet folder lies on: shared, as with mountPropagation: Bidirectional. */
-  kubeletMount: MountPoint = { mountPoint: '/', root: '/', readOnly: false, fsType: 'ext4', source: '/dev/vda', shared: true };
+  kubeletMount: MountPoint = {
+    mountPoint: '/',
+    root: '/',
+    readOnly: false,
+    fsType: 'ext4',
+    source: '/dev/vda',
+    shared: true,
+  };
   async mountAt(t: string): Promise<MountPoint | undefined> {
     return [...this.table].reverse().find((m) => m.mountPoint === t);
   }
@@ -54,16 +61,34 @@ class FakeMounter implements Mounter {
 
 function driver(m: Mounter): Driver {
   return new Driver({
-    driverName: 'csi.socat.io', nodeId: 'n', version: 't', configDir: path.join(root, 'relays.d'), socketDir: path.join(root, 'run'),
-    kubeletDir: path.join(root, 'kubelet'), mounter: m, log: silentLogger,
-    readRelay: async () => ({ state: 'ok', file: 'sched.json', resolvedNames: undefined, relay: { name: 'sched', consumers: { namespaces: ['monitoring'] } } as never }),
+    driverName: 'csi.socat.io',
+    nodeId: 'n',
+    version: 't',
+    configDir: path.join(root, 'relays.d'),
+    socketDir: path.join(root, 'run'),
+    kubeletDir: path.join(root, 'kubelet'),
+    mounter: m,
+    log: silentLogger,
+    readRelay: async () => ({
+      state: 'ok',
+      file: 'sched.json',
+      resolvedNames: undefined,
+      relay: { name: 'sched', consumers: { namespaces: ['monitoring'] } } as never,
+    }),
   });
 }
 
 const publish = {
-  volume_id: 'csi-1', target_path: target, readonly: true,
+  volume_id: 'csi-1',
+  target_path: target,
+  readonly: true,
   volume_capability: { mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' as const } },
-  volume_context: { relay: 'sched', 'csi.storage.k8s.io/ephemeral': 'true', 'csi.storage.k8s.io/pod.namespace': 'monitoring', 'csi.storage.k8s.io/pod.uid': 'uid' },
+  volume_context: {
+    relay: 'sched',
+    'csi.storage.k8s.io/ephemeral': 'true',
+    'csi.storage.k8s.io/pod.namespace': 'monitoring',
+    'csi.storage.k8s.io/pod.uid': 'uid',
+  },
 };
 
 async function code(p: Promise<unknown>): Promise<{ code: number; message: string }> {
@@ -122,7 +147,10 @@ test('a kubelet folder on a mount that is not shared (no Bidirectional propagati
   const d = driver(m);
   const r = await code(d.nodePublishVolume(publish));
   assert.equal(r.code, status.FAILED_PRECONDITION);
-  assert.match(r.message, /kubelet's pods folder .*\/kubelet\/pods lies on mount \/, which is not shared in this container: .*mountPropagation: Bidirectional/);
+  assert.match(
+    r.message,
+    /kubelet's pods folder .*\/kubelet\/pods lies on mount \/, which is not shared in this container: .*mountPropagation: Bidirectional/,
+  );
   assert.deepEqual(m.calls, [], 'nothing mounted');
   assert.deepEqual(await d.probe(), { ready: { value: false } });
   m.kubeletMount = { ...m.kubeletMount, shared: true };
@@ -137,7 +165,10 @@ test('mountinfo: the shared peer group is read from the optional fields; the con
     '32 31 0:26 /pods/x /var/lib/kubelet/pods/x rw - tmpfs tmpfs rw',
   ].join('\n');
   const mounts = parseMountInfo(text);
-  assert.deepEqual(mounts.map((x) => x.shared), [true, false, true, false]);
+  assert.deepEqual(
+    mounts.map((x) => x.shared),
+    [true, false, true, false],
+  );
   assert.equal(mountContaining(mounts, '/var/lib/kubelet/pods')!.mountPoint, '/var/lib/kubelet');
   assert.equal(mountContaining(mounts, '/var/lib/kubeletx')!.mountPoint, '/');
   assert.equal(mountContaining(mounts, '/run/socat-relay')!.shared, false);

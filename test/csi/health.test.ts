@@ -20,15 +20,23 @@ import { waitFor } from '../harness/wait.js';
 import { REPO_ROOT } from '../harness/binaries.js';
 import { makeLayout, MountNamespace, run, skipUnlessCsi, startPlugin, type Layout, type Plugin } from './plugin.js';
 
-interface Answer { status: number; body: string }
+interface Answer {
+  status: number;
+  body: string;
+}
 
 function httpCall(address: string, urlPath: string, method = 'GET'): Promise<Answer> {
-  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+  const [host, port] = [
+    address.slice(0, address.lastIndexOf(':')),
+    Number(address.slice(address.lastIndexOf(':') + 1)),
+  ];
   return new Promise((resolve, reject) => {
     const req = request({ host, port, path: urlPath, method, timeout: 20_000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (d: string) => { body += d; });
+      res.on('data', (d: string) => {
+        body += d;
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on('timeout', () => req.destroy(new Error(`${method} ${urlPath}: no answer in 20 s`)));
@@ -43,7 +51,10 @@ test('probeVerdict: ready, ready absent (= ready), not ready (false arrives as a
   assert.equal(probeVerdict('/s', { response: undefined }), null);
   assert.match(probeVerdict('/s', { response: { ready: {} } }) ?? '', /unix:\/s: the plugin answered not ready/);
   assert.match(probeVerdict('/s', { response: { ready: { value: false } } }) ?? '', /not ready/);
-  assert.equal(probeVerdict('/s', { error: { code: 14, details: 'connect ENOENT /s' } }), 'CSI Probe over unix:/s failed: UNAVAILABLE: connect ENOENT /s');
+  assert.equal(
+    probeVerdict('/s', { error: { code: 14, details: 'connect ENOENT /s' } }),
+    'CSI Probe over unix:/s failed: UNAVAILABLE: connect ENOENT /s',
+  );
   assert.match(probeVerdict('/s', { error: { code: 4, details: '' } }) ?? '', /DEADLINE_EXCEEDED: \(no details\)/);
 });
 
@@ -56,15 +67,31 @@ describe('/healthz in-process: the real plugin server on a real Unix socket', ()
   const mountInfoPath = path.join(root, 'mountinfo');
   writeFileSync(mountInfoPath, '1 0 254:0 / / rw,relatime shared:1 - ext4 /dev/root rw\n');
   const driver = new Driver({
-    driverName: 'csi.socat.io', nodeId: 'n', version: 't', configDir: path.join(root, 'relays.d'), socketDir: path.join(root, 'run'),
-    kubeletDir: path.join(root, 'kubelet'), mounter: new SystemMounter({ mountInfoPath }), log: silentLogger,
+    driverName: 'csi.socat.io',
+    nodeId: 'n',
+    version: 't',
+    configDir: path.join(root, 'relays.d'),
+    socketDir: path.join(root, 'run'),
+    kubeletDir: path.join(root, 'kubelet'),
+    mounter: new SystemMounter({ mountInfoPath }),
+    log: silentLogger,
   });
   const realProbe = driver.probe.bind(driver);
   let probes = 0;
   // The seam: what the driver's Probe answers (the gRPC server and its socket stay real).
   let answer: () => unknown = realProbe;
-  driver.probe = (() => { probes++; return answer(); }) as typeof driver.probe;
-  const newServer = () => new PluginServer({ driver, driverName: 'csi.socat.io', csiSocket: socket, log: silentLogger, onRegistrationFailed: () => undefined });
+  driver.probe = (() => {
+    probes++;
+    return answer();
+  }) as typeof driver.probe;
+  const newServer = () =>
+    new PluginServer({
+      driver,
+      driverName: 'csi.socat.io',
+      csiSocket: socket,
+      log: silentLogger,
+      onRegistrationFailed: () => undefined,
+    });
   let server = newServer();
   const checker = new CsiHealth({ socket: server.endpoint, timeoutMs: 1000 });
   const http = new AgentHttpServer({ host: '127.0.0.1', port: 0, unhealthy: () => checker.check() });
@@ -111,14 +138,22 @@ describe('/healthz in-process: the real plugin server on a real Unix socket', ()
   });
 
   test('Probe answers not ready: 503 saying so', async (t) => {
-    t.after(() => { answer = realProbe; });
+    t.after(() => {
+      answer = realProbe;
+    });
     answer = () => ({ ready: { value: false } });
-    assert.deepEqual(await healthz(), { status: 503, body: `CSI Probe over unix:${socket}: the plugin answered not ready\n` });
+    assert.deepEqual(await healthz(), {
+      status: 503,
+      body: `CSI Probe over unix:${socket}: the plugin answered not ready\n`,
+    });
   });
 
   test('a wedged Probe: 503 DEADLINE_EXCEEDED after the deadline; the requests meanwhile share that one call', async (t) => {
     const pending: (() => void)[] = [];
-    t.after(() => { answer = realProbe; for (const p of pending) p(); });
+    t.after(() => {
+      answer = realProbe;
+      for (const p of pending) p();
+    });
     answer = () => new Promise((resolve) => pending.push(() => resolve({ ready: { value: true } })));
     const before = probes;
     const t0 = Date.now();
@@ -134,7 +169,9 @@ describe('/healthz in-process: the real plugin server on a real Unix socket', ()
   });
 
   test('many requests at once while a Probe runs: one Probe, every request answered 200', async (t) => {
-    t.after(() => { answer = realProbe; });
+    t.after(() => {
+      answer = realProbe;
+    });
     answer = () => new Promise((resolve) => setTimeout(() => resolve(realProbe()), 300));
     const before = probes;
     const answers = await Promise.all(Array.from({ length: 25 }, () => healthz()));
@@ -148,57 +185,90 @@ describe('/healthz in-process: the real plugin server on a real Unix socket', ()
   });
 });
 
-describe('socat-relay csi --health-listen (the command, as root in a private mount namespace)', { skip: skipUnlessCsi() }, () => {
-  let ns: MountNamespace;
-  let l: Layout;
-  let plugin: Plugin;
+describe(
+  'socat-relay csi --health-listen (the command, as root in a private mount namespace)',
+  { skip: skipUnlessCsi() },
+  () => {
+    let ns: MountNamespace;
+    let l: Layout;
+    let plugin: Plugin;
 
-  before(async () => {
-    l = makeLayout('csi-health');
-    ns = await MountNamespace.create(path.join(l.logDir, 'ns.log'));
-    plugin = await startPlugin(ns, l);
-  });
-  after(async () => {
-    await plugin?.proc.stop();
-    await ns?.destroy();
-  });
+    before(async () => {
+      l = makeLayout('csi-health');
+      ns = await MountNamespace.create(path.join(l.logDir, 'ns.log'));
+      plugin = await startPlugin(ns, l);
+    });
+    after(async () => {
+      await plugin?.proc.stop();
+      await ns?.destroy();
+    });
 
-  test('the plugin serves /healthz on its --health-listen address: 200 while it serves; /metrics beside it counts its calls', async () => {
-    assert.ok(plugin.health, `the plugin logged the address it serves /healthz on:\n${plugin.proc.logTail()}`);
-    assert.match(plugin.health, /^127\.0\.0\.1:\d+$/);
-    const probes = async (): Promise<number> => {
-      const m = await httpCall(plugin.health!, '/metrics');
-      assert.equal(m.status, 200);
-      assert.match(m.body, /^socat_relay_build_info\{version="[^"]+",component="csi"\} 1$/m);
-      assert.match(m.body, /^process_resident_memory_bytes \d+/m);
-      return Number(/^socat_relay_csi_calls_total\{method="Probe",code="OK"\} (\d+)$/m.exec(m.body)?.[1] ?? 0);
-    };
-    const before = await probes();
-    assert.deepEqual(await httpCall(plugin.health, '/healthz'), { status: 200, body: 'ok\n' });
-    assert.equal(await probes(), before + 1, 'the health check\'s Probe went over the CSI socket and was counted');
-  });
+    test('the plugin serves /healthz on its --health-listen address: 200 while it serves; /metrics beside it counts its calls', async () => {
+      assert.ok(plugin.health, `the plugin logged the address it serves /healthz on:\n${plugin.proc.logTail()}`);
+      assert.match(plugin.health, /^127\.0\.0\.1:\d+$/);
+      const probes = async (): Promise<number> => {
+        const m = await httpCall(plugin.health!, '/metrics');
+        assert.equal(m.status, 200);
+        assert.match(m.body, /^socat_relay_build_info\{version="[^"]+",component="csi"\} 1$/m);
+        assert.match(m.body, /^process_resident_memory_bytes \d+/m);
+        return Number(/^socat_relay_csi_calls_total\{method="Probe",code="OK"\} (\d+)$/m.exec(m.body)?.[1] ?? 0);
+      };
+      const before = await probes();
+      assert.deepEqual(await httpCall(plugin.health, '/healthz'), { status: 200, body: 'ok\n' });
+      assert.equal(await probes(), before + 1, "the health check's Probe went over the CSI socket and was counted");
+    });
 
-  test('a second plugin on the same health address exits 1 and leaves the running plugin\'s sockets alone', async () => {
-    const inode = statSync(plugin.csiSocket).ino;
-    const second = await run('nsenter', [
-      '-t', String(ns.pid), '-m', `--wd=${REPO_ROOT}`, '--',
-      process.execPath, '--import', 'tsx', path.join(REPO_ROOT, 'cli', 'main.ts'), 'csi',
-      '--kubelet-dir', l.kubeletDir, '--config-dir', l.configDir, '--socket-dir', l.socketDir, '--node-id', 'test-node',
-      '--health-listen', plugin.health!,
-    ], { timeoutMs: 60_000 });
-    assert.equal(second.code, 1, second.stdout + second.stderr);
-    assert.match(second.stdout, /EADDRINUSE/);
-    assert.equal(statSync(plugin.csiSocket).ino, inode, 'the CSI socket was not replaced');
-    assert.deepEqual(await httpCall(plugin.health!, '/healthz'), { status: 200, body: 'ok\n' });
-  });
+    test("a second plugin on the same health address exits 1 and leaves the running plugin's sockets alone", async () => {
+      const inode = statSync(plugin.csiSocket).ino;
+      const second = await run(
+        'nsenter',
+        [
+          '-t',
+          String(ns.pid),
+          '-m',
+          `--wd=${REPO_ROOT}`,
+          '--',
+          process.execPath,
+          '--import',
+          'tsx',
+          path.join(REPO_ROOT, 'cli', 'main.ts'),
+          'csi',
+          '--kubelet-dir',
+          l.kubeletDir,
+          '--config-dir',
+          l.configDir,
+          '--socket-dir',
+          l.socketDir,
+          '--node-id',
+          'test-node',
+          '--health-listen',
+          plugin.health!,
+        ],
+        { timeoutMs: 60_000 },
+      );
+      assert.equal(second.code, 1, second.stdout + second.stderr);
+      assert.match(second.stdout, /EADDRINUSE/);
+      assert.equal(statSync(plugin.csiSocket).ino, inode, 'the CSI socket was not replaced');
+      assert.deepEqual(await httpCall(plugin.health!, '/healthz'), { status: 200, body: 'ok\n' });
+    });
 
-  test('its socket file deleted: 503 naming the socket, and the plugin says so in its log once', async () => {
-    rmSync(plugin.csiSocket);
-    const r = await httpCall(plugin.health!, '/healthz');
-    assert.equal(r.status, 503);
-    assert.ok(r.body.startsWith(`CSI Probe over unix:${plugin.csiSocket} failed: UNAVAILABLE`), r.body);
-    await httpCall(plugin.health!, '/healthz');
-    await waitFor('the log line', () => plugin.proc.logTail(200).includes('health check: unhealthy'), { timeoutMs: 5000 });
-    assert.equal(plugin.proc.logTail(200).split('\n').filter((x) => x.includes('health check: unhealthy')).length, 1, 'logged on the change, not per request');
-  });
-});
+    test('its socket file deleted: 503 naming the socket, and the plugin says so in its log once', async () => {
+      rmSync(plugin.csiSocket);
+      const r = await httpCall(plugin.health!, '/healthz');
+      assert.equal(r.status, 503);
+      assert.ok(r.body.startsWith(`CSI Probe over unix:${plugin.csiSocket} failed: UNAVAILABLE`), r.body);
+      await httpCall(plugin.health!, '/healthz');
+      await waitFor('the log line', () => plugin.proc.logTail(200).includes('health check: unhealthy'), {
+        timeoutMs: 5000,
+      });
+      assert.equal(
+        plugin.proc
+          .logTail(200)
+          .split('\n')
+          .filter((x) => x.includes('health check: unhealthy')).length,
+        1,
+        'logged on the change, not per request',
+      );
+    });
+  },
+);

@@ -20,7 +20,16 @@ import { mountContaining, type Mounter, type MountPoint } from '../../node-agent
 import { readNodeRelay } from '../../node-agent/csi/relays.js';
 import { relayFileContent } from '../../node-contract/index.js';
 import type { Relay } from '../../relay/index.js';
-import { getViaSocket, httpService, readStatusFile, socatUnavailable, startAgent, tempDirs, waitFor, waitRunning } from '../agent/harness.js';
+import {
+  getViaSocket,
+  httpService,
+  readStatusFile,
+  socatUnavailable,
+  startAgent,
+  tempDirs,
+  waitFor,
+  waitRunning,
+} from '../agent/harness.js';
 import { required } from '../support/required.js';
 
 const skip = required(socatUnavailable());
@@ -33,7 +42,13 @@ class MemoryMounter implements Mounter {
     return this.table.find((m) => m.mountPoint === t);
   }
   async containing(dir: string): Promise<MountPoint | undefined> {
-    return mountContaining([{ mountPoint: '/', root: '/', readOnly: false, fsType: 'ext4', source: '/dev/vda', shared: true }, ...this.table], dir);
+    return mountContaining(
+      [
+        { mountPoint: '/', root: '/', readOnly: false, fsType: 'ext4', source: '/dev/vda', shared: true },
+        ...this.table,
+      ],
+      dir,
+    );
   }
   async bind(source: string, t: string): Promise<void> {
     this.table.push({ mountPoint: t, root: source, readOnly: false, fsType: 'tmpfs', source: 'tmpfs', shared: false });
@@ -63,38 +78,59 @@ interface Case {
 
 const CASES: Case[] = [
   {
-    name: 'the controller\'s sched.json and an admin\'s sched.yaml: sched.json (first by name)',
-    files: [{ file: 'sched.json', by: 'controller', relays: [RELAY] }, { file: 'sched.yaml', by: 'admin', relays: [RELAY] }],
+    name: "the controller's sched.json and an admin's sched.yaml: sched.json (first by name)",
+    files: [
+      { file: 'sched.json', by: 'controller', relays: [RELAY] },
+      { file: 'sched.yaml', by: 'admin', relays: [RELAY] },
+    ],
     expect: 'sched.json',
   },
   {
-    name: 'an admin\'s a-sched.yaml beside the controller\'s sched.json: a-sched.yaml (first by name, whatever its name says)',
-    files: [{ file: 'sched.json', by: 'controller', relays: [RELAY] }, { file: 'a-sched.yaml', by: 'admin', relays: [RELAY] }],
+    name: "an admin's a-sched.yaml beside the controller's sched.json: a-sched.yaml (first by name, whatever its name says)",
+    files: [
+      { file: 'sched.json', by: 'controller', relays: [RELAY] },
+      { file: 'a-sched.yaml', by: 'admin', relays: [RELAY] },
+    ],
     expect: 'a-sched.yaml',
   },
   {
-    name: 'an admin\'s relays.yaml with two relays beside the controller\'s sched.json: relays.yaml',
-    files: [{ file: 'sched.json', by: 'controller', relays: [RELAY] }, { file: 'relays.yaml', by: 'admin', relays: ['etcd', RELAY] }],
+    name: "an admin's relays.yaml with two relays beside the controller's sched.json: relays.yaml",
+    files: [
+      { file: 'sched.json', by: 'controller', relays: [RELAY] },
+      { file: 'relays.yaml', by: 'admin', relays: ['etcd', RELAY] },
+    ],
     expect: 'relays.yaml',
   },
   {
-    name: 'an admin\'s zz.yaml after the controller\'s sched.json: sched.json',
-    files: [{ file: 'zz.yaml', by: 'admin', relays: [RELAY] }, { file: 'sched.json', by: 'controller', relays: [RELAY] }],
+    name: "an admin's zz.yaml after the controller's sched.json: sched.json",
+    files: [
+      { file: 'zz.yaml', by: 'admin', relays: [RELAY] },
+      { file: 'sched.json', by: 'controller', relays: [RELAY] },
+    ],
     expect: 'sched.json',
   },
   {
     name: 'an invalid sched.json and a valid sched.yml: sched.yml (an invalid definition hides nothing)',
-    files: [{ file: 'sched.json', by: 'admin', relays: [RELAY], invalid: true }, { file: 'sched.yml', by: 'admin', relays: [RELAY] }],
+    files: [
+      { file: 'sched.json', by: 'admin', relays: [RELAY], invalid: true },
+      { file: 'sched.yml', by: 'admin', relays: [RELAY] },
+    ],
     expect: 'sched.yml',
   },
   {
     name: 'sched.yaml and sched.yml: sched.yaml',
-    files: [{ file: 'sched.yml', by: 'admin', relays: [RELAY] }, { file: 'sched.yaml', by: 'admin', relays: [RELAY] }],
+    files: [
+      { file: 'sched.yml', by: 'admin', relays: [RELAY] },
+      { file: 'sched.yaml', by: 'admin', relays: [RELAY] },
+    ],
     expect: 'sched.yaml',
   },
   {
     name: 'sched.json holds another relay, x.yaml holds sched: x.yaml',
-    files: [{ file: 'sched.json', by: 'admin', relays: ['other'] }, { file: 'x.yaml', by: 'admin', relays: [RELAY] }],
+    files: [
+      { file: 'sched.json', by: 'admin', relays: ['other'] },
+      { file: 'x.yaml', by: 'admin', relays: [RELAY] },
+    ],
     expect: 'x.yaml',
   },
   {
@@ -109,8 +145,13 @@ const namespaceOf = (file: string): string => `ns-${file.replace(/[^a-z0-9]/g, '
 
 function relayDoc(name: string, file: string, port: number, invalid: boolean): Relay {
   return {
-    apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name },
-    spec: { target: { host: invalid ? '10.0.0.1' : '127.0.0.1', port }, consumers: { namespaces: [namespaceOf(file)] } },
+    apiVersion: 'socat.io/v1alpha1',
+    kind: 'Relay',
+    metadata: { name },
+    spec: {
+      target: { host: invalid ? '10.0.0.1' : '127.0.0.1', port },
+      consumers: { namespaces: [namespaceOf(file)] },
+    },
   };
 }
 
@@ -127,9 +168,16 @@ async function publishVerdict(d: Driver, kubeletDir: string, namespace: string):
   const uid = `uid-${namespace}`;
   try {
     await d.nodePublishVolume({
-      volume_id: `csi-${namespace}`, target_path: path.join(kubeletDir, 'pods', uid, 'volumes', 'kubernetes.io~csi', 'socat-sched', 'mount'), readonly: true,
+      volume_id: `csi-${namespace}`,
+      target_path: path.join(kubeletDir, 'pods', uid, 'volumes', 'kubernetes.io~csi', 'socat-sched', 'mount'),
+      readonly: true,
       volume_capability: { mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } },
-      volume_context: { relay: RELAY, 'csi.storage.k8s.io/ephemeral': 'true', 'csi.storage.k8s.io/pod.namespace': namespace, 'csi.storage.k8s.io/pod.uid': uid },
+      volume_context: {
+        relay: RELAY,
+        'csi.storage.k8s.io/ephemeral': 'true',
+        'csi.storage.k8s.io/pod.namespace': namespace,
+        'csi.storage.k8s.io/pod.uid': uid,
+      },
     });
     return 'mounted';
   } catch (e) {
@@ -152,20 +200,34 @@ for (const c of CASES) {
     for (const r of others) await waitRunning(dirs.socketDir, r);
     if (c.expect) {
       await waitRunning(dirs.socketDir, RELAY);
-      assert.equal(readStatusFile(dirs.socketDir).relays[RELAY]?.file, c.expect, 'the file in the agent\'s status');
-      assert.equal(await getViaSocket(path.join(dirs.socketDir, RELAY, 'socket'), '/which'), `${c.expect} GET /which`, 'the service the agent\'s socat reaches');
+      assert.equal(readStatusFile(dirs.socketDir).relays[RELAY]?.file, c.expect, "the file in the agent's status");
+      assert.equal(
+        await getViaSocket(path.join(dirs.socketDir, RELAY, 'socket'), '/which'),
+        `${c.expect} GET /which`,
+        "the service the agent's socat reaches",
+      );
     } else {
-      await waitFor('the agent\'s first status', () => readStatusFile(dirs.socketDir).agent.pid === process.pid);
+      await waitFor("the agent's first status", () => readStatusFile(dirs.socketDir).agent.pid === process.pid);
       assert.equal(readStatusFile(dirs.socketDir).relays[RELAY], undefined, 'the agent serves no sched');
     }
 
     // The CSI plugin, through the reader its driver uses by default.
     const read = await readNodeRelay(dirs.configDir, RELAY);
-    assert.equal(read.state === 'ok' ? read.file : undefined, c.expect, `the file the CSI plugin reads: ${JSON.stringify(read)}`);
+    assert.equal(
+      read.state === 'ok' ? read.file : undefined,
+      c.expect,
+      `the file the CSI plugin reads: ${JSON.stringify(read)}`,
+    );
     await mkdir(path.join(dirs.socketDir, RELAY), { recursive: true });
     const d = new Driver({
-      driverName: 'csi.socat.io', nodeId: 'n', version: 't', configDir: dirs.configDir, socketDir: dirs.socketDir, kubeletDir,
-      mounter: new MemoryMounter(), log: silentLogger,
+      driverName: 'csi.socat.io',
+      nodeId: 'n',
+      version: 't',
+      configDir: dirs.configDir,
+      socketDir: dirs.socketDir,
+      kubeletDir,
+      mounter: new MemoryMounter(),
+      log: silentLogger,
     });
     for (const f of c.files) {
       const verdict = await publishVerdict(d, kubeletDir, namespaceOf(f.file));

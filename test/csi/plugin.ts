@@ -3,7 +3,17 @@
 // it along), the real plugin (`socat-relay csi`) started inside it with nsenter, and gRPC clients
 // built from the plugin's own .proto files talking to its real Unix sockets.
 import { execFile } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { credentials, type Client, type ServiceError } from '@grpc/grpc-js';
@@ -19,7 +29,8 @@ import { pluginPaths } from '../../node-agent/csi/server.js';
 /** Null when the plugin can be tested here (root, Linux, util-linux), else why not. */
 export function csiUnavailable(): string | null {
   if (process.platform !== 'linux') return 'bind mounts in a private mount namespace need Linux';
-  if (process.getuid?.() !== 0) return 'the CSI plugin tests need root (bind mounts in a private mount namespace; run the suite as root, as .ci/run does)';
+  if (process.getuid?.() !== 0)
+    return 'the CSI plugin tests need root (bind mounts in a private mount namespace; run the suite as root, as .ci/run does)';
   for (const bin of ['unshare', 'nsenter', 'mount', 'umount', 'socat']) {
     const found = (process.env.PATH ?? '').split(':').some((d) => {
       try {
@@ -42,11 +53,20 @@ export function skipUnlessCsi(): string | false {
   return required(csiUnavailable());
 }
 
-export function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 15_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
+    const child = execFile(
+      cmd,
+      args,
+      { timeout: opts.timeoutMs ?? 15_000, killSignal: 'SIGKILL' },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
     child.stdin?.on('error', () => undefined); // a command that exits without reading its input
     child.stdin?.end(opts.input ?? '');
   });
@@ -55,15 +75,27 @@ export function run(cmd: string, args: string[], opts: { input?: string; timeout
 export class MountNamespace {
   /** Mount points the harness made (shareFolder), not the plugin: left out of mountsUnder. */
   private readonly own = new Set<string>();
-  private constructor(private readonly holder: ManagedProcess, readonly pid: number) {}
+  private constructor(
+    private readonly holder: ManagedProcess,
+    readonly pid: number,
+  ) {}
 
   static async create(logFile: string): Promise<MountNamespace> {
-    const holder = spawnManaged('mount-namespace', 'unshare', ['--mount', '--propagation', 'private', 'sleep', 'infinity'], { logFile });
+    const holder = spawnManaged(
+      'mount-namespace',
+      'unshare',
+      ['--mount', '--propagation', 'private', 'sleep', 'infinity'],
+      { logFile },
+    );
     const pid = holder.child.pid;
     if (!pid) throw new Error('unshare did not start');
     const mine = readlinkSync('/proc/self/ns/mnt');
     // unshare execs sleep once the namespace exists: until then the pid is still in ours.
-    await waitFor('the private mount namespace', () => holder.running() && readlinkSync(`/proc/${pid}/ns/mnt`) !== mine, { timeoutMs: 10_000, intervalMs: 20 });
+    await waitFor(
+      'the private mount namespace',
+      () => holder.running() && readlinkSync(`/proc/${pid}/ns/mnt`) !== mine,
+      { timeoutMs: 10_000, intervalMs: 20 },
+    );
     return new MountNamespace(holder, pid);
   }
 
@@ -83,7 +115,9 @@ export class MountNamespace {
 
   /** Mounts of the namespace at or under `dir`, except the harness's own (shareFolder's bind mounts). */
   mountsUnder(dir: string): MountPoint[] {
-    return this.mounts().filter((m) => (m.mountPoint === dir || m.mountPoint.startsWith(`${dir}/`)) && !this.own.has(m.mountPoint));
+    return this.mounts().filter(
+      (m) => (m.mountPoint === dir || m.mountPoint.startsWith(`${dir}/`)) && !this.own.has(m.mountPoint),
+    );
   }
 
   /**
@@ -106,7 +140,8 @@ export class MountNamespace {
 
   private async must(cmd: string, args: string[]): Promise<void> {
     const r = await this.exec(cmd, args);
-    if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} in the test's mount namespace: ${r.stderr.trim() || `exit ${r.code}`}`);
+    if (r.code !== 0)
+      throw new Error(`${cmd} ${args.join(' ')} in the test's mount namespace: ${r.stderr.trim() || `exit ${r.code}`}`);
   }
 
   /** Kills the holder: the namespace, and every mount in it, goes away with its last process. */
@@ -133,7 +168,8 @@ export function makeLayout(prefix: string): Layout {
     socketDir: path.join(root, 'run'),
     logDir: path.join(root, 'logs'),
   };
-  for (const d of [l.kubeletDir, path.join(l.kubeletDir, 'pods'), l.configDir, l.socketDir, l.logDir]) mkdirSync(d, { recursive: true });
+  for (const d of [l.kubeletDir, path.join(l.kubeletDir, 'pods'), l.configDir, l.socketDir, l.logDir])
+    mkdirSync(d, { recursive: true });
   registerCleanup(() => rmSync(root, { recursive: true, force: true }));
   return l;
 }
@@ -141,7 +177,8 @@ export function makeLayout(prefix: string): Layout {
 /** A node file for relay `name`. */
 export function writeRelay(l: Layout, name: string, consumers: unknown, annotations?: Record<string, string>): void {
   const relay = {
-    apiVersion: 'socat.io/v1alpha1', kind: 'Relay',
+    apiVersion: 'socat.io/v1alpha1',
+    kind: 'Relay',
     metadata: { name, ...(annotations ? { annotations } : {}) },
     spec: { target: { host: '127.0.0.1', port: 10259 }, consumers },
   };
@@ -174,28 +211,52 @@ export async function startPlugin(ns: MountNamespace, l: Layout, extra: string[]
   await ns.shareFolder(l.kubeletDir);
   const paths = pluginPaths(l.kubeletDir, 'csi.socat.io');
   const logFile = path.join(l.logDir, `plugin-${++starts}.log`);
-  const proc = spawnManaged('csi plugin', 'nsenter', [
-    '-t', String(ns.pid), '-m', `--wd=${REPO_ROOT}`, '--',
-    process.execPath, '--import', 'tsx', path.join(REPO_ROOT, 'cli', 'main.ts'), 'csi',
-    '--kubelet-dir', l.kubeletDir, '--config-dir', l.configDir, '--socket-dir', l.socketDir, '--node-id', 'test-node',
-    ...extra,
-  ], { logFile, cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'debug' } });
+  const proc = spawnManaged(
+    'csi plugin',
+    'nsenter',
+    [
+      '-t',
+      String(ns.pid),
+      '-m',
+      `--wd=${REPO_ROOT}`,
+      '--',
+      process.execPath,
+      '--import',
+      'tsx',
+      path.join(REPO_ROOT, 'cli', 'main.ts'),
+      'csi',
+      '--kubelet-dir',
+      l.kubeletDir,
+      '--config-dir',
+      l.configDir,
+      '--socket-dir',
+      l.socketDir,
+      '--node-id',
+      'test-node',
+      ...extra,
+    ],
+    { logFile, cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'debug' } },
+  );
   const exited = new AbortController();
   void proc.exited.then(() => exited.abort());
   try {
     // Answering, not only there: a killed plugin leaves its socket files behind. The registration
     // socket comes last; without it (--no-register), the CSI socket.
     const registers = !extra.includes('--no-register');
-    await waitFor(`the plugin's ${registers ? 'registration' : 'CSI'} socket to answer`, async () => {
-      if (!existsSync(registers ? paths.registrationSocket : paths.csiSocket)) return false;
-      const c = clientsFor(paths);
-      try {
-        await (registers ? call(c.registration, 'GetInfo', {}, 2000) : call(c.identity, 'Probe', {}, 2000));
-        return true;
-      } finally {
-        c.close();
-      }
-    }, { timeoutMs: 60_000, intervalMs: 200, signal: exited.signal });
+    await waitFor(
+      `the plugin's ${registers ? 'registration' : 'CSI'} socket to answer`,
+      async () => {
+        if (!existsSync(registers ? paths.registrationSocket : paths.csiSocket)) return false;
+        const c = clientsFor(paths);
+        try {
+          await (registers ? call(c.registration, 'GetInfo', {}, 2000) : call(c.identity, 'Probe', {}, 2000));
+          return true;
+        } finally {
+          c.close();
+        }
+      },
+      { timeoutMs: 60_000, intervalMs: 200, signal: exited.signal },
+    );
   } catch (e) {
     await proc.stop();
     throw new Error(`the plugin did not start (${(e as Error).message}); its log:\n${proc.logTail()}`, { cause: e });
@@ -204,7 +265,12 @@ export async function startPlugin(ns: MountNamespace, l: Layout, extra: string[]
   return { proc, ...paths, ...(served ? { health: served } : {}), logFile };
 }
 
-export function clientsFor(p: { csiSocket: string; registrationSocket: string }): { identity: Client; node: Client; registration: Client; close: () => void } {
+export function clientsFor(p: { csiSocket: string; registrationSocket: string }): {
+  identity: Client;
+  node: Client;
+  registration: Client;
+  close: () => void;
+} {
   const svc = loadServices();
   // Own connections per client set: a restarted plugin must not be reached through a connection
   // (in grpc-js's shared pool) that is still backing off from the previous one.
@@ -212,13 +278,29 @@ export function clientsFor(p: { csiSocket: string; registrationSocket: string })
   const identity = new svc.Identity(`unix:${p.csiSocket}`, credentials.createInsecure(), opts);
   const node = new svc.Node(`unix:${p.csiSocket}`, credentials.createInsecure(), opts);
   const registration = new svc.Registration(`unix:${p.registrationSocket}`, credentials.createInsecure(), opts);
-  return { identity, node, registration, close: () => { identity.close(); node.close(); registration.close(); } };
+  return {
+    identity,
+    node,
+    registration,
+    close: () => {
+      identity.close();
+      node.close();
+      registration.close();
+    },
+  };
 }
 
 /** One unary call; rejects with the gRPC ServiceError (code, details). */
-export function call<T = Record<string, unknown>>(client: Client, method: string, req: unknown, timeoutMs = 30_000): Promise<T> {
+export function call<T = Record<string, unknown>>(
+  client: Client,
+  method: string,
+  req: unknown,
+  timeoutMs = 30_000,
+): Promise<T> {
   return new Promise((resolve, reject) => {
-    const fn = (client as unknown as Record<string, (r: unknown, o: unknown, cb: (e: ServiceError | null, v: T) => void) => void>)[method];
+    const fn = (
+      client as unknown as Record<string, (r: unknown, o: unknown, cb: (e: ServiceError | null, v: T) => void) => void>
+    )[method];
     if (!fn) return reject(new Error(`no method ${method}`));
     fn.call(client, req, { deadline: Date.now() + timeoutMs }, (e, v) => (e ? reject(e) : resolve(v)));
   });

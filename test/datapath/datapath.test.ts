@@ -12,7 +12,16 @@ import type { TestContext } from 'node:test';
 import { NetNs, netnsUnavailable } from '../support/netns.js';
 import { required } from '../support/required.js';
 import {
-  httpService, relayObject, socatUnavailable, startAgent, udpService, waitFor, waitRunning, writeRelay, isAlive, type Dirs,
+  httpService,
+  relayObject,
+  socatUnavailable,
+  startAgent,
+  udpService,
+  waitFor,
+  waitRunning,
+  writeRelay,
+  isAlive,
+  type Dirs,
 } from '../agent/harness.js';
 import type { Agent } from '../../node-agent/agent.js';
 import { injectSidecars, startSidecar, waitListening, type InjectedSidecar } from './pod.js';
@@ -49,15 +58,39 @@ before(async () => {
   await mkdir(dirs.socketDir, { mode: 0o755 });
   http = await httpService(ctx, 'node-http');
   syslog = await udpService(ctx);
-  dns = await udpService(ctx, (msg) => ({ data: Buffer.concat([Buffer.from('answer:'), msg]), delayMs: msg.toString().startsWith('slow') ? 800 : 0 }));
+  dns = await udpService(ctx, (msg) => ({
+    data: Buffer.concat([Buffer.from('answer:'), msg]),
+    delayMs: msg.toString().startsWith('slow') ? 800 : 0,
+  }));
   const relays = [
     relayObject('web', { target: { host: '127.0.0.1', port: http.port }, listen: { port: HTTP_PORT } }),
-    relayObject('syslog', { protocol: 'UDP', target: { host: '127.0.0.1', port: syslog.port }, listen: { port: SYSLOG_PORT } }),
-    relayObject('dns', { protocol: 'UDP', udp: { mode: 'RequestReply', replyTimeoutSeconds: 3 }, target: { host: '127.0.0.1', port: dns.port }, listen: { port: DNS_PORT } }),
+    relayObject('syslog', {
+      protocol: 'UDP',
+      target: { host: '127.0.0.1', port: syslog.port },
+      listen: { port: SYSLOG_PORT },
+    }),
+    relayObject('dns', {
+      protocol: 'UDP',
+      udp: { mode: 'RequestReply', replyTimeoutSeconds: 3 },
+      target: { host: '127.0.0.1', port: dns.port },
+      listen: { port: DNS_PORT },
+    }),
   ];
-  await writeRelay(dirs.configDir, 'web', { target: { host: '127.0.0.1', port: http.port }, listen: { port: HTTP_PORT } });
-  await writeRelay(dirs.configDir, 'syslog', { protocol: 'UDP', target: { host: '127.0.0.1', port: syslog.port }, listen: { port: SYSLOG_PORT } });
-  await writeRelay(dirs.configDir, 'dns', { protocol: 'UDP', udp: { mode: 'RequestReply', replyTimeoutSeconds: 3 }, target: { host: '127.0.0.1', port: dns.port }, listen: { port: DNS_PORT } });
+  await writeRelay(dirs.configDir, 'web', {
+    target: { host: '127.0.0.1', port: http.port },
+    listen: { port: HTTP_PORT },
+  });
+  await writeRelay(dirs.configDir, 'syslog', {
+    protocol: 'UDP',
+    target: { host: '127.0.0.1', port: syslog.port },
+    listen: { port: SYSLOG_PORT },
+  });
+  await writeRelay(dirs.configDir, 'dns', {
+    protocol: 'UDP',
+    udp: { mode: 'RequestReply', replyTimeoutSeconds: 3 },
+    target: { host: '127.0.0.1', port: dns.port },
+    listen: { port: DNS_PORT },
+  });
   agent = await startAgent(ctx, dirs);
   for (const r of ['web', 'syslog', 'dns']) await waitRunning(dirs.socketDir, r);
 
@@ -67,11 +100,15 @@ before(async () => {
   for (const [relay, sc] of [...sidecars].map(([n, sc]) => [n.slice('socat-'.length), sc] as const)) {
     assert.equal(sc.command[0], 'socat');
     assert.deepEqual([sc.uid, sc.gid], [65532, 65532], 'the sidecar runs as the socket group, not root');
-    assert.equal(sc.hostPath, `${dirs.socketDir}/${relay}`, 'the volume is the relay\'s folder, not the socket file');
+    assert.equal(sc.hostPath, `${dirs.socketDir}/${relay}`, "the volume is the relay's folder, not the socket file");
   }
   ns = NetNs.create(PREFIX);
   cleanups.push(() => ns.delete());
-  for (const [relay, port, proto] of [['web', HTTP_PORT, 'tcp'], ['syslog', SYSLOG_PORT, 'udp'], ['dns', DNS_PORT, 'udp']] as const) {
+  for (const [relay, port, proto] of [
+    ['web', HTTP_PORT, 'tcp'],
+    ['syslog', SYSLOG_PORT, 'udp'],
+    ['dns', DNS_PORT, 'udp'],
+  ] as const) {
     const child = startSidecar(ns, sidecars.get(`socat-${relay}`)!);
     sidecarPids.push(child.pid!);
     await waitListening(ns, proto, port);
@@ -84,7 +121,10 @@ after(async () => {
 
 /** An HTTP/1.0 GET from inside the pod with socat as the client. */
 async function podGet(port: number, urlPath: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return ns.run('socat', ['-t3', '-T5', '-', `TCP4:127.0.0.1:${port}`], { input: `GET ${urlPath} HTTP/1.0\r\nHost: x\r\n\r\n`, timeoutMs: 8000 });
+  return ns.run('socat', ['-t3', '-T5', '-', `TCP4:127.0.0.1:${port}`], {
+    input: `GET ${urlPath} HTTP/1.0\r\nHost: x\r\n\r\n`,
+    timeoutMs: 8000,
+  });
 }
 
 /** A node script run inside the pod's namespace (node is on this machine; the pod is only a netns). */
@@ -92,7 +132,7 @@ function podNode(script: string, arg: unknown, timeoutMs = 10_000) {
   return ns.run(process.execPath, ['-e', script, JSON.stringify(arg)], { timeoutMs });
 }
 
-test('the pod cannot reach the node\'s 127.0.0.1 service directly', { skip }, async () => {
+test("the pod cannot reach the node's 127.0.0.1 service directly", { skip }, async () => {
   const r = await podGet(http.port, '/direct');
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /Connection refused/);
@@ -127,7 +167,10 @@ test('UDP one-way: 50 datagrams (1 B to 60000 B) arrive as 50 datagrams, none me
   assert.equal(r.code, 0, r.stderr);
   await waitFor('50 datagrams', () => syslog.received.length >= SIZES.length, 5000);
   await new Promise((res) => setTimeout(res, 100)); // would a merged or extra datagram still show up?
-  assert.deepEqual(syslog.received.map((b) => b.length), SIZES);
+  assert.deepEqual(
+    syslog.received.map((b) => b.length),
+    SIZES,
+  );
   syslog.received.forEach((b, i) => {
     if (b.length >= 4) assert.equal(b.readUInt32BE(0), i, `datagram ${i} in order`);
     if (b.length > 4 || b.length === 1) assert.equal(b[b.length - 1], i % 251, `datagram ${i} intact to its last byte`);
@@ -149,25 +192,32 @@ test('UDP request/response: replies reach the sender, including one slower than 
   const started = Date.now();
   const r = await podNode(script, { port: DNS_PORT, queries });
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout), queries.map((q) => `answer:${q}`));
+  assert.deepEqual(
+    JSON.parse(r.stdout),
+    queries.map((q) => `answer:${q}`),
+  );
   assert.ok(Date.now() - started >= 800, 'the slow reply really was slow');
 });
 
-test('restarting the agent re-creates the sockets and the running sidecar keeps serving without a restart (the folder, not the socket, is mounted)', { skip }, async (t) => {
-  for (const p of sidecarPids) assert.equal(readFileSync(`/proc/${p}/comm`, 'utf8').trim(), 'socat');
-  const before = await waitRunning(dirs.socketDir, 'web');
-  // Stop the shared agent like a SIGTERM would (its socat removes the socket) and start a new one.
-  await agent.stop();
-  assert.equal(isAlive(before), false, 'the old socat is gone');
-  const r1 = await podGet(HTTP_PORT, '/while-down');
-  assert.doesNotMatch(r1.stdout, /node-http/, 'nothing answers while the agent is down');
-  await startAgent(t, dirs);
-  const after = await waitRunning(dirs.socketDir, 'web');
-  assert.notEqual(after, before);
-  const r2 = await waitFor('an answer through the same sidecar', async () => {
-    const r = await podGet(HTTP_PORT, '/after-restart');
-    return /node-http GET \/after-restart/.test(r.stdout) ? r : undefined;
-  });
-  assert.match(r2.stdout, /^HTTP\/1\.1 200/);
-  for (const p of sidecarPids) assert.ok(isAlive(p), `sidecar process ${p} was not restarted`);
-});
+test(
+  'restarting the agent re-creates the sockets and the running sidecar keeps serving without a restart (the folder, not the socket, is mounted)',
+  { skip },
+  async (t) => {
+    for (const p of sidecarPids) assert.equal(readFileSync(`/proc/${p}/comm`, 'utf8').trim(), 'socat');
+    const before = await waitRunning(dirs.socketDir, 'web');
+    // Stop the shared agent like a SIGTERM would (its socat removes the socket) and start a new one.
+    await agent.stop();
+    assert.equal(isAlive(before), false, 'the old socat is gone');
+    const r1 = await podGet(HTTP_PORT, '/while-down');
+    assert.doesNotMatch(r1.stdout, /node-http/, 'nothing answers while the agent is down');
+    await startAgent(t, dirs);
+    const after = await waitRunning(dirs.socketDir, 'web');
+    assert.notEqual(after, before);
+    const r2 = await waitFor('an answer through the same sidecar', async () => {
+      const r = await podGet(HTTP_PORT, '/after-restart');
+      return /node-http GET \/after-restart/.test(r.stdout) ? r : undefined;
+    });
+    assert.match(r2.stdout, /^HTTP\/1\.1 200/);
+    for (const p of sidecarPids) assert.ok(isAlive(p), `sidecar process ${p} was not restarted`);
+  },
+);

@@ -13,13 +13,15 @@ import { freePort } from '../harness/ports.js';
 
 const REPLY_DELAY_MS = 1500;
 
-
 async function waitConnectable(connect: () => net.Socket, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
       const c = connect();
-      c.once('connect', () => { c.destroy(); resolve(true); });
+      c.once('connect', () => {
+        c.destroy();
+        resolve(true);
+      });
       c.once('error', () => resolve(false));
     });
     if (ok) return;
@@ -28,39 +30,53 @@ async function waitConnectable(connect: () => net.Socket, ms = 5000): Promise<vo
   }
 }
 
-test(`a half-closing client gets a reply sent ${REPLY_DELAY_MS} ms after its request, through both socat halves`, { timeout: 30_000 }, async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'srhc-'));
-  const procs: ChildProcess[] = [];
-  // A service that answers only after the client's EOF, and late.
-  const server = net.createServer({ allowHalfOpen: true }, (c) => {
-    let req = '';
-    c.on('data', (d) => { req += d.toString(); });
-    c.on('end', () => setTimeout(() => c.end(`reply to ${req}`), REPLY_DELAY_MS));
-  });
-  t.after(() => {
-    for (const p of procs) p.kill('SIGKILL');
-    server.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const targetPort = (server.address() as net.AddressInfo).port;
-  const listenPort = await freePort();
-  const relay = resolveRelay({
-    apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'halfclose' },
-    spec: { target: { host: '127.0.0.1', port: targetPort }, listen: { port: listenPort }, consumers: { namespaces: ['a'] } },
-  });
-  mkdirSync(path.join(dir, 'halfclose'));
-  procs.push(spawn('socat', nodeArgv(relay, { socketDir: dir, socketGid: process.getgid!() }), { stdio: 'ignore' }));
-  procs.push(spawn('socat', sidecarArgv(relay, { socketDir: dir }), { stdio: 'ignore' }));
-  await waitConnectable(() => net.connect(socketPath(dir, 'halfclose')));
-  await waitConnectable(() => net.connect(listenPort, '127.0.0.1'));
+test(
+  `a half-closing client gets a reply sent ${REPLY_DELAY_MS} ms after its request, through both socat halves`,
+  { timeout: 30_000 },
+  async (t) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'srhc-'));
+    const procs: ChildProcess[] = [];
+    // A service that answers only after the client's EOF, and late.
+    const server = net.createServer({ allowHalfOpen: true }, (c) => {
+      let req = '';
+      c.on('data', (d) => {
+        req += d.toString();
+      });
+      c.on('end', () => setTimeout(() => c.end(`reply to ${req}`), REPLY_DELAY_MS));
+    });
+    t.after(() => {
+      for (const p of procs) p.kill('SIGKILL');
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const targetPort = (server.address() as net.AddressInfo).port;
+    const listenPort = await freePort();
+    const relay = resolveRelay({
+      apiVersion: 'socat.io/v1alpha1',
+      kind: 'Relay',
+      metadata: { name: 'halfclose' },
+      spec: {
+        target: { host: '127.0.0.1', port: targetPort },
+        listen: { port: listenPort },
+        consumers: { namespaces: ['a'] },
+      },
+    });
+    mkdirSync(path.join(dir, 'halfclose'));
+    procs.push(spawn('socat', nodeArgv(relay, { socketDir: dir, socketGid: process.getgid!() }), { stdio: 'ignore' }));
+    procs.push(spawn('socat', sidecarArgv(relay, { socketDir: dir }), { stdio: 'ignore' }));
+    await waitConnectable(() => net.connect(socketPath(dir, 'halfclose')));
+    await waitConnectable(() => net.connect(listenPort, '127.0.0.1'));
 
-  const reply = await new Promise<string>((resolve, reject) => {
-    const c = net.connect(listenPort, '127.0.0.1', () => c.end('ping')); // write, then half-close
-    let got = '';
-    c.on('data', (d) => { got += d.toString(); });
-    c.on('close', () => resolve(got));
-    c.on('error', reject);
-  });
-  assert.equal(reply, 'reply to ping');
-});
+    const reply = await new Promise<string>((resolve, reject) => {
+      const c = net.connect(listenPort, '127.0.0.1', () => c.end('ping')); // write, then half-close
+      let got = '';
+      c.on('data', (d) => {
+        got += d.toString();
+      });
+      c.on('close', () => resolve(got));
+      c.on('error', reject);
+    });
+    assert.equal(reply, 'reply to ping');
+  },
+);

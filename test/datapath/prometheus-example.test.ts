@@ -28,7 +28,9 @@ import { required } from '../support/required.js';
 import { socatUnavailable, startAgent, waitFor, waitRunning, type Dirs } from '../agent/harness.js';
 import { injectSidecars, startSidecar, waitListening } from './pod.js';
 
-const skip = required(netnsUnavailable() ?? socatUnavailable() ?? (skipUnlessControlPlane() || null) ?? findScrapeParts().missing);
+const skip = required(
+  netnsUnavailable() ?? socatUnavailable() ?? (skipUnlessControlPlane() || null) ?? findScrapeParts().missing,
+);
 const PREFIX = 'sr-prom';
 const POD_PORT = 10259;
 const NODE_NAME = 'cp-1';
@@ -41,15 +43,27 @@ let prom: Prometheus;
 
 /** The example's Prometheus configuration, its kube-scheduler job only, pointed at our token file. */
 async function exampleScrapeConfig(tokenFile: string): Promise<string> {
-  const cm = (await exampleObjects('prometheus-config.yaml')).find((o) => o.kind === 'ConfigMap') as { data?: Record<string, string> } | undefined;
+  const cm = (await exampleObjects('prometheus-config.yaml')).find((o) => o.kind === 'ConfigMap') as
+    { data?: Record<string, string> } | undefined;
   const text = cm?.data?.['control-plane.yml'];
-  assert.ok(text, 'the example\'s ConfigMap has control-plane.yml');
-  const cfg = parse(text) as { global: Record<string, unknown>; scrape_configs: { job_name: string; authorization?: { credentials_file?: string } }[]; remote_write?: unknown };
+  assert.ok(text, "the example's ConfigMap has control-plane.yml");
+  const cfg = parse(text) as {
+    global: Record<string, unknown>;
+    scrape_configs: { job_name: string; authorization?: { credentials_file?: string } }[];
+    remote_write?: unknown;
+  };
   const job = cfg.scrape_configs.find((j) => j.job_name === 'kube-scheduler');
-  assert.ok(job?.authorization?.credentials_file, 'the example\'s kube-scheduler job authenticates with the ServiceAccount token');
+  assert.ok(
+    job?.authorization?.credentials_file,
+    "the example's kube-scheduler job authenticates with the ServiceAccount token",
+  );
   job.authorization.credentials_file = tokenFile;
   delete cfg.remote_write;
-  return JSON.stringify({ ...cfg, global: { ...cfg.global, scrape_interval: '1s', scrape_timeout: '1s' }, scrape_configs: [job] });
+  return JSON.stringify({
+    ...cfg,
+    global: { ...cfg.global, scrape_interval: '1s', scrape_timeout: '1s' },
+    scrape_configs: [job],
+  });
 }
 
 before(async () => {
@@ -66,7 +80,8 @@ before(async () => {
   const sched = await startScheduler(parts, cp, root, tokenFile, cleanup);
 
   // The example's Relay, as the reconcile writes it to the node (the object itself), retargeted.
-  const relay = (await exampleObjects('relays.yaml')).find((o) => o.metadata.name === 'kube-scheduler') as (KubeObject & { spec: { target: { port: number }; listen?: { port: number } } }) | undefined;
+  const relay = (await exampleObjects('relays.yaml')).find((o) => o.metadata.name === 'kube-scheduler') as
+    (KubeObject & { spec: { target: { port: number }; listen?: { port: number } } }) | undefined;
   assert.ok(relay, 'the example has a kube-scheduler Relay');
   relay.spec.target.port = sched.port;
   relay.spec.listen = { port: POD_PORT };
@@ -85,26 +100,44 @@ before(async () => {
 
   const promDir = path.join(root, 'prometheus');
   await mkdir(promDir, { mode: 0o755 });
-  prom = await startPrometheus({
-    binary: parts.prometheus, dir: promDir, port: 9090, netns: ns.name, uid: 65534,
-    config: await exampleScrapeConfig(tokenFile),
-    extraArgs: ['--enable-feature=expand-external-labels'],
-    env: { ...process.env, NODE_NAME },
-  }, cleanup);
+  prom = await startPrometheus(
+    {
+      binary: parts.prometheus,
+      dir: promDir,
+      port: 9090,
+      netns: ns.name,
+      uid: 65534,
+      config: await exampleScrapeConfig(tokenFile),
+      extraArgs: ['--enable-feature=expand-external-labels'],
+      env: { ...process.env, NODE_NAME },
+    },
+    cleanup,
+  );
 });
 
 after(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-test('a real Prometheus with the kubeadm example\'s Relay and scrape job scrapes a real kube-scheduler through the relay: up == 1', { skip, timeout: 240_000 }, async () => {
-  const up = await waitFor('up{job="kube-scheduler"} == 1 in Prometheus', async () => {
-    const r = await query(prom, 'up{job="kube-scheduler"}');
-    return r[0]?.values[0]?.[1] === 1 ? r[0] : undefined;
-  }, 60_000);
-  assert.equal(up.labels.instance, `127.0.0.1:${POD_PORT}`, 'scraped at the example\'s target, inside the pod');
-  const samples = await query(prom, 'scrape_samples_scraped{job="kube-scheduler"}');
-  assert.ok((samples[0]?.values[0]?.[1] ?? 0) > 100, `the whole /metrics page came through (${samples[0]?.values[0]?.[1]} samples)`);
-  const sched = await query(prom, 'count(scheduler_schedule_attempts_total) or count(scheduler_pending_pods)');
-  assert.ok((sched[0]?.values[0]?.[1] ?? 0) > 0, 'kube-scheduler\'s own metrics are stored');
-});
+test(
+  "a real Prometheus with the kubeadm example's Relay and scrape job scrapes a real kube-scheduler through the relay: up == 1",
+  { skip, timeout: 240_000 },
+  async () => {
+    const up = await waitFor(
+      'up{job="kube-scheduler"} == 1 in Prometheus',
+      async () => {
+        const r = await query(prom, 'up{job="kube-scheduler"}');
+        return r[0]?.values[0]?.[1] === 1 ? r[0] : undefined;
+      },
+      60_000,
+    );
+    assert.equal(up.labels.instance, `127.0.0.1:${POD_PORT}`, "scraped at the example's target, inside the pod");
+    const samples = await query(prom, 'scrape_samples_scraped{job="kube-scheduler"}');
+    assert.ok(
+      (samples[0]?.values[0]?.[1] ?? 0) > 100,
+      `the whole /metrics page came through (${samples[0]?.values[0]?.[1]} samples)`,
+    );
+    const sched = await query(prom, 'count(scheduler_schedule_attempts_total) or count(scheduler_pending_pods)');
+    assert.ok((sched[0]?.values[0]?.[1] ?? 0) > 0, "kube-scheduler's own metrics are stored");
+  },
+);

@@ -25,7 +25,16 @@ import { nodeArgv, resolveRelay, type Relay } from '../../relay/index.js';
 import { VARIANTS } from '../../bench/datapath/run.js';
 import { NetNs, netnsUnavailable } from '../support/netns.js';
 import { required } from '../support/required.js';
-import { relayObject, socatUnavailable, SOCKET_GID, startAgent, waitFor, waitRunning, writeRelay, type Dirs } from '../agent/harness.js';
+import {
+  relayObject,
+  socatUnavailable,
+  SOCKET_GID,
+  startAgent,
+  waitFor,
+  waitRunning,
+  writeRelay,
+  type Dirs,
+} from '../agent/harness.js';
 import { injectSidecars, startSidecar, waitListening, type InjectedSidecar } from './pod.js';
 
 const skip = required(netnsUnavailable(), socatUnavailable());
@@ -87,11 +96,16 @@ async function startBaselineNodeSide(relay: Relay, socketDir: string): Promise<v
   baselineArgv.node = withoutNodelay(argv, NO_NODELAY.node, 'node side');
   const child = spawn('socat', baselineArgv.node, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  cleanups.push(() => { child.kill('SIGKILL'); });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  cleanups.push(() => {
+    child.kill('SIGKILL');
+  });
   const sock = path.join(socketDir, relay.metadata.name, 'socket');
   await waitFor(`the baseline's socket ${sock}`, () => {
-    if (child.exitCode !== null) throw new Error(`socat ${baselineArgv.node.join(' ')} exited ${child.exitCode}: ${stderr}`);
+    if (child.exitCode !== null)
+      throw new Error(`socat ${baselineArgv.node.join(' ')} exited ${child.exitCode}: ${stderr}`);
     return existsSync(sock);
   });
 }
@@ -103,7 +117,8 @@ before(async () => {
   cleanups.push(() => rm(root, { recursive: true, force: true }));
   const dirs: Dirs = { root, configDir: path.join(root, 'config'), socketDir: path.join(root, 'run') };
   const baselineDir = path.join(root, 'run-nagle');
-  for (const d of [dirs.configDir, dirs.socketDir, baselineDir, path.join(root, 'inject-nagle')]) await mkdir(d, { mode: 0o755 });
+  for (const d of [dirs.configDir, dirs.socketDir, baselineDir, path.join(root, 'inject-nagle')])
+    await mkdir(d, { mode: 0o755 });
   const target = { host: '127.0.0.1', port: await twoWriteService() };
   baselineArgv = { node: [], sidecar: [] };
 
@@ -159,19 +174,31 @@ const CLIENT = `
 
 /** The median round, in ms, of ROUNDS rounds from the pod to 127.0.0.1:port. */
 async function medianRound(port: number): Promise<number> {
-  const r = await ns.run(process.execPath, ['-e', CLIENT, JSON.stringify({ port, rounds: ROUNDS, piece: PIECE, gap: GAP_MS })], { timeoutMs: 60_000 });
+  const r = await ns.run(
+    process.execPath,
+    ['-e', CLIENT, JSON.stringify({ port, rounds: ROUNDS, piece: PIECE, gap: GAP_MS })],
+    { timeoutMs: 60_000 },
+  );
   assert.equal(r.code, 0, r.stderr);
   const times = (JSON.parse(r.stdout) as number[]).sort((a, b) => a - b);
   assert.equal(times.length, ROUNDS);
   return times[Math.floor(ROUNDS / 2)]!;
 }
 
-test(`${ROUNDS} rounds of two-write request / two-write response: without nodelay each round stalls on delayed ACKs, through the shipped relay it does not (medians ≥ ${MIN_RATIO}× apart)`, { skip, timeout: 120_000 }, async (t) => {
-  const baseline = await medianRound(BASELINE_PORT);
-  const shipped = await medianRound(SHIPPED_PORT);
-  t.diagnostic(`median round: without nodelay ${baseline.toFixed(1)} ms, as shipped ${shipped.toFixed(1)} ms (${(baseline / shipped).toFixed(1)}×)`);
-  assert.ok(baseline / shipped >= MIN_RATIO,
-    `median round without nodelay ${baseline.toFixed(1)} ms, as shipped ${shipped.toFixed(1)} ms: expected the baseline ≥ ${MIN_RATIO}× slower ` +
-    `(Nagle + delayed ACK cost ~40 ms per direction without nodelay; a stall in the shipped relay, or none in the baseline, fails this).\n` +
-    `baseline node side: socat ${baselineArgv.node.join(' ')}\nbaseline sidecar: ${baselineArgv.sidecar.join(' ')}`);
-});
+test(
+  `${ROUNDS} rounds of two-write request / two-write response: without nodelay each round stalls on delayed ACKs, through the shipped relay it does not (medians ≥ ${MIN_RATIO}× apart)`,
+  { skip, timeout: 120_000 },
+  async (t) => {
+    const baseline = await medianRound(BASELINE_PORT);
+    const shipped = await medianRound(SHIPPED_PORT);
+    t.diagnostic(
+      `median round: without nodelay ${baseline.toFixed(1)} ms, as shipped ${shipped.toFixed(1)} ms (${(baseline / shipped).toFixed(1)}×)`,
+    );
+    assert.ok(
+      baseline / shipped >= MIN_RATIO,
+      `median round without nodelay ${baseline.toFixed(1)} ms, as shipped ${shipped.toFixed(1)} ms: expected the baseline ≥ ${MIN_RATIO}× slower ` +
+        `(Nagle + delayed ACK cost ~40 ms per direction without nodelay; a stall in the shipped relay, or none in the baseline, fails this).\n` +
+        `baseline node side: socat ${baselineArgv.node.join(' ')}\nbaseline sidecar: ${baselineArgv.sidecar.join(' ')}`,
+    );
+  },
+);

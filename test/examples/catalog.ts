@@ -39,7 +39,9 @@ export function loadExamples(): Example[] {
   walk(EXAMPLES_DIR);
   return dirs.map((dir) => {
     const nested = dirs.filter((o) => o !== dir && o.startsWith(`${dir}${path.sep}`));
-    const loaded = loadManifests(dir).filter((l) => !nested.some((n) => path.join(REPO, l.file).startsWith(`${n}${path.sep}`)));
+    const loaded = loadManifests(dir).filter(
+      (l) => !nested.some((n) => path.join(REPO, l.file).startsWith(`${n}${path.sep}`)),
+    );
     const objects = loaded.map((l) => l.object);
     return {
       name: path.relative(EXAMPLES_DIR, dir),

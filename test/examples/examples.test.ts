@@ -28,21 +28,31 @@ const byName = (n: string): Example => {
   assert.ok(e, `example ${n} exists`);
   return e;
 };
-const resolved = (e: Example): Map<string, ResolvedRelay> => new Map(e.relays.map((r) => [r.metadata.name, validateRelay(r).resolved!]));
+const resolved = (e: Example): Map<string, ResolvedRelay> =>
+  new Map(e.relays.map((r) => [r.metadata.name, validateRelay(r).resolved!]));
 function wanted(o: KubeObject): string[] {
   const pod = podFromWorkload(o as any);
-  const names = [pod.metadata?.labels?.[CONSUME_LABEL] ?? '', ...(pod.metadata?.annotations?.[CONSUME_ANNOTATION] ?? '').split(',')];
+  const names = [
+    pod.metadata?.labels?.[CONSUME_LABEL] ?? '',
+    ...(pod.metadata?.annotations?.[CONSUME_ANNOTATION] ?? '').split(','),
+  ];
   return [...new Set(names.map((s) => s.trim()).filter(Boolean))].sort();
 }
 
 test('the shipped examples are all there, each with a README', () => {
   assert.deepEqual(examples.map((e) => e.name).sort(), [
-    'agent-metrics', 'docker-metrics', 'kubeadm-control-plane', path.join('kubeadm-control-plane', 'prometheus-operator'), 'syslog-udp',
+    'agent-metrics',
+    'docker-metrics',
+    'kubeadm-control-plane',
+    path.join('kubeadm-control-plane', 'prometheus-operator'),
+    'syslog-udp',
   ]);
   for (const e of examples) {
     assert.ok(e.relays.length > 0, `${e.name} has relays`);
     assert.ok(e.consumers.length > 0, `${e.name} has a consumer`);
-    const readme = e.name.includes('prometheus-operator') ? path.join(e.dir, '..', 'README.md') : path.join(e.dir, 'README.md');
+    const readme = e.name.includes('prometheus-operator')
+      ? path.join(e.dir, '..', 'README.md')
+      : path.join(e.dir, 'README.md');
     assert.ok(existsSync(readme), `${e.name}: README.md`);
   }
 });
@@ -54,7 +64,8 @@ for (const e of examples) {
         const v = validateRelay(r);
         assert.deepEqual(v.problems, []);
         // The only warning an example may carry is the deliberate pod-network listen of the -gw relays.
-        for (const w of v.warnings) assert.match(w, /listen\.address 0\.0\.0\.0/, `${r.metadata.name}: unexpected warning ${w}`);
+        for (const w of v.warnings)
+          assert.match(w, /listen\.address 0\.0\.0\.0/, `${r.metadata.name}: unexpected warning ${w}`);
         if (v.warnings.length > 0) assert.match(r.metadata.name, /-gw$/);
       });
     }
@@ -63,16 +74,24 @@ for (const e of examples) {
         test(`${c.kind} ${c.metadata.name} is injected (${mode} sidecars) with one sidecar per relay it names, and passes the sidecar policy`, () => {
           const names = wanted(c);
           const relays = resolved(e);
-          for (const n of names) assert.ok(relays.has(n), `${c.metadata.name} names relay ${n}, which the example defines`);
+          for (const n of names)
+            assert.ok(relays.has(n), `${c.metadata.name} names relay ${n}, which the example defines`);
           const pod = podFromWorkload(c as any);
           const r = injectPod(pod, e.relays, { mode });
           assert.equal(r.allowed, true, r.message);
-          const containers = mode === 'native' ? r.pod.spec?.initContainers ?? [] : r.pod.spec?.containers ?? [];
+          const containers = mode === 'native' ? (r.pod.spec?.initContainers ?? []) : (r.pod.spec?.containers ?? []);
           for (const n of names) {
             const sidecar = containers.find((x) => x.name === sidecarName(n));
             assert.ok(sidecar, `sidecar ${sidecarName(n)}`);
-            assert.deepEqual(sidecar.ports?.map((p) => [p.containerPort, p.protocol]), [[relays.get(n)!.listenPort, relays.get(n)!.protocol]]);
-            assert.ok((r.pod.spec?.volumes ?? []).some((v: any) => v.name === volumeName(n) && v.hostPath?.path === `/run/socat-relay/${n}`));
+            assert.deepEqual(
+              sidecar.ports?.map((p) => [p.containerPort, p.protocol]),
+              [[relays.get(n)!.listenPort, relays.get(n)!.protocol]],
+            );
+            assert.ok(
+              (r.pod.spec?.volumes ?? []).some(
+                (v: any) => v.name === volumeName(n) && v.hostPath?.path === `/run/socat-relay/${n}`,
+              ),
+            );
           }
           assert.equal(r.pod.metadata?.annotations?.[INJECTED_ANNOTATION], names.join(','));
           assert.deepEqual(judgeSidecarPolicy(r.pod), { matched: true });
@@ -84,7 +103,10 @@ for (const e of examples) {
     }
     test('kubectl kustomize renders the example offline', { skip: skipWithout('kubectl') }, async () => {
       const objs = await kustomize(e.dir);
-      assert.deepEqual(objs.map((o) => `${o.kind}/${o.metadata.name}`).sort(), e.objects.map((o) => `${o.kind}/${o.metadata.name}`).sort());
+      assert.deepEqual(
+        objs.map((o) => `${o.kind}/${o.metadata.name}`).sort(),
+        e.objects.map((o) => `${o.kind}/${o.metadata.name}`).sort(),
+      );
     });
   });
 }
@@ -101,7 +123,11 @@ function scrapeTargets(e: Example): Map<string, { port: number; scheme: string; 
             const m = /^127\.0\.0\.1:(\d+)$/.exec(t);
             assert.ok(m, `${cm.metadata.name}/${key}: job ${job.job_name} scrapes ${t}, not the pod's loopback`);
             const list = out.get(`${cm.metadata.name}/${key}`) ?? [];
-            list.push({ port: Number(m[1]), scheme: job.scheme ?? 'http', token: Boolean(job.authorization?.credentials_file) });
+            list.push({
+              port: Number(m[1]),
+              scheme: job.scheme ?? 'http',
+              token: Boolean(job.authorization?.credentials_file),
+            });
             out.set(`${cm.metadata.name}/${key}`, list);
           }
         }
@@ -119,15 +145,27 @@ function scrapeTargets(e: Example): Map<string, { port: number; scheme: string; 
  */
 const LANDS_ON: Record<string, { template: string[]; injected: string[] }> = {
   // Tolerates every NoSchedule taint; its relay has no nodeSelector.
-  'agent-metrics: DaemonSet socat-relay-agent-scraper': { template: ['cp-1', 'worker-docker', 'worker-2'], injected: ['cp-1', 'worker-docker', 'worker-2'] },
+  'agent-metrics: DaemonSet socat-relay-agent-scraper': {
+    template: ['cp-1', 'worker-docker', 'worker-2'],
+    injected: ['cp-1', 'worker-docker', 'worker-2'],
+  },
   'docker-metrics: DaemonSet docker-metrics-agent': { template: ['worker-docker'], injected: ['worker-docker'] },
   // nodeSelector control-plane + its toleration; the relays select control-plane nodes as well.
   'kubeadm-control-plane: DaemonSet prometheus-agent-control-plane': { template: ['cp-1'], injected: ['cp-1'] },
   // control-plane DoesNotExist; kube-proxy-metrics runs on every node, so nothing is added.
-  'kubeadm-control-plane: DaemonSet prometheus-agent-nodes': { template: ['worker-docker', 'worker-2'], injected: ['worker-docker', 'worker-2'] },
-  'kubeadm-control-plane/prometheus-operator: DaemonSet control-plane-metrics-gateway': { template: ['cp-1'], injected: ['cp-1'] },
+  'kubeadm-control-plane: DaemonSet prometheus-agent-nodes': {
+    template: ['worker-docker', 'worker-2'],
+    injected: ['worker-docker', 'worker-2'],
+  },
+  'kubeadm-control-plane/prometheus-operator: DaemonSet control-plane-metrics-gateway': {
+    template: ['cp-1'],
+    injected: ['cp-1'],
+  },
   // No toleration: not on the tainted control plane; node-syslog runs on every node.
-  'syslog-udp: Deployment log-shipper': { template: ['worker-docker', 'worker-2'], injected: ['worker-docker', 'worker-2'] },
+  'syslog-udp: Deployment log-shipper': {
+    template: ['worker-docker', 'worker-2'],
+    injected: ['worker-docker', 'worker-2'],
+  },
 };
 
 describe(`on a cluster with workers (${MULTI_NODE.map((n) => n.name).join(', ')}): every injected consumer pod can be scheduled where its controller puts it`, () => {
@@ -151,35 +189,94 @@ describe(`on a cluster with workers (${MULTI_NODE.map((n) => n.name).join(', ')}
           // The DaemonSet controller makes a pod for every node its template fits; the webhook then
           // adds the relays' node affinity. A target the injected pod does not fit = a pod Pending forever.
           assert.ok(targets.length > 0, 'the DaemonSet targets no node');
-          assert.deepEqual(targets.filter((n) => !runnable.includes(n)), [], `Pending pods on ${targets.filter((n) => !runnable.includes(n)).join(', ')}: select the nodes the relays run on in the DaemonSet itself`);
+          assert.deepEqual(
+            targets.filter((n) => !runnable.includes(n)),
+            [],
+            `Pending pods on ${targets.filter((n) => !runnable.includes(n)).join(', ')}: select the nodes the relays run on in the DaemonSet itself`,
+          );
         }
       });
     }
   }
 
-  test('the scheduler\'s rules as written out: each operator, an empty term, taints and tolerations', () => {
+  test("the scheduler's rules as written out: each operator, an empty term, taints and tolerations", () => {
     const labels = { zone: 'a', cores: '8', role: '' };
     const holds: [string, string, string[] | undefined, boolean][] = [
-      ['zone', 'In', ['a', 'b'], true], ['zone', 'In', ['b'], false], ['missing', 'In', [''], false], ['role', 'In', [''], true],
-      ['zone', 'NotIn', ['b'], true], ['zone', 'NotIn', ['a'], false], ['missing', 'NotIn', ['a'], true],
-      ['role', 'Exists', undefined, true], ['missing', 'Exists', undefined, false],
-      ['missing', 'DoesNotExist', undefined, true], ['zone', 'DoesNotExist', undefined, false],
-      ['cores', 'Gt', ['4'], true], ['cores', 'Gt', ['8'], false], ['cores', 'Lt', ['10'], true], ['zone', 'Gt', ['1'], false],
-      ['missing', 'Lt', ['1'], false], ['cores', 'Gt', ['4', '5'], false], ['zone', 'Matches', ['a'], false],
+      ['zone', 'In', ['a', 'b'], true],
+      ['zone', 'In', ['b'], false],
+      ['missing', 'In', [''], false],
+      ['role', 'In', [''], true],
+      ['zone', 'NotIn', ['b'], true],
+      ['zone', 'NotIn', ['a'], false],
+      ['missing', 'NotIn', ['a'], true],
+      ['role', 'Exists', undefined, true],
+      ['missing', 'Exists', undefined, false],
+      ['missing', 'DoesNotExist', undefined, true],
+      ['zone', 'DoesNotExist', undefined, false],
+      ['cores', 'Gt', ['4'], true],
+      ['cores', 'Gt', ['8'], false],
+      ['cores', 'Lt', ['10'], true],
+      ['zone', 'Gt', ['1'], false],
+      ['missing', 'Lt', ['1'], false],
+      ['cores', 'Gt', ['4', '5'], false],
+      ['zone', 'Matches', ['a'], false],
     ];
-    for (const [key, operator, values, want] of holds) assert.equal(requirementHolds({ key, operator, values }, labels), want, `${key} ${operator} ${JSON.stringify(values)}`);
-    const node: ClusterNode = { name: 'n', labels, taints: [{ key: 'gpu', value: 'yes', effect: 'NoExecute' }, { key: 'soft', effect: 'PreferNoSchedule' }] };
-    const terms = (...t: { key: string; operator: string; values?: string[] }[][]) => ({ nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: t.map((matchExpressions) => ({ matchExpressions })) } } });
+    for (const [key, operator, values, want] of holds)
+      assert.equal(
+        requirementHolds({ key, operator, values }, labels),
+        want,
+        `${key} ${operator} ${JSON.stringify(values)}`,
+      );
+    const node: ClusterNode = {
+      name: 'n',
+      labels,
+      taints: [
+        { key: 'gpu', value: 'yes', effect: 'NoExecute' },
+        { key: 'soft', effect: 'PreferNoSchedule' },
+      ],
+    };
+    const terms = (...t: { key: string; operator: string; values?: string[] }[][]) => ({
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: t.map((matchExpressions) => ({ matchExpressions })),
+        },
+      },
+    });
     const fitting: [string, object, boolean][] = [
       ['no toleration of a NoExecute taint', {}, false],
       ['Exists with no key and no effect tolerates everything', { tolerations: [{ operator: 'Exists' }] }, true],
       ['the same key and value, any effect', { tolerations: [{ key: 'gpu', value: 'yes' }] }, true],
       ['another value', { tolerations: [{ key: 'gpu', value: 'no' }] }, false],
       ['another effect', { tolerations: [{ key: 'gpu', operator: 'Exists', effect: 'NoSchedule' }] }, false],
-      ['nodeSelector with a missing key', { tolerations: [{ operator: 'Exists' }], nodeSelector: { zone: 'a', disk: 'ssd' } }, false],
-      ['terms OR-ed', { tolerations: [{ operator: 'Exists' }], affinity: terms([{ key: 'zone', operator: 'In', values: ['b'] }], [{ key: 'role', operator: 'Exists' }]) }, true],
-      ['expressions AND-ed', { tolerations: [{ operator: 'Exists' }], affinity: terms([{ key: 'zone', operator: 'In', values: ['a'] }, { key: 'cores', operator: 'Lt', values: ['2'] }]) }, false],
-      ['a term without expressions matches no node', { tolerations: [{ operator: 'Exists' }], affinity: terms([]) }, false],
+      [
+        'nodeSelector with a missing key',
+        { tolerations: [{ operator: 'Exists' }], nodeSelector: { zone: 'a', disk: 'ssd' } },
+        false,
+      ],
+      [
+        'terms OR-ed',
+        {
+          tolerations: [{ operator: 'Exists' }],
+          affinity: terms([{ key: 'zone', operator: 'In', values: ['b'] }], [{ key: 'role', operator: 'Exists' }]),
+        },
+        true,
+      ],
+      [
+        'expressions AND-ed',
+        {
+          tolerations: [{ operator: 'Exists' }],
+          affinity: terms([
+            { key: 'zone', operator: 'In', values: ['a'] },
+            { key: 'cores', operator: 'Lt', values: ['2'] },
+          ]),
+        },
+        false,
+      ],
+      [
+        'a term without expressions matches no node',
+        { tolerations: [{ operator: 'Exists' }], affinity: terms([]) },
+        false,
+      ],
     ];
     for (const [name, spec, want] of fitting) assert.equal(fits(spec, node), want, name);
   });
@@ -204,22 +301,41 @@ describe('the consumers are configured for the relays they consume', () => {
       const targets = scrapeTargets(e);
       assert.ok(targets.size > 0);
       for (const c of e.consumers) {
-        const file = (c.spec.template.spec.containers[0].args as string[]).find((a) => a.startsWith('--config.file='))!.split('/').pop()!;
+        const file = (c.spec.template.spec.containers[0].args as string[])
+          .find((a) => a.startsWith('--config.file='))!
+          .split('/')
+          .pop()!;
         const cm = c.spec.template.spec.volumes.find((v: any) => v.configMap).configMap.name;
         const ports = targets.get(`${cm}/${file}`);
         assert.ok(ports, `${c.metadata.name} reads ${cm}/${file}`);
         const listening = new Set(wanted(c).map((n) => relays.get(n)!.listenPort));
-        for (const p of ports) assert.ok(listening.has(p.port), `${c.metadata.name} scrapes 127.0.0.1:${p.port}, which none of its relays listens on`);
-        assert.deepEqual([...listening].sort(), [...new Set(ports.map((p) => p.port))].sort(), 'every consumed relay is scraped');
+        for (const p of ports)
+          assert.ok(
+            listening.has(p.port),
+            `${c.metadata.name} scrapes 127.0.0.1:${p.port}, which none of its relays listens on`,
+          );
+        assert.deepEqual(
+          [...listening].sort(),
+          [...new Set(ports.map((p) => p.port))].sort(),
+          'every consumed relay is scraped',
+        );
       }
     });
   }
 
-  test('kubeadm: scheduler and controller-manager over HTTPS with the pod\'s token, whose ServiceAccount may GET /metrics', () => {
+  test("kubeadm: scheduler and controller-manager over HTTPS with the pod's token, whose ServiceAccount may GET /metrics", () => {
     const e = byName('kubeadm-control-plane');
     const all = [...scrapeTargets(e).values()].flat();
-    for (const port of [10259, 10257]) assert.ok(all.some((t) => t.port === port && t.scheme === 'https' && t.token), `${port} https + token`);
-    for (const port of [2381, 10249]) assert.ok(all.some((t) => t.port === port && t.scheme === 'http'), `${port} http`);
+    for (const port of [10259, 10257])
+      assert.ok(
+        all.some((t) => t.port === port && t.scheme === 'https' && t.token),
+        `${port} https + token`,
+      );
+    for (const port of [2381, 10249])
+      assert.ok(
+        all.some((t) => t.port === port && t.scheme === 'http'),
+        `${port} http`,
+      );
     const role = e.objects.find((o) => o.kind === 'ClusterRole')!;
     assert.deepEqual(role.rules, [{ nonResourceURLs: ['/metrics'], verbs: ['get'] }]);
     const binding = e.objects.find((o) => o.kind === 'ClusterRoleBinding')!;
@@ -231,19 +347,32 @@ describe('the consumers are configured for the relays they consume', () => {
     const e = byName('kubeadm-control-plane');
     const sel = Object.fromEntries(e.relays.map((r) => [r.metadata.name, r.spec.nodeSelector ?? {}]));
     const cp = { 'node-role.kubernetes.io/control-plane': '' };
-    assert.deepEqual(sel, { 'kube-scheduler': cp, 'kube-controller-manager': cp, 'etcd-metrics': cp, 'kube-proxy-metrics': {} });
+    assert.deepEqual(sel, {
+      'kube-scheduler': cp,
+      'kube-controller-manager': cp,
+      'etcd-metrics': cp,
+      'kube-proxy-metrics': {},
+    });
     const ds = e.consumers.find((c) => c.metadata.name === 'prometheus-agent-control-plane')!;
     assert.equal(podLabels(ds)?.[CONSUME_LABEL], 'kube-scheduler');
     assert.ok(ds.spec.template.spec.tolerations.some((t: any) => t.key === 'node-role.kubernetes.io/control-plane'));
     const injected = injectPod(podFromWorkload(ds as any), e.relays);
-    const terms = injected.pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
-    assert.ok(terms.length > 0 && terms.every((t: any) => t.matchExpressions.some((m: any) => m.key === 'node-role.kubernetes.io/control-plane')));
+    const terms =
+      injected.pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ??
+      [];
+    assert.ok(
+      terms.length > 0 &&
+        terms.every((t: any) => t.matchExpressions.some((m: any) => m.key === 'node-role.kubernetes.io/control-plane')),
+    );
   });
 
-  test('syslog: UDP one-way into the node\'s 514, an unprivileged listen port, and the shipper sends there', () => {
+  test("syslog: UDP one-way into the node's 514, an unprivileged listen port, and the shipper sends there", () => {
     const e = byName('syslog-udp');
     const r = resolved(e).get('node-syslog')!;
-    assert.deepEqual([r.protocol, r.udpMode, r.targetHost, r.targetPort, r.listenAddress], ['UDP', 'OneWay', '127.0.0.1', 514, '127.0.0.1']);
+    assert.deepEqual(
+      [r.protocol, r.udpMode, r.targetHost, r.targetPort, r.listenAddress],
+      ['UDP', 'OneWay', '127.0.0.1', 514, '127.0.0.1'],
+    );
     assert.ok(r.listenPort >= 1024, 'the non-root sidecar cannot bind below 1024 without a sysctl');
     assert.deepEqual(validateRelay(e.relays[0]).warnings, []);
     const cfg = parseYaml(e.objects.find((o) => o.kind === 'ConfigMap')!.data['fluent-bit.yaml']);
@@ -251,7 +380,7 @@ describe('the consumers are configured for the relays they consume', () => {
     assert.deepEqual([out.name, out.host, out.port, out.mode], ['syslog', '127.0.0.1', r.listenPort, 'udp']);
   });
 
-  test('agent metrics: the relay targets the agent\'s own listener (127.0.0.1:9465) on every node', () => {
+  test("agent metrics: the relay targets the agent's own listener (127.0.0.1:9465) on every node", () => {
     const e = byName('agent-metrics');
     const r = resolved(e).get('socat-relay-agent')!;
     assert.deepEqual([r.targetHost, r.targetPort, r.nodeSelector], ['127.0.0.1', 9465, {}]);
@@ -269,10 +398,16 @@ describe('the consumers are configured for the relays they consume', () => {
     assert.deepEqual(np.spec.podSelector, gw.spec.selector);
     // Only the consumer namespace's Prometheus: the relays' consumers, by the namespace's name label.
     const consumers = [...new Set(e.relays.flatMap((r) => r.spec.consumers.namespaces ?? []))];
-    assert.deepEqual(np.spec.ingress.map((i: any) => i.from.map((f: any) => f.namespaceSelector)),
-      [[{ matchLabels: { 'kubernetes.io/metadata.name': consumers[0] } }]]);
+    assert.deepEqual(
+      np.spec.ingress.map((i: any) => i.from.map((f: any) => f.namespaceSelector)),
+      [[{ matchLabels: { 'kubernetes.io/metadata.name': consumers[0] } }]],
+    );
     assert.equal(consumers.length, 1);
-    assert.equal(pm.metadata.labels?.release, 'kube-prometheus-stack', 'the label kube-prometheus-stack selects PodMonitors by');
+    assert.equal(
+      pm.metadata.labels?.release,
+      'kube-prometheus-stack',
+      'the label kube-prometheus-stack selects PodMonitors by',
+    );
   });
 });
 
@@ -285,15 +420,33 @@ describe('socat-relay inject on each example consumer', () => {
       assert.ok(consumerFile && relayFile);
       let out: { stdout: string; stderr: string };
       try {
-        out = await exec(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'inject', '-f', consumerFile, '--relays', relayFile, '-n', e.consumers[0]!.metadata.namespace ?? 'default'], { cwd: REPO, timeout: 60_000 });
+        out = await exec(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            'cli/main.ts',
+            'inject',
+            '-f',
+            consumerFile,
+            '--relays',
+            relayFile,
+            '-n',
+            e.consumers[0]!.metadata.namespace ?? 'default',
+          ],
+          { cwd: REPO, timeout: 60_000 },
+        );
       } catch (err) {
         const x = err as { code?: number; stderr?: string };
         throw new Error(`inject exited ${x.code}: ${x.stderr}`, { cause: err });
       }
       const docs = parseDocuments(out.stdout) as KubeObject[];
-      const injected = docs.find((d) => d.kind === e.consumers[0]!.kind && d.metadata.name === e.consumers[0]!.metadata.name);
+      const injected = docs.find(
+        (d) => d.kind === e.consumers[0]!.kind && d.metadata.name === e.consumers[0]!.metadata.name,
+      );
       assert.ok(injected, 'the consumer is printed');
-      const annotations = injected.kind === 'Pod' ? injected.metadata.annotations : injected.spec.template.metadata.annotations;
+      const annotations =
+        injected.kind === 'Pod' ? injected.metadata.annotations : injected.spec.template.metadata.annotations;
       assert.equal(annotations?.[INJECTED_ANNOTATION], wanted(e.consumers[0]!).join(','));
     });
   }

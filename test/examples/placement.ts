@@ -14,21 +14,50 @@
 // The examples' test also holds a literal table of the nodes each consumer lands on. A real scheduler's
 // placement on several nodes comes with the kind suite (test/kind), once it runs more than one node.
 
-interface Taint { key: string; value?: string; effect: 'NoSchedule' | 'NoExecute' | 'PreferNoSchedule' }
-interface Toleration { key?: string; operator?: 'Exists' | 'Equal'; value?: string; effect?: string }
-export interface ClusterNode { name: string; labels: Record<string, string>; taints: Taint[] }
-export interface Requirement { key: string; operator: string; values?: string[] }
+interface Taint {
+  key: string;
+  value?: string;
+  effect: 'NoSchedule' | 'NoExecute' | 'PreferNoSchedule';
+}
+interface Toleration {
+  key?: string;
+  operator?: 'Exists' | 'Equal';
+  value?: string;
+  effect?: string;
+}
+export interface ClusterNode {
+  name: string;
+  labels: Record<string, string>;
+  taints: Taint[];
+}
+export interface Requirement {
+  key: string;
+  operator: string;
+  values?: string[];
+}
 
 interface PodSpecLike {
   nodeSelector?: Record<string, string>;
   tolerations?: Toleration[];
-  affinity?: { nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: { matchExpressions?: Requirement[] }[] } } };
+  affinity?: {
+    nodeAffinity?: {
+      requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: { matchExpressions?: Requirement[] }[] };
+    };
+  };
 }
 
 /** A kubeadm cluster with workers: one tainted control-plane node, a Docker worker, a plain worker. */
 export const MULTI_NODE: ClusterNode[] = [
-  { name: 'cp-1', labels: { 'kubernetes.io/hostname': 'cp-1', 'node-role.kubernetes.io/control-plane': '' }, taints: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] },
-  { name: 'worker-docker', labels: { 'kubernetes.io/hostname': 'worker-docker', 'example.com/docker': 'true' }, taints: [] },
+  {
+    name: 'cp-1',
+    labels: { 'kubernetes.io/hostname': 'cp-1', 'node-role.kubernetes.io/control-plane': '' },
+    taints: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }],
+  },
+  {
+    name: 'worker-docker',
+    labels: { 'kubernetes.io/hostname': 'worker-docker', 'example.com/docker': 'true' },
+    taints: [],
+  },
   { name: 'worker-2', labels: { 'kubernetes.io/hostname': 'worker-2' }, taints: [] },
 ];
 
@@ -48,24 +77,37 @@ export function requirementHolds(r: Requirement, labels: Record<string, string>)
   const value = labels[r.key];
   const values = r.values ?? [];
   switch (r.operator) {
-    case 'In': return has && values.includes(value!);
-    case 'NotIn': return !has || !values.includes(value!);
-    case 'Exists': return has;
-    case 'DoesNotExist': return !has;
+    case 'In':
+      return has && values.includes(value!);
+    case 'NotIn':
+      return !has || !values.includes(value!);
+    case 'Exists':
+      return has;
+    case 'DoesNotExist':
+      return !has;
     case 'Gt':
     case 'Lt': {
       if (!has || values.length !== 1 || !INTEGER.test(value!) || !INTEGER.test(values[0]!)) return false;
       return r.operator === 'Gt' ? BigInt(value!) > BigInt(values[0]!) : BigInt(value!) < BigInt(values[0]!);
     }
-    default: return false;
+    default:
+      return false;
   }
 }
 
 /** Whether a pod with this spec passes the scheduler's node-affinity and taint filters on the node. */
 export function fits(spec: PodSpecLike, node: ClusterNode): boolean {
-  if (!Object.entries(spec.nodeSelector ?? {}).every(([k, v]) => Object.hasOwn(node.labels, k) && node.labels[k] === v)) return false;
+  if (!Object.entries(spec.nodeSelector ?? {}).every(([k, v]) => Object.hasOwn(node.labels, k) && node.labels[k] === v))
+    return false;
   const required = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
-  if (required && !(required.nodeSelectorTerms ?? []).some((t) => (t.matchExpressions ?? []).length > 0 && t.matchExpressions!.every((r) => requirementHolds(r, node.labels)))) return false;
+  if (
+    required &&
+    !(required.nodeSelectorTerms ?? []).some(
+      (t) =>
+        (t.matchExpressions ?? []).length > 0 && t.matchExpressions!.every((r) => requirementHolds(r, node.labels)),
+    )
+  )
+    return false;
   return node.taints.filter((t) => t.effect !== 'PreferNoSchedule').every((t) => tolerates(spec.tolerations ?? [], t));
 }
 

@@ -18,10 +18,13 @@ export interface Binaries {
   kubeControllerManager: string;
 }
 
-
 /** The binaries in `dir`, or undefined when either is missing. */
 export function findBinaries(dir: string = DEFAULT_TESTBIN): Binaries | undefined {
-  const b = { kubeApiserver: path.join(dir, 'kube-apiserver'), etcd: path.join(dir, 'etcd'), kubeControllerManager: path.join(dir, 'kube-controller-manager') };
+  const b = {
+    kubeApiserver: path.join(dir, 'kube-apiserver'),
+    etcd: path.join(dir, 'etcd'),
+    kubeControllerManager: path.join(dir, 'kube-controller-manager'),
+  };
   return executable(b.kubeApiserver) && executable(b.etcd) && executable(b.kubeControllerManager) ? b : undefined;
 }
 

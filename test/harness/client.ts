@@ -7,13 +7,24 @@ import type { KubeConfig } from '@kubernetes/client-node';
 export interface KubeObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [k: string]: unknown };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    [k: string]: unknown;
+  };
   [k: string]: unknown;
 }
 
 /** A non-2xx answer; `message` is the API server's Status.message (admission denials land there). */
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly reason: string, message: string, readonly body: unknown) {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+    readonly body: unknown,
+  ) {
     super(message);
     this.name = 'ApiError';
   }
@@ -48,10 +59,15 @@ export class KubeClient {
   }
 
   /** Any request; resolves with the status and the parsed body, whatever the status. */
-  async raw(method: string, path: string, opts: RequestOptions = {}): Promise<{ status: number; body: unknown; headers: Record<string, string | string[] | undefined> }> {
+  async raw(
+    method: string,
+    path: string,
+    opts: RequestOptions = {},
+  ): Promise<{ status: number; body: unknown; headers: Record<string, string | string[] | undefined> }> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
-    const payload = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+    const payload =
+      opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
     const reqOpts: https.RequestOptions = {
       method,
       hostname: url.hostname,
@@ -59,7 +75,9 @@ export class KubeClient {
       path: url.pathname + url.search,
       headers: {
         accept: opts.accept ?? 'application/json',
-        ...(payload !== undefined ? { 'content-type': opts.contentType ?? 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
+        ...(payload !== undefined
+          ? { 'content-type': opts.contentType ?? 'application/json', 'content-length': Buffer.byteLength(payload) }
+          : {}),
       },
     };
     await this.kc.applyToHTTPSOptions(reqOpts);
@@ -91,8 +109,11 @@ export class KubeClient {
     const res = await this.raw(method, path, opts);
     if (res.status < 200 || res.status > 299) {
       const b = res.body as { message?: string; reason?: string } | string | undefined;
-      const message = typeof b === 'object' && b?.message ? b.message : `${method} ${path}: HTTP ${res.status} ${typeof b === 'string' ? b : ''}`.trim();
-      throw new ApiError(res.status, typeof b === 'object' ? b?.reason ?? '' : '', message, res.body);
+      const message =
+        typeof b === 'object' && b?.message
+          ? b.message
+          : `${method} ${path}: HTTP ${res.status} ${typeof b === 'string' ? b : ''}`.trim();
+      throw new ApiError(res.status, typeof b === 'object' ? (b?.reason ?? '') : '', message, res.body);
     }
     return res.body as T;
   }
@@ -115,16 +136,26 @@ export class KubeClient {
 
   async create<T extends KubeObject>(obj: T, opts: WriteOptions = {}): Promise<T> {
     const p = await this.pathOf(obj.apiVersion, obj.kind, obj.metadata.namespace);
-    return this.request<T>('POST', p, { body: obj, query: { dryRun: opts.dryRun ? 'All' : undefined, fieldManager: opts.fieldManager } });
+    return this.request<T>('POST', p, {
+      body: obj,
+      query: { dryRun: opts.dryRun ? 'All' : undefined, fieldManager: opts.fieldManager },
+    });
   }
 
   /** Server-side apply (`kubectl apply --server-side --force-conflicts`). */
-  async apply<T extends KubeObject>(obj: T, opts: WriteOptions & { force?: boolean; subresource?: 'status' } = {}): Promise<T> {
+  async apply<T extends KubeObject>(
+    obj: T,
+    opts: WriteOptions & { force?: boolean; subresource?: 'status' } = {},
+  ): Promise<T> {
     const p = await this.pathOf(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name);
     return this.request<T>('PATCH', opts.subresource ? `${p}/${opts.subresource}` : p, {
       body: obj,
       contentType: 'application/apply-patch+yaml',
-      query: { fieldManager: opts.fieldManager ?? 'socat-relay-test', force: opts.force === false ? undefined : 'true', dryRun: opts.dryRun ? 'All' : undefined },
+      query: {
+        fieldManager: opts.fieldManager ?? 'socat-relay-test',
+        force: opts.force === false ? undefined : 'true',
+        dryRun: opts.dryRun ? 'All' : undefined,
+      },
     });
   }
 
@@ -133,7 +164,12 @@ export class KubeClient {
   }
 
   /** The object, or undefined when it does not exist. */
-  async getOrUndefined<T = any>(apiVersion: string, kind: string, name: string, namespace?: string): Promise<T | undefined> {
+  async getOrUndefined<T = any>(
+    apiVersion: string,
+    kind: string,
+    name: string,
+    namespace?: string,
+  ): Promise<T | undefined> {
     try {
       return await this.get<T>(apiVersion, kind, name, namespace);
     } catch (err) {
@@ -142,7 +178,12 @@ export class KubeClient {
     }
   }
 
-  async list<T = any>(apiVersion: string, kind: string, namespace?: string, query: Record<string, string> = {}): Promise<T[]> {
+  async list<T = any>(
+    apiVersion: string,
+    kind: string,
+    namespace?: string,
+    query: Record<string, string> = {},
+  ): Promise<T[]> {
     const res = await this.request<{ items: T[] }>('GET', await this.pathOf(apiVersion, kind, namespace), { query });
     return res.items;
   }

@@ -87,21 +87,36 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     SOCAT_RELAY_SHUTDOWN_DRAIN_SECONDS: '0',
     ...opts.env,
   };
-  const proc = spawnManaged('controller', process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'cli', 'main.ts'), 'controller'], {
-    logFile: path.join(opts.dir, `controller-${port}.log`),
-    env,
-    cwd: REPO_ROOT,
-  });
+  const proc = spawnManaged(
+    'controller',
+    process.execPath,
+    ['--import', 'tsx', path.join(REPO_ROOT, 'cli', 'main.ts'), 'controller'],
+    {
+      logFile: path.join(opts.dir, `controller-${port}.log`),
+      env,
+      cwd: REPO_ROOT,
+    },
+  );
   const baseUrl = `https://127.0.0.1:${port}`;
   const get = (p: string) => httpsGet(baseUrl + p, certs.ca.cert);
   const ac = new AbortController();
   void proc.exited.then(() => ac.abort());
   try {
-    const ready = opts.serveAdmission === false ? () => httpsGet(`https://127.0.0.1:${metricsPort}/readyz`, undefined) : () => get('/readyz');
-    await waitFor('controller /readyz', async () => (await ready().catch(() => undefined))?.status === 200, { timeoutMs: 60_000, intervalMs: 200, signal: ac.signal });
+    const ready =
+      opts.serveAdmission === false
+        ? () => httpsGet(`https://127.0.0.1:${metricsPort}/readyz`, undefined)
+        : () => get('/readyz');
+    await waitFor('controller /readyz', async () => (await ready().catch(() => undefined))?.status === 200, {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      signal: ac.signal,
+    });
   } catch (err) {
     await proc.stop();
-    throw new Error(`the controller did not become ready: ${(err as Error).message}\n--- controller log ---\n${proc.logTail()}`, { cause: err });
+    throw new Error(
+      `the controller did not become ready: ${(err as Error).message}\n--- controller log ---\n${proc.logTail()}`,
+      { cause: err },
+    );
   }
   return { baseUrl, port, metricsPort, certs, process: proc, get, stop: () => proc.stop() };
 }

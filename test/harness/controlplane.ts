@@ -71,7 +71,9 @@ function kubeconfigYaml(url: string, caPem: string, client: { cert: string; key:
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'envtest', cluster: { server: url, 'certificate-authority-data': b64(caPem) } }],
-    users: [{ name: 'admin', user: { 'client-certificate-data': b64(client.cert), 'client-key-data': b64(client.key) } }],
+    users: [
+      { name: 'admin', user: { 'client-certificate-data': b64(client.cert), 'client-key-data': b64(client.key) } },
+    ],
     contexts: [{ name: 'envtest', context: { cluster: 'envtest', user: 'admin' } }],
     'current-context': 'envtest',
   });
@@ -92,7 +94,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const f = (name: string) => path.join(dir, name);
     // Certificates: one CA for the serving cert and for client certs (what envtest does).
     const ca = await makeCA('envtest-ca');
-    const serving = await makeLeaf(ca, { commonName: 'kube-apiserver', hosts: ['127.0.0.1', 'localhost'], usage: 'server' });
+    const serving = await makeLeaf(ca, {
+      commonName: 'kube-apiserver',
+      hosts: ['127.0.0.1', 'localhost'],
+      usage: 'server',
+    });
     const admin = await makeLeaf(ca, { commonName: 'admin', organization: 'system:masters', usage: 'client' });
     const sa = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     writeFileSync(f('ca.crt'), ca.cert);
@@ -103,17 +109,22 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
     const [etcdClient, etcdPeer, securePort] = [await freePort(), await freePort(), await freePort()];
     const etcdUrl = `http://127.0.0.1:${etcdClient}`;
-    const etcd = spawnManaged('etcd', bins.etcd, [
-      '--name=envtest',
-      `--data-dir=${f('etcd')}`,
-      `--listen-client-urls=${etcdUrl}`,
-      `--advertise-client-urls=${etcdUrl}`,
-      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
-      `--initial-cluster=envtest=http://127.0.0.1:${etcdPeer}`,
-      '--unsafe-no-fsync=true',
-      '--log-level=warn',
-    ], { logFile: f('etcd.log') });
+    const etcd = spawnManaged(
+      'etcd',
+      bins.etcd,
+      [
+        '--name=envtest',
+        `--data-dir=${f('etcd')}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+        `--initial-cluster=envtest=http://127.0.0.1:${etcdPeer}`,
+        '--unsafe-no-fsync=true',
+        '--log-level=warn',
+      ],
+      { logFile: f('etcd.log') },
+    );
     procs.push(etcd);
     await waitForProcess(etcd, 'etcd /health', 30_000, async () => {
       const res = await fetch(`${etcdUrl}/health`).catch(() => undefined);
@@ -154,7 +165,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     let starts = 0;
     let apiserver: ManagedProcess;
     const startApiserver = async (): Promise<void> => {
-      apiserver = spawnManaged('kube-apiserver', bins.kubeApiserver, apiserverArgs, { logFile: f(starts === 0 ? 'kube-apiserver.log' : `kube-apiserver-${starts}.log`) });
+      apiserver = spawnManaged('kube-apiserver', bins.kubeApiserver, apiserverArgs, {
+        logFile: f(starts === 0 ? 'kube-apiserver.log' : `kube-apiserver-${starts}.log`),
+      });
       starts++;
       procs.push(apiserver);
       await waitForProcess(apiserver, 'kube-apiserver /readyz', opts.startTimeoutMs ?? 90_000, async () => {
@@ -171,21 +184,38 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       await startApiserver();
       return { downMs, readyAfterMs: Date.now() - t0 };
     };
-    const kcm = spawnManaged('kube-controller-manager', bins.kubeControllerManager, [
-      `--kubeconfig=${kubeconfigPath}`,
-      `--controllers=${(opts.controllers ?? POD_CONTROLLERS).join(',')}`,
-      `--root-ca-file=${f('ca.crt')}`,
-      `--service-account-private-key-file=${f('sa.key')}`,
-      '--leader-elect=false',
-      '--bind-address=127.0.0.1',
-      `--secure-port=${await freePort()}`,
-      '--v=1',
-    ], { logFile: f('kube-controller-manager.log') });
+    const kcm = spawnManaged(
+      'kube-controller-manager',
+      bins.kubeControllerManager,
+      [
+        `--kubeconfig=${kubeconfigPath}`,
+        `--controllers=${(opts.controllers ?? POD_CONTROLLERS).join(',')}`,
+        `--root-ca-file=${f('ca.crt')}`,
+        `--service-account-private-key-file=${f('sa.key')}`,
+        '--leader-elect=false',
+        '--bind-address=127.0.0.1',
+        `--secure-port=${await freePort()}`,
+        '--v=1',
+      ],
+      { logFile: f('kube-controller-manager.log') },
+    );
     procs.push(kcm);
-    await waitForProcess(kcm, 'the default ServiceAccount of namespace default', 60_000, () => hasDefaultServiceAccount(client, 'default'));
+    await waitForProcess(kcm, 'the default ServiceAccount of namespace default', 60_000, () =>
+      hasDefaultServiceAccount(client, 'default'),
+    );
     for (const ns of opts.namespaces ?? []) await createNamespace(client, ns);
     const logs = (lines = 30) => procs.map((p) => `--- ${p.name} ---\n${p.logTail(lines)}`).join('\n');
-    return { url, kubeconfigPath, kc, client, dir, pids: procs.map((p) => p.child.pid!).filter(Boolean), logs, restartApiserver, stop };
+    return {
+      url,
+      kubeconfigPath,
+      kc,
+      client,
+      dir,
+      pids: procs.map((p) => p.child.pid!).filter(Boolean),
+      logs,
+      restartApiserver,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
@@ -194,7 +224,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
 async function hasDefaultServiceAccount(client: KubeClient, namespace: string): Promise<boolean> {
   const res = await client.raw('GET', `/api/v1/namespaces/${namespace}/serviceaccounts/default`).catch(() => undefined);
-  const cm = await client.raw('GET', `/api/v1/namespaces/${namespace}/configmaps/kube-root-ca.crt`).catch(() => undefined);
+  const cm = await client
+    .raw('GET', `/api/v1/namespaces/${namespace}/configmaps/kube-root-ca.crt`)
+    .catch(() => undefined);
   return res?.status === 200 && cm?.status === 200;
 }
 
@@ -202,18 +234,31 @@ async function hasDefaultServiceAccount(client: KubeClient, namespace: string): 
  * Creates (applies) a namespace and waits until the controller-manager gave it what pods need: its
  * default ServiceAccount (the ServiceAccount plugin refuses a pod without one) and kube-root-ca.crt.
  */
-export async function createNamespace(client: KubeClient, name: string, labels?: Record<string, string>): Promise<void> {
+export async function createNamespace(
+  client: KubeClient,
+  name: string,
+  labels?: Record<string, string>,
+): Promise<void> {
   await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, ...(labels ? { labels } : {}) } });
   await namespaceReady(client, name);
 }
 
 /** Waits until the controller-manager gave namespace `name` its default ServiceAccount and kube-root-ca.crt. */
 export async function namespaceReady(client: KubeClient, name: string): Promise<void> {
-  await waitFor(`namespace ${name}'s default ServiceAccount and kube-root-ca.crt`, () => hasDefaultServiceAccount(client, name), { timeoutMs: 60_000, intervalMs: 200 });
+  await waitFor(
+    `namespace ${name}'s default ServiceAccount and kube-root-ca.crt`,
+    () => hasDefaultServiceAccount(client, name),
+    { timeoutMs: 60_000, intervalMs: 200 },
+  );
 }
 
 /** waitFor that gives up at once, with the log tail, when the process dies. */
-async function waitForProcess(p: ManagedProcess, what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+async function waitForProcess(
+  p: ManagedProcess,
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<boolean>,
+): Promise<void> {
   const ac = new AbortController();
   void p.exited.then(() => ac.abort());
   try {

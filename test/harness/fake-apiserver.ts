@@ -24,7 +24,9 @@ export function kubeConfigFor(server: string): KubeConfig {
   return kc;
 }
 
-export async function fakeApiServer(handle: (req: IncomingMessage, res: ServerResponse, url: URL) => void): Promise<FakeApiServer> {
+export async function fakeApiServer(
+  handle: (req: IncomingMessage, res: ServerResponse, url: URL) => void,
+): Promise<FakeApiServer> {
   const server = http.createServer((req, res) => handle(req, res, new URL(req.url ?? '/', 'http://x')));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -32,6 +34,10 @@ export async function fakeApiServer(handle: (req: IncomingMessage, res: ServerRe
   return {
     url,
     kubeConfig: () => kubeConfigFor(url),
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -20,17 +20,32 @@ export interface ProjectImage {
 const SCRIPT = path.join(REPO_ROOT, 'scripts', 'build-image.sh');
 
 function parse(stdout: string): ProjectImage {
-  const kv = Object.fromEntries(stdout.trim().split('\n').map((l) => l.split('=', 2) as [string, string]));
+  const kv = Object.fromEntries(
+    stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split('=', 2) as [string, string]),
+  );
   const img = {
-    image: kv.IMAGE, archive: kv.ARCHIVE, sidecarImage: kv.SIDECAR_IMAGE, sidecarArchive: kv.SIDECAR_ARCHIVE, pauseImage: kv.PAUSE_IMAGE, pauseArchive: kv.PAUSE_ARCHIVE,
+    image: kv.IMAGE,
+    archive: kv.ARCHIVE,
+    sidecarImage: kv.SIDECAR_IMAGE,
+    sidecarArchive: kv.SIDECAR_ARCHIVE,
+    pauseImage: kv.PAUSE_IMAGE,
+    pauseArchive: kv.PAUSE_ARCHIVE,
   };
   if (Object.values(img).some((v) => !v)) throw new Error(`scripts/build-image.sh printed no image:\n${stdout}`);
   return img as ProjectImage;
 }
 
 class ImageBuildError extends Error {
-  constructor(readonly exitCode: number | null, readonly output: string) {
-    super(`scripts/build-image.sh failed (exit ${exitCode}${exitCode === 3 ? ': podman or debootstrap missing, run scripts/setup.sh' : ''}):\n${output.split('\n').slice(-30).join('\n')}`);
+  constructor(
+    readonly exitCode: number | null,
+    readonly output: string,
+  ) {
+    super(
+      `scripts/build-image.sh failed (exit ${exitCode}${exitCode === 3 ? ': podman or debootstrap missing, run scripts/setup.sh' : ''}):\n${output.split('\n').slice(-30).join('\n')}`,
+    );
     this.name = 'ImageBuildError';
   }
 }

@@ -24,7 +24,13 @@ function yamlFiles(p: string): string[] {
 
 function isKubeObject(v: unknown): v is KubeObject {
   const o = v as KubeObject;
-  return typeof o === 'object' && o !== null && typeof o.apiVersion === 'string' && typeof o.kind === 'string' && typeof o.metadata?.name === 'string';
+  return (
+    typeof o === 'object' &&
+    o !== null &&
+    typeof o.apiVersion === 'string' &&
+    typeof o.kind === 'string' &&
+    typeof o.metadata?.name === 'string'
+  );
 }
 
 /** Every object in the files or folders given (paths relative to manifests/ or absolute). */
@@ -58,7 +64,9 @@ export function webhooksForUrl(objs: KubeObject[], opts: { baseUrl: string; caBu
   return objs
     .filter((o) => WEBHOOK_KINDS.includes(o.kind))
     .map((o) => {
-      const copy = structuredClone(o) as KubeObject & { webhooks?: { clientConfig: { service?: { path?: string }; url?: string; caBundle?: string } }[] };
+      const copy = structuredClone(o) as KubeObject & {
+        webhooks?: { clientConfig: { service?: { path?: string }; url?: string; caBundle?: string } }[];
+      };
       if (copy.metadata.annotations) {
         delete copy.metadata.annotations['cert-manager.io/inject-ca-from'];
       }
@@ -77,20 +85,32 @@ export async function applyAll(client: KubeClient, objs: KubeObject[]): Promise<
 
 /** Waits until a CRD reports Established (its API is served). */
 export async function waitForCrdEstablished(client: KubeClient, name: string, timeoutMs = 20_000): Promise<void> {
-  type Crd = { spec: { group: string; names: { plural: string }; versions: { name: string; served: boolean }[] }; status?: { conditions?: { type: string; status: string }[] } };
-  await waitFor(`CRD ${name} Established and served`, async () => {
-    const crd = await client.get<Crd>('apiextensions.k8s.io/v1', 'CustomResourceDefinition', name);
-    if (!(crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false)) return false;
-    // Established can come before every handler serves the resource on a loaded machine: ask discovery
-    // and list it once, so the first create is decided by the CRD's schema, not answered with a 404.
-    for (const v of crd.spec.versions.filter((x) => x.served)) {
-      const path = `/apis/${crd.spec.group}/${v.name}`;
-      const res = await client.raw('GET', path);
-      if (res.status !== 200 || !(res.body as { resources?: { name: string }[] }).resources?.some((r) => r.name === crd.spec.names.plural)) return false;
-      if ((await client.raw('GET', `${path}/${crd.spec.names.plural}`)).status !== 200) return false;
-    }
-    return true;
-  }, { timeoutMs });
+  type Crd = {
+    spec: { group: string; names: { plural: string }; versions: { name: string; served: boolean }[] };
+    status?: { conditions?: { type: string; status: string }[] };
+  };
+  await waitFor(
+    `CRD ${name} Established and served`,
+    async () => {
+      const crd = await client.get<Crd>('apiextensions.k8s.io/v1', 'CustomResourceDefinition', name);
+      if (!(crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false))
+        return false;
+      // Established can come before every handler serves the resource on a loaded machine: ask discovery
+      // and list it once, so the first create is decided by the CRD's schema, not answered with a 404.
+      for (const v of crd.spec.versions.filter((x) => x.served)) {
+        const path = `/apis/${crd.spec.group}/${v.name}`;
+        const res = await client.raw('GET', path);
+        if (
+          res.status !== 200 ||
+          !(res.body as { resources?: { name: string }[] }).resources?.some((r) => r.name === crd.spec.names.plural)
+        )
+          return false;
+        if ((await client.raw('GET', `${path}/${crd.spec.names.plural}`)).status !== 200) return false;
+      }
+      return true;
+    },
+    { timeoutMs },
+  );
 }
 
 /** Applies manifests/crd/ and waits for every CRD in it to be Established. */

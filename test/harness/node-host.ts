@@ -19,12 +19,21 @@ export interface MountEntry {
 }
 
 function mounts(): MountEntry[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n').map((line) => {
-    const [left, right = ''] = line.split(' - ');
-    const f = left!.split(' ');
-    const r = right.split(' ');
-    return { mountPoint: unescapeMountPath(f[4]!), optional: f.slice(6).join(' '), fsType: r[0] ?? '', source: r[1] ?? '', superOptions: r[2] ?? '' };
-  });
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [left, right = ''] = line.split(' - ');
+      const f = left!.split(' ');
+      const r = right.split(' ');
+      return {
+        mountPoint: unescapeMountPath(f[4]!),
+        optional: f.slice(6).join(' '),
+        fsType: r[0] ?? '',
+        source: r[1] ?? '',
+        superOptions: r[2] ?? '',
+      };
+    });
 }
 
 /** Mounts at or below `dir`, or whose options name a path below it (overlay lowerdir/upperdir), deepest first. */
@@ -41,7 +50,8 @@ export function unmountUnder(dir: string): string[] {
     const left = mountsUnder(dir);
     if (left.length === 0) return [];
     for (const m of left) {
-      if (spawnSync('umount', [m.mountPoint], { stdio: 'ignore' }).status !== 0) spawnSync('umount', ['-l', m.mountPoint], { stdio: 'ignore' });
+      if (spawnSync('umount', [m.mountPoint], { stdio: 'ignore' }).status !== 0)
+        spawnSync('umount', ['-l', m.mountPoint], { stdio: 'ignore' });
     }
   }
   return mountsUnder(dir).map((m) => m.mountPoint);
@@ -75,7 +85,11 @@ export function links(netns?: string): Link[] {
   const args = [...(netns ? ['-n', netns] : []), '-j', '-d', 'link', 'show'];
   const res = spawnSync('ip', args, { encoding: 'utf8' });
   if (res.status !== 0) return [];
-  const parsed = JSON.parse(res.stdout || '[]') as { ifname: string; master?: string; linkinfo?: { info_kind?: string } }[];
+  const parsed = JSON.parse(res.stdout || '[]') as {
+    ifname: string;
+    master?: string;
+    linkinfo?: { info_kind?: string };
+  }[];
   return parsed.map((l) => ({ ifname: l.ifname, master: l.master, kind: l.linkinfo?.info_kind }));
 }
 
@@ -83,7 +97,9 @@ export function links(netns?: string): Link[] {
 export function addressesIn(netns: string): string[] {
   const res = spawnSync('ip', ['-n', netns, '-j', '-4', 'addr', 'show'], { encoding: 'utf8' });
   if (res.status !== 0) return [];
-  return (JSON.parse(res.stdout || '[]') as { addr_info?: { local: string }[] }[]).flatMap((l) => (l.addr_info ?? []).map((a) => a.local));
+  return (JSON.parse(res.stdout || '[]') as { addr_info?: { local: string }[] }[]).flatMap((l) =>
+    (l.addr_info ?? []).map((a) => a.local),
+  );
 }
 
 export interface HostProcess {

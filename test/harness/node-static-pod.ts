@@ -39,19 +39,28 @@ export type PortMapping = Record<number, number>;
 
 function mapPorts(c: AnyObj, ports: PortMapping): void {
   const to = (p: number): number => (Object.hasOwn(ports, p) ? ports[p]! : p);
-  if (c.args) c.args = (c.args as string[]).map((a) => a.replace(/^(--[a-z-]+=[^=]*:)(\d+)$/, (_m, pre: string, p: string) => pre + to(Number(p))));
+  if (c.args)
+    c.args = (c.args as string[]).map((a) =>
+      a.replace(/^(--[a-z-]+=[^=]*:)(\d+)$/, (_m, pre: string, p: string) => pre + to(Number(p))),
+    );
   for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) {
     if (typeof probe?.httpGet?.port === 'number') probe.httpGet.port = to(probe.httpGet.port);
   }
 }
 
-export function rewriteStaticPod(pod: KubeObject, o: { image: string; paths: PathMapping[]; ports?: PortMapping }): KubeObject {
+export function rewriteStaticPod(
+  pod: KubeObject,
+  o: { image: string; paths: PathMapping[]; ports?: PortMapping },
+): KubeObject {
   const copy = structuredClone(pod) as KubeObject & { spec: AnyObj };
   for (const c of [...(copy.spec.initContainers ?? []), ...(copy.spec.containers ?? [])] as AnyObj[]) {
     c.image = o.image;
     c.imagePullPolicy = 'Never';
     for (const vm of c.volumeMounts ?? []) vm.mountPath = mapPath(vm.mountPath, o.paths, true);
-    if (c.args) c.args = (c.args as string[]).map((a) => a.replace(/(^|=)(\/[^\s,]*)/g, (_m, pre: string, p: string) => pre + mapPath(p, o.paths, true)));
+    if (c.args)
+      c.args = (c.args as string[]).map((a) =>
+        a.replace(/(^|=)(\/[^\s,]*)/g, (_m, pre: string, p: string) => pre + mapPath(p, o.paths, true)),
+      );
     if (o.ports) mapPorts(c, o.ports);
   }
   for (const v of (copy.spec.volumes ?? []) as AnyObj[]) {

@@ -10,7 +10,16 @@ import os from 'node:os';
 import path from 'node:path';
 import type { NodeDirs } from './node-config.js';
 import { nodeDirs } from './node-config.js';
-import { addressesIn, descendants, killPids, links, netnsNames, processesMentioning, unmountUnder, waitGoneSync } from './node-host.js';
+import {
+  addressesIn,
+  descendants,
+  killPids,
+  links,
+  netnsNames,
+  processesMentioning,
+  unmountUnder,
+  waitGoneSync,
+} from './node-host.js';
 
 export const NODE_DIR_PREFIX = 'socat-relay-node-';
 const OWNER_FILE = 'owner';
@@ -30,7 +39,10 @@ export function cniConflistPath(d: NodeDirs): string {
 /** The bridge, subnet and network name from the node's CNI config (undefined before it was written). */
 function readNodeNet(d: NodeDirs): NodeNet | undefined {
   try {
-    const conf = JSON.parse(readFileSync(cniConflistPath(d), 'utf8')) as { name: string; plugins: { type: string; bridge?: string; ipam?: { ranges?: { subnet: string }[][] } }[] };
+    const conf = JSON.parse(readFileSync(cniConflistPath(d), 'utf8')) as {
+      name: string;
+      plugins: { type: string; bridge?: string; ipam?: { ranges?: { subnet: string }[][] } }[];
+    };
     const bridge = conf.plugins.find((p) => p.type === 'bridge');
     const subnet = bridge?.ipam?.ranges?.[0]?.[0]?.subnet;
     return bridge?.bridge && subnet ? { bridge: bridge.bridge, subnet, network: conf.name } : undefined;
@@ -75,7 +87,12 @@ export function ownerAlive(d: NodeDirs): boolean {
 
 /** Links on the node's bridge, and the bridge. */
 function nodeLinks(net: NodeNet): string[] {
-  return [net.bridge, ...links().filter((l) => l.master === net.bridge).map((l) => l.ifname)];
+  return [
+    net.bridge,
+    ...links()
+      .filter((l) => l.master === net.bridge)
+      .map((l) => l.ifname),
+  ];
 }
 
 /** Sweeps one node's folder; returns what could not be removed (empty: all gone). */
@@ -87,7 +104,10 @@ export function sweepNode(d: NodeDirs, o: { net?: NodeNet; netnsBefore?: Set<str
   for (const ns of existsSync(d.runcRoot) ? readdirSync(d.runcRoot) : []) {
     const root = path.join(d.runcRoot, ns);
     try {
-      const list = JSON.parse(execFileSync('runc', ['--root', root, 'list', '--format', 'json'], { encoding: 'utf8', stdio: 'pipe' }) || 'null') as { id: string }[] | null;
+      const list = JSON.parse(
+        execFileSync('runc', ['--root', root, 'list', '--format', 'json'], { encoding: 'utf8', stdio: 'pipe' }) ||
+          'null',
+      ) as { id: string }[] | null;
       for (const c of list ?? []) {
         spawnSync('runc', ['--root', root, 'kill', '--all', c.id, 'KILL'], { stdio: 'ignore' });
         spawnSync('runc', ['--root', root, 'delete', '--force', c.id], { stdio: 'ignore' });
@@ -103,14 +123,18 @@ export function sweepNode(d: NodeDirs, o: { net?: NodeNet; netnsBefore?: Set<str
   if (net) {
     for (const ns of netnsNames()) {
       if (o.netnsBefore?.has(ns) || !ns.startsWith('cni-')) continue;
-      if (addressesIn(ns).some((ip) => inSubnet(ip, net.subnet)) && spawnSync('ip', ['netns', 'delete', ns], { stdio: 'ignore' }).status !== 0) {
+      if (
+        addressesIn(ns).some((ip) => inSubnet(ip, net.subnet)) &&
+        spawnSync('ip', ['netns', 'delete', ns], { stdio: 'ignore' }).status !== 0
+      ) {
         problems.push(`ip netns delete ${ns} failed`);
       }
     }
     for (const l of nodeLinks(net).reverse()) spawnSync('ip', ['link', 'delete', l], { stdio: 'ignore' });
     // libcni's result cache is in /var/lib/cni whatever the config says; ours carry the network's name.
     try {
-      for (const e of readdirSync('/var/lib/cni/results')) if (e.startsWith(`${net.network}-`)) unlinkSync(path.join('/var/lib/cni/results', e));
+      for (const e of readdirSync('/var/lib/cni/results'))
+        if (e.startsWith(`${net.network}-`)) unlinkSync(path.join('/var/lib/cni/results', e));
     } catch {
       // no cache
     }

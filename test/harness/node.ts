@@ -8,7 +8,17 @@
 // and removes the folder.
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -17,10 +27,25 @@ import { registerCleanup } from './cleanup.js';
 import type { KubeObject } from './client.js';
 import type { ControlPlane } from './controlplane.js';
 import { buildProjectImage, type ProjectImage } from './image.js';
-import { CNI_BIN_DIR, cniConflist, containerdConfig, kubeletArgs, kubeletConfig, nodeDirs, type NodeDirs } from './node-config.js';
+import {
+  CNI_BIN_DIR,
+  cniConflist,
+  containerdConfig,
+  kubeletArgs,
+  kubeletConfig,
+  nodeDirs,
+  type NodeDirs,
+} from './node-config.js';
 import { killPids, links, makeSharedMount, netnsNames } from './node-host.js';
 import { startReaper } from './node-reaper.js';
-import { cniConflistPath, NODE_DIR_PREFIX, sweepNode, sweepStaleNodes, writeOwner, type NodeNet } from './node-sweep.js';
+import {
+  cniConflistPath,
+  NODE_DIR_PREFIX,
+  sweepNode,
+  sweepStaleNodes,
+  writeOwner,
+  type NodeNet,
+} from './node-sweep.js';
 import { freePort } from './ports.js';
 import { spawnManaged, type ManagedProcess } from './processes.js';
 import { waitFor } from './wait.js';
@@ -32,7 +57,8 @@ export function nodeUnavailable(testbin: string = DEFAULT_TESTBIN): string | nul
   const missing: string[] = [];
   const onPath = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
   for (const cmd of ['containerd', 'ctr', 'runc', 'podman', 'debootstrap', 'ip']) if (!onPath(cmd)) missing.push(cmd);
-  for (const plugin of ['bridge', 'host-local', 'loopback']) if (!existsSync(path.join(CNI_BIN_DIR, plugin))) missing.push(`${CNI_BIN_DIR}/${plugin}`);
+  for (const plugin of ['bridge', 'host-local', 'loopback'])
+    if (!existsSync(path.join(CNI_BIN_DIR, plugin))) missing.push(`${CNI_BIN_DIR}/${plugin}`);
   try {
     accessSync(path.join(testbin, 'kubelet'), constants.X_OK);
   } catch {
@@ -70,7 +96,13 @@ export interface TestNode {
   /** The containerd id of a pod's container (regular or init/sidecar), from the pod's status. */
   containerId(namespace: string, pod: string, container: string): Promise<string>;
   /** Runs `argv` in a running container (the container's user, capabilities and root filesystem). */
-  exec(namespace: string, pod: string, container: string, argv: string[], opts?: { timeoutMs?: number; input?: string }): Promise<ExecResult>;
+  exec(
+    namespace: string,
+    pod: string,
+    container: string,
+    argv: string[],
+    opts?: { timeoutMs?: number; input?: string },
+  ): Promise<ExecResult>;
   /** Everything the container wrote (all its restarts), read from the kubelet's pod log folder. */
   podLog(namespace: string, pod: string, container: string): string;
   /** Writes a static pod manifest into the kubelet's folder. */
@@ -101,7 +133,17 @@ export async function startNode(opts: NodeOptions): Promise<TestNode> {
   // A node of an earlier run that was killed before it could clean up would hold the agent's port.
   sweepStaleNodes();
   const dirs = nodeDirs(mkdtempSync(path.join(os.tmpdir(), NODE_DIR_PREFIX)));
-  for (const d of [dirs.containerdRoot, dirs.containerdState, dirs.runcRoot, dirs.cniConfDir, dirs.kubeletRoot, dirs.staticPodDir, dirs.podLogsDir, dirs.volumePluginDir, dirs.ipamDir]) {
+  for (const d of [
+    dirs.containerdRoot,
+    dirs.containerdState,
+    dirs.runcRoot,
+    dirs.cniConfDir,
+    dirs.kubeletRoot,
+    dirs.staticPodDir,
+    dirs.podLogsDir,
+    dirs.volumePluginDir,
+    dirs.ipamDir,
+  ]) {
     mkdirSync(d, { recursive: true });
   }
   writeOwner(dirs);
@@ -116,10 +158,19 @@ export async function startNode(opts: NodeOptions): Promise<TestNode> {
   const ctrArgs = (args: string[]) => ['-a', dirs.containerdSocket, '-n', NS, ...args];
   const ctr = (args: string[], o: { timeoutMs?: number; input?: string } = {}): Promise<ExecResult> =>
     new Promise((resolve) => {
-      const child = execFile('ctr', ctrArgs(args), { timeout: o.timeoutMs ?? 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0;
-        resolve({ code, stdout, stderr });
-      });
+      const child = execFile(
+        'ctr',
+        ctrArgs(args),
+        { timeout: o.timeoutMs ?? 60_000, maxBuffer: 16 << 20 },
+        (err, stdout, stderr) => {
+          const code = err
+            ? typeof (err as { code?: unknown }).code === 'number'
+              ? (err as { code: number }).code
+              : null
+            : 0;
+          resolve({ code, stdout, stderr });
+        },
+      );
       if (o.input !== undefined) child.stdin?.end(o.input);
       else child.stdin?.end();
     });
@@ -143,17 +194,34 @@ export async function startNode(opts: NodeOptions): Promise<TestNode> {
     // containerd
     writeFileSync(f('containerd.toml'), containerdConfig(dirs, { sandboxImage: image.pauseImage }));
     writeFileSync(cniConflistPath(dirs), JSON.stringify(cniConflist({ ...net, ipamDataDir: dirs.ipamDir }), null, 2));
-    const containerd = spawnManaged('containerd', 'containerd', ['--config', f('containerd.toml'), '--log-level', 'info'], { logFile: f('containerd.log') });
+    const containerd = spawnManaged(
+      'containerd',
+      'containerd',
+      ['--config', f('containerd.toml'), '--log-level', 'info'],
+      { logFile: f('containerd.log') },
+    );
     procs.push(containerd);
-    await waitFor('containerd to answer', async () => {
-      if (!containerd.running()) throw new Error(`containerd exited:\n${containerd.logTail()}`);
-      return (await ctr(['version'], { timeoutMs: 5000 })).code === 0;
-    }, { timeoutMs: 30_000, intervalMs: 200 });
-    for (const [img, archive] of [[image.pauseImage, image.pauseArchive], [image.image, image.archive], [image.sidecarImage, image.sidecarArchive]] as const) {
-      const res = await ctr(['images', 'import', '--base-name', img.replace(/:[^:/]+$/, ''), archive], { timeoutMs: 300_000 });
+    await waitFor(
+      'containerd to answer',
+      async () => {
+        if (!containerd.running()) throw new Error(`containerd exited:\n${containerd.logTail()}`);
+        return (await ctr(['version'], { timeoutMs: 5000 })).code === 0;
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    for (const [img, archive] of [
+      [image.pauseImage, image.pauseArchive],
+      [image.image, image.archive],
+      [image.sidecarImage, image.sidecarArchive],
+    ] as const) {
+      const res = await ctr(['images', 'import', '--base-name', img.replace(/:[^:/]+$/, ''), archive], {
+        timeoutMs: 300_000,
+      });
       const listed = await ctr(['images', 'ls', '-q']);
       if (!listed.stdout.split('\n').includes(img)) {
-        throw new Error(`ctr images import ${archive} did not give ${img} (exit ${res.code}): ${res.stderr}${res.stdout}\nimages: ${listed.stdout}`);
+        throw new Error(
+          `ctr images import ${archive} did not give ${img} (exit ${res.code}): ${res.stderr}${res.stdout}\nimages: ${listed.stdout}`,
+        );
       }
     }
 
@@ -161,27 +229,51 @@ export async function startNode(opts: NodeOptions): Promise<TestNode> {
     makeSharedMount(dirs.kubeletRoot);
     const [port, healthzPort] = [await freePort(), await freePort()];
     writeFileSync(dirs.kubeletConfig, stringify(kubeletConfig(dirs, { port, healthzPort })));
-    const kubelet = spawnManaged('kubelet', path.join(opts.testbin ?? DEFAULT_TESTBIN, 'kubelet'), kubeletArgs(dirs, { kubeconfig: cp.kubeconfigPath, nodeName: name }), {
-      logFile: f('kubelet.log'),
-    });
+    const kubelet = spawnManaged(
+      'kubelet',
+      path.join(opts.testbin ?? DEFAULT_TESTBIN, 'kubelet'),
+      kubeletArgs(dirs, { kubeconfig: cp.kubeconfigPath, nodeName: name }),
+      {
+        logFile: f('kubelet.log'),
+      },
+    );
     procs.push(kubelet);
-    await waitFor(`node ${name} Ready`, async () => {
-      if (!kubelet.running()) throw new Error(`kubelet exited:\n${kubelet.logTail()}`);
-      const node = await cp.client.getOrUndefined<{ status?: { conditions?: { type: string; status: string }[] } }>('v1', 'Node', name);
-      return node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-    }, { timeoutMs: opts.readyTimeoutMs ?? 120_000, intervalMs: 500 });
+    await waitFor(
+      `node ${name} Ready`,
+      async () => {
+        if (!kubelet.running()) throw new Error(`kubelet exited:\n${kubelet.logTail()}`);
+        const node = await cp.client.getOrUndefined<{ status?: { conditions?: { type: string; status: string }[] } }>(
+          'v1',
+          'Node',
+          name,
+        );
+        return node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+      },
+      { timeoutMs: opts.readyTimeoutMs ?? 120_000, intervalMs: 500 },
+    );
   } catch (err) {
     const problems = teardownSync();
     unregister();
     if (reaper) killPids([reaper]);
-    throw new Error(`${(err as Error).message}\n${logs()}${problems.length ? `\ncleanup: ${problems.join('; ')}` : ''}`, { cause: err });
+    throw new Error(
+      `${(err as Error).message}\n${logs()}${problems.length ? `\ncleanup: ${problems.join('; ')}` : ''}`,
+      { cause: err },
+    );
   }
 
   const podStatus = async (namespace: string, pod: string) =>
-    cp.client.get<{ status?: { containerStatuses?: { name: string; containerID?: string }[]; initContainerStatuses?: { name: string; containerID?: string }[] }; metadata: { uid: string } }>('v1', 'Pod', pod, namespace);
+    cp.client.get<{
+      status?: {
+        containerStatuses?: { name: string; containerID?: string }[];
+        initContainerStatuses?: { name: string; containerID?: string }[];
+      };
+      metadata: { uid: string };
+    }>('v1', 'Pod', pod, namespace);
   const containerId = async (namespace: string, pod: string, container: string): Promise<string> => {
     const p = await podStatus(namespace, pod);
-    const st = [...(p.status?.containerStatuses ?? []), ...(p.status?.initContainerStatuses ?? [])].find((c) => c.name === container);
+    const st = [...(p.status?.containerStatuses ?? []), ...(p.status?.initContainerStatuses ?? [])].find(
+      (c) => c.name === container,
+    );
     if (!st?.containerID) throw new Error(`pod ${namespace}/${pod} has no running container ${container} yet`);
     return st.containerID.replace(/^containerd:\/\//, '');
   };
@@ -209,7 +301,13 @@ export async function startNode(opts: NodeOptions): Promise<TestNode> {
       return readdirSync(dir)
         .filter((e) => /^\d+\.log$/.test(e))
         .sort((a, b) => parseInt(a, 10) - parseInt(b, 10))
-        .map((e) => readFileSync(path.join(dir, e), 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ').slice(3).join(' ')).join('\n'))
+        .map((e) =>
+          readFileSync(path.join(dir, e), 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => l.split(' ').slice(3).join(' '))
+            .join('\n'),
+        )
         .join('\n');
     },
     writeStaticPod(file, pod) {
@@ -221,7 +319,11 @@ export async function startNode(opts: NodeOptions): Promise<TestNode> {
     async containerPids(id) {
       const res = await ctr(['tasks', 'ps', id]);
       if (res.code !== 0) throw new Error(`ctr tasks ps ${id}: ${res.stderr}`);
-      return res.stdout.split('\n').slice(1).map((l) => Number(l.trim().split(/\s+/)[0])).filter((n) => n > 0);
+      return res.stdout
+        .split('\n')
+        .slice(1)
+        .map((l) => Number(l.trim().split(/\s+/)[0]))
+        .filter((n) => n > 0);
     },
     ownLinks() {
       recordLinks();
@@ -233,11 +335,23 @@ export async function startNode(opts: NodeOptions): Promise<TestNode> {
       // down (CNI DEL, volumes unmounted); then the sweep.
       for (const e of readdirSync(dirs.staticPodDir)) rmSync(path.join(dirs.staticPodDir, e), { force: true });
       try {
-        const pods = await cp.client.request<{ items: { metadata: { name: string; namespace: string } }[] }>('GET', '/api/v1/pods', { query: { fieldSelector: `spec.nodeName=${name}` } });
+        const pods = await cp.client.request<{ items: { metadata: { name: string; namespace: string } }[] }>(
+          'GET',
+          '/api/v1/pods',
+          { query: { fieldSelector: `spec.nodeName=${name}` } },
+        );
         for (const p of pods.items) {
-          await cp.client.request('DELETE', `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`, { query: { gracePeriodSeconds: '0' } }).catch(() => undefined);
+          await cp.client
+            .request('DELETE', `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`, {
+              query: { gracePeriodSeconds: '0' },
+            })
+            .catch(() => undefined);
         }
-        await waitFor('the kubelet to stop every container', async () => (await ctr(['tasks', 'ls', '-q'])).stdout.trim() === '', { timeoutMs: 60_000, intervalMs: 500 });
+        await waitFor(
+          'the kubelet to stop every container',
+          async () => (await ctr(['tasks', 'ls', '-q'])).stdout.trim() === '',
+          { timeoutMs: 60_000, intervalMs: 500 },
+        );
       } catch {
         // the sweep below kills what is left
       }

@@ -27,11 +27,16 @@ function ping(socket: string): Promise<boolean> {
   return new Promise((resolve) => {
     const req = http.get({ socketPath: socket, path: '/_ping', timeout: 2000 }, (res) => {
       let body = '';
-      res.on('data', (c: Buffer) => { body += c.toString(); });
+      res.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
       res.on('end', () => resolve(res.statusCode === 200 && body.trim() === 'OK'));
     });
     req.on('error', () => resolve(false));
-    req.on('timeout', () => { req.destroy(); resolve(false); });
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(false);
+    });
   });
 }
 
@@ -46,14 +51,23 @@ export async function startPodmanService(): Promise<PodmanService> {
   writeFileSync(conf, '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n');
   const socket = path.join(dir, 'podman.sock');
   const env = { ...process.env, CONTAINERS_CONF: conf };
-  const child: ChildProcess = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => { stderr += c.toString(); });
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
   try {
-    await waitFor('the podman API socket', async () => {
-      if (child.exitCode !== null) throw new Error(`podman system service exited ${child.exitCode}: ${stderr}`);
-      return ping(socket);
-    }, { timeoutMs: 30_000, intervalMs: 200 });
+    await waitFor(
+      'the podman API socket',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`podman system service exited ${child.exitCode}: ${stderr}`);
+        return ping(socket);
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
   } catch (e) {
     child.kill('SIGKILL');
     throw e;

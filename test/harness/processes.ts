@@ -7,7 +7,12 @@ import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:f
 import { registerCleanup } from './cleanup.js';
 
 export class ProcessExitedError extends Error {
-  constructor(readonly processName: string, readonly code: number | null, readonly signal: string | null, readonly logTail: string) {
+  constructor(
+    readonly processName: string,
+    readonly code: number | null,
+    readonly signal: string | null,
+    readonly logTail: string,
+  ) {
     super(`${processName} exited early (code ${code}, signal ${signal}); last log lines:\n${logTail}`);
     this.name = 'ProcessExitedError';
   }
@@ -69,17 +74,21 @@ function interruptCleanup(): void {
   const pause = new Int32Array(new SharedArrayBuffer(4));
   const deadline = Date.now() + INTERRUPT_GRACE_MS;
   // Exit handlers must be synchronous: poll with Atomics.wait (a blocking sleep).
-  while (Date.now() < deadline && procs.some((p) => p.pid !== undefined && isAlive(p.pid))) Atomics.wait(pause, 0, 0, 50);
+  while (Date.now() < deadline && procs.some((p) => p.pid !== undefined && isAlive(p.pid)))
+    Atomics.wait(pause, 0, 0, 50);
   for (const p of procs) p.killGroup();
 }
 
 function ensureInterruptCleanup(): void {
   if (interruptCleanupRegistered) return;
   interruptCleanupRegistered = true;
-  const unregister = registerCleanup(() => {
-    unregister();
-    interruptCleanup();
-  }, { phase: 'processes' });
+  const unregister = registerCleanup(
+    () => {
+      unregister();
+      interruptCleanup();
+    },
+    { phase: 'processes' },
+  );
 }
 
 function tailOf(file: string, lines = 40): string {
@@ -90,7 +99,12 @@ function tailOf(file: string, lines = 40): string {
   }
 }
 
-export function spawnManaged(name: string, command: string, args: string[], opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string }): ManagedProcess {
+export function spawnManaged(
+  name: string,
+  command: string,
+  args: string[],
+  opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string },
+): ManagedProcess {
   const fd = openSync(opts.logFile, 'a');
   const [cmd, ...prefixArgs] = [...pdeathsigPrefix(), command];
   const child = spawn(cmd, [...prefixArgs, ...args], {

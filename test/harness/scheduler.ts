@@ -19,30 +19,45 @@ export interface Scheduler {
 /** GET https://127.0.0.1:PORT/healthz — the scheduler serves a certificate it made itself. */
 function healthz(port: number): Promise<number | undefined> {
   return new Promise((resolve) => {
-    const req = https.get({ host: '127.0.0.1', port, path: '/healthz', rejectUnauthorized: false, timeout: 2000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode);
-    });
+    const req = https.get(
+      { host: '127.0.0.1', port, path: '/healthz', rejectUnauthorized: false, timeout: 2000 },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      },
+    );
     req.on('error', () => resolve(undefined));
     req.on('timeout', () => req.destroy());
   });
 }
 
 /** Starts kube-scheduler against the control plane; resolves once its /healthz answers 200. Logs into `logDir`. */
-export async function startScheduler(cp: ControlPlane, o: { logDir: string; testbin?: string; timeoutMs?: number }): Promise<Scheduler> {
+export async function startScheduler(
+  cp: ControlPlane,
+  o: { logDir: string; testbin?: string; timeoutMs?: number },
+): Promise<Scheduler> {
   const port = await freePort();
-  const p = spawnManaged('kube-scheduler', path.join(o.testbin ?? DEFAULT_TESTBIN, 'kube-scheduler'), [
-    `--kubeconfig=${cp.kubeconfigPath}`,
-    '--leader-elect=false',
-    '--bind-address=127.0.0.1',
-    `--secure-port=${port}`,
-    '--v=1',
-  ], { logFile: path.join(o.logDir, 'kube-scheduler.log') });
+  const p = spawnManaged(
+    'kube-scheduler',
+    path.join(o.testbin ?? DEFAULT_TESTBIN, 'kube-scheduler'),
+    [
+      `--kubeconfig=${cp.kubeconfigPath}`,
+      '--leader-elect=false',
+      '--bind-address=127.0.0.1',
+      `--secure-port=${port}`,
+      '--v=1',
+    ],
+    { logFile: path.join(o.logDir, 'kube-scheduler.log') },
+  );
   // Gives up at once, with the log tail, when the scheduler exits.
   const ac = new AbortController();
   void p.exited.then(() => ac.abort());
   try {
-    await waitFor('kube-scheduler /healthz', async () => (await healthz(port)) === 200, { timeoutMs: o.timeoutMs ?? 60_000, intervalMs: 300, signal: ac.signal });
+    await waitFor('kube-scheduler /healthz', async () => (await healthz(port)) === 200, {
+      timeoutMs: o.timeoutMs ?? 60_000,
+      intervalMs: 300,
+      signal: ac.signal,
+    });
   } catch (err) {
     const died = ac.signal.aborted;
     await p.stop();

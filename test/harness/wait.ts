@@ -3,8 +3,14 @@
 import { setTimeout as delay } from 'node:timers/promises';
 
 class WaitTimeoutError extends Error {
-  constructor(what: string, timeoutMs: number, readonly last: unknown) {
-    super(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+  constructor(
+    what: string,
+    timeoutMs: number,
+    readonly last: unknown,
+  ) {
+    super(
+      `timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
+    );
     this.name = 'WaitTimeoutError';
   }
 }
@@ -17,7 +23,11 @@ export interface WaitOptions {
 }
 
 /** `opts` as a number: the timeout (ms). The one polling wait of every suite. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, options: WaitOptions | number = {}): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  options: WaitOptions | number = {},
+): Promise<T> {
   const opts = typeof options === 'number' ? { timeoutMs: options } : options;
   const timeoutMs = opts.timeoutMs ?? 20_000;
   const interval = opts.intervalMs ?? 100;

@@ -5,7 +5,10 @@ import type { KubeClient, KubeObject } from './client.js';
 import { applyAll, readManifests, webhooksForUrl } from './manifests.js';
 import { waitFor } from './wait.js';
 
-export async function registerWebhooks(client: KubeClient, opts: { baseUrl: string; caBundle: string }): Promise<KubeObject[]> {
+export async function registerWebhooks(
+  client: KubeClient,
+  opts: { baseUrl: string; caBundle: string },
+): Promise<KubeObject[]> {
   const configs = webhooksForUrl(readManifests('webhook'), opts);
   if (configs.length === 0) throw new Error('manifests/webhook/ holds no webhook configuration');
   await applyAll(client, configs);
@@ -13,6 +16,10 @@ export async function registerWebhooks(client: KubeClient, opts: { baseUrl: stri
 }
 
 /** Polls `probe` (e.g. a dry-run create that only our webhook can change) until it says the webhook answered. */
-export async function waitUntilWebhookCalled(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+export async function waitUntilWebhookCalled(
+  what: string,
+  probe: () => Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
   await waitFor(`the API server to call ${what}`, probe, { timeoutMs, intervalMs: 250 });
 }

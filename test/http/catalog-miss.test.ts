@@ -17,37 +17,54 @@ const review = (req: unknown) => ({ apiVersion: 'admission.k8s.io/v1', kind: 'Ad
 
 function setup(live: Map<string, Relay>, now = () => 0) {
   const asked: string[] = [];
-  const lookup = new RelayLookup(async (name) => { asked.push(name); return live.get(name); }, now);
+  const lookup = new RelayLookup(async (name) => {
+    asked.push(name);
+    return live.get(name);
+  }, now);
   const metrics = createMetrics();
   const app = createApp({
     catalog: new StaticCatalog([]), // the informer has not seen any Relay yet
     namespaceLabels: (ns) => NAMESPACE_LABELS[ns],
     injectOptions: () => defaultInjectOptions(),
-    metrics, log: silentLogger, relayLookup: lookup,
+    metrics,
+    log: silentLogger,
+    relayLookup: lookup,
   });
   return { app, asked, metrics };
 }
 
 test('a relay missing from the catalog but present in the API: looked up, and the pod injected', async () => {
   const { app, asked, metrics } = setup(new Map([['kube-scheduler', catalog().get('kube-scheduler')!]]));
-  const res = await request(app).post('/mutate-pods').send(review(podRequest(pod('basic')))).expect(200);
+  const res = await request(app)
+    .post('/mutate-pods')
+    .send(review(podRequest(pod('basic'))))
+    .expect(200);
   assert.equal(res.body.response.allowed, true, JSON.stringify(res.body.response.status));
   assert.equal(res.body.response.patchType, 'JSONPatch');
   assert.deepEqual(asked, ['kube-scheduler']);
-  assert.match(await metrics.registry.metrics(), /socat_relay_admission_requests_total\{webhook="mutate-pods",outcome="patched"\} 1/);
+  assert.match(
+    await metrics.registry.metrics(),
+    /socat_relay_admission_requests_total\{webhook="mutate-pods",outcome="patched"\} 1/,
+  );
 });
 
 test('a relay that exists nowhere: still denied naming it, and asked again only after the negative TTL', async () => {
   let t = 0;
   const { app, asked } = setup(new Map(), () => t);
   for (let i = 0; i < 3; i++) {
-    const res = await request(app).post('/mutate-pods').send(review(podRequest(pod('basic')))).expect(200);
+    const res = await request(app)
+      .post('/mutate-pods')
+      .send(review(podRequest(pod('basic'))))
+      .expect(200);
     assert.equal(res.body.response.allowed, false);
     assert.match(res.body.response.status.message, /relay "kube-scheduler" not found/);
   }
   assert.deepEqual(asked, ['kube-scheduler'], 'one lookup within the TTL');
   t = NEGATIVE_TTL_MS;
-  await request(app).post('/mutate-pods').send(review(podRequest(pod('basic')))).expect(200);
+  await request(app)
+    .post('/mutate-pods')
+    .send(review(podRequest(pod('basic'))))
+    .expect(200);
   assert.deepEqual(asked, ['kube-scheduler', 'kube-scheduler']);
 });
 
@@ -55,7 +72,10 @@ test(`a pod asking for 5 000 relays that do not exist costs at most ${MAX_LOOKUP
   const { app, asked } = setup(new Map());
   const p = pod('basic');
   p.metadata!.annotations = { 'socat.io/consume': Array.from({ length: 5000 }, (_, i) => `r${i}`).join(',') };
-  const res = await request(app).post('/mutate-pods').send(review(podRequest(p))).expect(200);
+  const res = await request(app)
+    .post('/mutate-pods')
+    .send(review(podRequest(p)))
+    .expect(200);
   assert.equal(res.body.response.allowed, false);
   assert.equal(asked.length, MAX_LOOKUPS);
 });
@@ -63,10 +83,19 @@ test(`a pod asking for 5 000 relays that do not exist costs at most ${MAX_LOOKUP
 test('a failing lookup leaves the denial as it was (and the request answered)', async () => {
   const metrics = createMetrics();
   const app = createApp({
-    catalog: new StaticCatalog([]), namespaceLabels: (ns) => NAMESPACE_LABELS[ns], injectOptions: () => defaultInjectOptions(),
-    metrics, log: silentLogger, relayLookup: new RelayLookup(async () => { throw new Error('API down'); }),
+    catalog: new StaticCatalog([]),
+    namespaceLabels: (ns) => NAMESPACE_LABELS[ns],
+    injectOptions: () => defaultInjectOptions(),
+    metrics,
+    log: silentLogger,
+    relayLookup: new RelayLookup(async () => {
+      throw new Error('API down');
+    }),
   });
-  const res = await request(app).post('/mutate-pods').send(review(podRequest(pod('basic')))).expect(200);
+  const res = await request(app)
+    .post('/mutate-pods')
+    .send(review(podRequest(pod('basic'))))
+    .expect(200);
   assert.equal(res.body.response.allowed, false);
   assert.match(res.body.response.status.message, /not found/);
 });

@@ -7,17 +7,31 @@ import { defaultInjectOptions } from '../../webhook/admission/index.js';
 import { handleAdmission, isJsonContentType, type AdmissionContext } from '../../webhook/server/handler.js';
 import { catalog, pod, podRequest, relayRequest, NAMESPACE_LABELS } from '../unit/admission-helpers.js';
 
-const ctx = (): AdmissionContext => ({ catalog: catalog(), namespaceLabels: (ns) => NAMESPACE_LABELS[ns], options: defaultInjectOptions() });
-const body = (req: unknown): string => JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: req });
+const ctx = (): AdmissionContext => ({
+  catalog: catalog(),
+  namespaceLabels: (ns) => NAMESPACE_LABELS[ns],
+  options: defaultInjectOptions(),
+});
+const body = (req: unknown): string =>
+  JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: req });
 
 test('content types: application/json with or without parameters; anything else is 415 before the body is looked at', () => {
-  for (const t of ['application/json', 'application/json; charset=utf-8', 'Application/JSON ;charset=UTF-8']) assert.equal(isJsonContentType(t), true, t);
-  for (const t of [undefined, '', 'text/plain', 'application/jsonx', 'application/merge-patch+json']) assert.equal(isJsonContentType(t), false, String(t));
+  for (const t of ['application/json', 'application/json; charset=utf-8', 'Application/JSON ;charset=UTF-8'])
+    assert.equal(isJsonContentType(t), true, t);
+  for (const t of [undefined, '', 'text/plain', 'application/jsonx', 'application/merge-patch+json'])
+    assert.equal(isJsonContentType(t), false, String(t));
   const a = handleAdmission('mutate-pods', '{not even json', 'text/plain', ctx());
   assert.equal(a.httpStatus, 415);
   assert.equal(a.outcome, 'invalid');
-  assert.deepEqual(a.review.response!, { uid: '', allowed: false, status: { code: 415, message: 'content type must be application/json, got "text/plain"' } });
-  assert.equal(handleAdmission('mutate-pods', '{}', undefined, ctx()).review.response?.status?.message, 'content type must be application/json, got null');
+  assert.deepEqual(a.review.response!, {
+    uid: '',
+    allowed: false,
+    status: { code: 415, message: 'content type must be application/json, got "text/plain"' },
+  });
+  assert.equal(
+    handleAdmission('mutate-pods', '{}', undefined, ctx()).review.response?.status?.message,
+    'content type must be application/json, got null',
+  );
 });
 
 test('a labeled pod: 200, patched, the uid, its relay counted, one info line with the request identity and no body', () => {
@@ -32,8 +46,14 @@ test('a labeled pod: 200, patched, the uid, its relay counted, one info line wit
   assert.equal(a.logLevel, 'info');
   assert.equal(a.logMessage, 'sidecars injected');
   assert.deepEqual(a.logFields, {
-    webhook: 'mutate-pods', uid: req.uid, kind: 'Pod', namespace: 'monitoring', name: 'prometheus', operation: 'CREATE',
-    user: 'system:serviceaccount:kube-system:replicaset-controller', relays: ['kube-scheduler'],
+    webhook: 'mutate-pods',
+    uid: req.uid,
+    kind: 'Pod',
+    namespace: 'monitoring',
+    name: 'prometheus',
+    operation: 'CREATE',
+    user: 'system:serviceaccount:kube-system:replicaset-controller',
+    relays: ['kube-scheduler'],
   });
 });
 
@@ -51,18 +71,43 @@ test('a denied pod counts each reason once and logs the message; an unlabeled po
 });
 
 test('relays: an invalid one is denied (relay-invalid), a valid one allowed', () => {
-  const bad = relayRequest({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'meta' }, spec: { target: { host: '169.254.169.254', port: 80 }, consumers: { namespaces: ['a'] } } });
+  const bad = relayRequest({
+    apiVersion: 'socat.io/v1alpha1',
+    kind: 'Relay',
+    metadata: { name: 'meta' },
+    spec: { target: { host: '169.254.169.254', port: 80 }, consumers: { namespaces: ['a'] } },
+  });
   const a = handleAdmission('validate-relays', body(bad), 'application/json', ctx());
-  assert.deepEqual([a.httpStatus, a.outcome, a.denialReasons, a.logMessage], [200, 'denied', ['relay-invalid'], 'relay denied']);
-  const good = handleAdmission('validate-relays', body(relayRequest(catalog().get('kube-scheduler'))), 'application/json', ctx());
+  assert.deepEqual(
+    [a.httpStatus, a.outcome, a.denialReasons, a.logMessage],
+    [200, 'denied', ['relay-invalid'], 'relay denied'],
+  );
+  const good = handleAdmission(
+    'validate-relays',
+    body(relayRequest(catalog().get('kube-scheduler'))),
+    'application/json',
+    ctx(),
+  );
   assert.deepEqual([good.httpStatus, good.outcome, good.denialReasons], [200, 'allowed', []]);
 });
 
 test('malformed input is a 400 AdmissionReview carrying the uid when readable, logged as a warning; bad JSON too', () => {
-  const a = handleAdmission('mutate-pods', JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'Pod', request: { uid: 'u-8' } }), 'application/json', ctx());
+  const a = handleAdmission(
+    'mutate-pods',
+    JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'Pod', request: { uid: 'u-8' } }),
+    'application/json',
+    ctx(),
+  );
   assert.equal(a.httpStatus, 400);
-  assert.deepEqual(a.review.response, { uid: 'u-8', allowed: false, status: { code: 400, message: 'kind must be AdmissionReview, got "Pod"' } });
-  assert.deepEqual([a.outcome, a.logLevel, a.logMessage, a.logFields.uid], ['invalid', 'warn', 'malformed AdmissionReview', 'u-8']);
+  assert.deepEqual(a.review.response, {
+    uid: 'u-8',
+    allowed: false,
+    status: { code: 400, message: 'kind must be AdmissionReview, got "Pod"' },
+  });
+  assert.deepEqual(
+    [a.outcome, a.logLevel, a.logMessage, a.logFields.uid],
+    ['invalid', 'warn', 'malformed AdmissionReview', 'u-8'],
+  );
   const j = handleAdmission('mutate-pods', '{"apiVersion": ', 'application/json', ctx());
   assert.equal(j.httpStatus, 400);
   assert.match(String(j.review.response?.status?.message), /^the body is not valid JSON: /);
@@ -70,11 +115,22 @@ test('malformed input is a 400 AdmissionReview carrying the uid when readable, l
 });
 
 test('a decision that throws is a 200 with status.code 500 and the uid, an error line with the error, outcome error', () => {
-  const throwing = { ...ctx(), catalog: Object.assign(catalog(), { get: () => { throw new Error('boom'); } }) };
+  const throwing = {
+    ...ctx(),
+    catalog: Object.assign(catalog(), {
+      get: () => {
+        throw new Error('boom');
+      },
+    }),
+  };
   const req = podRequest(pod('basic'));
   const a = handleAdmission('mutate-pods', body(req), 'application/json', throwing);
   assert.equal(a.httpStatus, 200);
-  assert.deepEqual(a.review.response, { uid: req.uid, allowed: false, status: { code: 500, message: 'internal error: boom' } });
+  assert.deepEqual(a.review.response, {
+    uid: req.uid,
+    allowed: false,
+    status: { code: 500, message: 'internal error: boom' },
+  });
   assert.deepEqual([a.outcome, a.logLevel, a.logMessage], ['error', 'error', 'admission handler failed']);
   assert.equal((a.logFields.err as Error).message, 'boom');
 });

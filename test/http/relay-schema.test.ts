@@ -19,9 +19,15 @@ test('relay/schema.generated.ts (types and schema) is what the CRD generates (ru
 });
 
 test('the generator refuses a CRD keyword the walker does not check, instead of letting it pass unchecked', () => {
-  const crd = readFileSync(CRD_FILE, 'utf8').replace('type: array\n                      x-kubernetes-list-type: set', 'type: array\n                      maxItems: 3\n                      x-kubernetes-list-type: set');
+  const crd = readFileSync(CRD_FILE, 'utf8').replace(
+    'type: array\n                      x-kubernetes-list-type: set',
+    'type: array\n                      maxItems: 3\n                      x-kubernetes-list-type: set',
+  );
   assert.notEqual(crd, readFileSync(CRD_FILE, 'utf8'));
-  assert.throws(() => generate(crd), /spec\.consumers\.namespaces: relay\/structure\.ts does not check the keyword maxItems/);
+  assert.throws(
+    () => generate(crd),
+    /spec\.consumers\.namespaces: relay\/structure\.ts does not check the keyword maxItems/,
+  );
 });
 
 test('the generated schema keeps the structure and drops descriptions and CEL rules', () => {
@@ -34,16 +40,21 @@ test('the generated schema keeps the structure and drops descriptions and CEL ru
 });
 
 const base = (): Relay => ({
-  apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'r' },
+  apiVersion: 'socat.io/v1alpha1',
+  kind: 'Relay',
+  metadata: { name: 'r' },
   spec: { target: { host: '127.0.0.1', port: 9100 }, consumers: { namespaces: ['monitoring'] } },
 });
 
 /** The field names the CRD file itself lists at `spec.<at>` (`x[]`: the items of list x), in its order. */
 function crdFields(at: string): string[] {
   type Schema = { properties?: Record<string, Schema>; items?: Schema };
-  const crd = parseYaml(readFileSync(CRD_FILE, 'utf8')) as { spec: { versions: { schema: { openAPIV3Schema: Schema } }[] } };
+  const crd = parseYaml(readFileSync(CRD_FILE, 'utf8')) as {
+    spec: { versions: { schema: { openAPIV3Schema: Schema } }[] };
+  };
   let s = crd.spec.versions[0]!.schema.openAPIV3Schema.properties!.spec!;
-  for (const part of at === '' ? [] : at.split('.')) s = part.endsWith('[]') ? s.properties![part.slice(0, -2)]!.items! : s.properties![part]!;
+  for (const part of at === '' ? [] : at.split('.'))
+    s = part.endsWith('[]') ? s.properties![part.slice(0, -2)]!.items! : s.properties![part]!;
   return Object.keys(s.properties!);
 }
 
@@ -51,13 +62,46 @@ function crdFields(at: string): string[] {
 const objects: [path: string, place: (r: Relay, o: Record<string, unknown>) => void][] = [
   ['', (r, o) => Object.assign(r.spec, o)],
   ['target', (r, o) => Object.assign(r.spec.target, o)],
-  ['listen', (r, o) => { (r.spec as unknown as Record<string, unknown>).listen = { port: 9100, ...o }; }],
-  ['udp', (r, o) => { r.spec.protocol = 'UDP'; (r.spec as unknown as Record<string, unknown>).udp = { mode: 'OneWay', ...o }; }],
+  [
+    'listen',
+    (r, o) => {
+      (r.spec as unknown as Record<string, unknown>).listen = { port: 9100, ...o };
+    },
+  ],
+  [
+    'udp',
+    (r, o) => {
+      r.spec.protocol = 'UDP';
+      (r.spec as unknown as Record<string, unknown>).udp = { mode: 'OneWay', ...o };
+    },
+  ],
   ['consumers', (r, o) => Object.assign(r.spec.consumers, o)],
-  ['sidecar', (r, o) => { (r.spec as unknown as Record<string, unknown>).sidecar = o; }],
-  ['sidecar.resources', (r, o) => { (r.spec as unknown as Record<string, unknown>).sidecar = { resources: o }; }],
-  ['consumers.namespaceSelector', (r, o) => { (r.spec.consumers as Record<string, unknown>).namespaceSelector = o; }],
-  ['consumers.namespaceSelector.matchExpressions[]', (r, o) => { (r.spec.consumers as Record<string, unknown>).namespaceSelector = { matchExpressions: [{ key: 'team', operator: 'Exists', ...o }] }; }],
+  [
+    'sidecar',
+    (r, o) => {
+      (r.spec as unknown as Record<string, unknown>).sidecar = o;
+    },
+  ],
+  [
+    'sidecar.resources',
+    (r, o) => {
+      (r.spec as unknown as Record<string, unknown>).sidecar = { resources: o };
+    },
+  ],
+  [
+    'consumers.namespaceSelector',
+    (r, o) => {
+      (r.spec.consumers as Record<string, unknown>).namespaceSelector = o;
+    },
+  ],
+  [
+    'consumers.namespaceSelector.matchExpressions[]',
+    (r, o) => {
+      (r.spec.consumers as Record<string, unknown>).namespaceSelector = {
+        matchExpressions: [{ key: 'team', operator: 'Exists', ...o }],
+      };
+    },
+  ],
 ];
 for (const [at, place] of objects) {
   test(`spec${at ? `.${at}` : ''}: a field the CRD does not have is refused, naming the CRD's fields`, () => {
@@ -72,23 +116,37 @@ for (const [at, place] of objects) {
 // ---- the generated types against the fixtures ----
 
 const FIXTURES = [
-  'test/fixtures/relays/kube-scheduler.yaml', 'test/fixtures/admission/valid-relays.yaml', 'test/fixtures/admission/relays.yaml',
-  'test/fixtures/node/relays.yaml', 'test/fixtures/apiserver/relay-http.yaml', 'test/fixtures/kind/node-metrics.yaml',
-  'test/fixtures/resilience/catalog.yaml', 'test/fixtures/resilience/local-relays.yaml',
-  'manifests/examples/kubeadm-control-plane/relays.yaml', 'manifests/examples/kubeadm-control-plane/prometheus-operator/relays.yaml',
-  'manifests/examples/agent-metrics/relay.yaml', 'manifests/examples/docker-metrics/relay.yaml', 'manifests/examples/syslog-udp/relay.yaml',
+  'test/fixtures/relays/kube-scheduler.yaml',
+  'test/fixtures/admission/valid-relays.yaml',
+  'test/fixtures/admission/relays.yaml',
+  'test/fixtures/node/relays.yaml',
+  'test/fixtures/apiserver/relay-http.yaml',
+  'test/fixtures/kind/node-metrics.yaml',
+  'test/fixtures/resilience/catalog.yaml',
+  'test/fixtures/resilience/local-relays.yaml',
+  'manifests/examples/kubeadm-control-plane/relays.yaml',
+  'manifests/examples/kubeadm-control-plane/prometheus-operator/relays.yaml',
+  'manifests/examples/agent-metrics/relay.yaml',
+  'manifests/examples/docker-metrics/relay.yaml',
+  'manifests/examples/syslog-udp/relay.yaml',
 ];
 
 /** Type-checks in-memory TypeScript files (beside relay/, importing the real types); the diagnostics per file. */
 function typeCheck(files: Record<string, string>): Map<string, string[]> {
   const options: ts.CompilerOptions = {
-    strict: true, noEmit: true, skipLibCheck: true, types: [],
-    target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    types: [],
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
   };
   const host = ts.createCompilerHost(options);
   const read = host.getSourceFile.bind(host);
   const exists = host.fileExists.bind(host);
-  host.getSourceFile = (f, lang, ...rest) => (Object.hasOwn(files, f) ? ts.createSourceFile(f, files[f]!, lang) : read(f, lang, ...rest));
+  host.getSourceFile = (f, lang, ...rest) =>
+    Object.hasOwn(files, f) ? ts.createSourceFile(f, files[f]!, lang) : read(f, lang, ...rest);
   host.fileExists = (f) => Object.hasOwn(files, f) || exists(f);
   const program = ts.createProgram(Object.keys(files), options, host);
   const out = new Map<string, string[]>(Object.keys(files).map((f) => [f, []]));

@@ -7,6 +7,8 @@ import { readFile } from 'node:fs/promises';
 test('the tests run on Node >= 24, the version package.json requires', async () => {
   const major = Number(process.versions.node.split('.')[0]);
   assert.ok(major >= 24, `running on node ${process.versions.node}`);
-  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { engines: { node: string } };
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    engines: { node: string };
+  };
   assert.equal(pkg.engines.node, '>=24');
 });

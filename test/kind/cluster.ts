@@ -19,11 +19,20 @@ export function hostCgroupFs(): string {
   return type === 0x63677270 ? 'cgroup2fs' : type === 0x01021994 ? 'tmpfs' : `0x${type.toString(16)}`;
 }
 
-interface ExecResult { exitCode: number; output: string }
+interface ExecResult {
+  exitCode: number;
+  output: string;
+}
 
 class KindCommandError extends Error {
-  constructor(readonly argv: string[], readonly exitCode: number, readonly output: string) {
-    super(`${argv.join(' ')} failed in the kind node (exit ${exitCode}):\n${output.trim().split('\n').slice(-25).join('\n')}`);
+  constructor(
+    readonly argv: string[],
+    readonly exitCode: number,
+    readonly output: string,
+  ) {
+    super(
+      `${argv.join(' ')} failed in the kind node (exit ${exitCode}):\n${output.trim().split('\n').slice(-25).join('\n')}`,
+    );
     this.name = 'KindCommandError';
   }
 }
@@ -60,16 +69,20 @@ export async function kindNodeContainer(image: string, nodeName: string) {
       this.createOpts.Volumes = { '/var': {} };
     }
   }
-  return new KindNodeContainer()
-    .withName(`${nodeName}-${process.pid}`)
-    .withHostname(nodeName)
-    .withPrivilegedMode()
-    .withSecurityOpt('seccomp=unconfined', 'apparmor=unconfined')
-    .withTmpFs({ '/run': 'rw', '/tmp': 'rw' })
-    // Only where the host has it: podman would create the folder on the host.
-    .withBindMounts(existsSync('/lib/modules') ? [{ source: '/lib/modules', target: '/lib/modules', mode: 'ro' }] : [])
-    .withEnvironment({ container: 'docker', KUBECONFIG: '/etc/kubernetes/admin.conf' })
-    .withStartupTimeout(120_000);
+  return (
+    new KindNodeContainer()
+      .withName(`${nodeName}-${process.pid}`)
+      .withHostname(nodeName)
+      .withPrivilegedMode()
+      .withSecurityOpt('seccomp=unconfined', 'apparmor=unconfined')
+      .withTmpFs({ '/run': 'rw', '/tmp': 'rw' })
+      // Only where the host has it: podman would create the folder on the host.
+      .withBindMounts(
+        existsSync('/lib/modules') ? [{ source: '/lib/modules', target: '/lib/modules', mode: 'ro' }] : [],
+      )
+      .withEnvironment({ container: 'docker', KUBECONFIG: '/etc/kubernetes/admin.conf' })
+      .withStartupTimeout(120_000)
+  );
 }
 
 export async function startKindNode(nodeName: string): Promise<KindNode> {
@@ -97,10 +110,13 @@ export async function startKindNode(nodeName: string): Promise<KindNode> {
       await sh(['ctr', '-n', 'k8s.io', 'images', 'import', '--base-name', image.replace(/:[^:/]+$/, ''), target]);
       await sh(['rm', '-f', target]);
       const listed = await sh(['ctr', '-n', 'k8s.io', 'images', 'ls', '-q']);
-      if (!listed.split('\n').includes(image)) throw new Error(`ctr images import ${archive} did not give ${image}; images:\n${listed}`);
+      if (!listed.split('\n').includes(image))
+        throw new Error(`ctr images import ${archive} did not give ${image}; images:\n${listed}`);
     },
     async logs() {
-      const text = await sh(['journalctl', '--no-pager', '-n', '80', '-u', 'kubelet', '-u', 'containerd']).catch((e: Error) => e.message);
+      const text = await sh(['journalctl', '--no-pager', '-n', '80', '-u', 'kubelet', '-u', 'containerd']).catch(
+        (e: Error) => e.message,
+      );
       return text.slice(-6000);
     },
     async stop() {
@@ -109,7 +125,11 @@ export async function startKindNode(nodeName: string): Promise<KindNode> {
   };
 
   try {
-    await waitFor('systemd and containerd in the kind node', async () => (await tryExec(['ctr', 'version'])).exitCode === 0, { timeoutMs: 120_000, intervalMs: 1000 });
+    await waitFor(
+      'systemd and containerd in the kind node',
+      async () => (await tryExec(['ctr', 'version'])).exitCode === 0,
+      { timeoutMs: 120_000, intervalMs: 1000 },
+    );
     const kubernetesVersion = (await sh(['cat', '/kind/version'])).trim();
     const nodeIp = started.getIpAddress(started.getNetworkNames()[0]!);
     await node.write('/kind/kubeadm.conf', kubeadmConfig({ nodeName, nodeIp, kubernetesVersion }));

@@ -51,7 +51,10 @@ export function kubeadmConfig(o: KubeadmOptions): string {
   if (!VERSION.test(version)) throw new KindConfigError(`kubernetesVersion "${o.kubernetesVersion}" is not vX.Y.Z`);
   const podSubnet = o.podSubnet ?? POD_SUBNET;
   const serviceSubnet = o.serviceSubnet ?? SERVICE_SUBNET;
-  for (const [field, v] of [['podSubnet', podSubnet], ['serviceSubnet', serviceSubnet]] as const) {
+  for (const [field, v] of [
+    ['podSubnet', podSubnet],
+    ['serviceSubnet', serviceSubnet],
+  ] as const) {
     if (!CIDR.test(v) || isIP(v.split('/')[0]!) === 0) throw new KindConfigError(`${field} "${v}" is not a CIDR`);
   }
   const docs = [
@@ -106,12 +109,15 @@ export function kubeadmConfig(o: KubeadmOptions): string {
 export function cgroupnsFor(cgroupFsType: string): 'private' | 'host' {
   if (cgroupFsType === 'cgroup2fs' || cgroupFsType === 'cgroup2') return 'private';
   if (cgroupFsType === 'tmpfs') return 'host';
-  throw new KindConfigError(`/sys/fs/cgroup is ${cgroupFsType || 'nothing'}: neither cgroup v2 (cgroup2fs) nor v1 (tmpfs)`);
+  throw new KindConfigError(
+    `/sys/fs/cgroup is ${cgroupFsType || 'nothing'}: neither cgroup v2 (cgroup2fs) nor v1 (tmpfs)`,
+  );
 }
 
 /** kind's CNI manifest (kindnet, /kind/manifests/default-cni.yaml in the node image) with the pod subnet. */
 export function cniManifest(template: string, podSubnet = POD_SUBNET): string {
-  if (!template.includes('{{ .PodSubnet }}')) throw new KindConfigError('the CNI manifest has no {{ .PodSubnet }} placeholder: not kind\'s default-cni.yaml?');
+  if (!template.includes('{{ .PodSubnet }}'))
+    throw new KindConfigError("the CNI manifest has no {{ .PodSubnet }} placeholder: not kind's default-cni.yaml?");
   const out = template.replaceAll('{{ .PodSubnet }}', podSubnet);
   const left = /\{\{[^}]*\}\}/.exec(out);
   if (left) throw new KindConfigError(`the CNI manifest has a placeholder this suite does not fill: ${left[0]}`);
@@ -120,7 +126,8 @@ export function cniManifest(template: string, podSubnet = POD_SUBNET): string {
 
 function repoAndTag(image: string): { repository: string; tag: string } {
   const ref = parseImageRef(image);
-  if (!ref.tag || ref.digest) throw new KindConfigError(`image "${image}" must be repository:tag (the built image's tag)`);
+  if (!ref.tag || ref.digest)
+    throw new KindConfigError(`image "${image}" must be repository:tag (the built image's tag)`);
   return { repository: ref.repository, tag: ref.tag };
 }
 
@@ -145,7 +152,10 @@ export function helmImageValues(image: string): Record<string, string> {
   return { 'image.repository': repository, 'image.tag': tag };
 }
 
-interface PodSpecLike { containers?: { image?: string }[]; initContainers?: { image?: string }[] }
+interface PodSpecLike {
+  containers?: { image?: string }[];
+  initContainers?: { image?: string }[];
+}
 
 function podSpecs(doc: Record<string, unknown>): PodSpecLike[] {
   const spec = doc.spec as Record<string, unknown> | undefined;

@@ -18,7 +18,7 @@ const skip = skipWithoutPodman();
 const hostHadModules = existsSync('/lib/modules');
 const cgroupV2 = cgroupnsFor(hostCgroupFs()) === 'private';
 
-describe('the kind node container\'s settings (stand-in image)', { skip, timeout: 600_000 }, () => {
+describe("the kind node container's settings (stand-in image)", { skip, timeout: 600_000 }, () => {
   let podman: PodmanService;
   let node: StartedTestContainer;
   let mounts: { source: string; target: string; type: string; options: string[] }[] = [];
@@ -31,11 +31,19 @@ describe('the kind node container\'s settings (stand-in image)', { skip, timeout
   before(async () => {
     const { pauseImage } = await buildProjectImage();
     podman = await startPodmanService();
-    node = await (await kindNodeContainer(pauseImage, 'kind-settings')).withEntrypoint(['sleep']).withCommand(['infinity']).start();
-    mounts = (await sh(['cat', '/proc/self/mounts'])).trim().split('\n').map((l) => {
-      const [source, target, type, options] = l.split(' ');
-      return { source: source!, target: target!, type: type!, options: options!.split(',') };
-    });
+    node = await (
+      await kindNodeContainer(pauseImage, 'kind-settings')
+    )
+      .withEntrypoint(['sleep'])
+      .withCommand(['infinity'])
+      .start();
+    mounts = (await sh(['cat', '/proc/self/mounts']))
+      .trim()
+      .split('\n')
+      .map((l) => {
+        const [source, target, type, options] = l.split(' ');
+        return { source: source!, target: target!, type: type!, options: options!.split(',') };
+      });
   });
 
   after(async () => {
@@ -43,7 +51,7 @@ describe('the kind node container\'s settings (stand-in image)', { skip, timeout
     await podman?.stop();
   });
 
-  test('privileged: every capability, and the host\'s devices', async () => {
+  test("privileged: every capability, and the host's devices", async () => {
     const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(await sh(['cat', '/proc/self/status']))?.[1];
     assert.ok(capEff && BigInt(`0x${capEff}`) >= 0x1fffffffffn, `CapEff ${capEff}`);
     assert.ok((await sh(['ls', '/dev'])).split(/\s+/).length > 20, 'host devices visible');
@@ -65,8 +73,11 @@ describe('the kind node container\'s settings (stand-in image)', { skip, timeout
     assert.equal(existsSync('/lib/modules'), hostHadModules);
   });
 
-  test('the cgroup namespace cgroupnsFor chose (private on cgroup v2: the node sees its own root) and the node\'s hostname', async () => {
-    const unified = (await sh(['cat', '/proc/self/cgroup'])).trim().split('\n').find((l) => l.startsWith('0::'));
+  test("the cgroup namespace cgroupnsFor chose (private on cgroup v2: the node sees its own root) and the node's hostname", async () => {
+    const unified = (await sh(['cat', '/proc/self/cgroup']))
+      .trim()
+      .split('\n')
+      .find((l) => l.startsWith('0::'));
     if (cgroupV2) assert.equal(unified, '0::/', 'private cgroup namespace');
     else assert.notEqual(unified, '0::/', `the host's cgroup namespace on v1: ${unified}`);
     assert.equal((await sh(['cat', '/proc/sys/kernel/hostname'])).trim(), 'kind-settings');

@@ -14,14 +14,34 @@ import { loadConfig } from '../../webhook/config.js';
 import { HELM_LABELS, key } from './chart.js';
 import type { KubeObject } from './load.js';
 
-const CLUSTER_SCOPED = new Set(['CustomResourceDefinition', 'CSIDriver', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration',
-  'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+const CLUSTER_SCOPED = new Set([
+  'CustomResourceDefinition',
+  'CSIDriver',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'MutatingWebhookConfiguration',
+  'ValidatingWebhookConfiguration',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
+]);
 
-type Container = { name: string; args?: string[]; env?: { name: string; value?: string }[]; ports?: { name?: string; containerPort: number }[]; volumeMounts?: { name: string; mountPath: string; mountPropagation?: string }[]; [k: string]: any };
+type Container = {
+  name: string;
+  args?: string[];
+  env?: { name: string; value?: string }[];
+  ports?: { name?: string; containerPort: number }[];
+  volumeMounts?: { name: string; mountPath: string; mountPropagation?: string }[];
+  [k: string]: any;
+};
 
-const containersOf = (ds: KubeObject): Container[] => [...(ds.spec.template.spec.containers ?? []), ...(ds.spec.template.spec.initContainers ?? [])];
-const envOf = (c: Container): Record<string, string> => Object.fromEntries((c.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
-const matches = (selector: Record<string, string> = {}, labels: Record<string, string> = {}): boolean => Object.entries(selector).every(([k, v]) => labels[k] === v);
+const containersOf = (ds: KubeObject): Container[] => [
+  ...(ds.spec.template.spec.containers ?? []),
+  ...(ds.spec.template.spec.initContainers ?? []),
+];
+const envOf = (c: Container): Record<string, string> =>
+  Object.fromEntries((c.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+const matches = (selector: Record<string, string> = {}, labels: Record<string, string> = {}): boolean =>
+  Object.entries(selector).every(([k, v]) => labels[k] === v);
 const json = (v: unknown): string => JSON.stringify(v);
 
 /** The DaemonSet running the given subcommand (controller, agent). */
@@ -32,7 +52,8 @@ function daemonSetRunning(objs: KubeObject[], command: string): KubeObject | und
 /** Every problem found in one render for release namespace `namespace`; empty when the objects agree. */
 export function chartProblems(objs: KubeObject[], namespace: string): string[] {
   const p: string[] = [];
-  const find = (kind: string, name: string, ns?: string) => objs.find((o) => o.kind === kind && o.metadata.name === name && (ns === undefined || o.metadata.namespace === ns));
+  const find = (kind: string, name: string, ns?: string) =>
+    objs.find((o) => o.kind === kind && o.metadata.name === name && (ns === undefined || o.metadata.namespace === ns));
 
   // Names, namespaces, labels.
   const seen = new Set<string>();
@@ -43,20 +64,30 @@ export function chartProblems(objs: KubeObject[], namespace: string): string[] {
       p.push(`${key(o)}: namespace ${o.metadata.namespace ?? '(none)'}, the release's is ${namespace}`);
     }
     for (const l of HELM_LABELS) if (!o.metadata.labels?.[l]) p.push(`${key(o)} has no label ${l}`);
-    if (o.metadata.labels?.['app.kubernetes.io/part-of'] !== undefined && o.metadata.labels['app.kubernetes.io/part-of'] !== 'socat-relay') p.push(`${key(o)}: part-of is ${o.metadata.labels['app.kubernetes.io/part-of']}`);
+    if (
+      o.metadata.labels?.['app.kubernetes.io/part-of'] !== undefined &&
+      o.metadata.labels['app.kubernetes.io/part-of'] !== 'socat-relay'
+    )
+      p.push(`${key(o)}: part-of is ${o.metadata.labels['app.kubernetes.io/part-of']}`);
     if (o.kind === 'DaemonSet') {
       const podLabels = o.spec.template.metadata?.labels ?? {};
-      if (!matches(o.spec.selector?.matchLabels, podLabels)) p.push(`${key(o)}: its selector ${json(o.spec.selector)} does not select its own pods ${json(podLabels)}`);
-      for (const l of HELM_LABELS) if (l !== 'helm.sh/chart' && !podLabels[l]) p.push(`${key(o)}: its pods have no label ${l}`);
-      if (podLabels['helm.sh/chart']) p.push(`${key(o)}: its pods carry helm.sh/chart, so a chart-only upgrade would restart every one of them`);
+      if (!matches(o.spec.selector?.matchLabels, podLabels))
+        p.push(`${key(o)}: its selector ${json(o.spec.selector)} does not select its own pods ${json(podLabels)}`);
+      for (const l of HELM_LABELS)
+        if (l !== 'helm.sh/chart' && !podLabels[l]) p.push(`${key(o)}: its pods have no label ${l}`);
+      if (podLabels['helm.sh/chart'])
+        p.push(`${key(o)}: its pods carry helm.sh/chart, so a chart-only upgrade would restart every one of them`);
       const sa = o.spec.template.spec.serviceAccountName;
-      if (sa && !find('ServiceAccount', sa, namespace)) p.push(`${key(o)} runs as ServiceAccount ${sa}, which is not rendered`);
+      if (sa && !find('ServiceAccount', sa, namespace))
+        p.push(`${key(o)} runs as ServiceAccount ${sa}, which is not rendered`);
     }
     if (o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding') {
       for (const s of o.subjects ?? []) {
-        if (s.kind === 'ServiceAccount' && !find('ServiceAccount', s.name, s.namespace)) p.push(`${key(o)} binds ServiceAccount ${s.namespace}/${s.name}, which is not rendered`);
+        if (s.kind === 'ServiceAccount' && !find('ServiceAccount', s.name, s.namespace))
+          p.push(`${key(o)} binds ServiceAccount ${s.namespace}/${s.name}, which is not rendered`);
       }
-      if (!find(o.roleRef.kind, o.roleRef.name)) p.push(`${key(o)} binds ${o.roleRef.kind} ${o.roleRef.name}, which is not rendered`);
+      if (!find(o.roleRef.kind, o.roleRef.name))
+        p.push(`${key(o)} binds ${o.roleRef.kind} ${o.roleRef.name}, which is not rendered`);
     }
   }
 
@@ -68,22 +99,43 @@ export function chartProblems(objs: KubeObject[], namespace: string): string[] {
   const agentDs = daemonSetRunning(objs, 'agent');
 
   // The volume source: what the controller injects must be served.
-  const relay = validateRelay({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'kube-scheduler' }, spec: { target: { host: '127.0.0.1', port: 10259 }, consumers: { namespaces: ['monitoring'] } } }).resolved!;
-  const volume = sidecarVolume(relay, defaultInjectOptions({ volumeSource: config.volumeSource, nodeSocketDir: config.socketDir }));
+  const relay = validateRelay({
+    apiVersion: 'socat.io/v1alpha1',
+    kind: 'Relay',
+    metadata: { name: 'kube-scheduler' },
+    spec: { target: { host: '127.0.0.1', port: 10259 }, consumers: { namespaces: ['monitoring'] } },
+  }).resolved!;
+  const volume = sidecarVolume(
+    relay,
+    defaultInjectOptions({ volumeSource: config.volumeSource, nodeSocketDir: config.socketDir }),
+  );
   const csiDrivers = objs.filter((o) => o.kind === 'CSIDriver');
   const plugins = agentDs ? containersOf(agentDs).filter((c) => c.args?.[0] === 'csi') : [];
   if ('csi' in volume) {
     const driver = volume.csi.driver;
-    if (!csiDrivers.some((d) => d.metadata.name === driver)) p.push(`${key(controllerDs)} injects ${driver} volumes (volume source ${config.volumeSource}) but no CSIDriver ${driver} is rendered: consumer pods would stay in ContainerCreating`);
+    if (!csiDrivers.some((d) => d.metadata.name === driver))
+      p.push(
+        `${key(controllerDs)} injects ${driver} volumes (volume source ${config.volumeSource}) but no CSIDriver ${driver} is rendered: consumer pods would stay in ContainerCreating`,
+      );
     if (agentDs) {
       const served = plugins.filter((c) => parseCsiArgs(c.args!.slice(1), {}, () => 'node-1') !== 'help');
-      if (!served.some((c) => (parseCsiArgs(c.args!.slice(1), {}, () => 'node-1') as { driverName: string }).driverName === driver)) {
+      if (
+        !served.some(
+          (c) => (parseCsiArgs(c.args!.slice(1), {}, () => 'node-1') as { driverName: string }).driverName === driver,
+        )
+      ) {
         p.push(`${key(controllerDs)} injects ${driver} volumes but ${key(agentDs)} runs no CSI plugin for ${driver}`);
       }
     }
   } else {
-    for (const d of csiDrivers) p.push(`${key(d)} is rendered but the controller injects hostPath volumes (volume source ${config.volumeSource}): nothing mounts through it`);
-    for (const c of plugins) p.push(`${key(agentDs!)}: container ${c.name} runs a CSI plugin (privileged) that the hostPath volume source never uses`);
+    for (const d of csiDrivers)
+      p.push(
+        `${key(d)} is rendered but the controller injects hostPath volumes (volume source ${config.volumeSource}): nothing mounts through it`,
+      );
+    for (const c of plugins)
+      p.push(
+        `${key(agentDs!)}: container ${c.name} runs a CSI plugin (privileged) that the hostPath volume source never uses`,
+      );
   }
   // The CSI plugin's kubelet folder: the path it announces is the path the kubelet sees.
   if (agentDs) {
@@ -92,26 +144,43 @@ export function chartProblems(objs: KubeObject[], namespace: string): string[] {
       const args = parseCsiArgs(c.args!.slice(1), {}, () => 'node-1');
       if (args === 'help') continue;
       const mount = (c.volumeMounts ?? []).find((m) => m.mountPath === args.kubeletDir);
-      if (!mount) { p.push(`${key(agentDs)}: ${c.name} --kubelet-dir=${args.kubeletDir} but nothing is mounted there`); continue; }
-      if (mount.mountPropagation !== 'Bidirectional') p.push(`${key(agentDs)}: ${c.name}'s mount at ${args.kubeletDir} is not Bidirectional`);
+      if (!mount) {
+        p.push(`${key(agentDs)}: ${c.name} --kubelet-dir=${args.kubeletDir} but nothing is mounted there`);
+        continue;
+      }
+      if (mount.mountPropagation !== 'Bidirectional')
+        p.push(`${key(agentDs)}: ${c.name}'s mount at ${args.kubeletDir} is not Bidirectional`);
       const hostPath = volumes.get(mount.name)?.hostPath?.path;
-      if (hostPath !== args.kubeletDir) p.push(`${key(agentDs)}: ${c.name} --kubelet-dir=${args.kubeletDir} is mounted from the host's ${hostPath ?? '(no hostPath)'}: the plugin would announce a path the kubelet does not have`);
+      if (hostPath !== args.kubeletDir)
+        p.push(
+          `${key(agentDs)}: ${c.name} --kubelet-dir=${args.kubeletDir} is mounted from the host's ${hostPath ?? '(no hostPath)'}: the plugin would announce a path the kubelet does not have`,
+        );
     }
     const used = new Set(containersOf(agentDs).flatMap((c) => (c.volumeMounts ?? []).map((m) => m.name)));
-    for (const name of volumes.keys()) if (!used.has(name)) p.push(`${key(agentDs)}: volume ${name} is mounted by no container`);
+    for (const name of volumes.keys())
+      if (!used.has(name)) p.push(`${key(agentDs)}: volume ${name} is mounted by no container`);
   }
 
   // The controller's ports and its TLS Secret.
   const ports = new Map((controller.ports ?? []).map((x) => [x.name, x.containerPort]));
-  if (ports.get('https') !== config.port) p.push(`${key(controllerDs)}: container port https is ${ports.get('https')}, the controller listens on ${config.port}`);
-  if (ports.get('metrics') !== config.metricsPort) p.push(`${key(controllerDs)}: container port metrics is ${ports.get('metrics')}, /metrics is on ${config.metricsPort}`);
+  if (ports.get('https') !== config.port)
+    p.push(
+      `${key(controllerDs)}: container port https is ${ports.get('https')}, the controller listens on ${config.port}`,
+    );
+  if (ports.get('metrics') !== config.metricsPort)
+    p.push(
+      `${key(controllerDs)}: container port metrics is ${ports.get('metrics')}, /metrics is on ${config.metricsPort}`,
+    );
   for (const probe of [controller.readinessProbe, controller.livenessProbe]) {
     const port = probe?.httpGet?.port;
-    if (typeof port === 'string' && !ports.has(port)) p.push(`${key(controllerDs)}: a probe uses port ${port}, which the container does not name`);
+    if (typeof port === 'string' && !ports.has(port))
+      p.push(`${key(controllerDs)}: a probe uses port ${port}, which the container does not name`);
   }
-  if (controllerPod.spec.hostNetwork && controllerPod.spec.dnsPolicy !== 'ClusterFirstWithHostNet') p.push(`${key(controllerDs)}: hostNetwork without dnsPolicy ClusterFirstWithHostNet`);
+  if (controllerPod.spec.hostNetwork && controllerPod.spec.dnsPolicy !== 'ClusterFirstWithHostNet')
+    p.push(`${key(controllerDs)}: hostNetwork without dnsPolicy ClusterFirstWithHostNet`);
   const tlsMount = (controller.volumeMounts ?? []).find((m) => m.mountPath === path.dirname(config.tlsCert));
-  const tlsSecret: string | undefined = (controllerPod.spec.volumes ?? []).find((v: any) => v.name === tlsMount?.name)?.secret?.secretName;
+  const tlsSecret: string | undefined = (controllerPod.spec.volumes ?? []).find((v: any) => v.name === tlsMount?.name)
+    ?.secret?.secretName;
   if (!tlsSecret) p.push(`${key(controllerDs)}: the serving certificate ${config.tlsCert} comes from no Secret volume`);
 
   // Webhooks → Service → controller, and the CA they trust.
@@ -122,47 +191,84 @@ export function chartProblems(objs: KubeObject[], namespace: string): string[] {
     for (const w of wc.webhooks) {
       const ref = w.clientConfig.service;
       const svc = find('Service', ref?.name, ref?.namespace);
-      if (!svc) { p.push(`${key(wc)} ${w.name} calls Service ${ref?.namespace}/${ref?.name}, which is not rendered`); continue; }
+      if (!svc) {
+        p.push(`${key(wc)} ${w.name} calls Service ${ref?.namespace}/${ref?.name}, which is not rendered`);
+        continue;
+      }
       service = svc;
       const port = svc.spec.ports.find((x: any) => x.port === (ref.port ?? 443));
       if (!port) p.push(`${key(wc)} ${w.name} calls port ${ref.port ?? 443} of ${key(svc)}, which has no such port`);
-      else if (typeof port.targetPort === 'string' ? ports.get(port.targetPort) !== config.port : port.targetPort !== config.port) p.push(`${key(svc)} port ${port.port} forwards to ${port.targetPort}, the webhooks are on ${config.port}`);
-      if (!matches(svc.spec.selector, controllerPod.metadata?.labels)) p.push(`${key(svc)} does not select the controller's pods`);
-      const excluded = (w.namespaceSelector?.matchExpressions ?? []).find((e: any) => e.key === 'kubernetes.io/metadata.name' && e.operator === 'NotIn')?.values ?? [];
-      const admitsPods = (w.rules ?? []).some((r: any) => (r.resources ?? []).some((x: string) => x === 'pods' || x.startsWith('pods/')));
-      if (admitsPods && !excluded.includes(namespace)) p.push(`${key(wc)} ${w.name} does not exclude the release namespace ${namespace}: the controller's own pods would depend on it`);
+      else if (
+        typeof port.targetPort === 'string'
+          ? ports.get(port.targetPort) !== config.port
+          : port.targetPort !== config.port
+      )
+        p.push(`${key(svc)} port ${port.port} forwards to ${port.targetPort}, the webhooks are on ${config.port}`);
+      if (!matches(svc.spec.selector, controllerPod.metadata?.labels))
+        p.push(`${key(svc)} does not select the controller's pods`);
+      const excluded =
+        (w.namespaceSelector?.matchExpressions ?? []).find(
+          (e: any) => e.key === 'kubernetes.io/metadata.name' && e.operator === 'NotIn',
+        )?.values ?? [];
+      const admitsPods = (w.rules ?? []).some((r: any) =>
+        (r.resources ?? []).some((x: string) => x === 'pods' || x.startsWith('pods/')),
+      );
+      if (admitsPods && !excluded.includes(namespace))
+        p.push(
+          `${key(wc)} ${w.name} does not exclude the release namespace ${namespace}: the controller's own pods would depend on it`,
+        );
     }
   }
   const certificates = objs.filter((o) => o.kind === 'Certificate');
   const serving = certificates.find((c) => c.spec.secretName === tlsSecret);
-  const secret = objs.find((o) => o.kind === 'Secret' && o.metadata.name === tlsSecret && o.metadata.namespace === namespace);
+  const secret = objs.find(
+    (o) => o.kind === 'Secret' && o.metadata.name === tlsSecret && o.metadata.namespace === namespace,
+  );
   const serviceHost = service ? `${service.metadata.name}.${service.metadata.namespace}.svc` : undefined;
   let leaf: X509Certificate | undefined;
-  if (serving && secret) p.push(`both ${key(serving)} and ${key(secret)} make Secret ${tlsSecret}: cert-manager and the chart would overwrite each other`);
+  if (serving && secret)
+    p.push(
+      `both ${key(serving)} and ${key(secret)} make Secret ${tlsSecret}: cert-manager and the chart would overwrite each other`,
+    );
   else if (serving) {
     for (const wc of configs) {
       const inject = wc.metadata.annotations?.['cert-manager.io/inject-ca-from'];
-      if (inject !== `${namespace}/${serving.metadata.name}`) p.push(`${key(wc)}: cert-manager.io/inject-ca-from is ${inject ?? '(none)'}, the serving Certificate is ${namespace}/${serving.metadata.name}`);
-      for (const w of wc.webhooks) if (w.clientConfig.caBundle) p.push(`${key(wc)} ${w.name} has a fixed caBundle while cert-manager injects the CA`);
+      if (inject !== `${namespace}/${serving.metadata.name}`)
+        p.push(
+          `${key(wc)}: cert-manager.io/inject-ca-from is ${inject ?? '(none)'}, the serving Certificate is ${namespace}/${serving.metadata.name}`,
+        );
+      for (const w of wc.webhooks)
+        if (w.clientConfig.caBundle)
+          p.push(`${key(wc)} ${w.name} has a fixed caBundle while cert-manager injects the CA`);
     }
-    if (serviceHost && !serving.spec.dnsNames?.includes(serviceHost)) p.push(`${key(serving)} is not issued for ${serviceHost}`);
+    if (serviceHost && !serving.spec.dnsNames?.includes(serviceHost))
+      p.push(`${key(serving)} is not issued for ${serviceHost}`);
     for (const c of certificates) {
       const issuer = find(c.spec.issuerRef.kind ?? 'Issuer', c.spec.issuerRef.name, namespace);
-      if (!issuer) { p.push(`${key(c)} is issued by ${c.spec.issuerRef.kind} ${c.spec.issuerRef.name}, which is not rendered`); continue; }
-      if (issuer.spec.ca && !certificates.some((x) => x.spec.isCA && x.spec.secretName === issuer.spec.ca.secretName)) p.push(`${key(issuer)} signs with Secret ${issuer.spec.ca.secretName}, which no CA Certificate makes`);
+      if (!issuer) {
+        p.push(`${key(c)} is issued by ${c.spec.issuerRef.kind} ${c.spec.issuerRef.name}, which is not rendered`);
+        continue;
+      }
+      if (issuer.spec.ca && !certificates.some((x) => x.spec.isCA && x.spec.secretName === issuer.spec.ca.secretName))
+        p.push(`${key(issuer)} signs with Secret ${issuer.spec.ca.secretName}, which no CA Certificate makes`);
     }
   } else if (secret) {
     for (const f of ['ca.crt', 'tls.crt', 'tls.key']) if (!secret.data?.[f]) p.push(`${key(secret)} has no ${f}`);
-    if (certificates.length > 0 || objs.some((o) => o.kind === 'Issuer')) p.push('cert-manager objects are rendered beside the chart-made certificate');
+    if (certificates.length > 0 || objs.some((o) => o.kind === 'Issuer'))
+      p.push('cert-manager objects are rendered beside the chart-made certificate');
     for (const wc of configs) {
-      if (wc.metadata.annotations?.['cert-manager.io/inject-ca-from']) p.push(`${key(wc)} asks cert-manager to inject a CA, but the chart made the certificate`);
-      for (const w of wc.webhooks) if (w.clientConfig.caBundle !== secret.data?.['ca.crt']) p.push(`${key(wc)} ${w.name}: its caBundle is not ${key(secret)}'s ca.crt`);
+      if (wc.metadata.annotations?.['cert-manager.io/inject-ca-from'])
+        p.push(`${key(wc)} asks cert-manager to inject a CA, but the chart made the certificate`);
+      for (const w of wc.webhooks)
+        if (w.clientConfig.caBundle !== secret.data?.['ca.crt'])
+          p.push(`${key(wc)} ${w.name}: its caBundle is not ${key(secret)}'s ca.crt`);
     }
     try {
       const ca = new X509Certificate(Buffer.from(secret.data['ca.crt'], 'base64'));
       leaf = new X509Certificate(Buffer.from(secret.data['tls.crt'], 'base64'));
       if (!leaf.verify(ca.publicKey)) p.push(`${key(secret)}: tls.crt is not signed by ca.crt`);
-      if (serviceHost && !leaf.checkHost(serviceHost)) p.push(`${key(secret)}: tls.crt is not valid for ${serviceHost} (${leaf.subjectAltName})`);
+      if (serviceHost && !leaf.checkHost(serviceHost))
+        p.push(`${key(secret)}: tls.crt is not valid for ${serviceHost} (${leaf.subjectAltName})`);
     } catch (e) {
       p.push(`${key(secret)}: ${(e as Error).message}`);
     }
@@ -171,32 +277,62 @@ export function chartProblems(objs: KubeObject[], namespace: string): string[] {
   // Policies: bound, and matching the pods the pod webhook sees.
   const policies = objs.filter((o) => o.kind === 'ValidatingAdmissionPolicy');
   const bindings = objs.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding');
-  for (const b of bindings) if (!policies.some((x) => x.metadata.name === b.spec.policyName)) p.push(`${key(b)} binds policy ${b.spec.policyName}, which is not rendered`);
-  for (const x of policies) if (!bindings.some((b) => b.spec.policyName === x.metadata.name)) p.push(`${key(x)} has no binding: it checks nothing`);
+  for (const b of bindings)
+    if (!policies.some((x) => x.metadata.name === b.spec.policyName))
+      p.push(`${key(b)} binds policy ${b.spec.policyName}, which is not rendered`);
+  for (const x of policies)
+    if (!bindings.some((b) => b.spec.policyName === x.metadata.name))
+      p.push(`${key(x)} has no binding: it checks nothing`);
   const podWebhook = configs.flatMap((wc) => wc.webhooks).find((w: any) => w.name === 'pods.socat.io');
   const requireSidecar = policies.find((x) => x.metadata.name === 'socat-relay-require-sidecar');
   if (requireSidecar && podWebhook) {
     for (const field of ['namespaceSelector', 'objectSelector'] as const) {
       if (json(requireSidecar.spec.matchConstraints?.[field]) !== json(podWebhook[field])) {
-        p.push(`${key(requireSidecar)}: its ${field} ${json(requireSidecar.spec.matchConstraints?.[field])} differs from pods.socat.io's ${json(podWebhook[field])}: it would judge pods the webhook never injects, or miss some`);
+        p.push(
+          `${key(requireSidecar)}: its ${field} ${json(requireSidecar.spec.matchConstraints?.[field])} differs from pods.socat.io's ${json(podWebhook[field])}: it would judge pods the webhook never injects, or miss some`,
+        );
       }
     }
     const socketRoot = (requireSidecar.spec.variables ?? []).find((v: any) => v.name === 'socketRoot')?.expression;
-    if (socketRoot !== undefined && socketRoot !== `'${config.socketDir}'`) p.push(`${key(requireSidecar)}: variables.socketRoot is ${socketRoot}, the controller's socket folder is ${config.socketDir}`);
+    if (socketRoot !== undefined && socketRoot !== `'${config.socketDir}'`)
+      p.push(
+        `${key(requireSidecar)}: variables.socketRoot is ${socketRoot}, the controller's socket folder is ${config.socketDir}`,
+      );
   }
 
   // The ServiceMonitor scrapes a port that exists, trusting the CA of the certificate served there.
   for (const sm of objs.filter((o) => o.kind === 'ServiceMonitor')) {
-    const svc = objs.find((o) => o.kind === 'Service' && matches(sm.spec.selector?.matchLabels, o.metadata.labels) && (sm.spec.namespaceSelector?.matchNames ?? [sm.metadata.namespace]).includes(o.metadata.namespace));
-    if (!svc) { p.push(`${key(sm)} selects no rendered Service`); continue; }
+    const svc = objs.find(
+      (o) =>
+        o.kind === 'Service' &&
+        matches(sm.spec.selector?.matchLabels, o.metadata.labels) &&
+        (sm.spec.namespaceSelector?.matchNames ?? [sm.metadata.namespace]).includes(o.metadata.namespace),
+    );
+    if (!svc) {
+      p.push(`${key(sm)} selects no rendered Service`);
+      continue;
+    }
     for (const ep of sm.spec.endpoints ?? []) {
       const port = svc.spec.ports.find((x: any) => x.name === ep.port);
-      if (!port) { p.push(`${key(sm)} scrapes port ${ep.port}, which ${key(svc)} has not`); continue; }
-      if (typeof port.targetPort === 'string' ? ports.get(port.targetPort) !== config.metricsPort : port.targetPort !== config.metricsPort) p.push(`${key(sm)} scrapes ${key(svc)} port ${ep.port}, which is not /metrics (${config.metricsPort})`);
-      if (ep.tlsConfig?.ca?.secret?.name !== tlsSecret) p.push(`${key(sm)} trusts the CA of Secret ${ep.tlsConfig?.ca?.secret?.name}, the controller serves Secret ${tlsSecret}`);
+      if (!port) {
+        p.push(`${key(sm)} scrapes port ${ep.port}, which ${key(svc)} has not`);
+        continue;
+      }
+      if (
+        typeof port.targetPort === 'string'
+          ? ports.get(port.targetPort) !== config.metricsPort
+          : port.targetPort !== config.metricsPort
+      )
+        p.push(`${key(sm)} scrapes ${key(svc)} port ${ep.port}, which is not /metrics (${config.metricsPort})`);
+      if (ep.tlsConfig?.ca?.secret?.name !== tlsSecret)
+        p.push(
+          `${key(sm)} trusts the CA of Secret ${ep.tlsConfig?.ca?.secret?.name}, the controller serves Secret ${tlsSecret}`,
+        );
       const serverName = ep.tlsConfig?.serverName;
-      if (serving && !serving.spec.dnsNames?.includes(serverName)) p.push(`${key(sm)}: serverName ${serverName} is not on ${key(serving)}`);
-      if (leaf && !leaf.checkHost(serverName)) p.push(`${key(sm)}: serverName ${serverName} is not on the chart-made certificate`);
+      if (serving && !serving.spec.dnsNames?.includes(serverName))
+        p.push(`${key(sm)}: serverName ${serverName} is not on ${key(serving)}`);
+      if (leaf && !leaf.checkHost(serverName))
+        p.push(`${key(sm)}: serverName ${serverName} is not on the chart-made certificate`);
     }
   }
   return p;

@@ -15,62 +15,100 @@ import { skipWithout } from './tools.js';
 
 const skip = skipWithout('helm');
 const NS = 'platform-relays';
-const TOGGLES = ['csi.enabled', 'agent.daemonset', 'certificates.certManager', 'policy.enabled', 'metrics.serviceMonitor.enabled'] as const;
+const TOGGLES = [
+  'csi.enabled',
+  'agent.daemonset',
+  'certificates.certManager',
+  'policy.enabled',
+  'metrics.serviceMonitor.enabled',
+] as const;
 type Combination = Record<(typeof TOGGLES)[number], boolean>;
 
-const combinations: Combination[] = Array.from({ length: 2 ** TOGGLES.length }, (_, i) =>
-  Object.fromEntries(TOGGLES.map((t, bit) => [t, ((i >> bit) & 1) === 1])) as Combination);
+const combinations: Combination[] = Array.from(
+  { length: 2 ** TOGGLES.length },
+  (_, i) => Object.fromEntries(TOGGLES.map((t, bit) => [t, ((i >> bit) & 1) === 1])) as Combination,
+);
 const label = (c: Combination) => TOGGLES.map((t) => `${t}=${c[t]}`).join(',');
 
 /** Renders every combination, two helm processes at a time. */
 async function renderAll(): Promise<Map<Combination, KubeObject[]>> {
   const out = new Map<Combination, KubeObject[]>();
   const queue = [...combinations];
-  await Promise.all([0, 1].map(async () => {
-    for (let c = queue.shift(); c; c = queue.shift()) {
-      out.set(c, await helmTemplate({ namespace: NS, set: Object.fromEntries(TOGGLES.map((t) => [t, String(c[t])])) }));
-    }
-  }));
+  await Promise.all(
+    [0, 1].map(async () => {
+      for (let c = queue.shift(); c; c = queue.shift()) {
+        out.set(
+          c,
+          await helmTemplate({ namespace: NS, set: Object.fromEntries(TOGGLES.map((t) => [t, String(c[t])])) }),
+        );
+      }
+    }),
+  );
   return out;
 }
 
 const controllerEnv = (objs: KubeObject[]) => {
   const ds = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-controller')!;
-  return Object.fromEntries(ds.spec.template.spec.containers[0].env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
+  return Object.fromEntries(
+    ds.spec.template.spec.containers[0].env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]),
+  );
 };
 
-describe('the chart\'s toggles, every combination', { skip }, () => {
+describe("the chart's toggles, every combination", { skip }, () => {
   let renders: Map<Combination, KubeObject[]>;
 
-  test(`all ${combinations.length} combinations render, and in each the objects agree with each other`, { timeout: 600_000 }, async () => {
-    renders = await renderAll();
-    assert.equal(renders.size, 32);
-    const failures = [...renders].flatMap(([c, objs]) => chartProblems(objs, NS).map((problem) => `${label(c)}: ${problem}`));
-    assert.deepEqual(failures, []);
-  });
+  test(
+    `all ${combinations.length} combinations render, and in each the objects agree with each other`,
+    { timeout: 600_000 },
+    async () => {
+      renders = await renderAll();
+      assert.equal(renders.size, 32);
+      const failures = [...renders].flatMap(([c, objs]) =>
+        chartProblems(objs, NS).map((problem) => `${label(c)}: ${problem}`),
+      );
+      assert.deepEqual(failures, []);
+    },
+  );
 
   test('each toggle does what it says, whatever the others are', () => {
     assert.ok(renders, 'rendered by the test before');
     for (const [c, objs] of renders) {
-      const has = (kind: string, name?: string) => objs.some((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+      const has = (kind: string, name?: string) =>
+        objs.some((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
       const at = label(c);
       const config = loadConfig([], { ...controllerEnv(objs), NODE_NAME: 'n' });
       assert.equal(has('CSIDriver', 'csi.socat.io'), c['csi.enabled'], at);
       assert.equal(config.volumeSource, c['csi.enabled'] ? 'csi' : 'hostPath', at);
       const agent = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-agent');
       assert.equal(Boolean(agent), c['agent.daemonset'], at);
-      if (agent) assert.deepEqual(agent.spec.template.spec.containers.map((x: any) => x.name), c['csi.enabled'] ? ['agent', 'csi'] : ['agent'], at);
+      if (agent)
+        assert.deepEqual(
+          agent.spec.template.spec.containers.map((x: any) => x.name),
+          c['csi.enabled'] ? ['agent', 'csi'] : ['agent'],
+          at,
+        );
       assert.equal(has('Certificate'), c['certificates.certManager'], at);
       assert.equal(has('Issuer'), c['certificates.certManager'], at);
       assert.equal(has('Secret', 'socat-relay-webhook-tls'), !c['certificates.certManager'], at);
       assert.equal(objs.filter((o) => o.kind === 'ValidatingAdmissionPolicy').length, c['policy.enabled'] ? 3 : 0, at);
-      assert.equal(objs.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding').length, c['policy.enabled'] ? 3 : 0, at);
+      assert.equal(
+        objs.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding').length,
+        c['policy.enabled'] ? 3 : 0,
+        at,
+      );
       assert.equal(has('ServiceMonitor'), c['metrics.serviceMonitor.enabled'], at);
-      for (const always of ['CustomResourceDefinition', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'Service', 'ClusterRole']) assert.ok(has(always), `${at}: ${always}`);
+      for (const always of [
+        'CustomResourceDefinition',
+        'MutatingWebhookConfiguration',
+        'ValidatingWebhookConfiguration',
+        'Service',
+        'ClusterRole',
+      ])
+        assert.ok(has(always), `${at}: ${always}`);
     }
   });
 
-  test('every distinct object of every combination passes its kind\'s schema (kubernetes-models)', async () => {
+  test("every distinct object of every combination passes its kind's schema (kubernetes-models)", async () => {
     assert.ok(renders, 'rendered by the test before');
     const checked = new Set<string>();
     for (const objs of renders.values()) {
@@ -86,15 +124,30 @@ describe('the chart\'s toggles, every combination', { skip }, () => {
   });
 });
 
-test('the settings beside the toggles keep the objects agreeing: hostNetwork with other ports, another kubelet folder, failurePolicy Fail, percentages', { skip }, async () => {
-  for (const csi of ['true', 'false']) {
-    const objs = await helmTemplate({ namespace: NS, set: {
-      'csi.enabled': csi, 'controller.hostNetwork': 'true', 'controller.port': '10443', 'controller.metricsPort': '10464', kubeletDir: '/var/lib/k0s/kubelet',
-      'webhooks.podFailurePolicy': 'Fail', 'controller.maxUnavailable': '25%', 'agent.maxUnavailable': '10%', 'metrics.serviceMonitor.enabled': 'true', 'certificates.certManager': 'false',
-    } });
-    assert.deepEqual(chartProblems(objs, NS), [], `csi.enabled=${csi}`);
-  }
-});
+test(
+  'the settings beside the toggles keep the objects agreeing: hostNetwork with other ports, another kubelet folder, failurePolicy Fail, percentages',
+  { skip },
+  async () => {
+    for (const csi of ['true', 'false']) {
+      const objs = await helmTemplate({
+        namespace: NS,
+        set: {
+          'csi.enabled': csi,
+          'controller.hostNetwork': 'true',
+          'controller.port': '10443',
+          'controller.metricsPort': '10464',
+          kubeletDir: '/var/lib/k0s/kubelet',
+          'webhooks.podFailurePolicy': 'Fail',
+          'controller.maxUnavailable': '25%',
+          'agent.maxUnavailable': '10%',
+          'metrics.serviceMonitor.enabled': 'true',
+          'certificates.certManager': 'false',
+        },
+      });
+      assert.deepEqual(chartProblems(objs, NS), [], `csi.enabled=${csi}`);
+    }
+  },
+);
 
 describe('the agreement check fails on a broken render (it is not a check that cannot fail)', { skip }, () => {
   const broken = async (set: Record<string, string>, edit: (objs: KubeObject[]) => void): Promise<string[]> => {
@@ -103,21 +156,28 @@ describe('the agreement check fails on a broken render (it is not a check that c
     edit(objs);
     return chartProblems(objs, NS);
   };
-  const controller = (objs: KubeObject[]) => objs.find((o) => o.metadata.name === 'socat-relay-controller' && o.kind === 'DaemonSet')!;
-  const agent = (objs: KubeObject[]) => objs.find((o) => o.metadata.name === 'socat-relay-agent' && o.kind === 'DaemonSet')!;
+  const controller = (objs: KubeObject[]) =>
+    objs.find((o) => o.metadata.name === 'socat-relay-controller' && o.kind === 'DaemonSet')!;
+  const agent = (objs: KubeObject[]) =>
+    objs.find((o) => o.metadata.name === 'socat-relay-agent' && o.kind === 'DaemonSet')!;
   const setEnv = (objs: KubeObject[], name: string, value: string) => {
     for (const e of controller(objs).spec.template.spec.containers[0].env) if (e.name === name) e.value = value;
   };
 
   test('csi.enabled=false with the CSI volume source still set (the chart before this check): no CSIDriver, no plugin', async () => {
-    const problems = await broken({ 'csi.enabled': 'false' }, (objs) => setEnv(objs, 'SOCAT_RELAY_VOLUME_SOURCE', 'csi'));
+    const problems = await broken({ 'csi.enabled': 'false' }, (objs) =>
+      setEnv(objs, 'SOCAT_RELAY_VOLUME_SOURCE', 'csi'),
+    );
     assert.match(problems.join('\n'), /injects csi\.socat\.io volumes .* no CSIDriver csi\.socat\.io is rendered/);
     assert.match(problems.join('\n'), /runs no CSI plugin for csi\.socat\.io/);
   });
 
   test('a CSIDriver and a privileged plugin nothing uses (hostPath volume source)', async () => {
     const problems = await broken({}, (objs) => setEnv(objs, 'SOCAT_RELAY_VOLUME_SOURCE', 'hostPath'));
-    assert.match(problems.join('\n'), /CSIDriver\/\/csi\.socat\.io is rendered but the controller injects hostPath volumes/);
+    assert.match(
+      problems.join('\n'),
+      /CSIDriver\/\/csi\.socat\.io is rendered but the controller injects hostPath volumes/,
+    );
     assert.match(problems.join('\n'), /container csi runs a CSI plugin/);
   });
 
@@ -126,24 +186,42 @@ describe('the agreement check fails on a broken render (it is not a check that c
       const v = agent(objs).spec.template.spec.volumes.find((x: any) => x.name === 'kubelet-dir');
       v.hostPath.path = '/var/lib/kubelet';
     });
-    assert.match(problems.join('\n'), /--kubelet-dir=\/var\/lib\/k0s\/kubelet is mounted from the host's \/var\/lib\/kubelet/);
+    assert.match(
+      problems.join('\n'),
+      /--kubelet-dir=\/var\/lib\/k0s\/kubelet is mounted from the host's \/var\/lib\/kubelet/,
+    );
   });
 
-  test('a webhook whose caBundle is not the CA of the served certificate; cert-manager beside the chart\'s Secret', async () => {
+  test("a webhook whose caBundle is not the CA of the served certificate; cert-manager beside the chart's Secret", async () => {
     const problems = await broken({ 'certificates.certManager': 'false' }, (objs) => {
       objs.find((o) => o.kind === 'MutatingWebhookConfiguration')!.webhooks[1].clientConfig.caBundle = 'Zm9v';
     });
-    assert.match(problems.join('\n'), /ephemeral-containers\.socat\.io: its caBundle is not Secret\/platform-relays\/socat-relay-webhook-tls's ca\.crt/);
+    assert.match(
+      problems.join('\n'),
+      /ephemeral-containers\.socat\.io: its caBundle is not Secret\/platform-relays\/socat-relay-webhook-tls's ca\.crt/,
+    );
     const both = await broken({}, (objs) => {
-      objs.push({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'socat-relay-webhook-tls', namespace: NS, labels: controller(objs).metadata.labels }, data: {} });
+      objs.push({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'socat-relay-webhook-tls', namespace: NS, labels: controller(objs).metadata.labels },
+        data: {},
+      });
     });
     assert.match(both.join('\n'), /cert-manager and the chart would overwrite each other/);
   });
 
   test('a policy without its binding, a policy that judges other pods than the webhook injects', async () => {
     const problems = await broken({}, (objs) => {
-      objs.splice(objs.findIndex((o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.metadata.name === 'socat-relay-injected-pods'), 1);
-      objs.find((o) => o.metadata.name === 'socat-relay-require-sidecar' && o.kind === 'ValidatingAdmissionPolicy')!.spec.matchConstraints.namespaceSelector = {};
+      objs.splice(
+        objs.findIndex(
+          (o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.metadata.name === 'socat-relay-injected-pods',
+        ),
+        1,
+      );
+      objs.find(
+        (o) => o.metadata.name === 'socat-relay-require-sidecar' && o.kind === 'ValidatingAdmissionPolicy',
+      )!.spec.matchConstraints.namespaceSelector = {};
     });
     assert.match(problems.join('\n'), /socat-relay-injected-pods has no binding/);
     assert.match(problems.join('\n'), /its namespaceSelector \{\} differs from pods\.socat\.io's/);
@@ -154,11 +232,14 @@ describe('the agreement check fails on a broken render (it is not a check that c
       objs.find((o) => o.kind === 'ServiceMonitor')!.spec.endpoints[0].port = 'metric';
       controller(objs).spec.template.spec.containers[0].ports[0].containerPort = 9443;
     });
-    assert.match(problems.join('\n'), /scrapes port metric, which Service\/platform-relays\/socat-relay-webhook has not/);
+    assert.match(
+      problems.join('\n'),
+      /scrapes port metric, which Service\/platform-relays\/socat-relay-webhook has not/,
+    );
     assert.match(problems.join('\n'), /container port https is 9443, the controller listens on 8443/);
   });
 
-  test('an object without the release\'s labels or outside its namespace', async () => {
+  test("an object without the release's labels or outside its namespace", async () => {
     const problems = await broken({}, (objs) => {
       delete objs[0]!.metadata.labels!['app.kubernetes.io/version'];
       objs.find((o) => o.kind === 'Service')!.metadata.namespace = 'socat-relay-system';

@@ -22,10 +22,18 @@ const byKey = (objs: KubeObject[]) => new Map(objs.map((o) => [key(o), o]));
  * (`>-`) before a more-indented line (the policy's CEL), Helm's and the yaml package read it as the
  * YAML spec says. Only whitespace differs, which CEL ignores.
  */
-const squash = (v: unknown): unknown => typeof v === 'string' ? v.replace(/\s+/g, ' ')
-  : Array.isArray(v) ? v.map(squash)
-    : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, squash(x)])) : v;
-const env = (ds: KubeObject) => Object.fromEntries(ds.spec.template.spec.containers[0].env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
+const squash = (v: unknown): unknown =>
+  typeof v === 'string'
+    ? v.replace(/\s+/g, ' ')
+    : Array.isArray(v)
+      ? v.map(squash)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, squash(x)]))
+        : v;
+const env = (ds: KubeObject) =>
+  Object.fromEntries(
+    ds.spec.template.spec.containers[0].env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]),
+  );
 
 describe('the Helm chart', { skip }, () => {
   test('helm lint --strict passes (with and without cert-manager)', async () => {
@@ -35,9 +43,11 @@ describe('the Helm chart', { skip }, () => {
     }
   });
 
-  test('its defaults render the kustomize install object for object (manifests/ + manifests/node-agent/, Namespace aside), plus Helm\'s labels', async () => {
+  test("its defaults render the kustomize install object for object (manifests/ + manifests/node-agent/, Namespace aside), plus Helm's labels", async () => {
     const chart = await helmTemplate();
-    const kz = [...await kustomize(MANIFESTS), ...await kustomize(path.join(MANIFESTS, 'node-agent'))].filter((o) => o.kind !== 'Namespace');
+    const kz = [...(await kustomize(MANIFESTS)), ...(await kustomize(path.join(MANIFESTS, 'node-agent')))].filter(
+      (o) => o.kind !== 'Namespace',
+    );
     assert.deepEqual([...byKey(chart).keys()].sort(), [...byKey(kz).keys()].sort());
     const want = byKey(kz);
     for (const o of chart) {
@@ -51,7 +61,14 @@ describe('the Helm chart', { skip }, () => {
     assert.doesNotMatch(JSON.stringify(objs), /socat-relay-system/);
     for (const o of objs) {
       const Model = await modelFor(o.apiVersion, o.kind);
-      if (o.kind !== 'CustomResourceDefinition' && o.kind !== 'CSIDriver' && o.kind !== 'ClusterRole' && o.kind !== 'ClusterRoleBinding' && !o.kind.endsWith('Configuration') && !o.kind.startsWith('ValidatingAdmissionPolicy')) {
+      if (
+        o.kind !== 'CustomResourceDefinition' &&
+        o.kind !== 'CSIDriver' &&
+        o.kind !== 'ClusterRole' &&
+        o.kind !== 'ClusterRoleBinding' &&
+        !o.kind.endsWith('Configuration') &&
+        !o.kind.startsWith('ValidatingAdmissionPolicy')
+      ) {
         assert.equal(o.metadata.namespace, 'platform-relays', key(o));
       }
       if (Model) assert.doesNotThrow(() => new Model(o).validate(), key(o));
@@ -64,43 +81,88 @@ describe('the Helm chart', { skip }, () => {
   });
 
   test('one image setting: image.repository and image.tag move the controller, the agent and (derived) the sidecar', async () => {
-    const objs = await helmTemplate({ set: { 'image.repository': 'registry.example.com/mirror/socat-relay', 'image.tag': '2' } });
+    const objs = await helmTemplate({
+      set: { 'image.repository': 'registry.example.com/mirror/socat-relay', 'image.tag': '2' },
+    });
     assert.doesNotMatch(JSON.stringify(objs), /ghcr\.io/);
     const dss = objs.filter((o) => o.kind === 'DaemonSet');
-    assert.deepEqual(dss.map((d) => d.metadata.name).sort(), ['socat-relay-agent', 'socat-relay-controller', 'socat-relay-node']);
-    for (const ds of dss) for (const c of ds.spec.template.spec.containers) assert.equal(c.image, 'registry.example.com/mirror/socat-relay:2');
+    assert.deepEqual(dss.map((d) => d.metadata.name).sort(), [
+      'socat-relay-agent',
+      'socat-relay-controller',
+      'socat-relay-node',
+    ]);
+    for (const ds of dss)
+      for (const c of ds.spec.template.spec.containers)
+        assert.equal(c.image, 'registry.example.com/mirror/socat-relay:2');
     const controller = dss.find((d) => d.metadata.name === 'socat-relay-controller')!;
-    assert.equal(loadConfig([], { ...env(controller), NODE_NAME: 'n' }).sidecarImage, 'registry.example.com/mirror/socat-relay-sidecar:2');
-    const pinned = await helmTemplate({ set: { 'image.digest': `sha256:${'a'.repeat(64)}`, sidecarImage: `ghcr.io/socat-relay/socat-relay-sidecar@sha256:${'b'.repeat(64)}` } });
+    assert.equal(
+      loadConfig([], { ...env(controller), NODE_NAME: 'n' }).sidecarImage,
+      'registry.example.com/mirror/socat-relay-sidecar:2',
+    );
+    const pinned = await helmTemplate({
+      set: {
+        'image.digest': `sha256:${'a'.repeat(64)}`,
+        sidecarImage: `ghcr.io/socat-relay/socat-relay-sidecar@sha256:${'b'.repeat(64)}`,
+      },
+    });
     const c = pinned.find((o) => o.metadata.name === 'socat-relay-controller' && o.kind === 'DaemonSet')!;
-    assert.equal(c.spec.template.spec.containers[0].image, `ghcr.io/socat-relay/socat-relay:0.1.0@sha256:${'a'.repeat(64)}`);
-    assert.equal(loadConfig([], { ...env(c), NODE_NAME: 'n' }).sidecarImage, `ghcr.io/socat-relay/socat-relay-sidecar@sha256:${'b'.repeat(64)}`);
+    assert.equal(
+      c.spec.template.spec.containers[0].image,
+      `ghcr.io/socat-relay/socat-relay:0.1.0@sha256:${'a'.repeat(64)}`,
+    );
+    assert.equal(
+      loadConfig([], { ...env(c), NODE_NAME: 'n' }).sidecarImage,
+      `ghcr.io/socat-relay/socat-relay-sidecar@sha256:${'b'.repeat(64)}`,
+    );
   });
 
   test('controller.servingNodeLabel moves both DaemonSets: the serving one where the label exists, the reconcile-only one everywhere else; controller.affinity and hostNetwork only on the serving one', async () => {
-    const terms = (ds: any) => ds.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms;
-    const objs = await helmTemplate({ set: { 'controller.servingNodeLabel': 'example.com/socat-relay-admission', 'controller.hostNetwork': 'true' } });
+    const terms = (ds: any) =>
+      ds.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms;
+    const objs = await helmTemplate({
+      set: { 'controller.servingNodeLabel': 'example.com/socat-relay-admission', 'controller.hostNetwork': 'true' },
+    });
     const serving = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-controller')!;
     const node = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-node')!;
-    assert.deepEqual(terms(serving), [{ matchExpressions: [{ key: 'example.com/socat-relay-admission', operator: 'Exists' }] }]);
-    assert.deepEqual(terms(node), [{ matchExpressions: [{ key: 'example.com/socat-relay-admission', operator: 'DoesNotExist' }] }]);
+    assert.deepEqual(terms(serving), [
+      { matchExpressions: [{ key: 'example.com/socat-relay-admission', operator: 'Exists' }] },
+    ]);
+    assert.deepEqual(terms(node), [
+      { matchExpressions: [{ key: 'example.com/socat-relay-admission', operator: 'DoesNotExist' }] },
+    ]);
     assert.equal(serving.spec.template.spec.hostNetwork, true);
-    assert.equal(node.spec.template.spec.hostNetwork, undefined, 'the reconcile-only controller serves nothing the API server must reach');
-    const env = (ds: any) => Object.fromEntries(ds.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
+    assert.equal(
+      node.spec.template.spec.hostNetwork,
+      undefined,
+      'the reconcile-only controller serves nothing the API server must reach',
+    );
+    const env = (ds: any) =>
+      Object.fromEntries(ds.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
     assert.equal(env(node).SOCAT_RELAY_SERVE_ADMISSION, 'false');
     assert.equal(env(node).SOCAT_RELAY_PORT, undefined, 'no webhook port');
     assert.ok(!JSON.stringify(node).includes('socat-relay-webhook-tls'), 'no serving key on the reconcile-only pods');
-    const a = 'controller.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]';
-    const custom = await helmTemplate({ set: { [`${a}.key`]: 'pool', [`${a}.operator`]: 'In', [`${a}.values[0]`]: 'admission' } });
-    assert.deepEqual(terms(custom.find((o) => o.metadata.name === 'socat-relay-controller' && o.kind === 'DaemonSet')!), [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['admission'] }] }]);
-    assert.deepEqual(terms(custom.find((o) => o.metadata.name === 'socat-relay-node' && o.kind === 'DaemonSet')!), [{ matchExpressions: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'DoesNotExist' }] }]);
+    const a =
+      'controller.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]';
+    const custom = await helmTemplate({
+      set: { [`${a}.key`]: 'pool', [`${a}.operator`]: 'In', [`${a}.values[0]`]: 'admission' },
+    });
+    assert.deepEqual(
+      terms(custom.find((o) => o.metadata.name === 'socat-relay-controller' && o.kind === 'DaemonSet')!),
+      [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['admission'] }] }],
+    );
+    assert.deepEqual(terms(custom.find((o) => o.metadata.name === 'socat-relay-node' && o.kind === 'DaemonSet')!), [
+      { matchExpressions: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'DoesNotExist' }] },
+    ]);
   });
 
   test('certificates.certManager=false: no cert-manager object, a Secret with a CA and a serving certificate for the Service, the CA in both webhooks', async () => {
     const objs = await helmTemplate({ set: { 'certificates.certManager': 'false' } });
     assert.ok(!objs.some((o) => o.apiVersion.startsWith('cert-manager.io/')));
     const secret = objs.find((o) => o.kind === 'Secret')!;
-    assert.deepEqual([secret.metadata.name, secret.type, Object.keys(secret.data).sort()], ['socat-relay-webhook-tls', 'kubernetes.io/tls', ['ca.crt', 'tls.crt', 'tls.key']]);
+    assert.deepEqual(
+      [secret.metadata.name, secret.type, Object.keys(secret.data).sort()],
+      ['socat-relay-webhook-tls', 'kubernetes.io/tls', ['ca.crt', 'tls.crt', 'tls.key']],
+    );
     const ca = new X509Certificate(Buffer.from(secret.data['ca.crt'], 'base64'));
     const leaf = new X509Certificate(Buffer.from(secret.data['tls.crt'], 'base64'));
     assert.ok(leaf.verify(ca.publicKey), 'the serving certificate is signed by the CA');
@@ -112,17 +174,34 @@ describe('the Helm chart', { skip }, () => {
   });
 
   test('agent.daemonset=false, policy.enabled=false, crds.install=false leave those out; crds.keep annotates the CRD', async () => {
-    const objs = await helmTemplate({ set: { 'agent.daemonset': 'false', 'policy.enabled': 'false', 'crds.install': 'false' } });
-    assert.deepEqual(objs.filter((o) => ['socat-relay-agent'].includes(o.metadata.name) || o.kind.startsWith('ValidatingAdmissionPolicy') || o.kind === 'CustomResourceDefinition'), []);
+    const objs = await helmTemplate({
+      set: { 'agent.daemonset': 'false', 'policy.enabled': 'false', 'crds.install': 'false' },
+    });
+    assert.deepEqual(
+      objs.filter(
+        (o) =>
+          ['socat-relay-agent'].includes(o.metadata.name) ||
+          o.kind.startsWith('ValidatingAdmissionPolicy') ||
+          o.kind === 'CustomResourceDefinition',
+      ),
+      [],
+    );
     const crd = (await helmTemplate()).find((o) => o.kind === 'CustomResourceDefinition')!;
     assert.equal(crd.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
   });
 
   test('controller and agent values land where they say', async () => {
-    const objs = await helmTemplate({ set: {
-      'controller.logLevel': 'debug', 'controller.sidecarMode': 'regular', 'controller.resources.limits.memory': '1Gi',
-      'controller.nodeSelector.pool': 'system', 'agent.nodeSelector.relays': 'yes', 'image.pullPolicy': 'Always', 'imagePullSecrets[0].name': 'regcred',
-    } });
+    const objs = await helmTemplate({
+      set: {
+        'controller.logLevel': 'debug',
+        'controller.sidecarMode': 'regular',
+        'controller.resources.limits.memory': '1Gi',
+        'controller.nodeSelector.pool': 'system',
+        'agent.nodeSelector.relays': 'yes',
+        'image.pullPolicy': 'Always',
+        'imagePullSecrets[0].name': 'regcred',
+      },
+    });
     const controller = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-controller')!;
     const agent = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-agent')!;
     assert.deepEqual([env(controller).LOG_LEVEL, env(controller).SOCAT_RELAY_SIDECAR_MODE], ['debug', 'regular']);
@@ -133,35 +212,60 @@ describe('the Helm chart', { skip }, () => {
       assert.deepEqual(ds.spec.template.spec.imagePullSecrets, [{ name: 'regcred' }]);
       for (const c of ds.spec.template.spec.containers) assert.equal(c.imagePullPolicy, 'Always');
     }
-    assert.deepEqual(loadConfig([], { ...env(controller), NODE_NAME: 'n' }).logLevel, 'debug', 'the controller accepts what the chart sets');
+    assert.deepEqual(
+      loadConfig([], { ...env(controller), NODE_NAME: 'n' }).logLevel,
+      'debug',
+      'the controller accepts what the chart sets',
+    );
   });
 
-  test('every value in values.yaml is documented in the chart\'s README', () => {
+  test("every value in values.yaml is documented in the chart's README", () => {
     const values = parse(readFileSync(path.join(CHART, 'values.yaml'), 'utf8')) as Record<string, unknown>;
     const readme = readFileSync(path.join(CHART, 'README.md'), 'utf8');
-    const leaves = (o: Record<string, unknown>, prefix = ''): string[] => Object.entries(o).flatMap(([k, v]) =>
-      v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0 && !['resources', 'labels'].includes(k) ? leaves(v as Record<string, unknown>, `${prefix}${k}.`) : [`${prefix}${k}`]);
+    const leaves = (o: Record<string, unknown>, prefix = ''): string[] =>
+      Object.entries(o).flatMap(([k, v]) =>
+        v &&
+        typeof v === 'object' &&
+        !Array.isArray(v) &&
+        Object.keys(v).length > 0 &&
+        !['resources', 'labels'].includes(k)
+          ? leaves(v as Record<string, unknown>, `${prefix}${k}.`)
+          : [`${prefix}${k}`],
+      );
     const names = leaves(values);
     assert.ok(names.length > 15, names.join());
     for (const n of names) assert.ok(readme.includes(`| \`${n}\` |`), `README documents ${n}`);
   });
 
-  test('metrics.serviceMonitor: the manifests\' ServiceMonitor, with the labels your Prometheus selects and the interval', async () => {
-    const objs = await helmTemplate({ set: { 'metrics.serviceMonitor.enabled': 'true', 'metrics.serviceMonitor.labels.release': 'monitoring', 'metrics.serviceMonitor.interval': '15s' } });
+  test("metrics.serviceMonitor: the manifests' ServiceMonitor, with the labels your Prometheus selects and the interval", async () => {
+    const objs = await helmTemplate({
+      set: {
+        'metrics.serviceMonitor.enabled': 'true',
+        'metrics.serviceMonitor.labels.release': 'monitoring',
+        'metrics.serviceMonitor.interval': '15s',
+      },
+    });
     const sm = objs.find((o) => o.kind === 'ServiceMonitor')!;
     assert.equal(sm.metadata.labels?.release, 'monitoring');
     assert.equal(sm.metadata.labels?.['app.kubernetes.io/name'], 'socat-relay');
     assert.equal(sm.spec.endpoints[0].interval, '15s');
-    assert.equal((await helmTemplate()).find((o) => o.kind === 'ServiceMonitor'), undefined, 'off by default');
+    assert.equal(
+      (await helmTemplate()).find((o) => o.kind === 'ServiceMonitor'),
+      undefined,
+      'off by default',
+    );
     const Model = (await modelFor(sm.apiVersion, sm.kind))!;
     assert.doesNotThrow(() => new Model(sm).validate());
   });
 
   test('a bad value fails the render with a message, not a broken manifest (more: chart-schema.test.ts)', async () => {
-    await assert.rejects(helmTemplate({ set: { 'image.repository': '' } }), /at '\/image\/repository': minLength: got 0, want 1/);
+    await assert.rejects(
+      helmTemplate({ set: { 'image.repository': '' } }),
+      /at '\/image\/repository': minLength: got 0, want 1/,
+    );
   });
 
-  test('every object and the DaemonSets\' pods carry app.kubernetes.io/version (the appVersion) and part-of: socat-relay', async () => {
+  test("every object and the DaemonSets' pods carry app.kubernetes.io/version (the appVersion) and part-of: socat-relay", async () => {
     const { appVersion } = parse(readFileSync(path.join(CHART, 'Chart.yaml'), 'utf8')) as { appVersion: string };
     const objs = await helmTemplate();
     for (const o of objs) {
@@ -169,11 +273,15 @@ describe('the Helm chart', { skip }, () => {
         assert.equal(labels?.['app.kubernetes.io/version'], appVersion, key(o));
         assert.equal(labels?.['app.kubernetes.io/part-of'], 'socat-relay', key(o));
       }
-      if (o.kind === 'DaemonSet') assert.ok(!('app.kubernetes.io/version' in o.spec.selector.matchLabels), `${key(o)}: the selector stays as it is (it cannot change in place)`);
+      if (o.kind === 'DaemonSet')
+        assert.ok(
+          !('app.kubernetes.io/version' in o.spec.selector.matchLabels),
+          `${key(o)}: the selector stays as it is (it cannot change in place)`,
+        );
     }
   });
 
-  test('kubeletDir moves the CSI plugin\'s --kubelet-dir, its mount and the host folder (as the plugin reads its arguments)', async () => {
+  test("kubeletDir moves the CSI plugin's --kubelet-dir, its mount and the host folder (as the plugin reads its arguments)", async () => {
     const objs = await helmTemplate({ set: { kubeletDir: '/var/snap/microk8s/common/var/lib/kubelet/' } });
     const pod = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-agent')!.spec.template.spec;
     const csi = pod.containers.find((c: any) => c.name === 'csi');
@@ -181,43 +289,92 @@ describe('the Helm chart', { skip }, () => {
     assert.ok(args !== 'help');
     assert.equal(args.kubeletDir, '/var/snap/microk8s/common/var/lib/kubelet');
     const mount = csi.volumeMounts.find((m: any) => m.mountPropagation === 'Bidirectional');
-    assert.deepEqual([mount.mountPath, pod.volumes.find((v: any) => v.name === mount.name).hostPath.path], [args.kubeletDir, args.kubeletDir]);
+    assert.deepEqual(
+      [mount.mountPath, pod.volumes.find((v: any) => v.name === mount.name).hostPath.path],
+      [args.kubeletDir, args.kubeletDir],
+    );
     assert.doesNotMatch(JSON.stringify(pod), /"\/var\/lib\/kubelet/, 'no other place keeps the default');
   });
 
-  test('controller.hostNetwork, its ports, affinity, podAnnotations and both DaemonSets\' maxUnavailable land where they say', async () => {
-    const affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['system'] }] }] } } };
-    const objs = await helmTemplate({ set: {
-      'controller.hostNetwork': 'true', 'controller.port': '10443', 'controller.metricsPort': '10464', 'controller.maxUnavailable': '25%', 'agent.maxUnavailable': '2',
-      'controller.podAnnotations.example\\.com/team': 'platform', 'agent.podAnnotations.example\\.com/scrape': 'no',
-      'controller.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key': 'pool',
-      'controller.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator': 'In',
-      'controller.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values[0]': 'system',
-    } });
+  test("controller.hostNetwork, its ports, affinity, podAnnotations and both DaemonSets' maxUnavailable land where they say", async () => {
+    const affinity = {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['system'] }] }],
+        },
+      },
+    };
+    const objs = await helmTemplate({
+      set: {
+        'controller.hostNetwork': 'true',
+        'controller.port': '10443',
+        'controller.metricsPort': '10464',
+        'controller.maxUnavailable': '25%',
+        'agent.maxUnavailable': '2',
+        'controller.podAnnotations.example\\.com/team': 'platform',
+        'agent.podAnnotations.example\\.com/scrape': 'no',
+        'controller.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key':
+          'pool',
+        'controller.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator':
+          'In',
+        'controller.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values[0]':
+          'system',
+      },
+    });
     const controller = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-controller')!;
     const agent = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-agent')!;
     const pod = controller.spec.template.spec;
     assert.deepEqual([pod.hostNetwork, pod.dnsPolicy], [true, 'ClusterFirstWithHostNet']);
     const config = loadConfig([], { ...env(controller), NODE_NAME: 'n' });
     assert.deepEqual([config.port, config.metricsPort], [10443, 10464]);
-    assert.deepEqual(pod.containers[0].ports.map((p: any) => [p.name, p.containerPort]), [['https', 10443], ['metrics', 10464]]);
+    assert.deepEqual(
+      pod.containers[0].ports.map((p: any) => [p.name, p.containerPort]),
+      [
+        ['https', 10443],
+        ['metrics', 10464],
+      ],
+    );
     assert.deepEqual(pod.affinity, affinity);
     assert.equal(controller.spec.template.metadata.annotations['example.com/team'], 'platform');
     assert.equal(agent.spec.template.metadata.annotations['example.com/scrape'], 'no');
-    assert.deepEqual(controller.spec.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%' } });
+    assert.deepEqual(controller.spec.updateStrategy, {
+      type: 'RollingUpdate',
+      rollingUpdate: { maxUnavailable: '25%' },
+    });
     assert.deepEqual(agent.spec.updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 2 } });
     const svc = objs.find((o) => o.kind === 'Service')!;
-    assert.deepEqual(svc.spec.ports.map((p: any) => [p.port, p.targetPort]), [[443, 'https'], [9464, 'metrics']], 'the Service forwards by port name');
-    assert.equal((await helmTemplate()).find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-controller')!.spec.template.spec.hostNetwork, undefined, 'off by default');
+    assert.deepEqual(
+      svc.spec.ports.map((p: any) => [p.port, p.targetPort]),
+      [
+        [443, 'https'],
+        [9464, 'metrics'],
+      ],
+      'the Service forwards by port name',
+    );
+    assert.equal(
+      (await helmTemplate()).find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-controller')!.spec
+        .template.spec.hostNetwork,
+      undefined,
+      'off by default',
+    );
   });
 
   test('webhooks.podFailurePolicy sets both pod entries; the Relay entry stays Fail', async () => {
     for (const policy of ['Fail', 'Ignore']) {
       const objs = await helmTemplate({ set: { 'webhooks.podFailurePolicy': policy } });
       const mwc = objs.find((o) => o.kind === 'MutatingWebhookConfiguration')!;
-      assert.deepEqual(mwc.webhooks.map((w: any) => [w.name, w.failurePolicy]), [['pods.socat.io', policy], ['ephemeral-containers.socat.io', policy]]);
+      assert.deepEqual(
+        mwc.webhooks.map((w: any) => [w.name, w.failurePolicy]),
+        [
+          ['pods.socat.io', policy],
+          ['ephemeral-containers.socat.io', policy],
+        ],
+      );
       const vwc = objs.find((o) => o.kind === 'ValidatingWebhookConfiguration')!;
-      assert.deepEqual(vwc.webhooks.map((w: any) => [w.name, w.failurePolicy]), [['relays.socat.io', 'Fail']]);
+      assert.deepEqual(
+        vwc.webhooks.map((w: any) => [w.name, w.failurePolicy]),
+        [['relays.socat.io', 'Fail']],
+      );
     }
   });
 });

@@ -9,7 +9,13 @@ export const CHART = path.join(REPO, 'charts', 'socat-relay');
 /** The Kubernetes version helm renders for by default: the test API server's (the newest supported release). */
 export const KUBE_VERSION = K8S_VERSION.replace(/^v/, '');
 /** Labels the chart adds to every object (and its DaemonSets' pods); everything else is the manifests'. */
-export const HELM_LABELS = ['app.kubernetes.io/instance', 'app.kubernetes.io/managed-by', 'app.kubernetes.io/part-of', 'app.kubernetes.io/version', 'helm.sh/chart'];
+export const HELM_LABELS = [
+  'app.kubernetes.io/instance',
+  'app.kubernetes.io/managed-by',
+  'app.kubernetes.io/part-of',
+  'app.kubernetes.io/version',
+  'helm.sh/chart',
+];
 
 export interface RenderOptions {
   namespace?: string;
@@ -29,7 +35,9 @@ export function templateArgs(opts: RenderOptions = {}): string[] {
 }
 
 export async function helmTemplate(opts: RenderOptions = {}): Promise<KubeObject[]> {
-  return parseDocuments(await runTool('helm', templateArgs(opts), { timeoutMs: 120_000 }), 'helm template').filter((o) => o !== null) as KubeObject[];
+  return parseDocuments(await runTool('helm', templateArgs(opts), { timeoutMs: 120_000 }), 'helm template').filter(
+    (o) => o !== null,
+  ) as KubeObject[];
 }
 
 /**
@@ -40,7 +48,9 @@ export function withoutHelmLabels(o: KubeObject): KubeObject {
   const metas = [c.metadata, c.spec?.template?.metadata].filter(Boolean) as KubeObject['metadata'][];
   for (const m of metas) for (const l of HELM_LABELS) delete m.labels?.[l];
   delete c.metadata.annotations?.['helm.sh/resource-policy'];
-  for (const meta of metas) for (const m of ['labels', 'annotations'] as const) if (meta[m] && Object.keys(meta[m]).length === 0) delete meta[m];
+  for (const meta of metas)
+    for (const m of ['labels', 'annotations'] as const)
+      if (meta[m] && Object.keys(meta[m]).length === 0) delete meta[m];
   return c;
 }
 

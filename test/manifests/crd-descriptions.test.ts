@@ -9,8 +9,16 @@ import { parseDocuments } from '../../relay/load.js';
 import { installCrds, skipUnlessControlPlane, startControlPlane, waitFor } from '../harness/index.js';
 import { MANIFESTS } from './load.js';
 
-interface S { description?: string; properties?: Record<string, S>; items?: S; additionalProperties?: S | boolean; anyOf?: S[] }
-const crd = parseDocuments(readFileSync(path.join(MANIFESTS, 'crd', 'relays.socat.io.yaml'), 'utf8'))[0] as { spec: { versions: { schema: { openAPIV3Schema: S } }[] } };
+interface S {
+  description?: string;
+  properties?: Record<string, S>;
+  items?: S;
+  additionalProperties?: S | boolean;
+  anyOf?: S[];
+}
+const crd = parseDocuments(readFileSync(path.join(MANIFESTS, 'crd', 'relays.socat.io.yaml'), 'utf8'))[0] as {
+  spec: { versions: { schema: { openAPIV3Schema: S } }[] };
+};
 const schema = crd.spec.versions[0]!.schema.openAPIV3Schema;
 
 /** [path, schema] of every property, list item and map value under `s`. */
@@ -18,7 +26,8 @@ function walk(s: S, at = ''): [string, S][] {
   const out: [string, S][] = [];
   for (const [k, v] of Object.entries(s.properties ?? {})) out.push([`${at}.${k}`, v], ...walk(v, `${at}.${k}`));
   if (s.items) out.push([`${at}[]`, s.items], ...walk(s.items, `${at}[]`));
-  if (s.additionalProperties && typeof s.additionalProperties === 'object') out.push([`${at}.*`, s.additionalProperties], ...walk(s.additionalProperties, `${at}.*`));
+  if (s.additionalProperties && typeof s.additionalProperties === 'object')
+    out.push([`${at}.*`, s.additionalProperties], ...walk(s.additionalProperties, `${at}.*`));
   return out;
 }
 
@@ -33,19 +42,35 @@ test('every property of the Relay schema has a description (kubectl explain is n
 
 test('the walk sees nested fields (it can fail)', () => {
   const paths = walk(schema).map(([p]) => p);
-  for (const p of ['.spec.consumers.namespaceSelector.matchExpressions[].values[]', '.spec.sidecar.resources.limits.*', '.status.nodes[].state', '.status.conditions[].reason']) {
+  for (const p of [
+    '.spec.consumers.namespaceSelector.matchExpressions[].values[]',
+    '.spec.sidecar.resources.limits.*',
+    '.status.nodes[].state',
+    '.status.conditions[].reason',
+  ]) {
     assert.ok(paths.includes(p), p);
   }
 });
 
-test('the API server publishes the descriptions (what kubectl explain reads)', { skip: skipUnlessControlPlane() }, async (t) => {
-  const cp = await startControlPlane();
-  t.after(() => cp.stop());
-  await installCrds(cp.client);
-  // The aggregated OpenAPI picks a new CRD up a moment after it is Established.
-  const doc = await waitFor('the Relay OpenAPI', () => cp.client.request<{ components: { schemas: Record<string, S> } }>('GET', '/openapi/v3/apis/socat.io/v1alpha1').catch(() => undefined), { timeoutMs: 60_000 });
-  const relay = Object.entries(doc.components.schemas).find(([k]) => k === 'io.socat.v1alpha1.Relay')?.[1];
-  assert.ok(relay, Object.keys(doc.components.schemas).join());
-  const target = relay.properties?.spec?.properties?.target?.properties?.port;
-  assert.match(target?.description ?? '', /port of the service on the node's loopback/);
-});
+test(
+  'the API server publishes the descriptions (what kubectl explain reads)',
+  { skip: skipUnlessControlPlane() },
+  async (t) => {
+    const cp = await startControlPlane();
+    t.after(() => cp.stop());
+    await installCrds(cp.client);
+    // The aggregated OpenAPI picks a new CRD up a moment after it is Established.
+    const doc = await waitFor(
+      'the Relay OpenAPI',
+      () =>
+        cp.client
+          .request<{ components: { schemas: Record<string, S> } }>('GET', '/openapi/v3/apis/socat.io/v1alpha1')
+          .catch(() => undefined),
+      { timeoutMs: 60_000 },
+    );
+    const relay = Object.entries(doc.components.schemas).find(([k]) => k === 'io.socat.v1alpha1.Relay')?.[1];
+    assert.ok(relay, Object.keys(doc.components.schemas).join());
+    const target = relay.properties?.spec?.properties?.target?.properties?.port;
+    assert.match(target?.description ?? '', /port of the service on the node's loopback/);
+  },
+);

@@ -24,7 +24,7 @@ async function reported(file: string, code: string): Promise<string[]> {
 
 const IMPORT_RULE = '@typescript-eslint/no-restricted-imports';
 
-test('a value import across docs/architecture.md\'s table is an error; an import type, or one the row allows, is not', async () => {
+test("a value import across docs/architecture.md's table is an error; an import type, or one the row allows, is not", async () => {
   const cases: [file: string, code: string, denied: boolean][] = [
     ['webhook/server/app.ts', "import { startReconcile } from '../reconcile/index.js';", true],
     ['webhook/server/app.ts', "import type { ReconcileOptions } from '../reconcile/index.js';", false],
@@ -48,30 +48,39 @@ test('a value import across docs/architecture.md\'s table is an error; an import
   const wrong: string[] = [];
   for (const [file, code, denied] of cases) {
     const got = (await reported(file, code)).filter((r) => r.startsWith(IMPORT_RULE));
-    if ((got.length > 0) !== denied) wrong.push(`${file}: ${code} → ${got.length ? 'denied' : 'allowed'}`);
+    if (got.length > 0 !== denied) wrong.push(`${file}: ${code} → ${got.length ? 'denied' : 'allowed'}`);
   }
   assert.deepEqual(wrong, []);
 });
 
-test('a function over 60 lines in the product\'s folders is an error unless a Long: reason disables the rule for it', async () => {
+test("a function over 60 lines in the product's folders is an error unless a Long: reason disables the rule for it", async () => {
   const body = (n: number): string => Array.from({ length: n }, (_, i) => `  x += ${i};`).join('\n');
-  const fn = (name: string, lines: number): string => `export function ${name}(): number {\n  let x = 0;\n${body(lines - 4)}\n  return x;\n}\n`;
+  const fn = (name: string, lines: number): string =>
+    `export function ${name}(): number {\n  let x = 0;\n${body(lines - 4)}\n  return x;\n}\n`;
   const arrow = `export const arrow = (): number => {\n  let x = 0;\n${body(57)}\n  return x;\n};\n`;
   const method = `export class C {\n  m(): number {\n    let x = 0;\n${body(57)}\n    return x;\n  }\n}\n`;
-  const reason = '// eslint-disable-next-line max-lines-per-function -- Long: one table of cases, read top to bottom.\n';
+  const reason =
+    '// eslint-disable-next-line max-lines-per-function -- Long: one table of cases, read top to bottom.\n';
   const rule = (r: string[]) => r.filter((x) => x.startsWith('max-lines-per-function'));
   assert.deepEqual(rule(await reported('webhook/admission/pod.ts', fn('long', 61))), ['max-lines-per-function: 1']);
   assert.deepEqual(rule(await reported('webhook/admission/pod.ts', fn('fits', 60))), []);
   assert.deepEqual(rule(await reported('node-agent/agent.ts', arrow)), ['max-lines-per-function: 1']);
   assert.deepEqual(rule(await reported('lib/fs.ts', method)), ['max-lines-per-function: 2']);
   assert.deepEqual(rule(await reported('cli/main.ts', reason + fn('reasoned', 61))), []);
-  assert.deepEqual(rule(await reported('test/manifests/docs.ts', fn('aTestHelper', 61))), [], 'tests are not held to it');
+  assert.deepEqual(
+    rule(await reported('test/manifests/docs.ts', fn('aTestHelper', 61))),
+    [],
+    'tests are not held to it',
+  );
 });
 
-test('docs/architecture.md\'s table keeps webhook/ and node-agent/ apart, and node-contract/ off both, through any chain of parts', () => {
+test("docs/architecture.md's table keeps webhook/ and node-agent/ apart, and node-contract/ off both, through any chain of parts", () => {
   const rows = tableRows('docs/architecture.md', ['folder', 'what it is', 'may import']);
   const ticks = (cell: string) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
-  const parts = rows.map(({ row }) => ({ part: ticks(row[0]!)[0]!, allowed: row[2] === 'everything' ? ['*'] : ticks(row[2]!) }));
+  const parts = rows.map(({ row }) => ({
+    part: ticks(row[0]!)[0]!,
+    allowed: row[2] === 'everything' ? ['*'] : ticks(row[2]!),
+  }));
   assert.ok(parts.length >= 8, 'the parts table');
   // The parts a part may reach: what it may import, what those may import, and so on.
   const under = (a: string, b: string) => b === '*' || a.startsWith(b.replace(/\/?(\*\.ts)?$/, ''));
@@ -90,8 +99,12 @@ test('docs/architecture.md\'s table keeps webhook/ and node-agent/ apart, and no
     return seen;
   };
   const reaches = (from: string, to: string) => [...reach(from)].filter((p) => p.startsWith(to));
-  for (const p of parts.filter((x) => x.part.startsWith('webhook/'))) assert.deepEqual(reaches(p.part, 'node-agent/'), [], p.part);
+  for (const p of parts.filter((x) => x.part.startsWith('webhook/')))
+    assert.deepEqual(reaches(p.part, 'node-agent/'), [], p.part);
   assert.deepEqual(reaches('node-agent/', 'webhook/'), []);
   assert.deepEqual([...reaches('node-contract/', 'webhook/'), ...reaches('node-contract/', 'node-agent/')], []);
-  assert.ok(reaches('cli/', 'node-agent/').length > 0 && reaches('webhook/reconcile/', 'node-contract/').length > 0, 'the walk follows the table');
+  assert.ok(
+    reaches('cli/', 'node-agent/').length > 0 && reaches('webhook/reconcile/', 'node-contract/').length > 0,
+    'the walk follows the table',
+  );
 });

@@ -23,27 +23,40 @@ export interface Loaded {
 }
 
 function yamlFiles(dir: string): string[] {
-  return readdirSync(dir).sort().flatMap((e) => {
-    const full = path.join(dir, e);
-    if (statSync(full).isDirectory()) return yamlFiles(full);
-    return /\.ya?ml$/.test(e) ? [full] : [];
-  });
+  return readdirSync(dir)
+    .sort()
+    .flatMap((e) => {
+      const full = path.join(dir, e);
+      if (statSync(full).isDirectory()) return yamlFiles(full);
+      return /\.ya?ml$/.test(e) ? [full] : [];
+    });
 }
 
 /** Every object under `dir` (default manifests/), kustomization files left out. */
 export function loadManifests(dir = MANIFESTS): Loaded[] {
   return yamlFiles(dir)
     .filter((f) => !/^kustomiz(ation|econfig)\.ya?ml$/.test(path.basename(f)))
-    .flatMap((f) => parseDocuments(readFileSync(f, 'utf8'), f).map((object) => ({ file: path.relative(REPO, f), object: object as KubeObject })));
+    .flatMap((f) =>
+      parseDocuments(readFileSync(f, 'utf8'), f).map((object) => ({
+        file: path.relative(REPO, f),
+        object: object as KubeObject,
+      })),
+    );
 }
 
 /** `kubectl kustomize DIR` (offline, kubectl from TESTBIN_DIR) parsed into objects. */
 export async function kustomize(dir: string): Promise<KubeObject[]> {
-  return parseDocuments(await runTool('kubectl', ['kustomize', dir], { timeoutMs: 60_000 }), `kustomize ${dir}`) as KubeObject[];
+  return parseDocuments(
+    await runTool('kubectl', ['kustomize', dir], { timeoutMs: 60_000 }),
+    `kustomize ${dir}`,
+  ) as KubeObject[];
 }
 
 /** The class that kubernetes-models (or its cert-manager / prometheus-operator packages) has for a kind. */
-export async function modelFor(apiVersion: string, kind: string): Promise<(new (o: unknown) => { validate(): void }) | undefined> {
+export async function modelFor(
+  apiVersion: string,
+  kind: string,
+): Promise<(new (o: unknown) => { validate(): void }) | undefined> {
   const group = apiVersion.includes('/') ? apiVersion.split('/')[0]! : '';
   let spec: string;
   if (group === 'cert-manager.io') spec = `@kubernetes-models/cert-manager/${apiVersion}`;

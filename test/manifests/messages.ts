@@ -13,7 +13,11 @@ import { loadManifests, REPO } from './load.js';
 /** A pattern: literal text with STAR (any text, possibly empty) in between. */
 const STAR = '\u0000';
 
-const CONSTANTS = new Map<string, string>(Object.entries(constants as Record<string, unknown>).flatMap(([k, v]) => (typeof v === 'string' ? [[k, v] as [string, string]] : [])));
+const CONSTANTS = new Map<string, string>(
+  Object.entries(constants as Record<string, unknown>).flatMap(([k, v]) =>
+    typeof v === 'string' ? [[k, v] as [string, string]] : [],
+  ),
+);
 
 function fromNode(node: ts.Node, out: string[]): void {
   if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) out.push(node.text);
@@ -37,7 +41,9 @@ function tsFiles(dir: string): string[] {
 }
 
 /** The literals of the parts and the CLI (where the messages users see are written). */
-export function codeMessages(dirs = ['cli', 'webhook', 'node-agent', 'node-contract', 'relay', 'lib', 'certs']): string[] {
+export function codeMessages(
+  dirs = ['cli', 'webhook', 'node-agent', 'node-contract', 'relay', 'lib', 'certs'],
+): string[] {
   const out: string[] = [];
   for (const f of dirs.flatMap((d) => tsFiles(path.join(REPO, d)))) {
     fromNode(ts.createSourceFile(f, readFileSync(f, 'utf8'), ts.ScriptTarget.Latest, false), out);
@@ -52,13 +58,18 @@ export function codeMessages(dirs = ['cli', 'webhook', 'node-agent', 'node-contr
 export function celMessages(): string[] {
   const out: string[] = [];
   const walk = (v: unknown): void => {
-    if (Array.isArray(v)) { v.forEach(walk); return; }
+    if (Array.isArray(v)) {
+      v.forEach(walk);
+      return;
+    }
     if (v === null || typeof v !== 'object') return;
     for (const [k, x] of Object.entries(v)) {
       if (k === 'message' && typeof x === 'string') out.push(x);
       else if (k === 'messageExpression' && typeof x === 'string') {
         // A join's separator is inside a wildcard, not text of the message.
-        const parts = [...x.replace(/\.join\(\s*'(?:[^'\\]|\\.)*'\s*\)/g, '').matchAll(/'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"/g)].map((m) => (m[1] ?? m[2]!).replace(/\\(.)/g, '$1'));
+        const parts = [
+          ...x.replace(/\.join\(\s*'(?:[^'\\]|\\.)*'\s*\)/g, '').matchAll(/'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"/g),
+        ].map((m) => (m[1] ?? m[2]!).replace(/\\(.)/g, '$1'));
         out.push(`${STAR}${parts.join(STAR)}${STAR}`);
       } else walk(x);
     }

@@ -47,7 +47,8 @@ function applyDefaults(schema: Schema, value: unknown): unknown {
       if (out[k] !== undefined) out[k] = applyDefaults(s, out[k]);
     }
     if (isObj(schema.additionalProperties)) {
-      for (const k of Object.keys(out)) if (!Object.hasOwn(schema.properties ?? {}, k)) out[k] = applyDefaults(schema.additionalProperties, out[k]);
+      for (const k of Object.keys(out))
+        if (!Object.hasOwn(schema.properties ?? {}, k)) out[k] = applyDefaults(schema.additionalProperties, out[k]);
     }
     return out;
   }
@@ -73,9 +74,12 @@ function apiServerRules(s: StructuralSchema, value: unknown, path: string): Prob
   const bad = (message: string, at = path) => problems.push({ field: at, message });
   if (Array.isArray(value)) {
     const listType = schema['x-kubernetes-list-type'];
-    const keyOf = listType === 'set' ? (v: unknown) => JSON.stringify(v)
-      : listType === 'map' ? (v: unknown) => JSON.stringify((schema['x-kubernetes-list-map-keys'] ?? []).map((k) => (v as Obj)[k]))
-        : undefined;
+    const keyOf =
+      listType === 'set'
+        ? (v: unknown) => JSON.stringify(v)
+        : listType === 'map'
+          ? (v: unknown) => JSON.stringify((schema['x-kubernetes-list-map-keys'] ?? []).map((k) => (v as Obj)[k]))
+          : undefined;
     if (keyOf) {
       const seen = new Set<string>();
       value.forEach((v, i) => {
@@ -102,7 +106,10 @@ function apiServerRules(s: StructuralSchema, value: unknown, path: string): Prob
  * Every problem of `value` (already defaulted) against `schema`: relay/structure.ts's walk plus the API server's rules.
  */
 function checkSchema(schema: Schema, value: unknown, path = ''): SchemaProblem[] {
-  return checkStructure(schema, value, path, { visit: apiServerRules }).map((p) => ({ path: p.field || '(root)', message: p.message }));
+  return checkStructure(schema, value, path, { visit: apiServerRules }).map((p) => ({
+    path: p.field || '(root)',
+    message: p.message,
+  }));
 }
 
 /** Defaults, then every check: what the API server would say about `obj` under this schema. */

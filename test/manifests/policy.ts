@@ -7,7 +7,9 @@ import { celEval } from './openapi.js';
 import path from 'node:path';
 
 function sidecarPolicy(name = 'socat-relay-require-sidecar'): KubeObject {
-  const vap = loadManifests(path.join(MANIFESTS, 'policy')).find((l) => l.object.kind === 'ValidatingAdmissionPolicy' && l.object.metadata.name === name);
+  const vap = loadManifests(path.join(MANIFESTS, 'policy')).find(
+    (l) => l.object.kind === 'ValidatingAdmissionPolicy' && l.object.metadata.name === name,
+  );
   if (!vap) throw new Error(`no ValidatingAdmissionPolicy ${name} under manifests/policy/`);
   return vap.object;
 }
@@ -19,7 +21,11 @@ export interface PolicyVerdict {
   denied?: string;
 }
 
-export function judgeSidecarPolicy(pod: unknown, vap: KubeObject = sidecarPolicy(), operation = 'CREATE'): PolicyVerdict {
+export function judgeSidecarPolicy(
+  pod: unknown,
+  vap: KubeObject = sidecarPolicy(),
+  operation = 'CREATE',
+): PolicyVerdict {
   return judgePolicy(vap, { object: pod, request: { operation } });
 }
 
@@ -27,14 +33,20 @@ export function judgeSidecarPolicy(pod: unknown, vap: KubeObject = sidecarPolicy
  * Any of the policies on one admission request: `object`, `oldObject` (null for a CREATE, as the API
  * server passes it) and `request` (operation, kind, subResource, …) as the API server gives them to CEL.
  */
-export function judgePolicy(vap: KubeObject, input: { object: unknown; oldObject?: unknown; request: Record<string, unknown> }): PolicyVerdict {
+export function judgePolicy(
+  vap: KubeObject,
+  input: { object: unknown; oldObject?: unknown; request: Record<string, unknown> },
+): PolicyVerdict {
   const base = { object: input.object, oldObject: input.oldObject ?? null, request: input.request };
   for (const m of vap.spec.matchConditions ?? []) if (celEval(m.expression, base) !== true) return { matched: false };
   const variables: Record<string, unknown> = {};
   for (const v of vap.spec.variables ?? []) variables[v.name] = celEval(v.expression, { ...base, variables });
   for (const v of vap.spec.validations) {
     if (celEval(v.expression, { ...base, variables }) !== true) {
-      return { matched: true, denied: String(v.messageExpression ? celEval(v.messageExpression, { ...base, variables }) : v.message) };
+      return {
+        matched: true,
+        denied: String(v.messageExpression ? celEval(v.messageExpression, { ...base, variables }) : v.message),
+      };
     }
   }
   return { matched: true };

@@ -16,10 +16,10 @@ import { helmTemplate } from './chart.js';
 import { kustomize, MANIFESTS, REPO } from './load.js';
 import { skipWithout } from './tools.js';
 
- 
 type Any = any;
 
-const flag = (c: Any, name: string): string | undefined => (c.args as string[]).find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const flag = (c: Any, name: string): string | undefined =>
+  (c.args as string[]).find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 
 /** The probes of one rendered agent pod spec, checked against the containers' own flags. */
 function assertProbes(spec: Any, where: string): void {
@@ -30,23 +30,48 @@ function assertProbes(spec: Any, where: string): void {
   assert.ok(agent && csi, `${where}: containers agent and csi`);
 
   assert.deepEqual(parseListen(flag(agent, 'listen')!), { host: '127.0.0.1', port: 9465 }, `${where}: agent --listen`);
-  assert.deepEqual(agent.livenessProbe.httpGet, { host: '127.0.0.1', port: 9465, path: '/healthz' }, `${where}: agent probe`);
+  assert.deepEqual(
+    agent.livenessProbe.httpGet,
+    { host: '127.0.0.1', port: 9465, path: '/healthz' },
+    `${where}: agent probe`,
+  );
 
   const args = parseCsiArgs(csi.args.slice(1), { NODE_NAME: 'n' });
   assert.ok(args !== 'help');
-  assert.deepEqual(args.healthListen, { host: '127.0.0.1', port: 9466 }, `${where}: csi --health-listen on the loopback`);
-  assert.deepEqual(csi.livenessProbe.httpGet, { host: '127.0.0.1', port: 9466, path: '/healthz' }, `${where}: csi probe`);
+  assert.deepEqual(
+    args.healthListen,
+    { host: '127.0.0.1', port: 9466 },
+    `${where}: csi --health-listen on the loopback`,
+  );
+  assert.deepEqual(
+    csi.livenessProbe.httpGet,
+    { host: '127.0.0.1', port: 9466, path: '/healthz' },
+    `${where}: csi probe`,
+  );
   const p = csi.livenessProbe;
   assert.deepEqual(
-    { initialDelaySeconds: p.initialDelaySeconds, periodSeconds: p.periodSeconds, timeoutSeconds: p.timeoutSeconds, failureThreshold: p.failureThreshold },
-    { initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }, `${where}: csi probe timing`);
-  assert.ok(p.timeoutSeconds * 1000 > DEFAULT_PROBE_TIMEOUT_MS, `${where}: the HTTP probe outlasts the plugin's Probe deadline`);
+    {
+      initialDelaySeconds: p.initialDelaySeconds,
+      periodSeconds: p.periodSeconds,
+      timeoutSeconds: p.timeoutSeconds,
+      failureThreshold: p.failureThreshold,
+    },
+    { initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+    `${where}: csi probe timing`,
+  );
+  assert.ok(
+    p.timeoutSeconds * 1000 > DEFAULT_PROBE_TIMEOUT_MS,
+    `${where}: the HTTP probe outlasts the plugin's Probe deadline`,
+  );
   assert.equal(csi.readinessProbe, undefined, `${where}: no readiness probe (the pod serves no Service)`);
   assert.equal(csi.ports, undefined, `${where}: no containerPort (nothing is exposed beyond the node)`);
 }
 
 test('the static pod (`socat-relay static-pod --image …`): both containers probed on the node loopback at their own addresses', () => {
-  const text = staticPodManifest(readFileSync(path.join(REPO, STATIC_POD_RELATIVE), 'utf8'), 'registry.example.com/socat-relay:1.2.3');
+  const text = staticPodManifest(
+    readFileSync(path.join(REPO, STATIC_POD_RELATIVE), 'utf8'),
+    'registry.example.com/socat-relay:1.2.3',
+  );
   assertProbes(parse(text).spec, 'static pod');
 });
 
@@ -60,23 +85,31 @@ test('a probe that does not match its flag, or a CSI container without one, is c
   delete csiOf(none).livenessProbe;
   assert.throws(() => assertProbes(none, 'broken'), TypeError);
   const offLoopback = fresh();
-  csiOf(offLoopback).args = csiOf(offLoopback).args.map((a: string) => a.replace('--health-listen=127.0.0.1:9466', '--health-listen=0.0.0.0:9466'));
+  csiOf(offLoopback).args = csiOf(offLoopback).args.map((a: string) =>
+    a.replace('--health-listen=127.0.0.1:9466', '--health-listen=0.0.0.0:9466'),
+  );
   assert.throws(() => assertProbes(offLoopback, 'broken'), /broken: csi --health-listen on the loopback/);
 });
 
 describe('the rendered agent DaemonSet', { skip: skipWithout('helm', 'kubectl') }, () => {
   test('kustomize (manifests/node-agent/): the same probes', async () => {
-    const ds = (await kustomize(path.join(MANIFESTS, 'node-agent'))).find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-agent');
+    const ds = (await kustomize(path.join(MANIFESTS, 'node-agent'))).find(
+      (o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-agent',
+    );
     assert.ok(ds, 'the agent DaemonSet');
     assertProbes(ds.spec.template.spec, 'kustomize');
   });
 
   test('Helm (charts/socat-relay, defaults and with agent.resources set): the same probes', async () => {
-    for (const set of [{}, { 'agent.resources.limits.memory': '1Gi', 'image.pullPolicy': 'Always' }] as Record<string, string>[]) {
-      const ds = (await helmTemplate({ set })).find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-agent');
+    for (const set of [{}, { 'agent.resources.limits.memory': '1Gi', 'image.pullPolicy': 'Always' }] as Record<
+      string,
+      string
+    >[]) {
+      const ds = (await helmTemplate({ set })).find(
+        (o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-agent',
+      );
       assert.ok(ds, 'the agent DaemonSet');
       assertProbes(ds.spec.template.spec, `helm ${JSON.stringify(set)}`);
     }
   });
-
 });

@@ -13,26 +13,44 @@ import { REPO } from './load.js';
 
 function io() {
   const out = { stdout: '', stderr: '' };
-  return { out, io: { stdin: process.stdin, stdout: { write: (s: string) => (out.stdout += s) }, stderr: { write: (s: string) => (out.stderr += s) }, env: {} } };
+  return {
+    out,
+    io: {
+      stdin: process.stdin,
+      stdout: { write: (s: string) => (out.stdout += s) },
+      stderr: { write: (s: string) => (out.stderr += s) },
+      env: {},
+    },
+  };
 }
 const source = readFileSync(path.join(REPO, STATIC_POD_RELATIVE), 'utf8');
 
-test('it finds the repository\'s manifest from cli/ (and would from dist/cli/ or /app/dist/cli/)', () => {
+test("it finds the repository's manifest from cli/ (and would from dist/cli/ or /app/dist/cli/)", () => {
   assert.equal(findStaticPodManifest(), path.join(REPO, STATIC_POD_RELATIVE));
   assert.equal(findStaticPodManifest(path.join(REPO, 'dist', 'cli')), path.join(REPO, STATIC_POD_RELATIVE));
   assert.equal(findStaticPodManifest('/'), undefined);
 });
 
-test('--image sets every container\'s image; everything else is the shipped manifest, comments included', async () => {
+test("--image sets every container's image; everything else is the shipped manifest, comments included", async () => {
   const { out, io: cio } = io();
   assert.equal(await run(['--image', 'registry.example.com/mirror/socat-relay:9.9.9'], cio), 0, out.stderr);
   const got = parse(out.stdout);
   const want = parse(source);
-  const images = [...(got.spec.containers ?? []), ...(got.spec.initContainers ?? [])].map((c: { image: string }) => c.image);
-  assert.ok(images.length > 0 && images.every((i) => i === 'registry.example.com/mirror/socat-relay:9.9.9'), images.join());
-  for (const list of ['containers', 'initContainers']) for (const c of want.spec[list] ?? []) c.image = 'registry.example.com/mirror/socat-relay:9.9.9';
+  const images = [...(got.spec.containers ?? []), ...(got.spec.initContainers ?? [])].map(
+    (c: { image: string }) => c.image,
+  );
+  assert.ok(
+    images.length > 0 && images.every((i) => i === 'registry.example.com/mirror/socat-relay:9.9.9'),
+    images.join(),
+  );
+  for (const list of ['containers', 'initContainers'])
+    for (const c of want.spec[list] ?? []) c.image = 'registry.example.com/mirror/socat-relay:9.9.9';
   assert.deepEqual(got, want);
-  assert.equal(out.stdout.split('\n').filter((l) => l.trimStart().startsWith('#')).length, source.split('\n').filter((l) => l.trimStart().startsWith('#')).length, 'comments kept');
+  assert.equal(
+    out.stdout.split('\n').filter((l) => l.trimStart().startsWith('#')).length,
+    source.split('\n').filter((l) => l.trimStart().startsWith('#')).length,
+    'comments kept',
+  );
   assert.doesNotMatch(out.stdout, /ghcr\.io/);
 });
 

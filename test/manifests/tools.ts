@@ -33,11 +33,19 @@ export function skipWithout(...tools: Tool[]): string | false {
 const exec = promisify(execFile);
 
 /** Runs a tool from TESTBIN_DIR; throws its message when the tool is missing, stderr when it fails. */
-export async function runTool(tool: Tool, args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<string> {
+export async function runTool(
+  tool: Tool,
+  args: string[],
+  opts: { cwd?: string; timeoutMs?: number } = {},
+): Promise<string> {
   const missing = missingTool(tool);
   if (missing) throw new Error(missing);
   try {
-    const { stdout } = await exec(toolPath(tool), args, { cwd: opts.cwd, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout } = await exec(toolPath(tool), args, {
+      cwd: opts.cwd,
+      timeout: opts.timeoutMs ?? 120_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     return stdout;
   } catch (e) {
     const err = e as { stderr?: string; message: string };

@@ -23,7 +23,15 @@ import { CsiMetrics } from '../../node-agent/csi/metrics.js';
 import { socketPath } from '../../relay/index.js';
 import type { Relay } from '../../relay/index.js';
 import type { RelayProcess } from '../../node-agent/supervisor.js';
-import { httpService, socatUnavailable, startAgent, tempDirs, waitFor, waitRunning, writeRelay } from '../agent/harness.js';
+import {
+  httpService,
+  socatUnavailable,
+  startAgent,
+  tempDirs,
+  waitFor,
+  waitRunning,
+  writeRelay,
+} from '../agent/harness.js';
 import { required } from '../support/required.js';
 
 /** The value of one series in an exposition text, or undefined when the series is absent. */
@@ -32,37 +40,57 @@ function value(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-const VERSION = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../package.json'), 'utf8')).version as string;
+const VERSION = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../package.json'), 'utf8'))
+  .version as string;
 
-test('socat_relay_build_info{version, component} is 1 in the controller\'s, the agent\'s and the CSI plugin\'s registry, with package.json\'s version', async () => {
+test("socat_relay_build_info{version, component} is 1 in the controller's, the agent's and the CSI plugin's registry, with package.json's version", async () => {
   assert.equal(packageVersion(), VERSION);
   const texts: [string, string][] = [
     ['controller', await createMetrics().registry.metrics()],
     ['agent', await new AgentMetrics(new Registry(), { defaultMetrics: false }).registry.metrics()],
     ['csi', await new CsiMetrics(new Registry(), { defaultMetrics: false }).registry.metrics()],
   ];
-  for (const [component, text] of texts) assert.equal(value(text, `socat_relay_build_info{version="${VERSION}",component="${component}"}`), 1, component);
+  for (const [component, text] of texts)
+    assert.equal(value(text, `socat_relay_build_info{version="${VERSION}",component="${component}"}`), 1, component);
 });
 
 test('the admission histogram reaches the webhooks\' 5 s timeout: a 3 s answer is counted at le="5", not at le="1"', async () => {
   const m = createMetrics();
   m.latency.observe({ webhook: 'mutate-pods' }, 3);
   const text = await m.registry.metrics();
-  for (const le of ['0.5', '1', '2.5']) assert.equal(value(text, `socat_relay_admission_duration_seconds_bucket{le="${le}",webhook="mutate-pods"}`), 0, le);
+  for (const le of ['0.5', '1', '2.5'])
+    assert.equal(value(text, `socat_relay_admission_duration_seconds_bucket{le="${le}",webhook="mutate-pods"}`), 0, le);
   assert.equal(value(text, 'socat_relay_admission_duration_seconds_bucket{le="5",webhook="mutate-pods"}'), 1);
-  const timeouts = readFileSync(path.resolve(import.meta.dirname, '../../manifests/webhook/mutating-webhook.yaml'), 'utf8').match(/timeoutSeconds: (\d+)/g)!;
+  const timeouts = readFileSync(
+    path.resolve(import.meta.dirname, '../../manifests/webhook/mutating-webhook.yaml'),
+    'utf8',
+  ).match(/timeoutSeconds: (\d+)/g)!;
   for (const t of timeouts) assert.ok(text.includes(`le="${t.split(' ')[1]}"`), `a bucket at the webhook's ${t}`);
 });
 
-test('the serving certificate\'s validity: exported once the webhook server loaded it, updated on a reload, absent before', async (t) => {
+test("the serving certificate's validity: exported once the webhook server loaded it, updated on a reload, absent before", async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cert-metrics-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const files = await writeCerts(dir, await makeWebhookCerts({ days: 30 }));
   const metrics = createMetrics();
-  assert.doesNotMatch(await metrics.registry.metrics(), /socat_relay_certificate_expiry_timestamp_seconds/, 'no 0 that would read as expired');
+  assert.doesNotMatch(
+    await metrics.registry.metrics(),
+    /socat_relay_certificate_expiry_timestamp_seconds/,
+    'no 0 that would read as expired',
+  );
   const server = new WebhookServer({
-    port: 0, host: '127.0.0.1', certFile: files.cert!, keyFile: files.key!, certPollMs: 60_000, metrics, log: silentLogger,
-    catalog: new StaticCatalog(), namespaceLabels: () => undefined, injectOptions: () => { throw new Error('not called'); },
+    port: 0,
+    host: '127.0.0.1',
+    certFile: files.cert!,
+    keyFile: files.key!,
+    certPollMs: 60_000,
+    metrics,
+    log: silentLogger,
+    catalog: new StaticCatalog(),
+    namespaceLabels: () => undefined,
+    injectOptions: () => {
+      throw new Error('not called');
+    },
   });
   await server.start();
   t.after(() => server.stop());
@@ -78,22 +106,38 @@ test('the serving certificate\'s validity: exported once the webhook server load
   await writeCerts(dir, await makeWebhookCerts({ days: 400 }));
   await server.reloadCertificate();
   await expect(files.cert!);
-  assert.ok(value(await metrics.registry.metrics(), 'socat_relay_certificate_expiry_timestamp_seconds')! > before + 300 * 86400, 'the reloaded certificate\'s expiry');
+  assert.ok(
+    value(await metrics.registry.metrics(), 'socat_relay_certificate_expiry_timestamp_seconds')! > before + 300 * 86400,
+    "the reloaded certificate's expiry",
+  );
   // A rejected pair (key of another certificate) keeps the gauges of the pair still in use.
   const other = await makeWebhookCerts({ days: 5 });
   writeFileSync(files.cert!, other.serving.cert);
   await server.reloadCertificate();
-  assert.ok(value(await metrics.registry.metrics(), 'socat_relay_certificate_expiry_timestamp_seconds')! > before + 300 * 86400, 'kept: the rejected one is not served');
+  assert.ok(
+    value(await metrics.registry.metrics(), 'socat_relay_certificate_expiry_timestamp_seconds')! > before + 300 * 86400,
+    'kept: the rejected one is not served',
+  );
   assert.equal(value(await metrics.registry.metrics(), 'socat_relay_cert_reloads_total{result="rejected"}'), 1);
 });
 
 const relay = (name: string, ready?: 'True' | 'False'): Relay => ({
-  apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name },
+  apiVersion: 'socat.io/v1alpha1',
+  kind: 'Relay',
+  metadata: { name },
   spec: { target: { host: '127.0.0.1', port: 1 }, consumers: { namespaces: ['x'] } },
-  ...(ready ? { status: { conditions: [{ type: 'Ready', status: ready, reason: 'r', message: 'm', lastTransitionTime: '2026-01-01T00:00:00Z' }] } } : {}),
+  ...(ready
+    ? {
+        status: {
+          conditions: [
+            { type: 'Ready', status: ready, reason: 'r', message: 'm', lastTransitionTime: '2026-01-01T00:00:00Z' },
+          ],
+        },
+      }
+    : {}),
 });
 
-test('socat_relay_relay_ready{relay}: each Relay\'s Ready condition from the catalog at scrape time; no condition yet, no series; a deleted Relay, no series', async () => {
+test("socat_relay_relay_ready{relay}: each Relay's Ready condition from the catalog at scrape time; no condition yet, no series; a deleted Relay, no series", async () => {
   assert.equal(relayReadyValue(relay('a', 'True')), 1);
   assert.equal(relayReadyValue(relay('a', 'False')), 0);
   assert.equal(relayReadyValue(relay('a')), undefined);
@@ -110,7 +154,14 @@ test('socat_relay_relay_ready{relay}: each Relay\'s Ready condition from the cat
   assert.doesNotMatch(text, /relay="sched"/);
 });
 
-const proc = (name: string, running: boolean): RelayProcess => (({ name, running, restarts: 0, connections: 0, argv: [], since: '' }));
+const proc = (name: string, running: boolean): RelayProcess => ({
+  name,
+  running,
+  restarts: 0,
+  connections: 0,
+  argv: [],
+  since: '',
+});
 
 test('socat_relay_agent_relay_ready: 1 only while the socat runs and its socket is in place (a socket, not a file or nothing); process_* of the agent', async (t) => {
   assert.deepEqual([relayReady(true, true), relayReady(true, false), relayReady(false, true)], [1, 0, 0]);
@@ -139,15 +190,22 @@ test('socat_relay_agent_relay_ready: 1 only while the socat runs and its socket 
 const noSocat = socatUnavailable();
 const notRoot = process.getuid?.() !== 0 ? 'needs root (chown of the socket to the socket group)' : null;
 
-test('the real agent with a real socat: relay_ready 1 while it serves; its socket deleted under it: relay_up stays 1, relay_ready 0', { skip: required(noSocat, notRoot) }, async (t) => {
-  const dirs = await tempDirs(t, 'agent-ready');
-  const svc = await httpService(t, 'r');
-  await writeRelay(dirs.configDir, 'r', { target: { host: '127.0.0.1', port: svc.port } });
-  const agent = await startAgent(t, dirs);
-  await waitRunning(dirs.socketDir, 'r');
-  await waitFor('ready 1', async () => value(await agent.registry.metrics(), 'socat_relay_agent_relay_ready{relay="r"}') === 1);
-  rmSync(socketPath(dirs.socketDir, 'r'));
-  const text = await agent.registry.metrics();
-  assert.equal(value(text, 'socat_relay_agent_relay_up{relay="r"}'), 1, 'socat still runs');
-  assert.equal(value(text, 'socat_relay_agent_relay_ready{relay="r"}'), 0, 'but nobody can connect');
-});
+test(
+  'the real agent with a real socat: relay_ready 1 while it serves; its socket deleted under it: relay_up stays 1, relay_ready 0',
+  { skip: required(noSocat, notRoot) },
+  async (t) => {
+    const dirs = await tempDirs(t, 'agent-ready');
+    const svc = await httpService(t, 'r');
+    await writeRelay(dirs.configDir, 'r', { target: { host: '127.0.0.1', port: svc.port } });
+    const agent = await startAgent(t, dirs);
+    await waitRunning(dirs.socketDir, 'r');
+    await waitFor(
+      'ready 1',
+      async () => value(await agent.registry.metrics(), 'socat_relay_agent_relay_ready{relay="r"}') === 1,
+    );
+    rmSync(socketPath(dirs.socketDir, 'r'));
+    const text = await agent.registry.metrics();
+    assert.equal(value(text, 'socat_relay_agent_relay_up{relay="r"}'), 1, 'socat still runs');
+    assert.equal(value(text, 'socat_relay_agent_relay_ready{relay="r"}'), 0, 'but nobody can connect');
+  },
+);

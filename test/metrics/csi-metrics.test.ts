@@ -21,33 +21,55 @@ function get(port: number, urlPath: string): Promise<{ status: number; body: str
     request({ host: '127.0.0.1', port, path: urlPath }, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (d: string) => { body += d; });
+      res.on('data', (d: string) => {
+        body += d;
+      });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
 }
 
 function call(client: Client, method: string, req: object): Promise<ServiceError | null> {
   return new Promise((resolve) => {
-    (client as unknown as Record<string, (r: object, cb: (e: ServiceError | null) => void) => void>)[method]!(req, (e) => resolve(e));
+    (client as unknown as Record<string, (r: object, cb: (e: ServiceError | null) => void) => void>)[method]!(
+      req,
+      (e) => resolve(e),
+    );
   });
 }
 
-test('every answered CSI call is counted by method and code, and served at the health listener\'s /metrics', async (t) => {
+test("every answered CSI call is counted by method and code, and served at the health listener's /metrics", async (t) => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'csi-metrics-'));
   t.after(() => rmSync(root, { recursive: true, force: true }));
   mkdirSync(path.join(root, 'kubelet', 'pods'), { recursive: true });
   const mountInfoPath = path.join(root, 'mountinfo');
   writeFileSync(mountInfoPath, '1 0 254:0 / / rw,relatime shared:1 - ext4 /dev/root rw\n');
   const driver = new Driver({
-    driverName: 'csi.socat.io', nodeId: 'n', version: 't', configDir: path.join(root, 'relays.d'), socketDir: path.join(root, 'run'),
-    kubeletDir: path.join(root, 'kubelet'), mounter: new SystemMounter({ mountInfoPath }), log: silentLogger,
+    driverName: 'csi.socat.io',
+    nodeId: 'n',
+    version: 't',
+    configDir: path.join(root, 'relays.d'),
+    socketDir: path.join(root, 'run'),
+    kubeletDir: path.join(root, 'kubelet'),
+    mounter: new SystemMounter({ mountInfoPath }),
+    log: silentLogger,
   });
   // The seam: a driver method that throws something that is not a CsiError (a bug) → INTERNAL.
-  driver.nodeGetCapabilities = () => { throw new Error('boom'); };
+  driver.nodeGetCapabilities = () => {
+    throw new Error('boom');
+  };
   const metrics = new CsiMetrics();
   const socket = path.join(root, 'kubelet', 'plugins', 'csi.socat.io', 'csi.sock');
-  const server = new PluginServer({ driver, driverName: 'csi.socat.io', csiSocket: socket, log: silentLogger, onRegistrationFailed: () => undefined, metrics });
+  const server = new PluginServer({
+    driver,
+    driverName: 'csi.socat.io',
+    csiSocket: socket,
+    log: silentLogger,
+    onRegistrationFailed: () => undefined,
+    metrics,
+  });
   await server.start();
   t.after(() => server.stop(100));
   const http = new AgentHttpServer({ host: '127.0.0.1', port: 0, registry: metrics.registry, unhealthy: () => null });
@@ -56,7 +78,10 @@ test('every answered CSI call is counted by method and code, and served at the h
   const svc = loadServices();
   const identity = new svc.Identity(`unix:${socket}`, credentials.createInsecure());
   const node = new svc.Node(`unix:${socket}`, credentials.createInsecure());
-  t.after(() => { identity.close(); node.close(); });
+  t.after(() => {
+    identity.close();
+    node.close();
+  });
 
   assert.equal(await call(identity, 'Probe', {}), null);
   assert.equal(await call(identity, 'Probe', {}), null);
@@ -66,7 +91,9 @@ test('every answered CSI call is counted by method and code, and served at the h
   const m = await get(port, '/metrics');
   assert.equal(m.status, 200);
   const count = (method: string, code: string): number | undefined => {
-    const line = m.body.split('\n').find((l) => l.startsWith(`socat_relay_csi_calls_total{method="${method}",code="${code}"} `));
+    const line = m.body
+      .split('\n')
+      .find((l) => l.startsWith(`socat_relay_csi_calls_total{method="${method}",code="${code}"} `));
     return line === undefined ? undefined : Number(line.split(' ')[1]);
   };
   assert.equal(count('Probe', 'OK'), 2);

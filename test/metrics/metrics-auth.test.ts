@@ -9,31 +9,50 @@ import https from 'node:https';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import {
-  installCrds, readManifests, skipUnlessControlPlane, startControlPlane, startController,
-  type ControlPlane, type RunningController,
+  installCrds,
+  readManifests,
+  skipUnlessControlPlane,
+  startControlPlane,
+  startController,
+  type ControlPlane,
+  type RunningController,
 } from '../harness/index.js';
 import { createNamespace } from '../harness/controlplane.js';
 
 const skip = skipUnlessControlPlane();
 const NS = 'monitoring';
 
-function get(url: string, ca: string, token?: string): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+function get(
+  url: string,
+  ca: string,
+  token?: string,
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const req = https.get(url, { ca, timeout: 10_000, headers: token !== undefined ? { authorization: `Bearer ${token}` } : {} }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-    });
+    const req = https.get(
+      url,
+      { ca, timeout: 10_000, headers: token !== undefined ? { authorization: `Bearer ${token}` } : {} },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`GET ${url}: timeout`)));
     req.on('error', reject);
   });
 }
 
 async function tokenOf(cp: ControlPlane, namespace: string, name: string): Promise<string> {
-  const r = await cp.client.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, {
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
-  });
+  const r = await cp.client.request<{ status: { token: string } }>(
+    'POST',
+    `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
+    {
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
+    },
+  );
   return r.status.token;
 }
 
@@ -46,26 +65,46 @@ describe('controller metrics behind TokenReview + SubjectAccessReview (real API 
   before(async () => {
     cp = await startControlPlane();
     await installCrds(cp.client);
-    for (const o of readManifests('controller/namespace.yaml', 'controller/serviceaccount.yaml', 'controller/rbac.yaml')) await cp.client.apply(o);
+    for (const o of readManifests(
+      'controller/namespace.yaml',
+      'controller/serviceaccount.yaml',
+      'controller/rbac.yaml',
+    ))
+      await cp.client.apply(o);
     await createNamespace(cp.client, NS);
-    for (const name of ['scraper', 'stranger']) await cp.client.apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: NS } });
+    for (const name of ['scraper', 'stranger'])
+      await cp.client.apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: NS } });
     await cp.client.apply({
-      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'scraper-metrics' },
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'scraper-metrics' },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'socat-relay-metrics-reader' },
       subjects: [{ kind: 'ServiceAccount', name: 'scraper', namespace: NS }],
     });
-    for (const [key, [ns, name]] of Object.entries({ scraper: [NS, 'scraper'], stranger: [NS, 'stranger'], controller: ['socat-relay-system', 'socat-relay-controller'] })) {
+    for (const [key, [ns, name]] of Object.entries({
+      scraper: [NS, 'scraper'],
+      stranger: [NS, 'stranger'],
+      controller: ['socat-relay-system', 'socat-relay-controller'],
+    })) {
       tokens[key] = await tokenOf(cp, ns!, name!);
     }
     // The controller as its own ServiceAccount: nothing but the manifests' ClusterRole.
     const cluster = cp.kc.getCurrentCluster()!;
     const kubeconfig = path.join(cp.dir, 'controller.kubeconfig');
-    writeFileSync(kubeconfig, stringify({
-      apiVersion: 'v1', kind: 'Config', 'current-context': 'sa',
-      clusters: [{ name: 'envtest', cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData } }],
-      users: [{ name: 'controller', user: { token: tokens.controller } }],
-      contexts: [{ name: 'sa', context: { cluster: 'envtest', user: 'controller' } }],
-    }), { mode: 0o600 });
+    writeFileSync(
+      kubeconfig,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        'current-context': 'sa',
+        clusters: [
+          { name: 'envtest', cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData } },
+        ],
+        users: [{ name: 'controller', user: { token: tokens.controller } }],
+        contexts: [{ name: 'sa', context: { cluster: 'envtest', user: 'controller' } }],
+      }),
+      { mode: 0o600 },
+    );
     ctl = await startController({ kubeconfigPath: kubeconfig, dir: cp.dir, reconcile: false });
     url = `https://127.0.0.1:${ctl.metricsPort}/metrics`;
   });
@@ -94,17 +133,26 @@ describe('controller metrics behind TokenReview + SubjectAccessReview (real API 
     assert.match(r.body, /socat-relay-metrics-reader/);
   });
 
-  test('a token bound to socat-relay-metrics-reader: 200, the controller\'s metrics under their standard names', async () => {
+  test("a token bound to socat-relay-metrics-reader: 200, the controller's metrics under their standard names", async () => {
     const r = await get(url, ctl.certs.ca.cert, tokens.scraper);
     assert.equal(r.status, 200, r.body);
-    for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'socat_relay_admission_requests_total', 'socat_relay_cert_reloads_total']) {
+    for (const name of [
+      'process_cpu_user_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+      'socat_relay_admission_requests_total',
+      'socat_relay_cert_reloads_total',
+    ]) {
       assert.match(r.body, new RegExp(`^# TYPE ${name} `, 'm'), name);
     }
     assert.doesNotMatch(r.body, /socat_relay_controller_(process|nodejs)_/, 'no prefixed process metrics');
   });
 
   test('only /metrics is served there, and the webhook port serves no metrics', async () => {
-    assert.equal((await get(`https://127.0.0.1:${ctl.metricsPort}/healthz`, ctl.certs.ca.cert, tokens.scraper)).status, 404);
+    assert.equal(
+      (await get(`https://127.0.0.1:${ctl.metricsPort}/healthz`, ctl.certs.ca.cert, tokens.scraper)).status,
+      404,
+    );
     assert.equal((await ctl.get('/metrics')).status, 404);
   });
 });

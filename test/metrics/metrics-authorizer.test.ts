@@ -4,7 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MetricsAuthorizer, type Reviewer } from '../../webhook/metrics-auth.js';
 
-function reviewer(users: Record<string, { name: string; allowed: boolean }>, fail?: { authn?: boolean; authz?: boolean }) {
+function reviewer(
+  users: Record<string, { name: string; allowed: boolean }>,
+  fail?: { authn?: boolean; authz?: boolean },
+) {
   const calls = { authn: 0, authz: 0 };
   const r: Reviewer = {
     async authenticate(token) {
@@ -17,7 +20,9 @@ function reviewer(users: Record<string, { name: string; allowed: boolean }>, fai
       calls.authz++;
       if (fail?.authz) throw new Error('timeout');
       assert.deepEqual([verb, path], ['get', '/metrics']);
-      return Object.values(users).find((u) => u.name === user.username)!.allowed ? { allowed: true } : { allowed: false, reason: 'no RBAC rule' };
+      return Object.values(users).find((u) => u.name === user.username)!.allowed
+        ? { allowed: true }
+        : { allowed: false, reason: 'no RBAC rule' };
     },
   };
   return { r, calls };
@@ -26,7 +31,8 @@ function reviewer(users: Record<string, { name: string; allowed: boolean }>, fai
 test('header forms: missing, not Bearer, empty → 401 without asking the API server', async () => {
   const { r, calls } = reviewer({});
   const a = new MetricsAuthorizer(r);
-  for (const h of [undefined, '', 'Basic dXNlcjpwdw==', 'Bearer', 'Bearer a b']) assert.equal((await a.check(h, '/metrics')).code, 401, String(h));
+  for (const h of [undefined, '', 'Basic dXNlcjpwdw==', 'Bearer', 'Bearer a b'])
+    assert.equal((await a.check(h, '/metrics')).code, 401, String(h));
   assert.deepEqual(calls, { authn: 0, authz: 0 });
 });
 
@@ -63,5 +69,8 @@ test('an API error is a 500 naming the review, and is not cached', async () => {
   await a.check('Bearer good', '/metrics');
   assert.equal(down.calls.authn, 2, 'asked again');
   const sar = reviewer({ good: { name: 'prom', allowed: true } }, { authz: true });
-  assert.match((await new MetricsAuthorizer(sar.r).check('Bearer good', '/metrics') as { message: string }).message, /SubjectAccessReview failed: timeout/);
+  assert.match(
+    ((await new MetricsAuthorizer(sar.r).check('Bearer good', '/metrics')) as { message: string }).message,
+    /SubjectAccessReview failed: timeout/,
+  );
 });

@@ -24,17 +24,26 @@ test('the static pod rewrite changes only the images and the host paths (and the
     for (const m of c.volumeMounts ?? []) if (m.mountPath === DEFAULT_KUBELET_ROOT) m.mountPath = '/tmp/t/kubelet';
   }
   for (const v of expected.spec.volumes as AnyObj[]) {
-    v.hostPath.path = v.hostPath.path.replace(/^\/etc\/socat-relay/, '/tmp/t/etc/socat-relay').replace(/^\/run\/socat-relay/, '/tmp/t/run/socat-relay').replace(DEFAULT_KUBELET_ROOT, '/tmp/t/kubelet');
+    v.hostPath.path = v.hostPath.path
+      .replace(/^\/etc\/socat-relay/, '/tmp/t/etc/socat-relay')
+      .replace(/^\/run\/socat-relay/, '/tmp/t/run/socat-relay')
+      .replace(DEFAULT_KUBELET_ROOT, '/tmp/t/kubelet');
   }
   assert.deepEqual(out, expected);
   assert.notDeepEqual(out, original, 'something was rewritten');
   // The agent's own paths inside the container stay the defaults it documents.
-  assert.ok((out.spec.containers as AnyObj[]).find((c) => c.name === 'agent')!.args.includes('--socket-dir=/run/socat-relay'));
+  assert.ok(
+    (out.spec.containers as AnyObj[]).find((c) => c.name === 'agent')!.args.includes('--socket-dir=/run/socat-relay'),
+  );
   assert.deepEqual(original, readStaticPod(), 'the input is not modified');
 });
 
 test('the rewrite can move the host-network listeners to other loopback ports: the flags and the probes together', () => {
-  const out = rewriteStaticPod(readStaticPod(), { image: 'i', paths: [], ports: { 9465: 40001, 9466: 40002 } }) as AnyObj;
+  const out = rewriteStaticPod(readStaticPod(), {
+    image: 'i',
+    paths: [],
+    ports: { 9465: 40001, 9466: 40002 },
+  }) as AnyObj;
   const c = (name: string): AnyObj => (out.spec.containers as AnyObj[]).find((x) => x.name === name)!;
   assert.ok(c('agent').args.includes('--listen=127.0.0.1:40001'), c('agent').args.join(' '));
   assert.ok(c('csi').args.includes('--health-listen=127.0.0.1:40002'), c('csi').args.join(' '));

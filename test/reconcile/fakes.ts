@@ -40,7 +40,10 @@ export class FakeApi implements ReconcileApi {
 
 export class FakeNode implements NodeSource {
   private cb?: (l: Record<string, string>, uid: string | undefined) => void;
-  constructor(private labels: Record<string, string>, readonly uid: string | undefined = 'uid-node-a') {}
+  constructor(
+    private labels: Record<string, string>,
+    readonly uid: string | undefined = 'uid-node-a',
+  ) {}
   async start(onLabels: (l: Record<string, string>, uid: string | undefined) => void): Promise<void> {
     this.cb = onLabels;
     onLabels({ ...this.labels }, this.uid);

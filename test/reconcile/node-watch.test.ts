@@ -8,7 +8,11 @@ import { kubeNodeSource } from '../../webhook/reconcile/kube.js';
 import { waitFor } from '../agent/harness.js';
 import { fakeApiServer } from '../harness/fake-apiserver.js';
 
-const node = (rv: string, labels: Record<string, string>) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-a', resourceVersion: rv, labels } });
+const node = (rv: string, labels: Record<string, string>) => ({
+  apiVersion: 'v1',
+  kind: 'Node',
+  metadata: { name: 'node-a', resourceVersion: rv, labels },
+});
 
 test('the node watch survives a failing list and a failing watch, restarting with backoff, and delivers every label change', async (t) => {
   const requests: string[] = [];
@@ -19,8 +23,16 @@ test('the node watch survives a failing list and a failing watch, restarting wit
     if (url.pathname !== '/api/v1/nodes') return void res.writeHead(404).end();
     if (url.searchParams.get('watch') !== 'true') {
       lists++;
-      if (lists === 1) return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"kind":"Status","code":500}');
-      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'NodeList', apiVersion: 'v1', metadata: { resourceVersion: '5' }, items: [node('5', { zone: 'a' })] }));
+      if (lists === 1)
+        return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"kind":"Status","code":500}');
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          kind: 'NodeList',
+          apiVersion: 'v1',
+          metadata: { resourceVersion: '5' },
+          items: [node('5', { zone: 'a' })],
+        }),
+      );
     }
     watches++;
     if (watches === 1) {
@@ -39,12 +51,25 @@ test('the node watch survives a failing list and a failing watch, restarting wit
   const seen: string[] = [];
   let restarts = 0;
   const attempts: number[] = [];
-  const src = kubeNodeSource(kc, 'node-a', { log: silentLogger, onRestart: () => restarts++, delayMs: (n) => { attempts.push(n); return 20; } });
+  const src = kubeNodeSource(kc, 'node-a', {
+    log: silentLogger,
+    onRestart: () => restarts++,
+    delayMs: (n) => {
+      attempts.push(n);
+      return 20;
+    },
+  });
   t.after(() => src.stop());
   await src.start((l) => seen.push(l.zone ?? '?'));
   await waitFor('labels a, b then c', () => seen.join(',') === 'a,b,c', 10_000);
   assert.ok(restarts >= 2, `restarts ${restarts}`);
   assert.equal(attempts[0], 1, 'the first retry is attempt 1 of the backoff');
-  assert.ok(requests.every((r) => r.includes('fieldSelector=metadata.name%3Dnode-a')), `every request selects only this node: ${requests.join(' ')}`);
-  assert.ok(requests.filter((r) => r.includes('watch=true')).every((r) => /timeoutSeconds=\d+/.test(r)), `every watch has a timeout: ${requests.join(' ')}`);
+  assert.ok(
+    requests.every((r) => r.includes('fieldSelector=metadata.name%3Dnode-a')),
+    `every request selects only this node: ${requests.join(' ')}`,
+  );
+  assert.ok(
+    requests.filter((r) => r.includes('watch=true')).every((r) => /timeoutSeconds=\d+/.test(r)),
+    `every watch has a timeout: ${requests.join(' ')}`,
+  );
 });

@@ -14,7 +14,16 @@ import { silentLogger } from '../../lib/log.js';
 import { agentStatusPath, parseDocuments, type Relay } from '../../relay/index.js';
 import { StaticCatalog } from '../../webhook/catalog/catalog.js';
 import { startReconcile } from '../../webhook/reconcile/index.js';
-import { defer, httpService, socatUnavailable, startAgent, tempDirs, waitFor, getViaSocket, type Dirs } from '../agent/harness.js';
+import {
+  defer,
+  httpService,
+  socatUnavailable,
+  startAgent,
+  tempDirs,
+  waitFor,
+  getViaSocket,
+  type Dirs,
+} from '../agent/harness.js';
 import { required } from '../support/required.js';
 import { FakeApi, FakeNamespaces, FakeNode } from './fakes.js';
 import { consumerNamespacesOf } from '../../node-contract/index.js';
@@ -24,23 +33,47 @@ const FIX = path.resolve(import.meta.dirname, '../fixtures/node');
 const fixtureRelays = (): Relay[] => parseDocuments(readFileSync(path.join(FIX, 'relays.yaml'), 'utf8')) as Relay[];
 const CONTROL_PLANE = { 'node-role.kubernetes.io/control-plane': '', 'kubernetes.io/os': 'linux' };
 
-async function setup(t: TestContext, relays: Relay[], labels: Record<string, string> = CONTROL_PLANE, dirs?: Dirs, namespaces?: FakeNamespaces) {
-  const d = dirs ?? await tempDirs(t, 'reconcile');
+async function setup(
+  t: TestContext,
+  relays: Relay[],
+  labels: Record<string, string> = CONTROL_PLANE,
+  dirs?: Dirs,
+  namespaces?: FakeNamespaces,
+) {
+  const d = dirs ?? (await tempDirs(t, 'reconcile'));
   const catalog = new StaticCatalog(relays);
   const api = new FakeApi();
   const node = new FakeNode(labels);
   const registry = new Registry();
   const handle = await startReconcile({
-    kc: {} as KubeConfig, catalog, nodeName: 'node-a', configDir: d.configDir, socketDir: d.socketDir, registry, log: silentLogger,
-    api, nodeSource: node, statusPollMs: 50, resyncSeconds: 3600, ...(namespaces ? { namespaces } : {}),
-    schedule: (fn, ms) => { const h = setTimeout(fn, Math.min(ms, 20)); return () => clearTimeout(h); },
+    kc: {} as KubeConfig,
+    catalog,
+    nodeName: 'node-a',
+    configDir: d.configDir,
+    socketDir: d.socketDir,
+    registry,
+    log: silentLogger,
+    api,
+    nodeSource: node,
+    statusPollMs: 50,
+    resyncSeconds: 3600,
+    ...(namespaces ? { namespaces } : {}),
+    schedule: (fn, ms) => {
+      const h = setTimeout(fn, Math.min(ms, 20));
+      return () => clearTimeout(h);
+    },
   });
   defer(t, () => handle.stop());
   return { dirs: d, catalog, api, node, registry, handle };
 }
 
 /** The folder's visible files, sorted. */
-const files = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith('.')).sort() : []);
+const files = (dir: string): string[] =>
+  existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => !f.startsWith('.'))
+        .sort()
+    : [];
 
 async function writeAgentStatus(socketDir: string, text: string): Promise<void> {
   await mkdir(path.dirname(agentStatusPath(socketDir)), { recursive: true });
@@ -58,7 +91,7 @@ test('writes one file per relay selecting this node, nothing for others or inval
   assert.match(await handle.metrics.filesWritten.get().then((m) => String(m.values[0]?.value)), /^2$/);
 });
 
-test('a changed relay is rewritten; the unchanged file keeps its inode and mtime; a deleted relay\'s file is removed', async (t) => {
+test("a changed relay is rewritten; the unchanged file keeps its inode and mtime; a deleted relay's file is removed", async (t) => {
   const { dirs, catalog, handle } = await setup(t, fixtureRelays());
   await waitFor('files', () => files(dirs.configDir).length === 2);
   await handle.idle();
@@ -86,7 +119,7 @@ test('a changed relay is rewritten; the unchanged file keeps its inode and mtime
   assert.deepEqual(files(dirs.configDir), ['syslog.json']);
 });
 
-test('when the node\'s labels change so a relay no longer selects it, its file and its entry in the RelayNode are removed', async (t) => {
+test("when the node's labels change so a relay no longer selects it, its file and its entry in the RelayNode are removed", async (t) => {
   const { dirs, node, api, handle } = await setup(t, fixtureRelays());
   await writeAgentStatus(dirs.socketDir, readFileSync(path.join(FIX, 'status-running.json'), 'utf8'));
   await waitFor('scheduler entry', () => api.entry('kube-scheduler')?.state === 'Running');
@@ -94,14 +127,24 @@ test('when the node\'s labels change so a relay no longer selects it, its file a
   await waitFor('file removed', () => !existsSync(path.join(dirs.configDir, 'kube-scheduler.json')));
   await waitFor('entry removed', () => api.entry('kube-scheduler') === undefined);
   await handle.idle();
-  assert.deepEqual(api.stored!.status!.relays!.map((e) => e.name), ['metadata-server', 'syslog'], 'the relays that still select the node stay (the invalid one reported Invalid)');
+  assert.deepEqual(
+    api.stored!.status!.relays!.map((e) => e.name),
+    ['metadata-server', 'syslog'],
+    'the relays that still select the node stay (the invalid one reported Invalid)',
+  );
   assert.deepEqual(files(dirs.configDir), ['syslog.json']);
 });
 
-test('hand-dropped files are left alone: an admin\'s YAML, and an admin\'s JSON even with a relay\'s file name', async (t) => {
+test("hand-dropped files are left alone: an admin's YAML, and an admin's JSON even with a relay's file name", async (t) => {
   const d = await tempDirs(t, 'reconcile-admin');
-  const adminYaml = 'apiVersion: socat.io/v1alpha1\nkind: Relay\nmetadata: {name: docker}\nspec: {target: {host: 127.0.0.1, port: 9323}, consumers: {namespaces: [monitoring]}}\n';
-  const adminJson = JSON.stringify({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'syslog' }, spec: { protocol: 'UDP', target: { host: '127.0.0.1', port: 514 }, consumers: { namespaces: ['x'] } } });
+  const adminYaml =
+    'apiVersion: socat.io/v1alpha1\nkind: Relay\nmetadata: {name: docker}\nspec: {target: {host: 127.0.0.1, port: 9323}, consumers: {namespaces: [monitoring]}}\n';
+  const adminJson = JSON.stringify({
+    apiVersion: 'socat.io/v1alpha1',
+    kind: 'Relay',
+    metadata: { name: 'syslog' },
+    spec: { protocol: 'UDP', target: { host: '127.0.0.1', port: 514 }, consumers: { namespaces: ['x'] } },
+  });
   const stray = '{"note": "not a relay at all"}';
   await writeFile(path.join(d.configDir, 'docker.yaml'), adminYaml);
   await writeFile(path.join(d.configDir, 'syslog.json'), adminJson);
@@ -115,7 +158,7 @@ test('hand-dropped files are left alone: an admin\'s YAML, and an admin\'s JSON 
   assert.deepEqual(files(d.configDir), ['docker.yaml', 'kube-scheduler.json', 'notes.json', 'syslog.json']);
 });
 
-test('status: entries follow the agent\'s status file (running, failing, missing, half-written) with Events on changes', async (t) => {
+test("status: entries follow the agent's status file (running, failing, missing, half-written) with Events on changes", async (t) => {
   const { dirs, catalog, api, handle } = await setup(t, fixtureRelays());
   const entry = (relay: string) => api.entry(relay);
   // No status file yet: the agent is missing.
@@ -133,8 +176,14 @@ test('status: entries follow the agent\'s status file (running, failing, missing
   // The RelayNode: named after the node, owned by its Node, the counts for the printer columns.
   const rn = api.stored!;
   assert.equal(rn.metadata.name, 'node-a');
-  assert.deepEqual(rn.metadata.ownerReferences, [{ apiVersion: 'v1', kind: 'Node', name: 'node-a', uid: 'uid-node-a' }]);
-  assert.deepEqual([rn.status!.relayCount, rn.status!.readyRelays, rn.status!.ready], [3, 1, '1/3'], 'scheduler Running, syslog Failing, the invalid metadata-server relay Invalid');
+  assert.deepEqual(rn.metadata.ownerReferences, [
+    { apiVersion: 'v1', kind: 'Node', name: 'node-a', uid: 'uid-node-a' },
+  ]);
+  assert.deepEqual(
+    [rn.status!.relayCount, rn.status!.readyRelays, rn.status!.ready],
+    [3, 1, '1/3'],
+    'scheduler Running, syslog Failing, the invalid metadata-server relay Invalid',
+  );
   assert.equal(entry('kube-scheduler')!.uid, catalog.get('kube-scheduler')!.metadata.uid);
   // The node never writes a Relay.
   assert.equal(catalog.get('kube-scheduler')!.status, undefined);
@@ -143,7 +192,12 @@ test('status: entries follow the agent\'s status file (running, failing, missing
   assert.deepEqual(reasons('syslog'), ['RelayAgentMissing', 'RelayFailing']);
   // The scheduler's socat dies.
   const failing = JSON.parse(running);
-  failing.relays['kube-scheduler'] = { ...failing.relays['kube-scheduler'], running: false, lastError: 'socat killed by SIGKILL', restarts: 1 };
+  failing.relays['kube-scheduler'] = {
+    ...failing.relays['kube-scheduler'],
+    running: false,
+    lastError: 'socat killed by SIGKILL',
+    restarts: 1,
+  };
   await writeAgentStatus(dirs.socketDir, JSON.stringify(failing));
   await waitFor('scheduler Failing', () => entry('kube-scheduler')?.state === 'Failing');
   await handle.idle();
@@ -183,9 +237,21 @@ test('status: a restarted controller keeps the stored transition times and sends
   api.stored = first.api.stored;
   api.failures = 1;
   const handle = await startReconcile({
-    kc: {} as KubeConfig, catalog, nodeName: 'node-a', configDir: d.configDir, socketDir: d.socketDir, registry: new Registry(), log: silentLogger,
-    api, nodeSource: new FakeNode(CONTROL_PLANE), statusPollMs: 50, resyncSeconds: 3600,
-    schedule: (fn, ms) => { const h = setTimeout(fn, Math.min(ms, 20)); return () => clearTimeout(h); },
+    kc: {} as KubeConfig,
+    catalog,
+    nodeName: 'node-a',
+    configDir: d.configDir,
+    socketDir: d.socketDir,
+    registry: new Registry(),
+    log: silentLogger,
+    api,
+    nodeSource: new FakeNode(CONTROL_PLANE),
+    statusPollMs: 50,
+    resyncSeconds: 3600,
+    schedule: (fn, ms) => {
+      const h = setTimeout(fn, Math.min(ms, 20));
+      return () => clearTimeout(h);
+    },
   });
   defer(t, () => handle.stop());
   await handle.idle();
@@ -203,9 +269,21 @@ test('status: a RelayNode deleted by hand is written back at the next resync (re
   const catalog = new StaticCatalog(fixtureRelays().filter((r) => r.metadata.name === 'kube-scheduler'));
   const api = new FakeApi();
   const handle = await startReconcile({
-    kc: {} as KubeConfig, catalog, nodeName: 'node-a', configDir: d.configDir, socketDir: d.socketDir, registry: new Registry(), log: silentLogger,
-    api, nodeSource: new FakeNode(CONTROL_PLANE), statusPollMs: 50, resyncSeconds: 0.3,
-    schedule: (fn, ms) => { const h = setTimeout(fn, Math.min(ms, 20)); return () => clearTimeout(h); },
+    kc: {} as KubeConfig,
+    catalog,
+    nodeName: 'node-a',
+    configDir: d.configDir,
+    socketDir: d.socketDir,
+    registry: new Registry(),
+    log: silentLogger,
+    api,
+    nodeSource: new FakeNode(CONTROL_PLANE),
+    statusPollMs: 50,
+    resyncSeconds: 0.3,
+    schedule: (fn, ms) => {
+      const h = setTimeout(fn, Math.min(ms, 20));
+      return () => clearTimeout(h);
+    },
   });
   defer(t, () => handle.stop());
   await waitFor('Running', () => api.entry('kube-scheduler')?.state === 'Running');
@@ -215,45 +293,76 @@ test('status: a RelayNode deleted by hand is written back at the next resync (re
   assert.equal(api.writes.length, writes + 1);
 });
 
-test('end to end on one node: the reconcile writes the file, the real agent runs socat, the Relay reports Running', { skip: required(socatUnavailable(), process.getuid?.() !== 0 ? 'needs root (chown of the socket to the socket group)' : null) }, async (t) => {
-  const d = await tempDirs(t, 'reconcile-e2e');
-  const svc = await httpService(t, 'e2e');
-  const relay = parseDocuments(`apiVersion: socat.io/v1alpha1
+test(
+  'end to end on one node: the reconcile writes the file, the real agent runs socat, the Relay reports Running',
+  {
+    skip: required(
+      socatUnavailable(),
+      process.getuid?.() !== 0 ? 'needs root (chown of the socket to the socket group)' : null,
+    ),
+  },
+  async (t) => {
+    const d = await tempDirs(t, 'reconcile-e2e');
+    const svc = await httpService(t, 'e2e');
+    const relay = parseDocuments(`apiVersion: socat.io/v1alpha1
 kind: Relay
 metadata: {name: e2e, generation: 1}
 spec: {target: {host: 127.0.0.1, port: ${svc.port}}, consumers: {namespaces: [default]}}
 `)[0] as Relay;
-  await startAgent(t, d);
-  const { catalog, api } = await setup(t, [relay], {}, d);
-  await waitFor('Running on node-a', () => api.entry('e2e')?.state === 'Running', 10_000);
-  assert.equal(await getViaSocket(path.join(d.socketDir, 'e2e', 'socket')), 'e2e GET /');
-  assert.equal(api.stored!.status!.ready, '1/1');
-  assert.ok(api.events.some((e) => e.e.reason === 'RelayReady'));
-  catalog.delete('e2e');
-  await waitFor('socket gone after the relay was deleted', () => !existsSync(path.join(d.socketDir, 'e2e', 'socket')), 10_000);
-});
+    await startAgent(t, d);
+    const { catalog, api } = await setup(t, [relay], {}, d);
+    await waitFor('Running on node-a', () => api.entry('e2e')?.state === 'Running', 10_000);
+    assert.equal(await getViaSocket(path.join(d.socketDir, 'e2e', 'socket')), 'e2e GET /');
+    assert.equal(api.stored!.status!.ready, '1/1');
+    assert.ok(api.events.some((e) => e.e.reason === 'RelayReady'));
+    catalog.delete('e2e');
+    await waitFor(
+      'socket gone after the relay was deleted',
+      () => !existsSync(path.join(d.socketDir, 'e2e', 'socket')),
+      10_000,
+    );
+  },
+);
 
 test('each node file carries the namespaces its namespaceSelector resolves to, rewritten when namespace labels change', async (t) => {
   const relay = (name: string, consumers: Relay['spec']['consumers']): Relay => ({
-    apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name },
+    apiVersion: 'socat.io/v1alpha1',
+    kind: 'Relay',
+    metadata: { name },
     spec: { target: { host: '127.0.0.1', port: 9100 }, consumers },
   });
   const namespaces = new FakeNamespaces([
     { name: 'monitoring', labels: { team: 'observability' } },
     { name: 'apps', labels: { team: 'apps' } },
   ]);
-  const { dirs } = await setup(t, [
-    relay('by-selector', { namespaceSelector: { matchLabels: { team: 'observability' } } }),
-    relay('by-name', { namespaces: ['monitoring'] }),
-  ], CONTROL_PLANE, undefined, namespaces);
+  const { dirs } = await setup(
+    t,
+    [
+      relay('by-selector', { namespaceSelector: { matchLabels: { team: 'observability' } } }),
+      relay('by-name', { namespaces: ['monitoring'] }),
+    ],
+    CONTROL_PLANE,
+    undefined,
+    namespaces,
+  );
   const doc = (name: string): unknown => JSON.parse(readFileSync(path.join(dirs.configDir, `${name}.json`), 'utf8'));
   await waitFor('files', () => files(dirs.configDir).length === 2);
   assert.deepEqual(consumerNamespacesOf(doc('by-selector')), ['monitoring']);
-  assert.equal((doc('by-name') as Relay).metadata.annotations?.[CONSUMER_NAMESPACES_ANNOTATION], undefined, 'no selector: no annotation');
+  assert.equal(
+    (doc('by-name') as Relay).metadata.annotations?.[CONSUMER_NAMESPACES_ANNOTATION],
+    undefined,
+    'no selector: no annotation',
+  );
   // The node's consumer check, fed from the file, agrees with the selector.
   const resolved = validateRelay(doc('by-selector')).resolved!;
-  assert.equal(consumerVerdict(resolved, 'monitoring', { resolvedNames: consumerNamespacesOf(doc('by-selector')) }).allowed, true);
-  assert.equal(consumerVerdict(resolved, 'apps', { resolvedNames: consumerNamespacesOf(doc('by-selector')) }).allowed, false);
+  assert.equal(
+    consumerVerdict(resolved, 'monitoring', { resolvedNames: consumerNamespacesOf(doc('by-selector')) }).allowed,
+    true,
+  );
+  assert.equal(
+    consumerVerdict(resolved, 'apps', { resolvedNames: consumerNamespacesOf(doc('by-selector')) }).allowed,
+    false,
+  );
   namespaces.set([
     { name: 'monitoring', labels: { team: 'observability' } },
     { name: 'apps', labels: { team: 'observability' } },
@@ -262,5 +371,9 @@ test('each node file carries the namespaces its namespaceSelector resolves to, r
   await waitFor('annotation rewritten', () => String(consumerNamespacesOf(doc('by-selector'))) === 'apps,monitoring');
   namespaces.set([{ name: 'apps', labels: { team: 'apps' } }]);
   await waitFor('no namespace matches any more', () => consumerNamespacesOf(doc('by-selector'))?.length === 0);
-  assert.equal((doc('by-selector') as Relay).metadata.annotations?.[CONSUMER_NAMESPACES_ANNOTATION], '', 'present and empty: the selector admits nobody now');
+  assert.equal(
+    (doc('by-selector') as Relay).metadata.annotations?.[CONSUMER_NAMESPACES_ANNOTATION],
+    '',
+    'present and empty: the selector admits nobody now',
+  );
 });

@@ -31,36 +31,53 @@ function tally(map: Map<string, number>, key: string): void {
   map.set(key, (map.get(key) ?? 0) + 1);
 }
 
-test(`pure handlers: ${PURE} generated AdmissionReviews — valid answers, the uid, no 5xx, patches that apply and are idempotent`, { timeout: 300_000 }, () => {
-  const ctx = fuzzContext();
-  const outcomes = new Map<string, number>();
-  const labels = new Map<string, number>();
-  let lastProblems: string[] = [];
-  try {
-    fc.assert(
-      fc.property(bodyArb, (body) => {
-        let j;
-        try {
-          // The real admission edge without HTTP: what the server answers for these bytes.
-          const a = handleAdmission(body.path === '/mutate-pods' ? 'mutate-pods' : 'validate-relays', body.text, 'application/json', ctx);
-          j = judgeAnswer(body, a.httpStatus, a.review, ctx);
-        } catch (e) {
-          j = { problems: [`handler threw ${(e as Error).name}: ${(e as Error).message}`], outcome: 'rejected' as const };
-        }
-        tally(outcomes, j.outcome);
-        tally(labels, body.label.split(':')[0]!);
-        if (j.problems.length > 0) lastProblems = j.problems;
-        return j.problems.length === 0;
-      }),
-      { numRuns: PURE, seed: SEED },
+test(
+  `pure handlers: ${PURE} generated AdmissionReviews — valid answers, the uid, no 5xx, patches that apply and are idempotent`,
+  { timeout: 300_000 },
+  () => {
+    const ctx = fuzzContext();
+    const outcomes = new Map<string, number>();
+    const labels = new Map<string, number>();
+    let lastProblems: string[] = [];
+    try {
+      fc.assert(
+        fc.property(bodyArb, (body) => {
+          let j;
+          try {
+            // The real admission edge without HTTP: what the server answers for these bytes.
+            const a = handleAdmission(
+              body.path === '/mutate-pods' ? 'mutate-pods' : 'validate-relays',
+              body.text,
+              'application/json',
+              ctx,
+            );
+            j = judgeAnswer(body, a.httpStatus, a.review, ctx);
+          } catch (e) {
+            j = {
+              problems: [`handler threw ${(e as Error).name}: ${(e as Error).message}`],
+              outcome: 'rejected' as const,
+            };
+          }
+          tally(outcomes, j.outcome);
+          tally(labels, body.label.split(':')[0]!);
+          if (j.problems.length > 0) lastProblems = j.problems;
+          return j.problems.length === 0;
+        }),
+        { numRuns: PURE, seed: SEED },
+      );
+    } catch (e) {
+      // fast-check reports the shrunk body; the problems of the last (shrunk) failing run say what was wrong.
+      throw new Error(`${(e as Error).message}\nproblems: ${lastProblems.join('; ')}`, { cause: e });
+    }
+    console.log(
+      `[admission-fuzz] pure: ${PURE} bodies; outcomes ${JSON.stringify(Object.fromEntries(outcomes))}; kinds ${JSON.stringify(Object.fromEntries(labels))}`,
     );
-  } catch (e) {
-    // fast-check reports the shrunk body; the problems of the last (shrunk) failing run say what was wrong.
-    throw new Error(`${(e as Error).message}\nproblems: ${lastProblems.join('; ')}`, { cause: e });
-  }
-  console.log(`[admission-fuzz] pure: ${PURE} bodies; outcomes ${JSON.stringify(Object.fromEntries(outcomes))}; kinds ${JSON.stringify(Object.fromEntries(labels))}`);
-  assert.ok((outcomes.get('patched') ?? 0) > PURE / 20, 'too few patched pods: the generator does not reach the injector');
-});
+    assert.ok(
+      (outcomes.get('patched') ?? 0) > PURE / 20,
+      'too few patched pods: the generator does not reach the injector',
+    );
+  },
+);
 
 let dir: string;
 let server: WebhookServer;
@@ -74,8 +91,16 @@ before(async () => {
   ca = certs.ca.cert;
   const ctx = fuzzContext();
   server = new WebhookServer({
-    port: 0, host: '127.0.0.1', certFile: files.cert!, keyFile: files.key!, certPollMs: 60_000,
-    catalog: ctx.catalog, namespaceLabels: ctx.namespaceLabels, injectOptions: () => ctx.options, metrics: createMetrics(), log: silentLogger,
+    port: 0,
+    host: '127.0.0.1',
+    certFile: files.cert!,
+    keyFile: files.key!,
+    certPollMs: 60_000,
+    catalog: ctx.catalog,
+    namespaceLabels: ctx.namespaceLabels,
+    injectOptions: () => ctx.options,
+    metrics: createMetrics(),
+    log: silentLogger,
   });
   port = (await server.start()).port;
 });
@@ -85,47 +110,60 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-
-test(`HTTPS: ${HTTPS_N} generated AdmissionReviews against the running server (keep-alive) — no crash, no 5xx, every answer judged`, { timeout: 600_000 }, async () => {
-  const ctx = fuzzContext();
-  const bodies: GeneratedBody[] = fc.sample(bodyArb, { numRuns: HTTPS_N, seed: SEED + 1 });
-  const agent = new https.Agent({ keepAlive: true, maxSockets: 8 });
-  const statuses = new Map<string, number>();
-  const failures: string[] = [];
-  const t0 = Date.now();
-  await forEachLimit(bodies, 8, async (body) => {
-    try {
-      const res = await postRaw(agent, body.path, body.text, { port, ca });
-      tally(statuses, String(res.status));
-      let review: unknown;
+test(
+  `HTTPS: ${HTTPS_N} generated AdmissionReviews against the running server (keep-alive) — no crash, no 5xx, every answer judged`,
+  { timeout: 600_000 },
+  async () => {
+    const ctx = fuzzContext();
+    const bodies: GeneratedBody[] = fc.sample(bodyArb, { numRuns: HTTPS_N, seed: SEED + 1 });
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 8 });
+    const statuses = new Map<string, number>();
+    const failures: string[] = [];
+    const t0 = Date.now();
+    await forEachLimit(bodies, 8, async (body) => {
       try {
-        review = JSON.parse(res.text);
-      } catch {
-        failures.push(`${body.label}: HTTP ${res.status} body is not JSON: ${res.text.slice(0, 100)}`);
-        return;
+        const res = await postRaw(agent, body.path, body.text, { port, ca });
+        tally(statuses, String(res.status));
+        let review: unknown;
+        try {
+          review = JSON.parse(res.text);
+        } catch {
+          failures.push(`${body.label}: HTTP ${res.status} body is not JSON: ${res.text.slice(0, 100)}`);
+          return;
+        }
+        const j = judgeAnswer(body, res.status, review, ctx);
+        if (j.problems.length > 0)
+          failures.push(`${body.label}: ${j.problems.join('; ')} ← ${body.text.slice(0, 200)}`);
+      } catch (e) {
+        failures.push(`${body.label}: request failed: ${(e as Error).message}`);
       }
-      const j = judgeAnswer(body, res.status, review, ctx);
-      if (j.problems.length > 0) failures.push(`${body.label}: ${j.problems.join('; ')} ← ${body.text.slice(0, 200)}`);
-    } catch (e) {
-      failures.push(`${body.label}: request failed: ${(e as Error).message}`);
-    }
-  });
-  agent.destroy();
-  const secs = (Date.now() - t0) / 1000;
-  // The server is still up and healthy after all of it.
-  const health = await postRaw(new https.Agent(), '/mutate-pods', 'x', { port, ca });
-  console.log(`[admission-fuzz] HTTPS: ${bodies.length} bodies in ${secs.toFixed(1)} s (${(bodies.length / secs).toFixed(0)}/s); HTTP statuses ${JSON.stringify(Object.fromEntries(statuses))}; failures ${failures.length}`);
-  assert.equal(health.status, 400);
-  assert.deepEqual(failures.slice(0, 5), []);
-});
+    });
+    agent.destroy();
+    const secs = (Date.now() - t0) / 1000;
+    // The server is still up and healthy after all of it.
+    const health = await postRaw(new https.Agent(), '/mutate-pods', 'x', { port, ca });
+    console.log(
+      `[admission-fuzz] HTTPS: ${bodies.length} bodies in ${secs.toFixed(1)} s (${(bodies.length / secs).toFixed(0)}/s); HTTP statuses ${JSON.stringify(Object.fromEntries(statuses))}; failures ${failures.length}`,
+    );
+    assert.equal(health.status, 400);
+    assert.deepEqual(failures.slice(0, 5), []);
+  },
+);
 
 for (const depth of [1000, 3000, 10_000]) {
   test(`HTTPS: a pod with a ${depth}-level nested field gets a 4xx or a decision, never an internal error`, async () => {
-    const object = { apiVersion: 'v1', kind: 'Pod', metadata: { namespace: 'monitoring', labels: { 'socat.io/consume': 'kube-scheduler' } }, spec: { containers: [{ name: 'a', image: 'busybox' }], deep: deepValue(depth) } };
+    const object = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { namespace: 'monitoring', labels: { 'socat.io/consume': 'kube-scheduler' } },
+      spec: { containers: [{ name: 'a', image: 'busybox' }], deep: deepValue(depth) },
+    };
     const text = `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"deep-${depth}","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"operation":"CREATE","namespace":"monitoring","object":${depthSafeStringify(object)}}}`;
     const res = await postRaw(new https.Agent(), '/mutate-pods', text, { port, ca });
     const review = JSON.parse(res.text) as { response: { uid: string; status?: { code?: number; message?: string } } };
-    console.log(`[admission-fuzz] nested ${depth} levels (${text.length} bytes): HTTP ${res.status}, status.code ${review.response.status?.code ?? '-'} ${review.response.status?.message ?? ''}`);
+    console.log(
+      `[admission-fuzz] nested ${depth} levels (${text.length} bytes): HTTP ${res.status}, status.code ${review.response.status?.code ?? '-'} ${review.response.status?.message ?? ''}`,
+    );
     assert.ok(res.status < 500);
     assert.ok((review.response.status?.code ?? 200) < 500, `status ${JSON.stringify(review.response.status)}`);
   });

@@ -7,7 +7,16 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, mkdirSync, openSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { agentDirs, cleanupDirs, relayDoc, sock, startAgent, writeRelay, type AgentDirs, type AgentProcess } from './support/agent.js';
+import {
+  agentDirs,
+  cleanupDirs,
+  relayDoc,
+  sock,
+  startAgent,
+  writeRelay,
+  type AgentDirs,
+  type AgentProcess,
+} from './support/agent.js';
 import { exchange, startEcho, type EchoServer } from './support/net.js';
 
 let dirs: AgentDirs;
@@ -56,7 +65,16 @@ after(async () => {
 
 const good = JSON.stringify(relayDoc('truncated', 1234));
 const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
-const aliasBomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9).fill(`*${String.fromCharCode(97 + i)}`).join(',')}]`)].join('\n');
+const aliasBomb = [
+  'a: &a ["x","x","x","x","x","x","x","x","x"]',
+  ...Array.from(
+    { length: 9 },
+    (_, i) =>
+      `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9)
+        .fill(`*${String.fromCharCode(97 + i)}`)
+        .join(',')}]`,
+  ),
+].join('\n');
 
 interface BadFile {
   situation: string;
@@ -66,23 +84,97 @@ interface BadFile {
 
 const CASES: BadFile[] = [
   { situation: 'empty file', file: 'empty.json', make: (f) => writeFileSync(f, '') },
-  { situation: 'truncated JSON (half of a relay)', file: 'truncated.json', make: (f) => writeFileSync(f, good.slice(0, Math.floor(good.length / 2))) },
-  { situation: 'binary garbage with NUL bytes', file: 'binary.yaml', make: (f) => writeFileSync(f, Buffer.concat([Buffer.from([0, 0xff, 0xfe, 0]), randomBytes(4096)])) },
-  { situation: 'not UTF-8 (latin1 bytes)', file: 'latin1.yaml', make: (f) => writeFileSync(f, Buffer.from('apiVersion: socat.io/v1alpha1\nkind: Relay\nmetadata: {name: caf\xe9}\n', 'latin1')) },
-  { situation: 'huge file (4 MiB of annotations, port out of range)', file: 'huge.json', make: (f) => writeFileSync(f, JSON.stringify({ ...relayDoc('huge', 70_000), metadata: { name: 'huge', annotations: { blob: 'x'.repeat(4 << 20) } } })) },
+  {
+    situation: 'truncated JSON (half of a relay)',
+    file: 'truncated.json',
+    make: (f) => writeFileSync(f, good.slice(0, Math.floor(good.length / 2))),
+  },
+  {
+    situation: 'binary garbage with NUL bytes',
+    file: 'binary.yaml',
+    make: (f) => writeFileSync(f, Buffer.concat([Buffer.from([0, 0xff, 0xfe, 0]), randomBytes(4096)])),
+  },
+  {
+    situation: 'not UTF-8 (latin1 bytes)',
+    file: 'latin1.yaml',
+    make: (f) =>
+      writeFileSync(
+        f,
+        Buffer.from('apiVersion: socat.io/v1alpha1\nkind: Relay\nmetadata: {name: caf\xe9}\n', 'latin1'),
+      ),
+  },
+  {
+    situation: 'huge file (4 MiB of annotations, port out of range)',
+    file: 'huge.json',
+    make: (f) =>
+      writeFileSync(
+        f,
+        JSON.stringify({
+          ...relayDoc('huge', 70_000),
+          metadata: { name: 'huge', annotations: { blob: 'x'.repeat(4 << 20) } },
+        }),
+      ),
+  },
   { situation: 'deeply nested JSON (20 000 levels)', file: 'deep.json', make: (f) => writeFileSync(f, nested(20_000)) },
   { situation: 'YAML alias bomb (billion laughs)', file: 'bomb.yaml', make: (f) => writeFileSync(f, aliasBomb) },
-  { situation: 'wrong kind (a Pod)', file: 'pod.yaml', make: (f) => writeFileSync(f, 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i}]}\n') },
-  { situation: 'a List holding a ConfigMap', file: 'list.yaml', make: (f) => writeFileSync(f, 'apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: x}}\n') },
-  { situation: 'relay with an invalid name', file: 'badname.json', make: (f) => writeFileSync(f, JSON.stringify(relayDoc('Bad_Name', 80))) },
-  { situation: 'relay targeting the metadata service', file: 'metadata.json', make: (f) => writeFileSync(f, JSON.stringify({ ...relayDoc('metadata', 80), spec: { target: { host: '169.254.169.254', port: 80 }, consumers: { namespaces: ['a'] } } })) },
-  { situation: 'second definition of the good relay in a later file', file: 'zz-dup.json', make: (f) => writeFileSync(f, JSON.stringify(relayDoc('good', 9))) },
-  { situation: 'duplicate YAML keys', file: 'dupkeys.yaml', make: (f) => writeFileSync(f, 'apiVersion: socat.io/v1alpha1\nkind: Relay\nkind: Relay\nmetadata: {name: dupkeys}\n') },
+  {
+    situation: 'wrong kind (a Pod)',
+    file: 'pod.yaml',
+    make: (f) =>
+      writeFileSync(f, 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i}]}\n'),
+  },
+  {
+    situation: 'a List holding a ConfigMap',
+    file: 'list.yaml',
+    make: (f) =>
+      writeFileSync(
+        f,
+        'apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: x}}\n',
+      ),
+  },
+  {
+    situation: 'relay with an invalid name',
+    file: 'badname.json',
+    make: (f) => writeFileSync(f, JSON.stringify(relayDoc('Bad_Name', 80))),
+  },
+  {
+    situation: 'relay targeting the metadata service',
+    file: 'metadata.json',
+    make: (f) =>
+      writeFileSync(
+        f,
+        JSON.stringify({
+          ...relayDoc('metadata', 80),
+          spec: { target: { host: '169.254.169.254', port: 80 }, consumers: { namespaces: ['a'] } },
+        }),
+      ),
+  },
+  {
+    situation: 'second definition of the good relay in a later file',
+    file: 'zz-dup.json',
+    make: (f) => writeFileSync(f, JSON.stringify(relayDoc('good', 9))),
+  },
+  {
+    situation: 'duplicate YAML keys',
+    file: 'dupkeys.yaml',
+    make: (f) =>
+      writeFileSync(f, 'apiVersion: socat.io/v1alpha1\nkind: Relay\nkind: Relay\nmetadata: {name: dupkeys}\n'),
+  },
   // Every entry fails its pattern: the validation once walked every failed field for each entry
   // (quadratic, minutes of a blocked agent), and 200 000 of them overflowed the stack, which failed
   // the whole reload, so no file was applied any more.
-  { situation: '30 000 invalid namespaces', file: 'manyns.json', make: (f) => writeFileSync(f, JSON.stringify(relayDoc('manyns', 80, { consumers: { namespaces: Array(30_000).fill('A') } }))) },
-  { situation: '1 MiB of invalid namespaces (200 000)', file: 'mostns.json', make: (f) => writeFileSync(f, JSON.stringify(relayDoc('mostns', 80, { consumers: { namespaces: Array(200_000).fill('A') } }))) },
+  {
+    situation: '30 000 invalid namespaces',
+    file: 'manyns.json',
+    make: (f) =>
+      writeFileSync(f, JSON.stringify(relayDoc('manyns', 80, { consumers: { namespaces: Array(30_000).fill('A') } }))),
+  },
+  {
+    situation: '1 MiB of invalid namespaces (200 000)',
+    file: 'mostns.json',
+    make: (f) =>
+      writeFileSync(f, JSON.stringify(relayDoc('mostns', 80, { consumers: { namespaces: Array(200_000).fill('A') } }))),
+  },
   { situation: 'symlink to /etc/passwd', file: 'passwd.yaml', make: (f) => symlinkSync('/etc/passwd', f) },
   { situation: 'symlink loop', file: 'loop.yaml', make: (f) => symlinkSync(f, f) },
   { situation: 'a directory named like a relay file', file: 'folder.yaml', make: (f) => mkdirSync(f) },
@@ -115,13 +207,18 @@ test('after every bad file: all reported at once, the good relay never missed an
   const before = probe.ok;
   await new Promise((r) => setTimeout(r, 1500));
   assert.ok(probe.ok > before, 'the probe stopped making progress');
-  console.log(`[agent-bad-files] ${CASES.length} bad files reported; good relay: ${probe.ok} exchanges ok, ${probe.failed} failed, restarts ${s.relays.good?.restarts}`);
+  console.log(
+    `[agent-bad-files] ${CASES.length} bad files reported; good relay: ${probe.ok} exchanges ok, ${probe.failed} failed, restarts ${s.relays.good?.restarts}`,
+  );
   assert.deepEqual(probe.errors, []);
 });
 
 test('a huge target host (4 MiB) is reported with a short error, not echoed whole into status.json', async () => {
   const file = path.join(dirs.configDir, 'hugehost.json');
-  writeFileSync(file, JSON.stringify(relayDoc('hugehost', 80)).replace('"127.0.0.1"', JSON.stringify('1'.repeat(4 << 20))));
+  writeFileSync(
+    file,
+    JSON.stringify(relayDoc('hugehost', 80)).replace('"127.0.0.1"', JSON.stringify('1'.repeat(4 << 20))),
+  );
   try {
     const s = await agent.waitStatus('hugehost.json reported', (st) => st.files['hugehost.json'] !== undefined, 20_000);
     const len = s.files['hugehost.json']!.error.length;
@@ -132,17 +229,21 @@ test('a huge target host (4 MiB) is reported with a short error, not echoed whol
   }
 });
 
-test('a FIFO named like a relay file does not block the agent: a relay added after it still starts', { timeout: 30_000 }, async () => {
-  execFileSync('mkfifo', [path.join(dirs.configDir, 'fifo.yaml')]);
-  writeRelay(dirs, 'after-fifo', echo.port);
-  try {
-    await agent.waitStatus('after-fifo running', (st) => st.relays['after-fifo']?.running === true, 8000);
-  } finally {
-    // Unblock a reader stuck on the FIFO (a writer opens it), remove it, then close: the reader sees EOF.
-    const fifo = path.join(dirs.configDir, 'fifo.yaml');
-    const fd = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
-    rmSync(fifo, { force: true });
-    await new Promise((r) => setTimeout(r, 200));
-    closeSync(fd);
-  }
-});
+test(
+  'a FIFO named like a relay file does not block the agent: a relay added after it still starts',
+  { timeout: 30_000 },
+  async () => {
+    execFileSync('mkfifo', [path.join(dirs.configDir, 'fifo.yaml')]);
+    writeRelay(dirs, 'after-fifo', echo.port);
+    try {
+      await agent.waitStatus('after-fifo running', (st) => st.relays['after-fifo']?.running === true, 8000);
+    } finally {
+      // Unblock a reader stuck on the FIFO (a writer opens it), remove it, then close: the reader sees EOF.
+      const fifo = path.join(dirs.configDir, 'fifo.yaml');
+      const fd = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
+      rmSync(fifo, { force: true });
+      await new Promise((r) => setTimeout(r, 200));
+      closeSync(fd);
+    }
+  },
+);

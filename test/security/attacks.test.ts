@@ -11,10 +11,29 @@ import { stringify } from 'yaml';
 import { main } from '../../cli/main.js';
 import { parseDocuments } from '../../relay/index.js';
 import {
-  decidePod, normaliseHostPath, podCreateRequest, relationToRoot, sameImageButRegistry, type AdmissionRequest, type RawPod,
+  decidePod,
+  normaliseHostPath,
+  podCreateRequest,
+  relationToRoot,
+  sameImageButRegistry,
+  type AdmissionRequest,
+  type RawPod,
 } from '../../webhook/admission/index.js';
 import {
-  CASES, context, EPHEMERAL_CASES, IMAGE, injectedPod, NAMESPACE, plainPod, RELAY, RELAYS, SOCKET_DIR, unrelatedPod, withEphemeral, withoutLabel, type Expect,
+  CASES,
+  context,
+  EPHEMERAL_CASES,
+  IMAGE,
+  injectedPod,
+  NAMESPACE,
+  plainPod,
+  RELAY,
+  RELAYS,
+  SOCKET_DIR,
+  unrelatedPod,
+  withEphemeral,
+  withoutLabel,
+  type Expect,
 } from './attacks.js';
 
 const relaysDir = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-attacks-'));
@@ -25,12 +44,37 @@ after(() => rmSync(relaysDir, { recursive: true, force: true }));
 async function inject(pod: RawPod, volumeSource: string): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const code = await main(['inject', '-f', '-', '--relays', relaysFile, '-n', NAMESPACE, '--image', IMAGE, '--socket-dir', SOCKET_DIR, '--volume-source', volumeSource], {
-    stdin: Readable.from([stringify(pod)]),
-    stdout: { write: (s: string) => { stdout += s; } },
-    stderr: { write: (s: string) => { stderr += s; } },
-    env: {},
-  });
+  const code = await main(
+    [
+      'inject',
+      '-f',
+      '-',
+      '--relays',
+      relaysFile,
+      '-n',
+      NAMESPACE,
+      '--image',
+      IMAGE,
+      '--socket-dir',
+      SOCKET_DIR,
+      '--volume-source',
+      volumeSource,
+    ],
+    {
+      stdin: Readable.from([stringify(pod)]),
+      stdout: {
+        write: (s: string) => {
+          stdout += s;
+        },
+      },
+      stderr: {
+        write: (s: string) => {
+          stderr += s;
+        },
+      },
+      env: {},
+    },
+  );
   return { code, stdout, stderr };
 }
 
@@ -60,7 +104,10 @@ for (const c of CASES) {
 }
 
 const ephemeralUpdate = (pod: RawPod): AdmissionRequest => ({
-  ...podCreateRequest(pod, NAMESPACE, 'u'), operation: 'UPDATE', subResource: 'ephemeralcontainers', oldObject: injectedPod(),
+  ...podCreateRequest(pod, NAMESPACE, 'u'),
+  operation: 'UPDATE',
+  subResource: 'ephemeralcontainers',
+  oldObject: injectedPod(),
 });
 
 for (const c of EPHEMERAL_CASES) {
@@ -79,14 +126,21 @@ for (const c of EPHEMERAL_CASES) {
 }
 
 test('an ephemeral container on a pod without the label and without socat-* volumes is not our business', () => {
-  const pod = withEphemeral(unrelatedPod('u'), { name: 'socat-sched', image: 'busybox', volumeMounts: [{ name: 'data', mountPath: '/data' }] });
+  const pod = withEphemeral(unrelatedPod('u'), {
+    name: 'socat-sched',
+    image: 'busybox',
+    volumeMounts: [{ name: 'data', mountPath: '/data' }],
+  });
   assert.equal(decidePod(ephemeralUpdate(pod), context()).response.allowed, true);
 });
 
 test('a pod created with a socat-* ephemeral container is denied too', () => {
   const pod = withEphemeral(plainPod(), { name: 'socat-sched', image: 'busybox' });
   const d = decidePod(podCreateRequest(pod, NAMESPACE, 'u'), context());
-  assert.match(d.response.status?.message ?? '', /spec\.ephemeralContainers\[0\] "socat-sched": ephemeral containers may not use the prefix socat-/);
+  assert.match(
+    d.response.status?.message ?? '',
+    /spec\.ephemeralContainers\[0\] "socat-sched": ephemeral containers may not use the prefix socat-/,
+  );
 });
 
 test('the marker lists only verified relays: a claimed etcd is dropped, sched (asked for and allowed) stays', () => {
@@ -113,15 +167,25 @@ for (const vs of ['hostPath', 'csi'] as const) {
     assert.equal(decidePod(podCreateRequest(pod, NAMESPACE, 'u'), context(vs)).response.patch, undefined);
     const stored = structuredClone(pod);
     for (const c of [...(stored.spec!.initContainers ?? []), ...(stored.spec!.containers ?? [])]) {
-      Object.assign(c, { imagePullPolicy: 'IfNotPresent', terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File' });
+      Object.assign(c, {
+        imagePullPolicy: 'IfNotPresent',
+        terminationMessagePath: '/dev/termination-log',
+        terminationMessagePolicy: 'File',
+      });
     }
-    assert.deepEqual(decidePod(podCreateRequest(stored, NAMESPACE, 'u'), context(vs)).response, { uid: '', allowed: true });
+    assert.deepEqual(decidePod(podCreateRequest(stored, NAMESPACE, 'u'), context(vs)).response, {
+      uid: '',
+      allowed: true,
+    });
   });
 }
 
 test('a pod injected in one volume source is refused by the other (the volume must be what is injected now)', () => {
   const d = decidePod(podCreateRequest(injectedPod('hostPath'), NAMESPACE, 'u'), context('csi'));
-  assert.match(d.response.status?.message ?? '', /spec\.volumes\[0\] "socat-sched" is not the volume socat-relay injects for relay "sched" \(csi driver csi\.socat\.io, readOnly, volumeAttributes relay=sched\)/);
+  assert.match(
+    d.response.status?.message ?? '',
+    /spec\.volumes\[0\] "socat-sched" is not the volume socat-relay injects for relay "sched" \(csi driver csi\.socat\.io, readOnly, volumeAttributes relay=sched\)/,
+  );
 });
 
 const PATHS: [string, string, ReturnType<typeof relationToRoot>][] = [
@@ -157,7 +221,10 @@ test('a configured socket folder is used, not a literal: /srv/relays', () => {
   ctx.options.nodeSocketDir = '/srv/relays';
   const pod = plainPod();
   pod.spec!.volumes = [{ name: 'data', hostPath: { path: '/srv' } }];
-  assert.match(decidePod(podCreateRequest(pod, NAMESPACE, 'u'), ctx).response.status?.message ?? '', /spec\.volumes\[0\] "data": hostPath "\/srv" is above the socket folder \/srv\/relays/);
+  assert.match(
+    decidePod(podCreateRequest(pod, NAMESPACE, 'u'), ctx).response.status?.message ?? '',
+    /spec\.volumes\[0\] "data": hostPath "\/srv" is above the socket folder \/srv\/relays/,
+  );
 });
 
 const IMAGES: [string, boolean][] = [
@@ -171,7 +238,10 @@ const IMAGES: [string, boolean][] = [
   ['socat-relay/socat-relay:0.1.0', true],
   ['ghcr.io/socat-relay/socat-relay:0.0.0-other', false],
   ['ghcr.io/attacker/socat-relay:0.1.0', false],
-  ['ghcr.io/socat-relay/socat-relay:0.1.0@sha256:0000000000000000000000000000000000000000000000000000000000000000', false],
+  [
+    'ghcr.io/socat-relay/socat-relay:0.1.0@sha256:0000000000000000000000000000000000000000000000000000000000000000',
+    false,
+  ],
   ['', false],
 ];
 for (const [image, same] of IMAGES) {
@@ -183,21 +253,44 @@ for (const [image, same] of IMAGES) {
 const PSS: [string, Record<string, string>, 'hostPath' | 'csi', 'denied' | 'warned' | 'allowed'][] = [
   ['enforce=restricted, hostPath', { 'pod-security.kubernetes.io/enforce': 'restricted' }, 'hostPath', 'denied'],
   ['enforce=baseline, hostPath', { 'pod-security.kubernetes.io/enforce': 'baseline' }, 'hostPath', 'denied'],
-  ['enforce=privileged, hostPath', { 'pod-security.kubernetes.io/enforce': 'privileged', 'pod-security.kubernetes.io/warn': 'privileged' }, 'hostPath', 'allowed'],
-  ['enforce=privileged + warn=baseline, hostPath', { 'pod-security.kubernetes.io/enforce': 'privileged', 'pod-security.kubernetes.io/warn': 'baseline' }, 'hostPath', 'warned'],
+  [
+    'enforce=privileged, hostPath',
+    { 'pod-security.kubernetes.io/enforce': 'privileged', 'pod-security.kubernetes.io/warn': 'privileged' },
+    'hostPath',
+    'allowed',
+  ],
+  [
+    'enforce=privileged + warn=baseline, hostPath',
+    { 'pod-security.kubernetes.io/enforce': 'privileged', 'pod-security.kubernetes.io/warn': 'baseline' },
+    'hostPath',
+    'warned',
+  ],
   ['no Pod Security labels, hostPath', {}, 'hostPath', 'allowed'],
-  ['enforce=restricted, csi', { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' }, 'csi', 'allowed'],
+  [
+    'enforce=restricted, csi',
+    { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' },
+    'csi',
+    'allowed',
+  ],
 ];
 for (const [name, labels, source, outcome] of PSS) {
   test(`Pod Security: ${name} → ${outcome}`, async () => {
     const d = decidePod(podCreateRequest(plainPod(), NAMESPACE, 'u'), context(source, labels));
     if (outcome === 'denied') {
       assert.equal(d.response.allowed, false);
-      assert.match(d.response.status?.message ?? '', /^namespace "monitoring" enforces Pod Security level (baseline|restricted), which forbids the hostPath volume socat-relay injects in hostPath mode: run the controller with --volume-source csi/);
+      assert.match(
+        d.response.status?.message ?? '',
+        /^namespace "monitoring" enforces Pod Security level (baseline|restricted), which forbids the hostPath volume socat-relay injects in hostPath mode: run the controller with --volume-source csi/,
+      );
     } else {
       assert.equal(d.response.allowed, true, d.response.status?.message);
       assert.ok(d.response.patch);
-      assert.deepEqual(d.response.warnings, outcome === 'warned' ? ['socat-relay: Pod Security warn level forbids hostPath; use the CSI volume source (--volume-source csi)'] : undefined);
+      assert.deepEqual(
+        d.response.warnings,
+        outcome === 'warned'
+          ? ['socat-relay: Pod Security warn level forbids hostPath; use the CSI volume source (--volume-source csi)']
+          : undefined,
+      );
     }
   });
 }
@@ -205,9 +298,31 @@ for (const [name, labels, source, outcome] of PSS) {
 test('inject reads Pod Security labels from --namespace-labels: hostPath refused, csi admitted', async () => {
   const run = async (source: string) => {
     let stderr = '';
-    const code = await main(['inject', '-f', '-', '--relays', relaysFile, '-n', NAMESPACE, '--volume-source', source, '--namespace-labels', 'pod-security.kubernetes.io/enforce=restricted'], {
-      stdin: Readable.from([stringify(plainPod())]), stdout: { write: () => {} }, stderr: { write: (s: string) => { stderr += s; } }, env: {},
-    });
+    const code = await main(
+      [
+        'inject',
+        '-f',
+        '-',
+        '--relays',
+        relaysFile,
+        '-n',
+        NAMESPACE,
+        '--volume-source',
+        source,
+        '--namespace-labels',
+        'pod-security.kubernetes.io/enforce=restricted',
+      ],
+      {
+        stdin: Readable.from([stringify(plainPod())]),
+        stdout: { write: () => {} },
+        stderr: {
+          write: (s: string) => {
+            stderr += s;
+          },
+        },
+        env: {},
+      },
+    );
     return { code, stderr };
   };
   const h = await run('hostPath');

@@ -25,9 +25,13 @@ const MAX_ANSWER_BYTES = 64 * 1024;
 
 const podKind = { group: '', version: 'v1', kind: 'Pod' };
 const relayKind = { group: 'socat.io', version: 'v1alpha1', kind: 'Relay' };
-const review = (kind: unknown, object: unknown, extra: Record<string, unknown> = {}) =>
-  ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'hostile', kind, operation: 'CREATE', namespace: NAMESPACE, object, ...extra } });
-const relay = (spec: Record<string, unknown>): Relay => ({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'hostile' }, spec } as unknown as Relay);
+const review = (kind: unknown, object: unknown, extra: Record<string, unknown> = {}) => ({
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
+  request: { uid: 'hostile', kind, operation: 'CREATE', namespace: NAMESPACE, object, ...extra },
+});
+const relay = (spec: Record<string, unknown>): Relay =>
+  ({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'hostile' }, spec }) as unknown as Relay;
 const target = { host: '127.0.0.1', port: 8080 };
 const many = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => f(i));
 
@@ -79,25 +83,45 @@ const CASES: Case[] = [
   {
     name: 'a pod with the most duplicate socat-sched volumes',
     path: '/mutate-pods',
-    body: () => largest((n) => { const p = injectedPod('csi'); p.spec!.volumes = many(n, () => ({ name: 'socat-sched' })); return review(podKind, p); }),
+    body: () =>
+      largest((n) => {
+        const p = injectedPod('csi');
+        p.spec!.volumes = many(n, () => ({ name: 'socat-sched' }));
+        return review(podKind, p);
+      }),
     message: /^spec\.volumes\[1\]: duplicate volume name "socat-sched" \(also spec\.volumes\[0\]\)/,
   },
   {
-    name: 'a pod with the most ports clashing with the relay\'s',
+    name: "a pod with the most ports clashing with the relay's",
     path: '/mutate-pods',
-    body: () => largest((n) => { const p = plainPod(); p.spec!.containers![0]!.ports = many(n, () => ({ containerPort: 10259 })); return review(podKind, p); }),
+    body: () =>
+      largest((n) => {
+        const p = plainPod();
+        p.spec!.containers![0]!.ports = many(n, () => ({ containerPort: 10259 }));
+        return review(podKind, p);
+      }),
     message: /^relay "sched" listens on port 10259\/TCP, which container "app" also uses/,
   },
   {
     name: 'a pod whose app mounts the relay volume writable at the most paths',
     path: '/mutate-pods',
-    body: () => largest((n) => { const p = injectedPod('csi'); p.spec!.containers![0]!.volumeMounts = many(n, (i) => ({ name: 'socat-sched', mountPath: `/m${i}` })); return review(podKind, p); }),
+    body: () =>
+      largest((n) => {
+        const p = injectedPod('csi');
+        p.spec!.containers![0]!.volumeMounts = many(n, (i) => ({ name: 'socat-sched', mountPath: `/m${i}` }));
+        return review(podKind, p);
+      }),
     message: /^spec\.containers\[0\] "app" mounts the injected volume "socat-sched" writable/,
   },
   {
     name: 'kubectl debug with the most ephemeral containers named socat-*',
     path: '/mutate-pods',
-    body: () => largest((n) => { const p = injectedPod('csi'); p.spec!.ephemeralContainers = many(n, (i) => ({ name: `socat-e${i}` })); return review(podKind, p, { operation: 'UPDATE', subResource: 'ephemeralcontainers' }); }),
+    body: () =>
+      largest((n) => {
+        const p = injectedPod('csi');
+        p.spec!.ephemeralContainers = many(n, (i) => ({ name: `socat-e${i}` }));
+        return review(podKind, p, { operation: 'UPDATE', subResource: 'ephemeralcontainers' });
+      }),
     message: /^spec\.ephemeralContainers\[0\] "socat-e0": ephemeral containers may not use the prefix socat-/,
   },
   {
@@ -105,7 +129,10 @@ const CASES: Case[] = [
     // every failed field (quadratic: 30 000 entries took minutes).
     name: 'a relay with 30 000 invalid namespaces',
     path: '/validate-relays',
-    body: () => ({ n: 30_000, body: JSON.stringify(review(relayKind, relay({ target, consumers: { namespaces: many(30_000, () => 'A') } }))) }),
+    body: () => ({
+      n: 30_000,
+      body: JSON.stringify(review(relayKind, relay({ target, consumers: { namespaces: many(30_000, () => 'A') } }))),
+    }),
     message: /^spec\.consumers\.namespaces\[0\]: "A" is not a valid namespace name; spec\.consumers\.namespaces\[1\]/,
   },
   {
@@ -123,19 +150,46 @@ const CASES: Case[] = [
   {
     name: 'a relay with the most nodeSelector entries, keys and values invalid',
     path: '/validate-relays',
-    body: () => largest((n) => review(relayKind, relay({ target, consumers: { namespaces: ['a'] }, nodeSelector: Object.fromEntries(many(n, (i) => [`-${i}`, '-'])) }))),
+    body: () =>
+      largest((n) =>
+        review(
+          relayKind,
+          relay({
+            target,
+            consumers: { namespaces: ['a'] },
+            nodeSelector: Object.fromEntries(many(n, (i) => [`-${i}`, '-'])),
+          }),
+        ),
+      ),
     message: /^spec\.nodeSelector: must have at most 64 entries/,
   },
   {
     name: 'a relay with the most invalid matchExpressions',
     path: '/validate-relays',
-    body: () => largest((n) => review(relayKind, relay({ target, consumers: { namespaceSelector: { matchExpressions: many(n, () => ({ key: '-', operator: 'Bad', values: ['-'] })) } } }))),
+    body: () =>
+      largest((n) =>
+        review(
+          relayKind,
+          relay({
+            target,
+            consumers: {
+              namespaceSelector: { matchExpressions: many(n, () => ({ key: '-', operator: 'Bad', values: ['-'] })) },
+            },
+          }),
+        ),
+      ),
     message: /^spec\.consumers\.namespaceSelector\.matchExpressions\[0\]\.key: "-" is not a valid label key/,
   },
   {
     name: 'a relay with the most unknown fields',
     path: '/validate-relays',
-    body: () => largest((n) => review(relayKind, relay({ target, consumers: { namespaces: ['a'] }, ...Object.fromEntries(many(n, (i) => [`f${i}`, 1])) }))),
+    body: () =>
+      largest((n) =>
+        review(
+          relayKind,
+          relay({ target, consumers: { namespaces: ['a'] }, ...Object.fromEntries(many(n, (i) => [`f${i}`, 1])) }),
+        ),
+      ),
     message: /^spec\.f0: unknown field/,
   },
 ];
@@ -149,46 +203,84 @@ const app = createApp({
 });
 
 for (const c of CASES) {
-  test(`${c.path}: ${c.name} → a denial naming the field, within ${BUDGET_MS} ms of CPU, at most ${MAX_ANSWER_BYTES / 1024} KiB`, { timeout: 600_000 }, async () => {
-    const { n, body } = c.body();
-    const cpu0 = process.cpuUsage();
-    const res = await request(app).post(c.path).set('content-type', 'application/json').send(body);
-    const cpu = process.cpuUsage(cpu0);
-    const ms = Math.round((cpu.user + cpu.system) / 1000);
-    const message = String(res.body?.response?.status?.message ?? '');
-    console.log(`[hostile-bodies] ${c.name}: n=${n}, ${body.length} bytes → ${res.status} ${res.body?.response?.status?.code} in ${ms} ms of CPU, answer ${res.text.length} bytes: ${message.slice(0, 100)}`);
-    assert.equal(res.status, 200);
-    assert.equal(res.body.response.uid, 'hostile');
-    assert.equal(res.body.response.allowed, false);
-    assert.equal(res.body.response.status.code, 403, `not a denial: ${message.slice(0, 300)}`);
-    assert.match(message, c.message);
-    assert.ok(res.text.length <= MAX_ANSWER_BYTES, `an answer of ${res.text.length} bytes`);
-    assert.ok(ms < BUDGET_MS, `answered in ${ms} ms of CPU`);
-  });
+  test(
+    `${c.path}: ${c.name} → a denial naming the field, within ${BUDGET_MS} ms of CPU, at most ${MAX_ANSWER_BYTES / 1024} KiB`,
+    { timeout: 600_000 },
+    async () => {
+      const { n, body } = c.body();
+      const cpu0 = process.cpuUsage();
+      const res = await request(app).post(c.path).set('content-type', 'application/json').send(body);
+      const cpu = process.cpuUsage(cpu0);
+      const ms = Math.round((cpu.user + cpu.system) / 1000);
+      const message = String(res.body?.response?.status?.message ?? '');
+      console.log(
+        `[hostile-bodies] ${c.name}: n=${n}, ${body.length} bytes → ${res.status} ${res.body?.response?.status?.code} in ${ms} ms of CPU, answer ${res.text.length} bytes: ${message.slice(0, 100)}`,
+      );
+      assert.equal(res.status, 200);
+      assert.equal(res.body.response.uid, 'hostile');
+      assert.equal(res.body.response.allowed, false);
+      assert.equal(res.body.response.status.code, 403, `not a denial: ${message.slice(0, 300)}`);
+      assert.match(message, c.message);
+      assert.ok(res.text.length <= MAX_ANSWER_BYTES, `an answer of ${res.text.length} bytes`);
+      assert.ok(ms < BUDGET_MS, `answered in ${ms} ms of CPU`);
+    },
+  );
 }
 
 // The relay's node labels are AND-ed into every required term of the pod: 30 000 terms × a relay with 64
 // node labels made 1.9 million requirements (21 s, a 464 MB answer). Now bounded and denied up front.
-test(`/mutate-pods: a pod with the most nodeSelectorTerms asking for a relay with 64 node labels → a denial naming the field, within ${BUDGET_MS} ms of CPU`, { timeout: 600_000 }, async () => {
-  const wide: Relay = { apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'wide' }, spec: { target, consumers: { namespaces: [NAMESPACE] }, nodeSelector: Object.fromEntries(many(64, (i) => [`example.com/l${i}`, 'yes'])) } };
-  const { StaticCatalog } = await import('../../webhook/catalog/catalog.js');
-  const wideApp = createApp({
-    catalog: new StaticCatalog([wide]), namespaceLabels: context('csi').namespaceLabels, injectOptions: () => context('csi').options, metrics: createMetrics(), log: silentLogger,
-  });
-  const { n, body } = largest((k) => {
-    const p = plainPod();
-    p.metadata!.labels = { 'socat.io/consume': 'wide' };
-    p.spec!.affinity = { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: many(k, (i) => ({ matchExpressions: [{ key: 'zone', operator: 'In', values: [`z${i}`] }] })) } } };
-    return review(podKind, p);
-  });
-  const cpu0 = process.cpuUsage();
-  const res = await request(wideApp).post('/mutate-pods').set('content-type', 'application/json').send(body);
-  const cpu = process.cpuUsage(cpu0);
-  const ms = Math.round((cpu.user + cpu.system) / 1000);
-  const message = String(res.body?.response?.status?.message ?? '');
-  console.log(`[hostile-bodies] ${n} nodeSelectorTerms × 64 node labels: ${body.length} bytes → ${res.status} in ${ms} ms of CPU, answer ${res.text.length} bytes: ${message.slice(0, 160)}`);
-  assert.equal(res.body.response.allowed, false);
-  assert.match(message, new RegExp(`^spec\\.affinity\\.nodeAffinity\\.requiredDuringSchedulingIgnoredDuringExecution\\.nodeSelectorTerms: ${n} terms × 64 node labels`));
-  assert.ok(res.text.length <= MAX_ANSWER_BYTES, `an answer of ${res.text.length} bytes`);
-  assert.ok(ms < BUDGET_MS, `answered in ${ms} ms of CPU`);
-});
+test(
+  `/mutate-pods: a pod with the most nodeSelectorTerms asking for a relay with 64 node labels → a denial naming the field, within ${BUDGET_MS} ms of CPU`,
+  { timeout: 600_000 },
+  async () => {
+    const wide: Relay = {
+      apiVersion: 'socat.io/v1alpha1',
+      kind: 'Relay',
+      metadata: { name: 'wide' },
+      spec: {
+        target,
+        consumers: { namespaces: [NAMESPACE] },
+        nodeSelector: Object.fromEntries(many(64, (i) => [`example.com/l${i}`, 'yes'])),
+      },
+    };
+    const { StaticCatalog } = await import('../../webhook/catalog/catalog.js');
+    const wideApp = createApp({
+      catalog: new StaticCatalog([wide]),
+      namespaceLabels: context('csi').namespaceLabels,
+      injectOptions: () => context('csi').options,
+      metrics: createMetrics(),
+      log: silentLogger,
+    });
+    const { n, body } = largest((k) => {
+      const p = plainPod();
+      p.metadata!.labels = { 'socat.io/consume': 'wide' };
+      p.spec!.affinity = {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: many(k, (i) => ({
+              matchExpressions: [{ key: 'zone', operator: 'In', values: [`z${i}`] }],
+            })),
+          },
+        },
+      };
+      return review(podKind, p);
+    });
+    const cpu0 = process.cpuUsage();
+    const res = await request(wideApp).post('/mutate-pods').set('content-type', 'application/json').send(body);
+    const cpu = process.cpuUsage(cpu0);
+    const ms = Math.round((cpu.user + cpu.system) / 1000);
+    const message = String(res.body?.response?.status?.message ?? '');
+    console.log(
+      `[hostile-bodies] ${n} nodeSelectorTerms × 64 node labels: ${body.length} bytes → ${res.status} in ${ms} ms of CPU, answer ${res.text.length} bytes: ${message.slice(0, 160)}`,
+    );
+    assert.equal(res.body.response.allowed, false);
+    assert.match(
+      message,
+      new RegExp(
+        `^spec\\.affinity\\.nodeAffinity\\.requiredDuringSchedulingIgnoredDuringExecution\\.nodeSelectorTerms: ${n} terms × 64 node labels`,
+      ),
+    );
+    assert.ok(res.text.length <= MAX_ANSWER_BYTES, `an answer of ${res.text.length} bytes`);
+    assert.ok(ms < BUDGET_MS, `answered in ${ms} ms of CPU`);
+  },
+);

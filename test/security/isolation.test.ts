@@ -5,25 +5,55 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fjp from 'fast-json-patch';
-import { decidePod, defaultInjectOptions, patchOps, type AdmissionRequest, type PodContext } from '../../webhook/admission/index.js';
+import {
+  decidePod,
+  defaultInjectOptions,
+  patchOps,
+  type AdmissionRequest,
+  type PodContext,
+} from '../../webhook/admission/index.js';
 import { fuzzCatalog, NAMESPACE_LABELS } from '../resilience/support/review.js';
 
 const NODE_ROOT = '/run/socat-relay';
 
-function ctx(mode: 'native' | 'regular', labels: (ns: string) => Record<string, string> | undefined = (ns) => NAMESPACE_LABELS[ns]): PodContext {
-  return { catalog: fuzzCatalog(), namespaceLabels: labels, options: defaultInjectOptions({ mode, nodeSocketDir: NODE_ROOT }) };
+function ctx(
+  mode: 'native' | 'regular',
+  labels: (ns: string) => Record<string, string> | undefined = (ns) => NAMESPACE_LABELS[ns],
+): PodContext {
+  return {
+    catalog: fuzzCatalog(),
+    namespaceLabels: labels,
+    options: defaultInjectOptions({ mode, nodeSocketDir: NODE_ROOT }),
+  };
 }
 
-function podReq(namespace: string, relays: string, containers = [{ name: 'app', image: 'busybox' }]): { req: AdmissionRequest; pod: Record<string, any> } {
+function podReq(
+  namespace: string,
+  relays: string,
+  containers = [{ name: 'app', image: 'busybox' }],
+): { req: AdmissionRequest; pod: Record<string, any> } {
   const [first, ...rest] = relays.split(',');
   const pod = {
-    apiVersion: 'v1', kind: 'Pod',
-    metadata: { name: 'p', namespace, labels: { 'socat.io/consume': first }, ...(rest.length ? { annotations: { 'socat.io/consume': rest.join(',') } } : {}) },
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: 'p',
+      namespace,
+      labels: { 'socat.io/consume': first },
+      ...(rest.length ? { annotations: { 'socat.io/consume': rest.join(',') } } : {}),
+    },
     spec: { containers },
   };
   return {
     pod,
-    req: { uid: 'u', kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, namespace, operation: 'CREATE', object: structuredClone(pod) },
+    req: {
+      uid: 'u',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace,
+      operation: 'CREATE',
+      object: structuredClone(pod),
+    },
   };
 }
 
@@ -33,7 +63,11 @@ const DENIED: [string, string, string, ((ns: string) => Record<string, string> |
   ['etcd-metrics (monitoring or team=observability): a pod in apps (no team label)', 'apps', 'etcd-metrics'],
   ['etcd-metrics: namespace labels unknown (informer not synced)', 'newcomer', 'etcd-metrics', () => undefined],
   ['dns allows monitoring and apps: a pod in default', 'default', 'dns'],
-  ['two relays, one not allowed: the whole pod is denied, the allowed one is not injected either', 'apps', 'dns,kube-scheduler'],
+  [
+    'two relays, one not allowed: the whole pod is denied, the allowed one is not injected either',
+    'apps',
+    'dns,kube-scheduler',
+  ],
   ['a relay that does not exist', 'monitoring', 'nope'],
   ['a relay in the catalog that is invalid (routable target)', 'monitoring', 'broken'],
 ];
@@ -51,7 +85,10 @@ for (const mode of ['native', 'regular'] as const) {
   }
 
   test(`${mode}: etcd-metrics from observability (team label) and syslog (namespaceSelector {}) are injected; each sidecar mounts only its own relay's folder, read-only`, () => {
-    const { req, pod } = podReq('observability', 'etcd-metrics,syslog', [{ name: 'app', image: 'busybox' }, { name: 'side', image: 'busybox' }]);
+    const { req, pod } = podReq('observability', 'etcd-metrics,syslog', [
+      { name: 'app', image: 'busybox' },
+      { name: 'side', image: 'busybox' },
+    ]);
     const d = decidePod(req, ctx(mode));
     assert.equal(d.response.allowed, true, d.response.status?.message);
     const out = fjp.applyPatch(structuredClone(pod), patchOps(d.response), true, false).newDocument;
@@ -59,14 +96,19 @@ for (const mode of ['native', 'regular'] as const) {
     const sidecars = containers.filter((c) => c.name.startsWith('socat-'));
     assert.deepEqual(sidecars.map((c) => c.name).sort(), ['socat-etcd-metrics', 'socat-syslog']);
     const hostPaths = out.spec.volumes.filter((v: any) => v.hostPath);
-    assert.deepEqual(hostPaths.map((v: any) => v.hostPath.path).sort(), [`${NODE_ROOT}/etcd-metrics`, `${NODE_ROOT}/syslog`]);
+    assert.deepEqual(hostPaths.map((v: any) => v.hostPath.path).sort(), [
+      `${NODE_ROOT}/etcd-metrics`,
+      `${NODE_ROOT}/syslog`,
+    ]);
     for (const v of hostPaths) {
       assert.notEqual(v.hostPath.path.replace(/\/+$/, ''), NODE_ROOT, 'the socket root is mounted');
       assert.equal(v.hostPath.type, 'DirectoryOrCreate');
     }
     for (const c of sidecars) {
       const relay = c.name.slice('socat-'.length);
-      assert.deepEqual(c.volumeMounts, [{ name: `socat-${relay}`, mountPath: `/run/socat-relay/${relay}`, readOnly: true }]);
+      assert.deepEqual(c.volumeMounts, [
+        { name: `socat-${relay}`, mountPath: `/run/socat-relay/${relay}`, readOnly: true },
+      ]);
       const vol = out.spec.volumes.find((v: any) => v.name === c.volumeMounts[0].name);
       assert.equal(vol.hostPath.path, `${NODE_ROOT}/${relay}`);
       if (mode === 'native') assert.equal(c.restartPolicy, 'Always');
@@ -80,10 +122,17 @@ for (const mode of ['native', 'regular'] as const) {
     const { req, pod } = podReq('monitoring', 'kube-scheduler');
     const d = decidePod(req, ctx(mode));
     const out = fjp.applyPatch(structuredClone(pod), patchOps(d.response), true, false).newDocument;
-    const sc = [...(out.spec.initContainers ?? []), ...out.spec.containers].find((c: any) => c.name === 'socat-kube-scheduler').securityContext;
+    const sc = [...(out.spec.initContainers ?? []), ...out.spec.containers].find(
+      (c: any) => c.name === 'socat-kube-scheduler',
+    ).securityContext;
     assert.deepEqual(sc, {
-      runAsUser: 65532, runAsGroup: 65532, runAsNonRoot: true, readOnlyRootFilesystem: true,
-      allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
     });
     assert.equal(out.spec.hostNetwork, undefined);
     assert.equal(out.spec.hostPID, undefined);

@@ -86,7 +86,10 @@ for (const protocol of ['TCP', 'UDP']) {
     test(`${protocol} target ${name}: refused by validateRelay with a problem on spec.target.host`, () => {
       const v = validateRelay(relay(host, protocol));
       assert.equal(v.resolved, undefined, `accepted ${JSON.stringify(host)}`);
-      assert.ok(v.problems.some((p) => p.field === 'spec.target.host'), JSON.stringify(v.problems));
+      assert.ok(
+        v.problems.some((p) => p.field === 'spec.target.host'),
+        JSON.stringify(v.problems),
+      );
     });
   }
   for (const [name, host, ip] of ACCEPTED) {
@@ -103,17 +106,36 @@ for (const protocol of ['TCP', 'UDP']) {
 
 test('the agent path: hostile hosts written as YAML/JSON files are skipped by the agent config reader, only loopback ones run', () => {
   const files = [
-    { name: 'hex.yaml', text: 'apiVersion: socat.io/v1alpha1\nkind: Relay\nmetadata: {name: hex}\nspec: {target: {host: 0x7f000001, port: 80}, consumers: {namespaces: [a]}}\n' },
-    { name: 'short.yaml', text: 'apiVersion: socat.io/v1alpha1\nkind: Relay\nmetadata: {name: short}\nspec: {target: {host: 127.1, port: 80}, consumers: {namespaces: [a]}}\n' },
-    { name: 'octal.yaml', text: 'apiVersion: socat.io/v1alpha1\nkind: Relay\nmetadata: {name: octal}\nspec: {target: {host: "0177.0.0.1", port: 80}, consumers: {namespaces: [a]}}\n' },
+    {
+      name: 'hex.yaml',
+      text: 'apiVersion: socat.io/v1alpha1\nkind: Relay\nmetadata: {name: hex}\nspec: {target: {host: 0x7f000001, port: 80}, consumers: {namespaces: [a]}}\n',
+    },
+    {
+      name: 'short.yaml',
+      text: 'apiVersion: socat.io/v1alpha1\nkind: Relay\nmetadata: {name: short}\nspec: {target: {host: 127.1, port: 80}, consumers: {namespaces: [a]}}\n',
+    },
+    {
+      name: 'octal.yaml',
+      text: 'apiVersion: socat.io/v1alpha1\nkind: Relay\nmetadata: {name: octal}\nspec: {target: {host: "0177.0.0.1", port: 80}, consumers: {namespaces: [a]}}\n',
+    },
     { name: 'mapped.json', text: JSON.stringify(relay('::ffff:127.0.0.1')).replace('"probe"', '"mapped"') },
     { name: 'dns.json', text: JSON.stringify(relay('localhost.localdomain')).replace('"probe"', '"dns"') },
     { name: 'meta.json', text: JSON.stringify(relay('169.254.169.254')).replace('"probe"', '"meta"') },
-    { name: 'good.yaml', text: 'apiVersion: socat.io/v1alpha1\nkind: Relay\nmetadata: {name: good}\nspec: {target: {host: localhost, port: 80}, consumers: {namespaces: [a]}}\n' },
+    {
+      name: 'good.yaml',
+      text: 'apiVersion: socat.io/v1alpha1\nkind: Relay\nmetadata: {name: good}\nspec: {target: {host: localhost, port: 80}, consumers: {namespaces: [a]}}\n',
+    },
   ];
   const state = interpretConfig(files);
   assert.deepEqual([...state.wanted.keys()], ['good']);
-  assert.deepEqual(state.errors.map((e) => e.file).sort(), ['dns.json', 'hex.yaml', 'mapped.json', 'meta.json', 'octal.yaml', 'short.yaml']);
+  assert.deepEqual(state.errors.map((e) => e.file).sort(), [
+    'dns.json',
+    'hex.yaml',
+    'mapped.json',
+    'meta.json',
+    'octal.yaml',
+    'short.yaml',
+  ]);
   for (const w of state.wanted.values()) {
     assert.deepEqual(judgeNodeArgv(nodeArgv(w.resolved, { socketDir: SOCKET_DIR }), SOCKET_DIR, w.name).problems, []);
   }
@@ -122,8 +144,17 @@ test('the agent path: hostile hosts written as YAML/JSON files are skipped by th
 // Generated spellings: every IPv4 in every inet_aton form, IPv6 with and without compression and
 // embedded IPv4, mutations of loopback literals, host names and arbitrary strings.
 const octet = fc.integer({ min: 0, max: 255 });
-const spelledOctet = fc.tuple(octet, fc.constantFrom('dec', 'oct', 'hex', 'pad')).map(([n, f]) =>
-  f === 'dec' ? String(n) : f === 'oct' ? `0${n.toString(8)}` : f === 'hex' ? `0x${n.toString(16)}` : String(n).padStart(3, '0'));
+const spelledOctet = fc
+  .tuple(octet, fc.constantFrom('dec', 'oct', 'hex', 'pad'))
+  .map(([n, f]) =>
+    f === 'dec'
+      ? String(n)
+      : f === 'oct'
+        ? `0${n.toString(8)}`
+        : f === 'hex'
+          ? `0x${n.toString(16)}`
+          : String(n).padStart(3, '0'),
+  );
 const ipv4Spelling = fc.oneof(
   fc.tuple(fc.constantFrom(127, 127, 0, 10, 169, 192), octet, octet, octet).map((o) => o.join('.')),
   fc.array(spelledOctet, { minLength: 1, maxLength: 5 }).map((a) => a.join('.')),
@@ -135,14 +166,40 @@ const ipv6Spelling = fc.oneof(
   fc.ipV6(),
   fc.ipV4().map((v4) => `::ffff:${v4}`),
   fc.ipV4().map((v4) => `::${v4}`),
-  fc.constantFrom('::1', '0::1', '0:0::1', '0:0:0:0:0:0:0:1', '0000:0000:0000:0000:0000:0000:0000:0001', '::0:1', '::01', '::1:0', '1::', '::2'),
+  fc.constantFrom(
+    '::1',
+    '0::1',
+    '0:0::1',
+    '0:0:0:0:0:0:0:1',
+    '0000:0000:0000:0000:0000:0000:0000:0001',
+    '::0:1',
+    '::01',
+    '::1:0',
+    '1::',
+    '::2',
+  ),
   fc.ipV6().map((s) => `[${s}]`),
   fc.ipV6().map((s) => `${s}%eth0`),
 );
-const mutated = fc.tuple(fc.constantFrom('127.0.0.1', '::1', 'localhost'), fc.constantFrom('', ' ', '.', '\n', ':80', ',fork', '!!', '%lo', '\t', '/'), fc.boolean())
+const mutated = fc
+  .tuple(
+    fc.constantFrom('127.0.0.1', '::1', 'localhost'),
+    fc.constantFrom('', ' ', '.', '\n', ':80', ',fork', '!!', '%lo', '\t', '/'),
+    fc.boolean(),
+  )
   .map(([h, s, before]) => (before ? s + h : h + s));
-const names = fc.oneof(fc.domain(), fc.constantFrom('localhost', 'LocalHost', 'localhost.', 'localhost6', 'ip6-loopback'));
-const hostArb = fc.oneof(ipv4Spelling, ipv6Spelling, mutated, names, fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 20 }));
+const names = fc.oneof(
+  fc.domain(),
+  fc.constantFrom('localhost', 'LocalHost', 'localhost.', 'localhost6', 'ip6-loopback'),
+);
+const hostArb = fc.oneof(
+  ipv4Spelling,
+  ipv6Spelling,
+  mutated,
+  names,
+  fc.string({ maxLength: 40 }),
+  fc.string({ unit: 'binary', maxLength: 20 }),
+);
 
 test('generated target hosts: whatever validateRelay accepts is a loopback literal in the argv the agent runs', () => {
   const runs = Number(process.env.SECURITY_HOST_RUNS ?? 20_000);
@@ -156,7 +213,10 @@ test('generated target hosts: whatever validateRelay accepts is a loopback liter
       accepted++;
       seen.add(host);
       // What was written is loopback by spelling: the literal itself, localhost, or an IPv6 spelling of ::1.
-      assert.ok(isLoopbackLiteral(host) || host === 'localhost' || isIPv6LoopbackSpelling(host), `accepted ${JSON.stringify(host)}`);
+      assert.ok(
+        isLoopbackLiteral(host) || host === 'localhost' || isIPv6LoopbackSpelling(host),
+        `accepted ${JSON.stringify(host)}`,
+      );
       assert.ok(isLoopbackLiteral(v.resolved.targetHost), `resolved ${v.resolved.targetHost}`);
       if (isIPv6LoopbackSpelling(host)) assert.equal(v.resolved.targetHost, '::1');
       if (isLoopbackLiteral(host)) assert.equal(v.resolved.targetHost, host);
@@ -166,6 +226,8 @@ test('generated target hosts: whatever validateRelay accepts is a loopback liter
     }),
     { numRuns: runs, seed: Number(process.env.FC_SEED ?? 7) },
   );
-  console.log(`[security] ${runs} generated target hosts: ${accepted} accepted (${seen.size} distinct), all loopback literals in the socat argv`);
+  console.log(
+    `[security] ${runs} generated target hosts: ${accepted} accepted (${seen.size} distinct), all loopback literals in the socat argv`,
+  );
   assert.ok(accepted > 0, 'the generator never produced an accepted host: the property was not exercised');
 });

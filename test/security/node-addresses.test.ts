@@ -18,7 +18,15 @@ import { waitFor } from '../harness/wait.js';
 import { socatUnavailable } from '../agent/harness.js';
 import { required } from '../support/required.js';
 import { describeSockets, offLoopback, socketsOf, withDescendants, type BoundSocket } from '../support/node-sockets.js';
-import { agentDirs, cleanupDirs, sock, startAgent, writeRelay, type AgentDirs, type AgentProcess } from '../resilience/support/agent.js';
+import {
+  agentDirs,
+  cleanupDirs,
+  sock,
+  startAgent,
+  writeRelay,
+  type AgentDirs,
+  type AgentProcess,
+} from '../resilience/support/agent.js';
 
 const ipv6Missing = (): string | null => {
   const probe = spawnSync('ip', ['-6', 'addr', 'show', 'dev', 'lo'], { encoding: 'utf8' });
@@ -27,7 +35,11 @@ const ipv6Missing = (): string | null => {
 const skip = required(socatUnavailable() ?? ipv6Missing());
 
 type Kind = 'tcp' | 'oneway' | 'reqrep';
-interface Case { relay: string; kind: Kind; host: string }
+interface Case {
+  relay: string;
+  kind: Kind;
+  host: string;
+}
 const CASES: Case[] = [
   { relay: 'tcp4', kind: 'tcp', host: '127.0.0.1' },
   { relay: 'tcp6', kind: 'tcp', host: '::1' },
@@ -86,7 +98,10 @@ before(async () => {
 after(async () => {
   for (const s of open) s.destroy();
   await agent?.stop();
-  for (const s of servers) { s.closeAllConnections(); s.close(); }
+  for (const s of servers) {
+    s.closeAllConnections();
+    s.close();
+  }
   for (const u of Object.values(udp)) u.socket.close();
   if (dirs) cleanupDirs(dirs);
 });
@@ -97,7 +112,7 @@ async function exchange(path: string, data: string): Promise<string> {
   open.push(c);
   await once(c, 'connect');
   c.write(data);
-  const [chunk] = await once(c, 'data') as [Buffer];
+  const [chunk] = (await once(c, 'data')) as [Buffer];
   return chunk.toString();
 }
 
@@ -110,33 +125,56 @@ async function carryTraffic(c: Case): Promise<void> {
   } else if (c.kind === 'reqrep') {
     assert.equal(await exchange(socket, `q:${c.relay}`), `answer:q:${c.relay}`, `${c.relay}: the reply`);
   } else {
-    const sent = spawnSync('socat', ['-u', '-', `UNIX-SENDTO:${socket}`], { input: `d:${c.relay}`, encoding: 'utf8', timeout: 5000 });
+    const sent = spawnSync('socat', ['-u', '-', `UNIX-SENDTO:${socket}`], {
+      input: `d:${c.relay}`,
+      encoding: 'utf8',
+      timeout: 5000,
+    });
     assert.equal(sent.status, 0, sent.stderr);
-    await waitFor(`${c.relay}'s datagram at the service`, () => udp[familyOf(c.host)].received.includes(`d:${c.relay}`), 5000);
+    await waitFor(
+      `${c.relay}'s datagram at the service`,
+      () => udp[familyOf(c.host)].received.includes(`d:${c.relay}`),
+      5000,
+    );
   }
 }
 
-test('every kind of relay, IPv4, IPv6 and localhost targets: no socket of the agent or of its socat is bound off loopback', { skip }, async () => {
-  for (const c of CASES) await carryTraffic(c);
-  const status = agent.status()!;
-  const sockets = socketsOf(withDescendants([agent.pid]));
-  const shown = describeSockets(sockets);
-  // Not vacuous: each relay's socat holds the socket that reaches its target, of the target's family.
-  const bySocat = (c: Case): BoundSocket[] => {
-    const pids = new Set(withDescendants([status.relays[c.relay]!.pid!]));
-    return sockets.filter((s) => pids.has(s.pid));
-  };
-  for (const c of CASES) {
-    const own = bySocat(c);
-    const proto = `${c.kind === 'tcp' ? 'tcp' : 'udp'}${familyOf(c.host) === '6' ? '6' : ''}`;
-    assert.ok(own.some((s) => s.proto === proto), `${c.relay}: no ${proto} socket of its socat seen:\n${shown}`);
-  }
-  assert.deepEqual(offLoopback(sockets), [], `sockets bound off loopback:\n${describeSockets(offLoopback(sockets))}\nall:\n${shown}`);
-  // The one-way relays' sockets carry the loopback address of their target's family, not a wildcard.
-  for (const c of CASES.filter((x) => x.kind === 'oneway')) {
-    assert.deepEqual(bySocat(c).map((s) => s.local.ip), [familyOf(c.host) === '6' ? '::1' : '127.0.0.1'], c.relay);
-  }
-});
+test(
+  'every kind of relay, IPv4, IPv6 and localhost targets: no socket of the agent or of its socat is bound off loopback',
+  { skip },
+  async () => {
+    for (const c of CASES) await carryTraffic(c);
+    const status = agent.status()!;
+    const sockets = socketsOf(withDescendants([agent.pid]));
+    const shown = describeSockets(sockets);
+    // Not vacuous: each relay's socat holds the socket that reaches its target, of the target's family.
+    const bySocat = (c: Case): BoundSocket[] => {
+      const pids = new Set(withDescendants([status.relays[c.relay]!.pid!]));
+      return sockets.filter((s) => pids.has(s.pid));
+    };
+    for (const c of CASES) {
+      const own = bySocat(c);
+      const proto = `${c.kind === 'tcp' ? 'tcp' : 'udp'}${familyOf(c.host) === '6' ? '6' : ''}`;
+      assert.ok(
+        own.some((s) => s.proto === proto),
+        `${c.relay}: no ${proto} socket of its socat seen:\n${shown}`,
+      );
+    }
+    assert.deepEqual(
+      offLoopback(sockets),
+      [],
+      `sockets bound off loopback:\n${describeSockets(offLoopback(sockets))}\nall:\n${shown}`,
+    );
+    // The one-way relays' sockets carry the loopback address of their target's family, not a wildcard.
+    for (const c of CASES.filter((x) => x.kind === 'oneway')) {
+      assert.deepEqual(
+        bySocat(c).map((s) => s.local.ip),
+        [familyOf(c.host) === '6' ? '::1' : '127.0.0.1'],
+        c.relay,
+      );
+    }
+  },
+);
 
 test('the /proc reading agrees with ss -tuanp for the socat processes', { skip }, () => {
   const ss = spawnSync('ss', ['-tuanpH'], { encoding: 'utf8' });
@@ -149,6 +187,9 @@ test('the /proc reading agrees with ss -tuanp for the socat processes', { skip }
     const local = `${s.local.ip.includes(':') ? `[${s.local.ip}]` : s.local.ip}:${s.local.port}`;
     // ss writes the IPv6 wildcard [::] as *.
     const ssLocal = (l: string) => l.split(/\s+/)[4]?.replace(/^\*:/, '[::]:');
-    assert.ok(fromSs.some((l) => ssLocal(l) === local), `ss does not show ${local} of pid ${s.pid}:\n${fromSs.join('\n')}`);
+    assert.ok(
+      fromSs.some((l) => ssLocal(l) === local),
+      `ss does not show ${local} of pid ${s.pid}:\n${fromSs.join('\n')}`,
+    );
   }
 });

@@ -26,7 +26,9 @@ function raw(request: string): Promise<string> {
   return new Promise((resolve) => {
     const c = net.connect(port, '127.0.0.1');
     let out = '';
-    c.on('data', (d) => { out += d.toString('latin1'); });
+    c.on('data', (d) => {
+      out += d.toString('latin1');
+    });
     c.on('error', (e) => resolve(out.split('\r\n')[0] || `error ${e.message}`));
     c.on('close', () => resolve(out.split('\r\n')[0] ?? ''));
     c.end(request);
@@ -53,13 +55,20 @@ test('a 1 MiB header is refused (431 or a reset), and the server keeps answering
 });
 
 test('a burst of 500 requests is answered 200, every one', async () => {
-  const statuses = await Promise.all(Array.from({ length: 500 }, () => fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.status)));
+  const statuses = await Promise.all(
+    Array.from({ length: 500 }, () =>
+      fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.status),
+    ),
+  );
   assert.deepEqual([...new Set(statuses)], [200]);
 });
 
 test('anything but GET /healthz (and /metrics when given a registry) is refused without a body', async () => {
   assert.match(await raw('GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 404/);
-  assert.match(await raw('POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 405/);
+  assert.match(
+    await raw('POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'),
+    /^HTTP\/1\.1 405/,
+  );
   assert.match(await raw('GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 404/);
   assert.match(await raw('garbage\r\n\r\n'), /^HTTP\/1\.1 400|^$/);
 });

@@ -46,7 +46,10 @@ export class NetNs {
 
   /** Starts `cmd args` inside the namespace (killed by delete()). */
   spawn(cmd: string, args: readonly string[], opts: SpawnOptions = {}): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', this.name, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    const child = spawn('ip', ['netns', 'exec', this.name, cmd, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...opts,
+    });
     this.children.add(child);
     child.once('exit', () => this.children.delete(child));
     return child;
@@ -57,16 +60,26 @@ export class NetNs {
     const child = this.spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout?.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     // A command that exits without reading its input (ss, a refused client) makes this write fail with
     // EPIPE after the fact; its exit code is what counts, so the error is not left uncaught.
     child.stdin?.on('error', () => undefined);
     child.stdin?.end(opts.input ?? '');
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 10_000);
     return new Promise((resolve, reject) => {
-      child.once('error', (e) => { clearTimeout(timer); reject(e); });
-      child.once('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
+      child.once('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      child.once('close', (code, signal) => {
+        clearTimeout(timer);
+        resolve({ code, signal, stdout, stderr });
+      });
     });
   }
 
@@ -78,11 +91,19 @@ export class NetNs {
     try {
       const pids = execFileSync('ip', ['netns', 'pids', this.name], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
       for (const p of pids) {
-        try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ }
+        try {
+          process.kill(Number(p), 'SIGKILL');
+        } catch {
+          /* gone */
+        }
       }
-    } catch { /* namespace already gone */ }
+    } catch {
+      /* namespace already gone */
+    }
     try {
       execFileSync('ip', ['netns', 'delete', this.name], { stdio: 'pipe' });
-    } catch { /* already gone */ }
+    } catch {
+      /* already gone */
+    }
   }
 }

@@ -20,21 +20,38 @@ export interface BoundSocket {
   inode: number;
 }
 
-const TCP_STATES = ['', 'ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT', 'CLOSE', 'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSING', 'NEW_SYN_RECV'];
+const TCP_STATES = [
+  '',
+  'ESTABLISHED',
+  'SYN_SENT',
+  'SYN_RECV',
+  'FIN_WAIT1',
+  'FIN_WAIT2',
+  'TIME_WAIT',
+  'CLOSE',
+  'CLOSE_WAIT',
+  'LAST_ACK',
+  'LISTEN',
+  'CLOSING',
+  'NEW_SYN_RECV',
+];
 const PROTOS: SocketProto[] = ['tcp', 'tcp6', 'udp', 'udp6'];
 
 /** One /proc/net address `HEX:PORT` (each 32-bit word of the address in host byte order, little-endian here). */
 function parseProcAddress(text: string): { ip: string; port: number } {
   const [hex = '', port = '0'] = text.split(':');
   const words = hex.match(/.{8}/g) ?? [];
-  const bytes = words.flatMap((w) => [w.slice(6, 8), w.slice(4, 6), w.slice(2, 4), w.slice(0, 2)].map((b) => parseInt(b, 16)));
+  const bytes = words.flatMap((w) =>
+    [w.slice(6, 8), w.slice(4, 6), w.slice(2, 4), w.slice(0, 2)].map((b) => parseInt(b, 16)),
+  );
   let ip: string;
   if (bytes.length === 4) ip = bytes.join('.');
   else {
     const groups = Array.from({ length: 8 }, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16));
     // Canonical enough to compare: ::1, ::, ::ffff:a.b.c.d; anything else in full.
     if (groups.slice(0, 7).every((g) => g === '0')) ip = `::${groups[7] === '0' ? '' : groups[7]}`;
-    else if (groups.slice(0, 5).every((g) => g === '0') && groups[5] === 'ffff') ip = `::ffff:${bytes.slice(12).join('.')}`;
+    else if (groups.slice(0, 5).every((g) => g === '0') && groups[5] === 'ffff')
+      ip = `::ffff:${bytes.slice(12).join('.')}`;
     else ip = groups.join(':');
   }
   return { ip, port: parseInt(port, 16) };
@@ -48,7 +65,13 @@ function parseProcNet(proto: SocketProto, text: string): Map<number, Omit<BoundS
     if (f.length < 10) continue;
     const st = parseInt(f[3]!, 16);
     const inode = Number(f[9]);
-    out.set(inode, { proto, local: parseProcAddress(f[1]!), remote: parseProcAddress(f[2]!), state: TCP_STATES[st] ?? `state ${st}`, inode });
+    out.set(inode, {
+      proto,
+      local: parseProcAddress(f[1]!),
+      remote: parseProcAddress(f[2]!),
+      state: TCP_STATES[st] ?? `state ${st}`,
+      inode,
+    });
   }
   return out;
 }
@@ -70,7 +93,9 @@ function socketInodes(pid: number): number[] {
     try {
       const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
       if (m) inodes.push(Number(m[1]));
-    } catch { /* closed meanwhile */ }
+    } catch {
+      /* closed meanwhile */
+    }
   }
   return inodes;
 }
@@ -110,11 +135,15 @@ export function offLoopback(sockets: readonly BoundSocket[]): BoundSocket[] {
 /** One line per socket, as `ss -tuanp` would show it. */
 export function describeSockets(sockets: readonly BoundSocket[]): string {
   const addr = (a: { ip: string; port: number }) => `${a.ip.includes(':') ? `[${a.ip}]` : a.ip}:${a.port}`;
-  return sockets.map((s) => `${s.proto} ${s.state} ${addr(s.local)} → ${addr(s.remote)} ${s.comm}(${s.pid})`).join('\n');
+  return sockets
+    .map((s) => `${s.proto} ${s.state} ${addr(s.local)} → ${addr(s.remote)} ${s.comm}(${s.pid})`)
+    .join('\n');
 }
 
 function allPids(): number[] {
-  return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number);
+  return readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number);
 }
 
 function parentOf(pid: number): number | undefined {
@@ -177,6 +206,11 @@ export function nodeSocatOffLoopback(opts: NodeSocatOptions = {}): BoundSocket[]
 export function nodeSocatPids(opts: NodeSocatOptions = {}): number[] {
   const net = namespaceOf(opts.netnsPid ?? 'self', 'net');
   const mnt = namespaceOf('self', 'mnt');
-  return allPids().filter((pid) => read(`/proc/${pid}/comm`)?.trim() === 'socat' && namespaceOf(pid, 'net') === net
-    && (!opts.inContainer || namespaceOf(pid, 'mnt') !== mnt) && (opts.filter?.(pid) ?? true));
+  return allPids().filter(
+    (pid) =>
+      read(`/proc/${pid}/comm`)?.trim() === 'socat' &&
+      namespaceOf(pid, 'net') === net &&
+      (!opts.inContainer || namespaceOf(pid, 'mnt') !== mnt) &&
+      (opts.filter?.(pid) ?? true),
+  );
 }

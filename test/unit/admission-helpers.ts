@@ -5,7 +5,14 @@ import { fileURLToPath } from 'node:url';
 import fjp from 'fast-json-patch';
 import { parseDocuments, type Relay } from '../../relay/index.js';
 import { StaticCatalog } from '../../webhook/catalog/catalog.js';
-import { defaultInjectOptions, patchOps, type AdmissionRequest, type AdmissionResponse, type PodContext, type RawPod } from '../../webhook/admission/index.js';
+import {
+  defaultInjectOptions,
+  patchOps,
+  type AdmissionRequest,
+  type AdmissionResponse,
+  type PodContext,
+  type RawPod,
+} from '../../webhook/admission/index.js';
 import { NAMESPACE_LABELS } from '../harness/namespaces.js';
 
 export const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');

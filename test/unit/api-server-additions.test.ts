@@ -10,7 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { main } from '../../cli/main.js';
 import { parseDocuments } from '../../relay/index.js';
-import { decidePod, defaultInjectOptions, patchOps, type RawContainer, type RawPod } from '../../webhook/admission/index.js';
+import {
+  decidePod,
+  defaultInjectOptions,
+  patchOps,
+  type RawContainer,
+  type RawPod,
+} from '../../webhook/admission/index.js';
 import { judgeSidecarPolicy } from '../manifests/policy.js';
 import { FIXTURES, applied, context, pod, podRequest } from './admission-helpers.js';
 
@@ -28,7 +34,11 @@ function tokenVolume(name = 'kube-api-access-x7k2q'): Record<string, unknown> {
       sources: [
         { serviceAccountToken: { expirationSeconds: 3607, path: 'token' } },
         { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-        { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+        {
+          downwardAPI: {
+            items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }],
+          },
+        },
       ],
     },
   };
@@ -42,7 +52,8 @@ function serviceAccountPlugin(p: RawPod, volume = tokenVolume()): RawPod {
   if (!(spec.volumes ?? []).some((v) => v.name === name)) (spec.volumes ??= []).push(volume);
   for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
     const mounts = (c.volumeMounts ??= []) as { mountPath: string }[];
-    if (!mounts.some((m) => m.mountPath === TOKEN_PATH)) mounts.push({ name, readOnly: true, mountPath: TOKEN_PATH } as never);
+    if (!mounts.some((m) => m.mountPath === TOKEN_PATH))
+      mounts.push({ name, readOnly: true, mountPath: TOKEN_PATH } as never);
   }
   return out;
 }
@@ -55,7 +66,9 @@ const sidecarOf = (p: RawPod): RawContainer =>
  * result.
  */
 function admittedThenReinvoked(mode: 'native' | 'regular', volumeSource: 'hostPath' | 'csi') {
-  const ctx = context({ options: defaultInjectOptions({ sidecarImage: 'example.com/socat-relay:test', mode, volumeSource }) });
+  const ctx = context({
+    options: defaultInjectOptions({ sidecarImage: 'example.com/socat-relay:test', mode, volumeSource }),
+  });
   const before = serviceAccountPlugin(pod('basic'));
   const first = decidePod(podRequest(before), ctx);
   assert.equal(first.response.allowed, true, JSON.stringify(first.response.status));
@@ -63,12 +76,15 @@ function admittedThenReinvoked(mode: 'native' | 'regular', volumeSource: 'hostPa
   return { ctx, reinvoked };
 }
 
-describe('the ServiceAccount plugin\'s token mount on our sidecar (reinvocation)', () => {
+describe("the ServiceAccount plugin's token mount on our sidecar (reinvocation)", () => {
   for (const mode of ['native', 'regular'] as const) {
     for (const source of ['hostPath', 'csi'] as const) {
       test(`${mode} sidecar, ${source} volume: the reinvoked webhook keeps the pod as it is (no patch), and the policy admits it`, () => {
         const { ctx, reinvoked } = admittedThenReinvoked(mode, source);
-        assert.deepEqual((sidecarOf(reinvoked).volumeMounts as { mountPath: string }[]).map((m) => m.mountPath), ['/run/socat-relay/kube-scheduler', TOKEN_PATH]);
+        assert.deepEqual(
+          (sidecarOf(reinvoked).volumeMounts as { mountPath: string }[]).map((m) => m.mountPath),
+          ['/run/socat-relay/kube-scheduler', TOKEN_PATH],
+        );
         const again = decidePod(podRequest(reinvoked), ctx);
         assert.equal(again.response.allowed, true, JSON.stringify(again.response.status));
         assert.deepEqual(patchOps(again.response), [], 'nothing to change on reinvocation');
@@ -80,21 +96,79 @@ describe('the ServiceAccount plugin\'s token mount on our sidecar (reinvocation)
 
   // Each a change an attacker (or a careless webhook) could make to the sidecar or the token volume.
   const attacks: [string, (p: RawPod) => void][] = [
-    ['the token mount writable', (p) => { mountAt(p, TOKEN_PATH).readOnly = false; }],
-    ['the token mount without readOnly', (p) => { delete mountAt(p, TOKEN_PATH).readOnly; }],
-    ['the token mount at another path', (p) => { mountAt(p, TOKEN_PATH).mountPath = '/var/run/secrets/other'; }],
-    ['the token mount with a subPath', (p) => { mountAt(p, TOKEN_PATH).subPath = 'token'; }],
-    ['the token mount with mountPropagation', (p) => { mountAt(p, TOKEN_PATH).mountPropagation = 'HostToContainer'; }],
-    ['a second mount at the token path', (p) => { (sidecarOf(p).volumeMounts as unknown[]).push({ ...mountAt(p, TOKEN_PATH) }); }],
-    ['the token volume swapped for a hostPath of that name', (p) => { p.spec!.volumes![volIndex(p)] = { name: 'kube-api-access-x7k2q', hostPath: { path: '/' } }; }],
-    ['the token volume swapped for a Secret of that name', (p) => { p.spec!.volumes![volIndex(p)] = { name: 'kube-api-access-x7k2q', secret: { secretName: 'admin-token' } }; }],
-    ['the token for another audience', (p) => { tokenSources(p)[0].serviceAccountToken.audience = 'vault'; }],
-    ['a fourth projected source', (p) => { tokenSources(p).push({ secret: { name: 'admin-token' } }); }],
-    ['another ConfigMap', (p) => { tokenSources(p)[1].configMap.name = 'other'; }],
-    ['a mount of a volume named otherwise', (p) => {
-      p.spec!.volumes!.push({ ...tokenVolume('token'), name: 'token' });
-      mountAt(p, TOKEN_PATH).name = 'token';
-    }],
+    [
+      'the token mount writable',
+      (p) => {
+        mountAt(p, TOKEN_PATH).readOnly = false;
+      },
+    ],
+    [
+      'the token mount without readOnly',
+      (p) => {
+        delete mountAt(p, TOKEN_PATH).readOnly;
+      },
+    ],
+    [
+      'the token mount at another path',
+      (p) => {
+        mountAt(p, TOKEN_PATH).mountPath = '/var/run/secrets/other';
+      },
+    ],
+    [
+      'the token mount with a subPath',
+      (p) => {
+        mountAt(p, TOKEN_PATH).subPath = 'token';
+      },
+    ],
+    [
+      'the token mount with mountPropagation',
+      (p) => {
+        mountAt(p, TOKEN_PATH).mountPropagation = 'HostToContainer';
+      },
+    ],
+    [
+      'a second mount at the token path',
+      (p) => {
+        (sidecarOf(p).volumeMounts as unknown[]).push({ ...mountAt(p, TOKEN_PATH) });
+      },
+    ],
+    [
+      'the token volume swapped for a hostPath of that name',
+      (p) => {
+        p.spec!.volumes![volIndex(p)] = { name: 'kube-api-access-x7k2q', hostPath: { path: '/' } };
+      },
+    ],
+    [
+      'the token volume swapped for a Secret of that name',
+      (p) => {
+        p.spec!.volumes![volIndex(p)] = { name: 'kube-api-access-x7k2q', secret: { secretName: 'admin-token' } };
+      },
+    ],
+    [
+      'the token for another audience',
+      (p) => {
+        tokenSources(p)[0].serviceAccountToken.audience = 'vault';
+      },
+    ],
+    [
+      'a fourth projected source',
+      (p) => {
+        tokenSources(p).push({ secret: { name: 'admin-token' } });
+      },
+    ],
+    [
+      'another ConfigMap',
+      (p) => {
+        tokenSources(p)[1].configMap.name = 'other';
+      },
+    ],
+    [
+      'a mount of a volume named otherwise',
+      (p) => {
+        p.spec!.volumes!.push({ ...tokenVolume('token'), name: 'token' });
+        mountAt(p, TOKEN_PATH).name = 'token';
+      },
+    ],
   ];
   for (const [what, change] of attacks) {
     test(`${what}: the webhook says the sidecar differs in volumeMounts`, () => {
@@ -102,7 +176,10 @@ describe('the ServiceAccount plugin\'s token mount on our sidecar (reinvocation)
       change(reinvoked);
       const d = decidePod(podRequest(reinvoked), ctx);
       assert.equal(d.response.allowed, false);
-      assert.match(String(d.response.status?.message), /spec\.initContainers\[0\] "socat-kube-scheduler" is not the sidecar socat-relay injects for relay "kube-scheduler" \(differs: volumeMounts\)/);
+      assert.match(
+        String(d.response.status?.message),
+        /spec\.initContainers\[0\] "socat-kube-scheduler" is not the sidecar socat-relay injects for relay "kube-scheduler" \(differs: volumeMounts\)/,
+      );
     });
   }
   // The policy judges the sidecar's mounts, not the volumes' other uses: the changes that reach the mount.
@@ -110,15 +187,21 @@ describe('the ServiceAccount plugin\'s token mount on our sidecar (reinvocation)
     test(`${what}: the sidecar policy refuses it too`, () => {
       const { reinvoked } = admittedThenReinvoked('native', 'csi');
       change(reinvoked);
-      assert.match(String(judgeSidecarPolicy(reinvoked).denied), /socat-relay sidecar socat-kube-scheduler mounts something other than its relay folder/);
+      assert.match(
+        String(judgeSidecarPolicy(reinvoked).denied),
+        /socat-relay sidecar socat-kube-scheduler mounts something other than its relay folder/,
+      );
     });
   }
 });
 
 describe('other mutations clusters commonly run, after our webhook', () => {
-  test('LimitRanger\'s default requests and limits on the sidecar are accepted (sizing, not power)', () => {
+  test("LimitRanger's default requests and limits on the sidecar are accepted (sizing, not power)", () => {
     const { ctx, reinvoked } = admittedThenReinvoked('native', 'hostPath');
-    sidecarOf(reinvoked).resources = { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } };
+    sidecarOf(reinvoked).resources = {
+      requests: { cpu: '100m', memory: '64Mi' },
+      limits: { cpu: '1', memory: '256Mi' },
+    };
     const d = decidePod(podRequest(reinvoked), ctx);
     assert.equal(d.response.allowed, true);
     assert.deepEqual(patchOps(d.response), []);
@@ -133,7 +216,11 @@ describe('other mutations clusters commonly run, after our webhook', () => {
   test('a webhook that adds a mount to every container (a CA bundle) is refused, naming volumeMounts: exclude socat-* containers there', () => {
     const { ctx, reinvoked } = admittedThenReinvoked('native', 'hostPath');
     reinvoked.spec!.volumes!.push({ name: 'trust-bundle', configMap: { name: 'trust-bundle' } });
-    (sidecarOf(reinvoked).volumeMounts as unknown[]).push({ name: 'trust-bundle', mountPath: '/etc/ssl/certs', readOnly: true });
+    (sidecarOf(reinvoked).volumeMounts as unknown[]).push({
+      name: 'trust-bundle',
+      mountPath: '/etc/ssl/certs',
+      readOnly: true,
+    });
     const d = decidePod(podRequest(reinvoked), ctx);
     assert.equal(d.response.allowed, false);
     assert.match(String(d.response.status?.message), /differs: volumeMounts/);
@@ -170,7 +257,7 @@ function mountAt(p: RawPod, mountPath: string): Record<string, unknown> {
   return m;
 }
 const volIndex = (p: RawPod) => p.spec!.volumes!.findIndex((v) => v.name === 'kube-api-access-x7k2q');
- 
+
 const tokenSources = (p: RawPod): any[] => (p.spec!.volumes![volIndex(p)] as any).projected.sources;
 
 async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -178,8 +265,16 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
   let stderr = '';
   const code = await main(args, {
     stdin: Readable.from(['']),
-    stdout: { write: (s: string) => { stdout += s; } },
-    stderr: { write: (s: string) => { stderr += s; } },
+    stdout: {
+      write: (s: string) => {
+        stdout += s;
+      },
+    },
+    stderr: {
+      write: (s: string) => {
+        stderr += s;
+      },
+    },
     env: {},
   });
   return { code, stdout, stderr };

@@ -6,7 +6,11 @@ import assert from 'node:assert/strict';
 import { decodeReview, jsonDepth, MAX_DEPTH, withinMaxDepth } from '../../webhook/admission/index.js';
 
 const nestedArrays = (n: number): unknown => JSON.parse(`${'['.repeat(n)}${']'.repeat(n)}`);
-const nestedObjects = (n: number): Record<string, unknown> => { let v: Record<string, unknown> = {}; for (let i = 1; i < n; i++) v = { a: [0], k: v }; return v; };
+const nestedObjects = (n: number): Record<string, unknown> => {
+  let v: Record<string, unknown> = {};
+  for (let i = 1; i < n; i++) v = { a: [0], k: v };
+  return v;
+};
 
 test('jsonDepth counts containers, not primitives, and stops past the limit', () => {
   assert.equal(jsonDepth(3), 0);
@@ -23,8 +27,14 @@ test('jsonDepth counts containers, not primitives, and stops past the limit', ()
 test('a review at the limit decodes, one level deeper does not; its object is not walked again', () => {
   // The review's object sits at depth 3 (review → request → object).
   const review = (objectDepth: number) => ({
-    apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
-    request: { uid: 'u', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', object: nestedObjects(objectDepth) },
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: 'u',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      operation: 'CREATE',
+      object: nestedObjects(objectDepth),
+    },
   });
   const ok = review(MAX_DEPTH - 2);
   assert.equal(jsonDepth(ok), MAX_DEPTH);
@@ -32,5 +42,9 @@ test('a review at the limit decodes, one level deeper does not; its object is no
   assert.ok(withinMaxDepth(req.object as object));
   assert.throws(() => decodeReview(review(MAX_DEPTH - 1)), /nested deeper than 512 levels/);
   assert.equal(withinMaxDepth(nestedObjects(MAX_DEPTH)), true);
-  assert.equal(withinMaxDepth(nestedObjects(MAX_DEPTH + 1)), false, 'an object that did not come through decodeReview is walked');
+  assert.equal(
+    withinMaxDepth(nestedObjects(MAX_DEPTH + 1)),
+    false,
+    'an object that did not come through decodeReview is walked',
+  );
 });

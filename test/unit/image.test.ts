@@ -17,8 +17,19 @@ test('references as runtimes read them: registry with port, nested paths, tag, d
 });
 
 test('bad references are refused with what is wrong', () => {
-  for (const [ref, why] of [['', /empty/], [' a:1', /spaces/], ['A/b:1', /repository "A\/b"/], ['a/b:-x', /tag "-x"/], ['a@sha256:12', /digest/], ['a//b:1', /repository/]] as const) {
-    assert.throws(() => parseImageRef(ref), (e: unknown) => e instanceof ImageRefError && why.test(e.message), ref);
+  for (const [ref, why] of [
+    ['', /empty/],
+    [' a:1', /spaces/],
+    ['A/b:1', /repository "A\/b"/],
+    ['a/b:-x', /tag "-x"/],
+    ['a@sha256:12', /digest/],
+    ['a//b:1', /repository/],
+  ] as const) {
+    assert.throws(
+      () => parseImageRef(ref),
+      (e: unknown) => e instanceof ImageRefError && why.test(e.message),
+      ref,
+    );
   }
 });
 
@@ -26,7 +37,11 @@ test('the sidecar is <repository>-sidecar:<tag>; without a tag it cannot be deri
   assert.equal(DEFAULT_IMAGE, 'ghcr.io/socat-relay/socat-relay:0.1.0');
   assert.equal(DEFAULT_SIDECAR_IMAGE, 'ghcr.io/socat-relay/socat-relay-sidecar:0.1.0');
   assert.equal(sidecarImageOf('localhost:5000/socat-relay:dev'), 'localhost:5000/socat-relay-sidecar:dev');
-  assert.equal(sidecarImageOf(`r/x:2@${digest}`), 'r/x-sidecar:2', 'the tag is kept, the digest (of the other image) dropped');
+  assert.equal(
+    sidecarImageOf(`r/x:2@${digest}`),
+    'r/x-sidecar:2',
+    'the tag is kept, the digest (of the other image) dropped',
+  );
   assert.throws(() => sidecarImageOf('r/x'), /has no tag; set the sidecar image explicitly/);
   assert.throws(() => sidecarImageOf(`r/x@${digest}`), /a digest belongs to one image only/);
 });

@@ -56,9 +56,18 @@ test('needs podman', { skip: skipWithoutPodman() }, () => {});
 test('needs the CSI tools', { skip: skipUnlessCsi() }, () => {});
 `;
 /** What each missing part is called in the output (PATH and TESTBIN_DIR point at an empty folder). */
-const NAMED = [FROBNICATOR, 'kube-apiserver/', 'helm not found', 'podman is not installed', 'is not installed (util-linux, socat)'];
+const NAMED = [
+  FROBNICATOR,
+  'kube-apiserver/',
+  'helm not found',
+  'podman is not installed',
+  'is not installed (util-linux, socat)',
+];
 
-interface Run { code: number | null; out: string }
+interface Run {
+  code: number | null;
+  out: string;
+}
 
 function runProbe(dir: string, env: Record<string, string>): Promise<Run> {
   const empty = path.join(dir, 'empty');
@@ -67,41 +76,70 @@ function runProbe(dir: string, env: Record<string, string>): Promise<Run> {
   delete base.REQUIRE_APISERVER;
   delete base.NODE_TEST_CONTEXT; // set for this file's own process: the child would not run its file
   // process.execPath: the child finds node without PATH; tsx comes from the repository's node_modules.
-  const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', path.join(dir, 'probe.test.ts')], {
-    cwd: ROOT, env: { ...base, PATH: empty, TESTBIN_DIR: empty, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--test', '--test-reporter=tap', path.join(dir, 'probe.test.ts')],
+    {
+      cwd: ROOT,
+      env: { ...base, PATH: empty, TESTBIN_DIR: empty, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   return new Promise((resolve) => child.once('close', (code) => resolve({ code, out })));
 }
 
 const count = (out: string, what: string): number => Number(new RegExp(`^# ${what} (\\d+)$`, 'm').exec(out)?.[1] ?? -1);
 
-test('a missing part: skipped, exit 0 outside CI; a failure naming each part in CI (CI=true, REQUIRE_APISERVER=1)', { timeout: 120_000 }, async (t) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'required-probe-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(path.join(dir, 'probe.test.ts'), PROBE);
-  mkdirSync(path.join(dir, 'empty'));
+test(
+  'a missing part: skipped, exit 0 outside CI; a failure naming each part in CI (CI=true, REQUIRE_APISERVER=1)',
+  { timeout: 120_000 },
+  async (t) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'required-probe-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(path.join(dir, 'probe.test.ts'), PROBE);
+    mkdirSync(path.join(dir, 'empty'));
 
-  const outside = await runProbe(dir, {});
-  assert.equal(outside.code, 0, outside.out);
-  assert.deepEqual([count(outside.out, 'pass'), count(outside.out, 'skipped'), count(outside.out, 'fail')], [1, 5, 0], outside.out);
-  for (const n of NAMED) assert.ok(outside.out.includes(`# SKIP`) && outside.out.includes(n), `the skip says "${n}":\n${outside.out}`);
+    const outside = await runProbe(dir, {});
+    assert.equal(outside.code, 0, outside.out);
+    assert.deepEqual(
+      [count(outside.out, 'pass'), count(outside.out, 'skipped'), count(outside.out, 'fail')],
+      [1, 5, 0],
+      outside.out,
+    );
+    for (const n of NAMED)
+      assert.ok(outside.out.includes(`# SKIP`) && outside.out.includes(n), `the skip says "${n}":\n${outside.out}`);
 
-  const notCi = await runProbe(dir, { CI: 'false' });
-  assert.equal(notCi.code, 0, notCi.out);
+    const notCi = await runProbe(dir, { CI: 'false' });
+    assert.equal(notCi.code, 0, notCi.out);
 
-  for (const [name, value] of [['CI', 'true'], ['REQUIRE_APISERVER', '1']] as const) {
-    const ci = await runProbe(dir, { [name]: value });
-    assert.notEqual(ci.code, 0, `${name}=${value}: the run fails\n${ci.out}`);
-    assert.equal(count(ci.out, 'fail'), NAMED.length, `${name}=${value}: one failure per missing part\n${ci.out}`);
-    assert.equal(count(ci.out, 'pass'), 1, `${name}=${value}: what needs nothing still runs\n${ci.out}`);
-    for (const n of NAMED) {
-      assert.match(ci.out, new RegExp(`^not ok \\d+ - a part this suite needs is missing, and ${name}=${value} does not allow skipping: .*${n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`, 'm'), `${name}=${value}: "${n}" named in a failure\n${ci.out}`);
+    for (const [name, value] of [
+      ['CI', 'true'],
+      ['REQUIRE_APISERVER', '1'],
+    ] as const) {
+      const ci = await runProbe(dir, { [name]: value });
+      assert.notEqual(ci.code, 0, `${name}=${value}: the run fails\n${ci.out}`);
+      assert.equal(count(ci.out, 'fail'), NAMED.length, `${name}=${value}: one failure per missing part\n${ci.out}`);
+      assert.equal(count(ci.out, 'pass'), 1, `${name}=${value}: what needs nothing still runs\n${ci.out}`);
+      for (const n of NAMED) {
+        assert.match(
+          ci.out,
+          new RegExp(
+            `^not ok \\d+ - a part this suite needs is missing, and ${name}=${value} does not allow skipping: .*${n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`,
+            'm',
+          ),
+          `${name}=${value}: "${n}" named in a failure\n${ci.out}`,
+        );
+      }
     }
-  }
-});
+  },
+);
 
 // --- Every skip in the test files goes through required() ---------------------------------------
 
@@ -131,7 +169,10 @@ function ownSkips(file: string, text: string): string[] {
     if (depth > 5) return false;
     if (ts.isParenthesizedExpression(e)) return decided(e.expression, depth);
     if (ts.isCallExpression(e)) return ts.isIdentifier(e.expression) && DECIDERS.has(e.expression.text);
-    if (ts.isBinaryExpression(e) && [ts.SyntaxKind.BarBarToken, ts.SyntaxKind.QuestionQuestionToken].includes(e.operatorToken.kind)) {
+    if (
+      ts.isBinaryExpression(e) &&
+      [ts.SyntaxKind.BarBarToken, ts.SyntaxKind.QuestionQuestionToken].includes(e.operatorToken.kind)
+    ) {
       return decided(e.left, depth) && decided(e.right, depth);
     }
     if (ts.isIdentifier(e)) {
@@ -141,16 +182,31 @@ function ownSkips(file: string, text: string): string[] {
     return false;
   };
   const visit = (n: ts.Node): void => {
-    if (ts.isPropertyAssignment(n) && n.name.getText(src) === 'skip' && ts.isObjectLiteralExpression(n.parent) && ts.isCallExpression(n.parent.parent) && !decided(n.initializer)) {
+    if (
+      ts.isPropertyAssignment(n) &&
+      n.name.getText(src) === 'skip' &&
+      ts.isObjectLiteralExpression(n.parent) &&
+      ts.isCallExpression(n.parent.parent) &&
+      !decided(n.initializer)
+    ) {
       out.push(`${where(n)} skip: ${n.initializer.getText(src)}`);
     }
-    if (ts.isShorthandPropertyAssignment(n) && n.name.text === 'skip' && ts.isCallExpression(n.parent.parent) && !decided(n.name)) {
+    if (
+      ts.isShorthandPropertyAssignment(n) &&
+      n.name.text === 'skip' &&
+      ts.isCallExpression(n.parent.parent) &&
+      !decided(n.name)
+    ) {
       out.push(`${where(n)} { skip } not from required()`);
     }
     if (ts.isCallExpression(n) && ts.isPropertyAccessExpression(n.expression) && n.expression.name.text === 'skip') {
       out.push(`${where(n)} ${n.expression.getText(src)}(): skips at run time`);
     }
-    if (ts.isPropertyAccessExpression(n) && /^process\.env$/.test(n.expression.getText(src)) && ['CI', 'REQUIRE_APISERVER'].includes(n.name.text)) {
+    if (
+      ts.isPropertyAccessExpression(n) &&
+      /^process\.env$/.test(n.expression.getText(src)) &&
+      ['CI', 'REQUIRE_APISERVER'].includes(n.name.text)
+    ) {
       out.push(`${where(n)} reads ${n.getText(src)} itself`);
     }
     ts.forEachChild(n, visit);
@@ -174,7 +230,7 @@ test('the check finds a skip decided without required(), a test that reads CI it
     "const skip = skipUnlessControlPlane() || required(netnsUnavailable()); test('c', { skip, timeout: 1 }, () => {});",
     "const skip = required(a, b); describe('b', { skip: skip }, () => { test('t', { skip }, () => {}); });",
     "test('f', { skip: skipWithout('kubectl', 'helm') }, () => {});",
-    "const o = { skip: 3 }; // not an option of a call",
+    'const o = { skip: 3 }; // not an option of a call',
   ];
   for (const text of good) assert.deepEqual(ownSkips('x.ts', text), [], text);
 });

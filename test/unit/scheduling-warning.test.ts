@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { decidePod, type RawPod } from '../../webhook/admission/index.js';
 import { context, pod, podRequest } from './admission-helpers.js';
 
-const WARNING = 'socat-relay: relay kube-scheduler needs a toleration of node-role.kubernetes.io/control-plane:NoSchedule';
+const WARNING =
+  'socat-relay: relay kube-scheduler needs a toleration of node-role.kubernetes.io/control-plane:NoSchedule';
 
 function withTolerations(tolerations: unknown[] | undefined): RawPod {
   const p = pod('basic');
@@ -16,12 +17,32 @@ function withTolerations(tolerations: unknown[] | undefined): RawPod {
 
 const cases: [string, unknown[] | undefined, boolean][] = [
   ['no tolerations', undefined, true],
-  ['the exact toleration (Exists)', [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' }], false],
-  ['Equal with the empty value, any effect', [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Equal', value: '' }], false],
-  ['operator left out (Equal), empty value', [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }], false],
+  [
+    'the exact toleration (Exists)',
+    [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' }],
+    false,
+  ],
+  [
+    'Equal with the empty value, any effect',
+    [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Equal', value: '' }],
+    false,
+  ],
+  [
+    'operator left out (Equal), empty value',
+    [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }],
+    false,
+  ],
   ['tolerate everything (empty key, Exists)', [{ operator: 'Exists' }], false],
-  ['the taint tolerated for NoExecute only', [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoExecute' }], true],
-  ['Equal with another value', [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Equal', value: 'true', effect: 'NoSchedule' }], true],
+  [
+    'the taint tolerated for NoExecute only',
+    [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoExecute' }],
+    true,
+  ],
+  [
+    'Equal with another value',
+    [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Equal', value: 'true', effect: 'NoSchedule' }],
+    true,
+  ],
   ['another key', [{ key: 'node-role.kubernetes.io/master', operator: 'Exists' }], true],
   ['an empty key with Equal (tolerates nothing)', [{ operator: 'Equal' }], true],
   ['garbage entries', ['x', null, 7], true],

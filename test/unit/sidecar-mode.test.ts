@@ -23,5 +23,8 @@ for (const [setting, version, mode] of cases) {
 
 test('watch restart backoff doubles and is capped', () => {
   const b = { initialMs: 500, maxMs: 30_000 };
-  assert.deepEqual([0, 1, 2, 3, 6, 7, 100].map((a) => backoffDelay(a, b)), [500, 1000, 2000, 4000, 30_000, 30_000, 30_000]);
+  assert.deepEqual(
+    [0, 1, 2, 3, 6, 7, 100].map((a) => backoffDelay(a, b)),
+    [500, 1000, 2000, 4000, 30_000, 30_000, 30_000],
+  );
 });

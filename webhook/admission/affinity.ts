@@ -35,7 +35,9 @@ function canonical(e: unknown): string {
 }
 
 export function nodeRequirements(nodeSelector: Record<string, string>): RawNodeSelectorRequirement[] {
-  return Object.keys(nodeSelector).sort().map((key) => ({ key, operator: 'In', values: [nodeSelector[key]!] }));
+  return Object.keys(nodeSelector)
+    .sort()
+    .map((key) => ({ key, operator: 'In', values: [nodeSelector[key]!] }));
 }
 
 /** Mutates spec in place; requirements already present are not repeated (idempotent). Linear in the terms' size. */

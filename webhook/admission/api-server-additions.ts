@@ -32,10 +32,12 @@ function isServiceAccountTokenVolume(v: unknown): boolean {
   if (!isObject(v) || typeof v.name !== 'string' || !v.name.startsWith(SERVICE_ACCOUNT_VOLUME_PREFIX)) return false;
   if (!onlyKeys(v, ['name', 'projected']) || !isObject(v.projected)) return false;
   const p = v.projected;
-  if (!onlyKeys(p, ['sources', 'defaultMode']) || (p.defaultMode !== undefined && typeof p.defaultMode !== 'number')) return false;
+  if (!onlyKeys(p, ['sources', 'defaultMode']) || (p.defaultMode !== undefined && typeof p.defaultMode !== 'number'))
+    return false;
   if (!Array.isArray(p.sources) || p.sources.length !== TOKEN_SOURCES.length) return false;
   const [token, ...rest] = p.sources as unknown[];
-  if (!isObject(token) || !onlyKeys(token, ['serviceAccountToken']) || !isObject(token.serviceAccountToken)) return false;
+  if (!isObject(token) || !onlyKeys(token, ['serviceAccountToken']) || !isObject(token.serviceAccountToken))
+    return false;
   const { expirationSeconds, ...tokenRest } = token.serviceAccountToken;
   if (expirationSeconds !== undefined && typeof expirationSeconds !== 'number') return false;
   return isDeepStrictEqual([{ serviceAccountToken: tokenRest }, ...rest], TOKEN_SOURCES);
@@ -50,8 +52,14 @@ export function serviceAccountTokenVolumes(volumes: readonly unknown[] | undefin
 
 /** The plugin's read-only mount of one of `tokenVolumes` at its well-known path, and nothing else. */
 function isServiceAccountTokenMount(m: unknown, tokenVolumes: ReadonlySet<string>): boolean {
-  return isObject(m) && onlyKeys(m, ['name', 'mountPath', 'readOnly']) && m.readOnly === true
-    && m.mountPath === SERVICE_ACCOUNT_MOUNT_PATH && typeof m.name === 'string' && tokenVolumes.has(m.name);
+  return (
+    isObject(m) &&
+    onlyKeys(m, ['name', 'mountPath', 'readOnly']) &&
+    m.readOnly === true &&
+    m.mountPath === SERVICE_ACCOUNT_MOUNT_PATH &&
+    typeof m.name === 'string' &&
+    tokenVolumes.has(m.name)
+  );
 }
 
 /**

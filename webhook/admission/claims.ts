@@ -22,24 +22,39 @@ const CONTAINER_LISTS: readonly ContainerList[] = ['initContainers', 'containers
  * resource injectors) without giving it any power: the command, security context, mounts, ports,
  * probes and every other field stay pinned. `image` may differ only in its registry host.
  */
-const MAY_DIFFER = new Set(['imagePullPolicy', 'terminationMessagePath', 'terminationMessagePolicy', 'env', 'envFrom', 'resizePolicy']);
+const MAY_DIFFER = new Set([
+  'imagePullPolicy',
+  'terminationMessagePath',
+  'terminationMessagePolicy',
+  'env',
+  'envFrom',
+  'resizePolicy',
+]);
 
 /**
  * The fields in which `actual` differs from the injected `expected` in a way that matters.
  * `tokenVolumes` are the pod's ServiceAccount token volumes: the API server's read-only mount of one
  * of them at its well-known path is not ours to judge (api-server-additions.ts).
  */
-export function sidecarDiff(actual: RawContainer, expected: RawContainer, tokenVolumes: ReadonlySet<string> = new Set()): string[] {
+export function sidecarDiff(
+  actual: RawContainer,
+  expected: RawContainer,
+  tokenVolumes: ReadonlySet<string> = new Set(),
+): string[] {
   const out: string[] = [];
   for (const k of new Set([...Object.keys(actual), ...Object.keys(expected)])) {
     if (MAY_DIFFER.has(k)) continue;
     if (k === 'volumeMounts') {
-      if (!isDeepStrictEqual(withoutServiceAccountMount(actual.volumeMounts, tokenVolumes), expected.volumeMounts)) out.push(k);
+      if (!isDeepStrictEqual(withoutServiceAccountMount(actual.volumeMounts, tokenVolumes), expected.volumeMounts))
+        out.push(k);
     } else if (k === 'image') {
       if (!sameImageButRegistry(actual.image, String(expected.image))) out.push('image');
     } else if (k === 'resources') {
       // requests and limits are sizing, not power; anything else (claims: devices) is pinned.
-      const strip = (r: unknown) => (isObject(r) ? Object.fromEntries(Object.entries(r).filter(([rk]) => rk !== 'requests' && rk !== 'limits')) : r ?? {});
+      const strip = (r: unknown) =>
+        isObject(r)
+          ? Object.fromEntries(Object.entries(r).filter(([rk]) => rk !== 'requests' && rk !== 'limits'))
+          : (r ?? {});
       if (!isDeepStrictEqual(strip(actual.resources), strip(expected.resources))) out.push('resources');
     } else if (!isDeepStrictEqual(actual[k], expected[k])) {
       out.push(k);
@@ -59,7 +74,7 @@ export function containersOf(spec: RawPodSpec): Located[] {
   for (const list of CONTAINER_LISTS) {
     const cs = spec[list];
     if (!Array.isArray(cs)) continue;
-    cs.forEach((c, index) => out.push({ list, index, c: isObject(c) ? (c) : {} }));
+    cs.forEach((c, index) => out.push({ list, index, c: isObject(c) ? c : {} }));
   }
   return out;
 }
@@ -83,28 +98,43 @@ function duplicates(spec: RawPodSpec): Denial[] {
   for (const l of containersOf(spec)) {
     const name = String(l.c.name ?? '');
     const first = seen.get(name);
-    if (first) denials.push({ reason: 'duplicate-name', message: `spec.${l.list}[${l.index}]: duplicate container name "${name}" (also ${first})` });
+    if (first)
+      denials.push({
+        reason: 'duplicate-name',
+        message: `spec.${l.list}[${l.index}]: duplicate container name "${name}" (also ${first})`,
+      });
     else seen.set(name, `spec.${l.list}[${l.index}]`);
   }
   const vols = new Map<string, number>();
   (spec.volumes ?? []).forEach((v, i) => {
-    const name = String(isObject(v) ? v.name ?? '' : '');
+    const name = String(isObject(v) ? (v.name ?? '') : '');
     const first = vols.get(name);
-    if (first !== undefined) denials.push({ reason: 'duplicate-name', message: `spec.volumes[${i}]: duplicate volume name "${name}" (also spec.volumes[${first}])` });
+    if (first !== undefined)
+      denials.push({
+        reason: 'duplicate-name',
+        message: `spec.volumes[${i}]: duplicate volume name "${name}" (also spec.volumes[${first}])`,
+      });
     else vols.set(name, i);
   });
   return denials;
 }
 
 /** Writable mounts of injected (socat-*) volumes by any container but an exact sidecar. */
-export function writableMounts(spec: RawPodSpec, sidecars: ReadonlySet<string>, lists: readonly ContainerList[] = CONTAINER_LISTS): Denial[] {
+export function writableMounts(
+  spec: RawPodSpec,
+  sidecars: ReadonlySet<string>,
+  lists: readonly ContainerList[] = CONTAINER_LISTS,
+): Denial[] {
   const denials: Denial[] = [];
   for (const l of containersOf(spec)) {
     if (!lists.includes(l.list) || (l.list !== 'ephemeralContainers' && sidecars.has(String(l.c.name)))) continue;
     const mounts = Array.isArray(l.c.volumeMounts) ? l.c.volumeMounts : [];
     for (const m of mounts) {
       if (!isObject(m) || reservedSuffix(m.name) === undefined || m.readOnly === true) continue;
-      denials.push({ reason: 'writable-mount', message: `${at(l)} mounts the injected volume "${String(m.name)}" writable: set readOnly: true` });
+      denials.push({
+        reason: 'writable-mount',
+        message: `${at(l)} mounts the injected volume "${String(m.name)}" writable: set readOnly: true`,
+      });
     }
   }
   return denials;
@@ -115,10 +145,19 @@ export function writableMounts(spec: RawPodSpec, sidecars: ReadonlySet<string>, 
  * the pod asked for and may consume). `wanted` are all the names it asked for: a socat-<name> of a
  * relay that failed its own checks is left to that relay's denial.
  */
-export function checkClaims(spec: RawPodSpec, wanted: readonly string[], relays: readonly ResolvedRelay[], o: InjectOptions): ClaimCheck {
+export function checkClaims(
+  spec: RawPodSpec,
+  wanted: readonly string[],
+  relays: readonly ResolvedRelay[],
+  o: InjectOptions,
+): ClaimCheck {
   const x: Claims = {
-    asked: new Set(wanted), byName: new Map(relays.map((r) => [r.name, r])), o,
-    denials: duplicates(spec), sidecars: new Set<string>(), volumes: new Set<string>(),
+    asked: new Set(wanted),
+    byName: new Map(relays.map((r) => [r.name, r])),
+    o,
+    denials: duplicates(spec),
+    sidecars: new Set<string>(),
+    volumes: new Set<string>(),
   };
   checkContainers(spec, x);
   (spec.volumes ?? []).forEach((v, i) => checkVolume(v, i, x));
@@ -146,13 +185,20 @@ function checkContainers(spec: RawPodSpec, x: Claims): void {
     if (relay === undefined || l.list === 'ephemeralContainers') continue; // ephemeral: ephemeralDenials
     const r = byName.get(relay);
     if (!r) {
-      if (!asked.has(relay)) denials.push({ reason: 'reserved-name', message: `${at(l)}: the prefix ${NAME_PREFIX} is reserved for injected sidecars, and this pod does not consume relay "${relay}"` });
+      if (!asked.has(relay))
+        denials.push({
+          reason: 'reserved-name',
+          message: `${at(l)}: the prefix ${NAME_PREFIX} is reserved for injected sidecars, and this pod does not consume relay "${relay}"`,
+        });
       continue;
     }
     const diff = sidecarDiff(l.c, sidecarContainer(r, o), tokenVolumes);
     if (l.list !== sidecarList) diff.unshift(`placement (injected into spec.${sidecarList})`);
     if (diff.length > 0) {
-      denials.push({ reason: 'not-injected', message: `${at(l)} is not the sidecar socat-relay injects for relay "${relay}" (differs: ${diff.join(', ')})` });
+      denials.push({
+        reason: 'not-injected',
+        message: `${at(l)} is not the sidecar socat-relay injects for relay "${relay}" (differs: ${diff.join(', ')})`,
+      });
     } else {
       x.sidecars.add(String(l.c.name));
     }
@@ -175,11 +221,17 @@ function checkVolume(v: NonNullable<RawPodSpec['volumes']>[number], i: number, x
       x.volumes.add(String(v.name));
       return;
     }
-    denials.push({ reason: 'not-injected', message: `${where} is not the volume socat-relay injects for relay "${relay}" (${describeVolume(expected)})` });
+    denials.push({
+      reason: 'not-injected',
+      message: `${where} is not the volume socat-relay injects for relay "${relay}" (${describeVolume(expected)})`,
+    });
     return;
   }
   if (relay !== undefined && !asked.has(relay)) {
-    denials.push({ reason: 'reserved-name', message: `${where}: the prefix ${NAME_PREFIX} is reserved for injected volumes, and this pod does not consume relay "${relay}"` });
+    denials.push({
+      reason: 'reserved-name',
+      message: `${where}: the prefix ${NAME_PREFIX} is reserved for injected volumes, and this pod does not consume relay "${relay}"`,
+    });
     return;
   }
   if (relay !== undefined) return; // a wanted relay that failed its own checks
@@ -187,11 +239,17 @@ function checkVolume(v: NonNullable<RawPodSpec['volumes']>[number], i: number, x
   if (typeof hp === 'string') {
     const rel = relationToRoot(hp, o.nodeSocketDir);
     if (rel !== 'apart') {
-      denials.push({ reason: 'host-path', message: `${where}: hostPath ${describeHostPath(hp)} is ${rel === 'at' ? 'the' : `${rel} the`} socket folder ${o.nodeSocketDir}; only the volumes socat-relay injects may mount it` });
+      denials.push({
+        reason: 'host-path',
+        message: `${where}: hostPath ${describeHostPath(hp)} is ${rel === 'at' ? 'the' : `${rel} the`} socket folder ${o.nodeSocketDir}; only the volumes socat-relay injects may mount it`,
+      });
     }
   }
   if (isObject(v.csi) && v.csi.driver === CSI_DRIVER) {
-    denials.push({ reason: 'not-injected', message: `${where}: ${CSI_DRIVER} volumes in a labeled pod are injected by socat-relay only` });
+    denials.push({
+      reason: 'not-injected',
+      message: `${where}: ${CSI_DRIVER} volumes in a labeled pod are injected by socat-relay only`,
+    });
   }
 }
 

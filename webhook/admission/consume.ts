@@ -2,16 +2,30 @@
 // namespace's labels and the pod's own ports. Each problem is a Denial with a reason code (metrics)
 // and the exact message the user sees.
 import {
-  CONSUME_ANNOTATION, CONSUME_LABEL, consumerVerdict, formatProblems, type ResolvedRelay,
+  CONSUME_ANNOTATION,
+  CONSUME_LABEL,
+  consumerVerdict,
+  formatProblems,
+  type ResolvedRelay,
 } from '../../relay/index.js';
 import { validatedRelay } from './validated.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
 import type { RawContainer, RawPod } from './pod-shape.js';
 
 type DenialReason =
-  | 'no-relay-named' | 'relay-not-found' | 'relay-invalid' | 'namespace-not-allowed'
-  | 'namespace-unknown' | 'port-clash' | 'bad-object'
-  | 'not-injected' | 'reserved-name' | 'host-path' | 'writable-mount' | 'duplicate-name' | 'pod-security';
+  | 'no-relay-named'
+  | 'relay-not-found'
+  | 'relay-invalid'
+  | 'namespace-not-allowed'
+  | 'namespace-unknown'
+  | 'port-clash'
+  | 'bad-object'
+  | 'not-injected'
+  | 'reserved-name'
+  | 'host-path'
+  | 'writable-mount'
+  | 'duplicate-name'
+  | 'pod-security';
 
 export interface Denial {
   reason: DenialReason;
@@ -24,7 +38,10 @@ export interface Denial {
  * deduplication is a set, never a search per name.
  */
 export function wantedRelays(pod: RawPod): string[] {
-  const raw = [pod.metadata?.labels?.[CONSUME_LABEL] ?? '', ...(pod.metadata?.annotations?.[CONSUME_ANNOTATION] ?? '').split(',')];
+  const raw = [
+    pod.metadata?.labels?.[CONSUME_LABEL] ?? '',
+    ...(pod.metadata?.annotations?.[CONSUME_ANNOTATION] ?? '').split(','),
+  ];
   const out = new Set<string>();
   for (const part of raw) {
     const name = part.trim();
@@ -45,7 +62,10 @@ export function lookUpRelays(names: string[], catalog: RelayCatalog): { relays: 
     }
     const v = validatedRelay(relay);
     if (!v.resolved) {
-      denials.push({ reason: 'relay-invalid', message: `relay "${name}" is invalid: ${formatProblems(v.problems, ', ')}` });
+      denials.push({
+        reason: 'relay-invalid',
+        message: `relay "${name}" is invalid: ${formatProblems(v.problems, ', ')}`,
+      });
       continue;
     }
     relays.push(v.resolved);
@@ -54,7 +74,11 @@ export function lookUpRelays(names: string[], catalog: RelayCatalog): { relays: 
 }
 
 /** May a pod in `namespace` (with these labels, undefined when unknown) consume the relay? */
-export function checkNamespace(r: ResolvedRelay, namespace: string, labels: Record<string, string> | undefined): Denial | null {
+export function checkNamespace(
+  r: ResolvedRelay,
+  namespace: string,
+  labels: Record<string, string> | undefined,
+): Denial | null {
   const v = consumerVerdict(r, namespace, { labels });
   return v.allowed ? null : { reason: v.reason, message: v.message };
 }
@@ -68,7 +92,10 @@ export function checkPorts(relays: ResolvedRelay[], containers: RawContainer[]):
     for (const c of containers) {
       for (const p of c.ports ?? []) {
         if (p.containerPort === r.listenPort && protocolOf(p) === r.protocol) {
-          denials.push({ reason: 'port-clash', message: `relay "${r.name}" listens on port ${r.listenPort}/${r.protocol}, which container "${c.name ?? '?'}" also uses` });
+          denials.push({
+            reason: 'port-clash',
+            message: `relay "${r.name}" listens on port ${r.listenPort}/${r.protocol}, which container "${c.name ?? '?'}" also uses`,
+          });
         }
       }
     }
@@ -78,7 +105,10 @@ export function checkPorts(relays: ResolvedRelay[], containers: RawContainer[]):
       const a = relays[i]!;
       const b = relays[j]!;
       if (a.listenPort === b.listenPort && a.protocol === b.protocol) {
-        denials.push({ reason: 'port-clash', message: `relays "${a.name}" and "${b.name}" both listen on port ${a.listenPort}/${a.protocol}` });
+        denials.push({
+          reason: 'port-clash',
+          message: `relays "${a.name}" and "${b.name}" both listen on port ${a.listenPort}/${a.protocol}`,
+        });
       }
     }
   }

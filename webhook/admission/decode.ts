@@ -3,13 +3,20 @@
 // always answer with an AdmissionReview (controller-runtime http.go), never crash.
 import { errored, withUid } from './response.js';
 import {
-  ADMISSION_API_VERSION, ADMISSION_KIND,
-  type AdmissionRequest, type AdmissionResponse, type AdmissionReview,
+  ADMISSION_API_VERSION,
+  ADMISSION_KIND,
+  type AdmissionRequest,
+  type AdmissionResponse,
+  type AdmissionReview,
 } from './types.js';
 import { isObject } from './pod-shape.js';
 
 export class DecodeError extends Error {
-  constructor(message: string, readonly code: number, readonly uid: string) {
+  constructor(
+    message: string,
+    readonly code: number,
+    readonly uid: string,
+  ) {
     super(message);
     this.name = 'DecodeError';
   }
@@ -56,17 +63,24 @@ export function decodeReview(body: unknown): AdmissionRequest {
   if (!isObject(body)) throw new DecodeError('the body must be an AdmissionReview object', 400, '');
   const request = body.request;
   const uid = isObject(request) && typeof request.uid === 'string' ? request.uid : '';
-  if (jsonDepth(body) > MAX_DEPTH) throw new DecodeError(`the AdmissionReview is nested deeper than ${MAX_DEPTH} levels`, 400, uid);
+  if (jsonDepth(body) > MAX_DEPTH)
+    throw new DecodeError(`the AdmissionReview is nested deeper than ${MAX_DEPTH} levels`, 400, uid);
   if (body.apiVersion === 'admission.k8s.io/v1beta1') {
     throw new DecodeError('admission.k8s.io/v1beta1 is not supported: set admissionReviewVersions: [v1]', 400, uid);
   }
   if (body.apiVersion !== ADMISSION_API_VERSION) {
-    throw new DecodeError(`apiVersion must be ${ADMISSION_API_VERSION}, got ${JSON.stringify(body.apiVersion ?? null)}`, 400, uid);
+    throw new DecodeError(
+      `apiVersion must be ${ADMISSION_API_VERSION}, got ${JSON.stringify(body.apiVersion ?? null)}`,
+      400,
+      uid,
+    );
   }
-  if (body.kind !== ADMISSION_KIND) throw new DecodeError(`kind must be ${ADMISSION_KIND}, got ${JSON.stringify(body.kind ?? null)}`, 400, uid);
+  if (body.kind !== ADMISSION_KIND)
+    throw new DecodeError(`kind must be ${ADMISSION_KIND}, got ${JSON.stringify(body.kind ?? null)}`, 400, uid);
   if (!isObject(request)) throw new DecodeError('the AdmissionReview has no request', 400, uid);
   if (uid === '') throw new DecodeError('request.uid is required', 400, uid);
-  if (!isObject(request.kind) || typeof request.kind.kind !== 'string') throw new DecodeError('request.kind is required', 400, uid);
+  if (!isObject(request.kind) || typeof request.kind.kind !== 'string')
+    throw new DecodeError('request.kind is required', 400, uid);
   if (typeof request.operation !== 'string') throw new DecodeError('request.operation is required', 400, uid);
   // The whole review is at most MAX_DEPTH deep, so its object is too (decidePod checks it otherwise).
   if (typeof request.object === 'object' && request.object !== null) walked.add(request.object);

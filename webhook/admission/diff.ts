@@ -34,7 +34,13 @@ function walk(before: Record<string, unknown>, after: Record<string, unknown>, o
     const oldVal = before[key];
     if (hasOwn(after, key) && !(after[key] === undefined && oldVal !== undefined && !Array.isArray(after))) {
       const newVal = after[key];
-      if (typeof oldVal === 'object' && oldVal !== null && typeof newVal === 'object' && newVal !== null && Array.isArray(oldVal) === Array.isArray(newVal)) {
+      if (
+        typeof oldVal === 'object' &&
+        oldVal !== null &&
+        typeof newVal === 'object' &&
+        newVal !== null &&
+        Array.isArray(oldVal) === Array.isArray(newVal)
+      ) {
         walk(oldVal as Record<string, unknown>, newVal as Record<string, unknown>, ops, `${path}/${escape(key)}`);
       } else if (oldVal !== newVal) {
         ops.push({ op: 'replace', path: `${path}/${escape(key)}`, value: opValue(newVal) });
@@ -48,7 +54,8 @@ function walk(before: Record<string, unknown>, after: Record<string, unknown>, o
   }
   if (!deleted && newKeys.length === oldKeys.length) return;
   for (const key of newKeys) {
-    if (!hasOwn(before, key) && after[key] !== undefined) ops.push({ op: 'add', path: `${path}/${escape(key)}`, value: after[key] });
+    if (!hasOwn(before, key) && after[key] !== undefined)
+      ops.push({ op: 'add', path: `${path}/${escape(key)}`, value: after[key] });
   }
 }
 

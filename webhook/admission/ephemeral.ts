@@ -16,7 +16,10 @@ export function ephemeralDenials(pod: RawPod): Denial[] {
   const denials: Denial[] = [];
   for (const l of containersOf(spec)) {
     if (l.list !== 'ephemeralContainers' || typeof l.c.name !== 'string' || !l.c.name.startsWith(NAME_PREFIX)) continue;
-    denials.push({ reason: 'reserved-name', message: `spec.ephemeralContainers[${l.index}] "${l.c.name}": ephemeral containers may not use the prefix ${NAME_PREFIX}, reserved for injected sidecars` });
+    denials.push({
+      reason: 'reserved-name',
+      message: `spec.ephemeralContainers[${l.index}] "${l.c.name}": ephemeral containers may not use the prefix ${NAME_PREFIX}, reserved for injected sidecars`,
+    });
   }
   for (const d of writableMounts(spec, new Set(), ['ephemeralContainers'])) denials.push(d);
   return denials;

@@ -12,7 +12,8 @@ function withoutRegistry(image: string): string {
   if (slash < 0) return `library/${image}`;
   const first = image.slice(0, slash);
   const rest = image.slice(slash + 1);
-  if (first.includes('.') || first.includes(':') || first === 'localhost') return rest.includes('/') ? rest : `library/${rest}`;
+  if (first.includes('.') || first.includes(':') || first === 'localhost')
+    return rest.includes('/') ? rest : `library/${rest}`;
   return image;
 }
 

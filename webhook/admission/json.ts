@@ -30,9 +30,17 @@ function valueJson(v: unknown): string {
 function opJson(op: Operation): string {
   const keys = Object.keys(op);
   const o = op as { op: unknown; path: unknown; value?: unknown };
-  if (keys[0] !== 'op' || keys[1] !== 'path' || typeof o.op !== 'string' || typeof o.path !== 'string') return JSON.stringify(op);
+  if (keys[0] !== 'op' || keys[1] !== 'path' || typeof o.op !== 'string' || typeof o.path !== 'string')
+    return JSON.stringify(op);
   if (keys.length === 2) return `{"op":${JSON.stringify(o.op)},"path":${JSON.stringify(o.path)}}`;
-  if (keys.length !== 3 || keys[2] !== 'value' || o.value === undefined || typeof o.value === 'function' || typeof o.value === 'symbol') return JSON.stringify(op);
+  if (
+    keys.length !== 3 ||
+    keys[2] !== 'value' ||
+    o.value === undefined ||
+    typeof o.value === 'function' ||
+    typeof o.value === 'symbol'
+  )
+    return JSON.stringify(op);
   return `{"op":${JSON.stringify(o.op)},"path":${JSON.stringify(o.path)},"value":${valueJson(o.value)}}`;
 }
 

@@ -1,7 +1,10 @@
 // What the injector needs besides the pod and the relays: settings from webhook/config.ts (or the
 // inject command's flags), never read from the environment here.
 import {
-  DEFAULT_SIDECAR_UID, DEFAULT_SOCKET_DIR, DEFAULT_SOCKET_GID, type ResourceRequirements,
+  DEFAULT_SIDECAR_UID,
+  DEFAULT_SOCKET_DIR,
+  DEFAULT_SOCKET_GID,
+  type ResourceRequirements,
 } from '../../relay/index.js';
 import { DEFAULT_SIDECAR_IMAGE } from '../../lib/image.js';
 

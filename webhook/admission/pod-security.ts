@@ -12,10 +12,15 @@ function podSecurityMessage(namespace: string, level: string): string {
   return `namespace "${namespace}" enforces Pod Security level ${level}, which forbids the hostPath volume socat-relay injects in hostPath mode: run the controller with --volume-source csi (SOCAT_RELAY_VOLUME_SOURCE=csi, with the csi.socat.io driver installed) so the pod mounts its relay folder through a CSI volume`;
 }
 
-const POD_SECURITY_WARNING = 'socat-relay: Pod Security warn level forbids hostPath; use the CSI volume source (--volume-source csi)';
+const POD_SECURITY_WARNING =
+  'socat-relay: Pod Security warn level forbids hostPath; use the CSI volume source (--volume-source csi)';
 
 /** A denial message (enforce) and/or a warning (warn) for a hostPath injection into this namespace. */
-export function podSecurityVerdict(source: VolumeSource, namespace: string, labels: Record<string, string> | undefined): { deny?: string; warn?: string } {
+export function podSecurityVerdict(
+  source: VolumeSource,
+  namespace: string,
+  labels: Record<string, string> | undefined,
+): { deny?: string; warn?: string } {
   if (source !== 'hostPath' || !labels) return {};
   const enforce = labels[PSS_ENFORCE_LABEL];
   if (enforce !== undefined && FORBID_HOST_PATH.has(enforce)) return { deny: podSecurityMessage(namespace, enforce) };

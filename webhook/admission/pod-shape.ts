@@ -35,7 +35,10 @@ export interface RawPodSpec {
   hostNetwork?: boolean;
   affinity?: {
     nodeAffinity?: {
-      requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: RawNodeSelectorTerm[]; [k: string]: unknown };
+      requiredDuringSchedulingIgnoredDuringExecution?: {
+        nodeSelectorTerms?: RawNodeSelectorTerm[];
+        [k: string]: unknown;
+      };
       [k: string]: unknown;
     };
     [k: string]: unknown;

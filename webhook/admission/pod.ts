@@ -35,7 +35,8 @@ export interface PodDecision {
 
 const EMPTY_LABEL_MESSAGE = 'label socat.io/consume is empty: name the relay to consume';
 
-const RUN_TO_COMPLETION_WARNING = 'socat-relay: a regular sidecar container keeps this run-to-completion pod from finishing; use native sidecars';
+const RUN_TO_COMPLETION_WARNING =
+  'socat-relay: a regular sidecar container keeps this run-to-completion pod from finishing; use native sidecars';
 
 function deny(denials: Denial[]): PodDecision {
   return { response: denied(denials.map((d) => d.message)), denials, injected: [] };
@@ -44,7 +45,11 @@ function deny(denials: Denial[]): PodDecision {
 export function decidePod(req: AdmissionRequest, ctx: PodContext): PodDecision {
   const pod = isObject(req.object) ? (req.object as RawPod) : undefined;
   if (!pod && (req.operation === 'CREATE' || req.operation === 'UPDATE') && req.kind?.kind === 'Pod') {
-    return { response: errored(400, 'request.object must be a Pod object'), denials: [{ reason: 'bad-object', message: 'request.object must be a Pod object' }], injected: [] };
+    return {
+      response: errored(400, 'request.object must be a Pod object'),
+      denials: [{ reason: 'bad-object', message: 'request.object must be a Pod object' }],
+      injected: [],
+    };
   }
   if (pod && !withinMaxDepth(pod)) {
     const message = `the pod is nested deeper than ${MAX_DEPTH} levels`;
@@ -81,7 +86,11 @@ export function decidePod(req: AdmissionRequest, ctx: PodContext): PodDecision {
   const all: RawContainer[] = [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
   // A socat-<relay> container is either the injected sidecar or already denied above.
   const reserved = new Set(names.map(sidecarName));
-  for (const d of checkPorts(relays, all.filter((c) => !reserved.has(c.name ?? '')))) denials.push(d);
+  for (const d of checkPorts(
+    relays,
+    all.filter((c) => !reserved.has(c.name ?? '')),
+  ))
+    denials.push(d);
   const growth = affinityGrowthDenial(spec, relays);
   if (growth) denials.push(growth);
   if (denials.length > 0) return deny(denials);
@@ -89,7 +98,13 @@ export function decidePod(req: AdmissionRequest, ctx: PodContext): PodDecision {
 }
 
 /** The verified relays' sidecars, volumes, node requirements and marker added to a copy of the pod. */
-function inject(pod: RawPod, relays: ResolvedRelay[], claims: ReturnType<typeof checkClaims>, pssWarning: string | undefined, ctx: PodContext): PodDecision {
+function inject(
+  pod: RawPod,
+  relays: ResolvedRelay[],
+  claims: ReturnType<typeof checkClaims>,
+  pssWarning: string | undefined,
+  ctx: PodContext,
+): PodDecision {
   const spec = pod.spec ?? {};
   const mutated = copyForInjection(pod);
   const mspec = mutated.spec!;
@@ -112,7 +127,10 @@ function inject(pod: RawPod, relays: ResolvedRelay[], claims: ReturnType<typeof 
     else mspec.containers = [...(mspec.containers ?? []), ...newSidecars];
   }
   // The marker lists exactly the relays verified above, whatever the pod claimed.
-  const marker = relays.map((r) => r.name).sort().join(',');
+  const marker = relays
+    .map((r) => r.name)
+    .sort()
+    .join(',');
   if (pod.metadata?.annotations?.[INJECTED_ANNOTATION] !== marker) {
     mutated.metadata ??= {};
     (mutated.metadata.annotations ??= {})[INJECTED_ANNOTATION] = marker;
@@ -121,7 +139,11 @@ function inject(pod: RawPod, relays: ResolvedRelay[], claims: ReturnType<typeof 
   // Said once, when the sidecars go in (a reinvoked webhook would repeat it to the user).
   if (injected.length > 0) for (const w of schedulingWarnings(spec, relays)) warnings.push(w);
   const restartPolicy = spec.restartPolicy;
-  if (ctx.options.mode === 'regular' && injected.length > 0 && (restartPolicy === 'Never' || restartPolicy === 'OnFailure')) {
+  if (
+    ctx.options.mode === 'regular' &&
+    injected.length > 0 &&
+    (restartPolicy === 'Never' || restartPolicy === 'OnFailure')
+  ) {
     warnings.push(RUN_TO_COMPLETION_WARNING);
   }
   return { response: withWarnings(patched(diffPatch(pod, mutated)), warnings), denials: [], injected };

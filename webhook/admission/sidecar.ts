@@ -1,7 +1,14 @@
 // The container and the volume injected for one relay. The socat command line comes from
 // relay/socat.ts (sidecarArgv), the only place where socat addresses are spelled.
 import {
-  CSI_DRIVER, CSI_RELAY_ATTRIBUTE, POD_SOCKET_DIR, relayDir, sidecarArgv, sidecarName, volumeName, type ResolvedRelay,
+  CSI_DRIVER,
+  CSI_RELAY_ATTRIBUTE,
+  POD_SOCKET_DIR,
+  relayDir,
+  sidecarArgv,
+  sidecarName,
+  volumeName,
+  type ResolvedRelay,
 } from '../../relay/index.js';
 import { rememberJson } from './json.js';
 import type { InjectOptions } from './options.js';
@@ -38,16 +45,30 @@ function deepFreeze<T>(v: T): T {
 }
 
 function fresh(b: Built, o: InjectOptions): boolean {
-  return b.sidecarImage === o.sidecarImage && b.mode === o.mode && b.volumeSource === o.volumeSource
-    && b.nodeSocketDir === o.nodeSocketDir && b.uid === o.uid && b.gid === o.gid && b.resources === o.resources;
+  return (
+    b.sidecarImage === o.sidecarImage &&
+    b.mode === o.mode &&
+    b.volumeSource === o.volumeSource &&
+    b.nodeSocketDir === o.nodeSocketDir &&
+    b.uid === o.uid &&
+    b.gid === o.gid &&
+    b.resources === o.resources
+  );
 }
 
 function builtFor(r: ResolvedRelay, o: InjectOptions): Built {
   const b = built.get(r);
   if (b && fresh(b, o)) return b;
   const next: Built = {
-    sidecarImage: o.sidecarImage, mode: o.mode, volumeSource: o.volumeSource, nodeSocketDir: o.nodeSocketDir, uid: o.uid, gid: o.gid,
-    resources: o.resources, container: rememberJson(deepFreeze(buildContainer(r, o))), volume: rememberJson(deepFreeze(buildVolume(r, o))),
+    sidecarImage: o.sidecarImage,
+    mode: o.mode,
+    volumeSource: o.volumeSource,
+    nodeSocketDir: o.nodeSocketDir,
+    uid: o.uid,
+    gid: o.gid,
+    resources: o.resources,
+    container: rememberJson(deepFreeze(buildContainer(r, o))),
+    volume: rememberJson(deepFreeze(buildVolume(r, o))),
   };
   built.set(r, next);
   return next;
@@ -99,7 +120,10 @@ export function sidecarVolume(r: ResolvedRelay, o: InjectOptions): SidecarVolume
 
 function buildVolume(r: ResolvedRelay, o: InjectOptions): SidecarVolume {
   if (o.volumeSource === 'csi') {
-    return { name: volumeName(r.name), csi: { driver: CSI_DRIVER, readOnly: true, volumeAttributes: { [CSI_RELAY_ATTRIBUTE]: r.name } } };
+    return {
+      name: volumeName(r.name),
+      csi: { driver: CSI_DRIVER, readOnly: true, volumeAttributes: { [CSI_RELAY_ATTRIBUTE]: r.name } },
+    };
   }
   return { name: volumeName(r.name), hostPath: { path: relayDir(o.nodeSocketDir, r.name), type: 'DirectoryOrCreate' } };
 }

@@ -6,7 +6,14 @@ import { isObject, type RawPod } from './pod-shape.js';
 import { patchOps } from './response.js';
 import type { AdmissionRequest } from './types.js';
 
-const TEMPLATE_KINDS = new Set(['Deployment', 'DaemonSet', 'StatefulSet', 'ReplicaSet', 'Job', 'ReplicationController']);
+const TEMPLATE_KINDS = new Set([
+  'Deployment',
+  'DaemonSet',
+  'StatefulSet',
+  'ReplicaSet',
+  'Job',
+  'ReplicationController',
+]);
 
 interface Template {
   metadata?: Record<string, unknown>;
@@ -17,8 +24,13 @@ interface Template {
 function podTemplate(obj: Record<string, unknown>): Template | undefined {
   const spec = obj.spec;
   if (!isObject(spec)) return undefined;
-  if (TEMPLATE_KINDS.has(String(obj.kind))) return isObject(spec.template) ? (spec.template) : undefined;
-  if (obj.kind === 'CronJob' && isObject(spec.jobTemplate) && isObject(spec.jobTemplate.spec) && isObject(spec.jobTemplate.spec.template)) {
+  if (TEMPLATE_KINDS.has(String(obj.kind))) return isObject(spec.template) ? spec.template : undefined;
+  if (
+    obj.kind === 'CronJob' &&
+    isObject(spec.jobTemplate) &&
+    isObject(spec.jobTemplate.spec) &&
+    isObject(spec.jobTemplate.spec.template)
+  ) {
     return spec.jobTemplate.spec.template;
   }
   return undefined;
@@ -34,7 +46,12 @@ export interface WorkloadResult {
 }
 
 /** The AdmissionRequest the API server would send for creating `pod` (offline previews and tests). */
-export function podCreateRequest(pod: RawPod, namespace: string, uid: string, username = 'socat-relay-inject'): AdmissionRequest {
+export function podCreateRequest(
+  pod: RawPod,
+  namespace: string,
+  uid: string,
+  username = 'socat-relay-inject',
+): AdmissionRequest {
   return {
     uid,
     kind: { group: '', version: 'v1', kind: 'Pod' },
@@ -56,13 +73,20 @@ export function injectWorkload(input: unknown, defaultNamespace: string, ctx: Po
   if (input.kind === 'Pod' && (input.apiVersion ?? 'v1') === 'v1') {
     const pod = input as RawPod;
     const decision = decidePod(podCreateRequest(pod, namespace, label), ctx);
-    const object = decision.response.patch ? fjp.applyPatch(structuredClone(pod), patchOps(decision.response), true, false).newDocument : input;
+    const object = decision.response.patch
+      ? fjp.applyPatch(structuredClone(pod), patchOps(decision.response), true, false).newDocument
+      : input;
     return { object, decision, label };
   }
   const out = structuredClone(input);
   const template = podTemplate(out);
   if (!template) return { object: input, label };
-  const pod: RawPod = { apiVersion: 'v1', kind: 'Pod', metadata: { ...(template.metadata ?? {}), namespace }, spec: (template.spec ?? {}) as RawPod['spec'] };
+  const pod: RawPod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { ...(template.metadata ?? {}), namespace },
+    spec: (template.spec ?? {}) as RawPod['spec'],
+  };
   const decision = decidePod(podCreateRequest(pod, namespace, label), ctx);
   if (decision.response.patch) {
     const patched = fjp.applyPatch(structuredClone(pod), patchOps(decision.response), true, false).newDocument;

@@ -1,6 +1,12 @@
 // The cluster-backed catalogs: Relays (cluster-scoped CRD) as a RelayCatalog, and Namespaces' labels
 // for namespaceSelector consumers. Both are ResilientInformers (restart on watch errors, counted).
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type V1Namespace } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesListObject,
+  type V1Namespace,
+} from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type Relay } from '../../relay/index.js';
 import type { Logger } from '../../lib/log.js';
 import type { CatalogEvent, RelayCatalog } from './catalog.js';
@@ -27,21 +33,31 @@ export class InformerRelayCatalog implements RelayCatalog {
 
   constructor(o: ClusterCatalogOptions & { makeInformer?: MakeInformer<RelayObject> }) {
     const api = o.kc.makeApiClient(CustomObjectsApi);
-    const emit = (type: CatalogEvent['type']) => (relay: RelayObject): void => {
-      for (const l of this.listeners) {
-        try {
-          l({ type, relay });
-        } catch (err) {
-          o.log.error({ err, relay: relay.metadata.name }, 'catalog listener failed');
+    const emit =
+      (type: CatalogEvent['type']) =>
+      (relay: RelayObject): void => {
+        for (const l of this.listeners) {
+          try {
+            l({ type, relay });
+          } catch (err) {
+            o.log.error({ err, relay: relay.metadata.name }, 'catalog listener failed');
+          }
         }
-      }
-    };
-    this.informer = new ResilientInformer<RelayObject>({
-      ...o, // kc, log, onRestart, backoff, watchTimeouts, makeInformer
-      path: RELAYS_PATH,
-      list: async () => (await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as KubernetesListObject<RelayObject>,
-      resource: 'relays',
-    }, { add: emit('add'), update: emit('update'), delete: emit('delete') });
+      };
+    this.informer = new ResilientInformer<RelayObject>(
+      {
+        ...o, // kc, log, onRestart, backoff, watchTimeouts, makeInformer
+        path: RELAYS_PATH,
+        list: async () =>
+          (await api.listClusterCustomObject({
+            group: GROUP,
+            version: VERSION,
+            plural: PLURAL,
+          })) as KubernetesListObject<RelayObject>,
+        resource: 'relays',
+      },
+      { add: emit('add'), update: emit('update'), delete: emit('delete') },
+    );
   }
 
   start(): Promise<void> {
@@ -84,12 +100,15 @@ export class NamespaceLabels {
         }
       }
     };
-    this.informer = new ResilientInformer<V1Namespace>({
-      ...o, // kc, log, onRestart, backoff, watchTimeouts, makeInformer
-      path: NAMESPACES_PATH,
-      list: () => api.listNamespace(),
-      resource: 'namespaces',
-    }, { add: changed, update: changed, delete: changed });
+    this.informer = new ResilientInformer<V1Namespace>(
+      {
+        ...o, // kc, log, onRestart, backoff, watchTimeouts, makeInformer
+        path: NAMESPACES_PATH,
+        list: () => api.listNamespace(),
+        resource: 'namespaces',
+      },
+      { add: changed, update: changed, delete: changed },
+    );
   }
 
   start(): Promise<void> {
@@ -104,7 +123,10 @@ export class NamespaceLabels {
   /** Every namespace with its labels (the reconcile resolves namespaceSelectors on it); undefined until synced. */
   all(): { name: string; labels: Record<string, string> }[] | undefined {
     if (!this.synced()) return undefined;
-    return this.informer.list().map((ns) => ({ name: ns.metadata?.name ?? '', labels: { ...(ns.metadata?.labels ?? {}) } })).filter((ns) => ns.name !== '');
+    return this.informer
+      .list()
+      .map((ns) => ({ name: ns.metadata?.name ?? '', labels: { ...(ns.metadata?.labels ?? {}) } }))
+      .filter((ns) => ns.name !== '');
   }
   /** Calls `listener` after each namespace add, change or delete. */
   subscribe(listener: () => void): () => void {

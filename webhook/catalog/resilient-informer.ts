@@ -3,7 +3,14 @@
 // calls the error callbacks and stops for good. This wrapper restarts it with capped exponential backoff
 // and counts each restart, so the cache behind admission never silently freezes. Every watch has a
 // timeout of its own (watch.ts): a watch that went silent is aborted, reconnected and counted too.
-import { ListWatch, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import {
+  ListWatch,
+  type Informer,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type ObjectCache,
+} from '@kubernetes/client-node';
 import { retryDelay, type Backoff } from '../../lib/backoff.js';
 import type { Logger } from '../../lib/log.js';
 import { DEFAULT_WATCH_TIMEOUTS, TimedWatch, type WatchTimeouts } from './watch.js';
@@ -25,10 +32,20 @@ interface InformerParams {
   onIdle: () => void;
 }
 
-export type MakeInformer<T extends KubernetesObject> = (kc: KubeConfig, path: string, list: () => Promise<KubernetesListObject<T>>, p: InformerParams) => Informer<T> & ObjectCache<T>;
+export type MakeInformer<T extends KubernetesObject> = (
+  kc: KubeConfig,
+  path: string,
+  list: () => Promise<KubernetesListObject<T>>,
+  p: InformerParams,
+) => Informer<T> & ObjectCache<T>;
 
 /** client-node's ListWatch over a TimedWatch (its own makeInformer has no field selector and no timeouts). */
-function makeInformer<T extends KubernetesObject>(kc: KubeConfig, path: string, list: () => Promise<KubernetesListObject<T>>, p: InformerParams): Informer<T> & ObjectCache<T> {
+function makeInformer<T extends KubernetesObject>(
+  kc: KubeConfig,
+  path: string,
+  list: () => Promise<KubernetesListObject<T>>,
+  p: InformerParams,
+): Informer<T> & ObjectCache<T> {
   return new ListWatch<T>(path, new TimedWatch(kc, p.timeouts, p.onIdle), list, false, undefined, p.fieldSelector);
 }
 
@@ -61,25 +78,52 @@ export class ResilientInformer<T extends KubernetesObject> {
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
   private markSynced!: () => void;
-  private readonly synced$ = new Promise<void>((resolve) => { this.markSynced = resolve; });
+  private readonly synced$ = new Promise<void>((resolve) => {
+    this.markSynced = resolve;
+  });
 
-  constructor(private readonly o: ResilientInformerOptions<T>, handlers: ObjectHandlers<T> = {}) {
+  constructor(
+    private readonly o: ResilientInformerOptions<T>,
+    handlers: ObjectHandlers<T> = {},
+  ) {
     const list = async (): Promise<KubernetesListObject<T>> => {
       const result = await o.list();
       // The cache is filled right after this promise resolves; mark synced after that.
-      setImmediate(() => { this.listed = true; this.attempt = 0; this.markSynced(); });
+      setImmediate(() => {
+        this.listed = true;
+        this.attempt = 0;
+        this.markSynced();
+      });
       return result;
     };
     const timeouts = o.watchTimeouts ?? DEFAULT_WATCH_TIMEOUTS;
     const onIdle = (): void => {
-      o.log.warn({ resource: o.resource, idleMs: timeouts.idleMs }, 'watch received nothing for too long: aborted and reconnected');
+      o.log.warn(
+        { resource: o.resource, idleMs: timeouts.idleMs },
+        'watch received nothing for too long: aborted and reconnected',
+      );
       o.onRestart?.(o.resource);
     };
-    this.informer = (o.makeInformer ?? makeInformer<T>)(o.kc, o.path, list, { timeouts, onIdle, ...(o.fieldSelector ? { fieldSelector: o.fieldSelector } : {}) });
-    const seen = (): void => { this.attempt = 0; };
-    this.informer.on('add', (obj) => { seen(); handlers.add?.(obj); });
-    this.informer.on('update', (obj) => { seen(); handlers.update?.(obj); });
-    this.informer.on('delete', (obj) => { seen(); handlers.delete?.(obj); });
+    this.informer = (o.makeInformer ?? makeInformer<T>)(o.kc, o.path, list, {
+      timeouts,
+      onIdle,
+      ...(o.fieldSelector ? { fieldSelector: o.fieldSelector } : {}),
+    });
+    const seen = (): void => {
+      this.attempt = 0;
+    };
+    this.informer.on('add', (obj) => {
+      seen();
+      handlers.add?.(obj);
+    });
+    this.informer.on('update', (obj) => {
+      seen();
+      handlers.update?.(obj);
+    });
+    this.informer.on('delete', (obj) => {
+      seen();
+      handlers.delete?.(obj);
+    });
     this.informer.on('error', (err) => this.restartLater(err));
   }
 
@@ -117,7 +161,10 @@ export class ResilientInformer<T extends KubernetesObject> {
     const b = this.o.backoff;
     const delay = typeof b === 'function' ? b(++this.attempt) : backoffDelay(this.attempt++, b);
     const e = err as { statusCode?: number; code?: unknown; message?: string } | undefined;
-    this.o.log.warn({ resource: this.o.resource, statusCode: e?.statusCode, err: e?.message ?? String(err), retryInMs: delay }, 'watch failed; restarting');
+    this.o.log.warn(
+      { resource: this.o.resource, statusCode: e?.statusCode, err: e?.message ?? String(err), retryInMs: delay },
+      'watch failed; restarting',
+    );
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;

@@ -13,11 +13,19 @@ function parseGitVersion(gitVersion: string): { major: number; minor: number } |
 }
 
 /** The setting wins unless it is auto; auto → native from 1.29 on, regular before or when unknown. */
-export function chooseSidecarMode(setting: SidecarModeSetting, gitVersion: string | undefined): { mode: SidecarMode; why: string } {
+export function chooseSidecarMode(
+  setting: SidecarModeSetting,
+  gitVersion: string | undefined,
+): { mode: SidecarMode; why: string } {
   if (setting !== 'auto') return { mode: setting, why: `set to ${setting}` };
   const v = gitVersion === undefined ? undefined : parseGitVersion(gitVersion);
-  if (!v) return { mode: 'regular', why: `API server version ${JSON.stringify(gitVersion ?? null)} unknown: regular containers are the safe choice` };
-  if (v.major > 1 || (v.major === 1 && v.minor >= NATIVE_SIDECAR_MINOR)) return { mode: 'native', why: `API server ${gitVersion} >= 1.${NATIVE_SIDECAR_MINOR}` };
+  if (!v)
+    return {
+      mode: 'regular',
+      why: `API server version ${JSON.stringify(gitVersion ?? null)} unknown: regular containers are the safe choice`,
+    };
+  if (v.major > 1 || (v.major === 1 && v.minor >= NATIVE_SIDECAR_MINOR))
+    return { mode: 'native', why: `API server ${gitVersion} >= 1.${NATIVE_SIDECAR_MINOR}` };
   return { mode: 'regular', why: `API server ${gitVersion} < 1.${NATIVE_SIDECAR_MINOR}` };
 }
 

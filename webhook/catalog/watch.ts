@@ -21,7 +21,11 @@ type WatchParams = Parameters<Watch['watch']>[1];
 type Done = Parameters<Watch['watch']>[3];
 
 export class TimedWatch extends Watch {
-  constructor(kc: KubeConfig, private readonly timeouts: WatchTimeouts, private readonly onIdle?: () => void) {
+  constructor(
+    kc: KubeConfig,
+    private readonly timeouts: WatchTimeouts,
+    private readonly onIdle?: () => void,
+  ) {
     super(kc);
     // client-node 2.x resets this timer on every chunk of the response body and aborts the request with a
     // TimeoutError when it fires (its default is 30 s). It is private in the typings, hence the cast;
@@ -29,7 +33,12 @@ export class TimedWatch extends Watch {
     (this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = timeouts.idleMs;
   }
 
-  override watch(path: string, params: WatchParams, callback: Parameters<Watch['watch']>[2], done: Done): Promise<AbortController> {
+  override watch(
+    path: string,
+    params: WatchParams,
+    callback: Parameters<Watch['watch']>[2],
+    done: Done,
+  ): Promise<AbortController> {
     const timed: WatchParams = { ...params, timeoutSeconds: this.timeouts.serverSeconds, allowWatchBookmarks: true };
     return super.watch(path, timed, callback, (err: unknown) => {
       if ((err as { name?: unknown } | null)?.name === 'TimeoutError') this.onIdle?.();

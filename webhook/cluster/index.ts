@@ -5,7 +5,15 @@
 // server-side apply under the field manager `socat-relay`; it also removes the deprecated
 // status.nodes[] that earlier versions wrote. Its cost is linear in the number of nodes; every other
 // controller's is constant. The decisions are summary.ts and stale.ts (pure).
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesListObject, type V1Node } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type KubernetesListObject,
+  type V1Node,
+} from '@kubernetes/client-node';
 import type { Logger } from '../../lib/log.js';
 import { API_VERSION, GROUP, KIND, PLURAL, RELAYNODE_PLURAL, VERSION, type RelayNode } from '../../relay/index.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
@@ -50,13 +58,35 @@ async function watchFleet(o: ClusterStatusOptions, onRelayNodes: () => void) {
   const custom = kc.makeApiClient(CustomObjectsApi);
   const core = kc.makeApiClient(CoreV1Api);
   const restart = o.onRestart ? { onRestart: o.onRestart } : {};
-  const relayNodes = new ResilientInformer<RelayNodeObject>({
-    kc, path: `/apis/${GROUP}/${VERSION}/${RELAYNODE_PLURAL}`, resource: 'relaynodes', log, ...restart,
-    list: async () => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: RELAYNODE_PLURAL })) as KubernetesListObject<RelayNodeObject>,
-  }, { add: onRelayNodes, update: onRelayNodes, delete: onRelayNodes });
-  const nodes = new ResilientInformer<V1Node>({ kc, path: '/api/v1/nodes', resource: 'nodes', log, ...restart, list: () => core.listNode() });
+  const relayNodes = new ResilientInformer<RelayNodeObject>(
+    {
+      kc,
+      path: `/apis/${GROUP}/${VERSION}/${RELAYNODE_PLURAL}`,
+      resource: 'relaynodes',
+      log,
+      ...restart,
+      list: async () =>
+        (await custom.listClusterCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: RELAYNODE_PLURAL,
+        })) as KubernetesListObject<RelayNodeObject>,
+    },
+    { add: onRelayNodes, update: onRelayNodes, delete: onRelayNodes },
+  );
+  const nodes = new ResilientInformer<V1Node>({
+    kc,
+    path: '/api/v1/nodes',
+    resource: 'nodes',
+    log,
+    ...restart,
+    list: () => core.listNode(),
+  });
   const leases = await startLeaseWatch({
-    kc, namespace: o.namespace, log, ...restart,
+    kc,
+    namespace: o.namespace,
+    log,
+    ...restart,
     ...(o.leaseDurationSeconds !== undefined ? { durationSeconds: o.leaseDurationSeconds } : {}),
     ...(o.leaseGraceSeconds !== undefined ? { graceSeconds: o.leaseGraceSeconds } : {}),
   });
@@ -65,7 +95,11 @@ async function watchFleet(o: ClusterStatusOptions, onRelayNodes: () => void) {
   return {
     relayNodes,
     /** Nodes not Ready for long, and nodes with a RelayNode whose controller Lease expired or is missing. */
-    stale: (): StaleNodes => mergeStale(staleOf(nodes.list(), new Date(), o.staleAfterMs), leases.stale(relayNodes.list().map((rn) => rn.metadata.name))),
+    stale: (): StaleNodes =>
+      mergeStale(
+        staleOf(nodes.list(), new Date(), o.staleAfterMs),
+        leases.stale(relayNodes.list().map((rn) => rn.metadata.name)),
+      ),
     stop: () => Promise.all([relayNodes.stop(), nodes.stop(), leases.stop()]).then(() => undefined),
   };
 }
@@ -79,12 +113,27 @@ function summaryWriter(kc: KubeConfig, log: ClusterStatusOptions['log']) {
   return async (name: string, w: SummaryWrite): Promise<void> => {
     try {
       if (w.clearNodes) {
-        await custom.patchClusterCustomObjectStatus({ ...relays, name, body: { status: { nodes: null } }, fieldManager: SHARED_FIELD_MANAGER }, merge);
+        await custom.patchClusterCustomObjectStatus(
+          { ...relays, name, body: { status: { nodes: null } }, fieldManager: SHARED_FIELD_MANAGER },
+          merge,
+        );
         log.info({ relay: name }, 'removed the deprecated status.nodes (the nodes report in their RelayNodes)');
       }
       if (w.apply) {
-        await custom.patchClusterCustomObjectStatus({ ...relays, name, body: { apiVersion: API_VERSION, kind: KIND, metadata: { name }, status: w.apply }, fieldManager: SHARED_FIELD_MANAGER, force: true }, apply);
-        log.debug({ relay: name, ready: w.apply.ready, reason: w.apply.conditions[0]?.reason }, 'relay summary written');
+        await custom.patchClusterCustomObjectStatus(
+          {
+            ...relays,
+            name,
+            body: { apiVersion: API_VERSION, kind: KIND, metadata: { name }, status: w.apply },
+            fieldManager: SHARED_FIELD_MANAGER,
+            force: true,
+          },
+          apply,
+        );
+        log.debug(
+          { relay: name, ready: w.apply.ready, reason: w.apply.conditions[0]?.reason },
+          'relay summary written',
+        );
       }
     } catch (e) {
       if ((e as { code?: unknown })?.code === 404) return; // deleted meanwhile
@@ -105,15 +154,32 @@ export async function startClusterStatus(o: ClusterStatusOptions): Promise<Clust
       const relay = catalog.get(name);
       if (!relay || !fleet || !catalog.synced() || !fleet.relayNodes.synced()) return; // the sweep queues it again
       index ??= reportsByRelay(fleet.relayNodes.list());
-      const w = summaryWrite(relay, relaySummary(relay, index.get(name) ?? [], new Date().toISOString(), fleet.stale()));
+      const w = summaryWrite(
+        relay,
+        relaySummary(relay, index.get(name) ?? [], new Date().toISOString(), fleet.stale()),
+      );
       if (!w.apply && !w.clearNodes) return;
-      await write(name, w).then(() => o.onWrite?.('success'), (e: unknown) => { o.onWrite?.('error'); throw e; });
+      await write(name, w).then(
+        () => o.onWrite?.('success'),
+        (e: unknown) => {
+          o.onWrite?.('error');
+          throw e;
+        },
+      );
     },
-    onError: (name, err, retryInMs) => log.warn({ relay: name, err: (err as Error).message, retryInMs }, 'relay summary not written: retrying'),
+    onError: (name, err, retryInMs) =>
+      log.warn({ relay: name, err: (err as Error).message, retryInMs }, 'relay summary not written: retrying'),
   });
-  const all = (): void => { for (const r of catalog.list()) queue.add(r.metadata.name); };
-  fleet = await watchFleet(o, () => { index = undefined; all(); });
-  const unsubscribe = catalog.subscribe((e) => { if (e.type !== 'delete') queue.add(e.relay.metadata.name); });
+  const all = (): void => {
+    for (const r of catalog.list()) queue.add(r.metadata.name);
+  };
+  fleet = await watchFleet(o, () => {
+    index = undefined;
+    all();
+  });
+  const unsubscribe = catalog.subscribe((e) => {
+    if (e.type !== 'delete') queue.add(e.relay.metadata.name);
+  });
   const watched = fleet;
   void Promise.all([catalog.whenSynced(), watched.relayNodes.whenSynced()]).then(all);
   const sweep = setInterval(all, o.sweepMs ?? 10_000);

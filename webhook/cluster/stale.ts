@@ -13,7 +13,11 @@ export const STALE_AFTER_SECONDS = 300;
 export type StaleNodes = ReadonlyMap<string, string>;
 
 /** Names of the nodes whose Ready condition is not True since longer than `staleAfterMs`. */
-export function staleNodes(nodes: readonly Pick<V1Node, 'metadata' | 'status'>[], now: Date, staleAfterMs = STALE_AFTER_SECONDS * 1000): Map<string, string> {
+export function staleNodes(
+  nodes: readonly Pick<V1Node, 'metadata' | 'status'>[],
+  now: Date,
+  staleAfterMs = STALE_AFTER_SECONDS * 1000,
+): Map<string, string> {
   const out = new Map<string, string>();
   for (const n of nodes) {
     const name = n.metadata?.name;

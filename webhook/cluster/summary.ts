@@ -1,7 +1,14 @@
 // The pure core of the elected controller: each Relay's summary — readyNodes, desiredNodes, the
 // `ready` string ("3/5", the printer column), the Ready condition, observedGeneration and listenPort —
 // from every node's RelayNode and the stale set, and whether the stored status must be rewritten.
-import { effectiveListenPort, type Condition, type NodeRelayState, type Relay, type RelayNode, type RelayNodeEntry } from '../../relay/index.js';
+import {
+  effectiveListenPort,
+  type Condition,
+  type NodeRelayState,
+  type Relay,
+  type RelayNode,
+  type RelayNodeEntry,
+} from '../../relay/index.js';
 import type { StaleNodes } from './stale.js';
 
 /** One node's report on one relay. */
@@ -44,7 +51,13 @@ export interface NodeState {
  * readyNodes and the Ready condition over the nodes that report a relay: True when at least one node
  * reports and every reporting node is ready. A stale node's report counts as not ready, whatever it said.
  */
-export function summarize(nodes: readonly NodeState[], generation: number | undefined, now: string, previous?: Condition, stale?: StaleNodes): Summary {
+export function summarize(
+  nodes: readonly NodeState[],
+  generation: number | undefined,
+  now: string,
+  previous?: Condition,
+  stale?: StaleNodes,
+): Summary {
   const isReady = (n: NodeState): boolean => n.ready && !stale?.has(n.name);
   const readyNodes = nodes.filter(isReady).length;
   let status: Condition['status'];
@@ -61,14 +74,25 @@ export function summarize(nodes: readonly NodeState[], generation: number | unde
   } else {
     status = 'False';
     reason = 'NodesNotReady';
-    const bad = nodes.filter((n) => !isReady(n)).map((n) => `${n.name} (${n.state}${stale?.has(n.name) ? `, stale: ${stale.get(n.name)}` : ''})`).sort();
+    const bad = nodes
+      .filter((n) => !isReady(n))
+      .map((n) => `${n.name} (${n.state}${stale?.has(n.name) ? `, stale: ${stale.get(n.name)}` : ''})`)
+      .sort();
     message = `${readyNodes}/${nodes.length} nodes ready; not ready: ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? `, and ${bad.length - 5} more` : ''}`;
   }
-  const lastTransitionTime = previous?.status === status && previous.lastTransitionTime ? previous.lastTransitionTime : now;
+  const lastTransitionTime =
+    previous?.status === status && previous.lastTransitionTime ? previous.lastTransitionTime : now;
   return {
     readyNodes,
     desiredNodes: nodes.length,
-    ready: { type: 'Ready', status, reason, message, lastTransitionTime, ...(generation !== undefined ? { observedGeneration: generation } : {}) },
+    ready: {
+      type: 'Ready',
+      status,
+      reason,
+      message,
+      lastTransitionTime,
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    },
   };
 }
 
@@ -86,7 +110,12 @@ export interface SummaryStatus {
  * The summary of one relay from its reports. Reports of another Relay of the same name (an older uid:
  * deleted and re-created, the node has not caught up yet) do not count.
  */
-export function relaySummary(relay: Relay, reports: readonly NodeReport[], now: string, stale?: StaleNodes): SummaryStatus {
+export function relaySummary(
+  relay: Relay,
+  reports: readonly NodeReport[],
+  now: string,
+  stale?: StaleNodes,
+): SummaryStatus {
   const uid = relay.metadata.uid;
   const nodes = reports
     .filter((r) => !uid || !r.entry.uid || r.entry.uid === uid)
@@ -119,9 +148,16 @@ export function summaryWrite(relay: Relay, wanted: SummaryStatus): SummaryWrite 
   const st = relay.status ?? {};
   const cur = st.conditions?.find((c) => c.type === 'Ready');
   const want = wanted.conditions[0]!;
-  const same = st.readyNodes === wanted.readyNodes && st.desiredNodes === wanted.desiredNodes && st.ready === wanted.ready
-    && st.observedGeneration === wanted.observedGeneration && st.listenPort === wanted.listenPort
-    && cur !== undefined && cur.status === want.status && cur.reason === want.reason && cur.message === want.message
-    && cur.observedGeneration === want.observedGeneration;
+  const same =
+    st.readyNodes === wanted.readyNodes &&
+    st.desiredNodes === wanted.desiredNodes &&
+    st.ready === wanted.ready &&
+    st.observedGeneration === wanted.observedGeneration &&
+    st.listenPort === wanted.listenPort &&
+    cur !== undefined &&
+    cur.status === want.status &&
+    cur.reason === want.reason &&
+    cur.message === want.message &&
+    cur.observedGeneration === want.observedGeneration;
   return { ...(same ? {} : { apply: wanted }), clearNodes: (st.nodes?.length ?? 0) > 0 || st.nodes !== undefined };
 }

@@ -24,10 +24,16 @@ export class AgentStatusFile {
       this.lastText = text;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      next = code === 'ENOENT' ? { kind: 'missing' } : { kind: 'unreadable', message: `cannot read ${this.file}: ${(e as Error).message}` };
+      next =
+        code === 'ENOENT'
+          ? { kind: 'missing' }
+          : { kind: 'unreadable', message: `cannot read ${this.file}: ${(e as Error).message}` };
       this.lastText = undefined;
     }
-    const changed = next.kind !== this.last.kind || next.kind === 'text' || (next.kind === 'unreadable' && this.last.kind === 'unreadable' && next.message !== this.last.message);
+    const changed =
+      next.kind !== this.last.kind ||
+      next.kind === 'text' ||
+      (next.kind === 'unreadable' && this.last.kind === 'unreadable' && next.message !== this.last.message);
     this.last = next;
     return changed;
   }
@@ -35,7 +41,8 @@ export class AgentStatusFile {
   /** What the reconcile reports from, at `nowMs`. */
   view(nowMs: number): AgentView {
     const r = this.last;
-    if (r.kind === 'missing') return { kind: 'missing', message: `no agent status at ${this.file}: is the node agent (static pod) running?` };
+    if (r.kind === 'missing')
+      return { kind: 'missing', message: `no agent status at ${this.file}: is the node agent (static pod) running?` };
     if (r.kind === 'unreadable') return { kind: 'unreadable', message: r.message };
     if ('error' in r.parsed) return { kind: 'unreadable', message: r.parsed.error };
     return agentViewOf(r.parsed.status, nowMs);

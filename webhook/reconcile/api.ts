@@ -57,4 +57,3 @@ export const STATUS_FIELD_MANAGER_PREFIX = 'socat-relay/';
 export const SHARED_FIELD_MANAGER = 'socat-relay';
 /** Namespace of Events about cluster-scoped objects. */
 export const EVENT_NAMESPACE = 'default';
-

@@ -2,7 +2,14 @@
 // hold, and what to write and remove to get there. Files the controller writes carry an ownership
 // annotation; any other file (an admin's hand-dropped relay) is never rewritten or removed.
 import { relayFileContent } from '../../node-contract/index.js';
-import { configFileName, matchesLabelSelector, matchesNodeSelector, validateRelay, type Relay, type ResolvedRelay } from '../../relay/index.js';
+import {
+  configFileName,
+  matchesLabelSelector,
+  matchesNodeSelector,
+  validateRelay,
+  type Relay,
+  type ResolvedRelay,
+} from '../../relay/index.js';
 import type { NamespaceInfo } from './api.js';
 
 /** The relay, resolved, when it is valid and its nodeSelector matches the node's labels. */
@@ -16,7 +23,10 @@ function selectingNode(relay: Relay, nodeLabels: Record<string, string>): Resolv
  * annotation; undefined when it has no selector or the namespaces are not known yet (then the node
  * admits only consumers.namespaces).
  */
-function resolveConsumerNamespaces(r: ResolvedRelay, namespaces: readonly NamespaceInfo[] | undefined): string[] | undefined {
+function resolveConsumerNamespaces(
+  r: ResolvedRelay,
+  namespaces: readonly NamespaceInfo[] | undefined,
+): string[] | undefined {
   const sel = r.consumers.namespaceSelector;
   if (!sel || !namespaces) return undefined;
   return namespaces.filter((ns) => matchesLabelSelector(sel, ns.labels)).map((ns) => ns.name);
@@ -26,11 +36,16 @@ function resolveConsumerNamespaces(r: ResolvedRelay, namespaces: readonly Namesp
  * File name → content for every valid relay that selects this node, each with the namespaces its
  * namespaceSelector resolves to (when `namespaces` is known).
  */
-export function desiredFiles(relays: readonly Relay[], nodeLabels: Record<string, string>, namespaces?: readonly NamespaceInfo[]): Map<string, string> {
+export function desiredFiles(
+  relays: readonly Relay[],
+  nodeLabels: Record<string, string>,
+  namespaces?: readonly NamespaceInfo[],
+): Map<string, string> {
   const out = new Map<string, string>();
   for (const r of [...relays].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1))) {
     const resolved = selectingNode(r, nodeLabels);
-    if (resolved) out.set(configFileName(r.metadata.name), relayFileContent(r, resolveConsumerNamespaces(resolved, namespaces)));
+    if (resolved)
+      out.set(configFileName(r.metadata.name), relayFileContent(r, resolveConsumerNamespaces(resolved, namespaces)));
   }
   return out;
 }

@@ -3,7 +3,13 @@
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { forEachLimit } from '../../lib/limit.js';
-import { isControllerFileName, isManagedContent, readRelayFile, removeStaleConfigTempFiles, writeFileAtomic } from '../../node-contract/index.js';
+import {
+  isControllerFileName,
+  isManagedContent,
+  readRelayFile,
+  removeStaleConfigTempFiles,
+  writeFileAtomic,
+} from '../../node-contract/index.js';
 import type { CurrentFile, FileDiff } from './desired.js';
 
 /** The folder's visible .json files (the only names the controller writes). A missing folder reads as empty. */

@@ -57,7 +57,13 @@ export interface ReconcileHandle {
 }
 
 /** The one queue: runs each key when the labels and the catalog are known, counts runs and failed writes. */
-function reconcileQueue(o: { run: (key: ReconcileKey) => Promise<void>; ready: () => boolean; metrics: ReconcileMetrics; log: Logger; schedule?: ScheduleFn }): KeyedQueue<ReconcileKey> {
+function reconcileQueue(o: {
+  run: (key: ReconcileKey) => Promise<void>;
+  ready: () => boolean;
+  metrics: ReconcileMetrics;
+  log: Logger;
+  schedule?: ScheduleFn;
+}): KeyedQueue<ReconcileKey> {
   const { metrics } = o;
   return new KeyedQueue<ReconcileKey>({
     id: keyId,
@@ -79,7 +85,10 @@ function reconcileQueue(o: { run: (key: ReconcileKey) => Promise<void>; ready: (
       }
     },
     onError: (key, err, retryInMs) => {
-      o.log[err instanceof ConflictError ? 'debug' : 'warn']({ key: keyId(key), err: (err as Error).message, retryInMs }, 'reconcile failed: retrying');
+      o.log[err instanceof ConflictError ? 'debug' : 'warn'](
+        { key: keyId(key), err: (err as Error).message, retryInMs },
+        'reconcile failed: retrying',
+      );
     },
   });
 }
@@ -89,7 +98,14 @@ function reconcileQueue(o: { run: (key: ReconcileKey) => Promise<void>; ready: (
  * files: resolved consumers), the agent status file (every status, when its bytes changed), the resync,
  * and the catalog's first sync. Node labels are pushed by the NodeSource (see startReconcile).
  */
-function startSources(o: ReconcileOptions, queue: KeyedQueue<ReconcileKey>, agent: AgentStatusFile, all: () => void, allStatus: () => void, onResync: () => void): () => void {
+function startSources(
+  o: ReconcileOptions,
+  queue: KeyedQueue<ReconcileKey>,
+  agent: AgentStatusFile,
+  all: () => void,
+  allStatus: () => void,
+  onResync: () => void,
+): () => void {
   const unsubscribe = o.catalog.subscribe(() => {
     queue.add(FILES_KEY);
     queue.add(STATUS_KEY);
@@ -97,14 +113,23 @@ function startSources(o: ReconcileOptions, queue: KeyedQueue<ReconcileKey>, agen
   const unsubscribeNamespaces = o.namespaces?.subscribe(() => queue.add(FILES_KEY));
   // The agent's status file: its folder watched (the file is replaced by rename) and polled by bytes.
   const statusWatch = new FolderWatch({
-    dir: path.dirname(agent.file), debounceMs: 100, tickMs: o.statusPollMs ?? 2000, poll: true,
-    onChange: () => void agent.refresh().then((changed) => { if (changed) allStatus(); }),
+    dir: path.dirname(agent.file),
+    debounceMs: 100,
+    tickMs: o.statusPollMs ?? 2000,
+    poll: true,
+    onChange: () =>
+      void agent.refresh().then((changed) => {
+        if (changed) allStatus();
+      }),
   }).start();
-  const resync = setInterval(() => {
-    if (!o.catalog.synced()) return;
-    onResync();
-    all();
-  }, (o.resyncSeconds ?? 60) * 1000);
+  const resync = setInterval(
+    () => {
+      if (!o.catalog.synced()) return;
+      onResync();
+      all();
+    },
+    (o.resyncSeconds ?? 60) * 1000,
+  );
   resync.unref();
   // The catalog may still be loading: queue everything once it is synced.
   void o.catalog.whenSynced().then(all);
@@ -118,12 +143,20 @@ function startSources(o: ReconcileOptions, queue: KeyedQueue<ReconcileKey>, agen
 
 /** The status writer's dependencies and the Node watch: the seams of `o`, else client-node's (loaded only then). */
 async function statusSeams(
-  o: ReconcileOptions, log: Logger, metrics: ReconcileMetrics, now: () => Date,
+  o: ReconcileOptions,
+  log: Logger,
+  metrics: ReconcileMetrics,
+  now: () => Date,
 ): Promise<{ status: StatusDeps; nodeSource: NodeSource }> {
   const kube = o.api && o.nodeSource ? undefined : await import('./kube.js');
   const api = o.api ?? kube!.kubeReconcileApi(o.kc, o.nodeName);
-  const nodeSource = o.nodeSource ?? kube!.kubeNodeSource(o.kc, o.nodeName, { log, onRestart: () => metrics.watchRestarts.inc({ resource: 'node' }) });
-  return { status: { api, nodeName: o.nodeName, now, metrics, log, lastStates: new Map<string, NodeRelayState>() }, nodeSource };
+  const nodeSource =
+    o.nodeSource ??
+    kube!.kubeNodeSource(o.kc, o.nodeName, { log, onRestart: () => metrics.watchRestarts.inc({ resource: 'node' }) });
+  return {
+    status: { api, nodeName: o.nodeName, now, metrics, log, lastStates: new Map<string, NodeRelayState>() },
+    nodeSource,
+  };
 }
 
 /** Temp files left by writes a crash interrupted are removed before the first reconcile. */
@@ -133,8 +166,17 @@ async function removeStaleTempFiles(configDir: string, log: Logger): Promise<voi
 }
 
 /** The Node's labels or uid differ from the last ones seen (none seen yet counts as a change). */
-function nodeChanged(labels: Record<string, string> | undefined, uid: string | undefined, l: Record<string, string>, u: string | undefined): boolean {
-  return labels === undefined || u !== uid || JSON.stringify(Object.entries(l).sort()) !== JSON.stringify(Object.entries(labels).sort());
+function nodeChanged(
+  labels: Record<string, string> | undefined,
+  uid: string | undefined,
+  l: Record<string, string>,
+  u: string | undefined,
+): boolean {
+  return (
+    labels === undefined ||
+    u !== uid ||
+    JSON.stringify(Object.entries(l).sort()) !== JSON.stringify(Object.entries(labels).sort())
+  );
 }
 
 export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHandle> {
@@ -149,10 +191,16 @@ export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHand
   await removeStaleTempFiles(o.configDir, log);
 
   const queue = reconcileQueue({
-    metrics, log, ...(o.schedule ? { schedule: o.schedule } : {}),
+    metrics,
+    log,
+    ...(o.schedule ? { schedule: o.schedule } : {}),
     ready: () => labels !== undefined && o.catalog.synced(),
     run: async (key) => {
-      if (key.kind === 'files') return reconcileFiles({ relays: o.catalog.list(), nodeLabels: labels!, namespaces: o.namespaces?.all() }, files);
+      if (key.kind === 'files')
+        return reconcileFiles(
+          { relays: o.catalog.list(), nodeLabels: labels!, namespaces: o.namespaces?.all() },
+          files,
+        );
       // The RelayNode is owned by the Node: without its uid (a Node watch that reported none) it waits.
       if (nodeUid) return reconcileNodeStatus(o.catalog.list(), labels!, nodeUid, agent.view(now().getTime()), status);
     },
@@ -164,7 +212,9 @@ export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHand
   };
   await agent.refresh();
   // At each resync the RelayNode is read again (one GET): one deleted by hand is written back.
-  const stopSources = startSources(o, queue, agent, all, allStatus, () => { delete status.written; });
+  const stopSources = startSources(o, queue, agent, all, allStatus, () => {
+    delete status.written;
+  });
   await nodeSource.start((l, uid) => {
     const changed = nodeChanged(labels, nodeUid, l, uid);
     labels = l;
@@ -187,7 +237,14 @@ export async function startReconcile(o: ReconcileOptions): Promise<ReconcileHand
   };
 }
 
-export { ConflictError, NotFoundError, type NamespaceInfo, type NamespaceSource, type NodeSource, type ReconcileApi } from './api.js';
+export {
+  ConflictError,
+  NotFoundError,
+  type NamespaceInfo,
+  type NamespaceSource,
+  type NodeSource,
+  type ReconcileApi,
+} from './api.js';
 export { desiredFiles, diffFiles } from './desired.js';
 export { MANAGED_BY_ANNOTATION } from '../../node-contract/index.js';
 export { nodeEntry } from './node-status.js';

@@ -2,8 +2,13 @@
 // RelayNode, core/v1 Events, and a watch of this node's labels (a ResilientInformer).
 // Loaded lazily, so the agent and the unit tests never pay for client-node.
 import {
-  CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions,
-  type CoreV1Event, type KubeConfig, type V1Node,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type CoreV1Event,
+  type KubeConfig,
+  type V1Node,
 } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../lib/log.js';
@@ -11,8 +16,13 @@ import { ResilientInformer } from '../catalog/resilient-informer.js';
 import type { WatchTimeouts } from '../catalog/watch.js';
 import { API_VERSION, GROUP, KIND, RELAYNODE_PLURAL, VERSION, type Relay, type RelayNode } from '../../relay/index.js';
 import {
-  ConflictError, EVENT_NAMESPACE, NotFoundError, SHARED_FIELD_MANAGER, STATUS_FIELD_MANAGER_PREFIX,
-  type NodeSource, type ReconcileApi,
+  ConflictError,
+  EVENT_NAMESPACE,
+  NotFoundError,
+  SHARED_FIELD_MANAGER,
+  STATUS_FIELD_MANAGER_PREFIX,
+  type NodeSource,
+  type ReconcileApi,
 } from './api.js';
 import type { EventSpec } from './node-status.js';
 
@@ -44,13 +54,20 @@ export function kubeReconcileApi(kc: KubeConfig, nodeName: string): ReconcileApi
     },
     async applyRelayNode(body) {
       try {
-        return (await custom.patchClusterCustomObject({ ...base, name: nodeName, body, fieldManager: `${STATUS_FIELD_MANAGER_PREFIX}${nodeName}`, force: true }, apply)) as RelayNode;
+        return (await custom.patchClusterCustomObject(
+          { ...base, name: nodeName, body, fieldManager: `${STATUS_FIELD_MANAGER_PREFIX}${nodeName}`, force: true },
+          apply,
+        )) as RelayNode;
       } catch (e) {
         throw translate(e, `apply RelayNode ${nodeName}`);
       }
     },
     async recordEvent(relay, e) {
-      await core.createNamespacedEvent({ namespace: EVENT_NAMESPACE, fieldManager: SHARED_FIELD_MANAGER, body: eventOf(relay, e, nodeName) });
+      await core.createNamespacedEvent({
+        namespace: EVENT_NAMESPACE,
+        fieldManager: SHARED_FIELD_MANAGER,
+        body: eventOf(relay, e, nodeName),
+      });
     },
   };
 }
@@ -60,7 +77,12 @@ function eventOf(relay: Relay, e: EventSpec, nodeName: string): CoreV1Event {
   const now = new Date();
   return {
     metadata: { name: `${relay.metadata.name}.${randomBytes(8).toString('hex')}`, namespace: EVENT_NAMESPACE },
-    involvedObject: { apiVersion: API_VERSION, kind: KIND, name: relay.metadata.name, ...(relay.metadata.uid ? { uid: relay.metadata.uid } : {}) },
+    involvedObject: {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      name: relay.metadata.name,
+      ...(relay.metadata.uid ? { uid: relay.metadata.uid } : {}),
+    },
     type: e.type,
     reason: e.reason,
     message: e.message,
@@ -93,14 +115,20 @@ export function kubeNodeSource(kc: KubeConfig, nodeName: string, o: KubeNodeSour
   return {
     async start(onLabels) {
       const push = (n: V1Node): void => onLabels({ ...(n.metadata?.labels ?? {}) }, n.metadata?.uid);
-      informer = new ResilientInformer<V1Node>({
-        kc, path: '/api/v1/nodes', fieldSelector, resource: 'node',
-        list: () => core.listNode({ fieldSelector }),
-        log: o.log.child({ node: nodeName }),
-        ...(o.onRestart ? { onRestart: o.onRestart } : {}),
-        ...(o.delayMs ? { backoff: o.delayMs } : {}),
-        ...(o.watchTimeouts ? { watchTimeouts: o.watchTimeouts } : {}),
-      }, { add: push, update: push });
+      informer = new ResilientInformer<V1Node>(
+        {
+          kc,
+          path: '/api/v1/nodes',
+          fieldSelector,
+          resource: 'node',
+          list: () => core.listNode({ fieldSelector }),
+          log: o.log.child({ node: nodeName }),
+          ...(o.onRestart ? { onRestart: o.onRestart } : {}),
+          ...(o.delayMs ? { backoff: o.delayMs } : {}),
+          ...(o.watchTimeouts ? { watchTimeouts: o.watchTimeouts } : {}),
+        },
+        { add: push, update: push },
+      );
       await informer.start().catch(() => undefined); // a failing first list is retried like a failing watch
     },
     async stop() {

@@ -30,10 +30,17 @@ const codeOf = (e: unknown): number | undefined => {
 };
 
 /** Creates this node's Lease, or renews it (an optimistic update on the resourceVersion just read). */
-function leaseWriter(api: CoordinationV1Api, o: { namespace: string; name: string; nodeName: string; durationSeconds: number; log: Logger }): () => Promise<void> {
+function leaseWriter(
+  api: CoordinationV1Api,
+  o: { namespace: string; name: string; nodeName: string; durationSeconds: number; log: Logger },
+): () => Promise<void> {
   const { namespace, name, nodeName, log } = o;
   return async () => {
-    const spec = { holderIdentity: nodeName, leaseDurationSeconds: Math.max(1, Math.ceil(o.durationSeconds)), renewTime: new V1MicroTime() };
+    const spec = {
+      holderIdentity: nodeName,
+      leaseDurationSeconds: Math.max(1, Math.ceil(o.durationSeconds)),
+      renewTime: new V1MicroTime(),
+    };
     let current: V1Lease | undefined;
     try {
       current = await api.readNamespacedLease({ name, namespace });
@@ -42,14 +49,29 @@ function leaseWriter(api: CoordinationV1Api, o: { namespace: string; name: strin
     }
     if (!current) {
       await api.createNamespacedLease({
-        namespace, fieldManager: 'socat-relay',
-        body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace, labels: { 'app.kubernetes.io/name': 'socat-relay', 'app.kubernetes.io/component': 'controller' } }, spec: { ...spec, acquireTime: spec.renewTime } },
+        namespace,
+        fieldManager: 'socat-relay',
+        body: {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: {
+            name,
+            namespace,
+            labels: { 'app.kubernetes.io/name': 'socat-relay', 'app.kubernetes.io/component': 'controller' },
+          },
+          spec: { ...spec, acquireTime: spec.renewTime },
+        },
       });
       log.info({ lease: `${namespace}/${name}` }, 'controller lease created');
       return;
     }
     // resourceVersion kept from the read: a concurrent writer makes this a 409, retried at the next tick.
-    await api.replaceNamespacedLease({ name, namespace, fieldManager: 'socat-relay', body: { ...current, spec: { ...current.spec, ...spec } } });
+    await api.replaceNamespacedLease({
+      name,
+      namespace,
+      fieldManager: 'socat-relay',
+      body: { ...current, spec: { ...current.spec, ...spec } },
+    });
   };
 }
 
@@ -57,28 +79,44 @@ function leaseWriter(api: CoordinationV1Api, o: { namespace: string; name: strin
  * Calls `renew` now and then every renewMs; after a failure (logged with a hint for 403/404) sooner,
  * with the shared backoff from 0.5 s, never later than renewMs. stop() waits for a renewal in flight.
  */
-function renewLoop(renew: () => Promise<void>, o: { lease: string; namespace: string; renewMs: number; staleAfterSeconds: number; log: Logger }): { stop(): Promise<void> } {
+function renewLoop(
+  renew: () => Promise<void>,
+  o: { lease: string; namespace: string; renewMs: number; staleAfterSeconds: number; log: Logger },
+): { stop(): Promise<void> } {
   const { log, namespace } = o;
   let stopped = false;
   let failures = 0;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   const tick = (): void => {
-    running = renew().then(() => {
-      if (failures > 0) log.info({ lease: o.lease, failures }, 'controller lease renewed again');
-      failures = 0;
-    }, (e: unknown) => {
-      failures++;
-      const code = codeOf(e);
-      const hint = code === 403 ? `: the controller's Role must allow get, create and update on leases in ${namespace} (manifests/controller/rbac.yaml)`
-        : code === 404 ? `: does namespace ${namespace} exist (POD_NAMESPACE)?` : '';
-      log.warn({ lease: `${namespace}/${o.lease}`, code, err: (e as Error).message, failures }, `cannot renew the controller lease${hint}; after ${o.staleAfterSeconds} s without it this node's status entries count as stale`);
-    }).finally(() => {
-      if (stopped) return;
-      const next = failures === 0 ? o.renewMs : Math.min(o.renewMs, retryDelay(failures, { initialMs: 500, maxMs: o.renewMs }));
-      timer = setTimeout(tick, next);
-      timer.unref();
-    });
+    running = renew()
+      .then(
+        () => {
+          if (failures > 0) log.info({ lease: o.lease, failures }, 'controller lease renewed again');
+          failures = 0;
+        },
+        (e: unknown) => {
+          failures++;
+          const code = codeOf(e);
+          const hint =
+            code === 403
+              ? `: the controller's Role must allow get, create and update on leases in ${namespace} (manifests/controller/rbac.yaml)`
+              : code === 404
+                ? `: does namespace ${namespace} exist (POD_NAMESPACE)?`
+                : '';
+          log.warn(
+            { lease: `${namespace}/${o.lease}`, code, err: (e as Error).message, failures },
+            `cannot renew the controller lease${hint}; after ${o.staleAfterSeconds} s without it this node's status entries count as stale`,
+          );
+        },
+      )
+      .finally(() => {
+        if (stopped) return;
+        const next =
+          failures === 0 ? o.renewMs : Math.min(o.renewMs, retryDelay(failures, { initialMs: 500, maxMs: o.renewMs }));
+        timer = setTimeout(tick, next);
+        timer.unref();
+      });
   };
   tick();
   return {
@@ -103,6 +141,12 @@ export async function startControllerLease(o: ControllerLeaseOptions): Promise<C
   const renewMs = (o.renewSeconds ?? LEASE_RENEW_SECONDS) * 1000;
   const graceSeconds = o.graceSeconds ?? LEASE_GRACE_SECONDS;
   const renew = leaseWriter(api, { namespace, name, nodeName, durationSeconds, log });
-  const loop = renewLoop(renew, { lease: name, namespace, renewMs, staleAfterSeconds: durationSeconds + graceSeconds, log });
+  const loop = renewLoop(renew, {
+    lease: name,
+    namespace,
+    renewMs,
+    staleAfterSeconds: durationSeconds + graceSeconds,
+    log,
+  });
   return { renew, stop: () => loop.stop() };
 }

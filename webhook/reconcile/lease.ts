@@ -64,7 +64,10 @@ export interface SeenRenewal {
 }
 
 /** The newest renewal per holder of our Leases (a Lease renamed or duplicated counts once, at its best). */
-function newestRenewals(leases: readonly LeaseView[], defaultDurationMs: number): Map<string, { at: number; durationMs: number }> {
+function newestRenewals(
+  leases: readonly LeaseView[],
+  defaultDurationMs: number,
+): Map<string, { at: number; durationMs: number }> {
   const renewed = new Map<string, { at: number; durationMs: number }>();
   for (const l of leases) {
     const holder = l.spec?.holderIdentity;
@@ -83,7 +86,11 @@ function newestRenewals(leases: readonly LeaseView[], defaultDurationMs: number)
  * same (compared in ms: a list gives a Date, a watch a string with microseconds), `nowMs` when it changed
  * or is new. Holders without a Lease any more are dropped.
  */
-export function trackRenewals(prev: ReadonlyMap<string, SeenRenewal>, leases: readonly LeaseView[], nowMs: number): Map<string, SeenRenewal> {
+export function trackRenewals(
+  prev: ReadonlyMap<string, SeenRenewal>,
+  leases: readonly LeaseView[],
+  nowMs: number,
+): Map<string, SeenRenewal> {
   const out = new Map<string, SeenRenewal>();
   for (const [holder, r] of newestRenewals(leases, 0)) {
     if (!Number.isFinite(r.at)) continue;
@@ -109,7 +116,8 @@ export function staleByLease(i: LeaseStaleInput): Map<string, string> {
     const age = seen && seen.renewMs === r.at ? now - seen.seenAt : now - r.at;
     // The reason names the stated time, not the age: it goes into the Relays' Ready message, which would
     // otherwise change (and be rewritten to every watcher) at each sweep while the node stays stale.
-    if (age > r.durationMs + graceMs) out.set(holder, `controller lease not renewed for over ${Math.round((r.durationMs + graceMs) / 1000)} s`);
+    if (age > r.durationMs + graceMs)
+      out.set(holder, `controller lease not renewed for over ${Math.round((r.durationMs + graceMs) / 1000)} s`);
   }
   if (now - i.watchingSince.getTime() > defaultDurationMs + graceMs) {
     for (const n of i.nodes) if (!renewed.has(n)) out.set(n, 'no controller lease');

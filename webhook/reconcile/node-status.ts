@@ -1,14 +1,19 @@
 // The pure core of the status half: this node's entry for a relay (in its RelayNode), built from the
 // agent's status file, and the Event worth recording when this node's state changes. The Relay's
 // summary over every node is the elected controller's (webhook/cluster/summary.ts).
-import { configFileName, formatProblems, validateRelay, type NodeRelayState, type Relay, type RelayNodeEntry } from '../../relay/index.js';
+import {
+  configFileName,
+  formatProblems,
+  validateRelay,
+  type NodeRelayState,
+  type Relay,
+  type RelayNodeEntry,
+} from '../../relay/index.js';
 import { parseAgentStatus, staleAgentStatusAge, type AgentStatus } from '../../node-contract/index.js';
 
 /** What the reconcile could read of the agent's status file. */
 export type AgentView =
-  | { kind: 'ok'; status: AgentStatus }
-  | { kind: 'missing'; message: string }
-  | { kind: 'unreadable'; message: string };
+  { kind: 'ok'; status: AgentStatus } | { kind: 'missing'; message: string } | { kind: 'unreadable'; message: string };
 
 /** Parses the status text once: the status, or the message an unreadable file is reported with. */
 export function parseAgentView(text: string, file: string): { status: AgentStatus } | { error: string } {
@@ -23,7 +28,10 @@ export function parseAgentView(text: string, file: string): { status: AgentStatu
 export function agentViewOf(status: AgentStatus, nowMs: number): AgentView {
   const age = staleAgentStatusAge(status, nowMs);
   if (age !== undefined) {
-    return { kind: 'missing', message: `the agent's status was last updated ${age} s ago (${status.agent.updatedAt}; heartbeat every ${status.agent.heartbeatSeconds} s): is the node agent (static pod) running?` };
+    return {
+      kind: 'missing',
+      message: `the agent's status was last updated ${age} s ago (${status.agent.updatedAt}; heartbeat every ${status.agent.heartbeatSeconds} s): is the node agent (static pod) running?`,
+    };
   }
   return { kind: 'ok', status };
 }
@@ -53,10 +61,22 @@ export interface EntryInput {
 function entry(i: EntryInput, state: NodeRelayState, extra: Partial<RelayNodeEntry> = {}): RelayNodeEntry {
   const uid = i.relay.metadata.uid;
   const sameRelay = !i.previous?.uid || !uid || i.previous.uid === uid;
-  const lastTransitionTime = sameRelay && i.previous?.state === state && i.previous.lastTransitionTime ? i.previous.lastTransitionTime : i.now;
+  const lastTransitionTime =
+    sameRelay && i.previous?.state === state && i.previous.lastTransitionTime ? i.previous.lastTransitionTime : i.now;
   // The RelayNode's schema bounds a message (one long message must not make the node's whole object fail).
-  const message = extra.message !== undefined && extra.message.length > MAX_MESSAGE ? `${extra.message.slice(0, MAX_MESSAGE - 3)}...` : extra.message;
-  return { name: i.relay.metadata.name, ...(uid ? { uid } : {}), ready: state === 'Running', state, ...extra, ...(message !== undefined ? { message } : {}), lastTransitionTime };
+  const message =
+    extra.message !== undefined && extra.message.length > MAX_MESSAGE
+      ? `${extra.message.slice(0, MAX_MESSAGE - 3)}...`
+      : extra.message;
+  return {
+    name: i.relay.metadata.name,
+    ...(uid ? { uid } : {}),
+    ready: state === 'Running',
+    state,
+    ...extra,
+    ...(message !== undefined ? { message } : {}),
+    lastTransitionTime,
+  };
 }
 
 /** This node's entry for one relay (keyed by the relay's name, carrying its uid). */
@@ -69,10 +89,16 @@ export function nodeEntry(i: EntryInput): RelayNodeEntry {
   const r = st.relays[name];
   const generation = i.relay.metadata.generation;
   if (r) {
-    const common: Partial<RelayNodeEntry> = { restarts: r.restarts, ...(r.generation !== undefined ? { observedGeneration: r.generation } : {}) };
+    const common: Partial<RelayNodeEntry> = {
+      restarts: r.restarts,
+      ...(r.generation !== undefined ? { observedGeneration: r.generation } : {}),
+    };
     if (!r.running) return entry(i, 'Failing', { ...common, message: r.lastError ?? 'socat is not running' });
     if (generation !== undefined && r.generation !== undefined && r.generation < generation) {
-      return entry(i, 'Starting', { ...common, message: `the agent still runs generation ${r.generation} (waiting for ${generation})` });
+      return entry(i, 'Starting', {
+        ...common,
+        message: `the agent still runs generation ${r.generation} (waiting for ${generation})`,
+      });
     }
     return entry(i, 'Running', common);
   }
@@ -88,9 +114,18 @@ export interface EventSpec {
 }
 
 /** The Event for a change of this node's state: ready (→ Running) or failing (Running/new → not ready). */
-export function transitionEvent(previous: NodeRelayState | undefined, next: RelayNodeEntry, nodeName: string): EventSpec | undefined {
+export function transitionEvent(
+  previous: NodeRelayState | undefined,
+  next: RelayNodeEntry,
+  nodeName: string,
+): EventSpec | undefined {
   if (previous === next.state) return undefined;
-  if (next.state === 'Running') return { type: 'Normal', reason: 'RelayReady', message: `relay is running on node ${nodeName}` };
+  if (next.state === 'Running')
+    return { type: 'Normal', reason: 'RelayReady', message: `relay is running on node ${nodeName}` };
   if (next.state === 'Starting') return undefined;
-  return { type: 'Warning', reason: next.state === 'Failing' ? 'RelayFailing' : `Relay${next.state}`, message: `relay is ${next.state} on node ${nodeName}${next.message ? `: ${next.message}` : ''}`.slice(0, 1024) };
+  return {
+    type: 'Warning',
+    reason: next.state === 'Failing' ? 'RelayFailing' : `Relay${next.state}`,
+    message: `relay is ${next.state} on node ${nodeName}${next.message ? `: ${next.message}` : ''}`.slice(0, 1024),
+  };
 }

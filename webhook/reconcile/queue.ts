@@ -70,10 +70,13 @@ export class KeyedQueue<K> {
           const ms = this.retryMs(n);
           this.opts.onError?.(key, e, ms);
           this.retries.get(id)?.();
-          this.retries.set(id, this.schedule(() => {
-            this.retries.delete(id);
-            this.add(key);
-          }, ms));
+          this.retries.set(
+            id,
+            this.schedule(() => {
+              this.retries.delete(id);
+              this.add(key);
+            }, ms),
+          );
         }
       }
     })().finally(() => {

@@ -29,7 +29,10 @@ export async function reconcileFiles(s: FilesSnapshot, d: FilesDeps): Promise<vo
   for (const f of diff.blocked) {
     if (d.blockedLogged.has(f)) continue;
     d.blockedLogged.add(f);
-    d.log.warn({ file: f, configDir: d.configDir }, 'a relay file not written by the controller has this name: leaving it alone');
+    d.log.warn(
+      { file: f, configDir: d.configDir },
+      'a relay file not written by the controller has this name: leaving it alone',
+    );
   }
   if (diff.write.length === 0 && diff.remove.length === 0) return;
   await mkdir(d.configDir, { recursive: true });

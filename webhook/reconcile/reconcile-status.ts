@@ -22,14 +22,30 @@ export interface StatusDeps {
 }
 
 /** Reconciles this node's RelayNode from `relays`; `nodeUid` is the Node's uid (the ownerReference). */
-export async function reconcileNodeStatus(relays: readonly Relay[], nodeLabels: Record<string, string>, nodeUid: string, agent: AgentView, d: StatusDeps): Promise<void> {
+export async function reconcileNodeStatus(
+  relays: readonly Relay[],
+  nodeLabels: Record<string, string>,
+  nodeUid: string,
+  agent: AgentView,
+  d: StatusDeps,
+): Promise<void> {
   if (!d.written) {
     // Once per process: the stored entries keep their lastTransitionTime across a restart.
     const stored = await d.api.getRelayNode();
-    d.written = { entries: entriesByRelay(stored), body: stored ? JSON.stringify(relayNodeBody(d.nodeName, nodeUid, stored.status?.relays ?? [])) : '' };
+    d.written = {
+      entries: entriesByRelay(stored),
+      body: stored ? JSON.stringify(relayNodeBody(d.nodeName, nodeUid, stored.status?.relays ?? [])) : '',
+    };
   }
   const previous = d.written.entries;
-  const entries = relayNodeEntries({ relays, nodeLabels, nodeName: d.nodeName, agent, now: d.now().toISOString(), previous });
+  const entries = relayNodeEntries({
+    relays,
+    nodeLabels,
+    nodeName: d.nodeName,
+    agent,
+    now: d.now().toISOString(),
+    previous,
+  });
   const body = relayNodeBody(d.nodeName, nodeUid, entries);
   const text = JSON.stringify(body);
   if (text !== d.written.body) {

@@ -3,7 +3,14 @@
 // controller applies the whole object (server-side apply, field manager socat-relay/<node>): a relay
 // that no longer selects the node simply drops out of the list. The ownerReference to the Node lets the
 // garbage collector delete the RelayNode with its Node, so nobody watches Nodes to clean up.
-import { API_VERSION, RELAYNODE_KIND, matchesNodeSelector, type Relay, type RelayNode, type RelayNodeEntry } from '../../relay/index.js';
+import {
+  API_VERSION,
+  RELAYNODE_KIND,
+  matchesNodeSelector,
+  type Relay,
+  type RelayNode,
+  type RelayNodeEntry,
+} from '../../relay/index.js';
 import { nodeEntry, type AgentView } from './node-status.js';
 
 /** A relay that cannot be resolved still has a raw nodeSelector: report Invalid only where it matches. */
@@ -11,7 +18,9 @@ function rawSelects(relay: Relay, labels: Record<string, string>): boolean {
   const sel = (relay.spec as { nodeSelector?: unknown } | undefined)?.nodeSelector;
   if (sel === undefined || sel === null) return true;
   if (typeof sel !== 'object' || Array.isArray(sel)) return false;
-  return Object.values(sel).every((v) => typeof v === 'string') && matchesNodeSelector(sel as Record<string, string>, labels);
+  return (
+    Object.values(sel).every((v) => typeof v === 'string') && matchesNodeSelector(sel as Record<string, string>, labels)
+  );
 }
 
 export interface EntriesInput {

@@ -39,22 +39,32 @@ export function createApp(deps: AppDeps): express.Express {
   app.post(MUTATE_PODS_PATH, raw, admission(deps, 'mutate-pods'));
   app.post(VALIDATE_RELAYS_PATH, raw, admission(deps, 'validate-relays'));
   for (const p of [MUTATE_PODS_PATH, VALIDATE_RELAYS_PATH]) {
-    app.all(p, (_req, res) => { res.status(405).set('allow', 'POST').json(errorReview(405, 'use POST with an AdmissionReview')); });
+    app.all(p, (_req, res) => {
+      res.status(405).set('allow', 'POST').json(errorReview(405, 'use POST with an AdmissionReview'));
+    });
   }
 
-  app.get('/healthz', (_req, res) => { res.type('text/plain').send('ok\n'); });
+  app.get('/healthz', (_req, res) => {
+    res.type('text/plain').send('ok\n');
+  });
   app.get('/readyz', (_req, res) => {
     const reasons: string[] = [];
     if (!deps.catalog.synced()) reasons.push('relay catalog not synced');
     const extra = deps.ready?.();
     if (extra && !extra.ok) reasons.push(extra.reason ?? 'not ready');
-    if (reasons.length > 0) res.status(503).type('text/plain').send(`${reasons.join('; ')}\n`);
+    if (reasons.length > 0)
+      res
+        .status(503)
+        .type('text/plain')
+        .send(`${reasons.join('; ')}\n`);
     else res.type('text/plain').send('ok\n');
   });
   // /metrics is not served here: it has a port and an authorization of its own (metrics-server.ts).
 
   app.use(errorAnswer(deps, limit));
-  app.use((_req, res) => { res.status(404).type('text/plain').send('not found\n'); });
+  app.use((_req, res) => {
+    res.status(404).type('text/plain').send('not found\n');
+  });
   return app;
 }
 
@@ -73,7 +83,11 @@ function admission(deps: AppDeps, webhook: WebhookName) {
         deps.log.warn({ err }, 'live lookup of relays missing from the catalog failed');
         return [];
       });
-      if (found.length > 0) a = handleAdmission(webhook, body, req.headers['content-type'], { ...ctx, catalog: withRelays(deps.catalog, found) });
+      if (found.length > 0)
+        a = handleAdmission(webhook, body, req.headers['content-type'], {
+          ...ctx,
+          catalog: withRelays(deps.catalog, found),
+        });
     }
     for (const relay of a.injected) deps.metrics.injections.inc({ relay });
     for (const reason of a.denialReasons) deps.metrics.denials.inc({ reason });
@@ -89,9 +103,15 @@ function errorAnswer(deps: AppDeps, limit: number) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     const e = err as { status?: number; type?: string; message?: string };
     const code = e.type === 'entity.too.large' ? 413 : e.status && e.status >= 400 && e.status < 500 ? e.status : 500;
-    const webhook = req.path === MUTATE_PODS_PATH ? 'mutate-pods' : req.path === VALIDATE_RELAYS_PATH ? 'validate-relays' : undefined;
+    const webhook =
+      req.path === MUTATE_PODS_PATH ? 'mutate-pods' : req.path === VALIDATE_RELAYS_PATH ? 'validate-relays' : undefined;
     if (webhook) deps.metrics.requests.inc({ webhook, outcome: code === 500 ? 'error' : 'invalid' });
-    const message = code === 413 ? `the body is larger than ${limit} bytes` : code === 500 ? 'internal error' : (e.message ?? 'bad request');
+    const message =
+      code === 413
+        ? `the body is larger than ${limit} bytes`
+        : code === 500
+          ? 'internal error'
+          : (e.message ?? 'bad request');
     if (code === 500) deps.log.error({ err }, 'request failed');
     if (!res.headersSent) res.status(code).json(errorReview(code, message));
   };

@@ -18,16 +18,23 @@ export type RelayGetter = (name: string) => Promise<Relay | undefined>;
 export class RelayLookup {
   private readonly missingSince = new Map<string, number>();
 
-  constructor(private readonly get: RelayGetter, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly get: RelayGetter,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** The relays a pod review asks for that the catalog lacks and the API server has. */
   async missing(body: Buffer | undefined, catalog: RelayCatalog): Promise<Relay[]> {
-    const names = podRelayNames(body).filter((n) => catalog.get(n) === undefined && !this.recentlyMissing(n)).slice(0, MAX_LOOKUPS);
-    const found = await Promise.all(names.map(async (n) => {
-      const r = await this.get(n);
-      if (!r) this.missingSince.set(n, this.now());
-      return r;
-    }));
+    const names = podRelayNames(body)
+      .filter((n) => catalog.get(n) === undefined && !this.recentlyMissing(n))
+      .slice(0, MAX_LOOKUPS);
+    const found = await Promise.all(
+      names.map(async (n) => {
+        const r = await this.get(n);
+        if (!r) this.missingSince.set(n, this.now());
+        return r;
+      }),
+    );
     return found.filter((r): r is Relay => r !== undefined);
   }
 

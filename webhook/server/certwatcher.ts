@@ -77,7 +77,16 @@ export class CertWatcher {
   start(): void {
     const dirs = new Set([path.dirname(this.o.certFile), path.dirname(this.o.keyFile)]);
     for (const dir of dirs) {
-      this.watches.push(new FolderWatch({ dir, onChange: () => void this.check(), debounceMs: 50, tickMs: this.o.pollMs ?? 10_000, poll: true, log: this.o.log }).start());
+      this.watches.push(
+        new FolderWatch({
+          dir,
+          onChange: () => void this.check(),
+          debounceMs: 50,
+          tickMs: this.o.pollMs ?? 10_000,
+          poll: true,
+          log: this.o.log,
+        }).start(),
+      );
     }
   }
 
@@ -89,7 +98,9 @@ export class CertWatcher {
   /** Re-reads now; resolves when done (tests, and the poll). */
   async check(): Promise<void> {
     while (this.reading) await this.reading;
-    this.reading = this.reload().finally(() => { this.reading = undefined; });
+    this.reading = this.reload().finally(() => {
+      this.reading = undefined;
+    });
     return this.reading;
   }
 

@@ -4,8 +4,17 @@
 // and the one log line to write. Express (app.ts) only reads the body, calls this, records the metrics
 // and the log line once, and sends the review. The fuzz and security suites call this same function.
 import {
-  DecodeError, decidePod, decideRelay, decodeReview, errorReview, errored, reviewOf,
-  type AdmissionRequest, type AdmissionResponse, type AdmissionReview, type PodContext,
+  DecodeError,
+  decidePod,
+  decideRelay,
+  decodeReview,
+  errorReview,
+  errored,
+  reviewOf,
+  type AdmissionRequest,
+  type AdmissionResponse,
+  type AdmissionReview,
+  type PodContext,
 } from '../admission/index.js';
 import type { Outcome, WebhookName } from '../metrics.js';
 
@@ -36,8 +45,24 @@ export function isJsonContentType(contentType: string | undefined): boolean {
 
 const NONE: readonly string[] = [];
 
-function rejected(webhook: WebhookName, code: number, message: string, logFields: Record<string, unknown> = { webhook }, logMessage = 'request rejected', uid = ''): AdmissionAnswer {
-  return { httpStatus: code, review: errorReview(code, message, uid), outcome: 'invalid', logLevel: 'debug', logMessage, logFields: { ...logFields, code, err: message }, injected: NONE, denialReasons: NONE };
+function rejected(
+  webhook: WebhookName,
+  code: number,
+  message: string,
+  logFields: Record<string, unknown> = { webhook },
+  logMessage = 'request rejected',
+  uid = '',
+): AdmissionAnswer {
+  return {
+    httpStatus: code,
+    review: errorReview(code, message, uid),
+    outcome: 'invalid',
+    logLevel: 'debug',
+    logMessage,
+    logFields: { ...logFields, code, err: message },
+    injected: NONE,
+    denialReasons: NONE,
+  };
 }
 
 /** The request's identity for the log line (uid, kind, namespace, name, operation, user). */
@@ -61,24 +86,58 @@ type Decided = Omit<AdmissionAnswer, 'httpStatus' | 'review'> & { response: Admi
 function decidePodAnswer(req: AdmissionRequest, ctx: AdmissionContext): Decided {
   const d = decidePod(req, ctx);
   const outcome: Outcome = !d.response.allowed ? 'denied' : d.response.patch ? 'patched' : 'allowed';
-  const base = { response: d.response, outcome, injected: d.injected, denialReasons: d.denials.length > 0 ? [...new Set(d.denials.map((x) => x.reason))] : NONE };
-  if (d.denials.length > 0) return { ...base, logLevel: 'info', logMessage: 'pod denied', logFields: { reasons: d.denials.map((x) => x.reason), message: d.response.status?.message } };
-  if (d.injected.length > 0) return { ...base, logLevel: 'info', logMessage: 'sidecars injected', logFields: { relays: d.injected } };
+  const base = {
+    response: d.response,
+    outcome,
+    injected: d.injected,
+    denialReasons: d.denials.length > 0 ? [...new Set(d.denials.map((x) => x.reason))] : NONE,
+  };
+  if (d.denials.length > 0)
+    return {
+      ...base,
+      logLevel: 'info',
+      logMessage: 'pod denied',
+      logFields: { reasons: d.denials.map((x) => x.reason), message: d.response.status?.message },
+    };
+  if (d.injected.length > 0)
+    return { ...base, logLevel: 'info', logMessage: 'sidecars injected', logFields: { relays: d.injected } };
   if (d.skip) return { ...base, logLevel: 'debug', logMessage: d.skip.reason, logFields: { skip: d.skip.code } };
   return { ...base, logLevel: 'debug', logMessage: 'answered', logFields: {} };
 }
 
 function decideRelayAnswer(req: AdmissionRequest, ctx: AdmissionContext): Decided {
   const d = decideRelay(req, ctx.catalog);
-  if (d.denied) return { response: d.response, outcome: 'denied', logLevel: 'info', logMessage: 'relay denied', logFields: { message: d.response.status?.message }, injected: NONE, denialReasons: ['relay-invalid'] };
-  return { response: d.response, outcome: 'allowed', logLevel: 'debug', logMessage: 'answered', logFields: {}, injected: NONE, denialReasons: NONE };
+  if (d.denied)
+    return {
+      response: d.response,
+      outcome: 'denied',
+      logLevel: 'info',
+      logMessage: 'relay denied',
+      logFields: { message: d.response.status?.message },
+      injected: NONE,
+      denialReasons: ['relay-invalid'],
+    };
+  return {
+    response: d.response,
+    outcome: 'allowed',
+    logLevel: 'debug',
+    logMessage: 'answered',
+    logFields: {},
+    injected: NONE,
+    denialReasons: NONE,
+  };
 }
 
 /**
  * Answers one admission request. Never throws: a malformed request gets a 4xx AdmissionReview (with the
  * uid when one was readable), a failing decision a 200 whose status.code is 500.
  */
-export function handleAdmission(webhook: WebhookName, body: Buffer | string | undefined, contentType: string | undefined, ctx: AdmissionContext): AdmissionAnswer {
+export function handleAdmission(
+  webhook: WebhookName,
+  body: Buffer | string | undefined,
+  contentType: string | undefined,
+  ctx: AdmissionContext,
+): AdmissionAnswer {
   if (!isJsonContentType(contentType)) {
     return rejected(webhook, 415, `content type must be application/json, got ${JSON.stringify(contentType ?? null)}`);
   }
@@ -93,7 +152,10 @@ export function handleAdmission(webhook: WebhookName, body: Buffer | string | un
     request = decodeReview(parsed);
   } catch (e) {
     if (!(e instanceof DecodeError)) throw e;
-    return { ...rejected(webhook, e.code, e.message, { webhook, uid: e.uid }, 'malformed AdmissionReview', e.uid), logLevel: 'warn' };
+    return {
+      ...rejected(webhook, e.code, e.message, { webhook, uid: e.uid }, 'malformed AdmissionReview', e.uid),
+      logLevel: 'warn',
+    };
   }
   const fields = requestFields(webhook, request);
   let d: Decided;
@@ -101,12 +163,27 @@ export function handleAdmission(webhook: WebhookName, body: Buffer | string | un
     d = webhook === 'mutate-pods' ? decidePodAnswer(request, ctx) : decideRelayAnswer(request, ctx);
   } catch (err) {
     return {
-      httpStatus: 200, review: reviewOf(errored(500, `internal error: ${(err as Error).message}`), request.uid), outcome: 'error',
-      logLevel: 'error', logMessage: 'admission handler failed', logFields: { ...fields, err }, injected: NONE, denialReasons: NONE,
+      httpStatus: 200,
+      review: reviewOf(errored(500, `internal error: ${(err as Error).message}`), request.uid),
+      outcome: 'error',
+      logLevel: 'error',
+      logMessage: 'admission handler failed',
+      logFields: { ...fields, err },
+      injected: NONE,
+      denialReasons: NONE,
     };
   }
   const review = reviewOf(d.response, request.uid);
   // Bodies only at debug: the response (with its patch) goes into debug lines alone.
   const logFields = { ...fields, ...d.logFields, ...(d.logLevel === 'debug' ? { response: review.response } : {}) };
-  return { httpStatus: 200, review, outcome: d.outcome, logLevel: d.logLevel, logMessage: d.logMessage, logFields, injected: d.injected, denialReasons: d.denialReasons };
+  return {
+    httpStatus: 200,
+    review,
+    outcome: d.outcome,
+    logLevel: d.logLevel,
+    logMessage: d.logMessage,
+    logFields,
+    injected: d.injected,
+    denialReasons: d.denialReasons,
+  };
 }

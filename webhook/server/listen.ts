@@ -6,7 +6,10 @@ import type { AddressInfo } from 'node:net';
 export async function listen(server: https.Server, port: number, host: string | undefined): Promise<AddressInfo> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   return server.address() as AddressInfo;
 }

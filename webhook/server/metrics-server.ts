@@ -34,7 +34,9 @@ export class MetricsServer {
 
   constructor(private readonly o: MetricsServerOptions) {
     this.certs = new CertWatcher({
-      certFile: o.certFile, keyFile: o.keyFile, log: o.log,
+      certFile: o.certFile,
+      keyFile: o.keyFile,
+      log: o.log,
       ...(o.certPollMs !== undefined ? { pollMs: o.certPollMs } : {}),
       onChange: (pair) => this.server?.setSecureContext({ minVersion: 'TLSv1.2', cert: pair.cert, key: pair.key }),
     });
@@ -72,7 +74,14 @@ export class MetricsServer {
     this.server = server;
     const addr = await listen(server, this.o.port, this.o.host);
     this.certs.start();
-    this.o.log.info({ address: addr.address, port: addr.port, auth: this.o.auth === 'none' ? 'none' : 'TokenReview+SubjectAccessReview' }, 'metrics server listening');
+    this.o.log.info(
+      {
+        address: addr.address,
+        port: addr.port,
+        auth: this.o.auth === 'none' ? 'none' : 'TokenReview+SubjectAccessReview',
+      },
+      'metrics server listening',
+    );
     return addr;
   }
 

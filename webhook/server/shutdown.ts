@@ -2,7 +2,10 @@
 // the endpoints and the API server's webhook client stop choosing this replica), the servers keep
 // answering for a drain period (requests already routed here, and those sent before the endpoint
 // removal has reached every node), then they close.
-export interface Readiness { ok: boolean; reason?: string }
+export interface Readiness {
+  ok: boolean;
+  reason?: string;
+}
 
 export class Drain {
   private started: number | undefined;
@@ -18,7 +21,7 @@ export class Drain {
 
   /** `inner`'s readiness, or not ready ("shutting down") once the drain began. */
   readiness(inner?: () => Readiness): () => Readiness {
-    return () => (this.draining ? { ok: false, reason: 'shutting down' } : inner?.() ?? { ok: true });
+    return () => (this.draining ? { ok: false, reason: 'shutting down' } : (inner?.() ?? { ok: true }));
   }
 }
 

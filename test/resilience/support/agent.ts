@@ -58,11 +58,25 @@ export interface AgentProcess {
  * Starts `socat-relay agent`. It serves /healthz on an ephemeral loopback port by default, as in
  * production (with `--listen off` an agent with no relay exits: see agent-faults.test.ts).
  */
-export async function startAgent(dirs: AgentDirs, opts: { resyncSeconds?: number; logName?: string; listen?: string } = {}): Promise<AgentProcess> {
+export async function startAgent(
+  dirs: AgentDirs,
+  opts: { resyncSeconds?: number; logName?: string; listen?: string } = {},
+): Promise<AgentProcess> {
   const args = [
-    '--import', 'tsx', path.join(REPO_ROOT, 'cli', 'main.ts'), 'agent',
-    '--config-dir', dirs.configDir, '--socket-dir', dirs.socketDir, '--listen', opts.listen ?? '127.0.0.1:0',
-    '--resync', String(opts.resyncSeconds ?? 2), '--log-level', 'info',
+    '--import',
+    'tsx',
+    path.join(REPO_ROOT, 'cli', 'main.ts'),
+    'agent',
+    '--config-dir',
+    dirs.configDir,
+    '--socket-dir',
+    dirs.socketDir,
+    '--listen',
+    opts.listen ?? '127.0.0.1:0',
+    '--resync',
+    String(opts.resyncSeconds ?? 2),
+    '--log-level',
+    'info',
   ];
   const proc = spawnManaged('agent', process.execPath, args, {
     logFile: path.join(dirs.root, opts.logName ?? 'agent.log'),
@@ -77,14 +91,22 @@ export async function startAgent(dirs: AgentDirs, opts: { resyncSeconds?: number
       return undefined;
     }
   };
-  const waitStatus = async (what: string, pred: (s: AgentStatus) => boolean, timeoutMs = 30_000): Promise<AgentStatus> => {
+  const waitStatus = async (
+    what: string,
+    pred: (s: AgentStatus) => boolean,
+    timeoutMs = 30_000,
+  ): Promise<AgentStatus> => {
     const ac = new AbortController();
     void proc.exited.then(() => ac.abort());
     try {
-      return await waitFor(what, () => {
-        const s = status();
-        return s && s.agent.pid === proc.child.pid && pred(s) ? s : undefined;
-      }, { timeoutMs, intervalMs: 100, signal: ac.signal });
+      return await waitFor(
+        what,
+        () => {
+          const s = status();
+          return s && s.agent.pid === proc.child.pid && pred(s) ? s : undefined;
+        },
+        { timeoutMs, intervalMs: 100, signal: ac.signal },
+      );
     } catch (e) {
       throw new Error(`${(e as Error).message}\n--- agent log ---\n${proc.logTail(20)}`, { cause: e });
     }

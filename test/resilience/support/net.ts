@@ -27,10 +27,11 @@ export async function startEcho(port = 0): Promise<EchoServer> {
   return {
     port: addr.port,
     accepted: () => accepted,
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -60,7 +61,10 @@ export function exchange(socketPath: string, payload: Buffer, timeoutMs = 5000, 
       if (err) reject(err);
       else resolve(Buffer.concat(chunks));
     };
-    const timer = setTimeout(() => finish(new ExchangeError(`no full answer within ${timeoutMs} ms (${got} of ${payload.length} bytes)`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new ExchangeError(`no full answer within ${timeoutMs} ms (${got} of ${payload.length} bytes)`)),
+      timeoutMs,
+    );
     s.on('connect', () => (halfClose ? s.end(payload) : s.write(payload)));
     s.on('data', (c: Buffer) => {
       chunks.push(c);

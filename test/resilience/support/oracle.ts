@@ -59,13 +59,15 @@ export function judgeNodeArgv(argv: readonly string[], socketDir: string, relay:
   for (const o of argv.slice(0, firstAddr < 0 ? argv.length : firstAddr)) {
     if (!/^-(d|u|b\d+|t\d+)$/.test(o)) problems.push(`unexpected socat option ${o}`);
   }
-  if (addrs.length !== 2) return { problems: [...problems, `expected 2 addresses, got ${addrs.length}: ${JSON.stringify(addrs)}`] };
+  if (addrs.length !== 2)
+    return { problems: [...problems, `expected 2 addresses, got ${addrs.length}: ${JSON.stringify(addrs)}`] };
   if (addrs.some((a) => a.includes('!!'))) problems.push('dual address (!!) in argv');
   const listen = parseSocatAddress(addrs[0]!);
   const expectedSocket = path.posix.join(socketDir, relay, 'socket');
   if (!LISTEN_TYPES.has(listen.type)) problems.push(`first address is ${listen.type}, not a Unix listener`);
   if (listen.params !== expectedSocket) problems.push(`socket ${listen.params} is not ${expectedSocket}`);
-  if (path.posix.normalize(listen.params) !== listen.params) problems.push(`socket path ${listen.params} is not normalised`);
+  if (path.posix.normalize(listen.params) !== listen.params)
+    problems.push(`socket path ${listen.params} is not normalised`);
   if (!listen.options.includes('mode=0660')) problems.push('socket is not created with mode=0660');
   if (!listen.options.some((o) => /^group=\d+$/.test(o))) problems.push('socket has no group= option');
   const conn = parseSocatAddress(addrs[1]!);
@@ -84,8 +86,11 @@ export function judgeNodeArgv(argv: readonly string[], socketDir: string, relay:
   const v6 = host.includes(':');
   if (v6 !== /6/.test(conn.type)) problems.push(`address family of ${conn.type} does not match host ${host}`);
   const loopbackBind = v6 ? 'bind=[::1]' : 'bind=127.0.0.1';
-  for (const b of binds) if (b !== loopbackBind) problems.push(`target address binds ${b.slice('bind='.length)}, not ${loopbackBind.slice('bind='.length)}`);
-  if (conn.type.startsWith('UDP') && binds.length !== 1) problems.push(`UDP target without ${loopbackBind}: the kernel would bind it to the wildcard address`);
+  for (const b of binds)
+    if (b !== loopbackBind)
+      problems.push(`target address binds ${b.slice('bind='.length)}, not ${loopbackBind.slice('bind='.length)}`);
+  if (conn.type.startsWith('UDP') && binds.length !== 1)
+    problems.push(`UDP target without ${loopbackBind}: the kernel would bind it to the wildcard address`);
   return { problems, target: { host, port }, socket: listen.params };
 }
 
@@ -119,24 +124,30 @@ export function podRuleViolations(pod: unknown): string[] {
     else volNames.add(n as string);
   }
   const names = new Set<string>();
-  const groups: [string, unknown[]][] = [['initContainers', list(spec.initContainers)], ['containers', list(spec.containers)]];
+  const groups: [string, unknown[]][] = [
+    ['initContainers', list(spec.initContainers)],
+    ['containers', list(spec.containers)],
+  ];
   for (const [field, cs] of groups) {
     for (const c of cs) {
       if (!isObj(c)) {
         out.push(`${field}: an entry is not an object`);
         continue;
       }
-      if (!isDns1123Label(c.name)) out.push(`${field}: container name ${JSON.stringify(c.name)} is not a DNS-1123 label`);
+      if (!isDns1123Label(c.name))
+        out.push(`${field}: container name ${JSON.stringify(c.name)} is not a DNS-1123 label`);
       else if (names.has(c.name as string)) out.push(`duplicate container name ${c.name as string}`);
       else names.add(c.name as string);
       for (const p of list(c.ports)) {
         const cp = isObj(p) ? p.containerPort : undefined;
-        if (typeof cp !== 'number' || !Number.isInteger(cp) || cp < 1 || cp > 65535) out.push(`${c.name as string}: containerPort ${JSON.stringify(cp)} out of 1-65535`);
+        if (typeof cp !== 'number' || !Number.isInteger(cp) || cp < 1 || cp > 65535)
+          out.push(`${c.name as string}: containerPort ${JSON.stringify(cp)} out of 1-65535`);
       }
       const paths = new Set<string>();
       for (const m of list(c.volumeMounts)) {
         if (!isObj(m)) continue;
-        if (typeof m.name !== 'string' || !volNames.has(m.name)) out.push(`${c.name as string}: volumeMount ${JSON.stringify(m.name)} names no volume`);
+        if (typeof m.name !== 'string' || !volNames.has(m.name))
+          out.push(`${c.name as string}: volumeMount ${JSON.stringify(m.name)} names no volume`);
         if (typeof m.mountPath === 'string') {
           if (paths.has(m.mountPath)) out.push(`${c.name as string}: duplicate mountPath ${m.mountPath}`);
           paths.add(m.mountPath);
@@ -157,7 +168,10 @@ export function isIPv6LoopbackSpelling(s: string): boolean {
   const left = head === '' ? [] : head.split(':');
   const right = tail === undefined || tail === '' ? [] : tail.split(':');
   if ([...left, ...right].some((g) => g.length === 0 || g.length > 4)) return false;
-  const groups = tail === undefined ? left : [...left, ...new Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...new Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
   if (groups.length !== 8 || (tail !== undefined && left.length + right.length > 7)) return false;
   return groups.every((g, i) => parseInt(g, 16) === (i === 7 ? 1 : 0));
 }

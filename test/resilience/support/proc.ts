@@ -35,7 +35,9 @@ function isZombie(pid: number): boolean {
 }
 
 function allPids(): number[] {
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number);
 }
 
 /** Live (non-zombie) processes whose command line contains `needle`. */

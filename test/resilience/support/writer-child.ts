@@ -18,6 +18,10 @@ for (;;) {
     metadata: { name, generation: gen, annotations: { padding: 'p'.repeat(size) } },
     spec: { target: { host: '127.0.0.1', port: Number(port) }, consumers: { namespaces: ['monitoring'] } },
   };
-  await applyFileDiff(dir, { write: [{ file: `${name}.json`, content: JSON.stringify(relay) }], remove: [], blocked: [] });
+  await applyFileDiff(dir, {
+    write: [{ file: `${name}.json`, content: JSON.stringify(relay) }],
+    remove: [],
+    blocked: [],
+  });
   process.stdout.write(`${gen}\n`);
 }

@@ -85,6 +85,9 @@ describe('scripts/release.sh in a temporary clone', () => {
     assert.match(read('manifests/controller/daemonset.yaml'), new RegExp(`image: ghcr\\.io/socat-relay/socat-relay:${v.replace(/\./g, '\\.')}`));
     const left = spawnSync('git', ['-C', dir, 'grep', '-nE', `socat-relay(-sidecar)?:${OLD.replace(/\./g, '\\.')}([^0-9A-Za-z.+-]|$)`, '--', '.', ':!CHANGELOG.md'], { encoding: 'utf8' });
     assert.equal(left.stdout, '', 'no image reference of the old version is left');
+    const tags = spawnSync('git', ['-C', dir, 'grep', '-nE', `newTag:\\s*["']?${OLD.replace(/\./g, '\\.')}["']?\\s*$`], { encoding: 'utf8' });
+    assert.equal(tags.stdout, '', 'no kustomize newTag of the old version is left');
+    assert.match(read('manifests/kustomization.yaml'), new RegExp(`newTag: ${v.replace(/\./g, '\\.')}\\n`));
     assert.match(read('CHANGELOG.md'), new RegExp(`^# Changelog\\n[\\s\\S]*?\\n## ${v.replace(/\./g, '\\.')} — \\d{4}-\\d{2}-\\d{2}\\n\\n- first versioned release`));
     // Committed (only the stamped files; the scratch file stays untracked) and tagged.
     assert.equal(git('log', '-1', '--format=%s'), `release: ${v}`);

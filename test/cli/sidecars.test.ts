@@ -123,6 +123,8 @@ describe('socat-relay sidecars on a real API server', () => {
     assert.deepEqual(out.sidecars.map((s) => [s.pod, s.differs]), [['after-upgrade', ['image']]]);
     const none = JSON.parse((await sidecars('-o', 'json', '-n', 'socat-relay-system')).stdout) as Listing;
     assert.equal(none.podsChecked, 0);
+    const clean = await sidecars('-n', 'socat-relay-system');
+    assert.equal(clean.stdout, `all 0 consumer pod(s) run the sidecar injected now (${NEW_SIDECAR}, native, hostPath)\n`);
   });
 
   test('a changed mode, socket folder or volume source is a difference too: command is pinned, placement and volume named', { skip }, async () => {

@@ -134,7 +134,7 @@ describe('the controller manifests', () => {
     const flat = rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g || 'core'}/${res}:${v}`)))).sort();
     assert.deepEqual(flat, [
       'core/events:create', 'core/namespaces:list', 'core/namespaces:watch', 'core/nodes:list', 'core/nodes:watch',
-      'socat.io/relays/status:patch', 'socat.io/relays:list', 'socat.io/relays:watch',
+      'socat.io/relays/status:patch', 'socat.io/relays:get', 'socat.io/relays:list', 'socat.io/relays:watch',
       'socat.io/relaynodes:get', 'socat.io/relaynodes:list', 'socat.io/relaynodes:watch', 'socat.io/relaynodes:create', 'socat.io/relaynodes:patch',
       'authentication.k8s.io/tokenreviews:create', 'authorization.k8s.io/subjectaccessreviews:create',
     ].sort());

@@ -102,6 +102,9 @@ export function writeOverlay(o: {
     resources: [path.relative(dir, o.exampleDir)],
     images: [...images].map(([name, to]) => ({ name, newName: withoutTag(to), newTag: tagOf(to) })),
     patches,
+    // As the example's own kustomization: sortOptions are read from the top kustomization only, so an
+    // overlay that leaves them out applies the workloads before their Relays.
+    sortOptions: { order: 'fifo' },
   }));
   return {
     dir,

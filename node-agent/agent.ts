@@ -12,7 +12,7 @@ import {
 } from '../node-contract/index.js';
 import { nodeArgv } from '../relay/index.js';
 import type { BackoffPolicy } from './backoff.js';
-import { emptyRelayDir, prepareRelayDir, staleRelayDirs } from './folders.js';
+import { emptyRelayDir, prepareRelayDir, pruneRelayDirs, staleRelayDirs } from './folders.js';
 import { AgentMetrics } from './metrics.js';
 import { plan, type Command } from './plan.js';
 import { orphanPids, procCmdline, type CmdlineFn } from './orphans.js';
@@ -72,7 +72,7 @@ export class Agent {
     this.supervisor = new Supervisor({
       socatPath: opts.socatPath,
       log: opts.log,
-      prepare: (name) => prepareRelayDir(opts.socketDir, name, opts.socketGid, opts.log),
+      prepare: (name) => prepareRelayDir(opts.socketDir, name, this.uidOf(name), opts.socketGid, opts.log),
       cleanup: (name) => emptyRelayDir(opts.socketDir, name),
       onChange: () => this.statusChanged(),
       onRestart: (name) => this.metrics.restarts.inc({ relay: name }),
@@ -195,7 +195,20 @@ export class Agent {
     const actions = plan(this.argvOf(state), this.supervisor.commands());
     for (const a of actions) this.opts.log.info({ relay: a.name, action: a.type }, 'relay change');
     await this.supervisor.apply(actions);
+    // A Relay re-created under the same name runs in its new uid folder (its argv changed, so it was
+    // restarted above); the old one's folder goes, so no pod mounted for the old Relay reaches the new.
+    const uids = new Map([...state.wanted].map(([name, w]) => [name, w.resolved.uid]));
+    try {
+      for (const p of await pruneRelayDirs(this.opts.socketDir, uids)) this.opts.log.info({ path: p }, 'removed the folder of an earlier Relay of the same name');
+    } catch (e) {
+      this.opts.log.warn({ err: (e as Error).message }, 'could not remove the folders of earlier relays');
+    }
     this.statusChanged();
+  }
+
+  /** The uid of the wanted relay `name` (its folder `<socketDir>/<name>/<uid>`), if its file has one. */
+  private uidOf(name: string): string | undefined {
+    return this.config.wanted.get(name)?.resolved.uid;
   }
 
   /** Stops the socats of a previous agent that was killed without stopping them (see orphans.ts). */
@@ -263,7 +276,7 @@ export class Agent {
       now: new Date(this.now()).toISOString(),
       config: this.config,
       processes: this.supervisor.snapshot(),
-      socketOf: (r) => socketPath(this.opts.socketDir, r),
+      socketOf: (r) => socketPath(this.opts.socketDir, r, this.uidOf(r)),
     });
     this.lastStatus = status;
     try {

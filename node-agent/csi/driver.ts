@@ -106,7 +106,9 @@ export class Driver {
       const verdict = consumerVerdict(node.relay, p.namespace, { resolvedNames: node.resolvedNames });
       if (!verdict.allowed) throw new CsiError(status.PERMISSION_DENIED, verdict.message);
 
-      const source = relayDir(this.cfg.socketDir, p.relay);
+      // The folder of this Relay object (its uid, from the node file): a Relay re-created under the same
+      // name serves another folder, so this volume never reaches it.
+      const source = relayDir(this.cfg.socketDir, p.relay, node.relay.uid);
       await this.checkSource(p.relay, source);
       const current = await this.cfg.mounter.mountAt(p.targetPath);
       if (current) {

@@ -9,7 +9,8 @@ import {
   ApiError, applyAll, killPids, links, mountsUnder, netnsNames, nodeUnavailable, processesMentioning, readManifests, skipUnlessControlPlane, waitFor,
 } from '../harness/index.js';
 import { pluginPaths } from '../../node-agent/csi/server.js';
-import { sidecarName, socketPath } from '../../relay/index.js';
+import { sidecarName } from '../../relay/index.js';
+import { findRelaySocket } from '../support/relay-socket.js';
 import {
   AGENT_POD, applyRelay, consumerPod, createConsumer, deletePod, startCluster, waitForPodRunning, type Cluster,
 } from '../harness/index.js';
@@ -291,7 +292,8 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
   });
 
   test('fault: the Relay is deleted → its socket goes away and new connections fail cleanly', async () => {
-    const sock = socketPath(c.socketDir, TCP);
+    const sock = findRelaySocket(c.socketDir, TCP);
+    assert.ok(sock, `relay ${TCP} has a socket under ${c.socketDir}`);
     await c.cp.client.delete('socat.io/v1alpha1', 'Relay', TCP);
     await waitFor(`${sock} removed`, () => !existsSync(sock), { timeoutMs: 60_000, intervalMs: 500 });
     const before = svc.tcpConnections();
@@ -302,7 +304,8 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
     assert.equal(svc.tcpConnections(), before, 'nothing reached the node service');
     // The sidecar's socat said why, in its log file (the kubelet's podLogsDir).
     await waitFor('the sidecar to log the failed connect', () => /No such file or directory|Connection refused/.test(c.node.podLog(ALLOWED, CONSUMER, sidecarName(TCP))), { timeoutMs: 10_000 });
-    // The sidecar keeps running (and will serve again once the relay is back).
+    // The sidecar keeps running (a Relay re-created under the same name is another relay, served in
+    // another folder: this pod's folder stays empty).
     const pod = await c.cp.client.get('v1', 'Pod', CONSUMER, ALLOWED);
     const st = pod.status.initContainerStatuses.find((s: AnyObj) => s.name === sidecarName(TCP));
     assert.ok(st.state.running, 'sidecar still running');

@@ -9,6 +9,7 @@ import { nodeArgv, socketPath, validateRelay, type Relay } from '../../relay/ind
 import { interpretConfig, relayFileContent } from '../../node-contract/index.js';
 import { StaticCatalog } from '../../webhook/catalog/catalog.js';
 import { admitPod, decidePod, defaultInjectOptions } from '../../webhook/admission/index.js';
+import { staleRelayEntries } from '../../node-agent/folders.js';
 import { applied, context, fixtureDocs, pod, podRequest } from './admission-helpers.js';
 
 const UID_A = '3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
@@ -102,4 +103,13 @@ test('CSI mode is unchanged by the uid: the volume names the relay, the node plu
   assert.deepEqual(out.spec?.volumes?.find((v) => v.name === 'socat-kube-scheduler'), {
     name: 'socat-kube-scheduler', csi: { driver: 'csi.socat.io', readOnly: true, volumeAttributes: { relay: 'kube-scheduler' } },
   });
+});
+
+test('the agent keeps only the current Relay\'s folder under <socketDir>/<relay>: the folders of earlier Relays go', () => {
+  const entries = [{ name: UID_A, dir: true }, { name: UID_B, dir: true }, { name: 'socket', dir: false }];
+  // The node file has uid B: A's folder (an earlier Relay of the name) and a socket from before the uid go.
+  assert.deepEqual(staleRelayEntries(entries, UID_B), [UID_A, 'socket']);
+  // A file without uid serves <socketDir>/<relay>/socket: every uid folder goes, the socket stays.
+  assert.deepEqual(staleRelayEntries(entries, undefined), [UID_A, UID_B]);
+  assert.deepEqual(staleRelayEntries([{ name: UID_A, dir: true }], UID_A), []);
 });

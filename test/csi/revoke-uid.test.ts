@@ -65,7 +65,14 @@ function connect(ns: MountNamespace, dir: string): Conn {
 }
 
 async function greeted(c: Conn, name: string): Promise<void> {
-  await waitFor(`a greeting from ${name} (got ${JSON.stringify(c.out())})`, () => c.out().includes(`${name}\n`), 10_000);
+  await waitFor(`a greeting from ${name}`, () => c.out().includes(`${name}\n`), 10_000).catch((e: Error) => {
+    throw new Error(`${e.message}; the connection printed ${JSON.stringify(c.out())}`);
+  });
+}
+
+/** Waits until a new connection through `<dir>/socket` is greeted by `name` (the agent serves a new volume within a second or so). */
+async function served(ns: MountNamespace, dir: string, name: string): Promise<void> {
+  await waitFor(`${dir} to serve ${name}`, async () => (await oneShot(ns, dir)) === name, 10_000);
 }
 
 async function endsWithin(c: Conn, ms: number, what: string): Promise<void> {
@@ -152,7 +159,7 @@ describe('a Relay re-created under the same name never serves a pod mounted for 
     test(`${mode}: re-created → the old pod's connection ends within seconds, its folder stays empty; a new pod gets the new Relay; another relay's connection stays`, async (t: TestContext) => {
       const name = `sched-${mode.toLowerCase()}`;
       const other = `etcd-${mode.toLowerCase()}`;
-      const agent = await startAgent(t, { root: l.root, configDir: l.configDir, socketDir: l.socketDir });
+      const agent = await startAgent(t, { root: l.root, configDir: l.configDir, socketDir: l.socketDir }, process.env.DEBUG_AGENT ? { log: (await import('../../lib/log.js')).createLogger({ level: 'debug' }) } : {});
       const oldPort = await service(`${name}-old`);
       const newPort = await service(`${name}-new`);
       const etcdPort = await service(other);
@@ -163,6 +170,8 @@ describe('a Relay re-created under the same name never serves a pod mounted for 
       const mount = (pod: string, r: Relay): Promise<string> => (mode === 'csi' ? publish(pod, r.metadata.name) : hostPathMount(pod, r));
       const oldDir = await mount(`old-pod-${mode}`, relay(name, UID_A, oldPort));
       const otherDir = await mount(`old-pod-${mode}`, relay(other, UID_A.replace('0a0a0a0a', '0c0c0c0c'), etcdPort));
+      await served(ns, oldDir, `${name}-old`);
+      await served(ns, otherDir, other);
       const oldConn = connect(ns, oldDir);
       conns.push(oldConn);
       const otherConn = connect(ns, otherDir);
@@ -180,7 +189,7 @@ describe('a Relay re-created under the same name never serves a pod mounted for 
       assert.equal(listing.stdout.trim(), '', 'the old pod\'s folder is empty');
 
       const newDir = await mount(`new-pod-${mode}`, relay(name, UID_B, newPort));
-      assert.equal(await oneShot(ns, newDir), `${name}-new`, 'a pod mounted for the new Relay reaches it');
+      await served(ns, newDir, `${name}-new`); // a pod mounted for the new Relay reaches it
       await stillOpen(otherConn, 500, `relay ${other}, not re-created`);
       otherConn.child.stdin!.end();
     });

@@ -98,7 +98,7 @@ describe('admission through a real API server with our webhook and policy', () =
     const vol = pod.spec.volumes.find((v: { name: string }) => v.name === SIDECAR);
     // The folder of this Relay object (its uid): a Relay re-created under the same name is another folder,
     // and the real API server's policy admits it.
-    const uid = (await api().get<AnyObject>('socat.io/v1alpha1', 'Relay', RELAY)).metadata.uid;
+    const uid = String((await api().get<AnyObject>('socat.io/v1alpha1', 'Relay', RELAY)).metadata.uid);
     assert.match(uid, /^[0-9a-f-]{36}$/);
     assert.deepEqual(vol?.hostPath, { path: `${socketDir()}/${RELAY}/${uid}`, type: 'DirectoryOrCreate' });
     assert.deepEqual(pod.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms, [

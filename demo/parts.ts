@@ -1,10 +1,9 @@
 // Steps shared by the API-server flow (flow.ts) and the offline flow (offline.ts): the node agent as a
 // real process, the "pod" (its sidecar command in a network namespace), and the request from inside.
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { freePort, registerCleanup, REPO_ROOT, spawnManaged, waitFor, type ManagedProcess } from '../test/harness/index.js';
 import { NetNs } from '../test/support/netns.js';
-import { socketPath } from '../relay/index.js';
+import { findRelaySocket } from '../test/support/relay-socket.js';
 import { runContainer, type PodLike } from './pod-runner.js';
 import { GREETING, startNodeService, type NodeService } from './node-service.js';
 import type { FlowResult } from './flow.js';
@@ -66,10 +65,10 @@ export async function startAgent(o: { configDir: string; socketDir: string; rela
     '--config-dir', o.configDir, '--socket-dir', o.socketDir, '--listen', `127.0.0.1:${port}`,
   ], { logFile: path.join(o.logDir, 'agent.log'), cwd: REPO_ROOT });
   cleanups.push(() => agent.stop());
-  const socket = socketPath(o.socketDir, o.relay);
-  await waitFor(`the agent to create ${socket}`, () => {
+  // <socketDir>/<relay>/<uid>/socket for the controller's file (it carries the Relay's uid), else <socketDir>/<relay>/socket.
+  const socket = await waitFor(`the agent to create the socket of relay ${o.relay} under ${o.socketDir}`, () => {
     if (!agent.running()) throw new Error(`the agent exited:\n${agent.logTail()}`);
-    return existsSync(socket);
+    return findRelaySocket(o.socketDir, o.relay);
   }, { timeoutMs: 20_000 });
   return { agent, socket };
 }

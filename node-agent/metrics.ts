@@ -8,8 +8,10 @@ import { socketPath } from '../node-contract/index.js';
 import type { RelayProcess } from './supervisor.js';
 
 export interface AgentMetricsOptions {
-  /** The relay folders' root: relay_ready checks `<socketDir>/<relay>/socket`. Without it, ready = running. */
+  /** The relay folders' root: relay_ready checks the relay's socket there. Without it, ready = running. */
   socketDir?: string;
+  /** The socket of a relay under socketDir (default `<socketDir>/<relay>/socket`; the agent's knows the uid folder). */
+  socketOf?: (relay: string) => string;
   /** process_* and nodejs_* of this process (default true). */
   defaultMetrics?: boolean;
 }
@@ -48,6 +50,7 @@ export class AgentMetrics {
     buildInfo(registry, 'agent');
     const procs = (): Map<string, boolean> => this.lastRunning;
     const socketDir = opts.socketDir;
+    const socketOf = opts.socketOf ?? ((name: string) => socketPath(socketDir ?? '', name));
     this.ready = new Gauge({
       name: 'socat_relay_agent_relay_ready',
       help: '1 when the relay\'s socat is running and its socket is in place (what consumers connect to; checked at scrape time), else 0',
@@ -55,7 +58,7 @@ export class AgentMetrics {
       async collect() {
         // Without a socket folder (tests of the counters alone) a running socat counts as ready.
         const socketPresent = async (name: string, running: boolean): Promise<boolean> =>
-          socketDir === undefined || (running && await isSocket(socketPath(socketDir, name)));
+          socketDir === undefined || (running && await isSocket(socketOf(name)));
         const values = await Promise.all([...procs()].map(async ([name, running]) => [name, relayReady(running, await socketPresent(name, running))] as const));
         this.reset();
         for (const [name, v] of values) this.set({ relay: name }, v);

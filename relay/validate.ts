@@ -104,6 +104,15 @@ export function isRelayName(name: string): boolean {
   return name.length <= MAX_RELAY_NAME && RELAY_NAME.test(name);
 }
 
+/**
+ * A Relay's metadata.uid as the node uses it: one folder name under the relay's folder
+ * (`<socketDir>/<relay>/<uid>`), so lowercase letters, digits and '-' only, starting and ending with a
+ * letter or digit, at most 63 characters (the API server's uids are lowercase UUIDs, 36 characters).
+ */
+export function isRelayUid(uid: string): boolean {
+  return uid.length <= 63 && RELAY_NAME.test(uid);
+}
+
 const NAMESPACE_NAME_SCHEMA = specSchema('consumers.namespaces[]');
 
 /** A namespace name as the CRD accepts one in spec.consumers.namespaces (its pattern and length). */
@@ -111,20 +120,25 @@ export function isNamespaceName(name: string): boolean {
   return checkStructure(NAMESPACE_NAME_SCHEMA, name, 'namespace').length === 0;
 }
 
-/** apiVersion, kind and metadata (outside the spec's schema); the relay's name ('' when unusable). */
-function checkHeader(c: Collector, relay: Obj): string {
+/** apiVersion, kind and metadata (outside the spec's schema); the relay's name ('' when unusable) and uid. */
+function checkHeader(c: Collector, relay: Obj): { name: string; uid?: string } {
   if (relay.apiVersion !== API_VERSION) c.bad('apiVersion', `must be ${API_VERSION}, got ${describe(relay.apiVersion)}`);
   if (relay.kind !== KIND) c.bad('kind', `must be ${KIND}, got ${describe(relay.kind)}`);
   const meta = relay.metadata;
   if (meta === undefined || meta === null) c.bad('metadata', 'required');
   else if (!isObject(meta)) c.bad('metadata', `must be an object, got ${describe(meta)}`);
-  if (!isObject(meta)) return '';
+  if (!isObject(meta)) return { name: '' };
   let name = '';
   if (typeof meta.name !== 'string' || meta.name === '') c.bad('metadata.name', 'required');
   else if (isRelayName(meta.name)) name = meta.name;
   else c.bad('metadata.name', `"${shown(meta.name)}" cannot become a socket folder and container name: use lowercase letters, digits and '-', start and end with a letter or digit, at most ${MAX_RELAY_NAME} characters`);
   if (meta.namespace !== undefined && meta.namespace !== '') c.bad('metadata.namespace', 'Relay is cluster-scoped: remove the namespace');
-  return name;
+  // The uid names the relay's folder on the node (a Relay re-created under the same name is another
+  // relay); absent or '' in a hand-written node file, which keeps the folder <socketDir>/<relay>.
+  if (meta.uid === undefined || meta.uid === null || meta.uid === '') return { name };
+  if (typeof meta.uid === 'string' && isRelayUid(meta.uid)) return { name, uid: meta.uid };
+  c.bad('metadata.uid', `${typeof meta.uid === 'string' ? `"${shown(meta.uid)}"` : describe(meta.uid)} cannot become a folder name: use lowercase letters, digits and '-' (a Kubernetes uid), at most 63 characters`);
+  return { name };
 }
 
 /** spec.target.host: loopback only (the security rule, relay/loopback.ts); its normalised IP. */
@@ -283,7 +297,7 @@ export function validateRelay(input: unknown, options: ValidateOptions = {}): Va
     return { problems: [{ field: '(relay)', message: input == null ? 'required' : `must be an object, got ${describe(input)}` }], warnings: [] };
   }
   const head = new Collector();
-  const name = checkHeader(head, input);
+  const { name, uid } = checkHeader(head, input);
   const c = new Collector(checkStructure(schema, input.spec, 'spec'));
   let target: string | undefined;
   let listen = '';
@@ -299,7 +313,8 @@ export function validateRelay(input: unknown, options: ValidateOptions = {}): Va
   const problems = [...head.problems, ...inFieldOrder(c.problems, schema, 'spec')];
   const warnings = [...head.warnings, ...c.warnings];
   if (problems.length > 0 || target === undefined) return { problems, warnings };
-  return { problems, warnings, resolved: resolve(name, input.spec as RelaySpec, target, listen) };
+  const resolved = resolve(name, input.spec as RelaySpec, target, listen);
+  return { problems, warnings, resolved: uid !== undefined ? { ...resolved, uid } : resolved };
 }
 
 /** Validates and returns the resolved relay, or throws InvalidRelayError listing every problem. */

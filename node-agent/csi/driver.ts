@@ -4,9 +4,14 @@
 // check shared with the webhook), then mounts through the Mounter. No state of its own: what is
 // mounted is what the kernel says, so a restarted plugin picks up where it left, and it never
 // unmounts anything on start or stop.
-import { lstat, mkdir, readdir, realpath, rmdir, stat, statfs } from 'node:fs/promises';
+import { lstat, mkdir, readdir, realpath, rm, rmdir, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../lib/log.js';
+import {
+  formatVolumeRecord, MAX_VOLUME_RECORD_BYTES, parseVolumeRecord, readVolumeRecords, volumeKey, volumeRecordPath, volumeRecordsDir,
+  volumeSocketDir, writeFileAtomic, type VolumeRecord,
+} from '../../node-contract/index.js';
+import { readFileBounded } from '../../lib/fs.js';
 import { consumerVerdict, relayDir, SOCKET_FILE } from '../../relay/index.js';
 import { CsiError, status } from './errors.js';
 import type { Mounter } from './mount.js';
@@ -106,17 +111,31 @@ export class Driver {
       const verdict = consumerVerdict(node.relay, p.namespace, { resolvedNames: node.resolvedNames });
       if (!verdict.allowed) throw new CsiError(status.PERMISSION_DENIED, verdict.message);
 
-      const source = relayDir(this.cfg.socketDir, p.relay);
-      await this.checkSource(p.relay, source);
+      // The relay must be served (its folder, of this Relay object: its uid from the node file). The
+      // volume gets a folder of its own, where the agent serves it for as long as its right holds
+      // (node-contract/volumes.ts).
+      await this.checkSource(p.relay, relayDir(this.cfg.socketDir, p.relay, node.relay.uid));
+      const key = volumeKey(p.volumeId);
+      const source = volumeSocketDir(this.cfg.socketDir, key);
+      const record: VolumeRecord = {
+        volumeId: p.volumeId, relay: p.relay, ...(node.relay.uid ? { relayUid: node.relay.uid } : {}),
+        namespace: p.namespace, podUid: p.podUid, targetPath: p.targetPath,
+      };
       const current = await this.cfg.mounter.mountAt(p.targetPath);
       if (current) {
-        if (!(await this.sameFolder(p.targetPath, source))) {
-          throw new CsiError(status.ALREADY_EXISTS, `target_path ${p.targetPath} is already a mount of something else (${current.source}:${current.root}), not relay "${p.relay}"`);
+        // Never re-record a mounted volume for something else: after a Relay is re-created, the old
+        // volume stays the old Relay's (closed) one.
+        const existing = await this.readRecord(key);
+        if (!(await this.sameFolder(p.targetPath, source)) || (existing && formatVolumeRecord(existing) !== formatVolumeRecord(record))) {
+          const what = existing ? `the volume of relay "${existing.relay}"${existing.relayUid ? ` (uid ${existing.relayUid})` : ''} for namespace "${existing.namespace}"` : `${current.source}:${current.root}`;
+          throw new CsiError(status.ALREADY_EXISTS, `target_path ${p.targetPath} is already a mount of something else (${what}), not relay "${p.relay}"${node.relay.uid ? ` (uid ${node.relay.uid})` : ''}`);
         }
+        if (!existing) await this.record(key, record, source);
         if (!current.readOnly) await this.remountReadOnly(p.targetPath, log);
         log.info('already published');
         return {};
       }
+      await this.record(key, record, source);
       const problem = await this.propagationProblem();
       if (problem) throw new CsiError(status.FAILED_PRECONDITION, problem);
       await this.checkResolved(p.targetPath);
@@ -148,6 +167,7 @@ export class Driver {
           throw new CsiError(status.INTERNAL, `cannot remove target_path ${p.targetPath}: ${(e as Error).message}`);
         }
       }
+      await this.forget(p.volumeId, p.targetPath, log);
       log.info({ unmounted }, unmounted > 0 ? 'unpublished' : 'already unpublished');
       return {};
     });
@@ -179,6 +199,37 @@ export class Driver {
   }
 
   // --- helpers ---
+
+  /** Writes the volume's record, then makes its folder: so the agent never takes a new volume's folder for an unpublished one. */
+  private async record(key: string, record: VolumeRecord, source: string): Promise<void> {
+    await this.internal(`cannot record volume ${record.volumeId}`, async () => {
+      await mkdir(volumeRecordsDir(this.cfg.socketDir), { recursive: true, mode: 0o755 });
+      await writeFileAtomic(volumeRecordPath(this.cfg.socketDir, key), formatVolumeRecord(record));
+      await mkdir(source, { recursive: true, mode: 0o750 });
+    });
+  }
+
+  /** The record of a volume, or undefined when there is none (or it does not parse: it is then written anew). */
+  private async readRecord(key: string): Promise<VolumeRecord | undefined> {
+    try {
+      return parseVolumeRecord(await readFileBounded(volumeRecordPath(this.cfg.socketDir, key), MAX_VOLUME_RECORD_BYTES, 'a volume record'), key);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Removes the volume's record (and any other record of the same target): the agent then closes its socket. */
+  private async forget(volumeId: string, targetPath: string, log: Logger): Promise<void> {
+    const gone = new Set([volumeKey(volumeId)]);
+    try {
+      for (const [key, r] of (await readVolumeRecords(this.cfg.socketDir)).records) if (r.targetPath === targetPath) gone.add(key);
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'cannot read the volume records');
+    }
+    for (const key of gone) {
+      await this.internal(`cannot remove the record of volume ${volumeId}`, () => rm(volumeRecordPath(this.cfg.socketDir, key), { force: true }));
+    }
+  }
 
   private async usage(target: string): Promise<VolumeUsage[]> {
     try {

@@ -24,6 +24,8 @@ export interface PublishParams {
   targetPath: string;
   relay: string;
   namespace: string;
+  /** The pod's uid (checked against target_path). */
+  podUid: string;
   pod?: string;
 }
 
@@ -100,7 +102,7 @@ export function validatePublish(req: NodePublishVolumeRequest, pods: string): Pu
     throw invalid(`volume_context["${CTX_POD_UID}"]`, `"${shown(uid)}" is not the pod of target_path (${pods}/${shown(targetUid ?? '')}/…): the pod attributes must come from the kubelet`);
   }
   const pod = ctx[CTX_POD_NAME];
-  return { volumeId: id, targetPath, relay, namespace, ...(pod ? { pod } : {}) };
+  return { volumeId: id, targetPath, relay, namespace, podUid: uid, ...(pod ? { pod } : {}) };
 }
 
 export function validateUnpublish(req: NodeUnpublishVolumeRequest, pods: string): UnpublishParams {

@@ -96,7 +96,11 @@ describe('admission through a real API server with our webhook and policy', () =
     assert.equal(sc.securityContext.allowPrivilegeEscalation, false);
     assert.deepEqual(sc.securityContext.capabilities, { drop: ['ALL'] });
     const vol = pod.spec.volumes.find((v: { name: string }) => v.name === SIDECAR);
-    assert.deepEqual(vol?.hostPath, { path: `${socketDir()}/${RELAY}`, type: 'DirectoryOrCreate' });
+    // The folder of this Relay object (its uid): a Relay re-created under the same name is another folder,
+    // and the real API server's policy admits it.
+    const uid = String((await api().get<AnyObject>('socat.io/v1alpha1', 'Relay', RELAY)).metadata.uid);
+    assert.match(uid, /^[0-9a-f-]{36}$/);
+    assert.deepEqual(vol?.hostPath, { path: `${socketDir()}/${RELAY}/${uid}`, type: 'DirectoryOrCreate' });
     assert.deepEqual(pod.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms, [
       { matchExpressions: [{ key: NODE_LABEL, operator: 'In', values: ['true'] }] },
     ]);

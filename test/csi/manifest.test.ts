@@ -32,7 +32,7 @@ test('CSIDriver csi.socat.io: no attach, pod info on mount, ephemeral only, fsGr
   assert.ok(parse(read('manifests/no-cert-manager/kustomization.yaml')).resources.includes('../csi-driver'));
 });
 
-test('agent pod: a `csi` container, privileged root, kubelet folder at the same path (Bidirectional), config and sockets read-only, args the command accepts', () => {
+test('agent pod: a `csi` container, privileged root, kubelet folder at the same path (Bidirectional), config read-only, sockets writable (volume records), args the command accepts', () => {
   const pod = parse(read('manifests/node-agent/static-pod.yaml')) as Any;
   assert.doesNotThrow(() => new Pod(pod).validate());
   const [agent, csi, ...more] = pod.spec.containers;
@@ -51,7 +51,8 @@ test('agent pod: a `csi` container, privileged root, kubelet folder at the same 
   const mounts = Object.fromEntries(csi.volumeMounts.map((m: Any) => [m.mountPath, { host: hostPathOf[m.name], ro: m.readOnly === true, propagation: m.mountPropagation }]));
   assert.deepEqual(mounts, {
     [args.configDir]: { host: args.configDir, ro: true, propagation: undefined },
-    [args.socketDir]: { host: args.socketDir, ro: true, propagation: undefined },
+    // Read-write: the plugin records each published volume there for the agent (node-contract/volumes.ts).
+    [args.socketDir]: { host: args.socketDir, ro: false, propagation: undefined },
     [args.kubeletDir]: { host: args.kubeletDir, ro: false, propagation: 'Bidirectional' },
   });
   // The supervisor does not gain anything from its neighbour.

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { status, type Client } from '@grpc/grpc-js';
 import { parseMountInfo } from '../../node-agent/csi/mount.js';
+import { volumeKey, volumeRecordPath, volumeSocketDir } from '../../node-contract/index.js';
 import { waitFor } from '../harness/wait.js';
 import {
   call, callError, clientsFor, makeLayout, MountNamespace, skipUnlessCsi, startPlugin, targetFor, writeRelay,
@@ -17,9 +18,11 @@ import {
 const EPHEMERAL = 'csi.storage.k8s.io/ephemeral';
 const POD_NS = 'csi.storage.k8s.io/pod.namespace';
 
+const volumeIdOf = (target: string): string => `csi-${Buffer.from(target).toString('hex').slice(-40)}`;
+
 function publishRequest(target: string, relay: string, namespace: string): Record<string, unknown> {
   return {
-    volume_id: `csi-${Buffer.from(target).toString('hex').slice(-40)}`,
+    volume_id: volumeIdOf(target),
     target_path: target,
     volume_capability: { mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } },
     readonly: true,
@@ -65,6 +68,16 @@ describe('CSI node plugin: real sockets, real bind mounts in a private mount nam
   async function throughSocket(dir: string): Promise<string> {
     const r = await ns.exec('socat', ['-T5', '-', `UNIX-CONNECT:${dir}/socket`], { input: 'ping\n' });
     return r.stdout.trim() || `(code ${r.code}) ${r.stderr.trim()}`;
+  }
+
+  /**
+   * What the agent does for a published volume (node-contract/volumes.ts): a listener at the volume's
+   * own socket, here answering 'pong'. Returns its stop function.
+   */
+  async function serveVolume(target: string): Promise<() => Promise<void>> {
+    const server = net.createServer((s) => s.on('data', () => s.end('pong\n')));
+    await new Promise<void>((resolve) => server.listen(path.join(volumeSocketDir(l.socketDir, volumeKey(volumeIdOf(target))), 'socket'), resolve));
+    return () => new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   before(async () => {
@@ -132,14 +145,20 @@ describe('CSI node plugin: real sockets, real bind mounts in a private mount nam
     assert.deepEqual(await call(node(), 'NodeUnpublishVolume', { volume_id: 'v', target_path: target }), {});
   });
 
-  test('publish in an allowed namespace: the relay folder is bind-mounted read-only and its socket answers through it; again: OK, still one mount', async () => {
+  test('publish in an allowed namespace: the volume\'s own folder is bind-mounted read-only, recorded for the agent, and its socket answers through it; again: OK, still one mount', async () => {
     const target = newTarget();
     assert.deepEqual(await call(node(), 'NodePublishVolume', publishRequest(target, 'sched', 'monitoring')), {});
     const m = ns.mountAt(target);
     assert.ok(m, 'a mount at the target');
     assert.ok(m.readOnly, 'read-only');
-    assert.equal(path.basename(m.root), 'sched');
+    const key = volumeKey(volumeIdOf(target));
+    assert.equal(path.basename(m.root), key);
+    assert.deepEqual(JSON.parse(readFileSync(volumeRecordPath(l.socketDir, key), 'utf8')), {
+      version: 1, volumeId: volumeIdOf(target), relay: 'sched', namespace: 'monitoring', podUid: target.split('/pods/')[1]!.split('/')[0], targetPath: target,
+    });
+    const stop = await serveVolume(target);
     assert.equal(await throughSocket(target), 'pong');
+    await stop();
     const touch = await ns.exec('touch', [path.join(target, 'x')]);
     assert.notEqual(touch.code, 0);
     assert.match(touch.stderr, /Read-only file system/);
@@ -168,7 +187,8 @@ describe('CSI node plugin: real sockets, real bind mounts in a private mount nam
     const e = await callError(node(), 'NodePublishVolume', publishRequest(target, 'etcd', 'observability'));
     assert.equal(e.code, status.ALREADY_EXISTS);
     assert.match(e.details, /already a mount of something else.*relay "etcd"/);
-    assert.equal(path.basename(ns.mountAt(target)!.root), 'sched');
+    assert.equal(path.basename(ns.mountAt(target)!.root), volumeKey(volumeIdOf(target)));
+    assert.equal(JSON.parse(readFileSync(volumeRecordPath(l.socketDir, volumeKey(volumeIdOf(target))), 'utf8')).relay, 'sched', 'the record is not rewritten');
     await call(node(), 'NodeUnpublishVolume', { volume_id: 'v', target_path: target });
   });
 
@@ -294,17 +314,17 @@ describe('CSI node plugin: real sockets, real bind mounts in a private mount nam
   test('volume stats: healthy with usage; abnormal without the socket; abnormal when no longer mounted; NotFound for a missing path', async () => {
     const target = newTarget();
     await call(node(), 'NodePublishVolume', publishRequest(target, 'sched', 'monitoring'));
+    const stop = await serveVolume(target);
     type Stats = { usage: { unit: string; total: string }[]; volume_condition: { abnormal?: boolean; message: string } };
     const ok = await call<Stats>(node(), 'NodeGetVolumeStats', { volume_id: 'v', volume_path: target });
     assert.equal(ok.volume_condition.abnormal ?? false, false, ok.volume_condition.message);
     assert.deepEqual(ok.usage.map((u) => u.unit), ['BYTES', 'INODES']);
 
-    // The agent's socket goes away (relay stopped): visible through the mount.
-    await new Promise<void>((resolve) => relayServer.close(() => resolve()));
+    // The agent closes the volume's socket (relay stopped, right revoked): visible through the mount.
+    await stop();
     const noSocket = await call<Stats>(node(), 'NodeGetVolumeStats', { volume_id: 'v', volume_path: target });
     assert.equal(noSocket.volume_condition.abnormal, true);
     assert.match(noSocket.volume_condition.message, /socket is not in/);
-    await new Promise<void>((resolve) => relayServer.listen(path.join(l.socketDir, 'sched', 'socket'), resolve));
 
     // Unmounted behind the plugin's back.
     assert.equal((await ns.exec('umount', [target])).code, 0);
@@ -325,6 +345,7 @@ describe('CSI node plugin: real sockets, real bind mounts in a private mount nam
     assert.equal(ns.mountAt(target), undefined);
     assert.equal(existsSync(target), false);
     assert.ok(existsSync(path.join(l.socketDir, 'sched', 'socket')), 'the relay folder is untouched');
+    assert.equal(existsSync(volumeRecordPath(l.socketDir, volumeKey(volumeIdOf(target)))), false, 'the volume\'s record is removed (the agent closes its socket)');
     assert.deepEqual(await call(node(), 'NodeUnpublishVolume', { volume_id: 'v', target_path: target }), {});
     assert.deepEqual(await call(node(), 'NodeUnpublishVolume', { volume_id: 'v', target_path: newTarget() }), {});
     // Stacked mounts at one target (a publish raced elsewhere) all go.
@@ -339,6 +360,7 @@ describe('CSI node plugin: real sockets, real bind mounts in a private mount nam
   test('a plugin restart (SIGTERM, then SIGKILL) leaves the mount in place and the restarted plugin serves it', async () => {
     const target = newTarget();
     await call(node(), 'NodePublishVolume', publishRequest(target, 'sched', 'monitoring'));
+    const stop = await serveVolume(target);
     for (const how of ['SIGTERM', 'SIGKILL'] as const) {
       await restart(how);
       const m = ns.mountAt(target);
@@ -349,6 +371,7 @@ describe('CSI node plugin: real sockets, real bind mounts in a private mount nam
       await call(node(), 'NodePublishVolume', publishRequest(target, 'sched', 'monitoring'));
       assert.equal(ns.mounts().filter((x) => x.mountPoint === target).length, 1);
     }
+    await stop();
     await call(node(), 'NodeUnpublishVolume', { volume_id: 'v', target_path: target });
     assert.equal(ns.mountsUnder(l.root).length, 0);
   });

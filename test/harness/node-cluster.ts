@@ -14,7 +14,8 @@ import { freePort } from './ports.js';
 import { startScheduler } from './scheduler.js';
 import { waitFor } from './wait.js';
 import { registerWebhooks, waitUntilWebhookCalled } from './webhooks.js';
-import { agentStatusPath, CONSUME_LABEL, INJECTED_ANNOTATION, socketPath } from '../../relay/index.js';
+import { agentStatusPath, CONSUME_LABEL, INJECTED_ANNOTATION } from '../../relay/index.js';
+import { findRelaySocket } from '../support/relay-socket.js';
 import { DEFAULT_KUBELET_ROOT, readStaticPod, rewriteStaticPod } from './node-static-pod.js';
 
 export const AGENT_POD_FILE = 'socat-relay-agent.yaml';
@@ -221,7 +222,6 @@ export async function deletePod(c: Cluster, namespace: string, name: string): Pr
 /** Applies a Relay once the Relay webhook (fail closed) is live, and waits for the agent's socket. */
 export async function applyRelay(c: Cluster, relay: AnyObj): Promise<string> {
   await waitFor(`Relay ${relay.metadata.name} accepted`, () => c.cp.client.apply(relay).then(() => true), { timeoutMs: 30_000, intervalMs: 250 });
-  const sock = socketPath(c.socketDir, relay.metadata.name);
-  await waitFor(`the agent to serve ${sock}`, () => existsSync(sock), { timeoutMs: 60_000, intervalMs: 250 });
-  return sock;
+  // The controller's node file carries the Relay's uid: the socket is <socketDir>/<relay>/<uid>/socket.
+  return waitFor(`the agent to serve relay ${relay.metadata.name} under ${c.socketDir}`, () => findRelaySocket(c.socketDir, relay.metadata.name), { timeoutMs: 60_000, intervalMs: 250 });
 }

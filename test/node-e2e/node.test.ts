@@ -10,7 +10,8 @@ import {
   ApiError, applyAll, killPids, links, mountsUnder, netnsNames, nodeUnavailable, processesMentioning, readManifests, skipUnlessControlPlane, waitFor,
 } from '../harness/index.js';
 import { pluginPaths } from '../../node-agent/csi/server.js';
-import { CONSUME_LABEL, INJECTED_ANNOTATION, sidecarName, socketPath } from '../../relay/index.js';
+import { CONSUME_LABEL, INJECTED_ANNOTATION, sidecarName } from '../../relay/index.js';
+import { findRelaySocket } from '../support/relay-socket.js';
 import {
   AGENT_POD, AGENT_PORT, applyRelay, consumerPod, CONTROL_PLANE_LABEL, CONTROL_PLANE_TAINT, createConsumer, deletePod, startCluster, waitForPodRunning, WORKLOAD_CONTROLLERS, type Cluster,
 } from '../harness/index.js';
@@ -310,7 +311,8 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
   });
 
   test('fault: the Relay is deleted → its socket goes away and new connections fail cleanly', async () => {
-    const sock = socketPath(c.socketDir, TCP);
+    const sock = findRelaySocket(c.socketDir, TCP);
+    assert.ok(sock, `relay ${TCP} has a socket under ${c.socketDir}`);
     await c.cp.client.delete('socat.io/v1alpha1', 'Relay', TCP);
     await waitFor(`${sock} removed`, () => !existsSync(sock), { timeoutMs: 60_000, intervalMs: 500 });
     const before = svc.tcpConnections();
@@ -321,7 +323,8 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
     assert.equal(svc.tcpConnections(), before, 'nothing reached the node service');
     // The sidecar's socat said why, in its log file (the kubelet's podLogsDir).
     await waitFor('the sidecar to log the failed connect', () => /No such file or directory|Connection refused/.test(c.node.podLog(ALLOWED, CONSUMER, sidecarName(TCP))), { timeoutMs: 10_000 });
-    // The sidecar keeps running (and will serve again once the relay is back).
+    // The sidecar keeps running (a Relay re-created under the same name is another relay, served in
+    // another folder: this pod's folder stays empty).
     const pod = await c.cp.client.get('v1', 'Pod', CONSUMER, ALLOWED);
     const st = pod.status.initContainerStatuses.find((s: AnyObj) => s.name === sidecarName(TCP));
     assert.ok(st.state.running, 'sidecar still running');
@@ -442,7 +445,7 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
               }
               // Through the sidecar (socat in the pod's network namespace) to the node's loopback service,
               // once the agent serves the Relay the apply just made (the sidecar may run before that).
-              await waitFor(`the agent to serve ${relay}`, () => existsSync(socketPath(c.socketDir, relay)), { timeoutMs: 60_000, intervalMs: 250 });
+              await waitFor(`the agent to serve ${relay}`, () => findRelaySocket(c.socketDir, relay) !== undefined, { timeoutMs: 60_000, intervalMs: 250 });
               const listen = r!.spec.listen?.port ?? r!.spec.target.port;
               const t = targetOf(r!);
               // socat -t 10: after the request (stdin's end) it waits for the answer up to 10 s, not its

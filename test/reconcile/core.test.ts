@@ -37,7 +37,9 @@ test('desiredFiles: the content is the Relay object the agent accepts, marked as
   const text = desiredFiles([r], CONTROL_PLANE).get('kube-scheduler.json')!;
   const obj = JSON.parse(text);
   assert.deepEqual(Object.keys(obj), ['apiVersion', 'kind', 'metadata', 'spec']);
-  assert.deepEqual(obj.metadata, { annotations: { 'socat.io/managed-by': 'socat-relay-controller' }, generation: 2, name: 'kube-scheduler' });
+  // The uid names the relay's folder on the node: a Relay re-created under the same name is a new relay.
+  assert.deepEqual(obj.metadata, { annotations: { 'socat.io/managed-by': 'socat-relay-controller' }, generation: 2, name: 'kube-scheduler', uid: r.metadata.uid });
+  assert.ok(r.metadata.uid);
   const s = interpretConfig([{ name: 'kube-scheduler.json', text }]);
   assert.deepEqual([...s.wanted.keys()], ['kube-scheduler']);
   assert.equal(s.wanted.get('kube-scheduler')!.generation, 2);
@@ -47,8 +49,10 @@ test('desiredFiles: the content is the Relay object the agent accepts, marked as
 
 test('desiredFiles: the same relay with keys in another order and other metadata gives identical bytes', () => {
   const a = byName('kube-scheduler');
-  const b = JSON.parse(JSON.stringify({ spec: { consumers: a.spec.consumers, nodeSelector: a.spec.nodeSelector, target: { port: 10259, host: '127.0.0.1' }, protocol: 'TCP' }, metadata: { resourceVersion: '9', name: 'kube-scheduler', generation: 2, labels: { x: 'y' } }, kind: 'Relay', apiVersion: 'socat.io/v1alpha1' })) as Relay;
+  const b = JSON.parse(JSON.stringify({ spec: { consumers: a.spec.consumers, nodeSelector: a.spec.nodeSelector, target: { port: 10259, host: '127.0.0.1' }, protocol: 'TCP' }, metadata: { resourceVersion: '9', name: 'kube-scheduler', uid: a.metadata.uid, generation: 2, labels: { x: 'y' } }, kind: 'Relay', apiVersion: 'socat.io/v1alpha1' })) as Relay;
   assert.equal(relayFileContent(a), relayFileContent(b));
+  // Another uid is another relay (re-created under the same name): other bytes, so the node is told.
+  assert.notEqual(relayFileContent(a), relayFileContent({ ...b, metadata: { ...b.metadata, uid: '22222222-2222-2222-2222-222222222222' } }));
   assert.equal(stableJson({ b: 1, a: [{ d: 1, c: 2 }] }), '{\n  "a": [\n    {\n      "c": 2,\n      "d": 1\n    }\n  ],\n  "b": 1\n}\n');
 });
 

@@ -44,6 +44,7 @@ async function connectAs(uid: number, groups: number[] | 'clear'): Promise<{ ok:
   let err = '';
   child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
   child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+  child.stdin.on('error', () => undefined); // a refused socat may exit before it reads its input (EPIPE)
   child.stdin.end('hello\n');
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   const [code] = (await once(child, 'exit')) as [number | null];

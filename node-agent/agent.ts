@@ -7,22 +7,13 @@ import { Registry } from 'prom-client';
 import { FolderWatch } from '../lib/folder-watch.js';
 import type { Logger } from '../lib/log.js';
 import {
-  AGENT_DIR,
-  agentStatusPath,
-  ConfigMemo,
-  formatAgentStatus,
-  interpretConfig,
-  parseAgentStatus,
-  readConfigDir,
-  readStatusFile,
-  socketPath,
-  writeFileAtomic,
-  type AgentStatus,
-  type ConfigState,
+  AGENT_DIR, agentStatusPath, ConfigMemo, formatAgentStatus, interpretConfig, parseAgentStatus, readConfigDir, readStatusFile, readVolumeRecords,
+  socketPath, volumeRecordsDir, writeFileAtomic, type AgentStatus, type ConfigState, type VolumeRecords,
 } from '../node-contract/index.js';
 import { nodeArgv } from '../relay/index.js';
 import type { BackoffPolicy } from './backoff.js';
-import { emptyRelayDir, prepareRelayDir, staleRelayDirs } from './folders.js';
+import { emptyRelayDir, prepareRelayDir, pruneRelayDirs, staleRelayDirs } from './folders.js';
+import { isVolumeProcess, VolumeListeners } from './volumes.js';
 import { AgentMetrics } from './metrics.js';
 import { plan, type Command } from './plan.js';
 import { orphanPids, procCmdline, type CmdlineFn } from './orphans.js';
@@ -62,6 +53,9 @@ export class Agent {
   /** Each config file's parse and validation, kept while its text is unchanged (config.ts). */
   private readonly configMemo = new ConfigMemo();
   private folder?: FolderWatch;
+  private volumeFolder?: FolderWatch;
+  /** One listener per published CSI volume whose right still holds (volumes.ts). */
+  private readonly volumes: VolumeListeners;
   private resyncTimer?: NodeJS.Timeout;
   private debounceTimer?: NodeJS.Timeout;
   private reloading?: Promise<void>;
@@ -78,12 +72,13 @@ export class Agent {
     this.now = opts.now ?? Date.now;
     this.startedAt = new Date(this.now()).toISOString();
     this.registry = opts.registry ?? new Registry();
-    this.metrics = new AgentMetrics(this.registry, { socketDir: opts.socketDir });
+    this.metrics = new AgentMetrics(this.registry, { socketDir: opts.socketDir, socketOf: (r) => socketPath(opts.socketDir, r, this.uidOf(r)) });
+    this.volumes = new VolumeListeners({ socketDir: opts.socketDir, socketGid: opts.socketGid, log: opts.log });
     this.supervisor = new Supervisor({
       socatPath: opts.socatPath,
       log: opts.log,
-      prepare: (name) => prepareRelayDir(opts.socketDir, name, opts.socketGid, opts.log),
-      cleanup: (name) => emptyRelayDir(opts.socketDir, name),
+      prepare: (name) => (isVolumeProcess(name) ? this.volumes.prepare(name) : prepareRelayDir(opts.socketDir, name, this.uidOf(name), opts.socketGid, opts.log)),
+      cleanup: (name) => (isVolumeProcess(name) ? this.volumes.cleanup(name) : emptyRelayDir(opts.socketDir, name)),
       onChange: () => this.statusChanged(),
       onRestart: (name) => this.metrics.restarts.inc({ relay: name }),
       onConnection: (name) => this.metrics.connections.inc({ relay: name }),
@@ -112,6 +107,7 @@ export class Agent {
   async start(): Promise<void> {
     this.startCalled = true;
     await mkdir(path.join(this.opts.socketDir, AGENT_DIR), { recursive: true, mode: 0o755 });
+    await mkdir(volumeRecordsDir(this.opts.socketDir), { recursive: true, mode: 0o755 }); // watched from the start
     await this.stopOrphans();
     const first = await this.readConfig();
     for (const name of await staleRelayDirs(this.opts.socketDir, new Set(first.wanted.keys()))) {
@@ -121,13 +117,9 @@ export class Agent {
     await this.reload(first);
     // The folder watch re-arms itself on a deleted or replaced folder and looks for a missing one every
     // second, so a re-created folder is watched (and read) at once rather than at the next resync.
-    this.folder = new FolderWatch({
-      dir: this.opts.configDir,
-      onChange: () => this.requestReload(),
-      debounceMs: 0,
-      tickMs: 1000,
-      log: this.opts.log,
-    }).start();
+    this.folder = new FolderWatch({ dir: this.opts.configDir, onChange: () => this.requestReload(), debounceMs: 0, tickMs: 1000, log: this.opts.log }).start();
+    // The CSI plugin's records of published volumes: a new one is served, a removed one stopped, at once.
+    this.volumeFolder = new FolderWatch({ dir: volumeRecordsDir(this.opts.socketDir), onChange: () => this.requestReload(), debounceMs: 0, tickMs: 1000, log: this.opts.log }).start();
     const resync = this.opts.resyncMs ?? 30_000;
     this.resyncTimer = setInterval(() => {
       this.requestReload();
@@ -135,10 +127,7 @@ export class Agent {
     }, resync);
     this.resyncTimer.unref();
     this.started = true;
-    this.opts.log.info(
-      { configDir: this.opts.configDir, socketDir: this.opts.socketDir, relays: first.wanted.size },
-      'agent started',
-    );
+    this.opts.log.info({ configDir: this.opts.configDir, socketDir: this.opts.socketDir, relays: first.wanted.size }, 'agent started');
   }
 
   async stop(): Promise<void> {
@@ -146,6 +135,7 @@ export class Agent {
     this.stopped = true;
     if (!this.startCalled) return; // never touched the sockets or the status file: leave them to whoever owns them
     this.folder?.close();
+    this.volumeFolder?.close();
     clearInterval(this.resyncTimer);
     clearTimeout(this.debounceTimer);
     await this.reloading?.catch(() => undefined);
@@ -171,7 +161,7 @@ export class Agent {
       try {
         do {
           this.reloadAgain = false;
-          await this.reload(await this.readConfig());
+          await this.reload(await this.readConfig(), await this.readVolumes());
         } while (this.reloadAgain && !this.stopped);
       } catch (e) {
         this.opts.log.error({ err: (e as Error).message }, 'reloading the config folder failed');
@@ -190,36 +180,58 @@ export class Agent {
     return state;
   }
 
+  private async readVolumes(): Promise<VolumeRecords> {
+    try {
+      return await readVolumeRecords(this.opts.socketDir);
+    } catch (e) {
+      this.opts.log.error({ err: (e as Error).message }, 'cannot read the CSI volume records');
+      return { records: new Map(), errors: [] };
+    }
+  }
+
   private argvOf(state: ConfigState): Map<string, Command> {
     const out = new Map<string, Command>();
     for (const [name, w] of state.wanted) {
       out.set(name, {
-        argv: nodeArgv(w.resolved, {
-          socketDir: this.opts.socketDir,
-          socketGid: this.opts.socketGid,
-          logConnections: this.opts.logConnections ?? true,
-        }),
+        argv: nodeArgv(w.resolved, { socketDir: this.opts.socketDir, socketGid: this.opts.socketGid, logConnections: this.opts.logConnections ?? true }),
       });
     }
     return out;
   }
 
-  private async reload(state: ConfigState): Promise<void> {
+  private async reload(state: ConfigState, volumes?: VolumeRecords): Promise<void> {
     if (this.stopped) return;
     const before = new Set(this.config.errors.map((e) => `${e.file}\0${e.error}`));
     for (const e of state.errors) {
-      if (!before.has(`${e.file}\0${e.error}`))
-        this.opts.log.error({ file: e.file, relay: e.relay, error: e.error }, 'config file skipped');
+      if (!before.has(`${e.file}\0${e.error}`)) this.opts.log.error({ file: e.file, relay: e.relay, error: e.error }, 'config file skipped');
     }
     const warned = new Set(this.config.warnings.map((w) => `${w.file}\0${w.message}`));
     for (const w of state.warnings) {
       if (!warned.has(`${w.file}\0${w.message}`)) this.opts.log.warn({ file: w.file }, w.message);
     }
     this.config = state;
-    const actions = plan(this.argvOf(state), this.supervisor.commands());
+    const wanted = this.argvOf(state);
+    for (const [name, cmd] of this.volumes.wanted(volumes ?? await this.readVolumes(), state, {
+      socketDir: this.opts.socketDir, socketGid: this.opts.socketGid, logConnections: this.opts.logConnections ?? true,
+    })) wanted.set(name, cmd);
+    const actions = plan(wanted, this.supervisor.commands());
     for (const a of actions) this.opts.log.info({ relay: a.name, action: a.type }, 'relay change');
     await this.supervisor.apply(actions);
+    // A Relay re-created under the same name runs in its new uid folder (its argv changed, so it was
+    // restarted above); the old one's folder goes, so no pod mounted for the old Relay reaches the new.
+    const uids = new Map([...state.wanted].map(([name, w]) => [name, w.resolved.uid]));
+    try {
+      for (const p of await pruneRelayDirs(this.opts.socketDir, uids)) this.opts.log.info({ path: p }, 'removed the folder of an earlier Relay of the same name');
+    } catch (e) {
+      this.opts.log.warn({ err: (e as Error).message }, 'could not remove the folders of earlier relays');
+    }
+    await this.volumes.prune();
     this.statusChanged();
+  }
+
+  /** The uid of the wanted relay `name` (its folder `<socketDir>/<name>/<uid>`), if its file has one. */
+  private uidOf(name: string): string | undefined {
+    return this.config.wanted.get(name)?.resolved.uid;
   }
 
   /** Stops the socats of a previous agent that was killed without stopping them (see orphans.ts). */
@@ -256,7 +268,7 @@ export class Agent {
   }
 
   private statusChanged(): void {
-    const procs = this.supervisor.snapshot();
+    const procs = this.supervisor.snapshot().filter((p) => !isVolumeProcess(p.name));
     this.metrics.update(this.config.wanted.size, this.config.errors.length, procs);
     if (this.writing) {
       this.writeAgain = true;
@@ -283,17 +295,11 @@ export class Agent {
 
   private async writeStatus(): Promise<void> {
     const status = buildAgentStatus({
-      agent: {
-        pid: process.pid,
-        startedAt: this.startedAt,
-        configDir: this.opts.configDir,
-        socketDir: this.opts.socketDir,
-        heartbeatSeconds: (this.opts.resyncMs ?? 30_000) / 1000,
-      },
+      agent: { pid: process.pid, startedAt: this.startedAt, configDir: this.opts.configDir, socketDir: this.opts.socketDir, heartbeatSeconds: (this.opts.resyncMs ?? 30_000) / 1000 },
       now: new Date(this.now()).toISOString(),
       config: this.config,
-      processes: this.supervisor.snapshot(),
-      socketOf: (r) => socketPath(this.opts.socketDir, r),
+      processes: this.supervisor.snapshot().filter((p) => !isVolumeProcess(p.name)),
+      socketOf: (r) => socketPath(this.opts.socketDir, r, this.uidOf(r)),
     });
     this.lastStatus = status;
     try {

@@ -9,3 +9,4 @@ export * from './layout.js';
 export * from './relay-file.js';
 export * from './relay-folder.js';
 export * from './status.js';
+export * from './volumes.js';

@@ -41,11 +41,14 @@ export function stableJson(value: unknown): string {
  */
 export function relayFileContent(relay: Relay, consumerNamespaces?: Iterable<string>): string {
   const gen = relay.metadata.generation;
+  const uid = relay.metadata.uid;
   return stableJson({
     apiVersion: API_VERSION,
     kind: KIND,
     metadata: {
       name: relay.metadata.name,
+      // The uid names the relay's folder on the node: a Relay re-created under the same name is a new relay.
+      ...(typeof uid === 'string' && uid !== '' ? { uid } : {}),
       ...(typeof gen === 'number' ? { generation: gen } : {}),
       annotations: {
         [MANAGED_BY_ANNOTATION]: MANAGED_BY_VALUE,

@@ -1,14 +1,18 @@
 import path from 'node:path';
 import { AGENT_DIR, AGENT_STATUS_FILE, NAME_PREFIX, POD_SOCKET_DIR, SOCKET_FILE } from './constants.js';
 
-/** The relay's folder under a socket root: the unit that is mounted into consumer pods. */
-export function relayDir(socketRoot: string, relay: string): string {
-  return path.posix.join(socketRoot, relay);
+/**
+ * The relay's folder under a socket root: the unit that is mounted into consumer pods. On the node,
+ * with the Relay's uid, `<root>/<relay>/<uid>` (a Relay re-created under the same name gets another
+ * folder); without one (a hand-written node file; the pod's side) `<root>/<relay>`.
+ */
+export function relayDir(socketRoot: string, relay: string, uid?: string): string {
+  return uid ? path.posix.join(socketRoot, relay, uid) : path.posix.join(socketRoot, relay);
 }
 
-/** The relay's socket: `<root>/<relay>/socket`. */
-export function socketPath(socketRoot: string, relay: string): string {
-  return path.posix.join(socketRoot, relay, SOCKET_FILE);
+/** The relay's socket: `<root>/<relay>[/<uid>]/socket`. */
+export function socketPath(socketRoot: string, relay: string, uid?: string): string {
+  return path.posix.join(relayDir(socketRoot, relay, uid), SOCKET_FILE);
 }
 
 /** The socket as seen from inside a consumer pod. */

@@ -20,6 +20,11 @@ export interface NodeSideOptions {
   socketGid?: number;
   /** Adds `-d -d` so socat logs every accepted connection (the agent counts them). */
   logConnections?: boolean;
+  /**
+   * The socket to listen on instead of the relay's own (`<socketDir>/<relay>[/<uid>]/socket`): the
+   * socket of one CSI volume (node-contract/volumes.ts), which the agent closes when that pod's right goes.
+   */
+  socket?: string;
 }
 
 export interface PodSideOptions {
@@ -29,8 +34,8 @@ export interface PodSideOptions {
 
 const SAFE_PATH = /^\/[A-Za-z0-9._/-]*$/;
 
-function checkedSocket(root: string, relay: string): string {
-  const p = socketPath(root, relay);
+function checkedSocket(root: string, relay: string, uid?: string, explicit?: string): string {
+  const p = explicit ?? socketPath(root, relay, uid);
   // socat splits addresses on ':' and ',' and treats '!!' specially: only plain paths may reach it.
   if (!SAFE_PATH.test(p))
     throw new Error(
@@ -78,7 +83,7 @@ function loopbackOf(ip: string): string {
 
 /** Node side: listens on the relay's Unix socket and connects to the loopback target. */
 export function nodeArgv(r: ResolvedRelay, opts: NodeSideOptions): string[] {
-  const sock = checkedSocket(opts.socketDir, r.name);
+  const sock = checkedSocket(opts.socketDir, r.name, r.uid, opts.socket);
   const gid = opts.socketGid ?? DEFAULT_SOCKET_GID;
   const perms = `unlink-early,mode=0660,group=${gid}`;
   const target = `${bracket(r.targetHost)}:${r.targetPort}`;

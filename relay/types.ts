@@ -85,6 +85,12 @@ export interface Relay {
 /** A valid relay with every default applied: what the argv builders and the injector consume. */
 export interface ResolvedRelay {
   name: string;
+  /**
+   * metadata.uid, when the document has one (every Relay from the API server; the controller's node
+   * files): the relay's folder on the node is then `<socketDir>/<name>/<uid>`, so a Relay re-created
+   * under the same name never serves a pod admitted or mounted for the old one.
+   */
+  uid?: string;
   protocol: Protocol;
   /** Normalised loopback IP literal (never a name: `localhost` becomes 127.0.0.1). */
   targetHost: string;

@@ -10,7 +10,8 @@
 # Steps:
 #   1. stamps VERSION into package.json (and package-lock.json), the chart's version and appVersion (the
 #      chart's image.tag defaults to appVersion), and every image reference `…/socat-relay[-sidecar]:OLD`
-#      in the repository (manifests, lib/image.ts's default image, docs, the tests that spell it);
+#      in the repository (manifests, lib/image.ts's default image, docs, the tests that spell it), and
+#      the kustomizations' `newTag: OLD`;
 #   2. adds a CHANGELOG.md entry (the commit subjects since the previous v* tag), commits "release: VERSION"
 #      and tags vVERSION (local);
 #   3. `helm package`s the chart into dist/release/VERSION/;
@@ -84,6 +85,11 @@ if [ "$OLD" != "$VERSION" ]; then
     sed -i -E "s#(socat-relay(-sidecar)?):${OLD//./\\.}([^0-9A-Za-z.+-]|\$)#\\1:$VERSION\\3#g" "$f"
     stamped+=("$f")
   done < <(git grep -lE "$old_re" -- . ':!CHANGELOG.md' || true)
+  # kustomize `images:` entries (newTag) and the chart README's `--set image.tag=` example.
+  while IFS= read -r f; do
+    sed -i -E "s#^([[:space:]]*newTag:[[:space:]]*)([\"']?)${OLD//./\\.}([\"']?)[[:space:]]*\$#\\1\\2$VERSION\\3#; s#image\.tag=${OLD//./\\.}([^0-9A-Za-z.+-]|\$)#image.tag=$VERSION\\1#g" "$f"
+    stamped+=("$f")
+  done < <(git grep -lE "newTag:[[:space:]]*[\"']?${OLD//./\\.}[\"']?[[:space:]]*\$|image\.tag=${OLD//./\\.}([^0-9A-Za-z.+-]|\$)" -- . ':!CHANGELOG.md' || true)
 fi
 
 # 2. CHANGELOG entry, commit, tag.

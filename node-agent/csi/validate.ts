@@ -29,6 +29,8 @@ export interface PublishParams {
   targetPath: string;
   relay: string;
   namespace: string;
+  /** The pod's uid (checked against target_path). */
+  podUid: string;
   pod?: string;
 }
 
@@ -145,7 +147,7 @@ export function validatePublish(req: NodePublishVolumeRequest, pods: string): Pu
     );
   }
   const pod = ctx[CTX_POD_NAME];
-  return { volumeId: id, targetPath, relay, namespace, ...(pod ? { pod } : {}) };
+  return { volumeId: id, targetPath, relay, namespace, podUid: uid, ...(pod ? { pod } : {}) };
 }
 
 export function validateUnpublish(req: NodeUnpublishVolumeRequest, pods: string): UnpublishParams {

@@ -14,22 +14,17 @@ import { CSI_DRIVER } from '../../relay/index.js';
 import { REPO_ROOT } from '../harness/binaries.js';
 
 const read = (f: string): string => readFileSync(path.join(REPO_ROOT, f), 'utf8');
-
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
 
 test('CSIDriver csi.socat.io: no attach, pod info on mount, ephemeral only, fsGroupPolicy None; listed by manifests/ and no-cert-manager/', () => {
-  const docs = parseAllDocuments(read('manifests/csi-driver/csidriver.yaml')).map((d) => d.toJS());
+  const docs = parseAllDocuments(read('manifests/csi-driver/csidriver.yaml')).map((d) => d.toJS() as Any);
   assert.equal(docs.length, 1);
   const d = docs[0];
   assert.doesNotThrow(() => new CSIDriver(d).validate());
   assert.equal(d.metadata.name, CSI_DRIVER);
   assert.deepEqual(
-    {
-      attachRequired: d.spec.attachRequired,
-      podInfoOnMount: d.spec.podInfoOnMount,
-      modes: d.spec.volumeLifecycleModes,
-      fsGroupPolicy: d.spec.fsGroupPolicy,
-    },
+    { attachRequired: d.spec.attachRequired, podInfoOnMount: d.spec.podInfoOnMount, modes: d.spec.volumeLifecycleModes, fsGroupPolicy: d.spec.fsGroupPolicy },
     { attachRequired: false, podInfoOnMount: true, modes: ['Ephemeral'], fsGroupPolicy: 'None' },
   );
   assert.deepEqual(parse(read('manifests/csi-driver/kustomization.yaml')).resources, ['csidriver.yaml']);
@@ -37,8 +32,8 @@ test('CSIDriver csi.socat.io: no attach, pod info on mount, ephemeral only, fsGr
   assert.ok(parse(read('manifests/no-cert-manager/kustomization.yaml')).resources.includes('../csi-driver'));
 });
 
-test('agent pod: a `csi` container, privileged root, kubelet folder at the same path (Bidirectional), config and sockets read-only, args the command accepts', () => {
-  const pod = parse(read('manifests/node-agent/static-pod.yaml'));
+test('agent pod: a `csi` container, privileged root, kubelet folder at the same path (Bidirectional), config read-only, sockets writable (volume records), args the command accepts', () => {
+  const pod = parse(read('manifests/node-agent/static-pod.yaml')) as Any;
   assert.doesNotThrow(() => new Pod(pod).validate());
   const [agent, csi, ...more] = pod.spec.containers;
   assert.equal(more.length, 0);
@@ -48,22 +43,16 @@ test('agent pod: a `csi` container, privileged root, kubelet folder at the same 
   const args = parseCsiArgs(csi.args.slice(1), { NODE_NAME: 'n' });
   assert.ok(args !== 'help');
   assert.equal(args.driverName, CSI_DRIVER);
-  assert.deepEqual(csi.env.find((e: Any) => e.name === 'NODE_NAME').valueFrom, {
-    fieldRef: { fieldPath: 'spec.nodeName' },
-  });
+  assert.deepEqual(csi.env.find((e: Any) => e.name === 'NODE_NAME').valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
   assert.equal(csi.securityContext.privileged, true);
   assert.equal(csi.securityContext.runAsUser, 0);
 
   const hostPathOf = Object.fromEntries(pod.spec.volumes.map((v: Any) => [v.name, v.hostPath.path]));
-  const mounts = Object.fromEntries(
-    csi.volumeMounts.map((m: Any) => [
-      m.mountPath,
-      { host: hostPathOf[m.name], ro: m.readOnly === true, propagation: m.mountPropagation },
-    ]),
-  );
+  const mounts = Object.fromEntries(csi.volumeMounts.map((m: Any) => [m.mountPath, { host: hostPathOf[m.name], ro: m.readOnly === true, propagation: m.mountPropagation }]));
   assert.deepEqual(mounts, {
     [args.configDir]: { host: args.configDir, ro: true, propagation: undefined },
-    [args.socketDir]: { host: args.socketDir, ro: true, propagation: undefined },
+    // Read-write: the plugin records each published volume there for the agent (node-contract/volumes.ts).
+    [args.socketDir]: { host: args.socketDir, ro: false, propagation: undefined },
     [args.kubeletDir]: { host: args.kubeletDir, ro: false, propagation: 'Bidirectional' },
   });
   // The supervisor does not gain anything from its neighbour.

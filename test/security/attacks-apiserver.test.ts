@@ -257,7 +257,9 @@ describe('the attack table on a real API server', () => {
         if (skip) return;
         if (source === 'hostPath') {
           await installCrds(api());
-          for (const r of RELAYS) await api().create(structuredClone(r) as unknown as KubeObject);
+          // The webhook injects the hostPath of the Relay object's folder (<socketRoot>/<relay>/<uid>):
+          // the pods "as the webhook made it" carry the uid the API server gave each Relay.
+          for (const r of RELAYS) r.metadata.uid = String((await api().create(structuredClone(r) as unknown as KubeObject)).metadata.uid);
         }
         await controllerIn(source);
       });

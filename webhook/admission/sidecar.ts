@@ -111,7 +111,7 @@ export type SidecarVolume =
 
 /**
  * The relay's folder as a volume, named socat-<relay> in both sources so the sidecar's mount is the
- * same: a hostPath of the node's folder, or a read-only CSI ephemeral inline volume that the node
+ * same: a hostPath of the node's folder of this Relay (`<socketDir>/<relay>/<uid>`), or a read-only CSI ephemeral inline volume that the node
  * plugin fills after checking the pod's namespace against the relay's consumers.
  */
 export function sidecarVolume(r: ResolvedRelay, o: InjectOptions): SidecarVolume {
@@ -125,5 +125,7 @@ function buildVolume(r: ResolvedRelay, o: InjectOptions): SidecarVolume {
       csi: { driver: CSI_DRIVER, readOnly: true, volumeAttributes: { [CSI_RELAY_ATTRIBUTE]: r.name } },
     };
   }
-  return { name: volumeName(r.name), hostPath: { path: relayDir(o.nodeSocketDir, r.name), type: 'DirectoryOrCreate' } };
+  // The folder of this Relay object (its uid): a Relay re-created under the same name is served in
+  // another folder, so this pod never reaches it (docs/security.md, "A revoked consumer").
+  return { name: volumeName(r.name), hostPath: { path: relayDir(o.nodeSocketDir, r.name, r.uid), type: 'DirectoryOrCreate' } };
 }

@@ -65,7 +65,8 @@ export async function startAgent(o: { configDir: string; socketDir: string; rela
     '--config-dir', o.configDir, '--socket-dir', o.socketDir, '--listen', `127.0.0.1:${port}`,
   ], { logFile: path.join(o.logDir, 'agent.log'), cwd: REPO_ROOT });
   cleanups.push(() => agent.stop());
-  // <socketDir>/<relay>/<uid>/socket for the controller's file (it carries the Relay's uid), else <socketDir>/<relay>/socket.
+  // <socketDir>/<relay>/<uid>/socket for the controller's file (it carries the Relay's uid), else
+  // <socketDir>/<relay>/socket.
   const socket = await waitFor(`the agent to create the socket of relay ${o.relay} under ${o.socketDir}`, () => {
     if (!agent.running()) throw new Error(`the agent exited:\n${agent.logTail()}`);
     return findRelaySocket(o.socketDir, o.relay);
@@ -74,7 +75,7 @@ export async function startAgent(o: { configDir: string; socketDir: string; rela
 }
 
 /** A network namespace (the pod) running `container` of `pod`; deleted by the cleanups or at exit. */
-export function startPod(prefix: string, pod: PodLike, container: string, cleanups: Cleanups): { ns: NetNs; argv: string[] } {
+function startPod(prefix: string, pod: PodLike, container: string, cleanups: Cleanups): { ns: NetNs; argv: string[] } {
   const ns = NetNs.create(prefix);
   const unregister = registerCleanup(() => ns.delete()); // on interruption too
   cleanups.push(() => {
@@ -102,7 +103,7 @@ const deadline = Date.now() + 15000;
 })();`;
 
 /** From inside `ns`: is the node's port reachable directly (it must not be), and what does the relay answer? */
-export async function requestFromPod(ns: NetNs, nodePort: number, podUrl: string): Promise<{ directReachable: boolean; ok: boolean; body: string; error: string }> {
+async function requestFromPod(ns: NetNs, nodePort: number, podUrl: string): Promise<{ directReachable: boolean; ok: boolean; body: string; error: string }> {
   const direct = await ns.run('bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${nodePort}`], { timeoutMs: 5000 }).catch(() => undefined);
   const res = await ns.run(process.execPath, ['-e', FETCH_WITH_RETRY, podUrl], { timeoutMs: 20_000 });
   return { directReachable: direct?.code === 0, ok: res.code === 0, body: res.stdout, error: res.stderr.trim() };

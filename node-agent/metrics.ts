@@ -29,12 +29,34 @@ async function isSocket(file: string): Promise<boolean> {
   }
 }
 
+/** socat_relay_agent_relay_ready, computed at scrape time from the last update's relays and their sockets. */
+function readyGauge(registers: Registry[], procs: () => Map<string, boolean>, opts: AgentMetricsOptions): Gauge<'relay'> {
+  const socketDir = opts.socketDir;
+  const socketOf = opts.socketOf ?? ((name: string) => socketPath(socketDir ?? '', name));
+  return new Gauge({
+    name: 'socat_relay_agent_relay_ready',
+    help: '1 when the relay\'s socat is running and its socket is in place (what consumers connect to; checked at scrape time), else 0',
+    labelNames: ['relay'], registers,
+    async collect() {
+      // Without a socket folder (tests of the counters alone) a running socat counts as ready.
+      const socketPresent = async (name: string, running: boolean): Promise<boolean> =>
+        socketDir === undefined || (running && await isSocket(socketOf(name)));
+      const values = await Promise.all([...procs()].map(async ([name, running]) => [name, relayReady(running, await socketPresent(name, running))] as const));
+      this.reset();
+      for (const [name, v] of values) this.set({ relay: name }, v);
+    },
+  });
+}
+
 export class AgentMetrics {
   readonly wanted: Gauge;
   readonly running: Gauge;
   readonly up: Gauge<'relay'>;
   readonly restarts: Counter<'relay'>;
-  /** 1 when the agent holds an error for the relay (its text: lastError in status.json, never a label); see relay_up for now. */
+  /**
+   * 1 when the agent holds an error for the relay (its text: lastError in status.json, never a label);
+   * see relay_up for now.
+   */
   readonly hasError: Gauge<'relay'>;
   readonly fileErrors: Gauge;
   readonly connections: Counter<'relay'>;
@@ -48,22 +70,7 @@ export class AgentMetrics {
     const registers = [registry];
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
     buildInfo(registry, 'agent');
-    const procs = (): Map<string, boolean> => this.lastRunning;
-    const socketDir = opts.socketDir;
-    const socketOf = opts.socketOf ?? ((name: string) => socketPath(socketDir ?? '', name));
-    this.ready = new Gauge({
-      name: 'socat_relay_agent_relay_ready',
-      help: '1 when the relay\'s socat is running and its socket is in place (what consumers connect to; checked at scrape time), else 0',
-      labelNames: ['relay'], registers,
-      async collect() {
-        // Without a socket folder (tests of the counters alone) a running socat counts as ready.
-        const socketPresent = async (name: string, running: boolean): Promise<boolean> =>
-          socketDir === undefined || (running && await isSocket(socketOf(name)));
-        const values = await Promise.all([...procs()].map(async ([name, running]) => [name, relayReady(running, await socketPresent(name, running))] as const));
-        this.reset();
-        for (const [name, v] of values) this.set({ relay: name }, v);
-      },
-    });
+    this.ready = readyGauge(registers, () => this.lastRunning, opts);
     this.wanted = new Gauge({ name: 'socat_relay_agent_relays_wanted', help: 'Valid relays in the config folder', registers });
     this.running = new Gauge({ name: 'socat_relay_agent_relays_running', help: 'Relays whose socat is running', registers });
     this.up = new Gauge({ name: 'socat_relay_agent_relay_up', help: '1 when the relay\'s socat is running, else 0', labelNames: ['relay'], registers });

@@ -63,7 +63,10 @@ export class VolumeListeners {
     return out;
   }
 
-  /** The volume's folder, 0750 and the socket group's, before its socat starts (the plugin may have made it already). */
+  /**
+   * The volume's folder, 0750 and the socket group's, before its socat starts (the plugin may have made it
+   * already).
+   */
   async prepare(name: string): Promise<void> {
     const dir = volumeSocketDir(this.o.socketDir, keyOf(name));
     await mkdir(dir, { recursive: true, mode: 0o750 });

@@ -27,7 +27,7 @@ export interface ConfigFile {
   text: string;
 }
 
-interface WantedRelay {
+export interface WantedRelay {
   name: string;
   file: string;
   resolved: ResolvedRelay;

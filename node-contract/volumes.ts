@@ -18,7 +18,7 @@ import { consumerVerdict, isNamespaceName, isRelayName, isRelayUid } from '../re
 import type { WantedRelay } from './relay-folder.js';
 import { stableJson } from './relay-file.js';
 
-export const VOLUMES_DIR = '.volumes';
+const VOLUMES_DIR = '.volumes';
 const RECORDS = 'records';
 const SOCKETS = 'sockets';
 /** Largest record read: a few hundred bytes. */
@@ -58,7 +58,7 @@ export interface VolumeRecord {
   targetPath: string;
 }
 
-export class VolumeRecordError extends Error {
+class VolumeRecordError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'VolumeRecordError';
@@ -75,7 +75,10 @@ const str = (v: Record<string, unknown>, field: string, max = 4096): string => {
   return x;
 };
 
-/** A record's text, checked field by field; `key` is its file's name without `.json`, which must be its volume's key. */
+/**
+ * A record's text, checked field by field; `key` is its file's name without `.json`, which must be its volume's
+ * key.
+ */
 export function parseVolumeRecord(text: string, key: string): VolumeRecord {
   let v: unknown;
   try {

@@ -275,7 +275,7 @@ export function effectiveListenPort(spec: unknown): number | undefined {
 
 /** A valid spec with every default applied (a declared field set to null counts as absent). */
 function resolve(name: string, spec: RelaySpec, targetHost: string, listenAddress: string): ResolvedRelay {
-  const { target, listen, udp, consumers } = spec;
+  const { target, udp, consumers } = spec;
   const resources = resolveResources(spec);
   return {
     name, protocol: spec.protocol ?? 'TCP', targetHost, targetPort: target.port,
@@ -290,7 +290,10 @@ function resolve(name: string, spec: RelaySpec, targetHost: string, listenAddres
   };
 }
 
-/** Every problem with the field it concerns (in the document's order), the warnings, and the resolved relay when there is no problem. */
+/**
+ * Every problem with the field it concerns (in the document's order), the warnings, and the resolved relay when
+ * there is no problem.
+ */
 export function validateRelay(input: unknown, options: ValidateOptions = {}): ValidationResult {
   const schema = options.schema ?? RELAY_SPEC_SCHEMA;
   if (!isObject(input)) {
@@ -324,7 +327,7 @@ export function resolveRelay(input: unknown): ResolvedRelay {
   return r.resolved;
 }
 
-export class InvalidRelayError extends Error {
+class InvalidRelayError extends Error {
   constructor(readonly problems: Problem[]) {
     super(formatProblems(problems));
     this.name = 'InvalidRelayError';

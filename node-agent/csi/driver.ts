@@ -97,20 +97,46 @@ export class Driver {
     return { node_id: this.cfg.nodeId, max_volumes_per_node: '0' };
   }
 
+  /** The relay as this node's file defines it, once the pod's namespace may consume it; else the refusal. */
+  private async allowedRelay(p: { relay: string; namespace: string }): Promise<Extract<NodeRelay, { relay: unknown }>> {
+    const node = await this.readRelay(p.relay);
+    if (node.state === 'missing') {
+      throw new CsiError(status.NOT_FOUND, `relay "${p.relay}" is not served on node ${this.cfg.nodeId} (no file in ${this.cfg.configDir} defines it); namespace "${p.namespace}" cannot mount it`);
+    }
+    if (node.state === 'invalid') {
+      throw new CsiError(status.FAILED_PRECONDITION, `relay "${p.relay}": its node file ${node.file} is invalid: ${node.error}`);
+    }
+    const verdict = consumerVerdict(node.relay, p.namespace, { resolvedNames: node.resolvedNames });
+    if (!verdict.allowed) throw new CsiError(status.PERMISSION_DENIED, verdict.message);
+    return node;
+  }
+
+  /**
+   * A target already mounted: the same volume again (recorded if its record is gone, made read-only),
+   * else refused. Never re-record a mounted volume for something else: after a Relay is re-created,
+   * the old volume stays the old Relay's (closed) one.
+   */
+  private async republish(
+    current: NonNullable<Awaited<ReturnType<Mounter['mountAt']>>>,
+    v: { key: string; record: VolumeRecord; source: string },
+    log: Logger,
+  ): Promise<void> {
+    const { key, record, source } = v;
+    const existing = await this.readRecord(key);
+    if (!(await this.sameFolder(record.targetPath, source)) || (existing && formatVolumeRecord(existing) !== formatVolumeRecord(record))) {
+      const what = existing ? `the volume of relay "${existing.relay}"${existing.relayUid ? ` (uid ${existing.relayUid})` : ''} for namespace "${existing.namespace}"` : `${current.source}:${current.root}`;
+      throw new CsiError(status.ALREADY_EXISTS, `target_path ${record.targetPath} is already a mount of something else (${what}), not relay "${record.relay}"${record.relayUid ? ` (uid ${record.relayUid})` : ''}`);
+    }
+    if (!existing) await this.record(key, record, source);
+    if (!current.readOnly) await this.remountReadOnly(record.targetPath, log);
+    log.info('already published');
+  }
+
   async nodePublishVolume(req: NodePublishVolumeRequest): Promise<Record<string, never>> {
     const p = validatePublish(req, this.pods);
     const log = this.cfg.log.child({ volumeId: p.volumeId, targetPath: p.targetPath, relay: p.relay, namespace: p.namespace, ...(p.pod ? { pod: p.pod } : {}) });
     return this.serialized(p.targetPath, async () => {
-      const node = await this.readRelay(p.relay);
-      if (node.state === 'missing') {
-        throw new CsiError(status.NOT_FOUND, `relay "${p.relay}" is not served on node ${this.cfg.nodeId} (no file in ${this.cfg.configDir} defines it); namespace "${p.namespace}" cannot mount it`);
-      }
-      if (node.state === 'invalid') {
-        throw new CsiError(status.FAILED_PRECONDITION, `relay "${p.relay}": its node file ${node.file} is invalid: ${node.error}`);
-      }
-      const verdict = consumerVerdict(node.relay, p.namespace, { resolvedNames: node.resolvedNames });
-      if (!verdict.allowed) throw new CsiError(status.PERMISSION_DENIED, verdict.message);
-
+      const node = await this.allowedRelay(p);
       // The relay must be served (its folder, of this Relay object: its uid from the node file). The
       // volume gets a folder of its own, where the agent serves it for as long as its right holds
       // (node-contract/volumes.ts).
@@ -123,16 +149,7 @@ export class Driver {
       };
       const current = await this.cfg.mounter.mountAt(p.targetPath);
       if (current) {
-        // Never re-record a mounted volume for something else: after a Relay is re-created, the old
-        // volume stays the old Relay's (closed) one.
-        const existing = await this.readRecord(key);
-        if (!(await this.sameFolder(p.targetPath, source)) || (existing && formatVolumeRecord(existing) !== formatVolumeRecord(record))) {
-          const what = existing ? `the volume of relay "${existing.relay}"${existing.relayUid ? ` (uid ${existing.relayUid})` : ''} for namespace "${existing.namespace}"` : `${current.source}:${current.root}`;
-          throw new CsiError(status.ALREADY_EXISTS, `target_path ${p.targetPath} is already a mount of something else (${what}), not relay "${p.relay}"${node.relay.uid ? ` (uid ${node.relay.uid})` : ''}`);
-        }
-        if (!existing) await this.record(key, record, source);
-        if (!current.readOnly) await this.remountReadOnly(p.targetPath, log);
-        log.info('already published');
+        await this.republish(current, { key, record, source }, log);
         return {};
       }
       await this.record(key, record, source);
@@ -200,7 +217,10 @@ export class Driver {
 
   // --- helpers ---
 
-  /** Writes the volume's record, then makes its folder: so the agent never takes a new volume's folder for an unpublished one. */
+  /**
+   * Writes the volume's record, then makes its folder: so the agent never takes a new volume's folder for an
+   * unpublished one.
+   */
   private async record(key: string, record: VolumeRecord, source: string): Promise<void> {
     await this.internal(`cannot record volume ${record.volumeId}`, async () => {
       await mkdir(volumeRecordsDir(this.cfg.socketDir), { recursive: true, mode: 0o755 });

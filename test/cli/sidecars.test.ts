@@ -148,7 +148,8 @@ describe('socat-relay sidecars on a real API server', () => {
     const badImage = await sidecars('--sidecar-image', 'UPPER/case:x');
     assert.equal(badImage.code, 2);
     assert.match(badImage.stderr, /^sidecars: --sidecar-image: /);
-    // The relay's pod-side port moves: every sidecar's socat command line and port are stale (the image of the new pod is not).
+    // The relay's pod-side port moves: every sidecar's socat command line and port are stale (the image of
+    // the new pod is not).
     await api().apply(relay(RELAY, (r) => { r.spec.listen.port = 8081; }), { force: true });
     const moved = JSON.parse((await sidecars('-o', 'json')).stdout) as Listing;
     assert.deepEqual(moved.sidecars.map((s) => [s.pod, s.differs]), [['after-upgrade', ['command', 'ports']], ['before-upgrade', ['command', 'image', 'ports']]]);

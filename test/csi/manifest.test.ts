@@ -14,11 +14,11 @@ import { CSI_DRIVER } from '../../relay/index.js';
 import { REPO_ROOT } from '../harness/binaries.js';
 
 const read = (f: string): string => readFileSync(path.join(REPO_ROOT, f), 'utf8');
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 type Any = any;
 
 test('CSIDriver csi.socat.io: no attach, pod info on mount, ephemeral only, fsGroupPolicy None; listed by manifests/ and no-cert-manager/', () => {
-  const docs = parseAllDocuments(read('manifests/csi-driver/csidriver.yaml')).map((d) => d.toJS() as Any);
+  const docs = parseAllDocuments(read('manifests/csi-driver/csidriver.yaml')).map((d) => d.toJS());
   assert.equal(docs.length, 1);
   const d = docs[0];
   assert.doesNotThrow(() => new CSIDriver(d).validate());
@@ -33,7 +33,7 @@ test('CSIDriver csi.socat.io: no attach, pod info on mount, ephemeral only, fsGr
 });
 
 test('agent pod: a `csi` container, privileged root, kubelet folder at the same path (Bidirectional), config read-only, sockets writable (volume records), args the command accepts', () => {
-  const pod = parse(read('manifests/node-agent/static-pod.yaml')) as Any;
+  const pod = parse(read('manifests/node-agent/static-pod.yaml'));
   assert.doesNotThrow(() => new Pod(pod).validate());
   const [agent, csi, ...more] = pod.spec.containers;
   assert.equal(more.length, 0);

@@ -77,7 +77,7 @@ describe('CSI mode: a revoked consumer loses its relay within seconds; the other
   });
 
   function relay(name: string, consumers: Relay['spec']['consumers'], uid = UID, p = port): Relay {
-    return { apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name, uid }, spec: { target: { host: '127.0.0.1', port: p }, consumers } } as Relay;
+    return { apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name, uid }, spec: { target: { host: '127.0.0.1', port: p }, consumers } };
   }
   /** What the controller's reconcile writes, atomically; `resolved`: the names its namespaceSelector resolved to. */
   async function nodeFile(r: Relay, resolved?: string[]): Promise<void> {
@@ -98,13 +98,16 @@ describe('CSI mode: a revoked consumer loses its relay within seconds; the other
     const r = await ns.exec('socat', ['-T2', '-u', `UNIX-CONNECT:${dir}/socket`, '-'], { timeoutMs: 5000 });
     return r.code === 0 ? r.stdout.trim() : `refused: ${r.stderr.trim()}`;
   }
-  /** Waits until the pod's volume serves (the agent starts a new volume's socket within a second or so), then holds a connection open. */
+  /**
+   * Waits until the pod's volume serves (the agent starts a new volume's socket within a second or so), then
+   * holds a connection open.
+   */
   async function openConnection(dir: string, greeting: string): Promise<Conn> {
     await waitFor(`${dir} to serve ${greeting}`, async () => (await oneShot(dir)) === greeting, 10_000);
     const child = spawn('nsenter', ['-t', String(ns.pid), '-m', '--', 'socat', '-', `UNIX-CONNECT:${dir}/socket`], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
     const k: Conn = { child, out: () => out, exited: new Promise((r) => child.once('exit', (code) => r(code))) };
     conns.push(k);
     await waitFor(`a greeting through ${dir}`, () => out.includes(`${greeting}\n`), 10_000);

@@ -46,7 +46,7 @@ function relay(name: string, uid: string, port: number): Relay {
   return {
     apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name, uid },
     spec: { target: { host: '127.0.0.1', port }, consumers: { namespaces: ['monitoring'] } },
-  } as Relay;
+  };
 }
 
 /** A pod's open connection: a socat client inside the mount namespace on `<dir>/socket`. */
@@ -58,8 +58,8 @@ interface Conn {
 function connect(ns: MountNamespace, dir: string): Conn {
   const child = spawn('nsenter', ['-t', String(ns.pid), '-m', '--', 'socat', '-', `UNIX-CONNECT:${dir}/socket`], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   return { child, out: () => out, exited };
 }
@@ -70,7 +70,10 @@ async function greeted(c: Conn, name: string): Promise<void> {
   });
 }
 
-/** Waits until a new connection through `<dir>/socket` is greeted by `name` (the agent serves a new volume within a second or so). */
+/**
+ * Waits until a new connection through `<dir>/socket` is greeted by `name` (the agent serves a new volume
+ * within a second or so).
+ */
 async function served(ns: MountNamespace, dir: string, name: string): Promise<void> {
   await waitFor(`${dir} to serve ${name}`, async () => (await oneShot(ns, dir)) === name, 10_000);
 }

@@ -18,11 +18,11 @@ import { agentStatusPath, CONSUME_LABEL, INJECTED_ANNOTATION } from '../../relay
 import { findRelaySocket } from '../support/relay-socket.js';
 import { DEFAULT_KUBELET_ROOT, readStaticPod, rewriteStaticPod } from './node-static-pod.js';
 
-export const AGENT_POD_FILE = 'socat-relay-agent.yaml';
+const AGENT_POD_FILE = 'socat-relay-agent.yaml';
 export const AGENT_POD = 'socat-relay-agent';
 /** The loopback ports manifests/node-agent/static-pod.yaml gives the agent and the CSI plugin. */
 export const AGENT_PORT = 9465;
-export const CSI_HEALTH_PORT = 9466;
+const CSI_HEALTH_PORT = 9466;
 
 type AnyObj = KubeObject & Record<string, any>;
 
@@ -65,7 +65,10 @@ export const CONTROL_PLANE_TAINT = { key: CONTROL_PLANE_LABEL, effect: 'NoSchedu
 export interface ClusterOptions {
   namespaces: { name: string; labels?: Record<string, string> }[];
   nodeName?: string;
-  /** kube-controller-manager's controllers (default POD_CONTROLLERS; WORKLOAD_CONTROLLERS for DaemonSets, Deployments, …). */
+  /**
+   * kube-controller-manager's controllers (default POD_CONTROLLERS; WORKLOAD_CONTROLLERS for DaemonSets,
+   * Deployments, …).
+   */
   controllers?: string[];
   /** Runs a real kube-scheduler, for pods that do not name their node (those workload controllers make). */
   scheduler?: boolean;
@@ -174,7 +177,7 @@ export async function waitForPodRunning(c: Cluster, namespace: string, name: str
     const p = await c.cp.client.getOrUndefined<AnyObj>('v1', 'Pod', name, namespace).catch(() => undefined);
     const events = await c.cp.client.list<AnyObj>('v1', 'Event', namespace).catch(() => []);
     const evs = events.filter((e) => e.involvedObject?.name === name).map((e) => `${e.reason}: ${e.message}`).join('\n');
-    throw new Error(`${(err as Error).message}\nstatus: ${JSON.stringify(p?.status)}\nevents:\n${evs}\n${c.node.logs(30)}`);
+    throw new Error(`${(err as Error).message}\nstatus: ${JSON.stringify(p?.status)}\nevents:\n${evs}\n${c.node.logs(30)}`, { cause: err });
   }
 }
 

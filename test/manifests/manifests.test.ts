@@ -2,11 +2,11 @@
 // the upstream OpenAPI schemas; the Relay CRD's own schema for Relays), `kubectl kustomize` renders
 // both install variants offline with every expected kind, and the security-relevant settings (RBAC,
 // webhook failure policies and selectors, the controller's privileges, the sidecar policy's CEL) are
-// exactly what README, docs/security.md and docs/install.md say. The real API server's dry-run lives in test/apiserver/.
+// exactly what README, docs/security.md and docs/install.md say. The real API server's dry-run lives in
+// test/apiserver/.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { validateRelay } from '../../relay/validate.js';
 import { CONSUME_LABEL, INJECTED_ANNOTATION } from '../../relay/constants.js';
@@ -122,7 +122,7 @@ describe('kubectl kustomize renders offline', { skip: skipWithout('kubectl') }, 
       if (base === 'node-agent') continue;
       const env = Object.fromEntries(controller!.spec.template.spec.containers[0].env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
       assert.equal(env.SOCAT_RELAY_IMAGE, moved);
-      const config = loadConfig([], { ...env, NODE_NAME: 'n' } as Record<string, string>);
+      const config = loadConfig([], { ...env, NODE_NAME: 'n' });
       assert.equal(config.sidecarImage, 'registry.example.com/mirror/socat-relay-sidecar:9.9.9', 'the controller injects the moved sidecar');
     }
   });
@@ -356,7 +356,7 @@ describe('the sidecar policy (CEL evaluated here; the real API server runs it in
   });
   for (const mode of ['native', 'regular'] as const) {
     test(`the same pod injected by the real admission (${mode} sidecar) passes`, () => {
-      const injected = injectPod(consumer() as any, [relay], { mode });
+      const injected = injectPod(consumer(), [relay], { mode });
       assert.equal(injected.allowed, true, injected.message);
       assert.ok(injected.pod.metadata?.annotations?.[INJECTED_ANNOTATION]);
       assert.deepEqual(judge(injected.pod), { matched: true });

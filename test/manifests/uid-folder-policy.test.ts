@@ -20,7 +20,7 @@ const consumer = () => ({
 });
 
 function injectedWith(path: string): any {
-  const r = injectPod(consumer() as any, [relay]);
+  const r = injectPod(consumer(), [relay]);
   assert.equal(r.allowed, true, r.message);
   const p: any = structuredClone(r.pod);
   p.spec.volumes.find((v: any) => v.name === 'socat-kube-scheduler').hostPath.path = path;
@@ -29,7 +29,7 @@ function injectedWith(path: string): any {
 
 describe('the sidecar policy and the uid folder of a Relay', () => {
   test('the pod the webhook injects (hostPath /run/socat-relay/<relay>/<uid>) passes', () => {
-    const r = injectPod(consumer() as any, [relay]);
+    const r = injectPod(consumer(), [relay]);
     const v = (r.pod.spec?.volumes ?? []).find((x: any) => x.name === 'socat-kube-scheduler') as any;
     assert.equal(v.hostPath.path, `/run/socat-relay/kube-scheduler/${UID}`);
     assert.deepEqual(judgeSidecarPolicy(r.pod), { matched: true });

@@ -16,7 +16,7 @@ import { DEFAULT_TESTBIN, registerCleanup, REPO_ROOT, waitFor, type Cluster, typ
 type AnyObj = Record<string, any>;
 
 export const EXAMPLES_DIR = path.join(REPO_ROOT, 'manifests', 'examples');
-export const TOKEN_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+const TOKEN_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 export interface Run {
   code: number | null;
@@ -57,7 +57,10 @@ const tagOf = (image: string) => /:([^:/]+)$/.exec(image)?.[1] ?? 'latest';
 
 export interface Target {
   port: number;
-  /** What the relay's consumer gets back: `greeting` (the test's TCP service) or `agent-metrics` (the agent's /metrics). */
+  /**
+   * What the relay's consumer gets back: `greeting` (the test's TCP service) or `agent-metrics` (the agent's
+   * /metrics).
+   */
   kind: 'greeting' | 'agent-metrics' | 'udp';
 }
 
@@ -117,7 +120,7 @@ export function writeOverlay(o: {
 
 /** The pods a workload made: those its selector's matchLabels select in its namespace. */
 export async function podsOf(c: Cluster, w: AnyObj): Promise<AnyObj[]> {
-  const sel = Object.entries(w.spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+  const sel = Object.entries(w.spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${String(v)}`).join(',');
   const res = await c.cp.client.request<{ items: AnyObj[] }>('GET', `/api/v1/namespaces/${w.metadata.namespace}/pods`, { query: { labelSelector: sel } });
   return res.items.filter((p) => !p.metadata.deletionTimestamp);
 }
@@ -196,7 +199,10 @@ export function projectedCredentials(pid: number): { token: string; caCrt: strin
   return { token: readFileSync(`${root}/token`, 'utf8'), caCrt: readFileSync(`${root}/ca.crt`, 'utf8') };
 }
 
-/** A Node object with no kubelet behind it: the scheduler and the DaemonSet controller place pods on it; nothing runs them. */
+/**
+ * A Node object with no kubelet behind it: the scheduler and the DaemonSet controller place pods on it; nothing
+ * runs them.
+ */
 export function placeholderNode(name: string, labels: Record<string, string> = {}): KubeObject {
   const resources = { cpu: '4', memory: '8Gi', pods: '110' };
   return {
@@ -220,6 +226,6 @@ export async function waitForPods<T>(c: Cluster, namespace: string, what: string
     const events = await c.cp.client.list<AnyObj>('v1', 'Event', namespace).catch(() => []);
     const podLines = pods.map((p) => `${p.metadata.name} on ${p.spec.nodeName ?? '-'}: ${p.status?.phase} ${JSON.stringify(p.status?.conditions?.map((x: AnyObj) => `${x.type}=${x.status}${x.message ? ` (${x.message})` : ''}`))} init: ${JSON.stringify((p.status?.initContainerStatuses ?? []).map((s: AnyObj) => [s.name, Object.keys(s.state ?? {})[0], s.state?.waiting?.reason ?? s.state?.terminated?.reason]))}`);
     const evLines = events.filter((e) => e.type === 'Warning').map((e) => `${e.involvedObject?.kind}/${e.involvedObject?.name} ${e.reason}: ${e.message}`);
-    throw new Error(`${(err as Error).message}\npods:\n${podLines.join('\n')}\nwarning events:\n${evLines.join('\n')}`);
+    throw new Error(`${(err as Error).message}\npods:\n${podLines.join('\n')}\nwarning events:\n${evLines.join('\n')}`, { cause: err });
   }
 }

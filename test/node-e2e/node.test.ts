@@ -162,7 +162,7 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
     assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /^\/usr\/bin\/socat\0|^socat\0/);
     const root = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === '/');
     assert.ok(root, 'a root mount');
-    assert.match(root!.split(' ')[5]!, /^ro\b/, `root mounted read-only: ${root}`);
+    assert.match(root.split(' ')[5]!, /^ro\b/, `root mounted read-only: ${root}`);
     // The relay's folder is mounted read-only too, and the sidecar reached its 0660 socket (TCP above).
     const relayMount = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === `/run/socat-relay/${TCP}`);
     assert.match(relayMount?.split(' ')[5] ?? '', /^ro\b/, `relay folder read-only: ${relayMount}`);
@@ -171,7 +171,7 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
   test('fault: the relay\'s socat is killed → the agent brings it back and the app\'s next connection works', async () => {
     const pid = await relayProcess(TCP);
     assert.ok(pid, 'the relay\'s socat (UNIX-LISTEN on its socket) runs in the agent container');
-    killPids([pid!]);
+    killPids([pid]);
     await waitFor('a new socat for the relay', async () => {
       const p = await relayProcess(TCP);
       return p !== undefined && p !== pid ? p : undefined;
@@ -342,7 +342,8 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
     // Where each workload's pods must land (one per node listed): none may be missing or Pending.
     const EXAMPLES: { dir: string; placement: Record<string, Place[]>; drop?: string[] }[] = [
       { dir: 'kubeadm-control-plane', placement: { 'DaemonSet/prometheus-agent-control-plane': ['control-plane'], 'DaemonSet/prometheus-agent-nodes': ['worker'] } },
-      // No monitoring.coreos.com CRDs in the repository: the PodMonitor is left out (test/manifests checks its schema).
+      // No monitoring.coreos.com CRDs in the repository: the PodMonitor is left out (test/manifests
+      // checks its schema).
       { dir: 'kubeadm-control-plane/prometheus-operator', placement: { 'DaemonSet/control-plane-metrics-gateway': ['control-plane'] }, drop: ['PodMonitor'] },
       { dir: 'docker-metrics', placement: { 'DaemonSet/docker-metrics-agent': ['control-plane', 'worker'] } },
       { dir: 'syslog-udp', placement: { 'Deployment/log-shipper': ['worker'] } },
@@ -389,7 +390,7 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
     });
 
     for (const ex of EXAMPLES) {
-      test(`${ex.dir}: every workload's pods created where they belong, scheduled, injected with their token, sidecars running and relaying`, async (t) => {
+      test(`${ex.dir}: every workload's pods created where they belong, scheduled, injected with their token, sidecars running and relaying`, async () => {
         const exampleDir = path.join(EXAMPLES_DIR, ex.dir);
         const objects = await render(c, exampleDir);
         const overlay = writeOverlay({
@@ -435,7 +436,7 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
               assert.ok(pid, `${name}: ${sidecar} has a process`);
               if (p.spec.automountServiceAccountToken !== false) {
                 // The kubelet got the pod's token and kube-root-ca.crt and projected them into our sidecar too.
-                const { token, caCrt } = projectedCredentials(pid!);
+                const { token, caCrt } = projectedCredentials(pid);
                 const claims = tokenClaims(token);
                 assert.equal(claims.sub, `system:serviceaccount:${ns}:${p.spec.serviceAccountName ?? 'default'}`);
                 assert.equal(claims['kubernetes.io']?.pod?.name, p.metadata.name);
@@ -446,8 +447,8 @@ describe('a real node: kubelet + containerd, the agent as a static pod, injected
               // Through the sidecar (socat in the pod's network namespace) to the node's loopback service,
               // once the agent serves the Relay the apply just made (the sidecar may run before that).
               await waitFor(`the agent to serve ${relay}`, () => findRelaySocket(c.socketDir, relay) !== undefined, { timeoutMs: 60_000, intervalMs: 250 });
-              const listen = r!.spec.listen?.port ?? r!.spec.target.port;
-              const t = targetOf(r!);
+              const listen = r.spec.listen?.port ?? r.spec.target.port;
+              const t = targetOf(r);
               // socat -t 10: after the request (stdin's end) it waits for the answer up to 10 s, not its
               // default 0.5 s, which a busy machine's two relay hops to the agent's /metrics can exceed.
               const viaSidecar = (argv: string[], input: string) => c.node.exec(ns, p.metadata.name, sidecar, ['/usr/bin/socat', ...argv], { input, timeoutMs: 30_000 });

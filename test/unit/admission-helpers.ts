@@ -17,7 +17,7 @@ import { NAMESPACE_LABELS } from '../harness/namespaces.js';
 
 export const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 
-function fixtureDocs(rel: string): unknown[] {
+export function fixtureDocs(rel: string): unknown[] {
   return parseDocuments(readFileSync(path.join(FIXTURES, rel), 'utf8'), rel);
 }
 

@@ -111,8 +111,9 @@ export type SidecarVolume =
 
 /**
  * The relay's folder as a volume, named socat-<relay> in both sources so the sidecar's mount is the
- * same: a hostPath of the node's folder of this Relay (`<socketDir>/<relay>/<uid>`), or a read-only CSI ephemeral inline volume that the node
- * plugin fills after checking the pod's namespace against the relay's consumers.
+ * same: a hostPath of the node's folder of this Relay (`<socketDir>/<relay>/<uid>`), or a read-only CSI
+ * ephemeral inline volume that the node plugin fills after checking the pod's namespace against the
+ * relay's consumers.
  */
 export function sidecarVolume(r: ResolvedRelay, o: InjectOptions): SidecarVolume {
   return builtFor(r, o).volume;

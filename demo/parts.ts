@@ -1,7 +1,14 @@
 // Steps shared by the API-server flow (flow.ts) and the offline flow (offline.ts): the node agent as a
 // real process, the "pod" (its sidecar command in a network namespace), and the request from inside.
 import path from 'node:path';
-import { freePort, registerCleanup, REPO_ROOT, spawnManaged, waitFor, type ManagedProcess } from '../test/harness/index.js';
+import {
+  freePort,
+  registerCleanup,
+  REPO_ROOT,
+  spawnManaged,
+  waitFor,
+  type ManagedProcess,
+} from '../test/harness/index.js';
 import { NetNs } from '../test/support/netns.js';
 import { findRelaySocket } from '../test/support/relay-socket.js';
 import { runContainer, type PodLike } from './pod-runner.js';
@@ -58,19 +65,39 @@ export async function runWithNodeService(
 }
 
 /** `socat-relay agent` from source; resolves once the relay's socket exists. */
-export async function startAgent(o: { configDir: string; socketDir: string; relay: string; logDir: string }, cleanups: Cleanups): Promise<{ agent: ManagedProcess; socket: string }> {
+export async function startAgent(
+  o: { configDir: string; socketDir: string; relay: string; logDir: string },
+  cleanups: Cleanups,
+): Promise<{ agent: ManagedProcess; socket: string }> {
   const port = await freePort();
-  const agent = spawnManaged('agent', process.execPath, [
-    '--import', 'tsx', path.join(REPO_ROOT, 'cli', 'main.ts'), 'agent',
-    '--config-dir', o.configDir, '--socket-dir', o.socketDir, '--listen', `127.0.0.1:${port}`,
-  ], { logFile: path.join(o.logDir, 'agent.log'), cwd: REPO_ROOT });
+  const agent = spawnManaged(
+    'agent',
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(REPO_ROOT, 'cli', 'main.ts'),
+      'agent',
+      '--config-dir',
+      o.configDir,
+      '--socket-dir',
+      o.socketDir,
+      '--listen',
+      `127.0.0.1:${port}`,
+    ],
+    { logFile: path.join(o.logDir, 'agent.log'), cwd: REPO_ROOT },
+  );
   cleanups.push(() => agent.stop());
   // <socketDir>/<relay>/<uid>/socket for the controller's file (it carries the Relay's uid), else
   // <socketDir>/<relay>/socket.
-  const socket = await waitFor(`the agent to create the socket of relay ${o.relay} under ${o.socketDir}`, () => {
-    if (!agent.running()) throw new Error(`the agent exited:\n${agent.logTail()}`);
-    return findRelaySocket(o.socketDir, o.relay);
-  }, { timeoutMs: 20_000 });
+  const socket = await waitFor(
+    `the agent to create the socket of relay ${o.relay} under ${o.socketDir}`,
+    () => {
+      if (!agent.running()) throw new Error(`the agent exited:\n${agent.logTail()}`);
+      return findRelaySocket(o.socketDir, o.relay);
+    },
+    { timeoutMs: 20_000 },
+  );
   return { agent, socket };
 }
 
@@ -103,8 +130,14 @@ const deadline = Date.now() + 15000;
 })();`;
 
 /** From inside `ns`: is the node's port reachable directly (it must not be), and what does the relay answer? */
-async function requestFromPod(ns: NetNs, nodePort: number, podUrl: string): Promise<{ directReachable: boolean; ok: boolean; body: string; error: string }> {
-  const direct = await ns.run('bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${nodePort}`], { timeoutMs: 5000 }).catch(() => undefined);
+async function requestFromPod(
+  ns: NetNs,
+  nodePort: number,
+  podUrl: string,
+): Promise<{ directReachable: boolean; ok: boolean; body: string; error: string }> {
+  const direct = await ns
+    .run('bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${nodePort}`], { timeoutMs: 5000 })
+    .catch(() => undefined);
   const res = await ns.run(process.execPath, ['-e', FETCH_WITH_RETRY, podUrl], { timeoutMs: 20_000 });
   return { directReachable: direct?.code === 0, ok: res.code === 0, body: res.stdout, error: res.stderr.trim() };
 }
@@ -115,7 +148,13 @@ async function requestFromPod(ns: NetNs, nodePort: number, podUrl: string): Prom
  * greeting came back, the service saw the request and the direct path was closed.
  */
 export async function requestThroughSidecar(
-  r: Reporter, prefix: string, pod: PodLike, container: string, svc: NodeService, cleanups: Cleanups, podKind: string,
+  r: Reporter,
+  prefix: string,
+  pod: PodLike,
+  container: string,
+  svc: NodeService,
+  cleanups: Cleanups,
+  podKind: string,
 ): Promise<{ ok: boolean; directReachable: boolean; body: string }> {
   r.step(`run the sidecar command from the ${podKind} pod in a network namespace (the "pod")`);
   const { ns, argv } = startPod(prefix, pod, container, cleanups);
@@ -123,7 +162,13 @@ export async function requestThroughSidecar(
 
   r.step('from inside the pod namespace: GET http://127.0.0.1:8080/');
   const res = await requestFromPod(ns, svc.port, 'http://127.0.0.1:8080/');
-  r.info(`direct 127.0.0.1:${svc.port} from the pod namespace: ${res.directReachable ? 'REACHABLE (unexpected)' : 'unreachable, as it should be'}`);
+  r.info(
+    `direct 127.0.0.1:${svc.port} from the pod namespace: ${res.directReachable ? 'REACHABLE (unexpected)' : 'unreachable, as it should be'}`,
+  );
   r.info(res.ok ? `response: ${res.body.trim()}` : `failed: ${res.error || res.body.trim()}`);
-  return { ok: res.ok && res.body.includes(GREETING) && svc.hits() > 0 && !res.directReachable, directReachable: res.directReachable, body: res.body };
+  return {
+    ok: res.ok && res.body.includes(GREETING) && svc.hits() > 0 && !res.directReachable,
+    directReachable: res.directReachable,
+    body: res.body,
+  };
 }

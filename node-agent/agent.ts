@@ -7,8 +7,21 @@ import { Registry } from 'prom-client';
 import { FolderWatch } from '../lib/folder-watch.js';
 import type { Logger } from '../lib/log.js';
 import {
-  AGENT_DIR, agentStatusPath, ConfigMemo, formatAgentStatus, interpretConfig, parseAgentStatus, readConfigDir, readStatusFile, readVolumeRecords,
-  socketPath, volumeRecordsDir, writeFileAtomic, type AgentStatus, type ConfigState, type VolumeRecords,
+  AGENT_DIR,
+  agentStatusPath,
+  ConfigMemo,
+  formatAgentStatus,
+  interpretConfig,
+  parseAgentStatus,
+  readConfigDir,
+  readStatusFile,
+  readVolumeRecords,
+  socketPath,
+  volumeRecordsDir,
+  writeFileAtomic,
+  type AgentStatus,
+  type ConfigState,
+  type VolumeRecords,
 } from '../node-contract/index.js';
 import { nodeArgv } from '../relay/index.js';
 import type { BackoffPolicy } from './backoff.js';
@@ -72,12 +85,18 @@ export class Agent {
     this.now = opts.now ?? Date.now;
     this.startedAt = new Date(this.now()).toISOString();
     this.registry = opts.registry ?? new Registry();
-    this.metrics = new AgentMetrics(this.registry, { socketDir: opts.socketDir, socketOf: (r) => socketPath(opts.socketDir, r, this.uidOf(r)) });
+    this.metrics = new AgentMetrics(this.registry, {
+      socketDir: opts.socketDir,
+      socketOf: (r) => socketPath(opts.socketDir, r, this.uidOf(r)),
+    });
     this.volumes = new VolumeListeners({ socketDir: opts.socketDir, socketGid: opts.socketGid, log: opts.log });
     this.supervisor = new Supervisor({
       socatPath: opts.socatPath,
       log: opts.log,
-      prepare: (name) => (isVolumeProcess(name) ? this.volumes.prepare(name) : prepareRelayDir(opts.socketDir, name, this.uidOf(name), opts.socketGid, opts.log)),
+      prepare: (name) =>
+        isVolumeProcess(name)
+          ? this.volumes.prepare(name)
+          : prepareRelayDir(opts.socketDir, name, this.uidOf(name), opts.socketGid, opts.log),
       cleanup: (name) => (isVolumeProcess(name) ? this.volumes.cleanup(name) : emptyRelayDir(opts.socketDir, name)),
       onChange: () => this.statusChanged(),
       onRestart: (name) => this.metrics.restarts.inc({ relay: name }),
@@ -117,9 +136,21 @@ export class Agent {
     await this.reload(first);
     // The folder watch re-arms itself on a deleted or replaced folder and looks for a missing one every
     // second, so a re-created folder is watched (and read) at once rather than at the next resync.
-    this.folder = new FolderWatch({ dir: this.opts.configDir, onChange: () => this.requestReload(), debounceMs: 0, tickMs: 1000, log: this.opts.log }).start();
+    this.folder = new FolderWatch({
+      dir: this.opts.configDir,
+      onChange: () => this.requestReload(),
+      debounceMs: 0,
+      tickMs: 1000,
+      log: this.opts.log,
+    }).start();
     // The CSI plugin's records of published volumes: a new one is served, a removed one stopped, at once.
-    this.volumeFolder = new FolderWatch({ dir: volumeRecordsDir(this.opts.socketDir), onChange: () => this.requestReload(), debounceMs: 0, tickMs: 1000, log: this.opts.log }).start();
+    this.volumeFolder = new FolderWatch({
+      dir: volumeRecordsDir(this.opts.socketDir),
+      onChange: () => this.requestReload(),
+      debounceMs: 0,
+      tickMs: 1000,
+      log: this.opts.log,
+    }).start();
     const resync = this.opts.resyncMs ?? 30_000;
     this.resyncTimer = setInterval(() => {
       this.requestReload();
@@ -127,7 +158,10 @@ export class Agent {
     }, resync);
     this.resyncTimer.unref();
     this.started = true;
-    this.opts.log.info({ configDir: this.opts.configDir, socketDir: this.opts.socketDir, relays: first.wanted.size }, 'agent started');
+    this.opts.log.info(
+      { configDir: this.opts.configDir, socketDir: this.opts.socketDir, relays: first.wanted.size },
+      'agent started',
+    );
   }
 
   async stop(): Promise<void> {
@@ -193,7 +227,11 @@ export class Agent {
     const out = new Map<string, Command>();
     for (const [name, w] of state.wanted) {
       out.set(name, {
-        argv: nodeArgv(w.resolved, { socketDir: this.opts.socketDir, socketGid: this.opts.socketGid, logConnections: this.opts.logConnections ?? true }),
+        argv: nodeArgv(w.resolved, {
+          socketDir: this.opts.socketDir,
+          socketGid: this.opts.socketGid,
+          logConnections: this.opts.logConnections ?? true,
+        }),
       });
     }
     return out;
@@ -203,7 +241,8 @@ export class Agent {
     if (this.stopped) return;
     const before = new Set(this.config.errors.map((e) => `${e.file}\0${e.error}`));
     for (const e of state.errors) {
-      if (!before.has(`${e.file}\0${e.error}`)) this.opts.log.error({ file: e.file, relay: e.relay, error: e.error }, 'config file skipped');
+      if (!before.has(`${e.file}\0${e.error}`))
+        this.opts.log.error({ file: e.file, relay: e.relay, error: e.error }, 'config file skipped');
     }
     const warned = new Set(this.config.warnings.map((w) => `${w.file}\0${w.message}`));
     for (const w of state.warnings) {
@@ -211,9 +250,12 @@ export class Agent {
     }
     this.config = state;
     const wanted = this.argvOf(state);
-    for (const [name, cmd] of this.volumes.wanted(volumes ?? await this.readVolumes(), state, {
-      socketDir: this.opts.socketDir, socketGid: this.opts.socketGid, logConnections: this.opts.logConnections ?? true,
-    })) wanted.set(name, cmd);
+    for (const [name, cmd] of this.volumes.wanted(volumes ?? (await this.readVolumes()), state, {
+      socketDir: this.opts.socketDir,
+      socketGid: this.opts.socketGid,
+      logConnections: this.opts.logConnections ?? true,
+    }))
+      wanted.set(name, cmd);
     const actions = plan(wanted, this.supervisor.commands());
     for (const a of actions) this.opts.log.info({ relay: a.name, action: a.type }, 'relay change');
     await this.supervisor.apply(actions);
@@ -221,7 +263,8 @@ export class Agent {
     // restarted above); the old one's folder goes, so no pod mounted for the old Relay reaches the new.
     const uids = new Map([...state.wanted].map(([name, w]) => [name, w.resolved.uid]));
     try {
-      for (const p of await pruneRelayDirs(this.opts.socketDir, uids)) this.opts.log.info({ path: p }, 'removed the folder of an earlier Relay of the same name');
+      for (const p of await pruneRelayDirs(this.opts.socketDir, uids))
+        this.opts.log.info({ path: p }, 'removed the folder of an earlier Relay of the same name');
     } catch (e) {
       this.opts.log.warn({ err: (e as Error).message }, 'could not remove the folders of earlier relays');
     }
@@ -295,7 +338,13 @@ export class Agent {
 
   private async writeStatus(): Promise<void> {
     const status = buildAgentStatus({
-      agent: { pid: process.pid, startedAt: this.startedAt, configDir: this.opts.configDir, socketDir: this.opts.socketDir, heartbeatSeconds: (this.opts.resyncMs ?? 30_000) / 1000 },
+      agent: {
+        pid: process.pid,
+        startedAt: this.startedAt,
+        configDir: this.opts.configDir,
+        socketDir: this.opts.socketDir,
+        heartbeatSeconds: (this.opts.resyncMs ?? 30_000) / 1000,
+      },
       now: new Date(this.now()).toISOString(),
       config: this.config,
       processes: this.supervisor.snapshot().filter((p) => !isVolumeProcess(p.name)),

@@ -12,7 +12,13 @@ import type { Logger } from '../lib/log.js';
 import { AGENT_DIR, isRelayName, relayDir } from '../relay/index.js';
 
 /** Creates the relay's folder (and its uid folder), mode 0750, owned by the socket group. */
-export async function prepareRelayDir(socketDir: string, name: string, uid: string | undefined, gid: number, log: Logger): Promise<void> {
+export async function prepareRelayDir(
+  socketDir: string,
+  name: string,
+  uid: string | undefined,
+  gid: number,
+  log: Logger,
+): Promise<void> {
   const dirs = uid ? [relayDir(socketDir, name), relayDir(socketDir, name, uid)] : [relayDir(socketDir, name)];
   for (const dir of dirs) {
     await mkdir(dir, { recursive: true, mode: 0o750 });
@@ -21,7 +27,10 @@ export async function prepareRelayDir(socketDir: string, name: string, uid: stri
       await chown(dir, process.getuid?.() ?? 0, gid);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
-      log.warn({ relay: name, gid }, 'cannot give the relay folder to the socket group (not root?): consumers outside this user may be refused');
+      log.warn(
+        { relay: name, gid },
+        'cannot give the relay folder to the socket group (not root?): consumers outside this user may be refused',
+      );
       return;
     }
   }
@@ -32,12 +41,21 @@ export async function prepareRelayDir(socketDir: string, name: string, uid: stri
  * folder `<uid>`; without one, only the socket (no uid folders). Returns the entries to remove (the
  * folders of earlier Relays of the same name, a socket left from before the uid) — pure.
  */
-export function staleRelayEntries(entries: readonly { name: string; dir: boolean }[], uid: string | undefined): string[] {
-  return entries.filter((e) => (uid ? e.name !== uid : e.dir)).map((e) => e.name).sort();
+export function staleRelayEntries(
+  entries: readonly { name: string; dir: boolean }[],
+  uid: string | undefined,
+): string[] {
+  return entries
+    .filter((e) => (uid ? e.name !== uid : e.dir))
+    .map((e) => e.name)
+    .sort();
 }
 
 /** Removes what staleRelayEntries names in each wanted relay's folder; returns the removed paths. */
-export async function pruneRelayDirs(socketDir: string, wanted: ReadonlyMap<string, string | undefined>): Promise<string[]> {
+export async function pruneRelayDirs(
+  socketDir: string,
+  wanted: ReadonlyMap<string, string | undefined>,
+): Promise<string[]> {
   const removed: string[] = [];
   for (const [name, uid] of wanted) {
     const dir = relayDir(socketDir, name);
@@ -47,7 +65,10 @@ export async function pruneRelayDirs(socketDir: string, wanted: ReadonlyMap<stri
     } catch {
       continue; // not created yet
     }
-    for (const e of staleRelayEntries(entries.map((x) => ({ name: x.name, dir: x.isDirectory() })), uid)) {
+    for (const e of staleRelayEntries(
+      entries.map((x) => ({ name: x.name, dir: x.isDirectory() })),
+      uid,
+    )) {
       const p = path.join(dir, e);
       await rm(p, { recursive: true, force: true });
       removed.push(p);
@@ -77,5 +98,8 @@ export async function staleRelayDirs(socketDir: string, wanted: ReadonlySet<stri
   } catch {
     return [];
   }
-  return entries.filter((e) => e.isDirectory() && e.name !== AGENT_DIR && isRelayName(e.name) && !wanted.has(e.name)).map((e) => e.name).sort();
+  return entries
+    .filter((e) => e.isDirectory() && e.name !== AGENT_DIR && isRelayName(e.name) && !wanted.has(e.name))
+    .map((e) => e.name)
+    .sort();
 }

@@ -30,18 +30,27 @@ async function isSocket(file: string): Promise<boolean> {
 }
 
 /** socat_relay_agent_relay_ready, computed at scrape time from the last update's relays and their sockets. */
-function readyGauge(registers: Registry[], procs: () => Map<string, boolean>, opts: AgentMetricsOptions): Gauge<'relay'> {
+function readyGauge(
+  registers: Registry[],
+  procs: () => Map<string, boolean>,
+  opts: AgentMetricsOptions,
+): Gauge<'relay'> {
   const socketDir = opts.socketDir;
   const socketOf = opts.socketOf ?? ((name: string) => socketPath(socketDir ?? '', name));
   return new Gauge({
     name: 'socat_relay_agent_relay_ready',
-    help: '1 when the relay\'s socat is running and its socket is in place (what consumers connect to; checked at scrape time), else 0',
-    labelNames: ['relay'], registers,
+    help: "1 when the relay's socat is running and its socket is in place (what consumers connect to; checked at scrape time), else 0",
+    labelNames: ['relay'],
+    registers,
     async collect() {
       // Without a socket folder (tests of the counters alone) a running socat counts as ready.
       const socketPresent = async (name: string, running: boolean): Promise<boolean> =>
-        socketDir === undefined || (running && await isSocket(socketOf(name)));
-      const values = await Promise.all([...procs()].map(async ([name, running]) => [name, relayReady(running, await socketPresent(name, running))] as const));
+        socketDir === undefined || (running && (await isSocket(socketOf(name))));
+      const values = await Promise.all(
+        [...procs()].map(
+          async ([name, running]) => [name, relayReady(running, await socketPresent(name, running))] as const,
+        ),
+      );
       this.reset();
       for (const [name, v] of values) this.set({ relay: name }, v);
     },
@@ -66,18 +75,53 @@ export class AgentMetrics {
   /** The last update's relays and whether their socat ran. */
   private lastRunning = new Map<string, boolean>();
 
-  constructor(readonly registry: Registry, opts: AgentMetricsOptions = {}) {
+  constructor(
+    readonly registry: Registry,
+    opts: AgentMetricsOptions = {},
+  ) {
     const registers = [registry];
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
     buildInfo(registry, 'agent');
     this.ready = readyGauge(registers, () => this.lastRunning, opts);
-    this.wanted = new Gauge({ name: 'socat_relay_agent_relays_wanted', help: 'Valid relays in the config folder', registers });
-    this.running = new Gauge({ name: 'socat_relay_agent_relays_running', help: 'Relays whose socat is running', registers });
-    this.up = new Gauge({ name: 'socat_relay_agent_relay_up', help: '1 when the relay\'s socat is running, else 0', labelNames: ['relay'], registers });
-    this.restarts = new Counter({ name: 'socat_relay_agent_restarts_total', help: 'socat restarts after an exit, by relay', labelNames: ['relay'], registers });
-    this.hasError = new Gauge({ name: 'socat_relay_agent_relay_has_error', help: '1 when the agent recorded an error for the relay (the text: lastError in /run/socat-relay/.agent/status.json; relay_up says whether it runs now), else 0', labelNames: ['relay'], registers });
-    this.fileErrors = new Gauge({ name: 'socat_relay_agent_config_file_errors', help: 'Config files skipped because they are unreadable, corrupt or invalid', registers });
-    this.connections = new Counter({ name: 'socat_relay_agent_connections_total', help: 'Connections accepted on the relay socket (from socat\'s log)', labelNames: ['relay'], registers });
+    this.wanted = new Gauge({
+      name: 'socat_relay_agent_relays_wanted',
+      help: 'Valid relays in the config folder',
+      registers,
+    });
+    this.running = new Gauge({
+      name: 'socat_relay_agent_relays_running',
+      help: 'Relays whose socat is running',
+      registers,
+    });
+    this.up = new Gauge({
+      name: 'socat_relay_agent_relay_up',
+      help: "1 when the relay's socat is running, else 0",
+      labelNames: ['relay'],
+      registers,
+    });
+    this.restarts = new Counter({
+      name: 'socat_relay_agent_restarts_total',
+      help: 'socat restarts after an exit, by relay',
+      labelNames: ['relay'],
+      registers,
+    });
+    this.hasError = new Gauge({
+      name: 'socat_relay_agent_relay_has_error',
+      help: '1 when the agent recorded an error for the relay (the text: lastError in /run/socat-relay/.agent/status.json; relay_up says whether it runs now), else 0',
+      labelNames: ['relay'],
+      registers,
+    });
+    this.fileErrors = new Gauge({
+      name: 'socat_relay_agent_config_file_errors',
+      help: 'Config files skipped because they are unreadable, corrupt or invalid',
+      registers,
+    });
+    this.connections = new Counter({
+      name: 'socat_relay_agent_connections_total',
+      help: "Connections accepted on the relay socket (from socat's log)",
+      labelNames: ['relay'],
+      registers,
+    });
   }
 
   update(wanted: number, fileErrors: number, procs: readonly RelayProcess[]): void {

@@ -9,7 +9,13 @@ import { chmod, chown, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../lib/log.js';
 import {
-  isVolumeKey, volumeRecordPath, volumeSocketDir, volumeSocketsDir, volumeVerdict, type ConfigState, type VolumeRecords,
+  isVolumeKey,
+  volumeRecordPath,
+  volumeSocketDir,
+  volumeSocketsDir,
+  volumeVerdict,
+  type ConfigState,
+  type VolumeRecords,
 } from '../node-contract/index.js';
 import { nodeArgv, SOCKET_FILE, type NodeSideOptions } from '../relay/index.js';
 import type { Command } from './plan.js';
@@ -41,7 +47,8 @@ export class VolumeListeners {
   wanted(volumes: VolumeRecords, config: ConfigState, side: Omit<NodeSideOptions, 'socket'>): Map<string, Command> {
     const errors = new Set(volumes.errors.map((e) => `${e.file}\0${e.error}`));
     for (const e of volumes.errors) {
-      if (!this.lastErrors.has(`${e.file}\0${e.error}`)) this.o.log.error({ file: e.file, error: e.error }, 'CSI volume record skipped');
+      if (!this.lastErrors.has(`${e.file}\0${e.error}`))
+        this.o.log.error({ file: e.file, error: e.error }, 'CSI volume record skipped');
     }
     this.lastErrors = errors;
     const out = new Map<string, Command>();
@@ -51,12 +58,18 @@ export class VolumeListeners {
       const v = volumeVerdict(rec, relay);
       const log = { volumeId: rec.volumeId, relay: rec.relay, namespace: rec.namespace, podUid: rec.podUid };
       if (!v.allowed) {
-        if (this.lastReason.get(key) !== v.reason) this.o.log.warn({ ...log, reason: v.reason }, 'CSI volume revoked: its socket is closed');
+        if (this.lastReason.get(key) !== v.reason)
+          this.o.log.warn({ ...log, reason: v.reason }, 'CSI volume revoked: its socket is closed');
         reasons.set(key, v.reason);
         continue;
       }
       if (!this.known.has(key) || this.lastReason.has(key)) this.o.log.info(log, 'CSI volume served');
-      out.set(`${PREFIX}${key}`, { argv: nodeArgv(relay!.resolved, { ...side, socket: path.posix.join(volumeSocketDir(this.o.socketDir, key), SOCKET_FILE) }) });
+      out.set(`${PREFIX}${key}`, {
+        argv: nodeArgv(relay!.resolved, {
+          ...side,
+          socket: path.posix.join(volumeSocketDir(this.o.socketDir, key), SOCKET_FILE),
+        }),
+      });
     }
     this.lastReason = reasons;
     this.known = new Set(volumes.records.keys());

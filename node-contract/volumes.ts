@@ -71,7 +71,8 @@ export function formatVolumeRecord(r: VolumeRecord): string {
 
 const str = (v: Record<string, unknown>, field: string, max = 4096): string => {
   const x = v[field];
-  if (typeof x !== 'string' || x === '' || x.length > max) throw new VolumeRecordError(`${field}: must be a non-empty string of at most ${max} characters`);
+  if (typeof x !== 'string' || x === '' || x.length > max)
+    throw new VolumeRecordError(`${field}: must be a non-empty string of at most ${max} characters`);
   return x;
 };
 
@@ -89,7 +90,8 @@ export function parseVolumeRecord(text: string, key: string): VolumeRecord {
   if (!isObject(v)) throw new VolumeRecordError('must be a JSON object');
   if (v.version !== 1) throw new VolumeRecordError(`version: must be 1, got ${JSON.stringify(v.version ?? null)}`);
   const volumeId = str(v, 'volumeId');
-  if (volumeKey(volumeId) !== key) throw new VolumeRecordError(`volumeId: "${volumeId.slice(0, 80)}" does not belong to the record ${key}.json`);
+  if (volumeKey(volumeId) !== key)
+    throw new VolumeRecordError(`volumeId: "${volumeId.slice(0, 80)}" does not belong to the record ${key}.json`);
   const relay = str(v, 'relay', 63);
   if (!isRelayName(relay)) throw new VolumeRecordError(`relay: "${relay}" is not a relay name`);
   let relayUid: string | undefined;
@@ -99,7 +101,14 @@ export function parseVolumeRecord(text: string, key: string): VolumeRecord {
   }
   const namespace = str(v, 'namespace', 63);
   if (!isNamespaceName(namespace)) throw new VolumeRecordError(`namespace: "${namespace}" is not a namespace name`);
-  return { volumeId, relay, ...(relayUid !== undefined ? { relayUid } : {}), namespace, podUid: str(v, 'podUid', 128), targetPath: str(v, 'targetPath') };
+  return {
+    volumeId,
+    relay,
+    ...(relayUid !== undefined ? { relayUid } : {}),
+    namespace,
+    podUid: str(v, 'podUid', 128),
+    targetPath: str(v, 'targetPath'),
+  };
 }
 
 export interface VolumeRecords {
@@ -128,10 +137,16 @@ export async function readVolumeRecords(socketDir: string): Promise<VolumeRecord
       continue;
     }
     try {
-      out.records.set(key, parseVolumeRecord(await readFileBounded(path.join(dir, name), MAX_VOLUME_RECORD_BYTES, 'a volume record'), key));
+      out.records.set(
+        key,
+        parseVolumeRecord(await readFileBounded(path.join(dir, name), MAX_VOLUME_RECORD_BYTES, 'a volume record'), key),
+      );
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // unpublished meanwhile
-      const msg = e instanceof VolumeRecordError || e instanceof BoundedReadError ? e.message : `cannot read: ${(e as Error).message}`;
+      const msg =
+        e instanceof VolumeRecordError || e instanceof BoundedReadError
+          ? e.message
+          : `cannot read: ${(e as Error).message}`;
       out.errors.push({ file: name, error: msg });
     }
   }
@@ -148,7 +163,10 @@ export type VolumeVerdict = { allowed: true } | { allowed: false; reason: string
 export function volumeVerdict(rec: VolumeRecord, relay: WantedRelay | undefined): VolumeVerdict {
   if (!relay) return { allowed: false, reason: `relay "${rec.relay}" is no longer served on this node` };
   if (relay.resolved.uid !== rec.relayUid) {
-    return { allowed: false, reason: `relay "${rec.relay}" was re-created (uid ${relay.resolved.uid ?? 'none'}, the volume was mounted for ${rec.relayUid ?? 'none'})` };
+    return {
+      allowed: false,
+      reason: `relay "${rec.relay}" was re-created (uid ${relay.resolved.uid ?? 'none'}, the volume was mounted for ${rec.relayUid ?? 'none'})`,
+    };
   }
   const v = consumerVerdict(relay.resolved, rec.namespace, { resolvedNames: relay.resolvedNames });
   return v.allowed ? v : { allowed: false, reason: v.message };

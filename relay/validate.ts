@@ -11,15 +11,27 @@
 // applies the defaults (ResolvedRelay). A semantic check never looks at a field that already failed
 // its structure (or sits in one that did), so each field gets at most one problem.
 import {
-  API_VERSION, KIND,
-  type LabelSelector, type LabelSelectorRequirement, type Relay, type RelaySpec, type ResolvedRelay,
+  API_VERSION,
+  KIND,
+  type LabelSelector,
+  type LabelSelectorRequirement,
+  type Relay,
+  type RelaySpec,
+  type ResolvedRelay,
 } from './types.js';
 import { DEFAULT_REPLY_TIMEOUT_SECONDS, MAX_RELAY_NAME } from './constants.js';
 import { checkListenAddress, checkTargetHost, shown } from './loopback.js';
 import { isObject } from '../lib/object.js';
 import { joinFirst } from '../lib/text.js';
 import { RELAY_SPEC_SCHEMA } from './schema.generated.js';
-import { checkStructure, describe, inFieldOrder, specSchema, type Problem, type StructuralSchema } from './structure.js';
+import {
+  checkStructure,
+  describe,
+  inFieldOrder,
+  specSchema,
+  type Problem,
+  type StructuralSchema,
+} from './structure.js';
 
 export type { Problem };
 
@@ -122,7 +134,8 @@ export function isNamespaceName(name: string): boolean {
 
 /** apiVersion, kind and metadata (outside the spec's schema); the relay's name ('' when unusable) and uid. */
 function checkHeader(c: Collector, relay: Obj): { name: string; uid?: string } {
-  if (relay.apiVersion !== API_VERSION) c.bad('apiVersion', `must be ${API_VERSION}, got ${describe(relay.apiVersion)}`);
+  if (relay.apiVersion !== API_VERSION)
+    c.bad('apiVersion', `must be ${API_VERSION}, got ${describe(relay.apiVersion)}`);
   if (relay.kind !== KIND) c.bad('kind', `must be ${KIND}, got ${describe(relay.kind)}`);
   const meta = relay.metadata;
   if (meta === undefined || meta === null) c.bad('metadata', 'required');
@@ -131,13 +144,21 @@ function checkHeader(c: Collector, relay: Obj): { name: string; uid?: string } {
   let name = '';
   if (typeof meta.name !== 'string' || meta.name === '') c.bad('metadata.name', 'required');
   else if (isRelayName(meta.name)) name = meta.name;
-  else c.bad('metadata.name', `"${shown(meta.name)}" cannot become a socket folder and container name: use lowercase letters, digits and '-', start and end with a letter or digit, at most ${MAX_RELAY_NAME} characters`);
-  if (meta.namespace !== undefined && meta.namespace !== '') c.bad('metadata.namespace', 'Relay is cluster-scoped: remove the namespace');
+  else
+    c.bad(
+      'metadata.name',
+      `"${shown(meta.name)}" cannot become a socket folder and container name: use lowercase letters, digits and '-', start and end with a letter or digit, at most ${MAX_RELAY_NAME} characters`,
+    );
+  if (meta.namespace !== undefined && meta.namespace !== '')
+    c.bad('metadata.namespace', 'Relay is cluster-scoped: remove the namespace');
   // The uid names the relay's folder on the node (a Relay re-created under the same name is another
   // relay); absent or '' in a hand-written node file, which keeps the folder <socketDir>/<relay>.
   if (meta.uid === undefined || meta.uid === null || meta.uid === '') return { name };
   if (typeof meta.uid === 'string' && isRelayUid(meta.uid)) return { name, uid: meta.uid };
-  c.bad('metadata.uid', `${typeof meta.uid === 'string' ? `"${shown(meta.uid)}"` : describe(meta.uid)} cannot become a folder name: use lowercase letters, digits and '-' (a Kubernetes uid), at most 63 characters`);
+  c.bad(
+    'metadata.uid',
+    `${typeof meta.uid === 'string' ? `"${shown(meta.uid)}"` : describe(meta.uid)} cannot become a folder name: use lowercase letters, digits and '-' (a Kubernetes uid), at most 63 characters`,
+  );
   return { name };
 }
 
@@ -159,12 +180,22 @@ function checkListen(c: Collector, spec: RelaySpec): string {
     if (!l.ok) c.bad('spec.listen.address', l.reason);
     else {
       ip = l.ip;
-      if (l.wildcard) c.warn(`spec.listen.address ${l.ip} exposes the relay to the whole pod network, not only the pod`);
+      if (l.wildcard)
+        c.warn(`spec.listen.address ${l.ip} exposes the relay to the whole pod network, not only the pod`);
     }
   }
-  const port = listen?.port != null ? (c.ok('spec.listen.port') ? listen.port : undefined) : (c.ok('spec.target.port') ? spec.target.port : undefined);
+  const port =
+    listen?.port != null
+      ? c.ok('spec.listen.port')
+        ? listen.port
+        : undefined
+      : c.ok('spec.target.port')
+        ? spec.target.port
+        : undefined;
   if (port !== undefined && port < LOW_PORT) {
-    c.warn(`spec.listen.port ${port} < ${LOW_PORT}: the non-root sidecar needs net.ipv4.ip_unprivileged_port_start <= ${port} in the pod`);
+    c.warn(
+      `spec.listen.port ${port} < ${LOW_PORT}: the non-root sidecar needs net.ipv4.ip_unprivileged_port_start <= ${port} in the pod`,
+    );
   }
   return ip;
 }
@@ -176,14 +207,17 @@ function checkUdp(c: Collector, spec: RelaySpec): void {
   if (c.ok('spec.protocol') && (spec.protocol ?? 'TCP') !== 'UDP') c.bad('spec.udp', 'only allowed with protocol UDP');
   const t = udp.replyTimeoutSeconds;
   if (t == null || !c.ok('spec.udp.replyTimeoutSeconds') || !c.ok('spec.udp.mode')) return;
-  if ((udp.mode ?? 'OneWay') !== 'RequestReply') c.bad('spec.udp.replyTimeoutSeconds', 'only allowed with udp.mode RequestReply');
-  else if (t > LONG_REPLY_TIMEOUT) c.warn(`spec.udp.replyTimeoutSeconds ${t}: every query keeps two socat processes alive that long`);
+  if ((udp.mode ?? 'OneWay') !== 'RequestReply')
+    c.bad('spec.udp.replyTimeoutSeconds', 'only allowed with udp.mode RequestReply');
+  else if (t > LONG_REPLY_TIMEOUT)
+    c.warn(`spec.udp.replyTimeoutSeconds ${t}: every query keeps two socat processes alive that long`);
 }
 
 /** The keys of a label map (nodeSelector, matchLabels): the schema checks the values, not the keys. */
 function checkLabelKeys(c: Collector, map: Record<string, unknown> | undefined | null, field: string): void {
   if (map == null || !c.ok(field)) return;
-  for (const k of Object.keys(map)) if (c.okEntry(field, k) && !isLabelKey(k)) c.bad(`${field}.${shown(k, 320)}`, 'not a valid label key');
+  for (const k of Object.keys(map))
+    if (c.okEntry(field, k) && !isLabelKey(k)) c.bad(`${field}.${shown(k, 320)}`, 'not a valid label key');
 }
 
 /** One matchExpressions entry: a label key, and values exactly when the operator needs them. */
@@ -213,7 +247,10 @@ function checkConsumers(c: Collector, spec: RelaySpec): void {
   if (!c.ok('spec.consumers')) return;
   const { namespaces, namespaceSelector } = spec.consumers;
   if (namespaces == null && namespaceSelector == null) {
-    c.bad('spec.consumers', 'set namespaces and/or namespaceSelector (namespaceSelector: {} opens the relay to every namespace)');
+    c.bad(
+      'spec.consumers',
+      'set namespaces and/or namespaceSelector (namespaceSelector: {} opens the relay to every namespace)',
+    );
   }
   if (namespaces != null && c.ok('spec.consumers.namespaces')) {
     const seen = new Set<string>();
@@ -235,7 +272,8 @@ function checkResources(c: Collector, spec: RelaySpec): void {
     const m = res?.[kind];
     if (m == null || !c.ok(field)) continue;
     for (const k of Object.keys(m)) {
-      if (!RESOURCE_NAMES.includes(k) && c.okEntry(field, k)) c.bad(`${field}.${shown(k, 320)}`, `unknown resource (allowed: ${RESOURCE_NAMES.join(', ')})`);
+      if (!RESOURCE_NAMES.includes(k) && c.okEntry(field, k))
+        c.bad(`${field}.${shown(k, 320)}`, `unknown resource (allowed: ${RESOURCE_NAMES.join(', ')})`);
     }
   }
 }
@@ -248,9 +286,15 @@ function copyMap<T>(m: Record<string, T> | undefined | null, as: (v: T) => strin
 function resolveSelector(sel: LabelSelector): LabelSelector {
   return {
     ...(sel.matchLabels != null ? { matchLabels: copyMap(sel.matchLabels, String) } : {}),
-    ...(sel.matchExpressions != null ? {
-      matchExpressions: sel.matchExpressions.map((e) => ({ key: e.key, operator: e.operator, ...(e.values != null ? { values: [...e.values] } : {}) })),
-    } : {}),
+    ...(sel.matchExpressions != null
+      ? {
+          matchExpressions: sel.matchExpressions.map((e) => ({
+            key: e.key,
+            operator: e.operator,
+            ...(e.values != null ? { values: [...e.values] } : {}),
+          })),
+        }
+      : {}),
   };
 }
 
@@ -278,13 +322,20 @@ function resolve(name: string, spec: RelaySpec, targetHost: string, listenAddres
   const { target, udp, consumers } = spec;
   const resources = resolveResources(spec);
   return {
-    name, protocol: spec.protocol ?? 'TCP', targetHost, targetPort: target.port,
-    listenAddress, listenPort: effectiveListenPort(spec) ?? target.port,
-    udpMode: udp?.mode ?? 'OneWay', replyTimeoutSeconds: udp?.replyTimeoutSeconds ?? DEFAULT_REPLY_TIMEOUT_SECONDS,
+    name,
+    protocol: spec.protocol ?? 'TCP',
+    targetHost,
+    targetPort: target.port,
+    listenAddress,
+    listenPort: effectiveListenPort(spec) ?? target.port,
+    udpMode: udp?.mode ?? 'OneWay',
+    replyTimeoutSeconds: udp?.replyTimeoutSeconds ?? DEFAULT_REPLY_TIMEOUT_SECONDS,
     nodeSelector: copyMap(spec.nodeSelector, String),
     consumers: {
       namespaces: [...(consumers.namespaces ?? [])],
-      ...(consumers.namespaceSelector != null ? { namespaceSelector: resolveSelector(consumers.namespaceSelector) } : {}),
+      ...(consumers.namespaceSelector != null
+        ? { namespaceSelector: resolveSelector(consumers.namespaceSelector) }
+        : {}),
     },
     ...(resources ? { resources } : {}),
   };
@@ -297,7 +348,12 @@ function resolve(name: string, spec: RelaySpec, targetHost: string, listenAddres
 export function validateRelay(input: unknown, options: ValidateOptions = {}): ValidationResult {
   const schema = options.schema ?? RELAY_SPEC_SCHEMA;
   if (!isObject(input)) {
-    return { problems: [{ field: '(relay)', message: input == null ? 'required' : `must be an object, got ${describe(input)}` }], warnings: [] };
+    return {
+      problems: [
+        { field: '(relay)', message: input == null ? 'required' : `must be an object, got ${describe(input)}` },
+      ],
+      warnings: [],
+    };
   }
   const head = new Collector();
   const { name, uid } = checkHeader(head, input);

@@ -118,7 +118,12 @@ test('a bind that fails: Internal naming source and target', async () => {
   m.failBind = true;
   const r = await code(driver(m).nodePublishVolume(publish));
   assert.equal(r.code, status.INTERNAL);
-  assert.match(r.message, new RegExp(`cannot bind-mount .*run/\\.volumes/sockets/${volumeKey('csi-1')} at .*/mount: mount: permission denied`));
+  assert.match(
+    r.message,
+    new RegExp(
+      `cannot bind-mount .*run/\\.volumes/sockets/${volumeKey('csi-1')} at .*/mount: mount: permission denied`,
+    ),
+  );
 });
 
 test('a target that is already a mount of another folder: AlreadyExists, nothing mounted over it', async () => {

@@ -14,7 +14,7 @@ import { CSI_DRIVER } from '../../relay/index.js';
 import { REPO_ROOT } from '../harness/binaries.js';
 
 const read = (f: string): string => readFileSync(path.join(REPO_ROOT, f), 'utf8');
- 
+
 type Any = any;
 
 test('CSIDriver csi.socat.io: no attach, pod info on mount, ephemeral only, fsGroupPolicy None; listed by manifests/ and no-cert-manager/', () => {
@@ -24,7 +24,12 @@ test('CSIDriver csi.socat.io: no attach, pod info on mount, ephemeral only, fsGr
   assert.doesNotThrow(() => new CSIDriver(d).validate());
   assert.equal(d.metadata.name, CSI_DRIVER);
   assert.deepEqual(
-    { attachRequired: d.spec.attachRequired, podInfoOnMount: d.spec.podInfoOnMount, modes: d.spec.volumeLifecycleModes, fsGroupPolicy: d.spec.fsGroupPolicy },
+    {
+      attachRequired: d.spec.attachRequired,
+      podInfoOnMount: d.spec.podInfoOnMount,
+      modes: d.spec.volumeLifecycleModes,
+      fsGroupPolicy: d.spec.fsGroupPolicy,
+    },
     { attachRequired: false, podInfoOnMount: true, modes: ['Ephemeral'], fsGroupPolicy: 'None' },
   );
   assert.deepEqual(parse(read('manifests/csi-driver/kustomization.yaml')).resources, ['csidriver.yaml']);
@@ -43,12 +48,19 @@ test('agent pod: a `csi` container, privileged root, kubelet folder at the same 
   const args = parseCsiArgs(csi.args.slice(1), { NODE_NAME: 'n' });
   assert.ok(args !== 'help');
   assert.equal(args.driverName, CSI_DRIVER);
-  assert.deepEqual(csi.env.find((e: Any) => e.name === 'NODE_NAME').valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
+  assert.deepEqual(csi.env.find((e: Any) => e.name === 'NODE_NAME').valueFrom, {
+    fieldRef: { fieldPath: 'spec.nodeName' },
+  });
   assert.equal(csi.securityContext.privileged, true);
   assert.equal(csi.securityContext.runAsUser, 0);
 
   const hostPathOf = Object.fromEntries(pod.spec.volumes.map((v: Any) => [v.name, v.hostPath.path]));
-  const mounts = Object.fromEntries(csi.volumeMounts.map((m: Any) => [m.mountPath, { host: hostPathOf[m.name], ro: m.readOnly === true, propagation: m.mountPropagation }]));
+  const mounts = Object.fromEntries(
+    csi.volumeMounts.map((m: Any) => [
+      m.mountPath,
+      { host: hostPathOf[m.name], ro: m.readOnly === true, propagation: m.mountPropagation },
+    ]),
+  );
   assert.deepEqual(mounts, {
     [args.configDir]: { host: args.configDir, ro: true, propagation: undefined },
     // Read-write: the plugin records each published volume there for the agent (node-contract/volumes.ts).

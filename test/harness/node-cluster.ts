@@ -55,7 +55,12 @@ export interface Cluster {
  * collector (a deleted workload takes its pods with it).
  */
 export const WORKLOAD_CONTROLLERS = [
-  ...POD_CONTROLLERS, 'serviceaccount-token-controller', 'daemonset-controller', 'deployment-controller', 'replicaset-controller', 'garbage-collector-controller',
+  ...POD_CONTROLLERS,
+  'serviceaccount-token-controller',
+  'daemonset-controller',
+  'deployment-controller',
+  'replicaset-controller',
+  'garbage-collector-controller',
 ];
 
 /** What kubeadm's mark-control-plane phase puts on a control-plane Node. */
@@ -113,7 +118,12 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     stops.push(() => node.stop());
     if (o.controlPlaneNode) {
       await cp.client.request('PATCH', `/api/v1/nodes/${node.name}`, {
-        body: { metadata: { labels: { [CONTROL_PLANE_LABEL]: '', 'node.kubernetes.io/exclude-from-external-load-balancers': '' } }, spec: { taints: [CONTROL_PLANE_TAINT] } },
+        body: {
+          metadata: {
+            labels: { [CONTROL_PLANE_LABEL]: '', 'node.kubernetes.io/exclude-from-external-load-balancers': '' },
+          },
+          spec: { taints: [CONTROL_PLANE_TAINT] },
+        },
         contentType: 'application/merge-patch+json',
       });
     }
@@ -123,16 +133,25 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       stops.push(() => scheduler.stop());
     }
 
-    step('start the controller (webhook + this node\'s reconcile) and register its webhooks');
+    step("start the controller (webhook + this node's reconcile) and register its webhooks");
     const controllerOptions = {
-      kubeconfigPath: cp.kubeconfigPath, dir, nodeName: node.name, reconcile: true, configDir, socketDir,
-      env: { SOCAT_RELAY_IMAGE: node.image.image, SOCAT_RELAY_SIDECAR_IMAGE: node.image.sidecarImage, SOCAT_RELAY_SIDECAR_MODE: 'native' },
+      kubeconfigPath: cp.kubeconfigPath,
+      dir,
+      nodeName: node.name,
+      reconcile: true,
+      configDir,
+      socketDir,
+      env: {
+        SOCAT_RELAY_IMAGE: node.image.image,
+        SOCAT_RELAY_SIDECAR_IMAGE: node.image.sidecarImage,
+        SOCAT_RELAY_SIDECAR_MODE: 'native',
+      },
     };
     let controller = await startController(controllerOptions);
     stops.push(() => controller.stop());
     await registerWebhooks(cp.client, { baseUrl: controller.baseUrl, caBundle: controller.certs.caBundle });
 
-    step('the agent as a static pod: manifests/node-agent/static-pod.yaml into the kubelet\'s folder');
+    step("the agent as a static pod: manifests/node-agent/static-pod.yaml into the kubelet's folder");
     const ports = { agent: await freePort(), csi: await freePort() };
     const pod = rewriteStaticPod(readStaticPod(), {
       image: node.image.image,
@@ -146,11 +165,23 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     node.writeStaticPod(AGENT_POD_FILE, pod);
     const agentMirrorPod = `${pod.metadata.name}-${node.name}`;
     const cluster: Cluster = {
-      cp, node, controller, configDir, socketDir, agentMirrorPod, ports, stop,
+      cp,
+      node,
+      controller,
+      configDir,
+      socketDir,
+      agentMirrorPod,
+      ports,
+      stop,
       async restartController(env) {
         const { port, certs } = controller;
         await controller.stop();
-        controller = await startController({ ...controllerOptions, port, certs, env: { ...controllerOptions.env, ...env } });
+        controller = await startController({
+          ...controllerOptions,
+          port,
+          certs,
+          env: { ...controllerOptions.env, ...env },
+        });
         cluster.controller = controller;
       },
     };
@@ -164,25 +195,43 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
 }
 
 /** Waits until every container (and native sidecar) of the pod is running and ready-or-started. */
-export async function waitForPodRunning(c: Cluster, namespace: string, name: string, timeoutMs = 90_000): Promise<AnyObj> {
+export async function waitForPodRunning(
+  c: Cluster,
+  namespace: string,
+  name: string,
+  timeoutMs = 90_000,
+): Promise<AnyObj> {
   try {
-    return await waitFor(`pod ${namespace}/${name} running`, async () => {
-      const p = await c.cp.client.getOrUndefined<AnyObj>('v1', 'Pod', name, namespace);
-      if (!p || p.status?.phase !== 'Running') return undefined;
-      // Our pods' init containers are all native sidecars: they run beside the app.
-      const all = [...(p.status.containerStatuses ?? []), ...(p.status.initContainerStatuses ?? [])];
-      return all.length > 0 && all.every((s: AnyObj) => s.state?.running) ? p : undefined;
-    }, { timeoutMs, intervalMs: 500 });
+    return await waitFor(
+      `pod ${namespace}/${name} running`,
+      async () => {
+        const p = await c.cp.client.getOrUndefined<AnyObj>('v1', 'Pod', name, namespace);
+        if (!p || p.status?.phase !== 'Running') return undefined;
+        // Our pods' init containers are all native sidecars: they run beside the app.
+        const all = [...(p.status.containerStatuses ?? []), ...(p.status.initContainerStatuses ?? [])];
+        return all.length > 0 && all.every((s: AnyObj) => s.state?.running) ? p : undefined;
+      },
+      { timeoutMs, intervalMs: 500 },
+    );
   } catch (err) {
     const p = await c.cp.client.getOrUndefined<AnyObj>('v1', 'Pod', name, namespace).catch(() => undefined);
     const events = await c.cp.client.list<AnyObj>('v1', 'Event', namespace).catch(() => []);
-    const evs = events.filter((e) => e.involvedObject?.name === name).map((e) => `${e.reason}: ${e.message}`).join('\n');
-    throw new Error(`${(err as Error).message}\nstatus: ${JSON.stringify(p?.status)}\nevents:\n${evs}\n${c.node.logs(30)}`, { cause: err });
+    const evs = events
+      .filter((e) => e.involvedObject?.name === name)
+      .map((e) => `${e.reason}: ${e.message}`)
+      .join('\n');
+    throw new Error(
+      `${(err as Error).message}\nstatus: ${JSON.stringify(p?.status)}\nevents:\n${evs}\n${c.node.logs(30)}`,
+      { cause: err },
+    );
   }
 }
 
 /** A pod bound to the test node (no scheduler), running the project's image as the app: `sleep infinity`. */
-export function consumerPod(c: Cluster, o: { name: string; namespace: string; relay?: string; moreRelays?: string[] }): AnyObj {
+export function consumerPod(
+  c: Cluster,
+  o: { name: string; namespace: string; relay?: string; moreRelays?: string[] },
+): AnyObj {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -196,14 +245,25 @@ export function consumerPod(c: Cluster, o: { name: string; namespace: string; re
       nodeName: c.node.name,
       enableServiceLinks: false,
       terminationGracePeriodSeconds: 1,
-      securityContext: { runAsUser: 65532, runAsGroup: 65532, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
-      containers: [{
-        name: 'app',
-        image: c.node.image.image,
-        imagePullPolicy: 'Never',
-        command: ['sleep', 'infinity'],
-        securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-      }],
+      securityContext: {
+        runAsUser: 65532,
+        runAsGroup: 65532,
+        runAsNonRoot: true,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+      containers: [
+        {
+          name: 'app',
+          image: c.node.image.image,
+          imagePullPolicy: 'Never',
+          command: ['sleep', 'infinity'],
+          securityContext: {
+            readOnlyRootFilesystem: true,
+            allowPrivilegeEscalation: false,
+            capabilities: { drop: ['ALL'] },
+          },
+        },
+      ],
     },
   };
 }
@@ -218,13 +278,26 @@ export async function createConsumer(c: Cluster, pod: AnyObj): Promise<AnyObj> {
 }
 
 export async function deletePod(c: Cluster, namespace: string, name: string): Promise<void> {
-  await c.cp.client.request('DELETE', `/api/v1/namespaces/${namespace}/pods/${name}`, { query: { gracePeriodSeconds: '0' } }).catch(() => undefined);
-  await waitFor(`pod ${namespace}/${name} gone`, async () => (await c.cp.client.getOrUndefined('v1', 'Pod', name, namespace)) === undefined, { timeoutMs: 60_000, intervalMs: 500 });
+  await c.cp.client
+    .request('DELETE', `/api/v1/namespaces/${namespace}/pods/${name}`, { query: { gracePeriodSeconds: '0' } })
+    .catch(() => undefined);
+  await waitFor(
+    `pod ${namespace}/${name} gone`,
+    async () => (await c.cp.client.getOrUndefined('v1', 'Pod', name, namespace)) === undefined,
+    { timeoutMs: 60_000, intervalMs: 500 },
+  );
 }
 
 /** Applies a Relay once the Relay webhook (fail closed) is live, and waits for the agent's socket. */
 export async function applyRelay(c: Cluster, relay: AnyObj): Promise<string> {
-  await waitFor(`Relay ${relay.metadata.name} accepted`, () => c.cp.client.apply(relay).then(() => true), { timeoutMs: 30_000, intervalMs: 250 });
+  await waitFor(`Relay ${relay.metadata.name} accepted`, () => c.cp.client.apply(relay).then(() => true), {
+    timeoutMs: 30_000,
+    intervalMs: 250,
+  });
   // The controller's node file carries the Relay's uid: the socket is <socketDir>/<relay>/<uid>/socket.
-  return waitFor(`the agent to serve relay ${relay.metadata.name} under ${c.socketDir}`, () => findRelaySocket(c.socketDir, relay.metadata.name), { timeoutMs: 60_000, intervalMs: 250 });
+  return waitFor(
+    `the agent to serve relay ${relay.metadata.name} under ${c.socketDir}`,
+    () => findRelaySocket(c.socketDir, relay.metadata.name),
+    { timeoutMs: 60_000, intervalMs: 250 },
+  );
 }

@@ -259,7 +259,8 @@ describe('the attack table on a real API server', () => {
           await installCrds(api());
           // The webhook injects the hostPath of the Relay object's folder (<socketRoot>/<relay>/<uid>):
           // the pods "as the webhook made it" carry the uid the API server gave each Relay.
-          for (const r of RELAYS) r.metadata.uid = String((await api().create(structuredClone(r) as unknown as KubeObject)).metadata.uid);
+          for (const r of RELAYS)
+            r.metadata.uid = String((await api().create(structuredClone(r) as unknown as KubeObject)).metadata.uid);
         }
         await controllerIn(source);
       });

@@ -9,7 +9,15 @@ import { once } from 'node:events';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { waitFor } from '../harness/wait.js';
-import { agentDirs, cleanupDirs, sock, startAgent, writeRelay, type AgentDirs, type AgentProcess } from '../resilience/support/agent.js';
+import {
+  agentDirs,
+  cleanupDirs,
+  sock,
+  startAgent,
+  writeRelay,
+  type AgentDirs,
+  type AgentProcess,
+} from '../resilience/support/agent.js';
 import { startEcho, type EchoServer } from '../resilience/support/net.js';
 
 const GID = 65532;
@@ -24,7 +32,17 @@ before(async () => {
   writeRelay(dirs, 'guarded', echo.port);
   agent = await startAgent(dirs);
   await agent.waitStatus('guarded running', (s) => s.relays.guarded?.running === true);
-  await waitFor('the socket bound', () => { try { return statSync(sock(dirs, 'guarded')).isSocket(); } catch { return false; } }, { timeoutMs: 10_000 });
+  await waitFor(
+    'the socket bound',
+    () => {
+      try {
+        return statSync(sock(dirs, 'guarded')).isSocket();
+      } catch {
+        return false;
+      }
+    },
+    { timeoutMs: 10_000 },
+  );
 });
 
 after(async () => {
@@ -39,11 +57,19 @@ after(async () => {
  */
 async function connectAs(uid: number, groups: number[] | 'clear'): Promise<{ ok: boolean; out: string; err: string }> {
   const g = groups === 'clear' ? ['--clear-groups'] : [`--groups=${groups.join(',')}`];
-  const child = spawn('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, ...g, 'socat', '-t2', '-', `UNIX-CONNECT:${sock(dirs, 'guarded')}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(
+    'setpriv',
+    [`--reuid=${uid}`, `--regid=${uid}`, ...g, 'socat', '-t2', '-', `UNIX-CONNECT:${sock(dirs, 'guarded')}`],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
   let out = '';
   let err = '';
-  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
   child.stdin.on('error', () => undefined); // a refused socat may exit before it reads its input (EPIPE)
   child.stdin.end('hello\n');
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -55,7 +81,9 @@ async function connectAs(uid: number, groups: number[] | 'clear'): Promise<{ ok:
 test('the socket is 0660 root:65532 and its folder 0750 root:65532', () => {
   const s = statSync(sock(dirs, 'guarded'));
   const d = statSync(path.dirname(sock(dirs, 'guarded')));
-  console.log(`[socket-perms] socket mode ${(s.mode & 0o777).toString(8)} uid ${s.uid} gid ${s.gid}; folder mode ${(d.mode & 0o777).toString(8)} gid ${d.gid}`);
+  console.log(
+    `[socket-perms] socket mode ${(s.mode & 0o777).toString(8)} uid ${s.uid} gid ${s.gid}; folder mode ${(d.mode & 0o777).toString(8)} gid ${d.gid}`,
+  );
   assert.ok(s.isSocket());
   assert.equal(s.mode & 0o777, 0o660);
   assert.equal(s.gid, GID);

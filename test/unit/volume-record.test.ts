@@ -4,15 +4,33 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  formatVolumeRecord, interpretConfig, parseVolumeRecord, relayFileContent, volumeKey, volumeVerdict, type VolumeRecord,
+  formatVolumeRecord,
+  interpretConfig,
+  parseVolumeRecord,
+  relayFileContent,
+  volumeKey,
+  volumeVerdict,
+  type VolumeRecord,
 } from '../../node-contract/index.js';
 import type { Relay } from '../../relay/index.js';
 
 const UID = '0a0a0a0a-1111-4222-8333-444444444444';
-const rec: VolumeRecord = { volumeId: 'csi-abc', relay: 'sched', relayUid: UID, namespace: 'team-a', podUid: 'p1', targetPath: '/var/lib/kubelet/pods/p1/volumes/kubernetes.io~csi/socat-sched/mount' };
+const rec: VolumeRecord = {
+  volumeId: 'csi-abc',
+  relay: 'sched',
+  relayUid: UID,
+  namespace: 'team-a',
+  podUid: 'p1',
+  targetPath: '/var/lib/kubelet/pods/p1/volumes/kubernetes.io~csi/socat-sched/mount',
+};
 
 function wanted(consumers: Relay['spec']['consumers'], uid: string | null = UID, resolved?: string[]) {
-  const r = { apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'sched', ...(uid ? { uid } : {}) }, spec: { target: { host: '127.0.0.1', port: 1 }, consumers } } as Relay;
+  const r = {
+    apiVersion: 'socat.io/v1alpha1',
+    kind: 'Relay',
+    metadata: { name: 'sched', ...(uid ? { uid } : {}) },
+    spec: { target: { host: '127.0.0.1', port: 1 }, consumers },
+  } as Relay;
   return interpretConfig([{ name: 'sched.json', text: relayFileContent(r, resolved) }]).wanted.get('sched');
 }
 
@@ -42,7 +60,9 @@ test('a bad record is refused naming the field', () => {
 
 test('the verdict: served, same uid, namespace listed or resolved → allowed; otherwise the reason', () => {
   assert.deepEqual(volumeVerdict(rec, wanted({ namespaces: ['team-a'] })), { allowed: true });
-  assert.deepEqual(volumeVerdict(rec, wanted({ namespaceSelector: { matchLabels: { t: 'a' } } }, UID, ['team-a'])), { allowed: true });
+  assert.deepEqual(volumeVerdict(rec, wanted({ namespaceSelector: { matchLabels: { t: 'a' } } }, UID, ['team-a'])), {
+    allowed: true,
+  });
   const no = (w: ReturnType<typeof wanted>, r: VolumeRecord = rec) => {
     const v = volumeVerdict(r, w);
     assert.equal(v.allowed, false);
@@ -52,6 +72,9 @@ test('the verdict: served, same uid, namespace listed or resolved → allowed; o
   assert.match(no(wanted({ namespaces: ['team-a'] }, '0b0b0b0b-1111-4222-8333-444444444444')), /re-created/);
   assert.match(no(wanted({ namespaces: ['team-a'] }, null)), /re-created/); // a file without uid is another relay for a volume of a uid
   assert.match(no(wanted({ namespaces: ['team-b'] })), /does not allow namespace "team-a"/);
-  assert.match(no(wanted({ namespaceSelector: { matchLabels: { t: 'a' } } }, UID, ['team-b'])), /does not allow namespace "team-a"/);
+  assert.match(
+    no(wanted({ namespaceSelector: { matchLabels: { t: 'a' } } }, UID, ['team-b'])),
+    /does not allow namespace "team-a"/,
+  );
   assert.match(no(wanted({ namespaceSelector: { matchLabels: { t: 'a' } } }, UID)), /does not allow/); // no resolved names on the node: the selector admits nobody
 });

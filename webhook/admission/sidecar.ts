@@ -128,5 +128,8 @@ function buildVolume(r: ResolvedRelay, o: InjectOptions): SidecarVolume {
   }
   // The folder of this Relay object (its uid): a Relay re-created under the same name is served in
   // another folder, so this pod never reaches it (docs/security.md, "A revoked consumer").
-  return { name: volumeName(r.name), hostPath: { path: relayDir(o.nodeSocketDir, r.name, r.uid), type: 'DirectoryOrCreate' } };
+  return {
+    name: volumeName(r.name),
+    hostPath: { path: relayDir(o.nodeSocketDir, r.name, r.uid), type: 'DirectoryOrCreate' },
+  };
 }

@@ -36,6 +36,12 @@ export interface DriverConfig {
   log: Logger;
   /** Seam: how a relay's node file is read (default: from configDir). */
   readRelay?: (name: string) => Promise<NodeRelay>;
+  /**
+   * How long a publish waits for the agent to serve the new volume's socket (the csi command: 5 s;
+   * default 0), so the pod's first connection finds it; past it the publish succeeds anyway and the
+   * agent serves it moments later.
+   */
+  socketWaitMs?: number;
 }
 
 /** How many stacked mounts an unpublish removes at one target before giving up. */
@@ -143,7 +149,8 @@ export class Driver {
       await this.checkResolved(p.targetPath);
       await this.internal(`cannot bind-mount ${source} at ${p.targetPath}`, () => this.cfg.mounter.bind(source, p.targetPath));
       await this.remountReadOnly(p.targetPath, log);
-      log.info({ source }, 'published');
+      const served = await this.waitForSocket(path.join(source, SOCKET_FILE));
+      log.info({ source, ...(served ? {} : { socketPending: true }) }, served ? 'published' : 'published; the agent has not served the volume\'s socket yet');
       return {};
     });
   }
@@ -199,6 +206,16 @@ export class Driver {
   }
 
   // --- helpers ---
+
+  /** True once `socket` exists (the agent serves the volume), false after socketWaitMs. */
+  private async waitForSocket(socket: string): Promise<boolean> {
+    const deadline = Date.now() + (this.cfg.socketWaitMs ?? 0);
+    for (;;) {
+      if (await lstat(socket).then(() => true, () => false)) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 
   /** Writes the volume's record, then makes its folder: so the agent never takes a new volume's folder for an unpublished one. */
   private async record(key: string, record: VolumeRecord, source: string): Promise<void> {

@@ -149,6 +149,14 @@ describe('CSI mode: a revoked consumer loses its relay within seconds; the other
     await waitFor('team-b served again', async () => (await oneShot(b)) === 'sched', 10_000);
   });
 
+  test('a publish returns once the agent serves the volume\'s socket: the pod\'s first connection is answered', async (t: TestContext) => {
+    const agent = await startAgent(t, { root: l.root, configDir: l.configDir, socketDir: l.socketDir });
+    await nodeFile(relay('sched', { namespaces: ['team-first'] }));
+    await waitFor('the relay served', () => agent.status()?.relays.sched?.running, 10_000);
+    const dir = await publish('pod-first', 'sched', 'team-first');
+    assert.equal(await oneShot(dir), 'sched', 'the first connection, right after NodePublishVolume returned');
+  });
+
   test('namespace relabeled out of consumers.namespaceSelector (the controller resolves fewer names): that pod is cut; the one still selected keeps working', async (t: TestContext) => {
     const agent = await startAgent(t, { root: l.root, configDir: l.configDir, socketDir: l.socketDir });
     const selector = { namespaceSelector: { matchLabels: { team: 'obs' } } };

@@ -26,6 +26,7 @@ import {
 } from '../harness/index.js';
 import { skipWithoutPodman, startPodmanService, type PodmanService } from '../harness/podman.js';
 import { createNamespace } from '../harness/controlplane.js';
+import { findRelaySocket } from '../support/relay-socket.js';
 
 const skip = skipUnlessControlPlane() || skipWithoutPodman();
 const NODE = 'containers-node';
@@ -148,8 +149,9 @@ describe('the project image in containers (testcontainers via podman) against a 
     const file = path.join(dir, 'etc', 'relays.d', 'backend.json');
     await waitFor('the node file from the controller container', () => existsSync(file), { timeoutMs: 60_000 }).catch(async (e: Error) => { throw new Error(`${e.message}\n${await logsOf(0)}`); });
     assert.equal(JSON.parse(readFileSync(file, 'utf8')).metadata.name, 'backend');
-    const socket = path.join(dir, 'run', 'backend', 'socket');
-    await waitFor('the socket from the agent container', () => existsSync(socket), { timeoutMs: 60_000 }).catch(async (e: Error) => { throw new Error(`${e.message}\n${await logsOf(1)}`); });
+    // The Relay object's own folder, <socket-dir>/<relay>/<uid>/ (the controller's node file carries the uid).
+    const socket = await waitFor('the socket from the agent container', () => findRelaySocket(path.join(dir, 'run'), 'backend'), { timeoutMs: 60_000 })
+      .catch(async (e: Error) => { throw new Error(`${e.message}\n${await logsOf(1)}`); });
     assert.equal(await getViaSocket(socket, '/through-the-relay'), 'loopback-only service: /through-the-relay\n');
     const relay = await waitFor('status Running (the RelayNode) and Ready (the summary)', async () => {
       const rn = await cp.client.getOrUndefined<RelayNode>('socat.io/v1alpha1', 'RelayNode', NODE);

@@ -112,14 +112,12 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   if (typeof a === 'number') return a;
   const log = createLogger({ name: 'socat-relay-csi', ...(a.logLevel ? { level: a.logLevel } : {}) });
   const driver = new Driver({
-    driverName: a.driverName,
-    nodeId: a.nodeId,
-    version: packageVersion(),
-    configDir: a.configDir,
-    socketDir: a.socketDir,
-    kubeletDir: a.kubeletDir,
-    mounter: new SystemMounter(),
-    log,
+    driverName: a.driverName, nodeId: a.nodeId, version: packageVersion(),
+    configDir: a.configDir, socketDir: a.socketDir, kubeletDir: a.kubeletDir,
+    mounter: new SystemMounter(), log,
+    // The agent (the other container of this pod) serves a new volume's socket within a pass: wait for
+    // it, so the pod's first connection is not refused.
+    socketWaitMs: 5000,
   });
   const paths = pluginPaths(a.kubeletDir, a.driverName);
   let fail: (code: number) => void = () => undefined;

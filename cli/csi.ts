@@ -107,18 +107,28 @@ function signalled(log: Logger): Promise<number> {
   });
 }
 
-export async function run(args: string[], io: CommandIO): Promise<number> {
-  const a = parseOrExit<CsiArgs>('csi', USAGE, io, () => parseCsiArgs(args, io.env));
-  if (typeof a === 'number') return a;
-  const log = createLogger({ name: 'socat-relay-csi', ...(a.logLevel ? { level: a.logLevel } : {}) });
-  const driver = new Driver({
-    driverName: a.driverName, nodeId: a.nodeId, version: packageVersion(),
-    configDir: a.configDir, socketDir: a.socketDir, kubeletDir: a.kubeletDir,
-    mounter: new SystemMounter(), log,
+/** The node plugin's CSI services over the system's mounts. */
+function csiDriver(a: CsiArgs, log: Logger): Driver {
+  return new Driver({
+    driverName: a.driverName,
+    nodeId: a.nodeId,
+    version: packageVersion(),
+    configDir: a.configDir,
+    socketDir: a.socketDir,
+    kubeletDir: a.kubeletDir,
+    mounter: new SystemMounter(),
+    log,
     // The agent (the other container of this pod) serves a new volume's socket within a pass: wait for
     // it, so the pod's first connection is not refused.
     socketWaitMs: 5000,
   });
+}
+
+export async function run(args: string[], io: CommandIO): Promise<number> {
+  const a = parseOrExit<CsiArgs>('csi', USAGE, io, () => parseCsiArgs(args, io.env));
+  if (typeof a === 'number') return a;
+  const log = createLogger({ name: 'socat-relay-csi', ...(a.logLevel ? { level: a.logLevel } : {}) });
+  const driver = csiDriver(a, log);
   const paths = pluginPaths(a.kubeletDir, a.driverName);
   let fail: (code: number) => void = () => undefined;
   const failed = new Promise<number>((resolve) => {

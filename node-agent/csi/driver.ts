@@ -8,16 +8,28 @@ import { lstat, mkdir, readdir, realpath, rm, rmdir, stat, statfs } from 'node:f
 import path from 'node:path';
 import type { Logger } from '../../lib/log.js';
 import {
-  formatVolumeRecord, MAX_VOLUME_RECORD_BYTES, parseVolumeRecord, readVolumeRecords, volumeKey, volumeRecordPath, volumeRecordsDir,
-  volumeSocketDir, writeFileAtomic, type VolumeRecord,
+  formatVolumeRecord,
+  MAX_VOLUME_RECORD_BYTES,
+  parseVolumeRecord,
+  readVolumeRecords,
+  volumeKey,
+  volumeRecordPath,
+  volumeRecordsDir,
+  volumeSocketDir,
+  writeFileAtomic,
+  type VolumeRecord,
 } from '../../node-contract/index.js';
 import { readFileBounded } from '../../lib/fs.js';
 import { consumerVerdict, relayDir, SOCKET_FILE } from '../../relay/index.js';
 import { CsiError, status } from './errors.js';
 import type { Mounter } from './mount.js';
 import type {
-  NodeGetVolumeStatsRequest, NodeGetVolumeStatsResponse, NodePublishVolumeRequest, NodeServiceCapability,
-  NodeUnpublishVolumeRequest, VolumeUsage,
+  NodeGetVolumeStatsRequest,
+  NodeGetVolumeStatsResponse,
+  NodePublishVolumeRequest,
+  NodeServiceCapability,
+  NodeUnpublishVolumeRequest,
+  VolumeUsage,
 } from './proto.js';
 import { readNodeRelay, type NodeRelay } from './relays.js';
 import { podsDir, validatePublish, validateStats, validateUnpublish } from './validate.js';
@@ -107,10 +119,16 @@ export class Driver {
   private async allowedRelay(p: { relay: string; namespace: string }): Promise<Extract<NodeRelay, { relay: unknown }>> {
     const node = await this.readRelay(p.relay);
     if (node.state === 'missing') {
-      throw new CsiError(status.NOT_FOUND, `relay "${p.relay}" is not served on node ${this.cfg.nodeId} (no file in ${this.cfg.configDir} defines it); namespace "${p.namespace}" cannot mount it`);
+      throw new CsiError(
+        status.NOT_FOUND,
+        `relay "${p.relay}" is not served on node ${this.cfg.nodeId} (no file in ${this.cfg.configDir} defines it); namespace "${p.namespace}" cannot mount it`,
+      );
     }
     if (node.state === 'invalid') {
-      throw new CsiError(status.FAILED_PRECONDITION, `relay "${p.relay}": its node file ${node.file} is invalid: ${node.error}`);
+      throw new CsiError(
+        status.FAILED_PRECONDITION,
+        `relay "${p.relay}": its node file ${node.file} is invalid: ${node.error}`,
+      );
     }
     const verdict = consumerVerdict(node.relay, p.namespace, { resolvedNames: node.resolvedNames });
     if (!verdict.allowed) throw new CsiError(status.PERMISSION_DENIED, verdict.message);
@@ -129,9 +147,17 @@ export class Driver {
   ): Promise<void> {
     const { key, record, source } = v;
     const existing = await this.readRecord(key);
-    if (!(await this.sameFolder(record.targetPath, source)) || (existing && formatVolumeRecord(existing) !== formatVolumeRecord(record))) {
-      const what = existing ? `the volume of relay "${existing.relay}"${existing.relayUid ? ` (uid ${existing.relayUid})` : ''} for namespace "${existing.namespace}"` : `${current.source}:${current.root}`;
-      throw new CsiError(status.ALREADY_EXISTS, `target_path ${record.targetPath} is already a mount of something else (${what}), not relay "${record.relay}"${record.relayUid ? ` (uid ${record.relayUid})` : ''}`);
+    if (
+      !(await this.sameFolder(record.targetPath, source)) ||
+      (existing && formatVolumeRecord(existing) !== formatVolumeRecord(record))
+    ) {
+      const what = existing
+        ? `the volume of relay "${existing.relay}"${existing.relayUid ? ` (uid ${existing.relayUid})` : ''} for namespace "${existing.namespace}"`
+        : `${current.source}:${current.root}`;
+      throw new CsiError(
+        status.ALREADY_EXISTS,
+        `target_path ${record.targetPath} is already a mount of something else (${what}), not relay "${record.relay}"${record.relayUid ? ` (uid ${record.relayUid})` : ''}`,
+      );
     }
     if (!existing) await this.record(key, record, source);
     if (!current.readOnly) await this.remountReadOnly(record.targetPath, log);
@@ -140,7 +166,13 @@ export class Driver {
 
   async nodePublishVolume(req: NodePublishVolumeRequest): Promise<Record<string, never>> {
     const p = validatePublish(req, this.pods);
-    const log = this.cfg.log.child({ volumeId: p.volumeId, targetPath: p.targetPath, relay: p.relay, namespace: p.namespace, ...(p.pod ? { pod: p.pod } : {}) });
+    const log = this.cfg.log.child({
+      volumeId: p.volumeId,
+      targetPath: p.targetPath,
+      relay: p.relay,
+      namespace: p.namespace,
+      ...(p.pod ? { pod: p.pod } : {}),
+    });
     return this.serialized(p.targetPath, async () => {
       const node = await this.allowedRelay(p);
       // The relay must be served (its folder, of this Relay object: its uid from the node file). The
@@ -150,8 +182,12 @@ export class Driver {
       const key = volumeKey(p.volumeId);
       const source = volumeSocketDir(this.cfg.socketDir, key);
       const record: VolumeRecord = {
-        volumeId: p.volumeId, relay: p.relay, ...(node.relay.uid ? { relayUid: node.relay.uid } : {}),
-        namespace: p.namespace, podUid: p.podUid, targetPath: p.targetPath,
+        volumeId: p.volumeId,
+        relay: p.relay,
+        ...(node.relay.uid ? { relayUid: node.relay.uid } : {}),
+        namespace: p.namespace,
+        podUid: p.podUid,
+        targetPath: p.targetPath,
       };
       const current = await this.cfg.mounter.mountAt(p.targetPath);
       if (current) {
@@ -162,12 +198,19 @@ export class Driver {
       const problem = await this.propagationProblem();
       if (problem) throw new CsiError(status.FAILED_PRECONDITION, problem);
       await this.checkResolved(p.targetPath);
-      await this.internal(`cannot create target_path ${p.targetPath}`, () => mkdir(p.targetPath, { recursive: true, mode: 0o750 }));
+      await this.internal(`cannot create target_path ${p.targetPath}`, () =>
+        mkdir(p.targetPath, { recursive: true, mode: 0o750 }),
+      );
       await this.checkResolved(p.targetPath);
-      await this.internal(`cannot bind-mount ${source} at ${p.targetPath}`, () => this.cfg.mounter.bind(source, p.targetPath));
+      await this.internal(`cannot bind-mount ${source} at ${p.targetPath}`, () =>
+        this.cfg.mounter.bind(source, p.targetPath),
+      );
       await this.remountReadOnly(p.targetPath, log);
       const served = await this.waitForSocket(path.join(source, SOCKET_FILE));
-      log.info({ source, ...(served ? {} : { socketPending: true }) }, served ? 'published' : 'published; the agent has not served the volume\'s socket yet');
+      log.info(
+        { source, ...(served ? {} : { socketPending: true }) },
+        served ? 'published' : "published; the agent has not served the volume's socket yet",
+      );
       return {};
     });
   }
@@ -179,7 +222,11 @@ export class Driver {
       await this.checkResolved(p.targetPath);
       let unmounted = 0;
       while (await this.cfg.mounter.mountAt(p.targetPath)) {
-        if (unmounted >= MAX_STACKED_UNMOUNTS) throw new CsiError(status.INTERNAL, `target_path ${p.targetPath} is still a mount point after ${unmounted} unmounts`);
+        if (unmounted >= MAX_STACKED_UNMOUNTS)
+          throw new CsiError(
+            status.INTERNAL,
+            `target_path ${p.targetPath} is still a mount point after ${unmounted} unmounts`,
+          );
         await this.internal(`cannot unmount target_path ${p.targetPath}`, () => this.cfg.mounter.unmount(p.targetPath));
         unmounted++;
       }
@@ -218,8 +265,12 @@ export class Driver {
       return abnormal(`cannot list ${p.targetPath}: ${(e as Error).message}`);
     }
     if (!m.readOnly) return abnormal(`${p.targetPath} is mounted read-write`);
-    if (!entries.includes(SOCKET_FILE)) return abnormal(`the relay's socket is not in ${p.targetPath}: is the node agent running the relay?`);
-    return { usage: await this.usage(p.targetPath), volume_condition: { abnormal: false, message: 'relay folder mounted read-only, socket present' } };
+    if (!entries.includes(SOCKET_FILE))
+      return abnormal(`the relay's socket is not in ${p.targetPath}: is the node agent running the relay?`);
+    return {
+      usage: await this.usage(p.targetPath),
+      volume_condition: { abnormal: false, message: 'relay folder mounted read-only, socket present' },
+    };
   }
 
   // --- helpers ---
@@ -228,7 +279,13 @@ export class Driver {
   private async waitForSocket(socket: string): Promise<boolean> {
     const deadline = Date.now() + (this.cfg.socketWaitMs ?? 0);
     for (;;) {
-      if (await lstat(socket).then(() => true, () => false)) return true;
+      if (
+        await lstat(socket).then(
+          () => true,
+          () => false,
+        )
+      )
+        return true;
       if (Date.now() >= deadline) return false;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -249,7 +306,10 @@ export class Driver {
   /** The record of a volume, or undefined when there is none (or it does not parse: it is then written anew). */
   private async readRecord(key: string): Promise<VolumeRecord | undefined> {
     try {
-      return parseVolumeRecord(await readFileBounded(volumeRecordPath(this.cfg.socketDir, key), MAX_VOLUME_RECORD_BYTES, 'a volume record'), key);
+      return parseVolumeRecord(
+        await readFileBounded(volumeRecordPath(this.cfg.socketDir, key), MAX_VOLUME_RECORD_BYTES, 'a volume record'),
+        key,
+      );
     } catch {
       return undefined;
     }
@@ -259,12 +319,15 @@ export class Driver {
   private async forget(volumeId: string, targetPath: string, log: Logger): Promise<void> {
     const gone = new Set([volumeKey(volumeId)]);
     try {
-      for (const [key, r] of (await readVolumeRecords(this.cfg.socketDir)).records) if (r.targetPath === targetPath) gone.add(key);
+      for (const [key, r] of (await readVolumeRecords(this.cfg.socketDir)).records)
+        if (r.targetPath === targetPath) gone.add(key);
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'cannot read the volume records');
     }
     for (const key of gone) {
-      await this.internal(`cannot remove the record of volume ${volumeId}`, () => rm(volumeRecordPath(this.cfg.socketDir, key), { force: true }));
+      await this.internal(`cannot remove the record of volume ${volumeId}`, () =>
+        rm(volumeRecordPath(this.cfg.socketDir, key), { force: true }),
+      );
     }
   }
 
@@ -273,7 +336,12 @@ export class Driver {
       const s = await statfs(target);
       const n = (x: number): string => String(Math.max(0, x));
       return [
-        { unit: 'BYTES', total: n(s.blocks * s.bsize), available: n(s.bavail * s.bsize), used: n((s.blocks - s.bfree) * s.bsize) },
+        {
+          unit: 'BYTES',
+          total: n(s.blocks * s.bsize),
+          available: n(s.bavail * s.bsize),
+          used: n((s.blocks - s.bfree) * s.bsize),
+        },
         { unit: 'INODES', total: n(s.files), available: n(s.ffree), used: n(s.files - s.ffree) },
       ];
     } catch {
@@ -288,11 +356,15 @@ export class Driver {
       st = await lstat(source);
     } catch (e) {
       if (errno(e) === 'ENOENT') {
-        throw new CsiError(status.UNAVAILABLE, `relay "${relay}": its folder ${source} does not exist yet (the node agent creates it when it starts the relay; the kubelet retries)`);
+        throw new CsiError(
+          status.UNAVAILABLE,
+          `relay "${relay}": its folder ${source} does not exist yet (the node agent creates it when it starts the relay; the kubelet retries)`,
+        );
       }
       throw new CsiError(status.INTERNAL, `relay "${relay}": ${source}: ${(e as Error).message}`);
     }
-    if (!st.isDirectory()) throw new CsiError(status.FAILED_PRECONDITION, `relay "${relay}": ${source} is not a folder`);
+    if (!st.isDirectory())
+      throw new CsiError(status.FAILED_PRECONDITION, `relay "${relay}": ${source} is not a folder`);
   }
 
   /** True when `target` shows the very folder `source` is (same device and inode). */
@@ -324,13 +396,24 @@ export class Driver {
       try {
         real = await realpath(p);
       } catch (e) {
-        if (errno(e) !== 'ENOENT') throw new CsiError(status.INTERNAL, `cannot resolve target_path ${target}: ${(e as Error).message}`);
-        const link = await lstat(p).then((st) => st.isSymbolicLink(), () => false);
-        if (link) throw new CsiError(status.INVALID_ARGUMENT, `target_path: ${target} goes through a symlink that points nowhere (${p})`);
+        if (errno(e) !== 'ENOENT')
+          throw new CsiError(status.INTERNAL, `cannot resolve target_path ${target}: ${(e as Error).message}`);
+        const link = await lstat(p).then(
+          (st) => st.isSymbolicLink(),
+          () => false,
+        );
+        if (link)
+          throw new CsiError(
+            status.INVALID_ARGUMENT,
+            `target_path: ${target} goes through a symlink that points nowhere (${p})`,
+          );
         continue;
       }
       if (real !== path.posix.join(pods, path.posix.relative(this.pods, p))) {
-        throw new CsiError(status.INVALID_ARGUMENT, `target_path: ${target} resolves to ${path.posix.join(real, path.posix.relative(p, target))} through a symlink`);
+        throw new CsiError(
+          status.INVALID_ARGUMENT,
+          `target_path: ${target} resolves to ${path.posix.join(real, path.posix.relative(p, target))} through a symlink`,
+        );
       }
       return;
     }
@@ -341,7 +424,9 @@ export class Driver {
       await this.cfg.mounter.remountReadOnly(target);
     } catch (e) {
       // Never leave a writable mount behind.
-      await this.cfg.mounter.unmount(target).catch((u: unknown) => log.error({ err: (u as Error).message }, 'cannot undo the bind mount'));
+      await this.cfg.mounter
+        .unmount(target)
+        .catch((u: unknown) => log.error({ err: (u as Error).message }, 'cannot undo the bind mount'));
       throw new CsiError(status.INTERNAL, `cannot make ${target} read-only: ${(e as Error).message}`);
     }
   }

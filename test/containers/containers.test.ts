@@ -218,23 +218,44 @@ describe(
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
-  test('a Relay through the webhook → node file by the controller → socket by the agent → a request reaches the loopback service; status Running', async () => {
-    await cp.client.create({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'backend' }, spec: { target: { host: '127.0.0.1', port: backendPort }, consumers: { namespaces: ['consumers'] } } } as any);
-    const file = path.join(dir, 'etc', 'relays.d', 'backend.json');
-    await waitFor('the node file from the controller container', () => existsSync(file), { timeoutMs: 60_000 }).catch(async (e: Error) => { throw new Error(`${e.message}\n${await logsOf(0)}`); });
-    assert.equal(JSON.parse(readFileSync(file, 'utf8')).metadata.name, 'backend');
-    // The Relay object's own folder, <socket-dir>/<relay>/<uid>/ (the controller's node file carries the
-    // uid).
-    const socket = await waitFor('the socket from the agent container', () => findRelaySocket(path.join(dir, 'run'), 'backend'), { timeoutMs: 60_000 })
-      .catch(async (e: Error) => { throw new Error(`${e.message}\n${await logsOf(1)}`); });
-    assert.equal(await getViaSocket(socket, '/through-the-relay'), 'loopback-only service: /through-the-relay\n');
-    const relay = await waitFor('status Running (the RelayNode) and Ready (the summary)', async () => {
-      const rn = await cp.client.getOrUndefined<RelayNode>('socat.io/v1alpha1', 'RelayNode', NODE);
-      const r = await cp.client.get<Relay>('socat.io/v1alpha1', 'Relay', 'backend');
-      return rn?.status?.relays?.find((e) => e.name === 'backend')?.state === 'Running' && r.status?.readyNodes === 1 ? r : undefined;
-    }, { timeoutMs: 90_000 });
-    assert.equal(relay.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
-  });
+    test('a Relay through the webhook → node file by the controller → socket by the agent → a request reaches the loopback service; status Running', async () => {
+      await cp.client.create({
+        apiVersion: 'socat.io/v1alpha1',
+        kind: 'Relay',
+        metadata: { name: 'backend' },
+        spec: { target: { host: '127.0.0.1', port: backendPort }, consumers: { namespaces: ['consumers'] } },
+      } as any);
+      const file = path.join(dir, 'etc', 'relays.d', 'backend.json');
+      await waitFor('the node file from the controller container', () => existsSync(file), { timeoutMs: 60_000 }).catch(
+        async (e: Error) => {
+          throw new Error(`${e.message}\n${await logsOf(0)}`);
+        },
+      );
+      assert.equal(JSON.parse(readFileSync(file, 'utf8')).metadata.name, 'backend');
+      // The Relay object's own folder, <socket-dir>/<relay>/<uid>/ (the controller's node file carries the
+      // uid).
+      const socket = await waitFor(
+        'the socket from the agent container',
+        () => findRelaySocket(path.join(dir, 'run'), 'backend'),
+        { timeoutMs: 60_000 },
+      ).catch(async (e: Error) => {
+        throw new Error(`${e.message}\n${await logsOf(1)}`);
+      });
+      assert.equal(await getViaSocket(socket, '/through-the-relay'), 'loopback-only service: /through-the-relay\n');
+      const relay = await waitFor(
+        'status Running (the RelayNode) and Ready (the summary)',
+        async () => {
+          const rn = await cp.client.getOrUndefined<RelayNode>('socat.io/v1alpha1', 'RelayNode', NODE);
+          const r = await cp.client.get<Relay>('socat.io/v1alpha1', 'Relay', 'backend');
+          return rn?.status?.relays?.find((e) => e.name === 'backend')?.state === 'Running' &&
+            r.status?.readyNodes === 1
+            ? r
+            : undefined;
+        },
+        { timeoutMs: 90_000 },
+      );
+      assert.equal(relay.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+    });
 
     test('a consumer pod is injected with the sidecar image derived from the one image setting; another namespace is denied', async () => {
       const pod = (ns: string) => ({

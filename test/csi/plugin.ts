@@ -14,6 +14,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { credentials, type Client, type ServiceError } from '@grpc/grpc-js';
@@ -314,4 +315,24 @@ export async function callError(client: Client, method: string, req: unknown): P
     return e as ServiceError;
   }
   throw new Error(`${method} succeeded, expected an error`);
+}
+
+/** A TCP service on loopback that greets every connection with `name` and keeps it open (the revocation suites). */
+export async function streamService(name: string): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => undefined);
+    s.write(`${name}\n`);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
 }

@@ -12,7 +12,6 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { createLogger } from '../../lib/log.js';
@@ -35,29 +34,11 @@ import {
   targetFor,
   type Layout,
   type Plugin,
+  streamService,
 } from './plugin.js';
 
 const UID = '0d0d0d0d-1111-4222-8333-444444444444';
 const OTHER_UID = '0e0e0e0e-1111-4222-8333-444444444444';
-
-async function streamService(name: string): Promise<{ port: number; close: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => undefined);
-    s.write(`${name}\n`);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
 
 interface Conn {
   child: ChildProcess;

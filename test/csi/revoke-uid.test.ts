@@ -10,7 +10,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile, rm } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { relayFileContent } from '../../node-contract/index.js';
@@ -35,30 +34,13 @@ import {
   targetFor,
   type Layout,
   type Plugin,
+  streamService,
 } from './plugin.js';
 
 const UID_A = '0a0a0a0a-1111-4222-8333-444444444444';
 const UID_B = '0b0b0b0b-5555-4666-8777-888888888888';
 
 /** A "node" service that greets every connection with its name and keeps it open. */
-async function streamService(name: string): Promise<{ port: number; close: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => undefined);
-    s.write(`${name}\n`);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
 
 function relay(name: string, uid: string, port: number): Relay {
   return {

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Builds the pinned test infrastructure that only exists as Go from the Go module proxy into .testbin/
 # (git-ignored; TESTBIN_DIR overrides):
-#   k8s      kube-apiserver, kube-controller-manager, kubelet, kube-scheduler, kubectl (kubectl carries kustomize) — ONE wrapper
+#   k8s      kube-apiserver, kube-controller-manager, kubelet, kube-scheduler, kubectl (kubectl carries kustomize),
+#            kubeadm, kube-proxy (the kind node image) — ONE wrapper
 #            module and one `go build`, so the dependencies they share compile once
 #   etcd     etcd (its own wrapper module: its dependency graph differs)
 #   helm     helm (its own module)
 #   csi-sanity  the kubernetes-csi sanity suite
+#   coredns  CoreDNS (the kind node image's cluster DNS, at the version kubeadm names)
+#   prometheus  Prometheus 3 (v3 releases are published as module versions v0.3xx.y; the kind suite's
+#            scrape runs it in an image built here, as the examples deploy quay.io/prometheus/prometheus)
 # Usage: scripts/build-testbin.sh [component …]   (default: all). Exit 3: Go is not installed.
 # k8s.io/kubernetes and etcd's server module replace their sibling modules with local paths, so
 # `go install …@version` refuses them; a throw-away wrapper module requires the release and replaces
@@ -18,14 +22,16 @@ K8S_VERSION="${K8S_VERSION:-v1.37.2}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 HELM_VERSION="${HELM_VERSION:-v3.19.5}"
 CSI_TEST_VERSION="${CSI_TEST_VERSION:-v5.4.0}"
-K8S_BINARIES=(kube-apiserver kube-controller-manager kubelet kube-scheduler kubectl)
+COREDNS_VERSION="${COREDNS_VERSION:-v1.14.6}"        # what kubeadm v1.37 names
+PROMETHEUS_MODULE_VERSION="${PROMETHEUS_MODULE_VERSION:-v0.316.0}"   # = Prometheus 3.16.0
+K8S_BINARIES=(kube-apiserver kube-controller-manager kubelet kube-scheduler kubectl kubeadm kube-proxy)
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${TESTBIN_DIR:-$ROOT/.testbin}"
 BUILD="$OUT/build"
 
 log() { echo "[build-testbin] $*" >&2; }
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(k8s etcd helm csi-sanity)
+[ ${#components[@]} -gt 0 ] || components=(k8s etcd helm csi-sanity coredns prometheus)
 
 # stamp NAME VERSION FILE…: true when every FILE is executable and the stamp says VERSION
 fresh() {
@@ -42,7 +48,9 @@ for c in "${components[@]}"; do
     etcd) fresh etcd "$ETCD_VERSION" etcd || todo+=(etcd) ;;
     helm) fresh helm "$HELM_VERSION" helm || todo+=(helm) ;;
     csi-sanity) fresh csi-sanity "$CSI_TEST_VERSION" csi-sanity || todo+=(csi-sanity) ;;
-    *) log "unknown component $c (k8s, etcd, helm, csi-sanity)"; exit 2 ;;
+    coredns) fresh coredns "$COREDNS_VERSION" coredns || todo+=(coredns) ;;
+    prometheus) fresh prometheus "$PROMETHEUS_MODULE_VERSION" prometheus || todo+=(prometheus) ;;
+    *) log "unknown component $c (k8s, etcd, helm, csi-sanity, coredns, prometheus)"; exit 2 ;;
   esac
 done
 if [ ${#todo[@]} -eq 0 ]; then
@@ -123,12 +131,36 @@ build_csi_sanity() {
   stamp csi-sanity "$CSI_TEST_VERSION"
 }
 
+build_coredns() {
+  log "building coredns $COREDNS_VERSION"
+  GOBIN="$OUT" go install -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" "github.com/coredns/coredns@$COREDNS_VERSION"
+  "$OUT/coredns" -version | head -1
+  stamp coredns "$COREDNS_VERSION"
+}
+
+# Prometheus' main package lives in a module with replace-free but heavy dependencies: a wrapper module
+# (as for k8s), stamped with its version (empty otherwise); no web UI assets (the API is what the tests use).
+build_prometheus() {
+  log "building prometheus $PROMETHEUS_MODULE_VERSION"
+  local upstream version="3.${PROMETHEUS_MODULE_VERSION#v0.}"   # v0.316.0 -> 3.316.0 -> 3.16.0 below
+  version="3.$(echo "${PROMETHEUS_MODULE_VERSION#v0.}" | awk -F. '{ printf "%d.%s", $1 - 300, $2 }')"
+  upstream="$(gomod_of "github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION")"
+  wrapper "$BUILD/prometheus" socat-relay.test/prometheus "$upstream" github.com/prometheus/prometheus/cmd/prometheus
+  go mod edit -require="github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION"
+  go mod tidy
+  go build -o "$OUT/prometheus" -ldflags "-s -w -X github.com/prometheus/common/version.Version=$version" github.com/prometheus/prometheus/cmd/prometheus
+  "$OUT/prometheus" --version | head -1
+  stamp prometheus "$PROMETHEUS_MODULE_VERSION"
+}
+
 for c in "${todo[@]}"; do
   case $c in
     k8s) timed "k8s binaries" build_k8s ;;
     etcd) timed etcd build_etcd ;;
     helm) timed helm build_helm ;;
     csi-sanity) timed csi-sanity build_csi_sanity ;;
+    coredns) timed coredns build_coredns ;;
+    prometheus) timed prometheus build_prometheus ;;
   esac
 done
 log "done: $OUT"

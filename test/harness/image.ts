@@ -18,50 +18,83 @@ export interface ProjectImage {
 }
 
 const SCRIPT = path.join(REPO_ROOT, 'scripts', 'build-image.sh');
+const KIND_NODE_SCRIPT = path.join(REPO_ROOT, 'scripts', 'build-kind-node.sh');
 
-function parse(stdout: string): ProjectImage {
+/** The KEY=value lines a build script prints, each key required. */
+function parse<K extends string>(script: string, stdout: string, keys: Record<K, string>): Record<K, string> {
   const kv = Object.fromEntries(
     stdout
       .trim()
       .split('\n')
       .map((l) => l.split('=', 2) as [string, string]),
-  );
-  const img = {
-    image: kv.IMAGE,
-    archive: kv.ARCHIVE,
-    sidecarImage: kv.SIDECAR_IMAGE,
-    sidecarArchive: kv.SIDECAR_ARCHIVE,
-    pauseImage: kv.PAUSE_IMAGE,
-    pauseArchive: kv.PAUSE_ARCHIVE,
-  };
-  if (Object.values(img).some((v) => !v)) throw new Error(`scripts/build-image.sh printed no image:\n${stdout}`);
-  return img as ProjectImage;
+  ) as Record<string, string | undefined>;
+  const out = {} as Record<K, string>;
+  for (const [field, key] of Object.entries(keys) as [K, string][]) {
+    const v = kv[key];
+    if (!v) throw new Error(`${path.basename(script)} printed no ${key}:\n${stdout}`);
+    out[field] = v;
+  }
+  return out;
 }
 
 class ImageBuildError extends Error {
   constructor(
+    readonly script: string,
     readonly exitCode: number | null,
     readonly output: string,
   ) {
     super(
-      `scripts/build-image.sh failed (exit ${exitCode}${exitCode === 3 ? ': podman or debootstrap missing, run scripts/setup.sh' : ''}):\n${output.split('\n').slice(-30).join('\n')}`,
+      `${path.relative(REPO_ROOT, script)} failed (exit ${exitCode}${exitCode === 3 ? ': a part is missing, run scripts/setup.sh' : ''}):\n${output.split('\n').slice(-30).join('\n')}`,
     );
     this.name = 'ImageBuildError';
   }
 }
 
-/** Builds the image when the sources changed (a no-op otherwise) and returns it. */
-export function buildProjectImage(): Promise<ProjectImage> {
+function runScript(script: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [SCRIPT], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [script], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
-      if (code !== 0) reject(new ImageBuildError(code, err + out));
-      else resolve(parse(out));
+      if (code !== 0) reject(new ImageBuildError(script, code, err + out));
+      else resolve(out);
     });
+  });
+}
+
+/** Builds the image when the sources changed (a no-op otherwise) and returns it. */
+export async function buildProjectImage(): Promise<ProjectImage> {
+  return parse(SCRIPT, await runScript(SCRIPT), {
+    image: 'IMAGE',
+    archive: 'ARCHIVE',
+    sidecarImage: 'SIDECAR_IMAGE',
+    sidecarArchive: 'SIDECAR_ARCHIVE',
+    pauseImage: 'PAUSE_IMAGE',
+    pauseArchive: 'PAUSE_ARCHIVE',
+  });
+}
+
+export interface KindNodeImage {
+  /** localhost/socat-relay-kind-node:<version>-<hash>, in podman's store */
+  image: string;
+  kubernetesVersion: string;
+  /** The etcd and CoreDNS images it carries (registry.k8s.io/…:<tag>), for the kubeadm configuration. */
+  etcdImage: string;
+  corednsImage: string;
+}
+
+/**
+ * The kind node image scripts/build-kind-node.sh builds from .testbin's Kubernetes binaries (a no-op
+ * when its inputs did not change).
+ */
+export async function buildKindNodeImage(): Promise<KindNodeImage> {
+  return parse(KIND_NODE_SCRIPT, await runScript(KIND_NODE_SCRIPT), {
+    image: 'NODE_IMAGE',
+    kubernetesVersion: 'KUBERNETES_VERSION',
+    etcdImage: 'ETCD_IMAGE',
+    corednsImage: 'COREDNS_IMAGE',
   });
 }

@@ -1,17 +1,20 @@
-// A one-node Kubernetes cluster in a container, started by testcontainers (through podman's
-// Docker-compatible API, test/harness/podman.ts) the way the Java kindcontainer module does it: the kind
-// node image run privileged with tmpfs /run and /tmp, an anonymous volume on /var, a private cgroup
-// namespace on cgroup v2 (the host's on v1) and the host's /lib/modules; systemd in it starts containerd; `kubeadm
-// init` with the
-// configuration of node-config.ts; kind's own CNI manifest; wait for the node to be Ready.
-// Why not the `kind` binary in a container: it is in no image here and would have to be downloaded at
-// test time, and it needs a container engine inside; the node image alone carries kubeadm, the kubelet,
-// kubectl and the control plane's images, so this needs nothing beyond that one image.
-// kubectl runs inside the node (its admin.conf), so no port of the API server leaves the container.
+// A multi-node Kubernetes cluster in containers, started by testcontainers (through podman's
+// Docker-compatible API, test/harness/podman.ts) the way kind does it: one network of its own, a
+// control-plane node and workers, each the kind node image (scripts/build-kind-node.sh) run privileged
+// with tmpfs /run and /tmp, an anonymous volume on /var, a private cgroup namespace on cgroup v2 (the
+// host's on v1) and the host's /lib/modules where it has one; systemd in each starts containerd and
+// imports the node's images; `kubeadm init` on the control plane with the configuration of
+// node-config.ts, the node image's pod network (default-cni.yaml), `kubeadm join` on the workers; every
+// node Ready.
+// kubectl runs inside the control-plane node (its admin.conf), so no port of the API server leaves the
+// containers.
 import type { HostConfig } from 'dockerode';
+import { randomBytes } from 'node:crypto';
 import { existsSync, statfsSync } from 'node:fs';
+import type { StartedNetwork, StartedTestContainer } from 'testcontainers';
+import type { KindNodeImage } from '../harness/image.js';
 import { waitFor } from '../harness/wait.js';
-import { cgroupnsFor, cniManifest, KIND_NODE_IMAGE, kubeadmConfig } from './node-config.js';
+import { cgroupnsFor, cniManifest, joinConfig, kubeadmConfig } from './node-config.js';
 
 /** The filesystem of the host's /sys/fs/cgroup as `stat -f -c %T` names it (statfs f_type, linux/magic.h). */
 export function hostCgroupFs(): string {
@@ -26,12 +29,13 @@ interface ExecResult {
 
 class KindCommandError extends Error {
   constructor(
+    readonly node: string,
     readonly argv: string[],
     readonly exitCode: number,
     readonly output: string,
   ) {
     super(
-      `${argv.join(' ')} failed in the kind node (exit ${exitCode}):\n${output.trim().split('\n').slice(-25).join('\n')}`,
+      `${argv.join(' ')} failed in kind node ${node} (exit ${exitCode}):\n${output.trim().split('\n').slice(-25).join('\n')}`,
     );
     this.name = 'KindCommandError';
   }
@@ -39,10 +43,13 @@ class KindCommandError extends Error {
 
 export interface KindNode {
   name: string;
+  /** The node's address on the cluster's network (its InternalIP). */
+  ip: string;
   /** Runs argv inside the node; throws KindCommandError on a non-zero exit. */
   sh(argv: string[]): Promise<string>;
   /** The same, returning exit code and output instead of throwing. */
   try(argv: string[]): Promise<ExecResult>;
+  /** kubectl with the cluster's admin.conf (on the control-plane node; elsewhere after join it fails). */
   kubectl(args: string[]): Promise<string>;
   /** Writes `content` to `target` inside the node. */
   write(target: string, content: string | Buffer): Promise<void>;
@@ -52,11 +59,22 @@ export interface KindNode {
   stop(): Promise<void>;
 }
 
+export interface KindCluster {
+  controlPlane: KindNode;
+  workers: KindNode[];
+  /** Control plane first. */
+  nodes: KindNode[];
+  /** kubectl on the control-plane node. */
+  kubectl(args: string[]): Promise<string>;
+  /** Imports an OCI archive into every node. */
+  importImage(archive: string, image: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
 /**
  * The container of a kind node, not started: `image` run privileged with tmpfs /run and /tmp, an
  * anonymous volume on /var, a private cgroup namespace on cgroup v2 (cgroupnsFor) and the host's
- * /lib/modules (read-only) where it has one — what
- * `kind create cluster` and kindcontainer give the node container.
+ * /lib/modules (read-only) where it has one — what `kind create cluster` gives the node container.
  */
 export async function kindNodeContainer(image: string, nodeName: string) {
   const { GenericContainer } = await import('testcontainers');
@@ -85,62 +103,126 @@ export async function kindNodeContainer(image: string, nodeName: string) {
   );
 }
 
-export async function startKindNode(nodeName: string): Promise<KindNode> {
-  const started = await (await kindNodeContainer(KIND_NODE_IMAGE, nodeName)).start();
-
+function wrap(started: StartedTestContainer, name: string, ip: string): KindNode {
   const tryExec = async (argv: string[]): Promise<ExecResult> => {
     const r = await started.exec(argv, { env: { KUBECONFIG: '/etc/kubernetes/admin.conf' } });
     return { exitCode: r.exitCode, output: r.output };
   };
   const sh = async (argv: string[]): Promise<string> => {
     const r = await tryExec(argv);
-    if (r.exitCode !== 0) throw new KindCommandError(argv, r.exitCode, r.output);
+    if (r.exitCode !== 0) throw new KindCommandError(name, argv, r.exitCode, r.output);
     return r.output;
   };
-  const node: KindNode = {
-    name: nodeName,
+  return {
+    name,
+    ip,
     sh,
     try: tryExec,
     kubectl: (args) => sh(['kubectl', ...args]),
     write: (target, content) => started.copyContentToContainer([{ content, target }]),
     async importImage(archive, image) {
-      const target = `/kind/socat-relay/${image.replace(/[^A-Za-z0-9.-]/g, '_')}.oci.tar`;
+      const target = `/kind/socat-relay-${image.replace(/[^A-Za-z0-9.-]/g, '_')}.oci.tar`;
       await started.copyFilesToContainer([{ source: archive, target }]);
       // --base-name: podman's OCI archive names the image by its tag only; containerd needs the full name.
       await sh(['ctr', '-n', 'k8s.io', 'images', 'import', '--base-name', image.replace(/:[^:/]+$/, ''), target]);
       await sh(['rm', '-f', target]);
       const listed = await sh(['ctr', '-n', 'k8s.io', 'images', 'ls', '-q']);
       if (!listed.split('\n').includes(image))
-        throw new Error(`ctr images import ${archive} did not give ${image}; images:\n${listed}`);
+        throw new Error(`ctr images import ${archive} on ${name} did not give ${image}; images:\n${listed}`);
     },
     async logs() {
-      const text = await sh(['journalctl', '--no-pager', '-n', '80', '-u', 'kubelet', '-u', 'containerd']).catch(
+      const text = await sh(['journalctl', '--no-pager', '-n', '60', '-u', 'kubelet', '-u', 'containerd']).catch(
         (e: Error) => e.message,
       );
-      return text.slice(-6000);
+      return `--- ${name}: kubelet/containerd journal ---\n${text.slice(-5000)}`;
     },
     async stop() {
       await started.stop({ remove: true, removeVolumes: true }).catch(() => undefined);
     },
   };
+}
 
+async function startNode(image: string, name: string, network: StartedNetwork): Promise<KindNode> {
+  const started = await (await kindNodeContainer(image, name)).withNetwork(network).start();
+  const node = wrap(started, name, started.getIpAddress(network.getName()));
   try {
-    await waitFor(
-      'systemd and containerd in the kind node',
-      async () => (await tryExec(['ctr', 'version'])).exitCode === 0,
-      { timeoutMs: 120_000, intervalMs: 1000 },
-    );
-    const kubernetesVersion = (await sh(['cat', '/kind/version'])).trim();
-    const nodeIp = started.getIpAddress(started.getNetworkNames()[0]!);
-    await node.write('/kind/kubeadm.conf', kubeadmConfig({ nodeName, nodeIp, kubernetesVersion }));
-    await sh(['kubeadm', 'init', '--config=/kind/kubeadm.conf', '--skip-token-print', '--v=1']);
-    await node.write('/kind/cni.yaml', cniManifest(await sh(['cat', '/kind/manifests/default-cni.yaml'])));
-    await node.kubectl(['apply', '-f', '/kind/cni.yaml']);
-    await node.kubectl(['wait', '--for=condition=Ready', `node/${nodeName}`, '--timeout=300s']);
+    // systemd up, containerd answering, the node's images imported (kind-preload.service).
+    await waitFor(`containerd and the preloaded images in ${name}`, async () => (await node.try(['test', '-e', '/run/kind-preloaded'])).exitCode === 0, {
+      timeoutMs: 240_000,
+      intervalMs: 1000,
+    });
   } catch (e) {
     const logs = await node.logs();
     await node.stop();
-    throw new Error(`${(e as Error).message}\n--- kubelet/containerd journal ---\n${logs}`, { cause: e });
+    throw new Error(`${(e as Error).message}\n${logs}`, { cause: e });
   }
   return node;
+}
+
+export interface ClusterOptions {
+  /** Node names: <name>-control-plane, <name>-worker, <name>-worker2, … as kind names them. */
+  name: string;
+  workers: number;
+  nodeImage: KindNodeImage;
+}
+
+const tagOf = (image: string) => image.slice(image.lastIndexOf(':') + 1);
+
+/** Starts the nodes, `kubeadm init` + pod network + `kubeadm join`, every node Ready. */
+export async function startKindCluster(o: ClusterOptions): Promise<KindCluster> {
+  const { Network } = await import('testcontainers');
+  const network = await new Network().start();
+  const names = [`${o.name}-control-plane`, ...Array.from({ length: o.workers }, (_, i) => `${o.name}-worker${i === 0 ? '' : i + 1}`)];
+  const settled = await Promise.allSettled(names.map((n) => startNode(o.nodeImage.image, n, network)));
+  const nodes = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await network.stop().catch(() => undefined);
+  };
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await stop();
+    throw failed.reason as Error;
+  }
+  const [cp, ...workers] = nodes as [KindNode, ...KindNode[]];
+  const token = `${randomBytes(3).toString('hex')}.${randomBytes(8).toString('hex')}`;
+  try {
+    await cp.write(
+      '/kind/kubeadm.conf',
+      kubeadmConfig({
+        nodeName: cp.name,
+        nodeIp: cp.ip,
+        kubernetesVersion: o.nodeImage.kubernetesVersion,
+        etcdImageTag: tagOf(o.nodeImage.etcdImage),
+        corednsImageTag: tagOf(o.nodeImage.corednsImage),
+        controlPlaneTaint: workers.length > 0,
+        bootstrapToken: token,
+      }),
+    );
+    await cp.sh(['kubeadm', 'init', '--config=/kind/kubeadm.conf', '--skip-token-print', '--v=1']);
+    await cp.write('/kind/cni.yaml', cniManifest(await cp.sh(['cat', '/kind/manifests/default-cni.yaml'])));
+    await cp.kubectl(['apply', '-f', '/kind/cni.yaml']);
+    await Promise.all(
+      workers.map(async (w) => {
+        await w.write('/kind/kubeadm.conf', joinConfig({ nodeName: w.name, nodeIp: w.ip, apiServerEndpoint: `${cp.ip}:6443`, bootstrapToken: token }));
+        await w.sh(['kubeadm', 'join', '--config=/kind/kubeadm.conf', '--v=1']);
+      }),
+    );
+    await cp.kubectl(['wait', '--for=condition=Ready', 'node', '--all', '--timeout=300s']);
+  } catch (e) {
+    const logs = (await Promise.all(nodes.map((n) => n.logs()))).join('\n');
+    const described = await cp.kubectl(['get', 'nodes,pods', '-A', '-o', 'wide']).catch((err: Error) => err.message);
+    await stop();
+    throw new Error(`${(e as Error).message}\n${described}\n${logs}`, { cause: e });
+  }
+  return {
+    controlPlane: cp,
+    workers,
+    nodes,
+    kubectl: (args) => cp.kubectl(args),
+    async importImage(archive, image) {
+      await Promise.all(nodes.map((n) => n.importImage(archive, image)));
+    },
+    stop,
+  };
 }

@@ -24,11 +24,29 @@ export interface KubeadmOptions {
   kubernetesVersion: string;
   podSubnet?: string;
   serviceSubnet?: string;
+  /** The etcd image's tag when it is not the one kubeadm names (the node image's etcd is built here). */
+  etcdImageTag?: string;
+  /** Likewise for CoreDNS. */
+  corednsImageTag?: string;
+  /** Keep kubeadm's control-plane NoSchedule taint (a multi-node cluster, as kubeadm and kind leave it). */
+  controlPlaneTaint?: boolean;
+  /** The bootstrap token the workers join with (kubeadm's form [a-z0-9]{6}.[a-z0-9]{16}). */
+  bootstrapToken?: string;
+}
+
+export interface JoinOptions {
+  nodeName: string;
+  nodeIp: string;
+  /** host:port of the control plane's API server. */
+  apiServerEndpoint: string;
+  bootstrapToken: string;
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const VERSION = /^v\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$/;
 const CIDR = /^[0-9a-fA-F.:]+\/\d{1,3}$/;
+const TOKEN = /^[a-z0-9]{6}\.[a-z0-9]{16}$/;
+const IMAGE_TAG = /^[\w][\w.-]{0,127}$/;
 
 export class KindConfigError extends Error {
   constructor(message: string) {
@@ -57,16 +75,24 @@ export function kubeadmConfig(o: KubeadmOptions): string {
   ] as const) {
     if (!CIDR.test(v) || isIP(v.split('/')[0]!) === 0) throw new KindConfigError(`${field} "${v}" is not a CIDR`);
   }
+  for (const [field, v] of [
+    ['etcdImageTag', o.etcdImageTag],
+    ['corednsImageTag', o.corednsImageTag],
+  ] as const) {
+    if (v !== undefined && !IMAGE_TAG.test(v)) throw new KindConfigError(`${field} "${v}" is not an image tag`);
+  }
+  if (o.bootstrapToken !== undefined && !TOKEN.test(o.bootstrapToken))
+    throw new KindConfigError('bootstrapToken is not of the form [a-z0-9]{6}.[a-z0-9]{16}');
   const docs = [
     {
       apiVersion: 'kubeadm.k8s.io/v1beta4',
       kind: 'InitConfiguration',
       localAPIEndpoint: { advertiseAddress: o.nodeIp, bindPort: 6443 },
+      ...(o.bootstrapToken ? { bootstrapTokens: [{ token: o.bootstrapToken, ttl: '2h0m0s' }] } : {}),
       nodeRegistration: {
-        name: o.nodeName,
-        criSocket: 'unix:///run/containerd/containerd.sock',
-        kubeletExtraArgs: [{ name: 'node-ip', value: o.nodeIp }],
-        taints: [],
+        ...nodeRegistration(o.nodeName, o.nodeIp),
+        // kubeadm's default taint when kept (its default); none on a one-node cluster, as kind does.
+        ...(o.controlPlaneTaint ? {} : { taints: [] }),
       },
       skipPhases: ['preflight'],
     },
@@ -78,6 +104,8 @@ export function kubeadmConfig(o: KubeadmOptions): string {
       controlPlaneEndpoint: `${o.nodeIp}:6443`,
       apiServer: { certSANs: ['localhost', '127.0.0.1', o.nodeIp, o.nodeName] },
       networking: { podSubnet, serviceSubnet, dnsDomain: 'cluster.local' },
+      ...(o.etcdImageTag ? { etcd: { local: { imageTag: o.etcdImageTag } } } : {}),
+      ...(o.corednsImageTag ? { dns: { imageTag: o.corednsImageTag } } : {}),
     },
     {
       apiVersion: 'kubelet.config.k8s.io/v1beta1',
@@ -98,6 +126,37 @@ export function kubeadmConfig(o: KubeadmOptions): string {
     },
   ];
   return docs.map((d) => stringify(d)).join('---\n');
+}
+
+function nodeRegistration(name: string, ip: string) {
+  return {
+    name,
+    criSocket: 'unix:///run/containerd/containerd.sock',
+    kubeletExtraArgs: [{ name: 'node-ip', value: ip }],
+  };
+}
+
+/**
+ * kubeadm's JoinConfiguration for a worker, as kind writes it: the bootstrap token, the control plane's
+ * endpoint, discovery without pinning the CA (the nodes share a network only the test made), preflight
+ * skipped (a container fails several of its host checks).
+ */
+export function joinConfig(o: JoinOptions): string {
+  if (!DNS_LABEL.test(o.nodeName)) throw new KindConfigError(`nodeName "${o.nodeName}" is not a DNS label`);
+  if (isIP(o.nodeIp) === 0) throw new KindConfigError(`nodeIp "${o.nodeIp}" is not an IP address`);
+  if (!TOKEN.test(o.bootstrapToken))
+    throw new KindConfigError('bootstrapToken is not of the form [a-z0-9]{6}.[a-z0-9]{16}');
+  const m = /^(.+):(\d{1,5})$/.exec(o.apiServerEndpoint);
+  if (!m || isIP(m[1]!) === 0) throw new KindConfigError(`apiServerEndpoint "${o.apiServerEndpoint}" is not ip:port`);
+  return stringify({
+    apiVersion: 'kubeadm.k8s.io/v1beta4',
+    kind: 'JoinConfiguration',
+    nodeRegistration: nodeRegistration(o.nodeName, o.nodeIp),
+    discovery: {
+      bootstrapToken: { apiServerEndpoint: o.apiServerEndpoint, token: o.bootstrapToken, unsafeSkipCAVerification: true },
+    },
+    skipPhases: ['preflight'],
+  });
 }
 
 /**

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Builds a kind node image here, without any image registry: what `kind build node-image` makes from
+# kindest/base, made from local parts instead —
+#   - the Debian root filesystem scripts/build-image.sh makes (localhost/socat-relay-rootfs), plus
+#     Debian's systemd, containerd, runc, CNI plugins, iptables, conntrack;
+#   - kind's own base files (entrypoint, systemd units, kubelet drop-ins, containerd config, sysctls) from
+#     the sigs.k8s.io/kind Go module, with the changes this kind of VM needs (below);
+#   - kubeadm, kubelet, kubectl from .testbin/ (scripts/build-testbin.sh, one wrapper module);
+#   - the images kubeadm expects — kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy,
+#     etcd, CoreDNS, pause — each built with podman from the rootfs and a Go-built binary, plus the pod
+#     network's own image (kindnet's pattern: a ptp CNI config per node and a route to every other node's
+#     pod subnet), saved into the node image and imported into its containerd at boot (kind-preload.service).
+# Changes to kind's files, each needed on a cgroup v1 host that withholds CAP_SYS_RESOURCE:
+#   - containerd: restrict_oom_score_adj = true (the container may not lower oom_score_adj), no
+#     base_runtime_spec (kind generates that file at its image build) and no fuse-overlayfs proxy plugin;
+#     the sandbox image is the pause image kubeadm names; CNI plugins from Debian's /usr/lib/cni;
+#   - the kubelet: its cgroup folders made in every cgroup v1 controller before it starts (systemd mounts
+#     hugetlb, net_cls and perf_event after kind's entrypoint ran, and the kubelet refuses missing paths).
+# The tag is localhost/socat-relay-kind-node:<kubernetes version>-<hash of every input>; an image of that
+# tag in podman's store is reused (a no-op).
+# Usage: scripts/build-kind-node.sh [--print]   Prints NODE_IMAGE=<tag> and KUBERNETES_VERSION=<version>.
+# Exit 3: a part is missing (podman, Go, a .testbin binary: scripts/setup.sh builds them).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+TESTBIN="${TESTBIN_DIR:-$ROOT/.testbin}"
+KIND_VERSION="${KIND_VERSION:-v0.33.0}"
+SUITE="${DEBIAN_SUITE:-bookworm}"
+ROOTFS_IMAGE=localhost/socat-relay-rootfs:$SUITE
+NODE_REPO=localhost/socat-relay-kind-node
+CNI_IMAGE=localhost/socat-relay-kind-cni:1
+BINARIES=(kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd coredns)
+
+log() { echo "[build-kind-node] $*" >&2; }
+timed() { local label=$1 t0=$SECONDS; shift; "$@"; log "$label: $((SECONDS - t0)) s"; }
+missing() { log "MISSING: $*"; exit 3; }
+
+command -v podman >/dev/null 2>&1 || missing "podman (scripts/setup.sh installs it)"
+for b in "${BINARIES[@]}"; do
+  [ -x "$TESTBIN/$b" ] || missing "$TESTBIN/$b (scripts/build-testbin.sh builds it)"
+done
+K8S_VERSION="$("$TESTBIN/kubeadm" version -o short)"
+ETCD_VERSION="$("$TESTBIN/etcd" --version | sed -n 's/^etcd Version: //p')"
+COREDNS_VERSION="$(cat "$TESTBIN/.coredns.stamp")"
+# What kubeadm of this version expects (it names the images; etcd's tag is set in the kubeadm config).
+images_list="$("$TESTBIN/kubeadm" config images list --kubernetes-version "$K8S_VERSION")"
+image_named() { echo "$images_list" | grep "/$1:" | head -n 1; }
+PAUSE_TAG="$(image_named pause)"
+ETCD_TAG="registry.k8s.io/etcd:$ETCD_VERSION-0"
+COREDNS_TAG="registry.k8s.io/coredns/coredns:$COREDNS_VERSION"
+[ "$(image_named coredns)" = "$COREDNS_TAG" ] || log "note: kubeadm names $(image_named coredns); the node has $COREDNS_TAG (set in the kubeadm config)"
+
+if ! command -v go >/dev/null 2>&1; then missing "Go (kind's base files come from its Go module)"; fi
+KIND_DIR="$(go mod download -json "sigs.k8s.io/kind@$KIND_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+KIND_FILES="$KIND_DIR/images/base/files"
+[ -f "$KIND_FILES/usr/local/bin/entrypoint" ] || missing "kind's base files in $KIND_FILES"
+
+if ! podman image exists "$ROOTFS_IMAGE"; then
+  timed "rootfs (scripts/build-image.sh)" bash scripts/build-image.sh >/dev/null
+fi
+input_hash() {
+  { cat "$0" scripts/kind-node/*
+    podman image inspect --format '{{.Id}}' "$ROOTFS_IMAGE"
+    echo "$KIND_VERSION"
+    for b in "${BINARIES[@]}"; do sha256sum "$TESTBIN/$b" | cut -d' ' -f1; done
+  } | sha256sum | cut -c1-12
+}
+NODE_IMAGE="$NODE_REPO:$K8S_VERSION-$(input_hash)"
+print() { printf 'NODE_IMAGE=%s\nKUBERNETES_VERSION=%s\nETCD_IMAGE=%s\nCOREDNS_IMAGE=%s\n' "$NODE_IMAGE" "$K8S_VERSION" "$ETCD_TAG" "$COREDNS_TAG"; }
+if [ "${1:-}" = --print ] || podman image exists "$NODE_IMAGE"; then
+  [ "${1:-}" = --print ] || log "up to date: $NODE_IMAGE"
+  print
+  exit 0
+fi
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/socat-relay-kind-node.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+# component IMAGE BINARY [APT PACKAGES…]: FROM the rootfs, the binary in /usr/local/bin (the commands
+# kubeadm's manifests run), optional Debian packages.
+component() {
+  local image=$1 binary=$2 ctx="$work/ctx-$2"; shift 2
+  mkdir -p "$ctx"
+  cp "$TESTBIN/$binary" "$ctx/"
+  { echo "FROM $ROOTFS_IMAGE"
+    if [ $# -gt 0 ]; then
+      echo "RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o=Dpkg::Use-Pty=0 --no-install-recommends $* >/dev/null && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb"
+    fi
+    echo "COPY $binary /usr/local/bin/$binary"
+  } >"$ctx/Containerfile"
+  podman build -q --network host -t "$image" "$ctx" >/dev/null
+}
+build_components() {
+  component "registry.k8s.io/kube-apiserver:$K8S_VERSION" kube-apiserver
+  component "registry.k8s.io/kube-controller-manager:$K8S_VERSION" kube-controller-manager
+  component "registry.k8s.io/kube-scheduler:$K8S_VERSION" kube-scheduler
+  component "registry.k8s.io/etcd:$ETCD_VERSION-0" etcd
+  # CoreDNS runs as kubeadm's Deployment starts it: the image's entrypoint, args -conf …
+  mkdir -p "$work/ctx-coredns" && cp "$TESTBIN/coredns" "$work/ctx-coredns/"
+  printf 'FROM %s\nCOPY coredns /coredns\nENTRYPOINT ["/coredns"]\n' "$ROOTFS_IMAGE" >"$work/ctx-coredns/Containerfile"
+  podman build -q -t "$COREDNS_TAG" "$work/ctx-coredns" >/dev/null
+  # kube-proxy programs iptables: it needs Debian's iptables and conntrack, in the mode the node uses.
+  local ctx="$work/ctx-proxy"
+  mkdir -p "$ctx" && cp "$TESTBIN/kube-proxy" scripts/kind-node/iptables-mode "$ctx/"
+  cat >"$ctx/Containerfile" <<EOF
+FROM $ROOTFS_IMAGE
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o=Dpkg::Use-Pty=0 --no-install-recommends iptables conntrack ipset >/dev/null && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
+COPY iptables-mode /usr/local/bin/iptables-mode
+COPY kube-proxy /usr/local/bin/kube-proxy.bin
+RUN printf '#!/bin/sh\n/usr/local/bin/iptables-mode\nexec /usr/local/bin/kube-proxy.bin "\$@"\n' >/usr/local/bin/kube-proxy && chmod 755 /usr/local/bin/kube-proxy
+EOF
+  podman build -q --network host -t "registry.k8s.io/kube-proxy:$K8S_VERSION" "$ctx" >/dev/null
+  # The pod network (kindnet's pattern, scripts/kind-node/cni-routes).
+  ctx="$work/ctx-cni"
+  mkdir -p "$ctx" && cp "$TESTBIN/kubectl" scripts/kind-node/iptables-mode scripts/kind-node/cni-routes "$ctx/"
+  cat >"$ctx/Containerfile" <<EOF
+FROM $ROOTFS_IMAGE
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o=Dpkg::Use-Pty=0 --no-install-recommends iptables iproute2 >/dev/null && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
+COPY kubectl iptables-mode cni-routes /usr/local/bin/
+ENTRYPOINT ["/usr/local/bin/cni-routes"]
+EOF
+  podman build -q --network host -t "$CNI_IMAGE" "$ctx" >/dev/null
+  podman tag localhost/socat-relay-pause:"$SUITE" "$PAUSE_TAG"
+}
+timed "control-plane, kube-proxy, CoreDNS, pause and CNI images" build_components
+
+ctx="$work/node"
+mkdir -p "$ctx/images"
+timed "save the node's images" podman save -q --multi-image-archive -o "$ctx/images/images.tar" \
+  "registry.k8s.io/kube-apiserver:$K8S_VERSION" "registry.k8s.io/kube-controller-manager:$K8S_VERSION" \
+  "registry.k8s.io/kube-scheduler:$K8S_VERSION" "registry.k8s.io/kube-proxy:$K8S_VERSION" \
+  "$ETCD_TAG" "$COREDNS_TAG" "$PAUSE_TAG" "$CNI_IMAGE"
+cp -a "$KIND_FILES" "$ctx/files"
+chmod -R u+w "$ctx/files"
+# The Go module cache keeps files read-only, without their exec bits.
+chmod 755 "$ctx/files/usr/local/bin/"* "$ctx/files/kind/bin/"*
+rm -f "$ctx/files/etc/systemd/system/containerd-fuse-overlayfs.service"
+# containerd: kind's config with this VM's changes (see the header).
+sed -i -e '/^\[proxy_plugins\]/,/^  address = /d' -e '/base_runtime_spec/d' \
+  -e 's/restrict_oom_score_adj = false/restrict_oom_score_adj = true/' \
+  -e "s#sandbox_image = .*#sandbox_image = \"$PAUSE_TAG\"#" "$ctx/files/etc/containerd/config.toml"
+grep -q 'restrict_oom_score_adj = true' "$ctx/files/etc/containerd/config.toml" || { log "kind's containerd config changed shape"; exit 1; }
+cp scripts/kind-node/kind-preload.service scripts/kind-node/12-cgroup-v1.conf scripts/kind-node/default-cni.yaml "$ctx/"
+for b in kubeadm kubelet kubectl; do cp "$TESTBIN/$b" "$ctx/"; done
+cat >"$ctx/Containerfile" <<EOF
+FROM $ROOTFS_IMAGE
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o=Dpkg::Use-Pty=0 --no-install-recommends \
+      systemd systemd-sysv dbus containerd runc containernetworking-plugins iptables iproute2 conntrack \
+      ipset procps kmod mount util-linux socat ethtool ca-certificates curl >/dev/null \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \
+ && find /lib/systemd/system/sysinit.target.wants/ -name systemd-tmpfiles-setup.service -delete \
+ && rm -f /lib/systemd/system/multi-user.target.wants/* /etc/systemd/system/*.wants/* \
+      /lib/systemd/system/local-fs.target.wants/* /lib/systemd/system/sockets.target.wants/*udev* \
+      /lib/systemd/system/sockets.target.wants/*initctl* /lib/systemd/system/basic.target.wants/* \
+ && echo ReadKMsg=no >>/etc/systemd/journald.conf \
+ && ln -sf /usr/lib/systemd/systemd /sbin/init \
+ && ln -s /usr/bin/containerd /usr/local/bin/containerd \
+ && mkdir -p /opt/cni && ln -s /usr/lib/cni /opt/cni/bin
+COPY files/ /
+COPY kubeadm kubelet kubectl /usr/bin/
+COPY kind-preload.service /etc/systemd/system/kind-preload.service
+COPY 12-cgroup-v1.conf /etc/systemd/system/kubelet.service.d/12-cgroup-v1.conf
+COPY images/images.tar /kind/images/images.tar
+COPY default-cni.yaml /kind/manifests/default-cni.yaml
+# kind's units, as its base image enables them
+RUN echo "$K8S_VERSION" >/kind/version && mkdir -p /etc/kubernetes/manifests \
+ && systemctl enable kubelet.service containerd.service undo-mount-hacks.service kind-preload.service \
+ && systemctl mask systemd-binfmt.service
+ENV container=docker
+STOPSIGNAL SIGRTMIN+3
+ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]
+EOF
+timed "node image $NODE_IMAGE" podman build -q --network host -t "$NODE_IMAGE" "$ctx" >/dev/null
+# Node images of older inputs: the newest two stay.
+podman images --sort created --format '{{.Repository}}:{{.Tag}}' --filter "reference=$NODE_REPO:*" | tail -n +3 | xargs -r podman rmi -f >/dev/null 2>&1 || true
+print

@@ -18,7 +18,10 @@
 #     hugetlb, net_cls and perf_event after kind's entrypoint ran, and the kubelet refuses missing paths).
 # The tag is localhost/socat-relay-kind-node:<kubernetes version>-<hash of every input>; an image of that
 # tag in podman's store is reused (a no-op).
-# Usage: scripts/build-kind-node.sh [--print]   Prints NODE_IMAGE=<tag> and KUBERNETES_VERSION=<version>.
+# Also a Prometheus image (localhost/prometheus:v<version>, from .testbin/prometheus) for the kind suite's
+# scrape, saved as an OCI archive.
+# Usage: scripts/build-kind-node.sh [--print]   Prints NODE_IMAGE=, KUBERNETES_VERSION=, ETCD_IMAGE=,
+# COREDNS_IMAGE=, PROMETHEUS_IMAGE=, PROMETHEUS_ARCHIVE=.
 # Exit 3: a part is missing (podman, Go, a .testbin binary: scripts/setup.sh builds them).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -29,7 +32,7 @@ SUITE="${DEBIAN_SUITE:-bookworm}"
 ROOTFS_IMAGE=localhost/socat-relay-rootfs:$SUITE
 NODE_REPO=localhost/socat-relay-kind-node
 CNI_IMAGE=localhost/socat-relay-kind-cni:1
-BINARIES=(kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd coredns)
+BINARIES=(kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd coredns prometheus)
 
 log() { echo "[build-kind-node] $*" >&2; }
 timed() { local label=$1 t0=$SECONDS; shift; "$@"; log "$label: $((SECONDS - t0)) s"; }
@@ -66,15 +69,44 @@ input_hash() {
   } | sha256sum | cut -c1-12
 }
 NODE_IMAGE="$NODE_REPO:$K8S_VERSION-$(input_hash)"
-print() { printf 'NODE_IMAGE=%s\nKUBERNETES_VERSION=%s\nETCD_IMAGE=%s\nCOREDNS_IMAGE=%s\n' "$NODE_IMAGE" "$K8S_VERSION" "$ETCD_TAG" "$COREDNS_TAG"; }
-if [ "${1:-}" = --print ] || podman image exists "$NODE_IMAGE"; then
-  [ "${1:-}" = --print ] || log "up to date: $NODE_IMAGE"
-  print
-  exit 0
-fi
+# Prometheus for the suite's scrape, as the examples run quay.io/prometheus/prometheus (entrypoint, user
+# nobody, /prometheus): built here from .testbin/prometheus, saved as an OCI archive to import into the nodes.
+PROM_VERSION="$("$TESTBIN/prometheus" --version | sed -n 's/^prometheus, version \([^ ]*\).*/\1/p')"
+PROM_IMAGE="localhost/prometheus:v$PROM_VERSION"
+PROM_ARCHIVE="$TESTBIN/image/prometheus-v$PROM_VERSION-$(sha256sum "$TESTBIN/prometheus" | cut -c1-12).oci.tar"
+print() {
+  printf 'NODE_IMAGE=%s\nKUBERNETES_VERSION=%s\nETCD_IMAGE=%s\nCOREDNS_IMAGE=%s\nPROMETHEUS_IMAGE=%s\nPROMETHEUS_ARCHIVE=%s\n' \
+    "$NODE_IMAGE" "$K8S_VERSION" "$ETCD_TAG" "$COREDNS_TAG" "$PROM_IMAGE" "$PROM_ARCHIVE"
+}
+[ "${1:-}" = --print ] && { print; exit 0; }
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/socat-relay-kind-node.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
+build_prometheus() {
+  local ctx="$work/ctx-prometheus"
+  mkdir -p "$ctx" && cp "$TESTBIN/prometheus" "$ctx/"
+  printf 'global:\n  scrape_interval: 30s\n' >"$ctx/prometheus.yml"
+  cat >"$ctx/Containerfile" <<CONTAINERFILE
+FROM $ROOTFS_IMAGE
+COPY prometheus /bin/prometheus
+COPY prometheus.yml /etc/prometheus/prometheus.yml
+RUN mkdir -p /prometheus && chown 65534:65534 /prometheus
+USER 65534
+WORKDIR /prometheus
+EXPOSE 9090
+ENTRYPOINT ["/bin/prometheus"]
+CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]
+CONTAINERFILE
+  podman build -q -t "$PROM_IMAGE" "$ctx" >/dev/null
+  mkdir -p "$(dirname "$PROM_ARCHIVE")"
+  podman save -q --format oci-archive -o "$PROM_ARCHIVE.tmp" "$PROM_IMAGE" && mv "$PROM_ARCHIVE.tmp" "$PROM_ARCHIVE"
+}
+if [ ! -s "$PROM_ARCHIVE" ]; then timed "prometheus image $PROM_IMAGE" build_prometheus; fi
+if podman image exists "$NODE_IMAGE"; then
+  log "up to date: $NODE_IMAGE"
+  print
+  exit 0
+fi
 
 # component IMAGE BINARY [APT PACKAGES…]: FROM the rootfs, the binary in /usr/local/bin (the commands
 # kubeadm's manifests run), optional Debian packages.

@@ -91,7 +91,7 @@ if [ "${SKIP_APISERVER_BUILD:-}" != 1 ]; then
   rc=0; step "Go-built test binaries" bash scripts/build-testbin.sh || rc=$?
   if [ $rc = 3 ]; then
     if [ "${REQUIRE_APISERVER:-}" = 1 ]; then
-      log "MISSING: Go (>= 1.24) is needed to build the test binaries (kube-apiserver, etcd, kubelet, kube-scheduler, kubectl, helm, csi-sanity), and REQUIRE_APISERVER=1 (CI) does not allow skipping the API-server suite"
+      log "MISSING: Go (>= 1.24) is needed to build the test binaries (kube-apiserver, etcd, kubelet, kube-scheduler, kubectl, kubeadm, kube-proxy, helm, csi-sanity, coredns, prometheus), and REQUIRE_APISERVER=1 (CI) does not allow skipping the API-server suite"
       exit 1
     fi
     log "Go is not installed: the API-server suite and the demo's API server will be skipped"
@@ -106,6 +106,17 @@ if [ "${SKIP_APISERVER_BUILD:-}" != 1 ]; then
   rc=0; step "image (scripts/build-image.sh)" bash scripts/build-image.sh >/dev/null || rc=$?
   if [ $rc = 3 ] && [ "${REQUIRE_APISERVER:-}" != 1 ]; then
     log "the test node's image could not be built (podman/debootstrap missing): the node-e2e suite will be skipped"
+  elif [ $rc != 0 ]; then
+    exit $rc
+  fi
+fi
+
+if [ "${SKIP_APISERVER_BUILD:-}" != 1 ]; then
+  # The kind node image (and the suite's Prometheus image) from .testbin's binaries (a no-op when they did
+  # not change); exit 3 = a part missing, which the kind suite reports (and CI fails on).
+  rc=0; step "kind node image (scripts/build-kind-node.sh)" bash scripts/build-kind-node.sh >/dev/null || rc=$?
+  if [ $rc = 3 ] && [ "${REQUIRE_APISERVER:-}" != 1 ]; then
+    log "the kind node image could not be built (a part is missing): the kind suite will be skipped"
   elif [ $rc != 0 ]; then
     exit $rc
   fi

@@ -84,6 +84,9 @@ export interface KindNodeImage {
   /** The etcd and CoreDNS images it carries (registry.k8s.io/…:<tag>), for the kubeadm configuration. */
   etcdImage: string;
   corednsImage: string;
+  /** Prometheus built here, run as the examples run quay.io/prometheus/prometheus; OCI archive. */
+  prometheusImage: string;
+  prometheusArchive: string;
 }
 
 /**
@@ -96,5 +99,7 @@ export async function buildKindNodeImage(): Promise<KindNodeImage> {
     kubernetesVersion: 'KUBERNETES_VERSION',
     etcdImage: 'ETCD_IMAGE',
     corednsImage: 'COREDNS_IMAGE',
+    prometheusImage: 'PROMETHEUS_IMAGE',
+    prometheusArchive: 'PROMETHEUS_ARCHIVE',
   });
 }

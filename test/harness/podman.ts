@@ -86,16 +86,3 @@ export async function startPodmanService(): Promise<PodmanService> {
   };
 }
 
-/**
- * undefined when `ref` is in podman's image store or `podman pull` gets it now, else the reason in
- * podman's own words (for a skip message). Synchronous: suites decide their `{ skip }` at load time.
- */
-export function obtainImage(ref: string, pullTimeoutMs = 15 * 60_000): string | undefined {
-  const exists = spawnSync('podman', ['image', 'exists', ref], { encoding: 'utf8', timeout: 30_000 });
-  if (exists.error) return `podman is not usable (${exists.error.message})`;
-  if (exists.status === 0) return undefined;
-  const pull = spawnSync('podman', ['pull', '--quiet', ref], { encoding: 'utf8', timeout: pullTimeoutMs });
-  if (pull.status === 0) return undefined;
-  const why = pull.error?.message ?? pull.stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${pull.status}`;
-  return `${ref} is not in podman's image store and \`podman pull ${ref}\` failed: ${why}`;
-}

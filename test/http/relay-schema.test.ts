@@ -121,7 +121,6 @@ const FIXTURES = [
   'test/fixtures/admission/relays.yaml',
   'test/fixtures/node/relays.yaml',
   'test/fixtures/apiserver/relay-http.yaml',
-  'test/fixtures/kind/node-metrics.yaml',
   'test/fixtures/resilience/catalog.yaml',
   'test/fixtures/resilience/local-relays.yaml',
   'manifests/examples/kubeadm-control-plane/relays.yaml',

@@ -147,10 +147,14 @@ async function startNode(image: string, name: string, network: StartedNetwork): 
   const node = wrap(started, name, started.getIpAddress(network.getName()));
   try {
     // systemd up, containerd answering, the node's images imported (kind-preload.service).
-    await waitFor(`containerd and the preloaded images in ${name}`, async () => (await node.try(['test', '-e', '/run/kind-preloaded'])).exitCode === 0, {
-      timeoutMs: 240_000,
-      intervalMs: 1000,
-    });
+    await waitFor(
+      `containerd and the preloaded images in ${name}`,
+      async () => (await node.try(['test', '-e', '/run/kind-preloaded'])).exitCode === 0,
+      {
+        timeoutMs: 240_000,
+        intervalMs: 1000,
+      },
+    );
   } catch (e) {
     const logs = await node.logs();
     await node.stop();
@@ -172,7 +176,10 @@ const tagOf = (image: string) => image.slice(image.lastIndexOf(':') + 1);
 export async function startKindCluster(o: ClusterOptions): Promise<KindCluster> {
   const { Network } = await import('testcontainers');
   const network = await new Network().start();
-  const names = [`${o.name}-control-plane`, ...Array.from({ length: o.workers }, (_, i) => `${o.name}-worker${i === 0 ? '' : i + 1}`)];
+  const names = [
+    `${o.name}-control-plane`,
+    ...Array.from({ length: o.workers }, (_, i) => `${o.name}-worker${i === 0 ? '' : i + 1}`),
+  ];
   const settled = await Promise.allSettled(names.map((n) => startNode(o.nodeImage.image, n, network)));
   const nodes = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const stop = async () => {
@@ -204,7 +211,10 @@ export async function startKindCluster(o: ClusterOptions): Promise<KindCluster> 
     await cp.kubectl(['apply', '-f', '/kind/cni.yaml']);
     await Promise.all(
       workers.map(async (w) => {
-        await w.write('/kind/kubeadm.conf', joinConfig({ nodeName: w.name, nodeIp: w.ip, apiServerEndpoint: `${cp.ip}:6443`, bootstrapToken: token }));
+        await w.write(
+          '/kind/kubeadm.conf',
+          joinConfig({ nodeName: w.name, nodeIp: w.ip, apiServerEndpoint: `${cp.ip}:6443`, bootstrapToken: token }),
+        );
         await w.sh(['kubeadm', 'join', '--config=/kind/kubeadm.conf', '--v=1']);
       }),
     );

@@ -1,24 +1,19 @@
 // The kind suite's pure parts, run for real everywhere (no kind node needed): the kubeadm
-// configuration, kind's CNI template, and the image rewriting — the last through the real kustomize
-// (kubectl from TESTBIN_DIR) on the real manifests, so an overlay that stops moving an image fails here.
+// configurations, the CNI template, the docs' shell blocks, and the user's checkout — the last through the
+// real kustomize (kubectl from TESTBIN_DIR) on the real manifests, so a checkout that stops moving an
+// image fails here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
-import { DEFAULT_IMAGE, sidecarImageOf } from '../../lib/image.js';
+import { sidecarImageOf } from '../../lib/image.js';
 import { REPO_ROOT } from '../harness/binaries.js';
 import { runTool, skipWithout } from '../manifests/tools.js';
-import {
-  cgroupnsFor,
-  cniManifest,
-  helmImageValues,
-  KindConfigError,
-  kubeadmConfig,
-  overlayKustomization,
-  replaceImages,
-} from './node-config.js';
+import { writeCheckout } from './checkout.js';
+import { shBlocks, substitute } from './docs.js';
+import { cgroupnsFor, cniManifest, joinConfig, KindConfigError, kubeadmConfig } from './node-config.js';
 
 const BUILT = 'localhost/socat-relay:src-0123456789ab';
 
@@ -89,56 +84,118 @@ test("kind's CNI template: the pod subnet filled in; a template without it, or w
   assert.throws(() => cniManifest(`${template}  x: {{ .Other }}\n`), /does not fill: \{\{ \.Other \}\}/);
 });
 
-test("replaceImages: the fixture's pods run the built image; other images and fields untouched; nothing to replace is an error", () => {
-  const fixture = readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'kind', 'node-metrics.yaml'), 'utf8');
-  const docs = parseAllDocuments(replaceImages(fixture, DEFAULT_IMAGE, BUILT)).map((d) => d.toJS());
-  const pods = docs.filter((d) => d.kind === 'Pod');
-  assert.equal(pods.length, 2);
-  for (const p of pods)
-    assert.deepEqual(
-      p.spec.containers.map((c: { image: string }) => c.image),
-      [BUILT],
-    );
-  assert.deepEqual(
-    docs.map((d) => d.kind),
-    ['Pod', 'Relay', 'Namespace', 'Pod'],
+test('kubeadm config for a multi-node cluster: the control-plane taint kept, the bootstrap token, etcd and CoreDNS tags set', () => {
+  const [init, cluster] = parseAllDocuments(
+    kubeadmConfig({
+      nodeName: 'e2e-control-plane',
+      nodeIp: '10.89.0.4',
+      kubernetesVersion: 'v1.37.2',
+      controlPlaneTaint: true,
+      bootstrapToken: 'abcdef.0123456789abcdef',
+      etcdImageTag: '3.6.16-0',
+      corednsImageTag: 'v1.14.6',
+    }),
+  ).map((d) => d.toJS());
+  assert.equal(
+    init.nodeRegistration.taints,
+    undefined,
+    "kubeadm's default taint (node-role.kubernetes.io/control-plane)",
   );
-  assert.equal(pods[1].spec.containers[0].imagePullPolicy, 'Never');
-  const deploy =
-    'kind: Deployment\nspec:\n  template:\n    spec:\n      initContainers: [{name: a, image: x:1}]\n      containers: [{name: b, image: other:2}]\n';
-  assert.deepEqual(parse(replaceImages(deploy, 'x:1', BUILT)).spec.template.spec, {
-    initContainers: [{ name: 'a', image: BUILT }],
-    containers: [{ name: 'b', image: 'other:2' }],
-  });
-  assert.throws(() => replaceImages(deploy, 'nothing:1', BUILT), /no container runs nothing:1/);
-  assert.throws(() => replaceImages(deploy, 'x:1', 'localhost/socat-relay'), /must be repository:tag/);
+  assert.deepEqual(init.bootstrapTokens, [{ token: 'abcdef.0123456789abcdef', ttl: '2h0m0s' }]);
+  assert.deepEqual(cluster.etcd, { local: { imageTag: '3.6.16-0' } });
+  assert.deepEqual(cluster.dns, { imageTag: 'v1.14.6' });
+  for (const [bad, field] of [
+    [{ bootstrapToken: 'abc.def' }, 'bootstrapToken'],
+    [{ etcdImageTag: 'x y' }, 'etcdImageTag'],
+    [{ corednsImageTag: ':latest' }, 'corednsImageTag'],
+  ] as const) {
+    assert.throws(
+      () => kubeadmConfig({ nodeName: 'n', nodeIp: '10.0.0.1', kubernetesVersion: 'v1.37.2', ...bad }),
+      (e: Error) => e instanceof KindConfigError && e.message.startsWith(field),
+    );
+  }
 });
 
-test('helmImageValues: repository and tag of the built image', () => {
-  assert.deepEqual(helmImageValues(BUILT), {
-    'image.repository': 'localhost/socat-relay',
-    'image.tag': 'src-0123456789ab',
+test('joinConfig: a worker joins the control plane with the token, its own name and IP; bad inputs refused naming the field', () => {
+  const join = parse(
+    joinConfig({
+      nodeName: 'w1',
+      nodeIp: '10.89.0.2',
+      apiServerEndpoint: '10.89.0.4:6443',
+      bootstrapToken: 'abcdef.0123456789abcdef',
+    }),
+  );
+  assert.equal(join.kind, 'JoinConfiguration');
+  assert.equal(join.apiVersion, 'kubeadm.k8s.io/v1beta4');
+  assert.deepEqual(join.nodeRegistration.kubeletExtraArgs, [{ name: 'node-ip', value: '10.89.0.2' }]);
+  assert.equal(join.nodeRegistration.name, 'w1');
+  assert.deepEqual(join.discovery.bootstrapToken, {
+    apiServerEndpoint: '10.89.0.4:6443',
+    token: 'abcdef.0123456789abcdef',
+    unsafeSkipCAVerification: true,
   });
-  assert.throws(() => helmImageValues('localhost/socat-relay@sha256:' + 'a'.repeat(64)), KindConfigError);
+  const ok = {
+    nodeName: 'w1',
+    nodeIp: '10.89.0.2',
+    apiServerEndpoint: '10.89.0.4:6443',
+    bootstrapToken: 'abcdef.0123456789abcdef',
+  };
+  for (const [bad, field] of [
+    [{ nodeName: 'W1' }, 'nodeName'],
+    [{ nodeIp: 'w1' }, 'nodeIp'],
+    [{ apiServerEndpoint: 'cp:6443' }, 'apiServerEndpoint'],
+    [{ bootstrapToken: 'ABCDEF.0123456789abcdef' }, 'bootstrapToken'],
+  ] as const) {
+    assert.throws(
+      () => joinConfig({ ...ok, ...bad }),
+      (e: Error) => e instanceof KindConfigError && e.message.startsWith(field),
+    );
+  }
+});
+
+test("the node image's CNI manifest fills in as kind's does", () => {
+  const manifest = readFileSync(path.join(REPO_ROOT, 'scripts', 'kind-node', 'default-cni.yaml'), 'utf8');
+  const ds = parseAllDocuments(cniManifest(manifest, '10.244.0.0/16'))
+    .map((d) => d.toJS())
+    .find((d) => d.kind === 'DaemonSet');
+  const env = ds.spec.template.spec.containers[0].env as { name: string; value?: string }[];
+  assert.equal(env.find((e) => e.name === 'POD_SUBNET')?.value, '10.244.0.0/16');
+});
+
+test('shBlocks: the sh blocks under a heading, up to the next heading of its level; substitute refuses what is not there', () => {
+  const md =
+    '# A\n```sh\na1\n```\n## B\ntext\n```sh\nb1\n```\n### C\n```bash\nc1\n```\n```yaml\nno\n```\n## D\n```sh\nd1\n```\n';
+  assert.deepEqual(shBlocks(md, 'B'), ['b1', 'c1']);
+  assert.deepEqual(shBlocks(md, 'A'), ['a1', 'b1', 'c1', 'd1']);
+  assert.throws(() => shBlocks(md, 'E'), /no heading "E"/);
+  assert.throws(() => shBlocks('## X\ntext\n', 'X'), /no sh block/);
+  assert.equal(substitute('helm install x --set a=1', [['--set a=1', '--set a=2']]), 'helm install x --set a=2');
+  assert.throws(() => substitute('helm install x', [['--set a=1', '']]), /no longer contain --set a=1/);
+  const install = readFileSync(path.join(REPO_ROOT, 'docs', 'install.md'), 'utf8');
+  assert.ok(shBlocks(install, 'Uninstall')[0]!.includes('kubectl delete relays --all'));
 });
 
 test(
-  'overlayKustomization over manifests/no-cert-manager (real kustomize): every image is the built one, the sidecar derived from it',
+  "the user's checkout (real kustomize): every kustomization a user applies runs the built images only, the sidecar derived from them",
   { skip: skipWithout('kubectl') },
   async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-kind-overlay-'));
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-kind-checkout-'));
     try {
-      writeFileSync(
-        path.join(dir, 'kustomization.yaml'),
-        overlayKustomization(path.relative(dir, path.join(REPO_ROOT, 'manifests', 'no-cert-manager')), BUILT),
-      );
-      const rendered = await runTool('kubectl', ['kustomize', dir]);
-      assert.ok(!rendered.includes('ghcr.io/socat-relay'), 'no upstream name left');
-      const images = [...rendered.matchAll(/^\s*-?\s*image: (\S+)$/gm)].map((m) => m[1]);
-      assert.ok(images.length > 0 && images.every((i) => i === BUILT), images.join(', '));
+      writeCheckout(dir, BUILT, 'localhost/prometheus:v3.16.0');
+      for (const k of ['no-cert-manager', 'node-agent', 'uninstall', 'examples/kubeadm-control-plane']) {
+        const rendered = await runTool('kubectl', ['kustomize', path.join(dir, 'manifests', k)]);
+        const images = [...rendered.matchAll(/^\s*-?\s*image: (\S+)$/gm)].map((m) => m[1]);
+        const want = k.startsWith('examples/') ? ['localhost/prometheus:v3.16.0'] : [BUILT];
+        assert.ok(images.length > 0 && images.every((i) => want.includes(i!)), `${k}: ${images.join(', ')}`);
+        assert.ok(
+          !rendered.includes('ghcr.io/socat-relay') && !rendered.includes('quay.io/'),
+          `${k}: no upstream name left`,
+        );
+      }
+      const controller = await runTool('kubectl', ['kustomize', path.join(dir, 'manifests', 'no-cert-manager')]);
       // The controller derives the sidecar (<repository>-sidecar:<tag>) from SOCAT_RELAY_IMAGE.
-      assert.match(rendered, /- name: SOCAT_RELAY_IMAGE\n\s+value: localhost\/socat-relay:src-0123456789ab\n/);
-      assert.ok(!rendered.includes('SOCAT_RELAY_SIDECAR_IMAGE'), 'no override pins the sidecar elsewhere');
+      assert.match(controller, /- name: SOCAT_RELAY_IMAGE\n\s+value: localhost\/socat-relay:src-0123456789ab\n/);
+      assert.ok(!controller.includes('SOCAT_RELAY_SIDECAR_IMAGE'), 'no override pins the sidecar elsewhere');
       assert.equal(sidecarImageOf(BUILT), 'localhost/socat-relay-sidecar:src-0123456789ab');
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,18 +1,23 @@
-// End to end on a real one-node Kubernetes cluster that testcontainers starts from the kind node image
-// (cluster.ts: privileged container, kubeadm init inside — no docker, no kind binary), running the image
-// scripts/build-image.sh builds with podman for the current sources (its tag is a hash of them, so an
-// image of older sources is never what runs), imported into the node's containerd with `ctr images
-// import`. Checked, install by install:
-//   1. manifests/no-cert-manager (through an overlay's `images:`, as a user moves the image) with
-//      certificates from `socat-relay certs`' code, the agent as the static pod `socat-relay
-//      static-pod` prints: a labeled pod is injected and scrapes a node-loopback-only service through
-//      the relay; a labeled pod of a namespace the Relay does not allow is denied; with the pod
-//      webhook bypassed, the ValidatingAdmissionPolicy refuses a labeled pod without its sidecar.
-//   2. after an uninstall, the Helm chart (self-made certificates, the agent as DaemonSet): the same scrape.
-//   3. manifests/ with cert-manager: only where cert-manager's manifest and images are on this machine
-//      (it cannot be downloaded at test time); else that test skips saying what is missing.
-// The whole suite skips, saying why, only where the kind node image cannot be had (neither in podman's
-// store nor pullable); a missing podman, kubectl or helm fails it in CI.
+// End to end on a real multi-node kubeadm cluster — one control-plane node and two workers — that
+// testcontainers starts from the kind node image built here (scripts/build-kind-node.sh; cluster.ts), with
+// socat-relay installed the way docs/install.md tells a user, its commands run as written (docs.ts) from
+// a user's checkout whose kustomizations move the images to the ones built here (checkout.ts):
+//   1. the cluster itself: every node Ready, kubeadm's control-plane taint, a pod on a worker resolving a
+//      Service name through CoreDNS on another node (the pod network and kube-proxy work across nodes);
+//   2. kustomize without cert-manager, the agent DaemonSet, CSI volumes: the DaemonSets rolled out by the
+//      controller-manager on every node, the serving controller (and the webhook Service's endpoints,
+//      and the serving key) only on the control plane;
+//   3. manifests/examples/kubeadm-control-plane: a real Prometheus, deployed as the example deploys it,
+//      scrapes the cluster's own kube-scheduler, kube-controller-manager and etcd — which listen only on
+//      the control-plane node's loopback — and every node's kube-proxy through the relays: up == 1, and
+//      each the same process as a direct scrape on its node; no pod Pending, no FailedCreate;
+//   4. a labeled pod of a namespace the Relay does not allow is refused; with the pod webhook gone, the
+//      ValidatingAdmissionPolicy refuses a labeled pod without its sidecar;
+//   5. the uninstall as written: nothing left in the API or on any node (folders, mounts, socat);
+//   6. Helm (the namespace first, the chart's own certificates, CSI off, the agent as a static pod on the
+//      control plane and the DaemonSet on the workers): the same scrape; its uninstall leaves nothing.
+// cert-manager cannot be had here (its images and manifest are downloads): its variant is not run.
+// In CI every part this needs (podman, the Go-built binaries) is required: the suite fails, never skips.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -20,307 +25,441 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { makeWebhookCerts } from '../../certs/selfsigned.js';
-import { staticPodManifest, STATIC_POD_RELATIVE } from '../../cli/static-pod.js';
-import { DEFAULT_IMAGE } from '../../lib/image.js';
-import { INJECTED_ANNOTATION } from '../../relay/index.js';
+import { parseImageRef } from '../../lib/image.js';
 import { REPO_ROOT } from '../harness/binaries.js';
 import { registerCleanup } from '../harness/cleanup.js';
+import { buildKindNodeImage, buildProjectImage, type KindNodeImage, type ProjectImage } from '../harness/image.js';
+import { podmanMissing, startPodmanService, type PodmanService } from '../harness/podman.js';
 import { waitFor } from '../harness/wait.js';
-import { buildProjectImage, type ProjectImage } from '../harness/image.js';
-import { obtainImage, skipWithoutPodman, startPodmanService, type PodmanService } from '../harness/podman.js';
-import { helmTemplate } from '../manifests/chart.js';
-import { runTool, skipWithout } from '../manifests/tools.js';
-import { startKindNode, type KindNode } from './cluster.js';
-import { helmImageValues, KIND_NODE_IMAGE, overlayKustomization, replaceImages } from './node-config.js';
+import { required } from '../support/required.js';
+import { writeCheckout, shell } from './checkout.js';
+import { startKindCluster, type KindCluster, type KindNode } from './cluster.js';
+import { shBlocks, substitute } from './docs.js';
 
 const MIN = 60_000;
-const NODE = 'socat-relay-e2e';
+const NAME = 'socat-relay';
 const NS = 'socat-relay-system';
-const FIXTURE = path.join(REPO_ROOT, 'test', 'fixtures', 'kind', 'node-metrics.yaml');
-/** cert-manager's static manifest (its release's cert-manager.yaml), for the cert-manager install. */
-const CERT_MANAGER_ENV = 'SOCAT_RELAY_CERT_MANAGER_YAML';
+const MONITORING = 'monitoring';
+const INSTALL_MD = readFileSync(path.join(REPO_ROOT, 'docs', 'install.md'), 'utf8');
+const RECEIVER = path.join(REPO_ROOT, 'test', 'fixtures', 'kind', 'prometheus-receiver.yaml');
+/** Built by scripts/build-testbin.sh; the node image and the suite's host-side commands need them. */
+const TESTBIN = [
+  'kubeadm',
+  'kubelet',
+  'kubectl',
+  'kube-proxy',
+  'kube-apiserver',
+  'etcd',
+  'coredns',
+  'prometheus',
+  'helm',
+];
 
-function whyNoKind(): string | false {
-  const tools = skipWithoutPodman() || skipWithout('kubectl', 'helm');
-  if (tools) return tools;
-  const node = obtainImage(KIND_NODE_IMAGE);
-  return node
-    ? `no kind node image, so no cluster: ${node}. Load it with \`podman load\` (e.g. from \`podman save ${KIND_NODE_IMAGE}\` on a machine that can pull it) to run this suite`
-    : false;
+const testbinMissing = () => {
+  const gone = TESTBIN.filter((b) => !existsSync(path.join(REPO_ROOT, '.testbin', b)));
+  return gone.length > 0 ? `.testbin lacks ${gone.join(', ')} (scripts/build-testbin.sh builds them)` : null;
+};
+const skip = required(podmanMissing(), testbinMissing());
+
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+interface PodJson {
+  metadata: { name: string; namespace: string; labels?: Record<string, string> };
+  spec: { nodeName?: string; volumes?: { name: string; secret?: { secretName: string } }[] };
+  status: { phase: string; podIP?: string };
 }
-
-/** false when cert-manager's manifest and every image it names are on this machine, else what is missing. */
-function whyNoCertManager(): string | false {
-  const file = process.env[CERT_MANAGER_ENV];
-  if (!file || !existsSync(file)) {
-    return `cert-manager cannot be downloaded at test time: set ${CERT_MANAGER_ENV} to a local cert-manager.yaml whose images are in podman's store (${file ? `${file} does not exist` : 'not set'})`;
-  }
-  const missing = certManagerImages(file).filter((img) => spawnSync('podman', ['image', 'exists', img]).status !== 0);
-  return missing.length > 0 ? `cert-manager's images are not in podman's store: ${missing.join(', ')}` : false;
-}
-
-function certManagerImages(file: string): string[] {
-  return [
-    ...new Set(
-      [...readFileSync(file, 'utf8').matchAll(/^\s*-?\s*image:\s*["']?([^"'\s]+)["']?\s*$/gm)].map((m) => m[1]!),
-    ),
-  ];
-}
-
-const skip = whyNoKind();
 
 describe(
-  'kind node via testcontainers: both installs, injection, denial, policy, scrape through the relay',
-  { skip, timeout: 60 * MIN },
+  'kind: 1 control plane + 2 workers from the node image built here, installed as docs/install.md says',
+  { skip, timeout: 90 * MIN },
   () => {
     let podman: PodmanService;
     let image: ProjectImage;
-    let node: KindNode;
+    let nodeImage: KindNodeImage;
+    let cluster: KindCluster;
     let dir = '';
+    let checkout = '';
+    let kubeconfig = '';
     let unregister: () => void = () => {};
-    let kustomized = '';
-    let caBundle = '';
 
-    const apply = async (name: string, text: string, extra: string[] = []) => {
-      const target = `/kind/socat-relay/${name}.yaml`;
-      await node.write(target, text);
-      return node.kubectl(['apply', '--server-side', '--force-conflicts', ...extra, '-f', target]);
-    };
-    /** Applies with retries: a Relay is refused (fail closed) until the webhook answers. */
-    const applyRetrying = (name: string, text: string) =>
-      waitFor(`kubectl apply of ${name} to be accepted`, () => apply(name, text), {
-        timeoutMs: 3 * MIN,
-        intervalMs: 5000,
-      });
-    const fixture = () => replaceImages(readFileSync(FIXTURE, 'utf8'), DEFAULT_IMAGE, image.image);
-
-    /**
-     * kubectl create secret + caBundle patch, as manifests/no-cert-manager/README.md says (certs from
-     * `socat-relay certs`' code).
-     */
-    async function installCertificates(): Promise<void> {
-      const certs = await makeWebhookCerts();
-      caBundle = certs.caBundle;
-      await node.write('/kind/socat-relay/certs/tls.crt', certs.serving.cert);
-      await node.write('/kind/socat-relay/certs/tls.key', certs.serving.key);
-      await node.write('/kind/socat-relay/certs/ca.crt', certs.ca.cert);
-      await node.kubectl([
-        '-n',
-        NS,
-        'create',
-        'secret',
-        'generic',
-        'socat-relay-webhook-tls',
-        '--from-file=/kind/socat-relay/certs/tls.crt',
-        '--from-file=/kind/socat-relay/certs/tls.key',
-        '--from-file=/kind/socat-relay/certs/ca.crt',
-      ]);
-      await patchCaBundle();
-    }
-
-    /** Every webhook entry of both configurations (the mutating one has two), as the README's loop does. */
-    async function patchCaBundle(): Promise<void> {
-      for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) {
-        const n = Number(await node.kubectl(['get', kind, 'socat-relay', '-o', 'go-template={{len .webhooks}}']));
-        assert.ok(n >= 1, `${kind} socat-relay has ${n} webhooks`);
-        const ops = Array.from({ length: n }, (_, i) => ({
-          op: 'add',
-          path: `/webhooks/${i}/clientConfig/caBundle`,
-          value: caBundle,
-        }));
-        await node.kubectl(['patch', kind, 'socat-relay', '--type=json', '-p', JSON.stringify(ops)]);
-      }
-    }
-
-    async function controllerReady(): Promise<void> {
-      await node.kubectl(['-n', NS, 'rollout', 'status', 'daemonset/socat-relay-controller', '--timeout=300s']);
-    }
-
-    /** The fixture's Relay ready on the node and its labeled pod injected, scraping through the relay. */
-    async function scrapeThroughRelay(): Promise<void> {
-      await applyRetrying('node-metrics', fixture());
-      await node.kubectl(['wait', '--for=jsonpath={.status.readyNodes}=1', 'relay/node-metrics', '--timeout=240s']);
-      await node
-        .kubectl(['-n', 'e2e', 'wait', '--for=jsonpath={.status.phase}=Succeeded', 'pod/scraper', '--timeout=300s'])
-        .catch(async (err: Error) => {
-          const described = await node.kubectl(['-n', 'e2e', 'describe', 'pod/scraper']).catch((e: Error) => e.message);
-          throw new Error(`${err.message}\n${described}`);
-        });
-      const pod = JSON.parse(await node.kubectl(['-n', 'e2e', 'get', 'pod/scraper', '-o', 'json'])) as {
-        spec: { initContainers?: { name: string; image: string }[] };
-        metadata: { annotations?: Record<string, string> };
-      };
-      const sidecar = pod.spec.initContainers?.find((c) => c.name === 'socat-node-metrics');
-      assert.ok(sidecar, 'native sidecar injected');
-      assert.equal(sidecar.image, image.sidecarImage, 'the sidecar image derived from the one image setting');
-      assert.equal(pod.metadata.annotations?.[INJECTED_ANNOTATION], 'node-metrics');
-      const logs = await node.kubectl(['-n', 'e2e', 'logs', 'pod/scraper', '-c', 'scrape']);
-      assert.match(
-        logs,
-        /direct 127\.0\.0\.1:19100 reachable: false/,
-        'the node port is not reachable from the pod without the relay',
-      );
-      assert.match(logs, /^node_loopback_up 1$/m);
-    }
-
-    async function removeFixture(): Promise<void> {
-      await node.kubectl([
-        'delete',
-        '--ignore-not-found',
-        '--wait=true',
-        '--timeout=180s',
-        '-f',
-        '/kind/socat-relay/node-metrics.yaml',
-      ]);
-    }
+    const user = (script: string, timeoutMs?: number) => shell(script, checkout, kubeconfig, timeoutMs);
+    const kubectl = (...args: string[]) => user(`kubectl ${args.map(q).join(' ')}`);
+    const pods = async (ns: string) =>
+      (JSON.parse(await kubectl('-n', ns, 'get', 'pods', '-o', 'json')) as { items: PodJson[] }).items;
+    const cp = () => cluster.controlPlane;
+    const nodeNamed = (name: string): KindNode => cluster.nodes.find((n) => n.name === name)!;
 
     before(async () => {
       image = await buildProjectImage();
+      nodeImage = await buildKindNodeImage();
       podman = await startPodmanService();
       dir = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-kind-'));
+      const names = ['control-plane', 'worker', 'worker2'].map((n) => `${NAME}-${n}-${process.pid}`);
       unregister = registerCleanup(() => {
-        // Deleted even when the run is interrupted.
-        spawnSync('podman', ['rm', '-f', '-v', `${NODE}-${process.pid}`], { stdio: 'ignore', timeout: 120_000 });
+        // Removed even when the run is interrupted (no Ryuk here).
+        spawnSync('podman', ['rm', '-f', '-v', ...names], { stdio: 'ignore', timeout: 120_000 });
         rmSync(dir, { recursive: true, force: true });
       });
-      node = await startKindNode(NODE);
-      await node.sh(['mkdir', '-p', '/kind/socat-relay/certs']);
-      await node.importImage(image.archive, image.image);
-      await node.importImage(image.sidecarArchive, image.sidecarImage);
+      cluster = await startKindCluster({ name: NAME, workers: 2, nodeImage });
+      kubeconfig = path.join(dir, 'kubeconfig');
+      writeFileSync(kubeconfig, await cp().sh(['cat', '/etc/kubernetes/admin.conf']), { mode: 0o600 });
+      await cluster.importImage(image.archive, image.image);
+      await cluster.importImage(image.sidecarArchive, image.sidecarImage);
+      await cluster.importImage(nodeImage.prometheusArchive, nodeImage.prometheusImage);
+      checkout = path.join(dir, 'checkout');
+      writeCheckout(checkout, image.image, nodeImage.prometheusImage);
     });
 
     after(async () => {
-      await node?.stop();
+      await cluster?.stop();
       await podman?.stop();
       rmSync(dir, { recursive: true, force: true });
       unregister();
     });
 
-    test('manifests/no-cert-manager + the static-pod agent: a labeled pod is injected and scrapes a node-loopback-only service through the relay', async () => {
+    test('the cluster: three nodes Ready, the control plane tainted, a pod on a worker resolves a Service through CoreDNS on another node', async () => {
+      const nodes = JSON.parse(await kubectl('get', 'nodes', '-o', 'json')) as {
+        items: { metadata: { name: string }; spec: { taints?: { key: string; effect: string }[] } }[];
+      };
+      assert.deepEqual(nodes.items.map((n) => n.metadata.name).sort(), cluster.nodes.map((n) => n.name).sort());
+      const taints = Object.fromEntries(
+        nodes.items.map((n) => [n.metadata.name, (n.spec.taints ?? []).map((t) => `${t.key}:${t.effect}`)]),
+      );
+      assert.deepEqual(taints[cp().name], ['node-role.kubernetes.io/control-plane:NoSchedule']);
+      for (const w of cluster.workers) assert.deepEqual(taints[w.name], [], w.name);
+      const worker2 = cluster.workers[1]!.name;
+      const dns = (await pods('kube-system')).filter((p) => p.metadata.labels?.['k8s-app'] === 'kube-dns');
+      assert.ok(
+        dns.length > 0 && dns.every((p) => p.status.phase === 'Running' && p.spec.nodeName !== worker2),
+        JSON.stringify(dns.map((p) => [p.spec.nodeName, p.status.phase])),
+      );
+      await kubectl(
+        'run',
+        'dns-check',
+        `--image=${image.image}`,
+        '--image-pull-policy=Never',
+        '--restart=Never',
+        `--overrides=${JSON.stringify({ spec: { nodeName: worker2 } })}`,
+        '--command',
+        '--',
+        'getent',
+        'hosts',
+        'kubernetes.default.svc.cluster.local',
+      );
+      await kubectl('wait', '--for=jsonpath={.status.phase}=Succeeded', 'pod/dns-check', '--timeout=180s');
+      assert.match(await kubectl('logs', 'dns-check'), /^10\.96\.0\.1\s+kubernetes\.default\.svc\.cluster\.local$/m);
+      await kubectl('delete', 'pod', 'dns-check', '--wait=false');
+    });
+
+    /** The install section's commands for kustomize without cert-manager, as written. */
+    function kustomizeInstall(): string {
+      const [kustomize] = shBlocks(INSTALL_MD, '2. socat-relay');
+      const noCertManager = /^# or: (kubectl apply -k manifests\/no-cert-manager\/)/m.exec(kustomize!)?.[1];
+      const agent = /^(kubectl apply -k manifests\/node-agent\/)/m.exec(kustomize!)?.[1];
+      assert.ok(noCertManager && agent, `docs/install.md's kustomize block changed:\n${kustomize}`);
+      const certificates = shBlocks(INSTALL_MD, '2. socat-relay').find((b) => b.includes('socat-relay certs'));
+      assert.ok(certificates, "docs/install.md's certificate block is gone");
+      return [noCertManager, certificates, agent, waitBlock()].join('\n');
+    }
+
+    /** Section 3's waits, without cert-manager's. */
+    const waitBlock = () =>
+      shBlocks(INSTALL_MD, '3. Wait until it can answer')[0]!
+        .split('\n')
+        .filter((l) => !l.includes('# cert-manager only'))
+        .join('\n');
+
+    async function assertPlacement(): Promise<void> {
+      const all = await pods(NS);
+      const on = (name: string) => all.filter((p) => p.metadata.labels?.['app.kubernetes.io/component'] === name);
+      const nodesOf = (ps: PodJson[]) => ps.map((p) => p.spec.nodeName).sort();
+      const controllers = on('controller');
+      assert.deepEqual(nodesOf(controllers), [cp().name], 'the serving controller runs on the control plane only');
+      assert.deepEqual(
+        nodesOf(on('node')),
+        cluster.workers.map((w) => w.name).sort(),
+        'every worker runs the reconcile-only controller',
+      );
+      assert.deepEqual(nodesOf(on('agent')), cluster.nodes.map((n) => n.name).sort(), 'an agent on every node');
+      for (const p of on('node')) {
+        const secrets = (p.spec.volumes ?? []).filter((v) => v.secret).map((v) => v.secret!.secretName);
+        assert.deepEqual(
+          secrets,
+          [],
+          `${p.metadata.name} on ${p.spec.nodeName} mounts no Secret (no serving key on workers)`,
+        );
+      }
+      const slices = JSON.parse(
+        await kubectl(
+          '-n',
+          NS,
+          'get',
+          'endpointslices',
+          '-l',
+          'kubernetes.io/service-name=socat-relay-webhook',
+          '-o',
+          'json',
+        ),
+      ) as {
+        items: { endpoints?: { addresses: string[]; nodeName?: string }[] }[];
+      };
+      const endpoints = slices.items.flatMap((s) => s.endpoints ?? []);
+      assert.deepEqual(
+        endpoints.map((e) => e.nodeName),
+        [cp().name],
+        "the webhook Service's endpoints: the control plane's controller only",
+      );
+      assert.deepEqual(
+        endpoints.flatMap((e) => e.addresses),
+        controllers.map((p) => p.status.podIP),
+      );
+    }
+
+    test('kustomize without cert-manager, as written: the DaemonSets rolled out on every node, the serving key and the webhook endpoints only on the control plane', async () => {
+      await user(kustomizeInstall());
+      await assertPlacement();
+    });
+
+    /** The receiver the example's agents remote-write to, with its image moved like the example's. */
+    function receiver(): string {
+      return readFileSync(RECEIVER, 'utf8').replace(
+        /image: quay\.io\/prometheus\/prometheus:\S+/,
+        `image: ${nodeImage.prometheusImage}`,
+      );
+    }
+
+    const query = async (promql: string) => {
+      const raw = await kubectl(
+        'get',
+        '--raw',
+        `/api/v1/namespaces/${MONITORING}/services/prometheus:web/proxy/api/v1/query?query=${encodeURIComponent(promql)}`,
+      );
+      return (JSON.parse(raw) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } })
+        .data.result;
+    };
+
+    /** What each job scrapes, on which nodes, and how to scrape it directly on the node. */
+    function targets(): { job: string; node: string; direct: string }[] {
+      const https = (port: number) => `curl -sfk -H "Authorization: Bearer $TOKEN" https://127.0.0.1:${port}/metrics`;
+      return [
+        { job: 'kube-scheduler', node: cp().name, direct: https(10259) },
+        { job: 'kube-controller-manager', node: cp().name, direct: https(10257) },
+        { job: 'etcd', node: cp().name, direct: 'curl -sf http://127.0.0.1:2381/metrics' },
+        ...cluster.nodes.map((n) => ({
+          job: 'kube-proxy',
+          node: n.name,
+          direct: 'curl -sf http://127.0.0.1:10249/metrics',
+        })),
+      ];
+    }
+
+    async function exampleScrapes(): Promise<void> {
+      await user(shBlocks(INSTALL_MD, '4. The first Relay')[0]!);
+      writeFileSync(path.join(dir, 'receiver.yaml'), receiver());
+      await kubectl('apply', '-f', path.join(dir, 'receiver.yaml'));
+      for (const w of [
+        'daemonset/prometheus-agent-control-plane',
+        'daemonset/prometheus-agent-nodes',
+        'deployment/prometheus',
+      ])
+        await kubectl('-n', MONITORING, 'rollout', 'status', w, '--timeout=300s');
+      const want = targets();
+      const key = (job: string, node: string) => `${job}@${node}`;
+      let seen = '';
+      await waitFor(
+        'up == 1 for every control-plane component and every kube-proxy, scraped through the relays',
+        async () => {
+          const up = await query('up').catch(() => []);
+          const got = new Map(up.map((r) => [key(r.metric.job!, r.metric.node!), r.value[1]]));
+          seen = JSON.stringify([...got]);
+          return want.every((t) => got.get(key(t.job, t.node)) === '1');
+        },
+        { timeoutMs: 5 * MIN, intervalMs: 5000 },
+      ).catch((e: Error) => assert.fail(`${e.message}; up series: ${seen}`));
+      // The same process as a direct scrape on the node: process_start_time_seconds equal.
+      const token = (await kubectl('-n', MONITORING, 'create', 'token', 'prometheus-agent')).trim();
+      const started = await query('process_start_time_seconds');
+      for (const t of want) {
+        const viaRelay = started.find((r) => r.metric.job === t.job && r.metric.node === t.node);
+        assert.ok(viaRelay, `process_start_time_seconds of ${t.job} on ${t.node} through the relay`);
+        const direct = await nodeNamed(t.node).sh([
+          'sh',
+          '-c',
+          `TOKEN=${q(token)}; ${t.direct} | grep '^process_start_time_seconds '`,
+        ]);
+        assert.equal(
+          Number(viaRelay.value[1]),
+          Number(direct.trim().split(/\s+/)[1]),
+          `${t.job} on ${t.node}: the relay reaches the node's own process`,
+        );
+      }
+    }
+
+    async function nothingPendingNorRefused(): Promise<void> {
+      const all = (JSON.parse(await kubectl('get', 'pods', '-A', '-o', 'json')) as { items: PodJson[] }).items;
+      const bad = all
+        .filter((p) => !['Running', 'Succeeded'].includes(p.status.phase))
+        .map((p) => `${p.metadata.namespace}/${p.metadata.name} ${p.status.phase} on ${p.spec.nodeName ?? '(none)'}`);
+      assert.deepEqual(bad, [], 'every pod Running (or done)');
+      const events = await kubectl(
+        'get',
+        'events',
+        '-A',
+        '--field-selector=reason=FailedCreate',
+        '-o',
+        'custom-columns=NS:.metadata.namespace,OBJ:.involvedObject.name,MSG:.message',
+        '--no-headers',
+      );
+      assert.equal(events.trim(), '', 'no workload was refused a pod');
+    }
+
+    test('the kubeadm-control-plane example: Prometheus scrapes the loopback-only kube-scheduler, kube-controller-manager, etcd and every kube-proxy through the relays, the same processes as on the nodes', async () => {
+      await exampleScrapes();
+      await nothingPendingNorRefused();
+    });
+
+    test('a labeled pod of a namespace the Relay does not allow is refused', async () => {
+      await kubectl('create', 'namespace', 'e2e-denied');
+      const pod = path.join(dir, 'denied.yaml');
       writeFileSync(
-        path.join(dir, 'kustomization.yaml'),
-        overlayKustomization(path.relative(dir, path.join(REPO_ROOT, 'manifests', 'no-cert-manager')), image.image),
-      );
-      kustomized = await runTool('kubectl', ['kustomize', dir]);
-      assert.ok(!kustomized.includes(DEFAULT_IMAGE), 'the overlay moved every image');
-      await apply('install', kustomized);
-      await node.kubectl(['wait', '--for=condition=Established', 'crd/relays.socat.io', '--timeout=60s']);
-      await installCertificates();
-      await node.write(
-        '/etc/kubernetes/manifests/socat-relay-agent.yaml',
-        staticPodManifest(readFileSync(path.join(REPO_ROOT, STATIC_POD_RELATIVE), 'utf8'), image.image),
-      );
-      await controllerReady();
-      await scrapeThroughRelay();
-    });
-
-    test('a labeled pod of a namespace the Relay does not allow is denied', async () => {
-      await node.kubectl(['create', 'namespace', 'e2e-denied']);
-      const pod = stringify({
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'consumer', namespace: 'e2e-denied', labels: { 'socat.io/consume': 'node-metrics' } },
-        spec: { containers: [{ name: 'app', image: image.image }] },
-      });
-      await node.write('/kind/socat-relay/denied.yaml', pod);
-      const r = await node.try(['kubectl', 'create', '--dry-run=server', '-f', '/kind/socat-relay/denied.yaml']);
-      assert.notEqual(r.exitCode, 0, r.output);
-      assert.match(r.output, /does not allow namespace "e2e-denied"/);
-    });
-
-    test('with the pod webhook bypassed, the ValidatingAdmissionPolicy refuses a labeled pod without its sidecar', async () => {
-      await node.kubectl(['delete', 'mutatingwebhookconfiguration', 'socat-relay']);
-      try {
-        const pod = stringify({
+        pod,
+        stringify({
           apiVersion: 'v1',
           kind: 'Pod',
-          metadata: { name: 'bypassed', namespace: 'e2e', labels: { 'socat.io/consume': 'node-metrics' } },
+          metadata: { name: 'consumer', namespace: 'e2e-denied', labels: { 'socat.io/consume': 'kube-scheduler' } },
           spec: { containers: [{ name: 'app', image: image.image }] },
-        });
-        await node.write('/kind/socat-relay/bypassed.yaml', pod);
-        const r = await node.try(['kubectl', 'create', '--dry-run=server', '-f', '/kind/socat-relay/bypassed.yaml']);
-        assert.notEqual(r.exitCode, 0, r.output);
-        assert.match(r.output, /socat-relay-require-sidecar/);
-        assert.match(r.output, /has no socat-node-metrics sidecar: the socat-relay controller did not inject it/);
+        }),
+      );
+      const err = await kubectl('create', '--dry-run=server', '-f', pod).then(
+        (out) => assert.fail(`admitted: ${out}`),
+        (e: Error) => e.message,
+      );
+      assert.match(err, /does not allow namespace "e2e-denied"/);
+      await kubectl('delete', 'namespace', 'e2e-denied', '--wait=false');
+    });
+
+    test('with the pod webhook gone, the ValidatingAdmissionPolicy refuses a labeled pod without its sidecar', async () => {
+      await kubectl('delete', 'mutatingwebhookconfiguration', 'socat-relay');
+      try {
+        const pod = path.join(dir, 'bypassed.yaml');
+        writeFileSync(
+          pod,
+          stringify({
+            apiVersion: 'v1',
+            kind: 'Pod',
+            metadata: { name: 'bypassed', namespace: MONITORING, labels: { 'socat.io/consume': 'kube-scheduler' } },
+            spec: { containers: [{ name: 'app', image: image.image }] },
+          }),
+        );
+        const err = await kubectl('create', '--dry-run=server', '-f', pod).then(
+          (out) => assert.fail(`admitted: ${out}`),
+          (e: Error) => e.message,
+        );
+        assert.match(err, /socat-relay-require-sidecar/);
+        assert.match(err, /has no socat-kube-scheduler sidecar: the socat-relay controller did not inject it/);
       } finally {
-        await apply('install', kustomized);
-        await patchCaBundle();
+        // Re-applied as a user would, and the caBundle loop of the docs run again with the Secret's CA.
+        await kubectl('apply', '-k', 'manifests/no-cert-manager/');
+        const certificates = shBlocks(INSTALL_MD, '2. socat-relay').find((b) => b.includes('socat-relay certs'))!;
+        const loop = certificates.slice(certificates.indexOf('for kind in'));
+        await user(
+          `CA_BUNDLE=$(kubectl -n ${NS} get secret socat-relay-webhook-tls -o 'jsonpath={.data.ca\\.crt}')\n${loop}`,
+        );
       }
     });
 
-    test('after an uninstall, the Helm chart (self-made certificates, agent DaemonSet): the same scrape through the relay', async () => {
-      await removeFixture();
-      await node.sh(['rm', '-f', '/etc/kubernetes/manifests/socat-relay-agent.yaml']);
-      await node.kubectl([
-        'delete',
-        '--ignore-not-found',
-        '--wait=true',
-        '--timeout=300s',
-        '-f',
-        '/kind/socat-relay/install.yaml',
+    /**
+     * What an uninstall must not leave: socat-relay's objects in the API, its folders, mounts and processes
+     * on every node.
+     */
+    async function leftovers(): Promise<string[]> {
+      const api = await user(
+        [
+          'kubectl get crd,mutatingwebhookconfigurations,validatingwebhookconfigurations,validatingadmissionpolicies,validatingadmissionpolicybindings,clusterroles,clusterrolebindings,csidrivers,priorityclasses -o name | grep -E "socat" || true',
+          'kubectl get leases,secrets,configmaps,serviceaccounts,daemonsets,services -A -o custom-columns=NS:.metadata.namespace,KIND:.kind,NAME:.metadata.name --no-headers | grep -E "socat-relay" || true',
+        ].join('\n'),
+      );
+      const found = api.split('\n').filter((l) => l.trim() !== '');
+      for (const n of cluster.nodes) {
+        const r = await n.try([
+          'sh',
+          '-c',
+          'ls -d /etc/socat-relay /run/socat-relay /var/lib/kubelet/plugins/csi.socat.io /var/lib/kubelet/plugins_registry/csi.socat.io* 2>/dev/null; grep socat /proc/mounts; pgrep -a socat; true',
+        ]);
+        found.push(
+          ...r.output
+            .split('\n')
+            .filter((l) => l.trim() !== '')
+            .map((l) => `${n.name}: ${l}`),
+        );
+      }
+      return found;
+    }
+
+    test('the uninstall, as written: nothing left in the API or on any node', async () => {
+      const script = substitute(shBlocks(INSTALL_MD, 'Uninstall')[0]!, [
+        [
+          /kubectl delete -k manifests\/\s+# or manifests\/no-cert-manager\//,
+          'kubectl delete -k manifests/no-cert-manager/',
+        ],
       ]);
-      await node.kubectl(['create', 'namespace', NS]);
-      await node.kubectl(['label', 'namespace', NS, 'pod-security.kubernetes.io/enforce=privileged']);
-      const objects = await helmTemplate({
-        namespace: NS,
-        set: { ...helmImageValues(image.image), 'certificates.certManager': 'false', 'agent.daemonset': 'true' },
-      });
-      const rendered = objects.map((o) => stringify(o)).join('---\n');
-      assert.ok(!rendered.includes(DEFAULT_IMAGE), "the chart's image values moved every image");
-      await apply('chart', rendered);
-      await controllerReady();
-      await scrapeThroughRelay();
+      await user(script, 20 * MIN);
+      await waitFor(
+        'the socat-relay-system namespace gone',
+        async () => !(await kubectl('get', 'namespaces', '-o', 'name')).includes(`namespace/${NS}`),
+        { timeoutMs: 3 * MIN, intervalMs: 3000 },
+      );
+      assert.deepEqual(await leftovers(), []);
     });
 
-    test(
-      'manifests/ with cert-manager: the caBundle injected into both webhook configurations, the same scrape',
-      { skip: whyNoCertManager() },
-      async () => {
-        const file = process.env[CERT_MANAGER_ENV]!;
-        await removeFixture();
-        await node.kubectl([
-          'delete',
-          '--ignore-not-found',
-          '--wait=true',
-          '--timeout=300s',
-          '-f',
-          '/kind/socat-relay/chart.yaml',
-        ]);
-        for (const img of certManagerImages(file)) {
-          const archive = path.join(dir, `${img.replace(/[^A-Za-z0-9.-]/g, '_')}.oci.tar`);
-          const saved = spawnSync('podman', ['save', '--format', 'oci-archive', '-o', archive, img], {
-            encoding: 'utf8',
-            timeout: 5 * MIN,
-          });
-          assert.equal(saved.status, 0, `podman save ${img}: ${saved.stderr}`);
-          await node.importImage(archive, img);
-        }
-        await apply('cert-manager', readFileSync(file, 'utf8'));
-        for (const d of ['cert-manager', 'cert-manager-cainjector', 'cert-manager-webhook']) {
-          await node.kubectl(['-n', 'cert-manager', 'rollout', 'status', `deployment/${d}`, '--timeout=300s']);
-        }
-        writeFileSync(
-          path.join(dir, 'kustomization.yaml'),
-          overlayKustomization(path.relative(dir, path.join(REPO_ROOT, 'manifests')), image.image),
-        );
-        // cert-manager's webhook may need a moment after its rollout before it admits Certificates.
-        await applyRetrying('install-cert-manager', await runTool('kubectl', ['kustomize', dir]));
-        for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) {
-          await node.kubectl([
-            'wait',
-            `--for=jsonpath={.webhooks[0].clientConfig.caBundle}`,
-            `${kind}/socat-relay`,
-            '--timeout=180s',
-          ]);
-        }
-        await node.write(
-          '/etc/kubernetes/manifests/socat-relay-agent.yaml',
-          staticPodManifest(readFileSync(path.join(REPO_ROOT, STATIC_POD_RELATIVE), 'utf8'), image.image),
-        );
-        await controllerReady();
-        await scrapeThroughRelay();
-      },
-    );
+    test("Helm (namespace first, the chart's certificates, CSI off, the agent as a static pod on the control plane): the same scrape; its uninstall leaves nothing", async () => {
+      const { repository, tag } = parseImageRef(image.image);
+      const [, helmBlock] = shBlocks(INSTALL_MD, '2. socat-relay');
+      const install = substitute(helmBlock!, [
+        [
+          /--set image\.repository=\S+ --set image\.tag=\S+/,
+          `--set image.repository=${repository} --set image.tag=${tag} --set certificates.certManager=false --set csi.enabled=false`,
+        ],
+      ]);
+      // The agent as a static pod on the control plane (README: label the node, the DaemonSet skips it).
+      await kubectl('label', 'node', cp().name, 'socat.io/agent=static-pod');
+      const manifest = await user(`npx socat-relay static-pod --image ${q(image.image)}`);
+      await cp().write('/etc/kubernetes/manifests/socat-relay-agent.yaml', manifest);
+      await user(`${install}\n${waitBlock()}`);
+      await assertPlacement();
+      const ds = JSON.parse(await kubectl('-n', NS, 'get', 'daemonset', 'socat-relay-agent', '-o', 'json')) as {
+        status: { desiredNumberScheduled: number };
+      };
+      assert.equal(
+        ds.status.desiredNumberScheduled,
+        cluster.workers.length,
+        "the agent DaemonSet skips the static pod's node",
+      );
+      // hostPath consumers need a privileged namespace (docs/pod-security.md): the example's, edited.
+      const ns = path.join(checkout, 'manifests', 'examples', 'kubeadm-control-plane', 'namespace.yaml');
+      writeFileSync(
+        ns,
+        substitute(readFileSync(ns, 'utf8'), [
+          ['pod-security.kubernetes.io/enforce: restricted', 'pod-security.kubernetes.io/enforce: privileged'],
+        ]),
+      );
+      await exampleScrapes();
+      await nothingPendingNorRefused();
+      // docs/install.md: "With Helm, steps 1–2 the same, then helm uninstall …, step 4 and the first line
+      // of 5, and kubectl delete crd".
+      const lines = shBlocks(INSTALL_MD, 'Uninstall')[0]!.split('\n');
+      const upTo = (marker: string) => lines.findIndex((l) => l.startsWith(marker));
+      await user(lines.slice(0, upTo('# 3.')).join('\n'), 10 * MIN);
+      await cp().sh(['rm', '-f', '/etc/kubernetes/manifests/socat-relay-agent.yaml']);
+      const rest = [
+        'helm uninstall socat-relay -n socat-relay-system --wait',
+        ...lines.slice(upTo('# 4.'), upTo('# 5.')),
+        lines[upTo('# 5.') + 1]!,
+        'kubectl delete crd relays.socat.io',
+      ];
+      await user(rest.join('\n'), 15 * MIN);
+      await kubectl('delete', 'namespace', NS, '--wait=true', '--timeout=180s');
+      assert.deepEqual(await leftovers(), []);
+    });
   },
 );

@@ -1,17 +1,9 @@
-// The pure parts of the kind suite: the kubeadm configuration the kind node container is initialised
-// with (what kind itself would generate for a one-node cluster), kind's CNI manifest with its pod
-// subnet filled in, and the rewriting that makes the manifests, the chart and the test fixture run the
-// image built from the current sources. No I/O here; test/kind/config.test.ts checks each of them.
+// The pure parts of the kind suite: the kubeadm configurations the kind node containers are initialised
+// and joined with (what kind itself generates), and the node image's CNI manifest with its pod subnet
+// filled in. No I/O here; test/kind/config.test.ts checks each of them.
 import { isIP } from 'node:net';
-import { parseAllDocuments, stringify } from 'yaml';
-import { DEFAULT_IMAGE, parseImageRef } from '../../lib/image.js';
+import { stringify } from 'yaml';
 
-/**
- * The kind node image (kind v0.30.0's default; pinned by tag): systemd, containerd, kubeadm, kubelet,
- * kubectl, and the control plane's images already in containerd's store, so starting a cluster from
- * it downloads nothing.
- */
-export const KIND_NODE_IMAGE = 'docker.io/kindest/node:v1.34.0';
 const POD_SUBNET = '10.244.0.0/16';
 const SERVICE_SUBNET = '10.96.0.0/16';
 
@@ -153,7 +145,11 @@ export function joinConfig(o: JoinOptions): string {
     kind: 'JoinConfiguration',
     nodeRegistration: nodeRegistration(o.nodeName, o.nodeIp),
     discovery: {
-      bootstrapToken: { apiServerEndpoint: o.apiServerEndpoint, token: o.bootstrapToken, unsafeSkipCAVerification: true },
+      bootstrapToken: {
+        apiServerEndpoint: o.apiServerEndpoint,
+        token: o.bootstrapToken,
+        unsafeSkipCAVerification: true,
+      },
     },
     skipPhases: ['preflight'],
   });
@@ -181,73 +177,4 @@ export function cniManifest(template: string, podSubnet = POD_SUBNET): string {
   const left = /\{\{[^}]*\}\}/.exec(out);
   if (left) throw new KindConfigError(`the CNI manifest has a placeholder this suite does not fill: ${left[0]}`);
   return out;
-}
-
-function repoAndTag(image: string): { repository: string; tag: string } {
-  const ref = parseImageRef(image);
-  if (!ref.tag || ref.digest)
-    throw new KindConfigError(`image "${image}" must be repository:tag (the built image's tag)`);
-  return { repository: ref.repository, tag: ref.tag };
-}
-
-/**
- * A kustomization over `base` (a folder relative to where it is written) whose one `images:` entry
- * moves the shipped image to `image` — the overlay a user writes, so the suite tests that path.
- */
-export function overlayKustomization(base: string, image: string): string {
-  const { repository, tag } = repoAndTag(image);
-  const shipped = parseImageRef(DEFAULT_IMAGE).repository;
-  return stringify({
-    apiVersion: 'kustomize.config.k8s.io/v1beta1',
-    kind: 'Kustomization',
-    resources: [base],
-    images: [{ name: shipped, newName: repository, newTag: tag }],
-  });
-}
-
-/** The Helm values (`--set`) that make the chart run `image`. */
-export function helmImageValues(image: string): Record<string, string> {
-  const { repository, tag } = repoAndTag(image);
-  return { 'image.repository': repository, 'image.tag': tag };
-}
-
-interface PodSpecLike {
-  containers?: { image?: string }[];
-  initContainers?: { image?: string }[];
-}
-
-function podSpecs(doc: Record<string, unknown>): PodSpecLike[] {
-  const spec = doc.spec as Record<string, unknown> | undefined;
-  if (!spec || typeof spec !== 'object') return [];
-  if (doc.kind === 'Pod') return [spec];
-  const template = (spec.template as { spec?: PodSpecLike } | undefined)?.spec;
-  return template && typeof template === 'object' ? [template] : [];
-}
-
-/**
- * Every container image equal to `from` (in Pods and in the pod templates of workloads) set to `to`;
- * other images and every other field kept. Throws when no container ran `from`: a fixture that no
- * longer names the shipped image would otherwise test whatever the node happens to have.
- */
-export function replaceImages(yamlText: string, from: string, to: string): string {
-  repoAndTag(to);
-  let replaced = 0;
-  const docs = parseAllDocuments(yamlText);
-  const out: string[] = [];
-  for (const d of docs) {
-    if (d.errors.length > 0) throw new KindConfigError(`not YAML: ${d.errors[0]!.message}`);
-    const obj = d.toJS() as Record<string, unknown> | null;
-    if (obj === null || typeof obj !== 'object') continue;
-    for (const spec of podSpecs(obj)) {
-      for (const c of [...(spec.containers ?? []), ...(spec.initContainers ?? [])]) {
-        if (c.image === from) {
-          c.image = to;
-          replaced++;
-        }
-      }
-    }
-    out.push(stringify(obj));
-  }
-  if (replaced === 0) throw new KindConfigError(`no container runs ${from}`);
-  return out.join('---\n');
 }

@@ -13,7 +13,7 @@ import { schedulerArgv, type ScrapeParts } from './parts.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const EXAMPLE_DIR = path.join(ROOT, 'manifests', 'examples', 'kubeadm-control-plane');
 /** The example's scraper identity (rbac.yaml). */
-export const EXAMPLE_NAMESPACE = 'monitoring';
+export const EXAMPLE_NAMESPACE = 'control-plane-metrics';
 const EXAMPLE_SERVICE_ACCOUNT = 'prometheus-agent';
 
 export async function exampleObjects(file: string): Promise<KubeObject[]> {

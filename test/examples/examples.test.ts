@@ -339,8 +339,13 @@ describe('the consumers are configured for the relays they consume', () => {
     const role = e.objects.find((o) => o.kind === 'ClusterRole')!;
     assert.deepEqual(role.rules, [{ nonResourceURLs: ['/metrics'], verbs: ['get'] }]);
     const binding = e.objects.find((o) => o.kind === 'ClusterRoleBinding')!;
-    const sa = e.consumers.map((c) => c.spec.template.spec.serviceAccountName);
-    assert.ok(sa.every((s) => binding.subjects.some((x: any) => x.name === s && x.namespace === 'monitoring')));
+    for (const c of e.consumers) {
+      const sa = c.spec.template.spec.serviceAccountName;
+      assert.ok(
+        binding.subjects.some((x: any) => x.name === sa && x.namespace === c.metadata.namespace),
+        `${c.metadata.name}'s ServiceAccount ${sa} may GET /metrics`,
+      );
+    }
   });
 
   test('kubeadm: control-plane relays select control-plane nodes, kube-proxy every node; the injected agent lands on control-plane nodes only', () => {
@@ -386,23 +391,74 @@ describe('the consumers are configured for the relays they consume', () => {
     assert.deepEqual([r.targetHost, r.targetPort, r.nodeSelector], ['127.0.0.1', 9465, {}]);
   });
 
-  test('prometheus-operator: the PodMonitor scrapes the ports the gateway relays listen on, and only Prometheus may connect', () => {
+  test("prometheus-operator: the PodMonitor scrapes what listens on the gateway's address, only Prometheus may connect, etcd's metrics stay behind an authenticating proxy", () => {
     const e = byName(path.join('kubeadm-control-plane', 'prometheus-operator'));
-    const listen = [...resolved(e).values()].map((r) => r.listenPort).sort();
-    const pm = e.objects.find((o) => o.kind === 'PodMonitor')!;
-    assert.deepEqual(pm.spec.podMetricsEndpoints.map((x: any) => x.targetPort).sort(), listen);
+    const relays = resolved(e);
     const gw = e.consumers[0]!;
-    assert.deepEqual(pm.spec.selector.matchLabels, gw.spec.selector.matchLabels);
-    const np = e.objects.find((o) => o.kind === 'NetworkPolicy')!;
-    assert.deepEqual(np.spec.ingress[0].ports.map((p: any) => p.port).sort(), listen);
-    assert.deepEqual(np.spec.podSelector, gw.spec.selector);
-    // Only the consumer namespace's Prometheus: the relays' consumers, by the namespace's name label.
-    const consumers = [...new Set(e.relays.flatMap((r) => r.spec.consumers.namespaces ?? []))];
+    const podSpec = gw.spec.template.spec;
+    // etcd's plain-HTTP listener authenticates no one: its relay stays on the pod's loopback.
+    const etcd = [...relays.values()].find((r) => r.targetPort === 2381)!;
+    assert.equal(etcd.listenAddress, '127.0.0.1', "etcd's metrics never listen on the pod's address");
+    const proxy = podSpec.containers.find((c: any) => c.image.includes('kube-rbac-proxy'));
+    assert.ok(proxy, 'kube-rbac-proxy serves etcd');
+    const flag = (name: string) =>
+      (proxy.args as string[]).find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+    assert.equal(flag('upstream'), `http://127.0.0.1:${etcd.listenPort}/`, "the proxy's upstream is etcd's relay");
+    assert.equal(flag('allow-paths'), '/metrics');
+    const proxyPort = Number(flag('secure-listen-address')!.split(':').pop());
     assert.deepEqual(
-      np.spec.ingress.map((i: any) => i.from.map((f: any) => f.namespaceSelector)),
-      [[{ matchLabels: { 'kubernetes.io/metadata.name': consumers[0] } }]],
+      proxy.ports.map((p: any) => [p.name, p.containerPort]),
+      [['etcd-metrics', proxyPort]],
     );
-    assert.equal(consumers.length, 1);
+    // What listens on the pod's address: the relays on 0.0.0.0 (each authenticates itself) and the proxy.
+    const open = [
+      ...[...relays.values()].filter((r) => r.listenAddress === '0.0.0.0').map((r) => r.listenPort),
+      proxyPort,
+    ].sort();
+    assert.deepEqual(open, [10257, 10259, proxyPort].sort());
+    const pm = e.objects.find((o) => o.kind === 'PodMonitor')!;
+    const portOf = (x: any) =>
+      x.targetPort ??
+      podSpec.containers.flatMap((c: any) => c.ports ?? []).find((p: any) => p.name === x.port)?.containerPort;
+    assert.deepEqual(pm.spec.podMetricsEndpoints.map(portOf).sort(), open);
+    for (const ep of pm.spec.podMetricsEndpoints) {
+      assert.equal(ep.scheme, 'https', `${portOf(ep)}: HTTPS`);
+      assert.deepEqual(ep.authorization.credentials, { name: 'control-plane-metrics-reader-token', key: 'token' });
+      const relabel = (target: string) => ep.relabelings.find((r: any) => r.targetLabel === target);
+      // One instance per node (the pod's node name), as the agent variant's write relabeling gives.
+      assert.deepEqual(relabel('instance')?.sourceLabels, ['__meta_kubernetes_pod_node_name']);
+      assert.match(relabel('instance')?.replacement, /^\$\{1\}:\d+$/);
+      assert.ok(['kube-scheduler', 'kube-controller-manager', 'etcd'].includes(relabel('job')?.replacement));
+    }
+    // The token's ServiceAccount may GET /metrics, which kube-rbac-proxy checks with the gateway's own
+    // ServiceAccount (TokenReview + SubjectAccessReview: system:auth-delegator).
+    const bindings = e.objects.filter((o) => o.kind === 'ClusterRoleBinding');
+    const boundTo = (sa: string, ns: string) =>
+      bindings
+        .filter((b) => b.subjects.some((s: any) => s.kind === 'ServiceAccount' && s.name === sa && s.namespace === ns))
+        .map((b) => b.roleRef.name);
+    assert.deepEqual(boundTo(podSpec.serviceAccountName, gw.metadata.namespace!), ['system:auth-delegator']);
+    const secret = e.objects.find((o) => o.kind === 'Secret')!;
+    assert.deepEqual(
+      boundTo(secret.metadata.annotations!['kubernetes.io/service-account.name']!, secret.metadata.namespace!),
+      ['socat-relay-example-metrics-reader'],
+    );
+    assert.equal(podSpec.automountServiceAccountToken, undefined, 'kube-rbac-proxy needs its token');
+    const np = e.objects.find((o) => o.kind === 'NetworkPolicy')!;
+    assert.deepEqual(np.spec.ingress[0].ports.map((p: any) => p.port).sort(), open);
+    assert.deepEqual(np.spec.podSelector, gw.spec.selector);
+    // Only kube-prometheus-stack's Prometheus pods, in their namespace.
+    assert.deepEqual(np.spec.ingress, [
+      {
+        from: [
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+            podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
+          },
+        ],
+        ports: np.spec.ingress[0].ports,
+      },
+    ]);
     assert.equal(
       pm.metadata.labels?.release,
       'kube-prometheus-stack',

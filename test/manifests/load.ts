@@ -32,10 +32,13 @@ function yamlFiles(dir: string): string[] {
     });
 }
 
-/** Every object under `dir` (default manifests/), kustomization files left out. */
+/** Helm values files beside an example (e.g. kube-prometheus-stack-values.yaml): not Kubernetes objects. */
+export const isHelmValues = (file: string): boolean => /(^|-)values\.ya?ml$/.test(path.basename(file));
+
+/** Every object under `dir` (default manifests/), kustomization and Helm values files left out. */
 export function loadManifests(dir = MANIFESTS): Loaded[] {
   return yamlFiles(dir)
-    .filter((f) => !/^kustomiz(ation|econfig)\.ya?ml$/.test(path.basename(f)))
+    .filter((f) => !/^kustomiz(ation|econfig)\.ya?ml$/.test(path.basename(f)) && !isHelmValues(f))
     .flatMap((f) =>
       parseDocuments(readFileSync(f, 'utf8'), f).map((object) => ({
         file: path.relative(REPO, f),

@@ -759,7 +759,11 @@ describe(
         const pod: AnyObj = {
           apiVersion: 'v1',
           kind: 'Pod',
-          metadata: { name: 'no-toleration', namespace: 'monitoring', labels: { [CONSUME_LABEL]: 'kube-scheduler' } },
+          metadata: {
+            name: 'no-toleration',
+            namespace: 'control-plane-metrics',
+            labels: { [CONSUME_LABEL]: 'kube-scheduler' },
+          },
           spec: {
             securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
             containers: [

@@ -8,6 +8,7 @@
 #   helm     helm (its own module)
 #   csi-sanity  the kubernetes-csi sanity suite
 #   coredns  CoreDNS (the kind node image's cluster DNS, at the version kubeadm names)
+#   kind     the kind CLI (its podman provider runs the README's "Try it on kind" with the node image built here)
 #   prometheus  Prometheus 3 (v3 releases are published as module versions v0.3xx.y; the kind suite's
 #            scrape runs it in an image built here, as the examples deploy quay.io/prometheus/prometheus)
 # Usage: scripts/build-testbin.sh [component …]   (default: all). Exit 3: Go is not installed.
@@ -22,6 +23,7 @@ K8S_VERSION="${K8S_VERSION:-v1.37.2}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 HELM_VERSION="${HELM_VERSION:-v3.19.5}"
 CSI_TEST_VERSION="${CSI_TEST_VERSION:-v5.4.0}"
+KIND_VERSION="${KIND_VERSION:-v0.33.0}"
 COREDNS_VERSION="${COREDNS_VERSION:-v1.14.6}"        # what kubeadm v1.37 names
 PROMETHEUS_MODULE_VERSION="${PROMETHEUS_MODULE_VERSION:-v0.316.0}"   # = Prometheus 3.16.0
 K8S_BINARIES=(kube-apiserver kube-controller-manager kubelet kube-scheduler kubectl kubeadm kube-proxy)
@@ -31,7 +33,7 @@ BUILD="$OUT/build"
 
 log() { echo "[build-testbin] $*" >&2; }
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(k8s etcd helm csi-sanity coredns prometheus)
+[ ${#components[@]} -gt 0 ] || components=(k8s etcd helm csi-sanity coredns prometheus kind)
 
 # stamp NAME VERSION FILE…: true when every FILE is executable and the stamp says VERSION
 fresh() {
@@ -50,7 +52,8 @@ for c in "${components[@]}"; do
     csi-sanity) fresh csi-sanity "$CSI_TEST_VERSION" csi-sanity || todo+=(csi-sanity) ;;
     coredns) fresh coredns "$COREDNS_VERSION" coredns || todo+=(coredns) ;;
     prometheus) fresh prometheus "$PROMETHEUS_MODULE_VERSION" prometheus || todo+=(prometheus) ;;
-    *) log "unknown component $c (k8s, etcd, helm, csi-sanity, coredns, prometheus)"; exit 2 ;;
+    kind) fresh kind "$KIND_VERSION" kind || todo+=(kind) ;;
+    *) log "unknown component $c (k8s, etcd, helm, csi-sanity, coredns, prometheus, kind)"; exit 2 ;;
   esac
 done
 if [ ${#todo[@]} -eq 0 ]; then
@@ -142,7 +145,7 @@ build_coredns() {
 # (as for k8s), stamped with its version (empty otherwise); no web UI assets (the API is what the tests use).
 build_prometheus() {
   log "building prometheus $PROMETHEUS_MODULE_VERSION"
-  local upstream version="3.${PROMETHEUS_MODULE_VERSION#v0.}"   # v0.316.0 -> 3.316.0 -> 3.16.0 below
+  local upstream version   # module v0.316.0 = Prometheus 3.16.0
   version="3.$(echo "${PROMETHEUS_MODULE_VERSION#v0.}" | awk -F. '{ printf "%d.%s", $1 - 300, $2 }')"
   upstream="$(gomod_of "github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION")"
   wrapper "$BUILD/prometheus" socat-relay.test/prometheus "$upstream" github.com/prometheus/prometheus/cmd/prometheus
@@ -153,6 +156,13 @@ build_prometheus() {
   stamp prometheus "$PROMETHEUS_MODULE_VERSION"
 }
 
+build_kind() {
+  log "building kind $KIND_VERSION"
+  GOBIN="$OUT" go install "sigs.k8s.io/kind@$KIND_VERSION"
+  "$OUT/kind" version
+  stamp kind "$KIND_VERSION"
+}
+
 for c in "${todo[@]}"; do
   case $c in
     k8s) timed "k8s binaries" build_k8s ;;
@@ -161,6 +171,7 @@ for c in "${todo[@]}"; do
     csi-sanity) timed csi-sanity build_csi_sanity ;;
     coredns) timed coredns build_coredns ;;
     prometheus) timed prometheus build_prometheus ;;
+    kind) timed kind build_kind ;;
   esac
 done
 log "done: $OUT"

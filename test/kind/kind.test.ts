@@ -37,8 +37,11 @@ import { startKindCluster, type KindCluster, type KindNode } from './cluster.js'
 import { shBlocks, substitute } from './docs.js';
 
 const MIN = 60_000;
-const NAME = 'socat-relay';
+/** The cluster's name: its nodes are e2e-control-plane, e2e-worker, e2e-worker2 (not socat-relay-…: see leftovers). */
+const NAME = 'e2e';
 const NS = 'socat-relay-system';
+/** The example's own namespace (its agents), and where the agents remote-write (kube-prometheus-stack's Prometheus). */
+const EXAMPLE_NS = 'control-plane-metrics';
 const MONITORING = 'monitoring';
 const INSTALL_MD = readFileSync(path.join(REPO_ROOT, 'docs', 'install.md'), 'utf8');
 const RECEIVER = path.join(REPO_ROOT, 'test', 'fixtures', 'kind', 'prometheus-receiver.yaml');
@@ -60,6 +63,14 @@ const testbinMissing = () => {
   return gone.length > 0 ? `.testbin lacks ${gone.join(', ')} (scripts/build-testbin.sh builds them)` : null;
 };
 const skip = required(podmanMissing(), testbinMissing());
+
+/** A pod spec the "restricted" Pod Security level admits, so only socat-relay's own checks can refuse it. */
+const restrictedPod = (img: string) => ({
+  securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+  containers: [
+    { name: 'app', image: img, securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } },
+  ],
+});
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -232,24 +243,21 @@ describe(
       const raw = await kubectl(
         'get',
         '--raw',
-        `/api/v1/namespaces/${MONITORING}/services/prometheus:web/proxy/api/v1/query?query=${encodeURIComponent(promql)}`,
+        `/api/v1/namespaces/${MONITORING}/services/kube-prometheus-stack-prometheus:web/proxy/api/v1/query?query=${encodeURIComponent(promql)}`,
       );
       return (JSON.parse(raw) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } })
         .data.result;
     };
 
-    /** What each job scrapes, on which nodes, and how to scrape it directly on the node. */
-    function targets(): { job: string; node: string; direct: string }[] {
+    /** What each job scrapes, on which nodes, its port, and how to scrape it directly on the node. */
+    function targets(): { job: string; node: string; port: number; direct: string }[] {
       const https = (port: number) => `curl -sfk -H "Authorization: Bearer $TOKEN" https://127.0.0.1:${port}/metrics`;
+      const http = (port: number) => `curl -sf http://127.0.0.1:${port}/metrics`;
       return [
-        { job: 'kube-scheduler', node: cp().name, direct: https(10259) },
-        { job: 'kube-controller-manager', node: cp().name, direct: https(10257) },
-        { job: 'etcd', node: cp().name, direct: 'curl -sf http://127.0.0.1:2381/metrics' },
-        ...cluster.nodes.map((n) => ({
-          job: 'kube-proxy',
-          node: n.name,
-          direct: 'curl -sf http://127.0.0.1:10249/metrics',
-        })),
+        { job: 'kube-scheduler', node: cp().name, port: 10259, direct: https(10259) },
+        { job: 'kube-controller-manager', node: cp().name, port: 10257, direct: https(10257) },
+        { job: 'etcd', node: cp().name, port: 2381, direct: http(2381) },
+        ...cluster.nodes.map((n) => ({ job: 'kube-proxy', node: n.name, port: 10249, direct: http(10249) })),
       ];
     }
 
@@ -257,12 +265,16 @@ describe(
       await user(shBlocks(INSTALL_MD, '4. The first Relay')[0]!);
       writeFileSync(path.join(dir, 'receiver.yaml'), receiver());
       await kubectl('apply', '-f', path.join(dir, 'receiver.yaml'));
-      for (const w of [
-        'daemonset/prometheus-agent-control-plane',
-        'daemonset/prometheus-agent-nodes',
-        'deployment/prometheus',
-      ])
-        await kubectl('-n', MONITORING, 'rollout', 'status', w, '--timeout=300s');
+      for (const w of ['daemonset/prometheus-agent-control-plane', 'daemonset/prometheus-agent-nodes'])
+        await kubectl('-n', EXAMPLE_NS, 'rollout', 'status', w, '--timeout=300s');
+      await kubectl(
+        '-n',
+        MONITORING,
+        'rollout',
+        'status',
+        'deployment/kube-prometheus-stack-prometheus',
+        '--timeout=300s',
+      );
       const want = targets();
       const key = (job: string, node: string) => `${job}@${node}`;
       let seen = '';
@@ -276,8 +288,11 @@ describe(
         },
         { timeoutMs: 5 * MIN, intervalMs: 5000 },
       ).catch((e: Error) => assert.fail(`${e.message}; up series: ${seen}`));
+      // The example relabels each target's instance to <node>:<port>: one series per node, not 127.0.0.1.
+      const instances = (await query('up')).map((r) => `${r.metric.job}@${r.metric.instance}`).sort();
+      assert.deepEqual(instances, want.map((t) => `${t.job}@${t.node}:${t.port}`).sort());
       // The same process as a direct scrape on the node: process_start_time_seconds equal.
-      const token = (await kubectl('-n', MONITORING, 'create', 'token', 'prometheus-agent')).trim();
+      const token = (await kubectl('-n', EXAMPLE_NS, 'create', 'token', 'prometheus-agent')).trim();
       const started = await query('process_start_time_seconds');
       for (const t of want) {
         const viaRelay = started.find((r) => r.metric.job === t.job && r.metric.node === t.node);
@@ -327,7 +342,7 @@ describe(
           apiVersion: 'v1',
           kind: 'Pod',
           metadata: { name: 'consumer', namespace: 'e2e-denied', labels: { 'socat.io/consume': 'kube-scheduler' } },
-          spec: { containers: [{ name: 'app', image: image.image }] },
+          spec: restrictedPod(image.image),
         }),
       );
       const err = await kubectl('create', '--dry-run=server', '-f', pod).then(
@@ -347,8 +362,8 @@ describe(
           stringify({
             apiVersion: 'v1',
             kind: 'Pod',
-            metadata: { name: 'bypassed', namespace: MONITORING, labels: { 'socat.io/consume': 'kube-scheduler' } },
-            spec: { containers: [{ name: 'app', image: image.image }] },
+            metadata: { name: 'bypassed', namespace: EXAMPLE_NS, labels: { 'socat.io/consume': 'kube-scheduler' } },
+            spec: restrictedPod(image.image),
           }),
         );
         const err = await kubectl('create', '--dry-run=server', '-f', pod).then(
@@ -399,8 +414,8 @@ describe(
     test('the uninstall, as written: nothing left in the API or on any node', async () => {
       const script = substitute(shBlocks(INSTALL_MD, 'Uninstall')[0]!, [
         [
-          /kubectl delete -k manifests\/\s+# or manifests\/no-cert-manager\//,
-          'kubectl delete -k manifests/no-cert-manager/',
+          /kubectl delete -k manifests\/ --ignore-not-found\s+# or manifests\/no-cert-manager\/.*/,
+          'kubectl delete -k manifests/no-cert-manager/ --ignore-not-found',
         ],
       ]);
       await user(script, 20 * MIN);
@@ -426,6 +441,21 @@ describe(
       const manifest = await user(`npx socat-relay static-pod --image ${q(image.image)}`);
       await cp().write('/etc/kubernetes/manifests/socat-relay-agent.yaml', manifest);
       await user(`${install}\n${waitBlock()}`);
+      // The static pod's mirror pod appears once its namespace exists (the kubelet retries).
+      const mirror = `pod/socat-relay-agent-${cp().name}`;
+      await waitFor(
+        `the static-pod agent's mirror ${mirror}`,
+        () =>
+          kubectl('-n', NS, 'get', mirror).then(
+            () => true,
+            () => false,
+          ),
+        {
+          timeoutMs: 3 * MIN,
+          intervalMs: 3000,
+        },
+      );
+      await kubectl('-n', NS, 'wait', '--for=condition=Ready', mirror, '--timeout=300s');
       await assertPlacement();
       const ds = JSON.parse(await kubectl('-n', NS, 'get', 'daemonset', 'socat-relay-agent', '-o', 'json')) as {
         status: { desiredNumberScheduled: number };

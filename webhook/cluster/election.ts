@@ -6,6 +6,7 @@
 // A holder that cannot renew for renewDeadline stops leading before anyone may take over. On a clean
 // stop the holder releases the Lease (holderIdentity emptied), so another takes over at its next try.
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import { apiStatus, unlessNotFound } from '../../lib/api-error.js';
 import type { Logger } from '../../lib/log.js';
 import { LEADER_LEASE, LEADER_LEASE_SECONDS } from '../reconcile/lease.js';
 
@@ -66,20 +67,10 @@ export interface Election {
   stop(): Promise<void>;
 }
 
-const codeOf = (e: unknown): number | undefined => {
-  const c = (e as { code?: unknown })?.code;
-  return typeof c === 'number' ? c : undefined;
-};
-
 /** The Lease I/O: read, create, renew or take over (with the resourceVersion read), release. */
 /** The Lease, or undefined when it does not exist. */
 async function readLease(api: CoordinationV1Api, name: string, namespace: string): Promise<V1Lease | undefined> {
-  try {
-    return await api.readNamespacedLease({ name, namespace });
-  } catch (e) {
-    if (codeOf(e) !== 404) throw e;
-    return undefined;
-  }
+  return unlessNotFound(api.readNamespacedLease({ name, namespace }));
 }
 
 /** A new leader Lease, held by the candidate of `spec` since now. */
@@ -165,7 +156,7 @@ function electionTiming(o: ElectionOptions): {
 
 /** A failed read or write of the Lease: a 409 (another candidate wrote first) is routine. */
 function logNotWritten(log: Logger, where: string, e: unknown): void {
-  const code = codeOf(e);
+  const code = apiStatus(e);
   log[code === 409 ? 'debug' : 'warn'](
     { lease: where, code, err: (e as Error).message },
     'leader election: the Lease was not written',

@@ -1,12 +1,13 @@
 // socat-relay agent: the node agent (static pod or plain process). Reads relay files from the config
 // folder and keeps one socat per relay; serves /healthz and /metrics on the node's loopback.
 import { parseArgs } from 'node:util';
-import { createLogger, type Logger } from '../lib/log.js';
+import type { LogLevel } from '../lib/log.js';
 import { Agent } from '../node-agent/agent.js';
 import { AgentHttpServer, listenSetting } from '../node-agent/http.js';
 import { findOnPath, findSocat, SocatNotFoundError } from '../node-agent/locate.js';
 import { parentDeathSpawn } from '../node-agent/supervisor.js';
 import { DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR, DEFAULT_SOCKET_GID } from '../relay/index.js';
+import { listenThenStart, logLevelSetting, runDaemon } from './daemon.js';
 import type { CommandIO } from './io.js';
 import { parseOrExit, UsageError } from './io.js';
 
@@ -25,7 +26,7 @@ interface AgentArgs {
   socketGid: number;
   listen?: { host: string; port: number };
   resyncSeconds: number;
-  logLevel?: string;
+  logLevel: LogLevel;
 }
 
 function parse(args: string[], env: NodeJS.ProcessEnv): AgentArgs | 'help' {
@@ -50,14 +51,13 @@ function parse(args: string[], env: NodeJS.ProcessEnv): AgentArgs | 'help' {
     return n;
   };
   const addr = listenSetting(values.listen, 'listen', '127.0.0.1:9465');
-  const logLevel = values['log-level'] ?? env.LOG_LEVEL;
   return {
     configDir: values['config-dir'] ?? DEFAULT_CONFIG_DIR,
     socketDir: values['socket-dir'] ?? DEFAULT_SOCKET_DIR,
     socketGid: int(values['socket-gid'], 'socket-gid', DEFAULT_SOCKET_GID, 0, 4294967294),
     resyncSeconds: int(values.resync, 'resync', 30, 1, 86400),
     ...(addr ? { listen: addr } : {}),
-    ...(logLevel ? { logLevel } : {}),
+    logLevel: logLevelSetting(values['log-level'], env),
   };
 }
 
@@ -74,73 +74,45 @@ function socatOrExit(io: CommandIO): string | number {
   }
 }
 
-/** The exit code once SIGTERM or SIGINT has run `stop`: 0, or 1 when stopping failed. */
-function exitOnSignal(log: Logger, stop: () => Promise<void>): Promise<number> {
-  return new Promise<number>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals): void => {
-      log.info({ signal: sig }, 'stopping');
-      stop().then(
-        () => resolve(0),
-        (e: unknown) => {
-          log.error({ err: (e as Error).message }, 'stopping failed');
-          resolve(1);
-        },
-      );
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  });
-}
-
-export async function run(args: string[], io: CommandIO): Promise<number> {
+export async function run(args: string[], io: CommandIO, until?: () => Promise<string>): Promise<number> {
   const a = parseOrExit<AgentArgs>('agent', USAGE, io, () => parse(args, io.env));
   if (typeof a === 'number') return a;
   const socatPath = socatOrExit(io);
   if (typeof socatPath === 'number') return socatPath;
-  const log = createLogger({ name: 'socat-relay-agent', ...(a.logLevel ? { level: a.logLevel } : {}) });
-  const spawn = parentDeathSpawn(findOnPath(io.env.PATH, 'setpriv'));
-  const agent = new Agent({
-    configDir: a.configDir,
-    socketDir: a.socketDir,
-    socketGid: a.socketGid,
-    socatPath,
-    log,
-    resyncMs: a.resyncSeconds * 1000,
-    spawn,
+  return runDaemon({
+    command: 'agent',
+    io,
+    logLevel: a.logLevel,
+    ...(until ? { until } : {}),
+    start: async (log) => {
+      const agent = new Agent({
+        configDir: a.configDir,
+        socketDir: a.socketDir,
+        socketGid: a.socketGid,
+        socatPath,
+        log,
+        resyncMs: a.resyncSeconds * 1000,
+        spawn: parentDeathSpawn(findOnPath(io.env.PATH, 'setpriv')),
+      });
+      const http = a.listen
+        ? new AgentHttpServer({
+            ...a.listen,
+            registry: agent.registry,
+            unhealthy: () => (agent.isStarted() ? null : 'agent not started'),
+          })
+        : undefined;
+      await listenThenStart(
+        http,
+        log,
+        () => agent.start(),
+        () => agent.stop(),
+      );
+      return {
+        stop: async () => {
+          await http?.stop();
+          await agent.stop();
+        },
+      };
+    },
   });
-  const http = a.listen
-    ? new AgentHttpServer({
-        ...a.listen,
-        registry: agent.registry,
-        unhealthy: () => (agent.isStarted() ? null : 'agent not started'),
-      })
-    : undefined;
-
-  // The agent's own timers and watch do not hold the process (so tests can embed it): this does, until
-  // a signal stops it — also with --listen off and an empty or missing config folder.
-  const keepAlive = setInterval(() => undefined, 1 << 30);
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      clearInterval(keepAlive);
-      await http?.stop();
-      await agent.stop();
-    })();
-    return stopping;
-  };
-  const done = exitOnSignal(log, stop);
-  try {
-    // The listen address first: a second agent on the same node fails here, before it could take over
-    // (unlink-early) the sockets of the running one.
-    if (http) {
-      const addr = await http.start();
-      log.info({ address: `${addr.address}:${addr.port}` }, 'serving /healthz and /metrics');
-    }
-    await agent.start();
-  } catch (e) {
-    log.error({ err: (e as Error).message }, 'agent failed to start');
-    await stop();
-    return 1;
-  }
-  return done;
 }

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { createLogger, type Logger } from '../lib/log.js';
+import type { Logger } from '../lib/log.js';
 import { readInput } from '../lib/io.js';
 import { formatProblem, parseDocuments, validateRelay, ParseError, type Relay } from '../relay/index.js';
 import { makeWebhookCerts } from '../certs/selfsigned.js';
@@ -31,6 +31,7 @@ import { startControllerLease } from '../webhook/reconcile/lease-kube.js';
 import { MetricsAuthorizer, kubeReviewer } from '../webhook/metrics-auth.js';
 import { CertificateError } from '../webhook/server/certwatcher.js';
 import { defaultInjectOptions, type SidecarMode } from '../webhook/admission/index.js';
+import { runDaemon } from './daemon.js';
 import type { CommandIO } from './io.js';
 
 export class StartupError extends Error {
@@ -387,22 +388,7 @@ export async function startController(
   return c.relaysFile ? startLocal(c, log, say) : startCluster(c, log);
 }
 
-/** Resolves with the signal name on the first SIGTERM or SIGINT. */
-function nextSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const on = (sig: string) => () => {
-      process.off('SIGTERM', term);
-      process.off('SIGINT', int);
-      resolve(sig);
-    };
-    const term = on('SIGTERM');
-    const int = on('SIGINT');
-    process.once('SIGTERM', term);
-    process.once('SIGINT', int);
-  });
-}
-
-export async function run(args: string[], io: CommandIO, until: () => Promise<string> = nextSignal): Promise<number> {
+export async function run(args: string[], io: CommandIO, until?: () => Promise<string>): Promise<number> {
   let config: ControllerConfig;
   try {
     config = loadConfig(args, io.env);
@@ -417,28 +403,29 @@ export async function run(args: string[], io: CommandIO, until: () => Promise<st
     }
     throw e;
   }
-  const log = createLogger({ level: config.logLevel, name: 'socat-relay-controller' });
-  let running: RunningController;
-  try {
-    running = await startController(config, log, (s) => io.stderr.write(s));
-  } catch (e) {
-    const known =
+  return runDaemon({
+    command: 'controller',
+    io,
+    logLevel: config.logLevel,
+    ...(until ? { until } : {}),
+    // What a user can get wrong (files, certificates, the cluster's address); anything else is a bug.
+    expected: (e) =>
       e instanceof StartupError ||
       e instanceof CertificateError ||
       e instanceof ParseError ||
-      (e as NodeJS.ErrnoException).code !== undefined;
-    if (!known) throw e;
-    io.stderr.write(`controller: ${(e as Error).message}\n`);
-    return 1;
-  }
-  const sig = await until();
-  log.info({ signal: sig }, 'stopping');
-  await gracefulShutdown({
-    drain: running.drain,
-    drainMs: config.shutdownDrainSeconds * 1000,
-    stop: () => running.stop(),
-    log,
+      (e as NodeJS.ErrnoException).code !== undefined,
+    start: async (log) => {
+      const running = await startController(config, log, (s) => io.stderr.write(s));
+      // A signal: readiness fails at once, the servers answer for the drain period, then everything stops.
+      return {
+        stop: () =>
+          gracefulShutdown({
+            drain: running.drain,
+            drainMs: config.shutdownDrainSeconds * 1000,
+            stop: () => running.stop(),
+            log,
+          }),
+      };
+    },
   });
-  log.info('stopped');
-  return 0;
 }

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageVersion } from '../lib/build-info.js';
-import { createLogger, type Logger } from '../lib/log.js';
+import type { Logger, LogLevel } from '../lib/log.js';
 import { Driver } from '../node-agent/csi/driver.js';
 import { CsiHealth } from '../node-agent/csi/health.js';
 import { CsiMetrics } from '../node-agent/csi/metrics.js';
@@ -15,6 +15,7 @@ import { SystemMounter } from '../node-agent/csi/mount.js';
 import { PluginServer, pluginPaths } from '../node-agent/csi/server.js';
 import { AgentHttpServer, listenSetting } from '../node-agent/http.js';
 import { CSI_DRIVER, DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR } from '../relay/index.js';
+import { listenThenStart, logLevelSetting, runDaemon, type RunningDaemon } from './daemon.js';
 import type { CommandIO } from './io.js';
 import { parseOrExit, UsageError } from './io.js';
 
@@ -47,7 +48,7 @@ export interface CsiArgs {
   driverName: string;
   register: boolean;
   healthListen?: { host: string; port: number };
-  logLevel?: string;
+  logLevel: LogLevel;
 }
 
 const DRIVER_NAME = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
@@ -82,7 +83,6 @@ export function parseCsiArgs(args: string[], env: NodeJS.ProcessEnv, host: () =>
   if (!nodeId || nodeId.length > 253)
     throw new UsageError(`--node-id ${JSON.stringify(nodeId)}: must be 1 to 253 characters`);
   const healthListen = listenSetting(values['health-listen'], 'health-listen', DEFAULT_HEALTH_LISTEN);
-  const logLevel = values['log-level'] ?? env.LOG_LEVEL;
   return {
     configDir: absolute(values['config-dir'] ?? DEFAULT_CONFIG_DIR, 'config-dir'),
     socketDir: absolute(values['socket-dir'] ?? DEFAULT_SOCKET_DIR, 'socket-dir'),
@@ -91,20 +91,8 @@ export function parseCsiArgs(args: string[], env: NodeJS.ProcessEnv, host: () =>
     driverName,
     register: !values['no-register'],
     ...(healthListen ? { healthListen } : {}),
-    ...(logLevel ? { logLevel } : {}),
+    logLevel: logLevelSetting(values['log-level'], env),
   };
-}
-
-/** Exit code 0 at SIGTERM or SIGINT (the plugin's mounts stay in place). */
-function signalled(log: Logger): Promise<number> {
-  return new Promise<number>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals): void => {
-      log.info({ signal: sig }, 'stopping (mounts stay in place)');
-      resolve(0);
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  });
 }
 
 /** The node plugin's CSI services over the system's mounts. */
@@ -124,14 +112,24 @@ function csiDriver(a: CsiArgs, log: Logger): Driver {
   });
 }
 
-export async function run(args: string[], io: CommandIO): Promise<number> {
+export async function run(args: string[], io: CommandIO, until?: () => Promise<string>): Promise<number> {
   const a = parseOrExit<CsiArgs>('csi', USAGE, io, () => parseCsiArgs(args, io.env));
   if (typeof a === 'number') return a;
-  const log = createLogger({ name: 'socat-relay-csi', ...(a.logLevel ? { level: a.logLevel } : {}) });
+  return runDaemon({
+    command: 'csi',
+    io,
+    logLevel: a.logLevel,
+    ...(until ? { until } : {}),
+    start: (log) => start(a, log),
+  });
+}
+
+/** The plugin's sockets and its /healthz; ends by itself (exit 1) when the kubelet refuses the registration. */
+async function start(a: CsiArgs, log: Logger): Promise<RunningDaemon> {
   const driver = csiDriver(a, log);
   const paths = pluginPaths(a.kubeletDir, a.driverName);
   let fail: (code: number) => void = () => undefined;
-  const failed = new Promise<number>((resolve) => {
+  const ended = new Promise<number>((resolve) => {
     fail = resolve;
   });
   const metrics = new CsiMetrics();
@@ -152,26 +150,17 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   const health = a.healthListen
     ? new AgentHttpServer({ ...a.healthListen, registry: metrics.registry, unhealthy: () => checker.check() })
     : undefined;
-  const stopped = signalled(log);
-  try {
-    // The health address first: a second plugin on the same node fails here, before it could take over
-    // (unlink and re-create) the sockets of the running one.
-    if (health) {
-      const addr = await health.start();
-      log.info({ address: `${addr.address}:${addr.port}` }, 'serving /healthz');
-    }
-    await server.start();
-  } catch (e) {
-    log.error({ err: (e as Error).message }, 'csi plugin failed to start');
-    await health?.stop();
-    return 1;
-  }
+  await listenThenStart(health, log, () => server.start());
   log.info(
     { node: a.nodeId, driver: a.driverName, kubeletDir: a.kubeletDir, configDir: a.configDir, socketDir: a.socketDir },
     'csi plugin started',
   );
-  const code = await Promise.race([stopped, failed]);
-  await health?.stop();
-  await server.stop();
-  return code;
+  return {
+    ended,
+    async stop() {
+      log.info('the mounts made stay in place: the kubelet unpublishes them');
+      await health?.stop();
+      await server.stop();
+    },
+  };
 }

@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR } from '../relay/index.js';
 import { DEFAULT_IMAGE, ImageRefError, parseImageRef, sidecarImageOf } from '../lib/image.js';
+import { LOG_LEVELS, type LogLevel } from '../lib/log.js';
 import { VOLUME_SOURCES, type VolumeSource } from './admission/options.js';
 import {
   LEADER_LEASE_SECONDS,
@@ -42,7 +43,7 @@ export interface ControllerConfig {
   serveAdmission: boolean;
   /** The leader Lease's duration (webhook/cluster/election.ts). */
   leaderLeaseSeconds: number;
-  logLevel: string;
+  logLevel: LogLevel;
   kubeconfig: string;
   relaysFile: string;
   selfSignedDir: string;
@@ -287,7 +288,7 @@ export const SCHEMA: readonly AnySetting[] = [
     env: 'LOG_LEVEL',
     default: 'info',
     meaning: 'trace, debug, info, warn, error, fatal or silent',
-    parse: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const),
+    parse: oneOf(LOG_LEVELS),
   },
   {
     key: 'kubeconfig',

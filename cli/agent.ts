@@ -1,64 +1,70 @@
 // socat-relay agent: the node agent (static pod or plain process). Reads relay files from the config
 // folder and keeps one socat per relay; serves /healthz and /metrics on the node's loopback.
-import { parseArgs } from 'node:util';
 import type { LogLevel } from '../lib/log.js';
+import { integer, loadSettings, logLevelSetting, settingsUsage, text, type Schema } from '../lib/settings.js';
 import { Agent } from '../node-agent/agent.js';
-import { AgentHttpServer, listenSetting } from '../node-agent/http.js';
+import { AgentHttpServer } from '../node-agent/http.js';
 import { findOnPath, findSocat, SocatNotFoundError } from '../node-agent/locate.js';
 import { parentDeathSpawn } from '../node-agent/supervisor.js';
 import { DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR, DEFAULT_SOCKET_GID } from '../relay/index.js';
-import { listenThenStart, logLevelSetting, runDaemon } from './daemon.js';
+import { listenAddress, listenThenStart, runDaemon } from './daemon.js';
 import type { CommandIO } from './io.js';
-import { parseOrExit, UsageError } from './io.js';
+import { parseOrExit } from './io.js';
 
-const USAGE = `usage: socat-relay agent [--config-dir DIR] [--socket-dir DIR] [--socket-gid N] [--listen HOST:PORT] [--resync SECONDS]
-  --config-dir DIR   relay files (*.json, *.yaml, *.yml)     default ${DEFAULT_CONFIG_DIR}
-  --socket-dir DIR   <DIR>/<relay>/socket, <DIR>/.agent/status.json   default ${DEFAULT_SOCKET_DIR}
-  --socket-gid N     group owning the sockets (mode 0660)     default ${DEFAULT_SOCKET_GID}
-  --listen HOST:PORT /healthz and /metrics                    default 127.0.0.1:9465 ('' or 'off' disables)
-  --resync SECONDS   full re-read of the folder               default 30
-  --log-level LEVEL  default info (env LOG_LEVEL)
-`;
-
-interface AgentArgs {
+export interface AgentArgs {
   configDir: string;
   socketDir: string;
   socketGid: number;
-  listen?: { host: string; port: number };
+  /** /healthz and /metrics; undefined: not served. */
+  listen: { host: string; port: number } | undefined;
   resyncSeconds: number;
   logLevel: LogLevel;
 }
 
-function parse(args: string[], env: NodeJS.ProcessEnv): AgentArgs | 'help' {
-  const { values } = parseArgs({
-    args,
-    options: {
-      'config-dir': { type: 'string' },
-      'socket-dir': { type: 'string' },
-      'socket-gid': { type: 'string' },
-      listen: { type: 'string' },
-      resync: { type: 'string' },
-      'log-level': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) return 'help';
-  const int = (v: string | undefined, name: string, def: number, min: number, max: number): number => {
-    if (v === undefined) return def;
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || n < min || n > max)
-      throw new UsageError(`--${name} ${JSON.stringify(v)}: expected an integer from ${min} to ${max}`);
-    return n;
-  };
-  const addr = listenSetting(values.listen, 'listen', '127.0.0.1:9465');
-  return {
-    configDir: values['config-dir'] ?? DEFAULT_CONFIG_DIR,
-    socketDir: values['socket-dir'] ?? DEFAULT_SOCKET_DIR,
-    socketGid: int(values['socket-gid'], 'socket-gid', DEFAULT_SOCKET_GID, 0, 4294967294),
-    resyncSeconds: int(values.resync, 'resync', 30, 1, 86400),
-    ...(addr ? { listen: addr } : {}),
-    logLevel: logLevelSetting(values['log-level'], env),
-  };
+const SETTINGS: Schema<AgentArgs> = [
+  {
+    key: 'configDir',
+    flag: 'config-dir',
+    default: DEFAULT_CONFIG_DIR,
+    meaning: 'relay files (*.json, *.yaml, *.yml)',
+    parse: text,
+  },
+  {
+    key: 'socketDir',
+    flag: 'socket-dir',
+    default: DEFAULT_SOCKET_DIR,
+    meaning: '<DIR>/<relay>/socket, <DIR>/.agent/status.json',
+    parse: text,
+  },
+  {
+    key: 'socketGid',
+    flag: 'socket-gid',
+    default: String(DEFAULT_SOCKET_GID),
+    meaning: 'group owning the sockets (mode 0660)',
+    parse: integer(0, 4294967294),
+  },
+  {
+    key: 'listen',
+    flag: 'listen',
+    default: '127.0.0.1:9465',
+    meaning: "HOST:PORT of /healthz and /metrics ('' or 'off' disables)",
+    parse: listenAddress('127.0.0.1:9465'),
+  },
+  {
+    key: 'resyncSeconds',
+    flag: 'resync',
+    default: '30',
+    meaning: 'seconds between full re-reads of the folder',
+    parse: integer(1, 86400),
+  },
+  logLevelSetting<AgentArgs>(),
+];
+
+const USAGE = settingsUsage('usage: socat-relay agent [options]', SETTINGS);
+
+/** Flags > environment > defaults; throws SettingsError with every problem. */
+export function parseAgentArgs(args: string[], env: NodeJS.ProcessEnv): AgentArgs | 'help' {
+  return loadSettings(SETTINGS, args, env, 'agent settings');
 }
 
 /** The socat on PATH, or the exit code once the reason is written. */
@@ -75,7 +81,7 @@ function socatOrExit(io: CommandIO): string | number {
 }
 
 export async function run(args: string[], io: CommandIO, until?: () => Promise<string>): Promise<number> {
-  const a = parseOrExit<AgentArgs>('agent', USAGE, io, () => parse(args, io.env));
+  const a = parseOrExit<AgentArgs>('agent', USAGE, io, () => parseAgentArgs(args, io.env));
   if (typeof a === 'number') return a;
   const socatPath = socatOrExit(io);
   if (typeof socatPath === 'number') return socatPath;

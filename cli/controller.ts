@@ -17,7 +17,7 @@ import { readInput } from '../lib/io.js';
 import { formatProblem, parseDocuments, validateRelay, ParseError, type Relay } from '../relay/index.js';
 import { makeWebhookCerts } from '../certs/selfsigned.js';
 import { writeCerts } from '../certs/write.js';
-import { ConfigError, HelpRequested, configUsage, loadConfig, type ControllerConfig } from '../webhook/config.js';
+import { HelpRequested, configUsage, loadConfig, type ControllerConfig } from '../webhook/config.js';
 import { createMetrics, observeRelays, type ControllerMetrics } from '../webhook/metrics.js';
 import { StaticCatalog } from '../webhook/catalog/catalog.js';
 import { InformerRelayCatalog, NamespaceLabels } from '../webhook/catalog/informer.js';
@@ -32,7 +32,7 @@ import { MetricsAuthorizer, kubeReviewer } from '../webhook/metrics-auth.js';
 import { CertificateError } from '../webhook/server/certwatcher.js';
 import { defaultInjectOptions, type SidecarMode } from '../webhook/admission/index.js';
 import { runDaemon } from './daemon.js';
-import type { CommandIO } from './io.js';
+import { parseOrExit, type CommandIO } from './io.js';
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -389,20 +389,15 @@ export async function startController(
 }
 
 export async function run(args: string[], io: CommandIO, until?: () => Promise<string>): Promise<number> {
-  let config: ControllerConfig;
-  try {
-    config = loadConfig(args, io.env);
-  } catch (e) {
-    if (e instanceof HelpRequested) {
-      io.stdout.write(configUsage());
-      return 0;
+  const config = parseOrExit<ControllerConfig>('controller', configUsage(), io, () => {
+    try {
+      return loadConfig(args, io.env);
+    } catch (e) {
+      if (e instanceof HelpRequested) return 'help';
+      throw e;
     }
-    if (e instanceof ConfigError) {
-      io.stderr.write(`controller: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
+  });
+  if (typeof config === 'number') return config;
   return runDaemon({
     command: 'controller',
     io,

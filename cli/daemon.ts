@@ -3,9 +3,10 @@
 // to end by itself) and the stop (a failing stop exits 1). Each daemon's own file parses its settings
 // and says what starting and stopping it means.
 import type { AddressInfo } from 'node:net';
-import { LOG_LEVELS, createLogger, type Logger, type LogLevel } from '../lib/log.js';
+import { createLogger, type Logger, type LogLevel } from '../lib/log.js';
+import { SettingError } from '../lib/settings.js';
+import { parseListen } from '../node-agent/http.js';
 import type { CommandIO } from './io.js';
-import { UsageError } from './io.js';
 
 export interface RunningDaemon {
   /** What a signal does: stop everything (the controller drains first). */
@@ -42,13 +43,19 @@ function nextSignal(): Promise<string> {
   });
 }
 
-/** The log level of `--log-level`, else of LOG_LEVEL, else info; a bad one names where it came from. */
-export function logLevelSetting(flag: string | undefined, env: NodeJS.ProcessEnv): LogLevel {
-  const [raw, from] = flag !== undefined ? [flag, '--log-level'] : [env.LOG_LEVEL, 'LOG_LEVEL'];
-  if (raw === undefined || raw === '') return 'info';
-  if (!(LOG_LEVELS as readonly string[]).includes(raw))
-    throw new UsageError(`${from} ${JSON.stringify(raw)}: must be one of ${LOG_LEVELS.join(', ')}`);
-  return raw as LogLevel;
+/**
+ * The parser of a node daemon's listen setting: HOST:PORT or [V6]:PORT, or undefined for '' and 'off'
+ * (nothing served).
+ */
+export function listenAddress(example: string): (raw: string) => { host: string; port: number } | undefined {
+  return (raw) => {
+    if (raw === '' || raw === 'off') return undefined;
+    try {
+      return parseListen(raw);
+    } catch {
+      throw new SettingError(`expected HOST:PORT, e.g. ${example} ('' or 'off' disables), got "${raw}"`);
+    }
+  };
 }
 
 /** A node daemon's HTTP server on the node's loopback (/healthz, /metrics). */

@@ -457,5 +457,8 @@ test('socat-relay agent with a bad --listen exits 2, naming the flag, before tou
     env: {},
   };
   assert.equal(await runAgent(['--config-dir', '/nonexistent/relays.d', '--listen', '127.0.0.1:99999'], io), 2);
-  assert.match(stderr, /^agent: --listen "127\.0\.0\.1:99999": expected HOST:PORT, e\.g\. 127\.0\.0\.1:9465/);
+  assert.match(
+    stderr,
+    /^agent: invalid agent settings:\n {2}--listen: expected HOST:PORT, e\.g\. 127\.0\.0\.1:9465 .*, got "127\.0\.0\.1:99999"\n/,
+  );
 });

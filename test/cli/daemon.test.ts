@@ -2,7 +2,8 @@
 // the one log-level setting.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { listenThenStart, logLevelSetting, runDaemon, type RunningDaemon } from '../../cli/daemon.js';
+import { listenAddress, listenThenStart, runDaemon, type RunningDaemon } from '../../cli/daemon.js';
+import { SettingError } from '../../lib/settings.js';
 import { silentLogger } from '../../lib/log.js';
 import type { CommandIO } from '../../cli/io.js';
 
@@ -96,15 +97,18 @@ test('a start failure the daemon does not expect (a bug) is thrown, not turned i
   );
 });
 
-test('log level: --log-level, else LOG_LEVEL, else info; a bad one names where it came from', () => {
-  assert.equal(logLevelSetting(undefined, {}), 'info');
-  assert.equal(logLevelSetting(undefined, { LOG_LEVEL: 'debug' }), 'debug');
-  assert.equal(logLevelSetting('warn', { LOG_LEVEL: 'debug' }), 'warn');
+test('a node daemon listen setting: HOST:PORT or [V6]:PORT, off or empty for none, else a SettingError', () => {
+  const listen = listenAddress('127.0.0.1:9465');
+  assert.deepEqual(listen('127.0.0.1:19465'), { host: '127.0.0.1', port: 19465 });
+  assert.deepEqual(listen('[::1]:9465'), { host: '::1', port: 9465 });
+  assert.equal(listen('off'), undefined);
+  assert.equal(listen(''), undefined);
   assert.throws(
-    () => logLevelSetting('verbose', {}),
-    /^UsageError: --log-level "verbose": must be one of trace, debug, info, warn, error, fatal, silent$/,
+    () => listen('localhost'),
+    (e: Error) =>
+      e instanceof SettingError &&
+      e.message === `expected HOST:PORT, e.g. 127.0.0.1:9465 ('' or 'off' disables), got "localhost"`,
   );
-  assert.throws(() => logLevelSetting(undefined, { LOG_LEVEL: 'loud' }), /LOG_LEVEL "loud": must be one of/);
 });
 
 /** An endpoint that records its calls and can refuse to listen (the address is taken). */

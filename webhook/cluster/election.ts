@@ -7,6 +7,7 @@
 // stop the holder releases the Lease (holderIdentity emptied), so another takes over at its next try.
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { apiStatus, unlessNotFound } from '../../lib/api-error.js';
+import { realSchedule, type NowFn, type ScheduleFn } from '../../lib/clock.js';
 import type { Logger } from '../../lib/log.js';
 import { LEADER_LEASE, LEADER_LEASE_SECONDS } from '../reconcile/lease.js';
 
@@ -58,7 +59,9 @@ export interface ElectionOptions {
   lead: () => Promise<{ stop(): Promise<void> }>;
   /** Told on every change: true once elected, false once it stopped leading. */
   onLeading?: (leading: boolean) => void;
-  now?: () => number;
+  /** The time seams (lib/clock.ts): the clock the Lease's age is read on, and the retry timer. */
+  now?: NowFn;
+  schedule?: ScheduleFn;
 }
 
 export interface Election {
@@ -182,7 +185,8 @@ export function startElection(o: ElectionOptions): Election {
   let observed: Observed | undefined;
   let leader: { stop(): Promise<void> } | undefined;
   let [lastRenewed, stopped] = [0, false];
-  let [timer, running]: [NodeJS.Timeout | undefined, Promise<void> | undefined] = [undefined, undefined];
+  let cancelTimer: (() => void) | undefined;
+  let running: Promise<void> | undefined;
   const stopLeading = async (why: string): Promise<void> => {
     const l = leader;
     leader = undefined;
@@ -215,8 +219,7 @@ export function startElection(o: ElectionOptions): Election {
       .finally(() => {
         running = undefined;
         if (stopped) return;
-        timer = setTimeout(tick, retryMs);
-        timer.unref();
+        cancelTimer = (o.schedule ?? realSchedule)(tick, retryMs);
       });
   };
   tick();
@@ -225,9 +228,9 @@ export function startElection(o: ElectionOptions): Election {
     leading: () => leader !== undefined,
     async stop() {
       stopped = true;
-      if (timer) clearTimeout(timer);
+      cancelTimer?.();
       await running?.catch(() => undefined);
-      if (timer) clearTimeout(timer);
+      cancelTimer?.();
       if (!leader) return;
       await stopLeading('stopping');
       await releaseLease(lease, log);

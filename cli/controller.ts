@@ -183,22 +183,21 @@ async function sidecarMode(c: ControllerConfig, kc: KubeConfig, log: Logger): Pr
   return mode;
 }
 
+/** What cluster mode's parts share: the client, the caches, the metrics, the logger. */
+interface ClusterParts {
+  kc: KubeConfig;
+  relays: InformerRelayCatalog;
+  namespaces: NamespaceLabels;
+  metrics: ControllerMetrics;
+  log: Logger;
+}
+
 /**
  * The node side of the cluster controller: this node's Lease (renewed while it runs; only the elected
  * controller watches them: webhook/cluster/leases.ts) and the reconcile, which writes this node's
  * files and its RelayNode. Each stop is pushed to `stops` as soon as its part runs.
  */
-async function startNodeSide(
-  c: ControllerConfig,
-  d: {
-    kc: KubeConfig;
-    relays: InformerRelayCatalog;
-    namespaces: NamespaceLabels;
-    metrics: ControllerMetrics;
-    log: Logger;
-  },
-  stops: (() => Promise<void>)[],
-): Promise<void> {
+async function startNodeSide(c: ControllerConfig, d: ClusterParts, stops: (() => Promise<void>)[]): Promise<void> {
   const { kc, relays, namespaces, metrics, log } = d;
   const lease = await startControllerLease({
     kc,
@@ -294,14 +293,7 @@ function stopInReverse(stops: (() => Promise<void>)[], log: Logger): () => Promi
 /** A serving controller's webhook port: the sidecar mode from the cluster, then the admission server. */
 async function startWebhook(
   c: ControllerConfig,
-  d: {
-    kc: KubeConfig;
-    relays: InformerRelayCatalog;
-    namespaces: NamespaceLabels;
-    metrics: ControllerMetrics;
-    log: Logger;
-    ready: () => { ok: boolean; reason?: string };
-  },
+  d: ClusterParts & { ready: () => { ok: boolean; reason?: string } },
   stops: (() => Promise<void>)[],
 ): Promise<AddressInfo> {
   const { kc, relays, namespaces, metrics, log } = d;

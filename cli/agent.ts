@@ -1,64 +1,70 @@
 // socat-relay agent: the node agent (static pod or plain process). Reads relay files from the config
 // folder and keeps one socat per relay; serves /healthz and /metrics on the node's loopback.
-import { parseArgs } from 'node:util';
-import { createLogger, type Logger } from '../lib/log.js';
+import type { LogLevel } from '../lib/log.js';
+import { integer, loadSettings, logLevelSetting, settingsUsage, text, type Schema } from '../lib/settings.js';
 import { Agent } from '../node-agent/agent.js';
-import { AgentHttpServer, listenSetting } from '../node-agent/http.js';
+import { AgentHttpServer } from '../node-agent/http.js';
 import { findOnPath, findSocat, SocatNotFoundError } from '../node-agent/locate.js';
 import { parentDeathSpawn } from '../node-agent/supervisor.js';
 import { DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR, DEFAULT_SOCKET_GID } from '../relay/index.js';
+import { listenAddress, listenThenStart, runDaemon } from './daemon.js';
 import type { CommandIO } from './io.js';
-import { parseOrExit, UsageError } from './io.js';
+import { parseOrExit } from './io.js';
 
-const USAGE = `usage: socat-relay agent [--config-dir DIR] [--socket-dir DIR] [--socket-gid N] [--listen HOST:PORT] [--resync SECONDS]
-  --config-dir DIR   relay files (*.json, *.yaml, *.yml)     default ${DEFAULT_CONFIG_DIR}
-  --socket-dir DIR   <DIR>/<relay>/socket, <DIR>/.agent/status.json   default ${DEFAULT_SOCKET_DIR}
-  --socket-gid N     group owning the sockets (mode 0660)     default ${DEFAULT_SOCKET_GID}
-  --listen HOST:PORT /healthz and /metrics                    default 127.0.0.1:9465 ('' or 'off' disables)
-  --resync SECONDS   full re-read of the folder               default 30
-  --log-level LEVEL  default info (env LOG_LEVEL)
-`;
-
-interface AgentArgs {
+export interface AgentArgs {
   configDir: string;
   socketDir: string;
   socketGid: number;
-  listen?: { host: string; port: number };
+  /** /healthz and /metrics; undefined: not served. */
+  listen: { host: string; port: number } | undefined;
   resyncSeconds: number;
-  logLevel?: string;
+  logLevel: LogLevel;
 }
 
-function parse(args: string[], env: NodeJS.ProcessEnv): AgentArgs | 'help' {
-  const { values } = parseArgs({
-    args,
-    options: {
-      'config-dir': { type: 'string' },
-      'socket-dir': { type: 'string' },
-      'socket-gid': { type: 'string' },
-      listen: { type: 'string' },
-      resync: { type: 'string' },
-      'log-level': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) return 'help';
-  const int = (v: string | undefined, name: string, def: number, min: number, max: number): number => {
-    if (v === undefined) return def;
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || n < min || n > max)
-      throw new UsageError(`--${name} ${JSON.stringify(v)}: expected an integer from ${min} to ${max}`);
-    return n;
-  };
-  const addr = listenSetting(values.listen, 'listen', '127.0.0.1:9465');
-  const logLevel = values['log-level'] ?? env.LOG_LEVEL;
-  return {
-    configDir: values['config-dir'] ?? DEFAULT_CONFIG_DIR,
-    socketDir: values['socket-dir'] ?? DEFAULT_SOCKET_DIR,
-    socketGid: int(values['socket-gid'], 'socket-gid', DEFAULT_SOCKET_GID, 0, 4294967294),
-    resyncSeconds: int(values.resync, 'resync', 30, 1, 86400),
-    ...(addr ? { listen: addr } : {}),
-    ...(logLevel ? { logLevel } : {}),
-  };
+const SETTINGS: Schema<AgentArgs> = [
+  {
+    key: 'configDir',
+    flag: 'config-dir',
+    default: DEFAULT_CONFIG_DIR,
+    meaning: 'relay files (*.json, *.yaml, *.yml)',
+    parse: text,
+  },
+  {
+    key: 'socketDir',
+    flag: 'socket-dir',
+    default: DEFAULT_SOCKET_DIR,
+    meaning: '<DIR>/<relay>/socket, <DIR>/.agent/status.json',
+    parse: text,
+  },
+  {
+    key: 'socketGid',
+    flag: 'socket-gid',
+    default: String(DEFAULT_SOCKET_GID),
+    meaning: 'group owning the sockets (mode 0660)',
+    parse: integer(0, 4294967294),
+  },
+  {
+    key: 'listen',
+    flag: 'listen',
+    default: '127.0.0.1:9465',
+    meaning: "HOST:PORT of /healthz and /metrics ('' or 'off' disables)",
+    parse: listenAddress('127.0.0.1:9465'),
+  },
+  {
+    key: 'resyncSeconds',
+    flag: 'resync',
+    default: '30',
+    meaning: 'seconds between full re-reads of the folder',
+    parse: integer(1, 86400),
+  },
+  logLevelSetting<AgentArgs>(),
+];
+
+const USAGE = settingsUsage('usage: socat-relay agent [options]', SETTINGS);
+
+/** Flags > environment > defaults; throws SettingsError with every problem. */
+export function parseAgentArgs(args: string[], env: NodeJS.ProcessEnv): AgentArgs | 'help' {
+  return loadSettings(SETTINGS, args, env, 'agent settings');
 }
 
 /** The socat on PATH, or the exit code once the reason is written. */
@@ -74,73 +80,45 @@ function socatOrExit(io: CommandIO): string | number {
   }
 }
 
-/** The exit code once SIGTERM or SIGINT has run `stop`: 0, or 1 when stopping failed. */
-function exitOnSignal(log: Logger, stop: () => Promise<void>): Promise<number> {
-  return new Promise<number>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals): void => {
-      log.info({ signal: sig }, 'stopping');
-      stop().then(
-        () => resolve(0),
-        (e: unknown) => {
-          log.error({ err: (e as Error).message }, 'stopping failed');
-          resolve(1);
-        },
-      );
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  });
-}
-
-export async function run(args: string[], io: CommandIO): Promise<number> {
-  const a = parseOrExit<AgentArgs>('agent', USAGE, io, () => parse(args, io.env));
+export async function run(args: string[], io: CommandIO, until?: () => Promise<string>): Promise<number> {
+  const a = parseOrExit<AgentArgs>('agent', USAGE, io, () => parseAgentArgs(args, io.env));
   if (typeof a === 'number') return a;
   const socatPath = socatOrExit(io);
   if (typeof socatPath === 'number') return socatPath;
-  const log = createLogger({ name: 'socat-relay-agent', ...(a.logLevel ? { level: a.logLevel } : {}) });
-  const spawn = parentDeathSpawn(findOnPath(io.env.PATH, 'setpriv'));
-  const agent = new Agent({
-    configDir: a.configDir,
-    socketDir: a.socketDir,
-    socketGid: a.socketGid,
-    socatPath,
-    log,
-    resyncMs: a.resyncSeconds * 1000,
-    spawn,
+  return runDaemon({
+    command: 'agent',
+    io,
+    logLevel: a.logLevel,
+    ...(until ? { until } : {}),
+    start: async (log) => {
+      const agent = new Agent({
+        configDir: a.configDir,
+        socketDir: a.socketDir,
+        socketGid: a.socketGid,
+        socatPath,
+        log,
+        resyncMs: a.resyncSeconds * 1000,
+        spawn: parentDeathSpawn(findOnPath(io.env.PATH, 'setpriv')),
+      });
+      const http = a.listen
+        ? new AgentHttpServer({
+            ...a.listen,
+            registry: agent.registry,
+            unhealthy: () => (agent.isStarted() ? null : 'agent not started'),
+          })
+        : undefined;
+      await listenThenStart(
+        http,
+        log,
+        () => agent.start(),
+        () => agent.stop(),
+      );
+      return {
+        stop: async () => {
+          await http?.stop();
+          await agent.stop();
+        },
+      };
+    },
   });
-  const http = a.listen
-    ? new AgentHttpServer({
-        ...a.listen,
-        registry: agent.registry,
-        unhealthy: () => (agent.isStarted() ? null : 'agent not started'),
-      })
-    : undefined;
-
-  // The agent's own timers and watch do not hold the process (so tests can embed it): this does, until
-  // a signal stops it — also with --listen off and an empty or missing config folder.
-  const keepAlive = setInterval(() => undefined, 1 << 30);
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      clearInterval(keepAlive);
-      await http?.stop();
-      await agent.stop();
-    })();
-    return stopping;
-  };
-  const done = exitOnSignal(log, stop);
-  try {
-    // The listen address first: a second agent on the same node fails here, before it could take over
-    // (unlink-early) the sockets of the running one.
-    if (http) {
-      const addr = await http.start();
-      log.info({ address: `${addr.address}:${addr.port}` }, 'serving /healthz and /metrics');
-    }
-    await agent.start();
-  } catch (e) {
-    log.error({ err: (e as Error).message }, 'agent failed to start');
-    await stop();
-    return 1;
-  }
-  return done;
 }

@@ -12,12 +12,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { createLogger, type Logger } from '../lib/log.js';
+import type { Logger } from '../lib/log.js';
 import { readInput } from '../lib/io.js';
 import { formatProblem, parseDocuments, validateRelay, ParseError, type Relay } from '../relay/index.js';
 import { makeWebhookCerts } from '../certs/selfsigned.js';
 import { writeCerts } from '../certs/write.js';
-import { ConfigError, HelpRequested, configUsage, loadConfig, type ControllerConfig } from '../webhook/config.js';
+import { HelpRequested, configUsage, loadConfig, type ControllerConfig } from '../webhook/config.js';
 import { createMetrics, observeRelays, type ControllerMetrics } from '../webhook/metrics.js';
 import { StaticCatalog } from '../webhook/catalog/catalog.js';
 import { InformerRelayCatalog, NamespaceLabels } from '../webhook/catalog/informer.js';
@@ -31,7 +31,8 @@ import { startControllerLease } from '../webhook/reconcile/lease-kube.js';
 import { MetricsAuthorizer, kubeReviewer } from '../webhook/metrics-auth.js';
 import { CertificateError } from '../webhook/server/certwatcher.js';
 import { defaultInjectOptions, type SidecarMode } from '../webhook/admission/index.js';
-import type { CommandIO } from './io.js';
+import { runDaemon } from './daemon.js';
+import { parseOrExit, type CommandIO } from './io.js';
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -182,22 +183,21 @@ async function sidecarMode(c: ControllerConfig, kc: KubeConfig, log: Logger): Pr
   return mode;
 }
 
+/** What cluster mode's parts share: the client, the caches, the metrics, the logger. */
+interface ClusterParts {
+  kc: KubeConfig;
+  relays: InformerRelayCatalog;
+  namespaces: NamespaceLabels;
+  metrics: ControllerMetrics;
+  log: Logger;
+}
+
 /**
  * The node side of the cluster controller: this node's Lease (renewed while it runs; only the elected
  * controller watches them: webhook/cluster/leases.ts) and the reconcile, which writes this node's
  * files and its RelayNode. Each stop is pushed to `stops` as soon as its part runs.
  */
-async function startNodeSide(
-  c: ControllerConfig,
-  d: {
-    kc: KubeConfig;
-    relays: InformerRelayCatalog;
-    namespaces: NamespaceLabels;
-    metrics: ControllerMetrics;
-    log: Logger;
-  },
-  stops: (() => Promise<void>)[],
-): Promise<void> {
+async function startNodeSide(c: ControllerConfig, d: ClusterParts, stops: (() => Promise<void>)[]): Promise<void> {
   const { kc, relays, namespaces, metrics, log } = d;
   const lease = await startControllerLease({
     kc,
@@ -293,14 +293,7 @@ function stopInReverse(stops: (() => Promise<void>)[], log: Logger): () => Promi
 /** A serving controller's webhook port: the sidecar mode from the cluster, then the admission server. */
 async function startWebhook(
   c: ControllerConfig,
-  d: {
-    kc: KubeConfig;
-    relays: InformerRelayCatalog;
-    namespaces: NamespaceLabels;
-    metrics: ControllerMetrics;
-    log: Logger;
-    ready: () => { ok: boolean; reason?: string };
-  },
+  d: ClusterParts & { ready: () => { ok: boolean; reason?: string } },
   stops: (() => Promise<void>)[],
 ): Promise<AddressInfo> {
   const { kc, relays, namespaces, metrics, log } = d;
@@ -387,58 +380,39 @@ export async function startController(
   return c.relaysFile ? startLocal(c, log, say) : startCluster(c, log);
 }
 
-/** Resolves with the signal name on the first SIGTERM or SIGINT. */
-function nextSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const on = (sig: string) => () => {
-      process.off('SIGTERM', term);
-      process.off('SIGINT', int);
-      resolve(sig);
-    };
-    const term = on('SIGTERM');
-    const int = on('SIGINT');
-    process.once('SIGTERM', term);
-    process.once('SIGINT', int);
+export async function run(args: string[], io: CommandIO, until?: () => Promise<string>): Promise<number> {
+  const config = parseOrExit<ControllerConfig>('controller', configUsage(), io, () => {
+    try {
+      return loadConfig(args, io.env);
+    } catch (e) {
+      if (e instanceof HelpRequested) return 'help';
+      throw e;
+    }
   });
-}
-
-export async function run(args: string[], io: CommandIO, until: () => Promise<string> = nextSignal): Promise<number> {
-  let config: ControllerConfig;
-  try {
-    config = loadConfig(args, io.env);
-  } catch (e) {
-    if (e instanceof HelpRequested) {
-      io.stdout.write(configUsage());
-      return 0;
-    }
-    if (e instanceof ConfigError) {
-      io.stderr.write(`controller: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
-  const log = createLogger({ level: config.logLevel, name: 'socat-relay-controller' });
-  let running: RunningController;
-  try {
-    running = await startController(config, log, (s) => io.stderr.write(s));
-  } catch (e) {
-    const known =
+  if (typeof config === 'number') return config;
+  return runDaemon({
+    command: 'controller',
+    io,
+    logLevel: config.logLevel,
+    ...(until ? { until } : {}),
+    // What a user can get wrong (files, certificates, the cluster's address); anything else is a bug.
+    expected: (e) =>
       e instanceof StartupError ||
       e instanceof CertificateError ||
       e instanceof ParseError ||
-      (e as NodeJS.ErrnoException).code !== undefined;
-    if (!known) throw e;
-    io.stderr.write(`controller: ${(e as Error).message}\n`);
-    return 1;
-  }
-  const sig = await until();
-  log.info({ signal: sig }, 'stopping');
-  await gracefulShutdown({
-    drain: running.drain,
-    drainMs: config.shutdownDrainSeconds * 1000,
-    stop: () => running.stop(),
-    log,
+      (e as NodeJS.ErrnoException).code !== undefined,
+    start: async (log) => {
+      const running = await startController(config, log, (s) => io.stderr.write(s));
+      // A signal: readiness fails at once, the servers answer for the drain period, then everything stops.
+      return {
+        stop: () =>
+          gracefulShutdown({
+            drain: running.drain,
+            drainMs: config.shutdownDrainSeconds * 1000,
+            stop: () => running.stop(),
+            log,
+          }),
+      };
+    },
   });
-  log.info('stopped');
-  return 0;
 }

@@ -5,39 +5,31 @@
 // probe (a CSI Probe over its own socket), and /metrics beside it (node-agent/csi/metrics.ts).
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { packageVersion } from '../lib/build-info.js';
-import { createLogger, type Logger } from '../lib/log.js';
+import type { Logger, LogLevel } from '../lib/log.js';
+import {
+  SettingError,
+  absPath,
+  bool,
+  loadSettings,
+  logLevelSetting,
+  settingsUsage,
+  type Schema,
+} from '../lib/settings.js';
 import { Driver } from '../node-agent/csi/driver.js';
 import { CsiHealth } from '../node-agent/csi/health.js';
 import { CsiMetrics } from '../node-agent/csi/metrics.js';
 import { SystemMounter } from '../node-agent/csi/mount.js';
 import { PluginServer, pluginPaths } from '../node-agent/csi/server.js';
-import { AgentHttpServer, listenSetting } from '../node-agent/http.js';
+import { AgentHttpServer } from '../node-agent/http.js';
 import { CSI_DRIVER, DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR } from '../relay/index.js';
+import { listenAddress, listenThenStart, runDaemon, type RunningDaemon } from './daemon.js';
 import type { CommandIO } from './io.js';
-import { parseOrExit, UsageError } from './io.js';
+import { parseOrExit } from './io.js';
 
 export const DEFAULT_KUBELET_DIR = '/var/lib/kubelet';
 export const DEFAULT_DRIVER_NAME = CSI_DRIVER;
 export const DEFAULT_HEALTH_LISTEN = '127.0.0.1:9466';
-
-const USAGE = `usage: socat-relay csi [--config-dir DIR] [--socket-dir DIR] [--kubelet-dir DIR] [--node-id NAME] [--driver-name NAME] [--health-listen HOST:PORT]
-  --config-dir DIR    relay files (<relay>.json, .yaml, .yml)         default ${DEFAULT_CONFIG_DIR}
-  --socket-dir DIR    relay folders <DIR>/<relay>/ (what is mounted)   default ${DEFAULT_SOCKET_DIR}
-  --kubelet-dir DIR   the kubelet's root folder (--root-dir); sockets go to
-                      <DIR>/plugins/<driver>/csi.sock and <DIR>/plugins_registry/<driver>-reg.sock,
-                      targets must lie under <DIR>/pods/               default ${DEFAULT_KUBELET_DIR}
-  --node-id NAME      reported by NodeGetInfo                          default env NODE_NAME, else the host name
-  --driver-name NAME  the CSIDriver's name                             default ${DEFAULT_DRIVER_NAME}
-  --no-register       serve CSI only, no registration socket (for csi-sanity)
-  --health-listen HOST:PORT
-                      GET /healthz: 200 when a CSI Probe over the plugin's own socket
-                      answers ready, else 503 with why; GET /metrics: the plugin's
-                      calls by method and code   default ${DEFAULT_HEALTH_LISTEN} ('' or 'off' disables)
-  --log-level LEVEL   default info (env LOG_LEVEL)
-Needs root. Mounts made stay when the plugin stops or restarts; the kubelet unpublishes them.
-`;
 
 export interface CsiArgs {
   configDir: string;
@@ -47,64 +39,100 @@ export interface CsiArgs {
   driverName: string;
   register: boolean;
   healthListen?: { host: string; port: number };
-  logLevel?: string;
+  logLevel: LogLevel;
 }
 
 const DRIVER_NAME = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
 
-function absolute(v: string, flag: string): string {
-  if (!path.isAbsolute(v)) throw new UsageError(`--${flag} ${JSON.stringify(v)}: must be an absolute path`);
-  return path.resolve(v);
-}
+/** The settings as the schema reads them; parseCsiArgs turns them into CsiArgs. */
+type CsiSettings = Omit<CsiArgs, 'register' | 'healthListen'> & {
+  noRegister: boolean;
+  healthListen: CsiArgs['healthListen'];
+};
 
-export function parseCsiArgs(args: string[], env: NodeJS.ProcessEnv, host: () => string = hostname): CsiArgs | 'help' {
-  const { values } = parseArgs({
-    args,
-    options: {
-      'config-dir': { type: 'string' },
-      'socket-dir': { type: 'string' },
-      'kubelet-dir': { type: 'string' },
-      'node-id': { type: 'string' },
-      'driver-name': { type: 'string' },
-      'no-register': { type: 'boolean' },
-      'health-listen': { type: 'string' },
-      'log-level': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
+const absolute = (raw: string): string => path.resolve(absPath(raw));
+
+const SETTINGS: Schema<CsiSettings> = [
+  {
+    key: 'configDir',
+    flag: 'config-dir',
+    default: DEFAULT_CONFIG_DIR,
+    meaning: 'relay files (<relay>.json, .yaml, .yml)',
+    parse: absolute,
+  },
+  {
+    key: 'socketDir',
+    flag: 'socket-dir',
+    default: DEFAULT_SOCKET_DIR,
+    meaning: 'relay folders <DIR>/<relay>/ (what is mounted)',
+    parse: absolute,
+  },
+  {
+    key: 'kubeletDir',
+    flag: 'kubelet-dir',
+    default: DEFAULT_KUBELET_DIR,
+    meaning:
+      "the kubelet's root folder (--root-dir): sockets in <DIR>/plugins/<driver>/csi.sock and <DIR>/plugins_registry/<driver>-reg.sock, targets under <DIR>/pods/",
+    parse: absolute,
+  },
+  {
+    key: 'nodeId',
+    flag: 'node-id',
+    env: 'NODE_NAME',
+    default: '',
+    meaning: 'reported by NodeGetInfo (none: the host name)',
+    parse: (raw) => {
+      if (raw.length > 253) throw new SettingError(`must be at most 253 characters, got "${raw}"`);
+      return raw;
     },
-  });
-  if (values.help) return 'help';
-  const driverName = values['driver-name'] ?? DEFAULT_DRIVER_NAME;
-  if (!DRIVER_NAME.test(driverName))
-    throw new UsageError(
-      `--driver-name ${JSON.stringify(driverName)}: must be a DNS name of at most 63 characters (lower case)`,
-    );
-  const nodeId = values['node-id'] ?? (env.NODE_NAME || host());
-  if (!nodeId || nodeId.length > 253)
-    throw new UsageError(`--node-id ${JSON.stringify(nodeId)}: must be 1 to 253 characters`);
-  const healthListen = listenSetting(values['health-listen'], 'health-listen', DEFAULT_HEALTH_LISTEN);
-  const logLevel = values['log-level'] ?? env.LOG_LEVEL;
-  return {
-    configDir: absolute(values['config-dir'] ?? DEFAULT_CONFIG_DIR, 'config-dir'),
-    socketDir: absolute(values['socket-dir'] ?? DEFAULT_SOCKET_DIR, 'socket-dir'),
-    kubeletDir: absolute(values['kubelet-dir'] ?? DEFAULT_KUBELET_DIR, 'kubelet-dir'),
-    nodeId,
-    driverName,
-    register: !values['no-register'],
-    ...(healthListen ? { healthListen } : {}),
-    ...(logLevel ? { logLevel } : {}),
-  };
-}
+  },
+  {
+    key: 'driverName',
+    flag: 'driver-name',
+    default: DEFAULT_DRIVER_NAME,
+    meaning: "the CSIDriver's name",
+    parse: (raw) => {
+      if (!DRIVER_NAME.test(raw))
+        throw new SettingError(`must be a DNS name of at most 63 characters (lower case), got "${raw}"`);
+      return raw;
+    },
+  },
+  {
+    key: 'noRegister',
+    flag: 'no-register',
+    boolean: true,
+    default: 'false',
+    meaning: 'serve CSI only, no registration socket (for csi-sanity)',
+    parse: bool,
+  },
+  {
+    key: 'healthListen',
+    flag: 'health-listen',
+    default: DEFAULT_HEALTH_LISTEN,
+    meaning:
+      "HOST:PORT of GET /healthz (200 when a CSI Probe over the plugin's own socket answers ready, else 503 with why) and GET /metrics (the plugin's calls by method and code); '' or 'off' disables",
+    parse: listenAddress(DEFAULT_HEALTH_LISTEN),
+  },
+  logLevelSetting<CsiSettings>(),
+];
 
-/** Exit code 0 at SIGTERM or SIGINT (the plugin's mounts stay in place). */
-function signalled(log: Logger): Promise<number> {
-  return new Promise<number>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals): void => {
-      log.info({ signal: sig }, 'stopping (mounts stay in place)');
-      resolve(0);
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  });
+const USAGE = settingsUsage(
+  'usage: socat-relay csi [options]',
+  SETTINGS,
+  'Needs root. Mounts made stay when the plugin stops or restarts; the kubelet unpublishes them.\n',
+);
+
+/** Flags > environment > defaults; throws SettingsError with every problem. */
+export function parseCsiArgs(args: string[], env: NodeJS.ProcessEnv, host: () => string = hostname): CsiArgs | 'help' {
+  const s = loadSettings(SETTINGS, args, env, 'csi settings');
+  if (s === 'help') return 'help';
+  const { noRegister, healthListen, ...rest } = s;
+  return {
+    ...rest,
+    nodeId: rest.nodeId || host(),
+    register: !noRegister,
+    ...(healthListen ? { healthListen } : {}),
+  };
 }
 
 /** The node plugin's CSI services over the system's mounts. */
@@ -124,14 +152,24 @@ function csiDriver(a: CsiArgs, log: Logger): Driver {
   });
 }
 
-export async function run(args: string[], io: CommandIO): Promise<number> {
+export async function run(args: string[], io: CommandIO, until?: () => Promise<string>): Promise<number> {
   const a = parseOrExit<CsiArgs>('csi', USAGE, io, () => parseCsiArgs(args, io.env));
   if (typeof a === 'number') return a;
-  const log = createLogger({ name: 'socat-relay-csi', ...(a.logLevel ? { level: a.logLevel } : {}) });
+  return runDaemon({
+    command: 'csi',
+    io,
+    logLevel: a.logLevel,
+    ...(until ? { until } : {}),
+    start: (log) => start(a, log),
+  });
+}
+
+/** The plugin's sockets and its /healthz; ends by itself (exit 1) when the kubelet refuses the registration. */
+async function start(a: CsiArgs, log: Logger): Promise<RunningDaemon> {
   const driver = csiDriver(a, log);
   const paths = pluginPaths(a.kubeletDir, a.driverName);
   let fail: (code: number) => void = () => undefined;
-  const failed = new Promise<number>((resolve) => {
+  const ended = new Promise<number>((resolve) => {
     fail = resolve;
   });
   const metrics = new CsiMetrics();
@@ -152,26 +190,17 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   const health = a.healthListen
     ? new AgentHttpServer({ ...a.healthListen, registry: metrics.registry, unhealthy: () => checker.check() })
     : undefined;
-  const stopped = signalled(log);
-  try {
-    // The health address first: a second plugin on the same node fails here, before it could take over
-    // (unlink and re-create) the sockets of the running one.
-    if (health) {
-      const addr = await health.start();
-      log.info({ address: `${addr.address}:${addr.port}` }, 'serving /healthz');
-    }
-    await server.start();
-  } catch (e) {
-    log.error({ err: (e as Error).message }, 'csi plugin failed to start');
-    await health?.stop();
-    return 1;
-  }
+  await listenThenStart(health, log, () => server.start());
   log.info(
     { node: a.nodeId, driver: a.driverName, kubeletDir: a.kubeletDir, configDir: a.configDir, socketDir: a.socketDir },
     'csi plugin started',
   );
-  const code = await Promise.race([stopped, failed]);
-  await health?.stop();
-  await server.stop();
-  return code;
+  return {
+    ended,
+    async stop() {
+      log.info('the mounts made stay in place: the kubelet unpublishes them');
+      await health?.stop();
+      await server.stop();
+    },
+  };
 }

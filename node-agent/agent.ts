@@ -4,6 +4,9 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Registry } from 'prom-client';
+import type { BackoffPolicy } from '../lib/backoff.js';
+import { every, realSchedule, sleep, type NowFn, type ScheduleFn } from '../lib/clock.js';
+import { Coalescer } from '../lib/coalesce.js';
 import { FolderWatch } from '../lib/folder-watch.js';
 import type { Logger } from '../lib/log.js';
 import {
@@ -24,14 +27,13 @@ import {
   type VolumeRecords,
 } from '../node-contract/index.js';
 import { nodeArgv } from '../relay/index.js';
-import type { BackoffPolicy } from './backoff.js';
 import { emptyRelayDir, prepareRelayDir, pruneRelayDirs, staleRelayDirs } from './folders.js';
 import { isVolumeProcess, VolumeListeners } from './volumes.js';
 import { AgentMetrics } from './metrics.js';
 import { plan, type Command } from './plan.js';
 import { orphanPids, procCmdline, type CmdlineFn } from './orphans.js';
 import { buildAgentStatus } from './status.js';
-import { Supervisor, type KillFn, type ScheduleFn, type SpawnFn } from './supervisor.js';
+import { killGroup, Supervisor, type KillFn, type SpawnFn } from './supervisor.js';
 
 export interface AgentOptions {
   configDir: string;
@@ -53,7 +55,8 @@ export interface AgentOptions {
   kill?: KillFn;
   /** Reads a process's command line (orphan detection). Default /proc/<pid>/cmdline. */
   cmdline?: CmdlineFn;
-  now?: () => number;
+  /** The time seams (lib/clock.ts): restarts, the stop grace, the debounce, the resync, the status writes' pause. */
+  now?: NowFn;
   schedule?: ScheduleFn;
 }
 
@@ -61,7 +64,9 @@ export class Agent {
   readonly metrics: AgentMetrics;
   readonly registry: Registry;
   private readonly supervisor: Supervisor;
-  private readonly now: () => number;
+  private readonly now: NowFn;
+  private readonly schedule: ScheduleFn;
+  private readonly kill: KillFn;
   private config: ConfigState = { wanted: new Map(), errors: [], warnings: [] };
   /** Each config file's parse and validation, kept while its text is unchanged (config.ts). */
   private readonly configMemo = new ConfigMemo();
@@ -69,12 +74,12 @@ export class Agent {
   private volumeFolder?: FolderWatch;
   /** One listener per published CSI volume whose right still holds (volumes.ts). */
   private readonly volumes: VolumeListeners;
-  private resyncTimer?: NodeJS.Timeout;
-  private debounceTimer?: NodeJS.Timeout;
-  private reloading?: Promise<void>;
-  private reloadAgain = false;
-  private writing?: Promise<void>;
-  private writeAgain = false;
+  private stopResync?: () => void;
+  private cancelDebounce?: () => void;
+  /** Re-reads of the folder: one at a time, requests meanwhile become one more. */
+  private readonly reloader: Coalescer;
+  /** Status writes: one at a time, a burst (e.g. a refused target logging an error per connection) one per 50 ms. */
+  private readonly writer: Coalescer;
   private stopped = false;
   private started = false;
   private startCalled = false;
@@ -83,6 +88,11 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     this.now = opts.now ?? Date.now;
+    this.schedule = opts.schedule ?? realSchedule;
+    this.kill = opts.kill ?? killGroup;
+    const stopped = (): boolean => this.stopped;
+    this.reloader = new Coalescer(() => this.reloadNow(), { stopped });
+    this.writer = new Coalescer(() => this.writeStatus(), { pauseMs: 50, schedule: this.schedule, stopped });
     this.startedAt = new Date(this.now()).toISOString();
     this.registry = opts.registry ?? new Registry();
     this.metrics = new AgentMetrics(this.registry, {
@@ -102,9 +112,9 @@ export class Agent {
       onRestart: (name) => this.metrics.restarts.inc({ relay: name }),
       onConnection: (name) => this.metrics.connections.inc({ relay: name }),
       ...(opts.spawn ? { spawn: opts.spawn } : {}),
-      ...(opts.kill ? { kill: opts.kill } : {}),
-      ...(opts.now ? { now: opts.now } : {}),
-      ...(opts.schedule ? { schedule: opts.schedule } : {}),
+      kill: this.kill,
+      now: this.now,
+      schedule: this.schedule,
       ...(opts.backoff ? { backoff: opts.backoff } : {}),
       ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}),
     });
@@ -152,11 +162,14 @@ export class Agent {
       log: this.opts.log,
     }).start();
     const resync = this.opts.resyncMs ?? 30_000;
-    this.resyncTimer = setInterval(() => {
-      this.requestReload();
-      this.statusChanged(); // the heartbeat: updatedAt moves even when nothing else does
-    }, resync);
-    this.resyncTimer.unref();
+    this.stopResync = every(
+      () => {
+        this.requestReload();
+        this.statusChanged(); // the heartbeat: updatedAt moves even when nothing else does
+      },
+      resync,
+      this.schedule,
+    );
     this.started = true;
     this.opts.log.info(
       { configDir: this.opts.configDir, socketDir: this.opts.socketDir, relays: first.wanted.size },
@@ -170,9 +183,9 @@ export class Agent {
     if (!this.startCalled) return; // never touched the sockets or the status file: leave them to whoever owns them
     this.folder?.close();
     this.volumeFolder?.close();
-    clearInterval(this.resyncTimer);
-    clearTimeout(this.debounceTimer);
-    await this.reloading?.catch(() => undefined);
+    this.stopResync?.();
+    this.cancelDebounce?.();
+    await this.reloader.idle();
     await this.supervisor.stopAll();
     await this.flushStatus();
     this.opts.log.info({}, 'agent stopped');
@@ -181,29 +194,22 @@ export class Agent {
   /** Schedules a re-read of the config folder after the debounce time. */
   requestReload(): void {
     if (this.stopped) return;
-    clearTimeout(this.debounceTimer);
-    this.debounceTimer = setTimeout(() => void this.reloadSerial(), this.opts.debounceMs ?? 100);
+    this.cancelDebounce?.();
+    this.cancelDebounce = this.schedule(() => void this.reloadSerial(), this.opts.debounceMs ?? 100);
   }
 
   /** Re-reads the folder now; concurrent calls coalesce into one more run. */
-  async reloadSerial(): Promise<void> {
-    if (this.reloading) {
-      this.reloadAgain = true;
-      return this.reloading;
+  reloadSerial(): Promise<void> {
+    return this.reloader.run();
+  }
+
+  /** One re-read of the folder and the volume records; a failure is logged (the next change or resync retries). */
+  private async reloadNow(): Promise<void> {
+    try {
+      await this.reload(await this.readConfig(), await this.readVolumes());
+    } catch (e) {
+      this.opts.log.error({ err: (e as Error).message }, 'reloading the config folder failed');
     }
-    this.reloading = (async () => {
-      try {
-        do {
-          this.reloadAgain = false;
-          await this.reload(await this.readConfig(), await this.readVolumes());
-        } while (this.reloadAgain && !this.stopped);
-      } catch (e) {
-        this.opts.log.error({ err: (e as Error).message }, 'reloading the config folder failed');
-      } finally {
-        this.reloading = undefined;
-      }
-    })();
-    return this.reloading;
   }
 
   private async readConfig(): Promise<ConfigState> {
@@ -286,10 +292,9 @@ export class Agent {
       return; // no previous status, or unreadable: nothing known to stop
     }
     const pids = orphanPids(previous, this.opts.cmdline ?? procCmdline);
-    const kill = this.opts.kill ?? ((pid: number, sig: NodeJS.Signals) => process.kill(-pid, sig));
     const signal = (pid: number, sig: NodeJS.Signals): void => {
       try {
-        kill(pid, sig);
+        this.kill(pid, sig);
       } catch {
         // already gone
       }
@@ -300,39 +305,24 @@ export class Agent {
     }
     // Wait until they are gone before new socats bind: an exiting socat unlinks its socket path.
     const cmdline = this.opts.cmdline ?? procCmdline;
-    const deadline = Date.now() + (this.opts.graceMs ?? 3000);
+    const deadline = this.now() + (this.opts.graceMs ?? 3000);
     while (pids.some((p) => cmdline(p) !== undefined)) {
-      if (Date.now() > deadline) {
+      if (this.now() > deadline) {
         for (const p of pids) signal(p, 'SIGKILL');
         break;
       }
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20, this.schedule);
     }
   }
 
   private statusChanged(): void {
     const procs = this.supervisor.snapshot().filter((p) => !isVolumeProcess(p.name));
     this.metrics.update(this.config.wanted.size, this.config.errors.length, procs);
-    if (this.writing) {
-      this.writeAgain = true;
-      return;
-    }
-    this.writing = (async () => {
-      try {
-        do {
-          this.writeAgain = false;
-          await this.writeStatus();
-          // Bursts (e.g. a refused target logging an error per connection) become one write per 50 ms.
-          if (this.writeAgain && !this.stopped) await new Promise((r) => setTimeout(r, 50));
-        } while (this.writeAgain);
-      } finally {
-        this.writing = undefined;
-      }
-    })();
+    void this.writer.run(); // writeStatus logs its own failures
   }
 
   private async flushStatus(): Promise<void> {
-    while (this.writing) await this.writing;
+    await this.writer.idle();
     await this.writeStatus();
   }
 

@@ -77,16 +77,3 @@ export function parseListen(s: string, flag = 'listen', example = '127.0.0.1:946
     throw new Error(`--${flag} ${JSON.stringify(s)}: expected HOST:PORT, e.g. ${example} ('' or 'off' disables)`);
   return { host: (m[1] ?? m[2])!, port };
 }
-
-/**
- * A listen flag's setting: the flag's value (`fallback` when it was not given) as an address, or
- * undefined when it is '' or 'off' (nothing served). A bad value throws, naming the flag.
- */
-export function listenSetting(
-  value: string | undefined,
-  flag: string,
-  fallback: string,
-): { host: string; port: number } | undefined {
-  const v = value ?? fallback;
-  return v === '' || v === 'off' ? undefined : parseListen(v, flag, fallback);
-}

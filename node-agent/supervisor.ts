@@ -4,12 +4,11 @@
 import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../lib/log.js';
-import { DEFAULT_BACKOFF, failuresAfterExit, restartDelay, type BackoffPolicy } from './backoff.js';
+import { Backoff, type BackoffPolicy } from '../lib/backoff.js';
+import { realSchedule, type NowFn, type ScheduleFn } from '../lib/clock.js';
 import type { Action, Command } from './plan.js';
 
 export type SpawnFn = (file: string, args: readonly string[]) => ChildProcess;
-/** Runs `fn` after `ms`; returns a cancel function. */
-export type ScheduleFn = (fn: () => void, ms: number) => () => void;
 /** Signals a child; by default the child's whole process group (socat forks one child per connection). */
 export type KillFn = (pid: number, signal: NodeJS.Signals) => void;
 
@@ -39,7 +38,7 @@ export interface SupervisorOptions {
   onConnection?: (name: string) => void;
   spawn?: SpawnFn;
   kill?: KillFn;
-  now?: () => number;
+  now?: NowFn;
   schedule?: ScheduleFn;
   backoff?: BackoffPolicy;
   /** Time between SIGTERM and SIGKILL when stopping (ms). */
@@ -49,7 +48,8 @@ export interface SupervisorOptions {
 interface Proc extends RelayProcess {
   child?: ChildProcess;
   startedAt?: number;
-  failures: number;
+  /** Quick exits in a row; a process that ran resetAfterMs starts the count over. */
+  backoff: Backoff;
   cancelTimer?: () => void;
   stopping: boolean;
   exited?: Promise<void>;
@@ -70,11 +70,11 @@ export function parentDeathSpawn(setprivPath: string | undefined): SpawnFn {
   if (!setprivPath) return defaultSpawn;
   return (file, args) => defaultSpawn(setprivPath, ['--pdeathsig', 'TERM', '--', file, ...args]);
 }
-const defaultKill: KillFn = (pid, signal) => process.kill(-pid, signal);
-const defaultSchedule: ScheduleFn = (fn, ms) => {
-  const t = setTimeout(fn, ms);
-  return () => clearTimeout(t);
-};
+/** Restart delays of a socat that exits: 200 ms doubling to 30 s, from 200 ms again after 10 s of running. */
+export const RESTART_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 30_000, resetAfterMs: 10_000 };
+
+/** The real KillFn: the signal goes to the child's process group. */
+export const killGroup: KillFn = (pid, signal) => process.kill(-pid, signal);
 
 /** socat log line: `2026/11/25 16:32:25 socat[16656] E connect(…): Connection refused`. */
 const LOG_LINE = /^\S+ \S+ socat\[\d+\] ([EFWNID]) (.*)$/;
@@ -83,7 +83,7 @@ export class Supervisor {
   private readonly procs = new Map<string, Proc>();
   private readonly spawnFn: SpawnFn;
   private readonly killFn: KillFn;
-  private readonly now: () => number;
+  private readonly now: NowFn;
   private readonly schedule: ScheduleFn;
   private readonly backoff: BackoffPolicy;
   private readonly graceMs: number;
@@ -91,10 +91,10 @@ export class Supervisor {
 
   constructor(private readonly opts: SupervisorOptions) {
     this.spawnFn = opts.spawn ?? defaultSpawn;
-    this.killFn = opts.kill ?? defaultKill;
+    this.killFn = opts.kill ?? killGroup;
     this.now = opts.now ?? Date.now;
-    this.schedule = opts.schedule ?? defaultSchedule;
-    this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    this.schedule = opts.schedule ?? realSchedule;
+    this.backoff = opts.backoff ?? RESTART_BACKOFF;
     this.graceMs = opts.graceMs ?? 3000;
   }
 
@@ -137,7 +137,7 @@ export class Supervisor {
       restarts: 0,
       since: this.iso(),
       connections: 0,
-      failures: 0,
+      backoff: new Backoff(this.backoff),
       stopping: false,
     };
     this.procs.set(name, p);
@@ -205,8 +205,7 @@ export class Supervisor {
     try {
       await this.opts.prepare(p.name);
     } catch (e) {
-      p.failures++;
-      this.failed(p, `cannot prepare the socket folder: ${(e as Error).message}`);
+      this.failed(p, `cannot prepare the socket folder: ${(e as Error).message}`, p.backoff.fail());
       return;
     }
     if (p.stopping || this.closed) return;
@@ -214,8 +213,7 @@ export class Supervisor {
     try {
       child = this.spawnFn(this.opts.socatPath, p.argv);
     } catch (e) {
-      p.failures++;
-      this.failed(p, `cannot start socat: ${(e as Error).message}`);
+      this.failed(p, `cannot start socat: ${(e as Error).message}`, p.backoff.fail());
       return;
     }
     p.child = child;
@@ -242,8 +240,7 @@ export class Supervisor {
       done();
       if (p.stopping || this.closed || p.child !== child) return;
       const ran = this.now() - (p.startedAt ?? this.now());
-      p.failures = failuresAfterExit(p.failures, ran, this.backoff);
-      this.failed(p, p.stderrError ? `${why}: ${p.stderrError}` : why);
+      this.failed(p, p.stderrError ? `${why}: ${p.stderrError}` : why, p.backoff.failAfterRun(ran));
     };
     child.once('error', (e) => end(`cannot run socat: ${e.message}`));
     child.once('exit', (code, sig) => end(sig ? `socat killed by ${sig}` : `socat exited with code ${code}`));
@@ -251,13 +248,12 @@ export class Supervisor {
     this.opts.onChange?.();
   }
 
-  /** Records an error and schedules the next start with backoff. */
-  private failed(p: Proc, error: string): void {
+  /** Records an error and schedules the next start after `ms` (the process's backoff). */
+  private failed(p: Proc, error: string, ms: number): void {
     p.running = false;
     p.lastError = error;
-    const ms = restartDelay(p.failures, this.backoff);
     this.opts.log.warn(
-      { relay: p.name, error, retryInMs: ms, failures: p.failures },
+      { relay: p.name, error, retryInMs: ms, failures: p.backoff.failures },
       'socat is not running: restarting after a delay',
     );
     p.cancelTimer = this.schedule(() => {

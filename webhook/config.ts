@@ -1,9 +1,25 @@
 // The controller's settings: one schema (key, default, env var, flag, meaning), read once at start
 // from flags > environment > defaults, validated, fatal with every problem listed. Nothing else in the
 // controller reads process.env.
-import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR } from '../relay/index.js';
 import { DEFAULT_IMAGE, ImageRefError, parseImageRef, sidecarImageOf } from '../lib/image.js';
+import type { LogLevel } from '../lib/log.js';
+import {
+  SettingError,
+  SettingsError,
+  absPath,
+  bool,
+  logLevelSetting,
+  nonEmpty,
+  oneOf,
+  port,
+  positiveSeconds,
+  readSettings,
+  seconds,
+  settingsUsage,
+  text,
+  type Schema,
+} from '../lib/settings.js';
 import { VOLUME_SOURCES, type VolumeSource } from './admission/options.js';
 import {
   LEADER_LEASE_SECONDS,
@@ -42,81 +58,33 @@ export interface ControllerConfig {
   serveAdmission: boolean;
   /** The leader Lease's duration (webhook/cluster/election.ts). */
   leaderLeaseSeconds: number;
-  logLevel: string;
+  logLevel: LogLevel;
   kubeconfig: string;
   relaysFile: string;
   selfSignedDir: string;
 }
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid controller configuration:\n  ${problems.join('\n  ')}`);
+export class ConfigError extends SettingsError {
+  constructor(problems: string[]) {
+    super(problems, 'controller configuration');
     this.name = 'ConfigError';
   }
 }
 
-interface Setting<K extends keyof ControllerConfig> {
-  key: K;
-  flag: string;
-  env: string;
-  default: string;
-  meaning: string;
-  parse: (raw: string) => ControllerConfig[K];
-}
-
-class Bad extends Error {}
-
-const port = (raw: string): number => {
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n > 65535) throw new Bad(`must be a port number 0-65535 (0: any free port), got "${raw}"`);
-  return n;
-};
-const seconds = (raw: string): number => {
-  const n = Number(raw);
-  if (!/^\d+(\.\d+)?$/.test(raw) || n > 300) throw new Bad(`must be a number of seconds 0-300, got "${raw}"`);
-  return n;
-};
-const positiveSeconds = (raw: string): number => {
-  const n = seconds(raw);
-  if (n <= 0) throw new Bad(`must be more than 0 seconds, got "${raw}"`);
-  return n;
-};
-const absPath = (raw: string): string => {
-  if (!raw.startsWith('/')) throw new Bad(`must be an absolute path, got "${raw}"`);
-  return raw;
-};
-const optionalPath = (raw: string): string => raw;
-const text = (raw: string): string => raw;
-const nonEmpty = (raw: string): string => {
-  if (raw.trim() === '') throw new Bad('must not be empty');
-  return raw;
-};
 const imageRef = (raw: string): string => {
   if (raw === '') return raw;
   try {
     parseImageRef(raw);
   } catch (e) {
-    if (e instanceof ImageRefError) throw new Bad(e.message);
+    if (e instanceof ImageRefError) throw new SettingError(e.message);
     throw e;
   }
   return raw;
 };
-const bool = (raw: string): boolean => {
-  if (/^(true|1|yes)$/i.test(raw)) return true;
-  if (/^(false|0|no)$/i.test(raw)) return false;
-  throw new Bad(`must be true or false, got "${raw}"`);
-};
-const oneOf =
-  <T extends string>(values: readonly T[]) =>
-  (raw: string): T => {
-    if (!(values as readonly string[]).includes(raw))
-      throw new Bad(`must be one of ${values.join(', ')}, got "${raw}"`);
-    return raw as T;
-  };
+const optionalPath = (raw: string): string => raw;
 
-type AnySetting = { [K in keyof ControllerConfig]: Setting<K> }[keyof ControllerConfig];
-
-export const SCHEMA: readonly AnySetting[] = [
+/** Every controller setting has an environment variable (the manifests set them). */
+export const SCHEMA: readonly (Schema<ControllerConfig>[number] & { env: string })[] = [
   {
     key: 'port',
     flag: 'port',
@@ -281,14 +249,7 @@ export const SCHEMA: readonly AnySetting[] = [
     meaning: 'the leader Lease (socat-relay-leader) duration: a leader gone this long is replaced',
     parse: positiveSeconds,
   },
-  {
-    key: 'logLevel',
-    flag: 'log-level',
-    env: 'LOG_LEVEL',
-    default: 'info',
-    meaning: 'trace, debug, info, warn, error, fatal or silent',
-    parse: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const),
-  },
+  { ...logLevelSetting<ControllerConfig>(), env: 'LOG_LEVEL' },
   {
     key: 'kubeconfig',
     flag: 'kubeconfig',
@@ -316,42 +277,15 @@ export const SCHEMA: readonly AnySetting[] = [
 ];
 
 export function configUsage(): string {
-  const rows = SCHEMA.map(
-    (s) =>
-      `  --${s.flag.padEnd(14)} ${s.env.padEnd(28)} ${(s.default === '' ? '(none)' : s.default).padEnd(38)} ${s.meaning}`,
-  );
-  return `usage: socat-relay controller [options]\n  flag             env var                      default                                meaning\n${rows.join('\n')}\n`;
+  return settingsUsage('usage: socat-relay controller [options]', SCHEMA);
 }
 
-/** Flags > environment > defaults; throws ConfigError listing every problem, or UsageHelp for --help. */
+/** Flags > environment > defaults; throws ConfigError listing every problem, or HelpRequested for --help. */
 export function loadConfig(args: string[], env: Record<string, string | undefined>): ControllerConfig {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
-  for (const s of SCHEMA) options[s.flag] = { type: 'string' };
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({ args, options, allowPositionals: false }).values;
-  } catch (e) {
-    throw new ConfigError([(e as Error).message]);
-  }
-  if (values.help) throw new HelpRequested();
-  const problems: string[] = [];
-  const out: Partial<Record<keyof ControllerConfig, unknown>> = {};
-  for (const s of SCHEMA) {
-    const flag = values[s.flag];
-    const [raw, from] =
-      typeof flag === 'string'
-        ? [flag, `--${s.flag}`]
-        : env[s.env] !== undefined
-          ? [env[s.env]!, s.env]
-          : [s.default, 'default'];
-    try {
-      out[s.key] = s.parse(raw);
-    } catch (e) {
-      if (!(e instanceof Bad)) throw e;
-      problems.push(`${from === 'default' ? s.key : from}: ${e.message}`);
-    }
-  }
-  const c = out as ControllerConfig;
+  const read = readSettings<ControllerConfig>(SCHEMA, args, env);
+  if (read === 'help') throw new HelpRequested();
+  const { problems } = read;
+  const c = read.settings;
   if (problems.length === 0 && c.sidecarImage === '') {
     try {
       c.sidecarImage = sidecarImageOf(c.image);

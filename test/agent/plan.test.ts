@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { plan, type Action } from '../../node-agent/plan.js';
-import { DEFAULT_BACKOFF, failuresAfterExit, restartDelay } from '../../node-agent/backoff.js';
+import { Backoff } from '../../lib/backoff.js';
+import { RESTART_BACKOFF } from '../../node-agent/supervisor.js';
 import { ConfigMemo, interpretConfig } from '../../node-contract/index.js';
 import { buildAgentStatus } from '../../node-agent/status.js';
 import { parseAgentStatus, StatusParseError, type AgentStatus } from '../../node-contract/index.js';
@@ -55,19 +56,25 @@ for (const c of planCases) {
   });
 }
 
-test('backoff: delays double from 200 ms and stop at 30 s', () => {
+test('restart backoff: delays double from 200 ms and stop at 30 s', () => {
+  const b = new Backoff(RESTART_BACKOFF);
   assert.deepEqual(
-    [1, 2, 3, 4, 5].map((n) => restartDelay(n)),
+    [1, 2, 3, 4, 5].map(() => b.failAfterRun(50)),
     [200, 400, 800, 1600, 3200],
   );
-  assert.equal(restartDelay(20), DEFAULT_BACKOFF.maxMs);
-  assert.equal(restartDelay(1000), DEFAULT_BACKOFF.maxMs);
+  for (let i = 0; i < 20; i++) b.failAfterRun(50);
+  assert.equal(b.failAfterRun(50), 30_000);
 });
 
-test('backoff: a quick exit counts one more failure, a process that ran 10 s starts over at 1', () => {
-  assert.equal(failuresAfterExit(0, 50), 1);
-  assert.equal(failuresAfterExit(3, 9_999), 4);
-  assert.equal(failuresAfterExit(7, 10_000), 1);
+test('restart backoff: a quick exit counts one more failure, a process that ran 10 s starts over at 1', () => {
+  const b = new Backoff(RESTART_BACKOFF);
+  b.failAfterRun(50);
+  b.failAfterRun(50);
+  b.failAfterRun(50);
+  assert.equal(b.failAfterRun(9_999), 1600);
+  assert.equal(b.failures, 4);
+  assert.equal(b.failAfterRun(10_000), 200);
+  assert.equal(b.failures, 1);
 });
 
 const relayYaml = (name: string, port = 8080, extra = '') => `apiVersion: socat.io/v1alpha1

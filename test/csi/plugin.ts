@@ -262,7 +262,7 @@ export async function startPlugin(ns: MountNamespace, l: Layout, extra: string[]
     await proc.stop();
     throw new Error(`the plugin did not start (${(e as Error).message}); its log:\n${proc.logTail()}`, { cause: e });
   }
-  const served = /"address":"([^"]+)","msg":"serving \/healthz"/.exec(readFileSync(logFile, 'utf8'))?.[1];
+  const served = /"address":"([^"]+)","msg":"serving \/healthz[^"]*"/.exec(readFileSync(logFile, 'utf8'))?.[1];
   return { proc, ...paths, ...(served ? { health: served } : {}), logFile };
 }
 

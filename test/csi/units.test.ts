@@ -114,6 +114,7 @@ test('csi command line: defaults, NODE_NAME, and refused values', () => {
       driverName: 'csi.socat.io',
       register: true,
       healthListen: { host: '127.0.0.1', port: 9466 },
+      logLevel: 'info',
     },
   );
   const a = parseCsiArgs(
@@ -126,8 +127,13 @@ test('csi command line: defaults, NODE_NAME, and refused values', () => {
   assert.equal(a.kubeletDir, '/k');
   assert.equal(a.register, false);
   assert.equal(a.driverName, 'relay.example.com');
-  assert.throws(() => parseCsiArgs(['--kubelet-dir', 'rel'], {}), /--kubelet-dir "rel": must be an absolute path/);
-  assert.throws(() => parseCsiArgs(['--driver-name', 'Bad_Name'], {}), /--driver-name/);
+  assert.throws(() => parseCsiArgs(['--kubelet-dir', 'rel'], {}), /--kubelet-dir: must be an absolute path, got "rel"/);
+  assert.throws(
+    () => parseCsiArgs(['--driver-name', 'Bad_Name'], {}),
+    /--driver-name: must be a DNS name of at most 63 characters \(lower case\), got "Bad_Name"/,
+  );
+  assert.throws(() => parseCsiArgs(['--node-id', 'n'.repeat(254)], {}), /--node-id: must be at most 253 characters/);
+  assert.throws(() => parseCsiArgs([], { NODE_NAME: 'n'.repeat(254) }), /NODE_NAME: must be at most 253 characters/);
   assert.throws(() => parseCsiArgs(['--bogus'], {}), /bogus/);
   assert.equal(parseCsiArgs(['--help'], {}), 'help');
 });
@@ -147,7 +153,9 @@ test("csi --health-listen: HOST:PORT or [V6]:PORT, '' and off disable it, bad va
     assert.throws(
       () => parseCsiArgs(['--health-listen', bad], {}),
       (e: Error) =>
-        e.message.startsWith(`--health-listen ${JSON.stringify(bad)}: expected HOST:PORT, e.g. 127.0.0.1:9466`),
+        e.message.includes(
+          `--health-listen: expected HOST:PORT, e.g. 127.0.0.1:9466 ('' or 'off' disables), got ${JSON.stringify(bad)}`,
+        ),
       bad,
     );
   }
@@ -168,6 +176,6 @@ test('socat-relay csi with a bad --health-listen exits 2, naming the flag, befor
     env: {},
   };
   assert.equal(await runCsi(['--health-listen', 'localhost'], io), 2);
-  assert.match(stderr, /^csi: --health-listen "localhost": expected HOST:PORT/);
+  assert.match(stderr, /^csi: invalid csi settings:\n {2}--health-listen: expected HOST:PORT.*, got "localhost"\n/);
   assert.match(stderr, /usage: socat-relay csi/);
 });

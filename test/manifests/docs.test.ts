@@ -520,7 +520,7 @@ test("docs/csi.md's flag table gives the csi command's defaults (parseCsiArgs wi
     '--health-listen': a.healthListen ? `${a.healthListen.host}:${a.healthListen.port}` : 'off',
     '--node-id': a.nodeId === 'node-from-env' ? 'env `NODE_NAME`, else the host name' : a.nodeId,
     '--no-register': a.register ? 'off' : 'on',
-    '--log-level': a.logLevel === undefined ? '`info` (env `LOG_LEVEL`)' : a.logLevel,
+    '--log-level': `\`${a.logLevel}\` (env \`LOG_LEVEL\`)`,
   };
   for (const { row, line } of rows) {
     const flag = /^`(--[\w-]+)/.exec(row[0]!)![1]!;

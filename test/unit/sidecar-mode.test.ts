@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chooseSidecarMode } from '../../webhook/catalog/sidecar-mode.js';
-import { backoffDelay } from '../../webhook/catalog/resilient-informer.js';
 
 const cases: [setting: 'auto' | 'native' | 'regular', version: string | undefined, mode: 'native' | 'regular'][] = [
   ['auto', 'v1.34.4', 'native'],
@@ -20,11 +19,3 @@ for (const [setting, version, mode] of cases) {
     assert.equal(chooseSidecarMode(setting, version).mode, mode);
   });
 }
-
-test('watch restart backoff doubles and is capped', () => {
-  const b = { initialMs: 500, maxMs: 30_000 };
-  assert.deepEqual(
-    [0, 1, 2, 3, 6, 7, 100].map((a) => backoffDelay(a, b)),
-    [500, 1000, 2000, 4000, 30_000, 30_000, 30_000],
-  );
-});

@@ -10,7 +10,8 @@ import {
 import { GROUP, PLURAL, VERSION, type Relay } from '../../relay/index.js';
 import type { Logger } from '../../lib/log.js';
 import type { CatalogEvent, RelayCatalog } from './catalog.js';
-import { ResilientInformer, type Backoff, type MakeInformer } from './resilient-informer.js';
+import type { BackoffPolicy } from '../../lib/backoff.js';
+import { ResilientInformer, type MakeInformer } from './resilient-informer.js';
 import type { WatchTimeouts } from './watch.js';
 
 const RELAYS_PATH = `/apis/${GROUP}/${VERSION}/${PLURAL}`;
@@ -20,7 +21,7 @@ export interface ClusterCatalogOptions {
   kc: KubeConfig;
   log: Logger;
   onRestart?: (resource: string) => void;
-  backoff?: Backoff;
+  backoff?: BackoffPolicy;
   /** The watches' own timeouts (watch.ts); defaults to DEFAULT_WATCH_TIMEOUTS. */
   watchTimeouts?: WatchTimeouts;
 }

@@ -1,16 +1,12 @@
 // One Relay read straight from the API server (for admission's lookup of a relay the informer has not
 // delivered yet, webhook/server/catalog-miss.ts): undefined when it does not exist, any other error thrown.
-import { ApiException, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { unlessNotFound } from '../../lib/api-error.js';
 import { GROUP, PLURAL, VERSION, type Relay } from '../../relay/index.js';
 
 export function liveRelayGetter(kc: KubeConfig): (name: string) => Promise<Relay | undefined> {
   const api = kc.makeApiClient(CustomObjectsApi);
-  return async (name) => {
-    try {
-      return (await api.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name })) as Relay;
-    } catch (e) {
-      if (e instanceof ApiException && e.code === 404) return undefined;
-      throw e;
-    }
-  };
+  return async (name) =>
+    (await unlessNotFound(api.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name }))) as
+      Relay | undefined;
 }

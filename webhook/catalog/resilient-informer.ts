@@ -11,18 +11,12 @@ import {
   type KubernetesObject,
   type ObjectCache,
 } from '@kubernetes/client-node';
-import { retryDelay, type Backoff } from '../../lib/backoff.js';
+import { Backoff, type BackoffPolicy } from '../../lib/backoff.js';
 import type { Logger } from '../../lib/log.js';
 import { DEFAULT_WATCH_TIMEOUTS, TimedWatch, type WatchTimeouts } from './watch.js';
 
-export type { Backoff };
-
-const DEFAULT_BACKOFF: Backoff = { initialMs: 500, maxMs: 30_000 };
-
-/** Delay before restart number `attempt` (0-based): doubling from initialMs, capped at maxMs. */
-export function backoffDelay(attempt: number, b: Backoff = DEFAULT_BACKOFF): number {
-  return retryDelay(attempt + 1, b);
-}
+/** Watch restarts: 0.5 s doubling to 30 s, from 0.5 s again once a list or an event arrived. */
+const WATCH_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 30_000 };
 
 interface InformerParams {
   /** e.g. metadata.name=<node>: the list and every watch ask only for these objects. */
@@ -58,8 +52,8 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   resource: string;
   log: Logger;
   onRestart?: (resource: string) => void;
-  /** Restart delays: capped doubling, or a function of the attempt (1 = the first retry). */
-  backoff?: Backoff | ((attempt: number) => number);
+  /** Restart delays: capped doubling, or a function of the failure count (1 = the first). */
+  backoff?: BackoffPolicy | ((failures: number) => number);
   fieldSelector?: string;
   watchTimeouts?: WatchTimeouts;
   makeInformer?: MakeInformer<T>;
@@ -75,7 +69,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   private readonly informer: Informer<T> & ObjectCache<T>;
   private listed = false;
   private stopped = false;
-  private attempt = 0;
+  private readonly backoff: Backoff;
   private timer: NodeJS.Timeout | undefined;
   private markSynced!: () => void;
   private readonly synced$ = new Promise<void>((resolve) => {
@@ -86,12 +80,13 @@ export class ResilientInformer<T extends KubernetesObject> {
     private readonly o: ResilientInformerOptions<T>,
     handlers: ObjectHandlers<T> = {},
   ) {
+    this.backoff = new Backoff(o.backoff ?? WATCH_BACKOFF);
     const list = async (): Promise<KubernetesListObject<T>> => {
       const result = await o.list();
       // The cache is filled right after this promise resolves; mark synced after that.
       setImmediate(() => {
         this.listed = true;
-        this.attempt = 0;
+        this.backoff.reset();
         this.markSynced();
       });
       return result;
@@ -109,9 +104,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       onIdle,
       ...(o.fieldSelector ? { fieldSelector: o.fieldSelector } : {}),
     });
-    const seen = (): void => {
-      this.attempt = 0;
-    };
+    const seen = (): void => this.backoff.reset();
     this.informer.on('add', (obj) => {
       seen();
       handlers.add?.(obj);
@@ -158,8 +151,7 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   private restartLater(err: unknown): void {
     if (this.stopped) return;
-    const b = this.o.backoff;
-    const delay = typeof b === 'function' ? b(++this.attempt) : backoffDelay(this.attempt++, b);
+    const delay = this.backoff.fail();
     const e = err as { statusCode?: number; code?: unknown; message?: string } | undefined;
     this.o.log.warn(
       { resource: this.o.resource, statusCode: e?.statusCode, err: e?.message ?? String(err), retryInMs: delay },

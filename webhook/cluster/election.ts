@@ -6,6 +6,8 @@
 // A holder that cannot renew for renewDeadline stops leading before anyone may take over. On a clean
 // stop the holder releases the Lease (holderIdentity emptied), so another takes over at its next try.
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import { apiStatus, unlessNotFound } from '../../lib/api-error.js';
+import { realSchedule, type NowFn, type ScheduleFn } from '../../lib/clock.js';
 import type { Logger } from '../../lib/log.js';
 import { LEADER_LEASE, LEADER_LEASE_SECONDS } from '../reconcile/lease.js';
 
@@ -57,7 +59,9 @@ export interface ElectionOptions {
   lead: () => Promise<{ stop(): Promise<void> }>;
   /** Told on every change: true once elected, false once it stopped leading. */
   onLeading?: (leading: boolean) => void;
-  now?: () => number;
+  /** The time seams (lib/clock.ts): the clock the Lease's age is read on, and the retry timer. */
+  now?: NowFn;
+  schedule?: ScheduleFn;
 }
 
 export interface Election {
@@ -66,20 +70,10 @@ export interface Election {
   stop(): Promise<void>;
 }
 
-const codeOf = (e: unknown): number | undefined => {
-  const c = (e as { code?: unknown })?.code;
-  return typeof c === 'number' ? c : undefined;
-};
-
 /** The Lease I/O: read, create, renew or take over (with the resourceVersion read), release. */
 /** The Lease, or undefined when it does not exist. */
 async function readLease(api: CoordinationV1Api, name: string, namespace: string): Promise<V1Lease | undefined> {
-  try {
-    return await api.readNamespacedLease({ name, namespace });
-  } catch (e) {
-    if (codeOf(e) !== 404) throw e;
-    return undefined;
-  }
+  return unlessNotFound(api.readNamespacedLease({ name, namespace }));
 }
 
 /** A new leader Lease, held by the candidate of `spec` since now. */
@@ -165,7 +159,7 @@ function electionTiming(o: ElectionOptions): {
 
 /** A failed read or write of the Lease: a 409 (another candidate wrote first) is routine. */
 function logNotWritten(log: Logger, where: string, e: unknown): void {
-  const code = codeOf(e);
+  const code = apiStatus(e);
   log[code === 409 ? 'debug' : 'warn'](
     { lease: where, code, err: (e as Error).message },
     'leader election: the Lease was not written',
@@ -191,7 +185,8 @@ export function startElection(o: ElectionOptions): Election {
   let observed: Observed | undefined;
   let leader: { stop(): Promise<void> } | undefined;
   let [lastRenewed, stopped] = [0, false];
-  let [timer, running]: [NodeJS.Timeout | undefined, Promise<void> | undefined] = [undefined, undefined];
+  let cancelTimer: (() => void) | undefined;
+  let running: Promise<void> | undefined;
   const stopLeading = async (why: string): Promise<void> => {
     const l = leader;
     leader = undefined;
@@ -224,8 +219,7 @@ export function startElection(o: ElectionOptions): Election {
       .finally(() => {
         running = undefined;
         if (stopped) return;
-        timer = setTimeout(tick, retryMs);
-        timer.unref();
+        cancelTimer = (o.schedule ?? realSchedule)(tick, retryMs);
       });
   };
   tick();
@@ -234,9 +228,9 @@ export function startElection(o: ElectionOptions): Election {
     leading: () => leader !== undefined,
     async stop() {
       stopped = true;
-      if (timer) clearTimeout(timer);
+      cancelTimer?.();
       await running?.catch(() => undefined);
-      if (timer) clearTimeout(timer);
+      cancelTimer?.();
       if (!leader) return;
       await stopLeading('stopping');
       await releaseLease(lease, log);

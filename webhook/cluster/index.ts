@@ -14,6 +14,7 @@ import {
   type KubernetesListObject,
   type V1Node,
 } from '@kubernetes/client-node';
+import { isNotFound } from '../../lib/api-error.js';
 import type { Logger } from '../../lib/log.js';
 import { API_VERSION, GROUP, KIND, PLURAL, RELAYNODE_PLURAL, VERSION, type RelayNode } from '../../relay/index.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
@@ -136,7 +137,7 @@ function summaryWriter(kc: KubeConfig, log: ClusterStatusOptions['log']) {
         );
       }
     } catch (e) {
-      if ((e as { code?: unknown })?.code === 404) return; // deleted meanwhile
+      if (isNotFound(e)) return; // deleted meanwhile
       throw e;
     }
   };

@@ -15,6 +15,7 @@
 import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
+import type { ScheduleFn } from '../../lib/clock.js';
 import { FolderWatch } from '../../lib/folder-watch.js';
 import type { Logger } from '../../lib/log.js';
 import { agentStatusPath, removeStaleConfigTempFiles } from '../../node-contract/index.js';
@@ -24,7 +25,7 @@ import { AgentStatusFile } from './agent-status.js';
 import { ConflictError, NotFoundError, type NamespaceSource, type NodeSource, type ReconcileApi } from './api.js';
 import { FILES_KEY, STATUS_KEY, keyId, type ReconcileKey } from './keys.js';
 import { ReconcileMetrics } from './metrics.js';
-import { KeyedQueue, type ScheduleFn } from './queue.js';
+import { KeyedQueue } from './queue.js';
 import { reconcileFiles } from './reconcile-files.js';
 import { reconcileNodeStatus, type StatusDeps } from './reconcile-status.js';
 

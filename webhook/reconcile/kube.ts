@@ -11,6 +11,7 @@ import {
   type V1Node,
 } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
+import { isConflict, isNotFound, unlessNotFound } from '../../lib/api-error.js';
 import type { Logger } from '../../lib/log.js';
 import { ResilientInformer } from '../catalog/resilient-informer.js';
 import type { WatchTimeouts } from '../catalog/watch.js';
@@ -26,15 +27,9 @@ import {
 } from './api.js';
 import type { EventSpec } from './node-status.js';
 
-function codeOf(e: unknown): number | undefined {
-  const c = (e as { code?: unknown })?.code;
-  return typeof c === 'number' ? c : undefined;
-}
-
 function translate(e: unknown, what: string): Error {
-  const code = codeOf(e);
-  if (code === 409) return new ConflictError(`${what}: conflict (the object changed)`);
-  if (code === 404) return new NotFoundError(`${what}: not found`);
+  if (isConflict(e)) return new ConflictError(`${what}: conflict (the object changed)`);
+  if (isNotFound(e)) return new NotFoundError(`${what}: not found`);
   return e instanceof Error ? e : new Error(String(e));
 }
 
@@ -46,9 +41,9 @@ export function kubeReconcileApi(kc: KubeConfig, nodeName: string): ReconcileApi
   return {
     async getRelayNode() {
       try {
-        return (await custom.getClusterCustomObject({ ...base, name: nodeName })) as RelayNode;
+        return (await unlessNotFound(custom.getClusterCustomObject({ ...base, name: nodeName }))) as
+          RelayNode | undefined;
       } catch (e) {
-        if (codeOf(e) === 404) return undefined;
         throw translate(e, `read RelayNode ${nodeName}`);
       }
     },

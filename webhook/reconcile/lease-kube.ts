@@ -3,7 +3,8 @@
 // backoff, never faster than renewMs). A node's controller only writes its Lease; the elected
 // controller watches them all (webhook/cluster/leases.ts) and turns expired ones into stale nodes.
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
-import { retryDelay } from '../../lib/backoff.js';
+import { apiStatus, unlessNotFound } from '../../lib/api-error.js';
+import { Backoff } from '../../lib/backoff.js';
 import type { Logger } from '../../lib/log.js';
 import { LEASE_DURATION_SECONDS, LEASE_GRACE_SECONDS, LEASE_RENEW_SECONDS, leaseName } from './lease.js';
 
@@ -24,11 +25,6 @@ export interface ControllerLease {
   stop(): Promise<void>;
 }
 
-const codeOf = (e: unknown): number | undefined => {
-  const c = (e as { code?: unknown })?.code;
-  return typeof c === 'number' ? c : undefined;
-};
-
 /** Creates this node's Lease, or renews it (an optimistic update on the resourceVersion just read). */
 function leaseWriter(
   api: CoordinationV1Api,
@@ -41,12 +37,7 @@ function leaseWriter(
       leaseDurationSeconds: Math.max(1, Math.ceil(o.durationSeconds)),
       renewTime: new V1MicroTime(),
     };
-    let current: V1Lease | undefined;
-    try {
-      current = await api.readNamespacedLease({ name, namespace });
-    } catch (e) {
-      if (codeOf(e) !== 404) throw e;
-    }
+    const current: V1Lease | undefined = await unlessNotFound(api.readNamespacedLease({ name, namespace }));
     if (!current) {
       await api.createNamespacedLease({
         namespace,
@@ -85,19 +76,23 @@ function renewLoop(
 ): { stop(): Promise<void> } {
   const { log, namespace } = o;
   let stopped = false;
-  let failures = 0;
+  const backoff = new Backoff({ initialMs: 500, maxMs: o.renewMs });
+  let next = o.renewMs;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   const tick = (): void => {
     running = renew()
       .then(
         () => {
-          if (failures > 0) log.info({ lease: o.lease, failures }, 'controller lease renewed again');
-          failures = 0;
+          if (backoff.failures > 0)
+            log.info({ lease: o.lease, failures: backoff.failures }, 'controller lease renewed again');
+          backoff.reset();
+          next = o.renewMs;
         },
         (e: unknown) => {
-          failures++;
-          const code = codeOf(e);
+          next = backoff.fail();
+          const failures = backoff.failures;
+          const code = apiStatus(e);
           const hint =
             code === 403
               ? `: the controller's Role must allow get, create and update on leases in ${namespace} (manifests/controller/rbac.yaml)`
@@ -112,8 +107,6 @@ function renewLoop(
       )
       .finally(() => {
         if (stopped) return;
-        const next =
-          failures === 0 ? o.renewMs : Math.min(o.renewMs, retryDelay(failures, { initialMs: 500, maxMs: o.renewMs }));
         timer = setTimeout(tick, next);
         timer.unref();
       });

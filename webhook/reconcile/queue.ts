@@ -1,8 +1,8 @@
 // A keyed work queue: a key queued several times runs once, one key at a time, and a failed key is
 // retried with capped exponential backoff (API-server restarts, conflicts).
-import { retryDelay } from '../../lib/backoff.js';
-
-export type ScheduleFn = (fn: () => void, ms: number) => () => void;
+import { Backoff, type BackoffPolicy } from '../../lib/backoff.js';
+import { realSchedule, type ScheduleFn } from '../../lib/clock.js';
+import { Coalescer } from '../../lib/coalesce.js';
 
 export interface QueueOptions<K> {
   /** The key's identity: keys with the same id are one entry. */
@@ -10,41 +10,35 @@ export interface QueueOptions<K> {
   handle: (key: K) => Promise<void>;
   onError?: (key: K, err: unknown, retryInMs: number) => void;
   schedule?: ScheduleFn;
-  /** Retry delay after n consecutive failures of a key. Default 250 ms doubling to 30 s. */
+  /** Retry delay after n consecutive failures of a key (1 = the first). Default 250 ms doubling to 30 s. */
   retryMs?: (failures: number) => number;
 }
 
-const defaultSchedule: ScheduleFn = (fn, ms) => {
-  const t = setTimeout(fn, ms);
-  t.unref();
-  return () => clearTimeout(t);
-};
-
-const QUEUE_BACKOFF = { initialMs: 250, maxMs: 30_000 };
+const QUEUE_BACKOFF: BackoffPolicy = { initialMs: 250, maxMs: 30_000 };
 
 export class KeyedQueue<K> {
   private readonly pending = new Map<string, K>();
-  private readonly failures = new Map<string, number>();
+  /** The keys failing now, each with its count of failures in a row. */
+  private readonly failing = new Map<string, Backoff>();
   private readonly retries = new Map<string, () => void>();
-  private running?: Promise<void>;
+  /** Works through `pending`; a key added meanwhile is taken by the same run or by one more. */
+  private readonly worker = new Coalescer(() => this.drain(), { stopped: () => this.closed });
   private closed = false;
   private readonly schedule: ScheduleFn;
-  private readonly retryMs: (n: number) => number;
 
   constructor(private readonly opts: QueueOptions<K>) {
-    this.schedule = opts.schedule ?? defaultSchedule;
-    this.retryMs = opts.retryMs ?? ((n) => retryDelay(n, QUEUE_BACKOFF));
+    this.schedule = opts.schedule ?? realSchedule;
   }
 
   add(key: K): void {
     if (this.closed) return;
     this.pending.set(this.opts.id(key), key);
-    this.kick();
+    void this.worker.run(); // drain() reports its failures through onError
   }
 
   /** Resolves when nothing is queued or running (tests). */
-  async idle(): Promise<void> {
-    while (this.running) await this.running;
+  idle(): Promise<void> {
+    return this.worker.idle();
   }
 
   async close(): Promise<void> {
@@ -55,33 +49,30 @@ export class KeyedQueue<K> {
     await this.idle();
   }
 
-  private kick(): void {
-    if (this.running || this.closed) return;
-    this.running = (async () => {
-      while (this.pending.size > 0 && !this.closed) {
-        const [id, key] = this.pending.entries().next().value as [string, K];
-        this.pending.delete(id);
-        try {
-          await this.opts.handle(key);
-          this.failures.delete(id);
-        } catch (e) {
-          const n = (this.failures.get(id) ?? 0) + 1;
-          this.failures.set(id, n);
-          const ms = this.retryMs(n);
-          this.opts.onError?.(key, e, ms);
-          this.retries.get(id)?.();
-          this.retries.set(
-            id,
-            this.schedule(() => {
-              this.retries.delete(id);
-              this.add(key);
-            }, ms),
-          );
+  private async drain(): Promise<void> {
+    while (this.pending.size > 0 && !this.closed) {
+      const [id, key] = this.pending.entries().next().value as [string, K];
+      this.pending.delete(id);
+      try {
+        await this.opts.handle(key);
+        this.failing.delete(id);
+      } catch (e) {
+        let backoff = this.failing.get(id);
+        if (!backoff) {
+          backoff = new Backoff(this.opts.retryMs ?? QUEUE_BACKOFF);
+          this.failing.set(id, backoff);
         }
+        const ms = backoff.fail();
+        this.opts.onError?.(key, e, ms);
+        this.retries.get(id)?.();
+        this.retries.set(
+          id,
+          this.schedule(() => {
+            this.retries.delete(id);
+            this.add(key);
+          }, ms),
+        );
       }
-    })().finally(() => {
-      this.running = undefined;
-      if (this.pending.size > 0 && !this.closed) this.kick();
-    });
+    }
   }
 }

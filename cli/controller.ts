@@ -30,6 +30,8 @@ import { Drain, gracefulShutdown } from '../webhook/server/shutdown.js';
 import { startControllerLease } from '../webhook/reconcile/lease-kube.js';
 import { MetricsAuthorizer, kubeReviewer } from '../webhook/metrics-auth.js';
 import { CertificateError } from '../webhook/server/certwatcher.js';
+import { CertSource } from '../webhook/server/cert-source.js';
+import { SelfManagedCerts } from '../webhook/certs/self-managed.js';
 import { defaultInjectOptions, type SidecarMode } from '../webhook/admission/index.js';
 import type { CommandIO } from './io.js';
 
@@ -277,6 +279,43 @@ async function reconcileOnlyCerts(log: Logger): Promise<{ certFile: string; keyF
   return { certFile: files.cert!, keyFile: files.key! };
 }
 
+/**
+ * A serving controller's certificate: the files (cert-manager's Secret, your own), or with
+ * SOCAT_RELAY_CERTIFICATES=self-managed the Secrets this controller keeps with the other serving ones
+ * (webhook/certs/): the servers then wait for the first pair the loop reads or makes.
+ */
+function servingTls(
+  c: ControllerConfig,
+  kc: KubeConfig,
+  log: Logger,
+  stops: (() => Promise<void>)[],
+): { certFile: string; keyFile: string } | { certSource: CertSource } {
+  if (c.certificates !== 'self-managed') return { certFile: c.tlsCert, keyFile: c.tlsKey };
+  const certSource = new CertSource();
+  const loop = new SelfManagedCerts({
+    kc,
+    namespace: c.namespace,
+    policy: {
+      caLifetimeMs: c.caLifetimeMs,
+      servingLifetimeMs: c.servingLifetimeMs,
+      hosts: SelfManagedCerts.hosts(c.namespace, c.certHosts),
+    },
+    checkMs: c.certCheckSeconds * 1000,
+    log: log.child({ component: 'certificates' }),
+    serve: (pair) => {
+      try {
+        certSource.set(pair);
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'webhook certificates: the serving Secret holds an unusable pair');
+      }
+    },
+  });
+  loop.start();
+  stops.push(() => loop.stop());
+  log.info({ namespace: c.namespace }, 'webhook certificates: self-managed (Secrets socat-relay-webhook-ca, -serving)');
+  return { certSource };
+}
+
 /** Runs the stops pushed so far, last first; a failing stop is logged and the rest still run. */
 function stopInReverse(stops: (() => Promise<void>)[], log: Logger): () => Promise<void> {
   return async () => {
@@ -300,6 +339,7 @@ async function startWebhook(
     metrics: ControllerMetrics;
     log: Logger;
     ready: () => { ok: boolean; reason?: string };
+    tls: { certFile: string; keyFile: string } | { certSource: CertSource };
   },
   stops: (() => Promise<void>)[],
 ): Promise<AddressInfo> {
@@ -313,8 +353,7 @@ async function startWebhook(
   });
   const server = new WebhookServer({
     port: c.port,
-    certFile: c.tlsCert,
-    keyFile: c.tlsKey,
+    ...d.tls,
     metrics,
     log,
     ...(c.host ? { host: c.host } : {}),
@@ -351,7 +390,7 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
     );
     // The metrics port first: /readyz (the webhook's port) answers 200 only once both listen. A
     // reconcile-only controller holds no serving key: its metrics port has a certificate of its own.
-    const tls = c.serveAdmission ? { certFile: c.tlsCert, keyFile: c.tlsKey } : await reconcileOnlyCerts(log);
+    const tls = c.serveAdmission ? servingTls(c, kc, log, stops) : await reconcileOnlyCerts(log);
     const metricsServer = new MetricsServer({
       port: c.metricsPort,
       ...tls,
@@ -366,7 +405,7 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
     const metricsAddress = await metricsServer.start();
     stops.push(() => metricsServer.stop());
     const address = c.serveAdmission
-      ? await startWebhook(c, { kc, relays, namespaces, metrics, log, ready: readiness }, stops)
+      ? await startWebhook(c, { kc, relays, namespaces, metrics, log, ready: readiness, tls }, stops)
       : undefined;
     if (c.reconcile) await startNodeSide(c, { kc, relays, namespaces, metrics, log }, stops);
     else log.info('node reconcile off (SOCAT_RELAY_RECONCILE=false)');

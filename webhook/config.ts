@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR } from '../relay/index.js';
 import { DEFAULT_IMAGE, ImageRefError, parseImageRef, sidecarImageOf } from '../lib/image.js';
 import { VOLUME_SOURCES, type VolumeSource } from './admission/options.js';
+import { DEFAULT_CA_LIFETIME, DEFAULT_SERVING_LIFETIME } from './certs/names.js';
 import {
   LEADER_LEASE_SECONDS,
   LEASE_DURATION_SECONDS,
@@ -13,6 +14,7 @@ import {
 } from './reconcile/lease.js';
 
 export type SidecarModeSetting = 'auto' | 'native' | 'regular';
+export type CertificatesSetting = 'files' | 'self-managed';
 
 export interface ControllerConfig {
   port: number;
@@ -22,6 +24,13 @@ export interface ControllerConfig {
   host: string;
   tlsCert: string;
   tlsKey: string;
+  /** files: serve tlsCert/tlsKey; self-managed: make, rotate and serve the Secrets' certificates (webhook/certs/). */
+  certificates: CertificatesSetting;
+  /** Self-managed: the CA's and the serving certificate's lifetimes (ms), the check period, extra host names. */
+  caLifetimeMs: number;
+  servingLifetimeMs: number;
+  certCheckSeconds: number;
+  certHosts: string[];
   nodeName: string;
   /** The controller's namespace: where the controllers' Leases live. */
   namespace: string;
@@ -80,6 +89,23 @@ const positiveSeconds = (raw: string): number => {
   const n = seconds(raw);
   if (n <= 0) throw new Bad(`must be more than 0 seconds, got "${raw}"`);
   return n;
+};
+/** A certificate lifetime: <n>s, <n>m or <n>h, at least 10 s (tests), at most 20 years. */
+const lifetime = (raw: string): number => {
+  const m = /^(\d+)(s|m|h)$/.exec(raw);
+  const ms = m ? Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 's' | 'm' | 'h'] : NaN;
+  if (!(ms >= 10_000 && ms <= 175_200 * 3_600_000))
+    throw new Bad(`must be a duration from 10s to 175200h, as <n>s, <n>m or <n>h, got "${raw}"`);
+  return ms;
+};
+const hostList = (raw: string): string[] => {
+  const hosts = raw
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '');
+  const bad = hosts.find((h) => !/^[A-Za-z0-9.:-]+$/.test(h));
+  if (bad !== undefined) throw new Bad(`must be DNS names or IP addresses separated by commas, got "${bad}"`);
+  return hosts;
 };
 const absPath = (raw: string): string => {
   if (!raw.startsWith('/')) throw new Bad(`must be an absolute path, got "${raw}"`);
@@ -165,6 +191,47 @@ export const SCHEMA: readonly AnySetting[] = [
     default: '/tls/tls.key',
     meaning: 'its private key (PEM)',
     parse: nonEmpty,
+  },
+  {
+    key: 'certificates',
+    flag: 'certificates',
+    env: 'SOCAT_RELAY_CERTIFICATES',
+    default: 'files',
+    meaning:
+      'files: serve --tls-cert/--tls-key (cert-manager, your own); self-managed: the serving controllers make the CA and serving certificate in Secrets socat-relay-webhook-ca and -serving, rotate them and keep the webhooks\' caBundle',
+    parse: oneOf(['files', 'self-managed'] as const),
+  },
+  {
+    key: 'caLifetimeMs',
+    flag: 'ca-lifetime',
+    env: 'SOCAT_RELAY_CA_LIFETIME',
+    default: DEFAULT_CA_LIFETIME,
+    meaning: 'self-managed: the CA\'s lifetime (a next CA is trusted when a third is left, signs when a sixth is left)',
+    parse: lifetime,
+  },
+  {
+    key: 'servingLifetimeMs',
+    flag: 'cert-lifetime',
+    env: 'SOCAT_RELAY_CERT_LIFETIME',
+    default: DEFAULT_SERVING_LIFETIME,
+    meaning: 'self-managed: the serving certificate\'s lifetime (renewed when a third is left)',
+    parse: lifetime,
+  },
+  {
+    key: 'certCheckSeconds',
+    flag: 'cert-check',
+    env: 'SOCAT_RELAY_CERT_CHECK_SECONDS',
+    default: '30',
+    meaning: 'self-managed: how often the Secrets and caBundles are checked (a new serving certificate is served within this)',
+    parse: positiveSeconds,
+  },
+  {
+    key: 'certHosts',
+    flag: 'cert-hosts',
+    env: 'SOCAT_RELAY_CERT_HOSTS',
+    default: '',
+    meaning: 'self-managed: more DNS names or IPs for the serving certificate, comma-separated (the Service\'s names are always in it)',
+    parse: hostList,
   },
   {
     key: 'nodeName',
@@ -363,6 +430,11 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
   if (problems.length === 0 && c.leaseRenewSeconds >= c.leaseDurationSeconds) {
     problems.push(
       `SOCAT_RELAY_LEASE_RENEW_SECONDS (--lease-renew) ${c.leaseRenewSeconds} must be less than SOCAT_RELAY_LEASE_DURATION_SECONDS (--lease-duration) ${c.leaseDurationSeconds}: the Lease would expire between renewals`,
+    );
+  }
+  if (problems.length === 0 && c.certificates === 'self-managed' && c.servingLifetimeMs * 3 > c.caLifetimeMs) {
+    problems.push(
+      'SOCAT_RELAY_CERT_LIFETIME (--cert-lifetime) must be at most a third of SOCAT_RELAY_CA_LIFETIME (--ca-lifetime): a serving certificate is renewed before its CA stops signing',
     );
   }
   if (problems.length === 0 && !c.serveAdmission && !c.reconcile) {

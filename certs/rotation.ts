@@ -32,7 +32,7 @@ export interface RotationPolicy {
   servingLifetimeMs: number;
   /** DNS names and IPs the serving certificate must be valid for. */
   hosts: string[];
-  /** The least time a next CA is trusted before it signs (default: 10 minutes, or a sixth of the CA's life if shorter). */
+  /** The least time a next CA is trusted before it signs (default 10 min, or a sixth of the CA's life if shorter). */
   minOverlapMs?: number;
 }
 
@@ -119,6 +119,79 @@ function coversHosts(x509: X509Certificate, hosts: string[]): string | undefined
   return undefined;
 }
 
+const usableAt =
+  (now: number) =>
+  (p: Parsed | undefined): p is Parsed =>
+    !!p && p.notAfter > now && p.notBefore <= now;
+
+/** The CA part of the plan, and the CA that signs after it. */
+function planCA(
+  stored: StoredCerts,
+  webhookBundles: string[],
+  now: number,
+  policy: RotationPolicy,
+  plan: RotationPlan,
+): Parsed | undefined {
+  const { reasons } = plan;
+  const ca = parsePair(stored.ca, true);
+  const next = parsePair(stored.next, true);
+  const usable = usableAt(now);
+  if (stored.next?.cert && !usable(next)) {
+    plan.next = 'drop';
+    reasons.push('the next CA is unreadable, not yet valid or expired: dropped');
+  }
+  if (!usable(ca)) {
+    plan.next = stored.next?.cert ? 'drop' : 'keep';
+    if (usable(next)) {
+      plan.ca = 'promote';
+      reasons.push(`the CA is ${stored.ca?.cert ? 'unusable or expired' : 'missing'}: the next CA signs from now on`);
+      return next;
+    }
+    plan.ca = 'new';
+    reasons.push(stored.ca?.cert ? 'the CA is unreadable or expired: a new CA' : 'no CA yet: a new CA');
+    return undefined;
+  }
+  const left = ca.notAfter - now;
+  if (!usable(next)) {
+    if (left <= ca.lifetime / 3) {
+      plan.next = 'new';
+      reasons.push(`the CA expires in ${Math.round(left / 1000)} s: a next CA, trusted beside it`);
+    }
+    return ca;
+  }
+  const overlap = Math.min(policy.minOverlapMs ?? 10 * 60_000, ca.lifetime / 6);
+  const trustedFor = stored.nextSince !== undefined ? now - stored.nextSince : 0;
+  const everywhere = webhookBundles.length > 0 && webhookBundles.every((b) => bundleHolds(b, stored.next!.cert!));
+  if (left > ca.lifetime / 6 || trustedFor < overlap || !everywhere) return ca;
+  plan.ca = 'promote';
+  plan.next = 'drop';
+  reasons.push(
+    `the CA expires in ${Math.round(left / 1000)} s: the next CA, trusted for ${Math.round(trustedFor / 1000)} s, signs from now on`,
+  );
+  return next;
+}
+
+/** Why the serving certificate must be issued again (undefined: it may stay). */
+function servingReason(
+  stored: StoredCerts,
+  signer: Parsed | undefined,
+  caChanged: boolean,
+  now: number,
+  policy: RotationPolicy,
+): string | undefined {
+  if (caChanged) return 'a new signing CA';
+  if (!stored.serving?.cert) return 'no serving certificate yet';
+  const serving = parsePair(stored.serving, false);
+  if (!serving) return 'the serving certificate or its key is unreadable, or they do not match';
+  if (!signer || !serving.x509.verify(signer.x509.publicKey)) return 'the serving certificate is not signed by the CA';
+  if (!usableAt(now)(serving)) return 'the serving certificate is not valid now';
+  if (serving.notAfter - now <= serving.lifetime / 3)
+    return `the serving certificate expires in ${Math.round((serving.notAfter - now) / 1000)} s`;
+  if (serving.lifetime > policy.servingLifetimeMs * 1.2) return 'the serving certificate outlives the lifetime setting';
+  const missing = coversHosts(serving.x509, policy.hosts);
+  return missing ? `the serving certificate is not valid for ${missing}` : undefined;
+}
+
 /**
  * The plan for `stored` at `now`. `webhookBundles`: the caBundle of every webhook entry, decoded (a next
  * CA signs only once all of them trust it).
@@ -129,64 +202,12 @@ export function planRotation(
   now: number,
   policy: RotationPolicy,
 ): RotationPlan {
-  const reasons: string[] = [];
-  const plan: RotationPlan = { ca: 'keep', next: 'keep', serving: 'keep', reasons };
-  const ca = parsePair(stored.ca, true);
-  const next = parsePair(stored.next, true);
-  const usable = (p: Parsed | undefined): p is Parsed => !!p && p.notAfter > now && p.notBefore <= now;
-
-  if (stored.next?.cert && !usable(next)) {
-    plan.next = 'drop';
-    reasons.push('the next CA is unreadable, not yet valid or expired: dropped');
-  }
-  let signer: Parsed | undefined = ca;
-  if (!usable(ca)) {
-    if (usable(next)) {
-      plan.ca = 'promote';
-      plan.next = 'drop';
-      signer = next;
-      reasons.push(`the CA is ${stored.ca?.cert ? 'unusable or expired' : 'missing'}: the next CA signs from now on`);
-    } else {
-      plan.ca = 'new';
-      plan.next = stored.next?.cert ? 'drop' : 'keep';
-      signer = undefined;
-      reasons.push(stored.ca?.cert ? 'the CA is unreadable or expired: a new CA' : 'no CA yet: a new CA');
-    }
-  } else if (usable(next)) {
-    const left = ca.notAfter - now;
-    const overlap = Math.min(policy.minOverlapMs ?? 10 * 60_000, ca.lifetime / 6);
-    const trustedFor = stored.nextSince !== undefined ? now - stored.nextSince : 0;
-    const everywhere = webhookBundles.length > 0 && webhookBundles.every((b) => bundleHolds(b, stored.next!.cert!));
-    if (left <= ca.lifetime / 6 && trustedFor >= overlap && everywhere) {
-      plan.ca = 'promote';
-      plan.next = 'drop';
-      signer = next;
-      reasons.push(
-        `the CA expires in ${Math.round(left / 1000)} s: the next CA, trusted for ${Math.round(trustedFor / 1000)} s, signs from now on`,
-      );
-    }
-  } else if (ca.notAfter - now <= ca.lifetime / 3) {
-    plan.next = 'new';
-    reasons.push(`the CA expires in ${Math.round((ca.notAfter - now) / 1000)} s: a next CA, trusted beside it`);
-  }
-
-  const serving = parsePair(stored.serving, false);
-  const why = ((): string | undefined => {
-    if (plan.ca !== 'keep') return 'a new signing CA';
-    if (!stored.serving?.cert) return 'no serving certificate yet';
-    if (!serving) return 'the serving certificate or its key is unreadable, or they do not match';
-    if (!signer || !serving.x509.verify(signer.x509.publicKey)) return 'the serving certificate is not signed by the CA';
-    if (serving.notAfter <= now || serving.notBefore > now) return 'the serving certificate is not valid now';
-    if (serving.notAfter - now <= serving.lifetime / 3)
-      return `the serving certificate expires in ${Math.round((serving.notAfter - now) / 1000)} s`;
-    if (serving.lifetime > policy.servingLifetimeMs * 1.2) return 'the serving certificate outlives the lifetime setting';
-    const missing = coversHosts(serving.x509, policy.hosts);
-    if (missing) return `the serving certificate is not valid for ${missing}`;
-    return undefined;
-  })();
+  const plan: RotationPlan = { ca: 'keep', next: 'keep', serving: 'keep', reasons: [] };
+  const signer = planCA(stored, webhookBundles, now, policy, plan);
+  const why = servingReason(stored, signer, plan.ca !== 'keep', now, policy);
   if (why) {
     plan.serving = 'issue';
-    reasons.push(`${why}: a new serving certificate`);
+    plan.reasons.push(`${why}: a new serving certificate`);
   }
   return plan;
 }

@@ -198,7 +198,7 @@ export const SCHEMA: readonly AnySetting[] = [
     env: 'SOCAT_RELAY_CERTIFICATES',
     default: 'files',
     meaning:
-      'files: serve --tls-cert/--tls-key (cert-manager, your own); self-managed: the serving controllers make the CA and serving certificate in Secrets socat-relay-webhook-ca and -serving, rotate them and keep the webhooks\' caBundle',
+      "files: serve --tls-cert/--tls-key (cert-manager, your own); self-managed: the serving controllers make the CA and serving certificate in Secrets socat-relay-webhook-ca and -serving, rotate them and keep the webhooks' caBundle",
     parse: oneOf(['files', 'self-managed'] as const),
   },
   {
@@ -206,7 +206,7 @@ export const SCHEMA: readonly AnySetting[] = [
     flag: 'ca-lifetime',
     env: 'SOCAT_RELAY_CA_LIFETIME',
     default: DEFAULT_CA_LIFETIME,
-    meaning: 'self-managed: the CA\'s lifetime (a next CA is trusted when a third is left, signs when a sixth is left)',
+    meaning: "self-managed: the CA's lifetime (a next CA is trusted when a third is left, signs when a sixth is left)",
     parse: lifetime,
   },
   {
@@ -214,7 +214,7 @@ export const SCHEMA: readonly AnySetting[] = [
     flag: 'cert-lifetime',
     env: 'SOCAT_RELAY_CERT_LIFETIME',
     default: DEFAULT_SERVING_LIFETIME,
-    meaning: 'self-managed: the serving certificate\'s lifetime (renewed when a third is left)',
+    meaning: "self-managed: the serving certificate's lifetime (renewed when a third is left)",
     parse: lifetime,
   },
   {
@@ -222,7 +222,8 @@ export const SCHEMA: readonly AnySetting[] = [
     flag: 'cert-check',
     env: 'SOCAT_RELAY_CERT_CHECK_SECONDS',
     default: '30',
-    meaning: 'self-managed: how often the Secrets and caBundles are checked (a new serving certificate is served within this)',
+    meaning:
+      'self-managed: how often the Secrets and caBundles are checked (a new serving certificate is served within this)',
     parse: positiveSeconds,
   },
   {
@@ -230,7 +231,8 @@ export const SCHEMA: readonly AnySetting[] = [
     flag: 'cert-hosts',
     env: 'SOCAT_RELAY_CERT_HOSTS',
     default: '',
-    meaning: 'self-managed: more DNS names or IPs for the serving certificate, comma-separated (the Service\'s names are always in it)',
+    meaning:
+      "self-managed: more DNS names or IPs for the serving certificate, comma-separated (the Service's names are always in it)",
     parse: hostList,
   },
   {
@@ -432,11 +434,7 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
       `SOCAT_RELAY_LEASE_RENEW_SECONDS (--lease-renew) ${c.leaseRenewSeconds} must be less than SOCAT_RELAY_LEASE_DURATION_SECONDS (--lease-duration) ${c.leaseDurationSeconds}: the Lease would expire between renewals`,
     );
   }
-  if (problems.length === 0 && c.certificates === 'self-managed' && c.servingLifetimeMs * 3 > c.caLifetimeMs) {
-    problems.push(
-      'SOCAT_RELAY_CERT_LIFETIME (--cert-lifetime) must be at most a third of SOCAT_RELAY_CA_LIFETIME (--ca-lifetime): a serving certificate is renewed before its CA stops signing',
-    );
-  }
+  if (problems.length === 0) problems.push(...certificateProblems(c));
   if (problems.length === 0 && !c.serveAdmission && !c.reconcile) {
     problems.push(
       'SOCAT_RELAY_SERVE_ADMISSION=false and SOCAT_RELAY_RECONCILE=false: nothing to do (a reconcile-only controller needs the reconcile)',
@@ -453,6 +451,14 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return c;
+}
+
+/** The self-managed certificates' lifetimes agree with each other. */
+function certificateProblems(c: ControllerConfig): string[] {
+  if (c.certificates !== 'self-managed' || c.servingLifetimeMs * 3 <= c.caLifetimeMs) return [];
+  return [
+    'SOCAT_RELAY_CERT_LIFETIME (--cert-lifetime) must be at most a third of SOCAT_RELAY_CA_LIFETIME (--ca-lifetime): a serving certificate is renewed before its CA stops signing',
+  ];
 }
 
 export class HelpRequested extends Error {

@@ -110,7 +110,10 @@ describe('self-managed certificates on a real API server: made, rotated, the caB
     await waitUntilWebhookCalled('the relay webhook', async () => {
       const err = await api()
         .create(relay('probe', webhookOnlyBad), { dryRun: true })
-        .then(() => undefined, (e: unknown) => e);
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       return err instanceof ApiError && err.message.includes('relays.socat.io');
     });
     await api().create(relay('node-http'));
@@ -126,64 +129,88 @@ describe('self-managed certificates on a real API server: made, rotated, the caB
     await cp?.stop();
   });
 
-  test('for 75 s: the serving certificate renewed, the CA rotated with an overlap, every admission answered by the webhook', { skip }, async (t) => {
-    const failures: string[] = [];
-    let requests = 0;
-    const served = new Map<string, X509Certificate>();
-    const signers = new Set<string>();
-    let mostTrusted = 0;
-    const end = Date.now() + RUN_MS;
-    while (Date.now() < end) {
-      // The Relay webhook fails closed: a TLS failure is a refused Relay ("failed calling webhook").
-      const good = await api()
-        .create(relay(`ok-${requests}`), { dryRun: true })
-        .then(() => undefined, (e: unknown) => String(e));
-      if (good) failures.push(`a valid Relay was refused: ${good}`);
-      const bad = await api()
-        .create(relay(`bad-${requests}`, webhookOnlyBad), { dryRun: true })
-        .then(() => 'admitted', (e: unknown) => String(e));
-      if (!/nodeSelector/.test(bad)) failures.push(`the invalid Relay was not refused by our webhook: ${bad}`);
-      // The pod webhook fails open: a TLS failure is a pod without its sidecar.
-      const pod = await api()
-        .create(consumerPod(`c-${requests}`, 'consumers', 'node-http'), { dryRun: true })
-        .catch((e: unknown) => ({ error: String(e) }) as unknown as KubeObject);
-      if (pod.metadata?.annotations?.[INJECTED_ANNOTATION] === undefined)
-        failures.push(`a consumer pod was not injected: ${JSON.stringify(pod).slice(0, 300)}`);
-      requests += 3;
+  test(
+    'for 75 s: the serving certificate renewed, the CA rotated with an overlap, every admission answered by the webhook',
+    { skip },
+    async (t) => {
+      const failures: string[] = [];
+      let requests = 0;
+      const served = new Map<string, X509Certificate>();
+      const signers = new Set<string>();
+      let mostTrusted = 0;
+      const end = Date.now() + RUN_MS;
+      while (Date.now() < end) {
+        // The Relay webhook fails closed: a TLS failure is a refused Relay ("failed calling webhook").
+        const good = await api()
+          .create(relay(`ok-${requests}`), { dryRun: true })
+          .then(
+            () => undefined,
+            (e: unknown) => String(e),
+          );
+        if (good) failures.push(`a valid Relay was refused: ${good}`);
+        const bad = await api()
+          .create(relay(`bad-${requests}`, webhookOnlyBad), { dryRun: true })
+          .then(
+            () => 'admitted',
+            (e: unknown) => String(e),
+          );
+        if (!/nodeSelector/.test(bad)) failures.push(`the invalid Relay was not refused by our webhook: ${bad}`);
+        // The pod webhook fails open: a TLS failure is a pod without its sidecar.
+        const pod = await api()
+          .create(consumerPod(`c-${requests}`, 'consumers', 'node-http'), { dryRun: true })
+          .catch((e: unknown) => ({ error: String(e) }) as unknown as KubeObject);
+        if (pod.metadata?.annotations?.[INJECTED_ANNOTATION] === undefined)
+          failures.push(`a consumer pod was not injected: ${JSON.stringify(pod).slice(0, 300)}`);
+        requests += 3;
 
-      // What is served and what the API server trusts, now: the issuer of the one is in the other.
+        // What is served and what the API server trusts, now: the issuer of the one is in the other.
+        const cert = await servedCertificate(ctl!.port);
+        served.set(cert.fingerprint256, cert);
+        const trusted = await bundles();
+        mostTrusted = Math.max(mostTrusted, ...trusted.map((b) => splitPem(b).length));
+        for (const [i, b] of trusted.entries()) {
+          const signer = splitPem(b)
+            .map((p) => new X509Certificate(p))
+            .find((ca) => cert.verify(ca.publicKey));
+          if (!signer) failures.push(`the served certificate is signed by no CA of webhook entry ${i}'s caBundle`);
+          else signers.add(signer.fingerprint256);
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      t.diagnostic(
+        `${requests} admission requests; ${served.size} serving certificates and ${signers.size} signing CAs seen; at most ${mostTrusted} CAs in a caBundle`,
+      );
+      assert.deepEqual(
+        failures.slice(0, 5),
+        [],
+        `${failures.length} of ${requests} admission requests or checks failed`,
+      );
+      assert.ok(served.size >= 4, `the serving certificate was renewed (${served.size} seen in ${RUN_MS / 1000} s)`);
+      assert.ok(signers.size >= 2, `the CA was rotated (${signers.size} signing CAs seen)`);
+      assert.ok(mostTrusted >= 2, 'the caBundle held the old and the new CA across the switch');
+      assert.ok(requests > 100, `${requests} admission requests`);
+    },
+  );
+
+  test(
+    'the Secrets hold what the webhook serves; the old CA has left the caBundle once expired',
+    { skip },
+    async () => {
+      const ca = await api().get<AnyObject>('v1', 'Secret', CA_SECRET, NS);
+      const serving = await api().get<AnyObject>('v1', 'Secret', SERVING_SECRET, NS);
       const cert = await servedCertificate(ctl!.port);
-      served.set(cert.fingerprint256, cert);
-      const trusted = await bundles();
-      mostTrusted = Math.max(mostTrusted, ...trusted.map((b) => splitPem(b).length));
-      const issuer = trusted[0]!.length > 0 ? splitPem(trusted[0]!).map((p) => new X509Certificate(p)) : [];
-      const signer = issuer.find((ca) => cert.verify(ca.publicKey));
-      if (!signer) failures.push(`the served certificate ${cert.fingerprint256} is signed by no CA of the caBundle`);
-      else signers.add(signer.fingerprint256);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    t.diagnostic(
-      `${requests} admission requests; ${served.size} serving certificates and ${signers.size} signing CAs seen; at most ${mostTrusted} CAs in a caBundle`,
-    );
-    assert.deepEqual(failures.slice(0, 5), [], `${failures.length} of ${requests} admission requests or checks failed`);
-    assert.ok(served.size >= 4, `the serving certificate was renewed (${served.size} seen in ${RUN_MS / 1000} s)`);
-    assert.ok(signers.size >= 2, `the CA was rotated (${signers.size} signing CAs seen)`);
-    assert.ok(mostTrusted >= 2, 'the caBundle held the old and the new CA across the switch');
-    assert.ok(requests > 100, `${requests} admission requests`);
-  });
-
-  test('the Secrets hold what the webhook serves; the old CA has left the caBundle once expired', { skip }, async () => {
-    const ca = await api().get<AnyObject>('v1', 'Secret', CA_SECRET, NS);
-    const serving = await api().get<AnyObject>('v1', 'Secret', SERVING_SECRET, NS);
-    const cert = await servedCertificate(ctl!.port);
-    assert.equal(cert.fingerprint256, new X509Certificate(b64(serving.data['tls.crt'])).fingerprint256);
-    const signer = new X509Certificate(b64(ca.data['tls.crt']));
-    assert.ok(cert.verify(signer.publicKey), 'signed by the CA in socat-relay-webhook-ca');
-    for (const b of await bundles()) {
-      const cas = splitPem(b).map((p) => new X509Certificate(p));
-      assert.ok(cas.every((x) => Date.parse(x.validTo) > Date.now() - 2000), 'no expired CA in the caBundle');
-      assert.ok(cas.some((x) => x.fingerprint256 === signer.fingerprint256));
-    }
-    assert.equal(b64(serving.data['ca.crt']), b64(ca.data['ca.crt']));
-  });
+      assert.equal(cert.fingerprint256, new X509Certificate(b64(serving.data['tls.crt'])).fingerprint256);
+      const signer = new X509Certificate(b64(ca.data['tls.crt']));
+      assert.ok(cert.verify(signer.publicKey), 'signed by the CA in socat-relay-webhook-ca');
+      for (const b of await bundles()) {
+        const cas = splitPem(b).map((p) => new X509Certificate(p));
+        assert.ok(
+          cas.every((x) => Date.parse(x.validTo) > Date.now() - 2000),
+          'no expired CA in the caBundle',
+        );
+        assert.ok(cas.some((x) => x.fingerprint256 === signer.fingerprint256));
+      }
+      assert.equal(b64(serving.data['ca.crt']), b64(ca.data['ca.crt']));
+    },
+  );
 });

@@ -85,7 +85,9 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     POD_NAMESPACE: 'default',
     SOCAT_RELAY_RECONCILE: opts.reconcile ? 'true' : 'false',
     ...(opts.serveAdmission === false ? { SOCAT_RELAY_SERVE_ADMISSION: 'false' } : {}),
-    ...(opts.selfManagedCerts ? { SOCAT_RELAY_CERTIFICATES: 'self-managed', SOCAT_RELAY_CERT_HOSTS: '127.0.0.1,localhost' } : {}),
+    ...(opts.selfManagedCerts
+      ? { SOCAT_RELAY_CERTIFICATES: 'self-managed', SOCAT_RELAY_CERT_HOSTS: '127.0.0.1,localhost' }
+      : {}),
     SOCAT_RELAY_CONFIG_DIR: opts.configDir ?? path.join(opts.dir, 'relays.d'),
     SOCAT_RELAY_SOCKET_DIR: opts.socketDir ?? path.join(opts.dir, 'run'),
     LOG_LEVEL: 'debug',

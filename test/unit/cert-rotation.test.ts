@@ -42,7 +42,12 @@ describe('planRotation', () => {
       ['another host list', await leaf(ca, T0, { hosts: [HOSTS[0]!] }), T0 + S, /not valid for 127\.0\.0\.1/],
       ['signed by another CA', await leaf(other, T0), T0 + S, /not signed by the CA/],
       ['longer than the setting', await leaf(ca, T0, { lifetimeMs: 300 * S }), T0 + S, /outlives/],
-      ['a key of another certificate', { cert: (await leaf(ca, T0)).cert, key: (await leaf(ca, T0)).key }, T0 + S, /do not match/],
+      [
+        'a key of another certificate',
+        { cert: (await leaf(ca, T0)).cert, key: (await leaf(ca, T0)).key },
+        T0 + S,
+        /do not match/,
+      ],
       ['garbage', { cert: 'x', key: 'y' }, T0 + S, /unreadable/],
     ];
     for (const [name, serving, now, want] of cases) {
@@ -89,7 +94,10 @@ describe('planRotation', () => {
     const other = await makeCA('other', { lifetimeMs: policy.caLifetimeMs, now: T0 });
     assert.equal(planRotation({ ca }, [], T0 + 700 * S, policy).ca, 'new');
     assert.equal(planRotation({ ca: { cert: ca.cert, key: other.key } }, [], T0 + S, policy).ca, 'new');
-    assert.equal(planRotation({ ca: { cert: (await leaf(ca, T0)).cert, key: (await leaf(ca, T0)).key } }, [], T0 + S, policy).ca, 'new');
+    assert.equal(
+      planRotation({ ca: { cert: (await leaf(ca, T0)).cert, key: (await leaf(ca, T0)).key } }, [], T0 + S, policy).ca,
+      'new',
+    );
   });
 });
 

@@ -1,7 +1,10 @@
 // The names the self-managed certificates live under: the manifests (manifests/self-managed-certs/, the
 // Helm chart with certificates.certManager=false) create the two Secrets empty and grant the serving
 // controllers these names only (RBAC resourceNames); the controllers fill and rotate them.
-/** The CA: tls.crt, tls.key (the CA that signs), next.crt, next.key (the next one, during the overlap), ca.crt (every CA trusted). */
+/**
+ * The CA: tls.crt, tls.key (the CA that signs), next.crt, next.key (the next one, during the overlap),
+ * ca.crt (every CA trusted).
+ */
 export const CA_SECRET = 'socat-relay-webhook-ca';
 /** The serving certificate: tls.crt, tls.key, ca.crt (the trusted CAs, as in the caBundle). */
 export const SERVING_SECRET = 'socat-relay-webhook-serving';

@@ -196,7 +196,8 @@ export class SelfManagedCerts {
     plan: ReturnType<typeof planRotation>,
     now: number,
   ): Promise<{ ca: KeyPair; next: KeyPair | undefined; nextSince: number | undefined }> {
-    const pair = (p: StoredCerts['ca']): KeyPair | undefined => (p?.cert && p.key ? { cert: p.cert, key: p.key } : undefined);
+    const pair = (p: StoredCerts['ca']): KeyPair | undefined =>
+      p?.cert && p.key ? { cert: p.cert, key: p.key } : undefined;
     const caOpts = { lifetimeMs: this.o.policy.caLifetimeMs, now };
     let ca = pair(stored.ca);
     let next = pair(stored.next);
@@ -236,13 +237,8 @@ export class SelfManagedCerts {
     for (const w of hooks) w.clientConfig.caBundle = want;
     const name = WEBHOOK_CONFIGURATION;
     try {
-      if (kind === 'mutating')
-        await this.admission.replaceMutatingWebhookConfiguration({ name, body: obj as V1MutatingWebhookConfiguration });
-      else
-        await this.admission.replaceValidatingWebhookConfiguration({
-          name,
-          body: obj as V1ValidatingWebhookConfiguration,
-        });
+      if (kind === 'mutating') await this.admission.replaceMutatingWebhookConfiguration({ name, body: obj });
+      else await this.admission.replaceValidatingWebhookConfiguration({ name, body: obj });
     } catch (e) {
       throw setupError(e, `${kind} webhook configuration ${name}`, 'update');
     }

@@ -35,4 +35,3 @@ export class CertSource {
     return () => this.listeners.delete(fn);
   }
 }
-

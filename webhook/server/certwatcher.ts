@@ -139,10 +139,16 @@ export interface ServingCerts {
   check?(): Promise<void>;
 }
 
+interface CertSourceLike {
+  current(): CertPair | undefined;
+  ready(): Promise<CertPair>;
+  subscribe(fn: (p: CertPair) => void): () => void;
+}
+
 /** A server's ServingCerts: the CertSource when given, else a CertWatcher over the files. */
 export function servingCerts(
   o: { certFile?: string; keyFile?: string; certPollMs?: number; log: Logger },
-  source: { current(): CertPair | undefined; ready(): Promise<CertPair>; subscribe(fn: (p: CertPair) => void): () => void } | undefined,
+  source: CertSourceLike | undefined,
   onChange: (pair: CertPair) => void,
   onReject?: (err: CertificateError) => void,
 ): ServingCerts {

@@ -9,7 +9,7 @@
 //   of it is left, when it is not signed by the current CA, does not name every host, or is unreadable.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 
-export interface StoredPair {
+interface StoredPair {
   cert?: string;
   key?: string;
 }

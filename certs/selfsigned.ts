@@ -28,7 +28,7 @@ const DAY_MS = 86400 * 1000;
  * notBefore a little in the past (tolerates clock skew between the issuer and whoever checks: 5 min, or a
  * tenth of a short lifetime) and notAfter `lifetime` from now, never after `notAfter`.
  */
-export function validity(opts: CertOptions, defaultDays: number): { notBeforeDate: Date; notAfterDate: Date } {
+function validity(opts: CertOptions, defaultDays: number): { notBeforeDate: Date; notAfterDate: Date } {
   const now = opts.now ?? Date.now();
   const lifetime = opts.lifetimeMs ?? (opts.days ?? defaultDays) * DAY_MS;
   const notBeforeDate = new Date(now - Math.min(5 * 60 * 1000, lifetime / 10));
@@ -81,7 +81,7 @@ export async function makeLeaf(ca: KeyPair, opts: LeafOptions): Promise<KeyPair>
 }
 
 /** The DNS names under which the API server reaches a Service. */
-export function serviceHosts(service: string, namespace: string): string[] {
+function serviceHosts(service: string, namespace: string): string[] {
   return [
     service,
     `${service}.${namespace}`,

@@ -14,7 +14,7 @@ import {
 } from './reconcile/lease.js';
 
 export type SidecarModeSetting = 'auto' | 'native' | 'regular';
-export type CertificatesSetting = 'files' | 'self-managed';
+type CertificatesSetting = 'files' | 'self-managed';
 
 export interface ControllerConfig {
   port: number;

@@ -44,7 +44,7 @@ const text = (s: V1Secret | undefined, k: string): string | undefined => {
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
 /** What the Secrets hold, as certs/rotation.ts reads it. */
-export function storedCerts(ca: V1Secret | undefined, serving: V1Secret | undefined): StoredCerts {
+function storedCerts(ca: V1Secret | undefined, serving: V1Secret | undefined): StoredCerts {
   const since = Date.parse(ca?.metadata?.annotations?.[NEXT_SINCE_ANNOTATION] ?? '');
   return {
     ca: { cert: text(ca, 'tls.crt'), key: text(ca, 'tls.key') },
@@ -56,7 +56,7 @@ export function storedCerts(ca: V1Secret | undefined, serving: V1Secret | undefi
 }
 
 /** Thrown for a missing Secret or a refused write: the message says what to fix. */
-export class CertificateSetupError extends Error {
+class CertificateSetupError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'CertificateSetupError';

@@ -37,7 +37,7 @@ export function checkPair(p: CertPair): { fingerprint256: string; validTo: strin
   return { fingerprint256: x509.fingerprint256, validTo: x509.validTo };
 }
 
-export interface CertWatcherOptions {
+interface CertWatcherOptions {
   certFile: string;
   keyFile: string;
   /** Poll period (default 10 s); the folder watch usually reacts first. */
@@ -50,7 +50,7 @@ export interface CertWatcherOptions {
   readFile?: (file: string) => Promise<Buffer>;
 }
 
-export class CertWatcher {
+class CertWatcher {
   private pair: CertPair | undefined;
   private rejected: CertPair | undefined;
   private watches: FolderWatch[] = [];

@@ -1,12 +1,12 @@
-// Uninstall leaves nothing, by either path. The Helm chart (without cert-manager) applied to a real API server, what the
-// controllers make at run time made by their own code (the self-managed certificates' Secrets and
+// Uninstall leaves nothing, by either path. The Helm chart (without cert-manager) applied to a real API
+// server, what the controllers make at run time made by their own code (the self-managed certificates' Secrets and
 // caBundle, two controllers' Leases, a RelayNode) plus the Secrets cert-manager makes, then what
 // `helm uninstall` does: every release object deleted (the CRDs kept: crds.keep), the post-delete hooks
 // applied and the hook Job's command run as its ServiceAccount (impersonated) with the manifest its
 // ConfigMap holds, the hooks deleted once it succeeded. Then every object of every listable resource
 // is read back: what is left must be what the user made (the namespace) and what the chart keeps on
 // purpose (the CRDs), nothing else. No kubelet runs here, so the node-cleanup DaemonSet has no node
-// to run on: its rollout and deletion are real, the folders' removal is test/node-e2e's.
+// to run on: its rollout and deletion are real; what each pod removes is test/manifests/cleanup.test.ts's.
 // The kustomize path the same way, as docs/install.md says: the workloads deleted, `socat-relay
 // uninstall` run with the admin's kubeconfig, then `kubectl delete -k` of the install (CRDs and
 // namespace included): nothing of it may remain.

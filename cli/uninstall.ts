@@ -38,6 +38,11 @@ const NAME_LABEL = 'app.kubernetes.io/name=socat-relay';
 const CERT_MANAGER_SECRETS = ['socat-relay-ca', 'socat-relay-webhook-tls'];
 const DONE_LINE = /^(removed .+|nothing to remove)( on \S+)?$/m;
 
+/** The line a node-cleanup pod's log ends its work with (`socat-relay cleanup`'s report), if it has. */
+export function cleanupDone(log: string): string | undefined {
+  return DONE_LINE.exec(log)?.[0];
+}
+
 interface Args {
   namespace: string;
   daemonset: string | undefined;
@@ -137,8 +142,8 @@ async function cleanNodes(kc: KubeConfig, a: Args, ds: V1DaemonSet, say: (s: str
     for (const p of pods) {
       if (p.status?.phase !== 'Running') continue;
       const log = await core.readNamespacedPodLog({ name: p.metadata!.name!, namespace }).catch(() => '');
-      const m = DONE_LINE.exec(log);
-      if (m) done.push(m[0]);
+      const line = cleanupDone(log);
+      if (line) done.push(line);
     }
     return done.length >= desired ? done : undefined;
   });

@@ -1,6 +1,6 @@
 // The self-managed webhook certificates (SOCAT_RELAY_CERTIFICATES=self-managed, manifests/self-managed-certs/)
 // on a real API server, with lifetimes short enough to watch them turn over: a CA of 60 s and serving
-// certificates of 20 s, checked every half second. The controller runs as the serving ServiceAccount
+// certificates of 20 s, checked every half second. Two controllers run as the serving ServiceAccount
 // (impersonated) with the manifests' own RBAC — the Secrets and webhook configurations by name only —
 // against the manifests' empty Secrets and the real webhook configurations (called by URL, no
 // caBundle given: the controller fills it). For 75 s admission requests go through both webhooks
@@ -66,6 +66,7 @@ const b64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString('
 describe('self-managed certificates on a real API server: made, rotated, the caBundle following, admission never failing', () => {
   let cp: ControlPlane | undefined;
   let ctl: RunningController | undefined;
+  let ctl2: RunningController | undefined;
   const api = () => cp!.client;
   const bundles = async (): Promise<string[]> => {
     const out: string[] = [];
@@ -86,17 +87,23 @@ describe('self-managed certificates on a real API server: made, rotated, the caB
     await applyAll(api(), readManifests('controller/serviceaccount.yaml', 'controller/rbac.yaml'));
     await applyAll(api(), readManifests('self-managed-certs/secrets.yaml', 'self-managed-certs/rbac.yaml'));
     const hooks = webhooksForUrl(readManifests('webhook'), { baseUrl: 'https://127.0.0.1:1', caBundle: '' });
-    ctl = await startController({
-      kubeconfigPath: impersonating(cp.kubeconfigPath, SA_USER),
-      dir: cp.dir,
-      selfManagedCerts: true,
-      env: {
-        POD_NAMESPACE: NS,
-        SOCAT_RELAY_CA_LIFETIME: '60s',
-        SOCAT_RELAY_CERT_LIFETIME: '20s',
-        SOCAT_RELAY_CERT_CHECK_SECONDS: '0.5',
-      },
-    });
+    // Two serving controllers (two control-plane nodes), started together on the empty Secrets: both
+    // make a CA at once, one write wins, the other reads it. The webhooks call the first by URL; the
+    // second is what the Service would send the next request to.
+    const serving = (nodeName: string) =>
+      startController({
+        kubeconfigPath: impersonating(cp!.kubeconfigPath, SA_USER),
+        dir: cp!.dir,
+        nodeName,
+        selfManagedCerts: true,
+        env: {
+          POD_NAMESPACE: NS,
+          SOCAT_RELAY_CA_LIFETIME: '60s',
+          SOCAT_RELAY_CERT_LIFETIME: '20s',
+          SOCAT_RELAY_CERT_CHECK_SECONDS: '0.5',
+        },
+      });
+    [ctl, ctl2] = await Promise.all([serving('cp-1'), serving('cp-2')]);
     for (const h of hooks as AnyObject[])
       for (const w of h.webhooks) {
         w.clientConfig.url = w.clientConfig.url.replace('https://127.0.0.1:1', ctl.baseUrl);
@@ -126,6 +133,7 @@ describe('self-managed certificates on a real API server: made, rotated, the caB
   });
   after(async () => {
     await ctl?.stop();
+    await ctl2?.stop();
     await cp?.stop();
   });
 
@@ -193,15 +201,26 @@ describe('self-managed certificates on a real API server: made, rotated, the caB
   );
 
   test(
-    'the Secrets hold what the webhook serves; the old CA has left the caBundle once expired',
+    'the Secrets hold what both controllers serve; the old CA has left the caBundle once expired',
     { skip },
     async () => {
-      const ca = await api().get<AnyObject>('v1', 'Secret', CA_SECRET, NS);
-      const serving = await api().get<AnyObject>('v1', 'Secret', SERVING_SECRET, NS);
-      const cert = await servedCertificate(ctl!.port);
-      assert.equal(cert.fingerprint256, new X509Certificate(b64(serving.data['tls.crt'])).fingerprint256);
+      // Both serve what the serving Secret holds (within a check of a renewal).
+      let ca: AnyObject = {} as AnyObject;
+      let serving: AnyObject = {} as AnyObject;
+      let cert: X509Certificate | undefined;
+      await waitFor(
+        "both controllers to serve the serving Secret's certificate",
+        async () => {
+          ca = await api().get<AnyObject>('v1', 'Secret', CA_SECRET, NS);
+          serving = await api().get<AnyObject>('v1', 'Secret', SERVING_SECRET, NS);
+          const want = new X509Certificate(b64(serving.data['tls.crt'])).fingerprint256;
+          cert = await servedCertificate(ctl!.port);
+          return cert.fingerprint256 === want && (await servedCertificate(ctl2!.port)).fingerprint256 === want;
+        },
+        { timeoutMs: 5000, intervalMs: 100 },
+      );
       const signer = new X509Certificate(b64(ca.data['tls.crt']));
-      assert.ok(cert.verify(signer.publicKey), 'signed by the CA in socat-relay-webhook-ca');
+      assert.ok(cert!.verify(signer.publicKey), 'signed by the CA in socat-relay-webhook-ca');
       for (const b of await bundles()) {
         const cas = splitPem(b).map((p) => new X509Certificate(p));
         assert.ok(

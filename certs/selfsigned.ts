@@ -12,20 +12,36 @@ export interface KeyPair {
 export interface CertOptions {
   /** Certificate lifetime in days (default 365). */
   days?: number;
+  /** Lifetime in milliseconds; wins over `days` (short lifetimes in tests, rotation settings). */
+  lifetimeMs?: number;
+  /** Never valid after this (a serving certificate does not outlive its CA). */
+  notAfter?: Date;
+  /** The issuing time (default Date.now()). */
+  now?: number;
   /** Key type (default ec P-256: small and fast to make; rsa for old clients). */
   keyType?: 'ec' | 'rsa';
 }
 
-function validity(days: number): { notBeforeDate: Date; notAfterDate: Date } {
-  const notBeforeDate = new Date(Date.now() - 5 * 60 * 1000); // tolerate small clock skew
-  return { notBeforeDate, notAfterDate: new Date(notBeforeDate.getTime() + days * 86400 * 1000) };
+const DAY_MS = 86400 * 1000;
+
+/**
+ * notBefore a little in the past (tolerates clock skew between the issuer and whoever checks: 5 min, or a
+ * tenth of a short lifetime) and notAfter `lifetime` from now, never after `notAfter`.
+ */
+function validity(opts: CertOptions, defaultDays: number): { notBeforeDate: Date; notAfterDate: Date } {
+  const now = opts.now ?? Date.now();
+  const lifetime = opts.lifetimeMs ?? (opts.days ?? defaultDays) * DAY_MS;
+  const notBeforeDate = new Date(now - Math.min(5 * 60 * 1000, lifetime / 10));
+  let end = now + lifetime;
+  if (opts.notAfter && opts.notAfter.getTime() < end) end = opts.notAfter.getTime();
+  return { notBeforeDate, notAfterDate: new Date(end) };
 }
 
 export async function makeCA(commonName = 'socat-relay-ca', opts: CertOptions = {}): Promise<KeyPair> {
   const pems = await generate([{ name: 'commonName', value: commonName }], {
     keyType: opts.keyType ?? 'ec',
     algorithm: 'sha256',
-    ...validity(opts.days ?? 3650),
+    ...validity(opts, 3650),
     extensions: [
       { name: 'basicConstraints', cA: true, critical: true },
       { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
@@ -52,7 +68,7 @@ export async function makeLeaf(ca: KeyPair, opts: LeafOptions): Promise<KeyPair>
   const pems = await generate(attrs, {
     keyType: opts.keyType ?? 'ec',
     algorithm: 'sha256',
-    ...validity(opts.days ?? 365),
+    ...validity(opts, 365),
     ca: { key: ca.key, cert: ca.cert },
     extensions: [
       { name: 'basicConstraints', cA: false, critical: true },
@@ -88,6 +104,9 @@ export async function makeWebhookCerts(
     namespace?: string;
     extraHosts?: string[];
     days?: number;
+    lifetimeMs?: number;
+    notAfter?: Date;
+    now?: number;
     ca?: KeyPair;
   } = {},
 ): Promise<WebhookCerts> {
@@ -100,6 +119,9 @@ export async function makeWebhookCerts(
     hosts,
     usage: 'server',
     days: opts.days ?? 365,
+    ...(opts.lifetimeMs !== undefined ? { lifetimeMs: opts.lifetimeMs } : {}),
+    ...(opts.notAfter ? { notAfter: opts.notAfter } : {}),
+    ...(opts.now !== undefined ? { now: opts.now } : {}),
   });
   return { ca, serving, caBundle: Buffer.from(ca.cert).toString('base64') };
 }

@@ -30,6 +30,8 @@ import { Drain, gracefulShutdown } from '../webhook/server/shutdown.js';
 import { startControllerLease } from '../webhook/reconcile/lease-kube.js';
 import { MetricsAuthorizer, kubeReviewer } from '../webhook/metrics-auth.js';
 import { CertificateError } from '../webhook/server/certwatcher.js';
+import { CertSource } from '../webhook/server/cert-source.js';
+import { SelfManagedCerts } from '../webhook/certs/self-managed.js';
 import { defaultInjectOptions, type SidecarMode } from '../webhook/admission/index.js';
 import { runDaemon } from './daemon.js';
 import { parseOrExit, type CommandIO } from './io.js';
@@ -277,6 +279,43 @@ async function reconcileOnlyCerts(log: Logger): Promise<{ certFile: string; keyF
   return { certFile: files.cert!, keyFile: files.key! };
 }
 
+/**
+ * A serving controller's certificate: the files (cert-manager's Secret, your own), or with
+ * SOCAT_RELAY_CERTIFICATES=self-managed the Secrets this controller keeps with the other serving ones
+ * (webhook/certs/): the servers then wait for the first pair the loop reads or makes.
+ */
+function servingTls(
+  c: ControllerConfig,
+  kc: KubeConfig,
+  log: Logger,
+  stops: (() => Promise<void>)[],
+): { certFile: string; keyFile: string } | { certSource: CertSource } {
+  if (c.certificates !== 'self-managed') return { certFile: c.tlsCert, keyFile: c.tlsKey };
+  const certSource = new CertSource();
+  const loop = new SelfManagedCerts({
+    kc,
+    namespace: c.namespace,
+    policy: {
+      caLifetimeMs: c.caLifetimeMs,
+      servingLifetimeMs: c.servingLifetimeMs,
+      hosts: SelfManagedCerts.hosts(c.namespace, c.certHosts),
+    },
+    checkMs: c.certCheckSeconds * 1000,
+    log: log.child({ component: 'certificates' }),
+    serve: (pair) => {
+      try {
+        certSource.set(pair);
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'webhook certificates: the serving Secret holds an unusable pair');
+      }
+    },
+  });
+  loop.start();
+  stops.push(() => loop.stop());
+  log.info({ namespace: c.namespace }, 'webhook certificates: self-managed (Secrets socat-relay-webhook-ca, -serving)');
+  return { certSource };
+}
+
 /** Runs the stops pushed so far, last first; a failing stop is logged and the rest still run. */
 function stopInReverse(stops: (() => Promise<void>)[], log: Logger): () => Promise<void> {
   return async () => {
@@ -293,7 +332,10 @@ function stopInReverse(stops: (() => Promise<void>)[], log: Logger): () => Promi
 /** A serving controller's webhook port: the sidecar mode from the cluster, then the admission server. */
 async function startWebhook(
   c: ControllerConfig,
-  d: ClusterParts & { ready: () => { ok: boolean; reason?: string } },
+  d: ClusterParts & {
+    ready: () => { ok: boolean; reason?: string };
+    tls: { certFile: string; keyFile: string } | { certSource: CertSource };
+  },
   stops: (() => Promise<void>)[],
 ): Promise<AddressInfo> {
   const { kc, relays, namespaces, metrics, log } = d;
@@ -306,8 +348,7 @@ async function startWebhook(
   });
   const server = new WebhookServer({
     port: c.port,
-    certFile: c.tlsCert,
-    keyFile: c.tlsKey,
+    ...d.tls,
     metrics,
     log,
     ...(c.host ? { host: c.host } : {}),
@@ -344,7 +385,7 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
     );
     // The metrics port first: /readyz (the webhook's port) answers 200 only once both listen. A
     // reconcile-only controller holds no serving key: its metrics port has a certificate of its own.
-    const tls = c.serveAdmission ? { certFile: c.tlsCert, keyFile: c.tlsKey } : await reconcileOnlyCerts(log);
+    const tls = c.serveAdmission ? servingTls(c, kc, log, stops) : await reconcileOnlyCerts(log);
     const metricsServer = new MetricsServer({
       port: c.metricsPort,
       ...tls,
@@ -359,7 +400,7 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
     const metricsAddress = await metricsServer.start();
     stops.push(() => metricsServer.stop());
     const address = c.serveAdmission
-      ? await startWebhook(c, { kc, relays, namespaces, metrics, log, ready: readiness }, stops)
+      ? await startWebhook(c, { kc, relays, namespaces, metrics, log, ready: readiness, tls }, stops)
       : undefined;
     if (c.reconcile) await startNodeSide(c, { kc, relays, namespaces, metrics, log }, stops);
     else log.info('node reconcile off (SOCAT_RELAY_RECONCILE=false)');

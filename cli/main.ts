@@ -27,6 +27,10 @@ const COMMANDS: Record<
     summary: "cleanup [--host-root DIR]: removes socat-relay's folders from a node (uninstall)",
     load: () => import('./cleanup.js'),
   },
+  uninstall: {
+    summary: 'uninstall [--namespace NS]: node cleanup, Leases, Secrets, RelayNodes (after the workloads are gone)',
+    load: () => import('./uninstall.js'),
+  },
   sidecars: {
     summary: 'sidecars [-o json]: consumer pods whose sidecar differs from what the webhook injects now',
     load: () => import('./sidecars.js'),

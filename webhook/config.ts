@@ -21,6 +21,7 @@ import {
   type Schema,
 } from '../lib/settings.js';
 import { VOLUME_SOURCES, type VolumeSource } from './admission/options.js';
+import { DEFAULT_CA_LIFETIME, DEFAULT_SERVING_LIFETIME } from './certs/names.js';
 import {
   LEADER_LEASE_SECONDS,
   LEASE_DURATION_SECONDS,
@@ -29,6 +30,7 @@ import {
 } from './reconcile/lease.js';
 
 export type SidecarModeSetting = 'auto' | 'native' | 'regular';
+type CertificatesSetting = 'files' | 'self-managed';
 
 export interface ControllerConfig {
   port: number;
@@ -38,6 +40,13 @@ export interface ControllerConfig {
   host: string;
   tlsCert: string;
   tlsKey: string;
+  /** files: serve tlsCert/tlsKey; self-managed: make, rotate and serve the Secrets' certificates (webhook/certs/). */
+  certificates: CertificatesSetting;
+  /** Self-managed: the CA's and the serving certificate's lifetimes (ms), the check period, extra host names. */
+  caLifetimeMs: number;
+  servingLifetimeMs: number;
+  certCheckSeconds: number;
+  certHosts: string[];
   nodeName: string;
   /** The controller's namespace: where the controllers' Leases live. */
   namespace: string;
@@ -71,6 +80,23 @@ export class ConfigError extends SettingsError {
   }
 }
 
+/** A certificate lifetime: <n>s, <n>m or <n>h, at least 10 s (tests), at most 20 years. */
+const lifetime = (raw: string): number => {
+  const m = /^(\d+)(s|m|h)$/.exec(raw);
+  const ms = m ? Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 's' | 'm' | 'h'] : NaN;
+  if (!(ms >= 10_000 && ms <= 175_200 * 3_600_000))
+    throw new SettingError(`must be a duration from 10s to 175200h, as <n>s, <n>m or <n>h, got "${raw}"`);
+  return ms;
+};
+const hostList = (raw: string): string[] => {
+  const hosts = raw
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '');
+  const bad = hosts.find((h) => !/^[A-Za-z0-9.:-]+$/.test(h));
+  if (bad !== undefined) throw new SettingError(`must be DNS names or IP addresses separated by commas, got "${bad}"`);
+  return hosts;
+};
 const imageRef = (raw: string): string => {
   if (raw === '') return raw;
   try {
@@ -133,6 +159,49 @@ export const SCHEMA: readonly (Schema<ControllerConfig>[number] & { env: string 
     default: '/tls/tls.key',
     meaning: 'its private key (PEM)',
     parse: nonEmpty,
+  },
+  {
+    key: 'certificates',
+    flag: 'certificates',
+    env: 'SOCAT_RELAY_CERTIFICATES',
+    default: 'files',
+    meaning:
+      "files: serve --tls-cert/--tls-key (cert-manager, your own); self-managed: the serving controllers make the CA and serving certificate in Secrets socat-relay-webhook-ca and -serving, rotate them and keep the webhooks' caBundle",
+    parse: oneOf(['files', 'self-managed'] as const),
+  },
+  {
+    key: 'caLifetimeMs',
+    flag: 'ca-lifetime',
+    env: 'SOCAT_RELAY_CA_LIFETIME',
+    default: DEFAULT_CA_LIFETIME,
+    meaning: "self-managed: the CA's lifetime (a next CA is trusted when a third is left, signs when a sixth is left)",
+    parse: lifetime,
+  },
+  {
+    key: 'servingLifetimeMs',
+    flag: 'cert-lifetime',
+    env: 'SOCAT_RELAY_CERT_LIFETIME',
+    default: DEFAULT_SERVING_LIFETIME,
+    meaning: "self-managed: the serving certificate's lifetime (renewed when a third is left)",
+    parse: lifetime,
+  },
+  {
+    key: 'certCheckSeconds',
+    flag: 'cert-check',
+    env: 'SOCAT_RELAY_CERT_CHECK_SECONDS',
+    default: '30',
+    meaning:
+      'self-managed: how often the Secrets and caBundles are checked (a new serving certificate is served within this)',
+    parse: positiveSeconds,
+  },
+  {
+    key: 'certHosts',
+    flag: 'cert-hosts',
+    env: 'SOCAT_RELAY_CERT_HOSTS',
+    default: '',
+    meaning:
+      "self-managed: more DNS names or IPs for the serving certificate, comma-separated (the Service's names are always in it)",
+    parse: hostList,
   },
   {
     key: 'nodeName',
@@ -299,6 +368,7 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
       `SOCAT_RELAY_LEASE_RENEW_SECONDS (--lease-renew) ${c.leaseRenewSeconds} must be less than SOCAT_RELAY_LEASE_DURATION_SECONDS (--lease-duration) ${c.leaseDurationSeconds}: the Lease would expire between renewals`,
     );
   }
+  if (problems.length === 0) problems.push(...certificateProblems(c));
   if (problems.length === 0 && !c.serveAdmission && !c.reconcile) {
     problems.push(
       'SOCAT_RELAY_SERVE_ADMISSION=false and SOCAT_RELAY_RECONCILE=false: nothing to do (a reconcile-only controller needs the reconcile)',
@@ -315,6 +385,14 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return c;
+}
+
+/** The self-managed certificates' lifetimes agree with each other. */
+function certificateProblems(c: ControllerConfig): string[] {
+  if (c.certificates !== 'self-managed' || c.servingLifetimeMs * 3 <= c.caLifetimeMs) return [];
+  return [
+    'SOCAT_RELAY_CERT_LIFETIME (--cert-lifetime) must be at most a third of SOCAT_RELAY_CA_LIFETIME (--ca-lifetime): a serving certificate is renewed before its CA stops signing',
+  ];
 }
 
 export class HelpRequested extends Error {

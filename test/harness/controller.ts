@@ -29,6 +29,11 @@ export interface ControllerOptions {
   env?: Record<string, string>;
   /** Reuse certificates (and so the caBundle) across restarts. */
   certs?: WebhookCerts;
+  /**
+   * SOCAT_RELAY_CERTIFICATES=self-managed: the controller makes its certificates in the cluster (the
+   * files are then not used); readiness and get() trust any certificate it serves.
+   */
+  selfManagedCerts?: boolean;
   port?: number;
   metricsPort?: number;
 }
@@ -80,6 +85,9 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     POD_NAMESPACE: 'default',
     SOCAT_RELAY_RECONCILE: opts.reconcile ? 'true' : 'false',
     ...(opts.serveAdmission === false ? { SOCAT_RELAY_SERVE_ADMISSION: 'false' } : {}),
+    ...(opts.selfManagedCerts
+      ? { SOCAT_RELAY_CERTIFICATES: 'self-managed', SOCAT_RELAY_CERT_HOSTS: '127.0.0.1,localhost' }
+      : {}),
     SOCAT_RELAY_CONFIG_DIR: opts.configDir ?? path.join(opts.dir, 'relays.d'),
     SOCAT_RELAY_SOCKET_DIR: opts.socketDir ?? path.join(opts.dir, 'run'),
     LOG_LEVEL: 'debug',
@@ -98,7 +106,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     },
   );
   const baseUrl = `https://127.0.0.1:${port}`;
-  const get = (p: string) => httpsGet(baseUrl + p, certs.ca.cert);
+  const get = (p: string) => httpsGet(baseUrl + p, opts.selfManagedCerts ? undefined : certs.ca.cert);
   const ac = new AbortController();
   void proc.exited.then(() => ac.abort());
   try {

@@ -12,7 +12,14 @@ import { DEFAULT_IMAGE, parseImageRef } from '../../lib/image.js';
 import { REPO_ROOT } from '../harness/binaries.js';
 
 /** The repository's kustomizations a user applies (relative to manifests/). */
-const KUSTOMIZATIONS = ['.', 'no-cert-manager', 'node-agent', 'uninstall', 'examples/kubeadm-control-plane'];
+const KUSTOMIZATIONS = [
+  '.',
+  'self-managed-certs',
+  'no-cert-manager',
+  'node-agent',
+  'uninstall',
+  'examples/kubeadm-control-plane',
+];
 const EXAMPLE_PROMETHEUS = 'quay.io/prometheus/prometheus';
 
 function moved(from: string, to: string) {

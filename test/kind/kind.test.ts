@@ -475,20 +475,29 @@ describe(
       );
       await exampleScrapes();
       await nothingPendingNorRefused();
-      // docs/install.md: "With Helm, steps 1–2 the same, then helm uninstall …, step 4 and the first line
-      // of 5, and kubectl delete crd".
+      // docs/install.md: "With Helm, steps 1–2 the same, then `helm uninstall …`: its post-delete hook …
+      // does step 4", then the CRDs and the namespace the chart keeps on purpose.
       const lines = shBlocks(INSTALL_MD, 'Uninstall')[0]!.split('\n');
-      const upTo = (marker: string) => lines.findIndex((l) => l.startsWith(marker));
-      await user(lines.slice(0, upTo('# 3.')).join('\n'), 10 * MIN);
+      await user(
+        lines
+          .slice(
+            0,
+            lines.findIndex((l) => l.startsWith('# 3.')),
+          )
+          .join('\n'),
+        10 * MIN,
+      );
       await cp().sh(['rm', '-f', '/etc/kubernetes/manifests/socat-relay-agent.yaml']);
-      const rest = [
-        'helm uninstall socat-relay -n socat-relay-system --wait',
-        ...lines.slice(upTo('# 4.'), upTo('# 5.')),
-        lines[upTo('# 5.') + 1]!,
-        'kubectl delete crd relays.socat.io',
-      ];
-      await user(rest.join('\n'), 15 * MIN);
-      await kubectl('delete', 'namespace', NS, '--wait=true', '--timeout=180s');
+      const prose = INSTALL_MD.replace(/\s+/g, ' ');
+      const helmUninstall = /`(helm uninstall socat-relay -n socat-relay-system)`: its post-delete hook/.exec(
+        prose,
+      )?.[1];
+      const end =
+        /`(kubectl delete crd relays\.socat\.io[^`]*)` and `(kubectl delete namespace socat-relay-system)` end it/.exec(
+          prose,
+        );
+      assert.ok(helmUninstall && end, "docs/install.md's Helm uninstall paragraph changed");
+      await user([helmUninstall, end[1], end[2]].join('\n'), 15 * MIN);
       assert.deepEqual(await leftovers(), []);
     });
   },

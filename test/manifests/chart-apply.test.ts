@@ -10,7 +10,10 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
 import { makeWebhookCerts } from '../../certs/selfsigned.js';
+import { createLogger } from '../../lib/log.js';
+import { SelfManagedCerts } from '../../webhook/certs/self-managed.js';
 import {
   readManifests,
   skipUnlessControlPlane,
@@ -23,6 +26,26 @@ import { REPO, type KubeObject } from './load.js';
 import { runTool, skipWithout, toolPath } from './tools.js';
 
 const execFileP = promisify(execFile);
+
+/** The self-managed certificates' loop (webhook/certs/) against the chart's Secrets, once per check() call. */
+function selfManaged(cp: ControlPlane): { loop: SelfManagedCerts; served: () => number } {
+  let served = 0;
+  const kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfigPath);
+  const loop = new SelfManagedCerts({
+    kc,
+    namespace: 'socat-relay-system',
+    policy: {
+      caLifetimeMs: 3_600_000,
+      servingLifetimeMs: 600_000,
+      hosts: SelfManagedCerts.hosts('socat-relay-system', []),
+    },
+    checkMs: 60_000,
+    log: createLogger({ level: 'silent' }),
+    serve: () => void served++,
+  });
+  return { loop, served: () => served };
+}
 
 const skip = skipUnlessControlPlane() || skipWithout('helm');
 
@@ -79,6 +102,10 @@ describe('the chart applied server-side to a real API server', { skip }, () => {
         .map((l) => l.replace(/\s+#.*$/, '').trim())
         .filter((l) => /^kubectl wait .*(crd\/|webhookconfiguration\/)/.test(l));
       assert.ok(lines.length >= 3, lines.join('\n'));
+      // The caBundle is the serving controllers' to write (no controller runs here): one pass of their
+      // loop, as the chart's serving ServiceAccount would run it.
+      const { loop } = selfManaged(cp!);
+      await loop.check();
       for (const line of new Set(lines)) {
         const args = line
           .split(/\s+/)

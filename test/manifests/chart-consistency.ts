@@ -5,12 +5,13 @@
 // reaches a Service that reaches the controller's port and trusts the CA that signed the certificate
 // the controller serves; each policy matches the pods its webhook sees; the ServiceMonitor scrapes a
 // port that exists with the right CA. Each problem names the objects that disagree.
-import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import { parseCsiArgs } from '../../cli/csi.js';
 import { validateRelay } from '../../relay/index.js';
 import { defaultInjectOptions, sidecarVolume } from '../../webhook/admission/index.js';
 import { loadConfig } from '../../webhook/config.js';
+import { CA_SECRET, SERVING_SECRET, WEBHOOK_CONFIGURATION } from '../../webhook/certs/names.js';
+import { SelfManagedCerts } from '../../webhook/certs/self-managed.js';
 import { HELM_LABELS, key } from './chart.js';
 import type { KubeObject } from './load.js';
 
@@ -52,7 +53,7 @@ function daemonSetRunning(objs: KubeObject[], command: string): KubeObject | und
 /** Every problem found in one render for release namespace `namespace`; empty when the objects agree. */
 export function chartProblems(objs: KubeObject[], namespace: string): string[] {
   const p: string[] = [];
-  const find = (kind: string, name: string, ns?: string) =>
+  const find = (kind: string, name: string | undefined, ns?: string) =>
     objs.find((o) => o.kind === kind && o.metadata.name === name && (ns === undefined || o.metadata.namespace === ns));
 
   // Names, namespaces, labels.
@@ -181,7 +182,10 @@ export function chartProblems(objs: KubeObject[], namespace: string): string[] {
   const tlsMount = (controller.volumeMounts ?? []).find((m) => m.mountPath === path.dirname(config.tlsCert));
   const tlsSecret: string | undefined = (controllerPod.spec.volumes ?? []).find((v: any) => v.name === tlsMount?.name)
     ?.secret?.secretName;
-  if (!tlsSecret) p.push(`${key(controllerDs)}: the serving certificate ${config.tlsCert} comes from no Secret volume`);
+  if (config.certificates === 'files' && !tlsSecret)
+    p.push(`${key(controllerDs)}: the serving certificate ${config.tlsCert} comes from no Secret volume`);
+  if (config.certificates === 'self-managed' && tlsSecret)
+    p.push(`${key(controllerDs)}: keeps its own certificates but still mounts Secret ${tlsSecret}`);
 
   // Webhooks → Service → controller, and the CA they trust.
   const configs = objs.filter((o) => o.kind.endsWith('WebhookConfiguration'));
@@ -219,60 +223,9 @@ export function chartProblems(objs: KubeObject[], namespace: string): string[] {
         );
     }
   }
-  const certificates = objs.filter((o) => o.kind === 'Certificate');
-  const serving = certificates.find((c) => c.spec.secretName === tlsSecret);
-  const secret = objs.find(
-    (o) => o.kind === 'Secret' && o.metadata.name === tlsSecret && o.metadata.namespace === namespace,
-  );
-  const serviceHost = service ? `${service.metadata.name}.${service.metadata.namespace}.svc` : undefined;
-  let leaf: X509Certificate | undefined;
-  if (serving && secret)
-    p.push(
-      `both ${key(serving)} and ${key(secret)} make Secret ${tlsSecret}: cert-manager and the chart would overwrite each other`,
-    );
-  else if (serving) {
-    for (const wc of configs) {
-      const inject = wc.metadata.annotations?.['cert-manager.io/inject-ca-from'];
-      if (inject !== `${namespace}/${serving.metadata.name}`)
-        p.push(
-          `${key(wc)}: cert-manager.io/inject-ca-from is ${inject ?? '(none)'}, the serving Certificate is ${namespace}/${serving.metadata.name}`,
-        );
-      for (const w of wc.webhooks)
-        if (w.clientConfig.caBundle)
-          p.push(`${key(wc)} ${w.name} has a fixed caBundle while cert-manager injects the CA`);
-    }
-    if (serviceHost && !serving.spec.dnsNames?.includes(serviceHost))
-      p.push(`${key(serving)} is not issued for ${serviceHost}`);
-    for (const c of certificates) {
-      const issuer = find(c.spec.issuerRef.kind ?? 'Issuer', c.spec.issuerRef.name, namespace);
-      if (!issuer) {
-        p.push(`${key(c)} is issued by ${c.spec.issuerRef.kind} ${c.spec.issuerRef.name}, which is not rendered`);
-        continue;
-      }
-      if (issuer.spec.ca && !certificates.some((x) => x.spec.isCA && x.spec.secretName === issuer.spec.ca.secretName))
-        p.push(`${key(issuer)} signs with Secret ${issuer.spec.ca.secretName}, which no CA Certificate makes`);
-    }
-  } else if (secret) {
-    for (const f of ['ca.crt', 'tls.crt', 'tls.key']) if (!secret.data?.[f]) p.push(`${key(secret)} has no ${f}`);
-    if (certificates.length > 0 || objs.some((o) => o.kind === 'Issuer'))
-      p.push('cert-manager objects are rendered beside the chart-made certificate');
-    for (const wc of configs) {
-      if (wc.metadata.annotations?.['cert-manager.io/inject-ca-from'])
-        p.push(`${key(wc)} asks cert-manager to inject a CA, but the chart made the certificate`);
-      for (const w of wc.webhooks)
-        if (w.clientConfig.caBundle !== secret.data?.['ca.crt'])
-          p.push(`${key(wc)} ${w.name}: its caBundle is not ${key(secret)}'s ca.crt`);
-    }
-    try {
-      const ca = new X509Certificate(Buffer.from(secret.data['ca.crt'], 'base64'));
-      leaf = new X509Certificate(Buffer.from(secret.data['tls.crt'], 'base64'));
-      if (!leaf.verify(ca.publicKey)) p.push(`${key(secret)}: tls.crt is not signed by ca.crt`);
-      if (serviceHost && !leaf.checkHost(serviceHost))
-        p.push(`${key(secret)}: tls.crt is not valid for ${serviceHost} (${leaf.subjectAltName})`);
-    } catch (e) {
-      p.push(`${key(secret)}: ${(e as Error).message}`);
-    }
-  } else p.push(`the controller serves Secret ${tlsSecret}, which neither a Certificate nor the chart makes`);
+  if (config.certificates === 'self-managed')
+    p.push(...selfManagedProblems(objs, namespace, controllerDs, configs, find));
+  else p.push(...certManagerProblems(objs, namespace, tlsSecret, configs, serviceHost(service), find));
 
   // Policies: bound, and matching the pods the pod webhook sees.
   const policies = objs.filter((o) => o.kind === 'ValidatingAdmissionPolicy');
@@ -324,16 +277,115 @@ export function chartProblems(objs: KubeObject[], namespace: string): string[] {
           : port.targetPort !== config.metricsPort
       )
         p.push(`${key(sm)} scrapes ${key(svc)} port ${ep.port}, which is not /metrics (${config.metricsPort})`);
-      if (ep.tlsConfig?.ca?.secret?.name !== tlsSecret)
+      const caSecret = config.certificates === 'self-managed' ? SERVING_SECRET : tlsSecret;
+      if (ep.tlsConfig?.ca?.secret?.name !== caSecret)
         p.push(
-          `${key(sm)} trusts the CA of Secret ${ep.tlsConfig?.ca?.secret?.name}, the controller serves Secret ${tlsSecret}`,
+          `${key(sm)} trusts the CA of Secret ${ep.tlsConfig?.ca?.secret?.name}, the controller's CAs are in Secret ${caSecret}`,
         );
       const serverName = ep.tlsConfig?.serverName;
-      if (serving && !serving.spec.dnsNames?.includes(serverName))
-        p.push(`${key(sm)}: serverName ${serverName} is not on ${key(serving)}`);
-      if (leaf && !leaf.checkHost(serverName))
-        p.push(`${key(sm)}: serverName ${serverName} is not on the chart-made certificate`);
+      const names =
+        config.certificates === 'self-managed'
+          ? SelfManagedCerts.hosts(namespace, config.certHosts)
+          : objs.find((o) => o.kind === 'Certificate' && o.spec.secretName === tlsSecret)?.spec.dnsNames;
+      if (!names?.includes(serverName))
+        p.push(`${key(sm)}: serverName ${serverName} is not on the serving certificate`);
     }
   }
+  return p;
+}
+
+type Find = (kind: string, name: string | undefined, namespace?: string) => KubeObject | undefined;
+const serviceHost = (service: KubeObject | undefined) =>
+  service ? `${service.metadata.name}.${service.metadata.namespace}.svc` : undefined;
+
+/** The controller serves a Secret's files: cert-manager's Certificate must make it and inject its CA. */
+function certManagerProblems(
+  objs: KubeObject[],
+  namespace: string,
+  tlsSecret: string | undefined,
+  configs: KubeObject[],
+  host: string | undefined,
+  find: Find,
+): string[] {
+  const p: string[] = [];
+  const certificates = objs.filter((o) => o.kind === 'Certificate');
+  const serving = certificates.find((c) => c.spec.secretName === tlsSecret);
+  const secret = objs.find(
+    (o) => o.kind === 'Secret' && o.metadata.name === tlsSecret && o.metadata.namespace === namespace,
+  );
+  if (serving && secret)
+    p.push(
+      `both ${key(serving)} and ${key(secret)} make Secret ${tlsSecret}: cert-manager and the chart would overwrite each other`,
+    );
+  if (!serving) return [...p, `the controller serves Secret ${tlsSecret}, which no Certificate makes`];
+  for (const wc of configs) {
+    const inject = wc.metadata.annotations?.['cert-manager.io/inject-ca-from'];
+    if (inject !== `${namespace}/${serving.metadata.name}`)
+      p.push(
+        `${key(wc)}: cert-manager.io/inject-ca-from is ${inject ?? '(none)'}, the serving Certificate is ${namespace}/${serving.metadata.name}`,
+      );
+    for (const w of wc.webhooks)
+      if (w.clientConfig.caBundle)
+        p.push(`${key(wc)} ${w.name} has a fixed caBundle while cert-manager injects the CA`);
+  }
+  if (host && !serving.spec.dnsNames?.includes(host)) p.push(`${key(serving)} is not issued for ${host}`);
+  for (const c of certificates) {
+    const issuer = find(c.spec.issuerRef.kind ?? 'Issuer', c.spec.issuerRef.name, namespace);
+    if (!issuer) {
+      p.push(`${key(c)} is issued by ${c.spec.issuerRef.kind} ${c.spec.issuerRef.name}, which is not rendered`);
+      continue;
+    }
+    if (issuer.spec.ca && !certificates.some((x) => x.spec.isCA && x.spec.secretName === issuer.spec.ca.secretName))
+      p.push(`${key(issuer)} signs with Secret ${issuer.spec.ca.secretName}, which no CA Certificate makes`);
+  }
+  return p;
+}
+
+/**
+ * The serving controllers keep the certificates (webhook/certs/): their two Secrets rendered empty
+ * (a render generates nothing), the rights to exactly those and to the two webhook configurations
+ * bound to the serving controllers' ServiceAccount, and nothing of cert-manager's.
+ */
+function selfManagedProblems(
+  objs: KubeObject[],
+  namespace: string,
+  controllerDs: KubeObject,
+  configs: KubeObject[],
+  find: Find,
+): string[] {
+  const p: string[] = [];
+  if (objs.some((o) => o.apiVersion.startsWith('cert-manager.io/')))
+    p.push('cert-manager objects are rendered beside the self-managed certificates');
+  for (const name of [CA_SECRET, SERVING_SECRET]) {
+    const s = find('Secret', name, namespace);
+    if (!s) p.push(`the serving controllers keep Secret ${namespace}/${name}, which is not rendered`);
+    else if (s.data || s.stringData)
+      p.push(`${key(s)} is rendered with data: a render would overwrite the controllers'`);
+  }
+  for (const wc of configs) {
+    if (wc.metadata.annotations?.['cert-manager.io/inject-ca-from'])
+      p.push(`${key(wc)} asks cert-manager to inject a CA, but the controllers keep the certificates`);
+    for (const w of wc.webhooks)
+      if (w.clientConfig.caBundle !== undefined)
+        p.push(`${key(wc)} ${w.name} renders a caBundle: an upgrade or a GitOps sync would overwrite the controllers'`);
+  }
+  const sa = controllerDs.spec.template.spec.serviceAccountName;
+  const granted = (kind: 'Role' | 'ClusterRole', resource: string, name: string) =>
+    objs.some(
+      (b) =>
+        b.kind === `${kind}Binding` &&
+        b.subjects?.some((s: any) => s.kind === 'ServiceAccount' && s.name === sa && s.namespace === namespace) &&
+        find(kind, b.roleRef.name, kind === 'Role' ? b.metadata.namespace : undefined)?.rules?.some(
+          (r: any) =>
+            r.resources?.includes(resource) &&
+            r.resourceNames?.includes(name) &&
+            ['get', 'update'].every((v) => r.verbs?.includes(v)),
+        ),
+    );
+  for (const name of [CA_SECRET, SERVING_SECRET])
+    if (!granted('Role', 'secrets', name)) p.push(`ServiceAccount ${sa} may not get and update Secret ${name}`);
+  for (const r of ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'])
+    if (!granted('ClusterRole', r, WEBHOOK_CONFIGURATION))
+      p.push(`ServiceAccount ${sa} may not get and update ${r} ${WEBHOOK_CONFIGURATION}`);
   return p;
 }

@@ -89,7 +89,8 @@ describe("the chart's toggles, every combination", { skip }, () => {
         );
       assert.equal(has('Certificate'), c['certificates.certManager'], at);
       assert.equal(has('Issuer'), c['certificates.certManager'], at);
-      assert.equal(has('Secret', 'socat-relay-webhook-tls'), !c['certificates.certManager'], at);
+      assert.equal(has('Secret', 'socat-relay-webhook-serving'), !c['certificates.certManager'], at);
+      assert.equal(config.certificates, c['certificates.certManager'] ? 'files' : 'self-managed', at);
       assert.equal(objs.filter((o) => o.kind === 'ValidatingAdmissionPolicy').length, c['policy.enabled'] ? 3 : 0, at);
       assert.equal(
         objs.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding').length,
@@ -192,14 +193,22 @@ describe('the agreement check fails on a broken render (it is not a check that c
     );
   });
 
-  test("a webhook whose caBundle is not the CA of the served certificate; cert-manager beside the chart's Secret", async () => {
+  test('self-managed certificates with a caBundle rendered, a Secret with data, a missing right; cert-manager beside it', async () => {
     const problems = await broken({ 'certificates.certManager': 'false' }, (objs) => {
       objs.find((o) => o.kind === 'MutatingWebhookConfiguration')!.webhooks[1].clientConfig.caBundle = 'Zm9v';
+      objs.find((o) => o.kind === 'Secret' && o.metadata.name === 'socat-relay-webhook-ca')!.data = {
+        'tls.crt': 'Zm9v',
+      };
+      const role = objs.find((o) => o.kind === 'Role' && o.metadata.name === 'socat-relay-controller-certs')!;
+      role.rules[0].resourceNames = ['socat-relay-webhook-ca'];
     });
+    const text = problems.join('\n');
     assert.match(
-      problems.join('\n'),
-      /ephemeral-containers\.socat\.io: its caBundle is not Secret\/platform-relays\/socat-relay-webhook-tls's ca\.crt/,
+      text,
+      /ephemeral-containers\.socat\.io renders a caBundle: an upgrade or a GitOps sync would overwrite/,
     );
+    assert.match(text, /Secret\/platform-relays\/socat-relay-webhook-ca is rendered with data/);
+    assert.match(text, /may not get and update Secret socat-relay-webhook-serving/);
     const both = await broken({}, (objs) => {
       objs.push({
         apiVersion: 'v1',

@@ -5,12 +5,12 @@
 // server's server-side apply of the rendered objects is in chart-apply.test.ts.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { parseCsiArgs } from '../../cli/csi.js';
 import { loadConfig } from '../../webhook/config.js';
+import { CA_SECRET, SERVING_SECRET } from '../../webhook/certs/names.js';
 import { kustomize, MANIFESTS, modelFor, type KubeObject } from './load.js';
 import { CHART, HELM_LABELS, helmTemplate, key, KUBE_VERSION, withoutHelmLabels } from './chart.js';
 import { runTool, skipWithout } from './tools.js';
@@ -43,8 +43,8 @@ describe('the Helm chart', { skip }, () => {
     }
   });
 
-  test("its defaults render the kustomize install object for object (manifests/ + manifests/node-agent/, Namespace aside), plus Helm's labels", async () => {
-    const chart = await helmTemplate();
+  test("its defaults render the kustomize install object for object (manifests/ + manifests/node-agent/, Namespace aside), plus Helm's labels; its hooks aside", async () => {
+    const chart = (await helmTemplate()).filter((o) => !o.metadata.annotations?.['helm.sh/hook']);
     const kz = [...(await kustomize(MANIFESTS)), ...(await kustomize(path.join(MANIFESTS, 'node-agent')))].filter(
       (o) => o.kind !== 'Namespace',
     );
@@ -155,22 +155,47 @@ describe('the Helm chart', { skip }, () => {
     ]);
   });
 
-  test('certificates.certManager=false: no cert-manager object, a Secret with a CA and a serving certificate for the Service, the CA in both webhooks', async () => {
+  test('certificates.certManager=false: no cert-manager object; the two Secrets empty, the RBAC that names them, the serving controllers keeping them; no caBundle rendered', async () => {
     const objs = await helmTemplate({ set: { 'certificates.certManager': 'false' } });
     assert.ok(!objs.some((o) => o.apiVersion.startsWith('cert-manager.io/')));
-    const secret = objs.find((o) => o.kind === 'Secret')!;
+    const secrets = objs.filter((o) => o.kind === 'Secret');
     assert.deepEqual(
-      [secret.metadata.name, secret.type, Object.keys(secret.data).sort()],
-      ['socat-relay-webhook-tls', 'kubernetes.io/tls', ['ca.crt', 'tls.crt', 'tls.key']],
+      secrets.map((x) => [x.metadata.name, x.type, x.data]),
+      [
+        [CA_SECRET, 'Opaque', undefined],
+        [SERVING_SECRET, 'Opaque', undefined],
+      ],
     );
-    const ca = new X509Certificate(Buffer.from(secret.data['ca.crt'], 'base64'));
-    const leaf = new X509Certificate(Buffer.from(secret.data['tls.crt'], 'base64'));
-    assert.ok(leaf.verify(ca.publicKey), 'the serving certificate is signed by the CA');
-    assert.ok(leaf.checkHost('socat-relay-webhook.socat-relay-system.svc'), leaf.subjectAltName);
+    const ds = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-controller')!;
+    const config = loadConfig([], { ...env(ds), NODE_NAME: 'n' });
+    assert.equal(config.certificates, 'self-managed');
+    assert.deepEqual([config.caLifetimeMs, config.servingLifetimeMs], [43800 * 3600_000, 2160 * 3600_000]);
+    assert.ok(!ds.spec.template.spec.volumes.some((v: any) => v.secret), 'no Secret mounted');
+    const node = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-node')!;
+    assert.equal(env(node).SOCAT_RELAY_CERTIFICATES, undefined, 'the reconcile-only controllers keep no certificate');
     for (const o of objs.filter((x) => x.kind.endsWith('WebhookConfiguration'))) {
       assert.equal(o.metadata.annotations?.['cert-manager.io/inject-ca-from'], undefined);
-      for (const w of o.webhooks) assert.equal(w.clientConfig.caBundle, secret.data['ca.crt']);
+      for (const w of o.webhooks) assert.equal(w.clientConfig.caBundle, undefined);
     }
+    const role = objs.find((o) => o.kind === 'Role' && o.metadata.name === 'socat-relay-controller-certs')!;
+    assert.deepEqual(role.rules, [
+      { apiGroups: [''], resources: ['secrets'], resourceNames: [CA_SECRET, SERVING_SECRET], verbs: ['get', 'update'] },
+    ]);
+  });
+
+  test('two renders are identical, with and without cert-manager (nothing is generated at render time: no diff for Argo CD or Flux)', async () => {
+    for (const set of [{}, { 'certificates.certManager': 'false' }] as Record<string, string>[]) {
+      const [a, b] = [await helmTemplate({ set }), await helmTemplate({ set })];
+      assert.deepEqual(a, b);
+    }
+  });
+
+  test('certificates: a serving lifetime over a third of the CA lifetime, or a lifetime without a unit, is refused', async () => {
+    await assert.rejects(
+      helmTemplate({ set: { 'certificates.certManager': 'false', 'certificates.servingLifetime': '20000h' } }),
+      /certificates\.servingLifetime 20000h must be at most a third of certificates\.caLifetime 43800h/,
+    );
+    await assert.rejects(helmTemplate({ set: { 'certificates.caLifetime': '5y' } }), /caLifetime/);
   });
 
   test('agent.daemonset=false, policy.enabled=false, crds.install=false leave those out; crds.keep annotates the CRD', async () => {

@@ -265,9 +265,15 @@ function manifestObjects(): KubeObject[] {
 /**
  * Names the docs use that are not objects: the sidecar image's repository suffix, `npm run webhook:local`'s
  * certificate folder, the CSI plugins' scrape job (docs/runbooks.md), the election Lease (the controllers make
- * it).
+ * it), the chart's uninstall hook objects (charts/socat-relay/templates/uninstall.yaml, not in manifests/).
  */
-const NOT_OBJECTS = new Set(['socat-relay-sidecar', 'socat-relay-tls', 'socat-relay-csi', 'socat-relay-leader']);
+const NOT_OBJECTS = new Set([
+  'socat-relay-sidecar',
+  'socat-relay-tls',
+  'socat-relay-csi',
+  'socat-relay-leader',
+  'socat-relay-uninstall',
+]);
 
 test('every *.socat.io and socat-relay-* name in the docs is a webhook, CRD, CSIDriver or object of manifests/', () => {
   const objs = manifestObjects();

@@ -11,6 +11,11 @@ test('defaults: every key of the schema has one and they match the shared names'
     host: '',
     tlsCert: '/tls/tls.crt',
     tlsKey: '/tls/tls.key',
+    certificates: 'files',
+    caLifetimeMs: 43800 * 3600_000,
+    servingLifetimeMs: 2160 * 3600_000,
+    certCheckSeconds: 30,
+    certHosts: [],
     nodeName: 'node-1',
     namespace: 'socat-relay-system',
     leaseDurationSeconds: 40,
@@ -122,4 +127,33 @@ test('the sidecar image follows the image setting (<repository>-sidecar:<tag>) u
     /SOCAT_RELAY_IMAGE: "Upper\/Case:1": repository/,
   );
   assert.throws(() => loadConfig([], { ...env, SOCAT_RELAY_SIDECAR_IMAGE: 'a b' }), /SOCAT_RELAY_SIDECAR_IMAGE: /);
+});
+
+test('self-managed certificates: lifetimes as <n>h/<n>m/<n>s, the serving one at most a third of the CA, extra hosts checked', () => {
+  const c = loadConfig([], {
+    NODE_NAME: 'n',
+    SOCAT_RELAY_CERTIFICATES: 'self-managed',
+    SOCAT_RELAY_CA_LIFETIME: '60s',
+    SOCAT_RELAY_CERT_LIFETIME: '20s',
+    SOCAT_RELAY_CERT_HOSTS: '127.0.0.1, webhook.example.com',
+  });
+  assert.deepEqual(
+    [c.certificates, c.caLifetimeMs, c.servingLifetimeMs, c.certHosts],
+    ['self-managed', 60_000, 20_000, ['127.0.0.1', 'webhook.example.com']],
+  );
+  const problems = (env: Record<string, string>) => {
+    try {
+      loadConfig([], { NODE_NAME: 'n', SOCAT_RELAY_CERTIFICATES: 'self-managed', ...env });
+      return '';
+    } catch (e) {
+      assert.ok(e instanceof ConfigError);
+      return e.message;
+    }
+  };
+  assert.match(problems({ SOCAT_RELAY_CERT_LIFETIME: '20000h' }), /SOCAT_RELAY_CERT_LIFETIME .* at most a third of/);
+  assert.match(problems({ SOCAT_RELAY_CA_LIFETIME: '5y' }), /SOCAT_RELAY_CA_LIFETIME: must be a duration/);
+  assert.match(problems({ SOCAT_RELAY_CERT_LIFETIME: '5s' }), /SOCAT_RELAY_CERT_LIFETIME: must be a duration from 10s/);
+  assert.match(problems({ SOCAT_RELAY_CERT_HOSTS: 'a b' }), /SOCAT_RELAY_CERT_HOSTS: must be DNS names or IP/);
+  assert.match(problems({ SOCAT_RELAY_CERTIFICATES: 'cert-manager' }), /must be one of files, self-managed/);
+  assert.equal(problems({ SOCAT_RELAY_CERT_LIFETIME: '20000h', SOCAT_RELAY_CERTIFICATES: 'files' }), '');
 });

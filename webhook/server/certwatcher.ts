@@ -20,7 +20,7 @@ export class CertificateError extends Error {
 }
 
 /** Parses the pair and checks that the key belongs to the certificate; throws CertificateError. */
-function checkPair(p: CertPair): { fingerprint256: string; validTo: string } {
+export function checkPair(p: CertPair): { fingerprint256: string; validTo: string } {
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(p.cert);
@@ -37,7 +37,7 @@ function checkPair(p: CertPair): { fingerprint256: string; validTo: string } {
   return { fingerprint256: x509.fingerprint256, validTo: x509.validTo };
 }
 
-export interface CertWatcherOptions {
+interface CertWatcherOptions {
   certFile: string;
   keyFile: string;
   /** Poll period (default 10 s); the folder watch usually reacts first. */
@@ -50,7 +50,7 @@ export interface CertWatcherOptions {
   readFile?: (file: string) => Promise<Buffer>;
 }
 
-export class CertWatcher {
+class CertWatcher {
   private pair: CertPair | undefined;
   private rejected: CertPair | undefined;
   private watches: FolderWatch[] = [];
@@ -126,4 +126,53 @@ export class CertWatcher {
       this.o.onReject?.(err);
     }
   }
+}
+
+/** Where a server's certificate comes from: files (watched) or a CertSource (self-managed certificates). */
+export interface ServingCerts {
+  /** The first pair (files: read now, fatal when unusable; a source: waits for the first). */
+  load(): Promise<CertPair>;
+  current(): CertPair | undefined;
+  start(): void;
+  stop(): void;
+  /** Files: re-read now. */
+  check?(): Promise<void>;
+}
+
+interface CertSourceLike {
+  current(): CertPair | undefined;
+  ready(): Promise<CertPair>;
+  subscribe(fn: (p: CertPair) => void): () => void;
+}
+
+/** A server's ServingCerts: the CertSource when given, else a CertWatcher over the files. */
+export function servingCerts(
+  o: { certFile?: string; keyFile?: string; certPollMs?: number; log: Logger },
+  source: CertSourceLike | undefined,
+  onChange: (pair: CertPair) => void,
+  onReject?: (err: CertificateError) => void,
+): ServingCerts {
+  if (source) {
+    let unsubscribe: (() => void) | undefined;
+    return {
+      load: () => source.ready(),
+      current: () => source.current(),
+      start: () => {
+        unsubscribe ??= source.subscribe(onChange);
+      },
+      stop: () => {
+        unsubscribe?.();
+        unsubscribe = undefined;
+      },
+    };
+  }
+  if (!o.certFile || !o.keyFile) throw new Error('a server needs certFile and keyFile, or a certificate source');
+  return new CertWatcher({
+    certFile: o.certFile,
+    keyFile: o.keyFile,
+    ...(o.certPollMs !== undefined ? { pollMs: o.certPollMs } : {}),
+    log: o.log,
+    onChange,
+    ...(onReject ? { onReject } : {}),
+  });
 }

@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/log.js';
 import type { MetricsAuthorizer } from '../metrics-auth.js';
-import { CertWatcher } from './certwatcher.js';
+import type { CertSource } from './cert-source.js';
+import { servingCerts, type ServingCerts } from './certwatcher.js';
 import { close, listen } from './listen.js';
 
 const METRICS_PATH = '/metrics';
@@ -15,9 +16,11 @@ export interface MetricsServerOptions {
   port: number;
   /** Default: all interfaces (in a pod). */
   host?: string;
-  certFile: string;
-  keyFile: string;
+  certFile?: string;
+  keyFile?: string;
   certPollMs?: number;
+  /** The self-managed certificates instead of files (webhook/certs/). */
+  certSource?: CertSource;
   registry: Registry;
   auth: MetricsAuthorizer | 'none';
   log: Logger;
@@ -30,16 +33,12 @@ export interface MetricsServerOptions {
 
 export class MetricsServer {
   private server: https.Server | undefined;
-  private readonly certs: CertWatcher;
+  private readonly certs: ServingCerts;
 
   constructor(private readonly o: MetricsServerOptions) {
-    this.certs = new CertWatcher({
-      certFile: o.certFile,
-      keyFile: o.keyFile,
-      log: o.log,
-      ...(o.certPollMs !== undefined ? { pollMs: o.certPollMs } : {}),
-      onChange: (pair) => this.server?.setSecureContext({ minVersion: 'TLSv1.2', cert: pair.cert, key: pair.key }),
-    });
+    this.certs = servingCerts(o, o.certSource, (pair) =>
+      this.server?.setSecureContext({ minVersion: 'TLSv1.2', cert: pair.cert, key: pair.key }),
+    );
   }
 
   async start(): Promise<AddressInfo> {

@@ -8,16 +8,20 @@ import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from '../../lib/log.js';
 import { recordCertificate, type ControllerMetrics } from '../metrics.js';
 import { createApp, type AppDeps } from './app.js';
-import { CertWatcher, type CertPair } from './certwatcher.js';
+import type { CertSource } from './cert-source.js';
+import { servingCerts, type CertPair, type ServingCerts } from './certwatcher.js';
 import { close, listen } from './listen.js';
 
 export interface WebhookServerOptions extends Omit<AppDeps, 'ready'> {
   port: number;
   /** Default: all interfaces (in a pod); tests use 127.0.0.1. */
   host?: string;
-  certFile: string;
-  keyFile: string;
+  /** The certificate files (cert-manager's Secret, your own), reloaded when they change… */
+  certFile?: string;
+  keyFile?: string;
   certPollMs?: number;
+  /** …or the self-managed certificates (webhook/certs/). */
+  certSource?: CertSource;
   /** Extra readiness (namespaces synced …); the certificate is checked here. */
   ready?: AppDeps['ready'];
   metrics: ControllerMetrics;
@@ -30,25 +34,23 @@ export class WebhookServer {
   /** 'certificate-reloaded' (fingerprint-free: the new pair is in use) and 'certificate-rejected' (err). */
   readonly events = new EventEmitter();
   private server: https.Server | undefined;
-  private readonly certs: CertWatcher;
+  private readonly certs: ServingCerts;
 
   constructor(private readonly o: WebhookServerOptions) {
-    this.certs = new CertWatcher({
-      certFile: o.certFile,
-      keyFile: o.keyFile,
-      ...(o.certPollMs !== undefined ? { pollMs: o.certPollMs } : {}),
-      log: o.log,
-      onChange: (pair) => {
+    this.certs = servingCerts(
+      o,
+      o.certSource,
+      (pair) => {
         this.server?.setSecureContext({ ...TLS_OPTIONS, cert: pair.cert, key: pair.key });
         this.recordValidity(pair);
         o.metrics.certReloads.inc({ result: 'ok' });
         this.events.emit('certificate-reloaded');
       },
-      onReject: (err) => {
+      (err) => {
         o.metrics.certReloads.inc({ result: 'rejected' });
         this.events.emit('certificate-rejected', err);
       },
-    });
+    );
   }
 
   /** Loads the certificate (fatal when unusable), listens, starts watching the files. */
@@ -81,7 +83,7 @@ export class WebhookServer {
 
   /** Re-reads the certificate files now (the watch and the poll do this on their own). */
   async reloadCertificate(): Promise<void> {
-    await this.certs.check();
+    await this.certs.check?.();
   }
 
   async stop(): Promise<void> {

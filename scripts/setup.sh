@@ -39,7 +39,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The real test node (test/node-e2e, the demo's node flow): containerd, runc and the CNI plugins, and
-# podman + buildah + debootstrap to build the Dockerfile's image without a registry (scripts/build-image.sh).
+# podman + buildah + debootstrap to build the Dockerfile's image without a registry (scripts/build-image.sh);
+# netavark + aardvark-dns, the podman network backend kind's podman provider needs.
 if [ "${SKIP_APISERVER_BUILD:-}" != 1 ]; then
   node_missing=()
   command -v containerd >/dev/null 2>&1 || node_missing+=(containerd)
@@ -48,6 +49,9 @@ if [ "${SKIP_APISERVER_BUILD:-}" != 1 ]; then
   command -v podman >/dev/null 2>&1 || node_missing+=(podman)
   command -v buildah >/dev/null 2>&1 || node_missing+=(buildah)
   command -v debootstrap >/dev/null 2>&1 || node_missing+=(debootstrap)
+  # kind's podman provider (test/kind/kind-cli.test.ts) needs container-name DNS: netavark + aardvark-dns.
+  [ -x /usr/lib/podman/netavark ] || node_missing+=(netavark)
+  [ -x /usr/lib/podman/aardvark-dns ] || node_missing+=(aardvark-dns)
   if [ ${#node_missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       log "installing ${node_missing[*]} with apt-get (the test node)"

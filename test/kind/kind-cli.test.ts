@@ -7,7 +7,9 @@
 // What this machine needs beside the README's commands, each explicit below: the node image of
 // scripts/build-kind-node.sh instead of kindest/node (`--image`) and, in the cluster configuration, the
 // kubeadm patches that image needs on a cgroup v1 host (the kubelet's failCgroupV1: false, the etcd tag
-// it carries); podman's default ulimits lowered (CONTAINERS_CONF: the VM refuses raising them); an empty
+// it carries); podman's default ulimits lowered (CONTAINERS_CONF: the VM refuses raising them) and its
+// netavark network backend (kind's nodes find each other by name: podman's CNI backend gives kind's
+// network no DNS here, and `kubeadm join` waits forever for socat-relay-control-plane); an empty
 // /lib/modules on a host without one (kind's podman provider always mounts it), removed afterwards; the
 // `podman build` of the README replaced by the images scripts/build-image.sh already built, tagged as the
 // README names them.
@@ -89,12 +91,11 @@ describe(
         path.join(dir, 'kubeconfig'),
         timeoutMs,
       );
-    const deleteCluster = () =>
-      spawnSync(KIND, ['delete', 'cluster', '--name', CLUSTER], {
-        env: { ...process.env, ...env },
-        stdio: 'ignore',
-        timeout: 180_000,
-      });
+    const deleteCluster = () => {
+      const opts = { env: { ...process.env, ...env }, stdio: 'ignore' as const, timeout: 180_000 };
+      spawnSync(KIND, ['delete', 'cluster', '--name', CLUSTER], opts);
+      spawnSync('podman', ['network', 'rm', 'kind'], opts);
+    };
 
     before(async () => {
       image = await buildProjectImage();
@@ -102,7 +103,7 @@ describe(
       dir = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-kind-cli-'));
       writeFileSync(
         path.join(dir, 'containers.conf'),
-        '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n',
+        '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n[network]\nnetwork_backend = "netavark"\n',
       );
       env = { KIND_EXPERIMENTAL_PROVIDER: 'podman', CONTAINERS_CONF: path.join(dir, 'containers.conf') };
       if (!existsSync('/lib/modules')) {

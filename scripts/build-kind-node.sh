@@ -20,7 +20,7 @@
 # tag in podman's store is reused (a no-op).
 # Also a Prometheus image (localhost/prometheus:v<version>, from .testbin/prometheus) for the kind suite's
 # scrape, saved as an OCI archive.
-# Usage: scripts/build-kind-node.sh [--print]   Prints NODE_IMAGE=, KUBERNETES_VERSION=, ETCD_IMAGE=,
+# Usage: [K8S_BIN_DIR=.testbin/k8s-oldest] scripts/build-kind-node.sh [--print]   Prints NODE_IMAGE=, KUBERNETES_VERSION=, ETCD_IMAGE=,
 # COREDNS_IMAGE=, PROMETHEUS_IMAGE=, PROMETHEUS_ARCHIVE=.
 # Exit 3: a part is missing (podman, Go, a .testbin binary: scripts/setup.sh builds them).
 set -euo pipefail
@@ -32,7 +32,11 @@ SUITE="${DEBIAN_SUITE:-bookworm}"
 ROOTFS_IMAGE=localhost/socat-relay-rootfs:$SUITE
 NODE_REPO=localhost/socat-relay-kind-node
 CNI_IMAGE=localhost/socat-relay-kind-cni:1
+# The Kubernetes binaries come from K8S_BIN_DIR (default .testbin; .testbin/k8s-oldest for the oldest
+# supported release), etcd, CoreDNS and Prometheus from .testbin.
+K8S_BIN_DIR="${K8S_BIN_DIR:-$TESTBIN}"
 BINARIES=(kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd coredns prometheus)
+bin() { case $1 in etcd | coredns | prometheus) echo "$TESTBIN/$1" ;; *) echo "$K8S_BIN_DIR/$1" ;; esac; }
 
 log() { echo "[build-kind-node] $*" >&2; }
 timed() { local label=$1 t0=$SECONDS; shift; "$@"; log "$label: $((SECONDS - t0)) s"; }
@@ -40,13 +44,13 @@ missing() { log "MISSING: $*"; exit 3; }
 
 command -v podman >/dev/null 2>&1 || missing "podman (scripts/setup.sh installs it)"
 for b in "${BINARIES[@]}"; do
-  [ -x "$TESTBIN/$b" ] || missing "$TESTBIN/$b (scripts/build-testbin.sh builds it)"
+  [ -x "$(bin "$b")" ] || missing "$(bin "$b") (scripts/build-testbin.sh builds it)"
 done
-K8S_VERSION="$("$TESTBIN/kubeadm" version -o short)"
+K8S_VERSION="$("$(bin kubeadm)" version -o short)"
 ETCD_VERSION="$("$TESTBIN/etcd" --version | sed -n 's/^etcd Version: //p')"
 COREDNS_VERSION="$(cat "$TESTBIN/.coredns.stamp")"
 # What kubeadm of this version expects (it names the images; etcd's tag is set in the kubeadm config).
-images_list="$("$TESTBIN/kubeadm" config images list --kubernetes-version "$K8S_VERSION")"
+images_list="$("$(bin kubeadm)" config images list --kubernetes-version "$K8S_VERSION")"
 image_named() { echo "$images_list" | grep "/$1:" | head -n 1; }
 PAUSE_TAG="$(image_named pause)"
 ETCD_TAG="registry.k8s.io/etcd:$ETCD_VERSION-0"
@@ -65,7 +69,7 @@ input_hash() {
   { cat "$0" scripts/kind-node/*
     podman image inspect --format '{{.Id}}' "$ROOTFS_IMAGE"
     echo "$KIND_VERSION"
-    for b in "${BINARIES[@]}"; do sha256sum "$TESTBIN/$b" | cut -d' ' -f1; done
+    for b in "${BINARIES[@]}"; do sha256sum "$(bin "$b")" | cut -d' ' -f1; done
   } | sha256sum | cut -c1-12
 }
 NODE_IMAGE="$NODE_REPO:$K8S_VERSION-$(input_hash)"
@@ -113,7 +117,7 @@ fi
 component() {
   local image=$1 binary=$2 ctx="$work/ctx-$2"; shift 2
   mkdir -p "$ctx"
-  cp "$TESTBIN/$binary" "$ctx/"
+  cp "$(bin "$binary")" "$ctx/"
   { echo "FROM $ROOTFS_IMAGE"
     if [ $# -gt 0 ]; then
       echo "RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o=Dpkg::Use-Pty=0 --no-install-recommends $* >/dev/null && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb"
@@ -133,7 +137,7 @@ build_components() {
   podman build -q -t "$COREDNS_TAG" "$work/ctx-coredns" >/dev/null
   # kube-proxy programs iptables: it needs Debian's iptables and conntrack, in the mode the node uses.
   local ctx="$work/ctx-proxy"
-  mkdir -p "$ctx" && cp "$TESTBIN/kube-proxy" scripts/kind-node/iptables-mode "$ctx/"
+  mkdir -p "$ctx" && cp "$(bin kube-proxy)" scripts/kind-node/iptables-mode "$ctx/"
   cat >"$ctx/Containerfile" <<EOF
 FROM $ROOTFS_IMAGE
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o=Dpkg::Use-Pty=0 --no-install-recommends iptables conntrack ipset >/dev/null && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
@@ -144,7 +148,7 @@ EOF
   podman build -q --network host -t "registry.k8s.io/kube-proxy:$K8S_VERSION" "$ctx" >/dev/null
   # The pod network (kindnet's pattern, scripts/kind-node/cni-routes).
   ctx="$work/ctx-cni"
-  mkdir -p "$ctx" && cp "$TESTBIN/kubectl" scripts/kind-node/iptables-mode scripts/kind-node/cni-routes "$ctx/"
+  mkdir -p "$ctx" && cp "$(bin kubectl)" scripts/kind-node/iptables-mode scripts/kind-node/cni-routes "$ctx/"
   cat >"$ctx/Containerfile" <<EOF
 FROM $ROOTFS_IMAGE
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o=Dpkg::Use-Pty=0 --no-install-recommends iptables iproute2 >/dev/null && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
@@ -173,7 +177,7 @@ sed -i -e '/^\[proxy_plugins\]/,/^  address = /d' -e '/base_runtime_spec/d' \
   -e "s#sandbox_image = .*#sandbox_image = \"$PAUSE_TAG\"#" "$ctx/files/etc/containerd/config.toml"
 grep -q 'restrict_oom_score_adj = true' "$ctx/files/etc/containerd/config.toml" || { log "kind's containerd config changed shape"; exit 1; }
 cp scripts/kind-node/kind-preload.service scripts/kind-node/12-cgroup-v1.conf scripts/kind-node/default-cni.yaml "$ctx/"
-for b in kubeadm kubelet kubectl; do cp "$TESTBIN/$b" "$ctx/"; done
+for b in kubeadm kubelet kubectl; do cp "$(bin "$b")" "$ctx/"; done
 cat >"$ctx/Containerfile" <<EOF
 FROM $ROOTFS_IMAGE
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o=Dpkg::Use-Pty=0 --no-install-recommends \
@@ -203,6 +207,6 @@ STOPSIGNAL SIGRTMIN+3
 ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]
 EOF
 timed "node image $NODE_IMAGE" podman build -q --network host -t "$NODE_IMAGE" "$ctx" >/dev/null
-# Node images of older inputs: the newest two stay.
-podman images --sort created --format '{{.Repository}}:{{.Tag}}' --filter "reference=$NODE_REPO:*" | tail -n +3 | xargs -r podman rmi -f >/dev/null 2>&1 || true
+# Node images of older inputs (of this Kubernetes version): the newest two stay.
+podman images --sort created --format '{{.Repository}}:{{.Tag}}' --filter "reference=$NODE_REPO:$K8S_VERSION-*" | tail -n +3 | xargs -r podman rmi -f >/dev/null 2>&1 || true
 print

@@ -8,6 +8,7 @@
 #   helm     helm (its own module)
 #   csi-sanity  the kubernetes-csi sanity suite
 #   coredns  CoreDNS (the kind node image's cluster DNS, at the version kubeadm names)
+#   k8s-oldest  the same binaries at the oldest supported release, into k8s-oldest/ (the kind CLI suite's node)
 #   kind     the kind CLI (its podman provider runs the README's "Try it on kind" with the node image built here)
 #   prometheus  Prometheus 3 (v3 releases are published as module versions v0.3xx.y; the kind suite's
 #            scrape runs it in an image built here, as the examples deploy quay.io/prometheus/prometheus)
@@ -20,6 +21,8 @@
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.37.2}"
+# The oldest Kubernetes release upstream still supports: the kind CLI suite's node image (into k8s-oldest/).
+K8S_OLDEST_VERSION="${K8S_OLDEST_VERSION:-v1.35.4}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 HELM_VERSION="${HELM_VERSION:-v3.19.5}"
 CSI_TEST_VERSION="${CSI_TEST_VERSION:-v5.4.0}"
@@ -33,7 +36,7 @@ BUILD="$OUT/build"
 
 log() { echo "[build-testbin] $*" >&2; }
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(k8s etcd helm csi-sanity coredns prometheus kind)
+[ ${#components[@]} -gt 0 ] || components=(k8s etcd helm csi-sanity coredns prometheus kind k8s-oldest)
 
 # stamp NAME VERSION FILE…: true when every FILE is executable and the stamp says VERSION
 fresh() {
@@ -47,13 +50,14 @@ todo=()
 for c in "${components[@]}"; do
   case $c in
     k8s) fresh k8s "$K8S_VERSION" "${K8S_BINARIES[@]}" || todo+=(k8s) ;;
+    k8s-oldest) fresh k8s-oldest "$K8S_OLDEST_VERSION" "${K8S_BINARIES[@]/#/k8s-oldest/}" || todo+=(k8s-oldest) ;;
     etcd) fresh etcd "$ETCD_VERSION" etcd || todo+=(etcd) ;;
     helm) fresh helm "$HELM_VERSION" helm || todo+=(helm) ;;
     csi-sanity) fresh csi-sanity "$CSI_TEST_VERSION" csi-sanity || todo+=(csi-sanity) ;;
     coredns) fresh coredns "$COREDNS_VERSION" coredns || todo+=(coredns) ;;
     prometheus) fresh prometheus "$PROMETHEUS_MODULE_VERSION+remove_all_sd" prometheus || todo+=(prometheus) ;;
     kind) fresh kind "$KIND_VERSION" kind || todo+=(kind) ;;
-    *) log "unknown component $c (k8s, etcd, helm, csi-sanity, coredns, prometheus, kind)"; exit 2 ;;
+    *) log "unknown component $c (k8s, etcd, helm, csi-sanity, coredns, prometheus, kind, k8s-oldest)"; exit 2 ;;
   esac
 done
 if [ ${#todo[@]} -eq 0 ]; then
@@ -84,14 +88,16 @@ timed() { # timed LABEL CMD…: runs CMD and logs how long it took
   log "$label: $((SECONDS - t0)) s"
 }
 
+# build_k8s VERSION DEST STAMP: the Kubernetes binaries of VERSION into DEST, in one wrapper module.
 build_k8s() {
-  log "building ${K8S_BINARIES[*]} $K8S_VERSION in one wrapper module (cold: 10-20 minutes on 2 cores)"
+  local version=$1 dest=$2 name=$3
+  log "building ${K8S_BINARIES[*]} $version in one wrapper module (cold: about 7 minutes on 2 cores)"
   local upstream minor_patch pkgs=() m count=0
-  upstream="$(gomod_of "k8s.io/kubernetes@$K8S_VERSION")"
+  upstream="$(gomod_of "k8s.io/kubernetes@$version")"
   for b in "${K8S_BINARIES[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
-  wrapper "$BUILD/k8s" socat-relay.test/k8s "$upstream" "${pkgs[@]}"
-  go mod edit -require="k8s.io/kubernetes@$K8S_VERSION"
-  minor_patch="${K8S_VERSION#v1.}"            # 34.4
+  wrapper "$BUILD/$name" "socat-relay.test/$name" "$upstream" "${pkgs[@]}"
+  go mod edit -require="k8s.io/kubernetes@$version"
+  minor_patch="${version#v1.}"            # 37.2
   for m in $(grep -E '^[[:space:]]*k8s\.io/[a-z0-9-]+ => \./staging/' "$upstream" | awk '{print $1}'); do
     go mod edit -replace="$m=$m@v0.$minor_patch"
     count=$((count+1))
@@ -99,11 +105,12 @@ build_k8s() {
   log "replaced $count staging modules with v0.$minor_patch"
   go mod tidy
   local pkg=k8s.io/component-base/version minor="${minor_patch%%.*}"
-  local ld="-s -w -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
-  ld+=" -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
-  go build -o "$OUT/" -ldflags "$ld" "${pkgs[@]}"
-  "$OUT/kube-apiserver" --version
-  stamp k8s "$K8S_VERSION"
+  local ld="-s -w -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+  ld+=" -X k8s.io/client-go/pkg/version.gitVersion=$version -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+  mkdir -p "$dest"
+  go build -o "$dest/" -ldflags "$ld" "${pkgs[@]}"
+  "$dest/kube-apiserver" --version
+  stamp "$name" "$version"
 }
 
 build_etcd() {
@@ -167,7 +174,8 @@ build_kind() {
 
 for c in "${todo[@]}"; do
   case $c in
-    k8s) timed "k8s binaries" build_k8s ;;
+    k8s) timed "k8s binaries" build_k8s "$K8S_VERSION" "$OUT" k8s ;;
+    k8s-oldest) timed "k8s binaries $K8S_OLDEST_VERSION" build_k8s "$K8S_OLDEST_VERSION" "$OUT/k8s-oldest" k8s-oldest ;;
     etcd) timed etcd build_etcd ;;
     helm) timed helm build_helm ;;
     csi-sanity) timed csi-sanity build_csi_sanity ;;

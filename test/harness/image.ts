@@ -50,9 +50,13 @@ class ImageBuildError extends Error {
   }
 }
 
-function runScript(script: string): Promise<string> {
+function runScript(script: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [script], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [script], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -89,12 +93,16 @@ export interface KindNodeImage {
   prometheusArchive: string;
 }
 
+/** Where the oldest supported Kubernetes release's binaries are (scripts/build-testbin.sh k8s-oldest). */
+export const OLDEST_K8S_DIR = path.join(REPO_ROOT, '.testbin', 'k8s-oldest');
+
 /**
- * The kind node image scripts/build-kind-node.sh builds from .testbin's Kubernetes binaries (a no-op
- * when its inputs did not change).
+ * The kind node image scripts/build-kind-node.sh builds from .testbin's Kubernetes binaries, or from
+ * those in `k8sBinDir` (OLDEST_K8S_DIR) — a no-op when its inputs did not change.
  */
-export async function buildKindNodeImage(): Promise<KindNodeImage> {
-  return parse(KIND_NODE_SCRIPT, await runScript(KIND_NODE_SCRIPT), {
+export async function buildKindNodeImage(k8sBinDir?: string): Promise<KindNodeImage> {
+  const env = k8sBinDir ? { K8S_BIN_DIR: k8sBinDir } : {};
+  return parse(KIND_NODE_SCRIPT, await runScript(KIND_NODE_SCRIPT, env), {
     image: 'NODE_IMAGE',
     kubernetesVersion: 'KUBERNETES_VERSION',
     etcdImage: 'ETCD_IMAGE',

@@ -62,15 +62,24 @@ export class ShellError extends Error {
   }
 }
 
-/** Runs `script` with bash -euo pipefail in `cwd`, .testbin first on PATH, KUBECONFIG set; its output. */
-export function shell(script: string, cwd: string, kubeconfig: string, timeoutMs = 10 * 60_000): Promise<string> {
+/**
+ * Runs `script` with bash -euo pipefail in `cwd`, `binDirs` then .testbin first on PATH, KUBECONFIG set;
+ * its output.
+ */
+export function shell(
+  script: string,
+  cwd: string,
+  kubeconfig: string,
+  timeoutMs = 10 * 60_000,
+  binDirs: string[] = [],
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', ['-euo', 'pipefail', '-c', script], {
       cwd,
       env: {
         ...process.env,
         KUBECONFIG: kubeconfig,
-        PATH: `${path.join(REPO_ROOT, '.testbin')}:${process.env.PATH ?? ''}`,
+        PATH: [...binDirs, path.join(REPO_ROOT, '.testbin'), process.env.PATH ?? ''].join(':'),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: timeoutMs,

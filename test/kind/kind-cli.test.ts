@@ -1,5 +1,6 @@
 // README "Try it on kind", run as written with the `kind` binary (built from its Go module into .testbin/)
-// and its podman provider, from the kind node image built here: `kind create cluster` with
+// on the oldest Kubernetes release upstream still supports (.testbin/k8s-oldest: v1.35) —
+// with its podman provider, from the kind node image built here: `kind create cluster` with
 // docs/kind-cluster.yaml (one control plane, two workers), the images built and saved with podman and
 // loaded with `kind load image-archive`, then the install of docs/install.md (kustomize without
 // cert-manager, the agent DaemonSet) and the kubeadm-control-plane example, scraped through the relays
@@ -22,7 +23,13 @@ import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { REPO_ROOT } from '../harness/binaries.js';
 import { registerCleanup } from '../harness/cleanup.js';
-import { buildKindNodeImage, buildProjectImage, type KindNodeImage, type ProjectImage } from '../harness/image.js';
+import {
+  buildKindNodeImage,
+  buildProjectImage,
+  OLDEST_K8S_DIR,
+  type KindNodeImage,
+  type ProjectImage,
+} from '../harness/image.js';
 import { podmanMissing } from '../harness/podman.js';
 import { required } from '../support/required.js';
 import { shell, writeCheckout } from './checkout.js';
@@ -34,7 +41,11 @@ const CLUSTER = 'socat-relay';
 const README = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
 const KIND = path.join(REPO_ROOT, '.testbin', 'kind');
 const kindMissing = () => (existsSync(KIND) ? null : `${KIND} is missing (scripts/build-testbin.sh kind builds it)`);
-const skip = required(podmanMissing(), kindMissing());
+const oldestMissing = () =>
+  existsSync(path.join(OLDEST_K8S_DIR, 'kubeadm'))
+    ? null
+    : `${OLDEST_K8S_DIR} has no kubeadm (scripts/build-testbin.sh k8s-oldest builds the oldest supported release)`;
+const skip = required(podmanMissing(), kindMissing(), oldestMissing());
 
 /** A node container of kind's podman provider: commands through `podman exec`. */
 function podmanNode(container: string): NodeExec {
@@ -64,16 +75,20 @@ function clusterConfig(nodeImage: KindNodeImage): string {
     string,
     unknown
   >;
-  const etcdTag = nodeImage.etcdImage.slice(nodeImage.etcdImage.lastIndexOf(':') + 1);
+  const tag = (img: string) => img.slice(img.lastIndexOf(':') + 1);
   config.kubeadmConfigPatches = [
-    stringify({ kind: 'ClusterConfiguration', etcd: { local: { imageTag: etcdTag } } }),
+    stringify({
+      kind: 'ClusterConfiguration',
+      etcd: { local: { imageTag: tag(nodeImage.etcdImage) } },
+      dns: { imageTag: tag(nodeImage.corednsImage) },
+    }),
     stringify({ kind: 'KubeletConfiguration', failCgroupV1: false }),
   ];
   return stringify(config);
 }
 
 describe(
-  'README "Try it on kind": the kind binary (podman provider), the node image built here',
+  'README "Try it on kind" on the oldest supported Kubernetes (v1.35): the kind binary (podman provider), a node image built here',
   { skip, timeout: 60 * MIN },
   () => {
     let image: ProjectImage;
@@ -99,7 +114,7 @@ describe(
 
     before(async () => {
       image = await buildProjectImage();
-      nodeImage = await buildKindNodeImage();
+      nodeImage = await buildKindNodeImage(OLDEST_K8S_DIR);
       dir = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-kind-cli-'));
       writeFileSync(
         path.join(dir, 'containers.conf'),
@@ -155,12 +170,18 @@ describe(
         controlPlane: podmanNode(`${CLUSTER}-control-plane`),
         workers: [podmanNode(`${CLUSTER}-worker`), podmanNode(`${CLUSTER}-worker2`)],
         prometheusImage: nodeImage.prometheusImage,
+        binDirs: [OLDEST_K8S_DIR],
       });
+      const version = JSON.parse(await steps.kubectl('version', '-o', 'json')) as {
+        serverVersion: { gitVersion: string };
+      };
+      assert.equal(version.serverVersion.gitVersion, nodeImage.kubernetesVersion, 'the oldest supported release');
       await steps.kubectl('wait', '--for=condition=Ready', 'node', '--all', '--timeout=300s');
       await steps.user(steps.kustomizeInstall());
       await steps.assertPlacement();
       await steps.exampleScrapes();
       await steps.nothingPendingNorRefused();
+      await steps.refusedNamespace(image.image);
     });
   },
 );

@@ -158,23 +158,7 @@ describe(
     });
 
     test('a labeled pod of a namespace the Relay does not allow is refused', async () => {
-      await kubectl('create', 'namespace', 'e2e-denied');
-      const pod = path.join(dir, 'denied.yaml');
-      writeFileSync(
-        pod,
-        stringify({
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: { name: 'consumer', namespace: 'e2e-denied', labels: { 'socat.io/consume': 'kube-scheduler' } },
-          spec: restrictedPod(image.image),
-        }),
-      );
-      const err = await kubectl('create', '--dry-run=server', '-f', pod).then(
-        (out) => assert.fail(`admitted: ${out}`),
-        (e: Error) => e.message,
-      );
-      assert.match(err, /does not allow namespace "e2e-denied"/);
-      await kubectl('delete', 'namespace', 'e2e-denied', '--wait=false');
+      await steps.refusedNamespace(image.image);
     });
 
     test('with the pod webhook gone, the ValidatingAdmissionPolicy refuses a labeled pod without its sidecar', async () => {

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { stringify } from 'yaml';
 import { REPO_ROOT } from '../harness/binaries.js';
 import { waitFor } from '../harness/wait.js';
 import { shell } from './checkout.js';
@@ -33,6 +34,8 @@ export interface SceneOptions {
   controlPlane: NodeExec;
   workers: NodeExec[];
   prometheusImage: string;
+  /** Folders before .testbin on PATH (the oldest release's kubectl for its cluster). */
+  binDirs?: string[];
 }
 
 export interface PodJson {
@@ -57,7 +60,7 @@ export function scene(o: SceneOptions) {
   const nodes = [controlPlane, ...workers];
   const cp = () => controlPlane;
   const nodeNamed = (name: string): NodeExec => nodes.find((n) => n.name === name)!;
-  const user = (script: string, timeoutMs?: number) => shell(script, o.checkout, o.kubeconfig, timeoutMs);
+  const user = (script: string, timeoutMs?: number) => shell(script, o.checkout, o.kubeconfig, timeoutMs, o.binDirs);
   const kubectl = (...args: string[]) => user(`kubectl ${args.map(q).join(' ')}`);
   const pods = async (ns: string) =>
     (JSON.parse(await kubectl('-n', ns, 'get', 'pods', '-o', 'json')) as { items: PodJson[] }).items;
@@ -251,7 +254,29 @@ export function scene(o: SceneOptions) {
     return found;
   }
 
+  /** A labeled pod of a namespace the Relay does not allow is refused, naming the namespace. */
+  async function refusedNamespace(image: string): Promise<void> {
+    await kubectl('create', 'namespace', 'e2e-denied');
+    const pod = path.join(dir, 'denied.yaml');
+    writeFileSync(
+      pod,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'consumer', namespace: 'e2e-denied', labels: { 'socat.io/consume': 'kube-scheduler' } },
+        spec: restrictedPod(image),
+      }),
+    );
+    const err = await kubectl('create', '--dry-run=server', '-f', pod).then(
+      (out) => assert.fail(`admitted: ${out}`),
+      (e: Error) => e.message,
+    );
+    assert.match(err, /does not allow namespace "e2e-denied"/);
+    await kubectl('delete', 'namespace', 'e2e-denied', '--wait=false');
+  }
+
   return {
+    refusedNamespace,
     user,
     kubectl,
     pods,

@@ -161,7 +161,7 @@ describe(
       await kind(
         `podman save -o prometheus.tar ${nodeImage.prometheusImage} && kind load image-archive prometheus.tar --name ${CLUSTER}`,
       );
-      const nodes = (await kind(`kind get nodes --name ${CLUSTER}`)).trim().split('\n').sort();
+      const nodes = (await kind(`kind get nodes --name ${CLUSTER} 2>/dev/null`)).trim().split('\n').sort();
       assert.deepEqual(nodes, [`${CLUSTER}-control-plane`, `${CLUSTER}-worker`, `${CLUSTER}-worker2`]);
       const steps = scene({
         checkout: path.join(dir, 'checkout'),

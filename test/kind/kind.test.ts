@@ -221,21 +221,18 @@ describe(
       const manifest = await user(`npx socat-relay static-pod --image ${q(image.image)}`);
       await cp().write('/etc/kubernetes/manifests/socat-relay-agent.yaml', manifest);
       await user(`${install}\n${steps.waitBlock()}`);
-      // The static pod's mirror pod appears once its namespace exists (the kubelet retries).
+      // The static pod runs in kube-system (manifests/node-agent/static-pod.yaml); its mirror pod shows it.
       const mirror = `pod/socat-relay-agent-${cp().name}`;
       await waitFor(
         `the static-pod agent's mirror ${mirror}`,
         () =>
-          kubectl('-n', NS, 'get', mirror).then(
+          kubectl('-n', 'kube-system', 'get', mirror).then(
             () => true,
             () => false,
           ),
-        {
-          timeoutMs: 3 * MIN,
-          intervalMs: 3000,
-        },
+        { timeoutMs: 3 * MIN, intervalMs: 3000 },
       );
-      await kubectl('-n', NS, 'wait', '--for=condition=Ready', mirror, '--timeout=300s');
+      await kubectl('-n', 'kube-system', 'wait', '--for=condition=Ready', mirror, '--timeout=300s');
       await steps.assertPlacement();
       const ds = JSON.parse(await kubectl('-n', NS, 'get', 'daemonset', 'socat-relay-agent', '-o', 'json')) as {
         status: { desiredNumberScheduled: number };

@@ -94,7 +94,15 @@ export function scene(o: SceneOptions) {
       workers.map((w) => w.name).sort(),
       'every worker runs the reconcile-only controller',
     );
-    assert.deepEqual(nodesOf(on('agent')), nodes.map((n) => n.name).sort(), 'an agent on every node');
+    // The agent: the DaemonSet's pods, and static pods' mirrors (kube-system).
+    const staticAgents = (await pods('kube-system')).filter(
+      (p) => p.metadata.labels?.['app.kubernetes.io/component'] === 'agent',
+    );
+    assert.deepEqual(
+      nodesOf([...on('agent'), ...staticAgents]),
+      nodes.map((n) => n.name).sort(),
+      'an agent on every node',
+    );
     for (const p of on('node')) {
       const secrets = (p.spec.volumes ?? []).filter((v) => v.secret).map((v) => v.secret!.secretName);
       assert.deepEqual(

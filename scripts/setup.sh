@@ -119,6 +119,9 @@ if [ "${SKIP_APISERVER_BUILD:-}" != 1 ]; then
   # The kind node image (and the suite's Prometheus image) from .testbin's binaries (a no-op when they did
   # not change); exit 3 = a part missing, which the kind suite reports (and CI fails on).
   rc=0; step "kind node image (scripts/build-kind-node.sh)" bash scripts/build-kind-node.sh >/dev/null || rc=$?
+  if [ $rc = 0 ] && [ -x "${TESTBIN_DIR:-$ROOT/.testbin}/k8s-oldest/kubeadm" ]; then
+    step "kind node image, oldest supported release" env K8S_BIN_DIR="${TESTBIN_DIR:-$ROOT/.testbin}/k8s-oldest" bash scripts/build-kind-node.sh >/dev/null || rc=$?
+  fi
   if [ $rc = 3 ] && [ "${REQUIRE_APISERVER:-}" != 1 ]; then
     log "the kind node image could not be built (a part is missing): the kind suite will be skipped"
   elif [ $rc != 0 ]; then

@@ -51,7 +51,7 @@ export function writeCheckout(dir: string, image: string, prometheus: string): v
   symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'));
 }
 
-export class ShellError extends Error {
+class ShellError extends Error {
   constructor(
     readonly script: string,
     readonly exitCode: number | null,

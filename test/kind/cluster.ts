@@ -41,7 +41,7 @@ class KindCommandError extends Error {
   }
 }
 
-export interface KindNode {
+interface KindNode {
   name: string;
   /** The node's address on the cluster's network (its InternalIP). */
   ip: string;

@@ -179,6 +179,8 @@ const ALLOW_NAMESPACED: Use[] = [
 // The reconcile-only controllers (ServiceAccount socat-relay-node): one node's needs.
 const NODE_ROLE = 'socat-relay-node';
 const NODE_LEASE_ROLE = 'socat-relay-node-leases';
+/** manifests/self-managed-certs: the serving controllers' Role and ClusterRole for their own certificates. */
+const CERTS_ROLE = 'socat-relay-controller-certs';
 const NOT_FOR_NODES = new Set([
   'socat.io/relays:get',
   'socat.io/relays/status:patch',
@@ -370,7 +372,7 @@ test("the Lease Role: namespaced in the controller's namespace, exactly the leas
   assert.ok(binding, 'a RoleBinding for the Lease Role');
   assert.deepEqual([binding.metadata.namespace, binding.roleRef!.kind], ['socat-relay-system', 'Role']);
   const others = roles()
-    .filter((r) => r.kind === 'Role' && ![LEASE_ROLE, NODE_LEASE_ROLE].includes(r.metadata.name))
+    .filter((r) => r.kind === 'Role' && ![LEASE_ROLE, NODE_LEASE_ROLE, CERTS_ROLE].includes(r.metadata.name))
     .map((r) => r.metadata.name);
   assert.deepEqual(others, [], 'no other namespaced Role');
 });
@@ -386,4 +388,30 @@ test("the reconcile-only roles: exactly one node's needs — no Relay status, no
     ALLOW_NODE_NAMESPACED.map((u) => key(u.group, u.resource, u.verb)).sort(),
   );
   assertCommented(leases);
+});
+
+test("the self-managed certificates' roles: get and update of the two Secrets and the two webhook configurations, by name only, explained", () => {
+  const certs = roles().filter((r) => r.metadata.name === CERTS_ROLE);
+  assert.deepEqual(certs.map((r) => [r.kind, r.metadata.namespace]).sort(), [
+    ['ClusterRole', undefined],
+    ['Role', 'socat-relay-system'],
+  ]);
+  const rules = (kind: string) => certs.find((r) => r.kind === kind)!.rules;
+  assert.deepEqual(rules('Role'), [
+    {
+      apiGroups: [''],
+      resources: ['secrets'],
+      resourceNames: ['socat-relay-webhook-ca', 'socat-relay-webhook-serving'],
+      verbs: ['get', 'update'],
+    },
+  ]);
+  assert.deepEqual(rules('ClusterRole'), [
+    {
+      apiGroups: ['admissionregistration.k8s.io'],
+      resources: ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'],
+      resourceNames: ['socat-relay'],
+      verbs: ['get', 'update'],
+    },
+  ]);
+  for (const r of certs) assertCommented(r);
 });

@@ -41,7 +41,11 @@ export function parsePrometheus(text: string): Sample[] {
 }
 
 /** The sum of every sample named `name` whose labels pass `match` (all of them without one). */
-export function total(samples: readonly Sample[], name: string, match?: (l: Record<string, string>) => boolean): number {
+export function total(
+  samples: readonly Sample[],
+  name: string,
+  match?: (l: Record<string, string>) => boolean,
+): number {
   let sum = 0;
   for (const s of samples) if (s.name === name && (!match || match(s.labels))) sum += s.value;
   return sum;
@@ -93,7 +97,7 @@ export function verbOf(method: string, url: string): string {
   return watch === 'true' || watch === '1' ? 'WATCH' : 'GET';
 }
 
-/** |value / reference − 1| ≤ tolerance: "the same within 20 %" is tolerance 0.2. A zero reference needs a zero value. */
+/** |value / reference − 1| ≤ tolerance ("the same within 20 %": 0.2). A zero reference needs a zero value. */
 export function flatWithin(reference: number, value: number, tolerance: number): boolean {
   if (reference === 0) return value === 0;
   return Math.abs(value / reference - 1) <= tolerance;

@@ -136,10 +136,7 @@ export async function startFleetController(spec: ControllerSpec, cleanup: Cleanu
   // The old design served admission on every node: every old controller gets the serving certificate.
   const serving = spec.serving || spec.design === 'old';
   const tls = serving
-    ? await writeCerts(
-        path.join(spec.dir, 'tls'),
-        await makeWebhookCerts({ extraHosts: ['127.0.0.1', 'localhost'] }),
-      )
+    ? await writeCerts(path.join(spec.dir, 'tls'), await makeWebhookCerts({ extraHosts: ['127.0.0.1', 'localhost'] }))
     : undefined;
   const port = await freePort();
   const metricsPort = await freePort();
@@ -171,7 +168,8 @@ export async function startFleetController(spec: ControllerSpec, cleanup: Cleanu
   await waitUntil(
     `controller ${spec.design} ${spec.node} /readyz`,
     async () => {
-      if (proc.child.exitCode !== null) throw new Error(`controller ${spec.node} exited: ${proc.stderr().slice(-1500)}`);
+      if (proc.child.exitCode !== null)
+        throw new Error(`controller ${spec.node} exited: ${proc.stderr().slice(-1500)}`);
       return readyz(readyPort);
     },
     120_000,

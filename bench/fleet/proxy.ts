@@ -41,7 +41,15 @@ const HOP = new Set(['host', 'connection', 'keep-alive', 'accept-encoding', 'pro
 export async function startCountingProxy(up: Upstream): Promise<CountingProxy> {
   const target = new URL(up.url);
   const agent = new https.Agent({ keepAlive: true, ca: up.ca, cert: up.cert, key: up.key, maxFreeSockets: 8 });
-  const c: ProxyCounts = { requests: 0, byVerb: {}, bytesIn: 0, bytesOut: 0, watchEvents: 0, bookmarks: 0, openWatches: 0 };
+  const c: ProxyCounts = {
+    requests: 0,
+    byVerb: {},
+    bytesIn: 0,
+    bytesOut: 0,
+    watchEvents: 0,
+    bookmarks: 0,
+    openWatches: 0,
+  };
   const server = http.createServer((req, res) => {
     const url = req.url ?? '/';
     const verb = verbOf(req.method ?? 'GET', url);

@@ -27,15 +27,18 @@ import {
 import { nodeArgs } from '../lib/build.js';
 import { figure, type Figure, type Goal } from '../lib/figures.js';
 import { list, num, str } from '../lib/params.js';
-import { Cleanup, cpuMsOf, descendants, processTable, rssOf, runCommand, startProcess, type Managed } from '../lib/proc.js';
-import { flatWithin, growthExponent, parsePrometheus, ratePerSecond, total, type Sample } from './measure.js';
 import {
-  prepareOldTree,
-  startAgent,
-  startFleetController,
-  type Design,
-  type FleetController,
-} from './processes.js';
+  Cleanup,
+  cpuMsOf,
+  descendants,
+  processTable,
+  rssOf,
+  runCommand,
+  startProcess,
+  type Managed,
+} from '../lib/proc.js';
+import { flatWithin, growthExponent, parsePrometheus, ratePerSecond, total, type Sample } from './measure.js';
+import { prepareOldTree, startAgent, startFleetController, type Design, type FleetController } from './processes.js';
 import { startCountingProxy, type CountingProxy, type ProxyCounts } from './proxy.js';
 import type { SimulatorConfig } from './simulator.js';
 
@@ -107,7 +110,8 @@ export interface ApiserverRates {
 /** The API server's own view over a window, from two scrapes of its /metrics. */
 export function apiserverRates(before: readonly Sample[], after: readonly Sample[], seconds: number): ApiserverRates {
   const d = (name: string) => ratePerSecond(total(before, name), total(after, name), seconds);
-  const etcdSum = total(after, 'etcd_request_duration_seconds_sum') - total(before, 'etcd_request_duration_seconds_sum');
+  const etcdSum =
+    total(after, 'etcd_request_duration_seconds_sum') - total(before, 'etcd_request_duration_seconds_sum');
   const etcdCount =
     total(after, 'etcd_request_duration_seconds_count') - total(before, 'etcd_request_duration_seconds_count');
   return {
@@ -167,7 +171,12 @@ interface SimulatorHandle {
   lastStats(): { writesPerSecond: number; failed: number; late: number; lastError: string };
 }
 
-async function startSimulator(cfg: SimulatorConfig, dir: string, cleanup: Cleanup, log: (s: string) => void): Promise<SimulatorHandle> {
+async function startSimulator(
+  cfg: SimulatorConfig,
+  dir: string,
+  cleanup: Cleanup,
+  log: (s: string) => void,
+): Promise<SimulatorHandle> {
   const file = path.join(dir, 'simulator.json');
   await writeFile(file, JSON.stringify(cfg), { mode: 0o600 });
   const proc = startProcess(process.execPath, [...(await nodeArgs('bench/fleet/simulator.ts')), file], cleanup);
@@ -208,19 +217,29 @@ async function createRelays(cp: ControlPlane, count: number): Promise<RelayRef[]
   const out: RelayRef[] = [];
   for (let i = 0; i < count; i++) {
     const name = `fleet-${i}`;
-    const r = await cp.client.apply({
+    const r = await cp.client.apply<KubeObject>({
       apiVersion: 'socat.io/v1alpha1',
       kind: 'Relay',
       metadata: { name },
       spec: { target: { host: '127.0.0.1', port: 19100 + i }, consumers: { namespaces: ['monitoring'] } },
-    } as KubeObject);
-    out.push({ name, uid: String(r.metadata.uid ?? ''), generation: (r.metadata as { generation?: number }).generation ?? 1 });
+    });
+    out.push({
+      name,
+      uid: typeof r.metadata.uid === 'string' ? r.metadata.uid : '',
+      generation: typeof r.metadata.generation === 'number' ? r.metadata.generation : 1,
+    });
   }
   return out;
 }
 
 /** Until every Relay's status counts every node (the elected summary, or the old status.nodes), or the timeout. */
-async function waitSettled(cp: ControlPlane, design: Design, relays: RelayRef[], n: number, timeoutMs: number): Promise<boolean> {
+async function waitSettled(
+  cp: ControlPlane,
+  design: Design,
+  relays: RelayRef[],
+  n: number,
+  timeoutMs: number,
+): Promise<boolean> {
   const t0 = Date.now();
   while (Date.now() - t0 < timeoutMs) {
     let done = true;
@@ -260,12 +279,18 @@ async function leaderNode(cp: ControlPlane): Promise<string | undefined> {
     'socat-relay-leader',
     NS,
   );
-  const holder = (l?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
+  const holder = l?.spec?.holderIdentity;
   return holder ? holder.split('/')[0] : undefined;
 }
 
 /** One design at one N: set up, settle, measure idle, roll out, tear down. */
-async function runPoint(design: Design, n: number, p: FleetParams, oldRoot: string | undefined, log: (s: string) => void): Promise<Point> {
+async function runPoint(
+  design: Design,
+  n: number,
+  p: FleetParams,
+  oldRoot: string | undefined,
+  log: (s: string) => void,
+): Promise<Point> {
   const cleanup = new Cleanup();
   const dir = await mkdtemp(path.join(os.tmpdir(), `socat-relay-fleet-${design}-${n}-`));
   cleanup.add(`remove ${dir}`, () => rm(dir, { recursive: true, force: true }));
@@ -318,7 +343,15 @@ async function runPoint(design: Design, n: number, p: FleetParams, oldRoot: stri
     const controllers: FleetController[] = await Promise.all(
       real.map((node, i) =>
         startFleetController(
-          { design, oldRoot, node, serving: i === 0, namespace: NS, dir: path.join(dir, node), proxyPort: proxies[i]!.port },
+          {
+            design,
+            oldRoot,
+            node,
+            serving: i === 0,
+            namespace: NS,
+            dir: path.join(dir, node),
+            proxyPort: proxies[i]!.port,
+          },
           cleanup,
         ),
       ),
@@ -326,7 +359,9 @@ async function runPoint(design: Design, n: number, p: FleetParams, oldRoot: stri
     const tSettle = Date.now();
     const settled = await waitSettled(cp, design, relays, n, Math.max(120_000, n * 60));
     const settledAfterSeconds = (Date.now() - tSettle) / 1000;
-    log(`[fleet] ${design} N=${n}: ${settled ? 'settled' : 'NOT settled'} after ${settledAfterSeconds.toFixed(0)} s; idle ${p.settleSeconds} s more`);
+    log(
+      `[fleet] ${design} N=${n}: ${settled ? 'settled' : 'NOT settled'} after ${settledAfterSeconds.toFixed(0)} s; idle ${p.settleSeconds} s more`,
+    );
     await sleep(p.settleSeconds * 1000);
 
     // The idle window.
@@ -367,13 +402,17 @@ async function runPoint(design: Design, n: number, p: FleetParams, oldRoot: stri
       simulator: sim.lastStats(),
       settledAfterSeconds: settled ? settledAfterSeconds : Number.NaN,
     };
-    log(`[fleet] ${design} N=${n}: idle ${JSON.stringify({ nodes: point.nodes, serving: point.serving, apiserver: point.apiserver })}`);
+    log(
+      `[fleet] ${design} N=${n}: idle ${JSON.stringify({ nodes: point.nodes, serving: point.serving, apiserver: point.apiserver })}`,
+    );
 
     // The rollout: every controller stopped, then all started again at once (a DaemonSet update).
     await Promise.all(controllers.map((c) => c.proc.stop(10_000)));
     const r0 = proxies.map((x) => x.counts());
     const restarted = Promise.all(
-      controllers.map((c) => startFleetController(c.spec, cleanup).catch((e: unknown) => log(`[fleet] restart: ${String(e)}`))),
+      controllers.map((c) =>
+        startFleetController(c.spec, cleanup).catch((e: unknown) => log(`[fleet] restart: ${String(e)}`)),
+      ),
     );
     let ready = false;
     void restarted.then(() => (ready = true));
@@ -498,7 +537,14 @@ export function fleetFigures(points: readonly Point[], k: number): Figure[] {
         note: 'kubectl get relays.socat.io <name> -o json | wc -c',
       }),
       ...(x.design === 'new'
-        ? [figure({ name: `${tag}: RelayNode stored size`, unit: 'bytes', value: x.relayNodeBytes, note: `${k} relays select the node` })]
+        ? [
+            figure({
+              name: `${tag}: RelayNode stored size`,
+              unit: 'bytes',
+              value: x.relayNodeBytes,
+              note: `${k} relays select the node`,
+            }),
+          ]
         : []),
       figure({
         name: `${tag}: rollout of ${x.nodes.length + 1} controllers, peak`,
@@ -547,8 +593,18 @@ export function fleetFigures(points: readonly Point[], k: number): Figure[] {
         goal: le(1.2),
         note: '1 = linear, 2 = quadratic',
       }),
-      figure({ name: `elected controller bytes/s ∝ N^k: k`, unit: '', value: exp((x) => x.serving.bytesPerSecond), goal: le(1.2) }),
-      figure({ name: `API server watch bytes/s ∝ N^k: k`, unit: '', value: exp((x) => x.apiserver.watchBytesPerSecond), goal: le(1.2) }),
+      figure({
+        name: `elected controller bytes/s ∝ N^k: k`,
+        unit: '',
+        value: exp((x) => x.serving.bytesPerSecond),
+        goal: le(1.2),
+      }),
+      figure({
+        name: `API server watch bytes/s ∝ N^k: k`,
+        unit: '',
+        value: exp((x) => x.apiserver.watchBytesPerSecond),
+        goal: le(1.2),
+      }),
     );
   }
   // The footprint of a worker: the reconcile-only controller and its agent, idle, at the largest N.
@@ -579,7 +635,10 @@ async function imageBytes(log: (s: string) => void): Promise<number> {
   const tags = await runCommand('bash', ['scripts/build-image.sh', '--print'], { allowFail: true, timeoutMs: 60_000 });
   const tag = /localhost\/socat-relay:[^\s"']+/.exec(tags.stdout)?.[0];
   if (!tag) return Number.NaN;
-  const r = await runCommand('podman', ['image', 'inspect', '--format', '{{.Size}}', tag], { allowFail: true, timeoutMs: 60_000 });
+  const r = await runCommand('podman', ['image', 'inspect', '--format', '{{.Size}}', tag], {
+    allowFail: true,
+    timeoutMs: 60_000,
+  });
   if (r.code !== 0) {
     log(`[fleet] image ${tag} not built here (scripts/build-image.sh builds it): size not measured`);
     return Number.NaN;
@@ -601,6 +660,8 @@ export async function main(env: NodeJS.ProcessEnv, log: (s: string) => void): Pr
   const figures = fleetFigures(points, p.relays);
   const size = await imageBytes(log);
   if (Number.isFinite(size))
-    figures.push(figure({ name: 'controller/agent image (podman images)', unit: 'MB', value: size / 1e6, goal: le(200) }));
+    figures.push(
+      figure({ name: 'controller/agent image (podman images)', unit: 'MB', value: size / 1e6, goal: le(200) }),
+    );
   return figures;
 }

@@ -70,7 +70,13 @@ class Api {
     });
   }
   /** A write that must succeed (2xx; 409 AlreadyExists accepted for creations); failures are counted, not thrown. */
-  async write(method: string, path: string, body: unknown, contentType?: string, accept409 = false): Promise<Reply | undefined> {
+  async write(
+    method: string,
+    path: string,
+    body: unknown,
+    contentType?: string,
+    accept409 = false,
+  ): Promise<Reply | undefined> {
     this.sent++;
     try {
       const r = await this.request(method, path, body, contentType);
@@ -112,7 +118,14 @@ function nodeObject(name: string, i: number): unknown {
     spec: {},
     status: {
       conditions: [
-        { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastHeartbeatTime: now, lastTransitionTime: now },
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: 'KubeletReady',
+          message: 'kubelet is posting ready status',
+          lastHeartbeatTime: now,
+          lastTransitionTime: now,
+        },
       ],
       addresses: [
         { type: 'InternalIP', address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` },
@@ -121,15 +134,28 @@ function nodeObject(name: string, i: number): unknown {
       capacity: { cpu: '4', memory: '16Gi', pods: '110', 'ephemeral-storage': '100Gi' },
       allocatable: { cpu: '4', memory: '16Gi', pods: '110', 'ephemeral-storage': '100Gi' },
       nodeInfo: {
-        machineID: '0', systemUUID: '0', bootID: '0', kernelVersion: '6.1.0', osImage: 'Debian GNU/Linux 12',
-        containerRuntimeVersion: 'containerd://1.7.24', kubeletVersion: 'v1.37.2', kubeProxyVersion: '',
-        operatingSystem: 'linux', architecture: 'amd64',
+        machineID: '0',
+        systemUUID: '0',
+        bootID: '0',
+        kernelVersion: '6.1.0',
+        osImage: 'Debian GNU/Linux 12',
+        containerRuntimeVersion: 'containerd://1.7.24',
+        kubeletVersion: 'v1.37.2',
+        kubeProxyVersion: '',
+        operatingSystem: 'linux',
+        architecture: 'amd64',
       },
     },
   };
 }
 
-function leaseObject(name: string, namespace: string, holder: string, seconds: number, labels?: Record<string, string>): unknown {
+function leaseObject(
+  name: string,
+  namespace: string,
+  holder: string,
+  seconds: number,
+  labels?: Record<string, string>,
+): unknown {
   const t = microTime();
   return {
     apiVersion: 'coordination.k8s.io/v1',
@@ -147,15 +173,29 @@ async function register(api: Api, cfg: SimulatorConfig): Promise<Map<string, str
   await forEachLimit(cfg.nodes, cfg.concurrency, async (name) => {
     const i = cfg.nodes.indexOf(name);
     const r = await api.write('POST', '/api/v1/nodes', nodeObject(name, i), undefined, true);
-    let uid = r?.status === 409 ? undefined : (JSON.parse(r?.body ?? '{}') as { metadata?: { uid?: string } }).metadata?.uid;
+    let uid =
+      r?.status === 409 ? undefined : (JSON.parse(r?.body ?? '{}') as { metadata?: { uid?: string } }).metadata?.uid;
     if (!uid) {
       const g = await api.request('GET', `/api/v1/nodes/${name}`);
       uid = (JSON.parse(g.body) as { metadata?: { uid?: string } }).metadata?.uid;
     }
     if (uid) uids.set(name, uid);
-    await api.write('POST', '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', leaseObject(name, 'kube-node-lease', name, 40), undefined, true);
+    await api.write(
+      'POST',
+      '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases',
+      leaseObject(name, 'kube-node-lease', name, 40),
+      undefined,
+      true,
+    );
   });
-  say({ phase: 'nodes', nodes: cfg.nodes.length, ms: Date.now() - t0, sent: api.sent, failed: api.failed, lastError: api.lastError });
+  say({
+    phase: 'nodes',
+    nodes: cfg.nodes.length,
+    ms: Date.now() - t0,
+    sent: api.sent,
+    failed: api.failed,
+    lastError: api.lastError,
+  });
   return uids;
 }
 
@@ -165,10 +205,22 @@ async function reports(api: Api, cfg: SimulatorConfig, uids: Map<string, string>
   const ns = cfg.namespace;
   const now = new Date().toISOString();
   const entry = (r: SimulatorConfig['relays'][number]) => ({
-    name: r.name, uid: r.uid, ready: true, state: 'Running', restarts: 0, observedGeneration: r.generation, lastTransitionTime: now,
+    name: r.name,
+    uid: r.uid,
+    ready: true,
+    state: 'Running',
+    restarts: 0,
+    observedGeneration: r.generation,
+    lastTransitionTime: now,
   });
   await forEachLimit(cfg.controllers, cfg.concurrency, async (node) => {
-    await api.write('POST', `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`, leaseObject(`socat-relay-controller-${node}`, ns, node, 40, CONTROLLER_LABELS), undefined, true);
+    await api.write(
+      'POST',
+      `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
+      leaseObject(`socat-relay-controller-${node}`, ns, node, 40, CONTROLLER_LABELS),
+      undefined,
+      true,
+    );
     const manager = encodeURIComponent(`socat-relay/${node}`);
     if (cfg.mode === 'new') {
       const relays = cfg.relays.map(entry);
@@ -180,15 +232,35 @@ async function reports(api: Api, cfg: SimulatorConfig, uids: Map<string, string>
           labels: { 'app.kubernetes.io/name': 'socat-relay', 'app.kubernetes.io/component': 'node-status' },
           ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: node, uid: uids.get(node) ?? '' }],
         },
-        status: { relays, relayCount: relays.length, readyRelays: relays.length, ready: `${relays.length}/${relays.length}` },
+        status: {
+          relays,
+          relayCount: relays.length,
+          readyRelays: relays.length,
+          ready: `${relays.length}/${relays.length}`,
+        },
       };
       // RelayNodes have no status subresource: the node's controller applies the whole object.
-      await api.write('PATCH', `/apis/socat.io/v1alpha1/relaynodes/${node}?fieldManager=${manager}&force=true`, JSON.stringify(body), APPLY);
+      await api.write(
+        'PATCH',
+        `/apis/socat.io/v1alpha1/relaynodes/${node}?fieldManager=${manager}&force=true`,
+        JSON.stringify(body),
+        APPLY,
+      );
     } else if (cfg.controllers.length <= OLD_PER_NODE_MAX) {
       // The design before RelayNodes: each node applies its own entry into every Relay's status.nodes.
       for (const r of cfg.relays) {
-        const body = { apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: r.name }, status: { nodes: [{ ...entry(r), uid: undefined, name: node }] } };
-        await api.write('PATCH', `/apis/socat.io/v1alpha1/relays/${r.name}/status?fieldManager=${manager}&force=true`, JSON.stringify(body), APPLY);
+        const body = {
+          apiVersion: 'socat.io/v1alpha1',
+          kind: 'Relay',
+          metadata: { name: r.name },
+          status: { nodes: [{ ...entry(r), uid: undefined, name: node }] },
+        };
+        await api.write(
+          'PATCH',
+          `/apis/socat.io/v1alpha1/relays/${r.name}/status?fieldManager=${manager}&force=true`,
+          JSON.stringify(body),
+          APPLY,
+        );
       }
     }
   });
@@ -202,21 +274,40 @@ async function reports(api: Api, cfg: SimulatorConfig, uids: Map<string, string>
       for (const r of cfg.relays) {
         const nodes = chunk.map((name) => ({ ...entry(r), uid: undefined, name }));
         const body = { apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: r.name }, status: { nodes } };
-        await api.write('PATCH', `/apis/socat.io/v1alpha1/relays/${r.name}/status?fieldManager=${manager}&force=true`, JSON.stringify(body), APPLY);
+        await api.write(
+          'PATCH',
+          `/apis/socat.io/v1alpha1/relays/${r.name}/status?fieldManager=${manager}&force=true`,
+          JSON.stringify(body),
+          APPLY,
+        );
       }
     }
   }
-  say({ phase: 'reports', controllers: cfg.controllers.length, ms: Date.now() - t0, sent: api.sent, failed: api.failed, lastError: api.lastError });
+  say({
+    phase: 'reports',
+    controllers: cfg.controllers.length,
+    ms: Date.now() - t0,
+    sent: api.sent,
+    failed: api.failed,
+    lastError: api.lastError,
+  });
 }
 
 /**
  * Calls `fn(item)` for every item once per period, spread evenly: a tick every `periodMs / slots` takes
  * the items whose offset falls in it. A tick still running when the next comes counts as late.
  */
-function periodic<T>(items: readonly T[], periodMs: number, concurrency: number, fn: (item: T) => Promise<unknown>): { late(): number; stop(): void } {
+function periodic<T>(
+  items: readonly T[],
+  periodMs: number,
+  concurrency: number,
+  fn: (item: T) => Promise<unknown>,
+): { late(): number; stop(): void } {
   const slots = Math.max(1, Math.min(items.length, Math.round(periodMs / 100)));
   const bySlot: T[][] = Array.from({ length: slots }, () => []);
-  items.forEach((item, i) => bySlot[Math.floor((spreadOffsetMs(i, items.length, periodMs) * slots) / periodMs)]!.push(item));
+  items.forEach((item, i) =>
+    bySlot[Math.floor((spreadOffsetMs(i, items.length, periodMs) * slots) / periodMs)]!.push(item),
+  );
   let slot = 0;
   let inFlight = 0;
   let late = 0;
@@ -242,13 +333,30 @@ async function main(file: string): Promise<void> {
   await reports(api, cfg, uids);
   const hb = cfg.heartbeatSeconds * 1000;
   const renew = (ns: string, name: string) =>
-    api.write('PATCH', `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${name}`, { spec: { renewTime: microTime() } }, MERGE);
+    api.write(
+      'PATCH',
+      `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${name}`,
+      { spec: { renewTime: microTime() } },
+      MERGE,
+    );
   const loops = [
     periodic(cfg.nodes, hb, cfg.concurrency, (n) => renew('kube-node-lease', n)),
     periodic(cfg.controllers, hb, cfg.concurrency, (n) => renew(cfg.namespace, `socat-relay-controller-${n}`)),
     periodic(cfg.nodes, cfg.statusSeconds * 1000, cfg.concurrency, (n) => {
       const now = new Date().toISOString();
-      const patch = { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastHeartbeatTime: now }] } };
+      const patch = {
+        status: {
+          conditions: [
+            {
+              type: 'Ready',
+              status: 'True',
+              reason: 'KubeletReady',
+              message: 'kubelet is posting ready status',
+              lastHeartbeatTime: now,
+            },
+          ],
+        },
+      };
       return api.write('PATCH', `/api/v1/nodes/${n}/status`, patch, 'application/strategic-merge-patch+json');
     }),
   ];
@@ -258,7 +366,14 @@ async function main(file: string): Promise<void> {
   const stats = setInterval(() => {
     const t = Date.now();
     const late = loops.reduce((s, l) => s + l.late(), 0);
-    say({ phase: 'stats', writesPerSecond: ((api.sent - last.sent) * 1000) / (t - last.t), sent: api.sent, failed: api.failed, late, lastError: api.lastError });
+    say({
+      phase: 'stats',
+      writesPerSecond: ((api.sent - last.sent) * 1000) / (t - last.t),
+      sent: api.sent,
+      failed: api.failed,
+      late,
+      lastError: api.lastError,
+    });
     last = { sent: api.sent, t };
   }, 10_000);
   const stop = () => {

@@ -56,8 +56,14 @@ test('apiserverRates: deltas over the window; etcd mean from the histogram sum a
     METRICS.replace('} 120', '} 420')
       .replace('} 61440', '} 122880')
       .replace('} 1000\napiserver_request_total', '} 1600\napiserver_request_total')
-      .replace('etcd_request_duration_seconds_sum{group="",operation="update",type="nodes"} 2.5', 'etcd_request_duration_seconds_sum{group="",operation="update",type="nodes"} 3.1')
-      .replace('etcd_request_duration_seconds_count{group="",operation="update",type="nodes"} 1000', 'etcd_request_duration_seconds_count{group="",operation="update",type="nodes"} 1300'),
+      .replace(
+        'etcd_request_duration_seconds_sum{group="",operation="update",type="nodes"} 2.5',
+        'etcd_request_duration_seconds_sum{group="",operation="update",type="nodes"} 3.1',
+      )
+      .replace(
+        'etcd_request_duration_seconds_count{group="",operation="update",type="nodes"} 1000',
+        'etcd_request_duration_seconds_count{group="",operation="update",type="nodes"} 1300',
+      ),
   );
   const r = apiserverRates(before, after, 60);
   assert.equal(r.watchEventsPerSecond, 5);
@@ -115,7 +121,14 @@ test('flatWithin and growthExponent: the goals judged', () => {
   ]);
   assert.equal(Math.round(quadratic * 1000) / 1000, 2);
   assert.ok(Number.isNaN(growthExponent([{ n: 100, value: 1 }])));
-  assert.ok(Number.isNaN(growthExponent([{ n: 100, value: 0 }, { n: 200, value: 0 }])));
+  assert.ok(
+    Number.isNaN(
+      growthExponent([
+        { n: 100, value: 0 },
+        { n: 200, value: 0 },
+      ]),
+    ),
+  );
 });
 
 test('spreadOffsetMs: n writers spread over the period, none at or past its end', () => {
@@ -145,7 +158,12 @@ function point(design: 'new' | 'old', n: number, nodeEvents: number, servingEven
 
 test('fleetFigures: goals on the new design at the largest N, the old design as the baseline, flatness and growth judged', () => {
   const figs = fleetFigures(
-    [point('old', 100, 10, 10), point('new', 100, 0.02, 10), point('new', 5000, 0.021, 500), point('old', 5000, 500, 500)],
+    [
+      point('old', 100, 10, 10),
+      point('new', 100, 0.02, 10),
+      point('new', 5000, 0.021, 500),
+      point('old', 5000, 500, 500),
+    ],
     3,
   );
   const by = (name: string) => {
@@ -155,7 +173,11 @@ test('fleetFigures: goals on the new design at the largest N, the old design as 
   };
   const e5000 = by('now N=5000: node controller watch events');
   assert.deepEqual([e5000.value, e5000.baseline, e5000.goal, e5000.met], [0.021, 500, '<= 0.1 events/s', true]);
-  assert.equal(by('now N=100: node controller watch events').goal, null, 'the 0.1 events/s goal is stated at the largest N');
+  assert.equal(
+    by('now N=100: node controller watch events').goal,
+    null,
+    'the 0.1 events/s goal is stated at the largest N',
+  );
   assert.equal(by('now N=5000: node controller received').met, true, '0.021 events/s × 1000 B = 21 B/s ≤ 1 KiB/s');
   assert.equal(by('node controller events/s, N=5000 vs N=100: |ratio − 1|').met, true);
   const k = by('elected controller events/s ∝ N^k: k');
@@ -183,7 +205,7 @@ test('the counting proxy: a client behind it receives the watch unchanged; its e
   ];
   const seen: { url: string; encoding: string | undefined }[] = [];
   const upstream = https.createServer({ cert: certs.serving.cert, key: certs.serving.key }, (req, res) => {
-    seen.push({ url: req.url ?? '', encoding: req.headers['accept-encoding'] as string | undefined });
+    seen.push({ url: req.url ?? '', encoding: req.headers['accept-encoding'] });
     if (req.url?.includes('watch=true')) {
       res.writeHead(200, { 'content-type': 'application/json' });
       // Written in pieces that split the lines, as a stream over TCP may arrive.

@@ -193,7 +193,12 @@ test('fleetFigures: goals on the new design at the largest N, the old design as 
 test('traffic: per-second rates from two proxy counts', () => {
   const a = { requests: 10, byVerb: {}, bytesIn: 1000, bytesOut: 0, watchEvents: 5, bookmarks: 0, openWatches: 3 };
   const b = { ...a, requests: 16, bytesIn: 7000, watchEvents: 11 };
-  assert.deepEqual(traffic(a, b, 60), { eventsPerSecond: 0.1, bytesPerSecond: 100, requestsPerSecond: 0.1 });
+  assert.deepEqual(traffic(a, { ...b, bookmarks: 3 }, 60), {
+    eventsPerSecond: 0.1,
+    bookmarksPerSecond: 0.05,
+    bytesPerSecond: 100,
+    requestsPerSecond: 0.1,
+  });
 });
 
 test('the counting proxy: a client behind it receives the watch unchanged; its events, bytes and requests are counted', async () => {

@@ -106,10 +106,14 @@ export function meanTraffic(ts: readonly Traffic[]): Traffic {
 
 export interface ApiserverRates {
   watchEventsPerSecond: number;
+  /** Of them, events of Relays (each Relay change, sent to every node's Relay watch). */
+  relayWatchEventsPerSecond?: number;
   watchBytesPerSecond: number;
   requestsPerSecond: number;
   etcdMeanMs: number;
 }
+
+const relays = (l: Record<string, string>) => l.resource === 'relays';
 
 /** The API server's own view over a window, from two scrapes of its /metrics. */
 export function apiserverRates(before: readonly Sample[], after: readonly Sample[], seconds: number): ApiserverRates {
@@ -120,6 +124,11 @@ export function apiserverRates(before: readonly Sample[], after: readonly Sample
     total(after, 'etcd_request_duration_seconds_count') - total(before, 'etcd_request_duration_seconds_count');
   return {
     watchEventsPerSecond: d('apiserver_watch_events_total'),
+    relayWatchEventsPerSecond: ratePerSecond(
+      total(before, 'apiserver_watch_events_total', relays),
+      total(after, 'apiserver_watch_events_total', relays),
+      seconds,
+    ),
     watchBytesPerSecond: d('apiserver_watch_events_sizes_sum'),
     requestsPerSecond: d('apiserver_request_total'),
     etcdMeanMs: etcdCount > 0 ? (etcdSum / etcdCount) * 1000 : Number.NaN,
@@ -512,6 +521,7 @@ export function fleetFigures(points: readonly Point[], k: number): Figure[] {
         unit: 'events/s',
         value: x.apiserver.watchEventsPerSecond,
         ...(base ? { baseline: base.apiserver.watchEventsPerSecond } : {}),
+        note: `of which Relay events ${(x.apiserver.relayWatchEventsPerSecond ?? Number.NaN).toFixed(3)}/s`,
       }),
       figure({
         name: `${tag}: API server watch bytes sent`,

@@ -67,6 +67,7 @@ test('apiserverRates: deltas over the window; etcd mean from the histogram sum a
   );
   const r = apiserverRates(before, after, 60);
   assert.equal(r.watchEventsPerSecond, 5);
+  assert.equal(r.relayWatchEventsPerSecond, 0, 'no Relay events in either scrape');
   assert.equal(r.watchBytesPerSecond, 1024);
   assert.equal(r.requestsPerSecond, 10);
   assert.equal(Math.round(r.etcdMeanMs * 1000) / 1000, 2);

@@ -21,7 +21,7 @@ const CODE = ['relay', 'lib', 'cli', 'webhook', 'node-agent', 'node-contract', '
 export type Design = 'new' | 'old';
 
 /** The node arguments of `socat-relay <args>` for a design: this tree, or the old tree's build. */
-export async function cliArgs(design: Design, oldRoot: string | undefined): Promise<string[]> {
+async function cliArgs(design: Design, oldRoot: string | undefined): Promise<string[]> {
   if (design === 'new') return nodeArgs('cli/main.ts');
   if (!oldRoot) throw new Error('the old design needs its tree (prepareOldTree)');
   return [path.join(oldRoot, 'cli', 'main.js')];
@@ -72,7 +72,7 @@ export async function prepareOldTree(commit: string): Promise<string> {
 }
 
 /** A kubeconfig that sends everything to the controller's counting proxy (plain HTTP on loopback). */
-export async function proxyKubeconfig(file: string, proxyPort: number): Promise<void> {
+async function proxyKubeconfig(file: string, proxyPort: number): Promise<void> {
   await writeFile(
     file,
     stringify({
@@ -110,8 +110,8 @@ export interface FleetController {
   readyPort: number;
 }
 
-export const configDirOf = (dir: string): string => path.join(dir, 'relays.d');
-export const socketDirOf = (dir: string): string => path.join(dir, 'run');
+const configDirOf = (dir: string): string => path.join(dir, 'relays.d');
+const socketDirOf = (dir: string): string => path.join(dir, 'run');
 
 function readyz(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -1,4 +1,4 @@
-// npm run bench [-- webhook|datapath|scale|scrape …]: runs the benchmarks, prints a table per benchmark and
+// npm run bench [-- webhook|datapath|scale|scrape|fleet …]: runs the benchmarks, prints a table per benchmark and
 // writes bench/results/<benchmark>.json. Exit 0 whatever the speed; 1 only when a benchmark broke.
 import { formatTable, type Figure } from './lib/figures.js';
 import { Cleanup } from './lib/proc.js';
@@ -11,6 +11,7 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
   datapath: async () => (await import('./datapath/run.js')).main,
   scale: async () => (await import('./scale/run.js')).main,
   scrape: async () => (await import('./scrape/run.js')).main,
+  fleet: async () => (await import('./fleet/run.js')).main,
 };
 
 async function main(argv: string[]): Promise<number> {

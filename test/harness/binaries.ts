@@ -33,6 +33,17 @@ export function missingBinariesMessage(dir: string = DEFAULT_TESTBIN): string {
 }
 
 /**
+ * null when every one of `names` (paths relative to `dir`) is an executable there, else what is missing
+ * and the scripts/build-testbin.sh components that build it.
+ */
+export function missingFromTestbin(names: string[], components: string, dir: string = DEFAULT_TESTBIN): string | null {
+  const gone = names.filter((n) => !executable(path.join(dir, n)));
+  return gone.length === 0
+    ? null
+    : `${dir} lacks ${gone.join(', ')} (scripts/build-testbin.sh ${components} builds them)`;
+}
+
+/**
  * For `{ skip: skipUnlessControlPlane() }`: false when the binaries are there, else the reason (and,
  * in CI, a failing test: see required()).
  */

@@ -3,7 +3,7 @@
 // sources the Dockerfile copies — so a test asks it, and it rebuilds first when the sources changed.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { REPO_ROOT } from './binaries.js';
+import { DEFAULT_TESTBIN, REPO_ROOT } from './binaries.js';
 
 export interface ProjectImage {
   /** localhost/socat-relay:src-<hash> (controller and agent) */
@@ -94,7 +94,7 @@ export interface KindNodeImage {
 }
 
 /** Where the oldest supported Kubernetes release's binaries are (scripts/build-testbin.sh k8s-oldest). */
-export const OLDEST_K8S_DIR = path.join(REPO_ROOT, '.testbin', 'k8s-oldest');
+export const OLDEST_K8S_DIR = path.join(DEFAULT_TESTBIN, 'k8s-oldest');
 
 /**
  * The kind node image scripts/build-kind-node.sh builds from .testbin's Kubernetes binaries, or from

@@ -40,6 +40,9 @@ function ping(socket: string): Promise<boolean> {
   });
 }
 
+/** containers.conf's default ulimits lowered below what a VM without CAP_SYS_RESOURCE allows. */
+export const PODMAN_ULIMITS_CONF = '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n';
+
 export interface PodmanService {
   socket: string;
   stop(): Promise<void>;
@@ -48,7 +51,7 @@ export interface PodmanService {
 export async function startPodmanService(): Promise<PodmanService> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-podman-'));
   const conf = path.join(dir, 'containers.conf');
-  writeFileSync(conf, '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n');
+  writeFileSync(conf, PODMAN_ULIMITS_CONF);
   const socket = path.join(dir, 'podman.sock');
   const env = { ...process.env, CONTAINERS_CONF: conf };
   const child: ChildProcess = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], {

@@ -9,7 +9,7 @@ import { cpSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { DEFAULT_IMAGE, parseImageRef } from '../../lib/image.js';
-import { REPO_ROOT } from '../harness/binaries.js';
+import { DEFAULT_TESTBIN, REPO_ROOT } from '../harness/binaries.js';
 
 /** The repository's kustomizations a user applies (relative to manifests/). */
 const KUSTOMIZATIONS = [
@@ -79,7 +79,7 @@ export function shell(
       env: {
         ...process.env,
         KUBECONFIG: kubeconfig,
-        PATH: [...binDirs, path.join(REPO_ROOT, '.testbin'), process.env.PATH ?? ''].join(':'),
+        PATH: [...binDirs, DEFAULT_TESTBIN, process.env.PATH ?? ''].join(':'),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: timeoutMs,

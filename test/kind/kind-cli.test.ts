@@ -21,7 +21,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, wr
 import os from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
-import { REPO_ROOT } from '../harness/binaries.js';
+import { DEFAULT_TESTBIN, missingFromTestbin, REPO_ROOT } from '../harness/binaries.js';
 import { registerCleanup } from '../harness/cleanup.js';
 import {
   buildKindNodeImage,
@@ -30,7 +30,7 @@ import {
   type KindNodeImage,
   type ProjectImage,
 } from '../harness/image.js';
-import { podmanMissing } from '../harness/podman.js';
+import { PODMAN_ULIMITS_CONF, podmanMissing } from '../harness/podman.js';
 import { required } from '../support/required.js';
 import { shell, writeCheckout } from './checkout.js';
 import { shBlocks, substitute } from './docs.js';
@@ -39,13 +39,12 @@ import { scene, type NodeExec } from './scenario.js';
 const MIN = 60_000;
 const CLUSTER = 'socat-relay';
 const README = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
-const KIND = path.join(REPO_ROOT, '.testbin', 'kind');
-const kindMissing = () => (existsSync(KIND) ? null : `${KIND} is missing (scripts/build-testbin.sh kind builds it)`);
-const oldestMissing = () =>
-  existsSync(path.join(OLDEST_K8S_DIR, 'kubeadm'))
-    ? null
-    : `${OLDEST_K8S_DIR} has no kubeadm (scripts/build-testbin.sh k8s-oldest builds the oldest supported release)`;
-const skip = required(podmanMissing(), kindMissing(), oldestMissing());
+const KIND = path.join(DEFAULT_TESTBIN, 'kind');
+const skip = required(
+  podmanMissing(),
+  missingFromTestbin(['kind'], 'kind'),
+  missingFromTestbin(['kubeadm'], 'k8s-oldest', OLDEST_K8S_DIR),
+);
 
 /** A node container of kind's podman provider: commands through `podman exec`. */
 function podmanNode(container: string): NodeExec {
@@ -118,7 +117,7 @@ describe(
       dir = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-kind-cli-'));
       writeFileSync(
         path.join(dir, 'containers.conf'),
-        '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n[network]\nnetwork_backend = "netavark"\n',
+        `${PODMAN_ULIMITS_CONF}[network]\nnetwork_backend = "netavark"\n`,
       );
       env = { KIND_EXPERIMENTAL_PROVIDER: 'podman', CONTAINERS_CONF: path.join(dir, 'containers.conf') };
       if (!existsSync('/lib/modules')) {

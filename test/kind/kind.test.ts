@@ -21,12 +21,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { parseImageRef } from '../../lib/image.js';
-import { REPO_ROOT } from '../harness/binaries.js';
+import { missingFromTestbin } from '../harness/binaries.js';
 import { registerCleanup } from '../harness/cleanup.js';
 import { buildKindNodeImage, buildProjectImage, type KindNodeImage, type ProjectImage } from '../harness/image.js';
 import { podmanMissing, startPodmanService, type PodmanService } from '../harness/podman.js';
@@ -53,11 +53,7 @@ const TESTBIN = [
   'helm',
 ];
 
-const testbinMissing = () => {
-  const gone = TESTBIN.filter((b) => !existsSync(path.join(REPO_ROOT, '.testbin', b)));
-  return gone.length > 0 ? `.testbin lacks ${gone.join(', ')} (scripts/build-testbin.sh builds them)` : null;
-};
-const skip = required(podmanMissing(), testbinMissing());
+const skip = required(podmanMissing(), missingFromTestbin(TESTBIN, 'k8s etcd helm coredns prometheus'));
 
 describe(
   'kind: 1 control plane + 2 workers from the node image built here, installed as docs/install.md says',

@@ -112,18 +112,19 @@ if podman image exists "$NODE_IMAGE"; then
   exit 0
 fi
 
-# component IMAGE BINARY [APT PACKAGES…]: FROM the rootfs, the binary in /usr/local/bin (the commands
-# kubeadm's manifests run), optional Debian packages.
+# apt_install PACKAGE…: the shell command of a Containerfile RUN that installs Debian packages and
+# leaves no apt lists or archives in the layer.
+apt_install() {
+  echo "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o=Dpkg::Use-Pty=0 --no-install-recommends $* >/dev/null && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb"
+}
+
+# component IMAGE BINARY: FROM the rootfs, the binary in /usr/local/bin (the commands kubeadm's
+# manifests run).
 component() {
-  local image=$1 binary=$2 ctx="$work/ctx-$2"; shift 2
+  local image=$1 binary=$2 ctx="$work/ctx-$2"
   mkdir -p "$ctx"
   cp "$(bin "$binary")" "$ctx/"
-  { echo "FROM $ROOTFS_IMAGE"
-    if [ $# -gt 0 ]; then
-      echo "RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o=Dpkg::Use-Pty=0 --no-install-recommends $* >/dev/null && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb"
-    fi
-    echo "COPY $binary /usr/local/bin/$binary"
-  } >"$ctx/Containerfile"
+  printf 'FROM %s\nCOPY %s /usr/local/bin/%s\n' "$ROOTFS_IMAGE" "$binary" "$binary" >"$ctx/Containerfile"
   podman build -q --network host -t "$image" "$ctx" >/dev/null
 }
 build_components() {
@@ -140,7 +141,7 @@ build_components() {
   mkdir -p "$ctx" && cp "$(bin kube-proxy)" scripts/kind-node/iptables-mode "$ctx/"
   cat >"$ctx/Containerfile" <<EOF
 FROM $ROOTFS_IMAGE
-RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o=Dpkg::Use-Pty=0 --no-install-recommends iptables conntrack ipset >/dev/null && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
+RUN $(apt_install iptables conntrack ipset)
 COPY iptables-mode /usr/local/bin/iptables-mode
 COPY kube-proxy /usr/local/bin/kube-proxy.bin
 RUN printf '#!/bin/sh\n/usr/local/bin/iptables-mode\nexec /usr/local/bin/kube-proxy.bin "\$@"\n' >/usr/local/bin/kube-proxy && chmod 755 /usr/local/bin/kube-proxy
@@ -151,7 +152,7 @@ EOF
   mkdir -p "$ctx" && cp "$(bin kubectl)" scripts/kind-node/iptables-mode scripts/kind-node/cni-routes "$ctx/"
   cat >"$ctx/Containerfile" <<EOF
 FROM $ROOTFS_IMAGE
-RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o=Dpkg::Use-Pty=0 --no-install-recommends iptables iproute2 >/dev/null && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
+RUN $(apt_install iptables iproute2)
 COPY kubectl iptables-mode cni-routes /usr/local/bin/
 ENTRYPOINT ["/usr/local/bin/cni-routes"]
 EOF
@@ -180,10 +181,8 @@ cp scripts/kind-node/kind-preload.service scripts/kind-node/12-cgroup-v1.conf sc
 for b in kubeadm kubelet kubectl; do cp "$(bin "$b")" "$ctx/"; done
 cat >"$ctx/Containerfile" <<EOF
 FROM $ROOTFS_IMAGE
-RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o=Dpkg::Use-Pty=0 --no-install-recommends \
-      systemd systemd-sysv dbus containerd runc containernetworking-plugins iptables iproute2 conntrack \
-      ipset procps kmod mount util-linux socat ethtool ca-certificates curl >/dev/null \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \
+RUN $(apt_install systemd systemd-sysv dbus containerd runc containernetworking-plugins iptables iproute2 conntrack \
+      ipset procps kmod mount util-linux socat ethtool ca-certificates curl) \
  && find /lib/systemd/system/sysinit.target.wants/ -name systemd-tmpfiles-setup.service -delete \
  && rm -f /lib/systemd/system/multi-user.target.wants/* /etc/systemd/system/*.wants/* \
       /lib/systemd/system/local-fs.target.wants/* /lib/systemd/system/sockets.target.wants/*udev* \

@@ -1,9 +1,9 @@
 // The image the project's Dockerfile builds, as OCI archives for containerd: scripts/build-image.sh
 // (podman, a local debootstrap base, no registry) is the one place that knows the tag — a hash of the
 // sources the Dockerfile copies — so a test asks it, and it rebuilds first when the sources changed.
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { DEFAULT_TESTBIN, REPO_ROOT } from './binaries.js';
+import { collect } from './processes.js';
 
 export interface ProjectImage {
   /** localhost/socat-relay:src-<hash> (controller and agent) */
@@ -50,23 +50,10 @@ class ImageBuildError extends Error {
   }
 }
 
-function runScript(script: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [script], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) reject(new ImageBuildError(script, code, err + out));
-      else resolve(out);
-    });
-  });
+async function runScript(script: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const r = await collect('bash', [script], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
+  if (r.code !== 0) throw new ImageBuildError(script, r.code, r.stderr + r.stdout);
+  return r.stdout;
 }
 
 /** Builds the image when the sources changed (a no-op otherwise) and returns it. */

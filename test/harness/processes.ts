@@ -155,3 +155,39 @@ export function spawnManaged(
     },
   };
 }
+
+export interface Collected {
+  /** The exit code (null when a signal or the timeout ended it). */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** stdout and stderr as they arrived, interleaved. */
+  output: string;
+}
+
+/** Runs a short command to its end and collects what it printed; rejects only when it cannot start. */
+export function collect(
+  command: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<Collected> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: opts.timeoutMs,
+    });
+    const r: Collected = { code: null, stdout: '', stderr: '', output: '' };
+    child.stdout.on('data', (c: Buffer) => {
+      r.stdout += c.toString();
+      r.output += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      r.stderr += c.toString();
+      r.output += c.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ ...r, code }));
+  });
+}

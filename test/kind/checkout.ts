@@ -4,12 +4,12 @@
 // it as written (`kubectl apply -k manifests/no-cert-manager/`, `helm install socat-relay
 // charts/socat-relay …`) with the images built here. Host-side commands run with the cluster's
 // kubeconfig and .testbin's tools on PATH.
-import { spawn } from 'node:child_process';
 import { cpSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { DEFAULT_IMAGE, parseImageRef } from '../../lib/image.js';
 import { DEFAULT_TESTBIN, REPO_ROOT } from '../harness/binaries.js';
+import { collect } from '../harness/processes.js';
 
 /** The repository's kustomizations a user applies (relative to manifests/). */
 const KUSTOMIZATIONS = [
@@ -66,28 +66,19 @@ class ShellError extends Error {
  * Runs `script` with bash -euo pipefail in `cwd`, `binDirs` then .testbin first on PATH, KUBECONFIG set;
  * its output.
  */
-export function shell(
+export async function shell(
   script: string,
   cwd: string,
   kubeconfig: string,
   timeoutMs = 10 * 60_000,
   binDirs: string[] = [],
 ): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], {
-      cwd,
-      env: {
-        ...process.env,
-        KUBECONFIG: kubeconfig,
-        PATH: [...binDirs, DEFAULT_TESTBIN, process.env.PATH ?? ''].join(':'),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: timeoutMs,
-    });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new ShellError(script, code, out))));
-  });
+  const env = {
+    ...process.env,
+    KUBECONFIG: kubeconfig,
+    PATH: [...binDirs, DEFAULT_TESTBIN, process.env.PATH ?? ''].join(':'),
+  };
+  const r = await collect('bash', ['-euo', 'pipefail', '-c', script], { cwd, env, timeoutMs });
+  if (r.code !== 0) throw new ShellError(script, r.code, r.output);
+  return r.output;
 }

@@ -16,13 +16,14 @@
 // README names them.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { DEFAULT_TESTBIN, missingFromTestbin, REPO_ROOT } from '../harness/binaries.js';
 import { registerCleanup } from '../harness/cleanup.js';
+import { collect } from '../harness/processes.js';
 import {
   buildKindNodeImage,
   buildProjectImage,
@@ -48,15 +49,10 @@ const skip = required(
 
 /** A node container of kind's podman provider: commands through `podman exec`. */
 function podmanNode(container: string): NodeExec {
-  const run = (argv: string[]) =>
-    new Promise<{ exitCode: number; output: string }>((resolve, reject) => {
-      const child = spawn('podman', ['exec', container, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let output = '';
-      child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ exitCode: code ?? 1, output }));
-    });
+  const run = async (argv: string[]) => {
+    const r = await collect('podman', ['exec', container, ...argv]);
+    return { exitCode: r.code ?? 1, output: r.output };
+  };
   return {
     name: container,
     try: run,

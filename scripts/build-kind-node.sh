@@ -19,9 +19,12 @@
 # The tag is localhost/socat-relay-kind-node:<kubernetes version>-<hash of every input>; an image of that
 # tag in podman's store is reused (a no-op).
 # Also a Prometheus image (localhost/prometheus:v<version>, from .testbin/prometheus) for the kind suite's
-# scrape, saved as an OCI archive.
+# scrape, saved as an OCI archive; so are the images of the prometheus-operator variant, tagged as
+# upstream publishes them: the operator, its config reloader (the tag the operator is told with
+# --prometheus-config-reloader) and kube-rbac-proxy (the tag the example's gateway runs).
 # Usage: [K8S_BIN_DIR=.testbin/k8s-oldest] scripts/build-kind-node.sh [--print]   Prints NODE_IMAGE=, KUBERNETES_VERSION=, ETCD_IMAGE=,
-# COREDNS_IMAGE=, PROMETHEUS_IMAGE=, PROMETHEUS_ARCHIVE=.
+# COREDNS_IMAGE=, PROMETHEUS_IMAGE=, PROMETHEUS_ARCHIVE=, and <NAME>_IMAGE=, <NAME>_ARCHIVE= for
+# OPERATOR, CONFIG_RELOADER, KUBE_RBAC_PROXY, and OPERATOR_CRDS= (the CRD folder of the operator's Go module).
 # Exit 3: a part is missing (podman, Go, a .testbin binary: scripts/setup.sh builds them).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -43,8 +46,13 @@ timed() { local label=$1 t0=$SECONDS; shift; "$@"; log "$label: $((SECONDS - t0)
 missing() { log "MISSING: $*"; exit 3; }
 
 command -v podman >/dev/null 2>&1 || missing "podman (scripts/setup.sh installs it)"
+# Not in the node image (so not in its hash): the prometheus-operator variant's images.
+OPERATOR_BINARIES=(operator prometheus-config-reloader kube-rbac-proxy)
 for b in "${BINARIES[@]}"; do
   [ -x "$(bin "$b")" ] || missing "$(bin "$b") (scripts/build-testbin.sh builds it)"
+done
+for b in "${OPERATOR_BINARIES[@]}"; do
+  [ -x "$TESTBIN/$b" ] || missing "$TESTBIN/$b (scripts/build-testbin.sh builds it)"
 done
 K8S_VERSION="$("$(bin kubeadm)" version -o short)"
 ETCD_VERSION="$("$TESTBIN/etcd" --version | sed -n 's/^etcd Version: //p')"
@@ -78,9 +86,26 @@ NODE_IMAGE="$NODE_REPO:$K8S_VERSION-$(input_hash)"
 PROM_VERSION="$("$TESTBIN/prometheus" --version | sed -n 's/^prometheus, version \([^ ]*\).*/\1/p')"
 PROM_IMAGE="localhost/prometheus:v$PROM_VERSION"
 PROM_ARCHIVE="$TESTBIN/image/prometheus-v$PROM_VERSION-$(sha256sum "$TESTBIN/prometheus" | cut -c1-12).oci.tar"
+# The prometheus-operator variant: NAME, image, binary, its path in the image (upstream's entrypoint).
+OPERATOR_VERSION="$(cat "$TESTBIN/.prometheus-operator.stamp")"
+KUBE_RBAC_PROXY_VERSION="$(cat "$TESTBIN/.kube-rbac-proxy.stamp")"
+OPERATOR_IMAGES=(
+  "OPERATOR quay.io/prometheus-operator/prometheus-operator:$OPERATOR_VERSION operator /bin/operator"
+  "CONFIG_RELOADER quay.io/prometheus-operator/prometheus-config-reloader:$OPERATOR_VERSION prometheus-config-reloader /bin/prometheus-config-reloader"
+  "KUBE_RBAC_PROXY quay.io/brancz/kube-rbac-proxy:$KUBE_RBAC_PROXY_VERSION kube-rbac-proxy /usr/local/bin/kube-rbac-proxy"
+)
+OPERATOR_CRDS="$(go mod download -json "github.com/prometheus-operator/prometheus-operator@$OPERATOR_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')/example/prometheus-operator-crd"
+[ -f "$OPERATOR_CRDS/monitoring.coreos.com_podmonitors.yaml" ] || missing "prometheus-operator's CRDs in $OPERATOR_CRDS"
+archive_of() { echo "$TESTBIN/image/$1-$(sha256sum "$TESTBIN/$1" | cut -c1-12).oci.tar"; }  # BINARY
 print() {
   printf 'NODE_IMAGE=%s\nKUBERNETES_VERSION=%s\nETCD_IMAGE=%s\nCOREDNS_IMAGE=%s\nPROMETHEUS_IMAGE=%s\nPROMETHEUS_ARCHIVE=%s\n' \
     "$NODE_IMAGE" "$K8S_VERSION" "$ETCD_TAG" "$COREDNS_TAG" "$PROM_IMAGE" "$PROM_ARCHIVE"
+  local name image binary entry
+  for i in "${OPERATOR_IMAGES[@]}"; do
+    read -r name image binary entry <<<"$i"
+    printf '%s_IMAGE=%s\n%s_ARCHIVE=%s\n' "$name" "$image" "$name" "$(archive_of "$binary")"
+  done
+  printf 'OPERATOR_CRDS=%s\n' "$OPERATOR_CRDS"
 }
 [ "${1:-}" = --print ] && { print; exit 0; }
 
@@ -106,6 +131,21 @@ CONTAINERFILE
   podman save -q --format oci-archive -o "$PROM_ARCHIVE.tmp" "$PROM_IMAGE" && mv "$PROM_ARCHIVE.tmp" "$PROM_ARCHIVE"
 }
 if [ ! -s "$PROM_ARCHIVE" ]; then timed "prometheus image $PROM_IMAGE" build_prometheus; fi
+# binary_image IMAGE BINARY ENTRYPOINT ARCHIVE: FROM the rootfs, the binary at ENTRYPOINT, user nobody
+# (as upstream's images), saved as an OCI archive.
+binary_image() {
+  local image=$1 binary=$2 entry=$3 archive=$4 ctx="$work/ctx-$2"
+  mkdir -p "$ctx" && cp "$TESTBIN/$binary" "$ctx/"
+  printf 'FROM %s\nCOPY %s %s\nUSER 65534\nENTRYPOINT ["%s"]\n' "$ROOTFS_IMAGE" "$binary" "$entry" "$entry" >"$ctx/Containerfile"
+  podman build -q -t "$image" "$ctx" >/dev/null
+  mkdir -p "$(dirname "$archive")"
+  podman save -q --format oci-archive -o "$archive.tmp" "$image" && mv "$archive.tmp" "$archive"
+}
+for i in "${OPERATOR_IMAGES[@]}"; do
+  read -r name image binary entry <<<"$i"
+  archive="$(archive_of "$binary")"
+  if [ ! -s "$archive" ]; then timed "image $image" binary_image "$image" "$binary" "$entry" "$archive"; fi
+done
 if podman image exists "$NODE_IMAGE"; then
   log "up to date: $NODE_IMAGE"
   print

@@ -12,6 +12,9 @@
 #   kind     the kind CLI (its podman provider runs the README's "Try it on kind" with the node image built here)
 #   prometheus  Prometheus 3 (v3 releases are published as module versions v0.3xx.y; the kind suite's
 #            scrape runs it in an image built here, as the examples deploy quay.io/prometheus/prometheus)
+#   prometheus-operator  its operator and prometheus-config-reloader (the kind suite's PodMonitor variant;
+#            images built here, as the operator deploys quay.io/prometheus-operator/*)
+#   kube-rbac-proxy  kube-rbac-proxy (the prometheus-operator example's gateway serves etcd through it)
 # Usage: scripts/build-testbin.sh [component …]   (default: all). Exit 3: Go is not installed.
 # k8s.io/kubernetes and etcd's server module replace their sibling modules with local paths, so
 # `go install …@version` refuses them; a throw-away wrapper module requires the release and replaces
@@ -29,6 +32,12 @@ CSI_TEST_VERSION="${CSI_TEST_VERSION:-v5.4.0}"
 KIND_VERSION="${KIND_VERSION:-v0.33.0}"
 COREDNS_VERSION="${COREDNS_VERSION:-v1.14.6}"        # what kubeadm v1.37 names
 PROMETHEUS_MODULE_VERSION="${PROMETHEUS_MODULE_VERSION:-v0.316.0}"   # = Prometheus 3.16.0
+PROMETHEUS_OPERATOR_VERSION="${PROMETHEUS_OPERATOR_VERSION:-v0.85.0}"
+KUBE_RBAC_PROXY_VERSION="${KUBE_RBAC_PROXY_VERSION:-v0.19.1}"     # what the prometheus-operator example runs
+# remove_all_sd: no service-discovery plugin but static and file configs (the examples' static targets) —
+# a fraction of the dependencies to compile cold — and Kubernetes' (the pod targets prometheus-operator
+# configures from a PodMonitor).
+PROMETHEUS_TAGS=remove_all_sd,enable_kubernetes_sd
 K8S_BINARIES=(kube-apiserver kube-controller-manager kubelet kube-scheduler kubectl kubeadm kube-proxy)
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${TESTBIN_DIR:-$ROOT/.testbin}"
@@ -36,7 +45,7 @@ BUILD="$OUT/build"
 
 log() { echo "[build-testbin] $*" >&2; }
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(k8s etcd helm csi-sanity coredns prometheus kind k8s-oldest)
+[ ${#components[@]} -gt 0 ] || components=(k8s etcd helm csi-sanity coredns prometheus prometheus-operator kube-rbac-proxy kind k8s-oldest)
 
 # stamp NAME VERSION FILE…: true when every FILE is executable and the stamp says VERSION
 fresh() {
@@ -55,9 +64,11 @@ for c in "${components[@]}"; do
     helm) fresh helm "$HELM_VERSION" helm || todo+=(helm) ;;
     csi-sanity) fresh csi-sanity "$CSI_TEST_VERSION" csi-sanity || todo+=(csi-sanity) ;;
     coredns) fresh coredns "$COREDNS_VERSION" coredns || todo+=(coredns) ;;
-    prometheus) fresh prometheus "$PROMETHEUS_MODULE_VERSION+remove_all_sd" prometheus || todo+=(prometheus) ;;
+    prometheus) fresh prometheus "$PROMETHEUS_MODULE_VERSION+$PROMETHEUS_TAGS" prometheus || todo+=(prometheus) ;;
+    prometheus-operator) fresh prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" operator prometheus-config-reloader || todo+=(prometheus-operator) ;;
+    kube-rbac-proxy) fresh kube-rbac-proxy "$KUBE_RBAC_PROXY_VERSION" kube-rbac-proxy || todo+=(kube-rbac-proxy) ;;
     kind) fresh kind "$KIND_VERSION" kind || todo+=(kind) ;;
-    *) log "unknown component $c (k8s, etcd, helm, csi-sanity, coredns, prometheus, kind, k8s-oldest)"; exit 2 ;;
+    *) log "unknown component $c (k8s, etcd, helm, csi-sanity, coredns, prometheus, prometheus-operator, kube-rbac-proxy, kind, k8s-oldest)"; exit 2 ;;
   esac
 done
 if [ ${#todo[@]} -eq 0 ]; then
@@ -158,11 +169,42 @@ build_prometheus() {
   wrapper "$BUILD/prometheus" socat-relay.test/prometheus "$upstream" github.com/prometheus/prometheus/cmd/prometheus
   go mod edit -require="github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION"
   go mod tidy
-  # remove_all_sd: no service-discovery plugin but static and file configs (the examples use static
-  # targets) — a fraction of the dependencies to compile cold.
-  go build -o "$OUT/prometheus" -tags remove_all_sd -ldflags "-s -w -X github.com/prometheus/common/version.Version=$version" github.com/prometheus/prometheus/cmd/prometheus
+  go build -o "$OUT/prometheus" -tags "$PROMETHEUS_TAGS" -ldflags "-s -w -X github.com/prometheus/common/version.Version=$version" github.com/prometheus/prometheus/cmd/prometheus
   "$OUT/prometheus" --version | head -1
-  stamp prometheus "$PROMETHEUS_MODULE_VERSION+remove_all_sd"
+  stamp prometheus "$PROMETHEUS_MODULE_VERSION+$PROMETHEUS_TAGS"
+}
+
+# The operator's root module replaces its two API modules with local paths (as k8s.io/kubernetes does):
+# a wrapper module requires the release and each of them at the same version.
+build_prometheus_operator() {
+  log "building prometheus-operator $PROMETHEUS_OPERATOR_VERSION (operator, prometheus-config-reloader)"
+  local upstream m mod=github.com/prometheus-operator/prometheus-operator
+  upstream="$(gomod_of "$mod@$PROMETHEUS_OPERATOR_VERSION")"
+  wrapper "$BUILD/prometheus-operator" socat-relay.test/prometheus-operator "$upstream" \
+    "$mod/cmd/operator" "$mod/cmd/prometheus-config-reloader"
+  go mod edit -require="$mod@$PROMETHEUS_OPERATOR_VERSION"
+  for m in $(grep -E '^[[:space:]]*github\.com/prometheus-operator/[a-z0-9/-]+ => \./' "$upstream" | awk '{print $1}'); do
+    go mod edit -replace="$m=$m@$PROMETHEUS_OPERATOR_VERSION"
+  done
+  go mod tidy
+  go build -o "$OUT/" -ldflags "-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_OPERATOR_VERSION#v}" \
+    "$mod/cmd/operator" "$mod/cmd/prometheus-config-reloader"
+  "$OUT/prometheus-config-reloader" --version 2>&1 | head -1
+  stamp prometheus-operator "$PROMETHEUS_OPERATOR_VERSION"
+}
+
+# kube-rbac-proxy's go.mod has a replace directive, which `go install …@version` refuses: a wrapper
+# module with the same replace.
+build_kube_rbac_proxy() {
+  log "building kube-rbac-proxy $KUBE_RBAC_PROXY_VERSION"
+  local upstream r mod=github.com/brancz/kube-rbac-proxy
+  upstream="$(gomod_of "$mod@$KUBE_RBAC_PROXY_VERSION")"
+  wrapper "$BUILD/kube-rbac-proxy" socat-relay.test/kube-rbac-proxy "$upstream" "$mod/cmd/kube-rbac-proxy"
+  go mod edit -require="$mod@$KUBE_RBAC_PROXY_VERSION"
+  while read -r r; do go mod edit -replace="$r"; done < <(sed -n 's/^replace \(.*\) => \(.*\) \(v[^ ]*\)$/\1=\2@\3/p' "$upstream")
+  go mod tidy
+  go build -o "$OUT/kube-rbac-proxy" -ldflags "-s -w" "$mod/cmd/kube-rbac-proxy"
+  stamp kube-rbac-proxy "$KUBE_RBAC_PROXY_VERSION"
 }
 
 build_kind() {
@@ -181,6 +223,8 @@ for c in "${todo[@]}"; do
     csi-sanity) timed csi-sanity build_csi_sanity ;;
     coredns) timed coredns build_coredns ;;
     prometheus) timed prometheus build_prometheus ;;
+    prometheus-operator) timed prometheus-operator build_prometheus_operator ;;
+    kube-rbac-proxy) timed kube-rbac-proxy build_kube_rbac_proxy ;;
     kind) timed kind build_kind ;;
   esac
 done

@@ -95,7 +95,7 @@ if [ "${SKIP_APISERVER_BUILD:-}" != 1 ]; then
   rc=0; step "Go-built test binaries" bash scripts/build-testbin.sh || rc=$?
   if [ $rc = 3 ]; then
     if [ "${REQUIRE_APISERVER:-}" = 1 ]; then
-      log "MISSING: Go (>= 1.24) is needed to build the test binaries (kube-apiserver, etcd, kubelet, kube-scheduler, kubectl, kubeadm, kube-proxy, helm, csi-sanity, coredns, prometheus), and REQUIRE_APISERVER=1 (CI) does not allow skipping the API-server suite"
+      log "MISSING: Go (>= 1.24) is needed to build the test binaries (kube-apiserver, etcd, kubelet, kube-scheduler, kubectl, kubeadm, kube-proxy, helm, csi-sanity, coredns, prometheus, prometheus-operator, kube-rbac-proxy), and REQUIRE_APISERVER=1 (CI) does not allow skipping the API-server suite"
       exit 1
     fi
     log "Go is not installed: the API-server suite and the demo's API server will be skipped"

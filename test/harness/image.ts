@@ -78,6 +78,14 @@ export interface KindNodeImage {
   /** Prometheus built here, run as the examples run quay.io/prometheus/prometheus; OCI archive. */
   prometheusImage: string;
   prometheusArchive: string;
+  /** The prometheus-operator variant: images under upstream's tags, OCI archives; the operator's CRD folder. */
+  operatorImage: string;
+  operatorArchive: string;
+  configReloaderImage: string;
+  configReloaderArchive: string;
+  kubeRbacProxyImage: string;
+  kubeRbacProxyArchive: string;
+  operatorCrds: string;
 }
 
 /** Where the oldest supported Kubernetes release's binaries are (scripts/build-testbin.sh k8s-oldest). */
@@ -96,5 +104,12 @@ export async function buildKindNodeImage(k8sBinDir?: string): Promise<KindNodeIm
     corednsImage: 'COREDNS_IMAGE',
     prometheusImage: 'PROMETHEUS_IMAGE',
     prometheusArchive: 'PROMETHEUS_ARCHIVE',
+    operatorImage: 'OPERATOR_IMAGE',
+    operatorArchive: 'OPERATOR_ARCHIVE',
+    configReloaderImage: 'CONFIG_RELOADER_IMAGE',
+    configReloaderArchive: 'CONFIG_RELOADER_ARCHIVE',
+    kubeRbacProxyImage: 'KUBE_RBAC_PROXY_IMAGE',
+    kubeRbacProxyArchive: 'KUBE_RBAC_PROXY_ARCHIVE',
+    operatorCrds: 'OPERATOR_CRDS',
   });
 }

@@ -13,8 +13,10 @@
 //      each the same process as a direct scrape on its node; no pod Pending, no FailedCreate;
 //   4. a labeled pod of a namespace the Relay does not allow is refused; with the pod webhook gone, the
 //      ValidatingAdmissionPolicy refuses a labeled pod without its sidecar;
-//   5. the uninstall as written: nothing left in the API or on any node (folders, mounts, socat);
-//   6. Helm (the namespace first, the chart's own certificates, CSI off, the agent as a static pod on the
+//   5. the prometheus-operator variant, instead of the agent variant: a real prometheus-operator's
+//      Prometheus scrapes the same three through the example's PodMonitor (operator.ts);
+//   6. the uninstall as written: nothing left in the API or on any node (folders, mounts, socat);
+//   7. Helm (the namespace first, the chart's own certificates, CSI off, the agent as a static pod on the
 //      control plane and the DaemonSet on the workers): the same scrape; its uninstall leaves nothing.
 // cert-manager cannot be had here (its images and manifest are downloads): its variant is not run.
 // In CI every part this needs (podman, the Go-built binaries) is required: the suite fails, never skips.
@@ -35,6 +37,7 @@ import { required } from '../support/required.js';
 import { writeCheckout } from './checkout.js';
 import { startKindCluster, type KindCluster } from './cluster.js';
 import { shBlocks, substitute } from './docs.js';
+import { operatorVariant } from './operator.js';
 import { EXAMPLE_NS, INSTALL_MD, NS, q, restrictedPod, scene } from './scenario.js';
 
 const MIN = 60_000;
@@ -51,9 +54,15 @@ const TESTBIN = [
   'coredns',
   'prometheus',
   'helm',
+  'operator',
+  'prometheus-config-reloader',
+  'kube-rbac-proxy',
 ];
 
-const skip = required(podmanMissing(), missingFromTestbin(TESTBIN, 'k8s etcd helm coredns prometheus'));
+const skip = required(
+  podmanMissing(),
+  missingFromTestbin(TESTBIN, 'k8s etcd helm coredns prometheus prometheus-operator kube-rbac-proxy'),
+);
 
 describe(
   'kind: 1 control plane + 2 workers from the node image built here, installed as docs/install.md says',
@@ -90,6 +99,9 @@ describe(
       await cluster.importImage(image.archive, image.image);
       await cluster.importImage(image.sidecarArchive, image.sidecarImage);
       await cluster.importImage(nodeImage.prometheusArchive, nodeImage.prometheusImage);
+      await cluster.importImage(nodeImage.operatorArchive, nodeImage.operatorImage);
+      await cluster.importImage(nodeImage.configReloaderArchive, nodeImage.configReloaderImage);
+      await cluster.importImage(nodeImage.kubeRbacProxyArchive, nodeImage.kubeRbacProxyImage);
       checkout = path.join(dir, 'checkout');
       writeCheckout(checkout, image.image, nodeImage.prometheusImage);
       steps = scene({
@@ -185,6 +197,10 @@ describe(
           `CA_BUNDLE=$(kubectl -n ${NS} get secret socat-relay-webhook-tls -o 'jsonpath={.data.ca\\.crt}')\n${loop}`,
         );
       }
+    });
+
+    test("the prometheus-operator variant instead, PodMonitor included: a real prometheus-operator's Prometheus scrapes kube-scheduler, kube-controller-manager and etcd through it, the same processes as on the node; nothing of it left", async () => {
+      await operatorVariant(steps, { dir, crds: nodeImage.operatorCrds, prometheusImage: nodeImage.prometheusImage });
     });
 
     test('the uninstall, as written: nothing left in the API or on any node', async () => {

@@ -17,6 +17,15 @@ export const EXAMPLE_NS = 'control-plane-metrics';
 const MONITORING = 'monitoring';
 export const INSTALL_MD = readFileSync(path.join(REPO_ROOT, 'docs', 'install.md'), 'utf8');
 const RECEIVER = path.join(REPO_ROOT, 'test', 'fixtures', 'kind', 'prometheus-receiver.yaml');
+const RECEIVER_SERVICE = 'kube-prometheus-stack-prometheus:web';
+
+/** A scrape target of the examples: its job, node and port, and how to scrape it directly on the node. */
+export interface Target {
+  job: string;
+  node: string;
+  port: number;
+  direct: string;
+}
 
 /** A node of the cluster: its name, and commands run inside it. */
 export interface NodeExec {
@@ -145,18 +154,17 @@ export function scene(o: SceneOptions) {
     );
   }
 
-  const query = async (promql: string) => {
-    const raw = await kubectl(
-      'get',
-      '--raw',
-      `/api/v1/namespaces/${MONITORING}/services/kube-prometheus-stack-prometheus:web/proxy/api/v1/query?query=${encodeURIComponent(promql)}`,
-    );
+  /** A Prometheus API call through the API server's service proxy (`service`: name:port in `monitoring`). */
+  const prometheusApi = (call: string, service = RECEIVER_SERVICE) =>
+    kubectl('get', '--raw', `/api/v1/namespaces/${MONITORING}/services/${service}/proxy/api/v1/${call}`);
+  const query = async (promql: string, service?: string) => {
+    const raw = await prometheusApi(`query?query=${encodeURIComponent(promql)}`, service);
     return (JSON.parse(raw) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } }).data
       .result;
   };
 
   /** What each job scrapes, on which nodes, its port, and how to scrape it directly on the node. */
-  function targets(): { job: string; node: string; port: number; direct: string }[] {
+  function targets(): Target[] {
     const https = (port: number) => `curl -sfk -H "Authorization: Bearer $TOKEN" https://127.0.0.1:${port}/metrics`;
     const http = (port: number) => `curl -sf http://127.0.0.1:${port}/metrics`;
     return [
@@ -197,9 +205,16 @@ export function scene(o: SceneOptions) {
     // The example relabels each target's instance to <node>:<port>: one series per node, not 127.0.0.1.
     const instances = (await query('up')).map((r) => `${r.metric.job}@${r.metric.instance}`).sort();
     assert.deepEqual(instances, want.map((t) => `${t.job}@${t.node}:${t.port}`).sort());
-    // The same process as a direct scrape on the node: process_start_time_seconds equal.
-    const token = (await kubectl('-n', EXAMPLE_NS, 'create', 'token', 'prometheus-agent')).trim();
-    const started = await query('process_start_time_seconds');
+    await sameProcesses(want, 'prometheus-agent');
+  }
+
+  /**
+   * The same process as a direct scrape on the node: process_start_time_seconds equal, for each of
+   * `want`, the HTTPS ones scraped with a token of the example's ServiceAccount `serviceAccount`.
+   */
+  async function sameProcesses(want: Target[], serviceAccount: string, service?: string): Promise<void> {
+    const token = (await kubectl('-n', EXAMPLE_NS, 'create', 'token', serviceAccount)).trim();
+    const started = await query('process_start_time_seconds', service);
     for (const t of want) {
       const viaRelay = started.find((r) => r.metric.job === t.job && r.metric.node === t.node);
       assert.ok(viaRelay, `process_start_time_seconds of ${t.job} on ${t.node} through the relay`);
@@ -292,6 +307,10 @@ export function scene(o: SceneOptions) {
     waitBlock,
     assertPlacement,
     exampleScrapes,
+    targets,
+    prometheusApi,
+    query,
+    sameProcesses,
     nothingPendingNorRefused,
     leftovers,
   };

@@ -14,6 +14,7 @@ import { runTool, skipWithout } from '../manifests/tools.js';
 import { writeCheckout } from './checkout.js';
 import { shBlocks, substitute } from './docs.js';
 import { cgroupnsFor, cniManifest, joinConfig, KindConfigError, kubeadmConfig } from './node-config.js';
+import { operatorFixture } from './operator.js';
 
 const BUILT = 'localhost/socat-relay:src-0123456789ab';
 
@@ -202,3 +203,24 @@ test(
     }
   },
 );
+
+test("the prometheus-operator fixture: Prometheus moved to the image built here (its version the tag), selecting the example's PodMonitor; an untagged image refused", () => {
+  const text = readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'kind', 'prometheus-operator.yaml'), 'utf8');
+  const docs = parseAllDocuments(operatorFixture(text, 'localhost/prometheus:v3.16.0')).map((d) => d.toJS());
+  const prometheus = docs.find((d) => d.kind === 'Prometheus');
+  assert.equal(prometheus.spec.image, 'localhost/prometheus:v3.16.0');
+  assert.equal(prometheus.spec.version, 'v3.16.0');
+  const podMonitor = parse(
+    readFileSync(
+      path.join(REPO_ROOT, 'manifests', 'examples', 'kubeadm-control-plane', 'prometheus-operator', 'podmonitor.yaml'),
+      'utf8',
+    ),
+  );
+  const { matchLabels } = prometheus.spec.podMonitorSelector as { matchLabels: Record<string, string> };
+  assert.ok(
+    Object.entries(matchLabels).every(([k, v]) => podMonitor.metadata.labels[k] === v),
+    `the PodMonitor's labels ${JSON.stringify(podMonitor.metadata.labels)} match ${JSON.stringify(matchLabels)}`,
+  );
+  assert.deepEqual(prometheus.spec.podMonitorNamespaceSelector, {}, 'every namespace, as kube-prometheus-stack');
+  assert.throws(() => operatorFixture(text, 'localhost/prometheus'), /must be repository:tag/);
+});

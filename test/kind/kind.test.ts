@@ -200,7 +200,7 @@ describe(
     });
 
     test("the prometheus-operator variant instead, PodMonitor included: a real prometheus-operator's Prometheus scrapes kube-scheduler, kube-controller-manager and etcd through it, the same processes as on the node; nothing of it left", async () => {
-      await operatorVariant(steps, { dir, crds: nodeImage.operatorCrds, prometheusImage: nodeImage.prometheusImage });
+      await operatorVariant(steps, { dir, crds: nodeImage.operatorCrds, ...nodeImage });
     });
 
     test('the uninstall, as written: nothing left in the API or on any node', async () => {

@@ -49,11 +49,27 @@ interface ActiveTarget {
 
 export async function operatorVariant(
   steps: Scene,
-  o: { dir: string; crds: string; prometheusImage: string },
+  o: {
+    dir: string;
+    crds: string;
+    prometheusImage: string;
+    /** The images built here under upstream's tags: the fixture and the example must name exactly these. */
+    operatorImage: string;
+    configReloaderImage: string;
+    kubeRbacProxyImage: string;
+  },
 ): Promise<void> {
   const { kubectl, user } = steps;
+  const text = readFileSync(FIXTURE, 'utf8');
+  assert.ok(text.includes(`image: ${o.operatorImage}\n`), `the fixture runs ${o.operatorImage}`);
+  assert.ok(
+    text.includes(`--prometheus-config-reloader=${o.configReloaderImage}\n`),
+    `the fixture's operator deploys ${o.configReloaderImage}`,
+  );
+  const gateway = readFileSync(path.join(REPO_ROOT, EXAMPLE, 'prometheus-operator', 'gateway.yaml'), 'utf8');
+  assert.ok(gateway.includes(`image: ${o.kubeRbacProxyImage}\n`), `the example's gateway runs ${o.kubeRbacProxyImage}`);
   const fixture = path.join(o.dir, 'prometheus-operator.yaml');
-  writeFileSync(fixture, operatorFixture(readFileSync(FIXTURE, 'utf8'), o.prometheusImage));
+  writeFileSync(fixture, operatorFixture(text, o.prometheusImage));
   const crds = readFileSync(path.join(o.crds, 'monitoring.coreos.com_podmonitors.yaml'), 'utf8');
   assert.match(crds, /name: podmonitors\.monitoring\.coreos\.com/);
   try {

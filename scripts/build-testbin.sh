@@ -12,9 +12,9 @@
 #   kind     the kind CLI (its podman provider runs the README's "Try it on kind" with the node image built here)
 #   prometheus  Prometheus 3 (v3 releases are published as module versions v0.3xx.y; the kind suite's
 #            scrape runs it in an image built here, as the examples deploy quay.io/prometheus/prometheus)
-#   prometheus-operator  its operator and prometheus-config-reloader (the kind suite's PodMonitor variant;
-#            images built here, as the operator deploys quay.io/prometheus-operator/*)
-#   kube-rbac-proxy  kube-rbac-proxy (the prometheus-operator example's gateway serves etcd through it)
+#   prometheus-operator  the operator, prometheus-config-reloader and kube-rbac-proxy (the example's gateway
+#            serves etcd through it) — the kind suite's PodMonitor variant, in images built here under
+#            upstream's tags; one wrapper module, so the Kubernetes libraries they share compile once
 # Usage: scripts/build-testbin.sh [component …]   (default: all). Exit 3: Go is not installed.
 # k8s.io/kubernetes and etcd's server module replace their sibling modules with local paths, so
 # `go install …@version` refuses them; a throw-away wrapper module requires the release and replaces
@@ -45,7 +45,7 @@ BUILD="$OUT/build"
 
 log() { echo "[build-testbin] $*" >&2; }
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(k8s etcd helm csi-sanity coredns prometheus prometheus-operator kube-rbac-proxy kind k8s-oldest)
+[ ${#components[@]} -gt 0 ] || components=(k8s etcd helm csi-sanity coredns prometheus prometheus-operator kind k8s-oldest)
 
 # stamp NAME VERSION FILE…: true when every FILE is executable and the stamp says VERSION
 fresh() {
@@ -65,10 +65,10 @@ for c in "${components[@]}"; do
     csi-sanity) fresh csi-sanity "$CSI_TEST_VERSION" csi-sanity || todo+=(csi-sanity) ;;
     coredns) fresh coredns "$COREDNS_VERSION" coredns || todo+=(coredns) ;;
     prometheus) fresh prometheus "$PROMETHEUS_MODULE_VERSION+$PROMETHEUS_TAGS" prometheus || todo+=(prometheus) ;;
-    prometheus-operator) fresh prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" operator prometheus-config-reloader || todo+=(prometheus-operator) ;;
-    kube-rbac-proxy) fresh kube-rbac-proxy "$KUBE_RBAC_PROXY_VERSION" kube-rbac-proxy || todo+=(kube-rbac-proxy) ;;
+    prometheus-operator) { fresh prometheus-operator "$PROMETHEUS_OPERATOR_VERSION" operator prometheus-config-reloader \
+      && fresh kube-rbac-proxy "$KUBE_RBAC_PROXY_VERSION" kube-rbac-proxy; } || todo+=(prometheus-operator) ;;
     kind) fresh kind "$KIND_VERSION" kind || todo+=(kind) ;;
-    *) log "unknown component $c (k8s, etcd, helm, csi-sanity, coredns, prometheus, prometheus-operator, kube-rbac-proxy, kind, k8s-oldest)"; exit 2 ;;
+    *) log "unknown component $c (k8s, etcd, helm, csi-sanity, coredns, prometheus, prometheus-operator, kind, k8s-oldest)"; exit 2 ;;
   esac
 done
 if [ ${#todo[@]} -eq 0 ]; then
@@ -174,36 +174,33 @@ build_prometheus() {
   stamp prometheus "$PROMETHEUS_MODULE_VERSION+$PROMETHEUS_TAGS"
 }
 
-# The operator's root module replaces its two API modules with local paths (as k8s.io/kubernetes does):
-# a wrapper module requires the release and each of them at the same version.
+# The operator's root module replaces its two API modules with local paths (as k8s.io/kubernetes does),
+# kube-rbac-proxy's replaces one dependency (`go install …@version` refuses both): one wrapper module
+# requires both releases, each API module at the operator's version, and kube-rbac-proxy's replace.
 build_prometheus_operator() {
-  log "building prometheus-operator $PROMETHEUS_OPERATOR_VERSION (operator, prometheus-config-reloader)"
-  local upstream m mod=github.com/prometheus-operator/prometheus-operator
-  upstream="$(gomod_of "$mod@$PROMETHEUS_OPERATOR_VERSION")"
-  wrapper "$BUILD/prometheus-operator" socat-relay.test/prometheus-operator "$upstream" \
-    "$mod/cmd/operator" "$mod/cmd/prometheus-config-reloader"
-  go mod edit -require="$mod@$PROMETHEUS_OPERATOR_VERSION"
+  log "building prometheus-operator $PROMETHEUS_OPERATOR_VERSION (operator, prometheus-config-reloader) and kube-rbac-proxy $KUBE_RBAC_PROXY_VERSION"
+  local op=github.com/prometheus-operator/prometheus-operator proxy=github.com/brancz/kube-rbac-proxy
+  local upstream proxy_gomod m r pkgs
+  upstream="$(gomod_of "$op@$PROMETHEUS_OPERATOR_VERSION")"
+  proxy_gomod="$(gomod_of "$proxy@$KUBE_RBAC_PROXY_VERSION")"
+  pkgs=("$op/cmd/operator" "$op/cmd/prometheus-config-reloader" "$proxy/cmd/kube-rbac-proxy")
+  wrapper "$BUILD/prometheus-operator" socat-relay.test/prometheus-operator "$upstream" "${pkgs[@]}"
+  go mod edit -require="$op@$PROMETHEUS_OPERATOR_VERSION" -require="$proxy@$KUBE_RBAC_PROXY_VERSION"
   for m in $(grep -E '^[[:space:]]*github\.com/prometheus-operator/[a-z0-9/-]+ => \./' "$upstream" | awk '{print $1}'); do
     go mod edit -replace="$m=$m@$PROMETHEUS_OPERATOR_VERSION"
   done
+  while read -r r; do go mod edit -replace="$r"; done < <(sed -n 's/^replace \(.*\) => \(.*\) \(v[^ ]*\)$/\1=\2@\3/p' "$proxy_gomod")
   go mod tidy
-  go build -o "$OUT/" -ldflags "-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_OPERATOR_VERSION#v}" \
-    "$mod/cmd/operator" "$mod/cmd/prometheus-config-reloader"
+  # thanos (the operator's) asks for an otelgrpc without the interceptor k8s.io/apiserver (kube-rbac-proxy's)
+  # calls; only apiserver compiles it here: the version apiserver's go.mod names.
+  local otelgrpc=go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc apiserver v
+  apiserver="$(go list -m -f '{{.Path}}@{{.Version}}' k8s.io/apiserver)"
+  v="$(sed -n "s|^[[:space:]]*$otelgrpc \(v[^ ]*\).*|\1|p" "$(gomod_of "$apiserver")")"
+  go mod edit -replace="$otelgrpc=$otelgrpc@$v"
+  go mod tidy
+  go build -o "$OUT/" -ldflags "-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_OPERATOR_VERSION#v}" "${pkgs[@]}"
   "$OUT/prometheus-config-reloader" --version 2>&1 | head -1
   stamp prometheus-operator "$PROMETHEUS_OPERATOR_VERSION"
-}
-
-# kube-rbac-proxy's go.mod has a replace directive, which `go install …@version` refuses: a wrapper
-# module with the same replace.
-build_kube_rbac_proxy() {
-  log "building kube-rbac-proxy $KUBE_RBAC_PROXY_VERSION"
-  local upstream r mod=github.com/brancz/kube-rbac-proxy
-  upstream="$(gomod_of "$mod@$KUBE_RBAC_PROXY_VERSION")"
-  wrapper "$BUILD/kube-rbac-proxy" socat-relay.test/kube-rbac-proxy "$upstream" "$mod/cmd/kube-rbac-proxy"
-  go mod edit -require="$mod@$KUBE_RBAC_PROXY_VERSION"
-  while read -r r; do go mod edit -replace="$r"; done < <(sed -n 's/^replace \(.*\) => \(.*\) \(v[^ ]*\)$/\1=\2@\3/p' "$upstream")
-  go mod tidy
-  go build -o "$OUT/kube-rbac-proxy" -ldflags "-s -w" "$mod/cmd/kube-rbac-proxy"
   stamp kube-rbac-proxy "$KUBE_RBAC_PROXY_VERSION"
 }
 
@@ -224,7 +221,6 @@ for c in "${todo[@]}"; do
     coredns) timed coredns build_coredns ;;
     prometheus) timed prometheus build_prometheus ;;
     prometheus-operator) timed prometheus-operator build_prometheus_operator ;;
-    kube-rbac-proxy) timed kube-rbac-proxy build_kube_rbac_proxy ;;
     kind) timed kind build_kind ;;
   esac
 done

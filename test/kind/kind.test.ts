@@ -61,7 +61,7 @@ const TESTBIN = [
 
 const skip = required(
   podmanMissing(),
-  missingFromTestbin(TESTBIN, 'k8s etcd helm coredns prometheus prometheus-operator kube-rbac-proxy'),
+  missingFromTestbin(TESTBIN, 'k8s etcd helm coredns prometheus prometheus-operator'),
 );
 
 describe(

@@ -15,6 +15,7 @@ import {
   type V1Node,
 } from '@kubernetes/client-node';
 import { isNotFound } from '../../lib/api-error.js';
+import { every, type ScheduleFn } from '../../lib/clock.js';
 import type { Logger } from '../../lib/log.js';
 import { API_VERSION, GROUP, KIND, PLURAL, RELAYNODE_PLURAL, VERSION, type RelayNode } from '../../relay/index.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
@@ -40,6 +41,8 @@ export interface ClusterStatusOptions {
   onRestart?: (resource: string) => void;
   /** Counts the summary writes (success, error). */
   onWrite?: (result: 'success' | 'error') => void;
+  /** The timer seam for the sweep (lib/clock.ts). */
+  schedule?: ScheduleFn;
 }
 
 export interface ClusterStatus {
@@ -183,13 +186,12 @@ export async function startClusterStatus(o: ClusterStatusOptions): Promise<Clust
   });
   const watched = fleet;
   void Promise.all([catalog.whenSynced(), watched.relayNodes.whenSynced()]).then(all);
-  const sweep = setInterval(all, o.sweepMs ?? 10_000);
-  sweep.unref();
+  const stopSweep = every(all, o.sweepMs ?? 10_000, o.schedule);
   log.info('cluster status started: watching RelayNodes, controller Leases and Nodes');
   return {
     idle: () => queue.idle(),
     async stop() {
-      clearInterval(sweep);
+      stopSweep();
       unsubscribe();
       await queue.close();
       await watched.stop();

@@ -21,8 +21,8 @@ import {
   waitFor,
   waitRunning,
   writeRelay,
-} from './harness.js';
-import { required } from '../support/required.js';
+} from '../harness/agent.js';
+import { required } from '../harness/required.js';
 
 const noSocat = socatUnavailable();
 const notRoot = process.getuid?.() !== 0 ? 'needs root (chown of the socket to the socket group)' : null;

@@ -29,8 +29,8 @@ import {
   tempDirs,
   waitFor,
   waitRunning,
-} from '../agent/harness.js';
-import { required } from '../support/required.js';
+} from '../harness/agent.js';
+import { required } from '../harness/required.js';
 
 const skip = required(socatUnavailable());
 const RELAY = 'sched';

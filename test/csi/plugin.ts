@@ -22,7 +22,7 @@ import { registerCleanup } from '../harness/cleanup.js';
 import { REPO_ROOT } from '../harness/binaries.js';
 import { spawnManaged, type ManagedProcess } from '../harness/processes.js';
 import { waitFor } from '../harness/wait.js';
-import { required } from '../support/required.js';
+import { required } from '../harness/required.js';
 import { findMount, parseMountInfo, type MountPoint } from '../../node-agent/csi/mount.js';
 import { loadServices } from '../../node-agent/csi/proto.js';
 import { pluginPaths } from '../../node-agent/csi/server.js';

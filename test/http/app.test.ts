@@ -10,7 +10,7 @@ import { createApp } from '../../webhook/server/app.js';
 import { createMetrics } from '../../webhook/metrics.js';
 import { StaticCatalog } from '../../webhook/catalog/catalog.js';
 import { defaultInjectOptions, patchOps } from '../../webhook/admission/index.js';
-import { catalog, pod, podRequest, relayRequest, NAMESPACE_LABELS } from '../unit/admission-helpers.js';
+import { catalog, pod, podRequest, relayRequest, NAMESPACE_LABELS } from '../harness/admission.js';
 
 function setup(
   over: {
@@ -301,7 +301,7 @@ test('each admission request logs through a child logger carrying uid, kind, nam
 
 test('the README example review (test/fixtures/admission/review-pod.json) is patched with its uid', async () => {
   const { readFileSync } = await import('node:fs');
-  const { FIXTURES } = await import('../unit/admission-helpers.js');
+  const { FIXTURES } = await import('../harness/admission.js');
   const body = readFileSync(`${FIXTURES}/admission/review-pod.json`, 'utf8');
   const res = await request(setup().app)
     .post('/mutate-pods')

@@ -11,7 +11,7 @@ import { MAX_LOOKUPS, NEGATIVE_TTL_MS, RelayLookup } from '../../webhook/server/
 import { createMetrics } from '../../webhook/metrics.js';
 import { StaticCatalog } from '../../webhook/catalog/catalog.js';
 import { defaultInjectOptions } from '../../webhook/admission/index.js';
-import { catalog, pod, podRequest, NAMESPACE_LABELS } from '../unit/admission-helpers.js';
+import { catalog, pod, podRequest, NAMESPACE_LABELS } from '../harness/admission.js';
 
 const review = (req: unknown) => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: req });
 

@@ -14,7 +14,7 @@ import { CertificateError } from '../../webhook/server/certwatcher.js';
 import { MetricsServer } from '../../webhook/server/metrics-server.js';
 import { WebhookServer } from '../../webhook/server/server.js';
 import { defaultInjectOptions } from '../../webhook/admission/index.js';
-import { catalog } from '../unit/admission-helpers.js';
+import { catalog } from '../harness/admission.js';
 
 function served(port: number, ca: string): Promise<string> {
   return new Promise((resolve, reject) => {

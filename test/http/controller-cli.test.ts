@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { run } from '../../cli/controller.js';
 import { patchOps } from '../../webhook/admission/index.js';
-import { FIXTURES, pod, podRequest } from '../unit/admission-helpers.js';
+import { FIXTURES, pod, podRequest } from '../harness/admission.js';
 import { httpsRequest as get } from '../harness/https.js';
 
 const ROOT = path.resolve(FIXTURES, '..', '..');

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultInjectOptions } from '../../webhook/admission/index.js';
 import { handleAdmission, isJsonContentType, type AdmissionContext } from '../../webhook/server/handler.js';
-import { catalog, pod, podRequest, relayRequest, NAMESPACE_LABELS } from '../unit/admission-helpers.js';
+import { catalog, pod, podRequest, relayRequest, NAMESPACE_LABELS } from '../harness/admission.js';
 
 const ctx = (): AdmissionContext => ({
   catalog: catalog(),

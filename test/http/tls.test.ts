@@ -15,7 +15,7 @@ import { silentLogger } from '../../lib/log.js';
 import { createMetrics } from '../../webhook/metrics.js';
 import { WebhookServer } from '../../webhook/server/server.js';
 import { defaultInjectOptions } from '../../webhook/admission/index.js';
-import { catalog, pod, podRequest } from '../unit/admission-helpers.js';
+import { catalog, pod, podRequest } from '../harness/admission.js';
 
 function peerFingerprint(port: number, ca: string): Promise<{ fingerprint: string; protocol: string | null }> {
   return new Promise((resolve, reject) => {

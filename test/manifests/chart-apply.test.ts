@@ -21,9 +21,9 @@ import {
   waitForCrdEstablished,
   type ControlPlane,
 } from '../harness/index.js';
-import { CHART, helmTemplate, key } from './chart.js';
-import { REPO, type KubeObject } from './load.js';
-import { runTool, skipWithout, toolPath } from './tools.js';
+import { CHART, helmTemplate, key } from '../harness/chart.js';
+import { REPO, type KubeObject } from '../harness/manifest-load.js';
+import { runTool, skipWithout, toolPath } from '../harness/tools.js';
 
 const execFileP = promisify(execFile);
 

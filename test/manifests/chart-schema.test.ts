@@ -10,8 +10,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
-import { CHART, helmTemplate, templateArgs } from './chart.js';
-import { runTool, skipWithout, toolPath } from './tools.js';
+import { CHART, helmTemplate, templateArgs } from '../harness/chart.js';
+import { runTool, skipWithout, toolPath } from '../harness/tools.js';
 
 const skip = skipWithout('helm');
 type Schema = {

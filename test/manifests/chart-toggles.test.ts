@@ -9,9 +9,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../webhook/config.js';
 import { chartProblems } from './chart-consistency.js';
-import { helmTemplate, key } from './chart.js';
-import { modelFor, type KubeObject } from './load.js';
-import { skipWithout } from './tools.js';
+import { helmTemplate, key } from '../harness/chart.js';
+import { modelFor, type KubeObject } from '../harness/manifest-load.js';
+import { skipWithout } from '../harness/tools.js';
 
 const skip = skipWithout('helm');
 const NS = 'platform-relays';

@@ -11,9 +11,9 @@ import { parse } from 'yaml';
 import { parseCsiArgs } from '../../cli/csi.js';
 import { loadConfig } from '../../webhook/config.js';
 import { CA_SECRET, SERVING_SECRET } from '../../webhook/certs/names.js';
-import { kustomize, MANIFESTS, modelFor, type KubeObject } from './load.js';
-import { CHART, HELM_LABELS, helmTemplate, key, KUBE_VERSION, withoutHelmLabels } from './chart.js';
-import { runTool, skipWithout } from './tools.js';
+import { kustomize, MANIFESTS, modelFor, type KubeObject } from '../harness/manifest-load.js';
+import { CHART, HELM_LABELS, helmTemplate, key, KUBE_VERSION, withoutHelmLabels } from '../harness/chart.js';
+import { runTool, skipWithout } from '../harness/tools.js';
 
 const skip = skipWithout('helm', 'kubectl');
 const byKey = (objs: KubeObject[]) => new Map(objs.map((o) => [key(o), o]));

@@ -21,7 +21,7 @@ import {
 } from '../harness/index.js';
 import { pluginPaths } from '../../node-agent/csi/server.js';
 import { CONSUME_LABEL, INJECTED_ANNOTATION, sidecarName } from '../../relay/index.js';
-import { findRelaySocket } from '../support/relay-socket.js';
+import { findRelaySocket } from '../harness/relay-socket.js';
 import {
   AGENT_POD,
   AGENT_PORT,
@@ -56,7 +56,7 @@ import {
   type Target,
 } from './examples.js';
 import { startNodeServices, TCP_GREETING, type NodeServices } from './services.js';
-import { describeSockets, nodeSocatOffLoopback, nodeSocatPids } from '../support/node-sockets.js';
+import { describeSockets, nodeSocatOffLoopback, nodeSocatPids } from '../harness/node-sockets.js';
 
 const required = process.env.CI === 'true' || process.env.REQUIRE_APISERVER === '1';
 const missing = skipUnlessControlPlane() || nodeUnavailable() || false;

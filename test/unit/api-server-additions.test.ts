@@ -17,8 +17,8 @@ import {
   type RawContainer,
   type RawPod,
 } from '../../webhook/admission/index.js';
-import { judgeSidecarPolicy } from '../manifests/policy.js';
-import { FIXTURES, applied, context, pod, podRequest } from './admission-helpers.js';
+import { judgeSidecarPolicy } from '../harness/policy.js';
+import { FIXTURES, applied, context, pod, podRequest } from '../harness/admission.js';
 
 const TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { main } from '../../cli/main.js';
 import { parseDocuments } from '../../relay/index.js';
-import { FIXTURES } from './admission-helpers.js';
+import { FIXTURES } from '../harness/admission.js';
 
 async function inject(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';

@@ -10,7 +10,7 @@ import {
   type RawContainer,
   type RawPod,
 } from '../../webhook/admission/index.js';
-import { applied, catalog, context, pod, podRequest } from './admission-helpers.js';
+import { applied, catalog, context, pod, podRequest } from '../harness/admission.js';
 
 const byName = (list: RawContainer[] | undefined, name: string): RawContainer | undefined =>
   list?.find((c) => c.name === name);

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { admitRelay } from '../../webhook/admission/index.js';
 import { StaticCatalog } from '../../webhook/catalog/catalog.js';
-import { catalog, relayRequest } from './admission-helpers.js';
+import { catalog, relayRequest } from '../harness/admission.js';
 
 type Spec = Record<string, unknown>;
 const relay = (spec: Spec, name = 'r1'): Record<string, unknown> => ({

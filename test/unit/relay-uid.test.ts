@@ -10,7 +10,7 @@ import { interpretConfig, relayFileContent } from '../../node-contract/index.js'
 import { StaticCatalog } from '../../webhook/catalog/catalog.js';
 import { admitPod, decidePod, defaultInjectOptions } from '../../webhook/admission/index.js';
 import { staleRelayEntries } from '../../node-agent/folders.js';
-import { applied, context, fixtureDocs, pod, podRequest } from './admission-helpers.js';
+import { applied, context, fixtureDocs, pod, podRequest } from '../harness/admission.js';
 
 const UID_A = '3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
 const UID_B = '9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b';

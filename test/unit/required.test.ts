@@ -1,4 +1,4 @@
-// No test passes by skipping in CI. test/support/required.ts decides what a missing part does: outside
+// No test passes by skipping in CI. test/harness/required.ts decides what a missing part does: outside
 // CI the test skips saying what is missing, in CI the run fails naming it. Checked here three ways:
 //   - which environments count as CI (what CI systems set: CI=true, CI=1, …; .ci/run's REQUIRE_APISERVER=1);
 //   - a small test file run in a child `node --test`, once per environment: without CI it exits 0 with
@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
-import { ciDemand } from '../support/required.js';
+import { ciDemand } from '../harness/required.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -43,9 +43,9 @@ const at = (rel: string): string => JSON.stringify(pathToFileURL(path.join(ROOT,
 /** A test file with one test that needs nothing and one per way a suite says what it needs. */
 const PROBE = `
 import { test } from 'node:test';
-import { required } from ${at('test/support/required.ts')};
+import { required } from ${at('test/harness/required.ts')};
 import { skipUnlessControlPlane } from ${at('test/harness/binaries.ts')};
-import { skipWithout } from ${at('test/manifests/tools.ts')};
+import { skipWithout } from ${at('test/harness/tools.ts')};
 import { skipWithoutPodman } from ${at('test/harness/podman.ts')};
 import { skipUnlessCsi } from ${at('test/csi/plugin.ts')};
 test('needs nothing', { skip: required(null, undefined, false, '') }, () => {});
@@ -239,7 +239,7 @@ test('every skip of every test file is decided by required(); none reads CI itse
   const files = readdirSync(path.join(ROOT, 'test'), { recursive: true, encoding: 'utf8' })
     .filter((f) => f.endsWith('.ts') && !f.startsWith('fixtures'))
     .map((f) => path.join('test', f))
-    .filter((f) => f !== 'test/support/required.ts' && f !== 'test/unit/required.test.ts' && !NOT_YET.includes(f));
+    .filter((f) => f !== 'test/harness/required.ts' && f !== 'test/unit/required.test.ts' && !NOT_YET.includes(f));
   assert.ok(files.length > 100, `only ${files.length} test files found`);
   const found = files.flatMap((f) => ownSkips(f, readFileSync(path.join(ROOT, f), 'utf8')));
   assert.deepEqual(found, []);

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decidePod, type RawPod } from '../../webhook/admission/index.js';
-import { context, pod, podRequest } from './admission-helpers.js';
+import { context, pod, podRequest } from '../harness/admission.js';
 
 const WARNING =
   'socat-relay: relay kube-scheduler needs a toleration of node-role.kubernetes.io/control-plane:NoSchedule';

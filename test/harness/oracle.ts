@@ -2,7 +2,7 @@
 // rules (Kubernetes API validation, RFC 1122 loopback), not from the code under test, so a bug in
 // relay/ or webhook/ cannot make its own test pass.
 import path from 'node:path';
-import { isObject } from '../../../lib/object.js';
+import { isObject } from '../../lib/object.js';
 
 /** Canonical dotted-decimal IPv4 inside 127.0.0.0/8, checked octet by octet (no leading zeros, ≤ 255). */
 function isLoopbackIPv4Literal(s: string): boolean {

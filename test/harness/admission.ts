@@ -13,7 +13,7 @@ import {
   type PodContext,
   type RawPod,
 } from '../../webhook/admission/index.js';
-import { NAMESPACE_LABELS } from '../harness/namespaces.js';
+import { NAMESPACE_LABELS } from './namespaces.js';
 
 export const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 

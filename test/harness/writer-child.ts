@@ -3,7 +3,7 @@
 // + fsync + rename), each between 10 and 910 KiB so a kill often lands inside a write.
 // Usage: node --import tsx writer-child.ts DIR PORT
 import { randomBytes } from 'node:crypto';
-import { applyFileDiff } from '../../../webhook/reconcile/files.js';
+import { applyFileDiff } from '../../webhook/reconcile/files.js';
 
 const [dir, port] = process.argv.slice(2) as [string, string];
 let gen = 0;

@@ -1,13 +1,13 @@
 // The Go-built tools the rendering tests use — kubectl (which carries kustomize) and helm — always
 // from TESTBIN_DIR (scripts/build-testbin.sh components k8s and helm), never whatever is on PATH, so a
 // fresh machine tests with the pinned versions. Missing: the tests skip with the command that builds
-// them, except in CI, where a failing test names what is missing (test/support/required.ts).
+// them, except in CI, where a failing test names what is missing (test/harness/required.ts).
 import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { DEFAULT_TESTBIN } from '../harness/binaries.js';
-import { required } from '../support/required.js';
+import { DEFAULT_TESTBIN } from './binaries.js';
+import { required } from './required.js';
 
 export type Tool = 'kubectl' | 'helm';
 const COMPONENT: Record<Tool, string> = { kubectl: 'k8s', helm: 'helm' };

@@ -6,27 +6,21 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import fjp from 'fast-json-patch';
-import { parseDocuments, POD_SOCKET_DIR, relayDir, type Relay } from '../../../relay/index.js';
-import { StaticCatalog } from '../../../webhook/catalog/catalog.js';
+import { parseDocuments, POD_SOCKET_DIR, relayDir, type Relay } from '../../relay/index.js';
+import { StaticCatalog } from '../../webhook/catalog/catalog.js';
 import {
   decidePod,
   defaultInjectOptions,
   type AdmissionRequest,
   type AdmissionResponse,
   type PodContext,
-} from '../../../webhook/admission/index.js';
+} from '../../webhook/admission/index.js';
 import { podRuleViolations } from './oracle.js';
 import type { GeneratedBody } from './arbitraries.js';
-import { NAMESPACE_LABELS as BASE_NAMESPACE_LABELS } from '../../harness/namespaces.js';
-import { isObject } from '../../../lib/object.js';
+import { NAMESPACE_LABELS as BASE_NAMESPACE_LABELS } from './namespaces.js';
+import { isObject } from '../../lib/object.js';
 
-export const FIXTURES = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'fixtures',
-  'resilience',
-);
+export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'resilience');
 
 export function fuzzCatalog(): StaticCatalog {
   return new StaticCatalog(

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocuments } from '../../relay/index.js';
-import { REPO_ROOT, type KubeObject } from '../harness/index.js';
+import { REPO_ROOT, type KubeObject } from './index.js';
 
 const DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'apiserver');
 const cache = new Map<string, KubeObject>();

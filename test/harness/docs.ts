@@ -3,7 +3,7 @@
 // file and number, so a failure points at the line to fix.
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO } from './load.js';
+import { REPO } from './manifest-load.js';
 
 /** Folders that hold no docs of the project's own (dependencies, build output, test binaries, results). */
 const SKIPPED = new Set(['node_modules', '.git', '.testbin', 'dist', 'bench']);

@@ -1,6 +1,6 @@
 // Network namespaces for tests: a namespace with only its own loopback (up), commands run inside it with
 // `ip netns exec`, and a delete that also kills what was started inside. Needs root and iproute2;
-// netnsUnavailable() says why not, for `{ skip: required(netnsUnavailable()) }` (test/support/required.ts).
+// netnsUnavailable() says why not, for `{ skip: required(netnsUnavailable()) }` (test/harness/required.ts).
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
 let counter = 0;

@@ -1,8 +1,8 @@
 // Rendering the Helm chart (charts/socat-relay) with helm from TESTBIN_DIR, for the chart tests.
 import path from 'node:path';
 import { parseDocuments } from '../../relay/load.js';
-import { K8S_VERSION } from '../harness/binaries.js';
-import { REPO, type KubeObject } from './load.js';
+import { K8S_VERSION } from './binaries.js';
+import { REPO, type KubeObject } from './manifest-load.js';
 import { runTool } from './tools.js';
 
 export const CHART = path.join(REPO, 'charts', 'socat-relay');

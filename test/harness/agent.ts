@@ -14,7 +14,7 @@ import { findSocat } from '../../node-agent/locate.js';
 import { parseAgentStatus, type AgentStatus } from '../../node-contract/index.js';
 import { agentStatusPath, API_VERSION, KIND, type RelaySpec } from '../../relay/index.js';
 import { readFileSync } from 'node:fs';
-import { waitFor as pollUntil } from '../harness/wait.js';
+import { waitFor as pollUntil } from './wait.js';
 
 export const SOCKET_GID = 65532;
 
@@ -127,14 +127,7 @@ export function waitRunning(socketDir: string, relay: string, notPid?: number, t
   );
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { isAlive } from './processes.js';
 
 /** A "node" HTTP service on 127.0.0.1 answering `<name> <method> <url>`. */
 export async function httpService(t: TestContext, name: string): Promise<{ port: number; server: Server }> {

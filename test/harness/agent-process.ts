@@ -4,11 +4,11 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT } from '../../harness/binaries.js';
-import { spawnManaged, type ManagedProcess } from '../../harness/processes.js';
-import { waitFor } from '../../harness/wait.js';
-import { parseAgentStatus, type AgentStatus } from '../../../node-contract/index.js';
-import { agentStatusPath, socketPath } from '../../../relay/index.js';
+import { REPO_ROOT } from './binaries.js';
+import { spawnManaged, type ManagedProcess } from './processes.js';
+import { waitFor } from './wait.js';
+import { parseAgentStatus, type AgentStatus } from '../../node-contract/index.js';
+import { agentStatusPath, socketPath } from '../../relay/index.js';
 import { killPids, pidsMentioning } from './proc.js';
 
 export interface AgentDirs {
@@ -58,7 +58,7 @@ export interface AgentProcess {
  * Starts `socat-relay agent`. It serves /healthz on an ephemeral loopback port by default, as in
  * production (with `--listen off` an agent with no relay exits: see agent-faults.test.ts).
  */
-export async function startAgent(
+export async function startAgentProcess(
   dirs: AgentDirs,
   opts: { resyncSeconds?: number; logName?: string; listen?: string } = {},
 ): Promise<AgentProcess> {

@@ -2,8 +2,8 @@
 // conditions, then the variables in order, then each validation, all in CEL. Variables are evaluated
 // eagerly here (the API server evaluates them lazily), so an expression that errs on a request the
 // policy matches fails here even when no validation reads it.
-import { loadManifests, MANIFESTS, type KubeObject } from './load.js';
-import { celEval } from './openapi.js';
+import { loadManifests, MANIFESTS, type KubeObject } from './manifest-load.js';
+import { celEval } from '../manifests/openapi.js';
 import path from 'node:path';
 
 function sidecarPolicy(name = 'socat-relay-require-sidecar'): KubeObject {

@@ -5,7 +5,7 @@
 //
 // Every suite takes its `{ skip }` from required() — directly, or through a helper that says what it
 // needs (skipUnlessControlPlane, skipWithoutPodman, skipWithout, skipUnlessCsi) and returns
-// required(thatReason). test/unit/required.test.ts runs a test file in a child `node --test` both
+// required(thatReason). test/unit/harness/required.test.ts runs a test file in a child `node --test` both
 // ways, and checks that no test file decides a skip, or reads CI, on its own.
 import { test } from 'node:test';
 

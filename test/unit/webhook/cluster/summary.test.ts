@@ -5,7 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Relay, RelayNode, RelayNodeEntry } from '../../../../relay/index.js';
-import { relaySummary, reportsByRelay, summarize, summaryWrite } from '../../../../webhook/cluster/summary.js';
+import {
+  relaySummary,
+  reportsByRelay,
+  summarize,
+  summaryWait,
+  summaryWrite,
+  type SummaryStatus,
+} from '../../../../webhook/cluster/summary.js';
+import { SummaryPacer } from '../../../../webhook/cluster/pacer.js';
 import { mergeStale, STALE_AFTER_SECONDS, staleNodes } from '../../../../webhook/cluster/stale.js';
 import { electionAction } from '../../../../webhook/cluster/election.js';
 
@@ -231,4 +239,66 @@ test('electionAction: create a missing Lease, renew our own, take over a release
       .action,
     'wait',
   );
+});
+
+test('summaryWait: a first summary and a new generation at once; otherwise one write per 6 ms × selected nodes, from 1 s to 30 s', () => {
+  const wanted = (desiredNodes: number, observedGeneration = 3): SummaryStatus => ({
+    readyNodes: 1,
+    desiredNodes,
+    ready: `1/${desiredNodes}`,
+    observedGeneration,
+    conditions: [],
+  });
+  const stored = { ready: '0/3', observedGeneration: 3 };
+  const at = 100_000;
+  // Never written by this controller, or no summary stored yet: now.
+  assert.equal(summaryWait({ lastWriteMs: undefined, nowMs: at, stored, wanted: wanted(5000) }), 0);
+  assert.equal(summaryWait({ lastWriteMs: at, nowMs: at, stored: undefined, wanted: wanted(5000) }), 0);
+  assert.equal(summaryWait({ lastWriteMs: at, nowMs: at, stored: {}, wanted: wanted(5000) }), 0);
+  // A spec change (new generation): now, whatever the last write.
+  assert.equal(summaryWait({ lastWriteMs: at, nowMs: at, stored, wanted: wanted(5000, 4) }), 0);
+  // Small clusters: 1 s after the last write.
+  assert.equal(summaryWait({ lastWriteMs: at, nowMs: at + 200, stored, wanted: wanted(3) }), 800);
+  assert.equal(summaryWait({ lastWriteMs: at, nowMs: at + 1000, stored, wanted: wanted(3) }), 0);
+  // 1 000 nodes: 6 s; 5 000 and more: 30 s.
+  assert.equal(summaryWait({ lastWriteMs: at, nowMs: at + 1000, stored, wanted: wanted(1000) }), 5000);
+  assert.equal(summaryWait({ lastWriteMs: at, nowMs: at, stored, wanted: wanted(5000) }), 30_000);
+  assert.equal(summaryWait({ lastWriteMs: at, nowMs: at, stored, wanted: wanted(20_000) }), 30_000);
+});
+
+test('SummaryPacer: a paced write arms one timer per Relay, which queues it again; a deleted Relay loses its timer', () => {
+  let now = 0;
+  const timers: { fn: () => void; at: number; cancelled: boolean }[] = [];
+  const requeued: string[] = [];
+  const pacer = new SummaryPacer({
+    now: () => now,
+    schedule: (fn, ms) => {
+      const t = { fn, at: now + ms, cancelled: false };
+      timers.push(t);
+      return () => {
+        t.cancelled = true;
+      };
+    },
+    requeue: (name) => requeued.push(name),
+  });
+  const stored = { ready: '1/3', observedGeneration: 3 };
+  const wanted: SummaryStatus = { readyNodes: 2, desiredNodes: 3, ready: '2/3', observedGeneration: 3, conditions: [] };
+  assert.equal(pacer.admit('a', stored, wanted), true, 'the first write goes');
+  now = 300;
+  assert.equal(pacer.admit('a', stored, wanted), false, 'a second within 1 s waits');
+  assert.equal(pacer.admit('a', stored, wanted), false);
+  assert.deepEqual(
+    timers.map((t) => t.at),
+    [1000],
+    'one timer, at the end of the interval',
+  );
+  now = 1000;
+  timers[0]!.fn();
+  assert.deepEqual(requeued, ['a']);
+  assert.equal(pacer.admit('a', stored, wanted), true, 'due at the end of the interval');
+  now = 1200;
+  assert.equal(pacer.admit('a', stored, wanted), false);
+  pacer.forget('a');
+  assert.equal(timers[1]!.cancelled, true, "a deleted Relay's timer is cancelled");
+  assert.equal(pacer.admit('a', stored, wanted), true, 'a Relay of that name again is new');
 });

@@ -506,8 +506,10 @@ describe(
       await call(node(), 'NodePublishVolume', publishRequest(target, 'sched', 'monitoring'));
       const stop = await serveVolume(target);
       const ok = await call(node(), 'NodeGetVolumeStats', { volume_id: 'v', volume_path: target });
-      // abnormal: false is proto3's default, so it is not on the wire.
-      assert.deepEqual(ok.volume_condition, { message: 'relay folder mounted read-only, socket present' });
+      assert.deepEqual(ok.volume_condition, {
+        abnormal: false,
+        message: 'relay folder mounted read-only, socket present',
+      });
       assert.deepEqual(
         ok.usage.map((u) => u.unit),
         ['BYTES', 'INODES'],
@@ -564,7 +566,10 @@ describe(
         assert.ok(m && m.readOnly, `still mounted read-only after ${how}`);
         assert.equal(await throughSocket(target), 'pong', `still served after ${how}`);
         const st = await call(node(), 'NodeGetVolumeStats', { volume_id: 'v', volume_path: target });
-        assert.deepEqual(st.volume_condition, { message: 'relay folder mounted read-only, socket present' });
+        assert.deepEqual(st.volume_condition, {
+          abnormal: false,
+          message: 'relay folder mounted read-only, socket present',
+        });
         await call(node(), 'NodePublishVolume', publishRequest(target, 'sched', 'monitoring'));
         assert.equal(ns.mounts().filter((x) => x.mountPoint === target).length, 1);
       }

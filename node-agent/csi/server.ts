@@ -5,20 +5,18 @@
 // with a gRPC status: a failing or malformed call never takes the process down.
 import { lstat, mkdir, rm, chmod } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  Server,
-  ServerCredentials,
-  status,
-  type sendUnaryData,
-  type ServerUnaryCall,
-  type ServiceError,
-  type UntypedServiceImplementation,
-} from '@grpc/grpc-js';
+import { Server, ServerCredentials, status, type handleUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from '../../lib/log.js';
 import type { Driver } from './driver.js';
 import { CsiError } from './errors.js';
+import type { IdentityHandlers } from './generated/csi/v1/Identity.js';
+import type { NodeHandlers } from './generated/csi/v1/Node.js';
+import type { PluginInfo } from './generated/pluginregistration/PluginInfo.js';
+import type { RegistrationHandlers } from './generated/pluginregistration/Registration.js';
+import type { RegistrationStatus__Output } from './generated/pluginregistration/RegistrationStatus.js';
+import type { RegistrationStatusResponse } from './generated/pluginregistration/RegistrationStatusResponse.js';
 import type { CsiMetrics } from './metrics.js';
-import { loadServices, type PluginInfo, type RegistrationStatus } from './proto.js';
+import { loadServices } from './proto.js';
 
 /** The CSI versions announced at registration. */
 const SUPPORTED_VERSIONS = ['1.0.0'];
@@ -46,20 +44,17 @@ export interface PluginServerOptions {
   metrics?: CsiMetrics;
 }
 
-type Handler = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => void;
-
 function toServiceError(e: unknown): Partial<ServiceError> {
   if (e instanceof CsiError) return { code: e.code, details: e.message };
   return { code: status.INTERNAL, details: `internal error: ${(e as Error)?.message ?? String(e)}` };
 }
 
-/** Wraps a driver method: its result or its CsiError becomes the answer; anything else is INTERNAL and logged. */
 /** The CSI Identity and Node services: each call goes to the driver. */
 function csiServices(
   driver: Driver,
   log: Logger,
   metrics?: CsiMetrics,
-): { identity: UntypedServiceImplementation; node: UntypedServiceImplementation } {
+): { identity: IdentityHandlers; node: NodeHandlers } {
   return {
     identity: {
       GetPluginInfo: unary(log, 'GetPluginInfo', () => driver.getPluginInfo(), metrics),
@@ -76,11 +71,20 @@ function csiServices(
   };
 }
 
-function unary(log: Logger, method: string, fn: (req: never) => unknown, metrics?: CsiMetrics): Handler {
+/**
+ * Wraps a driver method as a handler of the generated service type (the request as decoded, `…__Output`; the
+ * response as sent): its result or its CsiError becomes the answer; anything else is INTERNAL and logged.
+ */
+function unary<Req, Res>(
+  log: Logger,
+  method: string,
+  fn: (req: Req) => NoInfer<Res> | Promise<NoInfer<Res>>,
+  metrics?: CsiMetrics,
+): handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    let result: Promise<unknown>;
+    let result: Promise<Res>;
     try {
-      result = Promise.resolve(fn(call.request as never));
+      result = Promise.resolve(fn(call.request));
     } catch (e) {
       result = Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
@@ -155,37 +159,7 @@ export class PluginServer {
       log.info({ socket: this.opts.csiSocket }, 'serving CSI Identity and Node');
       if (this.opts.registrationSocket) {
         const reg = new Server();
-        reg.addService(svc.Registration.service, {
-          GetInfo: unary(
-            log,
-            'GetInfo',
-            (): PluginInfo => {
-              log.info('kubelet asked for the plugin info');
-              return {
-                type: 'CSIPlugin',
-                name: this.opts.driverName,
-                endpoint: this.endpoint,
-                supported_versions: SUPPORTED_VERSIONS,
-              };
-            },
-            metrics,
-          ),
-          NotifyRegistrationStatus: unary(
-            log,
-            'NotifyRegistrationStatus',
-            (r: RegistrationStatus) => {
-              if (r.plugin_registered === true) {
-                log.info('registered with the kubelet');
-              } else {
-                const error = r.error || '(no reason given)';
-                log.error({ err: error }, 'the kubelet refused the registration');
-                setImmediate(() => this.opts.onRegistrationFailed(error));
-              }
-              return {};
-            },
-            metrics,
-          ),
-        });
+        reg.addService(svc.Registration.service, this.registrationHandlers());
         this.reg = reg;
         await this.listen(reg, this.opts.registrationSocket);
         log.info({ socket: this.opts.registrationSocket }, 'registration socket ready');
@@ -194,6 +168,38 @@ export class PluginServer {
       await this.stop();
       throw e;
     }
+  }
+
+  /** The kubelet's registration calls: GetInfo, then NotifyRegistrationStatus. */
+  private registrationHandlers(): RegistrationHandlers {
+    const { log, metrics } = this.opts;
+    return {
+      GetInfo: unary(log, 'GetInfo', () => this.pluginInfo(), metrics),
+      NotifyRegistrationStatus: unary(log, 'NotifyRegistrationStatus', (r) => this.registrationStatus(r), metrics),
+    };
+  }
+
+  private pluginInfo(): PluginInfo {
+    this.opts.log.info('kubelet asked for the plugin info');
+    return {
+      type: 'CSIPlugin',
+      name: this.opts.driverName,
+      endpoint: this.endpoint,
+      supported_versions: SUPPORTED_VERSIONS,
+    };
+  }
+
+  /** A refused registration ends the process (onRegistrationFailed), so that it is restarted and registers anew. */
+  private registrationStatus(r: RegistrationStatus__Output): RegistrationStatusResponse {
+    const { log } = this.opts;
+    if (r.plugin_registered === true) {
+      log.info('registered with the kubelet');
+    } else {
+      const error = r.error || '(no reason given)';
+      log.error({ err: error }, 'the kubelet refused the registration');
+      setImmediate(() => this.opts.onRegistrationFailed(error));
+    }
+    return {};
   }
 
   /** Stops serving and removes both sockets (the kubelet then deregisters the driver). Mounts stay. */

@@ -163,9 +163,9 @@ export function summaryWrite(relay: Relay, wanted: SummaryStatus): SummaryWrite 
 }
 
 /** The least time between two summary writes of one Relay at fleet size: 30 s. */
-export const SUMMARY_MAX_INTERVAL_MS = 30_000;
+const SUMMARY_MAX_INTERVAL_MS = 30_000;
 /** The least time between two summary writes of one Relay on a small cluster: 1 s. */
-export const SUMMARY_MIN_INTERVAL_MS = 1_000;
+const SUMMARY_MIN_INTERVAL_MS = 1_000;
 /** Per selected node, the least time between two summary writes grows by this much (5 000 nodes: 30 s). */
 const SUMMARY_MS_PER_NODE = 6;
 

@@ -161,7 +161,7 @@ test('every valid Relay of the fixtures and examples type-checks as the generate
     .filter((d) => (d as Relay).kind === 'Relay' && validateRelay(d).resolved)
     .map((d) => (d as Relay).spec);
   assert.ok(specs.length >= 15, `${specs.length} valid relays in the fixtures`);
-  const header = "import type { RelaySpec } from '../../http/relay/types.js';\n";
+  const header = "import type { RelaySpec } from './relay/types.js';\n";
   const good = path.join(ROOT, 'fixture-specs.ts');
   const bad = path.join(ROOT, 'wrong-specs.ts');
   const diagnostics = typeCheck({

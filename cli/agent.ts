@@ -105,6 +105,7 @@ export async function run(args: string[], io: CommandIO, until?: () => Promise<s
             ...a.listen,
             registry: agent.registry,
             unhealthy: () => (agent.isStarted() ? null : 'agent not started'),
+            log,
           })
         : undefined;
       await listenThenStart(

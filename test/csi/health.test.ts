@@ -230,7 +230,9 @@ describe(
       const inodes = () => [statSync(plugin.csiSocket).ino, statSync(plugin.registrationSocket).ino];
       const before = inodes();
       const first = plugin;
-      const second = await startPlugin(ns, l, ['--health-listen', first.health!]);
+      // startPlugin returns once the sockets answer, which the first plugin does: the second's own start is
+      // seen at the sockets' inodes. They share the health address.
+      const second = { ...(await startPlugin(ns, l, ['--health-listen', first.health!])), health: first.health! };
       await waitFor('the second plugin took both sockets over', () => inodes().every((ino, i) => ino !== before[i]), {
         timeoutMs: 10_000,
       });
@@ -254,7 +256,7 @@ describe(
       await waitFor(
         'the second plugin alone answers /healthz 200',
         async () => {
-          const r = await httpCall(second.health!, '/healthz').catch(() => undefined);
+          const r = await httpCall(second.health, '/healthz').catch(() => undefined);
           return r?.status === 200;
         },
         { timeoutMs: 10_000 },

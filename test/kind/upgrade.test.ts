@@ -138,7 +138,7 @@ describe(
       mkdirSync(old);
       const archive = await collect('bash', [
         '-c',
-        `git -C ${REPO_ROOT} archive ${EARLIER} charts/socat-relay | tar -x -C ${old} && ${path.join(DEFAULT_TESTBIN, 'helm')} package ${old}/charts/socat-relay -d ${old}`,
+        `git -C ${REPO_ROOT} archive ${EARLIER} charts/socat-relay manifests | tar -x -C ${old} && ${path.join(DEFAULT_TESTBIN, 'helm')} package ${old}/charts/socat-relay -d ${old}`,
       ]);
       assert.equal(archive.code, 0, archive.output);
       earlierChart = path.join(

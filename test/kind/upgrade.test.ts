@@ -241,9 +241,11 @@ describe(
       const rendered = await user(
         `helm template socat-relay charts/socat-relay -n ${NS} -f ${values} --show-only templates/crd.yaml`,
       );
-      const crds = parseAllDocuments(rendered).map(
-        (d) => d.toJS() as { metadata: { name: string }; spec: { versions: { schema: unknown }[] } },
-      );
+      type Crd = { kind?: string; metadata: { name: string }; spec: { versions: { schema: unknown }[] } };
+      const crds = parseAllDocuments(rendered)
+        .map((d) => d.toJS() as Crd | null)
+        .filter((d): d is Crd => d?.kind === 'CustomResourceDefinition');
+      assert.deepEqual(crds.map((c) => c.metadata.name).sort(), ['relaynodes.socat.io', 'relays.socat.io']);
       for (const want of crds) {
         const got = JSON.parse(await kubectl('get', 'crd', want.metadata.name, '-o', 'json')) as typeof want;
         assert.deepEqual(
@@ -271,12 +273,14 @@ describe(
       const before2 = await consumer();
       const agentsBefore = await agentPods();
       await helmUpgrade(' --set-string agent.podAnnotations.rollout=2');
-      const agentsAfter = await agentPods();
-      assert.equal(agentsAfter.length, agentsBefore.length);
-      assert.deepEqual(
-        agentsAfter.filter((p) => agentsBefore.includes(p)),
-        [],
-        'every agent pod was replaced',
+      // rollout status returns once the new pods are available; the old ones may still be terminating.
+      await waitFor(
+        'every agent pod replaced, the old ones gone',
+        async () => {
+          const now = await agentPods();
+          return now.length === agentsBefore.length && now.every((p) => !agentsBefore.includes(p));
+        },
+        { timeoutMs: 2 * MIN, intervalMs: 2000 },
       );
       await new Promise((r) => setTimeout(r, 3000));
       const after2 = await consumer();

@@ -57,7 +57,7 @@ export function expectedOwnership(argv: readonly string[]): { mode?: number; gid
  * (`/proc/net/unix` of this network namespace: flags 00010000 = listening, type 0002 = datagram, which
  * receives once bound).
  */
-export function socketReady(file: string, table = '/proc/net/unix'): boolean {
+function socketReady(file: string, table = '/proc/net/unix'): boolean {
   let text: string;
   try {
     text = readFileSync(table, 'utf8');

@@ -98,7 +98,7 @@ export const RESTART_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 30_000, r
 export const killGroup: KillFn = (pid, signal) => process.kill(-pid, signal);
 
 /** Whether any process of group `pgid` is alive (zombies, which nobody may reap in a container, do not count). */
-export function procGroupAlive(pgid: number): boolean {
+function procGroupAlive(pgid: number): boolean {
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     let stat: string;

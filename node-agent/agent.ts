@@ -152,6 +152,9 @@ export class Agent {
       await emptyRelayDir(this.opts.socketDir, name);
     }
     await this.reload(first);
+    // Started means serving: every socket of the first pass is in place (a rollout's old agent may stop
+    // from now on: ready-file, cli/agent.ts).
+    await this.supervisor.settled();
     // The folder watch re-arms itself on a deleted or replaced folder and looks for a missing one every
     // second, so a re-created folder is watched (and read) at once rather than at the next resync.
     this.folder = new FolderWatch({

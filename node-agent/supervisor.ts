@@ -126,6 +126,8 @@ export class Supervisor {
   private readonly backoff: BackoffPolicy;
   private readonly graceMs: number;
   private closed = false;
+  /** Handovers under way (handOver): settled() waits for them. */
+  private readonly handing = new Set<Promise<void>>();
 
   constructor(private readonly opts: SupervisorOptions) {
     this.spawnFn = opts.spawn ?? defaultSpawn;
@@ -213,6 +215,11 @@ export class Supervisor {
     }
     const left = await Promise.all([...this.procs.values()].map((p) => this.drain(p)));
     return { handedOver: left.filter((x) => x).length };
+  }
+
+  /** Resolves once every handover under way has ended (its socket renamed into place, or given up). */
+  async settled(): Promise<void> {
+    while (this.handing.size > 0) await Promise.all([...this.handing]);
   }
 
   /**
@@ -396,7 +403,10 @@ export class Supervisor {
     child.once('exit', (code, sig) => end(sig ? `socat killed by ${sig}` : `socat exited with code ${code}`));
     this.opts.log.info({ relay: p.name, pid: child.pid, argv: p.argv }, 'socat started');
     this.opts.onChange?.();
-    if (socket && bindPath) void this.handOver(p, child, socket, bindPath);
+    if (socket && bindPath) {
+      const h = this.handOver(p, child, socket, bindPath).finally(() => this.handing.delete(h));
+      this.handing.add(h);
+    }
   }
 
   /** Records an error and schedules the next start after `ms` (the process's backoff). */

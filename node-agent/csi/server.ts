@@ -2,11 +2,15 @@
 // `<kubelet-dir>/plugins/<driver>/csi.sock`, and the kubelet's plugin registration on
 // `<kubelet-dir>/plugins_registry/<driver>-reg.sock`, created second so the kubelet, which reacts to
 // the registration socket appearing, finds the CSI socket already serving. Every handler answers
-// with a gRPC status: a failing or malformed call never takes the process down.
+// with a gRPC status: a failing or malformed call never takes the process down. Each socket is bound at a
+// temporary name and renamed into place (../handoff.ts), so a plugin replacing a running one (a rollout's
+// new pod) takes both paths over without a gap, and the kubelet, which sees the registration socket
+// created again, registers the new one; a plugin that stops removes a path only while it is still its own.
 import { lstat, mkdir, rm, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { Server, ServerCredentials, status, type handleUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from '../../lib/log.js';
+import { bindName, handOver, removeIfOwned } from '../handoff.js';
 import type { Driver } from './driver.js';
 import { CsiError } from './errors.js';
 import type { IdentityHandlers } from './generated/csi/v1/Identity.js';
@@ -104,12 +108,11 @@ function unary<Req, Res>(
   };
 }
 
-/** Removes a socket left by a previous run; refuses to remove anything that is not a socket. */
-async function clearSocket(file: string): Promise<void> {
+/** Refuses a path that holds anything but a socket (a socket, live or left by a previous run, is replaced). */
+async function checkSocketPath(file: string): Promise<void> {
   try {
     const st = await lstat(file);
-    if (!st.isSocket()) throw new Error(`${file} exists and is not a socket; not removing it`);
-    await rm(file);
+    if (!st.isSocket()) throw new Error(`${file} exists and is not a socket; not replacing it`);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
@@ -137,6 +140,8 @@ function shutdown(server: Server, graceMs: number): Promise<void> {
 export class PluginServer {
   private csi?: Server;
   private reg?: Server;
+  /** The inode each socket path got from this plugin's rename: removed at stop only while still there. */
+  private readonly owned = new Map<string, number>();
 
   constructor(private readonly opts: PluginServerOptions) {}
 
@@ -202,20 +207,34 @@ export class PluginServer {
     return {};
   }
 
-  /** Stops serving and removes both sockets (the kubelet then deregisters the driver). Mounts stay. */
+  /**
+   * Stops serving and removes both sockets while they are still this plugin's (the kubelet then
+   * deregisters the driver); a successor's sockets stay. Mounts stay.
+   */
   async stop(graceMs = 5000): Promise<void> {
     const servers = [this.reg, this.csi].filter((s): s is Server => s !== undefined);
     this.reg = undefined;
     this.csi = undefined;
+    for (const f of [this.opts.registrationSocket, this.opts.csiSocket]) {
+      if (!f || !this.owned.has(f)) continue;
+      const removed = await removeIfOwned(f, this.owned.get(f)).catch(() => false);
+      if (!removed) this.opts.log.info({ socket: f }, 'socket taken over by another plugin: left in place');
+      this.owned.delete(f);
+    }
     await Promise.all(servers.map((s) => shutdown(s, graceMs)));
-    for (const f of [this.opts.registrationSocket, this.opts.csiSocket])
-      if (f) await clearSocket(f).catch(() => undefined);
   }
 
   private async listen(server: Server, file: string): Promise<void> {
     await mkdir(path.dirname(file), { recursive: true, mode: 0o750 });
-    await clearSocket(file);
-    await bind(server, file);
-    await chmod(file, 0o600);
+    await checkSocketPath(file);
+    const temp = bindName(file);
+    await bind(server, temp);
+    try {
+      await chmod(temp, 0o600);
+      this.owned.set(file, await handOver(temp, file));
+    } catch (e) {
+      await rm(temp, { force: true });
+      throw e;
+    }
   }
 }

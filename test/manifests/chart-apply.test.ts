@@ -172,6 +172,7 @@ describe('the chart applied server-side to a real API server', { skip }, () => {
         'webhooks.podFailurePolicy': 'Fail',
         'controller.maxUnavailable': '25%',
         'agent.maxUnavailable': '3',
+        'agent.maxSurge': '0',
         'controller.podAnnotations.example\\.com/team': 'platform',
         'agent.podAnnotations.example\\.com/team': 'platform',
         'agent.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key':

@@ -141,6 +141,7 @@ test(
           'webhooks.podFailurePolicy': 'Fail',
           'controller.maxUnavailable': '25%',
           'agent.maxUnavailable': '10%',
+          'agent.maxSurge': '0',
           'metrics.serviceMonitor.enabled': 'true',
           'certificates.certManager': 'false',
         },

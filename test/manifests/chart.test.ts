@@ -336,6 +336,7 @@ describe('the Helm chart', { skip }, () => {
         'controller.metricsPort': '10464',
         'controller.maxUnavailable': '25%',
         'agent.maxUnavailable': '2',
+        'agent.maxSurge': '0',
         'controller.podAnnotations.example\\.com/team': 'platform',
         'agent.podAnnotations.example\\.com/scrape': 'no',
         'controller.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key':

@@ -110,7 +110,17 @@ function importRules() {
 }
 
 export default defineConfig(
-  { ignores: ['node_modules/', 'dist/', '.testbin/', 'bench/results/', 'relay/schema.generated.ts'] },
+  // Generated: relay/schema.generated.ts (npm run gen:relay-schema), node-agent/csi/generated/ (npm run gen:proto).
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      '.testbin/',
+      'bench/results/',
+      'relay/schema.generated.ts',
+      'node-agent/csi/generated/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,5 +1,6 @@
 // socat-relay agent: the node agent (static pod or plain process). Reads relay files from the config
 // folder and keeps one socat per relay; serves /healthz and /metrics on the node's loopback.
+import { rm, writeFile } from 'node:fs/promises';
 import type { LogLevel } from '../lib/log.js';
 import { integer, loadSettings, logLevelSetting, settingsUsage, text, type Schema } from '../lib/settings.js';
 import { Agent } from '../node-agent/agent.js';
@@ -18,6 +19,8 @@ export interface AgentArgs {
   /** /healthz and /metrics; undefined: not served. */
   listen: { host: string; port: number } | undefined;
   resyncSeconds: number;
+  /** Written once the agent serves every socket of its first pass, removed when it stops; '' for none. */
+  readyFile: string;
   logLevel: LogLevel;
 }
 
@@ -56,6 +59,14 @@ const SETTINGS: Schema<AgentArgs> = [
     default: '30',
     meaning: 'seconds between full re-reads of the folder',
     parse: integer(1, 86400),
+  },
+  {
+    key: 'readyFile',
+    flag: 'ready-file',
+    default: '',
+    meaning:
+      "a file written once every socket is in place, removed on stop: the pod's readiness (its own, where /healthz is shared during a rollout); '' for none",
+    parse: text,
   },
   logLevelSetting<AgentArgs>(),
 ];
@@ -105,6 +116,7 @@ export async function run(args: string[], io: CommandIO, until?: () => Promise<s
             ...a.listen,
             registry: agent.registry,
             unhealthy: () => (agent.isStarted() ? null : 'agent not started'),
+            log,
           })
         : undefined;
       await listenThenStart(
@@ -113,8 +125,10 @@ export async function run(args: string[], io: CommandIO, until?: () => Promise<s
         () => agent.start(),
         () => agent.stop(),
       );
+      if (a.readyFile) await writeFile(a.readyFile, `${process.pid}\n`);
       return {
         stop: async () => {
+          if (a.readyFile) await rm(a.readyFile, { force: true });
           await http?.stop();
           await agent.stop();
         },

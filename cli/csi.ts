@@ -188,7 +188,7 @@ async function start(a: CsiArgs, log: Logger): Promise<RunningDaemon> {
   // fails its probe too.
   const checker = new CsiHealth({ socket: server.endpoint, log });
   const health = a.healthListen
-    ? new AgentHttpServer({ ...a.healthListen, registry: metrics.registry, unhealthy: () => checker.check() })
+    ? new AgentHttpServer({ ...a.healthListen, registry: metrics.registry, unhealthy: () => checker.check(), log })
     : undefined;
   await listenThenStart(health, log, () => server.start());
   log.info(

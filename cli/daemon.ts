@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger, type LogLevel } from '../lib/log.js';
 import { SettingError } from '../lib/settings.js';
-import { parseListen } from '../node-agent/http.js';
+import { parseListen, WAITING_FOR_ADDRESS } from '../node-agent/http.js';
 import type { CommandIO } from './io.js';
 
 export interface RunningDaemon {
@@ -65,8 +65,9 @@ export interface NodeEndpoint {
 }
 
 /**
- * Starts a node daemon: its endpoint first, so a second copy on the same node fails at the address before
- * it could take over (unlink and re-create) the sockets of the running one; then `start`. On a failure
+ * Starts a node daemon: its endpoint first (an address it cannot have fails the start before the daemon
+ * touches anything; one shared with a running copy — a rollout's older pod — is served by both, and the
+ * new copy takes the sockets over without a gap: node-agent/handoff.ts); then `start`. On a failure
  * `undo` runs, the endpoint stops, and the error is thrown.
  */
 export async function listenThenStart(
@@ -78,7 +79,8 @@ export async function listenThenStart(
   try {
     if (endpoint) {
       const addr = await endpoint.start();
-      log.info({ address: `${addr.address}:${addr.port}` }, 'serving /healthz and /metrics');
+      if (addr !== WAITING_FOR_ADDRESS)
+        log.info({ address: `${addr.address}:${addr.port}` }, 'serving /healthz and /metrics');
     }
     await start();
   } catch (e) {

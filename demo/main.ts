@@ -9,7 +9,7 @@
 //     `--require-apiserver` makes the missing binaries an error (exit 2) instead.
 // Without root/iproute2 (network namespaces) it exits 2 at once.
 import { findBinaries, missingBinariesMessage, nodeUnavailable } from '../test/harness/index.js';
-import { netnsUnavailable } from '../test/support/netns.js';
+import { netnsUnavailable } from '../test/harness/netns.js';
 import { runFlow, type Reporter } from './flow.js';
 import { runNodeFlow } from './node-flow.js';
 import { runOfflineFlow } from './offline.js';

@@ -9,8 +9,8 @@ import {
   waitFor,
   type ManagedProcess,
 } from '../test/harness/index.js';
-import { NetNs } from '../test/support/netns.js';
-import { findRelaySocket } from '../test/support/relay-socket.js';
+import { NetNs } from '../test/harness/netns.js';
+import { findRelaySocket } from '../test/harness/relay-socket.js';
 import { runContainer, type PodLike } from './pod-runner.js';
 import { GREETING, startNodeService, type NodeService } from './node-service.js';
 import type { FlowResult } from './flow.js';

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import type { NetNs } from '../test/support/netns.js';
+import type { NetNs } from '../test/harness/netns.js';
 
 class ContainerNotRunnableError extends Error {
   constructor(message: string) {

@@ -5,6 +5,7 @@
 // tick checks that the watched folder is still the one on disk, and re-arms on a new inode; a folder
 // that is missing (or cannot be watched) is looked for at every tick and watched once it appears.
 import { statSync, watch, type FSWatcher } from 'node:fs';
+import { every, realSchedule, type ScheduleFn } from './clock.js';
 import type { Logger } from './log.js';
 
 export interface FolderWatchOptions {
@@ -18,13 +19,15 @@ export interface FolderWatchOptions {
   /** Call onChange at every tick too (compare-by-bytes readers). Default false. */
   poll?: boolean;
   log?: Logger;
+  /** The timer seam for the tick and the debounce (lib/clock.ts). */
+  schedule?: ScheduleFn;
 }
 
 export class FolderWatch {
   private watcher: FSWatcher | undefined;
   private ino: number | undefined;
-  private debounce: NodeJS.Timeout | undefined;
-  private tick: NodeJS.Timeout | undefined;
+  private cancelDebounce: (() => void) | undefined;
+  private stopTick: (() => void) | undefined;
   private missingLogged = false;
   private closed = false;
 
@@ -37,19 +40,22 @@ export class FolderWatch {
 
   start(): this {
     this.arm();
-    this.tick = setInterval(() => {
-      const was = this.watching();
-      this.check();
-      if ((!was && this.watching()) || this.o.poll) this.o.onChange();
-    }, this.o.tickMs);
-    this.tick.unref();
+    this.stopTick = every(
+      () => {
+        const was = this.watching();
+        this.check();
+        if ((!was && this.watching()) || this.o.poll) this.o.onChange();
+      },
+      this.o.tickMs,
+      this.o.schedule,
+    );
     return this;
   }
 
   close(): void {
     this.closed = true;
-    clearInterval(this.tick);
-    clearTimeout(this.debounce);
+    this.stopTick?.();
+    this.cancelDebounce?.();
     this.watcher?.close();
     this.watcher = undefined;
   }
@@ -110,8 +116,7 @@ export class FolderWatch {
 
   private changed(): void {
     if (this.closed) return;
-    clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => this.o.onChange(), this.o.debounceMs ?? 100);
-    this.debounce.unref();
+    this.cancelDebounce?.();
+    this.cancelDebounce = (this.o.schedule ?? realSchedule)(() => this.o.onChange(), this.o.debounceMs ?? 100);
   }
 }

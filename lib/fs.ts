@@ -44,6 +44,16 @@ export async function writeFileAtomic(file: string, data: string | Buffer, mode 
   }
 }
 
+/** The names in folder `dir`; a missing folder reads as empty (any other error is thrown). */
+export async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+}
+
 /**
  * Removes the temp files of interrupted writeFileAtomic calls in `dir` whose target passes `target`,
  * only those older than `minAgeMs`, so a write in flight is never touched. Returns the names removed.

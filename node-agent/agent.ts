@@ -31,7 +31,7 @@ import { emptyRelayDir, prepareRelayDir, pruneRelayDirs, staleRelayDirs } from '
 import { isVolumeProcess, VolumeListeners } from './volumes.js';
 import { AgentMetrics } from './metrics.js';
 import { plan, type Command } from './plan.js';
-import { orphanPids, procCmdline, type CmdlineFn } from './orphans.js';
+import { agentRunning, orphanPids, procCmdline, type CmdlineFn } from './orphans.js';
 import { buildAgentStatus } from './status.js';
 import { killGroup, Supervisor, type KillFn, type SpawnFn } from './supervisor.js';
 
@@ -46,8 +46,13 @@ export interface AgentOptions {
   resyncMs?: number;
   /** Quiet time after a folder change before re-reading (ms). Default 100. */
   debounceMs?: number;
-  /** SIGTERM → SIGKILL grace when stopping a socat (ms). Default 3000. */
+  /**
+   * SIGTERM → SIGKILL grace when stopping a socat (ms); when the agent stops, the time its socats'
+   * open connections get to finish. Default 3000.
+   */
   graceMs?: number;
+  /** How often each socket path is checked to be still served, bound again when removed (ms). Default 500. */
+  socketCheckMs?: number;
   /** Run socat with `-d -d` to count connections. Default true. */
   logConnections?: boolean;
   backoff?: BackoffPolicy;
@@ -75,6 +80,7 @@ export class Agent {
   /** One listener per published CSI volume whose right still holds (volumes.ts). */
   private readonly volumes: VolumeListeners;
   private stopResync?: () => void;
+  private stopSocketCheck?: () => void;
   private cancelDebounce?: () => void;
   /** Re-reads of the folder: one at a time, requests meanwhile become one more. */
   private readonly reloader: Coalescer;
@@ -117,6 +123,8 @@ export class Agent {
       schedule: this.schedule,
       ...(opts.backoff ? { backoff: opts.backoff } : {}),
       ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}),
+      // Every socket is taken over by rename and drained on stop: a rollout loses no connection (handoff.ts).
+      handoff: true,
     });
   }
 
@@ -144,6 +152,9 @@ export class Agent {
       await emptyRelayDir(this.opts.socketDir, name);
     }
     await this.reload(first);
+    // Started means serving: every socket of the first pass is in place (a rollout's old agent may stop
+    // from now on: ready-file, cli/agent.ts).
+    await this.supervisor.settled();
     // The folder watch re-arms itself on a deleted or replaced folder and looks for a missing one every
     // second, so a re-created folder is watched (and read) at once rather than at the next resync.
     this.folder = new FolderWatch({
@@ -170,6 +181,11 @@ export class Agent {
       resync,
       this.schedule,
     );
+    this.stopSocketCheck = every(
+      () => void this.supervisor.checkSockets(),
+      this.opts.socketCheckMs ?? 500,
+      this.schedule,
+    );
     this.started = true;
     this.opts.log.info(
       { configDir: this.opts.configDir, socketDir: this.opts.socketDir, relays: first.wanted.size },
@@ -184,10 +200,17 @@ export class Agent {
     this.folder?.close();
     this.volumeFolder?.close();
     this.stopResync?.();
+    this.stopSocketCheck?.();
     this.cancelDebounce?.();
     await this.reloader.idle();
-    await this.supervisor.stopAll();
-    await this.flushStatus();
+    const { handedOver } = await this.supervisor.stopAll();
+    // A newer agent serving the sockets (a rollout) writes the status: a last "not running" from this
+    // one would have the controller report the node's relays down until that agent's next write.
+    if (handedOver === 0) await this.flushStatus();
+    else {
+      await this.writer.idle();
+      this.opts.log.info({ sockets: handedOver }, 'a newer agent serves the sockets: its status file stands');
+    }
     this.opts.log.info({}, 'agent stopped');
   }
 
@@ -291,6 +314,9 @@ export class Agent {
     } catch {
       return; // no previous status, or unreadable: nothing known to stop
     }
+    // A previous agent that still runs (the one a rollout replaces, on a node without containers) keeps
+    // its socats: the handoff takes their sockets over, and it drains them when it stops.
+    if (agentRunning(previous, this.opts.cmdline ?? procCmdline)) return;
     const pids = orphanPids(previous, this.opts.cmdline ?? procCmdline);
     const signal = (pid: number, sig: NodeJS.Signals): void => {
       try {
@@ -303,7 +329,8 @@ export class Agent {
       this.opts.log.warn({ pid }, 'stopping a socat left running by a previous agent');
       signal(pid, 'SIGTERM');
     }
-    // Wait until they are gone before new socats bind: an exiting socat unlinks its socket path.
+    // Wait until they are gone before new socats bind: an exiting socat of an agent from before the
+    // handoff unlinks its socket path.
     const cmdline = this.opts.cmdline ?? procCmdline;
     const deadline = this.now() + (this.opts.graceMs ?? 3000);
     while (pids.some((p) => cmdline(p) !== undefined)) {

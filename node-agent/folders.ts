@@ -8,6 +8,7 @@
 import type { Dirent } from 'node:fs';
 import { chmod, chown, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { readdirOrEmpty } from '../lib/fs.js';
 import type { Logger } from '../lib/log.js';
 import { AGENT_DIR, isRelayName, relayDir } from '../relay/index.js';
 
@@ -80,13 +81,7 @@ export async function pruneRelayDirs(
 /** Removes everything inside the relay's folder (its socket, its uid folders, stale files); the folder stays. */
 export async function emptyRelayDir(socketDir: string, name: string): Promise<void> {
   const dir = relayDir(socketDir, name);
-  let entries: string[];
-  try {
-    entries = await readdir(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw e;
-  }
+  const entries = await readdirOrEmpty(dir);
   await Promise.all(entries.map((e) => rm(path.join(dir, e), { recursive: true, force: true })));
 }
 

@@ -1,8 +1,13 @@
 // The agent pod's HTTP endpoints on the node's loopback: /healthz, and /metrics where a registry is
 // given (the agent container: its AgentMetrics; the CSI plugin container: its CsiMetrics). Nothing else is served.
+// The address is shared (SO_REUSEPORT): during a rollout the new agent pod runs beside the old one on the
+// node's network, and both answer there until the old one stops. A holder that did not share it (an agent
+// from before the handoff) leaves the new one waiting for the address, retried every second, while the
+// agent itself starts.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import type { Logger } from '../lib/log.js';
 
 export interface HttpOptions {
   host: string;
@@ -14,10 +19,19 @@ export interface HttpOptions {
    * it, so it must settle on its own (a rejection is a 503 too).
    */
   unhealthy: () => string | null | Promise<string | null>;
+  /** Logs the wait for an address held without SO_REUSEPORT; without it, that address is an error. */
+  log?: Logger;
+  /** Between attempts at an address held by another process (ms). Default 1000. */
+  retryMs?: number;
 }
+
+/** What start() resolves with while another process holds the address without sharing it. */
+export const WAITING_FOR_ADDRESS = { address: 'waiting', family: 'IPv4', port: 0 } as const satisfies AddressInfo;
 
 export class AgentHttpServer {
   private server?: Server;
+  private retry?: NodeJS.Timeout;
+  private stopped = false;
   constructor(private readonly opts: HttpOptions) {}
 
   async start(): Promise<AddressInfo> {
@@ -50,21 +64,50 @@ export class AgentHttpServer {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     });
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
+    try {
+      await this.listen(server);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || !this.opts.log) throw e;
+      this.opts.log.warn(
+        { address: `${this.opts.host}:${this.opts.port}` },
+        'the address is held by a process that does not share it (an agent from before the handoff?): serving there once it is free',
+      );
+      this.retryListen(server);
+      return WAITING_FOR_ADDRESS;
+    }
+    return server.address() as AddressInfo;
+  }
+
+  private listen(server: Server): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => {
+      server.listen({ port: this.opts.port, host: this.opts.host, reusePort: true }, () => {
         server.off('error', reject);
         resolve();
       });
     });
-    return server.address() as AddressInfo;
+  }
+
+  private retryListen(server: Server): void {
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      if (this.stopped) return;
+      this.listen(server).then(
+        () => this.opts.log?.info({ address: `${this.opts.host}:${this.opts.port}` }, 'serving /healthz and /metrics'),
+        () => this.retryListen(server),
+      );
+    }, this.opts.retryMs ?? 1000);
+    this.retry.unref();
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retry);
     const s = this.server;
     if (!s) return;
     this.server = undefined;
     s.closeAllConnections();
+    if (!s.listening) return;
     await new Promise<void>((resolve) => s.close(() => resolve()));
   }
 }

@@ -1,11 +1,16 @@
 // The supervisor: the edge that runs one socat per relay. It applies plan() actions, restarts a socat
 // that exits (capped exponential backoff, reset after a healthy run) and stops children with SIGTERM,
-// then SIGKILL after a grace period. Process creation, time and timers are seams (options).
+// then SIGKILL after a grace period. With `handoff` (the agent), each socat takes over its socket path
+// without a gap (handoff.ts), a socket removed by someone else is bound again, and stopping everything
+// drains: each socat stops listening, its open connections finish within the grace. Process creation,
+// time and timers are seams (options).
 import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../lib/log.js';
 import { Backoff, type BackoffPolicy } from '../lib/backoff.js';
-import { realSchedule, type NowFn, type ScheduleFn } from '../lib/clock.js';
+import { realSchedule, sleep, type NowFn, type ScheduleFn } from '../lib/clock.js';
+import { bindName, bindReady, handOver, inodeAt, listenPath, removeIfOwned, withBindPath } from './handoff.js';
 import type { Action, Command } from './plan.js';
 
 export type SpawnFn = (file: string, args: readonly string[]) => ChildProcess;
@@ -43,6 +48,17 @@ export interface SupervisorOptions {
   backoff?: BackoffPolicy;
   /** Time between SIGTERM and SIGKILL when stopping (ms). */
   graceMs?: number;
+  /**
+   * Bind each socat's listening socket at a temporary name and rename it over the path once it listens
+   * (handoff.ts); bind again when the path is removed (checkSockets); stopAll drains. Default false.
+   */
+  handoff?: boolean;
+  /** How long a socat may take to listen at its temporary name (ms). Default 5000. */
+  readyTimeoutMs?: number;
+  /** Signals one process, not its group (the drain stops only the listener). Default process.kill. */
+  signalPid?: KillFn;
+  /** Whether a process group still has a live (not zombie) member. Default: /proc. */
+  groupAlive?: (pgid: number) => boolean;
 }
 
 interface Proc extends RelayProcess {
@@ -55,6 +71,11 @@ interface Proc extends RelayProcess {
   exited?: Promise<void>;
   /** The last error line socat printed for the current process. */
   stderrError?: string;
+  /** With handoff: the socket path, and the inode this process renamed there (undefined until then). */
+  socket?: string;
+  ino?: number;
+  /** Another listener replaced ours at the path (a newer agent): logged once, never taken back. */
+  superseded?: boolean;
 }
 
 const defaultSpawn: SpawnFn = (file, args) =>
@@ -76,6 +97,23 @@ export const RESTART_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 30_000, r
 /** The real KillFn: the signal goes to the child's process group. */
 export const killGroup: KillFn = (pid, signal) => process.kill(-pid, signal);
 
+/** Whether any process of group `pgid` is alive (zombies, which nobody may reap in a container, do not count). */
+function procGroupAlive(pgid: number): boolean {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // pid (comm) state ppid pgrp …: comm may hold spaces and parentheses, so read after the last ')'.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(f[2]) === pgid && f[0] !== 'Z' && f[0] !== 'X') return true;
+  }
+  return false;
+}
+
 /** socat log line: `2026/11/25 16:32:25 socat[16656] E connect(…): Connection refused`. */
 const LOG_LINE = /^\S+ \S+ socat\[\d+\] ([EFWNID]) (.*)$/;
 
@@ -88,6 +126,8 @@ export class Supervisor {
   private readonly backoff: BackoffPolicy;
   private readonly graceMs: number;
   private closed = false;
+  /** Handovers under way (handOver): settled() waits for them. */
+  private readonly handing = new Set<Promise<void>>();
 
   constructor(private readonly opts: SupervisorOptions) {
     this.spawnFn = opts.spawn ?? defaultSpawn;
@@ -162,10 +202,125 @@ export class Supervisor {
     this.opts.onChange?.();
   }
 
-  /** Stops every socat; the records stay (not running) so a last status can say so. */
-  async stopAll(): Promise<void> {
+  /**
+   * Stops every socat; the records stay (not running) so a last status can say so. With handoff it
+   * drains: each listener stops (its socket path is removed only while it is still ours), and the
+   * connections it forked finish within the grace before their group is killed.
+   */
+  async stopAll(): Promise<{ handedOver: number }> {
     this.closed = true;
-    await Promise.all([...this.procs.keys()].map((n) => this.stop(n, false, false)));
+    if (!this.opts.handoff) {
+      await Promise.all([...this.procs.keys()].map((n) => this.stop(n, false, false)));
+      return { handedOver: 0 };
+    }
+    const left = await Promise.all([...this.procs.values()].map((p) => this.drain(p)));
+    return { handedOver: left.filter((x) => x).length };
+  }
+
+  /** Resolves once every handover under way has ended (its socket renamed into place, or given up). */
+  async settled(): Promise<void> {
+    while (this.handing.size > 0) await Promise.all([...this.handing]);
+  }
+
+  /**
+   * With handoff: binds again the socket of every running socat whose path was removed by someone else
+   * (an agent from before the handoff unlinks the path when it stops). A path another listener took
+   * over is left to it.
+   */
+  async checkSockets(): Promise<void> {
+    if (!this.opts.handoff || this.closed) return;
+    for (const p of this.procs.values()) {
+      if (!p.running || p.stopping || !p.socket || p.ino === undefined) continue;
+      const ino = await inodeAt(p.socket).catch(() => p.ino);
+      if (ino === p.ino) continue;
+      if (ino !== undefined) {
+        if (!p.superseded)
+          this.opts.log.info({ relay: p.name, socket: p.socket }, 'another listener took over the socket');
+        p.superseded = true;
+        continue;
+      }
+      this.opts.log.warn({ relay: p.name, socket: p.socket }, 'the socket was removed: binding it again');
+      this.rebind(p);
+    }
+  }
+
+  /** A new socat for `p` takes over the path; the old one stops listening and its connections finish. */
+  private rebind(p: Proc): void {
+    const old = p.child;
+    p.child = undefined;
+    p.ino = undefined;
+    p.superseded = false;
+    if (old?.pid !== undefined) this.signalOne(old.pid, 'SIGTERM');
+    void this.launch(p);
+  }
+
+  private signalOne(pid: number, s: NodeJS.Signals): void {
+    try {
+      (this.opts.signalPid ?? ((x, y) => process.kill(x, y)))(pid, s);
+    } catch {
+      // already gone
+    }
+  }
+
+  /** Stops one socat for good, letting its connections finish; true when another listener holds its socket now. */
+  private async drain(p: Proc): Promise<boolean> {
+    p.stopping = true;
+    p.cancelTimer?.();
+    const pid = p.child?.pid;
+    if (pid === undefined || !p.running) return false;
+    const deadline = this.now() + this.graceMs;
+    this.signalOne(pid, 'SIGTERM');
+    await Promise.race([p.exited, sleep(this.graceMs, this.schedule)]);
+    let handedOver = false;
+    if (p.socket) {
+      const removed = await removeIfOwned(p.socket, p.ino).catch(() => false);
+      handedOver = !removed && (await inodeAt(p.socket).catch(() => undefined)) !== undefined;
+      this.opts.log.info(
+        { relay: p.name, socket: p.socket },
+        handedOver ? 'another listener serves the socket: left in place' : 'removed the socket',
+      );
+    }
+    const alive = this.opts.groupAlive ?? procGroupAlive;
+    while (alive(pid) && this.now() < deadline) await sleep(50, this.schedule);
+    try {
+      this.killFn(pid, 'SIGKILL');
+    } catch {
+      // the group is gone
+    }
+    await p.exited;
+    this.opts.onChange?.();
+    return handedOver;
+  }
+
+  /**
+   * With handoff: waits until the socat listens at its temporary name with its mode and group, then
+   * renames it over the socket path. A socat that exits first is left to the restart logic; one that
+   * does not listen in time is killed (and restarted).
+   */
+  private async handOver(p: Proc, child: ChildProcess, socket: string, bindPath: string): Promise<void> {
+    const deadline = this.now() + (this.opts.readyTimeoutMs ?? 5000);
+    const current = (): boolean => p.child === child && p.running && !p.stopping && !this.closed;
+    while (current() && !(await bindReady(bindPath, p.argv))) {
+      if (this.now() > deadline) {
+        this.opts.log.warn({ relay: p.name, socket: bindPath }, 'socat did not listen in time: restarting it');
+        if (child.pid !== undefined) this.signalOne(-child.pid, 'SIGKILL');
+        return;
+      }
+      await sleep(10, this.schedule);
+    }
+    if (!current()) {
+      await removeIfOwned(bindPath, await inodeAt(bindPath).catch(() => undefined)).catch(() => false);
+      return;
+    }
+    try {
+      p.ino = await handOver(bindPath, socket);
+      p.socket = socket;
+      this.opts.log.info({ relay: p.name, socket, pid: child.pid }, 'socket handed over');
+    } catch (e) {
+      this.opts.log.warn({ relay: p.name, socket, err: (e as Error).message }, 'cannot rename the socket into place');
+      if (child.pid !== undefined) this.signalOne(-child.pid, 'SIGKILL');
+    }
+    this.opts.onChange?.();
   }
 
   private iso(): string {
@@ -209,9 +364,11 @@ export class Supervisor {
       return;
     }
     if (p.stopping || this.closed) return;
+    const socket = this.opts.handoff ? listenPath(p.argv) : undefined;
+    const bindPath = socket ? bindName(socket) : undefined;
     let child: ChildProcess;
     try {
-      child = this.spawnFn(this.opts.socatPath, p.argv);
+      child = this.spawnFn(this.opts.socatPath, bindPath ? withBindPath(p.argv, bindPath) : p.argv);
     } catch (e) {
       this.failed(p, `cannot start socat: ${(e as Error).message}`, p.backoff.fail());
       return;
@@ -246,6 +403,10 @@ export class Supervisor {
     child.once('exit', (code, sig) => end(sig ? `socat killed by ${sig}` : `socat exited with code ${code}`));
     this.opts.log.info({ relay: p.name, pid: child.pid, argv: p.argv }, 'socat started');
     this.opts.onChange?.();
+    if (socket && bindPath) {
+      const h = this.handOver(p, child, socket, bindPath).finally(() => this.handing.delete(h));
+      this.handing.add(h);
+    }
   }
 
   /** Records an error and schedules the next start after `ms` (the process's backoff). */

@@ -8,8 +8,9 @@
 // `<relay>.yaml` or `any-name.yaml` are weighed the same way. A ConfigMemo keeps each file's reading
 // while its text stays the same: a pass (every change in the folder, every resync, every CSI publish)
 // parses and validates only what changed, so one huge or hostile file costs its parse once.
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
+import { readdirOrEmpty } from '../lib/fs.js';
 import { BoundedReadError, fileStem, isConfigFileName, readRelayFile } from './layout.js';
 import { consumerNamespacesOf } from './relay-file.js';
 import type { FileWarning } from './status.js';
@@ -164,13 +165,7 @@ export function interpretConfig(files: readonly ConfigFile[], memo?: ConfigMemo)
 
 /** Reads every relay file of the folder. A missing folder reads as empty; unreadable files become errors. */
 export async function readConfigDir(dir: string): Promise<{ files: ConfigFile[]; errors: FileError[] }> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { files: [], errors: [] };
-    throw e;
-  }
+  const names = await readdirOrEmpty(dir);
   const files: ConfigFile[] = [];
   const errors: FileError[] = [];
   for (const name of names.filter(isConfigFileName)) {

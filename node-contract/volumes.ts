@@ -10,10 +10,9 @@
 // `<key>` is a hash of the volume id, so any id the kubelet sends becomes a safe folder name and a
 // record can only ever name its own folder. Records are node files: a bad one is reported and skipped.
 import { createHash } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { isObject } from '../lib/object.js';
-import { BoundedReadError, readFileBounded } from '../lib/fs.js';
+import { BoundedReadError, readdirOrEmpty, readFileBounded } from '../lib/fs.js';
 import { consumerVerdict, isNamespaceName, isRelayName, isRelayUid } from '../relay/index.js';
 import type { WantedRelay } from './relay-folder.js';
 import { stableJson } from './relay-file.js';
@@ -122,13 +121,7 @@ export interface VolumeRecords {
 export async function readVolumeRecords(socketDir: string): Promise<VolumeRecords> {
   const dir = volumeRecordsDir(socketDir);
   const out: VolumeRecords = { records: new Map(), errors: [] };
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return out;
-    throw e;
-  }
+  const names = await readdirOrEmpty(dir);
   for (const name of names.sort()) {
     if (name.startsWith('.')) continue; // a write in progress (lib/fs.ts temp files)
     const key = name.endsWith('.json') ? name.slice(0, -5) : '';

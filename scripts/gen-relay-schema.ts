@@ -1,7 +1,7 @@
 // Writes relay/schema.generated.ts from the CRD (manifests/crd/relays.socat.io.yaml): the TypeScript
 // types of the Relay's spec (with the CRD's descriptions as doc comments, enums as value lists) and the
 // structural part of spec's openAPIV3Schema as data for relay/structure.ts. Run: npm run gen:relay-schema.
-// test/http/relay-schema.test.ts fails when the file and the CRD differ.
+// test/unit/relay/relay-schema.test.ts fails when the file and the CRD differ.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';

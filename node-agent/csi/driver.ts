@@ -23,14 +23,18 @@ import { readFileBounded } from '../../lib/fs.js';
 import { consumerVerdict, relayDir, SOCKET_FILE } from '../../relay/index.js';
 import { CsiError, status } from './errors.js';
 import type { Mounter } from './mount.js';
-import type {
-  NodeGetVolumeStatsRequest,
-  NodeGetVolumeStatsResponse,
-  NodePublishVolumeRequest,
-  NodeServiceCapability,
-  NodeUnpublishVolumeRequest,
-  VolumeUsage,
-} from './proto.js';
+import type { GetPluginCapabilitiesResponse } from './generated/csi/v1/GetPluginCapabilitiesResponse.js';
+import type { GetPluginInfoResponse } from './generated/csi/v1/GetPluginInfoResponse.js';
+import type { NodeGetCapabilitiesResponse } from './generated/csi/v1/NodeGetCapabilitiesResponse.js';
+import type { NodeGetInfoResponse } from './generated/csi/v1/NodeGetInfoResponse.js';
+import type { NodeGetVolumeStatsRequest__Output } from './generated/csi/v1/NodeGetVolumeStatsRequest.js';
+import type { NodeGetVolumeStatsResponse } from './generated/csi/v1/NodeGetVolumeStatsResponse.js';
+import type { NodePublishVolumeRequest__Output } from './generated/csi/v1/NodePublishVolumeRequest.js';
+import type { NodePublishVolumeResponse } from './generated/csi/v1/NodePublishVolumeResponse.js';
+import type { NodeUnpublishVolumeRequest__Output } from './generated/csi/v1/NodeUnpublishVolumeRequest.js';
+import type { NodeUnpublishVolumeResponse } from './generated/csi/v1/NodeUnpublishVolumeResponse.js';
+import type { ProbeResponse } from './generated/csi/v1/ProbeResponse.js';
+import type { VolumeUsage } from './generated/csi/v1/VolumeUsage.js';
 import { readNodeRelay, type NodeRelay } from './relays.js';
 import { podsDir, validatePublish, validateStats, validateUnpublish } from './validate.js';
 
@@ -76,17 +80,17 @@ export class Driver {
 
   // --- Identity ---
 
-  getPluginInfo(): { name: string; vendor_version: string } {
+  getPluginInfo(): GetPluginInfoResponse {
     return { name: this.cfg.driverName, vendor_version: this.cfg.version };
   }
 
   /** No controller service, no topology: a node-only plugin. */
-  getPluginCapabilities(): { capabilities: never[] } {
+  getPluginCapabilities(): GetPluginCapabilitiesResponse {
     return { capabilities: [] };
   }
 
   /** Not ready while mounts made under the kubelet's folder could not reach the pods (propagationProblem). */
-  async probe(): Promise<{ ready: { value: boolean } }> {
+  async probe(): Promise<ProbeResponse> {
     const problem = await this.propagationProblem().catch(() => undefined);
     if (problem && problem !== this.lastProblem) this.cfg.log.error({ kubeletDir: this.cfg.kubeletDir }, problem);
     this.lastProblem = problem;
@@ -107,11 +111,11 @@ export class Driver {
   // --- Node ---
 
   /** No STAGE_UNSTAGE_VOLUME (the kubelet then calls publish directly); stats with a volume condition. */
-  nodeGetCapabilities(): { capabilities: NodeServiceCapability[] } {
+  nodeGetCapabilities(): NodeGetCapabilitiesResponse {
     return { capabilities: [{ rpc: { type: 'GET_VOLUME_STATS' } }, { rpc: { type: 'VOLUME_CONDITION' } }] };
   }
 
-  nodeGetInfo(): { node_id: string; max_volumes_per_node: string } {
+  nodeGetInfo(): NodeGetInfoResponse {
     return { node_id: this.cfg.nodeId, max_volumes_per_node: '0' };
   }
 
@@ -164,7 +168,7 @@ export class Driver {
     log.info('already published');
   }
 
-  async nodePublishVolume(req: NodePublishVolumeRequest): Promise<Record<string, never>> {
+  async nodePublishVolume(req: NodePublishVolumeRequest__Output): Promise<NodePublishVolumeResponse> {
     const p = validatePublish(req, this.pods);
     const log = this.cfg.log.child({
       volumeId: p.volumeId,
@@ -215,7 +219,7 @@ export class Driver {
     });
   }
 
-  async nodeUnpublishVolume(req: NodeUnpublishVolumeRequest): Promise<Record<string, never>> {
+  async nodeUnpublishVolume(req: NodeUnpublishVolumeRequest__Output): Promise<NodeUnpublishVolumeResponse> {
     const p = validateUnpublish(req, this.pods);
     const log = this.cfg.log.child({ volumeId: p.volumeId, targetPath: p.targetPath });
     return this.serialized(p.targetPath, async () => {
@@ -244,7 +248,7 @@ export class Driver {
     });
   }
 
-  async nodeGetVolumeStats(req: NodeGetVolumeStatsRequest): Promise<NodeGetVolumeStatsResponse> {
+  async nodeGetVolumeStats(req: NodeGetVolumeStatsRequest__Output): Promise<NodeGetVolumeStatsResponse> {
     const p = validateStats(req, this.pods);
     try {
       await lstat(p.targetPath);

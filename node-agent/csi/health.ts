@@ -4,8 +4,10 @@
 // socket afresh: a connection kept open would still answer after the socket file was deleted, while
 // the kubelet, which dials the path, could no longer reach the plugin. One Probe at a time: a check
 // asked for while one runs gets that one's answer, so a flood of requests makes one gRPC call.
-import { credentials, status, type Client, type ServiceError } from '@grpc/grpc-js';
+import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from '../../lib/log.js';
+import type { IdentityClient } from './generated/csi/v1/Identity.js';
+import type { ProbeResponse__Output } from './generated/csi/v1/ProbeResponse.js';
 import { loadServices } from './proto.js';
 
 /** How long a Probe may take before the plugin counts as wedged (the pod's probe timeout must exceed it). */
@@ -13,7 +15,7 @@ export const DEFAULT_PROBE_TIMEOUT_MS = 2000;
 
 /** A Probe's outcome: the gRPC error, or the decoded response (`ready` is a google.protobuf.BoolValue). */
 export type ProbeOutcome =
-  { error: Pick<ServiceError, 'code' | 'details'> } | { response: ProbeResponse | null | undefined };
+  { error: Pick<ServiceError, 'code' | 'details'> } | { response: ProbeResponse__Output | undefined };
 
 /**
  * Pure: null when the outcome means "alive and ready", else why not. As in the CSI spec and
@@ -26,17 +28,10 @@ export function probeVerdict(socket: string, outcome: ProbeOutcome): string | nu
     return `CSI Probe over unix:${socket} failed: ${code}: ${outcome.error.details || '(no details)'}`;
   }
   const ready = outcome.response?.ready;
-  if (ready !== undefined && ready !== null && ready.value !== true)
+  if (ready !== undefined && ready.value !== true)
     return `CSI Probe over unix:${socket}: the plugin answered not ready`;
   return null;
 }
-
-type ProbeResponse = { ready?: { value?: boolean } | null };
-type ProbeCall = (
-  req: object,
-  opts: { deadline: number },
-  cb: (e: ServiceError | null, r?: ProbeResponse) => void,
-) => void;
 
 export interface CsiHealthOptions {
   /** The plugin's CSI socket: the path it announced to the kubelet. */
@@ -66,7 +61,7 @@ export class CsiHealth {
     const { socket } = this.opts;
     const deadline = Date.now() + (this.opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS);
     return new Promise((resolve) => {
-      let client: Client | undefined;
+      let client: IdentityClient | undefined;
       try {
         const { Identity } = loadServices();
         // Its own connection (not grpc-js's shared pool, which could hand back an open one) and a small
@@ -76,7 +71,7 @@ export class CsiHealth {
           'grpc.max_receive_message_length': 4096,
         });
         const c = client;
-        (c as unknown as { Probe: ProbeCall }).Probe({}, { deadline }, (error, response) => {
+        c.Probe({}, { deadline }, (error, response) => {
           c.close();
           resolve(probeVerdict(socket, error ? { error } : { response }));
         });

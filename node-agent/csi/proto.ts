@@ -1,11 +1,14 @@
 // Loads the two .proto files of the plugin (CSI Identity + Node, and the kubelet's plugin
-// registration) into gRPC service definitions, with the TypeScript shapes of the messages we use.
-// The plugin and its tests load the very same files.
+// registration) into gRPC service definitions. Their TypeScript types (messages, handlers, clients) are
+// generated from the same files with the same options (generated/, npm run gen:proto). The plugin and
+// its tests load the very same files.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadPackageDefinition, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
+import { loadPackageDefinition } from '@grpc/grpc-js';
 import { loadSync, type Options } from '@grpc/proto-loader';
+import type { ProtoGrpcType as CsiProto } from './generated/csi.js';
+import type { ProtoGrpcType as RegistrationProto } from './generated/registration.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -22,10 +25,12 @@ function protoDir(): string {
 
 /**
  * Decoding options: field names as in the .proto (volume_id), enums as their names, int64 as strings,
- * absent repeated and map fields as [] and {} (absent scalars stay undefined: a missing field and an
- * empty one are told apart by the validation, not by the decoder).
+ * absent repeated and map fields as [] and {} (absent scalars and messages stay undefined: a missing
+ * field and an empty one are told apart by the validation, not by the decoder). scripts/gen-proto-types.ts
+ * turns them into the generator's flags, so the `…__Output` types say the same: `volume_context` always
+ * there, `volume_id` maybe not.
  */
-const LOADER_OPTIONS: Options = {
+export const LOADER_OPTIONS: Options = {
   keepCase: true,
   enums: String,
   longs: String,
@@ -35,10 +40,13 @@ const LOADER_OPTIONS: Options = {
   defaults: false,
 };
 
+type CsiV1 = CsiProto['csi']['v1'];
+
+/** Client constructors, typed by the generated services; `.service` is the server definition. */
 export interface CsiServices {
-  Identity: ServiceClientConstructor;
-  Node: ServiceClientConstructor;
-  Registration: ServiceClientConstructor;
+  Identity: CsiV1['Identity'];
+  Node: CsiV1['Node'];
+  Registration: RegistrationProto['pluginregistration']['Registration'];
 }
 
 let cached: CsiServices | undefined;
@@ -47,83 +55,16 @@ let cached: CsiServices | undefined;
 export function loadServices(): CsiServices {
   if (cached) return cached;
   const dir = protoDir();
-  const csi = loadPackageDefinition(loadSync(path.join(dir, 'csi.proto'), LOADER_OPTIONS));
-  const reg = loadPackageDefinition(loadSync(path.join(dir, 'registration.proto'), LOADER_OPTIONS));
-  const v1 = (csi.csi as GrpcObject).v1 as GrpcObject;
-  const pr = reg.pluginregistration as GrpcObject;
+  // The generated ProtoGrpcType is what loadPackageDefinition makes of the same file with the same options:
+  // the one place the types meet the loader's untyped result.
+  const csi = loadPackageDefinition(loadSync(path.join(dir, 'csi.proto'), LOADER_OPTIONS)) as unknown as CsiProto;
+  const reg = loadPackageDefinition(
+    loadSync(path.join(dir, 'registration.proto'), LOADER_OPTIONS),
+  ) as unknown as RegistrationProto;
   cached = {
-    Identity: v1.Identity as ServiceClientConstructor,
-    Node: v1.Node as ServiceClientConstructor,
-    Registration: pr.Registration as ServiceClientConstructor,
+    Identity: csi.csi.v1.Identity,
+    Node: csi.csi.v1.Node,
+    Registration: reg.pluginregistration.Registration,
   };
   return cached;
-}
-
-// --- message shapes (as decoded with LOADER_OPTIONS; every field may be missing in a hostile call) ---
-
-type AccessModeName =
-  | 'UNKNOWN'
-  | 'SINGLE_NODE_WRITER'
-  | 'SINGLE_NODE_READER_ONLY'
-  | 'MULTI_NODE_READER_ONLY'
-  | 'MULTI_NODE_SINGLE_WRITER'
-  | 'MULTI_NODE_MULTI_WRITER'
-  | 'SINGLE_NODE_SINGLE_WRITER'
-  | 'SINGLE_NODE_MULTI_WRITER';
-
-interface VolumeCapability {
-  block?: Record<string, never>;
-  mount?: { fs_type?: string; mount_flags?: string[]; volume_mount_group?: string };
-  access_mode?: { mode?: AccessModeName | number };
-  access_type?: 'block' | 'mount';
-}
-
-export interface NodePublishVolumeRequest {
-  volume_id?: string;
-  publish_context?: Record<string, string>;
-  staging_target_path?: string;
-  target_path?: string;
-  volume_capability?: VolumeCapability;
-  readonly?: boolean;
-  secrets?: Record<string, string>;
-  volume_context?: Record<string, string>;
-}
-
-export interface NodeUnpublishVolumeRequest {
-  volume_id?: string;
-  target_path?: string;
-}
-
-export interface NodeGetVolumeStatsRequest {
-  volume_id?: string;
-  volume_path?: string;
-  staging_target_path?: string;
-}
-
-export interface VolumeUsage {
-  available: string;
-  total: string;
-  used: string;
-  unit: 'BYTES' | 'INODES';
-}
-
-export interface NodeGetVolumeStatsResponse {
-  usage: VolumeUsage[];
-  volume_condition: { abnormal: boolean; message: string };
-}
-
-export interface NodeServiceCapability {
-  rpc: { type: 'GET_VOLUME_STATS' | 'VOLUME_CONDITION' };
-}
-
-export interface PluginInfo {
-  type: string;
-  name: string;
-  endpoint: string;
-  supported_versions: string[];
-}
-
-export interface RegistrationStatus {
-  plugin_registered?: boolean;
-  error?: string;
 }

@@ -2,23 +2,25 @@
 // `<kubelet-dir>/plugins/<driver>/csi.sock`, and the kubelet's plugin registration on
 // `<kubelet-dir>/plugins_registry/<driver>-reg.sock`, created second so the kubelet, which reacts to
 // the registration socket appearing, finds the CSI socket already serving. Every handler answers
-// with a gRPC status: a failing or malformed call never takes the process down.
+// with a gRPC status: a failing or malformed call never takes the process down. Each socket is bound at a
+// temporary name and renamed into place (../handoff.ts), so a plugin replacing a running one (a rollout's
+// new pod) takes both paths over without a gap, and the kubelet, which sees the registration socket
+// created again, registers the new one; a plugin that stops removes a path only while it is still its own.
 import { lstat, mkdir, rm, chmod } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  Server,
-  ServerCredentials,
-  status,
-  type sendUnaryData,
-  type ServerUnaryCall,
-  type ServiceError,
-  type UntypedServiceImplementation,
-} from '@grpc/grpc-js';
+import { Server, ServerCredentials, status, type handleUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from '../../lib/log.js';
+import { bindName, handOver, removeIfOwned } from '../handoff.js';
 import type { Driver } from './driver.js';
 import { CsiError } from './errors.js';
+import type { IdentityHandlers } from './generated/csi/v1/Identity.js';
+import type { NodeHandlers } from './generated/csi/v1/Node.js';
+import type { PluginInfo } from './generated/pluginregistration/PluginInfo.js';
+import type { RegistrationHandlers } from './generated/pluginregistration/Registration.js';
+import type { RegistrationStatus__Output } from './generated/pluginregistration/RegistrationStatus.js';
+import type { RegistrationStatusResponse } from './generated/pluginregistration/RegistrationStatusResponse.js';
 import type { CsiMetrics } from './metrics.js';
-import { loadServices, type PluginInfo, type RegistrationStatus } from './proto.js';
+import { loadServices } from './proto.js';
 
 /** The CSI versions announced at registration. */
 const SUPPORTED_VERSIONS = ['1.0.0'];
@@ -46,20 +48,17 @@ export interface PluginServerOptions {
   metrics?: CsiMetrics;
 }
 
-type Handler = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => void;
-
 function toServiceError(e: unknown): Partial<ServiceError> {
   if (e instanceof CsiError) return { code: e.code, details: e.message };
   return { code: status.INTERNAL, details: `internal error: ${(e as Error)?.message ?? String(e)}` };
 }
 
-/** Wraps a driver method: its result or its CsiError becomes the answer; anything else is INTERNAL and logged. */
 /** The CSI Identity and Node services: each call goes to the driver. */
 function csiServices(
   driver: Driver,
   log: Logger,
   metrics?: CsiMetrics,
-): { identity: UntypedServiceImplementation; node: UntypedServiceImplementation } {
+): { identity: IdentityHandlers; node: NodeHandlers } {
   return {
     identity: {
       GetPluginInfo: unary(log, 'GetPluginInfo', () => driver.getPluginInfo(), metrics),
@@ -76,11 +75,20 @@ function csiServices(
   };
 }
 
-function unary(log: Logger, method: string, fn: (req: never) => unknown, metrics?: CsiMetrics): Handler {
+/**
+ * Wraps a driver method as a handler of the generated service type (the request as decoded, `…__Output`; the
+ * response as sent): its result or its CsiError becomes the answer; anything else is INTERNAL and logged.
+ */
+function unary<Req, Res>(
+  log: Logger,
+  method: string,
+  fn: (req: Req) => NoInfer<Res> | Promise<NoInfer<Res>>,
+  metrics?: CsiMetrics,
+): handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    let result: Promise<unknown>;
+    let result: Promise<Res>;
     try {
-      result = Promise.resolve(fn(call.request as never));
+      result = Promise.resolve(fn(call.request));
     } catch (e) {
       result = Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
@@ -100,12 +108,11 @@ function unary(log: Logger, method: string, fn: (req: never) => unknown, metrics
   };
 }
 
-/** Removes a socket left by a previous run; refuses to remove anything that is not a socket. */
-async function clearSocket(file: string): Promise<void> {
+/** Refuses a path that holds anything but a socket (a socket, live or left by a previous run, is replaced). */
+async function checkSocketPath(file: string): Promise<void> {
   try {
     const st = await lstat(file);
-    if (!st.isSocket()) throw new Error(`${file} exists and is not a socket; not removing it`);
-    await rm(file);
+    if (!st.isSocket()) throw new Error(`${file} exists and is not a socket; not replacing it`);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
@@ -133,6 +140,8 @@ function shutdown(server: Server, graceMs: number): Promise<void> {
 export class PluginServer {
   private csi?: Server;
   private reg?: Server;
+  /** The inode each socket path got from this plugin's rename: removed at stop only while still there. */
+  private readonly owned = new Map<string, number>();
 
   constructor(private readonly opts: PluginServerOptions) {}
 
@@ -155,37 +164,7 @@ export class PluginServer {
       log.info({ socket: this.opts.csiSocket }, 'serving CSI Identity and Node');
       if (this.opts.registrationSocket) {
         const reg = new Server();
-        reg.addService(svc.Registration.service, {
-          GetInfo: unary(
-            log,
-            'GetInfo',
-            (): PluginInfo => {
-              log.info('kubelet asked for the plugin info');
-              return {
-                type: 'CSIPlugin',
-                name: this.opts.driverName,
-                endpoint: this.endpoint,
-                supported_versions: SUPPORTED_VERSIONS,
-              };
-            },
-            metrics,
-          ),
-          NotifyRegistrationStatus: unary(
-            log,
-            'NotifyRegistrationStatus',
-            (r: RegistrationStatus) => {
-              if (r.plugin_registered === true) {
-                log.info('registered with the kubelet');
-              } else {
-                const error = r.error || '(no reason given)';
-                log.error({ err: error }, 'the kubelet refused the registration');
-                setImmediate(() => this.opts.onRegistrationFailed(error));
-              }
-              return {};
-            },
-            metrics,
-          ),
-        });
+        reg.addService(svc.Registration.service, this.registrationHandlers());
         this.reg = reg;
         await this.listen(reg, this.opts.registrationSocket);
         log.info({ socket: this.opts.registrationSocket }, 'registration socket ready');
@@ -196,20 +175,66 @@ export class PluginServer {
     }
   }
 
-  /** Stops serving and removes both sockets (the kubelet then deregisters the driver). Mounts stay. */
+  /** The kubelet's registration calls: GetInfo, then NotifyRegistrationStatus. */
+  private registrationHandlers(): RegistrationHandlers {
+    const { log, metrics } = this.opts;
+    return {
+      GetInfo: unary(log, 'GetInfo', () => this.pluginInfo(), metrics),
+      NotifyRegistrationStatus: unary(log, 'NotifyRegistrationStatus', (r) => this.registrationStatus(r), metrics),
+    };
+  }
+
+  private pluginInfo(): PluginInfo {
+    this.opts.log.info('kubelet asked for the plugin info');
+    return {
+      type: 'CSIPlugin',
+      name: this.opts.driverName,
+      endpoint: this.endpoint,
+      supported_versions: SUPPORTED_VERSIONS,
+    };
+  }
+
+  /** A refused registration ends the process (onRegistrationFailed), so that it is restarted and registers anew. */
+  private registrationStatus(r: RegistrationStatus__Output): RegistrationStatusResponse {
+    const { log } = this.opts;
+    if (r.plugin_registered === true) {
+      log.info('registered with the kubelet');
+    } else {
+      const error = r.error || '(no reason given)';
+      log.error({ err: error }, 'the kubelet refused the registration');
+      setImmediate(() => this.opts.onRegistrationFailed(error));
+    }
+    return {};
+  }
+
+  /**
+   * Stops serving and removes both sockets while they are still this plugin's (the kubelet then
+   * deregisters the driver); a successor's sockets stay. Mounts stay.
+   */
   async stop(graceMs = 5000): Promise<void> {
     const servers = [this.reg, this.csi].filter((s): s is Server => s !== undefined);
     this.reg = undefined;
     this.csi = undefined;
+    for (const f of [this.opts.registrationSocket, this.opts.csiSocket]) {
+      if (!f || !this.owned.has(f)) continue;
+      const removed = await removeIfOwned(f, this.owned.get(f)).catch(() => false);
+      if (!removed) this.opts.log.info({ socket: f }, 'socket taken over by another plugin: left in place');
+      this.owned.delete(f);
+    }
     await Promise.all(servers.map((s) => shutdown(s, graceMs)));
-    for (const f of [this.opts.registrationSocket, this.opts.csiSocket])
-      if (f) await clearSocket(f).catch(() => undefined);
   }
 
   private async listen(server: Server, file: string): Promise<void> {
     await mkdir(path.dirname(file), { recursive: true, mode: 0o750 });
-    await clearSocket(file);
-    await bind(server, file);
-    await chmod(file, 0o600);
+    await checkSocketPath(file);
+    const temp = bindName(file);
+    await bind(server, temp);
+    try {
+      await chmod(temp, 0o600);
+      this.owned.set(file, await handOver(temp, file));
+    } catch (e) {
+      await rm(temp, { force: true });
+      throw e;
+    }
   }
 }

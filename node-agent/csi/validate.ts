@@ -3,7 +3,9 @@
 // values out.
 import path from 'node:path';
 import { CSI_RELAY_ATTRIBUTE, isNamespaceName, isRelayName, shown } from '../../relay/index.js';
-import type { NodeGetVolumeStatsRequest, NodePublishVolumeRequest, NodeUnpublishVolumeRequest } from './proto.js';
+import type { NodeGetVolumeStatsRequest__Output } from './generated/csi/v1/NodeGetVolumeStatsRequest.js';
+import type { NodePublishVolumeRequest__Output } from './generated/csi/v1/NodePublishVolumeRequest.js';
+import type { NodeUnpublishVolumeRequest__Output } from './generated/csi/v1/NodeUnpublishVolumeRequest.js';
 import { CsiError, invalid, status } from './errors.js';
 
 /** Volume attributes the kubelet adds (podInfoOnMount, ephemeral); the plugin's own is `relay`. */
@@ -72,7 +74,7 @@ function accessModeName(mode: string | number | undefined): string {
 }
 
 /** The volume capability the plugin serves: a plain mount without file system or flags, one node. */
-function checkCapability(cap: NodePublishVolumeRequest['volume_capability']): void {
+function checkCapability(cap: NodePublishVolumeRequest__Output['volume_capability']): void {
   if (!cap) throw invalid('volume_capability', 'required');
   if (cap.block || cap.access_type === 'block')
     throw invalid('volume_capability', 'block access is not supported: the volume is a folder (a plain mount)');
@@ -82,12 +84,13 @@ function checkCapability(cap: NodePublishVolumeRequest['volume_capability']): vo
       'volume_capability.mount.fs_type',
       `must be empty (the relay folder is bind-mounted), got "${shown(cap.mount.fs_type)}"`,
     );
-  if (cap.mount.mount_flags && cap.mount.mount_flags.length > 0)
+  if (cap.mount.mount_flags.length > 0)
     throw invalid(
       'volume_capability.mount.mount_flags',
       'must be empty (the relay folder is always bind-mounted read-only)',
     );
-  const mode = cap.access_mode?.mode;
+  // A number outside the enum arrives as that number, not a name (the type knows only the names).
+  const mode: string | number | undefined = cap.access_mode?.mode;
   if (typeof mode !== 'string' || !ACCEPTED_ACCESS_MODES.has(mode)) {
     throw invalid(
       'volume_capability.access_mode',
@@ -96,13 +99,13 @@ function checkCapability(cap: NodePublishVolumeRequest['volume_capability']): vo
   }
 }
 
-export function validatePublish(req: NodePublishVolumeRequest, pods: string): PublishParams {
+export function validatePublish(req: NodePublishVolumeRequest__Output, pods: string): PublishParams {
   const id = volumeId(req.volume_id);
   const targetPath = checkTargetPath('target_path', req.target_path, pods);
   checkCapability(req.volume_capability);
   if (req.readonly !== true)
     throw invalid('readonly', "must be set to 'true' (readOnly: true on the pod's csi volume)");
-  const ctx = req.volume_context ?? {};
+  const ctx = req.volume_context;
   if (ctx[CTX_EPHEMERAL] !== 'true') {
     throw invalid(
       `volume_context["${CTX_EPHEMERAL}"]`,
@@ -150,7 +153,7 @@ export function validatePublish(req: NodePublishVolumeRequest, pods: string): Pu
   return { volumeId: id, targetPath, relay, namespace, podUid: uid, ...(pod ? { pod } : {}) };
 }
 
-export function validateUnpublish(req: NodeUnpublishVolumeRequest, pods: string): UnpublishParams {
+export function validateUnpublish(req: NodeUnpublishVolumeRequest__Output, pods: string): UnpublishParams {
   return { volumeId: volumeId(req.volume_id), targetPath: checkTargetPath('target_path', req.target_path, pods) };
 }
 
@@ -158,7 +161,7 @@ export function validateUnpublish(req: NodeUnpublishVolumeRequest, pods: string)
  * Stats is a look-up: a missing field is an InvalidArgument, but a path where this plugin never puts a
  * volume (not under the pods folder) is NotFound, as the CSI spec and csi-sanity expect.
  */
-export function validateStats(req: NodeGetVolumeStatsRequest, pods: string): UnpublishParams {
+export function validateStats(req: NodeGetVolumeStatsRequest__Output, pods: string): UnpublishParams {
   const id = volumeId(req.volume_id);
   if (!req.volume_path) throw invalid('volume_path', 'required');
   try {

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FolderWatch } from '../../lib/folder-watch.js';
-import { waitFor } from './harness.js';
+import { waitFor } from '../harness/agent.js';
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const d = mkdtempSync(path.join(tmpdir(), 'srfw-'));

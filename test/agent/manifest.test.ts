@@ -42,9 +42,12 @@ test("static pod: the liveness probe asks the agent's /healthz on the node loopb
   assert.deepEqual(agent.livenessProbe.httpGet, { host: '127.0.0.1', port: 9465, path: '/healthz' });
 });
 
-test('static pod: config hostPath mounted read-only, socket hostPath read-write, at the same paths as on the node', () => {
+test('static pod: config hostPath mounted read-only, socket hostPath read-write, at the same paths as on the node; the readiness file in a volume of its own', () => {
   const vols = Object.fromEntries(
-    pod.spec.volumes.map((v: { name: string; hostPath: { path: string } }) => [v.name, v.hostPath.path]),
+    pod.spec.volumes.map((v: { name: string; hostPath?: { path: string } }) => [
+      v.name,
+      v.hostPath?.path ?? 'emptyDir',
+    ]),
   );
   const mounts = Object.fromEntries(
     agent.volumeMounts.map((m: { name: string; mountPath: string; readOnly?: boolean }) => [
@@ -55,7 +58,11 @@ test('static pod: config hostPath mounted read-only, socket hostPath read-write,
   assert.deepEqual(mounts, {
     [DEFAULT_CONFIG_DIR]: { vol: DEFAULT_CONFIG_DIR, ro: true },
     [DEFAULT_SOCKET_DIR]: { vol: DEFAULT_SOCKET_DIR, ro: false },
+    '/run/agent-ready': { vol: 'emptyDir', ro: false },
   });
+  // Its readiness is that file, which the agent writes (--ready-file) once every socket is in place.
+  assert.ok(agent.args.includes('--ready-file=/run/agent-ready/ready'));
+  assert.deepEqual(agent.readinessProbe.exec.command, ['test', '-e', '/run/agent-ready/ready']);
 });
 
 test('static pod: root with every capability dropped but CHOWN, no privilege escalation, read-only root filesystem', () => {

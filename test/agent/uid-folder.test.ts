@@ -18,8 +18,8 @@ import {
   startAgent,
   tempDirs,
   waitFor,
-} from './harness.js';
-import { required } from '../support/required.js';
+} from '../harness/agent.js';
+import { required } from '../harness/required.js';
 
 const skip = required(socatUnavailable());
 const UID_A = '11111111-aaaa-4aaa-8aaa-aaaaaaaaaaaa';

@@ -11,7 +11,7 @@ import {
   startControlPlane,
   type ControlPlane,
 } from '../harness/index.js';
-import { relay, webhookOnlyBad, type AnyObject } from './fixtures.js';
+import { relay, webhookOnlyBad, type AnyObject } from '../harness/apiserver-fixtures.js';
 
 // Each test carries the skip (not the suite) so the run's summary counts them as skipped.
 const skip = skipUnlessControlPlane();

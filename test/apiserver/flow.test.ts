@@ -7,8 +7,8 @@ import { runFlow } from '../../demo/flow.js';
 import { runOfflineFlow } from '../../demo/offline.js';
 import { GREETING } from '../../demo/node-service.js';
 import { skipUnlessControlPlane } from '../harness/index.js';
-import { netnsUnavailable } from '../support/netns.js';
-import { required } from '../support/required.js';
+import { netnsUnavailable } from '../harness/netns.js';
+import { required } from '../harness/required.js';
 
 const skip = skipUnlessControlPlane() || required(netnsUnavailable());
 

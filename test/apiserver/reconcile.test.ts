@@ -19,7 +19,7 @@ import {
   waitFor,
   type ControlPlane,
 } from '../harness/index.js';
-import { relay, type AnyObject } from './fixtures.js';
+import { relay, type AnyObject } from '../harness/apiserver-fixtures.js';
 
 const NODE = 'envtest-node';
 const LABEL = 'socat.io/relay-node';

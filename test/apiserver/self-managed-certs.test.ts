@@ -32,7 +32,7 @@ import {
   type RunningController,
 } from '../harness/index.js';
 import { createNamespace } from '../harness/controlplane.js';
-import { consumerPod, relay, webhookOnlyBad, type AnyObject } from './fixtures.js';
+import { consumerPod, relay, webhookOnlyBad, type AnyObject } from '../harness/apiserver-fixtures.js';
 
 const NS = 'socat-relay-system';
 const SA_USER = `system:serviceaccount:${NS}:socat-relay-controller`;

@@ -30,10 +30,10 @@ import {
   type ControlPlane,
   type KubeObject,
 } from '../harness/index.js';
-import { helmTemplate } from '../manifests/chart.js';
-import { kustomize, MANIFESTS } from '../manifests/load.js';
-import type { AnyObject } from './fixtures.js';
-import { skipWithout } from '../manifests/tools.js';
+import { helmTemplate } from '../harness/chart.js';
+import { kustomize, MANIFESTS } from '../harness/manifest-load.js';
+import type { AnyObject } from '../harness/apiserver-fixtures.js';
+import { skipWithout } from '../harness/tools.js';
 
 const NS = 'socat-relay-system';
 const skip = skipUnlessControlPlane() || skipWithout('helm');

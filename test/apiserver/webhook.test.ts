@@ -18,7 +18,7 @@ import {
   type ControlPlane,
   type RunningController,
 } from '../harness/index.js';
-import { consumerPod, relay, webhookOnlyBad, type AnyObject } from './fixtures.js';
+import { consumerPod, relay, webhookOnlyBad, type AnyObject } from '../harness/apiserver-fixtures.js';
 import { createNamespace } from '../harness/controlplane.js';
 
 const RELAY = 'node-http';

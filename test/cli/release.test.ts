@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { podmanMissing } from '../harness/podman.js';
-import { required } from '../support/required.js';
+import { required } from '../harness/required.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TESTBIN = process.env.TESTBIN_DIR ?? path.join(ROOT, '.testbin');

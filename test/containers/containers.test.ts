@@ -35,7 +35,7 @@ import {
 } from '../harness/index.js';
 import { skipWithoutPodman, startPodmanService, type PodmanService } from '../harness/podman.js';
 import { createNamespace } from '../harness/controlplane.js';
-import { findRelaySocket } from '../support/relay-socket.js';
+import { findRelaySocket } from '../harness/relay-socket.js';
 
 const skip = skipUnlessControlPlane() || skipWithoutPodman();
 const NODE = 'containers-node';

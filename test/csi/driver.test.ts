@@ -11,6 +11,7 @@ import { status } from '@grpc/grpc-js';
 import { silentLogger } from '../../lib/log.js';
 import { Driver } from '../../node-agent/csi/driver.js';
 import { CsiError } from '../../node-agent/csi/errors.js';
+import type { NodePublishVolumeRequest__Output } from '../../node-agent/csi/generated/csi/v1/NodePublishVolumeRequest.js';
 import { mountContaining, parseMountInfo, type Mounter, type MountPoint } from '../../node-agent/csi/mount.js';
 import { volumeKey } from '../../node-contract/index.js';
 
@@ -79,11 +80,14 @@ function driver(m: Mounter): Driver {
   });
 }
 
-const publish = {
+/** A publish as the server hands it to the driver: decoded, so its repeated and map fields are there, if empty. */
+const publish: NodePublishVolumeRequest__Output = {
   volume_id: 'csi-1',
   target_path: target,
   readonly: true,
-  volume_capability: { mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' as const } },
+  volume_capability: { mount: { mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } },
+  publish_context: {},
+  secrets: {},
   volume_context: {
     relay: 'sched',
     'csi.storage.k8s.io/ephemeral': 'true',

@@ -17,8 +17,16 @@ import { SystemMounter } from '../../node-agent/csi/mount.js';
 import { PluginServer } from '../../node-agent/csi/server.js';
 import { AgentHttpServer } from '../../node-agent/http.js';
 import { waitFor } from '../harness/wait.js';
-import { REPO_ROOT } from '../harness/binaries.js';
-import { makeLayout, MountNamespace, run, skipUnlessCsi, startPlugin, type Layout, type Plugin } from './plugin.js';
+import {
+  call,
+  clientsFor,
+  makeLayout,
+  MountNamespace,
+  skipUnlessCsi,
+  startPlugin,
+  type Layout,
+  type Plugin,
+} from './plugin.js';
 
 interface Answer {
   status: number;
@@ -218,38 +226,41 @@ describe(
       assert.equal(await probes(), before + 1, "the health check's Probe went over the CSI socket and was counted");
     });
 
-    test("a second plugin on the same health address exits 1 and leaves the running plugin's sockets alone", async () => {
-      const inode = statSync(plugin.csiSocket).ino;
-      const second = await run(
-        'nsenter',
-        [
-          '-t',
-          String(ns.pid),
-          '-m',
-          `--wd=${REPO_ROOT}`,
-          '--',
-          process.execPath,
-          '--import',
-          'tsx',
-          path.join(REPO_ROOT, 'cli', 'main.ts'),
-          'csi',
-          '--kubelet-dir',
-          l.kubeletDir,
-          '--config-dir',
-          l.configDir,
-          '--socket-dir',
-          l.socketDir,
-          '--node-id',
-          'test-node',
-          '--health-listen',
-          plugin.health!,
-        ],
-        { timeoutMs: 60_000 },
+    test("a second plugin on the same health address (a rollout's new pod) takes both sockets over; the first, stopped, leaves them in place", async () => {
+      const inodes = () => [statSync(plugin.csiSocket).ino, statSync(plugin.registrationSocket).ino];
+      const before = inodes();
+      const first = plugin;
+      // startPlugin returns once the sockets answer, which the first plugin does: the second's own start is
+      // seen at the sockets' inodes. They share the health address.
+      const second = { ...(await startPlugin(ns, l, ['--health-listen', first.health!])), health: first.health! };
+      await waitFor('the second plugin took both sockets over', () => inodes().every((ino, i) => ino !== before[i]), {
+        timeoutMs: 10_000,
+      });
+      const taken = inodes();
+      assert.deepEqual(
+        await httpCall(first.health!, '/healthz'),
+        { status: 200, body: 'ok\n' },
+        'the address is shared',
       );
-      assert.equal(second.code, 1, second.stdout + second.stderr);
-      assert.match(second.stdout, /EADDRINUSE/);
-      assert.equal(statSync(plugin.csiSocket).ino, inode, 'the CSI socket was not replaced');
-      assert.deepEqual(await httpCall(plugin.health!, '/healthz'), { status: 200, body: 'ok\n' });
+      await first.proc.stop();
+      assert.equal((await first.proc.exited).code, 0, first.proc.logTail());
+      assert.match(first.proc.logTail(200), /socket taken over by another plugin: left in place/);
+      assert.deepEqual(inodes(), taken, "the first plugin's exit left the second's sockets alone");
+      plugin = second; // the next tests run against the successor
+      const c = clientsFor(second);
+      try {
+        assert.equal((await call(c.registration, 'GetInfo', {}, 2000)).name, 'csi.socat.io');
+      } finally {
+        c.close();
+      }
+      await waitFor(
+        'the second plugin alone answers /healthz 200',
+        async () => {
+          const r = await httpCall(second.health, '/healthz').catch(() => undefined);
+          return r?.status === 200;
+        },
+        { timeoutMs: 10_000 },
+      );
     });
 
     test('its socket file deleted: 503 naming the socket, and the plugin says so in its log once', async () => {

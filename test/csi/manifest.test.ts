@@ -54,7 +54,7 @@ test('agent pod: a `csi` container, privileged root, kubelet folder at the same 
   assert.equal(csi.securityContext.privileged, true);
   assert.equal(csi.securityContext.runAsUser, 0);
 
-  const hostPathOf = Object.fromEntries(pod.spec.volumes.map((v: Any) => [v.name, v.hostPath.path]));
+  const hostPathOf = Object.fromEntries(pod.spec.volumes.map((v: Any) => [v.name, v.hostPath?.path]));
   const mounts = Object.fromEntries(
     csi.volumeMounts.map((m: Any) => [
       m.mountPath,

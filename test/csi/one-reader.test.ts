@@ -29,8 +29,8 @@ import {
   tempDirs,
   waitFor,
   waitRunning,
-} from '../agent/harness.js';
-import { required } from '../support/required.js';
+} from '../harness/agent.js';
+import { required } from '../harness/required.js';
 
 const skip = required(socatUnavailable());
 const RELAY = 'sched';
@@ -171,7 +171,9 @@ async function publishVerdict(d: Driver, kubeletDir: string, namespace: string):
       volume_id: `csi-${namespace}`,
       target_path: path.join(kubeletDir, 'pods', uid, 'volumes', 'kubernetes.io~csi', 'socat-sched', 'mount'),
       readonly: true,
-      volume_capability: { mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } },
+      volume_capability: { mount: { mount_flags: [] }, access_mode: { mode: 'SINGLE_NODE_WRITER' } },
+      publish_context: {},
+      secrets: {},
       volume_context: {
         relay: RELAY,
         'csi.storage.k8s.io/ephemeral': 'true',

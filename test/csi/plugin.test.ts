@@ -6,7 +6,10 @@ import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { status, type Client } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
+import type { NodeClient } from '../../node-agent/csi/generated/csi/v1/Node.js';
+import type { NodePublishVolumeRequest } from '../../node-agent/csi/generated/csi/v1/NodePublishVolumeRequest.js';
+import type { NodeUnpublishVolumeRequest } from '../../node-agent/csi/generated/csi/v1/NodeUnpublishVolumeRequest.js';
 import { parseMountInfo } from '../../node-agent/csi/mount.js';
 import { volumeKey, volumeRecordPath, volumeSocketDir } from '../../node-contract/index.js';
 import { waitFor } from '../harness/wait.js';
@@ -29,7 +32,7 @@ const POD_NS = 'csi.storage.k8s.io/pod.namespace';
 
 const volumeIdOf = (target: string): string => `csi-${Buffer.from(target).toString('hex').slice(-40)}`;
 
-function publishRequest(target: string, relay: string, namespace: string): Record<string, unknown> {
+function publishRequest(target: string, relay: string, namespace: string): NodePublishVolumeRequest {
   return {
     volume_id: volumeIdOf(target),
     target_path: target,
@@ -58,7 +61,7 @@ describe(
     let relayServer: net.Server;
     let pods = 0;
     const newTarget = (): string => targetFor(l, `pod-${++pods}`);
-    const node = (): Client => c.node;
+    const node = (): NodeClient => c.node;
 
     async function restart(kill: 'SIGTERM' | 'SIGKILL'): Promise<void> {
       c.close();
@@ -153,9 +156,9 @@ describe(
     });
 
     test('identity and node info: name, ready, no controller, no staging, stats with a volume condition, the node id', async () => {
-      const info = await call<{ name: string; vendor_version: string }>(c.identity, 'GetPluginInfo', {});
+      const info = await call(c.identity, 'GetPluginInfo', {});
       assert.equal(info.name, 'csi.socat.io');
-      assert.match(info.vendor_version, /^\d+\.\d+\.\d+/);
+      assert.match(info.vendor_version ?? '', /^\d+\.\d+\.\d+/);
       assert.deepEqual(await call(c.identity, 'Probe', {}), { ready: { value: true } });
       assert.deepEqual(await call(c.identity, 'GetPluginCapabilities', {}), { capabilities: [] });
       assert.deepEqual(await call(node(), 'NodeGetCapabilities', {}), {
@@ -164,7 +167,7 @@ describe(
           { rpc: { type: 'VOLUME_CONDITION' }, type: 'rpc' },
         ],
       });
-      assert.equal((await call<{ node_id: string }>(node(), 'NodeGetInfo', {})).node_id, 'test-node');
+      assert.equal((await call(node(), 'NodeGetInfo', {})).node_id, 'test-node');
     });
 
     test('a kubelet folder that is not a shared mount (no Bidirectional propagation): publish is FailedPrecondition naming it, Probe not ready; shared again, it publishes', async () => {
@@ -316,15 +319,15 @@ describe(
     test('every validation error is an InvalidArgument naming the field, before anything is touched', async () => {
       const target = newTarget();
       const base = publishRequest(target, 'sched', 'monitoring');
-      const ctx = base.volume_context as Record<string, string>;
-      const withCtx = (over: Record<string, string | undefined>): Record<string, unknown> => {
+      const ctx = base.volume_context;
+      const withCtx = (over: Record<string, string | undefined>): NodePublishVolumeRequest => {
         const v: Record<string, string> = { ...ctx };
         for (const [k, x] of Object.entries(over))
           if (x === undefined) delete v[k];
           else v[k] = x;
         return { ...base, volume_context: v };
       };
-      const cases: [string, Record<string, unknown>, RegExp][] = [
+      const cases: [string, NodePublishVolumeRequest, RegExp][] = [
         ['no volume_id', { ...base, volume_id: '' }, /^volume_id: required/],
         ['no target_path', { ...base, target_path: '' }, /^target_path: required/],
         [
@@ -375,6 +378,12 @@ describe(
           'a multi-node access mode',
           { ...base, volume_capability: { mount: {}, access_mode: { mode: 'MULTI_NODE_MULTI_WRITER' } } },
           /^volume_capability\.access_mode: must be a single-node mode .*got MULTI_NODE_MULTI_WRITER/,
+        ],
+        [
+          // Sent as a number the enum does not name: decoded as the number, refused by its type.
+          'an access mode outside the enum',
+          { ...base, volume_capability: { mount: {}, access_mode: { mode: 99 as never } } },
+          /^volume_capability\.access_mode: must be a single-node mode .*got 99$/,
         ],
         [
           'no access mode',
@@ -436,7 +445,7 @@ describe(
         assert.equal(e.code, status.INVALID_ARGUMENT, `${name}: code ${status[e.code]} (${e.details})`);
         assert.match(e.details, want, name);
       }
-      const unpublish: [string, Record<string, unknown>, RegExp][] = [
+      const unpublish: [string, NodeUnpublishVolumeRequest, RegExp][] = [
         ['unpublish without volume_id', { target_path: target }, /^volume_id: required/],
         [
           'unpublish outside the pods folder',
@@ -496,12 +505,11 @@ describe(
       const target = newTarget();
       await call(node(), 'NodePublishVolume', publishRequest(target, 'sched', 'monitoring'));
       const stop = await serveVolume(target);
-      type Stats = {
-        usage: { unit: string; total: string }[];
-        volume_condition: { abnormal?: boolean; message: string };
-      };
-      const ok = await call<Stats>(node(), 'NodeGetVolumeStats', { volume_id: 'v', volume_path: target });
-      assert.equal(ok.volume_condition.abnormal ?? false, false, ok.volume_condition.message);
+      const ok = await call(node(), 'NodeGetVolumeStats', { volume_id: 'v', volume_path: target });
+      assert.deepEqual(ok.volume_condition, {
+        abnormal: false,
+        message: 'relay folder mounted read-only, socket present',
+      });
       assert.deepEqual(
         ok.usage.map((u) => u.unit),
         ['BYTES', 'INODES'],
@@ -509,15 +517,15 @@ describe(
 
       // The agent closes the volume's socket (relay stopped, right revoked): visible through the mount.
       await stop();
-      const noSocket = await call<Stats>(node(), 'NodeGetVolumeStats', { volume_id: 'v', volume_path: target });
-      assert.equal(noSocket.volume_condition.abnormal, true);
-      assert.match(noSocket.volume_condition.message, /socket is not in/);
+      const noSocket = await call(node(), 'NodeGetVolumeStats', { volume_id: 'v', volume_path: target });
+      assert.equal(noSocket.volume_condition?.abnormal, true);
+      assert.match(noSocket.volume_condition.message ?? '', /socket is not in/);
 
       // Unmounted behind the plugin's back.
       assert.equal((await ns.exec('umount', [target])).code, 0);
-      const gone = await call<Stats>(node(), 'NodeGetVolumeStats', { volume_id: 'v', volume_path: target });
-      assert.equal(gone.volume_condition.abnormal, true);
-      assert.match(gone.volume_condition.message, /is not a mount point/);
+      const gone = await call(node(), 'NodeGetVolumeStats', { volume_id: 'v', volume_path: target });
+      assert.equal(gone.volume_condition?.abnormal, true);
+      assert.match(gone.volume_condition.message ?? '', /is not a mount point/);
 
       const missing = await callError(node(), 'NodeGetVolumeStats', { volume_id: 'v', volume_path: newTarget() });
       assert.equal(missing.code, status.NOT_FOUND);
@@ -557,12 +565,11 @@ describe(
         const m = ns.mountAt(target);
         assert.ok(m && m.readOnly, `still mounted read-only after ${how}`);
         assert.equal(await throughSocket(target), 'pong', `still served after ${how}`);
-        const st = await call<{ volume_condition: { abnormal?: boolean; message: string } }>(
-          node(),
-          'NodeGetVolumeStats',
-          { volume_id: 'v', volume_path: target },
-        );
-        assert.equal(st.volume_condition.abnormal ?? false, false, st.volume_condition.message);
+        const st = await call(node(), 'NodeGetVolumeStats', { volume_id: 'v', volume_path: target });
+        assert.deepEqual(st.volume_condition, {
+          abnormal: false,
+          message: 'relay folder mounted read-only, socket present',
+        });
         await call(node(), 'NodePublishVolume', publishRequest(target, 'sched', 'monitoring'));
         assert.equal(ns.mounts().filter((x) => x.mountPoint === target).length, 1);
       }

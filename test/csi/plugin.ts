@@ -17,13 +17,23 @@ import {
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { credentials, type Client, type ServiceError } from '@grpc/grpc-js';
+import {
+  credentials,
+  type CallOptions,
+  type Client,
+  type ClientUnaryCall,
+  type requestCallback,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { registerCleanup } from '../harness/cleanup.js';
 import { REPO_ROOT } from '../harness/binaries.js';
 import { spawnManaged, type ManagedProcess } from '../harness/processes.js';
 import { waitFor } from '../harness/wait.js';
-import { required } from '../support/required.js';
+import { required } from '../harness/required.js';
 import { findMount, parseMountInfo, type MountPoint } from '../../node-agent/csi/mount.js';
+import type { IdentityClient } from '../../node-agent/csi/generated/csi/v1/Identity.js';
+import type { NodeClient } from '../../node-agent/csi/generated/csi/v1/Node.js';
+import type { RegistrationClient } from '../../node-agent/csi/generated/pluginregistration/Registration.js';
 import { loadServices } from '../../node-agent/csi/proto.js';
 import { pluginPaths } from '../../node-agent/csi/server.js';
 
@@ -266,12 +276,14 @@ export async function startPlugin(ns: MountNamespace, l: Layout, extra: string[]
   return { proc, ...paths, ...(served ? { health: served } : {}), logFile };
 }
 
-export function clientsFor(p: { csiSocket: string; registrationSocket: string }): {
-  identity: Client;
-  node: Client;
-  registration: Client;
+export interface Clients {
+  identity: IdentityClient;
+  node: NodeClient;
+  registration: RegistrationClient;
   close: () => void;
-} {
+}
+
+export function clientsFor(p: { csiSocket: string; registrationSocket: string }): Clients {
   const svc = loadServices();
   // Own connections per client set: a restarted plugin must not be reached through a connection
   // (in grpc-js's shared pool) that is still backing off from the previous one.
@@ -291,24 +303,38 @@ export function clientsFor(p: { csiSocket: string; registrationSocket: string })
   };
 }
 
-/** One unary call; rejects with the gRPC ServiceError (code, details). */
-export function call<T = Record<string, unknown>>(
-  client: Client,
-  method: string,
-  req: unknown,
+/**
+ * A unary method of a generated client: its last overload, `(argument, callback)`, gives the request type (what the
+ * client sends) and the response type (as decoded, `…__Output`).
+ */
+type Unary<Req, Res> = (argument: Req, callback: requestCallback<Res>) => ClientUnaryCall;
+type RpcName<C> = Exclude<keyof C, keyof Client> & string;
+type RequestOf<F> = F extends Unary<infer Req, unknown> ? Req : never;
+type ResponseOf<F> = F extends Unary<never, infer Res> ? Res : never;
+
+/** One unary call, typed by the generated client; rejects with the gRPC ServiceError (code, details). */
+export function call<C extends Client, M extends RpcName<C>>(
+  client: C,
+  method: M,
+  req: RequestOf<C[M]>,
   timeoutMs = 30_000,
-): Promise<T> {
+): Promise<ResponseOf<C[M]>> {
   return new Promise((resolve, reject) => {
-    const fn = (
-      client as unknown as Record<string, (r: unknown, o: unknown, cb: (e: ServiceError | null, v: T) => void) => void>
-    )[method];
-    if (!fn) return reject(new Error(`no method ${method}`));
-    fn.call(client, req, { deadline: Date.now() + timeoutMs }, (e, v) => (e ? reject(e) : resolve(v)));
+    const fn = client[method] as (
+      argument: RequestOf<C[M]>,
+      options: CallOptions,
+      callback: requestCallback<ResponseOf<C[M]>>,
+    ) => ClientUnaryCall;
+    fn.call(client, req, { deadline: Date.now() + timeoutMs }, (e, v) => (e ? reject(e) : resolve(v!)));
   });
 }
 
 /** The gRPC error of a call that must fail. */
-export async function callError(client: Client, method: string, req: unknown): Promise<ServiceError> {
+export async function callError<C extends Client, M extends RpcName<C>>(
+  client: C,
+  method: M,
+  req: RequestOf<C[M]>,
+): Promise<ServiceError> {
   try {
     await call(client, method, req);
   } catch (e) {

@@ -23,7 +23,7 @@ import {
   volumeSocketDir,
 } from '../../node-contract/index.js';
 import type { Relay } from '../../relay/index.js';
-import { startAgent, waitFor } from '../agent/harness.js';
+import { startAgent, waitFor } from '../harness/agent.js';
 import {
   call,
   clientsFor,

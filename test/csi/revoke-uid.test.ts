@@ -23,7 +23,7 @@ import {
   type RawPod,
 } from '../../webhook/admission/index.js';
 import fjp from 'fast-json-patch';
-import { startAgent, waitFor } from '../agent/harness.js';
+import { startAgent, waitFor } from '../harness/agent.js';
 import {
   call,
   clientsFor,

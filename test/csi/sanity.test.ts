@@ -29,7 +29,7 @@ import {
 import { loadSync } from '@grpc/proto-loader';
 import { DEFAULT_TESTBIN } from '../harness/binaries.js';
 import { csiUnavailable, makeLayout, MountNamespace, startPlugin, type Layout, type Plugin } from './plugin.js';
-import { required } from '../support/required.js';
+import { required } from '../harness/required.js';
 
 const CSI_SANITY = path.join(DEFAULT_TESTBIN, 'csi-sanity');
 const HERE = path.dirname(fileURLToPath(import.meta.url));

@@ -9,8 +9,8 @@ import { mkdtemp, chmod, mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { NetNs, netnsUnavailable } from '../support/netns.js';
-import { required } from '../support/required.js';
+import { NetNs, netnsUnavailable } from '../harness/netns.js';
+import { required } from '../harness/required.js';
 import {
   httpService,
   relayObject,
@@ -22,7 +22,7 @@ import {
   writeRelay,
   isAlive,
   type Dirs,
-} from '../agent/harness.js';
+} from '../harness/agent.js';
 import type { Agent } from '../../node-agent/agent.js';
 import { injectSidecars, startSidecar, waitListening, type InjectedSidecar } from './pod.js';
 

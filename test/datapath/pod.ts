@@ -4,8 +4,8 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
-import { NetNs } from '../support/netns.js';
-import { waitFor } from '../agent/harness.js';
+import { NetNs } from '../harness/netns.js';
+import { waitFor } from '../harness/agent.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 

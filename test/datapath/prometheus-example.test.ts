@@ -23,9 +23,9 @@ import { exampleObjects, exampleScraperToken, startScheduler, EXAMPLE_NAMESPACE 
 import { findScrapeParts } from '../../bench/scrape/parts.js';
 import { query, startPrometheus, type Prometheus } from '../../bench/scrape/prometheus.js';
 import { skipUnlessControlPlane, startControlPlane, type KubeObject } from '../harness/index.js';
-import { NetNs, netnsUnavailable } from '../support/netns.js';
-import { required } from '../support/required.js';
-import { socatUnavailable, startAgent, waitFor, waitRunning, type Dirs } from '../agent/harness.js';
+import { NetNs, netnsUnavailable } from '../harness/netns.js';
+import { required } from '../harness/required.js';
+import { socatUnavailable, startAgent, waitFor, waitRunning, type Dirs } from '../harness/agent.js';
 import { injectSidecars, startSidecar, waitListening } from './pod.js';
 
 const skip = required(

@@ -23,8 +23,8 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { nodeArgv, resolveRelay, type Relay } from '../../relay/index.js';
 import { VARIANTS } from '../../bench/datapath/run.js';
-import { NetNs, netnsUnavailable } from '../support/netns.js';
-import { required } from '../support/required.js';
+import { NetNs, netnsUnavailable } from '../harness/netns.js';
+import { required } from '../harness/required.js';
 import {
   relayObject,
   socatUnavailable,
@@ -34,7 +34,7 @@ import {
   waitRunning,
   writeRelay,
   type Dirs,
-} from '../agent/harness.js';
+} from '../harness/agent.js';
 import { injectSidecars, startSidecar, waitListening, type InjectedSidecar } from './pod.js';
 
 const skip = required(netnsUnavailable(), socatUnavailable());

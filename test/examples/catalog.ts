@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CONSUME_LABEL } from '../../relay/constants.js';
-import { loadManifests, MANIFESTS, REPO, type KubeObject, type Loaded } from '../manifests/load.js';
+import { loadManifests, MANIFESTS, REPO, type KubeObject, type Loaded } from '../harness/manifest-load.js';
 
 const EXAMPLES_DIR = path.join(MANIFESTS, 'examples');
 

@@ -25,7 +25,7 @@ import {
   type RunningController,
 } from '../harness/index.js';
 import { loadExamples } from './catalog.js';
-import { podFromWorkload } from './inject.js';
+import { podFromWorkload } from '../harness/inject.js';
 
 const skip = skipUnlessControlPlane();
 /** The shipped controller's settings that change injection (the volume source), as the DaemonSet sets them. */

@@ -15,11 +15,11 @@ import { CONSUME_ANNOTATION, CONSUME_LABEL, INJECTED_ANNOTATION } from '../../re
 import { sidecarName, volumeName } from '../../relay/names.js';
 import { validateRelay } from '../../relay/validate.js';
 import type { ResolvedRelay } from '../../relay/types.js';
-import { kustomize, REPO, type KubeObject } from '../manifests/load.js';
-import { skipWithout } from '../manifests/tools.js';
-import { judgeSidecarPolicy } from '../manifests/policy.js';
+import { kustomize, REPO, type KubeObject } from '../harness/manifest-load.js';
+import { skipWithout } from '../harness/tools.js';
+import { judgeSidecarPolicy } from '../harness/policy.js';
 import { loadExamples, podLabels, type Example } from './catalog.js';
-import { injectPod, podFromWorkload } from './inject.js';
+import { injectPod, podFromWorkload } from '../harness/inject.js';
 import { fits, MULTI_NODE, nodesFor, requirementHolds, type ClusterNode } from './placement.js';
 
 const examples = loadExamples();

@@ -18,8 +18,8 @@ import { Cleanup } from '../../bench/lib/proc.js';
 import { freePort, waitUntil } from '../../bench/lib/net.js';
 import { query, startPrometheus, type Prometheus } from '../../bench/scrape/prometheus.js';
 import { validateRelay } from '../../relay/validate.js';
-import { isHelmValues, MANIFESTS } from '../manifests/load.js';
-import { required } from '../support/required.js';
+import { isHelmValues, MANIFESTS } from '../harness/manifest-load.js';
+import { required } from '../harness/required.js';
 import { loadExamples } from './catalog.js';
 
 const examples = loadExamples();

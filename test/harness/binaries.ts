@@ -1,7 +1,7 @@
 // Where the test control plane's binaries live (.testbin/, built by scripts/build-testbin.sh) and
 // what a suite needing them does when they are not there: skip saying so, or fail in CI (required()).
 import { isExecutable as executable } from '../../lib/fs.js';
-import { required } from '../support/required.js';
+import { required } from './required.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 

@@ -15,7 +15,7 @@ import { startScheduler } from './scheduler.js';
 import { waitFor } from './wait.js';
 import { registerWebhooks, waitUntilWebhookCalled } from './webhooks.js';
 import { agentStatusPath, CONSUME_LABEL, INJECTED_ANNOTATION } from '../../relay/index.js';
-import { findRelaySocket } from '../support/relay-socket.js';
+import { findRelaySocket } from './relay-socket.js';
 import { DEFAULT_KUBELET_ROOT, readStaticPod, rewriteStaticPod } from './node-static-pod.js';
 
 const AGENT_POD_FILE = 'socat-relay-agent.yaml';

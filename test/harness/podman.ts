@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { required } from '../support/required.js';
+import { required } from './required.js';
 import { waitFor } from './wait.js';
 
 /** null when podman answers, else why not. */

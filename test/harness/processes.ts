@@ -51,7 +51,8 @@ const INTERRUPT_GRACE_MS = 3000;
 const live = new Set<{ pid: number | undefined; killGroup: () => void }>();
 let interruptCleanupRegistered = false;
 
-function isAlive(pid: number): boolean {
+/** True while process `pid` exists (signal 0). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

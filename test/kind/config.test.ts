@@ -10,7 +10,7 @@ import path from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { sidecarImageOf } from '../../lib/image.js';
 import { REPO_ROOT } from '../harness/binaries.js';
-import { runTool, skipWithout } from '../manifests/tools.js';
+import { runTool, skipWithout } from '../harness/tools.js';
 import { writeCheckout } from './checkout.js';
 import { shBlocks, substitute } from './docs.js';
 import { cgroupnsFor, cniManifest, joinConfig, KindConfigError, kubeadmConfig } from './node-config.js';

@@ -32,7 +32,7 @@ import {
   type ProjectImage,
 } from '../harness/image.js';
 import { PODMAN_ULIMITS_CONF, podmanMissing } from '../harness/podman.js';
-import { required } from '../support/required.js';
+import { required } from '../harness/required.js';
 import { shell, writeCheckout } from './checkout.js';
 import { shBlocks, substitute } from './docs.js';
 import { scene, type NodeExec } from './scenario.js';

@@ -33,7 +33,7 @@ import { registerCleanup } from '../harness/cleanup.js';
 import { buildKindNodeImage, buildProjectImage, type KindNodeImage, type ProjectImage } from '../harness/image.js';
 import { podmanMissing, startPodmanService, type PodmanService } from '../harness/podman.js';
 import { waitFor } from '../harness/wait.js';
-import { required } from '../support/required.js';
+import { required } from '../harness/required.js';
 import { writeCheckout } from './checkout.js';
 import { startKindCluster, type KindCluster } from './cluster.js';
 import { shBlocks, substitute } from './docs.js';

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Drain, gracefulShutdown } from '../../webhook/server/shutdown.js';
 import { freePort, REPO_ROOT, waitFor } from '../harness/index.js';
-import { FIXTURES, pod, podRequest } from '../unit/admission-helpers.js';
+import { FIXTURES, pod, podRequest } from '../harness/admission.js';
 import { httpsRequest } from '../harness/https.js';
 
 /** Each request on a fresh connection (agent: false). */

@@ -21,9 +21,9 @@ import {
   waitForCrdEstablished,
   type ControlPlane,
 } from '../harness/index.js';
-import { CHART, helmTemplate, key } from './chart.js';
-import { REPO, type KubeObject } from './load.js';
-import { runTool, skipWithout, toolPath } from './tools.js';
+import { CHART, helmTemplate, key } from '../harness/chart.js';
+import { REPO, type KubeObject } from '../harness/manifest-load.js';
+import { runTool, skipWithout, toolPath } from '../harness/tools.js';
 
 const execFileP = promisify(execFile);
 
@@ -172,6 +172,7 @@ describe('the chart applied server-side to a real API server', { skip }, () => {
         'webhooks.podFailurePolicy': 'Fail',
         'controller.maxUnavailable': '25%',
         'agent.maxUnavailable': '3',
+        'agent.maxSurge': '0',
         'controller.podAnnotations.example\\.com/team': 'platform',
         'agent.podAnnotations.example\\.com/team': 'platform',
         'agent.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key':

@@ -12,8 +12,8 @@ import { defaultInjectOptions, sidecarVolume } from '../../webhook/admission/ind
 import { loadConfig } from '../../webhook/config.js';
 import { CA_SECRET, SERVING_SECRET, WEBHOOK_CONFIGURATION } from '../../webhook/certs/names.js';
 import { SelfManagedCerts } from '../../webhook/certs/self-managed.js';
-import { HELM_LABELS, key } from './chart.js';
-import type { KubeObject } from './load.js';
+import { HELM_LABELS, key } from '../harness/chart.js';
+import type { KubeObject } from '../harness/manifest-load.js';
 
 const CLUSTER_SCOPED = new Set([
   'CustomResourceDefinition',

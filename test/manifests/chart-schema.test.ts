@@ -10,8 +10,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
-import { CHART, helmTemplate, templateArgs } from './chart.js';
-import { runTool, skipWithout, toolPath } from './tools.js';
+import { CHART, helmTemplate, templateArgs } from '../harness/chart.js';
+import { runTool, skipWithout, toolPath } from '../harness/tools.js';
 
 const skip = skipWithout('helm');
 type Schema = {
@@ -114,6 +114,7 @@ describe('values.schema.json', () => {
         [{ kubeletDir: 'var/lib/kubelet' }, /at '\/kubeletDir': '.*' does not match pattern/],
         [{ kubeletDir: '/' }, /at '\/kubeletDir'/],
         [{ 'agent.maxUnavailable': '0' }, /at '\/agent\/maxUnavailable'/],
+        [{ 'agent.maxSurge': '-1' }, /at '\/agent\/maxSurge'/],
         [{ 'controller.maxUnavailable': '150%' }, /at '\/controller\/maxUnavailable'/],
         [{ 'controller.tolerations[0].operator': 'Maybe' }, /at '\/controller\/tolerations\/0\/operator'/],
         [
@@ -160,6 +161,7 @@ describe('values.schema.json', () => {
         set: {
           'image.tag': '2',
           'agent.maxUnavailable': '10%',
+          'agent.maxSurge': '0',
           'global.imageRegistry': 'r.example.com',
           'image.repository': 'registry.example.com:5000/team/socat-relay',
           sidecarImage: `registry.example.com:5000/team/socat-relay-sidecar:2@sha256:${'c'.repeat(64)}`,

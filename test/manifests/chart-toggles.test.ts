@@ -9,9 +9,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../webhook/config.js';
 import { chartProblems } from './chart-consistency.js';
-import { helmTemplate, key } from './chart.js';
-import { modelFor, type KubeObject } from './load.js';
-import { skipWithout } from './tools.js';
+import { helmTemplate, key } from '../harness/chart.js';
+import { modelFor, type KubeObject } from '../harness/manifest-load.js';
+import { skipWithout } from '../harness/tools.js';
 
 const skip = skipWithout('helm');
 const NS = 'platform-relays';
@@ -141,6 +141,7 @@ test(
           'webhooks.podFailurePolicy': 'Fail',
           'controller.maxUnavailable': '25%',
           'agent.maxUnavailable': '10%',
+          'agent.maxSurge': '0',
           'metrics.serviceMonitor.enabled': 'true',
           'certificates.certManager': 'false',
         },

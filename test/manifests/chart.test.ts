@@ -11,9 +11,9 @@ import { parse } from 'yaml';
 import { parseCsiArgs } from '../../cli/csi.js';
 import { loadConfig } from '../../webhook/config.js';
 import { CA_SECRET, SERVING_SECRET } from '../../webhook/certs/names.js';
-import { kustomize, MANIFESTS, modelFor, type KubeObject } from './load.js';
-import { CHART, HELM_LABELS, helmTemplate, key, KUBE_VERSION, withoutHelmLabels } from './chart.js';
-import { runTool, skipWithout } from './tools.js';
+import { kustomize, MANIFESTS, modelFor, type KubeObject } from '../harness/manifest-load.js';
+import { CHART, HELM_LABELS, helmTemplate, key, KUBE_VERSION, withoutHelmLabels } from '../harness/chart.js';
+import { runTool, skipWithout } from '../harness/tools.js';
 
 const skip = skipWithout('helm', 'kubectl');
 const byKey = (objs: KubeObject[]) => new Map(objs.map((o) => [key(o), o]));
@@ -336,6 +336,7 @@ describe('the Helm chart', { skip }, () => {
         'controller.metricsPort': '10464',
         'controller.maxUnavailable': '25%',
         'agent.maxUnavailable': '2',
+        'agent.maxSurge': '0',
         'controller.podAnnotations.example\\.com/team': 'platform',
         'agent.podAnnotations.example\\.com/scrape': 'no',
         'controller.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key':

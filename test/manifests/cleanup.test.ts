@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { hostFolders, run } from '../../cli/cleanup.js';
 import { DEFAULT_CONFIG_DIR, DEFAULT_SOCKET_DIR } from '../../relay/index.js';
-import { loadManifests } from './load.js';
+import { loadManifests } from '../harness/manifest-load.js';
 
 function io(env: Record<string, string> = {}) {
   const out = { stdout: '', stderr: '' };

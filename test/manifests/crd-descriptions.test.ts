@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocuments } from '../../relay/load.js';
 import { installCrds, skipUnlessControlPlane, startControlPlane, waitFor } from '../harness/index.js';
-import { MANIFESTS } from './load.js';
+import { MANIFESTS } from '../harness/manifest-load.js';
 
 interface S {
   description?: string;

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { DEFAULT_SIDECAR_UID, DEFAULT_SOCKET_GID } from '../../relay/constants.js';
 import { usage } from '../../cli/main.js';
 import { STATIC_POD_RELATIVE } from '../../cli/static-pod.js';
-import { loadManifests, REPO } from './load.js';
+import { loadManifests, REPO } from '../harness/manifest-load.js';
 
 interface Instruction {
   op: string;

@@ -18,8 +18,8 @@ import { main } from '../../cli/main.js';
 import { formatProblem, parseDocuments, validateRelay } from '../../relay/index.js';
 import { defaultInjectOptions, sidecarVolume } from '../../webhook/admission/index.js';
 import { SCHEMA } from '../../webhook/config.js';
-import { codeBlocks, commentLines, markdownLines, tableRows, where, type DocLine } from './docs.js';
-import { loadManifests, REPO, type KubeObject } from './load.js';
+import { codeBlocks, commentLines, markdownLines, tableRows, where, type DocLine } from '../harness/docs.js';
+import { loadManifests, REPO, type KubeObject } from '../harness/manifest-load.js';
 import { alignedLiterals, celMessages, codeMessages, docPattern, literalLength, templatePattern } from './messages.js';
 
 const COMMANDS = [

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { BINDING_CASES, bindingFor, injectedPod, METADATA_CASES, type Expect } from '../security/attacks.js';
-import { loadManifests, MANIFESTS, type KubeObject } from './load.js';
-import { judgePolicy, type PolicyVerdict } from './policy.js';
+import { BINDING_CASES, bindingFor, injectedPod, METADATA_CASES, type Expect } from '../harness/attacks.js';
+import { loadManifests, MANIFESTS, type KubeObject } from '../harness/manifest-load.js';
+import { judgePolicy, type PolicyVerdict } from '../harness/policy.js';
 
 const vap: KubeObject = loadManifests(path.join(MANIFESTS, 'policy'))
   .map((l) => l.object)

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { ESLint } from 'eslint';
 import tseslint from 'typescript-eslint';
-import { tableRows } from './docs.js';
-import { REPO } from './load.js';
+import { tableRows } from '../harness/docs.js';
+import { REPO } from '../harness/manifest-load.js';
 
 // The syntax rules only: the type-checked ones would build the whole program for each text.
 const eslint = new ESLint({ cwd: REPO, overrideConfig: tseslint.configs.disableTypeChecked });
@@ -67,11 +67,7 @@ test("a function over 60 lines in the product's folders is an error unless a Lon
   assert.deepEqual(rule(await reported('node-agent/agent.ts', arrow)), ['max-lines-per-function: 1']);
   assert.deepEqual(rule(await reported('lib/fs.ts', method)), ['max-lines-per-function: 2']);
   assert.deepEqual(rule(await reported('cli/main.ts', reason + fn('reasoned', 61))), []);
-  assert.deepEqual(
-    rule(await reported('test/manifests/docs.ts', fn('aTestHelper', 61))),
-    [],
-    'tests are not held to it',
-  );
+  assert.deepEqual(rule(await reported('test/harness/docs.ts', fn('aTestHelper', 61))), [], 'tests are not held to it');
 });
 
 test("docs/architecture.md's table keeps webhook/ and node-agent/ apart, and node-contract/ off both, through any chain of parts", () => {

@@ -12,11 +12,11 @@ import { validateRelay } from '../../relay/validate.js';
 import { CONSUME_LABEL, INJECTED_ANNOTATION } from '../../relay/constants.js';
 import { DEFAULT_IMAGE, DEFAULT_SIDECAR_IMAGE } from '../../lib/image.js';
 import { loadConfig } from '../../webhook/config.js';
-import { injectPod } from '../examples/inject.js';
-import { kustomize, loadManifests, MANIFESTS, modelFor, REPO, type KubeObject } from './load.js';
-import { skipWithout } from './tools.js';
+import { injectPod } from '../harness/inject.js';
+import { kustomize, loadManifests, MANIFESTS, modelFor, REPO, type KubeObject } from '../harness/manifest-load.js';
+import { skipWithout } from '../harness/tools.js';
 import { celEval, validateAgainst, type Schema } from './openapi.js';
-import { judgeSidecarPolicy } from './policy.js';
+import { judgeSidecarPolicy } from '../harness/policy.js';
 
 const IMAGE = 'ghcr.io/socat-relay/socat-relay:0.1.0';
 const NAMESPACE = 'socat-relay-system';
@@ -37,7 +37,7 @@ const isShell = (o: KubeObject): boolean =>
   o.spec?.template?.spec !== undefined && Object.keys(o.spec.template.spec).length === 0;
 async function assertValid(object: KubeObject): Promise<void> {
   const Model = await modelFor(object.apiVersion, object.kind);
-  assert.ok(Model, `no schema model for ${object.apiVersion} ${object.kind}: add one to test/manifests/load.ts`);
+  assert.ok(Model, `no schema model for ${object.apiVersion} ${object.kind}: add one to test/harness/manifest-load.ts`);
   assert.doesNotThrow(() => new Model(object).validate(), `${object.kind} ${object.metadata.name}`);
 }
 const crd = one('CustomResourceDefinition', 'relays.socat.io');

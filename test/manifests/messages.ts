@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import * as constants from '../../relay/constants.js';
-import { loadManifests, REPO } from './load.js';
+import { loadManifests, REPO } from '../harness/manifest-load.js';
 
 /** A pattern: literal text with STAR (any text, possibly empty) in between. */
 const STAR = '\u0000';

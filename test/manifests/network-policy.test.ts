@@ -11,9 +11,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import { skipUnlessControlPlane, startControlPlane, type ControlPlane } from '../harness/index.js';
-import { helmTemplate, key, templateArgs } from './chart.js';
-import { kustomize, MANIFESTS, modelFor, REPO, type KubeObject } from './load.js';
-import { runTool, skipWithout } from './tools.js';
+import { helmTemplate, key, templateArgs } from '../harness/chart.js';
+import { kustomize, MANIFESTS, modelFor, REPO, type KubeObject } from '../harness/manifest-load.js';
+import { runTool, skipWithout } from '../harness/tools.js';
 
 const skip = skipWithout('helm');
 const NS = 'socat-relay-system';

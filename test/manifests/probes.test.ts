@@ -12,9 +12,9 @@ import { parseCsiArgs } from '../../cli/csi.js';
 import { staticPodManifest, STATIC_POD_RELATIVE } from '../../cli/static-pod.js';
 import { DEFAULT_PROBE_TIMEOUT_MS } from '../../node-agent/csi/health.js';
 import { parseListen } from '../../node-agent/http.js';
-import { helmTemplate } from './chart.js';
-import { kustomize, MANIFESTS, REPO } from './load.js';
-import { skipWithout } from './tools.js';
+import { helmTemplate } from '../harness/chart.js';
+import { kustomize, MANIFESTS, REPO } from '../harness/manifest-load.js';
+import { skipWithout } from '../harness/tools.js';
 
 type Any = any;
 

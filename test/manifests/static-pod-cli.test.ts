@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { findStaticPodManifest, run, staticPodManifest, STATIC_POD_RELATIVE } from '../../cli/static-pod.js';
 import { DEFAULT_IMAGE } from '../../lib/image.js';
-import { REPO } from './load.js';
+import { REPO } from '../harness/manifest-load.js';
 
 function io() {
   const out = { stdout: '', stderr: '' };

@@ -5,8 +5,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CONSUME_LABEL } from '../../relay/constants.js';
-import { injectPod } from '../examples/inject.js';
-import { judgeSidecarPolicy } from './policy.js';
+import { injectPod } from '../harness/inject.js';
+import { judgeSidecarPolicy } from '../harness/policy.js';
 
 const UID = '3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
 const relay = {

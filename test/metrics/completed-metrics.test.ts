@@ -31,8 +31,8 @@ import {
   waitFor,
   waitRunning,
   writeRelay,
-} from '../agent/harness.js';
-import { required } from '../support/required.js';
+} from '../harness/agent.js';
+import { required } from '../harness/required.js';
 
 /** The value of one series in an exposition text, or undefined when the series is absent. */
 function value(text: string, series: string): number | undefined {

@@ -10,8 +10,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { REPO_ROOT } from '../harness/binaries.js';
-import { markdownFiles } from '../manifests/docs.js';
-import { registeredNames, registries } from './registries.js';
+import { markdownFiles } from '../harness/docs.js';
+import { registeredNames, registries } from '../harness/registries.js';
 
 function registered(): Set<string> {
   return new Set(registries().flatMap((r) => r.getMetricsAsArray().map((m) => m.name)));

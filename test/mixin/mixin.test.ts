@@ -14,10 +14,10 @@ import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { generate, generateFromFiles, RULE_OUT, DASHBOARD_OUT } from '../../scripts/gen-mixin.js';
 import { REPO_ROOT } from '../harness/binaries.js';
-import { required } from '../support/required.js';
-import { helmTemplate, withoutHelmLabels } from '../manifests/chart.js';
-import { skipWithout } from '../manifests/tools.js';
-import { registries } from '../metrics/registries.js';
+import { required } from '../harness/required.js';
+import { helmTemplate, withoutHelmLabels } from '../harness/chart.js';
+import { skipWithout } from '../harness/tools.js';
+import { registries } from '../harness/registries.js';
 
 const ALERTS = path.join(REPO_ROOT, 'mixin/alerts.yaml');
 const PROMTEST = path.join(REPO_ROOT, 'test/mixin/alerts.promtest.yaml');

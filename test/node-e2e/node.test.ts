@@ -21,13 +21,14 @@ import {
 } from '../harness/index.js';
 import { pluginPaths } from '../../node-agent/csi/server.js';
 import { CONSUME_LABEL, INJECTED_ANNOTATION, sidecarName } from '../../relay/index.js';
-import { findRelaySocket } from '../support/relay-socket.js';
+import { findRelaySocket } from '../harness/relay-socket.js';
 import {
   AGENT_POD,
   AGENT_PORT,
   applyRelay,
   consumerPod,
   CONTROL_PLANE_LABEL,
+  createNamespace,
   CONTROL_PLANE_TAINT,
   createConsumer,
   deletePod,
@@ -55,7 +56,7 @@ import {
   type Target,
 } from './examples.js';
 import { startNodeServices, TCP_GREETING, type NodeServices } from './services.js';
-import { describeSockets, nodeSocatOffLoopback, nodeSocatPids } from '../support/node-sockets.js';
+import { describeSockets, nodeSocatOffLoopback, nodeSocatPids } from '../harness/node-sockets.js';
 
 const required = process.env.CI === 'true' || process.env.REQUIRE_APISERVER === '1';
 const missing = skipUnlessControlPlane() || nodeUnavailable() || false;
@@ -177,14 +178,20 @@ describe(
         [],
         'mounts left',
       );
-      const left = new Set(links().map((l) => l.ifname));
+      const now = links();
+      const left = new Set(now.map((l) => l.ifname));
       assert.deepEqual(
         ownLinks.filter((l) => left.has(l)),
         [],
         'bridge/veths left',
       );
+      // A new veth still enslaved to a bridge that is not ours belongs to someone else on this host (podman's
+      // networks name theirs the same way); ours lost their bridge with the node's stop.
       assert.deepEqual(
-        [...left].filter((n) => cniVeth.test(n) && !vethsBefore.has(n)),
+        now
+          .filter((l) => cniVeth.test(l.ifname) && !vethsBefore.has(l.ifname))
+          .filter((l) => !l.master || ownLinks.includes(l.master))
+          .map((l) => l.ifname),
         [],
         'new CNI veths left',
       );
@@ -496,6 +503,151 @@ describe(
         },
         { timeoutMs: 60_000, intervalMs: 500 },
       );
+    });
+
+    // Revocation through kubelet-run pods (CSI mode, set by the CSI test above): each published volume
+    // has its own socket, which the agent closes — ending its open connections — once that pod's right
+    // is gone. Three ways a right goes: the namespace leaves `consumers.namespaces`, the namespace is
+    // relabeled out of `consumers.namespaceSelector`, the Relay is deleted (and re-created under its
+    // name: another relay, which never serves the pods admitted for the old one). Each time a pod still
+    // allowed keeps working.
+    describe('revocation: a consumer whose right is taken away loses its relay within seconds; the others keep theirs', () => {
+      const REVOKE = 'e2e-revoke';
+      const REVOKE_PORT = 8081;
+      const LISTED = 'e2e-rev-listed';
+      const SELECTED = 'e2e-rev-selected';
+      const KEPT = 'e2e-rev-kept';
+      const SELECT_LABEL = 'e2e.socat.io/consume';
+      const POD = 'rev-app';
+      /** Seconds from a change to the pod's cut-off that count as "within seconds" here, loaded machine included. */
+      const CUT_WITHIN_MS = 30_000;
+      const revokeRelay = (namespaces: string[]) => ({
+        apiVersion: 'socat.io/v1alpha1',
+        kind: 'Relay',
+        metadata: { name: REVOKE },
+        spec: {
+          target: { host: '127.0.0.1', port: svc.tcpPort },
+          listen: { port: REVOKE_PORT },
+          consumers: { namespaces, namespaceSelector: { matchLabels: { [SELECT_LABEL]: 'yes' } } },
+        },
+      });
+      const ask = (ns: string, pod: string, word: string) =>
+        c.node.exec(ns, pod, 'app', ['sh', '-c', `echo ${word} | socat -T5 - TCP:127.0.0.1:${REVOKE_PORT}`], {
+          timeoutMs: 30_000,
+        });
+      const answered = async (ns: string, pod: string, word: string) => {
+        const r = await ask(ns, pod, word);
+        return r.code === 0 && r.stdout.trim() === `${TCP_GREETING}: ${word}`;
+      };
+      const works = (ns: string, pod: string, what: string) =>
+        waitFor(what, () => answered(ns, pod, 'still'), { timeoutMs: 90_000, intervalMs: 1000 });
+      /** Waits until the pod gets no answer; returns how long that took from `since`. */
+      const cutOff = async (ns: string, pod: string, since: number) => {
+        await waitFor(`${ns}/${pod} cut off`, async () => !(await answered(ns, pod, 'cut')), {
+          timeoutMs: CUT_WITHIN_MS,
+          intervalMs: 500,
+        });
+        return Date.now() - since;
+      };
+      /**
+       * A connection the pod holds open: socat -u only reads from it and sends no line, so the service never
+       * answers or closes it; the command ends when the connection does.
+       */
+      const hold = (ns: string, pod: string) => {
+        const started = Date.now();
+        const done = c.node
+          .exec(ns, pod, 'app', ['sh', '-c', `socat -u -T600 TCP:127.0.0.1:${REVOKE_PORT} -; echo ended`], {
+            timeoutMs: 400_000,
+          })
+          .then((r) => ({ ...r, at: Date.now() }));
+        return { started, done };
+      };
+      const pods: [string, string][] = [];
+
+      before(async () => {
+        await createNamespace(c.cp.client, LISTED);
+        await createNamespace(c.cp.client, SELECTED, { [SELECT_LABEL]: 'yes' });
+        await createNamespace(c.cp.client, KEPT);
+        await applyRelay(c, revokeRelay([LISTED, KEPT]));
+        for (const ns of [LISTED, SELECTED, KEPT]) {
+          const created = await createConsumer(c, consumerPod(c, { name: POD, namespace: ns, relay: REVOKE }));
+          const vol = created.spec.volumes?.find((v: AnyObj) => v.name === sidecarName(REVOKE));
+          assert.equal(vol?.csi?.driver, 'csi.socat.io', `${ns}: a CSI volume (per-volume socket)`);
+          pods.push([ns, POD]);
+        }
+        for (const ns of [LISTED, SELECTED, KEPT]) {
+          await waitForPodRunning(c, ns, POD);
+          await works(ns, POD, `${ns}/${POD} served before any change`);
+        }
+      });
+
+      after(async () => {
+        for (const [ns, pod] of pods.splice(0)) await deletePod(c, ns, pod);
+        await c.cp.client.delete('socat.io/v1alpha1', 'Relay', REVOKE).catch(() => undefined);
+      });
+
+      test('a namespace removed from consumers.namespaces: its pod is cut off, its open connection ends; the others keep working', async () => {
+        const held = hold(LISTED, POD);
+        // The held connection is open once the service counts it.
+        const before = svc.tcpConnections();
+        await waitFor('the held connection at the service', () => svc.tcpConnections() > before, { timeoutMs: 30_000 });
+        const t0 = Date.now();
+        await c.cp.client.apply(revokeRelay([KEPT]));
+        const took = await cutOff(LISTED, POD, t0);
+        const ended = await Promise.race([
+          held.done,
+          new Promise<undefined>((r) => setTimeout(() => r(undefined), CUT_WITHIN_MS)),
+        ]);
+        assert.ok(ended, `the open connection still held ${CUT_WITHIN_MS / 1000} s after the revocation`);
+        assert.match(ended.stdout, /ended/);
+        assert.ok(ended.at - t0 < CUT_WITHIN_MS, `open connection ended after ${ended.at - t0} ms`);
+        assert.ok(took < CUT_WITHIN_MS, `cut off after ${took} ms`);
+        assert.ok(await answered(KEPT, POD, 'kept'), 'a pod still allowed keeps its relay');
+        assert.ok(await answered(SELECTED, POD, 'selected'), 'a pod allowed by the selector keeps its relay');
+        // The pod stays cut off (no later pass serves it again).
+        await new Promise((r) => setTimeout(r, 3000));
+        assert.equal(await answered(LISTED, POD, 'again'), false, 'served again after the revocation');
+      });
+
+      test('a namespace relabeled out of consumers.namespaceSelector: its pod is cut off; the others keep working', async () => {
+        assert.ok(await answered(SELECTED, POD, 'before'), 'served before the relabel');
+        const t0 = Date.now();
+        await c.cp.client.request('PATCH', `/api/v1/namespaces/${SELECTED}`, {
+          body: { metadata: { labels: { [SELECT_LABEL]: null } } },
+          contentType: 'application/merge-patch+json',
+        });
+        const took = await cutOff(SELECTED, POD, t0);
+        assert.ok(took < CUT_WITHIN_MS, `cut off after ${took} ms`);
+        assert.ok(await answered(KEPT, POD, 'kept'), 'a pod still allowed keeps its relay');
+      });
+
+      test('the Relay deleted and re-created under its name: pods admitted for the old one are never served by the new one; a pod admitted for the new one is', async () => {
+        const t0 = Date.now();
+        const oldUid = (await c.cp.client.get('socat.io/v1alpha1', 'Relay', REVOKE)).metadata.uid as string;
+        assert.ok(await answered(KEPT, POD, 'before'), 'served before the deletion');
+        await c.cp.client.delete('socat.io/v1alpha1', 'Relay', REVOKE);
+        const took = await cutOff(KEPT, POD, t0);
+        assert.ok(took < CUT_WITHIN_MS, `cut off after ${took} ms`);
+        // The same name, the same consumers (KEPT among them): another relay.
+        await applyRelay(c, revokeRelay([KEPT]));
+        const newUid = (await c.cp.client.get('socat.io/v1alpha1', 'Relay', REVOKE)).metadata.uid as string;
+        assert.notEqual(newUid, oldUid);
+        const fresh = `${POD}-new`;
+        await createConsumer(c, consumerPod(c, { name: fresh, namespace: KEPT, relay: REVOKE }));
+        pods.push([KEPT, fresh]);
+        await waitForPodRunning(c, KEPT, fresh);
+        await works(KEPT, fresh, 'the pod admitted for the new Relay served');
+        const before = svc.tcpConnections();
+        for (let i = 0; i < 5; i++) {
+          assert.equal(await answered(KEPT, POD, `old-${i}`), false, 'the old pod served by the re-created Relay');
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+        assert.equal(svc.tcpConnections(), before, "nothing from the old pod reached the node's service");
+        // Its sidecar keeps running (it is the pod's, not ours to stop); it just has nothing to reach.
+        const pod = await c.cp.client.get('v1', 'Pod', POD, KEPT);
+        const st = pod.status.initContainerStatuses.find((s: AnyObj) => s.name === sidecarName(REVOKE));
+        assert.ok(st.state.running, 'the old pod runs on');
+      });
     });
 
     test('a pod without the label gets nothing', async () => {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../lib/log.js';
 import { kubeNodeSource } from '../../webhook/reconcile/kube.js';
-import { waitFor } from '../agent/harness.js';
+import { waitFor } from '../harness/agent.js';
 import { fakeApiServer } from '../harness/fake-apiserver.js';
 
 const node = (rv: string, labels: Record<string, string>) => ({

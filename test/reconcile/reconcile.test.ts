@@ -23,8 +23,8 @@ import {
   waitFor,
   getViaSocket,
   type Dirs,
-} from '../agent/harness.js';
-import { required } from '../support/required.js';
+} from '../harness/agent.js';
+import { required } from '../harness/required.js';
 import { FakeApi, FakeNamespaces, FakeNode } from './fakes.js';
 import { consumerNamespacesOf } from '../../node-contract/index.js';
 import { consumerVerdict, validateRelay, CONSUMER_NAMESPACES_ANNOTATION } from '../../relay/index.js';

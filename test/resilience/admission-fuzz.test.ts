@@ -2,7 +2,7 @@
 // huge and deeply nested objects, pods of unusual but legal shapes. First through the pure admission
 // handler (webhook/server/handler.ts: parse, decode, decide; with shrinking on failure), then as real HTTPS requests
 // against the running
-// WebhookServer (TLS, keep-alive agent). Every answer is judged by support/review.ts.
+// WebhookServer (TLS, keep-alive agent). Every answer is judged by test/harness/review.ts.
 // Counts: ADMISSION_FUZZ_PURE (10 000), ADMISSION_FUZZ_HTTPS (3 000 by default to keep the suite short on 2 cores;
 // 10 000 passes too, ~85 s), FC_SEED.
 import { forEachLimit } from '../../lib/limit.js';
@@ -18,10 +18,10 @@ import { makeWebhookCerts } from '../../certs/selfsigned.js';
 import { writeCerts } from '../../certs/write.js';
 import { createMetrics } from '../../webhook/metrics.js';
 import { WebhookServer } from '../../webhook/server/index.js';
-import { bodyArb, deepValue, type GeneratedBody } from './support/arbitraries.js';
-import { fuzzContext, judgeAnswer } from './support/review.js';
+import { bodyArb, deepValue, type GeneratedBody } from '../harness/arbitraries.js';
+import { fuzzContext, judgeAnswer } from '../harness/review.js';
 import { handleAdmission } from '../../webhook/server/handler.js';
-import { postRaw } from './support/https.js';
+import { postRaw } from '../harness/https.js';
 
 const PURE = Number(process.env.ADMISSION_FUZZ_PURE ?? 10_000);
 const HTTPS_N = Number(process.env.ADMISSION_FUZZ_HTTPS ?? 3_000);

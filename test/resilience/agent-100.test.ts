@@ -13,12 +13,12 @@ import {
   cleanupDirs,
   runningCount,
   sock,
-  startAgent,
+  startAgentProcess,
   writeRelay,
   type AgentDirs,
   type AgentProcess,
-} from './support/agent.js';
-import { exchange, startEcho, type EchoServer } from './support/net.js';
+} from '../harness/agent-process.js';
+import { exchange, startEcho, type EchoServer } from '../harness/net.js';
 import {
   childrenOf,
   descendants,
@@ -27,7 +27,7 @@ import {
   forkedChildren,
   killPids,
   pidsMentioning,
-} from './support/proc.js';
+} from '../harness/proc.js';
 
 const RELAYS = Number(process.env.RESILIENCE_RELAYS ?? 100);
 const LOAD_SECONDS = Number(process.env.RESILIENCE_LOAD_SECONDS ?? 20);
@@ -43,7 +43,7 @@ before(async () => {
   echo = await startEcho();
   for (const n of names) writeRelay(dirs, n, echo.port);
   const t0 = Date.now();
-  agent = await startAgent(dirs, { resyncSeconds: 30 });
+  agent = await startAgentProcess(dirs, { resyncSeconds: 30 });
   await agent.waitStatus(`${RELAYS} relays running`, (s) => runningCount(s) === RELAYS, 120_000);
   console.log(`[agent-100] ${RELAYS} relays running ${Date.now() - t0} ms after the agent started`);
 });
@@ -161,7 +161,7 @@ test(
       s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code));
     });
     const t0 = Date.now();
-    agent = await startAgent(dirs, { resyncSeconds: 30, logName: 'agent-2.log' });
+    agent = await startAgentProcess(dirs, { resyncSeconds: 30, logName: 'agent-2.log' });
     await agent.waitStatus(`${RELAYS} relays running again`, (s) => runningCount(s) === RELAYS, 120_000);
     const back = Date.now() - t0;
     const bad = await allEcho();
@@ -182,7 +182,7 @@ test(
     await agent.kill();
     await new Promise((r) => setTimeout(r, 1000));
     const orphans = children.filter((p) => existsSync(`/proc/${p}`) && pidsMentioning(dirs.root).includes(p));
-    agent = await startAgent(dirs, { resyncSeconds: 30, logName: 'agent-3.log' });
+    agent = await startAgentProcess(dirs, { resyncSeconds: 30, logName: 'agent-3.log' });
     await agent.waitStatus(`${RELAYS} relays running again`, (s) => runningCount(s) === RELAYS, 120_000);
     const bad = await allEcho();
     console.log(

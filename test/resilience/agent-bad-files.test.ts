@@ -12,12 +12,12 @@ import {
   cleanupDirs,
   relayDoc,
   sock,
-  startAgent,
+  startAgentProcess,
   writeRelay,
   type AgentDirs,
   type AgentProcess,
-} from './support/agent.js';
-import { exchange, startEcho, type EchoServer } from './support/net.js';
+} from '../harness/agent-process.js';
+import { exchange, startEcho, type EchoServer } from '../harness/net.js';
 
 let dirs: AgentDirs;
 let echo: EchoServer;
@@ -29,7 +29,7 @@ before(async () => {
   dirs = agentDirs('badfiles');
   echo = await startEcho();
   writeRelay(dirs, 'good', echo.port);
-  agent = await startAgent(dirs);
+  agent = await startAgentProcess(dirs);
   const s = await agent.waitStatus('the good relay running', (st) => st.relays.good?.running === true);
   goodPid = s.relays.good?.pid;
   // A steady client on the good relay for the whole file: one exchange every 20 ms.

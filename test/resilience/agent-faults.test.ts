@@ -11,12 +11,12 @@ import {
   cleanupDirs,
   runningCount,
   sock,
-  startAgent,
+  startAgentProcess,
   writeRelay,
   type AgentDirs,
   type AgentProcess,
-} from './support/agent.js';
-import { echoes, startEcho, type EchoServer } from './support/net.js';
+} from '../harness/agent-process.js';
+import { echoes, startEcho, type EchoServer } from '../harness/net.js';
 
 const RESYNC_SECONDS = 8;
 let dirs: AgentDirs;
@@ -27,7 +27,7 @@ before(async () => {
   dirs = agentDirs('faults');
   echo = await startEcho();
   for (const n of ['alpha', 'beta', 'gamma']) writeRelay(dirs, n, echo.port);
-  agent = await startAgent(dirs, { resyncSeconds: RESYNC_SECONDS });
+  agent = await startAgentProcess(dirs, { resyncSeconds: RESYNC_SECONDS });
   await agent.waitStatus('3 relays running', (s) => runningCount(s) === 3);
   await waitFor('alpha answers', () => echoes(sock(dirs, 'alpha'), Buffer.from('x')), { timeoutMs: 10_000 });
 });
@@ -126,7 +126,7 @@ test(
   async () => {
     const own = agentDirs('listenoff');
     try {
-      const a = await startAgent(own, { listen: 'off', logName: 'off.log' });
+      const a = await startAgentProcess(own, { listen: 'off', logName: 'off.log' });
       // Once it has started (status written) — or died trying.
       await a.waitStatus('agent started', () => true, 30_000).catch(() => undefined);
       const exited = await Promise.race([

@@ -21,8 +21,8 @@ import {
   type ResolvedRelay,
 } from '../../relay/index.js';
 import { waitFor } from '../harness/wait.js';
-import { relayArb } from './support/arbitraries.js';
-import { isDns1123Label, isLoopbackLiteral, judgeNodeArgv, parseSocatAddress } from './support/oracle.js';
+import { relayArb } from '../harness/arbitraries.js';
+import { isDns1123Label, isLoopbackLiteral, judgeNodeArgv, parseSocatAddress } from '../harness/oracle.js';
 
 const RUNS = Number(process.env.RELAY_FUZZ_RUNS ?? 10_000);
 const SOCAT_RUNS = Number(process.env.RELAY_FUZZ_SOCAT ?? 24);

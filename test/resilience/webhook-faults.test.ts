@@ -22,10 +22,10 @@ import { httpsGet } from '../harness/controller.js';
 import { freePort } from '../harness/ports.js';
 import { spawnManaged } from '../harness/processes.js';
 import { waitFor } from '../harness/wait.js';
-import { postRaw } from './support/https.js';
-import { bodyArb } from './support/arbitraries.js';
-import { rssBytes } from './support/proc.js';
-import { FIXTURES, fuzzContext } from './support/review.js';
+import { postRaw } from '../harness/https.js';
+import { bodyArb } from '../harness/arbitraries.js';
+import { rssBytes } from '../harness/proc.js';
+import { FIXTURES, fuzzContext } from '../harness/review.js';
 
 const LOAD_SECONDS = Number(process.env.WEBHOOK_LOAD_SECONDS ?? 20);
 const HEAP_CAP_MB = Number(process.env.WEBHOOK_HEAP_CAP_MB ?? 160);

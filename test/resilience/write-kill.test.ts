@@ -1,5 +1,5 @@
 // The controller killed during a write: a process rewriting relay files through the reconcile's own
-// write path (support/writer-child.ts → applyFileDiff → temp file + fsync + rename) is SIGKILLed at
+// write path (test/harness/writer-child.ts → applyFileDiff → temp file + fsync + rename) is SIGKILLed at
 // random moments WRITE_KILLS (12) times, while the agent's own reader (readConfigDir + interpretConfig)
 // parses every file it sees in a tight loop and a real agent watches the same folder. No reader may
 // ever see half a file.
@@ -11,7 +11,13 @@ import { interpretConfig, readConfigDir } from '../../node-contract/index.js';
 import { isConfigFileName } from '../../node-contract/index.js';
 import { REPO_ROOT } from '../harness/binaries.js';
 import { spawnManaged, type ManagedProcess } from '../harness/processes.js';
-import { agentDirs, cleanupDirs, startAgent, type AgentDirs, type AgentProcess } from './support/agent.js';
+import {
+  agentDirs,
+  cleanupDirs,
+  startAgentProcess,
+  type AgentDirs,
+  type AgentProcess,
+} from '../harness/agent-process.js';
 
 const KILLS = Number(process.env.WRITE_KILLS ?? 12);
 let dirs: AgentDirs;
@@ -19,7 +25,7 @@ let agent: AgentProcess;
 
 before(async () => {
   dirs = agentDirs('writekill');
-  agent = await startAgent(dirs, { resyncSeconds: 1 });
+  agent = await startAgentProcess(dirs, { resyncSeconds: 1 });
 });
 
 after(async () => {
@@ -31,7 +37,7 @@ function startWriter(n: number): ManagedProcess {
   return spawnManaged(
     'writer',
     process.execPath,
-    ['--import', 'tsx', path.join(REPO_ROOT, 'test', 'resilience', 'support', 'writer-child.ts'), dirs.configDir, '9'],
+    ['--import', 'tsx', path.join(REPO_ROOT, 'test', 'harness', 'writer-child.ts'), dirs.configDir, '9'],
     {
       logFile: path.join(dirs.root, `writer-${n}.log`),
       cwd: REPO_ROOT,

@@ -39,10 +39,10 @@ import {
   withEphemeral,
   withoutLabel,
   type Expect,
-} from './attacks.js';
+} from '../harness/attacks.js';
 import { CONSUME_ANNOTATION, CONSUME_LABEL } from '../../relay/index.js';
 
-import { required } from '../support/required.js';
+import { required } from '../harness/required.js';
 import { createNamespace } from '../harness/controlplane.js';
 
 /**

@@ -34,7 +34,7 @@ import {
   withEphemeral,
   withoutLabel,
   type Expect,
-} from './attacks.js';
+} from '../harness/attacks.js';
 
 const relaysDir = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-attacks-'));
 const relaysFile = path.join(relaysDir, 'relays.yaml');

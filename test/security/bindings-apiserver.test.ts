@@ -26,8 +26,8 @@ import {
   plainPod,
   type BindingCase,
   type Expect,
-} from './attacks.js';
-import { required } from '../support/required.js';
+} from '../harness/attacks.js';
+import { required } from '../harness/required.js';
 
 const skip = required(skipUnlessControlPlane() || null);
 const NODE = 'node-a';

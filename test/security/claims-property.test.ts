@@ -15,7 +15,7 @@ import {
   type RawContainer,
   type RawPod,
 } from '../../webhook/admission/index.js';
-import { context, IMAGE, injectedPod, NAMESPACE, plainPod, SOCKET_DIR } from './attacks.js';
+import { context, IMAGE, injectedPod, NAMESPACE, plainPod, SOCKET_DIR } from '../harness/attacks.js';
 
 /** Independent normaliser: rewrite rules to a fixed point ('//', '/./', '/var/run' → '/run', '/x/..'). */
 function oracleNormalise(p: string): string {

@@ -12,7 +12,7 @@ import { CONSUME_ANNOTATION, type Relay } from '../../relay/index.js';
 import { createApp, DEFAULT_BODY_LIMIT } from '../../webhook/server/app.js';
 import { createMetrics } from '../../webhook/metrics.js';
 import type { RawContainer, RawPod } from '../../webhook/admission/index.js';
-import { context, injectedPod, NAMESPACE, plainPod } from './attacks.js';
+import { context, injectedPod, NAMESPACE, plainPod } from '../harness/attacks.js';
 
 /**
  * CPU time of this process (the app and the client in it) per request, under the API server's 5 s

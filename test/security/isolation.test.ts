@@ -12,7 +12,7 @@ import {
   type AdmissionRequest,
   type PodContext,
 } from '../../webhook/admission/index.js';
-import { fuzzCatalog, NAMESPACE_LABELS } from '../resilience/support/review.js';
+import { fuzzCatalog, NAMESPACE_LABELS } from '../harness/review.js';
 
 const NODE_ROOT = '/run/socat-relay';
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { nodeArgv, validateRelay } from '../../relay/index.js';
 import { interpretConfig } from '../../node-contract/index.js';
-import { isIPv6LoopbackSpelling, isLoopbackLiteral, judgeNodeArgv } from '../resilience/support/oracle.js';
+import { isIPv6LoopbackSpelling, isLoopbackLiteral, judgeNodeArgv } from '../harness/oracle.js';
 
 const SOCKET_DIR = '/run/socat-relay';
 

@@ -3,7 +3,7 @@
 // port open on every address of the node. A real agent (`socat-relay agent`) runs every kind of relay
 // with real socat — TCP, UDP one-way and UDP request-reply, to IPv4, IPv6 and `localhost` targets —
 // each relay carries traffic and holds its connection open, and the sockets of the agent and of all its
-// socat processes (forked children included) are read from /proc (test/support/node-sockets.ts):
+// socat processes (forked children included) are read from /proc (test/harness/node-sockets.ts):
 // every one must be bound to 127.0.0.0/8 or ::1. Before the fix, one-way UDP (`UDP4-SENDTO:` without
 // `bind=`) held 0.0.0.0:<ephemeral> after its first datagram.
 import { after, before, test } from 'node:test';
@@ -15,18 +15,18 @@ import { createServer, type Server } from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { waitFor } from '../harness/wait.js';
-import { socatUnavailable } from '../agent/harness.js';
-import { required } from '../support/required.js';
-import { describeSockets, offLoopback, socketsOf, withDescendants, type BoundSocket } from '../support/node-sockets.js';
+import { socatUnavailable } from '../harness/agent.js';
+import { required } from '../harness/required.js';
+import { describeSockets, offLoopback, socketsOf, withDescendants, type BoundSocket } from '../harness/node-sockets.js';
 import {
   agentDirs,
   cleanupDirs,
   sock,
-  startAgent,
+  startAgentProcess,
   writeRelay,
   type AgentDirs,
   type AgentProcess,
-} from '../resilience/support/agent.js';
+} from '../harness/agent-process.js';
 
 const ipv6Missing = (): string | null => {
   const probe = spawnSync('ip', ['-6', 'addr', 'show', 'dev', 'lo'], { encoding: 'utf8' });
@@ -91,7 +91,7 @@ before(async () => {
     if (c.kind === 'reqrep') extra.udp = { mode: 'RequestReply', replyTimeoutSeconds: 30 };
     writeRelay(dirs, c.relay, port, extra);
   }
-  agent = await startAgent(dirs);
+  agent = await startAgentProcess(dirs);
   await agent.waitStatus('every relay running', (s) => CASES.every((c) => s.relays[c.relay]?.running === true));
 });
 

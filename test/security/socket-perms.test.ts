@@ -13,12 +13,12 @@ import {
   agentDirs,
   cleanupDirs,
   sock,
-  startAgent,
+  startAgentProcess,
   writeRelay,
   type AgentDirs,
   type AgentProcess,
-} from '../resilience/support/agent.js';
-import { startEcho, type EchoServer } from '../resilience/support/net.js';
+} from '../harness/agent-process.js';
+import { startEcho, type EchoServer } from '../harness/net.js';
 
 const GID = 65532;
 const OUTSIDER = 65533;
@@ -30,7 +30,7 @@ before(async () => {
   dirs = agentDirs('perms');
   echo = await startEcho();
   writeRelay(dirs, 'guarded', echo.port);
-  agent = await startAgent(dirs);
+  agent = await startAgentProcess(dirs);
   await agent.waitStatus('guarded running', (s) => s.relays.guarded?.running === true);
   await waitFor(
     'the socket bound',

@@ -11,7 +11,7 @@ import {
   type ControlPlane,
   type KubeObject,
 } from '../harness/index.js';
-import { required } from '../support/required.js';
+import { required } from '../harness/required.js';
 import { SPELLINGS, type Spelling } from './spellings.js';
 
 function relayWith(s: Spelling, i: number): KubeObject & { spec: Record<string, any> } {

@@ -1,5 +1,5 @@
 // The JSONPatch from the raw pod to its injected copy: fast-json-patch's `compare` (same walk, same ops
-// in the same order — test/unit/diff.test.ts checks it against the library), without its deep clone
+// in the same order — test/unit/webhook/admission/diff.test.ts checks it against the library), without its deep clone
 // of every value it puts in an op. Those clones guard against later edits of either document; here the
 // ops are serialised at once (response.ts `patched`) and neither document is edited afterwards, so the
 // values are referenced, not copied. Subtrees the copy shares with the raw pod are skipped by identity,

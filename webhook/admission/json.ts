@@ -1,6 +1,6 @@
 // JSON text of frozen values built once (the injected sidecar container and volume, sidecar.ts),
 // remembered so each patch that carries them splices the text instead of serialising them again.
-// `patchJson` writes exactly what JSON.stringify(ops) writes (test/unit/diff.test.ts checks it).
+// `patchJson` writes exactly what JSON.stringify(ops) writes (test/unit/webhook/admission/diff.test.ts checks it).
 import type { Operation } from 'fast-json-patch';
 
 const texts = new WeakMap<object, string>();

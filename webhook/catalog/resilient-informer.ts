@@ -12,6 +12,7 @@ import {
   type ObjectCache,
 } from '@kubernetes/client-node';
 import { Backoff, type BackoffPolicy } from '../../lib/backoff.js';
+import { realSchedule, type ScheduleFn } from '../../lib/clock.js';
 import type { Logger } from '../../lib/log.js';
 import { DEFAULT_WATCH_TIMEOUTS, TimedWatch, type WatchTimeouts } from './watch.js';
 
@@ -57,6 +58,8 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   fieldSelector?: string;
   watchTimeouts?: WatchTimeouts;
   makeInformer?: MakeInformer<T>;
+  /** The timer seam for the restart delay (lib/clock.ts). */
+  schedule?: ScheduleFn;
 }
 
 export interface ObjectHandlers<T> {
@@ -70,7 +73,8 @@ export class ResilientInformer<T extends KubernetesObject> {
   private listed = false;
   private stopped = false;
   private readonly backoff: Backoff;
-  private timer: NodeJS.Timeout | undefined;
+  /** Cancels the pending restart, if one is scheduled. */
+  private cancelRestart: (() => void) | undefined;
   private markSynced!: () => void;
   private readonly synced$ = new Promise<void>((resolve) => {
     this.markSynced = resolve;
@@ -127,7 +131,7 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.cancelRestart?.();
     await this.informer.stop();
   }
 
@@ -157,13 +161,12 @@ export class ResilientInformer<T extends KubernetesObject> {
       { resource: this.o.resource, statusCode: e?.statusCode, err: e?.message ?? String(err), retryInMs: delay },
       'watch failed; restarting',
     );
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
+    this.cancelRestart?.();
+    this.cancelRestart = (this.o.schedule ?? realSchedule)(() => {
+      this.cancelRestart = undefined;
       if (this.stopped) return;
       this.o.onRestart?.(this.o.resource);
       this.informer.start().catch((e2: unknown) => this.restartLater(e2));
     }, delay);
-    this.timer.unref();
   }
 }

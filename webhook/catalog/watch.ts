@@ -29,7 +29,8 @@ export class TimedWatch extends Watch {
     super(kc);
     // client-node 2.x resets this timer on every chunk of the response body and aborts the request with a
     // TimeoutError when it fires (its default is 30 s). It is private in the typings, hence the cast;
-    // test/http/informer.test.ts fails if a client-node upgrade renames it (a dead watch would then hang).
+    // test/unit/webhook/catalog/informer.test.ts fails if a client-node upgrade renames it (a dead watch
+    // would then hang).
     (this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = timeouts.idleMs;
   }
 

@@ -15,6 +15,7 @@ import {
   type V1Node,
 } from '@kubernetes/client-node';
 import { isNotFound } from '../../lib/api-error.js';
+import { every, realSchedule, type NowFn, type ScheduleFn } from '../../lib/clock.js';
 import type { Logger } from '../../lib/log.js';
 import { API_VERSION, GROUP, KIND, PLURAL, RELAYNODE_PLURAL, VERSION, type RelayNode } from '../../relay/index.js';
 import type { RelayCatalog } from '../catalog/catalog.js';
@@ -22,6 +23,7 @@ import { ResilientInformer } from '../catalog/resilient-informer.js';
 import { SHARED_FIELD_MANAGER } from '../reconcile/api.js';
 import { KeyedQueue } from '../reconcile/queue.js';
 import { startLeaseWatch } from './leases.js';
+import { SummaryPacer } from './pacer.js';
 import { mergeStale, staleNodes as staleOf, type StaleNodes } from './stale.js';
 import { relaySummary, reportsByRelay, summaryWrite, type NodeReport, type SummaryWrite } from './summary.js';
 
@@ -40,6 +42,9 @@ export interface ClusterStatusOptions {
   onRestart?: (resource: string) => void;
   /** Counts the summary writes (success, error). */
   onWrite?: (result: 'success' | 'error') => void;
+  /** The time seams (lib/clock.ts): the sweep and the paced summary writes, and their clock. */
+  schedule?: ScheduleFn;
+  now?: NowFn;
 }
 
 export interface ClusterStatus {
@@ -147,6 +152,11 @@ export async function startClusterStatus(o: ClusterStatusOptions): Promise<Clust
   const { catalog, log } = o;
   const write = summaryWriter(o.kc, log);
   let index: Map<string, NodeReport[]> | undefined; // rebuilt after any RelayNode change
+  const pacer = new SummaryPacer({
+    now: o.now ?? Date.now,
+    schedule: o.schedule ?? realSchedule,
+    requeue: (name) => queue.add(name),
+  });
   // eslint-disable-next-line prefer-const -- read by the queue's handler before watchFleet resolves
   let fleet: Awaited<ReturnType<typeof watchFleet>> | undefined;
   const queue: KeyedQueue<string> = new KeyedQueue<string>({
@@ -160,13 +170,12 @@ export async function startClusterStatus(o: ClusterStatusOptions): Promise<Clust
         relaySummary(relay, index.get(name) ?? [], new Date().toISOString(), fleet.stale()),
       );
       if (!w.apply && !w.clearNodes) return;
-      await write(name, w).then(
-        () => o.onWrite?.('success'),
-        (e: unknown) => {
-          o.onWrite?.('error');
-          throw e;
-        },
-      );
+      if (w.apply && !pacer.admit(name, relay.status, w.apply)) return; // queued again when its interval ends
+      await write(name, w).catch((e: unknown) => {
+        o.onWrite?.('error');
+        throw e;
+      });
+      o.onWrite?.('success');
     },
     onError: (name, err, retryInMs) =>
       log.warn({ relay: name, err: (err as Error).message, retryInMs }, 'relay summary not written: retrying'),
@@ -179,18 +188,20 @@ export async function startClusterStatus(o: ClusterStatusOptions): Promise<Clust
     all();
   });
   const unsubscribe = catalog.subscribe((e) => {
-    if (e.type !== 'delete') queue.add(e.relay.metadata.name);
+    const name = e.relay.metadata.name;
+    if (e.type === 'delete') pacer.forget(name);
+    else queue.add(name);
   });
   const watched = fleet;
   void Promise.all([catalog.whenSynced(), watched.relayNodes.whenSynced()]).then(all);
-  const sweep = setInterval(all, o.sweepMs ?? 10_000);
-  sweep.unref();
+  const stopSweep = every(all, o.sweepMs ?? 10_000, o.schedule);
   log.info('cluster status started: watching RelayNodes, controller Leases and Nodes');
   return {
     idle: () => queue.idle(),
     async stop() {
-      clearInterval(sweep);
+      stopSweep();
       unsubscribe();
+      pacer.stop();
       await queue.close();
       await watched.stop();
     },

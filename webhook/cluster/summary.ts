@@ -161,3 +161,32 @@ export function summaryWrite(relay: Relay, wanted: SummaryStatus): SummaryWrite 
     cur.observedGeneration === want.observedGeneration;
   return { ...(same ? {} : { apply: wanted }), clearNodes: (st.nodes?.length ?? 0) > 0 || st.nodes !== undefined };
 }
+
+/** The least time between two summary writes of one Relay at fleet size: 30 s. */
+const SUMMARY_MAX_INTERVAL_MS = 30_000;
+/** The least time between two summary writes of one Relay on a small cluster: 1 s. */
+const SUMMARY_MIN_INTERVAL_MS = 1_000;
+/** Per selected node, the least time between two summary writes grows by this much (5 000 nodes: 30 s). */
+const SUMMARY_MS_PER_NODE = 6;
+
+/**
+ * How long the summary write of one Relay waits (0: now). Every node's controller watches every Relay, so
+ * each summary write reaches N watchers: on a large, churning fleet the summaries are paced — at most one
+ * write per Relay every 6 ms × its selected nodes, from 1 s up to 30 s — so a node's cost stays R/30 events/s
+ * at most whatever N. A Relay's first summary, and one for a new generation (a spec change), go at once.
+ */
+export function summaryWait(o: {
+  /** When this Relay's summary was last written (ms), if this controller wrote one. */
+  lastWriteMs: number | undefined;
+  nowMs: number;
+  stored: Relay['status'];
+  wanted: SummaryStatus;
+}): number {
+  if (o.lastWriteMs === undefined || o.stored?.ready === undefined) return 0;
+  if (o.stored.observedGeneration !== o.wanted.observedGeneration) return 0;
+  const interval = Math.min(
+    SUMMARY_MAX_INTERVAL_MS,
+    Math.max(SUMMARY_MIN_INTERVAL_MS, o.wanted.desiredNodes * SUMMARY_MS_PER_NODE),
+  );
+  return Math.max(0, o.lastWriteMs + interval - o.nowMs);
+}

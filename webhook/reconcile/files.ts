@@ -1,7 +1,8 @@
 // The file half's edge: read the config folder's .json files, write atomically, remove managed files.
 // How each file is read and written is the node contract's (node-contract/).
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { readdirOrEmpty } from '../../lib/fs.js';
 import { forEachLimit } from '../../lib/limit.js';
 import {
   isControllerFileName,
@@ -15,13 +16,7 @@ import type { CurrentFile, FileDiff } from './desired.js';
 /** The folder's visible .json files (the only names the controller writes). A missing folder reads as empty. */
 export async function readConfigFiles(dir: string): Promise<Map<string, CurrentFile>> {
   const out = new Map<string, CurrentFile>();
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return out;
-    throw e;
-  }
+  const names = await readdirOrEmpty(dir);
   for (const name of names) {
     if (!isControllerFileName(name)) continue;
     try {

@@ -15,7 +15,7 @@
 import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
-import type { ScheduleFn } from '../../lib/clock.js';
+import { every, type ScheduleFn } from '../../lib/clock.js';
 import { FolderWatch } from '../../lib/folder-watch.js';
 import type { Logger } from '../../lib/log.js';
 import { agentStatusPath, removeStaleConfigTempFiles } from '../../node-contract/index.js';
@@ -123,21 +123,21 @@ function startSources(
         if (changed) allStatus();
       }),
   }).start();
-  const resync = setInterval(
+  const stopResync = every(
     () => {
       if (!o.catalog.synced()) return;
       onResync();
       all();
     },
     (o.resyncSeconds ?? 60) * 1000,
+    o.schedule,
   );
-  resync.unref();
   // The catalog may still be loading: queue everything once it is synced.
   void o.catalog.whenSynced().then(all);
   return () => {
     unsubscribe();
     unsubscribeNamespaces?.();
-    clearInterval(resync);
+    stopResync();
     statusWatch.close();
   };
 }

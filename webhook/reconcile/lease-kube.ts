@@ -5,6 +5,7 @@
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { apiStatus, unlessNotFound } from '../../lib/api-error.js';
 import { Backoff } from '../../lib/backoff.js';
+import { realSchedule, type ScheduleFn } from '../../lib/clock.js';
 import type { Logger } from '../../lib/log.js';
 import { LEASE_DURATION_SECONDS, LEASE_GRACE_SECONDS, LEASE_RENEW_SECONDS, leaseName } from './lease.js';
 
@@ -17,6 +18,8 @@ export interface ControllerLeaseOptions {
   durationSeconds?: number;
   renewSeconds?: number;
   graceSeconds?: number;
+  /** The timer seam for the renewals (lib/clock.ts). */
+  schedule?: ScheduleFn;
 }
 
 export interface ControllerLease {
@@ -72,13 +75,20 @@ function leaseWriter(
  */
 function renewLoop(
   renew: () => Promise<void>,
-  o: { lease: string; namespace: string; renewMs: number; staleAfterSeconds: number; log: Logger },
+  o: {
+    lease: string;
+    namespace: string;
+    renewMs: number;
+    staleAfterSeconds: number;
+    log: Logger;
+    schedule: ScheduleFn;
+  },
 ): { stop(): Promise<void> } {
   const { log, namespace } = o;
   let stopped = false;
   const backoff = new Backoff({ initialMs: 500, maxMs: o.renewMs });
   let next = o.renewMs;
-  let timer: NodeJS.Timeout | undefined;
+  let cancel: (() => void) | undefined;
   let running: Promise<void> | undefined;
   const tick = (): void => {
     running = renew()
@@ -107,17 +117,16 @@ function renewLoop(
       )
       .finally(() => {
         if (stopped) return;
-        timer = setTimeout(tick, next);
-        timer.unref();
+        cancel = o.schedule(tick, next);
       });
   };
   tick();
   return {
     async stop() {
       stopped = true;
-      if (timer) clearTimeout(timer);
+      cancel?.();
       await running?.catch(() => undefined);
-      if (timer) clearTimeout(timer);
+      cancel?.();
     },
   };
 }
@@ -140,6 +149,7 @@ export async function startControllerLease(o: ControllerLeaseOptions): Promise<C
     renewMs,
     staleAfterSeconds: durationSeconds + graceSeconds,
     log,
+    schedule: o.schedule ?? realSchedule,
   });
   return { renew, stop: () => loop.stop() };
 }

@@ -1,0 +1,11 @@
+// Generated from node-agent/csi/*.proto by proto-loader-gen-types (npm run gen:proto). Do not edit.
+// Original file: node-agent/csi/csi.proto
+
+
+export interface Topology {
+  'segments'?: ({[key: string]: string});
+}
+
+export interface Topology__Output {
+  'segments': ({[key: string]: string});
+}

@@ -1,0 +1,13 @@
+// Generated from node-agent/csi/*.proto by proto-loader-gen-types (npm run gen:proto). Do not edit.
+// Original file: node-agent/csi/csi.proto
+
+
+export interface VolumeCondition {
+  'abnormal'?: (boolean);
+  'message'?: (string);
+}
+
+export interface VolumeCondition__Output {
+  'abnormal'?: (boolean);
+  'message'?: (string);
+}

@@ -1,0 +1,11 @@
+// Generated from node-agent/csi/*.proto by proto-loader-gen-types (npm run gen:proto). Do not edit.
+// Original file: null
+
+
+export interface Int32Value {
+  'value'?: (number);
+}
+
+export interface Int32Value__Output {
+  'value'?: (number);
+}

@@ -1,0 +1,12 @@
+// Generated from node-agent/csi/*.proto by proto-loader-gen-types (npm run gen:proto). Do not edit.
+// Original file: null
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface Int64Value {
+  'value'?: (number | string | Long);
+}
+
+export interface Int64Value__Output {
+  'value'?: (string);
+}

@@ -12,11 +12,31 @@ import type { HostConfig } from 'dockerode';
 import { randomBytes } from 'node:crypto';
 import { existsSync, statfsSync } from 'node:fs';
 import type { StartedNetwork, StartedTestContainer } from 'testcontainers';
+import { DEFAULT_TESTBIN, missingFromTestbin } from '../harness/binaries.js';
 import type { KindNodeImage } from '../harness/image.js';
 import { waitFor } from '../harness/wait.js';
 import { cgroupnsFor, cniManifest, joinConfig, kubeadmConfig } from './node-config.js';
 
 /** The filesystem of the host's /sys/fs/cgroup as `stat -f -c %T` names it (statfs f_type, linux/magic.h). */
+/**
+ * Why scripts/build-kind-node.sh cannot build the node image and its side images (Prometheus, the
+ * prometheus-operator variant's) here, or null: the Kubernetes binaries from `k8sDir` (K8S_BIN_DIR), the
+ * rest from .testbin. A kind suite without them would fail inside the build instead of naming the part.
+ */
+export function nodeImageMissing(k8sDir = DEFAULT_TESTBIN, k8sComponent = 'k8s'): string | null {
+  return (
+    missingFromTestbin(
+      ['kubeadm', 'kubelet', 'kubectl', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy'],
+      k8sComponent,
+      k8sDir,
+    ) ??
+    missingFromTestbin(
+      ['etcd', 'coredns', 'prometheus', 'operator', 'prometheus-config-reloader', 'kube-rbac-proxy'],
+      'etcd coredns prometheus prometheus-operator',
+    )
+  );
+}
+
 export function hostCgroupFs(): string {
   const type = statfsSync('/sys/fs/cgroup').type;
   return type === 0x63677270 ? 'cgroup2fs' : type === 0x01021994 ? 'tmpfs' : `0x${type.toString(16)}`;

@@ -35,6 +35,7 @@ import { PODMAN_ULIMITS_CONF, podmanMissing } from '../harness/podman.js';
 import { required } from '../harness/required.js';
 import { shell, writeCheckout } from './checkout.js';
 import { shBlocks, substitute } from './docs.js';
+import { nodeImageMissing } from './cluster.js';
 import { scene, type NodeExec } from './scenario.js';
 
 const MIN = 60_000;
@@ -44,7 +45,7 @@ const KIND = path.join(DEFAULT_TESTBIN, 'kind');
 const skip = required(
   podmanMissing(),
   missingFromTestbin(['kind'], 'kind'),
-  missingFromTestbin(['kubeadm'], 'k8s-oldest', OLDEST_K8S_DIR),
+  nodeImageMissing(OLDEST_K8S_DIR, 'k8s-oldest'),
 );
 
 /** A node container of kind's podman provider: commands through `podman exec`. */

@@ -35,7 +35,7 @@ import { podmanMissing, startPodmanService, type PodmanService } from '../harnes
 import { waitFor } from '../harness/wait.js';
 import { required } from '../harness/required.js';
 import { writeCheckout } from './checkout.js';
-import { startKindCluster, type KindCluster } from './cluster.js';
+import { nodeImageMissing, startKindCluster, type KindCluster } from './cluster.js';
 import { shBlocks, substitute } from './docs.js';
 import { operatorVariant } from './operator.js';
 import { EXAMPLE_NS, INSTALL_MD, NS, q, restrictedPod, scene } from './scenario.js';
@@ -43,26 +43,7 @@ import { EXAMPLE_NS, INSTALL_MD, NS, q, restrictedPod, scene } from './scenario.
 const MIN = 60_000;
 /** The cluster's name: its nodes are e2e-control-plane, e2e-worker, e2e-worker2 (not socat-relay-…: see leftovers). */
 const NAME = 'e2e';
-/** Built by scripts/build-testbin.sh; the node image and the suite's host-side commands need them. */
-const TESTBIN = [
-  'kubeadm',
-  'kubelet',
-  'kubectl',
-  'kube-proxy',
-  'kube-apiserver',
-  'etcd',
-  'coredns',
-  'prometheus',
-  'helm',
-  'operator',
-  'prometheus-config-reloader',
-  'kube-rbac-proxy',
-];
-
-const skip = required(
-  podmanMissing(),
-  missingFromTestbin(TESTBIN, 'k8s etcd helm coredns prometheus prometheus-operator'),
-);
+const skip = required(podmanMissing(), nodeImageMissing(), missingFromTestbin(['helm'], 'helm'));
 
 describe(
   'kind: 1 control plane + 2 workers from the node image built here, installed as docs/install.md says',

@@ -29,7 +29,7 @@ import { collect } from '../harness/processes.js';
 import { waitFor } from '../harness/wait.js';
 import { required } from '../harness/required.js';
 import { writeCheckout } from './checkout.js';
-import { startKindCluster, type KindCluster } from './cluster.js';
+import { nodeImageMissing, startKindCluster, type KindCluster } from './cluster.js';
 import { shBlocks, substitute } from './docs.js';
 import { INSTALL_MD, NS, restrictedPod, scene } from './scenario.js';
 
@@ -44,10 +44,9 @@ const NAME = 'upg';
 const EARLIER = 'c8a4c7d';
 const CONSUMER_NS = 'e2e-upgrade';
 const RELAY = 'kube-proxy-metrics';
-const TESTBIN = ['kubeadm', 'kubelet', 'kubectl', 'kube-proxy', 'kube-apiserver', 'etcd', 'coredns', 'helm'];
 const UPGRADE_MD = path.join(REPO_ROOT, 'docs', 'upgrade.md');
 
-const skip = required(podmanMissing(), missingFromTestbin(TESTBIN, 'k8s etcd helm coredns'));
+const skip = required(podmanMissing(), nodeImageMissing(), missingFromTestbin(['helm'], 'helm'));
 
 /**
  * The consumer's app: one new connection through the sidecar every 100 ms (no keep-alive), a line

@@ -201,7 +201,7 @@ function staticClosure(dir: string, file: string, seen = new Set<string>()): Set
   return seen;
 }
 
-test('the bundle (scripts/bundle.sh) runs alone, with the .proto files beside it, and the agent never loads the Kubernetes client or express', async (t) => {
+test('the bundle (scripts/bundle.sh) runs alone, with the .proto files beside it; the agent never loads the Kubernetes client, a reconcile-only controller never loads express', async (t) => {
   const out = mkdtempSync(path.join(REPO, 'node_modules', '.cache', 'socat-relay-bundle-'));
   t.after(() => rmSync(out, { recursive: true, force: true }));
   await exec('bash', [path.join(REPO, BUNDLE_SCRIPT), out], { cwd: REPO, timeout: 120_000 });
@@ -229,4 +229,10 @@ test('the bundle (scripts/bundle.sh) runs alone, with the .proto files beside it
   assert.match(agent, /node_modules\/prom-client\//, 'the walk sees the dependencies (esbuild names each source)');
   for (const heavy of ['@kubernetes/client-node', 'express', '@grpc/grpc-js'])
     assert.doesNotMatch(agent, new RegExp(`node_modules/${heavy}/`), `the agent does not load ${heavy}`);
+  // The controller loads the admission server (express) only when it serves admission (cli/controller.ts
+  // loadServing): a reconcile-only controller, on every worker, never does.
+  const controller = chunkOf('controller').join('\n');
+  assert.match(controller, /node_modules\/@kubernetes\/client-node\//);
+  for (const serving of ['node_modules/express/', 'webhook/server/app.ts', 'webhook/certs/self-managed.ts'])
+    assert.ok(!controller.includes(serving), `the controller loads ${serving} only when it serves admission`);
 });

@@ -11,6 +11,7 @@
 // binary's pages, which the processes of one node share); CPU is the CPU time used over the window
 // (the agent's includes its idle socats). The first variant is the baseline of the others.
 //   BENCH_FOOTPRINT_VARIANTS  comma list of variants.ts's names (default: all)
+//   BENCH_FOOTPRINT_REPLICAS (2): nodes per variant (the figures: their means)
 //   BENCH_FOOTPRINT_RELAYS (3), BENCH_FOOTPRINT_SETTLE_SECONDS (30), BENCH_FOOTPRINT_WINDOW_SECONDS (120)
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -34,6 +35,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export interface FootprintParams {
   variants: Variant[];
   relays: number;
+  replicas: number;
   settleSeconds: number;
   windowSeconds: number;
 }
@@ -52,6 +54,7 @@ export function footprintParams(env: NodeJS.ProcessEnv): FootprintParams {
   return {
     variants,
     relays: Math.round(num(env, 'BENCH_FOOTPRINT_RELAYS', 3)),
+    replicas: Math.round(num(env, 'BENCH_FOOTPRINT_REPLICAS', 2, 1)),
     settleSeconds: num(env, 'BENCH_FOOTPRINT_SETTLE_SECONDS', 30, 15),
     windowSeconds: num(env, 'BENCH_FOOTPRINT_WINDOW_SECONDS', 120, 40),
   };
@@ -101,6 +104,8 @@ export interface VariantResult {
   socatRss: number;
   controllerMc: number;
   agentMc: number;
+  /** Each replica's controller and agent (the figures are their means). */
+  replicas?: { controller: Resident; agent: Resident }[];
 }
 
 export function footprintFigures(results: readonly VariantResult[]): Figure[] {
@@ -116,13 +121,17 @@ export function footprintFigures(results: readonly VariantResult[]): Figure[] {
       .filter(Boolean)
       .join(' ');
     const split = (x: Resident) => `${mib(x.anon)} MiB private + ${mib(x.file)} MiB file-backed`;
+    const range = (f: (x: { controller: Resident; agent: Resident }) => number) => {
+      const xs = (r.replicas ?? []).map(f);
+      return xs.length > 1 ? `; replicas ${xs.map((x) => mib(x)).join(', ')} MiB` : '';
+    };
     out.push(
       figure({
         name: `${r.variant.name}: controller RSS`,
         unit: 'MiB',
         value: r.controller.rss / MiB,
         ...(b ? { baseline: b.controller.rss / MiB } : {}),
-        note: `${what}; ${split(r.controller)}`,
+        note: `${what}; ${split(r.controller)}${range((x) => x.controller.rss)}`,
       }),
       figure({
         name: `${r.variant.name}: agent RSS`,
@@ -137,7 +146,7 @@ export function footprintFigures(results: readonly VariantResult[]): Figure[] {
         value: (r.controller.rss + r.agent.rss) / MiB,
         ...(b ? { baseline: (b.controller.rss + b.agent.rss) / MiB } : {}),
         goal: { on: 'value', op: '<=', target: 128 },
-        note: what,
+        note: `${what}${range((x) => x.controller.rss + x.agent.rss)}`,
       }),
       figure({
         name: `${r.variant.name}: worker memory, shared pages once`,
@@ -184,7 +193,12 @@ export async function main(env: NodeJS.ProcessEnv, log: (s: string) => void): Pr
     await installCrds(cp.client);
     const relays = await createRelays(cp, p.relays);
     const serving = 'node-serving';
-    const nodes = [serving, ...p.variants.map((_, i) => `node-${i}`)];
+    // R nodes per variant: one process's memory depends on when its last full GC ran, so the figures
+    // are means over the replicas and the notes give their range.
+    const slots = p.variants.flatMap((_, i) =>
+      Array.from({ length: p.replicas }, (_, r) => ({ i, node: `node-${i}-${r}` })),
+    );
+    const nodes = [serving, ...slots.map((x) => x.node)];
     const user = cp.kc.getCurrentUser();
     const b64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString('utf8');
     const upstream = {
@@ -222,13 +236,11 @@ export async function main(env: NodeJS.ProcessEnv, log: (s: string) => void): Pr
     // All at once, as a DaemonSet's pods start (each controller takes about a minute to /readyz here).
     const clis = await Promise.all(p.variants.map(cliOf));
     const agents: Managed[] = [];
-    for (const [i] of p.variants.entries())
-      agents.push(await startAgent('new', undefined, path.join(dir, nodes[i + 1]!), cleanup, clis[i]));
+    for (const x of slots) agents.push(await startAgent('new', undefined, path.join(dir, x.node), cleanup, clis[x.i]));
     const csis: Managed[] = [];
-    for (const [i] of p.variants.entries())
-      csis.push(await startCsi(path.join(dir, nodes[i + 1]!), nodes[i + 1]!, clis[i]!, cleanup));
-    const controllers = await Promise.all(p.variants.map((_, i) => start(nodes[i + 1]!, false, clis[i]!)));
-    log(`[footprint] ${p.variants.length} controllers, agents and CSI plugins started`);
+    for (const x of slots) csis.push(await startCsi(path.join(dir, x.node), x.node, clis[x.i]!, cleanup));
+    const controllers = await Promise.all(slots.map((x) => start(x.node, false, clis[x.i]!)));
+    log(`[footprint] ${slots.length} controllers, agents and CSI plugins started`);
     const settled = await waitSettled(cp, 'new', relays, nodes.length, 180_000);
     log(`[footprint] ${settled ? 'settled' : 'NOT settled'}; idle ${p.settleSeconds} s more`);
     await sleep(p.settleSeconds * 1000);
@@ -247,26 +259,40 @@ export async function main(env: NodeJS.ProcessEnv, log: (s: string) => void): Pr
       const m = (f: (x: Resident) => number) => xs.reduce((s, x) => s + f(x), 0) / Math.max(1, xs.length);
       return { rss: m((x) => x.rss), anon: m((x) => x.anon), file: m((x) => x.file) };
     };
-    const k = p.variants.length;
+    const k = slots.length;
+    const perSlot = slots.map((x, j) => {
+      const procs: [string, Managed][] = [
+        ['controller', controllers[j]!.proc],
+        ['agent', agents[j]!],
+        ['CSI plugin', csis[j]!],
+      ];
+      for (const [n, [what, proc]] of procs.entries())
+        if (samples[n * k + j]!.some((y) => y.rss === 0))
+          throw new Error(`${x.node}: the ${what} exited during the window: ${proc.stderr().slice(-1500)}`);
+      const mc = (n: number) => (cpu1[n * k + j]! - cpu0[n * k + j]!) / secs;
+      return {
+        controller: mean(samples[j]!),
+        agent: mean(samples[k + j]!),
+        csi: mean(samples[2 * k + j]!),
+        controllerMc: mc(0),
+        agentMc: mc(1),
+        csiMc: mc(2),
+      };
+    });
     const results: VariantResult[] = [];
     for (const [i, v] of p.variants.entries()) {
-      const procs: [string, Managed][] = [
-        ['controller', controllers[i]!.proc],
-        ['agent', agents[i]!],
-        ['CSI plugin', csis[i]!],
-      ];
-      for (const [j, [what, proc]] of procs.entries())
-        if (samples[j * k + i]!.some((x) => x.rss === 0))
-          throw new Error(`${v.name}: the ${what} exited during the window: ${proc.stderr().slice(-1500)}`);
+      const mine = perSlot.filter((_, j) => slots[j]!.i === i);
+      const avg = (f: (x: (typeof mine)[number]) => number) => mine.reduce((a, x) => a + f(x), 0) / mine.length;
       results.push({
         variant: v,
-        controller: mean(samples[i]!),
-        agent: mean(samples[k + i]!),
-        csi: mean(samples[2 * k + i]!),
-        csiMc: (cpu1[2 * k + i]! - cpu0[2 * k + i]!) / secs,
-        socatRss: await socatRssOf(agents[i]!.pid),
-        controllerMc: (cpu1[i]! - cpu0[i]!) / secs,
-        agentMc: (cpu1[k + i]! - cpu0[k + i]!) / secs,
+        controller: mean(mine.map((x) => x.controller)),
+        agent: mean(mine.map((x) => x.agent)),
+        csi: mean(mine.map((x) => x.csi)),
+        csiMc: avg((x) => x.csiMc),
+        socatRss: await socatRssOf(agents[slots.findIndex((x) => x.i === i)]!.pid),
+        controllerMc: avg((x) => x.controllerMc),
+        agentMc: avg((x) => x.agentMc),
+        replicas: mine.map((x) => ({ controller: x.controller, agent: x.agent })),
       });
       log(`[footprint] ${v.name}: ${JSON.stringify(results.at(-1))}`);
     }

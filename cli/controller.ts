@@ -43,7 +43,7 @@ type StartReconcile = typeof import('../webhook/reconcile/index.js').startReconc
  * What only a serving controller (and local mode) runs — the admission server (express), the
  * injection, the self-managed certificates — imported when it is needed, so a reconcile-only
  * controller (the socat-relay-node DaemonSet, on every worker) never loads it: the bundle
- * (scripts/bundle.sh) keeps it in chunks of its own (BENCHMARKS.md, "Footprint").
+ * (scripts/bundle.sh) keeps it in chunks of its own (BENCHMARKS.md, "Image and footprint").
  */
 async function loadServing() {
   const [server, lookup, live, admission, sidecar, catalog, certSource, selfManaged] = await Promise.all([

@@ -73,8 +73,18 @@ export async function nodeArgs(rel: string, env: NodeJS.ProcessEnv = process.env
 
 const bundled = new Map<string, Promise<string>>();
 
-/** What a bundle of another commit needs of its tree: the sources and the bundle script (and package.json). */
-const BUNDLE_TREE = ['relay', 'lib', 'cli', 'webhook', 'node-agent', 'node-contract', 'certs', 'scripts/bundle.sh'];
+/** What a bundle of another commit needs of its tree: sources, bundle script, tsconfig.json (esbuild reads it). */
+const BUNDLE_TREE = [
+  'relay',
+  'lib',
+  'cli',
+  'webhook',
+  'node-agent',
+  'node-contract',
+  'certs',
+  'scripts/bundle.sh',
+  'tsconfig.json',
+];
 
 /** scripts/bundle.sh of this checkout, or of `commit` (its tree from git, this checkout's node_modules). */
 async function bundle(commit: string | undefined): Promise<string> {

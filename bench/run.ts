@@ -1,5 +1,5 @@
-// npm run bench [-- webhook|datapath|scale|scrape|fleet …]: runs the benchmarks, prints a table per benchmark and
-// writes bench/results/<benchmark>.json. Exit 0 whatever the speed; 1 only when a benchmark broke.
+// npm run bench [-- webhook|datapath|scale|scrape|fleet|footprint …]: runs the benchmarks, prints a table
+// per benchmark and writes bench/results/<benchmark>.json. Exit 0 whatever the speed; 1 only when a benchmark broke.
 import { formatTable, type Figure } from './lib/figures.js';
 import { Cleanup } from './lib/proc.js';
 import { describeMachine, writeResults } from './lib/results.js';
@@ -12,6 +12,7 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
   scale: async () => (await import('./scale/run.js')).main,
   scrape: async () => (await import('./scrape/run.js')).main,
   fleet: async () => (await import('./fleet/run.js')).main,
+  footprint: async () => (await import('./footprint/run.js')).main,
 };
 
 async function main(argv: string[]): Promise<number> {

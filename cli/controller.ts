@@ -19,20 +19,14 @@ import { makeWebhookCerts } from '../certs/selfsigned.js';
 import { writeCerts } from '../certs/write.js';
 import { HelpRequested, configUsage, loadConfig, type ControllerConfig } from '../webhook/config.js';
 import { createMetrics, observeRelays, type ControllerMetrics } from '../webhook/metrics.js';
-import { StaticCatalog } from '../webhook/catalog/catalog.js';
 import { InformerRelayCatalog, NamespaceLabels } from '../webhook/catalog/informer.js';
-import { chooseSidecarMode, serverGitVersion } from '../webhook/catalog/sidecar-mode.js';
-import { WebhookServer } from '../webhook/server/server.js';
 import { MetricsServer } from '../webhook/server/metrics-server.js';
-import { RelayLookup } from '../webhook/server/catalog-miss.js';
-import { liveRelayGetter } from '../webhook/catalog/live.js';
 import { Drain, gracefulShutdown } from '../webhook/server/shutdown.js';
 import { startControllerLease } from '../webhook/reconcile/lease-kube.js';
 import { MetricsAuthorizer, kubeReviewer } from '../webhook/metrics-auth.js';
 import { CertificateError } from '../webhook/server/certwatcher.js';
-import { CertSource } from '../webhook/server/cert-source.js';
-import { SelfManagedCerts } from '../webhook/certs/self-managed.js';
-import { defaultInjectOptions, type SidecarMode } from '../webhook/admission/index.js';
+import type { CertSource } from '../webhook/server/cert-source.js';
+import type { SidecarMode } from '../webhook/admission/index.js';
 import { runDaemon } from './daemon.js';
 import { parseOrExit, type CommandIO } from './io.js';
 
@@ -44,6 +38,36 @@ export class StartupError extends Error {
 }
 
 type StartReconcile = typeof import('../webhook/reconcile/index.js').startReconcile;
+
+/**
+ * What only a serving controller (and local mode) runs — the admission server (express), the
+ * injection, the self-managed certificates — imported when it is needed, so a reconcile-only
+ * controller (the socat-relay-node DaemonSet, on every worker) never loads it: the bundle
+ * (scripts/bundle.sh) keeps it in chunks of its own (BENCHMARKS.md, "Image and footprint").
+ */
+async function loadServing() {
+  const [server, lookup, live, admission, sidecar, catalog, certSource, selfManaged] = await Promise.all([
+    import('../webhook/server/server.js'),
+    import('../webhook/server/catalog-miss.js'),
+    import('../webhook/catalog/live.js'),
+    import('../webhook/admission/index.js'),
+    import('../webhook/catalog/sidecar-mode.js'),
+    import('../webhook/catalog/catalog.js'),
+    import('../webhook/server/cert-source.js'),
+    import('../webhook/certs/self-managed.js'),
+  ]);
+  return {
+    WebhookServer: server.WebhookServer,
+    RelayLookup: lookup.RelayLookup,
+    liveRelayGetter: live.liveRelayGetter,
+    defaultInjectOptions: admission.defaultInjectOptions,
+    chooseSidecarMode: sidecar.chooseSidecarMode,
+    serverGitVersion: sidecar.serverGitVersion,
+    StaticCatalog: catalog.StaticCatalog,
+    CertSource: certSource.CertSource,
+    SelfManagedCerts: selfManaged.SelfManagedCerts,
+  };
+}
 
 /** The node reconcile, imported when it is turned on (local mode and the webhook-only mode never load it). */
 export async function loadReconcile(): Promise<StartReconcile> {
@@ -93,6 +117,7 @@ async function localCertificate(
 }
 
 async function startLocal(c: ControllerConfig, log: Logger, say: (s: string) => void): Promise<RunningController> {
+  const { StaticCatalog, WebhookServer, defaultInjectOptions } = await loadServing();
   const catalog = new StaticCatalog(await loadRelaysFile(c.relaysFile));
   const { certFile, keyFile } = await localCertificate(c, say);
   const mode: SidecarMode = c.sidecarMode === 'auto' ? 'native' : c.sidecarMode;
@@ -172,6 +197,7 @@ function loadKubeConfig(c: ControllerConfig): KubeConfig {
 
 /** The sidecar mode: as configured, or from the API server's version (native sidecars from 1.29). */
 async function sidecarMode(c: ControllerConfig, kc: KubeConfig, log: Logger): Promise<SidecarMode> {
+  const { chooseSidecarMode, serverGitVersion } = await loadServing();
   let gitVersion: string | undefined;
   if (c.sidecarMode === 'auto') {
     try {
@@ -284,13 +310,14 @@ async function reconcileOnlyCerts(log: Logger): Promise<{ certFile: string; keyF
  * SOCAT_RELAY_CERTIFICATES=self-managed the Secrets this controller keeps with the other serving ones
  * (webhook/certs/): the servers then wait for the first pair the loop reads or makes.
  */
-function servingTls(
+async function servingTls(
   c: ControllerConfig,
   kc: KubeConfig,
   log: Logger,
   stops: (() => Promise<void>)[],
-): { certFile: string; keyFile: string } | { certSource: CertSource } {
+): Promise<{ certFile: string; keyFile: string } | { certSource: CertSource }> {
   if (c.certificates !== 'self-managed') return { certFile: c.tlsCert, keyFile: c.tlsKey };
+  const { CertSource, SelfManagedCerts } = await loadServing();
   const certSource = new CertSource();
   const loop = new SelfManagedCerts({
     kc,
@@ -339,6 +366,7 @@ async function startWebhook(
   stops: (() => Promise<void>)[],
 ): Promise<AddressInfo> {
   const { kc, relays, namespaces, metrics, log } = d;
+  const { WebhookServer, RelayLookup, liveRelayGetter, defaultInjectOptions } = await loadServing();
   const mode = await sidecarMode(c, kc, log);
   const injectOptions = defaultInjectOptions({
     sidecarImage: c.sidecarImage,
@@ -385,7 +413,7 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
     );
     // The metrics port first: /readyz (the webhook's port) answers 200 only once both listen. A
     // reconcile-only controller holds no serving key: its metrics port has a certificate of its own.
-    const tls = c.serveAdmission ? servingTls(c, kc, log, stops) : await reconcileOnlyCerts(log);
+    const tls = c.serveAdmission ? await servingTls(c, kc, log, stops) : await reconcileOnlyCerts(log);
     const metricsServer = new MetricsServer({
       port: c.metricsPort,
       ...tls,

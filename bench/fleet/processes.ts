@@ -1,8 +1,9 @@
 // The real processes of the fleet benchmark: the controller as its DaemonSets run it (`socat-relay
-// controller`, plain node on the transpiled sources, configured only through the DaemonSets'
-// environment), each behind its own counting proxy (a kubeconfig of its own pointing at the proxy), the
-// node agent beside it, and the code before the RelayNode topology, taken from git history into
-// bench/results/ and transpiled the same way, so both designs run side by side in one benchmark run.
+// controller`, plain node on the bundle the image runs — scripts/bundle.sh —, configured only through
+// the DaemonSets' environment), each behind its own counting proxy (a kubeconfig of its own pointing at
+// the proxy), the node agent beside it, and the code before the RelayNode topology, taken from git
+// history into bench/results/ and transpiled file by file (it has no bundle script), so both designs
+// run side by side in one benchmark run.
 import { mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { makeWebhookCerts } from '../../certs/selfsigned.js';
 import { writeCerts } from '../../certs/write.js';
-import { nodeArgs } from '../lib/build.js';
+import { bundleArgs } from '../lib/build.js';
 import { freePort, waitUntil } from '../lib/net.js';
 import { runCommand, startProcess, type Cleanup, type Managed } from '../lib/proc.js';
 
@@ -22,7 +23,7 @@ export type Design = 'new' | 'old';
 
 /** The node arguments of `socat-relay <args>` for a design: this tree, or the old tree's build. */
 async function cliArgs(design: Design, oldRoot: string | undefined): Promise<string[]> {
-  if (design === 'new') return nodeArgs('cli/main.ts');
+  if (design === 'new') return bundleArgs();
   if (!oldRoot) throw new Error('the old design needs its tree (prepareOldTree)');
   return [path.join(oldRoot, 'cli', 'main.js')];
 }
@@ -101,6 +102,8 @@ export interface ControllerSpec {
   proxyPort: number;
   /** Extra environment (the old design's prune times, …). */
   env?: Record<string, string>;
+  /** The node arguments before `controller` (default: the design's CLI, cliArgs). */
+  cli?: string[];
 }
 
 export interface FleetController {
@@ -160,7 +163,8 @@ export async function startFleetController(spec: ControllerSpec, cleanup: Cleanu
     ...(spec.design === 'new' && !spec.serving ? { SOCAT_RELAY_SERVE_ADMISSION: 'false' } : {}),
     ...spec.env,
   };
-  const proc = startProcess(process.execPath, [...(await cliArgs(spec.design, spec.oldRoot)), 'controller'], cleanup, {
+  const cli = spec.cli ?? (await cliArgs(spec.design, spec.oldRoot));
+  const proc = startProcess(process.execPath, [...cli, 'controller'], cleanup, {
     env,
     cwd: spec.dir,
   });
@@ -184,13 +188,15 @@ export async function startAgent(
   oldRoot: string | undefined,
   dir: string,
   cleanup: Cleanup,
+  /** The node arguments before `agent` (default: the design's CLI, cliArgs). */
+  cli?: string[],
 ): Promise<Managed> {
   await mkdir(configDirOf(dir), { recursive: true });
   await mkdir(socketDirOf(dir), { recursive: true });
   return startProcess(
     process.execPath,
     [
-      ...(await cliArgs(design, oldRoot)),
+      ...(cli ?? (await cliArgs(design, oldRoot))),
       'agent',
       '--config-dir',
       configDirOf(dir),

@@ -184,7 +184,7 @@ interface SimulatorHandle {
   lastStats(): { writesPerSecond: number; failed: number; late: number; lastError: string };
 }
 
-async function startSimulator(
+export async function startSimulator(
   cfg: SimulatorConfig,
   dir: string,
   cleanup: Cleanup,
@@ -220,13 +220,13 @@ async function startSimulator(
   return { proc, lastStats: () => stats };
 }
 
-interface RelayRef {
+export interface RelayRef {
   name: string;
   uid: string;
   generation: number;
 }
 
-async function createRelays(cp: ControlPlane, count: number): Promise<RelayRef[]> {
+export async function createRelays(cp: ControlPlane, count: number): Promise<RelayRef[]> {
   const out: RelayRef[] = [];
   for (let i = 0; i < count; i++) {
     const name = `fleet-${i}`;
@@ -246,7 +246,7 @@ async function createRelays(cp: ControlPlane, count: number): Promise<RelayRef[]
 }
 
 /** Until every Relay's status counts every node (the elected summary, or the old status.nodes), or the timeout. */
-async function waitSettled(
+export async function waitSettled(
   cp: ControlPlane,
   design: Design,
   relays: RelayRef[],
@@ -271,21 +271,21 @@ async function waitSettled(
   return false;
 }
 
-async function cpuOfTree(pid: number): Promise<number> {
+export async function cpuOfTree(pid: number): Promise<number> {
   const table = await processTable();
   let sum = 0;
   for (const p of [pid, ...descendants(table, pid)]) sum += await cpuMsOf(p);
   return sum;
 }
 
-async function socatRssOf(agentPid: number): Promise<number> {
+export async function socatRssOf(agentPid: number): Promise<number> {
   const table = await processTable();
   let sum = 0;
   for (const p of descendants(table, agentPid)) sum += await rssOf(p);
   return sum;
 }
 
-async function leaderNode(cp: ControlPlane): Promise<string | undefined> {
+export async function leaderNode(cp: ControlPlane): Promise<string | undefined> {
   const l = await cp.client.getOrUndefined<KubeObject & { spec?: { holderIdentity?: string } }>(
     'coordination.k8s.io/v1',
     'Lease',

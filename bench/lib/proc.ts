@@ -167,6 +167,21 @@ export async function rssOf(pid: number): Promise<number> {
   }
 }
 
+/**
+ * A process's resident memory split as /proc/<pid>/status does (bytes; zeros when it is gone): `anon`
+ * (RssAnon: its own heap and stacks) and `file` (RssFile: mapped files, chiefly the node binary's pages,
+ * which every process running that same binary shares in the page cache).
+ */
+export async function residentOf(pid: number): Promise<{ rss: number; anon: number; file: number }> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+    return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
+  } catch {
+    return { rss: 0, anon: 0, file: 0 };
+  }
+}
+
 /** All live processes as pid → {ppid, comm}: a snapshot of /proc. */
 export async function processTable(): Promise<Map<number, { ppid: number; comm: string }>> {
   const table = new Map<number, { ppid: number; comm: string }>();

@@ -6,6 +6,8 @@
 // the relay does not allow denied), the containerised reconcile writes the node file, the
 // containerised agent serves the relay's socket, a request through it reaches a loopback-only
 // service, and the Relay's status says Running. The metrics port refuses a request without a token.
+// The image itself: ≤ 200 MB, no shell or package manager, and the programs the agent and the CSI
+// plugin run (setpriv → socat; mount --bind, the read-only remount, umount) work from its own files.
 // Both run as the manifests run them: root with every capability dropped (the agent keeps CHOWN).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -290,6 +292,53 @@ describe(
       )[0];
       assert.equal(inspect.Config.User, '65532:65532');
       assert.ok(inspect.Size < 30 * 1024 * 1024, `the sidecar image is ${inspect.Size} bytes`);
+    });
+
+    test('the controller/agent image: ≤ 200 MB, no shell, and the programs the processes run work from its own files', async () => {
+      const inspect = JSON.parse(execFileSync('podman', ['image', 'inspect', image.image], { encoding: 'utf8' }))[0];
+      assert.ok(inspect.Size <= 200_000_000, `the image is ${inspect.Size} bytes`);
+      assert.equal(inspect.Config.User, '65532:65532');
+      // What the CSI plugin runs (node-agent/csi/mount.ts: a bind mount, its read-only remount, umount) and
+      // what the agent runs (node-agent/supervisor.ts: setpriv --pdeathsig TERM -- socat), found on PATH.
+      const script = `
+        const { execFileSync: x, spawnSync } = require('node:child_process');
+        const fs = require('node:fs');
+        fs.mkdirSync('/tmp/src'); fs.writeFileSync('/tmp/src/f', 'x'); fs.mkdirSync('/tmp/dst');
+        x('mount', ['--bind', '/tmp/src', '/tmp/dst']);
+        x('mount', ['-o', 'remount,bind,ro,nosuid,nodev,noexec', '/tmp/dst']);
+        let ro; try { fs.writeFileSync('/tmp/dst/g', 'y'); ro = 'writable'; } catch (e) { ro = e.code; }
+        const line = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\\n').find((l) => l.split(' ')[4] === '/tmp/dst');
+        x('umount', ['/tmp/dst']);
+        console.log(JSON.stringify({
+          ro, options: line && line.split(' ')[5], after: fs.readdirSync('/tmp/dst'),
+          socat: x('setpriv', ['--pdeathsig', 'TERM', '--', 'socat', '-V']).toString().split('\\n')[1],
+          shell: ['/bin/sh', '/usr/bin/sh', '/bin/bash'].filter((s) => fs.existsSync(s)),
+          apt: ['/usr/bin/apt-get', '/usr/bin/dpkg', '/usr/local/bin/npm'].filter((s) => fs.existsSync(s)),
+          user: spawnSync('/usr/local/bin/node', ['-p', 'require("node:os").userInfo({}).username'], { uid: 65532, gid: 65532 }).stdout.toString().trim(),
+        }));`;
+      const { GenericContainer, Wait } = await import('testcontainers');
+      const c = await new GenericContainer(image.image)
+        .withEntrypoint(['/usr/local/bin/node'])
+        .withCommand(['-e', script])
+        .withUser('0:0')
+        .withPrivilegedMode()
+        .withWaitStrategy(Wait.forOneShotStartup())
+        .withStartupTimeout(60_000)
+        .start();
+      let out: string;
+      try {
+        out = await streamText(await c.logs());
+      } finally {
+        await c.stop().catch(() => undefined);
+      }
+      const r = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+      assert.equal(r.ro, 'EROFS', `the remount made it read-only: ${out}`);
+      assert.match(String(r.options), /^ro,nosuid,nodev,noexec/);
+      assert.deepEqual(r.after, [], 'umount took the bind mount away');
+      assert.match(String(r.socat), /^socat version 1\.\d+/, 'setpriv → socat');
+      assert.deepEqual(r.shell, [], 'no shell');
+      assert.deepEqual(r.apt, [], 'no package manager, no npm');
+      assert.equal(r.user, 'nonroot', 'uid 65532 has a name (/etc/passwd)');
     });
 
     test('`static-pod --image` in the image prints the agent manifest it carries, with that image', async () => {

@@ -221,6 +221,7 @@ describe('the Helm chart', { skip }, () => {
         'controller.logLevel': 'debug',
         'controller.sidecarMode': 'regular',
         'controller.resources.limits.memory': '1Gi',
+        'controller.nodeResources.limits.memory': '200Mi',
         'controller.nodeSelector.pool': 'system',
         'agent.nodeSelector.relays': 'yes',
         'image.pullPolicy': 'Always',
@@ -231,6 +232,9 @@ describe('the Helm chart', { skip }, () => {
     const agent = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-agent')!;
     assert.deepEqual([env(controller).LOG_LEVEL, env(controller).SOCAT_RELAY_SIDECAR_MODE], ['debug', 'regular']);
     assert.deepEqual(controller.spec.template.spec.containers[0].resources, { limits: { memory: '1Gi' } });
+    // The reconcile-only controllers have a setting of their own: the serving ones grow with the cluster.
+    const node = objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === 'socat-relay-node')!;
+    assert.deepEqual(node.spec.template.spec.containers[0].resources, { limits: { memory: '200Mi' } });
     assert.deepEqual(controller.spec.template.spec.nodeSelector, { pool: 'system' });
     assert.deepEqual(agent.spec.template.spec.nodeSelector, { relays: 'yes' });
     for (const ds of [controller, agent]) {

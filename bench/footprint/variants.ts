@@ -1,0 +1,30 @@
+// The footprint benchmark's variants: how the CLI is loaded × the Node/V8 flags before the script.
+//   files   the sources transpiled file by file, dependencies from node_modules (bench/lib/build.ts
+//           nodeArgs: how bench:fleet ran the processes before the image was bundled);
+//   bundle  scripts/bundle.sh's output, as the image runs it (one file per lazily imported part); with
+//           `commit`, the bundle of that commit's tree (bench/lib/build.ts bundleArgs): before the
+//           controller's lazy serving imports, before minification.
+// Flags: --max-semi-space-size=1 caps the young generation's semi-space at 1 MiB (default up to 16
+// MiB each: collected more often, a few MiB less held); --v8-pool-size=1 one V8 platform worker thread
+// instead of one per core. (--lite-mode, no optimising compiler, was tried: a controller with it did
+// not reach /readyz within 2 minutes on the loaded 2-core machine, so it is not a variant.)
+export interface Variant {
+  name: string;
+  code: 'files' | 'bundle';
+  flags: string[];
+  commit?: string;
+}
+
+/** The last commit whose controller imported the admission server (express) eagerly, even when reconcile-only. */
+const EAGER_SERVING_IMPORTS = 'e1dee80';
+/** The last commit whose bundle was not minified. */
+const UNMINIFIED = 'b9f6a90';
+
+export const VARIANTS: readonly Variant[] = [
+  { name: 'files', code: 'files', flags: [] },
+  { name: 'bundle-eager', code: 'bundle', flags: [], commit: EAGER_SERVING_IMPORTS },
+  { name: 'bundle-unminified', code: 'bundle', flags: [], commit: UNMINIFIED },
+  { name: 'bundle', code: 'bundle', flags: [] },
+  { name: 'bundle+semi1', code: 'bundle', flags: ['--max-semi-space-size=1'] },
+  { name: 'bundle+semi1+pool1', code: 'bundle', flags: ['--max-semi-space-size=1', '--v8-pool-size=1'] },
+];

@@ -62,7 +62,12 @@ test('static pod: config hostPath mounted read-only, socket hostPath read-write,
   });
   // Its readiness is that file, which the agent writes (--ready-file) once every socket is in place.
   assert.ok(agent.args.includes('--ready-file=/run/agent-ready/ready'));
-  assert.deepEqual(agent.readinessProbe.exec.command, ['test', '-e', '/run/agent-ready/ready']);
+  assert.deepEqual(agent.readinessProbe.exec.command, [
+    'socat',
+    '-u',
+    'OPEN:/run/agent-ready/ready,rdonly',
+    'OPEN:/dev/null,wronly',
+  ]);
 });
 
 test('static pod: root with every capability dropped but CHOWN, no privilege escalation, read-only root filesystem', () => {

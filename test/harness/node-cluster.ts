@@ -227,7 +227,10 @@ export async function waitForPodRunning(
   }
 }
 
-/** A pod bound to the test node (no scheduler), running the project's image as the app: `sleep infinity`. */
+/**
+ * A pod bound to the test node (no scheduler), running the project's image as the app — Node.js kept
+ * alive (the image has no shell or `sleep`); tests exec `socat` or `node` in it.
+ */
 export function consumerPod(
   c: Cluster,
   o: { name: string; namespace: string; relay?: string; moreRelays?: string[] },
@@ -256,7 +259,7 @@ export function consumerPod(
           name: 'app',
           image: c.node.image.image,
           imagePullPolicy: 'Never',
-          command: ['sleep', 'infinity'],
+          command: ['node', '-e', 'setInterval(() => undefined, 1 << 30)'],
           securityContext: {
             readOnlyRootFilesystem: true,
             allowPrivilegeEscalation: false,

@@ -118,22 +118,29 @@ describe(
         dns.length > 0 && dns.every((p) => p.status.phase === 'Running' && p.spec.nodeName !== worker2),
         JSON.stringify(dns.map((p) => [p.spec.nodeName, p.status.phase])),
       );
-      await kubectl(
-        'run',
-        'dns-check',
-        `--image=${image.image}`,
-        '--image-pull-policy=Never',
-        '--restart=Never',
-        `--overrides=${JSON.stringify({ spec: { nodeName: worker2 } })}`,
-        '--command',
-        '--',
-        'getent',
-        'hosts',
-        'kubernetes.default.svc.cluster.local',
-      );
-      await kubectl('wait', '--for=jsonpath={.status.phase}=Succeeded', 'pod/dns-check', '--timeout=180s');
-      assert.match(await kubectl('logs', 'dns-check'), /^10\.96\.0\.1\s+kubernetes\.default\.svc\.cluster\.local$/m);
-      await kubectl('delete', 'pod', 'dns-check', '--wait=false');
+      // The project's image has no shell or getent: Node's dns.lookup asks the C library, as getent would.
+      const lookup =
+        "const n = 'kubernetes.default.svc.cluster.local'; require('node:dns').lookup(n, (e, a) => { if (e) throw e; console.log(a + ' ' + n); });";
+      try {
+        await kubectl(
+          'run',
+          'dns-check',
+          `--image=${image.image}`,
+          '--image-pull-policy=Never',
+          '--restart=Never',
+          `--overrides=${JSON.stringify({ spec: { nodeName: worker2 } })}`,
+          '--command',
+          '--',
+          'node',
+          '-e',
+          lookup,
+        );
+        await kubectl('wait', '--for=jsonpath={.status.phase}=Succeeded', 'pod/dns-check', '--timeout=180s');
+        assert.match(await kubectl('logs', 'dns-check'), /^10\.96\.0\.1\s+kubernetes\.default\.svc\.cluster\.local$/m);
+      } finally {
+        // Never left behind: the later tests require every pod Running or done.
+        await kubectl('delete', 'pod', 'dns-check', '--wait=false', '--ignore-not-found');
+      }
     });
 
     test('kustomize without cert-manager, as written: the DaemonSets rolled out on every node, the serving key and the webhook endpoints only on the control plane', async () => {

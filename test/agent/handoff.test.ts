@@ -1,6 +1,7 @@
 // The socket handoff's parts (node-agent/handoff.ts) and the agent's use of them: the temporary name, the
 // argv it binds, the kernel's table read, the orphan rules around a running previous agent, and a real
 // agent binding again a socket path someone removed.
+import { required } from '../harness/required.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, statSync } from 'node:fs';
@@ -112,7 +113,7 @@ test('orphans: a socat bound at a temporary name of its socket counts; a previou
 
 test(
   'a socket path removed by someone else (an agent from before the handoff stopping) is bound again within a second',
-  { skip: process.getuid?.() !== 0 ? 'needs root (socket group)' : (socatUnavailable() ?? false) },
+  { skip: required(process.getuid?.() !== 0 && 'needs root (socket group)', socatUnavailable()) },
   async (t) => {
     const dirs = await tempDirs(t, 'agent-rebind');
     const svc = await httpService(t, 'node');

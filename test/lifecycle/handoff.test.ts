@@ -3,6 +3,7 @@
 // then the first stopped with SIGTERM — while clients open connections continuously through real
 // sidecar socats (TCP, and a UDP request/reply relay) and straight to a CSI volume's own socket. Every
 // attempt is counted; a request in flight when the first agent stops must finish through it.
+import { required } from '../harness/required.js';
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
@@ -28,7 +29,7 @@ import {
   type Dirs,
 } from '../harness/agent.js';
 
-const skip = process.getuid?.() !== 0 ? 'needs root (socket group 65532)' : (socatUnavailable() ?? false);
+const skip = required(process.getuid?.() !== 0 && 'needs root (socket group 65532)', socatUnavailable());
 
 /** A node HTTP service: `/` answers at once, `/hold` when `release()` is called (a request in flight). */
 async function nodeService(t: Parameters<typeof defer>[0]): Promise<{ port: number; release: () => void }> {

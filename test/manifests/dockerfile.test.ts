@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -208,6 +208,8 @@ function staticInputs(meta: Metafile, output: string, seen = new Set<string>()):
 }
 
 test('the bundle (scripts/bundle.sh) runs alone, with the .proto files beside it; the agent never loads the Kubernetes client, a reconcile-only controller never loads express', async (t) => {
+  // node_modules/.cache exists only once a tool made it (a fresh `npm ci` has none).
+  mkdirSync(path.join(REPO, 'node_modules', '.cache'), { recursive: true });
   const out = mkdtempSync(path.join(REPO, 'node_modules', '.cache', 'socat-relay-bundle-'));
   t.after(() => rmSync(out, { recursive: true, force: true }));
   const metafile = `${out}.meta.json`;

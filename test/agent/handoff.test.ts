@@ -126,12 +126,12 @@ test(
         () => false,
       ),
     );
-    const ino = statSync(sock).ino;
     rmSync(sock);
     const t0 = Date.now();
     await waitFor('the socket bound again', () => statSync(sock, { throwIfNoEntry: false })?.isSocket(), 2000);
     const took = Date.now() - t0;
-    assert.notEqual(statSync(sock).ino, ino);
+    // The path was removed, so whatever listens there now was bound again (a freed inode number may be
+    // handed out again, so the inode says nothing).
     assert.equal(await getViaSocket(sock), 'node GET /');
     assert.ok(took < 1500, `${took} ms`);
   },

@@ -12,7 +12,7 @@ import { sidecarImageOf } from '../../lib/image.js';
 import { REPO_ROOT } from '../harness/binaries.js';
 import { runTool, skipWithout } from '../harness/tools.js';
 import { writeCheckout } from './checkout.js';
-import { shBlocks, substitute } from './docs.js';
+import { helmUninstallCommands, shBlocks, substitute } from './docs.js';
 import { cgroupnsFor, cniManifest, joinConfig, KindConfigError, kubeadmConfig } from './node-config.js';
 import { operatorFixture } from './operator.js';
 
@@ -223,4 +223,17 @@ test("the prometheus-operator fixture: Prometheus moved to the image built here 
   );
   assert.deepEqual(prometheus.spec.podMonitorNamespaceSelector, {}, 'every namespace, as kube-prometheus-stack');
   assert.throws(() => operatorFixture(text, 'localhost/prometheus'), /must be repository:tag/);
+});
+
+test("helmUninstallCommands: docs/install.md's Helm uninstall, in order; a changed paragraph refused", () => {
+  const installMd = readFileSync(path.join(REPO_ROOT, 'docs', 'install.md'), 'utf8');
+  assert.deepEqual(helmUninstallCommands(installMd), [
+    'helm uninstall socat-relay -n socat-relay-system',
+    'kubectl delete crd relays.socat.io relaynodes.socat.io',
+    'kubectl delete namespace socat-relay-system',
+  ]);
+  assert.throws(
+    () => helmUninstallCommands(installMd.replace(/its\s+post-delete\s+hook/, 'its hook')),
+    /Helm uninstall paragraph changed/,
+  );
 });

@@ -39,3 +39,18 @@ export function substitute(script: string, replacements: [string | RegExp, strin
   }
   return out;
 }
+
+/**
+ * The commands docs/install.md's prose gives for a Helm uninstall: `helm uninstall …` (its post-delete hook
+ * cleans the nodes), then the CRD and namespace deletions that end it. Throws when the paragraph changed.
+ */
+export function helmUninstallCommands(installMd: string): string[] {
+  const prose = installMd.replace(/\s+/g, ' ');
+  const helmUninstall = /`(helm uninstall socat-relay -n socat-relay-system)`: its post-delete hook/.exec(prose)?.[1];
+  const end =
+    /`(kubectl delete crd relays\.socat\.io[^`]*)` and `(kubectl delete namespace socat-relay-system)` end it/.exec(
+      prose,
+    );
+  if (!helmUninstall || !end) throw new Error("docs/install.md's Helm uninstall paragraph changed");
+  return [helmUninstall, end[1]!, end[2]!];
+}

@@ -36,7 +36,7 @@ import { waitFor } from '../harness/wait.js';
 import { required } from '../harness/required.js';
 import { writeCheckout } from './checkout.js';
 import { nodeImageMissing, startKindCluster, type KindCluster } from './cluster.js';
-import { shBlocks, substitute } from './docs.js';
+import { helmUninstallCommands, shBlocks, substitute } from './docs.js';
 import { operatorVariant } from './operator.js';
 import { EXAMPLE_NS, INSTALL_MD, NS, q, restrictedPod, scene } from './scenario.js';
 
@@ -265,16 +265,8 @@ describe(
         10 * MIN,
       );
       await cp().sh(['rm', '-f', '/etc/kubernetes/manifests/socat-relay-agent.yaml']);
-      const prose = INSTALL_MD.replace(/\s+/g, ' ');
-      const helmUninstall = /`(helm uninstall socat-relay -n socat-relay-system)`: its post-delete hook/.exec(
-        prose,
-      )?.[1];
-      const end =
-        /`(kubectl delete crd relays\.socat\.io[^`]*)` and `(kubectl delete namespace socat-relay-system)` end it/.exec(
-          prose,
-        );
-      assert.ok(helmUninstall && end, "docs/install.md's Helm uninstall paragraph changed");
-      await user([helmUninstall, end[1], end[2]].join('\n'), 15 * MIN);
+      const uninstall = helmUninstallCommands(INSTALL_MD); // the docs' Helm uninstall paragraph, as written
+      await user(uninstall.join('\n'), 15 * MIN);
       assert.deepEqual(await steps.leftovers(), []);
     });
   },

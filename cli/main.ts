@@ -31,6 +31,10 @@ const COMMANDS: Record<
     summary: 'uninstall [--namespace NS]: node cleanup, Leases, Secrets, RelayNodes (after the workloads are gone)',
     load: () => import('./uninstall.js'),
   },
+  check: {
+    summary: 'check [--timeout SECONDS]: waits until the API server can call the webhook (after an install)',
+    load: () => import('./check.js'),
+  },
   sidecars: {
     summary: 'sidecars [-o json]: consumer pods whose sidecar differs from what the webhook injects now',
     load: () => import('./sidecars.js'),

@@ -3,8 +3,6 @@
 // (docs/upgrade.md). Reads pods and Relays through the API (kubeconfig as kubectl finds it, or
 // --kubeconfig) and the controller's settings from its DaemonSet, each overridable by a flag; the
 // comparison is the admission code's own (cli/sidecar-drift.ts).
-import http from 'node:http';
-import https from 'node:https';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { CONSUME_LABEL, DEFAULT_SOCKET_DIR, validateRelay, type ResolvedRelay } from '../relay/index.js';
@@ -20,6 +18,7 @@ import {
 import { chooseSidecarMode, serverGitVersion } from '../webhook/catalog/sidecar-mode.js';
 import { podDrift, type Drift } from './sidecar-drift.js';
 import { parseOrExit, UsageError, type CommandIO } from './io.js';
+import { requestJson, type KubeResponse } from './kube-http.js';
 
 const USAGE = `usage: socat-relay sidecars [options]
 Lists the consumer pods (label ${CONSUME_LABEL}) whose socat-* sidecar or its volume differs from what the
@@ -105,30 +104,7 @@ export function parseSidecarsArgs(args: string[]): SidecarsArgs | 'help' {
   };
 }
 
-/** A GET through the kubeconfig's credentials: the API server's JSON as it is (no client-side models). */
-async function getJson(kc: KubeConfig, path: string): Promise<{ status: number; body: unknown }> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('the kubeconfig names no current cluster');
-  const url = new URL(cluster.server.replace(/\/+$/, '') + path);
-  const opts: https.RequestOptions = { method: 'GET', headers: { accept: 'application/json' } };
-  await kc.applyToHTTPSOptions(opts);
-  return new Promise((resolve, reject) => {
-    const req = (url.protocol === 'http:' ? http : https).request(url, opts, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        try {
-          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
-        } catch {
-          reject(new Error(`GET ${path}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
-        }
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const getJson = (kc: KubeConfig, path: string): Promise<KubeResponse> => requestJson(kc, 'GET', path);
 
 async function listAll(kc: KubeConfig, path: string, query: Record<string, string>): Promise<unknown[]> {
   const items: unknown[] = [];

@@ -21,6 +21,7 @@ import {
 } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { RELAYNODE_PLURAL } from '../relay/index.js';
+import { heldSchedule, sleep } from '../lib/clock.js';
 import { parseOrExit, type CommandIO } from './io.js';
 
 const USAGE = `usage: socat-relay uninstall [--namespace NS] [--daemonset FILE] [--image IMG] [--timeout SECONDS] [--skip-nodes]
@@ -104,7 +105,7 @@ async function until<T>(what: string, timeoutMs: number, check: () => Promise<T 
     const v = await check();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000, heldSchedule);
   }
 }
 

@@ -14,6 +14,12 @@ export const realSchedule: ScheduleFn = (fn, ms) => {
   return () => clearTimeout(t);
 };
 
+/** setTimeout that holds the process open: a command waiting in the foreground (a CLI's retry loop). */
+export const heldSchedule: ScheduleFn = (fn, ms) => {
+  const t = setTimeout(fn, ms);
+  return () => clearTimeout(t);
+};
+
 /** Resolves after `ms`, waited through `schedule`. */
 export function sleep(ms: number, schedule: ScheduleFn = realSchedule): Promise<void> {
   return new Promise((resolve) => {

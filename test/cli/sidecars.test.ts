@@ -19,7 +19,7 @@ import {
   type RunningController,
 } from '../harness/index.js';
 import { consumerPod, relay, webhookOnlyBad, type AnyObject } from '../harness/apiserver-fixtures.js';
-import { runCli } from './run.js';
+import { runCli } from '../harness/cli.js';
 
 const RELAY = 'node-http';
 const OLD = 'registry.example/socat-relay:0.0.9';

@@ -123,10 +123,12 @@ export function sweepNode(d: NodeDirs, o: { net?: NodeNet; netnsBefore?: Set<str
   if (net) {
     for (const ns of netnsNames()) {
       if (o.netnsBefore?.has(ns) || !ns.startsWith('cni-')) continue;
-      if (
-        addressesIn(ns).some((ip) => inSubnet(ip, net.subnet)) &&
-        spawnSync('ip', ['netns', 'delete', ns], { stdio: 'ignore' }).status !== 0
-      ) {
+      // Ours: an address in the node's subnet; or, when the node's owner knows what was there before, an
+      // empty one (CNI DEL took the veth, containerd was stopped before it removed the namespace).
+      const ours =
+        addressesIn(ns).some((ip) => inSubnet(ip, net.subnet)) ||
+        (o.netnsBefore !== undefined && links(ns).every((l) => l.ifname === 'lo'));
+      if (ours && spawnSync('ip', ['netns', 'delete', ns], { stdio: 'ignore' }).status !== 0) {
         problems.push(`ip netns delete ${ns} failed`);
       }
     }

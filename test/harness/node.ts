@@ -352,6 +352,13 @@ export async function startNode(opts: NodeOptions): Promise<TestNode> {
           async () => (await ctr(['tasks', 'ls', '-q'])).stdout.trim() === '',
           { timeoutMs: 60_000, intervalMs: 500 },
         );
+        // The pause container stops before the sandbox's network is torn down and its namespace removed:
+        // containerd must stay up until it has done both.
+        await waitFor(
+          "containerd to remove the pods' network namespaces",
+          () => netnsNames().every((n) => netnsBefore.has(n) || !n.startsWith('cni-')),
+          { timeoutMs: 30_000, intervalMs: 250 },
+        );
       } catch {
         // the sweep below kills what is left
       }

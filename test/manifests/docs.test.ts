@@ -32,6 +32,7 @@ const COMMANDS = [
   'static-pod',
   'cleanup',
   'sidecars',
+  'check',
   'version',
 ] as const;
 type Command = (typeof COMMANDS)[number];

@@ -26,7 +26,8 @@ import { parseOrExit, type CommandIO } from './io.js';
 
 const USAGE = `usage: socat-relay uninstall [--namespace NS] [--daemonset FILE] [--image IMG] [--timeout SECONDS] [--skip-nodes]
   --namespace NS     the install's namespace (default: POD_NAMESPACE, else socat-relay-system)
-  --daemonset FILE   the node-cleanup DaemonSet (default: manifests/uninstall/node-cleanup.yaml of this checkout or image)
+  --daemonset FILE   the node-cleanup DaemonSet (default: manifests/uninstall/node-cleanup.yaml of this checkout;
+                     the image has none: the chart's Job mounts it from a ConfigMap)
   --image IMG        run it with this image (default: the file's)
   --timeout SECONDS  for each wait (default 300)
   --skip-nodes       leave the nodes' folders (no node-cleanup DaemonSet)
@@ -52,7 +53,7 @@ interface Args {
   nodes: boolean;
 }
 
-/** manifests/uninstall/node-cleanup.yaml above this module (a checkout, dist/, the image). */
+/** manifests/uninstall/node-cleanup.yaml above this module (a checkout, dist/; the image carries no manifests). */
 function findCleanupManifest(from = path.dirname(fileURLToPath(import.meta.url))): string | undefined {
   for (let dir = from; ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, 'manifests', 'uninstall', 'node-cleanup.yaml');

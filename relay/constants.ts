@@ -39,8 +39,8 @@ export const UDP_BUFFER = 65536;
 export const LISTEN_BACKLOG = 1024;
 /**
  * Receive buffer of both one-way UDP receivers (pod-side UDP-RECV, node-side UNIX-RECV): bursts queue
- * in the kernel instead of being dropped while socat is scheduled out (bench: lossless one-way rate
- * 5k → 20k datagrams/s on 2 busy cores). The kernel caps it at net.core.rmem_max.
+ * in the kernel instead of being dropped while socat is scheduled out (the data-path benchmark's
+ * `udp-no-rcvbuf` variant shows the difference: BENCHMARKS.md). The kernel caps it at net.core.rmem_max.
  */
 export const UDP_RCVBUF = 4194304;
 export const DEFAULT_REPLY_TIMEOUT_SECONDS = 5;

@@ -74,7 +74,7 @@ function bracket(ip: string): string {
  * would choose the port at bind() time, without the destination: ports still in TIME_WAIT are then
  * unusable (the loopback TIME_WAIT reuse of net.ipv4.tcp_tw_reuse=2 applies only to connect()), and a
  * busy relay runs out of ports — 32 000 short connections in a row: 0 failures in 7 s without bind,
- * EADDRINUSE from the 14 600th and 66 s with it. test/security/node-addresses.test.ts checks with real
+ * EADDRINUSE from the 14 600th and 66 s with it. test/host/security/node-addresses.test.ts checks with real
  * socat that no socket of the node side, TCP or UDP, is bound off loopback.
  */
 function loopbackOf(ip: string): string {

@@ -2,7 +2,7 @@
 // toolchain's proto-loader-gen-types: the messages' TypeScript types (`X` for what the plugin sends, `X__Output`
 // for what it receives), the services' typed handlers and clients, and each file's ProtoGrpcType. The flags come
 // from LOADER_OPTIONS, the options node-agent/csi/proto.ts loads the same files with at run time, so the types
-// describe the objects the plugin really gets. Run: npm run gen:proto. test/csi/proto-types.test.ts fails when
+// describe the objects the plugin really gets. Run: npm run gen:proto. test/host/csi/proto-types.test.ts fails when
 // the committed folder differs from what this writes.
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

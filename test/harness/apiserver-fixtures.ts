@@ -46,7 +46,7 @@ export function consumerPod(
 /**
  * A Relay edit the CRD lets through but relay/validate.ts refuses: a nodeSelector key whose prefix is
  * longer than 253 characters (the CRD's rule only caps the whole key). Host spellings cannot serve:
- * the CRD and the webhook accept exactly the same ones (test/security/spellings.test.ts).
+ * the CRD and the webhook accept exactly the same ones (test/apiserver/spellings.test.ts).
  */
 const WEBHOOK_ONLY_BAD_KEY = `${'a'.repeat(254)}/x`;
 export const webhookOnlyBad = (r: AnyObject): void => {

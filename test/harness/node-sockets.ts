@@ -1,7 +1,7 @@
 // Which TCP and UDP sockets processes hold, and where they are bound: read from /proc (the processes'
 // fd links `socket:[inode]`, and /proc/<pid>/net/{tcp,tcp6,udp,udp6} of their own network namespace),
 // so it needs no ss and no netlink. Used to hold the promise "nothing of ours is bound to a
-// non-loopback address of the node": test/security/node-addresses.test.ts runs each kind of relay with
+// non-loopback address of the node": test/host/security/node-addresses.test.ts runs each kind of relay with
 // real socat and checks the agent's socat processes; a real-node suite calls nodeSocatOffLoopback()
 // with the node's network namespace.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';

@@ -7,7 +7,7 @@
 // Relay in a code block validates, and docs/csi.md's volume is the one the webhook injects; every
 // code identifier in backticks (a function split or renamed) still occurs in the code; every socat.io/
 // key is used; docs/security.md's RBAC table is the Roles' rules. Each failure names the file and line.
-// (Metric names: test/metrics/docs-metrics.test.ts.)
+// (Metric names: test/host/metrics/docs-metrics.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';

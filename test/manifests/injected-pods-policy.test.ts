@@ -1,6 +1,6 @@
 // The injected-pods ValidatingAdmissionPolicy (manifests/policy/injected-pods.yaml) evaluated in CEL
-// here, on the same tables the real API server runs in test/security/ (attacks-apiserver.test.ts,
-// bindings-apiserver.test.ts): Bindings (pods/binding and the bindings resource), whose annotations
+// here, on the same tables the real API server runs in test/apiserver/ (attacks.test.ts,
+// bindings.test.ts): Bindings (pods/binding and the bindings resource), whose annotations
 // the API server copies onto the pod, and the metadata UPDATEs of a stored consumer.
 import assert from 'node:assert/strict';
 import path from 'node:path';

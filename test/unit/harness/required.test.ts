@@ -48,7 +48,7 @@ import { required } from ${at('test/harness/required.ts')};
 import { skipUnlessControlPlane } from ${at('test/harness/binaries.ts')};
 import { skipWithout } from ${at('test/harness/tools.ts')};
 import { skipWithoutPodman } from ${at('test/harness/podman.ts')};
-import { skipUnlessCsi } from ${at('test/csi/plugin.ts')};
+import { skipUnlessCsi } from ${at('test/host/csi/plugin.ts')};
 test('needs nothing', { skip: required(null, undefined, false, '') }, () => {});
 test('needs the frobnicator', { skip: required(${JSON.stringify(FROBNICATOR)}) }, () => {});
 test('needs the control plane', { skip: skipUnlessControlPlane() }, () => {});

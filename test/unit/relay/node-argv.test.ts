@@ -2,7 +2,7 @@
 // family: what the agent runs on the host network. Every UDP address binds the loopback address of its
 // target's family (without bind= the kernel binds the socket to 0.0.0.0:<ephemeral> at the first
 // send); TCP connects to a loopback target and so gets a loopback source (no bind=: see relay/socat.ts).
-// test/security/node-addresses.test.ts checks the resulting sockets with real socat.
+// test/host/security/node-addresses.test.ts checks the resulting sockets with real socat.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { nodeArgv, resolveRelay } from '../../../relay/index.js';

@@ -2,7 +2,8 @@
 // `sleep` started with `unshare --mount --propagation private`; killing it takes every mount made in
 // it along), the real plugin (`socat-relay csi`) started inside it with nsenter, and gRPC clients
 // built from the plugin's own .proto files talking to its real Unix sockets.
-import { execFile } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import {
   accessSync,
   constants,
@@ -361,4 +362,53 @@ export async function streamService(name: string): Promise<{ port: number; close
         server.close(() => r());
       }),
   };
+}
+
+/** A pod's open connection: a socat client inside the mount namespace on `<dir>/socket`, its output kept. */
+export interface PodConnection {
+  child: ChildProcess;
+  out: () => string;
+  exited: Promise<number | null>;
+}
+
+export function podConnection(ns: MountNamespace, dir: string): PodConnection {
+  const child = spawn('nsenter', ['-t', String(ns.pid), '-m', '--', 'socat', '-', `UNIX-CONNECT:${dir}/socket`], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, out: () => out, exited };
+}
+
+/** Whether `c` ends within `ms` ('ended') or is still open then ('open'). */
+function outcome(c: PodConnection, ms: number): Promise<'ended' | 'open'> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    c.exited.then(() => 'ended' as const),
+    new Promise<'open'>((res) => {
+      timer = setTimeout(() => res('open'), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Fails unless the connection ends within `ms`. */
+export async function endsWithin(c: PodConnection, ms: number, what: string): Promise<void> {
+  assert.equal(await outcome(c, ms), 'ended', `${what}: the connection is still open after ${ms} ms`);
+}
+
+/** Fails if the connection ends within `ms`. */
+export async function stillOpen(c: PodConnection, ms: number, what: string): Promise<void> {
+  assert.equal(await outcome(c, ms), 'open', `${what}: the connection ended (${c.out()})`);
+}
+
+/** What a new connection through `<dir>/socket` gets from inside the namespace: its answer, or `refused: …`. */
+export async function oneShot(ns: MountNamespace, dir: string): Promise<string> {
+  const r = await ns.exec('socat', ['-T2', '-u', `UNIX-CONNECT:${dir}/socket`, '-'], { timeoutMs: 5000 });
+  return r.code === 0 ? r.stdout.trim() : `refused: ${r.stderr.trim()}`;
 }

@@ -9,7 +9,6 @@
 // fails on the code before per-volume sockets (the pods shared the relay's folder: a revoked pod kept
 // its connection and could open new ones).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -29,22 +28,21 @@ import {
   clientsFor,
   makeLayout,
   MountNamespace,
+  endsWithin,
+  oneShot,
+  podConnection,
+  stillOpen,
   skipUnlessCsi,
   startPlugin,
   targetFor,
   type Layout,
   type Plugin,
+  type PodConnection,
   streamService,
 } from './plugin.js';
 
 const UID = '0d0d0d0d-1111-4222-8333-444444444444';
 const OTHER_UID = '0e0e0e0e-1111-4222-8333-444444444444';
-
-interface Conn {
-  child: ChildProcess;
-  out: () => string;
-  exited: Promise<number | null>;
-}
 
 describe(
   'CSI mode: a revoked consumer loses its relay within seconds; the others keep theirs',
@@ -55,7 +53,7 @@ describe(
     let plugin: Plugin;
     let c: ReturnType<typeof clientsFor>;
     const services: { close: () => Promise<void> }[] = [];
-    const conns: Conn[] = [];
+    const conns: PodConnection[] = [];
     let port = 0;
     let otherPort = 0;
 
@@ -121,47 +119,19 @@ describe(
       });
       return target;
     }
-    async function oneShot(dir: string): Promise<string> {
-      const r = await ns.exec('socat', ['-T2', '-u', `UNIX-CONNECT:${dir}/socket`, '-'], { timeoutMs: 5000 });
-      return r.code === 0 ? r.stdout.trim() : `refused: ${r.stderr.trim()}`;
-    }
     /**
      * Waits until the pod's volume serves (the agent starts a new volume's socket within a second or so), then
      * holds a connection open.
      */
-    async function openConnection(dir: string, greeting: string): Promise<Conn> {
-      await waitFor(`${dir} to serve ${greeting}`, async () => (await oneShot(dir)) === greeting, 10_000);
-      const child = spawn('nsenter', ['-t', String(ns.pid), '-m', '--', 'socat', '-', `UNIX-CONNECT:${dir}/socket`], {
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-      });
-      child.stderr.on('data', (d: Buffer) => {
-        out += d.toString();
-      });
-      const k: Conn = { child, out: () => out, exited: new Promise((r) => child.once('exit', (code) => r(code))) };
+    async function openConnection(dir: string, greeting: string): Promise<PodConnection> {
+      await waitFor(`${dir} to serve ${greeting}`, async () => (await oneShot(ns, dir)) === greeting, 10_000);
+      const k = podConnection(ns, dir);
       conns.push(k);
-      await waitFor(`a greeting through ${dir}`, () => out.includes(`${greeting}\n`), 10_000);
+      await waitFor(`a greeting through ${dir}`, () => k.out().includes(`${greeting}\n`), 10_000);
       return k;
     }
-    async function ends(k: Conn, ms: number, what: string): Promise<void> {
-      const r = await Promise.race([
-        k.exited.then(() => 'ended'),
-        new Promise((res) => setTimeout(() => res('open'), ms)),
-      ]);
-      assert.equal(r, 'ended', `${what}: still open after ${ms} ms`);
-    }
-    async function open(k: Conn, ms: number, what: string): Promise<void> {
-      const r = await Promise.race([
-        k.exited.then(() => 'ended'),
-        new Promise((res) => setTimeout(() => res('open'), ms)),
-      ]);
-      assert.equal(r, 'open', `${what}: the connection ended (${k.out()})`);
-    }
     async function revoked(dir: string, what: string): Promise<void> {
-      assert.match(await oneShot(dir), /^refused: /, `${what}: a new connection`);
+      assert.match(await oneShot(ns, dir), /^refused: /, `${what}: a new connection`);
       assert.equal((await ns.exec('ls', ['-A', dir])).stdout.trim(), '', `${what}: the pod's folder is empty`);
     }
 
@@ -183,16 +153,16 @@ describe(
 
       const t0 = Date.now();
       await nodeFile(relay('sched', { namespaces: ['team-a'] }));
-      await ends(kb, 5000, "team-b's connection");
+      await endsWithin(kb, 5000, "team-b's connection");
       assert.ok(Date.now() - t0 < 5000);
       await revoked(b, 'team-b');
-      await open(ka, 300, 'team-a, still listed');
-      assert.equal(await oneShot(a), 'sched', 'team-a opens new connections');
-      await open(kbe, 0, "team-b's etcd volume, another relay");
-      assert.equal(await oneShot(bEtcd), 'etcd');
+      await stillOpen(ka, 300, 'team-a, still listed');
+      assert.equal(await oneShot(ns, a), 'sched', 'team-a opens new connections');
+      await stillOpen(kbe, 0, "team-b's etcd volume, another relay");
+      assert.equal(await oneShot(ns, bEtcd), 'etcd');
       // The right comes back (listed again): the same volume is served again.
       await nodeFile(relay('sched', { namespaces: ['team-a', 'team-b'] }));
-      await waitFor('team-b served again', async () => (await oneShot(b)) === 'sched', 10_000);
+      await waitFor('team-b served again', async () => (await oneShot(ns, b)) === 'sched', 10_000);
     });
 
     test("a publish returns once the agent serves the volume's socket: the pod's first connection is answered", async (t: TestContext) => {
@@ -200,7 +170,7 @@ describe(
       await nodeFile(relay('sched', { namespaces: ['team-first'] }));
       await waitFor('the relay served', () => agent.status()?.relays.sched?.running, 10_000);
       const dir = await publish('pod-first', 'sched', 'team-first');
-      assert.equal(await oneShot(dir), 'sched', 'the first connection, right after NodePublishVolume returned');
+      assert.equal(await oneShot(ns, dir), 'sched', 'the first connection, right after NodePublishVolume returned');
     });
 
     test('namespace relabeled out of consumers.namespaceSelector (the controller resolves fewer names): that pod is cut; the one still selected keeps working', async (t: TestContext) => {
@@ -213,10 +183,10 @@ describe(
       const k1 = await openConnection(one, 'sched');
       const k2 = await openConnection(two, 'sched');
       await nodeFile(relay('sel', selector, UID), ['obs-1']);
-      await ends(k2, 5000, "obs-2's connection");
+      await endsWithin(k2, 5000, "obs-2's connection");
       await revoked(two, 'obs-2');
-      await open(k1, 300, 'obs-1, still selected');
-      assert.equal(await oneShot(one), 'sched');
+      await stillOpen(k1, 300, 'obs-1, still selected');
+      assert.equal(await oneShot(ns, one), 'sched');
     });
 
     test("Relay deleted: every pod of it is cut within seconds; another relay's pod keeps working", async (t: TestContext) => {
@@ -233,9 +203,9 @@ describe(
       const kg = await openConnection(g, 'sched');
       const ke = await openConnection(e, 'etcd');
       await rm(path.join(l.configDir, 'gone.json'));
-      await ends(kg, 5000, "the deleted Relay's connection");
+      await endsWithin(kg, 5000, "the deleted Relay's connection");
       await revoked(g, 'Relay deleted');
-      await open(ke, 300, 'another relay');
+      await stillOpen(ke, 300, 'another relay');
       // Re-created under the same name with another uid: the old volume is never served again.
       await nodeFile(relay('gone', { namespaces: ['team-a'] }, '0f0f0f0f-1111-4222-8333-444444444444'));
       await waitFor('the new Relay served', () => agent.status()?.relays.gone?.running, 10_000);
@@ -253,7 +223,7 @@ describe(
       assert.ok(existsSync(volumeRecordPath(l.socketDir, key)));
       await call(c.node, 'NodeUnpublishVolume', { volume_id: 'csi-pod-u-sched', target_path: target });
       assert.equal(existsSync(volumeRecordPath(l.socketDir, key)), false);
-      await ends(k, 5000, "the unpublished volume's connection");
+      await endsWithin(k, 5000, "the unpublished volume's connection");
       await waitFor("the volume's folder removed", () => !existsSync(volumeSocketDir(l.socketDir, key)), 5000);
     });
 
@@ -309,8 +279,8 @@ describe(
           false,
           `${f}: no folder served for it`,
         );
-      await open(k, 300, 'the good volume');
-      assert.equal(await oneShot(good), 'sched');
+      await stillOpen(k, 300, 'the good volume');
+      assert.equal(await oneShot(ns, good), 'sched');
       assert.ok(agent.isStarted());
       for (const [f] of hostile) await rm(path.join(dir, f));
     });

@@ -8,7 +8,6 @@
 // On the code before the uid folder, the re-created Relay kept serving the old pods' folder: each case
 // fails there (the old connection stays open, the old folder keeps a socket that answers).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
@@ -29,11 +28,16 @@ import {
   clientsFor,
   makeLayout,
   MountNamespace,
+  endsWithin,
+  oneShot,
+  podConnection,
+  stillOpen,
   skipUnlessCsi,
   startPlugin,
   targetFor,
   type Layout,
   type Plugin,
+  type PodConnection,
   streamService,
 } from './plugin.js';
 
@@ -51,28 +55,7 @@ function relay(name: string, uid: string, port: number): Relay {
   };
 }
 
-/** A pod's open connection: a socat client inside the mount namespace on `<dir>/socket`. */
-interface Conn {
-  child: ChildProcess;
-  out: () => string;
-  exited: Promise<number | null>;
-}
-function connect(ns: MountNamespace, dir: string): Conn {
-  const child = spawn('nsenter', ['-t', String(ns.pid), '-m', '--', 'socat', '-', `UNIX-CONNECT:${dir}/socket`], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, out: () => out, exited };
-}
-
-async function greeted(c: Conn, name: string): Promise<void> {
+async function greeted(c: PodConnection, name: string): Promise<void> {
   await waitFor(`a greeting from ${name}`, () => c.out().includes(`${name}\n`), 10_000).catch((e: Error) => {
     throw new Error(`${e.message}; the connection printed ${JSON.stringify(c.out())}`);
   });
@@ -86,24 +69,6 @@ async function served(ns: MountNamespace, dir: string, name: string): Promise<vo
   await waitFor(`${dir} to serve ${name}`, async () => (await oneShot(ns, dir)) === name, 10_000);
 }
 
-async function endsWithin(c: Conn, ms: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  const r = await Promise.race([c.exited.then(() => 'ended'), new Promise((res) => setTimeout(() => res('open'), ms))]);
-  assert.equal(r, 'ended', `${what}: the connection is still open after ${ms} ms`);
-  assert.ok(Date.now() - t0 <= ms);
-}
-
-async function stillOpen(c: Conn, ms: number, what: string): Promise<void> {
-  const r = await Promise.race([c.exited.then(() => 'ended'), new Promise((res) => setTimeout(() => res('open'), ms))]);
-  assert.equal(r, 'open', `${what}: the connection ended (${c.out()})`);
-}
-
-/** What a new connection through `<dir>/socket` gets from inside the namespace. */
-async function oneShot(ns: MountNamespace, dir: string): Promise<string> {
-  const r = await ns.exec('socat', ['-T2', '-u', `UNIX-CONNECT:${dir}/socket`, '-'], { timeoutMs: 5000 });
-  return r.code === 0 ? r.stdout.trim() : `refused: ${r.stderr.trim()}`;
-}
-
 describe(
   'a Relay re-created under the same name never serves a pod mounted for the old one',
   { skip: skipUnlessCsi() },
@@ -113,7 +78,7 @@ describe(
     let plugin: Plugin;
     let c: ReturnType<typeof clientsFor>;
     const services: { close: () => Promise<void> }[] = [];
-    const conns: Conn[] = [];
+    const conns: PodConnection[] = [];
 
     before(async () => {
       l = makeLayout('csi-revoke');
@@ -217,9 +182,9 @@ describe(
         const otherDir = await mount(`old-pod-${mode}`, relay(other, UID_A.replace('0a0a0a0a', '0c0c0c0c'), etcdPort));
         await served(ns, oldDir, `${name}-old`);
         await served(ns, otherDir, other);
-        const oldConn = connect(ns, oldDir);
+        const oldConn = podConnection(ns, oldDir);
         conns.push(oldConn);
-        const otherConn = connect(ns, otherDir);
+        const otherConn = podConnection(ns, otherDir);
         conns.push(otherConn);
         await greeted(oldConn, `${name}-old`);
         await greeted(otherConn, other);

@@ -13,16 +13,14 @@
 //   its RelayNode, and the summary follows.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Relay, RelayNode } from '../../relay/index.js';
-import { agentStatusPath, formatAgentStatus, STATUS_VERSION } from '../../node-contract/index.js';
 import {
   POD_CONTROLLERS,
   installCrds,
   skipUnlessControlPlane,
   startControlPlane,
-  startController,
+  startNodeController,
   waitFor,
   type ControlPlane,
   type RunningController,
@@ -64,30 +62,11 @@ describe('fleet: RelayNodes, one elected controller, failover, garbage collectio
   const nodeOf = (identity: string | undefined): string | undefined => identity?.split('/')[0];
 
   const start = async (node: string, generation: Record<string, number>): Promise<RunningController> => {
-    const dir = path.join(cp!.dir, `fleet-${node}`);
-    const socketDir = path.join(dir, 'run');
-    // The node's agent, as its status file says: every relay runs (no heartbeat: never a dead agent's report).
-    mkdirSync(path.dirname(agentStatusPath(socketDir)), { recursive: true });
-    const now = new Date().toISOString();
-    writeFileSync(
-      agentStatusPath(socketDir),
-      formatAgentStatus({
-        version: STATUS_VERSION,
-        agent: { pid: 1, startedAt: now, updatedAt: now, configDir: path.join(dir, 'relays.d'), socketDir },
-        relays: Object.fromEntries(
-          Object.entries(generation).map(([r, g]) => [r, { running: true, restarts: 0, since: now, generation: g }]),
-        ),
-        files: {},
-        warnings: [],
-      }),
-    );
-    const c = await startController({
+    const c = await startNodeController({
       kubeconfigPath: cp!.kubeconfigPath,
-      dir,
+      dir: path.join(cp!.dir, `fleet-${node}`),
       nodeName: node,
-      reconcile: true,
-      configDir: path.join(dir, 'relays.d'),
-      socketDir,
+      generations: generation,
       serveAdmission: node !== WORKER,
       env: { POD_NAMESPACE: NS, LOG_LEVEL: 'info', ...TIMES },
     });

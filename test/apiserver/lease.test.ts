@@ -20,14 +20,12 @@ import {
   type LeaseView,
 } from '../../webhook/reconcile/lease.js';
 import { loadConfig, ConfigError } from '../../webhook/config.js';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { agentStatusPath, formatAgentStatus, STATUS_VERSION } from '../../node-contract/index.js';
 import {
   installCrds,
   skipUnlessControlPlane,
   startControlPlane,
-  startController,
+  startNodeController,
   waitFor,
   type ControlPlane,
 } from '../harness/index.js';
@@ -388,28 +386,11 @@ describe('controller Leases on a real API server', { skip: skipUnlessControlPlan
     await cp.client.apply({ apiVersion: 'socat.io/v1alpha1', kind: 'Relay', metadata: { name: 'web' }, spec } as any);
     const generation = (await cp.client.get<Relay>('socat.io/v1alpha1', 'Relay', 'web')).metadata.generation!;
     const start = (node: string) => {
-      const dir = path.join(cp.dir, `lease-${node}`);
-      const socketDir = path.join(dir, 'run');
-      // The node's agent, as its status file says: the relay runs (no heartbeat: never a dead agent's report).
-      mkdirSync(path.dirname(agentStatusPath(socketDir)), { recursive: true });
-      const now = new Date().toISOString();
-      writeFileSync(
-        agentStatusPath(socketDir),
-        formatAgentStatus({
-          version: STATUS_VERSION,
-          agent: { pid: 1, startedAt: now, updatedAt: now, configDir: path.join(dir, 'relays.d'), socketDir },
-          relays: { web: { running: true, restarts: 0, since: now, generation } },
-          files: {},
-          warnings: [],
-        }),
-      );
-      return startController({
+      return startNodeController({
         kubeconfigPath: cp.kubeconfigPath,
-        dir,
+        dir: path.join(cp.dir, `lease-${node}`),
         nodeName: node,
-        reconcile: true,
-        configDir: path.join(dir, 'relays.d'),
-        socketDir,
+        generations: { web: generation },
         env: {
           POD_NAMESPACE: NS,
           SOCAT_RELAY_LEASE_DURATION_SECONDS: '2',

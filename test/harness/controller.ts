@@ -1,11 +1,12 @@
 // Our controller as a real process (`socat-relay controller`, run from source with tsx) against the
 // test API server: the webhook serves on 127.0.0.1:<port> with certificates made by certs/, configured
 // only through its documented environment (webhook/config.ts), exactly as the DaemonSet does.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { makeWebhookCerts, type WebhookCerts } from '../../certs/selfsigned.js';
 import { writeCerts } from '../../certs/write.js';
+import { agentStatusPath, formatAgentStatus, STATUS_VERSION } from '../../node-contract/index.js';
 import { REPO_ROOT } from './binaries.js';
 import { freePort } from './ports.js';
 import { spawnManaged, type ManagedProcess } from './processes.js';
@@ -127,4 +128,35 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     );
   }
   return { baseUrl, port, metricsPort, certs, process: proc, get, stop: () => proc.stop() };
+}
+
+/**
+ * A node's controller with its reconcile, in `dir` (relays.d/, run/), beside a stand-in for the node's
+ * agent: its status file says every relay of `generations` runs at that generation (no heartbeat field:
+ * never taken for a dead agent's last report).
+ */
+export function startNodeController(
+  o: Omit<ControllerOptions, 'reconcile' | 'configDir' | 'socketDir'> & {
+    nodeName: string;
+    generations: Record<string, number>;
+  },
+): Promise<RunningController> {
+  const configDir = path.join(o.dir, 'relays.d');
+  const socketDir = path.join(o.dir, 'run');
+  mkdirSync(path.dirname(agentStatusPath(socketDir)), { recursive: true });
+  const now = new Date().toISOString();
+  writeFileSync(
+    agentStatusPath(socketDir),
+    formatAgentStatus({
+      version: STATUS_VERSION,
+      agent: { pid: 1, startedAt: now, updatedAt: now, configDir, socketDir },
+      relays: Object.fromEntries(
+        Object.entries(o.generations).map(([r, g]) => [r, { running: true, restarts: 0, since: now, generation: g }]),
+      ),
+      files: {},
+      warnings: [],
+    }),
+  );
+  const { generations: _generations, ...rest } = o;
+  return startController({ ...rest, reconcile: true, configDir, socketDir });
 }

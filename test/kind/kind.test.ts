@@ -34,11 +34,10 @@ import { buildKindNodeImage, buildProjectImage, type KindNodeImage, type Project
 import { podmanMissing, startPodmanService, type PodmanService } from '../harness/podman.js';
 import { waitFor } from '../harness/wait.js';
 import { required } from '../harness/required.js';
-import { writeCheckout } from './checkout.js';
 import { nodeImageMissing, startKindCluster, type KindCluster } from './cluster.js';
 import { helmUninstallCommands, shBlocks, substitute } from './docs.js';
 import { operatorVariant } from './operator.js';
-import { EXAMPLE_NS, INSTALL_MD, NS, q, restrictedPod, scene } from './scenario.js';
+import { EXAMPLE_NS, INSTALL_MD, NS, q, restrictedPod, scene, userScene } from './scenario.js';
 
 const MIN = 60_000;
 /** The cluster's name: its nodes are e2e-control-plane, e2e-worker, e2e-worker2 (not socat-relay-…: see leftovers). */
@@ -55,7 +54,6 @@ describe(
     let cluster: KindCluster;
     let dir = '';
     let checkout = '';
-    let kubeconfig = '';
     let unregister: () => void = () => {};
 
     let steps: ReturnType<typeof scene>;
@@ -75,24 +73,19 @@ describe(
         rmSync(dir, { recursive: true, force: true });
       });
       cluster = await startKindCluster({ name: NAME, workers: 2, nodeImage });
-      kubeconfig = path.join(dir, 'kubeconfig');
-      writeFileSync(kubeconfig, await cp().sh(['cat', '/etc/kubernetes/admin.conf']), { mode: 0o600 });
-      await cluster.importImage(image.archive, image.image);
-      await cluster.importImage(image.sidecarArchive, image.sidecarImage);
-      await cluster.importImage(nodeImage.prometheusArchive, nodeImage.prometheusImage);
-      await cluster.importImage(nodeImage.operatorArchive, nodeImage.operatorImage);
-      await cluster.importImage(nodeImage.configReloaderArchive, nodeImage.configReloaderImage);
-      await cluster.importImage(nodeImage.kubeRbacProxyArchive, nodeImage.kubeRbacProxyImage);
-      checkout = path.join(dir, 'checkout');
-      writeCheckout(checkout, image.image, nodeImage.prometheusImage);
-      steps = scene({
-        checkout,
-        kubeconfig,
+      ({ steps, checkout } = await userScene(cluster, {
         dir,
-        controlPlane: cluster.controlPlane,
-        workers: cluster.workers,
+        image: image.image,
         prometheusImage: nodeImage.prometheusImage,
-      });
+        images: [
+          { archive: image.archive, image: image.image },
+          { archive: image.sidecarArchive, image: image.sidecarImage },
+          { archive: nodeImage.prometheusArchive, image: nodeImage.prometheusImage },
+          { archive: nodeImage.operatorArchive, image: nodeImage.operatorImage },
+          { archive: nodeImage.configReloaderArchive, image: nodeImage.configReloaderImage },
+          { archive: nodeImage.kubeRbacProxyArchive, image: nodeImage.kubeRbacProxyImage },
+        ],
+      }));
     });
 
     after(async () => {

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from '../harness/binaries.js';
 import { waitFor } from '../harness/wait.js';
-import { shell } from './checkout.js';
+import { shell, writeCheckout } from './checkout.js';
+import type { KindCluster } from './cluster.js';
 import { shBlocks } from './docs.js';
 
 const MIN = 60_000;
@@ -314,4 +315,28 @@ export function scene(o: SceneOptions) {
     nothingPendingNorRefused,
     leftovers,
   };
+}
+
+/**
+ * A started cluster as a user meets it: its admin kubeconfig in `dir`, `images` imported into every node,
+ * the user's checkout (`dir`/checkout) running `image`, and the scene's steps over both.
+ */
+export async function userScene(
+  cluster: KindCluster,
+  o: { dir: string; image: string; prometheusImage: string; images: { archive: string; image: string }[] },
+): Promise<{ steps: ReturnType<typeof scene>; checkout: string }> {
+  const kubeconfig = path.join(o.dir, 'kubeconfig');
+  writeFileSync(kubeconfig, await cluster.controlPlane.sh(['cat', '/etc/kubernetes/admin.conf']), { mode: 0o600 });
+  for (const i of o.images) await cluster.importImage(i.archive, i.image);
+  const checkout = path.join(o.dir, 'checkout');
+  writeCheckout(checkout, o.image, o.prometheusImage);
+  const steps = scene({
+    checkout,
+    kubeconfig,
+    dir: o.dir,
+    controlPlane: cluster.controlPlane,
+    workers: cluster.workers,
+    prometheusImage: o.prometheusImage,
+  });
+  return { steps, checkout };
 }

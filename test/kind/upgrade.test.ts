@@ -28,10 +28,9 @@ import { podmanMissing, startPodmanService, type PodmanService } from '../harnes
 import { collect } from '../harness/processes.js';
 import { waitFor } from '../harness/wait.js';
 import { required } from '../harness/required.js';
-import { writeCheckout } from './checkout.js';
 import { nodeImageMissing, startKindCluster, type KindCluster } from './cluster.js';
 import { helmUninstallCommands, shBlocks, substitute } from './docs.js';
-import { INSTALL_MD, NS, restrictedPod, scene } from './scenario.js';
+import { INSTALL_MD, NS, restrictedPod, scene, userScene } from './scenario.js';
 
 const MIN = 60_000;
 const NAME = 'upg';
@@ -77,7 +76,6 @@ describe(
     let nodeImage: KindNodeImage;
     let cluster: KindCluster;
     let dir = '';
-    let checkout = '';
     let earlierChart = '';
     let earlier: { image: string; archive: string; sidecarImage: string; sidecarArchive: string };
     let values = '';
@@ -188,22 +186,17 @@ describe(
       };
       assert.notEqual(earlier.image, image.image, "the earlier commit's image is not this tree's");
       cluster = await startKindCluster({ name: NAME, workers: 1, nodeImage });
-      const kubeconfig = path.join(dir, 'kubeconfig');
-      writeFileSync(kubeconfig, await cluster.controlPlane.sh(['cat', '/etc/kubernetes/admin.conf']), { mode: 0o600 });
-      await cluster.importImage(image.archive, image.image);
-      await cluster.importImage(image.sidecarArchive, image.sidecarImage);
-      await cluster.importImage(earlier.archive, earlier.image);
-      await cluster.importImage(earlier.sidecarArchive, earlier.sidecarImage);
-      checkout = path.join(dir, 'checkout');
-      writeCheckout(checkout, image.image, nodeImage.prometheusImage);
-      steps = scene({
-        checkout,
-        kubeconfig,
+      ({ steps } = await userScene(cluster, {
         dir,
-        controlPlane: cluster.controlPlane,
-        workers: cluster.workers,
+        image: image.image,
         prometheusImage: nodeImage.prometheusImage,
-      });
+        images: [
+          { archive: image.archive, image: image.image },
+          { archive: image.sidecarArchive, image: image.sidecarImage },
+          { archive: earlier.archive, image: earlier.image },
+          { archive: earlier.sidecarArchive, image: earlier.sidecarImage },
+        ],
+      }));
       const { repository, tag } = parseImageRef(image.image);
       values = path.join(dir, 'values.yaml');
       writeFileSync(values, stringify({ image: { repository, tag }, certificates: { certManager: false } }));

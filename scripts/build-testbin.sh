@@ -135,7 +135,7 @@ build_etcd() {
   done
   go mod tidy
   go build -o "$OUT/etcd" -ldflags "-s -w" go.etcd.io/etcd/server/v3
-  "$OUT/etcd" --version | head -1
+  "$OUT/etcd" --version | sed -n 1p
   stamp etcd "$ETCD_VERSION"
 }
 
@@ -155,7 +155,7 @@ build_csi_sanity() {
 build_coredns() {
   log "building coredns $COREDNS_VERSION"
   GOBIN="$OUT" go install -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" "github.com/coredns/coredns@$COREDNS_VERSION"
-  "$OUT/coredns" -version | head -1
+  "$OUT/coredns" -version | sed -n 1p
   stamp coredns "$COREDNS_VERSION"
 }
 
@@ -170,7 +170,7 @@ build_prometheus() {
   go mod edit -require="github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION"
   go mod tidy
   go build -o "$OUT/prometheus" -tags "$PROMETHEUS_TAGS" -ldflags "-s -w -X github.com/prometheus/common/version.Version=$version" github.com/prometheus/prometheus/cmd/prometheus
-  "$OUT/prometheus" --version | head -1
+  "$OUT/prometheus" --version | sed -n 1p
   stamp prometheus "$PROMETHEUS_MODULE_VERSION+$PROMETHEUS_TAGS"
 }
 
@@ -199,7 +199,7 @@ build_prometheus_operator() {
   go mod edit -replace="$otelgrpc=$otelgrpc@$v"
   go mod tidy
   go build -o "$OUT/" -ldflags "-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_OPERATOR_VERSION#v}" "${pkgs[@]}"
-  "$OUT/prometheus-config-reloader" --version 2>&1 | head -1
+  "$OUT/prometheus-config-reloader" --version 2>&1 | sed -n 1p
   stamp prometheus-operator "$PROMETHEUS_OPERATOR_VERSION"
   stamp kube-rbac-proxy "$KUBE_RBAC_PROXY_VERSION"
 }

@@ -2,30 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { main } from '../../../cli/main.js';
 import { parseDocuments } from '../../../relay/index.js';
 import { FIXTURES } from '../../harness/admission.js';
+import { runCli } from '../../harness/cli.js';
 
-async function inject(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(['inject', ...args], {
-    stdin: Readable.from([stdin]),
-    stdout: {
-      write: (s: string) => {
-        stdout += s;
-      },
-    },
-    stderr: {
-      write: (s: string) => {
-        stderr += s;
-      },
-    },
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
+const inject = (args: string[], stdin = '') => runCli(['inject', ...args], stdin);
 
 const RELAYS = path.join(FIXTURES, 'admission/relays.yaml');
 const fx = (f: string) => path.join(FIXTURES, 'pods', f);

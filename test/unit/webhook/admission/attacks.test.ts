@@ -6,9 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { stringify } from 'yaml';
-import { main } from '../../../../cli/main.js';
 import { parseDocuments } from '../../../../relay/index.js';
 import {
   decidePod,
@@ -35,16 +33,15 @@ import {
   withoutLabel,
   type Expect,
 } from '../../../harness/attacks.js';
+import { runCli } from '../../../harness/cli.js';
 
 const relaysDir = mkdtempSync(path.join(os.tmpdir(), 'socat-relay-attacks-'));
 const relaysFile = path.join(relaysDir, 'relays.yaml');
 writeFileSync(relaysFile, RELAYS.map((r) => stringify(r)).join('---\n'));
 after(() => rmSync(relaysDir, { recursive: true, force: true }));
 
-async function inject(pod: RawPod, volumeSource: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(
+function inject(pod: RawPod, volumeSource: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runCli(
     [
       'inject',
       '-f',
@@ -60,22 +57,8 @@ async function inject(pod: RawPod, volumeSource: string): Promise<{ code: number
       '--volume-source',
       volumeSource,
     ],
-    {
-      stdin: Readable.from([stringify(pod)]),
-      stdout: {
-        write: (s: string) => {
-          stdout += s;
-        },
-      },
-      stderr: {
-        write: (s: string) => {
-          stderr += s;
-        },
-      },
-      env: {},
-    },
+    stringify(pod),
   );
-  return { code, stdout, stderr };
 }
 
 function judge(allowed: boolean, message: string, expect: Expect, who: string): void {
@@ -297,8 +280,7 @@ for (const [name, labels, source, outcome] of PSS) {
 
 test('inject reads Pod Security labels from --namespace-labels: hostPath refused, csi admitted', async () => {
   const run = async (source: string) => {
-    let stderr = '';
-    const code = await main(
+    const r = await runCli(
       [
         'inject',
         '-f',
@@ -312,18 +294,9 @@ test('inject reads Pod Security labels from --namespace-labels: hostPath refused
         '--namespace-labels',
         'pod-security.kubernetes.io/enforce=restricted',
       ],
-      {
-        stdin: Readable.from([stringify(plainPod())]),
-        stdout: { write: () => {} },
-        stderr: {
-          write: (s: string) => {
-            stderr += s;
-          },
-        },
-        env: {},
-      },
+      stringify(plainPod()),
     );
-    return { code, stderr };
+    return { code: r.code, stderr: r.stderr };
   };
   const h = await run('hostPath');
   assert.equal(h.code, 1);

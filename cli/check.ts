@@ -5,7 +5,7 @@
 // dry run of a Relay, which the Relay webhook (failurePolicy Fail) must answer for it to pass.
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
-import { API_VERSION, KIND, PLURAL } from '../relay/index.js';
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../relay/index.js';
 import { heldSchedule, sleep, type NowFn, type ScheduleFn } from '../lib/clock.js';
 import { parseOrExit, UsageError, type CommandIO } from './io.js';
 import { requestJson, type KubeResponse } from './kube-http.js';
@@ -118,8 +118,7 @@ async function once(kc: KubeConfig, name: string): Promise<Verdict> {
       const v = configurationVerdict(kind, name, res);
       if (!v.ok) return v;
     }
-    const [group, version] = API_VERSION.split('/');
-    return dryRunVerdict(await requestJson(kc, 'POST', `/apis/${group}/${version}/${PLURAL}?dryRun=All`, probeRelay()));
+    return dryRunVerdict(await requestJson(kc, 'POST', `/apis/${GROUP}/${VERSION}/${PLURAL}?dryRun=All`, probeRelay()));
   } catch (e) {
     return { ok: false, retry: true, reason: `the API server did not answer: ${(e as Error).message}` };
   }

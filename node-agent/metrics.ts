@@ -2,8 +2,9 @@
 // and the standard process_* / nodejs_* metrics of its own process. Alerts and a dashboard over
 // these names: mixin/.
 import { lstat } from 'node:fs/promises';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { buildInfo } from '../lib/build-info.js';
+import { collectProcessMetrics } from '../lib/process-metrics.js';
 import { socketPath } from '../node-contract/index.js';
 import type { RelayProcess } from './supervisor.js';
 
@@ -80,7 +81,7 @@ export class AgentMetrics {
     opts: AgentMetricsOptions = {},
   ) {
     const registers = [registry];
-    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+    if (opts.defaultMetrics ?? true) collectProcessMetrics(registry);
     buildInfo(registry, 'agent');
     this.ready = readyGauge(registers, () => this.lastRunning, opts);
     this.wanted = new Gauge({

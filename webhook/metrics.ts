@@ -2,8 +2,9 @@
 // Served on a port of their own (webhook/server/metrics-server.ts), behind TokenReview +
 // SubjectAccessReview. The process and Node.js metrics keep their standard names (process_*, nodejs_*)
 // so the usual dashboards find them. Alerts and a dashboard over these names: mixin/.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { buildInfo } from '../lib/build-info.js';
+import { collectProcessMetrics } from '../lib/process-metrics.js';
 import type { Relay } from '../relay/index.js';
 
 export type WebhookName = 'mutate-pods' | 'validate-relays';
@@ -105,7 +106,7 @@ export function watchRestartsCounter(registry: Registry): Counter<'resource'> {
 
 export function createMetrics(opts: { registry?: Registry; defaultMetrics?: boolean } = {}): ControllerMetrics {
   const registry = opts.registry ?? new Registry();
-  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry });
+  if (opts.defaultMetrics) collectProcessMetrics(registry);
   const registers = [registry];
   buildInfo(registry, 'controller');
   return {

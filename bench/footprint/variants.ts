@@ -3,7 +3,8 @@
 //           nodeArgs: how bench:fleet ran the processes before the image was bundled);
 //   bundle  scripts/bundle.sh's output, as the image runs it (one file per lazily imported part); with
 //           `commit`, the bundle of that commit's tree (bench/lib/build.ts bundleArgs): before the
-//           controller's lazy serving imports, before minification.
+//           controller's lazy serving imports, before minification, before the event-loop lag was
+//           sampled every 100 ms instead of every 10 ms (lib/process-metrics.ts).
 // Flags: --max-semi-space-size=1 caps the young generation's semi-space at 1 MiB (default up to 16
 // MiB each: collected more often, a few MiB less held); --v8-pool-size=1 one V8 platform worker thread
 // instead of one per core. (--lite-mode, no optimising compiler, was tried: a controller with it did
@@ -19,11 +20,14 @@ export interface Variant {
 const EAGER_SERVING_IMPORTS = 'e1dee80';
 /** The last commit whose bundle was not minified. */
 const UNMINIFIED = 'b9f6a90';
+/** The last commit whose processes sampled the event-loop lag every 10 ms (prom-client's default). */
+const LAG_EVERY_10MS = '0e8927b';
 
 export const VARIANTS: readonly Variant[] = [
   { name: 'files', code: 'files', flags: [] },
   { name: 'bundle-eager', code: 'bundle', flags: [], commit: EAGER_SERVING_IMPORTS },
   { name: 'bundle-unminified', code: 'bundle', flags: [], commit: UNMINIFIED },
+  { name: 'bundle-lag10ms', code: 'bundle', flags: [], commit: LAG_EVERY_10MS },
   { name: 'bundle', code: 'bundle', flags: [] },
   { name: 'bundle+semi1', code: 'bundle', flags: ['--max-semi-space-size=1'] },
   { name: 'bundle+semi1+pool1', code: 'bundle', flags: ['--max-semi-space-size=1', '--v8-pool-size=1'] },

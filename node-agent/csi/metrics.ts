@@ -3,8 +3,9 @@
 // socat_relay_build_info and its process' standard process_* / nodejs_* metrics. Both label values come
 // from fixed sets (the services' method names, grpc-js's status names), never from a request.
 import { status } from '@grpc/grpc-js';
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
 import { buildInfo } from '../../lib/build-info.js';
+import { collectProcessMetrics } from '../../lib/process-metrics.js';
 
 export class CsiMetrics {
   readonly calls: Counter<'method' | 'code'>;
@@ -13,7 +14,7 @@ export class CsiMetrics {
     readonly registry: Registry = new Registry(),
     opts: { defaultMetrics?: boolean } = {},
   ) {
-    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+    if (opts.defaultMetrics ?? true) collectProcessMetrics(registry);
     buildInfo(registry, 'csi');
     this.calls = new Counter({
       name: 'socat_relay_csi_calls_total',

@@ -7,7 +7,7 @@
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 
 /** How often the event-loop lag is sampled (ms). */
-export const EVENT_LOOP_LAG_RESOLUTION_MS = 100;
+const EVENT_LOOP_LAG_RESOLUTION_MS = 100;
 
 /** Registers the Node.js process metrics on `registry`. */
 export function collectProcessMetrics(registry: Registry): void {

@@ -7,7 +7,7 @@
 // removes the path checks first that its inode is still the one it renamed there (ownedPath), so an
 // agent that stops never removes its successor's socket.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { lstat, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -92,6 +92,16 @@ export async function inodeAt(file: string): Promise<number | undefined> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
+}
+
+/**
+ * inodeAt without a promise: the agent's periodic socket check (every 500 ms, each socket) calls it.
+ * An lstat of a local path takes microseconds, while the promise version sends each one through libuv's
+ * thread pool — on an idle node that round trip was the agent's largest cost (BENCHMARKS.md, "Image and
+ * footprint").
+ */
+export function inodeAtSync(file: string): number | undefined {
+  return lstatSync(file, { throwIfNoEntry: false })?.ino;
 }
 
 /** Removes `file` only if its inode is still `ino` (ours): a successor's socket stays. True when it removed it. */

@@ -10,7 +10,16 @@ import { createInterface } from 'node:readline';
 import type { Logger } from '../lib/log.js';
 import { Backoff, type BackoffPolicy } from '../lib/backoff.js';
 import { realSchedule, sleep, type NowFn, type ScheduleFn } from '../lib/clock.js';
-import { bindName, bindReady, handOver, inodeAt, listenPath, removeIfOwned, withBindPath } from './handoff.js';
+import {
+  bindName,
+  bindReady,
+  handOver,
+  inodeAt,
+  inodeAtSync,
+  listenPath,
+  removeIfOwned,
+  withBindPath,
+} from './handoff.js';
 import type { Action, Command } from './plan.js';
 
 export type SpawnFn = (file: string, args: readonly string[]) => ChildProcess;
@@ -231,7 +240,12 @@ export class Supervisor {
     if (!this.opts.handoff || this.closed) return;
     for (const p of this.procs.values()) {
       if (!p.running || p.stopping || !p.socket || p.ino === undefined) continue;
-      const ino = await inodeAt(p.socket).catch(() => p.ino);
+      let ino: number | undefined;
+      try {
+        ino = inodeAtSync(p.socket);
+      } catch {
+        ino = p.ino; // unreadable for now (EACCES, EIO): nothing to conclude
+      }
       if (ino === p.ino) continue;
       if (ino !== undefined) {
         if (!p.superseded)

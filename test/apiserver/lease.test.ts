@@ -30,6 +30,7 @@ import {
   type ControlPlane,
 } from '../harness/index.js';
 import { createNamespace } from '../harness/controlplane.js';
+import { parsePrometheus } from '../../bench/fleet/measure.js';
 
 const NOW = new Date('2026-11-30T01:00:00Z');
 const ago = (s: number): string => new Date(NOW.getTime() - s * 1000).toISOString();
@@ -374,6 +375,60 @@ describe('controller Leases on a real API server', { skip: skipUnlessControlPlan
       });
     } finally {
       await h.stop();
+    }
+  });
+
+  test("renewals as the kubelet's: one update each, no read, until someone else writes (409) or deletes (404) the Lease; then one read (and a create) and renewing again", async () => {
+    const { startControllerLease } = await import('../../webhook/reconcile/lease-kube.js');
+    // kube-controller-manager runs with --leader-elect=false here: the Lease reads and creates the API
+    // server counts are this holder's (its loop renews once at start; renewSeconds keeps it from more).
+    const requests = async (verb: string): Promise<number> => {
+      const r = await cp.client.raw('GET', '/metrics', { accept: 'text/plain' });
+      return parsePrometheus(typeof r.body === 'string' ? r.body : '')
+        .filter((m) => m.name === 'apiserver_request_total' && m.labels.resource === 'leases')
+        .filter((m) => m.labels.verb === verb && m.labels.scope === 'resource')
+        .reduce((sum, m) => sum + m.value, 0);
+    };
+    const name = leaseName('node-r');
+    const path = `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/${name}`;
+    const renewTime = async (): Promise<string> =>
+      (await cp.client.request<{ spec: { renewTime: string } }>('GET', path)).spec.renewTime;
+    const h = await startControllerLease({ kc, namespace: NS, nodeName: 'node-r', log, renewSeconds: 3600 });
+    try {
+      await waitFor('the Lease created', async () => (await cp.client.raw('GET', path)).status === 200);
+      await h.renew(); // after the loop's first renewal: this one starts from the Lease it wrote
+      let last = await renewTime();
+      const gets = await requests('GET');
+      for (let i = 0; i < 3; i++) {
+        await h.renew();
+        const now = await renewTime();
+        assert.notEqual(now, last, `renewal ${i + 1} moved renewTime`);
+        last = now;
+      }
+      // Our own reads of renewTime above are GETs too: 3 of them, and none from the holder.
+      assert.equal((await requests('GET')) - gets, 3, 'no read before an update while nobody else writes');
+
+      // Someone else writes it: the holder's update is a 409, so it reads it and updates again.
+      const lease = await cp.client.request<{ metadata: Record<string, unknown> }>('GET', path);
+      await cp.client.request('PUT', path, {
+        body: { ...lease, metadata: { ...lease.metadata, labels: { edited: 'yes' } } },
+      });
+      const beforeConflict = await requests('GET');
+      await h.renew();
+      assert.equal((await requests('GET')) - beforeConflict, 1, 'one read after the conflict');
+      const afterConflict = await cp.client.request<{ metadata: { labels?: Record<string, string> } }>('GET', path);
+      assert.equal(afterConflict.metadata.labels?.edited, 'yes', "the other writer's change kept");
+      assert.notEqual(await renewTime(), last);
+
+      // Deleted: the update is a 404, the read too, and the Lease is created again.
+      await cp.client.request('DELETE', path);
+      const creates = await requests('POST');
+      await h.renew();
+      assert.equal((await requests('POST')) - creates, 1, 'created again');
+      assert.ok(await renewTime());
+    } finally {
+      await h.stop();
+      await cp.client.raw('DELETE', path).catch(() => undefined);
     }
   });
 

@@ -1,8 +1,15 @@
 // This controller's own Lease on the API server (the rules are lease.ts): created or renewed every
-// renewMs (an optimistic update on its resourceVersion; a failed renewal is retried with the shared
-// backoff, never faster than renewMs). A node's controller only writes its Lease; the elected
-// controller watches them all (webhook/cluster/leases.ts) and turns expired ones into stale nodes.
-import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+// renewMs (an update of the Lease it last wrote, one request; a failed renewal is retried with the
+// shared backoff, never later than renewMs, and reads the Lease first). A node's controller only
+// writes its Lease; the elected controller watches them all (webhook/cluster/leases.ts) and turns
+// expired ones into stale nodes.
+import {
+  CoordinationV1Api,
+  V1MicroTime,
+  type KubeConfig,
+  type V1Lease,
+  type V1LeaseSpec,
+} from '@kubernetes/client-node';
 import { apiStatus, unlessNotFound } from '../../lib/api-error.js';
 import { Backoff } from '../../lib/backoff.js';
 import { realSchedule, type ScheduleFn } from '../../lib/clock.js';
@@ -28,44 +35,64 @@ export interface ControllerLease {
   stop(): Promise<void>;
 }
 
-/** Creates this node's Lease, or renews it (an optimistic update on the resourceVersion just read). */
+/**
+ * Creates this node's Lease, or renews it — as the kubelet renews its node Lease: an update of the
+ * Lease this writer last wrote (its resourceVersion), one request per renewal; only when that fails (a
+ * 409: someone else wrote it; a 404: it was deleted; any other error) the next try reads it first (and
+ * creates it when it is gone), so a renewal costs a GET as well only after a failure.
+ */
 function leaseWriter(
   api: CoordinationV1Api,
   o: { namespace: string; name: string; nodeName: string; durationSeconds: number; log: Logger },
 ): () => Promise<void> {
   const { namespace, name, nodeName, log } = o;
-  return async () => {
-    const spec = {
-      holderIdentity: nodeName,
-      leaseDurationSeconds: Math.max(1, Math.ceil(o.durationSeconds)),
-      renewTime: new V1MicroTime(),
-    };
-    const current: V1Lease | undefined = await unlessNotFound(api.readNamespacedLease({ name, namespace }));
-    if (!current) {
-      await api.createNamespacedLease({
-        namespace,
-        fieldManager: 'socat-relay',
-        body: {
-          apiVersion: 'coordination.k8s.io/v1',
-          kind: 'Lease',
-          metadata: {
-            name,
-            namespace,
-            labels: { 'app.kubernetes.io/name': 'socat-relay', 'app.kubernetes.io/component': 'controller' },
-          },
-          spec: { ...spec, acquireTime: spec.renewTime },
-        },
-      });
-      log.info({ lease: `${namespace}/${name}` }, 'controller lease created');
-      return;
-    }
-    // resourceVersion kept from the read: a concurrent writer makes this a 409, retried at the next tick.
-    await api.replaceNamespacedLease({
+  let latest: V1Lease | undefined;
+  const replace = async (current: V1Lease, spec: V1LeaseSpec): Promise<V1Lease> =>
+    api.replaceNamespacedLease({
       name,
       namespace,
       fieldManager: 'socat-relay',
       body: { ...current, spec: { ...current.spec, ...spec } },
     });
+  const readThenWrite = async (spec: V1LeaseSpec): Promise<V1Lease> => {
+    const current: V1Lease | undefined = await unlessNotFound(api.readNamespacedLease({ name, namespace }));
+    if (current) return replace(current, spec); // a concurrent writer makes this a 409: read again next time
+    const created = await api.createNamespacedLease({
+      namespace,
+      fieldManager: 'socat-relay',
+      body: {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: {
+          name,
+          namespace,
+          labels: { 'app.kubernetes.io/name': 'socat-relay', 'app.kubernetes.io/component': 'controller' },
+        },
+        spec: { ...spec, acquireTime: spec.renewTime },
+      },
+    });
+    log.info({ lease: `${namespace}/${name}` }, 'controller lease created');
+    return created;
+  };
+  return async () => {
+    const spec: V1LeaseSpec = {
+      holderIdentity: nodeName,
+      leaseDurationSeconds: Math.max(1, Math.ceil(o.durationSeconds)),
+      renewTime: new V1MicroTime(),
+    };
+    const last = latest;
+    latest = undefined; // kept only once this renewal has written it
+    if (last) {
+      try {
+        latest = await replace(last, spec);
+        return;
+      } catch (e) {
+        const code = apiStatus(e);
+        if (code !== 409 && code !== 404) throw e;
+        // Written or deleted by someone else since: read it (or create it) now.
+      }
+    }
+    latest = await readThenWrite(spec);
   };
 }
 

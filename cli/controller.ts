@@ -11,7 +11,8 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { PooledKubeConfig } from '../lib/kube-config.js';
 import type { Logger } from '../lib/log.js';
 import { readInput } from '../lib/io.js';
 import { formatProblem, parseDocuments, validateRelay, ParseError, type Relay } from '../relay/index.js';
@@ -178,8 +179,8 @@ async function startLocal(c: ControllerConfig, log: Logger, say: (s: string) => 
 }
 
 /** Cluster mode: informers, sidecar mode detection, server, reconcile. */
-function loadKubeConfig(c: ControllerConfig): KubeConfig {
-  const kc = new KubeConfig();
+function loadKubeConfig(c: ControllerConfig): PooledKubeConfig {
+  const kc = new PooledKubeConfig();
   try {
     if (c.kubeconfig) kc.loadFromFile(c.kubeconfig);
     else kc.loadFromCluster();
@@ -402,6 +403,7 @@ async function startCluster(c: ControllerConfig, log: Logger): Promise<RunningCo
   const drain = new Drain();
   const stops: (() => Promise<void>)[] = [];
   const stopAll = stopInReverse(stops, log);
+  stops.push(() => kc.close()); // the last to stop: every API client before it has finished
   try {
     await Promise.all([relays.start(), namespaces.start()]);
     stops.push(

@@ -37,9 +37,10 @@ export interface ControllerLease {
 
 /**
  * Creates this node's Lease, or renews it — as the kubelet renews its node Lease: an update of the
- * Lease this writer last wrote (its resourceVersion), one request per renewal; only when that fails (a
- * 409: someone else wrote it; a 404: it was deleted; any other error) the next try reads it first (and
- * creates it when it is gone), so a renewal costs a GET as well only after a failure.
+ * Lease this writer last wrote (its resourceVersion), one request per renewal. When that update is a
+ * 409 (someone else wrote it) or a 404 (it was deleted), the same renewal reads it (and creates it when
+ * it is gone); after any other error the next try starts with the read. So a renewal costs a GET as
+ * well only after a failure.
  */
 function leaseWriter(
   api: CoordinationV1Api,

@@ -4,8 +4,10 @@
 // fs.watch keeps watching a deleted folder's inode without an error on Linux, so every event and every
 // tick checks that the watched folder is still the one on disk, and re-arms on a new inode; a folder
 // that is missing (or cannot be watched) is looked for at every tick and watched once it appears.
+// While the watch is armed the tick is only a backstop, so it may run less often than while it is not
+// (`unwatchedTickMs`): an idle process then wakes rarely, and a missing folder is still found quickly.
 import { statSync, watch, type FSWatcher } from 'node:fs';
-import { every, realSchedule, type ScheduleFn } from './clock.js';
+import { realSchedule, type ScheduleFn } from './clock.js';
 import type { Logger } from './log.js';
 
 export interface FolderWatchOptions {
@@ -14,8 +16,10 @@ export interface FolderWatchOptions {
   onChange: () => void;
   /** Quiet time after an event before onChange (ms). Default 100. */
   debounceMs?: number;
-  /** How often the watch is checked (inode, missing folder) (ms). */
+  /** How often the armed watch is checked (the folder's inode; onChange with `poll`) (ms). */
   tickMs: number;
+  /** How often a folder that is not watched (missing, or its watch broke) is looked for (ms). Default tickMs. */
+  unwatchedTickMs?: number;
   /** Call onChange at every tick too (compare-by-bytes readers). Default false. */
   poll?: boolean;
   log?: Logger;
@@ -27,7 +31,7 @@ export class FolderWatch {
   private watcher: FSWatcher | undefined;
   private ino: number | undefined;
   private cancelDebounce: (() => void) | undefined;
-  private stopTick: (() => void) | undefined;
+  private cancelTick: (() => void) | undefined;
   private missingLogged = false;
   private closed = false;
 
@@ -40,21 +44,13 @@ export class FolderWatch {
 
   start(): this {
     this.arm();
-    this.stopTick = every(
-      () => {
-        const was = this.watching();
-        this.check();
-        if ((!was && this.watching()) || this.o.poll) this.o.onChange();
-      },
-      this.o.tickMs,
-      this.o.schedule,
-    );
+    this.scheduleTick();
     return this;
   }
 
   close(): void {
     this.closed = true;
-    this.stopTick?.();
+    this.cancelTick?.();
     this.cancelDebounce?.();
     this.watcher?.close();
     this.watcher = undefined;
@@ -80,6 +76,19 @@ export class FolderWatch {
     );
     this.unwatch(this.watcher);
     this.arm();
+  }
+
+  /** Arms the next tick at the period of the current state (watched or not). */
+  private scheduleTick(): void {
+    this.cancelTick?.();
+    if (this.closed) return;
+    const ms = this.watching() ? this.o.tickMs : (this.o.unwatchedTickMs ?? this.o.tickMs);
+    this.cancelTick = (this.o.schedule ?? realSchedule)(() => {
+      const was = this.watching();
+      this.check();
+      if ((!was && this.watching()) || this.o.poll) this.o.onChange();
+      this.scheduleTick();
+    }, ms);
   }
 
   private arm(): void {
@@ -111,7 +120,11 @@ export class FolderWatch {
 
   private unwatch(w: FSWatcher): void {
     w.close();
-    if (this.watcher === w) this.watcher = undefined;
+    if (this.watcher !== w) return;
+    this.watcher = undefined;
+    // The folder went away or its watch broke: look for it at the unwatched period from now on (check()
+    // may re-arm at once, and its caller's tick reschedules anyway).
+    if (this.o.unwatchedTickMs !== undefined && this.o.unwatchedTickMs < this.o.tickMs) this.scheduleTick();
   }
 
   private changed(): void {

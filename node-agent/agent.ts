@@ -35,6 +35,9 @@ import { agentRunning, orphanPids, procCmdline, type CmdlineFn } from './orphans
 import { buildAgentStatus } from './status.js';
 import { killGroup, Supervisor, type KillFn, type SpawnFn } from './supervisor.js';
 
+/** The config and volume-record folders' checks: a backstop every 10 s while watched, every second while missing. */
+const FOLDER_TICKS = { tickMs: 10_000, unwatchedTickMs: 1000 };
+
 export interface AgentOptions {
   configDir: string;
   socketDir: string;
@@ -51,7 +54,10 @@ export interface AgentOptions {
    * open connections get to finish. Default 3000.
    */
   graceMs?: number;
-  /** How often each socket path is checked to be still served, bound again when removed (ms). Default 500. */
+  /**
+   * How often each socket path is checked to be still served, bound again when removed (ms): the backstop
+   * of the socket folders' watch, which finds a removal at once. Default 5000.
+   */
   socketCheckMs?: number;
   /** Run socat with `-d -d` to count connections. Default true. */
   logConnections?: boolean;
@@ -156,12 +162,13 @@ export class Agent {
     // from now on: ready-file, cli/agent.ts).
     await this.supervisor.settled();
     // The folder watch re-arms itself on a deleted or replaced folder and looks for a missing one every
-    // second, so a re-created folder is watched (and read) at once rather than at the next resync.
+    // second, so a re-created folder is watched (and read) at once rather than at the next resync; while
+    // it is armed, its check is a backstop every 10 s.
     this.folder = new FolderWatch({
       dir: this.opts.configDir,
       onChange: () => this.requestReload(),
       debounceMs: 0,
-      tickMs: 1000,
+      ...FOLDER_TICKS,
       log: this.opts.log,
     }).start();
     // The CSI plugin's records of published volumes: a new one is served, a removed one stopped, at once.
@@ -169,7 +176,7 @@ export class Agent {
       dir: volumeRecordsDir(this.opts.socketDir),
       onChange: () => this.requestReload(),
       debounceMs: 0,
-      tickMs: 1000,
+      ...FOLDER_TICKS,
       log: this.opts.log,
     }).start();
     const resync = this.opts.resyncMs ?? 30_000;
@@ -183,7 +190,7 @@ export class Agent {
     );
     this.stopSocketCheck = every(
       () => void this.supervisor.checkSockets(),
-      this.opts.socketCheckMs ?? 500,
+      this.opts.socketCheckMs ?? 5000,
       this.schedule,
     );
     this.started = true;

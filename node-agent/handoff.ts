@@ -95,10 +95,9 @@ export async function inodeAt(file: string): Promise<number | undefined> {
 }
 
 /**
- * inodeAt without a promise: the agent's periodic socket check (every 500 ms, each socket) calls it.
- * An lstat of a local path takes microseconds, while the promise version sends each one through libuv's
- * thread pool — on an idle node that round trip was the agent's largest cost (BENCHMARKS.md, "Image and
- * footprint").
+ * inodeAt without a promise, for the agent's socket check (each socket, at every change in its folder
+ * and periodically): an lstat of a local path takes microseconds, while the promise version sends each
+ * one through libuv's thread pool.
  */
 export function inodeAtSync(file: string): number | undefined {
   return lstatSync(file, { throwIfNoEntry: false })?.ino;

@@ -2,11 +2,14 @@
 // that exits (capped exponential backoff, reset after a healthy run) and stops children with SIGTERM,
 // then SIGKILL after a grace period. With `handoff` (the agent), each socat takes over its socket path
 // without a gap (handoff.ts), a socket removed by someone else is bound again, and stopping everything
-// drains: each socat stops listening, its open connections finish within the grace. Process creation,
-// time and timers are seams (options).
+// drains: each socat stops listening, its open connections finish within the grace. The socket folders
+// are watched (inotify), so a removed socket is bound again at once; the agent's periodic checkSockets is
+// the backstop. Process creation, time and timers are seams (options).
 import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { FolderWatch } from '../lib/folder-watch.js';
 import type { Logger } from '../lib/log.js';
 import { Backoff, type BackoffPolicy } from '../lib/backoff.js';
 import { realSchedule, sleep, type NowFn, type ScheduleFn } from '../lib/clock.js';
@@ -100,6 +103,9 @@ export function parentDeathSpawn(setprivPath: string | undefined): SpawnFn {
   if (!setprivPath) return defaultSpawn;
   return (file, args) => defaultSpawn(setprivPath, ['--pdeathsig', 'TERM', '--', file, ...args]);
 }
+/** How often a watched socket folder's own inode is checked (a replaced folder is watched anew). */
+const SOCKET_FOLDER_TICK_MS = 60_000;
+
 /** Restart delays of a socat that exits: 200 ms doubling to 30 s, from 200 ms again after 10 s of running. */
 export const RESTART_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 30_000, resetAfterMs: 10_000 };
 
@@ -137,6 +143,8 @@ export class Supervisor {
   private closed = false;
   /** Handovers under way (handOver): settled() waits for them. */
   private readonly handing = new Set<Promise<void>>();
+  /** With handoff: the watched folder of each served socket (syncSocketWatches). */
+  private readonly socketWatches = new Map<string, FolderWatch>();
 
   constructor(private readonly opts: SupervisorOptions) {
     this.spawnFn = opts.spawn ?? defaultSpawn;
@@ -201,6 +209,7 @@ export class Supervisor {
     p.cancelTimer?.();
     await this.terminate(p);
     if (forget) this.procs.delete(name);
+    this.syncSocketWatches();
     if (cleanup) {
       try {
         await this.opts.cleanup(name);
@@ -218,6 +227,7 @@ export class Supervisor {
    */
   async stopAll(): Promise<{ handedOver: number }> {
     this.closed = true;
+    this.syncSocketWatches();
     if (!this.opts.handoff) {
       await Promise.all([...this.procs.keys()].map((n) => this.stop(n, false, false)));
       return { handedOver: 0 };
@@ -256,6 +266,33 @@ export class Supervisor {
       this.opts.log.warn({ relay: p.name, socket: p.socket }, 'the socket was removed: binding it again');
       this.rebind(p);
     }
+  }
+
+  /**
+   * Watches the folder of every socket in place, so checkSockets runs as soon as one is removed; stops
+   * watching the folders no served socket is in (or all of them once closed).
+   */
+  private syncSocketWatches(): void {
+    const dirs = new Set<string>();
+    if (!this.closed)
+      for (const p of this.procs.values()) if (p.socket && !p.stopping) dirs.add(path.dirname(p.socket));
+    for (const [dir, w] of this.socketWatches)
+      if (!dirs.has(dir)) {
+        w.close();
+        this.socketWatches.delete(dir);
+      }
+    for (const dir of dirs)
+      if (!this.socketWatches.has(dir))
+        this.socketWatches.set(
+          dir,
+          new FolderWatch({
+            dir,
+            onChange: () => void this.checkSockets(),
+            debounceMs: 0,
+            tickMs: SOCKET_FOLDER_TICK_MS,
+            schedule: this.schedule,
+          }).start(),
+        );
   }
 
   /** A new socat for `p` takes over the path; the old one stops listening and its connections finish. */
@@ -329,6 +366,7 @@ export class Supervisor {
     try {
       p.ino = await handOver(bindPath, socket);
       p.socket = socket;
+      this.syncSocketWatches();
       this.opts.log.info({ relay: p.name, socket, pid: child.pid }, 'socket handed over');
     } catch (e) {
       this.opts.log.warn({ relay: p.name, socket, err: (e as Error).message }, 'cannot rename the socket into place');

@@ -44,7 +44,10 @@ export interface ReconcileOptions {
   nodeSource?: NodeSource;
   now?: () => Date;
   schedule?: ScheduleFn;
-  /** How often the agent's status file is re-read and compared (ms). Default 2000. */
+  /**
+   * How often the agent's status file is re-read and compared while its folder is watched (ms): the
+   * backstop of the watch, which reports a new file at once. Default 10000; every 2 s while not watched.
+   */
   statusPollMs?: number;
   /** The cluster's namespaces: each node file carries the names a namespaceSelector resolves to. */
   namespaces?: NamespaceSource;
@@ -113,10 +116,12 @@ function startSources(
   });
   const unsubscribeNamespaces = o.namespaces?.subscribe(() => queue.add(FILES_KEY));
   // The agent's status file: its folder watched (the file is replaced by rename) and polled by bytes.
+  const pollMs = o.statusPollMs ?? 10_000;
   const statusWatch = new FolderWatch({
     dir: path.dirname(agent.file),
     debounceMs: 100,
-    tickMs: o.statusPollMs ?? 2000,
+    tickMs: pollMs,
+    unwatchedTickMs: Math.min(pollMs, 2000),
     poll: true,
     onChange: () =>
       void agent.refresh().then((changed) => {

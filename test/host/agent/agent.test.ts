@@ -154,10 +154,11 @@ test(
     await writeRelay(dirs.configDir, 'flaky', { target: { host: '127.0.0.1', port: 9 } });
     const delays: number[] = [];
     // Every timer of the agent goes through this seam; only the restart delays are recorded: the
-    // others (debounce and status pause 50, orphan poll 20, socket check 500, stop grace 1000, resync
-    // 2000) run as asked.
+    // others (debounce and status pause 50, orphan poll 20, stop grace and a missing folder's tick 1000,
+    // resync 2000, socket check 5000, a watched folder's tick 10 000) run as asked.
+    const others = new Set([1000, 2000, 5000, 10_000]);
     const schedule = (fn: () => void, ms: number): (() => void) => {
-      if (ms < 200 || ms === 500 || ms === 1000 || ms === 2000) {
+      if (ms < 200 || others.has(ms)) {
         const h = setTimeout(fn, ms);
         return () => clearTimeout(h);
       }

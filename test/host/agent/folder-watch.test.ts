@@ -1,6 +1,7 @@
 // lib/folder-watch.ts, the one folder watch of the agent, the reconcile and the certificate watcher, on
 // real folders: a change is reported (debounced), a folder that appears later is watched once it is
-// there, a deleted and re-created folder (a new inode) is watched anew, and `poll` calls at every tick.
+// there, a deleted and re-created folder (a new inode) is watched anew, `poll` calls at every tick, and
+// the tick runs at `tickMs` while watched, at `unwatchedTickMs` while not.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -66,4 +67,25 @@ test('poll: onChange at every tick even without events; close stops everything',
   const after = calls;
   await new Promise((r) => setTimeout(r, 150));
   assert.equal(calls, after, 'no call after close');
+});
+
+test('the tick: at tickMs while the folder is watched, at unwatchedTickMs once it is gone, slow again once watched', async (t) => {
+  const dir = path.join(tempDir(t), 'd');
+  mkdirSync(dir);
+  let calls = 0;
+  const w = new FolderWatch({ dir, onChange: () => calls++, tickMs: 60_000, unwatchedTickMs: 30, poll: true }).start();
+  t.after(() => w.close());
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(calls, 0, 'no poll while watched: the tick is 60 s');
+  rmSync(dir, { recursive: true });
+  await waitFor('not watched once deleted', () => !w.watching());
+  await waitFor('polled every 30 ms while missing', () => calls >= 3, 2000);
+  mkdirSync(dir);
+  await waitFor('watched again once re-created', () => w.watching(), 2000);
+  await new Promise((r) => setTimeout(r, 100)); // a debounced event from the mkdir may still land
+  const settled = calls;
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(calls, settled, 'no poll once watched again');
+  writeFileSync(path.join(dir, 'c'), 'x');
+  await waitFor('a change in the re-created folder', () => calls > settled);
 });

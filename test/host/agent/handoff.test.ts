@@ -112,7 +112,7 @@ test('orphans: a socat bound at a temporary name of its socket counts; a previou
 });
 
 test(
-  'a socket path removed by someone else (an agent from before the handoff stopping) is bound again within a second',
+  'a socket path removed by someone else (an agent from before the handoff stopping) is bound again at once, each time',
   { skip: required(process.getuid?.() !== 0 && 'needs root (socket group)', socatUnavailable()) },
   async (t) => {
     const dirs = await tempDirs(t, 'agent-rebind');
@@ -126,13 +126,21 @@ test(
         () => false,
       ),
     );
-    rmSync(sock);
-    const t0 = Date.now();
-    await waitFor('the socket bound again', () => statSync(sock, { throwIfNoEntry: false })?.isSocket(), 2000);
-    const took = Date.now() - t0;
-    // The path was removed, so whatever listens there now was bound again (a freed inode number may be
-    // handed out again, so the inode says nothing).
-    assert.equal(await getViaSocket(sock), 'node GET /');
-    assert.ok(took < 1500, `${took} ms`);
+    // The socket folder's watch finds the removal: the periodic check (every 5 s) is only its backstop,
+    // so a rebind within a second shows the watch; twice, so the watch outlives the first rebind.
+    for (const round of [1, 2]) {
+      rmSync(sock);
+      const t0 = Date.now();
+      await waitFor(
+        `the socket bound again (${round})`,
+        () => statSync(sock, { throwIfNoEntry: false })?.isSocket(),
+        4000,
+      );
+      const took = Date.now() - t0;
+      // The path was removed, so whatever listens there now was bound again (a freed inode number may be
+      // handed out again, so the inode says nothing).
+      assert.equal(await getViaSocket(sock), 'node GET /');
+      assert.ok(took < 1000, `round ${round}: ${took} ms`);
+    }
   },
 );

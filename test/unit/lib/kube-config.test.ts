@@ -1,24 +1,32 @@
 // lib/kube-config.ts: API calls made through a PooledKubeConfig share their TLS connections, as
 // client-node's own KubeConfig does not (it opens one per request) — against a TLS server on loopback that
-// counts the connections it accepts; new TLS settings (a rotated client certificate) get a new pool.
+// counts the connections it accepts; new TLS settings (a rotated client certificate) get a new pool; a
+// watch is not cut by the body timeout that still bounds every other request.
 // Calls are a moment apart, as the controller's are (seconds): undici hands a connection back to its
 // pool just after the response has resolved, so a call made in the same tick may open a second one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
 import { makeCA, makeLeaf, makeWebhookCerts } from '../../../certs/selfsigned.js';
-import { PooledKubeConfig } from '../../../lib/kube-config.js';
+import { isWatchPath, PooledKubeConfig } from '../../../lib/kube-config.js';
 
-async function apiServer(t: { after(fn: () => unknown): void }) {
+const NAMESPACE = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } };
+
+/** A TLS API server; `stall`: a watch sends an event now and one after 1.5 s, any other call stalls mid-body. */
+async function apiServer(t: { after(fn: () => unknown): void }, stall = false) {
   const { ca, serving } = await makeWebhookCerts();
   let connections = 0;
   const server = https.createServer(
     { cert: serving.cert, key: serving.key, requestCert: true, rejectUnauthorized: false },
     (req, res) => {
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } }));
+      if (!stall) return void res.end(JSON.stringify(NAMESPACE));
+      if (!isWatchPath(req.url ?? '')) return void res.write('{"apiVersion":');
+      const event = () => res.write(`${JSON.stringify({ type: 'ADDED', object: NAMESPACE })}\n`);
+      event();
+      setTimeout(event, 1500);
     },
   );
   server.on('secureConnection', () => connections++);
@@ -80,4 +88,38 @@ test('a rotated client certificate: the next call uses a new connection with it,
   await pause();
   await api.readNamespace({ name: 'default' });
   assert.equal(s.connections(), 2, 'one connection per client certificate');
+});
+
+test('isWatchPath: watch=true in the query, nothing else', () => {
+  assert.equal(isWatchPath('/api/v1/namespaces?watch=true&resourceVersion=5'), true);
+  assert.equal(isWatchPath('/api/v1/namespaces?resourceVersion=5&watch=true'), true);
+  assert.equal(isWatchPath('/api/v1/namespaces?watch=false'), false);
+  assert.equal(isWatchPath('/api/v1/namespaces/watch'), false);
+  assert.equal(isWatchPath('/api/v1/namespaces'), false);
+});
+
+test('a watch silent for longer than the body timeout lives on; any other stalled response fails at it', async (t) => {
+  const s = await apiServer(t, true);
+  const clientCa = await makeCA('client-ca');
+  const client = await makeLeaf(clientCa, { commonName: 'admin', usage: 'client' });
+  const kc = (await load(new PooledKubeConfig({ bodyTimeoutMs: 300 }), s.url, s.ca.cert, client)) as PooledKubeConfig;
+  t.after(() => kc.close());
+  let events = 0;
+  let ended: unknown = 'not ended';
+  const abort = await new Watch(kc).watch(
+    '/api/v1/namespaces',
+    {},
+    () => events++,
+    (err) => (ended = err),
+  );
+  t.after(() => abort.abort());
+  const t0 = Date.now();
+  await assert.rejects(
+    kc.makeApiClient(CoreV1Api).readNamespace({ name: 'default' }),
+    (e: { cause?: { code?: string } }) => e.cause?.code === 'UND_ERR_BODY_TIMEOUT',
+  );
+  assert.ok(Date.now() - t0 < 1400, `the stalled read failed at the body timeout (${Date.now() - t0} ms)`);
+  while (events < 2 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(events, 2, 'the watch received the event sent 1.5 s after the first (5 × the body timeout)');
+  assert.equal(ended, 'not ended', 'the watch is still open');
 });

@@ -265,7 +265,19 @@ async function rollout(t: TestContext, oldRoot: string) {
     );
     t.diagnostic(`failed connections summed over the run: ${failed}`);
     for (const c of counts) assert.ok(c.ok > 50, `${c.name}: only ${c.ok} attempts succeeded`);
-    return { counts, failed, held, logs: `A:\n${a.logTail()}\nB:\n${b.logTail()}` };
+    // B's log, whole: each socket path someone removed under it is one "binding it again" line.
+    const rebound = b
+      .logTail(1_000_000)
+      .split('\n')
+      .filter((l) => l.includes('the socket was removed: binding it again')).length;
+    return {
+      counts,
+      failed,
+      held,
+      rebound,
+      sockets: relaySockets.length + 1,
+      logs: `A:\n${a.logTail()}\nB:\n${b.logTail()}`,
+    };
   }
 }
 
@@ -292,13 +304,20 @@ test(
     assert.equal(x.code, 0, x.output);
     await symlink(path.join(REPO_ROOT, 'node_modules'), path.join(root, 'node_modules'));
     const r = await rollout(t, root);
-    // Its socats unlink the socket paths when it stops (B's, by then): B binds them again within its
-    // socket check (500 ms); the connections it was carrying are cut.
+    // Its socats unlink the socket paths when it stops (B's, by then): B binds them again as soon as it
+    // sees them go (it watches their folders), often before a connection attempt fails; the connections
+    // A was carrying are cut.
     const pauses = r.counts.filter((c) => c.failed > 0).map((c) => c.longestPause);
     t.diagnostic(
       `longest pause per relay (failed attempts in a row, ms): ${JSON.stringify(pauses)}; in flight: ${JSON.stringify(r.held)}; errors: ${JSON.stringify(r.counts.map((c) => c.errors))}`,
     );
-    assert.ok(r.failed > 0, 'the earlier agent does cost connections (else the handoff test proves nothing)');
+    // The earlier agent does disrupt (else this test proves nothing): it removed every socket path, and
+    // the requests in flight through it were cut.
+    assert.ok(r.rebound >= r.sockets, `B bound ${r.rebound} removed paths again, of ${r.sockets}\n${r.logs}`);
+    assert.ok(
+      r.held.every((h) => h !== 'held done'),
+      `the requests in flight through the earlier agent: ${JSON.stringify(r.held)}`,
+    );
     for (const p of pauses) assert.ok(p < 1500, `a pause of ${p} ms\n${r.logs}`);
   },
 );
